@@ -1,0 +1,474 @@
+/*  adapter: the shared adapter run loop, see adapter.h. */
+#include "adapter.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "clock.h"
+#include "log.h"
+#include "outbox.h"
+#include "sender.h"
+#include "strbuf.h"
+
+#define CHUNK_LINES 1000        /* records per outbox transaction */
+#define STATS_EVERY_MS 10000
+
+/* Records read but not yet in the outbox. */
+typedef struct {
+    outbox_item_t *items;       /* accepted records */
+    uint8_t **bytes;            /* their encodings (owned) */
+    char (*ids)[37];            /* their event ids */
+    size_t n;                   /* records in items */
+    strbuf_t bad;               /* refused records: "where\treason\trecord\n" */
+    size_t n_bad;               /* refused records */
+} chunk_t;
+
+typedef struct {
+    const adapter_config_t *config; /* settings */
+    adapter_map_fn map;             /* the agency's mapping */
+    outbox_t *outbox;               /* durable store */
+    sender_t *sender;               /* delivery */
+    int64_t cursor;                 /* highest outbox seq handed to the sender */
+    chunk_t chunk;                  /* records being accepted */
+    strbuf_t stdin_buf;             /* unconsumed bytes from stdin */
+    uint64_t stdin_lines;           /* lines consumed from stdin */
+    bool input_done;                /* no more input (stdin EOF) */
+    int64_t input_retry_at;         /* after an outbox failure, wait until then */
+    int64_t next_scan;              /* next spool scan, monotonic ms */
+    int64_t *to_remove;             /* acknowledged seqs to delete */
+    size_t n_remove, cap_remove;
+    uint64_t accepted, acked, rejected, refused;  /* counters */
+} adapter_t;
+
+static void
+chunk_init (chunk_t *c)
+{
+    c->items = calloc (CHUNK_LINES, sizeof *c->items);
+    c->bytes = calloc (CHUNK_LINES, sizeof *c->bytes);
+    c->ids = calloc (CHUNK_LINES, sizeof *c->ids);
+    if (!c->items || !c->bytes || !c->ids)
+        abort ();
+    c->n = 0;
+    strbuf_init (&c->bad);
+    c->n_bad = 0;
+}
+
+static void
+chunk_clear (chunk_t *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free (c->bytes[i]);
+    c->n = 0;
+    strbuf_reset (&c->bad);
+    c->n_bad = 0;
+}
+
+static void
+chunk_free (chunk_t *c)
+{
+    chunk_clear (c);
+    free (c->items);
+    free (c->bytes);
+    free (c->ids);
+    strbuf_free (&c->bad);
+}
+
+/* Maps one line into the chunk (or its refused list). */
+static void
+take_line (adapter_t *self, const char *line, size_t len, const char *where_file,
+           uint64_t line_no)
+{
+    while (len && (line[len - 1] == '\r' || line[len - 1] == '\n'))
+        len--;
+    size_t start = 0;
+    while (start < len && (line[start] == ' ' || line[start] == '\t'))
+        start++;
+    if (start == len)
+        return;     /* blank line */
+    chunk_t *c = &self->chunk;
+    char err[320];
+    size_t blen;
+    int64_t now = clock_now_ms ();
+    uint8_t *bytes = self->map (line, len, self->config->agency, self->config->adapter_id,
+                                now, c->ids[c->n], &blen, err, sizeof err);
+    if (!bytes) {
+        strbuf_printf (&c->bad, "%s:%llu\t%s\t", where_file, (unsigned long long) line_no,
+                       err);
+        strbuf_copy_field (&c->bad, line, len);
+        strbuf_putc (&c->bad, '\n');
+        c->n_bad++;
+        return;
+    }
+    c->bytes[c->n] = bytes;
+    c->items[c->n] = (outbox_item_t) {c->ids[c->n], bytes, blen, now};
+    c->n++;
+}
+
+/* Commits the chunk to the outbox (with the source position). Returns false
+   when the outbox refused it; the chunk is then kept for a retry. */
+static bool
+commit_chunk (adapter_t *self, const char *source, int64_t offset)
+{
+    chunk_t *c = &self->chunk;
+    char err[256];
+    int added = outbox_put (self->outbox, c->items, c->n, source, offset, err, sizeof err);
+    if (added < 0) {
+        log_error ("outbox refused records, input paused",
+                   "adapter=%s agency=%s outbox=%s records=%zu error=\"%s\"",
+                   self->config->adapter_id, self->config->agency, self->config->outbox,
+                   c->n, err);
+        self->input_retry_at = clock_mono_ms () + 1000;
+        return false;
+    }
+    self->accepted += (uint64_t) added;
+    /* refused records: one line each in the log and a row in quarantine */
+    char *p = c->bad.data;
+    for (size_t i = 0; i < c->n_bad; i++) {
+        char *where = p, *tab1 = strchr (p, '\t'), *tab2 = strchr (tab1 + 1, '\t');
+        char *end = strchr (tab2 + 1, '\n');
+        *tab1 = *tab2 = *end = '\0';
+        log_warn ("record refused", "adapter=%s agency=%s at=%s reason=\"%s\"",
+                  self->config->adapter_id, self->config->agency, where, tab1 + 1);
+        outbox_quarantine_record (self->outbox, where, tab1 + 1, tab2 + 1,
+                                  (size_t) (end - tab2 - 1));
+        self->refused++;
+        p = end + 1;
+    }
+    chunk_clear (c);
+    return true;
+}
+
+/* Reads what stdin has and accepts its complete lines. */
+static void
+read_stdin (adapter_t *self)
+{
+    char buf[65536];
+    ssize_t n = read (STDIN_FILENO, buf, sizeof buf);
+    if (n > 0)
+        strbuf_append (&self->stdin_buf, buf, (size_t) n);
+    else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        if (self->stdin_buf.len && self->stdin_buf.data[self->stdin_buf.len - 1] != '\n')
+            strbuf_putc (&self->stdin_buf, '\n');  /* last line without newline */
+        self->input_done = true;
+    }
+    /* accept complete lines, CHUNK_LINES per transaction */
+    size_t consumed = 0;
+    while (true) {
+        uint64_t first_line = self->stdin_lines;
+        size_t pos = consumed, lines = 0;
+        while (lines < CHUNK_LINES && pos < self->stdin_buf.len) {
+            char *nl = memchr (self->stdin_buf.data + pos, '\n', self->stdin_buf.len - pos);
+            if (!nl)
+                break;
+            size_t end = (size_t) (nl - self->stdin_buf.data) + 1;
+            take_line (self, self->stdin_buf.data + pos, end - pos, "stdin",
+                       first_line + lines + 1);
+            lines++;
+            pos = end;
+        }
+        if (lines == 0)
+            break;
+        if (!commit_chunk (self, NULL, 0)) {
+            chunk_clear (&self->chunk);
+            break;      /* those lines stay in stdin_buf for the retry */
+        }
+        self->stdin_lines += lines;
+        consumed = pos;
+    }
+    if (consumed) {
+        memmove (self->stdin_buf.data, self->stdin_buf.data + consumed,
+                 self->stdin_buf.len - consumed);
+        self->stdin_buf.len -= consumed;
+        self->stdin_buf.data[self->stdin_buf.len] = '\0';
+    }
+}
+
+static int
+compare_names (const void *a, const void *b)
+{
+    return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* Moves path into spool/sub/, creating sub/ if needed. */
+static void
+move_to (adapter_t *self, const char *name, const char *sub)
+{
+    char dir[1024], from[1024], to[1100];
+    snprintf (dir, sizeof dir, "%s/%s", self->config->spool, sub);
+    mkdir (dir, 0755);
+    snprintf (from, sizeof from, "%s/%s", self->config->spool, name);
+    snprintf (to, sizeof to, "%s/%s", dir, name);
+    if (rename (from, to) != 0)
+        log_error ("could not move spool file", "adapter=%s file=%s to=%s error=\"%s\"",
+                   self->config->adapter_id, from, dir, strerror (errno));
+}
+
+/* Accepts one chunk of one spool file. Returns true when the file is done. */
+static bool
+read_spool_file (adapter_t *self, const char *name)
+{
+    char path[1024];
+    snprintf (path, sizeof path, "%s/%s", self->config->spool, name);
+    FILE *f = fopen (path, "r");
+    if (!f) {
+        log_error ("could not read spool file", "adapter=%s file=%s error=\"%s\"",
+                   self->config->adapter_id, path, strerror (errno));
+        move_to (self, name, "failed");
+        return true;
+    }
+    int64_t offset = outbox_source_offset (self->outbox, name);
+    /* line numbers for messages: count the lines already consumed */
+    uint64_t line_no = 0;
+    int ch;
+    for (int64_t i = 0; i < offset && (ch = fgetc (f)) != EOF; i++)
+        if (ch == '\n')
+            line_no++;
+    fseeko (f, (off_t) offset, SEEK_SET);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    size_t lines = 0;
+    int64_t pos = offset;
+    bool at_end = false;
+    while (lines < CHUNK_LINES) {
+        len = getline (&line, &cap, f);
+        if (len < 0) {
+            at_end = true;
+            break;
+        }
+        if (line[len - 1] != '\n' && !feof (f))
+            break;
+        take_line (self, line, (size_t) len, path, line_no + lines + 1);
+        lines++;
+        pos += len;
+    }
+    free (line);
+    fclose (f);
+    if (lines && !commit_chunk (self, name, pos)) {
+        chunk_clear (&self->chunk);
+        return false;
+    }
+    if (!at_end)
+        return false;
+    move_to (self, name, "done");
+    outbox_source_done (self->outbox, name);
+    log_info ("spool file consumed", "adapter=%s file=%s lines=%llu",
+              self->config->adapter_id, path, (unsigned long long) (line_no + lines));
+    return true;
+}
+
+/* Looks at the spool; accepts one chunk of the oldest complete file. */
+static void
+scan_spool (adapter_t *self)
+{
+    DIR *dir = opendir (self->config->spool);
+    if (!dir) {
+        log_error ("could not open spool directory", "adapter=%s spool=%s error=\"%s\"",
+                   self->config->adapter_id, self->config->spool, strerror (errno));
+        self->next_scan = clock_mono_ms () + 5000;
+        return;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir (dir)) != NULL) {
+        size_t len = strlen (de->d_name);
+        if (de->d_name[0] == '.' || len < 7 || strcmp (de->d_name + len - 7, ".ndjson") != 0)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            names = realloc (names, cap * sizeof *names);
+            if (!names)
+                abort ();
+        }
+        names[n++] = strdup (de->d_name);
+    }
+    closedir (dir);
+    qsort (names, n, sizeof *names, compare_names);
+    bool busy = false;
+    if (n > 0)
+        busy = !read_spool_file (self, names[0]) || n > 1;
+    for (size_t i = 0; i < n; i++)
+        free (names[i]);
+    free (names);
+    /* more to read: come back at once; otherwise wait for the next scan */
+    self->next_scan = clock_mono_ms () + (busy ? 0 : self->config->spool_scan_ms);
+}
+
+static void
+on_ack (void *user, int64_t seq, const event_ack_t *ack)
+{
+    adapter_t *self = user;
+    if (ack->status == ACK_REJECTED) {
+        log_error ("hub rejected event, quarantined",
+                   "adapter=%s agency=%s event=%s code=%s reason=\"%s\"",
+                   self->config->adapter_id, self->config->agency, ack->event_id,
+                   error_code_name (ack->code), ack->reason);
+        outbox_quarantine_event (self->outbox, seq, error_code_name (ack->code), ack->reason);
+        self->rejected++;
+        return;
+    }
+    if (self->n_remove == self->cap_remove) {
+        self->cap_remove = self->cap_remove ? self->cap_remove * 2 : 1024;
+        self->to_remove = realloc (self->to_remove, self->cap_remove * sizeof (int64_t));
+        if (!self->to_remove)
+            abort ();
+    }
+    self->to_remove[self->n_remove++] = seq;
+    self->acked++;
+}
+
+/* Hands unsent outbox events to the sender while the window has room. */
+static void
+fill_window (adapter_t *self)
+{
+    size_t max = (size_t) self->config->batch_max;
+    outbox_row_t *rows = calloc (max, sizeof *rows);
+    const uint8_t **bytes = calloc (max, sizeof *bytes);
+    size_t *lens = calloc (max, sizeof *lens);
+    int64_t *tokens = calloc (max, sizeof *tokens);
+    if (!rows || !bytes || !lens || !tokens)
+        abort ();
+    while (sender_has_room (self->sender)) {
+        /* leave room for the batch envelope */
+        size_t n = outbox_fetch (self->outbox, self->cursor, max,
+                                 (size_t) self->config->max_message_bytes - 1024, rows);
+        if (n == 0)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            bytes[i] = rows[i].bytes;
+            lens[i] = rows[i].len;
+            tokens[i] = rows[i].seq;
+        }
+        if (sender_send (self->sender, bytes, lens, tokens, n) != 0)
+            log_error ("could not encode a batch from the outbox",
+                       "adapter=%s first_seq=%lld", self->config->adapter_id,
+                       (long long) rows[0].seq);
+        self->cursor = rows[n - 1].seq;
+        for (size_t i = 0; i < n; i++)
+            outbox_row_free (&rows[i]);
+    }
+    free (rows);
+    free (bytes);
+    free (lens);
+    free (tokens);
+}
+
+static void
+log_stats (adapter_t *self)
+{
+    log_info ("adapter stats",
+              "adapter=%s agency=%s accepted=%llu acknowledged=%llu rejected=%llu "
+              "refused=%llu outbox=%llu in_flight=%zu",
+              self->config->adapter_id, self->config->agency,
+              (unsigned long long) self->accepted, (unsigned long long) self->acked,
+              (unsigned long long) self->rejected, (unsigned long long) self->refused,
+              (unsigned long long) outbox_depth (self->outbox),
+              sender_in_flight (self->sender));
+}
+
+int
+adapter_run (const adapter_config_t *config, adapter_map_fn map,
+             volatile sig_atomic_t *terminated)
+{
+    adapter_t self_;
+    adapter_t *self = &self_;
+    memset (self, 0, sizeof *self);
+    self->config = config;
+    self->map = map;
+    char err[512];
+    self->outbox = outbox_open (config->outbox, err, sizeof err);
+    if (!self->outbox) {
+        log_error ("could not open the outbox", "adapter=%s error=\"%s\"", config->adapter_id,
+                   err);
+        return 1;
+    }
+    bool from_stdin = !*config->spool;
+    if (from_stdin)
+        fcntl (STDIN_FILENO, F_SETFL, fcntl (STDIN_FILENO, F_GETFL) | O_NONBLOCK);
+    chunk_init (&self->chunk);
+    strbuf_init (&self->stdin_buf);
+    void *ctx = zmq_ctx_new ();
+    sender_options_t opt = {config->hub,       config->adapter_id,  config->agency,
+                            config->window,    config->ack_timeout_ms, config->heartbeat_ms,
+                            config->retry_max_ms};
+    self->sender = sender_new (ctx, &opt);
+    log_info ("adapter starting",
+              "adapter=%s agency=%s hub=%s outbox=%s input=%s backlog=%llu",
+              config->adapter_id, config->agency, config->hub, config->outbox,
+              from_stdin ? "stdin" : config->spool,
+              (unsigned long long) outbox_depth (self->outbox));
+
+    int64_t next_stats = clock_mono_ms () + STATS_EVERY_MS;
+    int64_t drain_deadline = 0;
+    int rc = 0;
+    while (true) {
+        int64_t now = clock_mono_ms ();
+        if (*terminated && !drain_deadline) {
+            drain_deadline = now + config->drain_timeout_ms;
+            log_info ("stopping: input closed, waiting for acknowledgements",
+                      "adapter=%s in_flight=%zu", config->adapter_id,
+                      sender_in_flight (self->sender));
+        }
+        if (drain_deadline && (sender_in_flight (self->sender) == 0 || now >= drain_deadline))
+            break;
+        if (config->once && self->input_done && outbox_depth (self->outbox) == 0
+            && sender_in_flight (self->sender) == 0)
+            break;
+        bool want_input = !drain_deadline && !self->input_done
+                          && now >= self->input_retry_at
+                          && outbox_depth (self->outbox) < (uint64_t) config->max_outbox_events;
+        if (!from_stdin && want_input && now >= self->next_scan)
+            scan_spool (self);
+        if (!drain_deadline)
+            fill_window (self);
+
+        zmq_pollitem_t items[2] = {{sender_socket (self->sender), 0, ZMQ_POLLIN, 0},
+                                   {NULL, STDIN_FILENO, ZMQ_POLLIN, 0}};
+        long timeout = sender_next_timeout (self->sender);
+        if (!from_stdin && want_input) {
+            long t = (long) (self->next_scan - clock_mono_ms ());
+            timeout = t < timeout ? (t < 0 ? 0 : t) : timeout;
+        }
+        if (!want_input && !self->input_done && timeout > 200)
+            timeout = 200;   /* re-check the pause */
+        int n = zmq_poll (items, from_stdin && want_input ? 2 : 1, timeout);
+        if (n < 0 && zmq_errno () != EINTR) {
+            log_error ("poll failed", "adapter=%s error=\"%s\"", config->adapter_id,
+                       zmq_strerror (zmq_errno ()));
+            rc = 1;
+            break;
+        }
+        if (n > 0 && (items[0].revents & ZMQ_POLLIN)) {
+            sender_receive (self->sender, on_ack, self);
+            if (outbox_remove (self->outbox, self->to_remove, self->n_remove) != 0)
+                log_error ("could not remove acknowledged events from the outbox",
+                           "adapter=%s count=%zu", config->adapter_id, self->n_remove);
+            self->n_remove = 0;
+        }
+        if (n > 0 && from_stdin && want_input && (items[1].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
+            read_stdin (self);
+        heartbeat_t hb = {config->adapter_id, config->agency, clock_now_ms (),
+                          outbox_depth (self->outbox), outbox_oldest_ms (self->outbox), 0};
+        sender_tick (self->sender, &hb);
+        if (clock_mono_ms () >= next_stats) {
+            log_stats (self);
+            next_stats = clock_mono_ms () + STATS_EVERY_MS;
+        }
+    }
+    log_stats (self);
+    sender_destroy (&self->sender);
+    zmq_ctx_term (ctx);
+    outbox_close (&self->outbox);
+    chunk_free (&self->chunk);
+    strbuf_free (&self->stdin_buf);
+    free (self->to_remove);
+    return rc;
+}

@@ -1,0 +1,38 @@
+/*  adapter: the run loop every agency adapter shares.
+
+    input (stdin or a spool directory of NDJSON files)
+        -> map each record to a case event (the agency's own mapping)
+        -> outbox (durable, fsync'ed, deduplicated by event id)
+        -> sender (batches, window, Lazy Pirate resend)
+        -> hub acknowledgement -> removed from the outbox, or quarantined
+
+    Spool files: only names ending in .ndjson that do not start with "." are
+    read, so an agency system writes "x.ndjson.tmp" (or ".x.ndjson") and
+    renames it when complete. Progress in a file is committed in the same
+    outbox transaction as its records, so a restart resumes exactly where it
+    stopped. A consumed file moves to done/ (or failed/ when it cannot be
+    read at all). Bad records are logged with file:line and the reason and
+    kept in the outbox's quarantine table; the good records around them go
+    on. */
+#ifndef ONENET_ADAPTER_H
+#define ONENET_ADAPTER_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "adapter_config.h"
+
+/* An agency's mapping: one input line to one serialized CaseEvent (see
+   record_parse_ndjson for the contract). */
+typedef uint8_t *(*adapter_map_fn) (const char *line, size_t line_len, const char *agency,
+                                    const char *adapter_id, int64_t accepted_at_ms,
+                                    char event_id[37], size_t *len, char *err,
+                                    size_t errlen);
+
+/* Runs until the input is done (with --once) or *terminated. Returns the
+   process exit status. */
+int adapter_run (const adapter_config_t *config, adapter_map_fn map,
+                 volatile sig_atomic_t *terminated);
+
+#endif

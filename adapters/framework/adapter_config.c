@@ -1,0 +1,93 @@
+/*  adapter_config: the adapters' settings table, see adapter_config.h. */
+#include "adapter_config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ident.h"
+#include "log.h"
+#include "settings.h"
+
+#define S(field) SETTING_FIELD (adapter_config_t, field)
+
+static const setting_t settings[] = {
+    {"agency", SET_STRING, S (agency), "", 0, 0, "agency code this adapter speaks for"},
+    {"adapter-id", SET_STRING, S (adapter_id), "", 0, 0,
+     "name of this adapter instance (default: AGENCY-host)"},
+    {"hub", SET_STRING, S (hub), "tcp://127.0.0.1:5570", 0, 0,
+     "hub endpoints, comma-separated"},
+    {"outbox", SET_STRING, S (outbox), "", 0, 0,
+     "durable outbox file (default: ADAPTER-ID.outbox)"},
+    {"spool", SET_STRING, S (spool), "", 0, 0,
+     "spool directory of *.ndjson files (default: read stdin)"},
+    {"log-level", SET_STRING, S (log_level), "info", 0, 0, "debug, info, warn or error"},
+    {"once", SET_BOOL, S (once), "false", 0, 0,
+     "exit once the input is consumed and every event acknowledged"},
+    {"batch-max", SET_INT, S (batch_max), "500", 1, 5000, "events per batch"},
+    {"window", SET_INT, S (window), "8", 1, 256, "batches in flight"},
+    {"ack-timeout-ms", SET_INT, S (ack_timeout_ms), "5000", 50, 600000,
+     "wait this long for an acknowledgement before resending"},
+    {"heartbeat-ms", SET_INT, S (heartbeat_ms), "1000", 50, 600000,
+     "send a heartbeat after this much idle time"},
+    {"retry-max-ms", SET_INT, S (retry_max_ms), "5000", 10, 600000,
+     "backoff ceiling when the hub answers RETRY"},
+    {"max-message-bytes", SET_INT, S (max_message_bytes), "1048576", 1024, 67108864,
+     "largest batch message (keep equal to the hub's)"},
+    {"spool-scan-ms", SET_INT, S (spool_scan_ms), "500", 10, 600000,
+     "how often the spool directory is scanned"},
+    {"drain-timeout-ms", SET_INT, S (drain_timeout_ms), "5000", 0, 600000,
+     "on SIGTERM, wait this long for outstanding acknowledgements"},
+    {"max-outbox-events", SET_INT, S (max_outbox_events), "10000000", 1, 2000000000,
+     "stop taking input while this many events await acknowledgement"},
+};
+
+int
+adapter_config_load (adapter_config_t *config, const char *prog, const char *description,
+                     int argc, char **argv)
+{
+    char version[96];
+    snprintf (version, sizeof version, "%s 0.1.0 (wire schema 1)", prog);
+    settings_spec_t spec = {
+        .prog = prog,
+        .section = "adapter",
+        .synopsis = "--agency AGENCY [--spool DIR] [--SETTING VALUE ...]",
+        .description = description,
+        .epilogue =
+            "Records are accepted into the outbox (fsync'ed) before they are sent, and\n"
+            "leave it only when the hub acknowledges them. Signals: SIGTERM/SIGINT stop\n"
+            "reading input and wait for outstanding acknowledgements. Exit status: 0 done,\n"
+            "1 runtime failure, 2 usage or config error.",
+        .version = version,
+        .table = settings,
+        .n = sizeof settings / sizeof *settings,
+    };
+    memset (config, 0, sizeof *config);
+    int rc = settings_load (&spec, config, argc, argv);
+    if (rc != 0)
+        return rc;
+    if (!*config->agency) {
+        fprintf (stderr, "%s: --agency is required\nTry \"%s --help\".\n", prog, prog);
+        return 2;
+    }
+    if (!ident_agency_code_valid (config->agency)) {
+        fprintf (stderr, "%s: agency code \"%s\" is not valid (1-32 of a-z, 0-9, _)\n",
+                 prog, config->agency);
+        return 2;
+    }
+    log_level_t level;
+    if (!log_level_parse (config->log_level, &level)) {
+        fprintf (stderr, "%s: log-level must be debug, info, warn or error, not \"%s\"\n",
+                 prog, config->log_level);
+        return 2;
+    }
+    if (!*config->adapter_id) {
+        char host[32] = "local";
+        gethostname (host, sizeof host - 1);
+        snprintf (config->adapter_id, sizeof config->adapter_id, "%s-%s", config->agency,
+                  host);
+    }
+    if (!*config->outbox)
+        snprintf (config->outbox, sizeof config->outbox, "%s.outbox", config->adapter_id);
+    return 0;
+}

@@ -1,0 +1,312 @@
+/*  outbox: durable local store on SQLite, see outbox.h. */
+#include "outbox.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+
+struct outbox {
+    sqlite3 *db;                /* the database file */
+    sqlite3_stmt *put;          /* INSERT OR IGNORE one event */
+    sqlite3_stmt *fetch;        /* events after a seq */
+    sqlite3_stmt *remove;       /* DELETE one event */
+    sqlite3_stmt *set_source;   /* record a source offset */
+    uint64_t depth;             /* events in the outbox (kept in step with it) */
+};
+
+static const char *schema =
+    "CREATE TABLE IF NOT EXISTS outbox ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  event_id TEXT NOT NULL UNIQUE,"
+    "  accepted_at_ms INTEGER NOT NULL,"
+    "  payload BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS quarantine ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  at_ms INTEGER NOT NULL,"
+    "  source TEXT NOT NULL,"        /* file:line, or 'hub' */
+    "  event_id TEXT,"
+    "  code TEXT NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  record BLOB);"
+    "CREATE TABLE IF NOT EXISTS sources ("
+    "  name TEXT PRIMARY KEY,"
+    "  offset INTEGER NOT NULL);";
+
+static bool
+prepare (outbox_t *self, sqlite3_stmt **stmt, const char *sql, char *err, size_t errlen)
+{
+    if (sqlite3_prepare_v2 (self->db, sql, -1, stmt, NULL) != SQLITE_OK) {
+        snprintf (err, errlen, "%s", sqlite3_errmsg (self->db));
+        return false;
+    }
+    return true;
+}
+
+outbox_t *
+outbox_open (const char *path, char *err, size_t errlen)
+{
+    outbox_t *self = calloc (1, sizeof *self);
+    if (!self)
+        abort ();
+    char *msg = NULL;
+    if (sqlite3_open (path, &self->db) != SQLITE_OK) {
+        snprintf (err, errlen, "could not open outbox \"%s\": %s", path,
+                  sqlite3_errmsg (self->db));
+        goto fail;
+    }
+    sqlite3_busy_timeout (self->db, 5000);
+    /* WAL + FULL: every commit is on disk before outbox_put returns */
+    if (sqlite3_exec (self->db,
+                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
+                      &msg) != SQLITE_OK
+        || sqlite3_exec (self->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf (err, errlen, "could not set up outbox \"%s\": %s", path,
+                  msg ? msg : sqlite3_errmsg (self->db));
+        sqlite3_free (msg);
+        goto fail;
+    }
+    char perr[256];
+    if (!prepare (self, &self->put,
+                  "INSERT OR IGNORE INTO outbox (event_id, accepted_at_ms, payload) "
+                  "VALUES (?1, ?2, ?3)", perr, sizeof perr)
+        || !prepare (self, &self->fetch,
+                     "SELECT seq, event_id, payload FROM outbox WHERE seq > ?1 "
+                     "ORDER BY seq LIMIT ?2", perr, sizeof perr)
+        || !prepare (self, &self->remove, "DELETE FROM outbox WHERE seq = ?1", perr,
+                     sizeof perr)
+        || !prepare (self, &self->set_source,
+                     "INSERT INTO sources (name, offset) VALUES (?1, ?2) "
+                     "ON CONFLICT (name) DO UPDATE SET offset = excluded.offset",
+                     perr, sizeof perr)) {
+        snprintf (err, errlen, "could not prepare outbox \"%s\": %s", path, perr);
+        goto fail;
+    }
+    sqlite3_stmt *count;
+    if (sqlite3_prepare_v2 (self->db, "SELECT count(*) FROM outbox", -1, &count, NULL)
+        == SQLITE_OK) {
+        if (sqlite3_step (count) == SQLITE_ROW)
+            self->depth = (uint64_t) sqlite3_column_int64 (count, 0);
+        sqlite3_finalize (count);
+    }
+    return self;
+fail:
+    outbox_close (&self);
+    return NULL;
+}
+
+void
+outbox_close (outbox_t **self_p)
+{
+    outbox_t *self = *self_p;
+    if (!self)
+        return;
+    sqlite3_finalize (self->put);
+    sqlite3_finalize (self->fetch);
+    sqlite3_finalize (self->remove);
+    sqlite3_finalize (self->set_source);
+    sqlite3_close (self->db);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+outbox_put (outbox_t *self, const outbox_item_t *items, size_t n, const char *source,
+            int64_t offset, char *err, size_t errlen)
+{
+    int added = 0;
+    if (sqlite3_exec (self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset (self->put);
+        sqlite3_bind_text (self->put, 1, items[i].event_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64 (self->put, 2, items[i].accepted_at_ms);
+        sqlite3_bind_blob (self->put, 3, items[i].bytes, (int) items[i].len, SQLITE_STATIC);
+        if (sqlite3_step (self->put) != SQLITE_DONE)
+            goto rollback;
+        added += sqlite3_changes (self->db);
+    }
+    if (source) {
+        sqlite3_reset (self->set_source);
+        sqlite3_bind_text (self->set_source, 1, source, -1, SQLITE_STATIC);
+        sqlite3_bind_int64 (self->set_source, 2, offset);
+        if (sqlite3_step (self->set_source) != SQLITE_DONE)
+            goto rollback;
+    }
+    if (sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        goto rollback;
+    self->depth += (uint64_t) added;
+    return added;
+rollback:
+    snprintf (err, errlen, "%s", sqlite3_errmsg (self->db));
+    sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+fail:
+    snprintf (err, errlen, "%s", sqlite3_errmsg (self->db));
+    return -1;
+}
+
+int64_t
+outbox_source_offset (outbox_t *self, const char *source)
+{
+    sqlite3_stmt *st;
+    int64_t offset = 0;
+    if (sqlite3_prepare_v2 (self->db, "SELECT offset FROM sources WHERE name = ?1", -1,
+                            &st, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_text (st, 1, source, -1, SQLITE_STATIC);
+    if (sqlite3_step (st) == SQLITE_ROW)
+        offset = sqlite3_column_int64 (st, 0);
+    sqlite3_finalize (st);
+    return offset;
+}
+
+int
+outbox_source_done (outbox_t *self, const char *source)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2 (self->db, "DELETE FROM sources WHERE name = ?1", -1, &st,
+                            NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text (st, 1, source, -1, SQLITE_STATIC);
+    int rc = sqlite3_step (st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize (st);
+    return rc;
+}
+
+size_t
+outbox_fetch (outbox_t *self, int64_t after_seq, size_t max_n, size_t max_bytes,
+              outbox_row_t *rows)
+{
+    size_t n = 0, bytes = 0;
+    sqlite3_reset (self->fetch);
+    sqlite3_bind_int64 (self->fetch, 1, after_seq);
+    sqlite3_bind_int64 (self->fetch, 2, (sqlite3_int64) max_n);
+    while (n < max_n && sqlite3_step (self->fetch) == SQLITE_ROW) {
+        size_t len = (size_t) sqlite3_column_bytes (self->fetch, 2);
+        if (n > 0 && bytes + len > max_bytes)
+            break;
+        outbox_row_t *r = &rows[n++];
+        r->seq = sqlite3_column_int64 (self->fetch, 0);
+        snprintf (r->event_id, sizeof r->event_id, "%s",
+                  (const char *) sqlite3_column_text (self->fetch, 1));
+        r->len = len;
+        r->bytes = malloc (len ? len : 1);
+        if (!r->bytes)
+            abort ();
+        memcpy (r->bytes, sqlite3_column_blob (self->fetch, 2), len);
+        bytes += len;
+    }
+    sqlite3_reset (self->fetch);
+    return n;
+}
+
+void
+outbox_row_free (outbox_row_t *row)
+{
+    free (row->bytes);
+    row->bytes = NULL;
+}
+
+int
+outbox_remove (outbox_t *self, const int64_t *seqs, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (sqlite3_exec (self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset (self->remove);
+        sqlite3_bind_int64 (self->remove, 1, seqs[i]);
+        if (sqlite3_step (self->remove) != SQLITE_DONE) {
+            sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+        self->depth -= (uint64_t) sqlite3_changes (self->db);
+    }
+    return sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+int
+outbox_quarantine_event (outbox_t *self, int64_t seq, const char *code, const char *reason)
+{
+    sqlite3_stmt *st;
+    int rc = -1;
+    if (sqlite3_exec (self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_prepare_v2 (self->db,
+                            "INSERT INTO quarantine (at_ms, source, event_id, code, reason, "
+                            "record) SELECT ?1, 'hub', event_id, ?2, ?3, payload FROM outbox "
+                            "WHERE seq = ?4", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64 (st, 1, clock_now_ms ());
+        sqlite3_bind_text (st, 2, code, -1, SQLITE_STATIC);
+        sqlite3_bind_text (st, 3, reason, -1, SQLITE_STATIC);
+        sqlite3_bind_int64 (st, 4, seq);
+        if (sqlite3_step (st) == SQLITE_DONE)
+            rc = 0;
+        sqlite3_finalize (st);
+    }
+    if (rc == 0) {
+        sqlite3_reset (self->remove);
+        sqlite3_bind_int64 (self->remove, 1, seq);
+        rc = sqlite3_step (self->remove) == SQLITE_DONE ? 0 : -1;
+        if (rc == 0)
+            self->depth -= (uint64_t) sqlite3_changes (self->db);
+    }
+    if (rc == 0 && sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        return 0;
+    sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+int
+outbox_quarantine_record (outbox_t *self, const char *where, const char *reason,
+                          const char *record, size_t len)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2 (self->db,
+                            "INSERT INTO quarantine (at_ms, source, code, reason, record) "
+                            "VALUES (?1, ?2, 'BAD_RECORD', ?3, ?4)", -1, &st, NULL)
+        != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64 (st, 1, clock_now_ms ());
+    sqlite3_bind_text (st, 2, where, -1, SQLITE_STATIC);
+    sqlite3_bind_text (st, 3, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_blob (st, 4, record, (int) len, SQLITE_STATIC);
+    int rc = sqlite3_step (st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize (st);
+    return rc;
+}
+
+uint64_t
+outbox_depth (outbox_t *self)
+{
+    return self->depth;
+}
+
+static int64_t
+scalar (outbox_t *self, const char *sql)
+{
+    sqlite3_stmt *st;
+    int64_t v = 0;
+    if (sqlite3_prepare_v2 (self->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    if (sqlite3_step (st) == SQLITE_ROW)
+        v = sqlite3_column_int64 (st, 0);
+    sqlite3_finalize (st);
+    return v;
+}
+
+int64_t
+outbox_oldest_ms (outbox_t *self)
+{
+    return self->depth ? scalar (self, "SELECT min(accepted_at_ms) FROM outbox") : 0;
+}
+
+uint64_t
+outbox_quarantined (outbox_t *self)
+{
+    return (uint64_t) scalar (self, "SELECT count(*) FROM quarantine");
+}

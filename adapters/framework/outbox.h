@@ -1,0 +1,77 @@
+/*  outbox: the adapter's durable local store of accepted events.
+
+    An event the agency hands over is "accepted" once outbox_put() returns:
+    it is then in a SQLite database in WAL mode with synchronous=FULL (the
+    commit is fsync'ed), so it survives SIGKILL and power loss. It leaves the
+    outbox only when the hub acknowledges it (STORED or DUPLICATE), or moves
+    to the quarantine table when the hub rejects it. The same table holds
+    records that were refused locally (bad input), with the reason.
+
+    SQLite is the embedded store here because it is the standard tool for a
+    crash-safe single-file database; onenet does not write its own log. */
+#ifndef ONENET_OUTBOX_H
+#define ONENET_OUTBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct outbox outbox_t;
+
+/* An event to accept. */
+typedef struct {
+    const char *event_id;       /* its UUID */
+    const uint8_t *bytes;       /* serialized CaseEvent */
+    size_t len;                 /* bytes */
+    int64_t accepted_at_ms;     /* when the adapter took it */
+} outbox_item_t;
+
+/* An event waiting to be sent, as read back. */
+typedef struct {
+    int64_t seq;                /* outbox sequence, increasing in acceptance order */
+    char event_id[40];          /* its UUID */
+    uint8_t *bytes;             /* serialized CaseEvent (malloc'd) */
+    size_t len;                 /* bytes */
+} outbox_row_t;
+
+/* Opens or creates the outbox at path. NULL with a reason in err. */
+outbox_t *outbox_open (const char *path, char *err, size_t errlen);
+void outbox_close (outbox_t **self_p);
+
+/* Accepts items in one transaction; an event id already in the outbox is
+   skipped. If source is not NULL, records that source has been consumed up
+   to offset in the same transaction (see outbox_source_offset). Returns the
+   number newly accepted, or -1 with a reason in err (then nothing was
+   accepted: disk full, I/O error). */
+int outbox_put (outbox_t *self, const outbox_item_t *items, size_t n,
+                const char *source, int64_t offset, char *err, size_t errlen);
+
+/* Where a source (a spool file) was consumed up to; 0 if never. */
+int64_t outbox_source_offset (outbox_t *self, const char *source);
+/* Forgets a source once it is fully consumed. */
+int outbox_source_done (outbox_t *self, const char *source);
+
+/* Reads up to max_n events with seq > after_seq, oldest first, stopping
+   before max_bytes. Returns how many rows were filled. */
+size_t outbox_fetch (outbox_t *self, int64_t after_seq, size_t max_n, size_t max_bytes,
+                     outbox_row_t *rows);
+void outbox_row_free (outbox_row_t *row);
+
+/* Removes acknowledged events. */
+int outbox_remove (outbox_t *self, const int64_t *seqs, size_t n);
+
+/* Moves one event to quarantine with the hub's reason. */
+int outbox_quarantine_event (outbox_t *self, int64_t seq, const char *code,
+                             const char *reason);
+
+/* Records an input record refused before it became an event. */
+int outbox_quarantine_record (outbox_t *self, const char *where, const char *reason,
+                              const char *record, size_t len);
+
+/* Events waiting for acknowledgement, and when the oldest was accepted. */
+uint64_t outbox_depth (outbox_t *self);
+int64_t outbox_oldest_ms (outbox_t *self);
+/* Rows in quarantine. */
+uint64_t outbox_quarantined (outbox_t *self);
+
+#endif

@@ -1,0 +1,32 @@
+/*  record: the generic NDJSON case record, one JSON object per line.
+
+        {"event_id": "optional UUID",
+         "agency": "optional, must match the adapter's",
+         "case_no": "PY-BDC-2020-001234",
+         "event_type": "transfer.accepted",
+         "occurred_at": "2020-09-01T09:31:07+08:00",
+         "keys": {"unit_number": "640425001002GB00123F00010001"},
+         "attrs": {"has_mortgage": true, "deed_tax_yuan": 12000.5,
+                   "registered_at": {"time": "2020-09-01T10:00:00+08:00"}}}
+
+    JSON strings become text attributes, integers integer, other numbers
+    number, booleans flag, and {"time": "..."} a time. Without an event_id
+    the id is derived from the agency and the record's bytes (UUID v5), so
+    feeding the same record twice yields the same event and the hub absorbs
+    the second. docs/adapters/generic.md documents the format. */
+#ifndef ONENET_RECORD_H
+#define ONENET_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Parses one line into a serialized CaseEvent for agency and adapter_id.
+   On success returns malloc'd bytes (caller frees), sets *len and writes the
+   event id into event_id[37]. On failure returns NULL with a reason naming
+   the field in err. Correlation keys are checked here (credit code and unit
+   number check rules), before anything travels. */
+uint8_t *record_parse_ndjson (const char *line, size_t line_len, const char *agency,
+                              const char *adapter_id, int64_t accepted_at_ms,
+                              char event_id[37], size_t *len, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,346 @@
+/*  sender: Lazy Pirate delivery of batches, see sender.h. */
+#include "sender.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "clock.h"
+#include "log.h"
+
+typedef enum {
+    FLIGHT_SENT,        /* on the wire, waiting for the BatchAck */
+    FLIGHT_WAIT         /* to be (re)sent at resend_at */
+} flight_state_t;
+
+typedef struct {
+    uint64_t batch_seq;         /* echoed by the hub */
+    flight_state_t state;       /* sent or waiting */
+    int64_t sent_at;            /* monotonic ms of the last send */
+    int64_t resend_at;          /* monotonic ms of the next send, when waiting */
+    int attempts;               /* sends so far */
+    uint8_t *bytes;             /* the encoded AdapterMessage */
+    size_t len;                 /* bytes */
+    size_t n;                   /* events in it */
+    int64_t *tokens;            /* caller's token per event */
+    bool *answered;             /* event i has had its final answer */
+    size_t open;                /* events without a final answer */
+} flight_t;
+
+struct sender {
+    void *ctx;                  /* ZeroMQ context */
+    sender_options_t opt;       /* settings (strings copied below) */
+    char *endpoints;            /* copy of opt.endpoints */
+    char *adapter_id;           /* copy of opt.adapter_id */
+    char *agency;               /* copy of opt.agency */
+    void *socket;               /* current DEALER */
+    flight_t *flights;          /* window slots */
+    size_t n_flights;           /* used slots */
+    uint64_t next_seq;          /* next batch_seq */
+    int64_t last_send;          /* monotonic ms of the last message sent */
+    int64_t last_recv;          /* monotonic ms of the last message received */
+    int64_t hb_sent_at;         /* monotonic ms of the unanswered heartbeat, 0 if none */
+    int retry_ms;               /* current RETRY backoff */
+    uint64_t reconnects;        /* sockets replaced so far */
+};
+
+static char *
+xstrdup (const char *s)
+{
+    char *d = strdup (s ? s : "");
+    if (!d)
+        abort ();
+    return d;
+}
+
+static void
+open_socket (sender_t *self)
+{
+    self->socket = zmq_socket (self->ctx, ZMQ_DEALER);
+    int zero = 0, one = 1, ivl = 100, ivl_max = 2000, hwm = 10000;
+    zmq_setsockopt (self->socket, ZMQ_LINGER, &zero, sizeof zero);
+    /* queue only to live connections, so a send with no hub fails fast */
+    zmq_setsockopt (self->socket, ZMQ_IMMEDIATE, &one, sizeof one);
+    zmq_setsockopt (self->socket, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt (self->socket, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
+    zmq_setsockopt (self->socket, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt (self->socket, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    char *copy = xstrdup (self->endpoints), *save = NULL;
+    for (char *ep = strtok_r (copy, ", ", &save); ep; ep = strtok_r (NULL, ", ", &save))
+        if (zmq_connect (self->socket, ep) != 0)
+            log_error ("could not connect to hub", "adapter=%s endpoint=%s error=\"%s\"",
+                       self->adapter_id, ep, zmq_strerror (errno));
+    free (copy);
+}
+
+sender_t *
+sender_new (void *zmq_ctx, const sender_options_t *options)
+{
+    sender_t *self = calloc (1, sizeof *self);
+    if (!self)
+        abort ();
+    self->ctx = zmq_ctx;
+    self->opt = *options;
+    self->endpoints = xstrdup (options->endpoints);
+    self->adapter_id = xstrdup (options->adapter_id);
+    self->agency = xstrdup (options->agency);
+    self->flights = calloc ((size_t) options->window, sizeof *self->flights);
+    if (!self->flights)
+        abort ();
+    /* batch_seq starts from the clock so a restarted adapter never reuses one */
+    self->next_seq = (uint64_t) clock_now_ms () * 1000;
+    self->last_recv = clock_mono_ms ();
+    self->retry_ms = 100;
+    open_socket (self);
+    return self;
+}
+
+static void
+flight_free (flight_t *f)
+{
+    free (f->bytes);
+    free (f->tokens);
+    free (f->answered);
+    memset (f, 0, sizeof *f);
+}
+
+void
+sender_destroy (sender_t **self_p)
+{
+    sender_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->n_flights; i++)
+        flight_free (&self->flights[i]);
+    free (self->flights);
+    zmq_close (self->socket);
+    free (self->endpoints);
+    free (self->adapter_id);
+    free (self->agency);
+    free (self);
+    *self_p = NULL;
+}
+
+void *
+sender_socket (sender_t *self)
+{
+    return self->socket;
+}
+
+bool
+sender_has_room (const sender_t *self)
+{
+    return self->n_flights < (size_t) self->opt.window;
+}
+
+size_t
+sender_in_flight (const sender_t *self)
+{
+    return self->n_flights;
+}
+
+/* Puts a flight on the wire, or schedules it when no hub is connected. */
+static void
+transmit (sender_t *self, flight_t *f)
+{
+    int64_t now = clock_mono_ms ();
+    f->attempts++;
+    if (zmq_send (self->socket, f->bytes, f->len, ZMQ_DONTWAIT) == (int) f->len) {
+        f->state = FLIGHT_SENT;
+        f->sent_at = now;
+        self->last_send = now;
+    }
+    else {
+        /* no hub connected (or its queue is full): try again shortly */
+        f->state = FLIGHT_WAIT;
+        f->resend_at = now + 100;
+    }
+}
+
+int
+sender_send (sender_t *self, const uint8_t *const *events, const size_t *lens,
+             const int64_t *tokens, size_t n)
+{
+    if (!sender_has_room (self))
+        return -1;
+    flight_t *f = &self->flights[self->n_flights];
+    memset (f, 0, sizeof *f);
+    f->batch_seq = self->next_seq++;
+    f->bytes = codec_batch_encode (f->batch_seq, self->adapter_id, self->agency, events,
+                                   lens, n, &f->len);
+    if (!f->bytes)
+        return -1;
+    f->n = n;
+    f->open = n;
+    f->tokens = malloc (n * sizeof *f->tokens);
+    f->answered = calloc (n, sizeof *f->answered);
+    if (!f->tokens || !f->answered)
+        abort ();
+    memcpy (f->tokens, tokens, n * sizeof *tokens);
+    self->n_flights++;
+    transmit (self, f);
+    return 0;
+}
+
+static void
+remove_flight (sender_t *self, size_t i)
+{
+    flight_free (&self->flights[i]);
+    memmove (&self->flights[i], &self->flights[i + 1],
+             (self->n_flights - i - 1) * sizeof *self->flights);
+    self->n_flights--;
+    memset (&self->flights[self->n_flights], 0, sizeof *self->flights);
+}
+
+static void
+handle_ack (sender_t *self, codec_outbound_t *msg, sender_ack_fn on_ack, void *user)
+{
+    uint64_t seq = codec_outbound_batch_seq (msg);
+    size_t fi;
+    for (fi = 0; fi < self->n_flights; fi++)
+        if (self->flights[fi].batch_seq == seq)
+            break;
+    if (fi == self->n_flights)
+        return;     /* an answer to a batch already settled: ignore */
+    flight_t *f = &self->flights[fi];
+    size_t n = codec_outbound_ack_count (msg);
+    if (n != f->n) {
+        log_warn ("hub answered a batch with the wrong number of acks, resending",
+                  "adapter=%s batch=%llu events=%zu acks=%zu", self->adapter_id,
+                  (unsigned long long) seq, f->n, n);
+        f->state = FLIGHT_WAIT;
+        f->resend_at = clock_mono_ms () + self->retry_ms;
+        return;
+    }
+    bool retry = false;
+    for (size_t i = 0; i < n; i++) {
+        event_ack_t ack;
+        codec_outbound_ack (msg, i, &ack);
+        if (ack.status == ACK_RETRY || ack.status < ACK_STORED || ack.status > ACK_RETRY) {
+            retry = true;
+            continue;
+        }
+        if (!f->answered[i]) {
+            f->answered[i] = true;
+            f->open--;
+            on_ack (user, f->tokens[i], &ack);
+        }
+    }
+    if (f->open == 0) {
+        remove_flight (self, fi);
+        self->retry_ms = 100;
+    }
+    else if (retry) {
+        /* resend the whole batch later; settled events come back DUPLICATE */
+        f->state = FLIGHT_WAIT;
+        f->resend_at = clock_mono_ms () + self->retry_ms;
+        log_info ("hub asked to retry", "adapter=%s batch=%llu open=%zu retry_ms=%d",
+                  self->adapter_id, (unsigned long long) seq, f->open, self->retry_ms);
+        self->retry_ms = self->retry_ms * 2 > self->opt.retry_max_ms
+                             ? self->opt.retry_max_ms : self->retry_ms * 2;
+    }
+}
+
+void
+sender_receive (sender_t *self, sender_ack_fn on_ack, void *user)
+{
+    while (true) {
+        zmq_msg_t m;
+        zmq_msg_init (&m);
+        if (zmq_msg_recv (&m, self->socket, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&m);
+            return;
+        }
+        self->last_recv = clock_mono_ms ();
+        self->hb_sent_at = 0;
+        codec_outbound_t *msg = codec_outbound_decode (zmq_msg_data (&m), zmq_msg_size (&m));
+        if (!msg)
+            log_warn ("unreadable message from hub", "adapter=%s bytes=%zu",
+                      self->adapter_id, zmq_msg_size (&m));
+        else if (codec_outbound_kind (msg) == OUTBOUND_ACK)
+            handle_ack (self, msg, on_ack, user);
+        else if (codec_outbound_kind (msg) == OUTBOUND_ERROR) {
+            const char *reason;
+            error_code_t code = codec_outbound_error (msg, &reason);
+            log_error ("hub refused a message", "adapter=%s code=%s reason=\"%s\"",
+                       self->adapter_id, error_code_name (code), reason);
+        }
+        codec_outbound_destroy (&msg);
+        zmq_msg_close (&m);
+    }
+}
+
+/* Lazy Pirate: replace the socket and resend everything unanswered. */
+static void
+reconnect (sender_t *self, const char *why)
+{
+    self->reconnects++;
+    log_warn ("no answer from hub, reconnecting and resending",
+              "adapter=%s why=\"%s\" in_flight=%zu reconnects=%llu", self->adapter_id, why,
+              self->n_flights, (unsigned long long) self->reconnects);
+    zmq_close (self->socket);
+    open_socket (self);
+    self->hb_sent_at = 0;
+    self->last_recv = clock_mono_ms ();
+    for (size_t i = 0; i < self->n_flights; i++) {
+        self->flights[i].state = FLIGHT_WAIT;
+        self->flights[i].resend_at = clock_mono_ms ();
+    }
+}
+
+void
+sender_tick (sender_t *self, const heartbeat_t *hb)
+{
+    int64_t now = clock_mono_ms ();
+    for (size_t i = 0; i < self->n_flights; i++) {
+        flight_t *f = &self->flights[i];
+        if (f->state != FLIGHT_SENT || now - f->sent_at < self->opt.ack_timeout_ms)
+            continue;
+        if (now - self->last_recv >= self->opt.ack_timeout_ms) {
+            /* the hub is silent: the connection itself is suspect */
+            reconnect (self, "acknowledgement timed out");
+            break;
+        }
+        /* the hub answers other things but lost this batch (it restarted
+           between reading and committing it): send it again */
+        log_info ("batch not acknowledged, resending", "adapter=%s batch=%llu attempt=%d",
+                  self->adapter_id, (unsigned long long) f->batch_seq, f->attempts + 1);
+        transmit (self, f);
+    }
+    if (self->hb_sent_at && now - self->hb_sent_at >= self->opt.ack_timeout_ms
+        && now - self->last_recv >= self->opt.ack_timeout_ms)
+        reconnect (self, "heartbeat not answered");
+    now = clock_mono_ms ();
+    for (size_t i = 0; i < self->n_flights; i++) {
+        flight_t *f = &self->flights[i];
+        if (f->state == FLIGHT_WAIT && now >= f->resend_at)
+            transmit (self, f);
+    }
+    if (now - self->last_send >= self->opt.heartbeat_ms && !self->hb_sent_at) {
+        size_t len;
+        uint8_t *buf = codec_heartbeat_encode (hb, &len);
+        if (zmq_send (self->socket, buf, len, ZMQ_DONTWAIT) == (int) len)
+            self->hb_sent_at = now;
+        self->last_send = now;
+        free (buf);
+    }
+}
+
+long
+sender_next_timeout (const sender_t *self)
+{
+    int64_t now = clock_mono_ms ();
+    int64_t next = self->last_send + self->opt.heartbeat_ms;
+    if (self->hb_sent_at && self->hb_sent_at + self->opt.ack_timeout_ms < next)
+        next = self->hb_sent_at + self->opt.ack_timeout_ms;
+    for (size_t i = 0; i < self->n_flights; i++) {
+        const flight_t *f = &self->flights[i];
+        int64_t t = f->state == FLIGHT_WAIT ? f->resend_at
+                                            : f->sent_at + self->opt.ack_timeout_ms;
+        if (t < next)
+            next = t;
+    }
+    return next <= now ? 0 : (long) (next - now);
+}

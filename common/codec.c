@@ -1,0 +1,461 @@
+/*  codec: protobuf-c behind plain C views, see codec.h. */
+#include "codec.h"
+
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "onenet.pb-c.h"
+
+typedef Onenet__V1__AdapterMessage AdapterMessage;
+typedef Onenet__V1__HubMessage HubMessage;
+typedef Onenet__V1__CaseEvent CaseEvent;
+
+struct codec_inbound {
+    AdapterMessage *msg;        /* the decoded protobuf, owns all strings */
+    event_key_t *keys;          /* key views of all events, one allocation */
+    event_attr_t *attrs;        /* attribute views of all events */
+    size_t *key_at;             /* index into keys where event i starts */
+    size_t *attr_at;            /* index into attrs where event i starts */
+};
+
+struct codec_outbound {
+    HubMessage *msg;            /* the decoded protobuf */
+};
+
+static const char *key_names[] = {"", "credit_code", "unit_number",
+                                  "project_code", "application_no", "refund_no"};
+
+const char *
+key_kind_name (key_kind_t kind)
+{
+    return (unsigned) kind < sizeof key_names / sizeof *key_names ? key_names[kind]
+                                                                   : "unknown";
+}
+
+bool
+key_kind_parse (const char *name, key_kind_t *kind)
+{
+    for (size_t i = 1; i < sizeof key_names / sizeof *key_names; i++)
+        if (strcmp (name, key_names[i]) == 0) {
+            *kind = (key_kind_t) i;
+            return true;
+        }
+    return false;
+}
+
+const char *
+error_code_name (error_code_t code)
+{
+    static const char *names[] = {
+        "NONE", "MALFORMED", "UNSUPPORTED_VERSION", "MISSING_FIELD",
+        "INVALID_FIELD", "UNKNOWN_AGENCY", "AGENCY_MISMATCH", "LIMIT_EXCEEDED",
+        "INVALID_KEY", "TIME_OUT_OF_RANGE", "STORE_UNAVAILABLE",
+        "MESSAGE_TOO_LARGE", "SHUTTING_DOWN"};
+    return (unsigned) code < sizeof names / sizeof *names ? names[code] : "UNKNOWN";
+}
+
+const char *
+ack_status_name (ack_status_t status)
+{
+    static const char *names[] = {"unspecified", "stored", "duplicate",
+                                  "rejected", "retry"};
+    return (unsigned) status < sizeof names / sizeof *names ? names[status]
+                                                            : "unknown";
+}
+
+/* --- adapter -> hub ---------------------------------------------------- */
+
+codec_inbound_t *
+codec_inbound_decode (const void *data, size_t len, char *err, size_t errlen)
+{
+    AdapterMessage *msg = onenet__v1__adapter_message__unpack (NULL, len, data);
+    if (!msg) {
+        snprintf (err, errlen, "%zu bytes are not a valid AdapterMessage "
+                  "(truncated or not protobuf)", len);
+        return NULL;
+    }
+    if (msg->body_case != ONENET__V1__ADAPTER_MESSAGE__BODY_BATCH
+        && msg->body_case != ONENET__V1__ADAPTER_MESSAGE__BODY_HEARTBEAT) {
+        snprintf (err, errlen, "AdapterMessage of %zu bytes has no batch or heartbeat",
+                  len);
+        onenet__v1__adapter_message__free_unpacked (msg, NULL);
+        return NULL;
+    }
+    codec_inbound_t *self = calloc (1, sizeof *self);
+    if (!self)
+        abort ();
+    self->msg = msg;
+    if (msg->body_case == ONENET__V1__ADAPTER_MESSAGE__BODY_BATCH) {
+        Onenet__V1__EventBatch *b = msg->batch;
+        size_t nk = 0, na = 0;
+        self->key_at = calloc (b->n_events + 1, sizeof (size_t));
+        self->attr_at = calloc (b->n_events + 1, sizeof (size_t));
+        if (!self->key_at || !self->attr_at)
+            abort ();
+        for (size_t i = 0; i < b->n_events; i++) {
+            self->key_at[i] = nk;
+            self->attr_at[i] = na;
+            nk += b->events[i]->n_keys;
+            na += b->events[i]->n_attributes;
+        }
+        self->keys = calloc (nk + 1, sizeof (event_key_t));
+        self->attrs = calloc (na + 1, sizeof (event_attr_t));
+        if (!self->keys || !self->attrs)
+            abort ();
+        for (size_t i = 0; i < b->n_events; i++) {
+            CaseEvent *e = b->events[i];
+            for (size_t k = 0; k < e->n_keys; k++) {
+                event_key_t *key = &self->keys[self->key_at[i] + k];
+                key->kind = (key_kind_t) e->keys[k]->kind;
+                key->value = e->keys[k]->value;
+            }
+            for (size_t a = 0; a < e->n_attributes; a++) {
+                Onenet__V1__Attribute *src = e->attributes[a];
+                event_attr_t *attr = &self->attrs[self->attr_at[i] + a];
+                attr->name = src->name;
+                attr->type = (attr_type_t) src->value_case;
+                switch (src->value_case) {
+                case ONENET__V1__ATTRIBUTE__VALUE_TEXT: attr->text = src->text; break;
+                case ONENET__V1__ATTRIBUTE__VALUE_INTEGER: attr->integer = src->integer; break;
+                case ONENET__V1__ATTRIBUTE__VALUE_NUMBER: attr->number = src->number; break;
+                case ONENET__V1__ATTRIBUTE__VALUE_FLAG: attr->flag = src->flag; break;
+                case ONENET__V1__ATTRIBUTE__VALUE_TIME_MS: attr->time_ms = src->time_ms; break;
+                default: attr->type = ATTR_NONE;
+                }
+            }
+        }
+    }
+    return self;
+}
+
+void
+codec_inbound_destroy (codec_inbound_t **self_p)
+{
+    if (!*self_p)
+        return;
+    codec_inbound_t *self = *self_p;
+    onenet__v1__adapter_message__free_unpacked (self->msg, NULL);
+    free (self->keys);
+    free (self->attrs);
+    free (self->key_at);
+    free (self->attr_at);
+    free (self);
+    *self_p = NULL;
+}
+
+inbound_kind_t
+codec_inbound_kind (const codec_inbound_t *self)
+{
+    return self->msg->body_case == ONENET__V1__ADAPTER_MESSAGE__BODY_BATCH
+               ? INBOUND_BATCH : INBOUND_HEARTBEAT;
+}
+
+uint64_t
+codec_inbound_batch_seq (const codec_inbound_t *self)
+{
+    return codec_inbound_kind (self) == INBOUND_BATCH ? self->msg->batch->batch_seq : 0;
+}
+
+const char *
+codec_inbound_adapter_id (const codec_inbound_t *self)
+{
+    return codec_inbound_kind (self) == INBOUND_BATCH ? self->msg->batch->adapter_id
+                                                      : self->msg->heartbeat->adapter_id;
+}
+
+const char *
+codec_inbound_agency (const codec_inbound_t *self)
+{
+    return codec_inbound_kind (self) == INBOUND_BATCH ? self->msg->batch->agency
+                                                      : self->msg->heartbeat->agency;
+}
+
+size_t
+codec_inbound_event_count (const codec_inbound_t *self)
+{
+    return codec_inbound_kind (self) == INBOUND_BATCH ? self->msg->batch->n_events : 0;
+}
+
+void
+codec_inbound_event (const codec_inbound_t *self, size_t i, case_event_t *event)
+{
+    CaseEvent *e = self->msg->batch->events[i];
+    event->schema_version = e->schema_version;
+    event->event_id = e->event_id;
+    event->agency = e->agency;
+    event->adapter_id = e->adapter_id;
+    event->case_no = e->case_no;
+    event->event_type = e->event_type;
+    event->occurred_at_ms = e->occurred_at_ms;
+    event->accepted_at_ms = e->accepted_at_ms;
+    event->n_keys = e->n_keys;
+    event->keys = &self->keys[self->key_at[i]];
+    event->n_attrs = e->n_attributes;
+    event->attrs = &self->attrs[self->attr_at[i]];
+}
+
+static uint8_t *
+pack_message (const ProtobufCMessage *msg, size_t *len)
+{
+    *len = protobuf_c_message_get_packed_size (msg);
+    uint8_t *buf = malloc (*len ? *len : 1);
+    if (!buf)
+        abort ();
+    protobuf_c_message_pack (msg, buf);
+    return buf;
+}
+
+uint8_t *
+codec_inbound_event_bytes (const codec_inbound_t *self, size_t i, size_t *len)
+{
+    return pack_message (&self->msg->batch->events[i]->base, len);
+}
+
+void
+codec_inbound_heartbeat (const codec_inbound_t *self, heartbeat_t *hb)
+{
+    Onenet__V1__Heartbeat *h = self->msg->heartbeat;
+    hb->adapter_id = h->adapter_id;
+    hb->agency = h->agency;
+    hb->sent_at_ms = h->sent_at_ms;
+    hb->outbox_depth = h->outbox_depth;
+    hb->oldest_unacked_ms = h->oldest_unacked_ms;
+    hb->task_cursor = h->task_cursor;
+}
+
+/* protobuf-c wants char * for strings it will only read while packing. */
+#define W(s) ((char *) (uintptr_t) ((s) ? (s) : ""))
+
+uint8_t *
+codec_event_encode (const case_event_t *ev, size_t *len)
+{
+    CaseEvent e = ONENET__V1__CASE_EVENT__INIT;
+    e.schema_version = ev->schema_version;
+    e.event_id = W (ev->event_id);
+    e.agency = W (ev->agency);
+    e.adapter_id = W (ev->adapter_id);
+    e.case_no = W (ev->case_no);
+    e.event_type = W (ev->event_type);
+    e.occurred_at_ms = ev->occurred_at_ms;
+    e.accepted_at_ms = ev->accepted_at_ms;
+
+    Onenet__V1__CorrelationKey *keys = calloc (ev->n_keys + 1, sizeof *keys);
+    Onenet__V1__CorrelationKey **key_ptrs = calloc (ev->n_keys + 1, sizeof *key_ptrs);
+    Onenet__V1__Attribute *attrs = calloc (ev->n_attrs + 1, sizeof *attrs);
+    Onenet__V1__Attribute **attr_ptrs = calloc (ev->n_attrs + 1, sizeof *attr_ptrs);
+    if (!keys || !key_ptrs || !attrs || !attr_ptrs)
+        abort ();
+    for (size_t k = 0; k < ev->n_keys; k++) {
+        onenet__v1__correlation_key__init (&keys[k]);
+        keys[k].kind = (Onenet__V1__KeyKind) ev->keys[k].kind;
+        keys[k].value = W (ev->keys[k].value);
+        key_ptrs[k] = &keys[k];
+    }
+    for (size_t a = 0; a < ev->n_attrs; a++) {
+        const event_attr_t *src = &ev->attrs[a];
+        Onenet__V1__Attribute *dst = &attrs[a];
+        onenet__v1__attribute__init (dst);
+        dst->name = W (src->name);
+        dst->value_case = (Onenet__V1__Attribute__ValueCase) src->type;
+        switch (src->type) {
+        case ATTR_TEXT: dst->text = W (src->text); break;
+        case ATTR_INTEGER: dst->integer = src->integer; break;
+        case ATTR_NUMBER: dst->number = src->number; break;
+        case ATTR_FLAG: dst->flag = src->flag; break;
+        case ATTR_TIME: dst->time_ms = src->time_ms; break;
+        default: dst->value_case = ONENET__V1__ATTRIBUTE__VALUE__NOT_SET;
+        }
+        attr_ptrs[a] = dst;
+    }
+    e.n_keys = ev->n_keys;
+    e.keys = key_ptrs;
+    e.n_attributes = ev->n_attrs;
+    e.attributes = attr_ptrs;
+    uint8_t *buf = pack_message (&e.base, len);
+    free (keys);
+    free (key_ptrs);
+    free (attrs);
+    free (attr_ptrs);
+    return buf;
+}
+
+uint8_t *
+codec_batch_encode (uint64_t batch_seq, const char *adapter_id, const char *agency,
+                    const uint8_t *const *events, const size_t *event_lens, size_t n,
+                    size_t *len)
+{
+    CaseEvent **decoded = calloc (n + 1, sizeof *decoded);
+    if (!decoded)
+        abort ();
+    uint8_t *buf = NULL;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        decoded[i] = onenet__v1__case_event__unpack (NULL, event_lens[i], events[i]);
+        if (!decoded[i])
+            break;
+    }
+    if (i == n) {
+        Onenet__V1__EventBatch batch = ONENET__V1__EVENT_BATCH__INIT;
+        batch.batch_seq = batch_seq;
+        batch.adapter_id = W (adapter_id);
+        batch.agency = W (agency);
+        batch.n_events = n;
+        batch.events = decoded;
+        AdapterMessage msg = ONENET__V1__ADAPTER_MESSAGE__INIT;
+        msg.body_case = ONENET__V1__ADAPTER_MESSAGE__BODY_BATCH;
+        msg.batch = &batch;
+        buf = pack_message (&msg.base, len);
+    }
+    for (size_t j = 0; j < n && decoded[j]; j++)
+        onenet__v1__case_event__free_unpacked (decoded[j], NULL);
+    free (decoded);
+    return buf;
+}
+
+uint8_t *
+codec_heartbeat_encode (const heartbeat_t *hb, size_t *len)
+{
+    Onenet__V1__Heartbeat h = ONENET__V1__HEARTBEAT__INIT;
+    h.adapter_id = W (hb->adapter_id);
+    h.agency = W (hb->agency);
+    h.sent_at_ms = hb->sent_at_ms;
+    h.outbox_depth = hb->outbox_depth;
+    h.oldest_unacked_ms = hb->oldest_unacked_ms;
+    h.task_cursor = hb->task_cursor;
+    AdapterMessage msg = ONENET__V1__ADAPTER_MESSAGE__INIT;
+    msg.body_case = ONENET__V1__ADAPTER_MESSAGE__BODY_HEARTBEAT;
+    msg.heartbeat = &h;
+    return pack_message (&msg.base, len);
+}
+
+/* --- hub -> adapter ---------------------------------------------------- */
+
+uint8_t *
+codec_ack_encode (uint64_t batch_seq, const event_ack_t *acks, size_t n, size_t *len)
+{
+    Onenet__V1__EventAck *items = calloc (n + 1, sizeof *items);
+    Onenet__V1__EventAck **ptrs = calloc (n + 1, sizeof *ptrs);
+    if (!items || !ptrs)
+        abort ();
+    for (size_t i = 0; i < n; i++) {
+        onenet__v1__event_ack__init (&items[i]);
+        items[i].event_id = W (acks[i].event_id);
+        items[i].status = (Onenet__V1__AckStatus) acks[i].status;
+        items[i].code = (Onenet__V1__ErrorCode) acks[i].code;
+        items[i].reason = W (acks[i].reason);
+        ptrs[i] = &items[i];
+    }
+    Onenet__V1__BatchAck ack = ONENET__V1__BATCH_ACK__INIT;
+    ack.batch_seq = batch_seq;
+    ack.n_acks = n;
+    ack.acks = ptrs;
+    HubMessage msg = ONENET__V1__HUB_MESSAGE__INIT;
+    msg.body_case = ONENET__V1__HUB_MESSAGE__BODY_ACK;
+    msg.ack = &ack;
+    uint8_t *buf = pack_message (&msg.base, len);
+    free (items);
+    free (ptrs);
+    return buf;
+}
+
+uint8_t *
+codec_heartbeat_reply_encode (int64_t hub_time_ms, const char *hub_id,
+                              bool store_available, size_t *len)
+{
+    Onenet__V1__HeartbeatReply r = ONENET__V1__HEARTBEAT_REPLY__INIT;
+    r.hub_time_ms = hub_time_ms;
+    r.hub_id = W (hub_id);
+    r.store_available = store_available;
+    HubMessage msg = ONENET__V1__HUB_MESSAGE__INIT;
+    msg.body_case = ONENET__V1__HUB_MESSAGE__BODY_HEARTBEAT;
+    msg.heartbeat = &r;
+    return pack_message (&msg.base, len);
+}
+
+uint8_t *
+codec_error_encode (error_code_t code, const char *reason, size_t *len)
+{
+    Onenet__V1__Error e = ONENET__V1__ERROR__INIT;
+    e.code = (Onenet__V1__ErrorCode) code;
+    e.reason = W (reason);
+    HubMessage msg = ONENET__V1__HUB_MESSAGE__INIT;
+    msg.body_case = ONENET__V1__HUB_MESSAGE__BODY_ERROR;
+    msg.error = &e;
+    return pack_message (&msg.base, len);
+}
+
+codec_outbound_t *
+codec_outbound_decode (const void *data, size_t len)
+{
+    HubMessage *msg = onenet__v1__hub_message__unpack (NULL, len, data);
+    if (!msg)
+        return NULL;
+    if (msg->body_case == ONENET__V1__HUB_MESSAGE__BODY__NOT_SET) {
+        onenet__v1__hub_message__free_unpacked (msg, NULL);
+        return NULL;
+    }
+    codec_outbound_t *self = calloc (1, sizeof *self);
+    if (!self)
+        abort ();
+    self->msg = msg;
+    return self;
+}
+
+void
+codec_outbound_destroy (codec_outbound_t **self_p)
+{
+    if (!*self_p)
+        return;
+    onenet__v1__hub_message__free_unpacked ((*self_p)->msg, NULL);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+outbound_kind_t
+codec_outbound_kind (const codec_outbound_t *self)
+{
+    return (outbound_kind_t) self->msg->body_case;
+}
+
+uint64_t
+codec_outbound_batch_seq (const codec_outbound_t *self)
+{
+    return self->msg->body_case == ONENET__V1__HUB_MESSAGE__BODY_ACK
+               ? self->msg->ack->batch_seq : 0;
+}
+
+size_t
+codec_outbound_ack_count (const codec_outbound_t *self)
+{
+    return self->msg->body_case == ONENET__V1__HUB_MESSAGE__BODY_ACK
+               ? self->msg->ack->n_acks : 0;
+}
+
+void
+codec_outbound_ack (const codec_outbound_t *self, size_t i, event_ack_t *ack)
+{
+    Onenet__V1__EventAck *a = self->msg->ack->acks[i];
+    ack->event_id = a->event_id;
+    ack->status = (ack_status_t) a->status;
+    ack->code = (error_code_t) a->code;
+    ack->reason = a->reason;
+}
+
+bool
+codec_outbound_store_available (const codec_outbound_t *self)
+{
+    return self->msg->body_case == ONENET__V1__HUB_MESSAGE__BODY_HEARTBEAT
+           && self->msg->heartbeat->store_available;
+}
+
+error_code_t
+codec_outbound_error (const codec_outbound_t *self, const char **reason)
+{
+    if (self->msg->body_case != ONENET__V1__HUB_MESSAGE__BODY_ERROR) {
+        *reason = "";
+        return ERR_NONE;
+    }
+    *reason = self->msg->error->reason;
+    return (error_code_t) self->msg->error->code;
+}

@@ -1,0 +1,175 @@
+/*  codec: the only module that sees protobuf-c's generated types.
+
+    It turns the wire messages of proto/onenet.proto into plain C views
+    (case_event_t and friends) and back. Decoded messages own their memory;
+    the views point into them and live as long as the decoded message. */
+#ifndef ONENET_CODEC_H
+#define ONENET_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ONENET_SCHEMA_VERSION 1
+
+/* Correlation key kinds; values equal the wire enum KeyKind. */
+typedef enum {
+    KEY_NONE = 0,
+    KEY_CREDIT_CODE = 1,
+    KEY_UNIT_NUMBER = 2,
+    KEY_PROJECT_CODE = 3,
+    KEY_APPLICATION_NO = 4,
+    KEY_REFUND_NO = 5
+} key_kind_t;
+
+/* Attribute value types; values equal the wire oneof cases. */
+typedef enum {
+    ATTR_NONE = 0,
+    ATTR_TEXT = 2,
+    ATTR_INTEGER = 3,
+    ATTR_NUMBER = 4,
+    ATTR_FLAG = 5,
+    ATTR_TIME = 6
+} attr_type_t;
+
+typedef enum {
+    ACK_STORED = 1,
+    ACK_DUPLICATE = 2,
+    ACK_REJECTED = 3,
+    ACK_RETRY = 4
+} ack_status_t;
+
+/* Machine-readable reasons; values equal the wire enum ErrorCode. */
+typedef enum {
+    ERR_NONE = 0,
+    ERR_MALFORMED = 1,
+    ERR_UNSUPPORTED_VERSION = 2,
+    ERR_MISSING_FIELD = 3,
+    ERR_INVALID_FIELD = 4,
+    ERR_UNKNOWN_AGENCY = 5,
+    ERR_AGENCY_MISMATCH = 6,
+    ERR_LIMIT_EXCEEDED = 7,
+    ERR_INVALID_KEY = 8,
+    ERR_TIME_OUT_OF_RANGE = 9,
+    ERR_STORE_UNAVAILABLE = 10,
+    ERR_MESSAGE_TOO_LARGE = 11,
+    ERR_SHUTTING_DOWN = 12
+} error_code_t;
+
+typedef struct {
+    key_kind_t kind;            /* which identifier scheme */
+    const char *value;          /* the identifier itself */
+} event_key_t;
+
+typedef struct {
+    const char *name;           /* attribute name, [a-z0-9_]+ by convention */
+    attr_type_t type;           /* which of the fields below holds the value */
+    const char *text;           /* ATTR_TEXT */
+    int64_t integer;            /* ATTR_INTEGER */
+    double number;              /* ATTR_NUMBER */
+    bool flag;                  /* ATTR_FLAG */
+    int64_t time_ms;            /* ATTR_TIME, ms since the epoch UTC */
+} event_attr_t;
+
+/* One case event (CaseEvent on the wire). Strings are never NULL once
+   decoded (absent strings are ""). */
+typedef struct {
+    uint32_t schema_version;    /* protocol schema version, 1 */
+    const char *event_id;       /* globally unique UUID text */
+    const char *agency;         /* agency code, "tax", "land", ... */
+    const char *adapter_id;     /* adapter instance that accepted it */
+    const char *case_no;        /* the agency's own case number */
+    const char *event_type;     /* the agency's event vocabulary */
+    int64_t occurred_at_ms;     /* when it happened, ms since epoch UTC */
+    int64_t accepted_at_ms;     /* when the adapter accepted it */
+    size_t n_keys;              /* number of correlation keys */
+    const event_key_t *keys;    /* correlation keys */
+    size_t n_attrs;             /* number of attributes */
+    const event_attr_t *attrs;  /* typed attributes */
+} case_event_t;
+
+typedef struct {
+    const char *event_id;       /* the event this answers */
+    ack_status_t status;        /* stored, duplicate, rejected, retry */
+    error_code_t code;          /* why, when rejected or retry */
+    const char *reason;         /* human-readable reason, "" when none */
+} event_ack_t;
+
+typedef struct {
+    const char *adapter_id;     /* adapter instance reporting */
+    const char *agency;         /* its agency */
+    int64_t sent_at_ms;         /* adapter's clock when sent */
+    uint64_t outbox_depth;      /* events accepted, not yet acknowledged */
+    int64_t oldest_unacked_ms;  /* accepted_at of the oldest of them, 0 if none */
+    uint64_t task_cursor;       /* last task sequence received (reserved) */
+} heartbeat_t;
+
+const char *key_kind_name (key_kind_t kind);          /* "credit_code", ... */
+bool key_kind_parse (const char *name, key_kind_t *kind);
+const char *error_code_name (error_code_t code);      /* "MALFORMED", ... */
+const char *ack_status_name (ack_status_t status);    /* "stored", ... */
+
+/* --- adapter -> hub ---------------------------------------------------- */
+
+typedef struct codec_inbound codec_inbound_t;
+
+typedef enum {
+    INBOUND_BATCH = 1,
+    INBOUND_HEARTBEAT = 2
+} inbound_kind_t;
+
+/* Decodes an AdapterMessage. Returns NULL when the bytes are not one, or
+   when it carries no body, and says why in err. */
+codec_inbound_t *codec_inbound_decode (const void *data, size_t len, char *err,
+                                       size_t errlen);
+void codec_inbound_destroy (codec_inbound_t **self_p);
+inbound_kind_t codec_inbound_kind (const codec_inbound_t *self);
+uint64_t codec_inbound_batch_seq (const codec_inbound_t *self);
+const char *codec_inbound_adapter_id (const codec_inbound_t *self);
+const char *codec_inbound_agency (const codec_inbound_t *self);
+size_t codec_inbound_event_count (const codec_inbound_t *self);
+/* Fills a view of event i; valid while self lives. */
+void codec_inbound_event (const codec_inbound_t *self, size_t i, case_event_t *event);
+/* Re-serializes event i alone as a CaseEvent (for the dead-letter record).
+   Returns malloc'd bytes, caller frees. */
+uint8_t *codec_inbound_event_bytes (const codec_inbound_t *self, size_t i, size_t *len);
+void codec_inbound_heartbeat (const codec_inbound_t *self, heartbeat_t *hb);
+
+/* Serializes one CaseEvent. Returns malloc'd bytes, caller frees. */
+uint8_t *codec_event_encode (const case_event_t *event, size_t *len);
+
+/* Builds an AdapterMessage{EventBatch} from already serialized CaseEvents
+   (as kept in an adapter outbox). Returns NULL if one of them does not
+   decode. Returns malloc'd bytes, caller frees. */
+uint8_t *codec_batch_encode (uint64_t batch_seq, const char *adapter_id,
+                             const char *agency, const uint8_t *const *events,
+                             const size_t *event_lens, size_t n, size_t *len);
+
+uint8_t *codec_heartbeat_encode (const heartbeat_t *hb, size_t *len);
+
+/* --- hub -> adapter ---------------------------------------------------- */
+
+typedef struct codec_outbound codec_outbound_t;
+
+typedef enum {
+    OUTBOUND_ACK = 1,
+    OUTBOUND_HEARTBEAT = 2,
+    OUTBOUND_ERROR = 3
+} outbound_kind_t;
+
+uint8_t *codec_ack_encode (uint64_t batch_seq, const event_ack_t *acks, size_t n,
+                           size_t *len);
+uint8_t *codec_heartbeat_reply_encode (int64_t hub_time_ms, const char *hub_id,
+                                       bool store_available, size_t *len);
+uint8_t *codec_error_encode (error_code_t code, const char *reason, size_t *len);
+
+codec_outbound_t *codec_outbound_decode (const void *data, size_t len);
+void codec_outbound_destroy (codec_outbound_t **self_p);
+outbound_kind_t codec_outbound_kind (const codec_outbound_t *self);
+uint64_t codec_outbound_batch_seq (const codec_outbound_t *self);
+size_t codec_outbound_ack_count (const codec_outbound_t *self);
+void codec_outbound_ack (const codec_outbound_t *self, size_t i, event_ack_t *ack);
+bool codec_outbound_store_available (const codec_outbound_t *self);
+error_code_t codec_outbound_error (const codec_outbound_t *self, const char **reason);
+
+#endif

@@ -1,0 +1,143 @@
+/*  strbuf: growable buffer and escapings, see strbuf.h. */
+#include "strbuf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+strbuf_init (strbuf_t *sb)
+{
+    sb->data = NULL;
+    sb->len = 0;
+    sb->cap = 0;
+}
+
+void
+strbuf_free (strbuf_t *sb)
+{
+    free (sb->data);
+    strbuf_init (sb);
+}
+
+void
+strbuf_reset (strbuf_t *sb)
+{
+    sb->len = 0;
+    if (sb->data)
+        sb->data[0] = '\0';
+}
+
+void
+strbuf_reserve (strbuf_t *sb, size_t extra)
+{
+    if (sb->len + extra + 1 <= sb->cap)
+        return;
+    size_t cap = sb->cap ? sb->cap : 256;
+    while (cap < sb->len + extra + 1)
+        cap *= 2;
+    char *data = realloc (sb->data, cap);
+    if (!data) {
+        fprintf (stderr, "out of memory growing a buffer to %zu bytes\n", cap);
+        abort ();
+    }
+    sb->data = data;
+    sb->cap = cap;
+}
+
+void
+strbuf_append (strbuf_t *sb, const void *data, size_t len)
+{
+    strbuf_reserve (sb, len);
+    memcpy (sb->data + sb->len, data, len);
+    sb->len += len;
+    sb->data[sb->len] = '\0';
+}
+
+void
+strbuf_puts (strbuf_t *sb, const char *s)
+{
+    strbuf_append (sb, s, strlen (s));
+}
+
+void
+strbuf_putc (strbuf_t *sb, char c)
+{
+    strbuf_reserve (sb, 1);
+    sb->data[sb->len++] = c;
+    sb->data[sb->len] = '\0';
+}
+
+void
+strbuf_printf (strbuf_t *sb, const char *fmt, ...)
+{
+    va_list args;
+    va_start (args, fmt);
+    va_list copy;
+    va_copy (copy, args);
+    int n = vsnprintf (NULL, 0, fmt, copy);
+    va_end (copy);
+    if (n > 0) {
+        strbuf_reserve (sb, (size_t) n);
+        vsnprintf (sb->data + sb->len, (size_t) n + 1, fmt, args);
+        sb->len += (size_t) n;
+    }
+    va_end (args);
+}
+
+void
+strbuf_json_string (strbuf_t *sb, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = strlen (s);
+    strbuf_reserve (sb, n + 2);
+    strbuf_putc (sb, '"');
+    for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+        unsigned char c = *p;
+        if (c == '"' || c == '\\') {
+            strbuf_putc (sb, '\\');
+            strbuf_putc (sb, (char) c);
+        }
+        else if (c < 0x20) {
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            strbuf_append (sb, esc, 6);
+        }
+        else
+            strbuf_putc (sb, (char) c);
+    }
+    strbuf_putc (sb, '"');
+}
+
+void
+strbuf_copy_field (strbuf_t *sb, const char *s, size_t len)
+{
+    strbuf_reserve (sb, 2 * len);   /* worst case: every byte escaped */
+    char *out = sb->data + sb->len;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        switch (c) {
+        case '\\': *out++ = '\\'; *out++ = '\\'; break;
+        case '\t': *out++ = '\\'; *out++ = 't'; break;
+        case '\n': *out++ = '\\'; *out++ = 'n'; break;
+        case '\r': *out++ = '\\'; *out++ = 'r'; break;
+        default: *out++ = c;
+        }
+    }
+    sb->len = (size_t) (out - sb->data);
+    sb->data[sb->len] = '\0';
+}
+
+void
+strbuf_copy_bytea (strbuf_t *sb, const uint8_t *bytes, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    strbuf_reserve (sb, 3 + 2 * len);
+    /* COPY text unescapes "\\x" to "\x", which bytea reads as hex */
+    strbuf_append (sb, "\\\\x", 3);
+    for (size_t i = 0; i < len; i++) {
+        sb->data[sb->len++] = hex[bytes[i] >> 4];
+        sb->data[sb->len++] = hex[bytes[i] & 15];
+    }
+    sb->data[sb->len] = '\0';
+}

@@ -1,0 +1,36 @@
+/*  strbuf: a growable byte buffer, with the two escapings onenet writes on
+    its hot path: JSON string literals and PostgreSQL COPY text fields.
+
+    Allocation failure aborts (the hub cannot do anything useful without
+    memory, and every buffer is bounded by the message size limits). */
+#ifndef ONENET_STRBUF_H
+#define ONENET_STRBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char *data;     /* bytes, always NUL-terminated after the last one */
+    size_t len;     /* bytes in use, not counting the NUL */
+    size_t cap;     /* bytes allocated */
+} strbuf_t;
+
+void strbuf_init (strbuf_t *sb);
+void strbuf_free (strbuf_t *sb);
+/* Empties the buffer but keeps its memory for reuse. */
+void strbuf_reset (strbuf_t *sb);
+void strbuf_reserve (strbuf_t *sb, size_t extra);
+void strbuf_append (strbuf_t *sb, const void *data, size_t len);
+void strbuf_puts (strbuf_t *sb, const char *s);
+void strbuf_putc (strbuf_t *sb, char c);
+void strbuf_printf (strbuf_t *sb, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
+/* Appends s as a quoted JSON string ("a\"b"), escaping controls. */
+void strbuf_json_string (strbuf_t *sb, const char *s);
+/* Appends len bytes of s escaped for COPY ... FROM STDIN text format
+   (backslash, tab, newline, carriage return). */
+void strbuf_copy_field (strbuf_t *sb, const char *s, size_t len);
+/* Appends bytes as a COPY text field of type bytea (\\x hex form). */
+void strbuf_copy_bytea (strbuf_t *sb, const uint8_t *bytes, size_t len);
+
+#endif

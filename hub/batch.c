@@ -1,0 +1,171 @@
+/*  batch: the unit of group commit, see batch.h. */
+#include "batch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void *
+xrealloc (void *p, size_t n)
+{
+    void *q = realloc (p, n ? n : 1);
+    if (!q)
+        abort ();
+    return q;
+}
+
+static char *
+xstrdup (const char *s)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup (s);
+    if (!d)
+        abort ();
+    return d;
+}
+
+batch_t *
+batch_new (void)
+{
+    batch_t *self = calloc (1, sizeof *self);
+    if (!self)
+        abort ();
+    strbuf_init (&self->copy);
+    return self;
+}
+
+static void
+free_items (batch_t *self)
+{
+    for (size_t i = 0; i < self->n_dls; i++) {
+        dead_letter_t *d = &self->dls[i];
+        free (d->sender);
+        free (d->agency);
+        free (d->event_id);
+        free (d->case_no);
+        free (d->event_type);
+        free (d->reason);
+        free (d->payload);
+    }
+    self->n_dls = 0;
+    for (size_t i = 0; i < self->n_hbs; i++) {
+        free (self->hbs[i].adapter_id);
+        free (self->hbs[i].agency);
+    }
+    self->n_hbs = 0;
+    for (size_t i = 0; i < self->n_rows; i++) {
+        free (self->row_error[i]);
+        self->row_error[i] = NULL;
+    }
+}
+
+void
+batch_destroy (batch_t **self_p)
+{
+    batch_t *self = *self_p;
+    if (!self)
+        return;
+    free_items (self);
+    strbuf_free (&self->copy);
+    free (self->row_ids);
+    free (self->row_end);
+    free (self->row_stored);
+    free (self->row_error);
+    free (self->dls);
+    free (self->hbs);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+batch_reset (batch_t *self)
+{
+    free_items (self);
+    strbuf_reset (&self->copy);
+    self->n_rows = 0;
+    self->first_at_us = 0;
+    self->outcome = BATCH_COMMITTED;
+    self->commit_us = 0;
+}
+
+bool
+batch_empty (const batch_t *self)
+{
+    return self->n_rows == 0 && self->n_dls == 0 && self->n_hbs == 0;
+}
+
+size_t
+batch_begin_row (batch_t *self, const char *event_id_lower)
+{
+    if (self->n_rows == self->cap_rows) {
+        size_t cap = self->cap_rows ? self->cap_rows * 2 : 1024;
+        self->row_ids = xrealloc (self->row_ids, cap * sizeof *self->row_ids);
+        self->row_end = xrealloc (self->row_end, cap * sizeof *self->row_end);
+        self->row_stored = xrealloc (self->row_stored, cap * sizeof *self->row_stored);
+        self->row_error = xrealloc (self->row_error, cap * sizeof *self->row_error);
+        self->cap_rows = cap;
+    }
+    size_t row = self->n_rows++;
+    memcpy (self->row_ids[row], event_id_lower, 36);
+    self->row_ids[row][36] = '\0';
+    self->row_stored[row] = false;
+    self->row_error[row] = NULL;
+    return row;
+}
+
+void
+batch_end_row (batch_t *self)
+{
+    self->row_end[self->n_rows - 1] = self->copy.len;
+}
+
+void
+batch_add_dead_letter (batch_t *self, const char *sender, const char *agency,
+                       const char *event_id, const char *case_no, const char *event_type,
+                       error_code_t code, const char *reason, const void *payload,
+                       size_t payload_len)
+{
+    if (self->n_dls == self->cap_dls) {
+        self->cap_dls = self->cap_dls ? self->cap_dls * 2 : 16;
+        self->dls = xrealloc (self->dls, self->cap_dls * sizeof *self->dls);
+    }
+    dead_letter_t *d = &self->dls[self->n_dls++];
+    d->sender = xstrdup (sender ? sender : "");
+    d->agency = agency && *agency ? xstrdup (agency) : NULL;
+    d->event_id = event_id && *event_id ? xstrdup (event_id) : NULL;
+    d->case_no = case_no && *case_no ? xstrdup (case_no) : NULL;
+    d->event_type = event_type && *event_type ? xstrdup (event_type) : NULL;
+    d->code = code;
+    d->reason = xstrdup (reason);
+    d->payload = NULL;
+    d->payload_len = 0;
+    if (payload && payload_len) {
+        d->payload = xrealloc (NULL, payload_len);
+        memcpy (d->payload, payload, payload_len);
+        d->payload_len = payload_len;
+    }
+}
+
+void
+batch_add_heartbeat (batch_t *self, const heartbeat_t *hb)
+{
+    heartbeat_row_t *row = NULL;
+    for (size_t i = 0; i < self->n_hbs; i++)
+        if (strcmp (self->hbs[i].adapter_id, hb->adapter_id) == 0) {
+            row = &self->hbs[i];
+            free (row->agency);
+            break;
+        }
+    if (!row) {
+        if (self->n_hbs == self->cap_hbs) {
+            self->cap_hbs = self->cap_hbs ? self->cap_hbs * 2 : 8;
+            self->hbs = xrealloc (self->hbs, self->cap_hbs * sizeof *self->hbs);
+        }
+        row = &self->hbs[self->n_hbs++];
+        row->adapter_id = xstrdup (hb->adapter_id);
+    }
+    row->agency = xstrdup (hb->agency);
+    row->outbox_depth = hb->outbox_depth;
+    row->oldest_unacked_ms = hb->oldest_unacked_ms;
+    row->task_cursor = hb->task_cursor;
+}

@@ -1,0 +1,118 @@
+/*  hub_config: the settings table of onenet-hub, see hub_config.h. */
+#include "hub_config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ident.h"
+#include "log.h"
+#include "settings.h"
+
+#define S(field) SETTING_FIELD (hub_config_t, field)
+
+static const setting_t settings[] = {
+    {"listen", SET_STRING, S (listen), "tcp://127.0.0.1:5570", 0, 0,
+     "ZeroMQ endpoint adapters connect to"},
+    {"db", SET_STRING, S (db), "", 0, 0,
+     "PostgreSQL connection string (default: PG* environment)"},
+    {"hub-id", SET_STRING, S (hub_id), "", 0, 0, "name of this hub (default: host-pid)"},
+    {"log-level", SET_STRING, S (log_level), "info", 0, 0, "debug, info, warn or error"},
+    {"agencies", SET_STRING, S (agencies),
+     "tax,land,power,water,bank,market,police,social,gas,heat,approval", 0, 0,
+     "agency codes accepted, comma-separated"},
+    {"batch-max", SET_INT, S (batch_max), "2000", 1, 100000, "events per commit, at most"},
+    {"batch-wait-ms", SET_INT, S (batch_wait_ms), "2", 0, 10000,
+     "longest an event waits for its batch to fill"},
+    {"max-message-bytes", SET_INT, S (max_message_bytes), "1048576", 1024, 67108864,
+     "largest message accepted"},
+    {"max-batch-events", SET_INT, S (max_batch_events), "5000", 1, 100000,
+     "events in one EventBatch, at most"},
+    {"max-keys", SET_INT, S (max_keys), "16", 1, 1024, "correlation keys per event"},
+    {"max-attrs", SET_INT, S (max_attrs), "64", 0, 4096, "attributes per event"},
+    {"max-string", SET_INT, S (max_string), "256", 16, 65536,
+     "bytes of an id, case number, type or name"},
+    {"max-text", SET_INT, S (max_text), "4096", 16, 1048576, "bytes of a text attribute"},
+    {"max-future-s", SET_INT, S (max_future_s), "86400", 0, 31536000,
+     "occurred_at may be this far in the future"},
+    {"max-past-days", SET_INT, S (max_past_days), "7300", 1, 100000,
+     "occurred_at may be this far in the past"},
+    {"db-retry-max-ms", SET_INT, S (db_retry_max_ms), "5000", 10, 600000,
+     "reconnect backoff ceiling"},
+    {"drain-timeout-ms", SET_INT, S (drain_timeout_ms), "10000", 0, 600000,
+     "on SIGTERM, wait this long for the last commit"},
+    {"migrate-only", SET_BOOL, S (migrate_only), "false", 0, 0,
+     "apply schema migrations and exit"},
+};
+#define N_SETTINGS (sizeof settings / sizeof *settings)
+
+static bool
+parse_agencies (hub_config_t *config)
+{
+    config->n_agencies = 0;
+    char copy[sizeof config->agencies];
+    strcpy (copy, config->agencies);
+    char *save = NULL;
+    for (char *tok = strtok_r (copy, ", ", &save); tok; tok = strtok_r (NULL, ", ", &save)) {
+        if (!ident_agency_code_valid (tok)) {
+            fprintf (stderr, "onenet-hub: agency code \"%s\" is not valid "
+                     "(1-32 of a-z, 0-9, _)\n", tok);
+            return false;
+        }
+        if (config->n_agencies == HUB_MAX_AGENCIES) {
+            fprintf (stderr, "onenet-hub: more than %d agencies configured\n",
+                     HUB_MAX_AGENCIES);
+            return false;
+        }
+        strcpy (config->agency_list[config->n_agencies++], tok);
+    }
+    return true;
+}
+
+static const settings_spec_t spec = {
+    .prog = "onenet-hub",
+    .section = "hub",
+    .synopsis = "[--config FILE] [--SETTING VALUE ...]",
+    .description =
+        "Receives case events from agency adapters over ZeroMQ, stores them in\n"
+        "PostgreSQL and acknowledges each one after its transaction commits.",
+    .epilogue =
+        "Signals: SIGTERM/SIGINT drain (commit and acknowledge what was read, then\n"
+        "exit). Exit status: 0 clean stop, 1 runtime failure, 2 usage or config error.",
+    .version = "onenet-hub 0.1.0 (wire schema 1)",
+    .table = settings,
+    .n = N_SETTINGS,
+};
+
+int
+hub_config_load (hub_config_t *config, int argc, char **argv)
+{
+    memset (config, 0, sizeof *config);
+    int rc = settings_load (&spec, config, argc, argv);
+    if (rc != 0)
+        return rc;
+    log_level_t level;
+    if (!log_level_parse (config->log_level, &level)) {
+        fprintf (stderr, "onenet-hub: log-level must be debug, info, warn or error, "
+                 "not \"%s\"\n", config->log_level);
+        return 2;
+    }
+    if (!parse_agencies (config))
+        return 2;
+    if (!*config->hub_id) {
+        char host[48] = "hub";
+        gethostname (host, sizeof host - 1);
+        snprintf (config->hub_id, sizeof config->hub_id, "%s-%d", host, (int) getpid ());
+    }
+    return 0;
+}
+
+bool
+hub_config_agency_known (const hub_config_t *config, const char *agency)
+{
+    for (size_t i = 0; i < config->n_agencies; i++)
+        if (strcmp (config->agency_list[i], agency) == 0)
+            return true;
+    return false;
+}

@@ -1,0 +1,47 @@
+/*  hub_config: every setting of onenet-hub in one table.
+
+    Like pgbouncer, the settings are declared once (name, type, default,
+    help); the config file (INI, section [hub]) sets them and command-line
+    flags override the file. `onenet-hub --help` prints the table. */
+#ifndef ONENET_HUB_CONFIG_H
+#define ONENET_HUB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HUB_MAX_AGENCIES 64
+
+typedef struct {
+    char listen[256];           /* ZeroMQ endpoint the ingest ROUTER binds */
+    char db[1024];              /* libpq connection string; "" = PG* environment */
+    char hub_id[64];            /* this hub's name in logs and rows */
+    char log_level[16];         /* debug, info, warn, error */
+    char agencies[1024];        /* comma-separated agency codes the hub accepts */
+    int batch_max;              /* events per commit, at most */
+    int batch_wait_ms;          /* longest an event waits for its batch to fill */
+    int max_message_bytes;      /* largest frame accepted; larger is refused */
+    int max_batch_events;       /* events in one EventBatch, at most */
+    int max_keys;               /* correlation keys per event, at most */
+    int max_attrs;              /* attributes per event, at most */
+    int max_string;             /* bytes of an id, code or name, at most */
+    int max_text;               /* bytes of a text attribute, at most */
+    int max_future_s;           /* occurred_at may be this far ahead of the hub clock */
+    int max_past_days;          /* occurred_at may be this far behind */
+    int db_retry_max_ms;        /* reconnect backoff ceiling */
+    int drain_timeout_ms;       /* on SIGTERM, how long to wait for the last commit */
+    bool migrate_only;          /* apply migrations and exit */
+    /* derived */
+    size_t n_agencies;                      /* entries in agency_list */
+    char agency_list[HUB_MAX_AGENCIES][33]; /* agencies parsed from agencies */
+} hub_config_t;
+
+/* Fills config from defaults, then the file named by --config (if any),
+   then flags. Returns 0 to run, 1 when --help/--version was printed, 2 on a
+   usage or config error (already reported on stderr). */
+int hub_config_load (hub_config_t *config, int argc, char **argv);
+
+/* True when agency is in the accepted list. */
+bool hub_config_agency_known (const hub_config_t *config, const char *agency);
+
+#endif

@@ -1,0 +1,639 @@
+/*  ingest: ROUTER socket, validation, group commit, acknowledgements.
+    See ingest.h for the contract and docs/protocol.md for the wire rules. */
+#include "ingest.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "batch.h"
+#include "clock.h"
+#include "codec.h"
+#include "id_index.h"
+#include "log.h"
+#include "store.h"
+#include "validate.h"
+
+#define STORE_PIPE "inproc://onenet-store"
+#define DEAD_LETTER_PREFIX 4096     /* bytes of an unreadable message kept */
+#define STATS_EVERY_MS 10000
+
+/* One event of an EventBatch, waiting for its acknowledgement. */
+typedef struct {
+    const char *event_id;   /* as sent; points into the reply's message */
+    long row;               /* row in the batch, -1 when rejected */
+    bool dup_in_batch;      /* same id as an earlier row of this batch */
+    error_code_t code;      /* rejection code, ERR_NONE when accepted */
+    char *reason;           /* rejection reason (malloc'd) */
+} item_t;
+
+/* One message that will be answered after the batch commits. */
+typedef struct {
+    codec_inbound_t *msg;   /* the decoded batch, NULL for an unreadable message */
+    uint8_t peer[256];      /* ROUTER routing id of the sender */
+    size_t peer_len;        /* bytes in peer */
+    uint64_t batch_seq;     /* echoed in the BatchAck */
+    size_t first, count;    /* this message's items */
+    error_code_t error;     /* for an unreadable message: why */
+    char *error_reason;     /* and in words (malloc'd) */
+} reply_t;
+
+/* A batch being filled or committed, with the answers it owes. */
+typedef struct {
+    batch_t *batch;         /* rows, dead letters, heartbeats */
+    reply_t *replies;       /* messages to answer */
+    size_t n_replies, cap_replies;
+    item_t *items;          /* events to answer */
+    size_t n_items, cap_items;
+    id_index_t index;       /* event id -> row, for in-batch duplicates */
+} pending_t;
+
+/* Counters, logged every STATS_EVERY_MS. */
+typedef struct {
+    uint64_t events;        /* events read */
+    uint64_t stored;        /* acknowledged STORED */
+    uint64_t duplicates;    /* acknowledged DUPLICATE */
+    uint64_t rejected;      /* acknowledged REJECTED (and dead-lettered) */
+    uint64_t retried;       /* answered RETRY */
+    uint64_t batches;       /* transactions committed */
+    uint64_t commit_us;     /* time spent committing them */
+    uint64_t unreadable;    /* messages that were not AdapterMessages */
+} stats_t;
+
+typedef struct {
+    const hub_config_t *config; /* settings */
+    void *router;               /* the ingest socket */
+    void *pipe;                 /* PAIR to the store thread */
+    pending_t slots[2];         /* the two batches that alternate */
+    pending_t *filling;         /* the one being filled */
+    pending_t *inflight;        /* the one at the store, NULL when it is idle */
+    bool store_up;              /* last status from the store thread */
+    stats_t stats;              /* since start */
+    strbuf_t scratch;           /* JSON of one event's keys or attributes */
+} ingest_t;
+
+static void *
+grow (void *p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return p;
+    size_t cap2 = *cap ? *cap : 64;
+    while (cap2 < need)
+        cap2 *= 2;
+    void *q = realloc (p, cap2 * size);
+    if (!q)
+        abort ();
+    *cap = cap2;
+    return q;
+}
+
+static char *
+dupf (const char *s)
+{
+    char *d = strdup (s);
+    if (!d)
+        abort ();
+    return d;
+}
+
+static void
+pending_clear (pending_t *p)
+{
+    for (size_t i = 0; i < p->n_replies; i++) {
+        codec_inbound_destroy (&p->replies[i].msg);
+        free (p->replies[i].error_reason);
+    }
+    for (size_t i = 0; i < p->n_items; i++)
+        free (p->items[i].reason);
+    p->n_replies = 0;
+    p->n_items = 0;
+    batch_reset (p->batch);
+    id_index_reset (&p->index, 0);
+}
+
+static bool
+pending_empty (const pending_t *p)
+{
+    return p->n_replies == 0 && batch_empty (p->batch);
+}
+
+static reply_t *
+add_reply (pending_t *p, const zmq_msg_t *peer)
+{
+    p->replies = grow (p->replies, &p->cap_replies, p->n_replies + 1, sizeof *p->replies);
+    reply_t *r = &p->replies[p->n_replies++];
+    memset (r, 0, sizeof *r);
+    r->peer_len = zmq_msg_size ((zmq_msg_t *) peer);
+    if (r->peer_len > sizeof r->peer)
+        r->peer_len = sizeof r->peer;
+    memcpy (r->peer, zmq_msg_data ((zmq_msg_t *) peer), r->peer_len);
+    r->first = p->n_items;
+    return r;
+}
+
+/* Appends one COPY text row for an accepted event. */
+static void
+append_row (ingest_t *self, batch_t *b, const case_event_t *e, const char *id_lower,
+            const char *received_pg)
+{
+    strbuf_t *sb = &b->copy;
+    char ts[40];
+    batch_begin_row (b, id_lower);
+    strbuf_append (sb, id_lower, 36);
+    strbuf_putc (sb, '\t');
+    strbuf_copy_field (sb, e->agency, strlen (e->agency));
+    strbuf_putc (sb, '\t');
+    strbuf_copy_field (sb, e->adapter_id, strlen (e->adapter_id));
+    strbuf_putc (sb, '\t');
+    strbuf_copy_field (sb, e->case_no, strlen (e->case_no));
+    strbuf_putc (sb, '\t');
+    strbuf_copy_field (sb, e->event_type, strlen (e->event_type));
+    strbuf_putc (sb, '\t');
+    clock_format_pg (e->occurred_at_ms, ts, sizeof ts);
+    strbuf_puts (sb, ts);
+    strbuf_putc (sb, '\t');
+    if (e->accepted_at_ms) {
+        clock_format_pg (e->accepted_at_ms, ts, sizeof ts);
+        strbuf_puts (sb, ts);
+    }
+    else
+        strbuf_puts (sb, "\\N");
+    strbuf_putc (sb, '\t');
+    strbuf_puts (sb, received_pg);
+    strbuf_printf (sb, "\t%u\t", e->schema_version);
+
+    strbuf_t *js = &self->scratch;
+    strbuf_reset (js);
+    strbuf_putc (js, '{');
+    for (size_t k = 0; k < e->n_keys; k++) {
+        if (k)
+            strbuf_putc (js, ',');
+        strbuf_json_string (js, key_kind_name (e->keys[k].kind));
+        strbuf_putc (js, ':');
+        strbuf_json_string (js, e->keys[k].value);
+    }
+    strbuf_putc (js, '}');
+    strbuf_copy_field (sb, js->data, js->len);
+    strbuf_putc (sb, '\t');
+
+    strbuf_reset (js);
+    strbuf_putc (js, '{');
+    for (size_t a = 0; a < e->n_attrs; a++) {
+        const event_attr_t *at = &e->attrs[a];
+        if (a)
+            strbuf_putc (js, ',');
+        strbuf_json_string (js, at->name);
+        strbuf_putc (js, ':');
+        switch (at->type) {
+        case ATTR_TEXT: strbuf_json_string (js, at->text); break;
+        case ATTR_INTEGER: strbuf_printf (js, "%lld", (long long) at->integer); break;
+        case ATTR_NUMBER: strbuf_printf (js, "%.17g", at->number); break;
+        case ATTR_FLAG: strbuf_puts (js, at->flag ? "true" : "false"); break;
+        case ATTR_TIME:
+            clock_format_utc (at->time_ms, ts, sizeof ts);
+            strbuf_json_string (js, ts);
+            break;
+        default: strbuf_puts (js, "null");
+        }
+    }
+    strbuf_putc (js, '}');
+    strbuf_copy_field (sb, js->data, js->len);
+    strbuf_putc (sb, '\t');
+    strbuf_copy_field (sb, self->config->hub_id, strlen (self->config->hub_id));
+    strbuf_putc (sb, '\n');
+    batch_end_row (b);
+}
+
+/* Files one rejected event: an answer owed and a dead letter to store. */
+static void
+reject_event (pending_t *p, item_t *item, const codec_inbound_t *msg, size_t i,
+              const case_event_t *e, const char *sender, error_code_t code,
+              const char *reason)
+{
+    item->row = -1;
+    item->code = code;
+    item->reason = dupf (reason);
+    size_t len;
+    uint8_t *bytes = codec_inbound_event_bytes (msg, i, &len);
+    batch_add_dead_letter (p->batch, sender, e->agency, e->event_id, e->case_no,
+                           e->event_type, code, reason, bytes, len);
+    free (bytes);
+    log_warn ("event rejected",
+              "adapter=%.64s agency=%.32s event=%.64s case=%.64s code=%s reason=\"%s\"",
+              sender, e->agency, e->event_id, e->case_no, error_code_name (code), reason);
+}
+
+static void
+handle_batch (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg)
+{
+    pending_t *p = self->filling;
+    const hub_config_t *config = self->config;
+    reply_t *r = add_reply (p, peer);
+    r->msg = msg;
+    r->batch_seq = codec_inbound_batch_seq (msg);
+    size_t n = codec_inbound_event_count (msg);
+    r->count = n;
+    p->items = grow (p->items, &p->cap_items, p->n_items + n, sizeof *p->items);
+    self->stats.events += n;
+
+    const char *sender = codec_inbound_adapter_id (msg);
+    const char *batch_agency = codec_inbound_agency (msg);
+    int64_t now = clock_now_ms ();
+    char received_pg[40];
+    clock_format_pg (now, received_pg, sizeof received_pg);
+    bool too_many = n > (size_t) config->max_batch_events;
+    char reason[160];
+    if (too_many)
+        snprintf (reason, sizeof reason, "batch holds %zu events, limit %d", n,
+                  config->max_batch_events);
+
+    for (size_t i = 0; i < n; i++) {
+        item_t *item = &p->items[p->n_items++];
+        memset (item, 0, sizeof *item);
+        case_event_t e;
+        codec_inbound_event (msg, i, &e);
+        item->event_id = e.event_id;
+        verdict_t v;
+        if (too_many) {
+            reject_event (p, item, msg, i, &e, sender, ERR_LIMIT_EXCEEDED, reason);
+            continue;
+        }
+        if (!validate_event (config, &e, batch_agency, now, &v)) {
+            reject_event (p, item, msg, i, &e, sender, v.code, v.reason);
+            continue;
+        }
+        char id[37];
+        for (int c = 0; c < 36; c++)
+            id[c] = (char) tolower ((unsigned char) e.event_id[c]);
+        id[36] = '\0';
+        long row = id_index_find (&p->index, p->batch->row_ids, id);
+        if (row >= 0) {
+            item->row = row;
+            item->dup_in_batch = true;
+            continue;
+        }
+        append_row (self, p->batch, &e, id, received_pg);
+        item->row = (long) p->batch->n_rows - 1;
+        id_index_put (&p->index, p->batch->row_ids, (size_t) item->row);
+    }
+    if (!p->batch->first_at_us)
+        p->batch->first_at_us = clock_mono_us ();
+}
+
+/* A message that could not be read: answered with an Error after the dead
+   letter is committed. */
+static void
+handle_unreadable (ingest_t *self, const zmq_msg_t *peer, error_code_t code,
+                   const char *reason, const void *data, size_t len)
+{
+    pending_t *p = self->filling;
+    reply_t *r = add_reply (p, peer);
+    r->error = code;
+    r->error_reason = dupf (reason);
+    char sender[80];
+    /* no adapter id can be trusted from unreadable bytes: name the peer */
+    snprintf (sender, sizeof sender, "peer:");
+    size_t plen = zmq_msg_size ((zmq_msg_t *) peer);
+    const uint8_t *pid = zmq_msg_data ((zmq_msg_t *) peer);
+    for (size_t i = 0; i < plen && i < 16; i++)
+        snprintf (sender + strlen (sender), sizeof sender - strlen (sender), "%02x", pid[i]);
+    batch_add_dead_letter (p->batch, sender, NULL, NULL, NULL, NULL, code, reason, data,
+                           len < DEAD_LETTER_PREFIX ? len : DEAD_LETTER_PREFIX);
+    if (!p->batch->first_at_us)
+        p->batch->first_at_us = clock_mono_us ();
+    self->stats.unreadable++;
+    log_warn ("message refused", "peer=%s code=%s reason=\"%s\"", sender,
+              error_code_name (code), reason);
+}
+
+static void
+send_to (ingest_t *self, const uint8_t *peer, size_t peer_len, uint8_t *buf, size_t len)
+{
+    /* a peer that went away is not an error: it will resend */
+    if (zmq_send (self->router, peer, peer_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+        zmq_send (self->router, buf, len, ZMQ_DONTWAIT);
+    free (buf);
+}
+
+static void
+handle_heartbeat (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg)
+{
+    heartbeat_t hb;
+    codec_inbound_heartbeat (msg, &hb);
+    if (*hb.adapter_id && strlen (hb.adapter_id) <= (size_t) self->config->max_string
+        && validate_utf8 (hb.adapter_id) && validate_utf8 (hb.agency)
+        && strlen (hb.agency) <= (size_t) self->config->max_string) {
+        batch_add_heartbeat (self->filling->batch, &hb);
+        if (!self->filling->batch->first_at_us)
+            self->filling->batch->first_at_us = clock_mono_us ();
+    }
+    size_t len;
+    uint8_t *buf = codec_heartbeat_reply_encode (clock_now_ms (), self->config->hub_id,
+                                                 self->store_up, &len);
+    send_to (self, zmq_msg_data ((zmq_msg_t *) peer), zmq_msg_size ((zmq_msg_t *) peer),
+             buf, len);
+    codec_inbound_destroy (&msg);
+}
+
+/* Reads one ROUTER message ([peer][payload]) and files it. Returns false
+   when nothing was there. */
+static bool
+read_one (ingest_t *self)
+{
+    zmq_msg_t peer, payload;
+    zmq_msg_init (&peer);
+    if (zmq_msg_recv (&peer, self->router, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&peer);
+        return false;
+    }
+    zmq_msg_init (&payload);
+    int frames = 1;
+    bool have_payload = false;
+    while (zmq_msg_more (frames == 1 ? &peer : &payload)) {
+        if (have_payload)
+            zmq_msg_close (&payload), zmq_msg_init (&payload);
+        zmq_msg_recv (&payload, self->router, 0);
+        have_payload = true;
+        frames++;
+    }
+    char reason[200];
+    size_t size = zmq_msg_size (&payload);
+    if (frames != 2) {
+        snprintf (reason, sizeof reason, "message has %d frames, expected 1 "
+                  "(one serialized AdapterMessage)", frames - 1);
+        handle_unreadable (self, &peer, ERR_MALFORMED, reason, zmq_msg_data (&payload),
+                           size);
+    }
+    else if (size > (size_t) self->config->max_message_bytes) {
+        snprintf (reason, sizeof reason, "message of %zu bytes exceeds the limit of %d bytes",
+                  size, self->config->max_message_bytes);
+        handle_unreadable (self, &peer, ERR_MESSAGE_TOO_LARGE, reason,
+                           zmq_msg_data (&payload), size);
+    }
+    else {
+        codec_inbound_t *msg = codec_inbound_decode (zmq_msg_data (&payload), size, reason,
+                                                     sizeof reason);
+        if (!msg)
+            handle_unreadable (self, &peer, ERR_MALFORMED, reason, zmq_msg_data (&payload),
+                               size);
+        else if (codec_inbound_kind (msg) == INBOUND_HEARTBEAT)
+            handle_heartbeat (self, &peer, msg);
+        else
+            handle_batch (self, &peer, msg);
+    }
+    zmq_msg_close (&peer);
+    zmq_msg_close (&payload);
+    return true;
+}
+
+/* Hands the filling batch to the store; the other slot becomes the filling one. */
+static void
+dispatch (ingest_t *self)
+{
+    pending_t *p = self->filling;
+    batch_t *b = p->batch;
+    zmq_send (self->pipe, &b, sizeof b, 0);
+    self->inflight = p;
+    self->filling = p == &self->slots[0] ? &self->slots[1] : &self->slots[0];
+}
+
+/* The store gave a batch back: answer everything it owed. */
+static void
+complete (ingest_t *self)
+{
+    pending_t *p = self->inflight;
+    batch_t *b = p->batch;
+    bool committed = b->outcome == BATCH_COMMITTED;
+    if (committed) {
+        self->stats.batches++;
+        self->stats.commit_us += (uint64_t) b->commit_us;
+    }
+    event_ack_t *acks = NULL;
+    size_t cap = 0;
+    for (size_t ri = 0; ri < p->n_replies; ri++) {
+        reply_t *r = &p->replies[ri];
+        size_t len;
+        if (!r->msg) {
+            /* unreadable message: answer only once its dead letter is stored */
+            if (committed) {
+                uint8_t *buf = codec_error_encode (r->error, r->error_reason, &len);
+                send_to (self, r->peer, r->peer_len, buf, len);
+            }
+            continue;
+        }
+        acks = grow (acks, &cap, r->count + 1, sizeof *acks);
+        for (size_t i = 0; i < r->count; i++) {
+            item_t *item = &p->items[r->first + i];
+            event_ack_t *a = &acks[i];
+            a->event_id = item->event_id;
+            a->code = ERR_NONE;
+            a->reason = "";
+            if (!committed) {
+                a->status = ACK_RETRY;
+                a->code = ERR_STORE_UNAVAILABLE;
+                a->reason = "the hub's database is unavailable; resend later";
+                self->stats.retried++;
+            }
+            else if (item->code != ERR_NONE) {
+                a->status = ACK_REJECTED;
+                a->code = item->code;
+                a->reason = item->reason;
+                self->stats.rejected++;
+            }
+            else if (b->row_error[item->row]) {
+                a->status = ACK_REJECTED;
+                a->code = ERR_INVALID_FIELD;
+                a->reason = b->row_error[item->row];
+                self->stats.rejected++;
+            }
+            else if (!item->dup_in_batch && b->row_stored[item->row]) {
+                a->status = ACK_STORED;
+                self->stats.stored++;
+            }
+            else {
+                a->status = ACK_DUPLICATE;
+                self->stats.duplicates++;
+            }
+        }
+        uint8_t *buf = codec_ack_encode (r->batch_seq, acks, r->count, &len);
+        send_to (self, r->peer, r->peer_len, buf, len);
+    }
+    free (acks);
+    log_debug ("batch done", "rows=%zu dead_letters=%zu committed=%s commit_ms=%.2f",
+               b->n_rows, b->n_dls, committed ? "yes" : "no", b->commit_us / 1000.0);
+    pending_clear (p);
+    self->inflight = NULL;
+}
+
+/* Reads the store's answer: a batch pointer or a status byte. */
+static void
+read_pipe (ingest_t *self)
+{
+    batch_t *b = NULL;
+    int n = zmq_recv (self->pipe, &b, sizeof b, ZMQ_DONTWAIT);
+    if (n == 1) {
+        self->store_up = *(char *) &b == 'U';
+        return;
+    }
+    if (n == (int) sizeof b && self->inflight && self->inflight->batch == b)
+        complete (self);
+}
+
+static bool
+batch_due (ingest_t *self, int64_t now_us)
+{
+    batch_t *b = self->filling->batch;
+    if (pending_empty (self->filling))
+        return false;
+    return b->n_rows >= (size_t) self->config->batch_max
+           || now_us - b->first_at_us >= (int64_t) self->config->batch_wait_ms * 1000;
+}
+
+static void
+log_stats (ingest_t *self)
+{
+    stats_t *s = &self->stats;
+    log_info ("ingest stats",
+              "hub=%s events=%llu stored=%llu duplicates=%llu rejected=%llu retried=%llu "
+              "unreadable=%llu batches=%llu avg_commit_ms=%.2f store=%s",
+              self->config->hub_id, (unsigned long long) s->events,
+              (unsigned long long) s->stored, (unsigned long long) s->duplicates,
+              (unsigned long long) s->rejected, (unsigned long long) s->retried,
+              (unsigned long long) s->unreadable, (unsigned long long) s->batches,
+              s->batches ? s->commit_us / 1000.0 / (double) s->batches : 0.0,
+              self->store_up ? "up" : "down");
+}
+
+/* Commits and answers what was read, waiting at most drain_timeout_ms. */
+static int
+drain (ingest_t *self)
+{
+    int64_t deadline = clock_mono_ms () + self->config->drain_timeout_ms;
+    log_info ("draining", "hub=%s pending_events=%zu", self->config->hub_id,
+              self->filling->batch->n_rows);
+    while (clock_mono_ms () < deadline) {
+        if (!self->inflight) {
+            if (pending_empty (self->filling))
+                return 0;
+            dispatch (self);
+        }
+        zmq_pollitem_t item = {self->pipe, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll (&item, 1, (long) (deadline - clock_mono_ms ())) > 0)
+            read_pipe (self);
+    }
+    log_error ("drain timed out: unacknowledged events stay with their adapters",
+               "hub=%s", self->config->hub_id);
+    return -1;
+}
+
+int
+ingest_run (const hub_config_t *config, volatile sig_atomic_t *terminated)
+{
+    ingest_t self_;
+    ingest_t *self = &self_;
+    memset (self, 0, sizeof *self);
+    self->config = config;
+    strbuf_init (&self->scratch);
+    for (int i = 0; i < 2; i++) {
+        self->slots[i].batch = batch_new ();
+        id_index_init (&self->slots[i].index);
+    }
+    self->filling = &self->slots[0];
+
+    void *ctx = zmq_ctx_new ();
+    self->router = zmq_socket (ctx, ZMQ_ROUTER);
+    self->pipe = zmq_socket (ctx, ZMQ_PAIR);
+    /* libzmq drops a peer that sends a frame beyond this; below it, the hub
+       answers MESSAGE_TOO_LARGE itself and records the attempt */
+    int64_t hard_max = (int64_t) config->max_message_bytes * 4;
+    int linger = 1000, hwm = 100000;
+    zmq_setsockopt (self->router, ZMQ_MAXMSGSIZE, &hard_max, sizeof hard_max);
+    zmq_setsockopt (self->router, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (self->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt (self->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    int rc = -1;
+    store_t *store = NULL;
+    if (zmq_bind (self->pipe, STORE_PIPE) != 0) {
+        log_error ("could not bind the store pipe", "error=\"%s\"", zmq_strerror (errno));
+        goto done;
+    }
+    if (zmq_bind (self->router, config->listen) != 0) {
+        log_error ("could not listen", "hub=%s endpoint=%s error=\"%s\"", config->hub_id,
+                   config->listen, zmq_strerror (errno));
+        goto done;
+    }
+    char bound[256] = "";
+    size_t bound_len = sizeof bound;
+    zmq_getsockopt (self->router, ZMQ_LAST_ENDPOINT, bound, &bound_len);
+    store = store_start (ctx, config, STORE_PIPE);
+    if (!store) {
+        log_error ("could not start the store thread", "hub=%s", config->hub_id);
+        goto done;
+    }
+    log_info ("hub listening", "hub=%s endpoint=%s", config->hub_id, bound);
+
+    int64_t next_stats = clock_mono_ms () + STATS_EVERY_MS;
+    while (!*terminated) {
+        /* stop reading adapters when the next batch is full and the store busy:
+           ZeroMQ's queues then push back on the senders */
+        bool accept = !(self->inflight && self->filling->batch->n_rows
+                                              >= (size_t) config->batch_max);
+        zmq_pollitem_t items[2] = {{self->pipe, 0, ZMQ_POLLIN, 0},
+                                   {self->router, 0, ZMQ_POLLIN, 0}};
+        long timeout = 1000;
+        if (!self->inflight && !pending_empty (self->filling)) {
+            int64_t wait_us = self->filling->batch->first_at_us
+                              + (int64_t) config->batch_wait_ms * 1000 - clock_mono_us ();
+            timeout = wait_us > 0 ? (long) (wait_us + 999) / 1000 : 0;
+        }
+        int n = zmq_poll (items, accept ? 2 : 1, timeout);
+        if (n < 0) {
+            if (zmq_errno () == EINTR)
+                continue;
+            log_error ("poll failed", "hub=%s error=\"%s\"", config->hub_id,
+                       zmq_strerror (zmq_errno ()));
+            break;
+        }
+        if (items[0].revents & ZMQ_POLLIN)
+            read_pipe (self);
+        if (accept && (items[1].revents & ZMQ_POLLIN))
+            for (int i = 0; i < 1000 && read_one (self); i++)
+                if (self->filling->batch->n_rows >= (size_t) config->batch_max
+                    && !self->inflight)
+                    dispatch (self);
+        if (!self->inflight && batch_due (self, clock_mono_us ()))
+            dispatch (self);
+        if (clock_mono_ms () >= next_stats) {
+            log_stats (self);
+            next_stats = clock_mono_ms () + STATS_EVERY_MS;
+        }
+    }
+    rc = drain (self);
+    log_stats (self);
+
+done:
+    if (store) {
+        if (rc == 0 || !self->inflight) {
+            zmq_send (self->pipe, "", 0, 0);
+            store_join (&store);
+        }
+        /* else the store thread is stuck in PostgreSQL: leave it, exit anyway */
+    }
+    if (!store) {
+        for (int i = 0; i < 2; i++) {
+            pending_clear (&self->slots[i]);
+            batch_destroy (&self->slots[i].batch);
+            id_index_free (&self->slots[i].index);
+            free (self->slots[i].replies);
+            free (self->slots[i].items);
+        }
+        strbuf_free (&self->scratch);
+        zmq_close (self->router);
+        zmq_close (self->pipe);
+        zmq_ctx_term (ctx);
+    }
+    return rc;
+}

@@ -1,0 +1,97 @@
+/*  migrate: versioned schema migrations, see migrate.h. */
+#include "migrate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* Any constant works; it only has to be the same in every hub. */
+#define MIGRATE_LOCK_KEY "7020425001"
+
+static int
+exec_ok (PGconn *conn, const char *sql, char *err, size_t errlen, const char *what)
+{
+    PGresult *res = PQexec (conn, sql);
+    ExecStatusType st = PQresultStatus (res);
+    int rc = 0;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        snprintf (err, errlen, "%s: %s", what, PQresultErrorMessage (res));
+        rc = -1;
+    }
+    PQclear (res);
+    return rc;
+}
+
+int
+migrate_latest_version (void)
+{
+    int v = 0;
+    for (const migration_t *m = migrations; m->sql; m++)
+        v = m->version;
+    return v;
+}
+
+int
+migrate_apply (PGconn *conn, char *err, size_t errlen)
+{
+    if (exec_ok (conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", err, errlen,
+                 "could not take the migration lock") < 0)
+        return -1;
+    int applied = 0;
+    if (exec_ok (conn,
+                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                 " version integer PRIMARY KEY,"
+                 " name text NOT NULL,"
+                 " applied_at timestamptz NOT NULL DEFAULT now())",
+                 err, errlen, "could not create schema_migrations") < 0) {
+        applied = -1;
+        goto unlock;
+    }
+    for (const migration_t *m = migrations; m->sql; m++) {
+        char version[16];
+        snprintf (version, sizeof version, "%d", m->version);
+        const char *params[2] = {version, m->name};
+        PGresult *res = PQexecParams (conn,
+                                      "SELECT 1 FROM schema_migrations WHERE version = $1",
+                                      1, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+            snprintf (err, errlen, "could not read schema_migrations: %s",
+                      PQresultErrorMessage (res));
+            PQclear (res);
+            applied = -1;
+            goto unlock;
+        }
+        bool done = PQntuples (res) > 0;
+        PQclear (res);
+        if (done)
+            continue;
+        char what[128];
+        snprintf (what, sizeof what, "migration %s failed", m->name);
+        if (exec_ok (conn, "BEGIN", err, errlen, what) < 0
+            || exec_ok (conn, m->sql, err, errlen, what) < 0) {
+            PQclear (PQexec (conn, "ROLLBACK"));
+            applied = -1;
+            goto unlock;
+        }
+        res = PQexecParams (conn,
+                            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                            2, NULL, params, NULL, NULL, 0);
+        bool recorded = PQresultStatus (res) == PGRES_COMMAND_OK;
+        if (!recorded)
+            snprintf (err, errlen, "could not record migration %s: %s", m->name,
+                      PQresultErrorMessage (res));
+        PQclear (res);
+        if (!recorded || exec_ok (conn, "COMMIT", err, errlen, what) < 0) {
+            PQclear (PQexec (conn, "ROLLBACK"));
+            applied = -1;
+            goto unlock;
+        }
+        log_info ("schema migration applied", "version=%d name=%s", m->version, m->name);
+        applied++;
+    }
+unlock:
+    PQclear (PQexec (conn, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")"));
+    return applied;
+}

@@ -1,0 +1,15 @@
+# Turns the schema migrations (hub/sql/NNN_name.sql) into a C array so the
+# hub binary carries its own schema. Invoked by CMake with OUT and FILES.
+set(body "/* generated from hub/sql by embed.cmake: do not edit */\n#include \"migrate.h\"\n\n")
+set(entries "")
+foreach(f ${FILES})
+  get_filename_component(name ${f} NAME_WE)
+  string(REGEX MATCH "^[0-9]+" version ${name})
+  string(REGEX REPLACE "^0+([0-9])" "\\1" version ${version})
+  file(READ ${f} hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
+  string(APPEND body "static const char sql_${version}[] = {${hex}0x00};\n")
+  string(APPEND entries "  {${version}, \"${name}\", sql_${version}},\n")
+endforeach()
+string(APPEND body "\nconst migration_t migrations[] = {\n${entries}  {0, NULL, NULL}\n};\n")
+file(WRITE ${OUT} "${body}")

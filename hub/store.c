@@ -1,0 +1,431 @@
+/*  store: batched, idempotent PostgreSQL writes, see store.h.
+
+    Each batch is one transaction:
+        COPY ingest_stage FROM STDIN             -- the batch's accepted events
+        INSERT INTO events SELECT ... FROM ingest_stage
+            ON CONFLICT (event_id) DO NOTHING RETURNING event_id
+        INSERT INTO dead_letters ...             -- what validation refused
+        INSERT INTO adapters ... ON CONFLICT     -- heartbeats
+        COMMIT
+    The RETURNING list tells which event ids were new (STORED); the rest of
+    the batch's rows were already there (DUPLICATE). The temporary staging
+    table lets COPY, PostgreSQL's fastest load path, feed an idempotent
+    insert. If the fast path fails on the data itself (not the connection),
+    the batch is retried row by row under savepoints so that one bad row is
+    refused alone and the good rows around it commit. */
+#include "store.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+#include <libpq-fe.h>
+
+#include "clock.h"
+#include "id_index.h"
+#include "log.h"
+#include "migrate.h"
+
+struct store {
+    pthread_t thread;               /* the writer thread */
+    void *ctx;                      /* ZeroMQ context shared with ingest */
+    const hub_config_t *config;     /* settings, read-only */
+    char endpoint[128];             /* inproc endpoint of the pipe */
+};
+
+#define EVENT_COLUMNS "event_id, agency, adapter_id, case_no, event_type, occurred_at, " \
+                      "accepted_at, received_at, schema_version, keys, attrs, hub_id"
+
+static PGconn *
+connect_db (const hub_config_t *config)
+{
+    /* defaults first: anything in the configured string overrides them */
+    const char *keys[] = {"connect_timeout", "application_name", "keepalives_idle",
+                          "keepalives_interval", "keepalives_count", "dbname", NULL};
+    const char *vals[] = {"5", "onenet-hub", "10", "3", "3", config->db, NULL};
+    PGconn *conn = PQconnectdbParams (keys, vals, 1);
+    if (PQstatus (conn) != CONNECTION_OK) {
+        char msg[512];
+        snprintf (msg, sizeof msg, "%s", PQerrorMessage (conn));
+        log_warn ("could not connect to PostgreSQL", "hub=%s error=\"%s\"",
+                  config->hub_id, msg);
+        PQfinish (conn);
+        return NULL;
+    }
+    return conn;
+}
+
+static bool
+exec_command (PGconn *conn, const char *sql, const char *what)
+{
+    PGresult *res = PQexec (conn, sql);
+    bool ok = PQresultStatus (res) == PGRES_COMMAND_OK
+              || PQresultStatus (res) == PGRES_TUPLES_OK;
+    if (!ok)
+        log_warn ("statement failed", "what=\"%s\" error=\"%s\"", what,
+                  PQresultErrorMessage (res));
+    PQclear (res);
+    return ok;
+}
+
+/* Connects, migrates and prepares the session. NULL when unavailable. */
+static PGconn *
+open_session (const hub_config_t *config)
+{
+    PGconn *conn = connect_db (config);
+    if (!conn)
+        return NULL;
+    char err[1024];
+    if (migrate_apply (conn, err, sizeof err) < 0) {
+        log_error ("schema migration failed", "hub=%s error=\"%s\"", config->hub_id, err);
+        PQfinish (conn);
+        return NULL;
+    }
+    if (!exec_command (conn,
+                       "CREATE TEMP TABLE ingest_stage (LIKE events INCLUDING DEFAULTS) "
+                       "ON COMMIT DELETE ROWS", "create staging table")) {
+        PQfinish (conn);
+        return NULL;
+    }
+    return conn;
+}
+
+int
+store_migrate_once (const hub_config_t *config)
+{
+    PGconn *conn = connect_db (config);
+    if (!conn)
+        return -1;
+    char err[1024];
+    int n = migrate_apply (conn, err, sizeof err);
+    if (n < 0)
+        log_error ("schema migration failed", "error=\"%s\"", err);
+    else
+        log_info ("schema up to date", "applied=%d version=%d", n,
+                  migrate_latest_version ());
+    PQfinish (conn);
+    return n < 0 ? -1 : 0;
+}
+
+/* Result of one step of a transaction. */
+typedef enum { STEP_OK, STEP_DATA_ERROR, STEP_CONN_ERROR } step_t;
+
+static step_t
+step_of (PGconn *conn, PGresult *res, char **error)
+{
+    ExecStatusType st = PQresultStatus (res);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_IN)
+        return STEP_OK;
+    if (error && !*error) {
+        *error = strdup (PQresultErrorMessage (res));
+        /* keep it one line */
+        for (char *p = *error; p && *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+    }
+    return PQstatus (conn) == CONNECTION_BAD ? STEP_CONN_ERROR : STEP_DATA_ERROR;
+}
+
+static step_t
+run (PGconn *conn, const char *sql, char **error)
+{
+    PGresult *res = PQexec (conn, sql);
+    step_t s = step_of (conn, res, error);
+    PQclear (res);
+    return s;
+}
+
+/* COPYs bytes (whole rows) into ingest_stage. */
+static step_t
+copy_rows (PGconn *conn, const char *data, size_t len, char **error)
+{
+    PGresult *res = PQexec (conn, "COPY ingest_stage (" EVENT_COLUMNS ") FROM STDIN");
+    if (PQresultStatus (res) != PGRES_COPY_IN) {
+        step_t s = step_of (conn, res, error);
+        PQclear (res);
+        return s == STEP_OK ? STEP_DATA_ERROR : s;
+    }
+    PQclear (res);
+    if (PQputCopyData (conn, data, (int) len) != 1 || PQputCopyEnd (conn, NULL) != 1)
+        return STEP_CONN_ERROR;
+    step_t s = STEP_OK;
+    while ((res = PQgetResult (conn)) != NULL) {
+        step_t r = step_of (conn, res, error);
+        if (r != STEP_OK && s == STEP_OK)
+            s = r;
+        PQclear (res);
+    }
+    return s;
+}
+
+/* Moves staged rows into events; marks the rows that were new. */
+static step_t
+insert_staged (PGconn *conn, batch_t *b, id_index_t *index, char **error)
+{
+    PGresult *res = PQexec (conn,
+                            "INSERT INTO events (" EVENT_COLUMNS ") "
+                            "SELECT " EVENT_COLUMNS " FROM ingest_stage "
+                            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id");
+    step_t s = step_of (conn, res, error);
+    if (s == STEP_OK)
+        for (int i = 0; i < PQntuples (res); i++) {
+            long row = id_index_find (index, b->row_ids, PQgetvalue (res, i, 0));
+            if (row >= 0)
+                b->row_stored[row] = true;
+        }
+    PQclear (res);
+    return s;
+}
+
+static step_t
+insert_dead_letters (PGconn *conn, batch_t *b, const char *hub_id, char **error)
+{
+    for (size_t i = 0; i < b->n_dls; i++) {
+        dead_letter_t *d = &b->dls[i];
+        const char *params[9] = {hub_id, d->sender, d->agency, d->event_id, d->case_no,
+                                 d->event_type, error_code_name (d->code), d->reason,
+                                 (const char *) d->payload};
+        int lengths[9] = {0, 0, 0, 0, 0, 0, 0, 0, (int) d->payload_len};
+        int formats[9] = {0, 0, 0, 0, 0, 0, 0, 0, 1};
+        PGresult *res = PQexecParams (
+            conn,
+            "INSERT INTO dead_letters (hub_id, sender, agency, event_id, case_no, "
+            "event_type, code, reason, payload) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) "
+            "ON CONFLICT (event_id, code) WHERE event_id IS NOT NULL DO UPDATE SET "
+            "attempts = dead_letters.attempts + 1, last_seen = now(), "
+            "reason = EXCLUDED.reason",
+            9, NULL, params, lengths, formats, 0);
+        step_t s = step_of (conn, res, error);
+        PQclear (res);
+        if (s != STEP_OK)
+            return s;
+    }
+    return STEP_OK;
+}
+
+static step_t
+upsert_heartbeats (PGconn *conn, batch_t *b, const char *hub_id, char **error)
+{
+    for (size_t i = 0; i < b->n_hbs; i++) {
+        heartbeat_row_t *h = &b->hbs[i];
+        char depth[24], oldest[40], cursor[24];
+        snprintf (depth, sizeof depth, "%llu", (unsigned long long) h->outbox_depth);
+        snprintf (cursor, sizeof cursor, "%llu", (unsigned long long) h->task_cursor);
+        clock_format_pg (h->oldest_unacked_ms, oldest, sizeof oldest);
+        const char *params[6] = {h->adapter_id, h->agency, depth,
+                                 h->oldest_unacked_ms ? oldest : NULL, cursor, hub_id};
+        PGresult *res = PQexecParams (
+            conn,
+            "INSERT INTO adapters (adapter_id, agency, last_heartbeat, outbox_depth, "
+            "oldest_unacked, task_cursor, hub_id) VALUES ($1, $2, now(), $3, $4, $5, $6) "
+            "ON CONFLICT (adapter_id) DO UPDATE SET agency = EXCLUDED.agency, "
+            "last_heartbeat = EXCLUDED.last_heartbeat, outbox_depth = EXCLUDED.outbox_depth, "
+            "oldest_unacked = EXCLUDED.oldest_unacked, task_cursor = EXCLUDED.task_cursor, "
+            "hub_id = EXCLUDED.hub_id",
+            6, NULL, params, NULL, NULL, 0);
+        step_t s = step_of (conn, res, error);
+        PQclear (res);
+        if (s != STEP_OK)
+            return s;
+    }
+    return STEP_OK;
+}
+
+/* The fast path: all rows in one COPY. */
+static step_t
+commit_fast (PGconn *conn, batch_t *b, id_index_t *index, const char *hub_id,
+             char **error)
+{
+    step_t s = run (conn, "BEGIN", error);
+    if (s == STEP_OK && b->n_rows) {
+        s = copy_rows (conn, b->copy.data, b->copy.len, error);
+        if (s == STEP_OK)
+            s = insert_staged (conn, b, index, error);
+    }
+    if (s == STEP_OK)
+        s = insert_dead_letters (conn, b, hub_id, error);
+    if (s == STEP_OK)
+        s = upsert_heartbeats (conn, b, hub_id, error);
+    if (s == STEP_OK)
+        s = run (conn, "COMMIT", error);
+    else if (s == STEP_DATA_ERROR)
+        run (conn, "ROLLBACK", NULL);
+    return s;
+}
+
+/* The slow path: one savepoint per row, so a row PostgreSQL refuses is
+   refused alone (and recorded as a dead letter) while the rest commit. */
+static step_t
+commit_row_by_row (PGconn *conn, batch_t *b, id_index_t *index, const char *hub_id)
+{
+    char *error = NULL;
+    step_t s = run (conn, "BEGIN", &error);
+    for (size_t r = 0; s == STEP_OK && r < b->n_rows; r++) {
+        size_t start = r ? b->row_end[r - 1] : 0;
+        char *row_error = NULL;
+        s = run (conn, "SAVEPOINT onenet_row", &row_error);
+        if (s == STEP_OK)
+            s = copy_rows (conn, b->copy.data + start, b->row_end[r] - start, &row_error);
+        if (s == STEP_OK)
+            s = insert_staged (conn, b, index, &row_error);
+        if (s == STEP_OK)
+            s = run (conn, "DELETE FROM ingest_stage", &row_error);
+        if (s == STEP_DATA_ERROR) {
+            s = run (conn, "ROLLBACK TO SAVEPOINT onenet_row", &error);
+            b->row_stored[r] = false;
+            b->row_error[r] = row_error;
+            log_warn ("event refused by the database", "event=%s error=\"%s\"",
+                      b->row_ids[r], row_error);
+            batch_add_dead_letter (b, "", NULL, b->row_ids[r], NULL, NULL,
+                                   ERR_INVALID_FIELD, row_error,
+                                   b->copy.data + start, b->row_end[r] - start);
+        }
+        else
+            free (row_error);
+    }
+    if (s == STEP_OK)
+        s = insert_dead_letters (conn, b, hub_id, &error);
+    if (s == STEP_OK)
+        s = upsert_heartbeats (conn, b, hub_id, &error);
+    if (s == STEP_OK)
+        s = run (conn, "COMMIT", &error);
+    if (s == STEP_DATA_ERROR) {
+        log_error ("batch could not be stored even row by row", "error=\"%s\"",
+                   error ? error : "");
+        run (conn, "ROLLBACK", NULL);
+    }
+    free (error);
+    return s;
+}
+
+/* Commits one batch; returns false if the connection was lost. */
+static bool
+commit_batch (PGconn *conn, batch_t *b, id_index_t *index, const char *hub_id)
+{
+    int64_t t0 = clock_mono_us ();
+    id_index_reset (index, b->n_rows);
+    for (size_t r = 0; r < b->n_rows; r++)
+        id_index_put (index, b->row_ids, r);
+    char *error = NULL;
+    step_t s = commit_fast (conn, b, index, hub_id, &error);
+    if (s == STEP_DATA_ERROR) {
+        log_warn ("batch refused by the database, retrying row by row",
+                  "rows=%zu error=\"%s\"", b->n_rows, error ? error : "");
+        for (size_t r = 0; r < b->n_rows; r++)
+            b->row_stored[r] = false;
+        s = commit_row_by_row (conn, b, index, hub_id);
+    }
+    free (error);
+    b->commit_us = clock_mono_us () - t0;
+    if (s == STEP_OK) {
+        b->outcome = BATCH_COMMITTED;
+        return true;
+    }
+    b->outcome = BATCH_UNAVAILABLE;
+    return s != STEP_CONN_ERROR;
+}
+
+static void
+send_status (void *pipe, char status)
+{
+    zmq_send (pipe, &status, 1, 0);
+}
+
+static void *
+store_thread (void *arg)
+{
+    store_t *self = arg;
+    const hub_config_t *config = self->config;
+    void *pipe = zmq_socket (self->ctx, ZMQ_PAIR);
+    zmq_connect (pipe, self->endpoint);
+    PGconn *conn = NULL;
+    id_index_t index;
+    id_index_init (&index);
+    int backoff_ms = 100;
+    int64_t next_try = 0;
+    char announced = 0;     /* last status told to ingest */
+
+    while (true) {
+        if (!conn && clock_mono_ms () >= next_try) {
+            conn = open_session (config);
+            if (conn) {
+                backoff_ms = 100;
+                if (announced != 'U')
+                    log_info ("store available", "hub=%s", config->hub_id);
+                send_status (pipe, announced = 'U');
+            }
+            else {
+                if (announced != 'D') {
+                    log_warn ("store unavailable, acknowledgements stopped",
+                              "hub=%s retry_ms=%d", config->hub_id, backoff_ms);
+                    send_status (pipe, announced = 'D');
+                }
+                next_try = clock_mono_ms () + backoff_ms;
+                backoff_ms = backoff_ms * 2 > config->db_retry_max_ms
+                                 ? config->db_retry_max_ms : backoff_ms * 2;
+            }
+        }
+        long timeout = -1;
+        if (!conn) {
+            timeout = (long) (next_try - clock_mono_ms ());
+            if (timeout < 0)
+                timeout = 0;
+        }
+        zmq_pollitem_t item = {pipe, 0, ZMQ_POLLIN, 0};
+        int rc = zmq_poll (&item, 1, timeout);
+        if (rc < 0 && zmq_errno () != EINTR)
+            break;
+        if (rc <= 0)
+            continue;
+        batch_t *b = NULL;
+        int n = zmq_recv (pipe, &b, sizeof b, 0);
+        if (n == 0)
+            break;      /* stop */
+        if (n != (int) sizeof b)
+            continue;
+        if (!conn)
+            b->outcome = BATCH_UNAVAILABLE;
+        else if (!commit_batch (conn, b, &index, config->hub_id)) {
+            log_warn ("lost the PostgreSQL connection, batch not stored",
+                      "hub=%s rows=%zu", config->hub_id, b->n_rows);
+            PQfinish (conn);
+            conn = NULL;
+            next_try = 0;
+            if (announced != 'D')
+                send_status (pipe, announced = 'D');
+        }
+        zmq_send (pipe, &b, sizeof b, 0);
+    }
+    id_index_free (&index);
+    if (conn)
+        PQfinish (conn);
+    zmq_close (pipe);
+    return NULL;
+}
+
+store_t *
+store_start (void *zmq_ctx, const hub_config_t *config, const char *pipe_endpoint)
+{
+    store_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->ctx = zmq_ctx;
+    self->config = config;
+    snprintf (self->endpoint, sizeof self->endpoint, "%s", pipe_endpoint);
+    if (pthread_create (&self->thread, NULL, store_thread, self) != 0) {
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+store_join (store_t **self_p)
+{
+    if (!*self_p)
+        return;
+    pthread_join ((*self_p)->thread, NULL);
+    free (*self_p);
+    *self_p = NULL;
+}

@@ -1,0 +1,198 @@
+/*  validate: event validation, see validate.h. */
+#include "validate.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ident.h"
+
+static bool
+reject (verdict_t *v, error_code_t code, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static bool
+reject (verdict_t *v, error_code_t code, const char *fmt, ...)
+{
+    v->code = code;
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (v->reason, sizeof v->reason, fmt, args);
+    va_end (args);
+    return false;
+}
+
+bool
+validate_utf8 (const char *s)
+{
+    const unsigned char *p = (const unsigned char *) s;
+    while (*p) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        int n;
+        unsigned cp;
+        if ((*p & 0xE0) == 0xC0) { n = 1; cp = *p & 0x1F; }
+        else if ((*p & 0xF0) == 0xE0) { n = 2; cp = *p & 0x0F; }
+        else if ((*p & 0xF8) == 0xF0) { n = 3; cp = *p & 0x07; }
+        else
+            return false;
+        for (int i = 1; i <= n; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i] & 0x3F);
+        }
+        /* overlong forms, surrogates and values past U+10FFFF */
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000)
+            || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        p += n + 1;
+    }
+    return true;
+}
+
+/* Checks one required string field: present, not too long, UTF-8. */
+static bool
+check_string (const hub_config_t *config, verdict_t *v, const char *field,
+              const char *value, bool required)
+{
+    size_t len = strlen (value);
+    if (required && len == 0)
+        return reject (v, ERR_MISSING_FIELD, "%s is missing", field);
+    if (len > (size_t) config->max_string)
+        return reject (v, ERR_LIMIT_EXCEEDED, "%s is %zu bytes, limit %d", field, len,
+                       config->max_string);
+    if (!validate_utf8 (value))
+        return reject (v, ERR_INVALID_FIELD, "%s is not valid UTF-8", field);
+    return true;
+}
+
+static void
+agency_list_text (const hub_config_t *config, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < config->n_agencies && used + 40 < len; i++)
+        used += (size_t) snprintf (buf + used, len - used, "%s%s", i ? ", " : "",
+                                   config->agency_list[i]);
+}
+
+static bool
+check_keys (const hub_config_t *config, const case_event_t *e, verdict_t *v)
+{
+    if (e->n_keys > (size_t) config->max_keys)
+        return reject (v, ERR_LIMIT_EXCEEDED, "%zu correlation keys, limit %d", e->n_keys,
+                       config->max_keys);
+    for (size_t i = 0; i < e->n_keys; i++) {
+        const event_key_t *k = &e->keys[i];
+        char err[200];
+        if (k->kind < KEY_CREDIT_CODE || k->kind > KEY_REFUND_NO)
+            return reject (v, ERR_INVALID_KEY, "correlation key %zu has unknown kind %d",
+                           i + 1, (int) k->kind);
+        const char *name = key_kind_name (k->kind);
+        for (size_t j = 0; j < i; j++)
+            if (e->keys[j].kind == k->kind)
+                return reject (v, ERR_INVALID_KEY, "key %s is given twice", name);
+        if (!check_string (config, v, name, k->value, true))
+            return false;
+        if (k->kind == KEY_CREDIT_CODE
+            && !ident_credit_code_valid (k->value, err, sizeof err))
+            return reject (v, ERR_INVALID_KEY, "%s", err);
+        if (k->kind == KEY_UNIT_NUMBER
+            && !ident_unit_number_valid (k->value, err, sizeof err))
+            return reject (v, ERR_INVALID_KEY, "%s", err);
+    }
+    return true;
+}
+
+static bool
+check_attrs (const hub_config_t *config, const case_event_t *e, verdict_t *v)
+{
+    if (e->n_attrs > (size_t) config->max_attrs)
+        return reject (v, ERR_LIMIT_EXCEEDED, "%zu attributes, limit %d", e->n_attrs,
+                       config->max_attrs);
+    for (size_t i = 0; i < e->n_attrs; i++) {
+        const event_attr_t *a = &e->attrs[i];
+        if (!*a->name)
+            return reject (v, ERR_MISSING_FIELD, "attribute %zu has no name", i + 1);
+        if (!check_string (config, v, "attribute name", a->name, true))
+            return false;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp (e->attrs[j].name, a->name) == 0)
+                return reject (v, ERR_INVALID_FIELD, "attribute \"%s\" is given twice",
+                               a->name);
+        switch (a->type) {
+        case ATTR_TEXT:
+            if (strlen (a->text) > (size_t) config->max_text)
+                return reject (v, ERR_LIMIT_EXCEEDED,
+                               "attribute \"%s\" is %zu bytes, limit %d", a->name,
+                               strlen (a->text), config->max_text);
+            if (!validate_utf8 (a->text))
+                return reject (v, ERR_INVALID_FIELD, "attribute \"%s\" is not valid UTF-8",
+                               a->name);
+            break;
+        case ATTR_NUMBER:
+            if (!isfinite (a->number))
+                return reject (v, ERR_INVALID_FIELD, "attribute \"%s\" is not a finite number",
+                               a->name);
+            break;
+        case ATTR_INTEGER:
+        case ATTR_FLAG:
+        case ATTR_TIME:
+            break;
+        default:
+            return reject (v, ERR_MISSING_FIELD, "attribute \"%s\" has no value", a->name);
+        }
+    }
+    return true;
+}
+
+bool
+validate_event (const hub_config_t *config, const case_event_t *e,
+                const char *batch_agency, int64_t now_ms, verdict_t *v)
+{
+    v->code = ERR_NONE;
+    v->reason[0] = '\0';
+    if (e->schema_version != ONENET_SCHEMA_VERSION)
+        return reject (v, ERR_UNSUPPORTED_VERSION,
+                       "schema_version %u is not supported (this hub speaks %d)",
+                       e->schema_version, ONENET_SCHEMA_VERSION);
+    if (!*e->event_id)
+        return reject (v, ERR_MISSING_FIELD, "event_id is missing");
+    if (!ident_uuid_valid (e->event_id))
+        return reject (v, ERR_INVALID_FIELD, "event_id \"%.64s\" is not a UUID",
+                       validate_utf8 (e->event_id) ? e->event_id : "(not UTF-8)");
+    if (!check_string (config, v, "agency", e->agency, true))
+        return false;
+    if (!hub_config_agency_known (config, e->agency)) {
+        char known[512];
+        agency_list_text (config, known, sizeof known);
+        return reject (v, ERR_UNKNOWN_AGENCY, "agency \"%.64s\" is not one of: %s",
+                       e->agency, known);
+    }
+    if (*batch_agency && strcmp (batch_agency, e->agency) != 0)
+        return reject (v, ERR_AGENCY_MISMATCH,
+                       "event of agency \"%s\" in a batch sent for agency \"%.64s\"",
+                       e->agency, batch_agency);
+    if (!check_string (config, v, "adapter_id", e->adapter_id, true)
+        || !check_string (config, v, "case_no", e->case_no, true)
+        || !check_string (config, v, "event_type", e->event_type, true))
+        return false;
+    char err[200];
+    if (!ident_event_type_valid (e->event_type, err, sizeof err))
+        return reject (v, ERR_INVALID_FIELD, "%s", err);
+    if (e->occurred_at_ms == 0)
+        return reject (v, ERR_MISSING_FIELD, "occurred_at is missing");
+    if (e->occurred_at_ms > now_ms + (int64_t) config->max_future_s * 1000)
+        return reject (v, ERR_TIME_OUT_OF_RANGE,
+                       "occurred_at is %lld s in the future, limit %d s",
+                       (long long) ((e->occurred_at_ms - now_ms) / 1000),
+                       config->max_future_s);
+    if (e->occurred_at_ms < now_ms - (int64_t) config->max_past_days * 86400000)
+        return reject (v, ERR_TIME_OUT_OF_RANGE,
+                       "occurred_at is more than %d days in the past",
+                       config->max_past_days);
+    return check_keys (config, e, v) && check_attrs (config, e, v);
+}
