@@ -377,3 +377,373 @@ def procs(request, tmp_path):
             print(text, file=sys.stderr)
             pytest.fail(f"sanitizer report(s) from {len(reports)} process(es):"
                         f"\n{text}", pytrace=False)
+
+
+# ---------------------------------------------------------------- onenet helpers
+#
+# Wire protocol (proto/onenet.proto compiled with protoc at session start),
+# valid identifiers and events, starting hubs and adapters, raw DEALER
+# clients, and database/outbox queries.
+
+import importlib.util
+import itertools
+import json
+import sqlite3
+import uuid
+
+import zmq
+
+HUB_ID = "test-hub"
+_names = itertools.count(1)
+_pb_module = None
+
+
+def _compile_proto(out_dir):
+    """protoc --python_out=OUT_DIR proto/onenet.proto; returns the module."""
+    global _pb_module
+    if _pb_module is None:
+        protoc = shutil.which("protoc") or "/usr/bin/protoc"
+        subprocess.run([protoc, f"--python_out={out_dir}",
+                        f"--proto_path={ROOT / 'proto'}", "onenet.proto"],
+                       check=True, timeout=60)
+        spec = importlib.util.spec_from_file_location(
+            "onenet_pb2", os.path.join(out_dir, "onenet_pb2.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules["onenet_pb2"] = module
+        _pb_module = module
+    return _pb_module
+
+
+@pytest.fixture(scope="session")
+def pb(tmp_path_factory):
+    """The generated onenet_pb2 module (AdapterMessage, CaseEvent, ...)."""
+    return _compile_proto(str(tmp_path_factory.mktemp("proto")))
+
+
+# -- identifiers
+
+CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def credit_check_char(body17):
+    """GB 32100-2015 check character of the first 17 characters."""
+    total = sum(CREDIT_ALPHABET.index(c) * pow(3, i, 31)
+                for i, c in enumerate(body17[:17]))
+    check = 31 - total % 31
+    return CREDIT_ALPHABET[0 if check == 31 else check]
+
+
+def credit_code(n=0):
+    """A valid unified social credit code of a Pengyang (640425) enterprise,
+    different for every N."""
+    tail = ""
+    for _ in range(9):
+        n, r = divmod(n, 31)
+        tail = CREDIT_ALPHABET[r] + tail
+    body = "91640425" + tail
+    return body + credit_check_char(body)
+
+
+def bad_credit_code(n=0):
+    """A credit code whose check character is wrong."""
+    good = credit_code(n)
+    wrong = CREDIT_ALPHABET[(CREDIT_ALPHABET.index(good[-1]) + 1) % 31]
+    return good[:-1] + wrong
+
+
+def unit_number(n=0):
+    """A valid GB/T 37346-2019 real-estate unit number, different for every N."""
+    return "640425001002GB%05dF%08d" % (n % 100000, 10001 + n // 100000)
+
+
+def new_id():
+    return str(uuid.uuid4())
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+# -- events
+
+def make_record(i=0, event_id=True, **fields):
+    """A generic-NDJSON land record (dict). EVENT_ID: True for a fresh
+    UUID v4, a string to use it, None to leave it out (the adapter then
+    derives one from the record's bytes)."""
+    rec = {}
+    if event_id is True:
+        rec["event_id"] = new_id()
+    elif event_id:
+        rec["event_id"] = event_id
+    rec.update({
+        "case_no": "PY-BDC-2020-%06d" % i,
+        "event_type": "transfer.accepted",
+        "occurred_at": "2020-09-01T09:%02d:%02d+08:00" % (i // 60 % 60, i % 60),
+        "keys": {"unit_number": unit_number(i)},
+        "attrs": {"seq": i, "area_m2": 80.5 + i % 7, "has_mortgage": i % 2 == 0,
+                  "location": "彭阳县白阳镇兴彭路%d号" % (i % 300 + 1)},
+    })
+    rec.update(fields)
+    return rec
+
+
+def write_ndjson(path, records, tmp_rename=False):
+    """Writes records (dicts or str lines) one per line; with TMP_RENAME
+    writes PATH.tmp and renames it (how producers feed a spool)."""
+    path = Path(path)
+    target = path.with_name(path.name + ".tmp") if tmp_rename else path
+    with open(target, "w", encoding="utf-8") as f:
+        for r in records:
+            f.write((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n")
+    if tmp_rename:
+        os.rename(target, path)
+    return path
+
+
+def make_event(pb, i=0, agency="land", adapter_id="it-raw", **fields):
+    """A valid CaseEvent; FIELDS override (keys: list of (KeyKind, value))."""
+    keys = fields.pop("keys", [(pb.UNIT_NUMBER, unit_number(i))])
+    e = pb.CaseEvent(
+        schema_version=1, event_id=new_id(), agency=agency, adapter_id=adapter_id,
+        case_no="PY-RAW-%06d" % i, event_type="transfer.accepted",
+        occurred_at_ms=now_ms() - 3600_000, accepted_at_ms=now_ms())
+    for kind, value in keys:
+        e.keys.add(kind=kind, value=value)
+    e.attributes.add(name="seq", integer=i)
+    for name, value in fields.items():
+        setattr(e, name, value)
+    return e
+
+
+def batch_bytes(pb, events, seq=1, adapter_id="it-raw", agency="land"):
+    """One serialized AdapterMessage holding an EventBatch."""
+    msg = pb.AdapterMessage()
+    msg.batch.batch_seq = seq
+    msg.batch.adapter_id = adapter_id
+    msg.batch.agency = agency
+    msg.batch.events.extend(events)
+    return msg.SerializeToString()
+
+
+class HubClient:
+    """A raw ZeroMQ DEALER talking to a hub: one frame per message."""
+
+    _seq = itertools.count(1)
+
+    def __init__(self, pb, endpoint):
+        self.pb = pb
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.connect(endpoint)
+
+    def send(self, data):
+        """Sends bytes or a protobuf message as one frame."""
+        if not isinstance(data, (bytes, bytearray)):
+            data = data.SerializeToString()
+        self.sock.send(data)
+
+    def recv(self, timeout=15.0):
+        """The next HubMessage; TimeoutError when none comes in TIMEOUT s."""
+        if not self.sock.poll(int(timeout * 1000)):
+            raise TimeoutError(f"no answer from the hub within {timeout} s")
+        frames = self.sock.recv_multipart()
+        assert len(frames) == 1, f"hub answered with {len(frames)} frames"
+        return self.pb.HubMessage.FromString(frames[0])
+
+    def send_batch(self, events, seq=None, adapter_id="it-raw", agency="land"):
+        seq = next(self._seq) if seq is None else seq
+        self.send(batch_bytes(self.pb, events, seq, adapter_id, agency))
+        return seq
+
+    def request_batch(self, events, timeout=15.0, **kwargs):
+        """Sends one EventBatch; returns its BatchAck (checked: seq, count)."""
+        seq = self.send_batch(events, **kwargs)
+        reply = self.recv(timeout)
+        assert reply.WhichOneof("body") == "ack", f"expected a BatchAck, got {reply}"
+        assert reply.ack.batch_seq == seq
+        assert len(reply.ack.acks) == len(events)
+        return reply.ack
+
+    def request_error(self, data, timeout=15.0):
+        """Sends raw bytes; returns the hub's Error answer."""
+        self.send(data)
+        reply = self.recv(timeout)
+        assert reply.WhichOneof("body") == "error", f"expected an Error, got {reply}"
+        return reply.error
+
+    def heartbeat(self, adapter_id="it-raw", agency="land", timeout=15.0):
+        msg = self.pb.AdapterMessage()
+        msg.heartbeat.adapter_id = adapter_id
+        msg.heartbeat.agency = agency
+        msg.heartbeat.sent_at_ms = now_ms()
+        self.send(msg)
+        reply = self.recv(timeout)
+        assert reply.WhichOneof("body") == "heartbeat", f"expected a reply, got {reply}"
+        return reply.heartbeat
+
+    def close(self):
+        self.sock.close(0)
+        self.ctx.term()
+
+
+@pytest.fixture
+def hub_client(pb):
+    """hub_client(endpoint) -> HubClient, closed at teardown."""
+    clients = []
+
+    def connect(endpoint):
+        c = HubClient(pb, endpoint)
+        clients.append(c)
+        return c
+    yield connect
+    for c in clients:
+        c.close()
+
+
+# -- processes
+
+def start_hub(procs, db, port=None, extra=(), wait=True, timeout=60.0):
+    """onenet-hub on tcp://127.0.0.1:PORT (a free one by default) against
+    the database DB; waits for "store available" unless WAIT is false.
+    The Proc gets .port and .endpoint."""
+    port = port or free_port()
+    endpoint = f"tcp://127.0.0.1:{port}"
+    proc = procs.start([build_path("onenet-hub"), "--db", db, "--listen", endpoint,
+                        "--hub-id", HUB_ID, *extra], name=f"hub.{next(_names)}")
+    proc.port, proc.endpoint = port, endpoint
+    if wait:
+        proc.wait_for_log(r"msg=\"store available\"", timeout=timeout)
+    return proc
+
+
+def start_adapter(procs, port, outbox, agency="land", adapter_id=None, stdin=None,
+                  spool=None, once=True, extra=()):
+    """onenet-adapter for AGENCY sending to tcp://127.0.0.1:PORT. STDIN: a
+    path to feed, "pipe" (write to proc.popen.stdin), or None (/dev/null).
+    Short ack timeout and heartbeat, so that recovery tests run fast."""
+    adapter_id = adapter_id or f"{agency}-it"
+    argv = [build_path("onenet-adapter"), "--agency", agency, "--adapter-id", adapter_id,
+            "--hub", f"tcp://127.0.0.1:{port}", "--outbox", outbox,
+            "--ack-timeout-ms", "1000", "--heartbeat-ms", "200", "--retry-max-ms", "1000"]
+    if spool:
+        argv += ["--spool", spool, "--spool-scan-ms", "100"]
+    if once:
+        argv.append("--once")
+    argv += list(extra)
+    name = f"adapter-{adapter_id}.{next(_names)}"
+    if stdin == "pipe":
+        return procs.start(argv, name=name, stdin=subprocess.PIPE)
+    if stdin is None:
+        return procs.start(argv, name=name)
+    with open(stdin, "rb") as f:
+        return procs.start(argv, name=name, stdin=f)
+
+
+def wait_exit(proc, timeout, expect=0):
+    """Waits for PROC to exit and checks its status."""
+    try:
+        rc = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"{proc.name} still running after {timeout} s:\n"
+                             f"{proc.log()[-4000:]}") from None
+    assert rc == expect, f"{proc.name} exited {rc}, expected {expect}:\n{proc.log()[-4000:]}"
+    return rc
+
+
+# -- queries
+
+def query(db, sql, args=None):
+    """All rows of SQL in DB (a new connection each call)."""
+    conn = db.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def scalar(db, sql, args=None):
+    return query(db, sql, args)[0][0]
+
+
+def event_count(db):
+    """(rows, distinct event ids) of events, or None while the database is
+    unreachable."""
+    try:
+        return tuple(query(db, "SELECT count(*), count(DISTINCT event_id) FROM events")[0])
+    except psycopg2.Error:
+        return None
+
+
+def wait_events(db, n, timeout=120.0, at_least=False):
+    """Waits until events holds N rows (or at least N)."""
+    def ok():
+        c = event_count(db)
+        return c is not None and (c[0] >= n if at_least else c[0] == n)
+    try:
+        return wait_until(ok, timeout, interval=0.1, what=f"{n} events")
+    except TimeoutError:
+        raise AssertionError(f"events: {event_count(db)}, waited for {n}") from None
+
+
+def outbox_count(path, table="outbox"):
+    """Rows in TABLE of an adapter's outbox file (read-only)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    finally:
+        conn.close()
+
+
+import threading
+
+
+class Feeder(threading.Thread):
+    """Writes RECORDS into PROC's stdin (a pipe), CHUNK lines every PAUSE
+    seconds, and closes it at the end. With HOLD_AT it stops before that
+    record until release() is called. .written counts records written."""
+
+    def __init__(self, proc, records, chunk=200, pause=0.01, hold_at=None):
+        super().__init__(daemon=True)
+        self.proc, self.chunk, self.pause, self.hold_at = proc, chunk, pause, hold_at
+        self.lines = [(r if isinstance(r, str) else json.dumps(r, ensure_ascii=False))
+                      + "\n" for r in records]
+        self.written = 0
+        self.error = None
+        self._gate = threading.Event()
+        if hold_at is None:
+            self._gate.set()
+
+    def release(self):
+        self._gate.set()
+
+    def run(self):
+        pipe = self.proc.popen.stdin
+        try:
+            while self.written < len(self.lines):
+                end = min(self.written + self.chunk, len(self.lines))
+                if self.hold_at is not None and self.written < self.hold_at:
+                    end = min(end, self.hold_at)
+                elif self.hold_at is not None:
+                    self._gate.wait()
+                pipe.write("".join(self.lines[self.written:end]).encode())
+                pipe.flush()
+                self.written = end
+                time.sleep(self.pause)
+        except (BrokenPipeError, ValueError, OSError) as e:
+            self.error = e
+        finally:
+            try:
+                pipe.close()
+            except OSError:
+                pass
+
+    def finish(self, timeout=120.0):
+        """Releases the gate and waits until everything was written."""
+        self.release()
+        self.join(timeout)
+        assert not self.is_alive(), f"feeder stuck at {self.written}/{len(self.lines)}"
+        assert self.error is None, f"feeder failed at {self.written}: {self.error!r}"
