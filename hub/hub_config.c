@@ -23,7 +23,7 @@ static const setting_t settings[] = {
      "tax,land,power,water,bank,market,police,social,gas,heat,approval", 0, 0,
      "agency codes accepted, comma-separated"},
     {"batch-max", SET_INT, S (batch_max), "2000", 1, 100000, "events per commit, at most"},
-    {"batch-wait-ms", SET_INT, S (batch_wait_ms), "2", 0, 10000,
+    {"batch-wait-ms", SET_INT, S (batch_wait_ms), "0", 0, 10000,
      "longest an event waits for its batch to fill"},
     {"max-message-bytes", SET_INT, S (max_message_bytes), "1048576", 1024, 67108864,
      "largest message accepted"},

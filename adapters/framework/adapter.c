@@ -20,14 +20,22 @@
 #define CHUNK_LINES 1000        /* records per outbox transaction */
 #define STATS_EVERY_MS 10000
 
+/* A record refused before it became an event. */
+typedef struct {
+    char *where;                /* file:line */
+    char *reason;               /* why, naming the field */
+    char *record;               /* the record as read */
+    size_t len;                 /* bytes in record */
+} bad_record_t;
+
 /* Records read but not yet in the outbox. */
 typedef struct {
     outbox_item_t *items;       /* accepted records */
     uint8_t **bytes;            /* their encodings (owned) */
     char (*ids)[37];            /* their event ids */
     size_t n;                   /* records in items */
-    strbuf_t bad;               /* refused records: "where\treason\trecord\n" */
-    size_t n_bad;               /* refused records */
+    bad_record_t *bad;          /* refused records */
+    size_t n_bad, cap_bad;      /* count and capacity of bad */
 } chunk_t;
 
 typedef struct {
@@ -40,6 +48,7 @@ typedef struct {
     strbuf_t stdin_buf;             /* unconsumed bytes from stdin */
     uint64_t stdin_lines;           /* lines consumed from stdin */
     bool input_done;                /* no more input (stdin EOF) */
+    bool spool_empty;               /* the last spool scan found no file */
     int64_t input_retry_at;         /* after an outbox failure, wait until then */
     int64_t next_scan;              /* next spool scan, monotonic ms */
     int64_t *to_remove;             /* acknowledged seqs to delete */
@@ -56,8 +65,8 @@ chunk_init (chunk_t *c)
     if (!c->items || !c->bytes || !c->ids)
         abort ();
     c->n = 0;
-    strbuf_init (&c->bad);
-    c->n_bad = 0;
+    c->bad = NULL;
+    c->n_bad = c->cap_bad = 0;
 }
 
 static void
@@ -66,7 +75,11 @@ chunk_clear (chunk_t *c)
     for (size_t i = 0; i < c->n; i++)
         free (c->bytes[i]);
     c->n = 0;
-    strbuf_reset (&c->bad);
+    for (size_t i = 0; i < c->n_bad; i++) {
+        free (c->bad[i].where);
+        free (c->bad[i].reason);
+        free (c->bad[i].record);
+    }
     c->n_bad = 0;
 }
 
@@ -77,7 +90,7 @@ chunk_free (chunk_t *c)
     free (c->items);
     free (c->bytes);
     free (c->ids);
-    strbuf_free (&c->bad);
+    free (c->bad);
 }
 
 /* Maps one line into the chunk (or its refused list). */
@@ -98,12 +111,31 @@ take_line (adapter_t *self, const char *line, size_t len, const char *where_file
     int64_t now = clock_now_ms ();
     uint8_t *bytes = self->map (line, len, self->config->agency, self->config->adapter_id,
                                 now, c->ids[c->n], &blen, err, sizeof err);
+    if (bytes && blen > (size_t) self->config->max_message_bytes - 1024) {
+        /* it could never travel: refuse it here rather than block the link */
+        snprintf (err, sizeof err, "record encodes to %zu bytes, more than a message "
+                  "may carry (max-message-bytes %d)", blen, self->config->max_message_bytes);
+        free (bytes);
+        bytes = NULL;
+    }
     if (!bytes) {
-        strbuf_printf (&c->bad, "%s:%llu\t%s\t", where_file, (unsigned long long) line_no,
-                       err);
-        strbuf_copy_field (&c->bad, line, len);
-        strbuf_putc (&c->bad, '\n');
-        c->n_bad++;
+        if (c->n_bad == c->cap_bad) {
+            c->cap_bad = c->cap_bad ? 2 * c->cap_bad : 16;
+            c->bad = realloc (c->bad, c->cap_bad * sizeof *c->bad);
+            if (!c->bad)
+                abort ();
+        }
+        bad_record_t *b = &c->bad[c->n_bad++];
+        char where[1100];
+        snprintf (where, sizeof where, "%s:%llu", where_file, (unsigned long long) line_no);
+        b->where = strdup (where);
+        b->reason = strdup (err);
+        b->record = malloc (len + 1);
+        if (!b->where || !b->reason || !b->record)
+            abort ();
+        memcpy (b->record, line, len);
+        b->record[len] = '\0';
+        b->len = len;
         return;
     }
     c->bytes[c->n] = bytes;
@@ -129,17 +161,12 @@ commit_chunk (adapter_t *self, const char *source, int64_t offset)
     }
     self->accepted += (uint64_t) added;
     /* refused records: one line each in the log and a row in quarantine */
-    char *p = c->bad.data;
     for (size_t i = 0; i < c->n_bad; i++) {
-        char *where = p, *tab1 = strchr (p, '\t'), *tab2 = strchr (tab1 + 1, '\t');
-        char *end = strchr (tab2 + 1, '\n');
-        *tab1 = *tab2 = *end = '\0';
+        bad_record_t *b = &c->bad[i];
         log_warn ("record refused", "adapter=%s agency=%s at=%s reason=\"%s\"",
-                  self->config->adapter_id, self->config->agency, where, tab1 + 1);
-        outbox_quarantine_record (self->outbox, where, tab1 + 1, tab2 + 1,
-                                  (size_t) (end - tab2 - 1));
+                  self->config->adapter_id, self->config->agency, b->where, b->reason);
+        outbox_quarantine_record (self->outbox, b->where, b->reason, b->record, b->len);
         self->refused++;
-        p = end + 1;
     }
     chunk_clear (c);
     return true;
@@ -257,8 +284,10 @@ read_spool_file (adapter_t *self, const char *name)
     }
     if (!at_end)
         return false;
-    move_to (self, name, "done");
+    /* forget the position first: a crash before the move re-reads the file,
+       and its records come back as duplicates, which the hub absorbs */
     outbox_source_done (self->outbox, name);
+    move_to (self, name, "done");
     log_info ("spool file consumed", "adapter=%s file=%s lines=%llu",
               self->config->adapter_id, path, (unsigned long long) (line_no + lines));
     return true;
@@ -293,6 +322,7 @@ scan_spool (adapter_t *self)
     closedir (dir);
     qsort (names, n, sizeof *names, compare_names);
     bool busy = false;
+    self->spool_empty = n == 0;
     if (n > 0)
         busy = !read_spool_file (self, names[0]) || n > 1;
     for (size_t i = 0; i < n; i++)
@@ -419,7 +449,8 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
         }
         if (drain_deadline && (sender_in_flight (self->sender) == 0 || now >= drain_deadline))
             break;
-        if (config->once && self->input_done && outbox_depth (self->outbox) == 0
+        if (config->once && (from_stdin ? self->input_done : self->spool_empty)
+            && outbox_depth (self->outbox) == 0
             && sender_in_flight (self->sender) == 0)
             break;
         bool want_input = !drain_deadline && !self->input_done

@@ -17,7 +17,7 @@ typedef struct {
     int batch_max;              /* events per batch */
     int window;                 /* batches in flight */
     int ack_timeout_ms;         /* silence before resend / reconnect */
-    int heartbeat_ms;           /* idle time before a heartbeat */
+    int heartbeat_ms;           /* how often a heartbeat is sent */
     int retry_max_ms;           /* RETRY backoff ceiling */
     int max_message_bytes;      /* batch size limit, as the hub's */
     int spool_scan_ms;          /* how often the spool is looked at */

@@ -40,6 +40,7 @@ struct sender {
     size_t n_flights;           /* used slots */
     uint64_t next_seq;          /* next batch_seq */
     int64_t last_send;          /* monotonic ms of the last message sent */
+    int64_t last_hb;            /* monotonic ms of the last heartbeat attempt */
     int64_t last_recv;          /* monotonic ms of the last message received */
     int64_t hb_sent_at;         /* monotonic ms of the unanswered heartbeat, 0 if none */
     int retry_ms;               /* current RETRY backoff */
@@ -318,12 +319,13 @@ sender_tick (sender_t *self, const heartbeat_t *hb)
         if (f->state == FLIGHT_WAIT && now >= f->resend_at)
             transmit (self, f);
     }
-    if (now - self->last_send >= self->opt.heartbeat_ms && !self->hb_sent_at) {
+    /* a heartbeat every heartbeat_ms, busy or not: it carries the backlog */
+    if (now - self->last_hb >= self->opt.heartbeat_ms) {
         size_t len;
         uint8_t *buf = codec_heartbeat_encode (hb, &len);
-        if (zmq_send (self->socket, buf, len, ZMQ_DONTWAIT) == (int) len)
+        if (zmq_send (self->socket, buf, len, ZMQ_DONTWAIT) == (int) len && !self->hb_sent_at)
             self->hb_sent_at = now;
-        self->last_send = now;
+        self->last_hb = now;
         free (buf);
     }
 }
@@ -332,7 +334,7 @@ long
 sender_next_timeout (const sender_t *self)
 {
     int64_t now = clock_mono_ms ();
-    int64_t next = self->last_send + self->opt.heartbeat_ms;
+    int64_t next = self->last_hb + self->opt.heartbeat_ms;
     if (self->hb_sent_at && self->hb_sent_at + self->opt.ack_timeout_ms < next)
         next = self->hb_sent_at + self->opt.ack_timeout_ms;
     for (size_t i = 0; i < self->n_flights; i++) {

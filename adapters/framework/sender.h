@@ -25,7 +25,7 @@ typedef struct {
     const char *agency;         /* its agency */
     int window;                 /* batches in flight, at most */
     int ack_timeout_ms;         /* silence after which the connection is replaced */
-    int heartbeat_ms;           /* idle time after which a heartbeat is sent */
+    int heartbeat_ms;           /* a heartbeat (with the backlog) is sent this often */
     int retry_max_ms;           /* backoff ceiling for RETRY answers */
 } sender_options_t;
 

@@ -145,7 +145,7 @@ main (int argc, char **argv)
         if (rate > 0 && next < n_batches && open < (size_t) window) {
             int64_t due = t0 + (int64_t) ((double) next * batch * 1e6 / (double) rate);
             int64_t wait = due - clock_mono_us ();
-            timeout = wait > 0 ? (long) (wait / 1000) : 0;
+            timeout = wait > 0 ? (long) ((wait + 999) / 1000) : 0;   /* never spin */
         }
         zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
         if (zmq_poll (&item, 1, timeout) <= 0)

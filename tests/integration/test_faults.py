@@ -1,0 +1,234 @@
+"""Faults while events flow: the hub or an adapter killed with SIGKILL,
+PostgreSQL restarted or stopped, the hub stopped with SIGTERM. Every
+accepted event ends up stored exactly once; nothing acknowledged is lost."""
+
+import re
+import signal
+import time
+
+import pytest
+
+from conftest import (Feeder, event_count, free_port, make_event, make_record, outbox_count, query,
+                      scalar, start_adapter, start_hub, wait_events, wait_exit, wait_until,
+                      write_ndjson)
+
+N = 20000
+
+
+def assert_exactly(db, records):
+    """events holds exactly RECORDS (by event id), each once, and no dead letter."""
+    assert event_count(db) == (len(records), len(records))
+    ids = {r[0] for r in query(db, "SELECT event_id::text FROM events")}
+    assert ids == {r["event_id"] for r in records}
+    assert scalar(db, "SELECT count(*) FROM dead_letters") == 0
+
+
+def test_hub_sigkill(db, procs, tmp_path):
+    """SIGKILL the hub while an adapter streams: the adapter resends what
+    was not acknowledged to the restarted hub; 20000 events, each once."""
+    hub = start_hub(procs, db)
+    records = [make_record(i) for i in range(N)]
+    adapter = start_adapter(procs, hub.port, str(tmp_path / "a.outbox"), stdin="pipe")
+    feeder = Feeder(adapter, records, chunk=200, pause=0.005, hold_at=N // 2)
+    feeder.start()
+
+    wait_events(db, 3000, at_least=True, timeout=60)
+    hub.kill(signal.SIGKILL)
+    assert hub.wait(timeout=10) == -signal.SIGKILL
+    stored_at_kill = event_count(db)[0]
+    assert stored_at_kill < N, "the stream ended before the hub was killed"
+
+    # the rest is accepted into the outbox while no hub listens
+    feeder.release()
+    wait_until(lambda: feeder.written == N, timeout=60, what="all records written")
+    hub2 = start_hub(procs, db, port=hub.port)
+    feeder.finish()
+    wait_exit(adapter, timeout=120)
+    assert outbox_count(tmp_path / "a.outbox") == 0
+    assert_exactly(db, records)
+    assert hub2.alive()
+
+
+def spool_files(spool, n_files, per_file, start=0):
+    """Writes N_FILES spool files of PER_FILE records (as .tmp, renamed)."""
+    records = []
+    for f in range(n_files):
+        recs = [make_record(start + f * per_file + i) for i in range(per_file)]
+        write_ndjson(spool / f"batch-{start + f * per_file:07d}.ndjson", recs,
+                     tmp_rename=True)
+        records += recs
+    return records
+
+
+def test_adapter_sigkill_spool(db, procs, tmp_path):
+    """SIGKILL the adapter while it works through a spool directory; the
+    restarted adapter (same outbox, same spool) delivers every record once,
+    and moves every file to spool/done/. A file still being written
+    (*.tmp) is not touched until it is renamed."""
+    hub = start_hub(procs, db)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    records = spool_files(spool, 20, N // 20)
+    late = [make_record(N + i) for i in range(500)]
+    partial = spool / "late.ndjson.tmp"
+    write_ndjson(partial, late[:100])       # a producer still writing
+    outbox = str(tmp_path / "a.outbox")
+
+    a1 = start_adapter(procs, hub.port, outbox, spool=str(spool), once=False)
+    wait_until(lambda: event_count(db)[0] >= 1500, timeout=60, interval=0.01,
+               what="1500 events")
+    a1.kill(signal.SIGKILL)
+    assert a1.wait(timeout=10) == -signal.SIGKILL
+    done_at_kill = len(list((spool / "done").glob("*.ndjson"))) \
+        if (spool / "done").exists() else 0
+    assert event_count(db)[0] < N or done_at_kill < 20, \
+        "the adapter finished before it was killed"
+
+    a2 = start_adapter(procs, hub.port, outbox, spool=str(spool), once=False)
+    wait_events(db, N, timeout=120)
+    assert partial.exists(), "a *.tmp file was consumed"
+    write_ndjson(partial, late)             # the producer finishes and renames
+    partial.rename(spool / "late.ndjson")
+    wait_events(db, N + len(late), timeout=60)
+    wait_until(lambda: outbox_count(outbox) == 0, timeout=30, what="empty outbox")
+    wait_until(lambda: not list(spool.glob("*.ndjson")), timeout=30,
+               what="spool files moved")
+    a2.kill(signal.SIGTERM)
+    wait_exit(a2, timeout=30)
+
+    assert_exactly(db, records + late)
+    assert sorted(p.name for p in (spool / "done").iterdir()) == \
+        sorted([f"batch-{i * (N // 20):07d}.ndjson" for i in range(20)] + ["late.ndjson"])
+    assert not (spool / "failed").exists()
+    assert outbox_count(outbox, "quarantine") == 0
+
+
+def test_adapter_spool_once(db, procs, tmp_path):
+    """--once with --spool: the adapter exits 0 when the spool is empty and
+    everything is acknowledged."""
+    hub = start_hub(procs, db)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    records = spool_files(spool, 3, 100)
+    adapter = start_adapter(procs, hub.port, str(tmp_path / "a.outbox"), spool=str(spool))
+    wait_events(db, len(records), timeout=60)
+    wait_exit(adapter, timeout=10)
+    assert_exactly(db, records)
+
+
+def test_adapter_sigkill_hub_down(db, procs, tmp_path):
+    """The adapter accepts records while no hub runs and is SIGKILLed with
+    them only in its outbox; the hub starts, the adapter restarts on the
+    same outbox (no new input) and delivers them all."""
+    records = [make_record(i) for i in range(5000)]
+    path = write_ndjson(tmp_path / "in.ndjson", records)
+    outbox = tmp_path / "a.outbox"
+    port = free_port()
+
+    a1 = start_adapter(procs, port, str(outbox), stdin=path)
+    wait_until(lambda: outbox.exists() and outbox_count(outbox) == len(records),
+               timeout=60, what="all records in the outbox")
+    a1.kill(signal.SIGKILL)
+    assert a1.wait(timeout=10) == -signal.SIGKILL
+    assert event_count(db) == (0, 0) or event_count(db) is None
+
+    hub = start_hub(procs, db, port=port)
+    a2 = start_adapter(procs, hub.port, str(outbox))   # stdin: /dev/null
+    wait_exit(a2, timeout=120)
+    assert outbox_count(outbox) == 0
+    assert_exactly(db, records)
+
+
+@pytest.mark.parametrize("how", ["restart", "stop-start"])
+def test_pg_restart(pg, db, procs, hub_client, tmp_path, how):
+    """PostgreSQL restarted (or stopped for a while) while events flow: the
+    hub keeps running, stops acknowledging, reconnects and resumes; the
+    adapter finishes; every event is stored exactly once."""
+    hub = start_hub(procs, db, extra=["--db-retry-max-ms", "500"])
+    records = [make_record(i) for i in range(N)]
+    adapter = start_adapter(procs, hub.port, str(tmp_path / "a.outbox"), stdin="pipe")
+    feeder = Feeder(adapter, records, chunk=200, pause=0.005, hold_at=N // 2)
+    feeder.start()
+    wait_events(db, 3000, at_least=True, timeout=60)
+
+    if how == "restart":
+        feeder.release()                # events keep coming during the restart
+        pg.restart()
+    else:
+        pg.stop()
+        down_at = time.monotonic()
+        feeder.release()                # events arrive while the database is down
+        # the hub notices when a commit fails or a reconnect does
+        hub.wait_for_log(r"store unavailable|lost the PostgreSQL connection", timeout=30)
+        assert hub.alive()
+        c = hub_client(hub.endpoint)
+        assert c.heartbeat().store_available is False
+        # a batch sent now is not stored: RETRY, never STORED
+        ack = c.request_batch([make_event(c.pb, 1)])
+        assert ack.acks[0].status == c.pb.RETRY
+        assert ack.acks[0].code == c.pb.STORE_UNAVAILABLE
+        time.sleep(max(0.0, 3.0 - (time.monotonic() - down_at)))   # stay down 3 s
+        assert hub.alive()
+        pg.start()
+
+    feeder.finish()
+    wait_exit(adapter, timeout=180)
+    assert hub.alive(), "the hub died with the database"
+    log = hub.log()
+    assert len(re.findall(r'msg="store available"', log)) >= 2, log[-3000:]
+    assert ('lost the PostgreSQL connection' in log or 'store unavailable' in log)
+    assert outbox_count(tmp_path / "a.outbox") == 0
+    assert_exactly(db, records)
+    if how == "stop-start":
+        c = hub_client(hub.endpoint)
+        assert c.heartbeat().store_available is True
+
+
+def test_sigterm_drain(pb, db, procs, hub_client):
+    """SIGTERM right after a burst of batches: the hub exits 0 within its
+    drain timeout, and every event it acknowledged STORED or DUPLICATE is in
+    the table (what it did not acknowledge may or may not be)."""
+    hub = start_hub(procs, db, extra=["--drain-timeout-ms", "10000"])
+    c = hub_client(hub.endpoint)
+    # warm up: the hub answers
+    warm = make_event(pb, 0)
+    assert c.request_batch([warm]).acks[0].status == pb.STORED
+
+    sent = {}
+    for b in range(10):
+        events = [make_event(pb, b * 500 + i) for i in range(500)]
+        if b == 5:
+            events[0] = warm            # a redelivery in the burst
+        seq = c.send_batch(events)
+        sent[seq] = events
+    hub.kill(signal.SIGTERM)
+    t0 = time.monotonic()
+
+    acked = {}
+    while True:
+        if c.sock.poll(200):
+            reply = c.recv()
+            assert reply.WhichOneof("body") == "ack", reply
+            assert reply.ack.batch_seq in sent
+            for a in reply.ack.acks:
+                acked[a.event_id] = a.status
+        elif not hub.alive():
+            if not c.sock.poll(1000):
+                break
+        elif time.monotonic() - t0 > 30:
+            break
+    wait_exit(hub, timeout=15)
+    assert time.monotonic() - t0 < 12, "the hub took longer than its drain timeout"
+    assert 'msg="draining"' in hub.log()
+
+    stored = {r[0] for r in query(db, "SELECT event_id::text FROM events")}
+    settled = {i for i, s in acked.items() if s in (pb.STORED, pb.DUPLICATE)}
+    lost = settled - stored
+    assert not lost, f"{len(lost)} acknowledged events are not in the table"
+    assert all(s in (pb.STORED, pb.DUPLICATE, pb.RETRY) for s in acked.values())
+    if warm.event_id in acked:
+        assert acked[warm.event_id] == pb.DUPLICATE
+    # every stored event is one that was sent
+    all_sent = {e.event_id for events in sent.values() for e in events}
+    assert stored <= all_sent
+    print(f"sent {len(all_sent)}, acknowledged {len(settled)}, stored {len(stored)}")

@@ -1,0 +1,388 @@
+/*  test_record.c - unit tests for adapters/framework/record.c
+
+    A standalone program: every failing case is printed with its file and
+    line, a summary closes the run, and the exit status is 1 when any case
+    failed. A parsed record is checked the way the hub will see it: its
+    bytes are wrapped in a batch with codec_batch_encode, read back with
+    codec_inbound_decode, and the event must pass the hub's validation
+    with the hub's default settings.
+*/
+
+#include "record.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "hub_config.h"
+#include "ident.h"
+#include "validate.h"
+
+static int s_passed;                //  cases that held
+static int s_failed;                //  cases that did not
+
+/*  Counts one case; prints it with its location when it failed.  */
+static void
+s_check (bool ok, const char *what, const char *detail,
+         const char *file, int line)
+{
+    if (ok) {
+        s_passed++;
+        return;
+    }
+    s_failed++;
+    fprintf (stderr, "%s:%d: FAILED: %s%s%s\n", file, line, what,
+             detail && *detail? " -- ": "", detail? detail: "");
+}
+
+#define CHECK(cond) s_check ((cond), #cond, NULL, __FILE__, __LINE__)
+#define STREQ(a, b) (strcmp ((a), (b)) == 0)
+
+static const int64_t s_accepted = 1598923870000;    //  2020-09-01T01:31:10Z
+
+/*  Parses line for agency "land", adapter "land-1"; returns the bytes.  */
+static uint8_t *
+s_parse (const char *line, const char *agency, char id [37], size_t *len, char *err,
+         size_t errlen)
+{
+    return record_parse_ndjson (line, strlen (line), agency, "land-1", s_accepted, id, len,
+                                err, errlen);
+}
+
+/*  Checks that line is refused with a reason containing want (and want2
+    when not NULL).  */
+#define CHECK_BAD(line, want, want2) s_check_bad ((line), (want), (want2), __FILE__, __LINE__)
+
+static void
+s_check_bad (const char *line, const char *want, const char *want2, const char *file,
+             int l)
+{
+    char id [37] = "";
+    size_t len = 0;
+    char err [256] = "";
+    uint8_t *bytes = s_parse (line, "land", id, &len, err, sizeof err);
+    char what [512];
+    snprintf (what, sizeof what, "refuses %.300s with \"%s\"%s%s%s", line, want,
+              want2? " and \"": "", want2? want2: "", want2? "\"": "");
+    char detail [300];
+    if (bytes)
+        snprintf (detail, sizeof detail, "accepted");
+    else
+        snprintf (detail, sizeof detail, "reason was: %s", err);
+    s_check (!bytes && strstr (err, want) && (!want2 || strstr (err, want2)), what, detail,
+             file, l);
+    free (bytes);
+}
+
+/*  Decodes serialized CaseEvent bytes the way the hub would, into in.  */
+static codec_inbound_t *
+s_decode (const uint8_t *bytes, size_t len, case_event_t *event)
+{
+    const uint8_t *events [1] = {bytes};
+    size_t lens [1] = {len};
+    size_t msg_len;
+    uint8_t *msg = codec_batch_encode (1, "land-1", "land", events, lens, 1, &msg_len);
+    if (!msg)
+        return NULL;
+    char err [256];
+    codec_inbound_t *in = codec_inbound_decode (msg, msg_len, err, sizeof err);
+    free (msg);
+    if (!in || codec_inbound_event_count (in) != 1) {
+        codec_inbound_destroy (&in);
+        return NULL;
+    }
+    codec_inbound_event (in, 0, event);
+    return in;
+}
+
+static const event_key_t *
+s_key (const case_event_t *e, key_kind_t kind)
+{
+    for (size_t i = 0; i < e->n_keys; i++)
+        if (e->keys [i].kind == kind)
+            return &e->keys [i];
+    return NULL;
+}
+
+static const event_attr_t *
+s_attr (const case_event_t *e, const char *name)
+{
+    for (size_t i = 0; i < e->n_attrs; i++)
+        if (STREQ (e->attrs [i].name, name))
+            return &e->attrs [i];
+    return NULL;
+}
+
+/*  A full record: every field, every key kind, every attribute type.  */
+static void
+s_test_full_record (void)
+{
+    const char *line =
+        "{\"event_id\": \"7C9E6679-7425-40DE-944B-E07FC1F90AE7\","
+        " \"agency\": \"land\","
+        " \"case_no\": \"PY-BDC-2020-001234（彭阳）\","
+        " \"event_type\": \"transfer.accepted\","
+        " \"occurred_at\": \"2020-09-01T09:31:07.250+08:00\","
+        " \"keys\": {\"unit_number\": \"640425001002GB00123F00010001\","
+        "          \"credit_code\": \"91350100M000100Y43\","
+        "          \"project_code\": \"2020-640425-47-01-000123\","
+        "          \"application_no\": \"SQ2020090100012\","
+        "          \"refund_no\": \"TK-2020-0001\"},"
+        " \"attrs\": {\"has_mortgage\": true, \"is_gift\": false,"
+        "           \"deed_tax_yuan\": 12000.5, \"whole_real\": 12.0,"
+        "           \"parcels\": 3, \"neg\": -7, \"big\": 9007199254740993,"
+        "           \"seller\": \"宁夏彭阳县某某公司 \\\"甲\\\"\\n\","
+        "           \"registered_at\": {\"time\": \"2020-09-01T10:00:00+08:00\"}}}";
+    char id [37] = "";
+    size_t len = 0;
+    char err [256] = "";
+    uint8_t *bytes = s_parse (line, "land", id, &len, err, sizeof err);
+    CHECK (bytes != NULL);
+    if (!bytes) {
+        fprintf (stderr, "  parse: %s\n", err);
+        return;
+    }
+    //  The explicit id, lower-cased.
+    CHECK (STREQ (id, "7c9e6679-7425-40de-944b-e07fc1f90ae7"));
+
+    case_event_t e;
+    codec_inbound_t *in = s_decode (bytes, len, &e);
+    CHECK (in != NULL);
+    if (!in) {
+        free (bytes);
+        return;
+    }
+    CHECK (e.schema_version == ONENET_SCHEMA_VERSION);
+    CHECK (STREQ (e.event_id, "7c9e6679-7425-40de-944b-e07fc1f90ae7"));
+    CHECK (STREQ (e.agency, "land"));
+    CHECK (STREQ (e.adapter_id, "land-1"));
+    CHECK (STREQ (e.case_no, "PY-BDC-2020-001234（彭阳）"));
+    CHECK (STREQ (e.event_type, "transfer.accepted"));
+    CHECK (e.occurred_at_ms == 1598923867250);
+    CHECK (e.accepted_at_ms == s_accepted);
+
+    CHECK (e.n_keys == 5);
+    const event_key_t *k;
+    k = s_key (&e, KEY_UNIT_NUMBER);
+    CHECK (k && STREQ (k->value, "640425001002GB00123F00010001"));
+    k = s_key (&e, KEY_CREDIT_CODE);
+    CHECK (k && STREQ (k->value, "91350100M000100Y43"));
+    k = s_key (&e, KEY_PROJECT_CODE);
+    CHECK (k && STREQ (k->value, "2020-640425-47-01-000123"));
+    k = s_key (&e, KEY_APPLICATION_NO);
+    CHECK (k && STREQ (k->value, "SQ2020090100012"));
+    k = s_key (&e, KEY_REFUND_NO);
+    CHECK (k && STREQ (k->value, "TK-2020-0001"));
+
+    CHECK (e.n_attrs == 9);
+    const event_attr_t *a;
+    a = s_attr (&e, "has_mortgage");
+    CHECK (a && a->type == ATTR_FLAG && a->flag == true);
+    a = s_attr (&e, "is_gift");
+    CHECK (a && a->type == ATTR_FLAG && a->flag == false);
+    a = s_attr (&e, "deed_tax_yuan");
+    CHECK (a && a->type == ATTR_NUMBER && a->number == 12000.5);
+    a = s_attr (&e, "whole_real");
+    CHECK (a && a->type == ATTR_NUMBER && a->number == 12.0);
+    a = s_attr (&e, "parcels");
+    CHECK (a && a->type == ATTR_INTEGER && a->integer == 3);
+    a = s_attr (&e, "neg");
+    CHECK (a && a->type == ATTR_INTEGER && a->integer == -7);
+    a = s_attr (&e, "big");
+    CHECK (a && a->type == ATTR_INTEGER && a->integer == 9007199254740993LL);
+    a = s_attr (&e, "seller");
+    CHECK (a && a->type == ATTR_TEXT && STREQ (a->text, "宁夏彭阳县某某公司 \"甲\"\n"));
+    a = s_attr (&e, "registered_at");
+    CHECK (a && a->type == ATTR_TIME && a->time_ms == 1598925600000);
+
+    //  The hub, with its default settings, accepts it.
+    hub_config_t config;
+    char *argv [] = {"onenet-hub", NULL};
+    CHECK (hub_config_load (&config, 1, argv) == 0);
+    verdict_t v;
+    bool ok = validate_event (&config, &e, "land", 1599004800000, &v);
+    s_check (ok, "the hub accepts the parsed event", v.reason, __FILE__, __LINE__);
+
+    codec_inbound_destroy (&in);
+    free (bytes);
+
+    //  The smallest record: no id, agency, keys or attributes.
+    const char *small = "{\"case_no\":\"c1\",\"event_type\":\"t\","
+                        "\"occurred_at\":\"2020-09-01T01:31:07Z\"}";
+    bytes = s_parse (small, "land", id, &len, err, sizeof err);
+    CHECK (bytes != NULL);
+    in = bytes? s_decode (bytes, len, &e): NULL;
+    CHECK (in != NULL);
+    if (in) {
+        CHECK (STREQ (e.event_id, id) && STREQ (e.agency, "land"));
+        CHECK (e.n_keys == 0 && e.n_attrs == 0);
+        CHECK (e.occurred_at_ms == 1598923867000);
+        CHECK (validate_event (&config, &e, "land", 1599004800000, &v));
+    }
+    codec_inbound_destroy (&in);
+    free (bytes);
+
+    //  Explicit empty "keys" and "attrs" objects are fine.
+    bytes = s_parse ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"keys\":{},\"attrs\":{},"
+                     "\"occurred_at\":\"2020-09-01T01:31:07Z\"}", "land", id, &len, err,
+                     sizeof err);
+    CHECK (bytes != NULL);
+    free (bytes);
+}
+
+/*  Ids derived from the record when it has none.  */
+static void
+s_test_derived_id (void)
+{
+    const char *line = "{\"case_no\":\"PY-1\",\"event_type\":\"transfer.accepted\","
+                       "\"occurred_at\":\"2020-09-01T09:31:07+08:00\"}";
+    const char *other = "{\"case_no\":\"PY-2\",\"event_type\":\"transfer.accepted\","
+                        "\"occurred_at\":\"2020-09-01T09:31:07+08:00\"}";
+    char id1 [37] = "", id2 [37] = "", id3 [37] = "", id4 [37] = "";
+    size_t len;
+    char err [256];
+    uint8_t *b1 = s_parse (line, "land", id1, &len, err, sizeof err);
+    uint8_t *b2 = s_parse (line, "land", id2, &len, err, sizeof err);
+    uint8_t *b3 = s_parse (other, "land", id3, &len, err, sizeof err);
+    uint8_t *b4 = s_parse (line, "tax", id4, &len, err, sizeof err);
+    CHECK (b1 && b2 && b3 && b4);
+    CHECK (ident_uuid_valid (id1));
+    CHECK (id1 [14] == '5');                    //  a name-based (SHA-1) UUID
+    CHECK (strchr ("89ab", id1 [19]) != NULL);  //  RFC 4122 variant
+    for (int i = 0; i < 36; i++)
+        if (id1 [i] >= 'A' && id1 [i] <= 'F')
+            CHECK (!"derived id is lower case");
+    CHECK (STREQ (id1, id2));                   //  same line, same id
+    CHECK (!STREQ (id1, id3));                  //  different line, different id
+    CHECK (!STREQ (id1, id4));                  //  different agency, different id
+    CHECK (!STREQ (id3, id4));
+
+    //  The id is inside the event.
+    case_event_t e;
+    codec_inbound_t *in = b1? s_decode (b1, len, &e): NULL;
+    if (in) {
+        CHECK (STREQ (e.event_id, id1));
+        codec_inbound_destroy (&in);
+    }
+    //  Only the given bytes count: the same line inside a longer buffer.
+    char buffer [512];
+    snprintf (buffer, sizeof buffer, "%sGARBAGE", line);
+    char id5 [37] = "";
+    uint8_t *b5 = record_parse_ndjson (buffer, strlen (line), "land", "land-1", s_accepted,
+                                       id5, &len, err, sizeof err);
+    CHECK (b5 != NULL && STREQ (id5, id1));
+    //  A different adapter or acceptance time does not change the id.
+    char id6 [37] = "";
+    uint8_t *b6 = record_parse_ndjson (line, strlen (line), "land", "land-2", s_accepted + 5,
+                                       id6, &len, err, sizeof err);
+    CHECK (b6 != NULL && STREQ (id6, id1));
+    free (b1);
+    free (b2);
+    free (b3);
+    free (b4);
+    free (b5);
+    free (b6);
+}
+
+/*  Refusals name the field.  */
+static void
+s_test_errors (void)
+{
+    //  Not a JSON object.
+    CHECK_BAD ("{", "not JSON", NULL);
+    CHECK_BAD ("", "not JSON", NULL);
+    CHECK_BAD ("case_no=1", "not JSON", NULL);
+    CHECK_BAD ("{\"case_no\":\"c1\"} trailing", "not JSON", NULL);
+    CHECK_BAD ("[1, 2]", "JSON object", NULL);
+    CHECK_BAD ("[{\"case_no\":\"c1\"}]", "JSON object", NULL);
+    CHECK_BAD ("{\"case_no\":\"c1\",\"case_no\":\"c2\",\"event_type\":\"t\","
+               "\"occurred_at\":\"2020-09-01T01:31:07Z\"}", "not JSON", "case_no");
+
+    //  Required fields.
+    CHECK_BAD ("{\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\"}",
+               "\"case_no\"", "missing");
+    CHECK_BAD ("{\"case_no\":\"\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\"}",
+               "\"case_no\"", "empty");
+    CHECK_BAD ("{\"case_no\":12,\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\"}",
+               "\"case_no\"", "string");
+    CHECK_BAD ("{\"case_no\":\"c1\",\"occurred_at\":\"2020-09-01T01:31:07Z\"}",
+               "\"event_type\"", "missing");
+    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"\",\"occurred_at\":\"2020-09-01T01:31:07Z\"}",
+               "\"event_type\"", "empty");
+    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"Transfer\","
+               "\"occurred_at\":\"2020-09-01T01:31:07Z\"}", "event type", "'T'");
+    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\"}", "\"occurred_at\"", "missing");
+    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01 09:31:07\"}",
+               "\"occurred_at\"", "2020-09-01 09:31:07");
+    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2021-02-29T00:00:00Z\"}",
+               "\"occurred_at\"", NULL);
+    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":1598923867000}",
+               "\"occurred_at\"", "string");
+
+    //  The event id.
+    CHECK_BAD ("{\"event_id\":\"not-a-uuid\",\"case_no\":\"c1\",\"event_type\":\"t\","
+               "\"occurred_at\":\"2020-09-01T01:31:07Z\"}", "\"event_id\"", "not a UUID");
+    CHECK_BAD ("{\"event_id\":\"\",\"case_no\":\"c1\",\"event_type\":\"t\","
+               "\"occurred_at\":\"2020-09-01T01:31:07Z\"}", "\"event_id\"", NULL);
+    CHECK_BAD ("{\"event_id\":42,\"case_no\":\"c1\",\"event_type\":\"t\","
+               "\"occurred_at\":\"2020-09-01T01:31:07Z\"}", "\"event_id\"", "string");
+
+    //  The agency.
+    CHECK_BAD ("{\"agency\":\"tax\",\"case_no\":\"c1\",\"event_type\":\"t\","
+               "\"occurred_at\":\"2020-09-01T01:31:07Z\"}", "\"agency\"", "\"tax\"");
+    CHECK_BAD ("{\"agency\":7,\"case_no\":\"c1\",\"event_type\":\"t\","
+               "\"occurred_at\":\"2020-09-01T01:31:07Z\"}", "\"agency\"", NULL);
+
+    //  Keys.
+    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
+               "\"keys\":{\"passport\":\"E1\"}}", "keys.passport", "not a known key kind");
+    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
+               "\"keys\":{\"credit_code\":\"91350100M000100Y4A\"}}",
+               "keys.credit_code", "check character is 'A', expected '3'");
+    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
+               "\"keys\":{\"unit_number\":\"640425001002XB00123F00010001\"}}",
+               "keys.unit_number", "position 13");
+    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
+               "\"keys\":{\"refund_no\":\"\"}}", "keys.refund_no", NULL);
+    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
+               "\"keys\":{\"refund_no\":5}}", "keys.refund_no", NULL);
+    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
+               "\"keys\":[\"91350100M000100Y43\"]}", "\"keys\"", "object");
+
+    //  Attributes.
+    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
+               "\"attrs\":{\"owners\":[\"a\",\"b\"]}}", "attrs.owners", NULL);
+    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
+               "\"attrs\":{\"nothing\":null}}", "attrs.nothing", NULL);
+    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
+               "\"attrs\":{\"at\":{\"time\":\"yesterday\"}}}", "attrs.at", NULL);
+    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
+               "\"attrs\":{\"at\":{\"when\":\"2020-09-01T01:31:07Z\"}}}", "attrs.at", NULL);
+    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
+               "\"attrs\":\"x\"}", "\"attrs\"", "object");
+
+    //  The error buffer is always a terminated string, even a tiny one.
+    char id [37];
+    size_t len;
+    char tiny [8];
+    memset (tiny, 'x', sizeof tiny);
+    const char *bad = "{\"case_no\":\"c1\",\"event_type\":\"t\"}";
+    uint8_t *bytes = record_parse_ndjson (bad, strlen (bad), "land", "land-1", s_accepted, id,
+                                          &len, tiny, sizeof tiny);
+    CHECK (bytes == NULL);
+    CHECK (memchr (tiny, '\0', sizeof tiny) != NULL);
+    free (bytes);
+}
+
+/*  Runs every group, prints the summary; exit status 1 on any failure.  */
+int
+main (void)
+{
+    s_test_full_record ();
+    s_test_derived_id ();
+    s_test_errors ();
+    printf ("test_record: %d passed, %d failed\n", s_passed, s_failed);
+    return s_failed? 1: 0;
+}
