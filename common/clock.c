@@ -93,9 +93,12 @@ clock_parse_rfc3339 (const char *text, int64_t *ms)
         p++;
         if (!read_digits (&p, 2, &oh))
             return false;
-        if (*p == ':')
+        if (*p == ':') {
             p++;
-        if (*p && !read_digits (&p, 2, &om))
+            if (!read_digits (&p, 2, &om))   /* "+08:" needs its minutes */
+                return false;
+        }
+        else if (*p && !read_digits (&p, 2, &om))
             return false;
         if (oh > 23 || om > 59)
             return false;

@@ -140,7 +140,7 @@ settings_load (const settings_spec_t *spec, void *config, int argc, char **argv)
     /* pass 1: --config, --help, --version and unknown flags */
     const char *config_path = NULL;
     opterr = 0;
-    optind = 1;
+    optind = 0;     /* 0, not 1: glibc then resets getopt's state fully */
     while (rc == 0 && (c = getopt_long (argc, argv, "c:hV", opts, NULL)) != -1) {
         if (c == 'c')
             config_path = optarg;
@@ -171,7 +171,7 @@ settings_load (const settings_spec_t *spec, void *config, int argc, char **argv)
     }
     /* pass 2: flags override the file */
     opterr = 1;
-    optind = 1;
+    optind = 0;
     while (rc == 0 && (c = getopt_long (argc, argv, "c:hV", opts, NULL)) != -1) {
         if (c >= 1000) {
             const setting_t *s = &spec->table[c - 1000];

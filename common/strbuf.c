@@ -78,6 +78,7 @@ strbuf_printf (strbuf_t *sb, const char *fmt, ...)
     va_copy (copy, args);
     int n = vsnprintf (NULL, 0, fmt, copy);
     va_end (copy);
+    strbuf_reserve (sb, n > 0 ? (size_t) n : 0);
     if (n > 0) {
         strbuf_reserve (sb, (size_t) n);
         vsnprintf (sb->data + sb->len, (size_t) n + 1, fmt, args);
@@ -126,6 +127,58 @@ strbuf_copy_field (strbuf_t *sb, const char *s, size_t len)
     }
     sb->len = (size_t) (out - sb->data);
     sb->data[sb->len] = '\0';
+}
+
+/* Length of the valid UTF-8 character at p (1-4), or 0 if it is not one. */
+static size_t
+utf8_char_len (const unsigned char *p)
+{
+    if (*p < 0x80)
+        return 1;
+    size_t n;
+    unsigned cp;
+    if ((*p & 0xE0) == 0xC0) { n = 2; cp = *p & 0x1F; }
+    else if ((*p & 0xF0) == 0xE0) { n = 3; cp = *p & 0x0F; }
+    else if ((*p & 0xF8) == 0xF0) { n = 4; cp = *p & 0x07; }
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000)
+        || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+char *
+utf8_safe_copy (char *out, size_t outlen, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *p = (const unsigned char *) s;
+    size_t used = 0;
+    while (*p) {
+        size_t n = utf8_char_len (p);
+        if (n == 0) {
+            if (used + 4 >= outlen)
+                break;
+            out[used++] = '\\';
+            out[used++] = 'x';
+            out[used++] = hex[*p >> 4];
+            out[used++] = hex[*p & 15];
+            p++;
+            continue;
+        }
+        if (used + n >= outlen)
+            break;
+        memcpy (out + used, p, n);
+        used += n;
+        p += n;
+    }
+    out[used] = '\0';
+    return out;
 }
 
 void

@@ -30,6 +30,11 @@ void strbuf_json_string (strbuf_t *sb, const char *s);
 /* Appends len bytes of s escaped for COPY ... FROM STDIN text format
    (backslash, tab, newline, carriage return). */
 void strbuf_copy_field (strbuf_t *sb, const char *s, size_t len);
+/* Copies s into out (outlen bytes, NUL included) for quoting in a message
+   or storing as text: never cuts a UTF-8 character in half, and writes
+   bytes that are not UTF-8 as \xNN, so out is valid UTF-8 whatever came
+   over the wire. Returns out. */
+char *utf8_safe_copy (char *out, size_t outlen, const char *s);
 /* Appends bytes as a COPY text field of type bytea (\\x hex form). */
 void strbuf_copy_bytea (strbuf_t *sb, const uint8_t *bytes, size_t len);
 

@@ -24,6 +24,15 @@ xstrdup (const char *s)
     return d;
 }
 
+/* A copy that is valid UTF-8 and at most 1 KiB: dead letters keep what the
+   wire said, and the wire may say anything. */
+static char *
+safe_dup (const char *s)
+{
+    char buf[1024];
+    return xstrdup (utf8_safe_copy (buf, sizeof buf, s));
+}
+
 batch_t *
 batch_new (void)
 {
@@ -130,13 +139,13 @@ batch_add_dead_letter (batch_t *self, const char *sender, const char *agency,
         self->dls = xrealloc (self->dls, self->cap_dls * sizeof *self->dls);
     }
     dead_letter_t *d = &self->dls[self->n_dls++];
-    d->sender = xstrdup (sender ? sender : "");
-    d->agency = agency && *agency ? xstrdup (agency) : NULL;
-    d->event_id = event_id && *event_id ? xstrdup (event_id) : NULL;
-    d->case_no = case_no && *case_no ? xstrdup (case_no) : NULL;
-    d->event_type = event_type && *event_type ? xstrdup (event_type) : NULL;
+    d->sender = safe_dup (sender ? sender : "");
+    d->agency = agency && *agency ? safe_dup (agency) : NULL;
+    d->event_id = event_id && *event_id ? safe_dup (event_id) : NULL;
+    d->case_no = case_no && *case_no ? safe_dup (case_no) : NULL;
+    d->event_type = event_type && *event_type ? safe_dup (event_type) : NULL;
     d->code = code;
-    d->reason = xstrdup (reason);
+    d->reason = safe_dup (reason);
     d->payload = NULL;
     d->payload_len = 0;
     if (payload && payload_len) {

@@ -70,7 +70,8 @@ bool batch_empty (const batch_t *self);
    text to self->copy and then calls batch_end_row. */
 size_t batch_begin_row (batch_t *self, const char *event_id_lower);
 void batch_end_row (batch_t *self);
-/* Appends a dead letter; takes copies of every string and the payload. */
+/* Appends a dead letter; takes copies of every string (made valid UTF-8,
+   at most 1 KiB each) and of the payload. */
 void batch_add_dead_letter (batch_t *self, const char *sender, const char *agency,
                             const char *event_id, const char *case_no,
                             const char *event_type, error_code_t code,

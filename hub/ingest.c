@@ -215,15 +215,18 @@ reject_event (pending_t *p, item_t *item, const codec_inbound_t *msg, size_t i,
 {
     item->row = -1;
     item->code = code;
-    item->reason = dupf (reason);
     size_t len;
     uint8_t *bytes = codec_inbound_event_bytes (msg, i, &len);
     batch_add_dead_letter (p->batch, sender, e->agency, e->event_id, e->case_no,
                            e->event_type, code, reason, bytes, len);
     free (bytes);
+    /* log and answer with the dead letter's UTF-8-safe copies */
+    dead_letter_t *d = &p->batch->dls[p->batch->n_dls - 1];
+    item->reason = dupf (d->reason);
     log_warn ("event rejected",
-              "adapter=%.64s agency=%.32s event=%.64s case=%.64s code=%s reason=\"%s\"",
-              sender, e->agency, e->event_id, e->case_no, error_code_name (code), reason);
+              "adapter=%s agency=%s event=%s case=%s code=%s reason=\"%s\"", d->sender,
+              d->agency ? d->agency : "", d->event_id ? d->event_id : "",
+              d->case_no ? d->case_no : "", error_code_name (code), d->reason);
 }
 
 static void
@@ -599,11 +602,14 @@ ingest_run (const hub_config_t *config, volatile sig_atomic_t *terminated)
         }
         if (items[0].revents & ZMQ_POLLIN)
             read_pipe (self);
+        /* read until the socket is empty or the batch is full; a full batch
+           goes at once if the store is idle, else reading pauses (above) */
         if (accept && (items[1].revents & ZMQ_POLLIN))
-            for (int i = 0; i < 1000 && read_one (self); i++)
-                if (self->filling->batch->n_rows >= (size_t) config->batch_max
-                    && !self->inflight)
-                    dispatch (self);
+            while (self->filling->batch->n_rows < (size_t) config->batch_max
+                   && read_one (self))
+                ;
+        if (!self->inflight && self->filling->batch->n_rows >= (size_t) config->batch_max)
+            dispatch (self);
         if (!self->inflight && batch_due (self, clock_mono_us ()))
             dispatch (self);
         if (clock_mono_ms () >= next_stats) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ident.h"
+#include "strbuf.h"
 
 static bool
 reject (verdict_t *v, error_code_t code, const char *fmt, ...)
@@ -155,6 +156,7 @@ validate_event (const hub_config_t *config, const case_event_t *e,
 {
     v->code = ERR_NONE;
     v->reason[0] = '\0';
+    char quoted[65];    /* a wire value quoted in a reason, UTF-8 safe */
     if (e->schema_version != ONENET_SCHEMA_VERSION)
         return reject (v, ERR_UNSUPPORTED_VERSION,
                        "schema_version %u is not supported (this hub speaks %d)",
@@ -162,20 +164,20 @@ validate_event (const hub_config_t *config, const case_event_t *e,
     if (!*e->event_id)
         return reject (v, ERR_MISSING_FIELD, "event_id is missing");
     if (!ident_uuid_valid (e->event_id))
-        return reject (v, ERR_INVALID_FIELD, "event_id \"%.64s\" is not a UUID",
-                       validate_utf8 (e->event_id) ? e->event_id : "(not UTF-8)");
+        return reject (v, ERR_INVALID_FIELD, "event_id \"%s\" is not a UUID",
+                       utf8_safe_copy (quoted, sizeof quoted, e->event_id));
     if (!check_string (config, v, "agency", e->agency, true))
         return false;
     if (!hub_config_agency_known (config, e->agency)) {
         char known[512];
         agency_list_text (config, known, sizeof known);
-        return reject (v, ERR_UNKNOWN_AGENCY, "agency \"%.64s\" is not one of: %s",
-                       e->agency, known);
+        return reject (v, ERR_UNKNOWN_AGENCY, "agency \"%s\" is not one of: %s",
+                       utf8_safe_copy (quoted, sizeof quoted, e->agency), known);
     }
     if (*batch_agency && strcmp (batch_agency, e->agency) != 0)
         return reject (v, ERR_AGENCY_MISMATCH,
-                       "event of agency \"%s\" in a batch sent for agency \"%.64s\"",
-                       e->agency, batch_agency);
+                       "event of agency \"%s\" in a batch sent for agency \"%s\"",
+                       e->agency, utf8_safe_copy (quoted, sizeof quoted, batch_agency));
     if (!check_string (config, v, "adapter_id", e->adapter_id, true)
         || !check_string (config, v, "case_no", e->case_no, true)
         || !check_string (config, v, "event_type", e->event_type, true))

@@ -196,7 +196,8 @@ outbox_fetch (outbox_t *self, int64_t after_seq, size_t max_n, size_t max_bytes,
         r->bytes = malloc (len ? len : 1);
         if (!r->bytes)
             abort ();
-        memcpy (r->bytes, sqlite3_column_blob (self->fetch, 2), len);
+        if (len)
+            memcpy (r->bytes, sqlite3_column_blob (self->fetch, 2), len);
         bytes += len;
     }
     sqlite3_reset (self->fetch);

@@ -176,8 +176,9 @@ def test_bad_events_in_a_batch(pb, db, procs, hub_client):
 
 
 def test_each_bad_event_alone(pb, db, procs, hub_client):
-    """Each kind of bad event alone in its batch, then a good batch."""
-    hub = start_hub(procs, db)
+    """Each kind of bad event alone in its batch, then a good batch; and a
+    batch with more events than --max-batch-events."""
+    hub = start_hub(procs, db, extra=["--max-batch-events", "5"])
     c = hub_client(hub.endpoint)
     c.db = db
     for label, e, code, words in bad_events(pb):
@@ -188,3 +189,52 @@ def test_each_bad_event_alone(pb, db, procs, hub_client):
                       (pb.ErrorCode.Name(code), e.event_id, e.case_no)) == 1, label
         assert_serving(pb, c, n=1)
     assert event_count(db)[0] == len(bad_events(pb))
+
+    too_many = [make_event(pb, 300 + i) for i in range(6)]
+    ack = c.request_batch(too_many)
+    assert {(a.status, a.code) for a in ack.acks} == {(pb.REJECTED, pb.LIMIT_EXCEEDED)}
+    assert "5" in ack.acks[0].reason
+    assert scalar(db, "SELECT count(*) FROM dead_letters WHERE code = 'LIMIT_EXCEEDED'") == 6
+    assert_serving(pb, c, n=5)
+
+
+def test_adapter_quarantine(db, procs, tmp_path):
+    """Records the adapter cannot map, and events the hub rejects, are kept
+    in the adapter's quarantine (and the hub's dead letters), never resent
+    forever; the good records around them are stored and the adapter
+    finishes."""
+    import sqlite3
+
+    from conftest import (bad_credit_code, make_record, outbox_count, start_adapter,
+                          wait_exit, write_ndjson)
+    hub = start_hub(procs, db)
+    good = [make_record(i) for i in range(50)]
+    future = make_record(100, occurred_at="2999-01-01T00:00:00Z")
+    ancient = make_record(101, occurred_at="1950-01-01T00:00:00+08:00")
+    huge = make_record(102, attrs={"note": "长" * 3000})          # 9000 bytes
+    lines = good[:20] + [
+        '{"case_no": "PY-1", "event_type": "x.y", ',                     # not JSON
+        make_record(103, keys={"credit_code": bad_credit_code(3)}),      # refused locally
+        future, ancient, huge,
+    ] + good[20:]
+    path = write_ndjson(tmp_path / "in.ndjson", lines)
+    outbox = tmp_path / "a.outbox"
+    adapter = start_adapter(procs, hub.port, str(outbox), stdin=path)
+    wait_exit(adapter, timeout=60)
+
+    assert event_count(db) == (len(good), len(good))
+    dead = dict(query(db, "SELECT event_id, code FROM dead_letters"))
+    assert dead == {future["event_id"]: "TIME_OUT_OF_RANGE",
+                    ancient["event_id"]: "TIME_OUT_OF_RANGE",
+                    huge["event_id"]: "LIMIT_EXCEEDED"}
+    assert outbox_count(outbox) == 0
+    conn = sqlite3.connect(f"file:{outbox}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT event_id, code, reason FROM quarantine").fetchall()
+    finally:
+        conn.close()
+    assert sorted(code for _, code, _ in rows) == [
+        "BAD_RECORD", "BAD_RECORD", "LIMIT_EXCEEDED", "TIME_OUT_OF_RANGE",
+        "TIME_OUT_OF_RANGE"]
+    assert all(reason for _, _, reason in rows)
+    assert {i for i, code, _ in rows if code != "BAD_RECORD"} == set(dead)

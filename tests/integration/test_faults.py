@@ -139,11 +139,13 @@ def test_adapter_sigkill_hub_down(db, procs, tmp_path):
     assert_exactly(db, records)
 
 
-@pytest.mark.parametrize("how", ["restart", "stop-start"])
+@pytest.mark.parametrize("how", ["restart", "crash", "stop-start"])
 def test_pg_restart(pg, db, procs, hub_client, tmp_path, how):
-    """PostgreSQL restarted (or stopped for a while) while events flow: the
-    hub keeps running, stops acknowledging, reconnects and resumes; the
-    adapter finishes; every event is stored exactly once."""
+    """PostgreSQL restarted, crashed (SIGKILL, then started) or stopped for a
+    while, as events flow: the hub keeps running, stops acknowledging,
+    reconnects and resumes; the adapter finishes; every event is stored
+    exactly once (a commit whose outcome the hub never heard is redelivered
+    and absorbed as a duplicate)."""
     hub = start_hub(procs, db, extra=["--db-retry-max-ms", "500"])
     records = [make_record(i) for i in range(N)]
     adapter = start_adapter(procs, hub.port, str(tmp_path / "a.outbox"), stdin="pipe")
@@ -154,6 +156,10 @@ def test_pg_restart(pg, db, procs, hub_client, tmp_path, how):
     if how == "restart":
         feeder.release()                # events keep coming during the restart
         pg.restart()
+    elif how == "crash":
+        feeder.release()
+        pg.kill()
+        pg.start()
     else:
         pg.stop()
         down_at = time.monotonic()
@@ -232,3 +238,28 @@ def test_sigterm_drain(pb, db, procs, hub_client):
     all_sent = {e.event_id for events in sent.values() for e in events}
     assert stored <= all_sent
     print(f"sent {len(all_sent)}, acknowledged {len(settled)}, stored {len(stored)}")
+
+
+def test_sigterm_while_store_down(pg, pb, db, procs, hub_client):
+    """With PostgreSQL down the hub answers RETRY (never STORED), and SIGTERM
+    still stops it cleanly within the drain timeout."""
+    hub = start_hub(procs, db, extra=["--drain-timeout-ms", "5000"])
+    c = hub_client(hub.endpoint)
+    assert c.request_batch([make_event(pb, 0)]).acks[0].status == pb.STORED
+    pg.stop()
+    try:
+        events = [make_event(pb, i) for i in range(1, 200)]
+        ack = c.request_batch(events)
+        assert {a.status for a in ack.acks} == {pb.RETRY}
+        assert {a.code for a in ack.acks} == {pb.STORE_UNAVAILABLE}
+        c.send_batch(events)
+        hub.kill(signal.SIGTERM)
+        t0 = time.monotonic()
+        while c.sock.poll(500):
+            reply = c.recv()
+            assert {a.status for a in reply.ack.acks} <= {pb.RETRY}, reply
+        wait_exit(hub, timeout=15)
+        assert time.monotonic() - t0 < 8
+    finally:
+        pg.start()
+    assert event_count(db) == (1, 1)

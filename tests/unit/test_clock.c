@@ -15,13 +15,12 @@
 #include <string.h>
 #include <time.h>
 
-static int s_passed;                //  cases that held
-static int s_failed;                //  cases that did not
+static int s_passed; //  cases that held
+static int s_failed; //  cases that did not
 
 /*  Counts one case; prints it with its location when it failed.  */
 static void
-s_check (bool ok, const char *what, const char *detail,
-         const char *file, int line)
+s_check (bool ok, const char *what, const char *detail, const char *file, int line)
 {
     if (ok) {
         s_passed++;
@@ -29,7 +28,7 @@ s_check (bool ok, const char *what, const char *detail,
     }
     s_failed++;
     fprintf (stderr, "%s:%d: FAILED: %s%s%s\n", file, line, what,
-             detail && *detail? " -- ": "", detail? detail: "");
+             detail && *detail ? " -- " : "", detail ? detail : "");
 }
 
 #define CHECK(cond) s_check ((cond), #cond, NULL, __FILE__, __LINE__)
@@ -45,14 +44,13 @@ s_check_parse (const char *text, int64_t want, const char *file, int line)
 {
     int64_t got = -123456789;
     bool ok = clock_parse_rfc3339 (text, &got);
-    char what [160];
-    char detail [120] = "";
+    char what[160];
+    char detail[120] = "";
     snprintf (what, sizeof what, "clock_parse_rfc3339 (\"%s\") == %lld", text,
               (long long) want);
     if (!ok)
         snprintf (detail, sizeof detail, "refused");
-    else
-    if (got != want)
+    else if (got != want)
         snprintf (detail, sizeof detail, "got %lld", (long long) got);
     s_check (ok && got == want, what, detail, file, line);
 }
@@ -62,8 +60,8 @@ s_check_reject (const char *text, const char *file, int line)
 {
     int64_t got = 0;
     bool ok = clock_parse_rfc3339 (text, &got);
-    char what [160];
-    char detail [80] = "";
+    char what[160];
+    char detail[80] = "";
     snprintf (what, sizeof what, "clock_parse_rfc3339 refuses \"%s\"", text);
     if (ok)
         snprintf (detail, sizeof detail, "accepted as %lld", (long long) got);
@@ -129,7 +127,7 @@ s_test_calendar (void)
     CHECK_PARSE ("2020-02-29T12:00:00Z", 1582977600000);
     CHECK_PARSE ("2000-02-29T00:00:00Z", 951782400000);
     CHECK_REJECT ("2021-02-29T12:00:00Z");
-    CHECK_REJECT ("1900-02-29T12:00:00Z");     //  divisible by 100, not by 400
+    CHECK_REJECT ("1900-02-29T12:00:00Z"); //  divisible by 100, not by 400
     CHECK_REJECT ("2020-02-30T12:00:00Z");
     CHECK_REJECT ("2020-04-31T12:00:00Z");
     CHECK_REJECT ("2020-06-31T12:00:00Z");
@@ -192,15 +190,16 @@ s_test_garbage (void)
     CHECK_REJECT ("20200901T093107Z");
     CHECK_REJECT ("2020-09-01T9:31:07Z");
     CHECK_REJECT ("+2020-09-01T09:31:07Z");
-    CHECK_REJECT ("2020-09-01T09:31:07\xef\xbc\x8b" "08:00");   //  full-width plus
+    CHECK_REJECT ("2020-09-01T09:31:07\xef\xbc\x8b"
+                  "08:00"); //  full-width plus
 
     //  Every prefix of a valid text is refused (and none reads past it).
     const char *full = "2020-09-01T09:31:07.250+08:00";
-    char prefix [64];
+    char prefix[64];
     int accepted = 0;
     for (size_t n = 0; n < strlen (full); n++) {
         memcpy (prefix, full, n);
-        prefix [n] = '\0';
+        prefix[n] = '\0';
         int64_t ms;
         //  "...07.250+08" is a valid text itself; "...+08:" (a dangling
         //  colon) is counted in s_test_offsets.
@@ -216,7 +215,7 @@ s_test_garbage (void)
 static void
 s_test_format (void)
 {
-    char buf [64];
+    char buf[64];
     clock_format_utc (1598923867000, buf, sizeof buf);
     CHECK (strcmp (buf, "2020-09-01T01:31:07.000Z") == 0);
     clock_format_utc (1598952667250, buf, sizeof buf);
@@ -246,7 +245,7 @@ s_test_format (void)
     CHECK (strcmp (buf, "9999-12-31 23:59:59.999+00") == 0);
 
     //  A short buffer is truncated, not overrun.
-    char small [11];
+    char small[11];
     memset (small, 'x', sizeof small);
     clock_format_utc (1598923867000, small, sizeof small);
     CHECK (strcmp (small, "2020-09-01") == 0);
@@ -261,7 +260,7 @@ s_test_format (void)
         state = state * 6364136223846793005ull + 1442695040888963407ull;
         int64_t ms = lo + (int64_t) ((state >> 11) % (uint64_t) span);
         if (n < 2000)
-            ms = (int64_t) ((state >> 11) % 4000000) - 2000000;    //  around the epoch
+            ms = (int64_t) ((state >> 11) % 4000000) - 2000000; //  around the epoch
         int64_t back;
         clock_format_utc (ms, buf, sizeof buf);
         if (!clock_parse_rfc3339 (buf, &back) || back != ms) {
@@ -277,7 +276,8 @@ s_test_format (void)
         memset (&tm, 0, sizeof tm);
         int millis;
         if (sscanf (buf, "%d-%d-%d %d:%d:%d.%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                    &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &millis) != 7)
+                    &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &millis)
+            != 7)
             bad_timegm++;
         else {
             tm.tm_year -= 1900;
@@ -295,11 +295,11 @@ s_test_format (void)
     int bad_offset = 0;
     for (int n = 0; n < 5000; n++) {
         state = state * 6364136223846793005ull + 1442695040888963407ull;
-        int64_t ms = (int64_t) ((state >> 11) % 4102444800000ull);     //  1970..2100
+        int64_t ms = (int64_t) ((state >> 11) % 4102444800000ull); //  1970..2100
         time_t local = (time_t) (ms / 1000 + 8 * 3600);
         struct tm tm;
         gmtime_r (&local, &tm);
-        char text [64];
+        char text[64];
         snprintf (text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+08:00",
                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                   tm.tm_sec, (int) (ms % 1000));
@@ -315,7 +315,7 @@ static void
 s_test_now (void)
 {
     int64_t wall = clock_now_ms ();
-    CHECK (wall > 1577836800000);               //  after 2020-01-01
+    CHECK (wall > 1577836800000); //  after 2020-01-01
     int64_t m1 = clock_mono_ms ();
     int64_t u1 = clock_mono_us ();
     struct timespec pause = {0, 20 * 1000 * 1000};
@@ -338,5 +338,5 @@ main (void)
     s_test_format ();
     s_test_now ();
     printf ("test_clock: %d passed, %d failed\n", s_passed, s_failed);
-    return s_failed? 1: 0;
+    return s_failed ? 1 : 0;
 }

@@ -15,13 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int s_passed;                //  cases that held
-static int s_failed;                //  cases that did not
+static int s_passed; //  cases that held
+static int s_failed; //  cases that did not
 
 /*  Counts one case; prints it with its location when it failed.  */
 static void
-s_check (bool ok, const char *what, const char *detail,
-         const char *file, int line)
+s_check (bool ok, const char *what, const char *detail, const char *file, int line)
 {
     if (ok) {
         s_passed++;
@@ -29,14 +28,14 @@ s_check (bool ok, const char *what, const char *detail,
     }
     s_failed++;
     fprintf (stderr, "%s:%d: FAILED: %s%s%s\n", file, line, what,
-             detail && *detail? " -- ": "", detail? detail: "");
+             detail && *detail ? " -- " : "", detail ? detail : "");
 }
 
 #define CHECK(cond) s_check ((cond), #cond, NULL, __FILE__, __LINE__)
 #define STREQ(a, b) (strcmp ((a), (b)) == 0)
 
 //  The sample event: every key kind and every attribute type.
-static const event_key_t s_keys [] = {
+static const event_key_t s_keys[] = {
     {KEY_CREDIT_CODE, "91350100M000100Y43"},
     {KEY_UNIT_NUMBER, "640425001002GB00123F00010001"},
     {KEY_PROJECT_CODE, "2020-640425-47-01-000123"},
@@ -44,7 +43,7 @@ static const event_key_t s_keys [] = {
     {KEY_REFUND_NO, "TK-2020-0001"},
 };
 
-static event_attr_t s_attrs [] = {
+static event_attr_t s_attrs[] = {
     {.name = "seller_name", .type = ATTR_TEXT, .text = "宁夏彭阳县某某房地产开发有限公司"},
     {.name = "empty_text", .type = ATTR_TEXT, .text = ""},
     {.name = "parcel_count", .type = ATTR_INTEGER, .integer = 3},
@@ -60,7 +59,7 @@ static event_attr_t s_attrs [] = {
     {.name = "before_epoch", .type = ATTR_TIME, .time_ms = -2208988800000},
 };
 
-#define N_KEYS (sizeof s_keys / sizeof *s_keys)
+#define N_KEYS  (sizeof s_keys / sizeof *s_keys)
 #define N_ATTRS (sizeof s_attrs / sizeof *s_attrs)
 
 static case_event_t
@@ -94,22 +93,35 @@ s_same_event (const case_event_t *a, const case_event_t *b)
         || a->n_keys != b->n_keys || a->n_attrs != b->n_attrs)
         return false;
     for (size_t i = 0; i < a->n_keys; i++)
-        if (a->keys [i].kind != b->keys [i].kind
-            || !STREQ (a->keys [i].value, b->keys [i].value))
+        if (a->keys[i].kind != b->keys[i].kind
+            || !STREQ (a->keys[i].value, b->keys[i].value))
             return false;
     for (size_t i = 0; i < a->n_attrs; i++) {
-        const event_attr_t *x = &a->attrs [i], *y = &b->attrs [i];
+        const event_attr_t *x = &a->attrs[i], *y = &b->attrs[i];
         if (!STREQ (x->name, y->name) || x->type != y->type)
             return false;
         switch (x->type) {
-            case ATTR_TEXT: if (!STREQ (x->text, y->text)) return false; break;
-            case ATTR_INTEGER: if (x->integer != y->integer) return false; break;
-            case ATTR_NUMBER:
-                if (memcmp (&x->number, &y->number, sizeof x->number) != 0) return false;
-                break;
-            case ATTR_FLAG: if (x->flag != y->flag) return false; break;
-            case ATTR_TIME: if (x->time_ms != y->time_ms) return false; break;
-            default: break;
+        case ATTR_TEXT:
+            if (!STREQ (x->text, y->text))
+                return false;
+            break;
+        case ATTR_INTEGER:
+            if (x->integer != y->integer)
+                return false;
+            break;
+        case ATTR_NUMBER:
+            if (memcmp (&x->number, &y->number, sizeof x->number) != 0)
+                return false;
+            break;
+        case ATTR_FLAG:
+            if (x->flag != y->flag)
+                return false;
+            break;
+        case ATTR_TIME:
+            if (x->time_ms != y->time_ms)
+                return false;
+            break;
+        default: break;
         }
     }
     return true;
@@ -136,11 +148,11 @@ s_walk_inbound (const codec_inbound_t *in)
         n += strlen (e.event_id) + strlen (e.agency) + strlen (e.adapter_id)
              + strlen (e.case_no) + strlen (e.event_type);
         for (size_t k = 0; k < e.n_keys; k++)
-            n += strlen (e.keys [k].value) + strlen (key_kind_name (e.keys [k].kind));
+            n += strlen (e.keys[k].value) + strlen (key_kind_name (e.keys[k].kind));
         for (size_t a = 0; a < e.n_attrs; a++) {
-            n += strlen (e.attrs [a].name);
-            if (e.attrs [a].type == ATTR_TEXT)
-                n += strlen (e.attrs [a].text);
+            n += strlen (e.attrs[a].name);
+            if (e.attrs[a].type == ATTR_TEXT)
+                n += strlen (e.attrs[a].text);
         }
         size_t len;
         uint8_t *bytes = codec_inbound_event_bytes (in, i, &len);
@@ -159,13 +171,13 @@ s_test_event_round_trip (void)
     uint8_t *ev = codec_event_encode (&e, &ev_len);
     CHECK (ev != NULL && ev_len > 0);
 
-    const uint8_t *events [1] = {ev};
-    size_t lens [1] = {ev_len};
+    const uint8_t *events[1] = {ev};
+    size_t lens[1] = {ev_len};
     size_t len;
     uint8_t *msg = codec_batch_encode (77, "land-彭阳-1", "land", events, lens, 1, &len);
     CHECK (msg != NULL);
 
-    char err [256] = "";
+    char err[256] = "";
     codec_inbound_t *in = codec_inbound_decode (msg, len, err, sizeof err);
     CHECK (in != NULL);
     if (!in) {
@@ -192,26 +204,26 @@ s_test_event_round_trip (void)
     CHECK (got.accepted_at_ms == 1598923870000);
     CHECK (got.n_keys == N_KEYS);
     for (size_t k = 0; k < got.n_keys && k < N_KEYS; k++) {
-        CHECK (got.keys [k].kind == s_keys [k].kind);
-        CHECK (STREQ (got.keys [k].value, s_keys [k].value));
+        CHECK (got.keys[k].kind == s_keys[k].kind);
+        CHECK (STREQ (got.keys[k].value, s_keys[k].value));
     }
     CHECK (got.n_attrs == N_ATTRS);
     if (got.n_attrs == N_ATTRS) {
-        CHECK (STREQ (got.attrs [0].name, "seller_name") && got.attrs [0].type == ATTR_TEXT
-               && STREQ (got.attrs [0].text, "宁夏彭阳县某某房地产开发有限公司"));
-        CHECK (got.attrs [1].type == ATTR_TEXT && STREQ (got.attrs [1].text, ""));
-        CHECK (got.attrs [2].type == ATTR_INTEGER && got.attrs [2].integer == 3);
-        CHECK (got.attrs [3].type == ATTR_INTEGER && got.attrs [3].integer == INT64_MIN);
-        CHECK (got.attrs [4].type == ATTR_INTEGER && got.attrs [4].integer == INT64_MAX);
+        CHECK (STREQ (got.attrs[0].name, "seller_name") && got.attrs[0].type == ATTR_TEXT
+               && STREQ (got.attrs[0].text, "宁夏彭阳县某某房地产开发有限公司"));
+        CHECK (got.attrs[1].type == ATTR_TEXT && STREQ (got.attrs[1].text, ""));
+        CHECK (got.attrs[2].type == ATTR_INTEGER && got.attrs[2].integer == 3);
+        CHECK (got.attrs[3].type == ATTR_INTEGER && got.attrs[3].integer == INT64_MIN);
+        CHECK (got.attrs[4].type == ATTR_INTEGER && got.attrs[4].integer == INT64_MAX);
         //  A zero inside the oneof is still a value, not "no value".
-        CHECK (got.attrs [5].type == ATTR_INTEGER && got.attrs [5].integer == 0);
-        CHECK (got.attrs [6].type == ATTR_NUMBER && got.attrs [6].number == 12000.5);
-        CHECK (got.attrs [7].type == ATTR_NUMBER && got.attrs [7].number == -4.9e-324);
-        CHECK (got.attrs [8].type == ATTR_NUMBER && got.attrs [8].number == 0.0);
-        CHECK (got.attrs [9].type == ATTR_FLAG && got.attrs [9].flag == true);
-        CHECK (got.attrs [10].type == ATTR_FLAG && got.attrs [10].flag == false);
-        CHECK (got.attrs [11].type == ATTR_TIME && got.attrs [11].time_ms == 1598925600000);
-        CHECK (got.attrs [12].type == ATTR_TIME && got.attrs [12].time_ms == -2208988800000);
+        CHECK (got.attrs[5].type == ATTR_INTEGER && got.attrs[5].integer == 0);
+        CHECK (got.attrs[6].type == ATTR_NUMBER && got.attrs[6].number == 12000.5);
+        CHECK (got.attrs[7].type == ATTR_NUMBER && got.attrs[7].number == -4.9e-324);
+        CHECK (got.attrs[8].type == ATTR_NUMBER && got.attrs[8].number == 0.0);
+        CHECK (got.attrs[9].type == ATTR_FLAG && got.attrs[9].flag == true);
+        CHECK (got.attrs[10].type == ATTR_FLAG && got.attrs[10].flag == false);
+        CHECK (got.attrs[11].type == ATTR_TIME && got.attrs[11].time_ms == 1598925600000);
+        CHECK (got.attrs[12].type == ATTR_TIME && got.attrs[12].time_ms == -2208988800000);
     }
     CHECK (s_same_event (&e, &got));
 
@@ -221,11 +233,11 @@ s_test_event_round_trip (void)
     uint8_t *one = codec_inbound_event_bytes (in, 0, &one_len);
     CHECK (one != NULL);
     CHECK (one_len == ev_len && memcmp (one, ev, ev_len) == 0);
-    const uint8_t *again [1] = {one};
-    size_t again_lens [1] = {one_len};
+    const uint8_t *again[1] = {one};
+    size_t again_lens[1] = {one_len};
     size_t len2;
     uint8_t *msg2 = codec_batch_encode (78, "x", "land", again, again_lens, 1, &len2);
-    codec_inbound_t *in2 = msg2? codec_inbound_decode (msg2, len2, err, sizeof err): NULL;
+    codec_inbound_t *in2 = msg2 ? codec_inbound_decode (msg2, len2, err, sizeof err) : NULL;
     CHECK (in2 != NULL);
     if (in2) {
         case_event_t got2;
@@ -240,7 +252,7 @@ s_test_event_round_trip (void)
 
     codec_inbound_destroy (&in);
     CHECK (in == NULL);
-    codec_inbound_destroy (&in);                //  idempotent
+    codec_inbound_destroy (&in); //  idempotent
     free (msg);
     free (ev);
 }
@@ -250,31 +262,42 @@ s_test_event_round_trip (void)
 static void
 s_test_batch_of_many (void)
 {
-    case_event_t ev [4];
-    ev [0] = s_sample_event ();
-    ev [1] = (case_event_t) {
-        .schema_version = 1, .event_id = "7c9e6679-7425-40de-944b-e07fc1f90ae7",
-        .agency = "land", .adapter_id = "a", .case_no = "c2", .event_type = "t.two",
-        .occurred_at_ms = 1, .accepted_at_ms = 2};
-    event_key_t k3 [] = {{KEY_REFUND_NO, "R-3"}};
-    event_attr_t a3 [] = {{.name = "n", .type = ATTR_INTEGER, .integer = -3}};
-    ev [2] = (case_event_t) {
-        .schema_version = 1, .event_id = "00000000-0000-0000-0000-000000000003",
-        .agency = "tax", .adapter_id = "a", .case_no = "c3", .event_type = "t.three",
-        .occurred_at_ms = -3, .n_keys = 1, .keys = k3, .n_attrs = 1, .attrs = a3};
+    case_event_t ev[4];
+    ev[0] = s_sample_event ();
+    ev[1] = (case_event_t){.schema_version = 1,
+                           .event_id = "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                           .agency = "land",
+                           .adapter_id = "a",
+                           .case_no = "c2",
+                           .event_type = "t.two",
+                           .occurred_at_ms = 1,
+                           .accepted_at_ms = 2};
+    event_key_t k3[] = {{KEY_REFUND_NO, "R-3"}};
+    event_attr_t a3[] = {{.name = "n", .type = ATTR_INTEGER, .integer = -3}};
+    ev[2] = (case_event_t){.schema_version = 1,
+                           .event_id = "00000000-0000-0000-0000-000000000003",
+                           .agency = "tax",
+                           .adapter_id = "a",
+                           .case_no = "c3",
+                           .event_type = "t.three",
+                           .occurred_at_ms = -3,
+                           .n_keys = 1,
+                           .keys = k3,
+                           .n_attrs = 1,
+                           .attrs = a3};
     //  NULL strings are encoded as empty and decode as "", never NULL.
-    ev [3] = (case_event_t) {.schema_version = 0};
+    ev[3] = (case_event_t){.schema_version = 0};
 
-    uint8_t *bytes [4];
-    size_t lens [4];
+    uint8_t *bytes[4];
+    size_t lens[4];
     for (int i = 0; i < 4; i++)
-        bytes [i] = codec_event_encode (&ev [i], &lens [i]);
-    CHECK (lens [3] == 0);                      //  an all-default message is empty
+        bytes[i] = codec_event_encode (&ev[i], &lens[i]);
+    CHECK (lens[3] == 0); //  an all-default message is empty
     size_t len;
     uint8_t *msg = codec_batch_encode (UINT64_MAX, "adapter", "land",
                                        (const uint8_t *const *) bytes, lens, 4, &len);
-    char err [256];
-    codec_inbound_t *in = msg? codec_inbound_decode (msg, len, err, sizeof err): NULL;
+    char err[256];
+    codec_inbound_t *in = msg ? codec_inbound_decode (msg, len, err, sizeof err) : NULL;
     CHECK (in != NULL);
     if (in) {
         CHECK (codec_inbound_batch_seq (in) == UINT64_MAX);
@@ -282,8 +305,8 @@ s_test_batch_of_many (void)
         for (size_t i = 0; i < 3 && i < codec_inbound_event_count (in); i++) {
             case_event_t got;
             codec_inbound_event (in, i, &got);
-            s_check (s_same_event (&ev [i], &got), "batch event round trip", NULL,
-                     __FILE__, __LINE__);
+            s_check (s_same_event (&ev[i], &got), "batch event round trip", NULL, __FILE__,
+                     __LINE__);
         }
         case_event_t empty;
         codec_inbound_event (in, 3, &empty);
@@ -300,55 +323,55 @@ s_test_batch_of_many (void)
 
     //  An empty batch is a batch.
     msg = codec_batch_encode (5, "adapter", "land", NULL, NULL, 0, &len);
-    in = msg? codec_inbound_decode (msg, len, err, sizeof err): NULL;
+    in = msg ? codec_inbound_decode (msg, len, err, sizeof err) : NULL;
     CHECK (in != NULL && codec_inbound_kind (in) == INBOUND_BATCH
            && codec_inbound_event_count (in) == 0 && codec_inbound_batch_seq (in) == 5);
     codec_inbound_destroy (&in);
     free (msg);
 
     //  An attribute without a value stays without one.
-    event_attr_t none [] = {{.name = "empty", .type = ATTR_NONE}};
+    event_attr_t none[] = {{.name = "empty", .type = ATTR_NONE}};
     case_event_t e = s_sample_event ();
     e.n_attrs = 1;
     e.attrs = none;
     size_t one_len;
     uint8_t *one = codec_event_encode (&e, &one_len);
-    const uint8_t *ones [1] = {one};
+    const uint8_t *ones[1] = {one};
     msg = codec_batch_encode (1, "a", "land", ones, &one_len, 1, &len);
-    in = msg? codec_inbound_decode (msg, len, err, sizeof err): NULL;
+    in = msg ? codec_inbound_decode (msg, len, err, sizeof err) : NULL;
     CHECK (in != NULL);
     if (in) {
         case_event_t got;
         codec_inbound_event (in, 0, &got);
-        CHECK (got.n_attrs == 1 && got.attrs [0].type == ATTR_NONE
-               && STREQ (got.attrs [0].name, "empty"));
+        CHECK (got.n_attrs == 1 && got.attrs[0].type == ATTR_NONE
+               && STREQ (got.attrs[0].name, "empty"));
     }
     codec_inbound_destroy (&in);
     free (msg);
     free (one);
 
     //  Unknown key kinds from a newer adapter decode as their number.
-    event_key_t odd [] = {{(key_kind_t) 9, "x"}};
+    event_key_t odd[] = {{(key_kind_t) 9, "x"}};
     e = s_sample_event ();
     e.n_keys = 1;
     e.keys = odd;
     one = codec_event_encode (&e, &one_len);
-    ones [0] = one;
+    ones[0] = one;
     msg = codec_batch_encode (1, "a", "land", ones, &one_len, 1, &len);
-    in = msg? codec_inbound_decode (msg, len, err, sizeof err): NULL;
+    in = msg ? codec_inbound_decode (msg, len, err, sizeof err) : NULL;
     CHECK (in != NULL);
     if (in) {
         case_event_t got;
         codec_inbound_event (in, 0, &got);
-        CHECK (got.n_keys == 1 && (int) got.keys [0].kind == 9);
-        CHECK (STREQ (key_kind_name (got.keys [0].kind), "unknown"));
+        CHECK (got.n_keys == 1 && (int) got.keys[0].kind == 9);
+        CHECK (STREQ (key_kind_name (got.keys[0].kind), "unknown"));
     }
     codec_inbound_destroy (&in);
     free (msg);
     free (one);
 
     for (int i = 0; i < 4; i++)
-        free (bytes [i]);
+        free (bytes[i]);
 }
 
 /*  An event that is not a CaseEvent makes the whole batch fail.  */
@@ -358,17 +381,17 @@ s_test_batch_encode_refuses (void)
     case_event_t e = s_sample_event ();
     size_t good_len;
     uint8_t *good = codec_event_encode (&e, &good_len);
-    static const uint8_t garbage [] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-    const uint8_t *events [3] = {good, garbage, good};
-    size_t lens [3] = {good_len, sizeof garbage, good_len};
+    static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    const uint8_t *events[3] = {good, garbage, good};
+    size_t lens[3] = {good_len, sizeof garbage, good_len};
     size_t len = 12345;
     CHECK (codec_batch_encode (1, "a", "land", events, lens, 3, &len) == NULL);
-    events [0] = garbage;
-    lens [0] = sizeof garbage;
+    events[0] = garbage;
+    lens[0] = sizeof garbage;
     CHECK (codec_batch_encode (1, "a", "land", events, lens, 1, &len) == NULL);
     //  A truncated event.
-    events [0] = good;
-    lens [0] = good_len - 1;
+    events[0] = good;
+    lens[0] = good_len - 1;
     CHECK (codec_batch_encode (1, "a", "land", events, lens, 1, &len) == NULL);
     free (good);
 }
@@ -377,12 +400,15 @@ s_test_batch_encode_refuses (void)
 static void
 s_test_heartbeat (void)
 {
-    heartbeat_t hb = {
-        .adapter_id = "tax-1", .agency = "tax", .sent_at_ms = 1598923867000,
-        .outbox_depth = UINT64_MAX, .oldest_unacked_ms = -1, .task_cursor = 42};
+    heartbeat_t hb = {.adapter_id = "tax-1",
+                      .agency = "tax",
+                      .sent_at_ms = 1598923867000,
+                      .outbox_depth = UINT64_MAX,
+                      .oldest_unacked_ms = -1,
+                      .task_cursor = 42};
     size_t len;
     uint8_t *msg = codec_heartbeat_encode (&hb, &len);
-    char err [256] = "";
+    char err[256] = "";
     codec_inbound_t *in = codec_inbound_decode (msg, len, err, sizeof err);
     CHECK (in != NULL);
     if (in) {
@@ -420,7 +446,7 @@ s_test_heartbeat (void)
 static void
 s_test_outbound (void)
 {
-    event_ack_t acks [] = {
+    event_ack_t acks[] = {
         {"0f8fad5b-d9cb-469f-a165-70867728950e", ACK_STORED, ERR_NONE, ""},
         {"7c9e6679-7425-40de-944b-e07fc1f90ae7", ACK_DUPLICATE, ERR_NONE, ""},
         {"00000000-0000-0000-0000-000000000003", ACK_REJECTED, ERR_INVALID_KEY,
@@ -440,9 +466,9 @@ s_test_outbound (void)
         for (size_t i = 0; i < n && i < codec_outbound_ack_count (out); i++) {
             event_ack_t got;
             codec_outbound_ack (out, i, &got);
-            s_check (STREQ (got.event_id, acks [i].event_id) && got.status == acks [i].status
-                     && got.code == acks [i].code && STREQ (got.reason, acks [i].reason),
-                     "ack round trip", acks [i].event_id, __FILE__, __LINE__);
+            s_check (STREQ (got.event_id, acks[i].event_id) && got.status == acks[i].status
+                         && got.code == acks[i].code && STREQ (got.reason, acks[i].reason),
+                     "ack round trip", acks[i].event_id, __FILE__, __LINE__);
         }
         CHECK (!codec_outbound_store_available (out));
         const char *reason = "x";
@@ -488,8 +514,9 @@ s_test_outbound (void)
     if (out) {
         const char *reason = NULL;
         CHECK (codec_outbound_error (out, &reason) == ERR_MESSAGE_TOO_LARGE);
-        CHECK (reason && STREQ (reason,
-               "message of 2000000 bytes exceeds the limit of 1048576 bytes"));
+        CHECK (reason
+               && STREQ (reason,
+                         "message of 2000000 bytes exceeds the limit of 1048576 bytes"));
         CHECK (codec_outbound_ack_count (out) == 0);
         CHECK (!codec_outbound_store_available (out));
     }
@@ -500,15 +527,16 @@ s_test_outbound (void)
         out = codec_outbound_decode (msg, len);
         const char *reason = NULL;
         s_check (out && codec_outbound_kind (out) == OUTBOUND_ERROR
-                 && codec_outbound_error (out, &reason) == (error_code_t) code
-                 && STREQ (reason, "r"),
-                 "error round trip", error_code_name ((error_code_t) code), __FILE__, __LINE__);
+                     && codec_outbound_error (out, &reason) == (error_code_t) code
+                     && STREQ (reason, "r"),
+                 "error round trip", error_code_name ((error_code_t) code), __FILE__,
+                 __LINE__);
         codec_outbound_destroy (&out);
         free (msg);
     }
 
     //  Not a HubMessage, or one with no body.
-    static const uint8_t garbage [] = {0xff, 0xff, 0xff, 0xff};
+    static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff};
     CHECK (codec_outbound_decode (garbage, sizeof garbage) == NULL);
     CHECK (codec_outbound_decode ("", 0) == NULL);
     //  An inbound heartbeat read as outbound: field 2 is a HeartbeatReply
@@ -527,41 +555,42 @@ s_test_outbound (void)
 static void
 s_test_inbound_bad (void)
 {
-    char err [256];
-    static const uint8_t garbage [] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-    err [0] = '\0';
+    char err[256];
+    static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    err[0] = '\0';
     CHECK (codec_inbound_decode (garbage, sizeof garbage, err, sizeof err) == NULL);
     CHECK (strstr (err, "7 bytes are not a valid AdapterMessage") != NULL);
-    static const char text [] = "GET / HTTP/1.1\r\nHost: hub\r\n\r\n";
-    err [0] = '\0';
+    static const char text[] = "GET / HTTP/1.1\r\nHost: hub\r\n\r\n";
+    err[0] = '\0';
     CHECK (codec_inbound_decode (text, sizeof text - 1, err, sizeof err) == NULL);
-    CHECK (err [0] != '\0');
+    CHECK (err[0] != '\0');
 
     //  Empty bytes are a valid but empty AdapterMessage: no body.
-    err [0] = '\0';
+    err[0] = '\0';
     CHECK (codec_inbound_decode ("", 0, err, sizeof err) == NULL);
     CHECK (strstr (err, "no batch or heartbeat") != NULL);
     //  Only a field from the reserved range (3): still no body.
-    static const uint8_t reserved_only [] = {0x18, 0x01};
-    err [0] = '\0';
-    CHECK (codec_inbound_decode (reserved_only, sizeof reserved_only, err, sizeof err) == NULL);
+    static const uint8_t reserved_only[] = {0x18, 0x01};
+    err[0] = '\0';
+    CHECK (codec_inbound_decode (reserved_only, sizeof reserved_only, err, sizeof err)
+           == NULL);
     CHECK (strstr (err, "no batch or heartbeat") != NULL);
 
     //  A batch of two events, every prefix and every corruption.
     case_event_t e = s_sample_event ();
     size_t ev_len;
     uint8_t *ev = codec_event_encode (&e, &ev_len);
-    const uint8_t *events [2] = {ev, ev};
-    size_t lens [2] = {ev_len, ev_len};
+    const uint8_t *events[2] = {ev, ev};
+    size_t lens[2] = {ev_len, ev_len};
     size_t len;
     uint8_t *msg = codec_batch_encode (9, "land-1", "land", events, lens, 2, &len);
     int refused_without_reason = 0, decoded = 0, refused = 0;
     size_t sum = 0;
     for (size_t n = 0; n < len; n++) {
         //  A copy of exactly n bytes, so ASan catches any read past it.
-        uint8_t *prefix = malloc (n? n: 1);
+        uint8_t *prefix = malloc (n ? n : 1);
         memcpy (prefix, msg, n);
-        err [0] = '\0';
+        err[0] = '\0';
         codec_inbound_t *in = codec_inbound_decode (prefix, n, err, sizeof err);
         if (in) {
             decoded++;
@@ -570,7 +599,7 @@ s_test_inbound_bad (void)
         }
         else {
             refused++;
-            if (!err [0])
+            if (!err[0])
                 refused_without_reason++;
         }
         free (prefix);
@@ -581,16 +610,15 @@ s_test_inbound_bad (void)
         for (int flip = 0; flip < 3; flip++) {
             uint8_t *bad = malloc (len);
             memcpy (bad, msg, len);
-            static const uint8_t masks [3] = {0xff, 0x80, 0x01};
-            bad [pos] ^= masks [flip];
-            err [0] = '\0';
+            static const uint8_t masks[3] = {0xff, 0x80, 0x01};
+            bad[pos] ^= masks[flip];
+            err[0] = '\0';
             codec_inbound_t *in = codec_inbound_decode (bad, len, err, sizeof err);
             if (in) {
                 sum += s_walk_inbound (in);
                 codec_inbound_destroy (&in);
             }
-            else
-            if (!err [0])
+            else if (!err[0])
                 refused_without_reason++;
             free (bad);
         }
@@ -598,11 +626,15 @@ s_test_inbound_bad (void)
     CHECK (sum > 0);
 
     //  The heartbeat too.
-    heartbeat_t hb = {.adapter_id = "tax-1", .agency = "tax", .sent_at_ms = 5,
-                      .outbox_depth = 7, .oldest_unacked_ms = 3, .task_cursor = 1};
+    heartbeat_t hb = {.adapter_id = "tax-1",
+                      .agency = "tax",
+                      .sent_at_ms = 5,
+                      .outbox_depth = 7,
+                      .oldest_unacked_ms = 3,
+                      .task_cursor = 1};
     uint8_t *hmsg = codec_heartbeat_encode (&hb, &len);
     for (size_t n = 0; n < len; n++) {
-        uint8_t *prefix = malloc (n? n: 1);
+        uint8_t *prefix = malloc (n ? n : 1);
         memcpy (prefix, hmsg, n);
         codec_inbound_t *in = codec_inbound_decode (prefix, n, err, sizeof err);
         if (in) {
@@ -616,11 +648,11 @@ s_test_inbound_bad (void)
     free (ev);
 
     //  Outbound prefixes likewise.
-    event_ack_t acks [] = {{"0f8fad5b-d9cb-469f-a165-70867728950e", ACK_REJECTED,
-                            ERR_INVALID_KEY, "reason"}};
+    event_ack_t acks[] = {
+        {"0f8fad5b-d9cb-469f-a165-70867728950e", ACK_REJECTED, ERR_INVALID_KEY, "reason"}};
     uint8_t *amsg = codec_ack_encode (4, acks, 1, &len);
     for (size_t n = 0; n < len; n++) {
-        uint8_t *prefix = malloc (n? n: 1);
+        uint8_t *prefix = malloc (n ? n : 1);
         memcpy (prefix, amsg, n);
         codec_outbound_t *out = codec_outbound_decode (prefix, n);
         if (out) {
@@ -641,13 +673,13 @@ s_test_inbound_bad (void)
 static void
 s_test_names (void)
 {
-    static const char *kinds [] = {"credit_code", "unit_number", "project_code",
-                                   "application_no", "refund_no"};
+    static const char *kinds[] = {"credit_code", "unit_number", "project_code",
+                                  "application_no", "refund_no"};
     for (int k = KEY_CREDIT_CODE; k <= KEY_REFUND_NO; k++) {
         key_kind_t parsed = KEY_NONE;
-        s_check (STREQ (key_kind_name ((key_kind_t) k), kinds [k - 1])
-                 && key_kind_parse (kinds [k - 1], &parsed) && parsed == (key_kind_t) k,
-                 "key kind round trip", kinds [k - 1], __FILE__, __LINE__);
+        s_check (STREQ (key_kind_name ((key_kind_t) k), kinds[k - 1])
+                     && key_kind_parse (kinds[k - 1], &parsed) && parsed == (key_kind_t) k,
+                 "key kind round trip", kinds[k - 1], __FILE__, __LINE__);
     }
     key_kind_t kind = KEY_REFUND_NO;
     CHECK (!key_kind_parse ("", &kind));
@@ -655,18 +687,19 @@ s_test_names (void)
     CHECK (!key_kind_parse ("CREDIT_CODE", &kind));
     CHECK (!key_kind_parse ("credit_code ", &kind));
     CHECK (!key_kind_parse ("credit", &kind));
-    CHECK (kind == KEY_REFUND_NO);              //  untouched on failure
+    CHECK (kind == KEY_REFUND_NO); //  untouched on failure
     CHECK (STREQ (key_kind_name (KEY_NONE), ""));
     CHECK (STREQ (key_kind_name ((key_kind_t) 6), "unknown"));
     CHECK (STREQ (key_kind_name ((key_kind_t) -1), "unknown"));
 
-    static const char *codes [] = {
-        "NONE", "MALFORMED", "UNSUPPORTED_VERSION", "MISSING_FIELD", "INVALID_FIELD",
-        "UNKNOWN_AGENCY", "AGENCY_MISMATCH", "LIMIT_EXCEEDED", "INVALID_KEY",
-        "TIME_OUT_OF_RANGE", "STORE_UNAVAILABLE", "MESSAGE_TOO_LARGE", "SHUTTING_DOWN"};
+    static const char *codes[] = {
+        "NONE",          "MALFORMED",         "UNSUPPORTED_VERSION", "MISSING_FIELD",
+        "INVALID_FIELD", "UNKNOWN_AGENCY",    "AGENCY_MISMATCH",     "LIMIT_EXCEEDED",
+        "INVALID_KEY",   "TIME_OUT_OF_RANGE", "STORE_UNAVAILABLE",   "MESSAGE_TOO_LARGE",
+        "SHUTTING_DOWN"};
     for (int c = ERR_NONE; c <= ERR_SHUTTING_DOWN; c++)
-        s_check (STREQ (error_code_name ((error_code_t) c), codes [c]), "error code name",
-                 codes [c], __FILE__, __LINE__);
+        s_check (STREQ (error_code_name ((error_code_t) c), codes[c]), "error code name",
+                 codes[c], __FILE__, __LINE__);
     CHECK (STREQ (error_code_name ((error_code_t) 13), "UNKNOWN"));
     CHECK (STREQ (error_code_name ((error_code_t) -1), "UNKNOWN"));
 
@@ -690,5 +723,5 @@ main (void)
     s_test_inbound_bad ();
     s_test_names ();
     printf ("test_codec: %d passed, %d failed\n", s_passed, s_failed);
-    return s_failed? 1: 0;
+    return s_failed ? 1 : 0;
 }

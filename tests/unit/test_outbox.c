@@ -19,13 +19,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int s_passed;                //  cases that held
-static int s_failed;                //  cases that did not
+static int s_passed; //  cases that held
+static int s_failed; //  cases that did not
 
 /*  Counts one case; prints it with its location when it failed.  */
 static void
-s_check (bool ok, const char *what, const char *detail,
-         const char *file, int line)
+s_check (bool ok, const char *what, const char *detail, const char *file, int line)
 {
     if (ok) {
         s_passed++;
@@ -33,36 +32,34 @@ s_check (bool ok, const char *what, const char *detail,
     }
     s_failed++;
     fprintf (stderr, "%s:%d: FAILED: %s%s%s\n", file, line, what,
-             detail && *detail? " -- ": "", detail? detail: "");
+             detail && *detail ? " -- " : "", detail ? detail : "");
 }
 
 #define CHECK(cond) s_check ((cond), #cond, NULL, __FILE__, __LINE__)
 
-static char s_dir [64];             //  temporary directory of this run
-static char s_path [128];           //  the outbox file in it
+static char s_dir[64];   //  temporary directory of this run
+static char s_path[128]; //  the outbox file in it
 
-static const char *s_ids [] = {
-    "0f8fad5b-d9cb-469f-a165-70867728950e",
-    "7c9e6679-7425-40de-944b-e07fc1f90ae7",
-    "00000000-0000-0000-0000-000000000003",
-    "00000000-0000-0000-0000-000000000004",
+static const char *s_ids[] = {
+    "0f8fad5b-d9cb-469f-a165-70867728950e", "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+    "00000000-0000-0000-0000-000000000003", "00000000-0000-0000-0000-000000000004",
     "00000000-0000-0000-0000-000000000005",
 };
 
 //  Payloads: 100 bytes each, byte value = event number (and some zeros).
-static uint8_t s_payload [5][100];
+static uint8_t s_payload[5][100];
 
 static outbox_item_t
 s_item (int i, int64_t accepted_at)
 {
-    return (outbox_item_t) {s_ids [i], s_payload [i], sizeof s_payload [i], accepted_at};
+    return (outbox_item_t){s_ids[i], s_payload[i], sizeof s_payload[i], accepted_at};
 }
 
 /*  Removes the outbox file and its WAL companions.  */
 static void
 s_remove_files (void)
 {
-    char name [160];
+    char name[160];
     unlink (s_path);
     snprintf (name, sizeof name, "%s-wal", s_path);
     unlink (name);
@@ -74,7 +71,7 @@ s_remove_files (void)
 static void
 s_test_queue (void)
 {
-    char err [256] = "";
+    char err[256] = "";
     outbox_t *box = outbox_open (s_path, err, sizeof err);
     CHECK (box != NULL);
     if (!box) {
@@ -84,19 +81,19 @@ s_test_queue (void)
     CHECK (outbox_depth (box) == 0);
     CHECK (outbox_oldest_ms (box) == 0);
     CHECK (outbox_quarantined (box) == 0);
-    outbox_row_t rows [8];
+    outbox_row_t rows[8];
     CHECK (outbox_fetch (box, 0, 8, 1 << 20, rows) == 0);
 
     //  Three, then one new among repeats (within the call and before it).
-    outbox_item_t first [3] = {s_item (0, 1000), s_item (1, 2000), s_item (2, 3000)};
+    outbox_item_t first[3] = {s_item (0, 1000), s_item (1, 2000), s_item (2, 3000)};
     CHECK (outbox_put (box, first, 3, NULL, 0, err, sizeof err) == 3);
     CHECK (outbox_depth (box) == 3);
     CHECK (outbox_oldest_ms (box) == 1000);
-    outbox_item_t second [4] = {s_item (1, 9000), s_item (3, 4000), s_item (3, 4500),
-                                s_item (0, 500)};
+    outbox_item_t second[4] = {s_item (1, 9000), s_item (3, 4000), s_item (3, 4500),
+                               s_item (0, 500)};
     CHECK (outbox_put (box, second, 4, NULL, 0, err, sizeof err) == 1);
     CHECK (outbox_depth (box) == 4);
-    CHECK (outbox_oldest_ms (box) == 1000);    //  the repeat's 500 was not taken
+    CHECK (outbox_oldest_ms (box) == 1000); //  the repeat's 500 was not taken
     CHECK (outbox_put (box, second, 1, NULL, 0, err, sizeof err) == 0);
     CHECK (outbox_put (box, NULL, 0, NULL, 0, err, sizeof err) == 0);
     CHECK (outbox_depth (box) == 4);
@@ -104,47 +101,47 @@ s_test_queue (void)
     //  Everything, oldest first, bytes intact.
     size_t n = outbox_fetch (box, 0, 8, 1 << 20, rows);
     CHECK (n == 4);
-    static const int order [4] = {0, 1, 2, 3};
+    static const int order[4] = {0, 1, 2, 3};
     bool same = n == 4;
     for (size_t i = 0; i < n && same; i++) {
-        if (strcmp (rows [i].event_id, s_ids [order [i]]) != 0
-            || rows [i].len != 100 || memcmp (rows [i].bytes, s_payload [order [i]], 100) != 0
-            || (i > 0 && rows [i].seq <= rows [i - 1].seq))
+        if (strcmp (rows[i].event_id, s_ids[order[i]]) != 0 || rows[i].len != 100
+            || memcmp (rows[i].bytes, s_payload[order[i]], 100) != 0
+            || (i > 0 && rows[i].seq <= rows[i - 1].seq))
             same = false;
     }
     CHECK (same);
-    int64_t seqs [4];
+    int64_t seqs[4];
     for (size_t i = 0; i < n; i++) {
-        seqs [i] = rows [i].seq;
-        outbox_row_free (&rows [i]);
-        CHECK (rows [i].bytes == NULL);
+        seqs[i] = rows[i].seq;
+        outbox_row_free (&rows[i]);
+        CHECK (rows[i].bytes == NULL);
     }
-    outbox_row_free (&rows [0]);                //  twice is harmless
+    outbox_row_free (&rows[0]); //  twice is harmless
 
     //  After a seq; at most max_n; stopping before max_bytes.
-    n = outbox_fetch (box, seqs [1], 8, 1 << 20, rows);
-    CHECK (n == 2 && rows [0].seq == seqs [2] && rows [1].seq == seqs [3]);
+    n = outbox_fetch (box, seqs[1], 8, 1 << 20, rows);
+    CHECK (n == 2 && rows[0].seq == seqs[2] && rows[1].seq == seqs[3]);
     for (size_t i = 0; i < n; i++)
-        outbox_row_free (&rows [i]);
-    outbox_row_t two [2];
-    n = outbox_fetch (box, 0, 2, 1 << 20, two);     //  exactly two slots
-    CHECK (n == 2 && two [0].seq == seqs [0] && two [1].seq == seqs [1]);
+        outbox_row_free (&rows[i]);
+    outbox_row_t two[2];
+    n = outbox_fetch (box, 0, 2, 1 << 20, two); //  exactly two slots
+    CHECK (n == 2 && two[0].seq == seqs[0] && two[1].seq == seqs[1]);
     for (size_t i = 0; i < n; i++)
-        outbox_row_free (&two [i]);
+        outbox_row_free (&two[i]);
     n = outbox_fetch (box, 0, 8, 250, rows);
     CHECK (n == 2);
     for (size_t i = 0; i < n; i++)
-        outbox_row_free (&rows [i]);
+        outbox_row_free (&rows[i]);
     n = outbox_fetch (box, 0, 8, 300, rows);
     CHECK (n == 3);
     for (size_t i = 0; i < n; i++)
-        outbox_row_free (&rows [i]);
+        outbox_row_free (&rows[i]);
     //  A first event larger than max_bytes still goes, or nothing ever would.
     n = outbox_fetch (box, 0, 8, 10, rows);
-    CHECK (n == 1 && rows [0].seq == seqs [0]);
+    CHECK (n == 1 && rows[0].seq == seqs[0]);
     for (size_t i = 0; i < n; i++)
-        outbox_row_free (&rows [i]);
-    CHECK (outbox_fetch (box, seqs [3], 8, 1 << 20, rows) == 0);
+        outbox_row_free (&rows[i]);
+    CHECK (outbox_fetch (box, seqs[3], 8, 1 << 20, rows) == 0);
     CHECK (outbox_fetch (box, 0, 0, 1 << 20, rows) == 0);
 
     //  Remove the first two: depth and oldest follow.
@@ -152,9 +149,9 @@ s_test_queue (void)
     CHECK (outbox_depth (box) == 2);
     CHECK (outbox_oldest_ms (box) == 3000);
     n = outbox_fetch (box, 0, 8, 1 << 20, rows);
-    CHECK (n == 2 && rows [0].seq == seqs [2]);
+    CHECK (n == 2 && rows[0].seq == seqs[2]);
     for (size_t i = 0; i < n; i++)
-        outbox_row_free (&rows [i]);
+        outbox_row_free (&rows[i]);
     //  Removing again, or an unknown seq, or nothing, changes nothing.
     CHECK (outbox_remove (box, seqs, 2) == 0);
     int64_t unknown = 987654;
@@ -164,21 +161,21 @@ s_test_queue (void)
 
     //  A removed id can be accepted again (the hub absorbs a repeat), and
     //  takes a new, higher seq: seqs are never reused.
-    outbox_item_t again [1] = {s_item (0, 6000)};
+    outbox_item_t again[1] = {s_item (0, 6000)};
     CHECK (outbox_put (box, again, 1, NULL, 0, err, sizeof err) == 1);
     CHECK (outbox_depth (box) == 3);
-    n = outbox_fetch (box, seqs [3], 8, 1 << 20, rows);
-    CHECK (n == 1 && rows [0].seq > seqs [3] && strcmp (rows [0].event_id, s_ids [0]) == 0);
-    int64_t last_seq = n? rows [0].seq: 0;
+    n = outbox_fetch (box, seqs[3], 8, 1 << 20, rows);
+    CHECK (n == 1 && rows[0].seq > seqs[3] && strcmp (rows[0].event_id, s_ids[0]) == 0);
+    int64_t last_seq = n ? rows[0].seq : 0;
     for (size_t i = 0; i < n; i++)
-        outbox_row_free (&rows [i]);
+        outbox_row_free (&rows[i]);
     CHECK (outbox_remove (box, &last_seq, 1) == 0);
     CHECK (outbox_depth (box) == 2);
 
     //  Close and reopen: the same depth, oldest and rows.
     outbox_close (&box);
     CHECK (box == NULL);
-    outbox_close (&box);                        //  twice is harmless
+    outbox_close (&box); //  twice is harmless
     box = outbox_open (s_path, err, sizeof err);
     CHECK (box != NULL);
     if (!box)
@@ -186,24 +183,24 @@ s_test_queue (void)
     CHECK (outbox_depth (box) == 2);
     CHECK (outbox_oldest_ms (box) == 3000);
     n = outbox_fetch (box, 0, 8, 1 << 20, rows);
-    CHECK (n == 2 && rows [0].seq == seqs [2] && rows [1].seq == seqs [3]
-           && memcmp (rows [1].bytes, s_payload [3], 100) == 0);
+    CHECK (n == 2 && rows[0].seq == seqs[2] && rows[1].seq == seqs[3]
+           && memcmp (rows[1].bytes, s_payload[3], 100) == 0);
     for (size_t i = 0; i < n; i++)
-        outbox_row_free (&rows [i]);
+        outbox_row_free (&rows[i]);
     //  Seqs still increase after a reopen.
-    outbox_item_t later [1] = {s_item (4, 7000)};
+    outbox_item_t later[1] = {s_item (4, 7000)};
     CHECK (outbox_put (box, later, 1, NULL, 0, err, sizeof err) == 1);
-    n = outbox_fetch (box, seqs [3], 8, 1 << 20, rows);
-    CHECK (n == 1 && rows [0].seq > last_seq);
+    n = outbox_fetch (box, seqs[3], 8, 1 << 20, rows);
+    CHECK (n == 1 && rows[0].seq > last_seq);
     for (size_t i = 0; i < n; i++)
-        outbox_row_free (&rows [i]);
+        outbox_row_free (&rows[i]);
 
     //  Drain everything: depth and oldest go to zero.
     n = outbox_fetch (box, 0, 8, 1 << 20, rows);
-    int64_t all [8];
+    int64_t all[8];
     for (size_t i = 0; i < n; i++) {
-        all [i] = rows [i].seq;
-        outbox_row_free (&rows [i]);
+        all[i] = rows[i].seq;
+        outbox_row_free (&rows[i]);
     }
     CHECK (outbox_remove (box, all, n) == 0);
     CHECK (outbox_depth (box) == 0);
@@ -215,32 +212,50 @@ s_test_queue (void)
     s_remove_files ();
 }
 
+/*  Runs sql on the outbox file from a separate connection.  */
+static bool
+s_exec (const char *sql)
+{
+    sqlite3 *db;
+    if (sqlite3_open (s_path, &db) != SQLITE_OK)
+        return false;
+    bool ok = sqlite3_exec (db, sql, NULL, NULL, NULL) == SQLITE_OK;
+    sqlite3_close (db);
+    return ok;
+}
+
 /*  A put that fails part-way accepts nothing, and says why.  */
 static void
 s_test_put_atomic (void)
 {
-    char err [256] = "";
+    char err[256] = "";
     outbox_t *box = outbox_open (s_path, err, sizeof err);
     CHECK (box != NULL);
     if (!box)
         return;
-    //  The second item has no event id: the database refuses it.
-    outbox_item_t items [3] = {s_item (0, 1000), {NULL, s_payload [1], 100, 2000},
-                               s_item (2, 3000)};
-    err [0] = '\0';
+    //  The database refuses the second item (a trigger stands in for a
+    //  full disk or an I/O error in the middle of the transaction).
+    CHECK (s_exec ("CREATE TRIGGER refuse BEFORE INSERT ON outbox "
+                   "WHEN NEW.event_id = '7c9e6679-7425-40de-944b-e07fc1f90ae7' "
+                   "BEGIN SELECT RAISE (ABORT, 'disk is full (test)'); END"));
+    outbox_item_t items[3] = {s_item (0, 1000), s_item (1, 2000), s_item (2, 3000)};
+    err[0] = '\0';
     CHECK (outbox_put (box, items, 3, "spool/a.ndjson", 300, err, sizeof err) == -1);
-    CHECK (err [0] != '\0');
+    CHECK (strstr (err, "disk is full (test)") != NULL);
     CHECK (outbox_depth (box) == 0);
-    outbox_row_t rows [4];
+    outbox_row_t rows[4];
     CHECK (outbox_fetch (box, 0, 4, 1 << 20, rows) == 0);
     CHECK (outbox_source_offset (box, "spool/a.ndjson") == 0);
     //  And the outbox still works afterwards.
     CHECK (outbox_put (box, items, 1, "spool/a.ndjson", 100, err, sizeof err) == 1);
     CHECK (outbox_depth (box) == 1);
     CHECK (outbox_source_offset (box, "spool/a.ndjson") == 100);
+    CHECK (s_exec ("DROP TRIGGER refuse"));
+    CHECK (outbox_put (box, items, 3, NULL, 0, err, sizeof err) == 2);
+    CHECK (outbox_depth (box) == 3);
     outbox_close (&box);
     box = outbox_open (s_path, err, sizeof err);
-    CHECK (box && outbox_depth (box) == 1);
+    CHECK (box && outbox_depth (box) == 3);
     outbox_close (&box);
     s_remove_files ();
 }
@@ -249,13 +264,13 @@ s_test_put_atomic (void)
 static void
 s_test_sources (void)
 {
-    char err [256] = "";
+    char err[256] = "";
     outbox_t *box = outbox_open (s_path, err, sizeof err);
     CHECK (box != NULL);
     if (!box)
         return;
     CHECK (outbox_source_offset (box, "spool/a.ndjson") == 0);
-    outbox_item_t items [2] = {s_item (0, 1000), s_item (1, 2000)};
+    outbox_item_t items[2] = {s_item (0, 1000), s_item (1, 2000)};
     CHECK (outbox_put (box, items, 2, "spool/a.ndjson", 120, err, sizeof err) == 2);
     CHECK (outbox_source_offset (box, "spool/a.ndjson") == 120);
     CHECK (outbox_source_offset (box, "spool/b.ndjson") == 0);
@@ -265,8 +280,9 @@ s_test_sources (void)
     CHECK (outbox_put (box, NULL, 0, "spool/a.ndjson", 360, err, sizeof err) == 0);
     CHECK (outbox_source_offset (box, "spool/a.ndjson") == 360);
     //  Another source is independent; a NULL source leaves offsets alone.
-    outbox_item_t more [1] = {s_item (2, 3000)};
-    CHECK (outbox_put (box, more, 1, "spool/彭阳 b.ndjson", 1LL << 40, err, sizeof err) == 1);
+    outbox_item_t more[1] = {s_item (2, 3000)};
+    CHECK (outbox_put (box, more, 1, "spool/彭阳 b.ndjson", 1LL << 40, err, sizeof err)
+           == 1);
     CHECK (outbox_source_offset (box, "spool/彭阳 b.ndjson") == 1LL << 40);
     CHECK (outbox_put (box, NULL, 0, NULL, 999, err, sizeof err) == 0);
     CHECK (outbox_source_offset (box, "spool/a.ndjson") == 360);
@@ -304,21 +320,24 @@ s_quarantine_row (int64_t id, char *source, char *event_id, char *code, char *re
         return false;
     sqlite3_stmt *st;
     bool found = false;
-    if (sqlite3_prepare_v2 (db, "SELECT source, event_id, code, reason, record, at_ms "
-                            "FROM quarantine WHERE id = ?1", -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2 (db,
+                            "SELECT source, event_id, code, reason, record, at_ms "
+                            "FROM quarantine WHERE id = ?1",
+                            -1, &st, NULL)
+        == SQLITE_OK) {
         sqlite3_bind_int64 (st, 1, id);
         if (sqlite3_step (st) == SQLITE_ROW) {
             found = true;
             snprintf (source, 128, "%s", (const char *) sqlite3_column_text (st, 0));
             *event_id_null = sqlite3_column_type (st, 1) == SQLITE_NULL;
             snprintf (event_id, 40, "%s",
-                      *event_id_null? "": (const char *) sqlite3_column_text (st, 1));
+                      *event_id_null ? "" : (const char *) sqlite3_column_text (st, 1));
             snprintf (code, 40, "%s", (const char *) sqlite3_column_text (st, 2));
             snprintf (reason, 256, "%s", (const char *) sqlite3_column_text (st, 3));
             *record_len = sqlite3_column_bytes (st, 4);
             if (*record_len > 0 && *record_len <= 200)
                 memcpy (record, sqlite3_column_blob (st, 4), (size_t) *record_len);
-            if (sqlite3_column_int64 (st, 5) < 1577836800000)  //  before 2020: not a clock
+            if (sqlite3_column_int64 (st, 5) < 1577836800000) //  before 2020: not a clock
                 found = false;
         }
         sqlite3_finalize (st);
@@ -331,50 +350,54 @@ s_quarantine_row (int64_t id, char *source, char *event_id, char *code, char *re
 static void
 s_test_quarantine (void)
 {
-    char err [256] = "";
+    char err[256] = "";
     outbox_t *box = outbox_open (s_path, err, sizeof err);
     CHECK (box != NULL);
     if (!box)
         return;
-    outbox_item_t items [3] = {s_item (0, 1000), s_item (1, 2000), s_item (2, 3000)};
+    outbox_item_t items[3] = {s_item (0, 1000), s_item (1, 2000), s_item (2, 3000)};
     CHECK (outbox_put (box, items, 3, NULL, 0, err, sizeof err) == 3);
-    outbox_row_t rows [4];
+    outbox_row_t rows[4];
     size_t n = outbox_fetch (box, 0, 4, 1 << 20, rows);
     CHECK (n == 3);
-    int64_t seqs [3] = {0, 0, 0};
+    int64_t seqs[3] = {0, 0, 0};
     for (size_t i = 0; i < n; i++) {
-        seqs [i] = rows [i].seq;
-        outbox_row_free (&rows [i]);
+        seqs[i] = rows[i].seq;
+        outbox_row_free (&rows[i]);
     }
 
-    CHECK (outbox_quarantine_event (box, seqs [0], "INVALID_KEY",
-                                    "credit code \"9135\": length 4, expected 18") == 0);
+    CHECK (outbox_quarantine_event (box, seqs[0], "INVALID_KEY",
+                                    "credit code \"9135\": length 4, expected 18")
+           == 0);
     CHECK (outbox_depth (box) == 2);
     CHECK (outbox_quarantined (box) == 1);
     CHECK (outbox_oldest_ms (box) == 2000);
     n = outbox_fetch (box, 0, 4, 1 << 20, rows);
-    CHECK (n == 2 && rows [0].seq == seqs [1]);
+    CHECK (n == 2 && rows[0].seq == seqs[1]);
     for (size_t i = 0; i < n; i++)
-        outbox_row_free (&rows [i]);
+        outbox_row_free (&rows[i]);
 
-    char source [128], event_id [40], code [40], reason [256];
-    uint8_t record [200];
+    char source[128], event_id[40], code[40], reason[256];
+    uint8_t record[200];
     int record_len = 0;
     bool id_null = true;
-    CHECK (s_quarantine_row (1, source, event_id, code, reason, record, &record_len, &id_null));
+    CHECK (s_quarantine_row (1, source, event_id, code, reason, record, &record_len,
+                             &id_null));
     CHECK (strcmp (source, "hub") == 0);
-    CHECK (!id_null && strcmp (event_id, s_ids [0]) == 0);
+    CHECK (!id_null && strcmp (event_id, s_ids[0]) == 0);
     CHECK (strcmp (code, "INVALID_KEY") == 0);
     CHECK (strcmp (reason, "credit code \"9135\": length 4, expected 18") == 0);
-    CHECK (record_len == 100 && memcmp (record, s_payload [0], 100) == 0);
+    CHECK (record_len == 100 && memcmp (record, s_payload[0], 100) == 0);
 
     //  A record refused before it became an event.
-    static const char bad [] = "{\"case_no\": 12, \"彭阳\"";
+    static const char bad[] = "{\"case_no\": 12, \"彭阳\"";
     CHECK (outbox_quarantine_record (box, "spool/a.ndjson:12", "not JSON: ...", bad,
-                                     sizeof bad - 1) == 0);
+                                     sizeof bad - 1)
+           == 0);
     CHECK (outbox_quarantined (box) == 2);
     CHECK (outbox_depth (box) == 2);
-    CHECK (s_quarantine_row (2, source, event_id, code, reason, record, &record_len, &id_null));
+    CHECK (s_quarantine_row (2, source, event_id, code, reason, record, &record_len,
+                             &id_null));
     CHECK (strcmp (source, "spool/a.ndjson:12") == 0);
     CHECK (id_null);
     CHECK (strcmp (code, "BAD_RECORD") == 0);
@@ -382,7 +405,7 @@ s_test_quarantine (void)
     CHECK (record_len == (int) sizeof bad - 1 && memcmp (record, bad, sizeof bad - 1) == 0);
 
     //  Quarantining an event twice, or one that is not there, moves nothing.
-    (void) outbox_quarantine_event (box, seqs [0], "INVALID_KEY", "again");
+    (void) outbox_quarantine_event (box, seqs[0], "INVALID_KEY", "again");
     (void) outbox_quarantine_event (box, 987654, "INVALID_KEY", "nothing");
     CHECK (outbox_depth (box) == 2);
     CHECK (outbox_quarantined (box) == 2);
@@ -396,7 +419,7 @@ s_test_quarantine (void)
     CHECK (outbox_quarantined (box) == 2);
     CHECK (outbox_depth (box) == 2);
     //  The quarantined id may be accepted again (a corrected resend).
-    outbox_item_t retry [1] = {s_item (0, 8000)};
+    outbox_item_t retry[1] = {s_item (0, 8000)};
     CHECK (outbox_put (box, retry, 1, NULL, 0, err, sizeof err) == 1);
     CHECK (outbox_depth (box) == 3);
     outbox_close (&box);
@@ -407,7 +430,7 @@ s_test_quarantine (void)
 static void
 s_test_open_errors (void)
 {
-    char err [256] = "";
+    char err[256] = "";
     outbox_t *box = outbox_open ("/nonexistent-onenet-dir/sub/outbox.db", err, sizeof err);
     CHECK (box == NULL);
     CHECK (strstr (err, "/nonexistent-onenet-dir/sub/outbox.db") != NULL);
@@ -419,7 +442,7 @@ s_test_open_errors (void)
             fputs ("this is not a database\n", f);
         fclose (f);
     }
-    err [0] = '\0';
+    err[0] = '\0';
     box = outbox_open (s_path, err, sizeof err);
     CHECK (box == NULL);
     CHECK (strstr (err, s_path) != NULL);
@@ -437,29 +460,30 @@ s_test_empty_payload (void)
     fflush (NULL);
     pid_t pid = fork ();
     if (pid == 0) {
-        char err [256] = "";
+        char err[256] = "";
         outbox_t *box = outbox_open (s_path, err, sizeof err);
         if (!box)
             _exit (10);
-        static const uint8_t nothing [1] = {0};
-        outbox_item_t item = {s_ids [0], nothing, 0, 1000};
+        static const uint8_t nothing[1] = {0};
+        outbox_item_t item = {s_ids[0], nothing, 0, 1000};
         if (outbox_put (box, &item, 1, NULL, 0, err, sizeof err) != 1)
             _exit (11);
         outbox_row_t row;
         if (outbox_fetch (box, 0, 1, 1 << 20, &row) != 1)
             _exit (12);
-        int rc = row.len == 0 && row.bytes != NULL
-                 && strcmp (row.event_id, s_ids [0]) == 0? 0: 13;
+        int rc = row.len == 0 && row.bytes != NULL && strcmp (row.event_id, s_ids[0]) == 0
+                     ? 0
+                     : 13;
         outbox_row_free (&row);
         outbox_close (&box);
         _exit (rc);
     }
     int status = 0;
     waitpid (pid, &status, 0);
-    char detail [80];
+    char detail[80];
     snprintf (detail, sizeof detail, "child %s %d",
-              WIFEXITED (status)? "exited with": "killed by signal",
-              WIFEXITED (status)? WEXITSTATUS (status): WTERMSIG (status));
+              WIFEXITED (status) ? "exited with" : "killed by signal",
+              WIFEXITED (status) ? WEXITSTATUS (status) : WTERMSIG (status));
     s_check (WIFEXITED (status) && WEXITSTATUS (status) == 0,
              "an empty payload is stored and fetched", detail, __FILE__, __LINE__);
     s_remove_files ();
@@ -471,7 +495,7 @@ main (void)
 {
     for (int i = 0; i < 5; i++)
         for (int j = 0; j < 100; j++)
-            s_payload [i][j] = (uint8_t) (j % 10 == 0? 0: i + 1);
+            s_payload[i][j] = (uint8_t) (j % 10 == 0 ? 0 : i + 1);
     snprintf (s_dir, sizeof s_dir, "/tmp/test_outbox.XXXXXX");
     if (!mkdtemp (s_dir)) {
         perror ("mkdtemp");
@@ -489,5 +513,5 @@ main (void)
     s_remove_files ();
     rmdir (s_dir);
     printf ("test_outbox: %d passed, %d failed\n", s_passed, s_failed);
-    return s_failed? 1: 0;
+    return s_failed ? 1 : 0;
 }

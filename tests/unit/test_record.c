@@ -20,13 +20,12 @@
 #include "ident.h"
 #include "validate.h"
 
-static int s_passed;                //  cases that held
-static int s_failed;                //  cases that did not
+static int s_passed; //  cases that held
+static int s_failed; //  cases that did not
 
 /*  Counts one case; prints it with its location when it failed.  */
 static void
-s_check (bool ok, const char *what, const char *detail,
-         const char *file, int line)
+s_check (bool ok, const char *what, const char *detail, const char *file, int line)
 {
     if (ok) {
         s_passed++;
@@ -34,17 +33,17 @@ s_check (bool ok, const char *what, const char *detail,
     }
     s_failed++;
     fprintf (stderr, "%s:%d: FAILED: %s%s%s\n", file, line, what,
-             detail && *detail? " -- ": "", detail? detail: "");
+             detail && *detail ? " -- " : "", detail ? detail : "");
 }
 
 #define CHECK(cond) s_check ((cond), #cond, NULL, __FILE__, __LINE__)
 #define STREQ(a, b) (strcmp ((a), (b)) == 0)
 
-static const int64_t s_accepted = 1598923870000;    //  2020-09-01T01:31:10Z
+static const int64_t s_accepted = 1598923870000; //  2020-09-01T01:31:10Z
 
 /*  Parses line for agency "land", adapter "land-1"; returns the bytes.  */
 static uint8_t *
-s_parse (const char *line, const char *agency, char id [37], size_t *len, char *err,
+s_parse (const char *line, const char *agency, char id[37], size_t *len, char *err,
          size_t errlen)
 {
     return record_parse_ndjson (line, strlen (line), agency, "land-1", s_accepted, id, len,
@@ -53,20 +52,20 @@ s_parse (const char *line, const char *agency, char id [37], size_t *len, char *
 
 /*  Checks that line is refused with a reason containing want (and want2
     when not NULL).  */
-#define CHECK_BAD(line, want, want2) s_check_bad ((line), (want), (want2), __FILE__, __LINE__)
+#define CHECK_BAD(line, want, want2)                                                       \
+    s_check_bad ((line), (want), (want2), __FILE__, __LINE__)
 
 static void
-s_check_bad (const char *line, const char *want, const char *want2, const char *file,
-             int l)
+s_check_bad (const char *line, const char *want, const char *want2, const char *file, int l)
 {
-    char id [37] = "";
+    char id[37] = "";
     size_t len = 0;
-    char err [256] = "";
+    char err[256] = "";
     uint8_t *bytes = s_parse (line, "land", id, &len, err, sizeof err);
-    char what [512];
+    char what[512];
     snprintf (what, sizeof what, "refuses %.300s with \"%s\"%s%s%s", line, want,
-              want2? " and \"": "", want2? want2: "", want2? "\"": "");
-    char detail [300];
+              want2 ? " and \"" : "", want2 ? want2 : "", want2 ? "\"" : "");
+    char detail[300];
     if (bytes)
         snprintf (detail, sizeof detail, "accepted");
     else
@@ -80,13 +79,13 @@ s_check_bad (const char *line, const char *want, const char *want2, const char *
 static codec_inbound_t *
 s_decode (const uint8_t *bytes, size_t len, case_event_t *event)
 {
-    const uint8_t *events [1] = {bytes};
-    size_t lens [1] = {len};
+    const uint8_t *events[1] = {bytes};
+    size_t lens[1] = {len};
     size_t msg_len;
     uint8_t *msg = codec_batch_encode (1, "land-1", "land", events, lens, 1, &msg_len);
     if (!msg)
         return NULL;
-    char err [256];
+    char err[256];
     codec_inbound_t *in = codec_inbound_decode (msg, msg_len, err, sizeof err);
     free (msg);
     if (!in || codec_inbound_event_count (in) != 1) {
@@ -101,8 +100,8 @@ static const event_key_t *
 s_key (const case_event_t *e, key_kind_t kind)
 {
     for (size_t i = 0; i < e->n_keys; i++)
-        if (e->keys [i].kind == kind)
-            return &e->keys [i];
+        if (e->keys[i].kind == kind)
+            return &e->keys[i];
     return NULL;
 }
 
@@ -110,8 +109,8 @@ static const event_attr_t *
 s_attr (const case_event_t *e, const char *name)
 {
     for (size_t i = 0; i < e->n_attrs; i++)
-        if (STREQ (e->attrs [i].name, name))
-            return &e->attrs [i];
+        if (STREQ (e->attrs[i].name, name))
+            return &e->attrs[i];
     return NULL;
 }
 
@@ -135,9 +134,9 @@ s_test_full_record (void)
         "           \"parcels\": 3, \"neg\": -7, \"big\": 9007199254740993,"
         "           \"seller\": \"宁夏彭阳县某某公司 \\\"甲\\\"\\n\","
         "           \"registered_at\": {\"time\": \"2020-09-01T10:00:00+08:00\"}}}";
-    char id [37] = "";
+    char id[37] = "";
     size_t len = 0;
-    char err [256] = "";
+    char err[256] = "";
     uint8_t *bytes = s_parse (line, "land", id, &len, err, sizeof err);
     CHECK (bytes != NULL);
     if (!bytes) {
@@ -199,7 +198,7 @@ s_test_full_record (void)
 
     //  The hub, with its default settings, accepts it.
     hub_config_t config;
-    char *argv [] = {"onenet-hub", NULL};
+    char *argv[] = {"onenet-hub", NULL};
     CHECK (hub_config_load (&config, 1, argv) == 0);
     verdict_t v;
     bool ok = validate_event (&config, &e, "land", 1599004800000, &v);
@@ -213,7 +212,7 @@ s_test_full_record (void)
                         "\"occurred_at\":\"2020-09-01T01:31:07Z\"}";
     bytes = s_parse (small, "land", id, &len, err, sizeof err);
     CHECK (bytes != NULL);
-    in = bytes? s_decode (bytes, len, &e): NULL;
+    in = bytes ? s_decode (bytes, len, &e) : NULL;
     CHECK (in != NULL);
     if (in) {
         CHECK (STREQ (e.event_id, id) && STREQ (e.agency, "land"));
@@ -226,8 +225,8 @@ s_test_full_record (void)
 
     //  Explicit empty "keys" and "attrs" objects are fine.
     bytes = s_parse ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"keys\":{},\"attrs\":{},"
-                     "\"occurred_at\":\"2020-09-01T01:31:07Z\"}", "land", id, &len, err,
-                     sizeof err);
+                     "\"occurred_at\":\"2020-09-01T01:31:07Z\"}",
+                     "land", id, &len, err, sizeof err);
     CHECK (bytes != NULL);
     free (bytes);
 }
@@ -240,43 +239,43 @@ s_test_derived_id (void)
                        "\"occurred_at\":\"2020-09-01T09:31:07+08:00\"}";
     const char *other = "{\"case_no\":\"PY-2\",\"event_type\":\"transfer.accepted\","
                         "\"occurred_at\":\"2020-09-01T09:31:07+08:00\"}";
-    char id1 [37] = "", id2 [37] = "", id3 [37] = "", id4 [37] = "";
+    char id1[37] = "", id2[37] = "", id3[37] = "", id4[37] = "";
     size_t len;
-    char err [256];
+    char err[256];
     uint8_t *b1 = s_parse (line, "land", id1, &len, err, sizeof err);
     uint8_t *b2 = s_parse (line, "land", id2, &len, err, sizeof err);
     uint8_t *b3 = s_parse (other, "land", id3, &len, err, sizeof err);
     uint8_t *b4 = s_parse (line, "tax", id4, &len, err, sizeof err);
     CHECK (b1 && b2 && b3 && b4);
     CHECK (ident_uuid_valid (id1));
-    CHECK (id1 [14] == '5');                    //  a name-based (SHA-1) UUID
-    CHECK (strchr ("89ab", id1 [19]) != NULL);  //  RFC 4122 variant
+    CHECK (id1[14] == '5');                   //  a name-based (SHA-1) UUID
+    CHECK (strchr ("89ab", id1[19]) != NULL); //  RFC 4122 variant
     for (int i = 0; i < 36; i++)
-        if (id1 [i] >= 'A' && id1 [i] <= 'F')
+        if (id1[i] >= 'A' && id1[i] <= 'F')
             CHECK (!"derived id is lower case");
-    CHECK (STREQ (id1, id2));                   //  same line, same id
-    CHECK (!STREQ (id1, id3));                  //  different line, different id
-    CHECK (!STREQ (id1, id4));                  //  different agency, different id
+    CHECK (STREQ (id1, id2));  //  same line, same id
+    CHECK (!STREQ (id1, id3)); //  different line, different id
+    CHECK (!STREQ (id1, id4)); //  different agency, different id
     CHECK (!STREQ (id3, id4));
 
     //  The id is inside the event.
     case_event_t e;
-    codec_inbound_t *in = b1? s_decode (b1, len, &e): NULL;
+    codec_inbound_t *in = b1 ? s_decode (b1, len, &e) : NULL;
     if (in) {
         CHECK (STREQ (e.event_id, id1));
         codec_inbound_destroy (&in);
     }
     //  Only the given bytes count: the same line inside a longer buffer.
-    char buffer [512];
+    char buffer[512];
     snprintf (buffer, sizeof buffer, "%sGARBAGE", line);
-    char id5 [37] = "";
+    char id5[37] = "";
     uint8_t *b5 = record_parse_ndjson (buffer, strlen (line), "land", "land-1", s_accepted,
                                        id5, &len, err, sizeof err);
     CHECK (b5 != NULL && STREQ (id5, id1));
     //  A different adapter or acceptance time does not change the id.
-    char id6 [37] = "";
-    uint8_t *b6 = record_parse_ndjson (line, strlen (line), "land", "land-2", s_accepted + 5,
-                                       id6, &len, err, sizeof err);
+    char id6[37] = "";
+    uint8_t *b6 = record_parse_ndjson (line, strlen (line), "land", "land-2",
+                                       s_accepted + 5, id6, &len, err, sizeof err);
     CHECK (b6 != NULL && STREQ (id6, id1));
     free (b1);
     free (b2);
@@ -298,79 +297,111 @@ s_test_errors (void)
     CHECK_BAD ("[1, 2]", "JSON object", NULL);
     CHECK_BAD ("[{\"case_no\":\"c1\"}]", "JSON object", NULL);
     CHECK_BAD ("{\"case_no\":\"c1\",\"case_no\":\"c2\",\"event_type\":\"t\","
-               "\"occurred_at\":\"2020-09-01T01:31:07Z\"}", "not JSON", "case_no");
+               "\"occurred_at\":\"2020-09-01T01:31:07Z\"}",
+               "not JSON", "case_no");
 
     //  Required fields.
     CHECK_BAD ("{\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\"}",
                "\"case_no\"", "missing");
-    CHECK_BAD ("{\"case_no\":\"\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\"}",
-               "\"case_no\"", "empty");
-    CHECK_BAD ("{\"case_no\":12,\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\"}",
-               "\"case_no\"", "string");
+    CHECK_BAD (
+        "{\"case_no\":\"\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\"}",
+        "\"case_no\"", "empty");
+    CHECK_BAD (
+        "{\"case_no\":12,\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\"}",
+        "\"case_no\"", "string");
     CHECK_BAD ("{\"case_no\":\"c1\",\"occurred_at\":\"2020-09-01T01:31:07Z\"}",
                "\"event_type\"", "missing");
-    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"\",\"occurred_at\":\"2020-09-01T01:31:07Z\"}",
-               "\"event_type\"", "empty");
+    CHECK_BAD (
+        "{\"case_no\":\"c1\",\"event_type\":\"\",\"occurred_at\":\"2020-09-01T01:31:07Z\"}",
+        "\"event_type\"", "empty");
     CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"Transfer\","
-               "\"occurred_at\":\"2020-09-01T01:31:07Z\"}", "event type", "'T'");
+               "\"occurred_at\":\"2020-09-01T01:31:07Z\"}",
+               "event type", "'T'");
     CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\"}", "\"occurred_at\"", "missing");
-    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01 09:31:07\"}",
-               "\"occurred_at\"", "2020-09-01 09:31:07");
-    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2021-02-29T00:00:00Z\"}",
+    CHECK_BAD (
+        "{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01 09:31:07\"}",
+        "\"occurred_at\"", "2020-09-01 09:31:07");
+    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2021-02-29T00:"
+               "00:00Z\"}",
                "\"occurred_at\"", NULL);
     CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":1598923867000}",
                "\"occurred_at\"", "string");
 
     //  The event id.
     CHECK_BAD ("{\"event_id\":\"not-a-uuid\",\"case_no\":\"c1\",\"event_type\":\"t\","
-               "\"occurred_at\":\"2020-09-01T01:31:07Z\"}", "\"event_id\"", "not a UUID");
+               "\"occurred_at\":\"2020-09-01T01:31:07Z\"}",
+               "\"event_id\"", "not a UUID");
     CHECK_BAD ("{\"event_id\":\"\",\"case_no\":\"c1\",\"event_type\":\"t\","
-               "\"occurred_at\":\"2020-09-01T01:31:07Z\"}", "\"event_id\"", NULL);
+               "\"occurred_at\":\"2020-09-01T01:31:07Z\"}",
+               "\"event_id\"", NULL);
     CHECK_BAD ("{\"event_id\":42,\"case_no\":\"c1\",\"event_type\":\"t\","
-               "\"occurred_at\":\"2020-09-01T01:31:07Z\"}", "\"event_id\"", "string");
+               "\"occurred_at\":\"2020-09-01T01:31:07Z\"}",
+               "\"event_id\"", "string");
 
     //  The agency.
     CHECK_BAD ("{\"agency\":\"tax\",\"case_no\":\"c1\",\"event_type\":\"t\","
-               "\"occurred_at\":\"2020-09-01T01:31:07Z\"}", "\"agency\"", "\"tax\"");
+               "\"occurred_at\":\"2020-09-01T01:31:07Z\"}",
+               "\"agency\"", "\"tax\"");
     CHECK_BAD ("{\"agency\":7,\"case_no\":\"c1\",\"event_type\":\"t\","
-               "\"occurred_at\":\"2020-09-01T01:31:07Z\"}", "\"agency\"", NULL);
+               "\"occurred_at\":\"2020-09-01T01:31:07Z\"}",
+               "\"agency\"", NULL);
 
     //  Keys.
-    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
-               "\"keys\":{\"passport\":\"E1\"}}", "keys.passport", "not a known key kind");
-    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
-               "\"keys\":{\"credit_code\":\"91350100M000100Y4A\"}}",
-               "keys.credit_code", "check character is 'A', expected '3'");
-    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
-               "\"keys\":{\"unit_number\":\"640425001002XB00123F00010001\"}}",
-               "keys.unit_number", "position 13");
-    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
-               "\"keys\":{\"refund_no\":\"\"}}", "keys.refund_no", NULL);
-    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
-               "\"keys\":{\"refund_no\":5}}", "keys.refund_no", NULL);
-    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
-               "\"keys\":[\"91350100M000100Y43\"]}", "\"keys\"", "object");
+    CHECK_BAD (
+        "{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
+        "\"keys\":{\"passport\":\"E1\"}}",
+        "keys.passport", "not a known key kind");
+    CHECK_BAD (
+        "{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
+        "\"keys\":{\"credit_code\":\"91350100M000100Y4A\"}}",
+        "keys.credit_code", "check character is 'A', expected '3'");
+    CHECK_BAD (
+        "{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
+        "\"keys\":{\"unit_number\":\"640425001002XB00123F00010001\"}}",
+        "keys.unit_number", "position 13");
+    CHECK_BAD (
+        "{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
+        "\"keys\":{\"refund_no\":\"\"}}",
+        "keys.refund_no", NULL);
+    CHECK_BAD (
+        "{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
+        "\"keys\":{\"refund_no\":5}}",
+        "keys.refund_no", NULL);
+    CHECK_BAD (
+        "{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
+        "\"keys\":[\"91350100M000100Y43\"]}",
+        "\"keys\"", "object");
 
     //  Attributes.
-    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
-               "\"attrs\":{\"owners\":[\"a\",\"b\"]}}", "attrs.owners", NULL);
-    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
-               "\"attrs\":{\"nothing\":null}}", "attrs.nothing", NULL);
-    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
-               "\"attrs\":{\"at\":{\"time\":\"yesterday\"}}}", "attrs.at", NULL);
-    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
-               "\"attrs\":{\"at\":{\"when\":\"2020-09-01T01:31:07Z\"}}}", "attrs.at", NULL);
-    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
-               "\"attrs\":\"x\"}", "\"attrs\"", "object");
+    CHECK_BAD (
+        "{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
+        "\"attrs\":{\"owners\":[\"a\",\"b\"]}}",
+        "attrs.owners", NULL);
+    CHECK_BAD (
+        "{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
+        "\"attrs\":{\"nothing\":null}}",
+        "attrs.nothing", NULL);
+    CHECK_BAD (
+        "{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
+        "\"attrs\":{\"at\":{\"time\":\"yesterday\"}}}",
+        "attrs.at", NULL);
+    CHECK_BAD (
+        "{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
+        "\"attrs\":{\"at\":{\"when\":\"2020-09-01T01:31:07Z\"}}}",
+        "attrs.at", NULL);
+    CHECK_BAD (
+        "{\"case_no\":\"c1\",\"event_type\":\"t\",\"occurred_at\":\"2020-09-01T01:31:07Z\","
+        "\"attrs\":\"x\"}",
+        "\"attrs\"", "object");
 
     //  The error buffer is always a terminated string, even a tiny one.
-    char id [37];
+    char id[37];
     size_t len;
-    char tiny [8];
+    char tiny[8];
     memset (tiny, 'x', sizeof tiny);
     const char *bad = "{\"case_no\":\"c1\",\"event_type\":\"t\"}";
-    uint8_t *bytes = record_parse_ndjson (bad, strlen (bad), "land", "land-1", s_accepted, id,
-                                          &len, tiny, sizeof tiny);
+    uint8_t *bytes = record_parse_ndjson (bad, strlen (bad), "land", "land-1", s_accepted,
+                                          id, &len, tiny, sizeof tiny);
     CHECK (bytes == NULL);
     CHECK (memchr (tiny, '\0', sizeof tiny) != NULL);
     free (bytes);
@@ -384,5 +415,5 @@ main (void)
     s_test_derived_id ();
     s_test_errors ();
     printf ("test_record: %d passed, %d failed\n", s_passed, s_failed);
-    return s_failed? 1: 0;
+    return s_failed ? 1 : 0;
 }

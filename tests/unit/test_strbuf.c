@@ -16,13 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int s_passed;                //  cases that held
-static int s_failed;                //  cases that did not
+static int s_passed; //  cases that held
+static int s_failed; //  cases that did not
 
 /*  Counts one case; prints it with its location when it failed.  */
 static void
-s_check (bool ok, const char *what, const char *detail,
-         const char *file, int line)
+s_check (bool ok, const char *what, const char *detail, const char *file, int line)
 {
     if (ok) {
         s_passed++;
@@ -30,25 +29,25 @@ s_check (bool ok, const char *what, const char *detail,
     }
     s_failed++;
     fprintf (stderr, "%s:%d: FAILED: %s%s%s\n", file, line, what,
-             detail && *detail? " -- ": "", detail? detail: "");
+             detail && *detail ? " -- " : "", detail ? detail : "");
 }
 
 #define CHECK(cond) s_check ((cond), #cond, NULL, __FILE__, __LINE__)
 
 /*  Checks that the buffer holds exactly the C string want.  */
-#define CHECK_BUF(sb, want) s_check_buf ((sb), (want), sizeof (want) - 1, \
-                                         #sb " holds " #want, __FILE__, __LINE__)
+#define CHECK_BUF(sb, want)                                                                \
+    s_check_buf ((sb), (want), sizeof (want) - 1, #sb " holds " #want, __FILE__, __LINE__)
 
 static void
 s_check_buf (const strbuf_t *sb, const char *want, size_t want_len, const char *what,
              const char *file, int line)
 {
     bool ok = sb->data && sb->len == want_len && memcmp (sb->data, want, want_len) == 0
-              && sb->data [sb->len] == '\0' && sb->cap > sb->len;
-    char detail [512] = "";
+              && sb->data[sb->len] == '\0' && sb->cap > sb->len;
+    char detail[512] = "";
     if (!ok)
         snprintf (detail, sizeof detail, "got %zu bytes \"%.400s\"", sb->len,
-                  sb->data? sb->data: "(null)");
+                  sb->data ? sb->data : "(null)");
     s_check (ok, what, detail, file, line);
 }
 
@@ -65,10 +64,10 @@ s_test_growth (void)
         strbuf_putc (&sb, (char) ('a' + i % 26));
     CHECK (sb.len == 100000);
     CHECK (sb.cap > sb.len);
-    CHECK (sb.data [sb.len] == '\0');
+    CHECK (sb.data[sb.len] == '\0');
     bool same = true;
     for (int i = 0; i < 100000; i++)
-        if (sb.data [i] != (char) ('a' + i % 26))
+        if (sb.data[i] != (char) ('a' + i % 26))
             same = false;
     CHECK (same);
 
@@ -76,20 +75,20 @@ s_test_growth (void)
     size_t cap = sb.cap;
     char *data = sb.data;
     strbuf_reset (&sb);
-    CHECK (sb.len == 0 && sb.cap == cap && sb.data == data && sb.data [0] == '\0');
+    CHECK (sb.len == 0 && sb.cap == cap && sb.data == data && sb.data[0] == '\0');
     strbuf_puts (&sb, "again");
     CHECK_BUF (&sb, "again");
     strbuf_free (&sb);
     CHECK (sb.data == NULL && sb.len == 0 && sb.cap == 0);
-    strbuf_free (&sb);                  //  twice is harmless
-    strbuf_reset (&sb);                 //  and so is resetting an empty one
+    strbuf_free (&sb);  //  twice is harmless
+    strbuf_reset (&sb); //  and so is resetting an empty one
 
     //  One large append, then appends of growing sizes.
     char *big = malloc (70000);
     for (int i = 0; i < 70000; i++)
-        big [i] = (char) (i % 251);
+        big[i] = (char) (i % 251);
     strbuf_append (&sb, big, 70000);
-    CHECK (sb.len == 70000 && memcmp (sb.data, big, 70000) == 0 && sb.data [70000] == '\0');
+    CHECK (sb.len == 70000 && memcmp (sb.data, big, 70000) == 0 && sb.data[70000] == '\0');
     strbuf_reset (&sb);
     size_t total = 0;
     for (size_t n = 0; n < 600; n++) {
@@ -141,14 +140,14 @@ s_test_printf (void)
     strbuf_printf (&sb, "%0*d", 3000, 7);
     strbuf_puts (&sb, ">");
     CHECK (sb.len == 3002);
-    CHECK (sb.data [0] == '<' && sb.data [1] == '0' && sb.data [3000] == '7'
-           && sb.data [3001] == '>' && sb.data [3002] == '\0');
+    CHECK (sb.data[0] == '<' && sb.data[1] == '0' && sb.data[3000] == '7'
+           && sb.data[3001] == '>' && sb.data[3002] == '\0');
 
     //  Many appends after a reset.
     strbuf_reset (&sb);
     for (int i = 0; i < 1000; i++)
         strbuf_printf (&sb, "%d,", i);
-    char expect [8000];
+    char expect[8000];
     size_t used = 0;
     for (int i = 0; i < 1000; i++)
         used += (size_t) snprintf (expect + used, sizeof expect - used, "%d,", i);
@@ -185,7 +184,8 @@ s_test_json_string (void)
     strbuf_json_string (&sb, "C:\\dir\\");
     CHECK_BUF (&sb, "\"C:\\\\dir\\\\\"");
     strbuf_reset (&sb);
-    strbuf_json_string (&sb, "a\x01" "b");
+    strbuf_json_string (&sb, "a\x01"
+                             "b");
     CHECK_BUF (&sb, "\"a\\u0001b\"");
     strbuf_reset (&sb);
     strbuf_json_string (&sb, "\t\n\r\x1f");
@@ -201,7 +201,7 @@ s_test_json_string (void)
     CHECK_BUF (&sb, "\"宁夏彭阳县 不动产登记 \\\"转移\\\"\"");
     CHECK (s_json_reads_back (&sb, "宁夏彭阳县 不动产登记 \"转移\""));
     strbuf_reset (&sb);
-    strbuf_json_string (&sb, "\xf0\x9f\x98\x80");     //  a 4-byte character
+    strbuf_json_string (&sb, "\xf0\x9f\x98\x80"); //  a 4-byte character
     CHECK_BUF (&sb, "\"\xf0\x9f\x98\x80\"");
 
     //  Appends after what is already there.
@@ -215,13 +215,13 @@ s_test_json_string (void)
     //  below 0x20 is ever written raw.
     int bad = 0;
     for (int c = 1; c < 128; c++) {
-        char s [4] = {'x', (char) c, 'y', '\0'};
+        char s[4] = {'x', (char) c, 'y', '\0'};
         strbuf_reset (&sb);
         strbuf_json_string (&sb, s);
         if (!s_json_reads_back (&sb, s))
             bad++;
         for (size_t i = 0; i < sb.len; i++)
-            if ((unsigned char) sb.data [i] < 0x20)
+            if ((unsigned char) sb.data[i] < 0x20)
                 bad++;
     }
     CHECK (bad == 0);
@@ -229,8 +229,8 @@ s_test_json_string (void)
     //  A long string of escapes grows the buffer correctly.
     char *many = malloc (20001);
     for (int i = 0; i < 20000; i++)
-        many [i] = "\"\\\x02" [i % 3];
-    many [20000] = '\0';
+        many[i] = "\"\\\x02"[i % 3];
+    many[20000] = '\0';
     strbuf_reset (&sb);
     strbuf_json_string (&sb, many);
     CHECK (s_json_reads_back (&sb, many));
@@ -244,16 +244,16 @@ s_copy_unescape (const char *s, size_t len, char *out)
 {
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
-        if (s [i] != '\\') {
-            out [n++] = s [i];
+        if (s[i] != '\\') {
+            out[n++] = s[i];
             continue;
         }
         i++;
-        switch (s [i]) {
-            case 't': out [n++] = '\t'; break;
-            case 'n': out [n++] = '\n'; break;
-            case 'r': out [n++] = '\r'; break;
-            default: out [n++] = s [i];
+        switch (s[i]) {
+        case 't': out[n++] = '\t'; break;
+        case 'n': out[n++] = '\n'; break;
+        case 'r': out[n++] = '\r'; break;
+        default: out[n++] = s[i];
         }
     }
     return n;
@@ -310,21 +310,21 @@ s_test_copy_field (void)
     strbuf_reset (&sb);
     char *worst = malloc (30000);
     for (int i = 0; i < 30000; i++)
-        worst [i] = "\\\t\n\r" [i % 4];
+        worst[i] = "\\\t\n\r"[i % 4];
     strbuf_copy_field (&sb, worst, 30000);
-    CHECK (sb.len == 60000 && sb.data [60000] == '\0');
+    CHECK (sb.len == 60000 && sb.data[60000] == '\0');
     char *back = malloc (60000);
     CHECK (s_copy_unescape (sb.data, sb.len, back) == 30000
            && memcmp (back, worst, 30000) == 0);
     bool raw = false;
     for (size_t i = 0; i < sb.len; i++)
-        if (sb.data [i] == '\t' || sb.data [i] == '\n' || sb.data [i] == '\r')
+        if (sb.data[i] == '\t' || sb.data[i] == '\n' || sb.data[i] == '\r')
             raw = true;
     CHECK (!raw);
 
-    char all [255];
+    char all[255];
     for (int i = 0; i < 255; i++)
-        all [i] = (char) (i + 1);
+        all[i] = (char) (i + 1);
     strbuf_reset (&sb);
     strbuf_copy_field (&sb, all, sizeof all);
     CHECK (s_copy_unescape (sb.data, sb.len, back) == sizeof all
@@ -343,7 +343,7 @@ s_test_copy_bytea (void)
     strbuf_copy_bytea (&sb, (const uint8_t *) "", 0);
     CHECK_BUF (&sb, "\\\\x");
     strbuf_reset (&sb);
-    static const uint8_t bytes [] = {0x00, 0xff, 0x10, 0x0a, 0x5c, 0xab};
+    static const uint8_t bytes[] = {0x00, 0xff, 0x10, 0x0a, 0x5c, 0xab};
     strbuf_copy_bytea (&sb, bytes, sizeof bytes);
     CHECK_BUF (&sb, "\\\\x00ff100a5cab");
     strbuf_reset (&sb);
@@ -356,15 +356,15 @@ s_test_copy_bytea (void)
     strbuf_reset (&sb);
     uint8_t *payload = malloc (100000);
     for (int i = 0; i < 100000; i++)
-        payload [i] = (uint8_t) i;
+        payload[i] = (uint8_t) i;
     strbuf_copy_bytea (&sb, payload, 100000);
-    CHECK (sb.len == 3 + 200000 && sb.data [sb.len] == '\0');
+    CHECK (sb.len == 3 + 200000 && sb.data[sb.len] == '\0');
     bool ok = true;
     for (int i = 0; i < 100000 && ok; i++) {
         unsigned v;
-        char hex [3] = {sb.data [3 + 2 * i], sb.data [4 + 2 * i], '\0'};
-        if (sscanf (hex, "%2x", &v) != 1 || v != payload [i]
-            || (hex [0] >= 'A' && hex [0] <= 'F') || (hex [1] >= 'A' && hex [1] <= 'F'))
+        char hex[3] = {sb.data[3 + 2 * i], sb.data[4 + 2 * i], '\0'};
+        if (sscanf (hex, "%2x", &v) != 1 || v != payload[i]
+            || (hex[0] >= 'A' && hex[0] <= 'F') || (hex[1] >= 'A' && hex[1] <= 'F'))
             ok = false;
     }
     CHECK (ok);
@@ -382,5 +382,5 @@ main (void)
     s_test_copy_field ();
     s_test_copy_bytea ();
     printf ("test_strbuf: %d passed, %d failed\n", s_passed, s_failed);
-    return s_failed? 1: 0;
+    return s_failed ? 1 : 0;
 }

@@ -20,13 +20,12 @@
 #include "codec.h"
 #include "hub_config.h"
 
-static int s_passed;                //  cases that held
-static int s_failed;                //  cases that did not
+static int s_passed; //  cases that held
+static int s_failed; //  cases that did not
 
 /*  Counts one case; prints it with its location when it failed.  */
 static void
-s_check (bool ok, const char *what, const char *detail,
-         const char *file, int line)
+s_check (bool ok, const char *what, const char *detail, const char *file, int line)
 {
     if (ok) {
         s_passed++;
@@ -34,32 +33,32 @@ s_check (bool ok, const char *what, const char *detail,
     }
     s_failed++;
     fprintf (stderr, "%s:%d: FAILED: %s%s%s\n", file, line, what,
-             detail && *detail? " -- ": "", detail? detail: "");
+             detail && *detail ? " -- " : "", detail ? detail : "");
 }
 
 #define CHECK(cond) s_check ((cond), #cond, NULL, __FILE__, __LINE__)
 
-static hub_config_t s_config;       //  the hub's defaults
-static const int64_t s_now = 1599004800000;     //  2020-09-02T00:00:00Z
+static hub_config_t s_config;               //  the hub's defaults
+static const int64_t s_now = 1599004800000; //  2020-09-02T00:00:00Z
 
 //  The parts of a valid event, copied into each case and then broken.
-static event_key_t s_keys [2];
-static event_attr_t s_attrs [6];
+static event_key_t s_keys[2];
+static event_attr_t s_attrs[6];
 
 static case_event_t
 s_valid_event (void)
 {
-    s_keys [0] = (event_key_t) {KEY_CREDIT_CODE, "91350100M000100Y43"};
-    s_keys [1] = (event_key_t) {KEY_UNIT_NUMBER, "640425001002GB00123F00010001"};
-    s_attrs [0] = (event_attr_t) {.name = "seller", .type = ATTR_TEXT,
-                                  .text = "宁夏彭阳县某某公司"};
-    s_attrs [1] = (event_attr_t) {.name = "parcels", .type = ATTR_INTEGER, .integer = 2};
-    s_attrs [2] = (event_attr_t) {.name = "deed_tax_yuan", .type = ATTR_NUMBER,
-                                  .number = 12000.5};
-    s_attrs [3] = (event_attr_t) {.name = "has_mortgage", .type = ATTR_FLAG, .flag = true};
-    s_attrs [4] = (event_attr_t) {.name = "registered_at", .type = ATTR_TIME,
-                                  .time_ms = 1598925600000};
-    s_attrs [5] = (event_attr_t) {.name = "note", .type = ATTR_TEXT, .text = ""};
+    s_keys[0] = (event_key_t){KEY_CREDIT_CODE, "91350100M000100Y43"};
+    s_keys[1] = (event_key_t){KEY_UNIT_NUMBER, "640425001002GB00123F00010001"};
+    s_attrs[0] =
+        (event_attr_t){.name = "seller", .type = ATTR_TEXT, .text = "宁夏彭阳县某某公司"};
+    s_attrs[1] = (event_attr_t){.name = "parcels", .type = ATTR_INTEGER, .integer = 2};
+    s_attrs[2] =
+        (event_attr_t){.name = "deed_tax_yuan", .type = ATTR_NUMBER, .number = 12000.5};
+    s_attrs[3] = (event_attr_t){.name = "has_mortgage", .type = ATTR_FLAG, .flag = true};
+    s_attrs[4] = (event_attr_t){
+        .name = "registered_at", .type = ATTR_TIME, .time_ms = 1598925600000};
+    s_attrs[5] = (event_attr_t){.name = "note", .type = ATTR_TEXT, .text = ""};
     case_event_t e = {
         .schema_version = ONENET_SCHEMA_VERSION,
         .event_id = "0f8fad5b-d9cb-469f-a165-70867728950e",
@@ -67,7 +66,7 @@ s_valid_event (void)
         .adapter_id = "land-1",
         .case_no = "PY-BDC-2020-001234",
         .event_type = "transfer.accepted",
-        .occurred_at_ms = 1598923867000,        //  the day before s_now
+        .occurred_at_ms = 1598923867000, //  the day before s_now
         .accepted_at_ms = 1598923870000,
         .n_keys = 2,
         .keys = s_keys,
@@ -78,8 +77,7 @@ s_valid_event (void)
 }
 
 /*  Checks that event passes.  */
-#define CHECK_PASS(e, batch_agency) \
-    s_check_pass (&(e), (batch_agency), __FILE__, __LINE__)
+#define CHECK_PASS(e, batch_agency) s_check_pass (&(e), (batch_agency), __FILE__, __LINE__)
 
 static void
 s_check_pass (const case_event_t *e, const char *batch_agency, const char *file, int line)
@@ -87,47 +85,54 @@ s_check_pass (const case_event_t *e, const char *batch_agency, const char *file,
     verdict_t v;
     memset (&v, 'x', sizeof v);
     bool ok = validate_event (&s_config, e, batch_agency, s_now, &v);
-    char detail [400] = "";
+    char detail[400] = "";
     if (!ok)
         snprintf (detail, sizeof detail, "refused: %s: %s", error_code_name (v.code),
                   v.reason);
-    s_check (ok && v.code == ERR_NONE && v.reason [0] == '\0', "event passes", detail,
-             file, line);
+    s_check (ok && v.code == ERR_NONE && v.reason[0] == '\0', "event passes", detail, file,
+             line);
 }
 
 /*  Checks that event is refused with code and a reason containing want
     (and, when want2 is not NULL, want2), and that the reason is UTF-8.  */
-#define CHECK_FAIL(e, batch_agency, code, want, want2) \
+#define CHECK_FAIL(e, batch_agency, code, want, want2)                                     \
     s_check_fail (&(e), (batch_agency), (code), (want), (want2), #code, __FILE__, __LINE__)
 
 static void
 s_check_fail (const case_event_t *e, const char *batch_agency, error_code_t code,
-              const char *want, const char *want2, const char *code_text,
-              const char *file, int line)
+              const char *want, const char *want2, const char *code_text, const char *file,
+              int line)
 {
     verdict_t v;
     memset (&v, 0, sizeof v);
     bool ok = validate_event (&s_config, e, batch_agency, s_now, &v);
-    char what [200];
+    char what[200];
     snprintf (what, sizeof what, "refused with %s, reason has \"%s\"%s%s%s", code_text,
-              want, want2? " and \"": "", want2? want2: "", want2? "\"": "");
-    char detail [500] = "";
+              want, want2 ? " and \"" : "", want2 ? want2 : "", want2 ? "\"" : "");
+    char detail[500] = "";
     if (ok)
         snprintf (detail, sizeof detail, "accepted");
     else
         snprintf (detail, sizeof detail, "got %s: %s", error_code_name (v.code), v.reason);
     s_check (!ok && v.code == code && strstr (v.reason, want) != NULL
-             && (!want2 || strstr (v.reason, want2) != NULL),
+                 && (!want2 || strstr (v.reason, want2) != NULL),
              what, detail, file, line);
-    if (!ok)
-        s_check (validate_utf8 (v.reason), "the reason is valid UTF-8", v.reason, file, line);
+    if (!ok) {
+        //  Shown with bytes >= 0x80 escaped, so the log itself stays text.
+        char shown[4 * sizeof v.reason];
+        size_t n = 0;
+        for (const unsigned char *p = (const unsigned char *) v.reason; *p; p++)
+            n += (size_t) snprintf (shown + n, sizeof shown - n,
+                                    *p < 0x80 ? "%c" : "\\x%02X", *p);
+        s_check (validate_utf8 (v.reason), "the reason is valid UTF-8", shown, file, line);
+    }
 }
 
 /*  The defaults the tests rely on.  */
 static void
 s_test_config (void)
 {
-    char *argv [] = {"onenet-hub", NULL};
+    char *argv[] = {"onenet-hub", NULL};
     CHECK (hub_config_load (&s_config, 1, argv) == 0);
     CHECK (s_config.max_string == 256);
     CHECK (s_config.max_text == 4096);
@@ -154,21 +159,20 @@ s_test_valid (void)
     e.n_keys = 0;
     e.n_attrs = 0;
     CHECK_PASS (e, "land");
-    event_key_t all [] = {
-        {KEY_CREDIT_CODE, "91350100M000100Y43"},
-        {KEY_UNIT_NUMBER, "640425001002GB00123F00010001"},
-        {KEY_PROJECT_CODE, "2020-640425-47-01-000123"},
-        {KEY_APPLICATION_NO, "SQ2020090100012"},
-        {KEY_REFUND_NO, "TK-2020-0001"}};
+    event_key_t all[] = {{KEY_CREDIT_CODE, "91350100M000100Y43"},
+                         {KEY_UNIT_NUMBER, "640425001002GB00123F00010001"},
+                         {KEY_PROJECT_CODE, "2020-640425-47-01-000123"},
+                         {KEY_APPLICATION_NO, "SQ2020090100012"},
+                         {KEY_REFUND_NO, "TK-2020-0001"}};
     e.n_keys = 5;
     e.keys = all;
     CHECK_PASS (e, "land");
 
     //  Exactly at the limits.
     e = s_valid_event ();
-    char case_no [257];
+    char case_no[257];
     memset (case_no, 'C', 256);
-    case_no [256] = '\0';
+    case_no[256] = '\0';
     e.case_no = case_no;
     CHECK_PASS (e, "land");
     e = s_valid_event ();
@@ -184,27 +188,27 @@ s_test_valid (void)
     e.case_no = "彭阳不动产（2020）第001234号";
     char *text = malloc (4097);
     memset (text, 'a', 4096);
-    text [4096] = '\0';
-    s_attrs [5].text = text;
+    text[4096] = '\0';
+    s_attrs[5].text = text;
     CHECK_PASS (e, "land");
     free (text);
 
     //  64 attributes are allowed (16 keys cannot be told apart from 17
     //  without repeating a kind, which is its own error).
     e = s_valid_event ();
-    event_attr_t many_attrs [64];
-    char names [64][8];
+    event_attr_t many_attrs[64];
+    char names[64][8];
     for (int i = 0; i < 64; i++) {
-        snprintf (names [i], sizeof names [i], "a%d", i);
-        many_attrs [i] = (event_attr_t) {.name = names [i], .type = ATTR_INTEGER,
-                                         .integer = i};
+        snprintf (names[i], sizeof names[i], "a%d", i);
+        many_attrs[i] =
+            (event_attr_t){.name = names[i], .type = ATTR_INTEGER, .integer = i};
     }
     e.n_attrs = 64;
     e.attrs = many_attrs;
     CHECK_PASS (e, "land");
     //  Infinity is refused below; the largest finite numbers are fine.
-    many_attrs [0] = (event_attr_t) {.name = "big", .type = ATTR_NUMBER, .number = 1.7e308};
-    many_attrs [1] = (event_attr_t) {.name = "neg_zero", .type = ATTR_NUMBER, .number = -0.0};
+    many_attrs[0] = (event_attr_t){.name = "big", .type = ATTR_NUMBER, .number = 1.7e308};
+    many_attrs[1] = (event_attr_t){.name = "neg_zero", .type = ATTR_NUMBER, .number = -0.0};
     CHECK_PASS (e, "land");
 }
 
@@ -258,23 +262,23 @@ s_test_header (void)
     CHECK_FAIL (e, "land", ERR_INVALID_FIELD, "event type", NULL);
 
     e = s_valid_event ();
-    char case_no [258];
+    char case_no[258];
     memset (case_no, 'C', 257);
-    case_no [257] = '\0';
+    case_no[257] = '\0';
     e.case_no = case_no;
     CHECK_FAIL (e, "land", ERR_LIMIT_EXCEEDED, "case_no", "257");
     e = s_valid_event ();
-    char adapter [300];
+    char adapter[300];
     memset (adapter, 'a', 299);
-    adapter [299] = '\0';
+    adapter[299] = '\0';
     e.adapter_id = adapter;
     CHECK_FAIL (e, "land", ERR_LIMIT_EXCEEDED, "adapter_id", "limit 256");
 
     //  Invalid UTF-8.
     e = s_valid_event ();
-    e.case_no = "PY-\xe5\xbd-2020";            //  a truncated character
+    e.case_no = "PY-\xe5\xbd-2020"; //  a truncated character
     CHECK_FAIL (e, "land", ERR_INVALID_FIELD, "case_no", "UTF-8");
-    e.case_no = "PY-\xc0\xaf";                 //  overlong '/'
+    e.case_no = "PY-\xc0\xaf"; //  overlong '/'
     CHECK_FAIL (e, "land", ERR_INVALID_FIELD, "case_no", "UTF-8");
     e = s_valid_event ();
     e.adapter_id = "land-\xff";
@@ -291,7 +295,8 @@ s_test_time (void)
     e.occurred_at_ms = s_now + 86400 * 1000LL + 1;
     CHECK_FAIL (e, "land", ERR_TIME_OUT_OF_RANGE, "occurred_at", "future");
     e.occurred_at_ms = s_now + 365 * 86400 * 1000LL;
-    CHECK_FAIL (e, "land", ERR_TIME_OUT_OF_RANGE, "occurred_at", "31536000 s in the future");
+    CHECK_FAIL (e, "land", ERR_TIME_OUT_OF_RANGE, "occurred_at",
+                "31536000 s in the future");
     e.occurred_at_ms = INT64_MAX;
     CHECK_FAIL (e, "land", ERR_TIME_OUT_OF_RANGE, "occurred_at", NULL);
     e.occurred_at_ms = s_now - 7300 * 86400000LL - 1;
@@ -307,51 +312,52 @@ static void
 s_test_keys (void)
 {
     case_event_t e = s_valid_event ();
-    event_key_t keys [20];
+    event_key_t keys[20];
     for (int i = 0; i < 20; i++)
-        keys [i] = (event_key_t) {KEY_APPLICATION_NO, "SQ1"};
+        keys[i] = (event_key_t){KEY_APPLICATION_NO, "SQ1"};
     e.keys = keys;
     e.n_keys = 17;
     CHECK_FAIL (e, "land", ERR_LIMIT_EXCEEDED, "17 correlation keys", "limit 16");
 
     e = s_valid_event ();
-    keys [0] = (event_key_t) {(key_kind_t) 9, "x"};
+    keys[0] = (event_key_t){(key_kind_t) 9, "x"};
     e.keys = keys;
     e.n_keys = 1;
     CHECK_FAIL (e, "land", ERR_INVALID_KEY, "correlation key 1", "unknown kind 9");
-    keys [0] = (event_key_t) {KEY_NONE, "x"};
+    keys[0] = (event_key_t){KEY_NONE, "x"};
     CHECK_FAIL (e, "land", ERR_INVALID_KEY, "correlation key 1", "unknown kind 0");
-    keys [0] = (event_key_t) {KEY_PROJECT_CODE, "P-1"};
-    keys [1] = (event_key_t) {(key_kind_t) -3, "x"};
+    keys[0] = (event_key_t){KEY_PROJECT_CODE, "P-1"};
+    keys[1] = (event_key_t){(key_kind_t) -3, "x"};
     e.n_keys = 2;
     CHECK_FAIL (e, "land", ERR_INVALID_KEY, "correlation key 2", "unknown kind -3");
 
-    keys [0] = (event_key_t) {KEY_CREDIT_CODE, "91350100M000100Y43"};
-    keys [1] = (event_key_t) {KEY_CREDIT_CODE, "91110000600037341L"};
+    keys[0] = (event_key_t){KEY_CREDIT_CODE, "91350100M000100Y43"};
+    keys[1] = (event_key_t){KEY_CREDIT_CODE, "91110000600037341L"};
     CHECK_FAIL (e, "land", ERR_INVALID_KEY, "credit_code", "twice");
-    keys [0] = (event_key_t) {KEY_REFUND_NO, "R1"};
-    keys [1] = (event_key_t) {KEY_REFUND_NO, "R1"};
+    keys[0] = (event_key_t){KEY_REFUND_NO, "R1"};
+    keys[1] = (event_key_t){KEY_REFUND_NO, "R1"};
     CHECK_FAIL (e, "land", ERR_INVALID_KEY, "refund_no", "twice");
 
     e.n_keys = 1;
-    keys [0] = (event_key_t) {KEY_CREDIT_CODE, "91350100M000100Y4A"};
-    CHECK_FAIL (e, "land", ERR_INVALID_KEY, "credit code", "check character is 'A', expected '3'");
-    keys [0] = (event_key_t) {KEY_CREDIT_CODE, "9135"};
+    keys[0] = (event_key_t){KEY_CREDIT_CODE, "91350100M000100Y4A"};
+    CHECK_FAIL (e, "land", ERR_INVALID_KEY, "credit code",
+                "check character is 'A', expected '3'");
+    keys[0] = (event_key_t){KEY_CREDIT_CODE, "9135"};
     CHECK_FAIL (e, "land", ERR_INVALID_KEY, "credit code", "length 4");
-    keys [0] = (event_key_t) {KEY_UNIT_NUMBER, "640425001002XB00123F00010001"};
+    keys[0] = (event_key_t){KEY_UNIT_NUMBER, "640425001002XB00123F00010001"};
     CHECK_FAIL (e, "land", ERR_INVALID_KEY, "unit number", "position 13");
-    keys [0] = (event_key_t) {KEY_UNIT_NUMBER, "640425001002GB00123W00010001"};
+    keys[0] = (event_key_t){KEY_UNIT_NUMBER, "640425001002GB00123W00010001"};
     CHECK_FAIL (e, "land", ERR_INVALID_KEY, "unit number", NULL);
-    keys [0] = (event_key_t) {KEY_CREDIT_CODE, ""};
+    keys[0] = (event_key_t){KEY_CREDIT_CODE, ""};
     CHECK_FAIL (e, "land", ERR_MISSING_FIELD, "credit_code", NULL);
-    keys [0] = (event_key_t) {KEY_APPLICATION_NO, ""};
+    keys[0] = (event_key_t){KEY_APPLICATION_NO, ""};
     CHECK_FAIL (e, "land", ERR_MISSING_FIELD, "application_no", NULL);
-    keys [0] = (event_key_t) {KEY_PROJECT_CODE, "P-\xe9"};
+    keys[0] = (event_key_t){KEY_PROJECT_CODE, "P-\xe9"};
     CHECK_FAIL (e, "land", ERR_INVALID_FIELD, "project_code", "UTF-8");
-    char long_key [300];
+    char long_key[300];
     memset (long_key, '7', 299);
-    long_key [299] = '\0';
-    keys [0] = (event_key_t) {KEY_APPLICATION_NO, long_key};
+    long_key[299] = '\0';
+    keys[0] = (event_key_t){KEY_APPLICATION_NO, long_key};
     CHECK_FAIL (e, "land", ERR_LIMIT_EXCEEDED, "application_no", "299 bytes");
 }
 
@@ -360,45 +366,45 @@ static void
 s_test_attrs (void)
 {
     case_event_t e = s_valid_event ();
-    event_attr_t attrs [70];
-    char names [70][8];
+    event_attr_t attrs[70];
+    char names[70][8];
     for (int i = 0; i < 70; i++) {
-        snprintf (names [i], sizeof names [i], "a%d", i);
-        attrs [i] = (event_attr_t) {.name = names [i], .type = ATTR_FLAG};
+        snprintf (names[i], sizeof names[i], "a%d", i);
+        attrs[i] = (event_attr_t){.name = names[i], .type = ATTR_FLAG};
     }
     e.attrs = attrs;
     e.n_attrs = 65;
     CHECK_FAIL (e, "land", ERR_LIMIT_EXCEEDED, "65 attributes", "limit 64");
 
     e.n_attrs = 3;
-    attrs [2].name = "a0";
+    attrs[2].name = "a0";
     CHECK_FAIL (e, "land", ERR_INVALID_FIELD, "attribute \"a0\"", "twice");
-    attrs [2].name = "a2";
+    attrs[2].name = "a2";
 
-    attrs [1] = (event_attr_t) {.name = "empty_value", .type = ATTR_NONE};
+    attrs[1] = (event_attr_t){.name = "empty_value", .type = ATTR_NONE};
     CHECK_FAIL (e, "land", ERR_MISSING_FIELD, "attribute \"empty_value\"", "no value");
-    attrs [1] = (event_attr_t) {.name = "odd_type", .type = (attr_type_t) 7};
+    attrs[1] = (event_attr_t){.name = "odd_type", .type = (attr_type_t) 7};
     CHECK_FAIL (e, "land", ERR_MISSING_FIELD, "attribute \"odd_type\"", NULL);
-    attrs [1] = (event_attr_t) {.name = "", .type = ATTR_FLAG};
+    attrs[1] = (event_attr_t){.name = "", .type = ATTR_FLAG};
     CHECK_FAIL (e, "land", ERR_MISSING_FIELD, "attribute 2", "no name");
-    attrs [1] = (event_attr_t) {.name = "\xff", .type = ATTR_FLAG};
+    attrs[1] = (event_attr_t){.name = "\xff", .type = ATTR_FLAG};
     CHECK_FAIL (e, "land", ERR_INVALID_FIELD, "attribute name", "UTF-8");
 
-    attrs [1] = (event_attr_t) {.name = "ratio", .type = ATTR_NUMBER, .number = NAN};
+    attrs[1] = (event_attr_t){.name = "ratio", .type = ATTR_NUMBER, .number = NAN};
     CHECK_FAIL (e, "land", ERR_INVALID_FIELD, "attribute \"ratio\"", "finite");
-    attrs [1].number = INFINITY;
+    attrs[1].number = INFINITY;
     CHECK_FAIL (e, "land", ERR_INVALID_FIELD, "attribute \"ratio\"", "finite");
-    attrs [1].number = -INFINITY;
+    attrs[1].number = -INFINITY;
     CHECK_FAIL (e, "land", ERR_INVALID_FIELD, "attribute \"ratio\"", "finite");
 
-    attrs [1] = (event_attr_t) {.name = "seller", .type = ATTR_TEXT, .text = "某某\xe5\x85"};
+    attrs[1] = (event_attr_t){.name = "seller", .type = ATTR_TEXT, .text = "某某\xe5\x85"};
     CHECK_FAIL (e, "land", ERR_INVALID_FIELD, "attribute \"seller\"", "UTF-8");
-    attrs [1].text = "\xed\xa0\x80";            //  a surrogate
+    attrs[1].text = "\xed\xa0\x80"; //  a surrogate
     CHECK_FAIL (e, "land", ERR_INVALID_FIELD, "attribute \"seller\"", "UTF-8");
     char *text = malloc (4098);
     memset (text, 'a', 4097);
-    text [4097] = '\0';
-    attrs [1].text = text;
+    text[4097] = '\0';
+    attrs[1].text = text;
     CHECK_FAIL (e, "land", ERR_LIMIT_EXCEEDED, "attribute \"seller\"", "4097 bytes");
     free (text);
 }
@@ -426,7 +432,7 @@ s_test_reason_utf8 (void)
 {
     //  An unknown agency of 66 bytes, valid UTF-8, whose 64th byte falls
     //  inside a Chinese character.
-    char agency [80];
+    char agency[80];
     memset (agency, 'x', 63);
     strcpy (agency + 63, "中");
     case_event_t e = s_valid_event ();
@@ -435,7 +441,7 @@ s_test_reason_utf8 (void)
 
     //  The batch's agency is not checked at all before it is quoted.
     e = s_valid_event ();
-    char batch_agency [80];
+    char batch_agency[80];
     memset (batch_agency, 'y', 63);
     strcpy (batch_agency + 63, "中");
     CHECK_FAIL (e, batch_agency, ERR_AGENCY_MISMATCH, "\"land\"", "yyyy");
@@ -443,25 +449,25 @@ s_test_reason_utf8 (void)
 
     //  A non-UUID event id of Chinese characters cut at 64 bytes.
     e = s_valid_event ();
-    e.event_id = "事件事件事件事件事件事件事件事件事件事件事件事件";     //  72 bytes
+    e.event_id = "事件事件事件事件事件事件事件事件事件事件事件事件"; //  72 bytes
     CHECK_FAIL (e, "land", ERR_INVALID_FIELD, "event_id", "not a UUID");
 
     //  A duplicated attribute name near the size limit.
     e = s_valid_event ();
-    char name [257];
+    char name[257];
     size_t n = 0;
     while (n + 3 <= 255) {
         memcpy (name + n, "名", 3);
         n += 3;
     }
-    name [n] = '\0';
-    event_attr_t attrs [2] = {{.name = name, .type = ATTR_FLAG},
-                              {.name = name, .type = ATTR_FLAG}};
+    name[n] = '\0';
+    event_attr_t attrs[2] = {{.name = name, .type = ATTR_FLAG},
+                             {.name = name, .type = ATTR_FLAG}};
     e.attrs = attrs;
     e.n_attrs = 2;
     CHECK_FAIL (e, "land", ERR_INVALID_FIELD, "attribute \"名名", "twice");
-    attrs [1] = (event_attr_t) {.name = "b", .type = ATTR_NUMBER, .number = NAN};
-    attrs [0] = (event_attr_t) {.name = name, .type = ATTR_NUMBER, .number = NAN};
+    attrs[1] = (event_attr_t){.name = "b", .type = ATTR_NUMBER, .number = NAN};
+    attrs[0] = (event_attr_t){.name = name, .type = ATTR_NUMBER, .number = NAN};
     CHECK_FAIL (e, "land", ERR_INVALID_FIELD, "attribute \"名名", "finite");
 }
 
@@ -472,47 +478,50 @@ s_test_utf8 (void)
     CHECK (validate_utf8 (""));
     CHECK (validate_utf8 ("plain ASCII \t\n"));
     CHECK (validate_utf8 ("\x7f"));
-    CHECK (validate_utf8 ("é"));                           //  2 bytes
-    CHECK (validate_utf8 ("\xc2\x80"));                     //  U+0080, smallest 2-byte
-    CHECK (validate_utf8 ("\xdf\xbf"));                     //  U+07FF
-    CHECK (validate_utf8 ("宁夏彭阳"));                     //  3 bytes
-    CHECK (validate_utf8 ("\xe0\xa0\x80"));                 //  U+0800, smallest 3-byte
-    CHECK (validate_utf8 ("\xed\x9f\xbf"));                 //  U+D7FF, before surrogates
-    CHECK (validate_utf8 ("\xee\x80\x80"));                 //  U+E000, after them
-    CHECK (validate_utf8 ("\xef\xbf\xbf"));                 //  U+FFFF
-    CHECK (validate_utf8 ("\xf0\x9f\x98\x80"));             //  U+1F600, 4 bytes
-    CHECK (validate_utf8 ("\xf0\x90\x80\x80"));             //  U+10000, smallest 4-byte
-    CHECK (validate_utf8 ("\xf4\x8f\xbf\xbf"));             //  U+10FFFF, the last
+    CHECK (validate_utf8 ("é"));                //  2 bytes
+    CHECK (validate_utf8 ("\xc2\x80"));         //  U+0080, smallest 2-byte
+    CHECK (validate_utf8 ("\xdf\xbf"));         //  U+07FF
+    CHECK (validate_utf8 ("宁夏彭阳"));         //  3 bytes
+    CHECK (validate_utf8 ("\xe0\xa0\x80"));     //  U+0800, smallest 3-byte
+    CHECK (validate_utf8 ("\xed\x9f\xbf"));     //  U+D7FF, before surrogates
+    CHECK (validate_utf8 ("\xee\x80\x80"));     //  U+E000, after them
+    CHECK (validate_utf8 ("\xef\xbf\xbf"));     //  U+FFFF
+    CHECK (validate_utf8 ("\xf0\x9f\x98\x80")); //  U+1F600, 4 bytes
+    CHECK (validate_utf8 ("\xf0\x90\x80\x80")); //  U+10000, smallest 4-byte
+    CHECK (validate_utf8 ("\xf4\x8f\xbf\xbf")); //  U+10FFFF, the last
     CHECK (validate_utf8 ("𠀀 𪚥 😀 mixed 中文"));
 
     //  Overlong encodings.
-    CHECK (!validate_utf8 ("\xc0\x80"));                    //  NUL in 2 bytes
-    CHECK (!validate_utf8 ("\xc0\xaf"));                    //  '/' in 2 bytes
+    CHECK (!validate_utf8 ("\xc0\x80")); //  NUL in 2 bytes
+    CHECK (!validate_utf8 ("\xc0\xaf")); //  '/' in 2 bytes
     CHECK (!validate_utf8 ("\xc1\xbf"));
-    CHECK (!validate_utf8 ("\xe0\x80\xaf"));                //  '/' in 3 bytes
-    CHECK (!validate_utf8 ("\xe0\x9f\xbf"));                //  U+07FF in 3 bytes
-    CHECK (!validate_utf8 ("\xf0\x80\x80\xaf"));            //  '/' in 4 bytes
-    CHECK (!validate_utf8 ("\xf0\x8f\xbf\xbf"));            //  U+FFFF in 4 bytes
+    CHECK (!validate_utf8 ("\xe0\x80\xaf"));     //  '/' in 3 bytes
+    CHECK (!validate_utf8 ("\xe0\x9f\xbf"));     //  U+07FF in 3 bytes
+    CHECK (!validate_utf8 ("\xf0\x80\x80\xaf")); //  '/' in 4 bytes
+    CHECK (!validate_utf8 ("\xf0\x8f\xbf\xbf")); //  U+FFFF in 4 bytes
 
     //  Surrogates, and values past U+10FFFF.
-    CHECK (!validate_utf8 ("\xed\xa0\x80"));                //  U+D800
-    CHECK (!validate_utf8 ("\xed\xbf\xbf"));                //  U+DFFF
-    CHECK (!validate_utf8 ("\xed\xa0\xbd\xed\xb8\x80"));    //  a CESU-8 pair
-    CHECK (!validate_utf8 ("\xf4\x90\x80\x80"));            //  U+110000
+    CHECK (!validate_utf8 ("\xed\xa0\x80"));             //  U+D800
+    CHECK (!validate_utf8 ("\xed\xbf\xbf"));             //  U+DFFF
+    CHECK (!validate_utf8 ("\xed\xa0\xbd\xed\xb8\x80")); //  a CESU-8 pair
+    CHECK (!validate_utf8 ("\xf4\x90\x80\x80"));         //  U+110000
     CHECK (!validate_utf8 ("\xf7\xbf\xbf\xbf"));
-    CHECK (!validate_utf8 ("\xf8\x88\x80\x80\x80"));        //  5-byte form
-    CHECK (!validate_utf8 ("\xfc\x84\x80\x80\x80\x80"));    //  6-byte form
+    CHECK (!validate_utf8 ("\xf8\x88\x80\x80\x80"));     //  5-byte form
+    CHECK (!validate_utf8 ("\xfc\x84\x80\x80\x80\x80")); //  6-byte form
     CHECK (!validate_utf8 ("\xfe"));
     CHECK (!validate_utf8 ("\xff"));
 
     //  Stray and missing continuation bytes.
     CHECK (!validate_utf8 ("\x80"));
-    CHECK (!validate_utf8 ("a\xbf" "b"));
-    CHECK (!validate_utf8 ("\xc3"));                        //  cut at the end
+    CHECK (!validate_utf8 ("a\xbf"
+                           "b"));
+    CHECK (!validate_utf8 ("\xc3")); //  cut at the end
     CHECK (!validate_utf8 ("\xe5\xbd"));
     CHECK (!validate_utf8 ("\xf0\x9f\x98"));
-    CHECK (!validate_utf8 ("\xe5" "a" "\xbd"));
-    CHECK (!validate_utf8 ("\xc3\xa9\xa9"));                //  one continuation too many
+    CHECK (!validate_utf8 ("\xe5"
+                           "a"
+                           "\xbd"));
+    CHECK (!validate_utf8 ("\xc3\xa9\xa9")); //  one continuation too many
 
     //  Every 2-byte and 3-byte sequence agrees with a reference written
     //  from the Unicode table of well-formed byte sequences.
@@ -521,7 +530,7 @@ s_test_utf8 (void)
         for (int b = 0x00; b < 0x100; b++) {
             if (b == 0)
                 continue;
-            char s [3] = {(char) a, (char) b, '\0'};
+            char s[3] = {(char) a, (char) b, '\0'};
             bool ref = a >= 0xc2 && a <= 0xdf && b >= 0x80 && b <= 0xbf;
             if (validate_utf8 (s) != ref)
                 disagree++;
@@ -529,18 +538,18 @@ s_test_utf8 (void)
     for (int a = 0xe0; a < 0xf0; a++)
         for (int b = 0x80; b < 0xc0; b++)
             for (int c = 0x7f; c < 0xc1; c++) {
-                char s [4] = {(char) a, (char) b, (char) c, '\0'};
-                int lo = a == 0xe0? 0xa0: 0x80;
-                int hi = a == 0xed? 0x9f: 0xbf;
+                char s[4] = {(char) a, (char) b, (char) c, '\0'};
+                int lo = a == 0xe0 ? 0xa0 : 0x80;
+                int hi = a == 0xed ? 0x9f : 0xbf;
                 bool ref = b >= lo && b <= hi && c >= 0x80 && c <= 0xbf;
                 if (validate_utf8 (s) != ref)
                     disagree++;
             }
     for (int a = 0xf0; a < 0xf8; a++)
         for (int b = 0x80; b < 0xc0; b++) {
-            char s [5] = {(char) a, (char) b, (char) 0x80, (char) 0x80, '\0'};
-            int lo = a == 0xf0? 0x90: 0x80;
-            int hi = a == 0xf4? 0x8f: 0xbf;
+            char s[5] = {(char) a, (char) b, (char) 0x80, (char) 0x80, '\0'};
+            int lo = a == 0xf0 ? 0x90 : 0x80;
+            int hi = a == 0xf4 ? 0x8f : 0xbf;
             bool ref = a <= 0xf4 && b >= lo && b <= hi;
             if (validate_utf8 (s) != ref)
                 disagree++;
@@ -562,5 +571,5 @@ main (void)
     s_test_reason_utf8 ();
     s_test_utf8 ();
     printf ("test_validate: %d passed, %d failed\n", s_passed, s_failed);
-    return s_failed? 1: 0;
+    return s_failed ? 1 : 0;
 }
