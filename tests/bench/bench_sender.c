@@ -83,7 +83,7 @@ main (int argc, char **argv)
     for (size_t b = 0; b < n_batches; b++) {
         size_t n = 0;
         for (; n < (size_t) batch && made < events; n++, made++) {
-            char id[37], case_no[64], unit[29];
+            char id[37], case_no[64], unit[64];
             uuid_t u;
             uuid_generate_random (u);
             uuid_unparse_lower (u, id);
