@@ -13,27 +13,50 @@ Fixtures:
          process still running at teardown is terminated, and a sanitizer
          report in any process's output fails the test
 
+  pb     session-scoped: proto/onenet.proto compiled by protoc and imported
+         (onenet_pb2: AdapterMessage, CaseEvent, HubMessage, ...)
+  hub_client  hub_client(endpoint) -> HubClient, a raw DEALER socket that
+         sends one frame per message (closed at teardown)
+
 Helpers importable by tests (``from conftest import ...``):
   build_path(name), free_port(), Proc, wait_until(predicate, timeout)
+  start_hub(procs, db, port=None, extra=()) -> Proc (waits for "store
+      available"; has .port, .endpoint), start_adapter(procs, port, outbox,
+      agency=, adapter_id=, stdin=path|"pipe"|None, spool=, once=True),
+      wait_exit(proc, timeout, expect=0), Feeder (paced writes to a stdin pipe)
+  credit_code(n), bad_credit_code(n), unit_number(n), new_id(), now_ms()
+  make_record(i, event_id=True, **fields) (generic NDJSON record),
+      write_ndjson(path, records, tmp_rename=False),
+      make_event(pb, i, agency=, **fields) (CaseEvent), batch_bytes(...)
+  query(db, sql), scalar(db, sql), event_count(db) -> (rows, distinct ids),
+      wait_events(db, n), outbox_count(path, table="outbox")
 
-Only the Python standard library, psycopg2 and pyzmq are used.
+Only the Python standard library, psycopg2, pyzmq and python3-protobuf
+(for the generated onenet_pb2) are used; protoc comes from protobuf-compiler.
 """
 
+import importlib.util
+import itertools
+import json
 import os
 import re
 import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
+import zmq
 
 ROOT = Path(os.environ.get("ONENET_ROOT") or Path(__file__).resolve().parents[2])
 BUILD = Path(os.environ.get("ONENET_BUILD") or ROOT / "build")
@@ -385,14 +408,6 @@ def procs(request, tmp_path):
 # valid identifiers and events, starting hubs and adapters, raw DEALER
 # clients, and database/outbox queries.
 
-import importlib.util
-import itertools
-import json
-import sqlite3
-import uuid
-
-import zmq
-
 HUB_ID = "test-hub"
 _names = itertools.count(1)
 _pb_module = None
@@ -696,9 +711,6 @@ def outbox_count(path, table="outbox"):
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     finally:
         conn.close()
-
-
-import threading
 
 
 class Feeder(threading.Thread):

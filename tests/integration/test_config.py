@@ -3,8 +3,7 @@
 import re
 import subprocess
 
-from conftest import (HUB_ID, build_path, free_port, make_event, query, start_hub,
-                      wait_until)
+from conftest import HUB_ID, build_path, free_port, make_event, query, start_hub
 
 LOG_LINE = re.compile(r'^ts=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=(debug|info|warn|error)'
                       r' proc=\w+ msg="[^"]*"( .*)?$')

@@ -9,7 +9,7 @@ from collections import Counter
 
 from conftest import (HUB_ID, ROOT, Feeder, credit_code, event_count, make_event,
                       make_record, now_ms, outbox_count, query, scalar, start_adapter,
-                      start_hub, unit_number, wait_events, wait_exit, wait_until,
+                      start_hub, unit_number, wait_exit, wait_until,
                       write_ndjson)
 
 SAMPLE_AGENCIES = ("tax", "land", "power", "water", "bank")
