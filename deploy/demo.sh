@@ -5,7 +5,8 @@
 # Usage: deploy/demo.sh [--db CONNINFO] [--date YYYY-MM-DD] [--cases N]
 #                       [--seed N] [--malformed K] [--keep]
 #   --db        use this PostgreSQL database (libpq URI or key=value string)
-#               instead of the embedded private cluster in run/pg
+#               instead of the embedded private cluster in run/pg (whose
+#               database onenet_demo is created afresh on every run)
 #   --date      the county day to simulate (default 2020-09-01)
 #   --cases     cases across all workflows (default 400)
 #   --malformed broken agency records mixed in (default 6)
@@ -57,8 +58,11 @@ cleanup() {
 trap cleanup EXIT
 
 if [[ -z "$db" ]]; then
-  say "starting the embedded PostgreSQL in run/pg"
-  conninfo=$(deploy/pg-embedded.sh start "$run/pg")
+  say "starting the embedded PostgreSQL in run/pg (database onenet_demo, fresh each run)"
+  admin=$(deploy/pg-embedded.sh start "$run/pg")
+  psql "$admin" -X -q -v ON_ERROR_STOP=1 \
+    -c "DROP DATABASE IF EXISTS onenet_demo WITH (FORCE)" -c "CREATE DATABASE onenet_demo"
+  conninfo=${admin%/*}/onenet_demo
 else
   conninfo=$db
 fi
@@ -148,4 +152,6 @@ PY
 done
 total=$("${PSQL[@]}" -At -c "SELECT count(*) FROM events WHERE stored_at >= '$started'")
 lines=$(cat "$day"/records/*.ndjson | wc -l)
-say "done: $lines agency records in, $total events stored; logs in ${day#$ROOT/}/logs"
+kill -TERM "${pids[0]}"; wait "${pids[0]}" || true
+dups=$(grep -o 'msg="ingest stats".*' "$day/logs/hub.log" | tail -1 | grep -o 'duplicates=[0-9]*' | cut -d= -f2)
+say "done: $lines agency records in, $total events stored now, ${dups:-0} already stored before (absorbed as duplicates); logs in ${day#$ROOT/}/logs"

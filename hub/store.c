@@ -4,6 +4,7 @@
         COPY ingest_stage FROM STDIN             -- the batch's accepted events
         INSERT INTO events SELECT ... FROM ingest_stage
             ON CONFLICT (event_id) DO NOTHING RETURNING event_id
+            (and the same ids into correlation_queue)
         INSERT INTO dead_letters ...             -- what validation refused
         INSERT INTO adapters ... ON CONFLICT     -- heartbeats
         COMMIT
@@ -163,10 +164,14 @@ copy_rows (PGconn *conn, const char *data, size_t len, char **error)
 static step_t
 insert_staged (PGconn *conn, batch_t *b, id_index_t *index, char **error)
 {
+    /* new events also enter the correlation queue, in the same statement */
     PGresult *res = PQexec (conn,
-                            "INSERT INTO events (" EVENT_COLUMNS ") "
+                            "WITH ins AS (INSERT INTO events (" EVENT_COLUMNS ") "
                             "SELECT " EVENT_COLUMNS " FROM ingest_stage "
-                            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id");
+                            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id), "
+                            "q AS (INSERT INTO correlation_queue (event_id) "
+                            "SELECT event_id FROM ins) "
+                            "SELECT event_id FROM ins");
     step_t s = step_of (conn, res, error);
     if (s == STEP_OK)
         for (int i = 0; i < PQntuples (res); i++) {

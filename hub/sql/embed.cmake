@@ -1,7 +1,8 @@
 # Turns the schema migrations (hub/sql/NNN_name.sql) into a C array so the
-# hub binary carries its own schema. Invoked by CMake with OUT and FILES.
+# hub binary carries its own schema. Invoked by CMake with OUT and FILES (paths joined by "|").
 set(body "/* generated from hub/sql by embed.cmake: do not edit */\n#include \"migrate.h\"\n\n")
 set(entries "")
+string(REPLACE "|" ";" FILES "${FILES}")
 foreach(f ${FILES})
   get_filename_component(name ${f} NAME_WE)
   string(REGEX MATCH "^[0-9]+" version ${name})
