@@ -42,6 +42,8 @@ static const setting_t settings[] = {
      "reconnect backoff ceiling"},
     {"drain-timeout-ms", SET_INT, S (drain_timeout_ms), "10000", 0, 600000,
      "on SIGTERM, wait this long for the last commit"},
+    {"supervise-interval-ms", SET_INT, S (supervise_interval_ms), "1000", 10, 60000,
+     "how often passed deadlines, warnings and expiries are marked"},
     {"migrate-only", SET_BOOL, S (migrate_only), "false", 0, 0,
      "apply schema migrations and exit"},
 };

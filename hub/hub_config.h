@@ -30,6 +30,7 @@ typedef struct {
     int max_past_days;          /* occurred_at may be this far behind */
     int db_retry_max_ms;        /* reconnect backoff ceiling */
     int drain_timeout_ms;       /* on SIGTERM, how long to wait for the last commit */
+    int supervise_interval_ms;  /* how often deadlines and expiries are checked */
     bool migrate_only;          /* apply migrations and exit */
     /* derived */
     size_t n_agencies;                      /* entries in agency_list */

@@ -24,6 +24,7 @@
 #include <libpq-fe.h>
 
 #include "clock.h"
+#include "db.h"
 #include "id_index.h"
 #include "log.h"
 #include "migrate.h"
@@ -38,43 +39,11 @@ struct store {
 #define EVENT_COLUMNS "event_id, agency, adapter_id, case_no, event_type, occurred_at, " \
                       "accepted_at, received_at, schema_version, keys, attrs, hub_id"
 
-static PGconn *
-connect_db (const hub_config_t *config)
-{
-    /* defaults first: anything in the configured string overrides them */
-    const char *keys[] = {"connect_timeout", "application_name", "keepalives_idle",
-                          "keepalives_interval", "keepalives_count", "dbname", NULL};
-    const char *vals[] = {"5", "onenet-hub", "10", "3", "3", config->db, NULL};
-    PGconn *conn = PQconnectdbParams (keys, vals, 1);
-    if (PQstatus (conn) != CONNECTION_OK) {
-        char msg[512];
-        snprintf (msg, sizeof msg, "%s", PQerrorMessage (conn));
-        log_warn ("could not connect to PostgreSQL", "hub=%s error=\"%s\"",
-                  config->hub_id, msg);
-        PQfinish (conn);
-        return NULL;
-    }
-    return conn;
-}
-
-static bool
-exec_command (PGconn *conn, const char *sql, const char *what)
-{
-    PGresult *res = PQexec (conn, sql);
-    bool ok = PQresultStatus (res) == PGRES_COMMAND_OK
-              || PQresultStatus (res) == PGRES_TUPLES_OK;
-    if (!ok)
-        log_warn ("statement failed", "what=\"%s\" error=\"%s\"", what,
-                  PQresultErrorMessage (res));
-    PQclear (res);
-    return ok;
-}
-
 /* Connects, migrates and prepares the session. NULL when unavailable. */
 static PGconn *
 open_session (const hub_config_t *config)
 {
-    PGconn *conn = connect_db (config);
+    PGconn *conn = db_connect (config, "onenet-hub store");
     if (!conn)
         return NULL;
     char err[1024];
@@ -83,9 +52,9 @@ open_session (const hub_config_t *config)
         PQfinish (conn);
         return NULL;
     }
-    if (!exec_command (conn,
-                       "CREATE TEMP TABLE ingest_stage (LIKE events INCLUDING DEFAULTS) "
-                       "ON COMMIT DELETE ROWS", "create staging table")) {
+    if (!db_exec (conn,
+                  "CREATE TEMP TABLE ingest_stage (LIKE events INCLUDING DEFAULTS) "
+                  "ON COMMIT DELETE ROWS", "create staging table")) {
         PQfinish (conn);
         return NULL;
     }
@@ -95,7 +64,7 @@ open_session (const hub_config_t *config)
 int
 store_migrate_once (const hub_config_t *config)
 {
-    PGconn *conn = connect_db (config);
+    PGconn *conn = db_connect (config, "onenet-hub store");
     if (!conn)
         return -1;
     char err[1024];
@@ -392,7 +361,8 @@ store_thread (void *arg)
         if (!conn)
             b->outcome = BATCH_UNAVAILABLE;
         else if (!commit_batch (conn, b, &index, config->hub_id)) {
-            log_warn ("lost the PostgreSQL connection, batch not stored",
+            log_warn ("store unavailable: lost the PostgreSQL connection, batch not "
+                      "stored, acknowledgements stopped",
                       "hub=%s rows=%zu", config->hub_id, b->n_rows);
             PQfinish (conn);
             conn = NULL;

@@ -149,6 +149,15 @@ static bool
 commit_chunk (adapter_t *self, const char *source, int64_t offset)
 {
     chunk_t *c = &self->chunk;
+    /* refused records first: if the process dies before the records below
+       commit, the chunk is read again and each refusal is recorded once */
+    for (size_t i = 0; i < c->n_bad; i++) {
+        bad_record_t *b = &c->bad[i];
+        log_warn ("record refused", "adapter=%s agency=%s at=%s reason=\"%s\"",
+                  self->config->adapter_id, self->config->agency, b->where, b->reason);
+        outbox_quarantine_record (self->outbox, b->where, b->reason, b->record, b->len);
+        self->refused++;
+    }
     char err[256];
     int added = outbox_put (self->outbox, c->items, c->n, source, offset, err, sizeof err);
     if (added < 0) {
@@ -160,14 +169,6 @@ commit_chunk (adapter_t *self, const char *source, int64_t offset)
         return false;
     }
     self->accepted += (uint64_t) added;
-    /* refused records: one line each in the log and a row in quarantine */
-    for (size_t i = 0; i < c->n_bad; i++) {
-        bad_record_t *b = &c->bad[i];
-        log_warn ("record refused", "adapter=%s agency=%s at=%s reason=\"%s\"",
-                  self->config->adapter_id, self->config->agency, b->where, b->reason);
-        outbox_quarantine_record (self->outbox, b->where, b->reason, b->record, b->len);
-        self->refused++;
-    }
     chunk_clear (c);
     return true;
 }
@@ -320,7 +321,8 @@ scan_spool (adapter_t *self)
         names[n++] = strdup (de->d_name);
     }
     closedir (dir);
-    qsort (names, n, sizeof *names, compare_names);
+    if (n > 1)
+        qsort (names, n, sizeof *names, compare_names);
     bool busy = false;
     self->spool_empty = n == 0;
     if (n > 0)

@@ -31,6 +31,9 @@ static const char *schema =
     "  code TEXT NOT NULL,"
     "  reason TEXT NOT NULL,"
     "  record BLOB);"
+    /* a refused record is quarantined once, however often it is re-read */
+    "CREATE UNIQUE INDEX IF NOT EXISTS quarantine_once ON quarantine (source, record)"
+    "  WHERE event_id IS NULL;"
     "CREATE TABLE IF NOT EXISTS sources ("
     "  name TEXT PRIMARY KEY,"
     "  offset INTEGER NOT NULL);";
@@ -268,8 +271,8 @@ outbox_quarantine_record (outbox_t *self, const char *where, const char *reason,
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2 (self->db,
-                            "INSERT INTO quarantine (at_ms, source, code, reason, record) "
-                            "VALUES (?1, ?2, 'BAD_RECORD', ?3, ?4)", -1, &st, NULL)
+                            "INSERT OR IGNORE INTO quarantine (at_ms, source, code, reason, "
+                            "record) VALUES (?1, ?2, 'BAD_RECORD', ?3, ?4)", -1, &st, NULL)
         != SQLITE_OK)
         return -1;
     sqlite3_bind_int64 (st, 1, clock_now_ms ());

@@ -64,7 +64,8 @@ int outbox_remove (outbox_t *self, const int64_t *seqs, size_t n);
 int outbox_quarantine_event (outbox_t *self, int64_t seq, const char *code,
                              const char *reason);
 
-/* Records an input record refused before it became an event. */
+/* Records an input record refused before it became an event; the same
+   record from the same place is recorded once. */
 int outbox_quarantine_record (outbox_t *self, const char *where, const char *reason,
                               const char *record, size_t len);
 

@@ -1,0 +1,87 @@
+/*  calendar_sync: calendar seeding and loading, see calendar_sync.h. */
+#include "calendar_sync.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strbuf.h"
+
+int
+calendar_sync_seed (PGconn *conn, char *err, size_t errlen)
+{
+    /* the shipped file is generated and checked by build_calendar.py: plain
+       "YYYY-MM-DD,true|false,name" lines, no quoting */
+    strbuf_t days, flags, names;
+    strbuf_init (&days);
+    strbuf_init (&flags);
+    strbuf_init (&names);
+    strbuf_putc (&days, '{');
+    strbuf_putc (&flags, '{');
+    strbuf_putc (&names, '{');
+    const char *p = calendar_official_csv;
+    size_t n = 0;
+    while (*p) {
+        const char *end = strchr (p, '\n');
+        size_t len = end ? (size_t) (end - p) : strlen (p);
+        char line[256];
+        if (len < sizeof line) {
+            memcpy (line, p, len);
+            line[len] = '\0';
+            char *c1 = strchr (line, ','), *c2 = c1 ? strchr (c1 + 1, ',') : NULL;
+            if (c1 && c2 && line[0] >= '0' && line[0] <= '9') {
+                *c1 = *c2 = '\0';
+                char *cr = strchr (c2 + 1, '\r');
+                if (cr)
+                    *cr = '\0';
+                strbuf_printf (&days, "%s%s", n ? "," : "", line);
+                strbuf_printf (&flags, "%s%s", n ? "," : "", c1 + 1);
+                strbuf_puts (&names, n ? "," : "");
+                strbuf_json_string (&names, c2 + 1);   /* array literal quoting */
+                n++;
+            }
+        }
+        p += len + (end ? 1 : 0);
+    }
+    strbuf_putc (&days, '}');
+    strbuf_putc (&flags, '}');
+    strbuf_putc (&names, '}');
+    const char *params[3] = {days.data, flags.data, names.data};
+    PGresult *res = PQexecParams (
+        conn,
+        "INSERT INTO calendar_days (day, workday, name, source) "
+        "SELECT d, w, n, 'official' FROM unnest($1::date[], $2::boolean[], $3::text[]) "
+        "AS t(d, w, n) ON CONFLICT (day) DO NOTHING",
+        3, NULL, params, NULL, NULL, 0);
+    int rc = -1;
+    if (PQresultStatus (res) == PGRES_COMMAND_OK)
+        rc = atoi (PQcmdTuples (res));
+    else
+        snprintf (err, errlen, "could not seed the working-day calendar: %s",
+                  PQresultErrorMessage (res));
+    PQclear (res);
+    strbuf_free (&days);
+    strbuf_free (&flags);
+    strbuf_free (&names);
+    return rc;
+}
+
+calendar_t *
+calendar_sync_load (PGconn *conn, char *err, size_t errlen)
+{
+    PGresult *res = PQexec (conn,
+                            "SELECT extract(year FROM day)::int, extract(month FROM day)::int, "
+                            "extract(day FROM day)::int, workday FROM calendar_days");
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        snprintf (err, errlen, "could not read the working-day calendar: %s",
+                  PQresultErrorMessage (res));
+        PQclear (res);
+        return NULL;
+    }
+    calendar_t *cal = calendar_new ();
+    for (int i = 0; i < PQntuples (res); i++)
+        calendar_set_day (cal, atoi (PQgetvalue (res, i, 0)), atoi (PQgetvalue (res, i, 1)),
+                          atoi (PQgetvalue (res, i, 2)), PQgetvalue (res, i, 3)[0] == 't');
+    PQclear (res);
+    return cal;
+}

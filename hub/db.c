@@ -1,0 +1,53 @@
+/*  db: shared PostgreSQL helpers, see db.h. */
+#include "db.h"
+
+#include <stdio.h>
+
+#include "log.h"
+
+/* PostgreSQL notices go to the log, one line each, not raw to stderr. */
+static void
+on_notice (void *arg, const char *message)
+{
+    const char *thread = arg;
+    log_debug ("notice from PostgreSQL", "thread=\"%s\" notice=\"%s\"", thread, message);
+}
+
+PGconn *
+db_connect (const hub_config_t *config, const char *application_name)
+{
+    /* defaults first: anything in the configured string overrides them */
+    const char *keys[] = {"connect_timeout", "application_name", "keepalives_idle",
+                          "keepalives_interval", "keepalives_count", "dbname", NULL};
+    const char *vals[] = {"5", application_name, "10", "3", "3", config->db, NULL};
+    PGconn *conn = PQconnectdbParams (keys, vals, 1);
+    if (PQstatus (conn) != CONNECTION_OK) {
+        char msg[512];
+        snprintf (msg, sizeof msg, "%s", PQerrorMessage (conn));
+        log_warn ("could not connect to PostgreSQL", "hub=%s thread=\"%s\" error=\"%s\"",
+                  config->hub_id, application_name, msg);
+        PQfinish (conn);
+        return NULL;
+    }
+    PQsetNoticeProcessor (conn, on_notice, (void *) application_name);
+    return conn;
+}
+
+bool
+db_exec (PGconn *conn, const char *sql, const char *what)
+{
+    PGresult *res = PQexec (conn, sql);
+    bool ok = PQresultStatus (res) == PGRES_COMMAND_OK
+              || PQresultStatus (res) == PGRES_TUPLES_OK;
+    if (!ok)
+        log_warn ("statement failed", "what=\"%s\" error=\"%s\"", what,
+                  PQresultErrorMessage (res));
+    PQclear (res);
+    return ok;
+}
+
+bool
+db_lost (PGconn *conn)
+{
+    return PQstatus (conn) == CONNECTION_BAD;
+}
