@@ -116,7 +116,12 @@ for _ in $(seq 600); do
   sleep 0.2
 done
 ((pending == 0)) || { echo "demo: records still unacknowledged after 120 s; see $day/logs" >&2; exit 1; }
-sleep 1   # let each adapter report a heartbeat with its (empty) backlog
+# then until the hub has correlated every stored event into its workflows
+for _ in $(seq 300); do
+  [[ $("${PSQL[@]}" -At -c "SELECT count(*) FROM correlation_queue") == 0 ]] && break
+  sleep 0.2
+done
+sleep 1.5 # a supervision tick, and a heartbeat from each adapter with its (empty) backlog
 for pid in "${adapter_pids[@]}"; do kill -TERM "$pid"; wait "$pid" || true; done
 
 say "what the hub stored (events since $started)"
@@ -133,6 +138,22 @@ WITH one AS (SELECT keys->>'unit_number' AS unit FROM events
 SELECT (e.occurred_at AT TIME ZONE 'Asia/Shanghai')::timestamp(0) AS occurred,
        e.agency, e.event_type, e.case_no
 FROM events e, one WHERE e.keys->>'unit_number' = one.unit ORDER BY e.occurred_at;
+\pset title 'one-network workflows (一网通办), by state'
+SELECT workflow, count(*) FILTER (WHERE state = 'completed') AS completed,
+       count(*) FILTER (WHERE state = 'open') AS open,
+       count(*) FILTER (WHERE state NOT IN ('completed', 'open')) AS other,
+       round(avg(extract(epoch FROM ended_at - started_at) / 3600)
+             FILTER (WHERE state = 'completed'), 1) AS avg_hours
+FROM workflow_instances GROUP BY 1 ORDER BY 1;
+\pset title 'supervision (督办): steps past their deadline, by agency (the day is in the past, so every unfinished step is late)'
+SELECT b.agency, count(*) AS overdue_steps,
+       count(*) FILTER (WHERE b.completed_at IS NOT NULL) AS done_late,
+       string_agg(DISTINCT i.workflow || '/' || b.step, ', ') AS steps
+FROM breaches b JOIN workflow_instances i ON i.id = b.instance_id
+WHERE b.kind = 'overdue' GROUP BY 1 ORDER BY 2 DESC;
+\pset title 'events that no workflow took (parked)'
+SELECT agency, event_type, count(*) AS events, count(expired_at) AS expired
+FROM unmatched_events GROUP BY 1, 2 ORDER BY 1, 2;
 \pset title 'adapters (last heartbeat)'
 SELECT adapter_id, agency, outbox_depth, last_heartbeat::timestamp(0) AS last_heartbeat
 FROM adapters ORDER BY 1;

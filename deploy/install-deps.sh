@@ -15,7 +15,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libzmq3-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
-  libjansson-dev libinih-dev libsqlite3-dev uuid-dev libpq-dev
+  libjansson-dev libinih-dev libsqlite3-dev uuid-dev libyaml-dev libpq-dev
   postgresql-15 postgresql-client-15
   python3 python3-pytest python3-psycopg2 python3-zmq python3-protobuf
   sudo procps

@@ -44,6 +44,12 @@ static const setting_t settings[] = {
      "on SIGTERM, wait this long for the last commit"},
     {"supervise-interval-ms", SET_INT, S (supervise_interval_ms), "1000", 10, 60000,
      "how often passed deadlines, warnings and expiries are marked"},
+    {"correlate-idle-ms", SET_INT, S (correlate_idle_ms), "50", 1, 60000,
+     "how often an empty correlation queue is looked at again"},
+    {"immediate-minutes", SET_INT, S (immediate_minutes), "60", 1, 1440,
+     "working minutes an \"immediate\" step may take"},
+    {"workflows", SET_STRING, S (workflows), ONENET_WORKFLOWS_DIR, 0, 0,
+     "directory of workflow definitions (*.yaml)"},
     {"migrate-only", SET_BOOL, S (migrate_only), "false", 0, 0,
      "apply schema migrations and exit"},
 };

@@ -31,6 +31,9 @@ typedef struct {
     int db_retry_max_ms;        /* reconnect backoff ceiling */
     int drain_timeout_ms;       /* on SIGTERM, how long to wait for the last commit */
     int supervise_interval_ms;  /* how often deadlines and expiries are checked */
+    int correlate_idle_ms;      /* correlation queue poll interval when it was empty */
+    int immediate_minutes;      /* the working-minute budget of an "immediate" deadline */
+    char workflows[512];        /* directory of workflow definitions (*.yaml) */
     bool migrate_only;          /* apply migrations and exit */
     /* derived */
     size_t n_agencies;                      /* entries in agency_list */

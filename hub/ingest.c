@@ -12,12 +12,16 @@
 #include "batch.h"
 #include "clock.h"
 #include "codec.h"
+#include "correlate.h"
 #include "id_index.h"
 #include "log.h"
 #include "store.h"
+#include "supervise.h"
 #include "validate.h"
 
 #define STORE_PIPE "inproc://onenet-store"
+#define CORRELATE_PIPE "inproc://onenet-correlate"
+#define SUPERVISE_PIPE "inproc://onenet-supervise"
 #define DEAD_LETTER_PREFIX 4096     /* bytes of an unreadable message kept */
 #define STATS_EVERY_MS 10000
 
@@ -533,7 +537,8 @@ drain (ingest_t *self)
 }
 
 int
-ingest_run (const hub_config_t *config, volatile sig_atomic_t *terminated)
+ingest_run (const hub_config_t *config, const workflow_set_t *set,
+            volatile sig_atomic_t *terminated)
 {
     ingest_t self_;
     ingest_t *self = &self_;
@@ -576,7 +581,16 @@ ingest_run (const hub_config_t *config, volatile sig_atomic_t *terminated)
         log_error ("could not start the store thread", "hub=%s", config->hub_id);
         goto done;
     }
-    log_info ("hub listening", "hub=%s endpoint=%s", config->hub_id, bound);
+    /* correlation and supervision: their own threads and connections; they
+       only need a word to stop */
+    void *correlate_pipe = zmq_socket (ctx, ZMQ_PAIR);
+    void *supervise_pipe = zmq_socket (ctx, ZMQ_PAIR);
+    zmq_bind (correlate_pipe, CORRELATE_PIPE);
+    zmq_bind (supervise_pipe, SUPERVISE_PIPE);
+    correlate_t *correlator = correlate_start (ctx, config, set, CORRELATE_PIPE);
+    supervise_t *supervisor = supervise_start (ctx, config, SUPERVISE_PIPE);
+    log_info ("hub listening", "hub=%s endpoint=%s workflows=%zu", config->hub_id, bound,
+              workflow_set_count (set));
 
     int64_t next_stats = clock_mono_ms () + STATS_EVERY_MS;
     while (!*terminated) {
@@ -619,6 +633,15 @@ ingest_run (const hub_config_t *config, volatile sig_atomic_t *terminated)
     }
     rc = drain (self);
     log_stats (self);
+    zmq_send (correlate_pipe, "", 0, 0);
+    zmq_send (supervise_pipe, "", 0, 0);
+    if (rc == 0) {
+        /* after a drain timeout the database may be hanging: do not wait */
+        correlate_join (&correlator);
+        supervise_join (&supervisor);
+    }
+    zmq_close (correlate_pipe);
+    zmq_close (supervise_pipe);
 
 done:
     if (store) {

@@ -13,10 +13,14 @@
 #include <signal.h>
 
 #include "hub_config.h"
+#include "workflow_def.h"
 
 /* Serves until *terminated becomes non-zero, then drains: commits and
-   acknowledges what was read, or leaves it unacknowledged. Returns 0 on a
-   clean stop, -1 if the socket could not be set up or the drain timed out. */
-int ingest_run (const hub_config_t *config, volatile sig_atomic_t *terminated);
+   acknowledges what was read, or leaves it unacknowledged. Also runs the
+   hub's other threads (store, correlate with the workflow set, supervise)
+   and stops them. Returns 0 on a clean stop, -1 if the socket could not
+   be set up or the drain timed out. */
+int ingest_run (const hub_config_t *config, const workflow_set_t *set,
+                volatile sig_atomic_t *terminated);
 
 #endif

@@ -9,6 +9,7 @@
 #include "ingest.h"
 #include "log.h"
 #include "store.h"
+#include "workflow_def.h"
 
 static volatile sig_atomic_t s_terminated = 0;
 
@@ -35,6 +36,21 @@ main (int argc, char **argv)
     if (config.migrate_only)
         return store_migrate_once (&config) == 0 ? 0 : 1;
 
+    /* every definition must be valid before the hub serves anything */
+    const char *agencies[HUB_MAX_AGENCIES];
+    for (size_t i = 0; i < config.n_agencies; i++)
+        agencies[i] = config.agency_list[i];
+    static char problems[65536];
+    workflow_set_t *set = workflow_set_load_dir (config.workflows, agencies, config.n_agencies,
+                                                 problems, sizeof problems);
+    if (!set) {
+        fprintf (stderr, "onenet-hub: refusing to start: bad workflow definitions\n%s\n",
+                 problems);
+        return 2;
+    }
+    log_info ("workflow definitions loaded", "dir=%s workflows=%zu", config.workflows,
+              workflow_set_count (set));
+
     struct sigaction sa;
     memset (&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -44,7 +60,8 @@ main (int argc, char **argv)
 
     log_info ("hub starting", "hub=%s listen=%s batch_max=%d batch_wait_ms=%d",
               config.hub_id, config.listen, config.batch_max, config.batch_wait_ms);
-    rc = ingest_run (&config, &s_terminated);
+    rc = ingest_run (&config, set, &s_terminated);
     log_info ("hub stopped", "hub=%s clean=%s", config.hub_id, rc == 0 ? "yes" : "no");
+    workflow_set_destroy (&set);
     return rc == 0 ? 0 : 1;
 }

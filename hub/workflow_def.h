@@ -93,15 +93,15 @@ typedef enum {
     (so the text "true" does not equal the flag true).  */
 typedef struct _condition_t condition_t;
 struct _condition_t {
-    condition_kind_t kind;    //  which test this node makes
-    const char *attr;         //  EQUALS, IN, EXISTS: the attribute's name
-    const attr_value_t *values; //  EQUALS: one value, IN: the listed values
-    size_t n_values;          //  entries in values
-    bool exists;              //  EXISTS: true to require presence, false absence
+    condition_kind_t kind;       //  which test this node makes
+    const char *attr;            //  EQUALS, IN, EXISTS: the attribute's name
+    const attr_value_t *values;  //  EQUALS: one value, IN: the listed values
+    size_t n_values;             //  entries in values
+    bool exists;                 //  EXISTS: true to require presence, false absence
     const condition_t *children; //  NOT: one child, ALL and ANY: the listed conditions
-    size_t n_children;        //  entries in children
-    int line;                 //  where the condition starts in its file, 1-based
-    int col;                  //  column of that position, 1-based
+    size_t n_children;           //  entries in children
+    int line;                    //  where the condition starts in its file, 1-based
+    int col;                     //  column of that position, 1-based
 };
 
 //  --------------------------------------------------------------------------
@@ -159,59 +159,59 @@ typedef enum {
 /*  An (agency, event type) pair named by starts_on, rejects_on,
     reopens_on or cancels_on.  */
 typedef struct {
-    const char *agency;       //  agency code, one the hub knows
-    const char *event;        //  event type from that agency's vocabulary
-    const condition_t *when;  //  on the event's own attributes, or NULL for always
-    reject_effect_t effect;   //  rejects_on only: end or suspend
-    int line;                 //  where the entry is written, 1-based
-    int col;                  //  column of that position, 1-based
+    const char *agency;      //  agency code, one the hub knows
+    const char *event;       //  event type from that agency's vocabulary
+    const condition_t *when; //  on the event's own attributes, or NULL for always
+    reject_effect_t effect;  //  rejects_on only: end or suspend
+    int line;                //  where the entry is written, 1-based
+    int col;                 //  column of that position, 1-based
 } event_ref_t;
 
 /*  One step of a workflow: an agency's action, done when one of its
     completes_on events arrives.  */
 typedef struct {
-    const char *id;              //  [a-z][a-z0-9_]*, unique in the workflow
-    const char *title;           //  human title, or NULL
-    const char *agency;          //  the agency that acts (and receives the task)
+    const char *id;                  //  [a-z][a-z0-9_]*, unique in the workflow
+    const char *title;               //  human title, or NULL
+    const char *agency;              //  the agency that acts (and receives the task)
     const char *const *completes_on; //  event types of agency that complete the step
-    size_t n_completes_on;       //  entries in completes_on, at least 1
-    const char *const *after;    //  ids of the prerequisite steps
-    const size_t *after_index;   //  their indexes in the workflow's steps
-    size_t n_after;              //  entries in after and after_index
-    const condition_t *when;     //  on instance attributes: the step exists only when
-                                 //  this holds; NULL for always
-    const char *task;            //  task kind issued to agency when the step is ready,
-                                 //  or NULL for none
-    deadline_spec_t deadline;    //  the step's deadline (unit DEADLINE_NONE for none)
-    int line;                    //  where the step is defined, 1-based
-    int col;                     //  column of that position, 1-based
+    size_t n_completes_on;           //  entries in completes_on, at least 1
+    const char *const *after;        //  ids of the prerequisite steps
+    const size_t *after_index;       //  their indexes in the workflow's steps
+    size_t n_after;                  //  entries in after and after_index
+    const condition_t *when;         //  on instance attributes: the step exists only when
+                                     //  this holds; NULL for always
+    const char *task;                //  task kind issued to agency when the step is ready,
+                                     //  or NULL for none
+    deadline_spec_t deadline;        //  the step's deadline (unit DEADLINE_NONE for none)
+    int line;                        //  where the step is defined, 1-based
+    int col;                         //  column of that position, 1-based
 } step_def_t;
 
 /*  One workflow definition, as read from one file.  */
 typedef struct {
-    const char *name;             //  [a-z][a-z0-9_]*, unique in the set
-    int version;                  //  >= 1, recorded by each instance at its start
-    const char *title;            //  human title, or NULL
-    const int *seed_items;        //  seed document items it implements
-    size_t n_seed_items;          //  entries in seed_items
-    key_kind_t key;               //  correlation key kind
-    const event_ref_t *starts_on; //  events that may create an instance
-    size_t n_starts_on;           //  entries in starts_on, at least 1
-    int64_t unmatched_ttl_ms;     //  how long an unmatched event is parked, > 0
-    double warn_at;               //  share of the allowed time before a warning, (0, 1)
-    const step_def_t *steps;      //  the steps in file order
-    size_t n_steps;               //  entries in steps, at least 1
+    const char *name;              //  [a-z][a-z0-9_]*, unique in the set
+    int version;                   //  >= 1, recorded by each instance at its start
+    const char *title;             //  human title, or NULL
+    const int *seed_items;         //  seed document items it implements
+    size_t n_seed_items;           //  entries in seed_items
+    key_kind_t key;                //  correlation key kind
+    const event_ref_t *starts_on;  //  events that may create an instance
+    size_t n_starts_on;            //  entries in starts_on, at least 1
+    int64_t unmatched_ttl_ms;      //  how long an unmatched event is parked, > 0
+    double warn_at;                //  share of the allowed time before a warning, (0, 1)
+    const step_def_t *steps;       //  the steps in file order
+    size_t n_steps;                //  entries in steps, at least 1
     const event_ref_t *rejects_on; //  refusals that end or suspend an instance
-    size_t n_rejects_on;          //  entries in rejects_on
+    size_t n_rejects_on;           //  entries in rejects_on
     const event_ref_t *reopens_on; //  corrections that reopen a suspended instance
-    size_t n_reopens_on;          //  entries in reopens_on
+    size_t n_reopens_on;           //  entries in reopens_on
     const event_ref_t *cancels_on; //  events that cancel an instance
-    size_t n_cancels_on;          //  entries in cancels_on
-    bool completes_all;           //  true: done when every existing step is done
-    const size_t *completes_when; //  otherwise: indexes of the steps that must be done
-    size_t n_completes_when;      //  entries in completes_when
-    const char *path;             //  the file it was read from, as given to the loader
-    uint64_t digest;              //  FNV-1a 64 of the file's bytes
+    size_t n_cancels_on;           //  entries in cancels_on
+    bool completes_all;            //  true: done when every existing step is done
+    const size_t *completes_when;  //  otherwise: indexes of the steps that must be done
+    size_t n_completes_when;       //  entries in completes_when
+    const char *path;              //  the file it was read from, as given to the loader
+    uint64_t digest;               //  FNV-1a 64 of the file's bytes
     char digest_hex[WORKFLOW_DIGEST_HEX + 1]; //  digest as 16 lower-case hex digits
 } workflow_def_t;
 
@@ -303,8 +303,9 @@ size_t workflow_set_by_start_event (const workflow_set_t *self, const char *agen
     not evaluated: that is the caller's business, with the event's
     attributes for ref->when and the instance's for step->when.
     O(log e).  */
-const workflow_match_t *workflow_set_relevant (const workflow_set_t *self, const char *agency,
-                                               const char *event_type, size_t *count);
+const workflow_match_t *workflow_set_relevant (const workflow_set_t *self,
+                                               const char *agency, const char *event_type,
+                                               size_t *count);
 
 /*  True when an event of agency and event_type whose attributes lookup
     returns starts workflow: some starts_on entry names the pair and its

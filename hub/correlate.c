@@ -1,0 +1,613 @@
+/*  correlate: the correlation thread, see correlate.h. */
+#include "correlate.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "calendar_sync.h"
+#include "clock.h"
+#include "db.h"
+#include "fold.h"
+#include "log.h"
+#include "migrate.h"
+#include "strbuf.h"
+
+#define CLAIM_PAGE 500              /* queue rows per transaction */
+#define CALENDAR_RELOAD_MS 60000    /* operators' calendar changes apply this fast */
+
+struct correlate {
+    pthread_t thread;               /* the correlation thread */
+    void *ctx;                      /* ZeroMQ context shared with ingest */
+    const hub_config_t *config;     /* settings, read-only */
+    const workflow_set_t *set;      /* definitions, read-only */
+    char endpoint[128];             /* inproc endpoint of the stop pipe */
+};
+
+/* One key being folded, and the events read for it. */
+typedef struct {
+    char kind[32];                  /* key kind name */
+    char value[260];                /* key value */
+    size_t first, count;            /* its events in the page's event array */
+} key_slot_t;
+
+/* Appends s to a PostgreSQL array literal being built in sb. */
+static void
+array_add (strbuf_t *sb, const char *s)
+{
+    strbuf_putc (sb, sb->len > 1 ? ',' : '{');
+    if (!s) {
+        strbuf_puts (sb, "NULL");
+        return;
+    }
+    strbuf_putc (sb, '"');
+    for (const char *p = s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            strbuf_putc (sb, '\\');
+        strbuf_putc (sb, *p);
+    }
+    strbuf_putc (sb, '"');
+}
+
+static const char *
+array_end (strbuf_t *sb)
+{
+    if (sb->len == 0)
+        strbuf_putc (sb, '{');
+    strbuf_putc (sb, '}');
+    return sb->data;
+}
+
+/* ms since the epoch as timestamptz text, or NULL for 0. */
+static const char *
+ts_or_null (int64_t ms, char *buf, size_t len)
+{
+    if (!ms)
+        return NULL;
+    clock_format_pg (ms, buf, len);
+    return buf;
+}
+
+/* The last statement failure of this thread, for the dead letter of an
+   event that cannot be correlated. */
+static _Thread_local char s_last_error[512];
+
+static bool
+ok (PGresult *res, const char *what)
+{
+    ExecStatusType st = PQresultStatus (res);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return true;
+    snprintf (s_last_error, sizeof s_last_error, "%s: %s", what, PQresultErrorMessage (res));
+    for (char *p = s_last_error; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    log_warn ("correlation statement failed", "what=\"%s\" error=\"%s\"", what,
+              PQresultErrorMessage (res));
+    return false;
+}
+
+/* Records the hub's definitions; an instance names the one it started under. */
+static void
+register_definitions (PGconn *conn, const workflow_set_t *set)
+{
+    for (size_t i = 0; i < workflow_set_count (set); i++) {
+        const workflow_def_t *d = workflow_set_get (set, i);
+        FILE *f = fopen (d->path, "r");
+        if (!f)
+            continue;
+        strbuf_t body;
+        strbuf_init (&body);
+        char buf[4096];
+        size_t n;
+        while ((n = fread (buf, 1, sizeof buf, f)) > 0)
+            strbuf_append (&body, buf, n);
+        fclose (f);
+        char version[16];
+        snprintf (version, sizeof version, "%d", d->version);
+        const char *params[5] = {d->name, version, d->digest_hex, d->path, body.data};
+        PQclear (PQexecParams (conn,
+                               "INSERT INTO workflow_definitions (workflow, version, digest, "
+                               "source_file, body) VALUES ($1, $2, $3, $4, $5) "
+                               "ON CONFLICT DO NOTHING",
+                               5, NULL, params, NULL, NULL, 0));
+        strbuf_free (&body);
+    }
+}
+
+/* Writes one instance with its steps, events and late breaches. */
+static bool
+write_instance (PGconn *conn, const char *kind, const char *value,
+                const fold_instance_t *inst, const fold_event_t *events)
+{
+    char no[16], version[16], count[16], started[40], ended[40];
+    snprintf (no, sizeof no, "%d", inst->instance_no);
+    snprintf (version, sizeof version, "%d", inst->def->version);
+    snprintf (count, sizeof count, "%zu", inst->n_events);
+    char *attrs = json_dumps (inst->attrs, JSON_COMPACT | JSON_SORT_KEYS);
+    const char *params[12] = {inst->def->name, version, inst->def->digest_hex, kind, value, no,
+                              instance_state_name (inst->state),
+                              ts_or_null (inst->started_at_ms, started, sizeof started),
+                              ts_or_null (inst->ended_at_ms, ended, sizeof ended),
+                              events[inst->start_event].event_id, attrs, count};
+    /* version and digest stay those the instance started under */
+    PGresult *res = PQexecParams (
+        conn,
+        "INSERT INTO workflow_instances (workflow, version, digest, key_kind, key_value, "
+        "instance_no, state, started_at, ended_at, start_event, attrs, events) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+        "ON CONFLICT (workflow, key_kind, key_value, instance_no) DO UPDATE SET "
+        "state = EXCLUDED.state, started_at = EXCLUDED.started_at, "
+        "ended_at = EXCLUDED.ended_at, start_event = EXCLUDED.start_event, "
+        "attrs = EXCLUDED.attrs, events = EXCLUDED.events, updated_at = now() "
+        "RETURNING id",
+        12, NULL, params, NULL, NULL, 0);
+    free (attrs);
+    if (!ok (res, "upsert workflow instance")) {
+        PQclear (res);
+        return false;
+    }
+    char id[24];
+    snprintf (id, sizeof id, "%s", PQgetvalue (res, 0, 0));
+    PQclear (res);
+
+    strbuf_t a[8];
+    for (int i = 0; i < 8; i++)
+        strbuf_init (&a[i]);
+    for (size_t s = 0; s < inst->def->n_steps; s++) {
+        const fold_step_t *st = &inst->steps[s];
+        char t1[40], t2[40], t3[40], t4[40];
+        array_add (&a[0], st->def->id);
+        array_add (&a[1], st->def->agency);
+        array_add (&a[2], st->required ? "t" : "f");
+        array_add (&a[3], ts_or_null (st->ready_at_ms, t1, sizeof t1));
+        array_add (&a[4], ts_or_null (st->due_at_ms, t2, sizeof t2));
+        array_add (&a[5], ts_or_null (st->warn_at_ms, t3, sizeof t3));
+        array_add (&a[6], ts_or_null (st->completed_at_ms, t4, sizeof t4));
+        array_add (&a[7], st->completed_by >= 0 ? events[st->completed_by].event_id : NULL);
+    }
+    const char *sp[9] = {id};
+    for (int i = 0; i < 8; i++)
+        sp[i + 1] = array_end (&a[i]);
+    res = PQexecParams (
+        conn,
+        "INSERT INTO workflow_steps (instance_id, step, agency, required, ready_at, due_at, "
+        "warn_at, completed_at, completed_by) "
+        "SELECT $1, * FROM unnest($2::text[], $3::text[], $4::boolean[], $5::timestamptz[], "
+        "$6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::uuid[]) "
+        "ON CONFLICT (instance_id, step) DO UPDATE SET agency = EXCLUDED.agency, "
+        "required = EXCLUDED.required, ready_at = EXCLUDED.ready_at, "
+        "completed_at = EXCLUDED.completed_at, completed_by = EXCLUDED.completed_by, "
+        "overdue_at = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM workflow_steps.due_at "
+        "  THEN NULL ELSE workflow_steps.overdue_at END, "
+        "warned_at = CASE WHEN EXCLUDED.warn_at IS DISTINCT FROM workflow_steps.warn_at "
+        "  THEN NULL ELSE workflow_steps.warned_at END, "
+        "due_at = EXCLUDED.due_at, warn_at = EXCLUDED.warn_at",
+        9, NULL, sp, NULL, NULL, 0);
+    bool good = ok (res, "upsert workflow steps");
+    PQclear (res);
+    for (int i = 0; i < 8; i++)
+        strbuf_reset (&a[i]);
+    if (good) {
+        /* a step done after its deadline is a breach even if no tick saw it late */
+        const char *bp[1] = {id};
+        res = PQexecParams (
+            conn,
+            "INSERT INTO breaches (instance_id, step, agency, kind, due_at, completed_at) "
+            "SELECT instance_id, step, agency, 'overdue', due_at, completed_at "
+            "FROM workflow_steps WHERE instance_id = $1 AND required AND completed_at > due_at "
+            "ON CONFLICT (instance_id, step, kind) DO UPDATE SET "
+            "completed_at = EXCLUDED.completed_at, due_at = EXCLUDED.due_at",
+            1, NULL, bp, NULL, NULL, 0);
+        good = ok (res, "record late steps");
+        PQclear (res);
+    }
+    if (good) {
+        /* a breach recorded before the completing event was correlated, for a
+           step that was in fact done in time, is withdrawn */
+        const char *bp[1] = {id};
+        res = PQexecParams (
+            conn,
+            "DELETE FROM breaches b USING workflow_steps s "
+            "WHERE b.instance_id = $1 AND s.instance_id = b.instance_id AND s.step = b.step "
+            "AND (NOT s.required OR s.due_at IS NULL "
+            "  OR (b.kind = 'overdue' AND s.completed_at <= s.due_at) "
+            "  OR (b.kind = 'warning' AND s.completed_at <= s.warn_at))",
+            1, NULL, bp, NULL, NULL, 0);
+        good = ok (res, "withdraw disproved breaches");
+        PQclear (res);
+    }
+    if (good) {
+        for (size_t k = 0; k < inst->n_events; k++)
+            array_add (&a[0], events[inst->events[k]].event_id);
+        const char *ep[2] = {id, array_end (&a[0])};
+        res = PQexecParams (conn,
+                            "WITH gone AS (DELETE FROM instance_events WHERE instance_id = $1 "
+                            "  AND event_id <> ALL ($2::uuid[])) "
+                            "INSERT INTO instance_events (instance_id, event_id) "
+                            "SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",
+                            2, NULL, ep, NULL, NULL, 0);
+        good = ok (res, "record instance events");
+        PQclear (res);
+    }
+    for (int i = 0; i < 8; i++)
+        strbuf_free (&a[i]);
+    return good;
+}
+
+/* Writes a key's fold: its instances (dropping numbers past the fold's),
+   and its parked events. */
+static bool
+write_key (PGconn *conn, const workflow_set_t *set, const key_slot_t *key,
+           key_kind_t kind, const fold_result_t *r, const fold_event_t *events)
+{
+    for (size_t i = 0; i < r->n_instances; i++)
+        if (!write_instance (conn, key->kind, key->value, &r->instances[i], events))
+            return false;
+    /* instance numbers a refold no longer produces (rare: a late start event
+       merged two runs) */
+    for (size_t w = 0; w < workflow_set_count (set); w++) {
+        const workflow_def_t *def = workflow_set_get (set, w);
+        if (def->key != kind)
+            continue;
+        int count = 0;
+        for (size_t i = 0; i < r->n_instances; i++)
+            if (r->instances[i].def == def)
+                count++;
+        char n[16];
+        snprintf (n, sizeof n, "%d", count);
+        const char *p[4] = {def->name, key->kind, key->value, n};
+        PGresult *res = PQexecParams (conn,
+                                      "DELETE FROM workflow_instances WHERE workflow = $1 "
+                                      "AND key_kind = $2 AND key_value = $3 AND instance_no > $4",
+                                      4, NULL, p, NULL, NULL, 0);
+        bool good = ok (res, "drop surplus instances");
+        PQclear (res);
+        if (!good)
+            return false;
+    }
+    strbuf_t ids, agencies, types, occurred, ttls;
+    strbuf_init (&ids);
+    strbuf_init (&agencies);
+    strbuf_init (&types);
+    strbuf_init (&occurred);
+    strbuf_init (&ttls);
+    for (size_t u = 0; u < r->n_unmatched; u++) {
+        const fold_event_t *e = &events[r->unmatched[u]];
+        char t[40], ttl[32];
+        snprintf (ttl, sizeof ttl, "%lld milliseconds", (long long) r->unmatched_ttl_ms[u]);
+        array_add (&ids, e->event_id);
+        array_add (&agencies, e->agency);
+        array_add (&types, e->event_type);
+        array_add (&occurred, ts_or_null (e->occurred_at_ms, t, sizeof t));
+        array_add (&ttls, ttl);
+    }
+    const char *p[7] = {key->kind, key->value, array_end (&ids), array_end (&agencies),
+                        array_end (&types), array_end (&occurred), array_end (&ttls)};
+    /* parked events that an instance took leave the list; expired ones stay */
+    PGresult *res = PQexecParams (
+        conn,
+        "WITH gone AS (DELETE FROM unmatched_events WHERE key_kind = $1 AND key_value = $2 "
+        "  AND expired_at IS NULL AND event_id <> ALL ($3::uuid[])) "
+        "INSERT INTO unmatched_events (event_id, key_kind, key_value, agency, event_type, "
+        "  occurred_at, expires_at) "
+        "SELECT i, $1, $2, a, t, o, now() + l FROM unnest($3::uuid[], $4::text[], $5::text[], "
+        "  $6::timestamptz[], $7::interval[]) AS u(i, a, t, o, l) "
+        "ON CONFLICT (event_id, key_kind, key_value) DO NOTHING",
+        7, NULL, p, NULL, NULL, 0);
+    bool good = ok (res, "park unmatched events");
+    PQclear (res);
+    strbuf_free (&ids);
+    strbuf_free (&agencies);
+    strbuf_free (&types);
+    strbuf_free (&occurred);
+    strbuf_free (&ttls);
+    return good;
+}
+
+static uint64_t
+key_hash (const char *kind, const char *value)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = kind; *p; p++)
+        h = (h ^ (unsigned char) *p) * 1099511628211ULL;
+    h = (h ^ ':') * 1099511628211ULL;
+    for (const char *p = value; *p; p++)
+        h = (h ^ (unsigned char) *p) * 1099511628211ULL;
+    return h;
+}
+
+static int
+compare_i64 (const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+    return x < y ? -1 : x > y;
+}
+
+/* Processes one page of the queue in one transaction. Returns the number
+   of queue rows taken (0 when empty), or -1 after a failure (rolled back). */
+static int
+correlate_page (PGconn *conn, const hub_config_t *config, const workflow_set_t *set,
+                const calendar_t *calendar, const fold_options_t *options, int page)
+{
+    if (!db_exec (conn, "BEGIN", "begin correlation"))
+        return -1;
+    char limit[16];
+    snprintf (limit, sizeof limit, "%d", page);
+    const char *lp[1] = {limit};
+    PGresult *claim = PQexecParams (
+        conn,
+        "WITH page AS (SELECT event_id FROM correlation_queue ORDER BY enqueued_at "
+        "  LIMIT $1 FOR UPDATE SKIP LOCKED), "
+        "taken AS (DELETE FROM correlation_queue q USING page "
+        "  WHERE q.event_id = page.event_id RETURNING q.event_id), "
+        "keyed AS (INSERT INTO case_keys (key_kind, key_value, event_id) "
+        "  SELECT k.key, k.value, e.event_id FROM events e "
+        "  JOIN taken t ON t.event_id = e.event_id, jsonb_each_text(e.keys) k "
+        "  ON CONFLICT DO NOTHING) "
+        "SELECT DISTINCT k.key, k.value, (SELECT count(*) FROM taken) FROM events e "
+        "JOIN taken t ON t.event_id = e.event_id, jsonb_each_text(e.keys) k ORDER BY 1, 2",
+        1, NULL, lp, NULL, NULL, 0);
+    if (!ok (claim, "claim correlation queue")) {
+        PQclear (claim);
+        db_exec (conn, "ROLLBACK", "rollback correlation");
+        return -1;
+    }
+    int taken = PQntuples (claim) ? atoi (PQgetvalue (claim, 0, 2)) : 0;
+    /* keys that some workflow correlates on */
+    size_t n_keys = 0;
+    key_slot_t *keys = calloc ((size_t) PQntuples (claim) + 1, sizeof *keys);
+    int64_t *hashes = calloc ((size_t) PQntuples (claim) + 1, sizeof *hashes);
+    if (!keys || !hashes)
+        abort ();
+    for (int i = 0; i < PQntuples (claim); i++) {
+        key_kind_t kind;
+        if (!key_kind_parse (PQgetvalue (claim, i, 0), &kind))
+            continue;
+        bool used = false;
+        for (size_t w = 0; w < workflow_set_count (set) && !used; w++)
+            used = workflow_set_get (set, w)->key == kind;
+        if (!used)
+            continue;
+        key_slot_t *k = &keys[n_keys];
+        snprintf (k->kind, sizeof k->kind, "%s", PQgetvalue (claim, i, 0));
+        snprintf (k->value, sizeof k->value, "%s", PQgetvalue (claim, i, 1));
+        hashes[n_keys++] = (int64_t) key_hash (k->kind, k->value);
+    }
+    PQclear (claim);
+    bool good = true;
+    PGresult *rows = NULL;
+    fold_event_t *events = NULL;
+    json_t **attrs = NULL;
+    size_t n_rows = 0;
+    if (n_keys) {
+        /* lock the keys in one order everywhere: no deadlock between hubs */
+        qsort (hashes, n_keys, sizeof *hashes, compare_i64);
+        strbuf_t hs, ks, vs;
+        strbuf_init (&hs);
+        strbuf_init (&ks);
+        strbuf_init (&vs);
+        for (size_t i = 0; i < n_keys; i++) {
+            char h[24];
+            snprintf (h, sizeof h, "%lld", (long long) hashes[i]);
+            array_add (&hs, h);
+            array_add (&ks, keys[i].kind);
+            array_add (&vs, keys[i].value);
+        }
+        const char *hp[1] = {array_end (&hs)};
+        PGresult *res = PQexecParams (conn,
+                                      "SELECT count(pg_advisory_xact_lock(h)) "
+                                      "FROM unnest($1::bigint[]) h",
+                                      1, NULL, hp, NULL, NULL, 0);
+        good = ok (res, "lock correlation keys");
+        PQclear (res);
+        const char *kp[2] = {array_end (&ks), array_end (&vs)};
+        if (good) {
+            rows = PQexecParams (
+                conn,
+                "SELECT t.k, t.v, e.event_id, e.agency, e.event_type, "
+                "  (extract(epoch FROM e.occurred_at) * 1000)::bigint, e.attrs::text, "
+                "  EXISTS (SELECT 1 FROM unmatched_events u WHERE u.event_id = e.event_id "
+                "    AND u.key_kind = t.k AND u.key_value = t.v AND u.expired_at IS NOT NULL) "
+                "FROM unnest($1::text[], $2::text[]) AS t(k, v) "
+                "JOIN case_keys ck ON ck.key_kind = t.k AND ck.key_value = t.v "
+                "JOIN events e ON e.event_id = ck.event_id ORDER BY 1, 2",
+                2, NULL, kp, NULL, NULL, 0);
+            good = ok (rows, "read the events of the keys");
+        }
+        strbuf_free (&hs);
+        strbuf_free (&ks);
+        strbuf_free (&vs);
+    }
+    if (good && rows) {
+        n_rows = (size_t) PQntuples (rows);
+        events = calloc (n_rows + 1, sizeof *events);
+        attrs = calloc (n_rows + 1, sizeof *attrs);
+        if (!events || !attrs)
+            abort ();
+        size_t k = 0;
+        for (size_t i = 0; i < n_rows; i++) {
+            fold_event_t *e = &events[i];
+            snprintf (e->event_id, sizeof e->event_id, "%s", PQgetvalue (rows, (int) i, 2));
+            e->agency = PQgetvalue (rows, (int) i, 3);
+            e->event_type = PQgetvalue (rows, (int) i, 4);
+            e->occurred_at_ms = atoll (PQgetvalue (rows, (int) i, 5));
+            attrs[i] = json_loads (PQgetvalue (rows, (int) i, 6), 0, NULL);
+            if (!attrs[i])
+                attrs[i] = json_object ();
+            e->attrs = attrs[i];
+            e->expired = PQgetvalue (rows, (int) i, 7)[0] == 't';
+            /* rows come ordered by key: find each key's run */
+            while (k < n_keys
+                   && (strcmp (keys[k].kind, PQgetvalue (rows, (int) i, 0)) != 0
+                       || strcmp (keys[k].value, PQgetvalue (rows, (int) i, 1)) != 0))
+                k++;
+            if (k < n_keys) {
+                if (!keys[k].count)
+                    keys[k].first = i;
+                keys[k].count++;
+            }
+        }
+        for (size_t i = 0; i < n_keys && good; i++) {
+            if (!keys[i].count)
+                continue;
+            key_kind_t kind;
+            key_kind_parse (keys[i].kind, &kind);
+            fold_result_t result;
+            fold (set, kind, events + keys[i].first, keys[i].count, calendar, options,
+                  &result);
+            good = write_key (conn, set, &keys[i], kind, &result, events + keys[i].first);
+            fold_result_free (&result);
+        }
+    }
+    for (size_t i = 0; attrs && i < n_rows; i++)
+        json_decref (attrs[i]);
+    free (attrs);
+    free (events);
+    if (rows)
+        PQclear (rows);
+    free (keys);
+    free (hashes);
+    if (!good || !db_exec (conn, "COMMIT", "commit correlation")) {
+        db_exec (conn, "ROLLBACK", "rollback correlation");
+        log_warn ("correlation page rolled back, will retry", "hub=%s events=%d",
+                  config->hub_id, taken);
+        return -1;
+    }
+    if (taken)
+        log_debug ("correlated", "hub=%s events=%d keys=%zu", config->hub_id, taken, n_keys);
+    return taken;
+}
+
+/* Takes the oldest queued event out of correlation and files it as a dead
+   letter (CORRELATION_FAILED) with the error: one event the correlator
+   cannot handle must not stop every other. */
+static void
+set_aside_head (PGconn *conn, const hub_config_t *config)
+{
+    char reason[600];
+    snprintf (reason, sizeof reason, "correlation failed: %s", s_last_error);
+    const char *p[2] = {config->hub_id, reason};
+    PGresult *res = PQexecParams (
+        conn,
+        "WITH head AS (SELECT event_id FROM correlation_queue ORDER BY enqueued_at "
+        "  LIMIT 1 FOR UPDATE SKIP LOCKED), "
+        "gone AS (DELETE FROM correlation_queue q USING head "
+        "  WHERE q.event_id = head.event_id RETURNING q.event_id) "
+        "INSERT INTO dead_letters (hub_id, sender, agency, event_id, case_no, event_type, "
+        "  code, reason) "
+        "SELECT $1, e.adapter_id, e.agency, e.event_id::text, e.case_no, e.event_type, "
+        "  'CORRELATION_FAILED', $2 FROM gone JOIN events e ON e.event_id = gone.event_id "
+        "ON CONFLICT (event_id, code) WHERE event_id IS NOT NULL DO UPDATE SET "
+        "  attempts = dead_letters.attempts + 1, last_seen = now() "
+        "RETURNING event_id, agency, case_no",
+        2, NULL, p, NULL, NULL, 0);
+    if (ok (res, "set aside an event") && PQntuples (res))
+        log_error ("event set aside: it cannot be correlated",
+                   "hub=%s event=%s agency=%s case=%s reason=\"%s\"", config->hub_id,
+                   PQgetvalue (res, 0, 0), PQgetvalue (res, 0, 1), PQgetvalue (res, 0, 2),
+                   reason);
+    PQclear (res);
+}
+
+static void *
+correlate_thread (void *arg)
+{
+    correlate_t *self = arg;
+    const hub_config_t *config = self->config;
+    void *pipe = zmq_socket (self->ctx, ZMQ_PAIR);
+    zmq_connect (pipe, self->endpoint);
+    PGconn *conn = NULL;
+    calendar_t *calendar = NULL;
+    int64_t calendar_at = 0;
+    fold_options_t options = {config->immediate_minutes, office_hours_default ()};
+    long wait_ms = 0;
+    int page = CLAIM_PAGE;          /* queue rows per transaction; 1 while hunting a failure */
+    while (true) {
+        zmq_pollitem_t item = {pipe, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll (&item, 1, wait_ms) > 0) {
+            char b;
+            if (zmq_recv (pipe, &b, 1, 0) == 0)
+                break;      /* stop */
+        }
+        wait_ms = 1000;     /* after a failure, retry in a second */
+        if (!conn) {
+            char err[512];
+            if (!(conn = db_connect (config, "onenet-hub correlate")))
+                continue;
+            if (migrate_apply (conn, err, sizeof err) < 0
+                || calendar_sync_seed (conn, err, sizeof err) < 0) {
+                log_warn ("correlation waits for the schema", "hub=%s error=\"%s\"",
+                          config->hub_id, err);
+                PQfinish (conn);
+                conn = NULL;
+                continue;
+            }
+            register_definitions (conn, self->set);
+            calendar_at = 0;
+        }
+        if (clock_mono_ms () - calendar_at >= CALENDAR_RELOAD_MS || !calendar) {
+            char err[512];
+            calendar_t *fresh = calendar_sync_load (conn, err, sizeof err);
+            if (fresh) {
+                calendar_destroy (&calendar);
+                calendar = fresh;
+                calendar_at = clock_mono_ms ();
+            }
+            else if (!calendar) {
+                log_warn ("could not load the working-day calendar", "error=\"%s\"", err);
+                PQfinish (conn);
+                conn = NULL;
+                continue;
+            }
+        }
+        int n = correlate_page (conn, config, self->set, calendar, &options, page);
+        if (n < 0 && db_lost (conn)) {
+            PQfinish (conn);
+            conn = NULL;
+        }
+        else if (n < 0 && page > 1)
+            page = 1;       /* find the event that fails, one at a time */
+        else if (n < 0)
+            set_aside_head (conn, config);
+        else
+            page = CLAIM_PAGE;
+        /* a full page: go again at once; otherwise look again shortly */
+        wait_ms = n == page ? 0 : n < 0 ? 1000 : config->correlate_idle_ms;
+    }
+    calendar_destroy (&calendar);
+    if (conn)
+        PQfinish (conn);
+    zmq_close (pipe);
+    return NULL;
+}
+
+correlate_t *
+correlate_start (void *zmq_ctx, const hub_config_t *config, const workflow_set_t *set,
+                 const char *pipe_endpoint)
+{
+    correlate_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->ctx = zmq_ctx;
+    self->config = config;
+    self->set = set;
+    snprintf (self->endpoint, sizeof self->endpoint, "%s", pipe_endpoint);
+    if (pthread_create (&self->thread, NULL, correlate_thread, self) != 0) {
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+correlate_join (correlate_t **self_p)
+{
+    if (!*self_p)
+        return;
+    pthread_join ((*self_p)->thread, NULL);
+    free (*self_p);
+    *self_p = NULL;
+}

@@ -1,0 +1,28 @@
+/*  correlate: turns stored events into workflow instances, in its own thread.
+
+    Ingest puts every newly stored event id into correlation_queue in the
+    same transaction as the event. This thread claims a page of the queue
+    (FOR UPDATE SKIP LOCKED, so several hubs share the work), records the
+    events' correlation keys in case_keys, takes a transaction-scoped
+    advisory lock per key (in sorted order, so two hubs never deadlock and
+    never fold the same key at once), reads every event of those keys,
+    folds them (fold.h) and writes the instances, steps, deadlines and
+    unmatched events, all in one transaction. A crash before the commit
+    leaves the queue rows in place; a refold is idempotent, so at-least-once
+    processing gives exactly-once outcomes.
+
+    Pipe protocol (inproc PAIR, bound by the caller): 0 bytes = stop. */
+#ifndef ONENET_CORRELATE_H
+#define ONENET_CORRELATE_H
+
+#include "hub_config.h"
+#include "workflow_def.h"
+
+typedef struct correlate correlate_t;
+
+/* Starts the thread; the set must outlive it. */
+correlate_t *correlate_start (void *zmq_ctx, const hub_config_t *config,
+                              const workflow_set_t *set, const char *pipe_endpoint);
+void correlate_join (correlate_t **self_p);
+
+#endif

@@ -1,0 +1,327 @@
+/*  fold: a key's workflows from its events, see fold.h. */
+#include "fold.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void *
+xcalloc (size_t n, size_t size)
+{
+    void *p = calloc (n ? n : 1, size);
+    if (!p)
+        abort ();
+    return p;
+}
+
+static void *
+xrealloc (void *p, size_t size)
+{
+    void *q = realloc (p, size ? size : 1);
+    if (!q)
+        abort ();
+    return q;
+}
+
+const char *
+instance_state_name (instance_state_t state)
+{
+    static const char *names[] = {"open", "suspended", "completed", "rejected", "cancelled"};
+    return (unsigned) state < 5 ? names[state] : "unknown";
+}
+
+attr_value_t
+fold_json_lookup (const char *name, void *json_object)
+{
+    attr_value_t v;
+    memset (&v, 0, sizeof v);
+    json_t *j = json_object_get ((json_t *) json_object, name);
+    if (!j || json_is_null (j))
+        v.kind = ATTR_VALUE_MISSING;
+    else if (json_is_string (j)) {
+        v.kind = ATTR_VALUE_TEXT;
+        v.text = json_string_value (j);
+    }
+    else if (json_is_integer (j)) {
+        v.kind = ATTR_VALUE_INTEGER;
+        v.integer = json_integer_value (j);
+    }
+    else if (json_is_real (j)) {
+        v.kind = ATTR_VALUE_NUMBER;
+        v.number = json_real_value (j);
+    }
+    else if (json_is_boolean (j)) {
+        v.kind = ATTR_VALUE_FLAG;
+        v.flag = json_is_true (j);
+    }
+    else
+        v.kind = ATTR_VALUE_MISSING;
+    return v;
+}
+
+static int
+compare_events (const void *a, const void *b)
+{
+    const fold_event_t *x = a, *y = b;
+    if (x->occurred_at_ms != y->occurred_at_ms)
+        return x->occurred_at_ms < y->occurred_at_ms ? -1 : 1;
+    return strcmp (x->event_id, y->event_id);
+}
+
+/* Working state of one fold. */
+typedef struct {
+    const workflow_set_t *set;      /* the definitions */
+    fold_event_t *events;           /* sorted events */
+    size_t n;                       /* their count */
+    const calendar_t *calendar;     /* working days */
+    const fold_options_t *options;  /* immediate budget, office hours */
+    fold_result_t *result;          /* being built */
+    size_t cap_instances;           /* capacity of result->instances */
+    bool *relevant;                 /* per event: some workflow of the key cares */
+    bool *joined;                   /* per event: some instance took it */
+    int64_t *ttl;                   /* per event: longest TTL among its workflows */
+} fold_ctx_t;
+
+static fold_instance_t *
+new_instance (fold_ctx_t *ctx, const workflow_def_t *def, int start, int number)
+{
+    fold_result_t *r = ctx->result;
+    if (r->n_instances == ctx->cap_instances) {
+        ctx->cap_instances = ctx->cap_instances ? 2 * ctx->cap_instances : 8;
+        r->instances = xrealloc (r->instances, ctx->cap_instances * sizeof *r->instances);
+    }
+    fold_instance_t *inst = &r->instances[r->n_instances++];
+    memset (inst, 0, sizeof *inst);
+    inst->def = def;
+    inst->instance_no = number;
+    inst->state = INSTANCE_OPEN;
+    inst->started_at_ms = ctx->events[start].occurred_at_ms;
+    inst->start_event = start;
+    inst->events = xcalloc (ctx->n, sizeof *inst->events);
+    inst->attrs = json_object ();
+    inst->steps = xcalloc (def->n_steps, sizeof *inst->steps);
+    for (size_t s = 0; s < def->n_steps; s++) {
+        inst->steps[s].def = &def->steps[s];
+        inst->steps[s].completed_by = -1;
+    }
+    return inst;
+}
+
+static bool
+step_required (const fold_instance_t *inst, size_t s)
+{
+    return workflow_cond_eval (inst->def->steps[s].when, fold_json_lookup, inst->attrs);
+}
+
+/* Completes the instance when what completes_when asks for is done. */
+static void
+check_complete (fold_instance_t *inst)
+{
+    const workflow_def_t *def = inst->def;
+    int64_t last = 0;
+    size_t n = def->completes_all ? def->n_steps : def->n_completes_when;
+    for (size_t k = 0; k < n; k++) {
+        size_t s = def->completes_all ? k : def->completes_when[k];
+        if (!step_required (inst, s))
+            continue;
+        if (!inst->steps[s].completed_at_ms)
+            return;
+        if (inst->steps[s].completed_at_ms > last)
+            last = inst->steps[s].completed_at_ms;
+    }
+    inst->state = INSTANCE_COMPLETED;
+    inst->ended_at_ms = last > inst->started_at_ms ? last : inst->started_at_ms;
+}
+
+/* Applies event i to the instance: joins it, and does what its roles say. */
+static void
+apply (fold_ctx_t *ctx, fold_instance_t *inst, int i)
+{
+    fold_event_t *e = &ctx->events[i];
+    inst->events[inst->n_events++] = i;
+    ctx->joined[i] = true;
+    json_object_update (inst->attrs, e->attrs);
+    size_t count;
+    const workflow_match_t *m = workflow_set_relevant (ctx->set, e->agency, e->event_type,
+                                                       &count);
+    for (size_t k = 0; k < count; k++) {
+        if (m[k].workflow != inst->def)
+            continue;
+        bool holds = !m[k].ref
+                     || workflow_cond_eval (m[k].ref->when, fold_json_lookup, e->attrs);
+        bool live = inst->state == INSTANCE_OPEN || inst->state == INSTANCE_SUSPENDED;
+        switch (m[k].role) {
+        case WORKFLOW_ROLE_STEP:
+            if (!inst->steps[m[k].step_index].completed_at_ms) {
+                inst->steps[m[k].step_index].completed_at_ms = e->occurred_at_ms;
+                inst->steps[m[k].step_index].completed_by = i;
+            }
+            break;
+        case WORKFLOW_ROLE_REJECT:
+            if (holds && live) {
+                if (m[k].ref->effect == REJECT_SUSPEND)
+                    inst->state = INSTANCE_SUSPENDED;
+                else {
+                    inst->state = INSTANCE_REJECTED;
+                    inst->ended_at_ms = e->occurred_at_ms;
+                }
+            }
+            break;
+        case WORKFLOW_ROLE_REOPEN:
+            if (holds && inst->state == INSTANCE_SUSPENDED)
+                inst->state = INSTANCE_OPEN;
+            break;
+        case WORKFLOW_ROLE_CANCEL:
+            if (holds && live) {
+                inst->state = INSTANCE_CANCELLED;
+                inst->ended_at_ms = e->occurred_at_ms;
+            }
+            break;
+        case WORKFLOW_ROLE_START:
+            break;
+        }
+    }
+    if (inst->state == INSTANCE_OPEN)
+        check_complete (inst);
+}
+
+/* True when some match of event i concerns def. */
+static bool
+concerns (fold_ctx_t *ctx, int i, const workflow_def_t *def)
+{
+    size_t count;
+    const workflow_match_t *m = workflow_set_relevant (ctx->set, ctx->events[i].agency,
+                                                       ctx->events[i].event_type, &count);
+    for (size_t k = 0; k < count; k++)
+        if (m[k].workflow == def)
+            return true;
+    return false;
+}
+
+static void
+fold_workflow (fold_ctx_t *ctx, const workflow_def_t *def)
+{
+    long current = -1;          /* index in result->instances of the latest instance */
+    int number = 0;             /* instances so far */
+    int *waiting = xcalloc (ctx->n, sizeof *waiting);
+    size_t n_waiting = 0;
+    for (size_t i = 0; i < ctx->n; i++) {
+        fold_event_t *e = &ctx->events[i];
+        if (e->expired || !concerns (ctx, (int) i, def))
+            continue;
+        ctx->relevant[i] = true;
+        if (def->unmatched_ttl_ms > ctx->ttl[i])
+            ctx->ttl[i] = def->unmatched_ttl_ms;
+        fold_instance_t *inst = current >= 0 ? &ctx->result->instances[current] : NULL;
+        bool live = inst
+                    && (inst->state == INSTANCE_OPEN || inst->state == INSTANCE_SUSPENDED);
+        if (live) {
+            apply (ctx, inst, (int) i);
+            continue;
+        }
+        if (workflow_event_starts (def, e->agency, e->event_type, fold_json_lookup,
+                                   e->attrs)) {
+            inst = new_instance (ctx, def, (int) i, ++number);
+            current = (long) ctx->result->n_instances - 1;
+            apply (ctx, inst, (int) i);
+            /* early events join when they came within the TTL before the start */
+            for (size_t w = 0; w < n_waiting; w++)
+                if (inst->started_at_ms - ctx->events[waiting[w]].occurred_at_ms
+                    <= def->unmatched_ttl_ms)
+                    apply (ctx, inst, waiting[w]);
+            n_waiting = 0;
+            continue;
+        }
+        waiting[n_waiting++] = (int) i;
+    }
+    free (waiting);
+}
+
+/* Readiness, requirement and deadlines of every step, on final attributes. */
+static void
+settle (fold_ctx_t *ctx, fold_instance_t *inst)
+{
+    const workflow_def_t *def = inst->def;
+    bool running = inst->state == INSTANCE_OPEN;
+    for (size_t s = 0; s < def->n_steps; s++) {
+        fold_step_t *st = &inst->steps[s];
+        st->required = step_required (inst, s);
+        int64_t ready = inst->started_at_ms;
+        for (size_t a = 0; a < def->steps[s].n_after && ready; a++) {
+            size_t p = def->steps[s].after_index[a];
+            if (!step_required (inst, p))
+                continue;       /* a step this case does not need holds nothing up */
+            if (!inst->steps[p].completed_at_ms)
+                ready = 0;
+            else if (inst->steps[p].completed_at_ms > ready)
+                ready = inst->steps[p].completed_at_ms;
+        }
+        st->ready_at_ms = ready;
+        int amount = 0;
+        deadline_resolution_t res
+            = workflow_deadline_resolve (&def->steps[s], fold_json_lookup, inst->attrs, &amount);
+        st->deadline_unresolved = res == DEADLINE_UNRESOLVED;
+        if (res != DEADLINE_RESOLVED || !st->required)
+            continue;
+        const deadline_spec_t *d = &def->steps[s].deadline;
+        int64_t base = d->from == DEADLINE_FROM_START ? inst->started_at_ms
+                       : d->from == DEADLINE_FROM_READY
+                           ? ready
+                           : inst->steps[d->from_step_index].completed_at_ms;
+        /* no clock for a step not done in an instance that stopped running */
+        if (!base || (!running && !st->completed_at_ms))
+            continue;
+        bool beyond = false;
+        if (d->unit == DEADLINE_WORKING_DAYS)
+            st->due_at_ms = calendar_add_working_days (ctx->calendar, base, amount, &beyond);
+        else
+            st->due_at_ms = calendar_add_working_minutes (
+                ctx->calendar, &ctx->options->hours, base,
+                d->unit == DEADLINE_IMMEDIATE ? (int) ctx->options->immediate_minutes : amount,
+                &beyond);
+        st->beyond_calendar = beyond;
+        st->warn_at_ms = base + (int64_t) ((double) (st->due_at_ms - base) * def->warn_at);
+    }
+}
+
+void
+fold (const workflow_set_t *set, key_kind_t kind, fold_event_t *events, size_t n,
+      const calendar_t *calendar, const fold_options_t *options, fold_result_t *result)
+{
+    memset (result, 0, sizeof *result);
+    if (n > 1)
+        qsort (events, n, sizeof *events, compare_events);
+    fold_ctx_t ctx = {set, events, n, calendar, options, result, 0,
+                      xcalloc (n, sizeof (bool)), xcalloc (n, sizeof (bool)),
+                      xcalloc (n, sizeof (int64_t))};
+    for (size_t w = 0; w < workflow_set_count (set); w++) {
+        const workflow_def_t *def = workflow_set_get (set, w);
+        if (def->key == kind)
+            fold_workflow (&ctx, def);
+    }
+    for (size_t i = 0; i < result->n_instances; i++)
+        settle (&ctx, &result->instances[i]);
+    result->unmatched = xcalloc (n, sizeof *result->unmatched);
+    result->unmatched_ttl_ms = xcalloc (n, sizeof *result->unmatched_ttl_ms);
+    for (size_t i = 0; i < n; i++)
+        if (ctx.relevant[i] && !ctx.joined[i]) {
+            result->unmatched_ttl_ms[result->n_unmatched] = ctx.ttl[i];
+            result->unmatched[result->n_unmatched++] = (int) i;
+        }
+    free (ctx.relevant);
+    free (ctx.joined);
+    free (ctx.ttl);
+}
+
+void
+fold_result_free (fold_result_t *result)
+{
+    for (size_t i = 0; i < result->n_instances; i++) {
+        free (result->instances[i].events);
+        free (result->instances[i].steps);
+        json_decref (result->instances[i].attrs);
+    }
+    free (result->instances);
+    free (result->unmatched);
+    free (result->unmatched_ttl_ms);
+    memset (result, 0, sizeof *result);
+}

@@ -1,0 +1,113 @@
+/*  fold: the workflows of one correlation key, computed from its events.
+
+    The state of every workflow instance of a key (a unit number, a credit
+    code, ...) is a pure function of the set of events that carry the key:
+    fold() sorts them by (occurred_at, event_id) and replays them through
+    the definitions. That is what makes correlation independent of arrival
+    order and of redelivery: any permutation of the same events, with any
+    duplicates, folds to the same instances, step times and deadlines. The
+    hub refolds a key whenever a new event for it is correlated; a case has
+    tens of events, so a refold costs microseconds.
+
+    Rules, in occurrence order, for each workflow whose key kind is the
+    key's:
+    - a starts_on event with no open or suspended instance starts instance
+      n+1 at its occurred_at;
+    - an event relevant to the workflow while an instance is open (or
+      suspended, for reopens_on) joins it: a completes_on event completes
+      its step (the first one counts), rejects_on ends or suspends it,
+      reopens_on reopens it, cancels_on cancels it;
+    - an event relevant to the workflow while no instance is open waits for
+      the next instance; when that instance starts within the workflow's
+      unmatched_ttl after the event occurred, the event joins it as if it
+      had come just after the start (agencies' clocks and queues differ);
+      otherwise it stays unmatched;
+    - an instance completes when every required step (those whose when
+      holds on the instance's attributes) is done, or the steps listed in
+      completes_when; it ends at the latest of their completion times.
+    Deadlines: a step's clock starts at the instance start, when its
+    prerequisites are all done (ready), or when a named step completed; its
+    due time is the end of the Nth working day after that (or N working
+    minutes of office hours), on the working-day calendar; the warning
+    point is warn_at of the way there. */
+#ifndef ONENET_FOLD_H
+#define ONENET_FOLD_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "calendar.h"
+#include "workflow_def.h"
+
+/* One event of the key, as the correlator read it. */
+typedef struct {
+    char event_id[37];          /* lower-case UUID */
+    const char *agency;         /* agency code */
+    const char *event_type;     /* event type */
+    int64_t occurred_at_ms;     /* when it happened */
+    json_t *attrs;              /* its attributes (a JSON object, borrowed) */
+    bool expired;               /* parked too long unmatched: ignored */
+} fold_event_t;
+
+typedef enum {
+    INSTANCE_OPEN,
+    INSTANCE_SUSPENDED,
+    INSTANCE_COMPLETED,
+    INSTANCE_REJECTED,
+    INSTANCE_CANCELLED
+} instance_state_t;
+
+typedef struct {
+    const step_def_t *def;      /* the step's definition */
+    bool required;              /* its when holds on the instance attributes */
+    int64_t ready_at_ms;        /* prerequisites all done (0: not yet) */
+    int64_t due_at_ms;          /* deadline (0: none, or its clock has not started) */
+    int64_t warn_at_ms;         /* warning point (0: none) */
+    int64_t completed_at_ms;    /* occurred_at of the completing event (0: not done) */
+    int completed_by;           /* index of that event in the fold's events, -1 */
+    bool deadline_unresolved;   /* chosen by an attribute the case lacks */
+    bool beyond_calendar;       /* counted past the known calendar (weekends only) */
+} fold_step_t;
+
+typedef struct {
+    const workflow_def_t *def;  /* the workflow */
+    int instance_no;            /* 1 for the key's first run of it, 2, ... */
+    instance_state_t state;     /* where it stands */
+    int64_t started_at_ms;      /* occurred_at of its start event */
+    int64_t ended_at_ms;        /* completed, rejected or cancelled at (0: not ended) */
+    int start_event;            /* index of the start event */
+    int *events;                /* indexes of its events, in fold order */
+    size_t n_events;            /* entries in events */
+    json_t *attrs;              /* attributes of its events merged, later ones winning (owned) */
+    fold_step_t *steps;         /* one per step of the definition, in definition order */
+} fold_instance_t;
+
+typedef struct {
+    int64_t immediate_minutes;  /* the budget of an "immediate" deadline */
+    office_hours_t hours;       /* office hours for working-minute deadlines */
+} fold_options_t;
+
+typedef struct {
+    fold_instance_t *instances; /* every instance of every workflow of the key */
+    size_t n_instances;         /* entries in instances */
+    int *unmatched;             /* indexes of relevant events no instance took */
+    int64_t *unmatched_ttl_ms;  /* per unmatched event: the longest TTL among its workflows */
+    size_t n_unmatched;         /* entries in unmatched */
+} fold_result_t;
+
+/* Folds events (any order; sorted in place by occurred_at, event_id) of key
+   kind `kind` through the set's workflows. */
+void fold (const workflow_set_t *set, key_kind_t kind, fold_event_t *events, size_t n,
+           const calendar_t *calendar, const fold_options_t *options,
+           fold_result_t *result);
+
+void fold_result_free (fold_result_t *result);
+
+const char *instance_state_name (instance_state_t state);
+
+/* Attribute lookup over a JSON object, for workflow conditions. */
+attr_value_t fold_json_lookup (const char *name, void *json_object);
+
+#endif

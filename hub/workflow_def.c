@@ -1,0 +1,2447 @@
+/*  workflow_def.c - one-network workflow definitions, see workflow_def.h
+
+    Loading runs in three passes per file. libyaml's event API turns the
+    bytes into a small tree of nodes (scalar, list, mapping), each with
+    its line and column; the tree lives in a scratch arena that is dropped
+    after the file. A schema pass then walks the tree, checks every key,
+    type and name, and copies what it accepts into the set's arena as the
+    public structs. A last pass resolves step ids (after, from,
+    completes_when) and checks the graph of prerequisites for cycles.
+    Problems never stop a pass: each is recorded with its position and the
+    pass goes on, so that one run lists everything that is wrong. Only a
+    YAML syntax error ends the file, since nothing after it can be trusted.
+
+    Once every file is loaded and nothing is wrong, the set builds one
+    index of (agency, event type) pairs sorted by agency and event, with
+    what each pair does to which workflow, so that routing an event costs
+    one binary search.
+*/
+
+#include "workflow_def.h"
+
+#include "ident.h"
+#include "strbuf.h"
+
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h> //  isfinite, a macro: no libm needed
+#include <stdarg.h>
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#if defined(__GNUC__)
+#define WFDEF_PRINTF(f, a) __attribute__ ((format (printf, f, a)))
+#else
+#define WFDEF_PRINTF(f, a)
+#endif
+
+/*  Limits that keep a hostile or mistaken file from costing much.  */
+#define FILE_MAX_BYTES    (1024 * 1024)            //  a definition is a few kilobytes
+#define NEST_MAX          64                       //  YAML nesting depth
+#define STEPS_MAX         256                      //  steps per workflow
+#define NAME_MAX_LEN      63                       //  workflow names, step ids
+#define ATTR_NAME_MAX_LEN 64                       //  attribute names in conditions
+#define WORKING_DAYS_MAX  10000                    //  about 40 years of working days
+#define WORKING_MIN_MAX   3600000                  //  10000 days of office hours
+#define TTL_MAX_SECONDS   (INT64_C (3650) * 86400) //  ten years
+
+//  --------------------------------------------------------------------------
+//  Arena: every definition of a set lives in one, freed at once
+
+typedef struct _arena_block_t arena_block_t;
+struct _arena_block_t {
+    arena_block_t *next; //  the block allocated before this one
+    size_t size;         //  bytes of data
+    size_t used;         //  bytes of data handed out
+    max_align_t data[];  //  the memory, maximally aligned
+};
+
+typedef struct {
+    arena_block_t *head; //  the block being filled, NULL before the first
+} arena_t;
+
+/*  Aborts on allocation failure, as strbuf does.  */
+static void *
+s_xmalloc (size_t size)
+{
+    void *p = malloc (size ? size : 1);
+    if (!p) {
+        fprintf (stderr, "workflow_def: out of memory allocating %zu bytes\n", size);
+        abort ();
+    }
+    return p;
+}
+
+static void *
+s_xrealloc (void *old, size_t size)
+{
+    void *p = realloc (old, size ? size : 1);
+    if (!p) {
+        fprintf (stderr, "workflow_def: out of memory allocating %zu bytes\n", size);
+        abort ();
+    }
+    return p;
+}
+
+/*  Returns size zeroed bytes aligned for any type, valid until the arena
+    is freed.  */
+static void *
+s_arena_alloc (arena_t *arena, size_t size)
+{
+    size_t align = alignof (max_align_t);
+    size = (size + align - 1) / align * align;
+    if (size == 0)
+        size = align;
+    arena_block_t *block = arena->head;
+    if (!block || block->size - block->used < size) {
+        size_t want = size > 16384 ? size : 16384;
+        block = (arena_block_t *) s_xmalloc (sizeof (arena_block_t) + want);
+        block->next = arena->head;
+        block->size = want;
+        block->used = 0;
+        arena->head = block;
+    }
+    void *p = (char *) block->data + block->used;
+    block->used += size;
+    memset (p, 0, size);
+    return p;
+}
+
+static char *
+s_arena_strndup (arena_t *arena, const char *s, size_t len)
+{
+    char *copy = (char *) s_arena_alloc (arena, len + 1);
+    memcpy (copy, s, len);
+    copy[len] = '\0';
+    return copy;
+}
+
+static char *
+s_arena_strdup (arena_t *arena, const char *s)
+{
+    return s_arena_strndup (arena, s, strlen (s));
+}
+
+static void
+s_arena_free (arena_t *arena)
+{
+    while (arena->head) {
+        arena_block_t *next = arena->head->next;
+        free (arena->head);
+        arena->head = next;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  The YAML node tree (scratch, one per file)
+
+typedef enum { NODE_SCALAR, NODE_LIST, NODE_MAP } node_kind_t;
+
+typedef struct _node_t node_t;
+struct _node_t {
+    node_kind_t kind; //  scalar, list or mapping
+    int line;         //  1-based line where the node starts
+    int col;          //  1-based column where the node starts
+    const char *text; //  NODE_SCALAR: the value, NUL-terminated
+    bool plain;       //  NODE_SCALAR: unquoted and untagged, so typed by its form
+    node_t **items;   //  NODE_LIST: the items; NODE_MAP: key, value, key, value...
+    size_t n;         //  NODE_LIST: items; NODE_MAP: pairs (items holds 2n)
+};
+
+//  --------------------------------------------------------------------------
+//  Problems
+
+/*  One problem found while loading.  */
+typedef struct {
+    size_t file; //  index of the file in load order, SIZE_MAX for the directory
+    int line;    //  1-based line, 0 when the problem has no position
+    int col;     //  1-based column, 0 when the problem has no position
+    size_t seq;  //  order of discovery, keeps the sort stable
+    char *text;  //  the whole line, "path:line:col: what is wrong"
+} problem_t;
+
+/*  The state of one load: the set being built and the problems so far.  */
+typedef struct {
+    arena_t *arena;              //  the set's arena: what is kept
+    arena_t scratch;             //  the current file's node tree
+    problem_t *problems;         //  problems found so far
+    size_t n_problems;           //  entries in problems
+    size_t max_problems;         //  entries allocated
+    size_t file;                 //  index of the current file
+    const char *path;            //  the current file, for messages
+    const char *const *agencies; //  agency codes accepted, or NULL for any
+    size_t n_agencies;           //  entries in agencies
+    bool yaml_failed;            //  the current file's YAML could not be read
+} loader_t;
+
+/*  Records a problem at line:col of the current file (line 0: no
+    position, message as 'path: what').  */
+static void s_problem (loader_t *ld, int line, int col, const char *format, ...)
+    WFDEF_PRINTF (4, 5);
+
+static void
+s_problem (loader_t *ld, int line, int col, const char *format, ...)
+{
+    char what[WORKFLOW_ERR_LINE_MAX];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (what, sizeof what, format, args);
+    va_end (args);
+    strbuf_t sb;
+    strbuf_init (&sb);
+    if (line > 0)
+        strbuf_printf (&sb, "%s:%d:%d: %s", ld->path, line, col, what);
+    else
+        strbuf_printf (&sb, "%s: %s", ld->path, what);
+    if (ld->n_problems == ld->max_problems) {
+        ld->max_problems = ld->max_problems ? ld->max_problems * 2 : 16;
+        ld->problems =
+            (problem_t *) s_xrealloc (ld->problems, ld->max_problems * sizeof (problem_t));
+    }
+    problem_t *p = &ld->problems[ld->n_problems];
+    p->file = ld->file;
+    p->line = line;
+    p->col = col;
+    p->seq = ld->n_problems;
+    p->text = sb.data;
+    ld->n_problems++;
+}
+
+/*  Records a problem at a node's position.  */
+#define s_problem_at(ld, node, ...) s_problem ((ld), (node)->line, (node)->col, __VA_ARGS__)
+
+static int
+s_problem_compare (const void *a, const void *b)
+{
+    const problem_t *pa = (const problem_t *) a, *pb = (const problem_t *) b;
+    if (pa->file != pb->file)
+        return pa->file < pb->file ? -1 : 1;
+    if (pa->line != pb->line)
+        return pa->line < pb->line ? -1 : 1;
+    if (pa->col != pb->col)
+        return pa->col < pb->col ? -1 : 1;
+    return pa->seq < pb->seq ? -1 : pa->seq > pb->seq;
+}
+
+/*  Writes the sorted problems into err, one per line, cutting after a
+    whole line (with a count of the rest) when err is too small.  */
+static void
+s_problems_write (loader_t *ld, char *err, size_t errlen)
+{
+    qsort (ld->problems, ld->n_problems, sizeof (problem_t), s_problem_compare);
+    if (!err || errlen == 0)
+        return;
+    err[0] = '\0';
+    size_t used = 0;
+    for (size_t i = 0; i < ld->n_problems; i++) {
+        size_t len = strlen (ld->problems[i].text);
+        size_t rest = ld->n_problems - i - 1;
+        //  room for this line, its newline, and a closing count line when
+        //  more lines follow
+        char more[64] = "";
+        if (rest > 0)
+            snprintf (more, sizeof more, "... and %zu more problems", rest + 1);
+        if (used + len + 1 + (rest ? strlen (more) + 1 : 0) >= errlen) {
+            snprintf (more, sizeof more, "... and %zu more problems", ld->n_problems - i);
+            if (used + strlen (more) < errlen)
+                memcpy (err + used, more, strlen (more) + 1);
+            else
+                snprintf (err, errlen, "%s", ld->problems[i].text);
+            return;
+        }
+        memcpy (err + used, ld->problems[i].text, len);
+        used += len;
+        if (rest > 0)
+            err[used++] = '\n';
+        err[used] = '\0';
+    }
+}
+
+static void
+s_problems_free (loader_t *ld)
+{
+    for (size_t i = 0; i < ld->n_problems; i++)
+        free (ld->problems[i].text);
+    free (ld->problems);
+    ld->problems = NULL;
+    ld->n_problems = ld->max_problems = 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Small helpers
+
+/*  Edit distance between two short strings (Levenshtein), capped at 99
+    for long ones, for "did you mean" hints.  */
+static int
+s_distance (const char *a, const char *b)
+{
+    size_t la = strlen (a), lb = strlen (b);
+    if (la > 64 || lb > 64)
+        return 99;
+    int row[65];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (int) j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int) i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j];
+            int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            int best = diag + cost;
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/*  Writes '; did you mean "x"?' into buf when some candidate is close to
+    word (at most 2 edits, and fewer than word's length), else "".  */
+static const char *
+s_suggest (const char *word, const char *const *candidates, size_t n, char *buf,
+           size_t size)
+{
+    int best = 3;
+    const char *pick = NULL;
+    int limit = (int) strlen (word);
+    for (size_t i = 0; i < n; i++) {
+        if (!candidates[i])
+            continue;
+        int d = s_distance (word, candidates[i]);
+        if (d < best && d < limit && d > 0) {
+            best = d;
+            pick = candidates[i];
+        }
+    }
+    if (pick)
+        snprintf (buf, size, "; did you mean \"%s\"?", pick);
+    else if (size)
+        buf[0] = '\0';
+    return buf;
+}
+
+/*  Counts the entries of a NULL-terminated array.  */
+static size_t
+s_count (const char *const *list)
+{
+    size_t n = 0;
+    while (list[n])
+        n++;
+    return n;
+}
+
+/*  True for a workflow name or step id: [a-z][a-z0-9_]*, at most 63.  */
+static bool
+s_name_ok (const char *s)
+{
+    size_t len = strlen (s);
+    if (len == 0 || len > NAME_MAX_LEN || !(s[0] >= 'a' && s[0] <= 'z'))
+        return false;
+    for (size_t i = 1; i < len; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return false;
+    return true;
+}
+
+/*  True for an attribute name: 1 to 64 characters of [A-Za-z0-9_].  */
+static bool
+s_attr_name_ok (const char *s)
+{
+    size_t len = strlen (s);
+    if (len == 0 || len > ATTR_NAME_MAX_LEN)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+              || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+/*  A short description of what a node is, for "found ..." in messages:
+    'a mapping', 'a list', 'nothing', or the scalar quoted (shortened).  */
+static const char *
+s_found (const node_t *node, char *buf, size_t size)
+{
+    if (node->kind == NODE_MAP)
+        snprintf (buf, size, "a mapping");
+    else if (node->kind == NODE_LIST)
+        snprintf (buf, size, "a list");
+    else if (node->plain
+             && (!*node->text || strcmp (node->text, "~") == 0
+                 || strcmp (node->text, "null") == 0 || strcmp (node->text, "Null") == 0
+                 || strcmp (node->text, "NULL") == 0))
+        snprintf (buf, size, "nothing");
+    else {
+        char cut[48];
+        utf8_safe_copy (cut, sizeof cut, node->text);
+        snprintf (buf, size, "\"%s%s\"", cut,
+                  strlen (node->text) >= sizeof cut ? "..." : "");
+    }
+    return buf;
+}
+
+//  --------------------------------------------------------------------------
+//  YAML to nodes
+
+/*  Reads the next event; on a YAML error records it and returns false.  */
+static bool
+s_next_event (loader_t *ld, yaml_parser_t *parser, yaml_event_t *event, const char *bytes,
+              size_t len)
+{
+    if (yaml_parser_parse (parser, event))
+        return true;
+    ld->yaml_failed = true;
+    const char *problem = parser->problem ? parser->problem : "unknown error";
+    if (parser->error == YAML_READER_ERROR) {
+        //  bad encoding: libyaml gives a byte offset, not a mark
+        int line = 1, col = 1;
+        for (size_t i = 0; i < parser->problem_offset && i < len; i++) {
+            if (bytes[i] == '\n') {
+                line++;
+                col = 1;
+            }
+            else if (((unsigned char) bytes[i] & 0xC0) != 0x80)
+                col++;
+        }
+        s_problem (ld, line, col, "invalid YAML: %s", problem);
+        return false;
+    }
+    int line = (int) parser->problem_mark.line + 1;
+    int col = (int) parser->problem_mark.column + 1;
+    if (parser->context)
+        s_problem (ld, line, col, "invalid YAML: %s %s (started at line %d, column %d)",
+                   problem, parser->context, (int) parser->context_mark.line + 1,
+                   (int) parser->context_mark.column + 1);
+    else
+        s_problem (ld, line, col, "invalid YAML: %s", problem);
+    return false;
+}
+
+/*  Builds the node that event starts (event is consumed), reading the
+    events of its children. Returns NULL after recording a problem that
+    ends the file (YAML error, alias, too deep).  */
+static node_t *
+s_build_node (loader_t *ld, yaml_parser_t *parser, yaml_event_t *event, int depth,
+              const char *bytes, size_t len)
+{
+    node_t *node = (node_t *) s_arena_alloc (&ld->scratch, sizeof (node_t));
+    node->line = (int) event->start_mark.line + 1;
+    node->col = (int) event->start_mark.column + 1;
+    if (depth > NEST_MAX) {
+        s_problem_at (ld, node, "nesting is deeper than %d levels", NEST_MAX);
+        yaml_event_delete (event);
+        ld->yaml_failed = true;
+        return NULL;
+    }
+    if (event->type == YAML_ALIAS_EVENT) {
+        s_problem_at (ld, node, "aliases (*%s) are not supported in workflow definitions",
+                      (const char *) event->data.alias.anchor);
+        yaml_event_delete (event);
+        ld->yaml_failed = true;
+        return NULL;
+    }
+    if (event->type == YAML_SCALAR_EVENT) {
+        node->kind = NODE_SCALAR;
+        const char *value = (const char *) event->data.scalar.value;
+        size_t length = event->data.scalar.length;
+        const char *tag = (const char *) event->data.scalar.tag;
+        node->text = s_arena_strndup (&ld->scratch, value, length);
+        node->plain = event->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !tag;
+        //  a problem here is recorded; the node stays usable as text
+        if (memchr (value, '\0', length))
+            s_problem_at (ld, node, "text holds a NUL character");
+        else if (tag && strcmp (tag, YAML_STR_TAG) != 0 && strcmp (tag, "!") != 0)
+            s_problem_at (ld, node, "tag \"%s\" is not supported; only !!str is", tag);
+        yaml_event_delete (event);
+        return node;
+    }
+    if (event->type != YAML_SEQUENCE_START_EVENT
+        && event->type != YAML_MAPPING_START_EVENT) {
+        s_problem_at (ld, node, "invalid YAML: unexpected event");
+        yaml_event_delete (event);
+        ld->yaml_failed = true;
+        return NULL;
+    }
+    bool is_map = event->type == YAML_MAPPING_START_EVENT;
+    if (is_map && event->data.mapping_start.tag
+        && strcmp ((const char *) event->data.mapping_start.tag, YAML_MAP_TAG) != 0)
+        s_problem_at (ld, node, "tag \"%s\" is not supported on a mapping",
+                      (const char *) event->data.mapping_start.tag);
+    if (!is_map && event->data.sequence_start.tag
+        && strcmp ((const char *) event->data.sequence_start.tag, YAML_SEQ_TAG) != 0)
+        s_problem_at (ld, node, "tag \"%s\" is not supported on a list",
+                      (const char *) event->data.sequence_start.tag);
+    yaml_event_delete (event);
+    node->kind = is_map ? NODE_MAP : NODE_LIST;
+    yaml_event_type_t end = is_map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
+
+    node_t **items = NULL;
+    size_t n_items = 0, max_items = 0;
+    while (true) {
+        yaml_event_t child;
+        if (!s_next_event (ld, parser, &child, bytes, len)) {
+            free (items);
+            return NULL;
+        }
+        if (child.type == end) {
+            yaml_event_delete (&child);
+            break;
+        }
+        node_t *built = s_build_node (ld, parser, &child, depth + 1, bytes, len);
+        if (!built) {
+            free (items);
+            return NULL;
+        }
+        if (n_items == max_items) {
+            max_items = max_items ? max_items * 2 : 8;
+            items = (node_t **) s_xrealloc (items, max_items * sizeof (node_t *));
+        }
+        items[n_items++] = built;
+    }
+    node->items =
+        (node_t **) s_arena_alloc (&ld->scratch, (n_items + 1) * sizeof (node_t *));
+    if (n_items)
+        memcpy (node->items, items, n_items * sizeof (node_t *));
+    free (items);
+    node->n = is_map ? n_items / 2 : n_items;
+
+    if (is_map) {
+        for (size_t i = 0; i < node->n; i++) {
+            const node_t *key = node->items[2 * i];
+            if (key->kind != NODE_SCALAR) {
+                s_problem_at (ld, key, "mapping keys must be plain text, found %s",
+                              key->kind == NODE_MAP ? "a mapping" : "a list");
+                continue;
+            }
+            for (size_t j = 0; j < i; j++) {
+                const node_t *earlier = node->items[2 * j];
+                if (earlier->kind == NODE_SCALAR
+                    && strcmp (earlier->text, key->text) == 0) {
+                    s_problem_at (ld, key, "duplicate key \"%s\" (first at line %d)",
+                                  key->text, earlier->line);
+                    break;
+                }
+            }
+        }
+    }
+    return node;
+}
+
+/*  Parses a whole file into its root node. Returns NULL after recording a
+    problem when the YAML is bad or holds no document or more than one.  */
+static node_t *
+s_parse_yaml (loader_t *ld, const char *bytes, size_t len)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize (&parser)) {
+        fprintf (stderr, "workflow_def: out of memory starting the YAML parser\n");
+        abort ();
+    }
+    yaml_parser_set_input_string (&parser, (const unsigned char *) bytes, len);
+    yaml_parser_set_encoding (&parser, YAML_UTF8_ENCODING);
+    node_t *root = NULL;
+    yaml_event_t event;
+    bool ok = s_next_event (ld, &parser, &event, bytes, len); //  stream start
+    if (ok)
+        yaml_event_delete (&event);
+    ok = ok && s_next_event (ld, &parser, &event, bytes, len);
+    if (ok && event.type == YAML_STREAM_END_EVENT) {
+        yaml_event_delete (&event);
+        s_problem (ld, 1, 1, "file holds no workflow definition");
+        ok = false;
+    }
+    else if (ok) {
+        yaml_event_delete (&event); //  document start
+        ok = s_next_event (ld, &parser, &event, bytes, len);
+        if (ok)
+            root = s_build_node (ld, &parser, &event, 0, bytes, len);
+        ok = root != NULL;
+        ok = ok && s_next_event (ld, &parser, &event, bytes, len); //  document end
+        if (ok)
+            yaml_event_delete (&event);
+        ok = ok && s_next_event (ld, &parser, &event, bytes, len);
+        if (ok) {
+            if (event.type == YAML_DOCUMENT_START_EVENT) {
+                s_problem (ld, (int) event.start_mark.line + 1,
+                           (int) event.start_mark.column + 1,
+                           "file holds more than one YAML document; "
+                           "give one workflow per file");
+                ok = false;
+            }
+            yaml_event_delete (&event);
+        }
+    }
+    yaml_parser_delete (&parser);
+    return ok ? root : NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Typed access to nodes
+
+static bool
+s_is_null (const node_t *node)
+{
+    return node->kind == NODE_SCALAR && node->plain
+           && (!*node->text || strcmp (node->text, "~") == 0
+               || strcmp (node->text, "null") == 0 || strcmp (node->text, "Null") == 0
+               || strcmp (node->text, "NULL") == 0);
+}
+
+/*  True for a plain true/false (YAML 1.2 core schema); *value receives it.  */
+static bool
+s_plain_bool (const node_t *node, bool *value)
+{
+    if (node->kind != NODE_SCALAR || !node->plain)
+        return false;
+    const char *t = node->text;
+    if (strcmp (t, "true") == 0 || strcmp (t, "True") == 0 || strcmp (t, "TRUE") == 0) {
+        *value = true;
+        return true;
+    }
+    if (strcmp (t, "false") == 0 || strcmp (t, "False") == 0 || strcmp (t, "FALSE") == 0) {
+        *value = false;
+        return true;
+    }
+    return false;
+}
+
+/*  True for a plain decimal integer that fits int64 ([-+]?[0-9]+).  */
+static bool
+s_plain_int (const node_t *node, int64_t *value)
+{
+    if (node->kind != NODE_SCALAR || !node->plain)
+        return false;
+    const char *t = node->text;
+    size_t i = (t[0] == '-' || t[0] == '+') ? 1 : 0;
+    if (!t[i])
+        return false;
+    for (size_t j = i; t[j]; j++)
+        if (t[j] < '0' || t[j] > '9')
+            return false;
+    errno = 0;
+    long long v = strtoll (t, NULL, 10);
+    if (errno == ERANGE)
+        return false;
+    *value = (int64_t) v;
+    return true;
+}
+
+/*  True for a plain number: an integer, or [-+]?(digits[.digits]|.digits)
+    with an optional exponent; *value receives it.  */
+static bool
+s_plain_number (const node_t *node, double *value)
+{
+    int64_t i;
+    if (s_plain_int (node, &i)) {
+        *value = (double) i;
+        return true;
+    }
+    if (node->kind != NODE_SCALAR || !node->plain)
+        return false;
+    const char *t = node->text;
+    size_t k = (t[0] == '-' || t[0] == '+') ? 1 : 0;
+    size_t digits = 0;
+    while (t[k] >= '0' && t[k] <= '9') {
+        k++;
+        digits++;
+    }
+    if (t[k] == '.') {
+        k++;
+        while (t[k] >= '0' && t[k] <= '9') {
+            k++;
+            digits++;
+        }
+    }
+    if (digits == 0)
+        return false;
+    if (t[k] == 'e' || t[k] == 'E') {
+        k++;
+        if (t[k] == '-' || t[k] == '+')
+            k++;
+        if (!(t[k] >= '0' && t[k] <= '9'))
+            return false;
+        while (t[k] >= '0' && t[k] <= '9')
+            k++;
+    }
+    if (t[k])
+        return false;
+    *value = strtod (t, NULL);
+    return isfinite (*value);
+}
+
+/*  The value of key in a mapping, or NULL when absent.  */
+static const node_t *
+s_get (const node_t *map, const char *key)
+{
+    if (!map || map->kind != NODE_MAP)
+        return NULL;
+    for (size_t i = 0; i < map->n; i++) {
+        const node_t *k = map->items[2 * i];
+        if (k->kind == NODE_SCALAR && strcmp (k->text, key) == 0)
+            return map->items[2 * i + 1];
+    }
+    return NULL;
+}
+
+/*  Records a problem for each key of map that is not in allowed (a
+    NULL-terminated list), with a did-you-mean hint.  */
+static void
+s_check_keys (loader_t *ld, const node_t *map, const char *const *allowed,
+              const char *where)
+{
+    size_t n_allowed = s_count (allowed);
+    for (size_t i = 0; i < map->n; i++) {
+        const node_t *key = map->items[2 * i];
+        if (key->kind != NODE_SCALAR)
+            continue;
+        bool known = false;
+        for (size_t j = 0; j < n_allowed && !known; j++)
+            known = strcmp (key->text, allowed[j]) == 0;
+        if (!known) {
+            char hint[96];
+            char shown[80];
+            utf8_safe_copy (shown, sizeof shown, key->text);
+            s_problem_at (ld, key, "unknown key \"%s\" in %s%s", shown, where,
+                          s_suggest (key->text, allowed, n_allowed, hint, sizeof hint));
+        }
+    }
+}
+
+/*  Records 'missing required key' for each of keys (NULL-terminated)
+    absent from map. Returns true when all are present.  */
+static bool
+s_require (loader_t *ld, const node_t *map, const char *const *keys, const char *where)
+{
+    bool all = true;
+    for (size_t i = 0; keys[i]; i++)
+        if (!s_get (map, keys[i])) {
+            s_problem_at (ld, map, "missing required key \"%s\" in %s", keys[i], where);
+            all = false;
+        }
+    return all;
+}
+
+/*  The text of a scalar (any scalar but null), copied into the set's
+    arena; NULL after a problem 'what must be text, found ...'.  */
+static const char *
+s_text (loader_t *ld, const node_t *node, const char *what)
+{
+    if (node->kind != NODE_SCALAR || s_is_null (node)) {
+        char found[64];
+        s_problem_at (ld, node, "%s must be text, found %s", what,
+                      s_found (node, found, sizeof found));
+        return NULL;
+    }
+    return s_arena_strdup (ld->arena, node->text);
+}
+
+/*  A whole number in [min, max]; false after a problem.  */
+static bool
+s_int_range (loader_t *ld, const node_t *node, const char *what, int64_t min, int64_t max,
+             int64_t *value)
+{
+    char found[64];
+    int64_t v;
+    if (!s_plain_int (node, &v)) {
+        s_problem_at (ld, node, "%s must be a whole number, found %s", what,
+                      s_found (node, found, sizeof found));
+        return false;
+    }
+    if (v < min) {
+        s_problem_at (ld, node, "%s must be >= %" PRId64 ", found %" PRId64, what, min, v);
+        return false;
+    }
+    if (v > max) {
+        s_problem_at (ld, node, "%s must be <= %" PRId64 ", found %" PRId64, what, max, v);
+        return false;
+    }
+    *value = v;
+    return true;
+}
+
+/*  True when node is a list; otherwise records 'what must be a list'.  */
+static bool
+s_is_list (loader_t *ld, const node_t *node, const char *what)
+{
+    if (node->kind == NODE_LIST)
+        return true;
+    char found[64];
+    if (node->kind == NODE_SCALAR && !s_is_null (node))
+        s_problem_at (ld, node, "%s must be a list, found %s; write [%s]", what,
+                      s_found (node, found, sizeof found), node->text);
+    else
+        s_problem_at (ld, node, "%s must be a list, found %s", what,
+                      s_found (node, found, sizeof found));
+    return false;
+}
+
+/*  True when node is a mapping; otherwise records a problem.  */
+static bool
+s_is_map (loader_t *ld, const node_t *node, const char *what)
+{
+    if (node->kind == NODE_MAP)
+        return true;
+    char found[64];
+    s_problem_at (ld, node, "%s must be a mapping, found %s", what,
+                  s_found (node, found, sizeof found));
+    return false;
+}
+
+/*  Checks an agency code against the known list; returns the arena copy
+    or NULL after a problem.  */
+static const char *
+s_agency (loader_t *ld, const node_t *node, const char *where)
+{
+    char what[160];
+    snprintf (what, sizeof what, "agency of %s", where);
+    const char *agency = s_text (ld, node, what);
+    if (!agency)
+        return NULL;
+    if (ld->agencies) {
+        for (size_t i = 0; i < ld->n_agencies; i++)
+            if (strcmp (ld->agencies[i], agency) == 0)
+                return agency;
+        char hint[96];
+        char shown[80];
+        utf8_safe_copy (shown, sizeof shown, agency);
+        s_problem_at (ld, node, "unknown agency \"%s\" in %s%s", shown, where,
+                      s_suggest (agency, ld->agencies, ld->n_agencies, hint, sizeof hint));
+        return NULL;
+    }
+    if (!ident_agency_code_valid (agency)) {
+        char shown[80];
+        utf8_safe_copy (shown, sizeof shown, agency);
+        s_problem_at (ld, node,
+                      "agency \"%s\" in %s is not an agency code "
+                      "(1 to 32 characters of a-z, 0-9 and _)",
+                      shown, where);
+        return NULL;
+    }
+    return agency;
+}
+
+/*  Checks an event type (or task kind) against ident_event_type_valid.  */
+static const char *
+s_event_type (loader_t *ld, const node_t *node, const char *what)
+{
+    const char *type = s_text (ld, node, what);
+    if (!type)
+        return NULL;
+    char reason[256];
+    if (!ident_event_type_valid (type, reason, sizeof reason)) {
+        s_problem_at (ld, node, "%s: %s", what, reason);
+        return NULL;
+    }
+    return type;
+}
+
+//  --------------------------------------------------------------------------
+//  Conditions
+
+static const char *const s_cond_keys[] = {"attr", "equals", "in",  "exists",
+                                          "not",  "all",    "any", NULL};
+
+/*  A literal value in a condition: a plain true/false is a flag, a plain
+    integer an integer, a plain number a number, anything else text.
+    False after a problem (null, a list, a mapping).  */
+static bool
+s_literal (loader_t *ld, const node_t *node, const char *what, attr_value_t *out)
+{
+    memset (out, 0, sizeof *out);
+    if (node->kind != NODE_SCALAR || s_is_null (node)) {
+        char found[64];
+        s_problem_at (ld, node, "%s must be text, a number or true/false, found %s", what,
+                      s_found (node, found, sizeof found));
+        return false;
+    }
+    bool flag;
+    int64_t integer;
+    double number;
+    if (s_plain_bool (node, &flag)) {
+        out->kind = ATTR_VALUE_FLAG;
+        out->flag = flag;
+    }
+    else if (s_plain_int (node, &integer)) {
+        out->kind = ATTR_VALUE_INTEGER;
+        out->integer = integer;
+    }
+    else if (s_plain_number (node, &number)) {
+        out->kind = ATTR_VALUE_NUMBER;
+        out->number = number;
+    }
+    else {
+        out->kind = ATTR_VALUE_TEXT;
+        out->text = s_arena_strdup (ld->arena, node->text);
+    }
+    return true;
+}
+
+/*  Parses a condition into *out (zeroed by the caller); records problems
+    and returns false when it is not well formed.  */
+static bool
+s_condition (loader_t *ld, const node_t *node, const char *where, condition_t *out,
+             int depth)
+{
+    out->line = node->line;
+    out->col = node->col;
+    char what[200];
+    snprintf (what, sizeof what, "condition of %s", where);
+    if (!s_is_map (ld, node, what))
+        return false;
+    if (depth > 16) {
+        s_problem_at (ld, node, "condition of %s is nested deeper than 16 levels", where);
+        return false;
+    }
+    s_check_keys (ld, node, s_cond_keys, what);
+    const node_t *attr = s_get (node, "attr");
+    const node_t *not_node = s_get (node, "not");
+    const node_t *all = s_get (node, "all");
+    const node_t *any = s_get (node, "any");
+    int forms = (attr != NULL) + (not_node != NULL) + (all != NULL) + (any != NULL);
+    if (forms != 1) {
+        s_problem_at (ld, node,
+                      forms ? "condition of %s mixes attr, not, all and any; give one"
+                            : "condition of %s needs attr, not, all or any",
+                      where);
+        return false;
+    }
+    if (not_node || all || any) {
+        if (s_get (node, "equals") || s_get (node, "in") || s_get (node, "exists")) {
+            s_problem_at (ld, node, "condition of %s: equals, in and exists go with attr",
+                          where);
+            return false;
+        }
+        if (not_node) {
+            out->kind = CONDITION_NOT;
+            condition_t *child = (condition_t *) s_arena_alloc (ld->arena, sizeof *child);
+            out->children = child;
+            out->n_children = 1;
+            return s_condition (ld, not_node, where, child, depth + 1);
+        }
+        const node_t *list = all ? all : any;
+        out->kind = all ? CONDITION_ALL : CONDITION_ANY;
+        snprintf (what, sizeof what, "%s in condition of %s", all ? "all" : "any", where);
+        if (!s_is_list (ld, list, what))
+            return false;
+        condition_t *children =
+            (condition_t *) s_arena_alloc (ld->arena, (list->n + 1) * sizeof *children);
+        bool ok = true;
+        for (size_t i = 0; i < list->n; i++)
+            ok = s_condition (ld, list->items[i], where, &children[i], depth + 1) && ok;
+        out->children = children;
+        out->n_children = list->n;
+        return ok;
+    }
+    //  {attr: X, equals|in|exists: ...}
+    snprintf (what, sizeof what, "attr in condition of %s", where);
+    const char *name = s_text (ld, attr, what);
+    if (!name)
+        return false;
+    if (!s_attr_name_ok (name)) {
+        s_problem_at (ld, attr,
+                      "attribute name \"%s\" in condition of %s is not 1 to 64 characters "
+                      "of A-Z, a-z, 0-9 and _",
+                      name, where);
+        return false;
+    }
+    out->attr = name;
+    const node_t *equals = s_get (node, "equals");
+    const node_t *in = s_get (node, "in");
+    const node_t *exists = s_get (node, "exists");
+    int tests = (equals != NULL) + (in != NULL) + (exists != NULL);
+    if (tests != 1) {
+        s_problem_at (ld, node,
+                      tests ? "condition on \"%s\" in %s gives more than one of equals, in "
+                              "and exists; give one"
+                            : "condition on \"%s\" in %s needs equals, in or exists",
+                      name, where);
+        return false;
+    }
+    if (equals) {
+        out->kind = CONDITION_EQUALS;
+        attr_value_t *value = (attr_value_t *) s_arena_alloc (ld->arena, sizeof *value);
+        out->values = value;
+        out->n_values = 1;
+        snprintf (what, sizeof what, "equals in condition of %s", where);
+        return s_literal (ld, equals, what, value);
+    }
+    if (in) {
+        out->kind = CONDITION_IN;
+        snprintf (what, sizeof what, "in in condition of %s", where);
+        if (!s_is_list (ld, in, what))
+            return false;
+        if (in->n == 0) {
+            s_problem_at (ld, in, "in in condition of %s lists no values", where);
+            return false;
+        }
+        attr_value_t *values =
+            (attr_value_t *) s_arena_alloc (ld->arena, in->n * sizeof *values);
+        bool ok = true;
+        for (size_t i = 0; i < in->n; i++)
+            ok = s_literal (ld, in->items[i], what, &values[i]) && ok;
+        out->values = values;
+        out->n_values = in->n;
+        return ok;
+    }
+    out->kind = CONDITION_EXISTS;
+    if (!s_plain_bool (exists, &out->exists)) {
+        char found[64];
+        s_problem_at (ld, exists,
+                      "exists in condition of %s must be true or false, found %s", where,
+                      s_found (exists, found, sizeof found));
+        return false;
+    }
+    return true;
+}
+
+/*  Parses an optional 'when' into an arena condition; NULL when absent or
+    bad (bad is recorded).  */
+static const condition_t *
+s_when (loader_t *ld, const node_t *node, const char *where)
+{
+    if (!node)
+        return NULL;
+    condition_t *cond = (condition_t *) s_arena_alloc (ld->arena, sizeof *cond);
+    return s_condition (ld, node, where, cond, 0) ? cond : NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Event references (starts_on, rejects_on, reopens_on, cancels_on)
+
+static const char *const s_ref_keys[] = {"agency", "event", "when", NULL};
+static const char *const s_reject_keys[] = {"agency", "event", "when", "effect", NULL};
+
+/*  Parses the list under key of the workflow map into *refs. Records
+    problems; entries with problems are left out.  */
+static void
+s_event_refs (loader_t *ld, const node_t *workflow, const char *key, bool is_reject,
+              const event_ref_t **refs, size_t *n_refs)
+{
+    *refs = NULL;
+    *n_refs = 0;
+    const node_t *list = s_get (workflow, key);
+    if (!list || !s_is_list (ld, list, key))
+        return;
+    event_ref_t *out =
+        (event_ref_t *) s_arena_alloc (ld->arena, (list->n + 1) * sizeof *out);
+    size_t n = 0;
+    for (size_t i = 0; i < list->n; i++) {
+        const node_t *item = list->items[i];
+        char where[64];
+        snprintf (where, sizeof where, "%s entry %zu", key, i + 1);
+        if (!s_is_map (ld, item, where))
+            continue;
+        s_check_keys (ld, item, is_reject ? s_reject_keys : s_ref_keys, where);
+        static const char *const required[] = {"agency", "event", NULL};
+        if (!s_require (ld, item, required, where))
+            continue;
+        event_ref_t ref = {0};
+        ref.line = item->line;
+        ref.col = item->col;
+        ref.agency = s_agency (ld, s_get (item, "agency"), where);
+        char what[96];
+        snprintf (what, sizeof what, "event of %s", where);
+        ref.event = s_event_type (ld, s_get (item, "event"), what);
+        const node_t *when = s_get (item, "when");
+        ref.when = s_when (ld, when, where);
+        bool ok = ref.agency && ref.event && (!when || ref.when);
+        const node_t *effect = s_get (item, "effect");
+        if (effect) {
+            if (effect->kind == NODE_SCALAR && strcmp (effect->text, "end") == 0)
+                ref.effect = REJECT_END;
+            else if (effect->kind == NODE_SCALAR && strcmp (effect->text, "suspend") == 0)
+                ref.effect = REJECT_SUSPEND;
+            else {
+                char found[64];
+                s_problem_at (ld, effect, "effect of %s must be end or suspend, found %s",
+                              where, s_found (effect, found, sizeof found));
+                ok = false;
+            }
+        }
+        if (!ok)
+            continue;
+        for (size_t j = 0; j < n; j++)
+            if (strcmp (out[j].agency, ref.agency) == 0
+                && strcmp (out[j].event, ref.event) == 0 && !out[j].when && !ref.when) {
+                s_problem_at (ld, item,
+                              "event \"%s\" of agency \"%s\" listed twice in %s "
+                              "(first at line %d)",
+                              ref.event, ref.agency, key, out[j].line);
+                ok = false;
+                break;
+            }
+        if (ok)
+            out[n++] = ref;
+    }
+    *refs = out;
+    *n_refs = n;
+}
+
+//  --------------------------------------------------------------------------
+//  Deadlines
+
+static const char *const s_deadline_keys[] = {"working_days",
+                                              "working_minutes",
+                                              "immediate",
+                                              "working_days_by",
+                                              "working_minutes_by",
+                                              "from",
+                                              "when",
+                                              NULL};
+static const char *const s_by_keys[] = {"attr", "values", "default", NULL};
+
+/*  True when a number is whole and small enough to print as an integer
+    exactly (|x| < 2^53).  */
+static bool
+s_is_whole (double x)
+{
+    return x > -9007199254740992.0 && x < 9007199254740992.0 && (double) (int64_t) x == x;
+}
+
+/*  The canonical text of a working_*_by value key: plain booleans as
+    "true"/"false", plain integers in decimal, whole plain numbers in
+    decimal, anything else as written. Matches s_value_text.  */
+static const char *
+s_choice_key (loader_t *ld, const node_t *key)
+{
+    bool flag;
+    int64_t integer;
+    double number;
+    char buf[64];
+    if (s_plain_bool (key, &flag))
+        return flag ? "true" : "false";
+    if (s_plain_int (key, &integer)) {
+        snprintf (buf, sizeof buf, "%" PRId64, integer);
+        return s_arena_strdup (ld->arena, buf);
+    }
+    if (s_plain_number (key, &number)) {
+        if (s_is_whole (number))
+            snprintf (buf, sizeof buf, "%" PRId64, (int64_t) number);
+        else
+            snprintf (buf, sizeof buf, "%.17g", number);
+        return s_arena_strdup (ld->arena, buf);
+    }
+    return s_arena_strdup (ld->arena, key->text);
+}
+
+/*  Parses working_days_by / working_minutes_by into out.  */
+static bool
+s_deadline_by (loader_t *ld, const node_t *node, const char *key, const char *step,
+               int64_t max, deadline_spec_t *out)
+{
+    char where[160];
+    snprintf (where, sizeof where, "%s of step \"%s\"", key, step);
+    if (!s_is_map (ld, node, where))
+        return false;
+    s_check_keys (ld, node, s_by_keys, where);
+    static const char *const required[] = {"attr", "values", NULL};
+    if (!s_require (ld, node, required, where))
+        return false;
+    char what[200];
+    snprintf (what, sizeof what, "attr of %s", where);
+    const node_t *attr = s_get (node, "attr");
+    const char *name = s_text (ld, attr, what);
+    bool ok = name != NULL;
+    if (name && !s_attr_name_ok (name)) {
+        s_problem_at (ld, attr,
+                      "attribute name \"%s\" in %s is not 1 to 64 characters of A-Z, a-z, "
+                      "0-9 and _",
+                      name, where);
+        ok = false;
+    }
+    out->by_attr = name;
+    const node_t *values = s_get (node, "values");
+    snprintf (what, sizeof what, "values of %s", where);
+    if (!s_is_map (ld, values, what))
+        return false;
+    if (values->n == 0) {
+        s_problem_at (ld, values, "values of %s lists no value", where);
+        return false;
+    }
+    deadline_choice_t *choices =
+        (deadline_choice_t *) s_arena_alloc (ld->arena, values->n * sizeof *choices);
+    size_t n = 0;
+    for (size_t i = 0; i < values->n; i++) {
+        const node_t *k = values->items[2 * i];
+        const node_t *v = values->items[2 * i + 1];
+        if (k->kind != NODE_SCALAR)
+            continue; //  already reported
+        char amount_what[240];
+        snprintf (amount_what, sizeof amount_what, "amount for \"%s\" in %s", k->text,
+                  where);
+        int64_t amount;
+        if (!s_int_range (ld, v, amount_what, 0, max, &amount)) {
+            ok = false;
+            continue;
+        }
+        choices[n].value = s_choice_key (ld, k);
+        choices[n].amount = (int) amount;
+        for (size_t j = 0; j < n; j++)
+            if (strcmp (choices[j].value, choices[n].value) == 0) {
+                s_problem_at (ld, k, "value \"%s\" given twice in %s", choices[n].value,
+                              where);
+                ok = false;
+            }
+        n++;
+    }
+    out->choices = choices;
+    out->n_choices = n;
+    const node_t *def = s_get (node, "default");
+    if (def) {
+        snprintf (what, sizeof what, "default of %s", where);
+        int64_t amount;
+        if (s_int_range (ld, def, what, 0, max, &amount)) {
+            out->has_default = true;
+            out->default_amount = (int) amount;
+        }
+        else
+            ok = false;
+    }
+    return ok;
+}
+
+/*  Parses a step's deadline into out. from: names a step: its node goes
+    to *from_node for the resolution pass.  */
+static void
+s_deadline (loader_t *ld, const node_t *node, const char *step, deadline_spec_t *out,
+            const node_t **from_node)
+{
+    out->line = node->line;
+    out->col = node->col;
+    char where[128];
+    snprintf (where, sizeof where, "deadline of step \"%s\"", step);
+    if (!s_is_map (ld, node, where))
+        return;
+    s_check_keys (ld, node, s_deadline_keys, where);
+    static const char *const amounts[] = {"working_days", "working_minutes", "immediate",
+                                          "working_days_by", "working_minutes_by"};
+    const char *given[5];
+    size_t n_given = 0;
+    for (size_t i = 0; i < 5; i++)
+        if (s_get (node, amounts[i]))
+            given[n_given++] = amounts[i];
+    if (n_given == 0) {
+        s_problem_at (ld, node,
+                      "%s gives no amount: give working_days, working_minutes, "
+                      "working_days_by, working_minutes_by or immediate",
+                      where);
+        return;
+    }
+    if (n_given > 1) {
+        s_problem_at (ld, node, "%s gives both %s and %s; give only one", where, given[0],
+                      given[1]);
+        return;
+    }
+    const char *kind = given[0];
+    const node_t *value = s_get (node, kind);
+    char what[192];
+    snprintf (what, sizeof what, "%s of step \"%s\"", kind, step);
+    int64_t amount;
+    if (strcmp (kind, "working_days") == 0) {
+        if (s_int_range (ld, value, what, 0, WORKING_DAYS_MAX, &amount)) {
+            out->unit = DEADLINE_WORKING_DAYS;
+            out->amount = (int) amount;
+        }
+    }
+    else if (strcmp (kind, "working_minutes") == 0) {
+        if (s_int_range (ld, value, what, 0, WORKING_MIN_MAX, &amount)) {
+            out->unit = DEADLINE_WORKING_MINUTES;
+            out->amount = (int) amount;
+        }
+    }
+    else if (strcmp (kind, "immediate") == 0) {
+        bool flag;
+        if (s_plain_bool (value, &flag) && flag)
+            out->unit = DEADLINE_IMMEDIATE;
+        else {
+            char found[64];
+            s_problem_at (ld, value,
+                          "immediate of step \"%s\" must be true (leave the deadline out "
+                          "for none), found %s",
+                          step, s_found (value, found, sizeof found));
+        }
+    }
+    else {
+        bool days = strcmp (kind, "working_days_by") == 0;
+        if (s_deadline_by (ld, value, kind, step, days ? WORKING_DAYS_MAX : WORKING_MIN_MAX,
+                           out))
+            out->unit = days ? DEADLINE_WORKING_DAYS : DEADLINE_WORKING_MINUTES;
+    }
+    const node_t *from = s_get (node, "from");
+    out->from = DEADLINE_FROM_READY;
+    if (from) {
+        snprintf (what, sizeof what, "from of step \"%s\"", step);
+        const char *text = s_text (ld, from, what);
+        if (text && strcmp (text, "ready") == 0)
+            out->from = DEADLINE_FROM_READY;
+        else if (text && strcmp (text, "start") == 0)
+            out->from = DEADLINE_FROM_START;
+        else if (text) {
+            out->from = DEADLINE_FROM_STEP;
+            out->from_step = text;
+            *from_node = from;
+        }
+    }
+    out->when = s_when (ld, s_get (node, "when"), where);
+}
+
+//  --------------------------------------------------------------------------
+//  Steps
+
+static const char *const s_step_keys[] = {
+    "id", "title", "agency", "completes_on", "after", "when", "task", "deadline", NULL};
+
+/*  Where the parts of a step were written, for the resolution pass.  */
+typedef struct {
+    const node_t *node;  //  the step's mapping
+    const node_t *id;    //  its id value, or NULL
+    const node_t *after; //  its after list, or NULL
+    const node_t *from;  //  its deadline's from, when that names a step
+    bool ok;             //  parsed without problems that make it unusable
+} step_src_t;
+
+static void
+s_step (loader_t *ld, const node_t *node, size_t index, step_def_t *out, step_src_t *src)
+{
+    src->node = node;
+    out->line = node->line;
+    out->col = node->col;
+    char where[96];
+    snprintf (where, sizeof where, "step %zu", index + 1);
+    if (!s_is_map (ld, node, where))
+        return;
+    const node_t *id = s_get (node, "id");
+    if (id && id->kind == NODE_SCALAR && !s_is_null (id)) {
+        char shown[72];
+        utf8_safe_copy (shown, sizeof shown, id->text);
+        snprintf (where, sizeof where, "step \"%s\"", shown);
+    }
+    s_check_keys (ld, node, s_step_keys, where);
+    static const char *const required[] = {"id", "agency", "completes_on", NULL};
+    s_require (ld, node, required, where);
+    bool ok = true;
+    if (id) {
+        char what[120];
+        snprintf (what, sizeof what, "id of %s", where);
+        out->id = s_text (ld, id, what);
+        if (out->id && !s_name_ok (out->id)) {
+            s_problem_at (ld, id,
+                          "step id \"%s\" is not a name: a lower-case letter, then a-z, "
+                          "0-9 or _, at most %d characters",
+                          out->id, NAME_MAX_LEN);
+            out->id = NULL;
+        }
+        src->id = out->id ? id : NULL;
+    }
+    if (!out->id) {
+        //  keep going under a name that cannot clash with a real id
+        char fallback[32];
+        snprintf (fallback, sizeof fallback, "#%zu", index + 1);
+        out->id = s_arena_strdup (ld->arena, fallback);
+        ok = false;
+    }
+    const node_t *title = s_get (node, "title");
+    if (title) {
+        char what[120];
+        snprintf (what, sizeof what, "title of %s", where);
+        out->title = s_text (ld, title, what);
+    }
+    const node_t *agency = s_get (node, "agency");
+    if (agency) {
+        out->agency = s_agency (ld, agency, where);
+        ok = ok && out->agency;
+    }
+    else
+        ok = false;
+
+    const node_t *completes = s_get (node, "completes_on");
+    char what[120];
+    snprintf (what, sizeof what, "completes_on of %s", where);
+    if (completes && s_is_list (ld, completes, what)) {
+        if (completes->n == 0)
+            s_problem_at (ld, completes, "completes_on of %s lists no event", where);
+        const char **events =
+            (const char **) s_arena_alloc (ld->arena, (completes->n + 1) * sizeof (char *));
+        size_t n = 0;
+        for (size_t i = 0; i < completes->n; i++) {
+            const node_t *item = completes->items[i];
+            const char *type = s_event_type (ld, item, what);
+            if (!type)
+                continue;
+            bool twice = false;
+            for (size_t j = 0; j < n && !twice; j++)
+                twice = strcmp (events[j], type) == 0;
+            if (twice) {
+                s_problem_at (ld, item, "event \"%s\" listed twice in completes_on of %s",
+                              type, where);
+                continue;
+            }
+            events[n++] = type;
+        }
+        out->completes_on = events;
+        out->n_completes_on = n;
+    }
+
+    const node_t *after = s_get (node, "after");
+    snprintf (what, sizeof what, "after of %s", where);
+    if (after && s_is_list (ld, after, what)) {
+        const char **names =
+            (const char **) s_arena_alloc (ld->arena, (after->n + 1) * sizeof (char *));
+        bool all_text = true;
+        for (size_t i = 0; i < after->n; i++) {
+            names[i] = s_text (ld, after->items[i], what);
+            all_text = all_text && names[i];
+        }
+        if (all_text) {
+            out->after = names;
+            out->n_after = after->n;
+            src->after = after;
+        }
+    }
+
+    const node_t *when = s_get (node, "when");
+    out->when = s_when (ld, when, where);
+    const node_t *task = s_get (node, "task");
+    if (task) {
+        snprintf (what, sizeof what, "task of %s", where);
+        out->task = s_event_type (ld, task, what);
+    }
+    const node_t *deadline = s_get (node, "deadline");
+    if (deadline)
+        s_deadline (ld, deadline, out->id, &out->deadline, &src->from);
+    src->ok = ok;
+}
+
+//  --------------------------------------------------------------------------
+//  Resolution of step ids and the graph of prerequisites
+
+/*  Index of the step called id among the first n, or SIZE_MAX.  */
+static size_t
+s_step_index (const step_def_t *steps, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (steps[i].id && strcmp (steps[i].id, id) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+/*  Appends to buf '; did you mean "x"?' against the step ids (and extra,
+    a NULL-terminated list, may be NULL).  */
+static const char *
+s_suggest_step (const char *word, const step_def_t *steps, size_t n,
+                const char *const *extra, char *buf, size_t size)
+{
+    size_t n_extra = extra ? s_count (extra) : 0;
+    const char **names = (const char **) s_xmalloc ((n + n_extra + 1) * sizeof (char *));
+    for (size_t i = 0; i < n; i++)
+        names[i] = steps[i].id;
+    for (size_t i = 0; i < n_extra; i++)
+        names[n + i] = extra[i];
+    s_suggest (word, names, n + n_extra, buf, size);
+    free (names);
+    return buf;
+}
+
+/*  State of the cycle search over after edges.  */
+typedef struct {
+    loader_t *ld;            //  for reporting
+    const step_def_t *steps; //  the workflow's steps
+    const step_src_t *src;   //  where they were written
+    size_t n;                //  number of steps
+    int *color;              //  0 unvisited, 1 on the path, 2 done
+    size_t *path;            //  the steps on the current path
+    size_t depth;            //  entries in path
+    bool found;              //  any cycle found
+} cycle_search_t;
+
+/*  Depth-first search from step i; reports each cycle once, at the after
+    entry that closes it, naming it as 'a -> b -> a' (a waits for b).  */
+static void
+s_cycle_visit (cycle_search_t *cs, size_t i)
+{
+    cs->color[i] = 1;
+    cs->path[cs->depth++] = i;
+    const step_def_t *step = &cs->steps[i];
+    for (size_t k = 0; k < step->n_after; k++) {
+        size_t j = step->after_index[k];
+        if (j == SIZE_MAX)
+            continue;
+        if (cs->color[j] == 1) {
+            strbuf_t sb;
+            strbuf_init (&sb);
+            size_t from = cs->depth;
+            while (from > 0 && cs->path[from - 1] != j)
+                from--;
+            for (size_t p = from - 1; p < cs->depth; p++)
+                strbuf_printf (&sb, "%s -> ", cs->steps[cs->path[p]].id);
+            strbuf_puts (&sb, cs->steps[j].id);
+            const node_t *entry = cs->src[i].after->items[k];
+            s_problem_at (cs->ld, entry,
+                          "cycle in after: %s (each step waits for the next)", sb.data);
+            strbuf_free (&sb);
+            cs->found = true;
+        }
+        else if (cs->color[j] == 0)
+            s_cycle_visit (cs, j);
+    }
+    cs->depth--;
+    cs->color[i] = 2;
+}
+
+/*  True when step from waits, directly or not, for step target.  */
+static bool
+s_waits_for (const step_def_t *steps, size_t n, size_t from, size_t target, bool *seen)
+{
+    if (seen[from])
+        return false;
+    seen[from] = true;
+    for (size_t k = 0; k < steps[from].n_after; k++) {
+        size_t j = steps[from].after_index[k];
+        if (j == SIZE_MAX)
+            continue;
+        if (j == target || s_waits_for (steps, n, j, target, seen))
+            return true;
+    }
+    return false;
+}
+
+/*  Resolves after, from and completes_when, and checks duplicates and
+    cycles.  */
+static void
+s_resolve (loader_t *ld, workflow_def_t *wf, step_def_t *steps, step_src_t *src,
+           const node_t *completes_when)
+{
+    size_t n = wf->n_steps;
+    char hint[96];
+    for (size_t i = 0; i < n; i++)
+        if (src[i].id)
+            for (size_t j = 0; j < i; j++)
+                if (src[j].id && strcmp (steps[i].id, steps[j].id) == 0) {
+                    s_problem_at (ld, src[i].id,
+                                  "duplicate step id \"%s\" (first defined at line %d)",
+                                  steps[i].id, src[j].id->line);
+                    break;
+                }
+    for (size_t i = 0; i < n; i++) {
+        step_def_t *step = &steps[i];
+        size_t *index =
+            (size_t *) s_arena_alloc (ld->arena, (step->n_after + 1) * sizeof (size_t));
+        for (size_t k = 0; k < step->n_after; k++) {
+            const node_t *entry = src[i].after->items[k];
+            index[k] = s_step_index (steps, n, step->after[k]);
+            if (index[k] == SIZE_MAX) {
+                s_problem_at (
+                    ld, entry, "unknown step \"%s\" in after of step \"%s\"%s",
+                    step->after[k], step->id,
+                    s_suggest_step (step->after[k], steps, n, NULL, hint, sizeof hint));
+                continue;
+            }
+            for (size_t m = 0; m < k; m++)
+                if (index[m] == index[k]) {
+                    s_problem_at (ld, entry,
+                                  "step \"%s\" listed twice in after of step \"%s\"",
+                                  step->after[k], step->id);
+                    index[k] = SIZE_MAX;
+                    break;
+                }
+        }
+        step->after_index = index;
+    }
+    int *color = (int *) calloc (n + 1, sizeof (int));
+    size_t *path = (size_t *) s_xmalloc ((n + 1) * sizeof (size_t));
+    if (!color)
+        abort ();
+    cycle_search_t cs = {ld, steps, src, n, color, path, 0, false};
+    for (size_t i = 0; i < n; i++)
+        if (color[i] == 0)
+            s_cycle_visit (&cs, i);
+    free (path);
+    free (color);
+
+    static const char *const from_words[] = {"start", "ready", NULL};
+    for (size_t i = 0; i < n; i++) {
+        deadline_spec_t *d = &steps[i].deadline;
+        if (d->from != DEADLINE_FROM_STEP || !src[i].from)
+            continue;
+        size_t j = s_step_index (steps, n, d->from_step);
+        if (j == SIZE_MAX) {
+            s_problem_at (
+                ld, src[i].from,
+                "deadline of step \"%s\" counts from \"%s\", which is not start, "
+                "ready or a step id%s",
+                steps[i].id, d->from_step,
+                s_suggest_step (d->from_step, steps, n, from_words, hint, sizeof hint));
+            continue;
+        }
+        if (j == i) {
+            s_problem_at (ld, src[i].from, "deadline of step \"%s\" counts from itself",
+                          steps[i].id);
+            continue;
+        }
+        bool *seen = (bool *) calloc (n + 1, sizeof (bool));
+        if (!seen)
+            abort ();
+        if (!cs.found && s_waits_for (steps, n, j, i, seen))
+            s_problem_at (
+                ld, src[i].from,
+                "deadline of step \"%s\" counts from step \"%s\", which waits for "
+                "it",
+                steps[i].id, d->from_step);
+        free (seen);
+        d->from_step_index = j;
+    }
+
+    wf->completes_all = true;
+    if (completes_when) {
+        char found[64];
+        if (completes_when->kind == NODE_SCALAR
+            && strcmp (completes_when->text, "all") == 0)
+            wf->completes_all = true;
+        else if (completes_when->kind != NODE_LIST)
+            s_problem_at (ld, completes_when,
+                          "completes_when must be all or a list of step ids, found %s",
+                          s_found (completes_when, found, sizeof found));
+        else if (completes_when->n == 0)
+            s_problem_at (ld, completes_when,
+                          "completes_when lists no step; write all or name the steps");
+        else {
+            size_t *index =
+                (size_t *) s_arena_alloc (ld->arena, completes_when->n * sizeof (size_t));
+            size_t m = 0;
+            for (size_t k = 0; k < completes_when->n; k++) {
+                const node_t *entry = completes_when->items[k];
+                const char *id = s_text (ld, entry, "entry of completes_when");
+                if (!id)
+                    continue;
+                size_t j = s_step_index (steps, n, id);
+                if (j == SIZE_MAX) {
+                    s_problem_at (ld, entry, "unknown step \"%s\" in completes_when%s", id,
+                                  s_suggest_step (id, steps, n, NULL, hint, sizeof hint));
+                    continue;
+                }
+                bool twice = false;
+                for (size_t p = 0; p < m && !twice; p++)
+                    twice = index[p] == j;
+                if (twice) {
+                    s_problem_at (ld, entry, "step \"%s\" listed twice in completes_when",
+                                  id);
+                    continue;
+                }
+                index[m++] = j;
+            }
+            wf->completes_all = false;
+            wf->completes_when = index;
+            wf->n_completes_when = m;
+        }
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  A workflow
+
+static const char *const s_workflow_keys[] = {
+    "workflow",   "version",       "title",          "seed_items", "key",
+    "starts_on",  "unmatched_ttl", "warn_at",        "steps",      "rejects_on",
+    "reopens_on", "cancels_on",    "completes_when", NULL};
+
+/*  Parses a duration "<n>s|m|h|d" into ms; false after a problem.  */
+static bool
+s_duration (loader_t *ld, const node_t *node, const char *what, int64_t *ms)
+{
+    const char *t = node->kind == NODE_SCALAR ? node->text : "";
+    size_t len = strlen (t);
+    size_t digits = 0;
+    while (digits < len && t[digits] >= '0' && t[digits] <= '9')
+        digits++;
+    int64_t unit = 0;
+    if (node->kind == NODE_SCALAR && digits > 0 && digits <= 12 && len == digits + 1) {
+        switch (t[digits]) {
+        case 's': unit = 1; break;
+        case 'm': unit = 60; break;
+        case 'h': unit = 3600; break;
+        case 'd': unit = 86400; break;
+        default: break;
+        }
+    }
+    if (!unit) {
+        char found[64];
+        s_problem_at (ld, node,
+                      "%s: bad duration %s; expected a whole number followed by s, m, h or "
+                      "d, e.g. \"7d\"",
+                      what, s_found (node, found, sizeof found));
+        return false;
+    }
+    int64_t seconds = strtoll (t, NULL, 10) * unit;
+    if (seconds <= 0 || seconds > TTL_MAX_SECONDS) {
+        s_problem_at (ld, node, "%s must be more than 0s and at most 3650d, found \"%s\"",
+                      what, t);
+        return false;
+    }
+    *ms = seconds * 1000;
+    return true;
+}
+
+/*  True when two refs name the same pair and neither has a condition.  */
+static bool
+s_same_pair (const event_ref_t *a, const event_ref_t *b)
+{
+    return !a->when && !b->when && strcmp (a->agency, b->agency) == 0
+           && strcmp (a->event, b->event) == 0;
+}
+
+static workflow_def_t *
+s_workflow (loader_t *ld, const node_t *root, const node_t **name_node)
+{
+    if (root->kind != NODE_MAP) {
+        char found[64];
+        s_problem_at (ld, root, "a workflow definition must be a mapping, found %s",
+                      s_found (root, found, sizeof found));
+        return NULL;
+    }
+    workflow_def_t *wf = (workflow_def_t *) s_arena_alloc (ld->arena, sizeof *wf);
+    char where[96] = "workflow";
+    const node_t *name = s_get (root, "workflow");
+    *name_node = name;
+    if (name) {
+        wf->name = s_text (ld, name, "workflow");
+        if (wf->name && !s_name_ok (wf->name)) {
+            s_problem_at (
+                ld, name,
+                "workflow name \"%s\" is not a name: a lower-case letter, then a-z, "
+                "0-9 or _, at most %d characters",
+                wf->name, NAME_MAX_LEN);
+            wf->name = NULL;
+        }
+        if (wf->name)
+            snprintf (where, sizeof where, "workflow \"%s\"", wf->name);
+    }
+    s_check_keys (ld, root, s_workflow_keys, where);
+    static const char *const required[] = {"workflow",  "version", "key",
+                                           "starts_on", "steps",   NULL};
+    s_require (ld, root, required, where);
+
+    const node_t *node = s_get (root, "version");
+    int64_t v;
+    if (node && s_int_range (ld, node, "version", 1, INT_MAX, &v))
+        wf->version = (int) v;
+    node = s_get (root, "title");
+    if (node)
+        wf->title = s_text (ld, node, "title");
+    node = s_get (root, "seed_items");
+    if (node && s_is_list (ld, node, "seed_items")) {
+        int *items = (int *) s_arena_alloc (ld->arena, (node->n + 1) * sizeof (int));
+        size_t n = 0;
+        for (size_t i = 0; i < node->n; i++)
+            if (s_int_range (ld, node->items[i], "seed item", 1, INT_MAX, &v))
+                items[n++] = (int) v;
+        wf->seed_items = items;
+        wf->n_seed_items = n;
+    }
+    node = s_get (root, "key");
+    if (node) {
+        const char *key = s_text (ld, node, "key");
+        if (key && !key_kind_parse (key, &wf->key)) {
+            static const char *const kinds[] = {"credit_code", "unit_number",
+                                                "project_code", "application_no",
+                                                "refund_no"};
+            char hint[96];
+            s_problem_at (ld, node,
+                          "unknown key kind \"%s\"%s (expected credit_code, unit_number, "
+                          "project_code, application_no or refund_no)",
+                          key, s_suggest (key, kinds, 5, hint, sizeof hint));
+        }
+    }
+    wf->unmatched_ttl_ms = INT64_C (7) * 86400 * 1000;
+    node = s_get (root, "unmatched_ttl");
+    if (node)
+        s_duration (ld, node, "unmatched_ttl", &wf->unmatched_ttl_ms);
+    wf->warn_at = 0.75;
+    node = s_get (root, "warn_at");
+    if (node) {
+        double share;
+        char found[64];
+        if (!s_plain_number (node, &share))
+            s_problem_at (ld, node, "warn_at must be a number between 0 and 1, found %s",
+                          s_found (node, found, sizeof found));
+        else if (!(share > 0 && share < 1))
+            s_problem_at (ld, node,
+                          "warn_at must be between 0 and 1 (both excluded), found %s",
+                          node->text);
+        else
+            wf->warn_at = share;
+    }
+
+    s_event_refs (ld, root, "starts_on", false, &wf->starts_on, &wf->n_starts_on);
+    node = s_get (root, "starts_on");
+    if (node && node->kind == NODE_LIST && node->n == 0)
+        s_problem_at (ld, node, "starts_on lists no event; a workflow needs one to start");
+    s_event_refs (ld, root, "rejects_on", true, &wf->rejects_on, &wf->n_rejects_on);
+    s_event_refs (ld, root, "reopens_on", false, &wf->reopens_on, &wf->n_reopens_on);
+    s_event_refs (ld, root, "cancels_on", false, &wf->cancels_on, &wf->n_cancels_on);
+
+    node = s_get (root, "reopens_on");
+    if (wf->n_reopens_on) {
+        bool suspends = false;
+        for (size_t i = 0; i < wf->n_rejects_on; i++)
+            suspends = suspends || wf->rejects_on[i].effect == REJECT_SUSPEND;
+        if (!suspends)
+            s_problem_at (
+                ld, node,
+                "reopens_on has nothing to reopen: no rejects_on entry has effect "
+                "suspend");
+    }
+    for (size_t i = 0; i < wf->n_starts_on; i++) {
+        for (size_t j = 0; j < wf->n_cancels_on; j++)
+            if (s_same_pair (&wf->starts_on[i], &wf->cancels_on[j]))
+                s_problem (
+                    ld, wf->cancels_on[j].line, wf->cancels_on[j].col,
+                    "event \"%s\" of agency \"%s\" both starts (line %d) and cancels "
+                    "the workflow",
+                    wf->starts_on[i].event, wf->starts_on[i].agency, wf->starts_on[i].line);
+        for (size_t j = 0; j < wf->n_rejects_on; j++)
+            if (s_same_pair (&wf->starts_on[i], &wf->rejects_on[j]))
+                s_problem (
+                    ld, wf->rejects_on[j].line, wf->rejects_on[j].col,
+                    "event \"%s\" of agency \"%s\" both starts (line %d) and rejects "
+                    "the workflow",
+                    wf->starts_on[i].event, wf->starts_on[i].agency, wf->starts_on[i].line);
+    }
+
+    node = s_get (root, "steps");
+    if (node && s_is_list (ld, node, "steps")) {
+        if (node->n == 0)
+            s_problem_at (ld, node, "steps lists no step; a workflow needs at least one");
+        else if (node->n > STEPS_MAX)
+            s_problem_at (ld, node, "steps lists %zu steps, more than %d", node->n,
+                          STEPS_MAX);
+        else {
+            step_def_t *steps =
+                (step_def_t *) s_arena_alloc (ld->arena, node->n * sizeof (step_def_t));
+            step_src_t *src = (step_src_t *) calloc (node->n, sizeof (step_src_t));
+            if (!src)
+                abort ();
+            for (size_t i = 0; i < node->n; i++)
+                s_step (ld, node->items[i], i, &steps[i], &src[i]);
+            wf->steps = steps;
+            wf->n_steps = node->n;
+            s_resolve (ld, wf, steps, src, s_get (root, "completes_when"));
+            free (src);
+        }
+    }
+    else
+        wf->completes_all = true;
+    return wf;
+}
+
+//  --------------------------------------------------------------------------
+//  The set
+
+/*  The (agency, event) pair of one index entry.  */
+typedef struct {
+    const char *agency; //  agency code
+    const char *event;  //  event type
+    size_t seq;         //  insertion order, keeps the sort stable
+} index_key_t;
+
+struct _workflow_set_t {
+    arena_t arena;              //  every definition, string and array of the set
+    workflow_def_t **workflows; //  in load order (file names sorted)
+    size_t n_workflows;         //  entries in workflows
+    workflow_def_t **by_name;   //  the same, sorted by name
+    index_key_t *keys;          //  index keys sorted by (agency, event, seq)
+    workflow_match_t *matches;  //  matches[i] is what keys[i] does
+    size_t n_index;             //  entries in keys and matches
+};
+
+uint64_t
+workflow_digest (const void *bytes, size_t len)
+{
+    const unsigned char *p = (const unsigned char *) bytes;
+    uint64_t hash = UINT64_C (14695981039346656037);
+    for (size_t i = 0; i < len; i++) {
+        hash ^= p[i];
+        hash *= UINT64_C (1099511628211);
+    }
+    return hash;
+}
+
+/*  Reads a whole file into a malloc'd buffer; NULL after a problem.  */
+static char *
+s_read_file (loader_t *ld, const char *path, size_t *len)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file) {
+        s_problem (ld, 0, 0, "could not open workflow definition: %s", strerror (errno));
+        return NULL;
+    }
+    char *bytes = (char *) s_xmalloc (FILE_MAX_BYTES + 1);
+    size_t got = fread (bytes, 1, FILE_MAX_BYTES + 1, file);
+    bool failed = ferror (file);
+    int saved = errno;
+    fclose (file);
+    if (failed) {
+        s_problem (ld, 0, 0, "could not read workflow definition: %s", strerror (saved));
+        free (bytes);
+        return NULL;
+    }
+    if (got > FILE_MAX_BYTES) {
+        s_problem (ld, 0, 0, "workflow definition is larger than %d bytes", FILE_MAX_BYTES);
+        free (bytes);
+        return NULL;
+    }
+    bytes[got] = '\0';
+    *len = got;
+    return bytes;
+}
+
+/*  Loads one file into a workflow (NULL when it could not be read at
+    all). Problems are recorded; the workflow may be partial.  */
+static workflow_def_t *
+s_load_file (loader_t *ld, const char *path, int *name_line, int *name_col)
+{
+    ld->path = path;
+    ld->yaml_failed = false;
+    size_t len = 0;
+    char *bytes = s_read_file (ld, path, &len);
+    if (!bytes)
+        return NULL;
+    workflow_def_t *wf = NULL;
+    node_t *root = s_parse_yaml (ld, bytes, len);
+    const node_t *name = NULL;
+    if (root && !ld->yaml_failed)
+        wf = s_workflow (ld, root, &name);
+    *name_line = name ? name->line : 1;
+    *name_col = name ? name->col : 1;
+    if (wf) {
+        wf->path = s_arena_strdup (ld->arena, path);
+        wf->digest = workflow_digest (bytes, len);
+        snprintf (wf->digest_hex, sizeof wf->digest_hex, "%016" PRIx64, wf->digest);
+    }
+    free (bytes);
+    s_arena_free (&ld->scratch);
+    return wf;
+}
+
+static int
+s_by_name_compare (const void *a, const void *b)
+{
+    const workflow_def_t *wa = *(const workflow_def_t *const *) a;
+    const workflow_def_t *wb = *(const workflow_def_t *const *) b;
+    return strcmp (wa->name, wb->name);
+}
+
+static int
+s_key_compare (const index_key_t *a, const index_key_t *b)
+{
+    int c = strcmp (a->agency, b->agency);
+    if (c == 0)
+        c = strcmp (a->event, b->event);
+    if (c == 0)
+        c = a->seq < b->seq ? -1 : a->seq > b->seq;
+    return c;
+}
+
+/*  An index entry being built: key and match together, for sorting.  */
+typedef struct {
+    index_key_t key;        //  (agency, event, seq)
+    workflow_match_t match; //  what it does
+} index_entry_t;
+
+static int
+s_entry_compare (const void *a, const void *b)
+{
+    return s_key_compare (&((const index_entry_t *) a)->key,
+                          &((const index_entry_t *) b)->key);
+}
+
+/*  Appends one entry to a growing array.  */
+static void
+s_index_add (index_entry_t **entries, size_t *n, size_t *max, const char *agency,
+             const char *event, workflow_match_t match)
+{
+    if (*n == *max) {
+        *max = *max ? *max * 2 : 64;
+        *entries = (index_entry_t *) s_xrealloc (*entries, *max * sizeof (index_entry_t));
+    }
+    (*entries)[*n].key.agency = agency;
+    (*entries)[*n].key.event = event;
+    (*entries)[*n].key.seq = *n;
+    (*entries)[*n].match = match;
+    (*n)++;
+}
+
+/*  Builds the name and event indexes of a valid set.  */
+static void
+s_build_index (workflow_set_t *self)
+{
+    self->by_name =
+        (workflow_def_t **) s_xmalloc ((self->n_workflows + 1) * sizeof (workflow_def_t *));
+    if (self->n_workflows)
+        memcpy (self->by_name, self->workflows,
+                self->n_workflows * sizeof (workflow_def_t *));
+    qsort (self->by_name, self->n_workflows, sizeof (workflow_def_t *), s_by_name_compare);
+
+    index_entry_t *entries = NULL;
+    size_t n = 0, max = 0;
+    for (size_t w = 0; w < self->n_workflows; w++) {
+        const workflow_def_t *wf = self->workflows[w];
+        workflow_match_t m = {wf, WORKFLOW_ROLE_START, NULL, 0, NULL};
+        for (size_t i = 0; i < wf->n_starts_on; i++) {
+            m.ref = &wf->starts_on[i];
+            s_index_add (&entries, &n, &max, m.ref->agency, m.ref->event, m);
+        }
+        m.ref = NULL;
+        m.role = WORKFLOW_ROLE_STEP;
+        for (size_t s = 0; s < wf->n_steps; s++) {
+            m.step = &wf->steps[s];
+            m.step_index = s;
+            for (size_t e = 0; e < m.step->n_completes_on; e++)
+                s_index_add (&entries, &n, &max, m.step->agency, m.step->completes_on[e],
+                             m);
+        }
+        m.step = NULL;
+        m.step_index = 0;
+        const struct {
+            workflow_role_t role;
+            const event_ref_t *refs;
+            size_t n;
+        } lists[] = {{WORKFLOW_ROLE_REJECT, wf->rejects_on, wf->n_rejects_on},
+                     {WORKFLOW_ROLE_REOPEN, wf->reopens_on, wf->n_reopens_on},
+                     {WORKFLOW_ROLE_CANCEL, wf->cancels_on, wf->n_cancels_on}};
+        for (size_t l = 0; l < 3; l++) {
+            m.role = lists[l].role;
+            for (size_t i = 0; i < lists[l].n; i++) {
+                m.ref = &lists[l].refs[i];
+                s_index_add (&entries, &n, &max, m.ref->agency, m.ref->event, m);
+            }
+        }
+    }
+    qsort (entries, n, sizeof (index_entry_t), s_entry_compare);
+    self->keys = (index_key_t *) s_xmalloc ((n + 1) * sizeof (index_key_t));
+    self->matches = (workflow_match_t *) s_xmalloc ((n + 1) * sizeof (workflow_match_t));
+    for (size_t i = 0; i < n; i++) {
+        self->keys[i] = entries[i].key;
+        self->matches[i] = entries[i].match;
+    }
+    self->n_index = n;
+    free (entries);
+}
+
+/*  Loads the files of paths (n of them) into a set; NULL with the
+    problems in err when anything is wrong.  */
+static workflow_set_t *
+s_load_paths (const char *const *paths, size_t n, const char *const *known_agencies,
+              size_t n_agencies, char *err, size_t errlen)
+{
+    workflow_set_t *self = (workflow_set_t *) calloc (1, sizeof (workflow_set_t));
+    if (!self)
+        abort ();
+    loader_t ld = {0};
+    ld.arena = &self->arena;
+    ld.agencies = known_agencies;
+    ld.n_agencies = known_agencies ? n_agencies : 0;
+    self->workflows = (workflow_def_t **) s_xmalloc ((n + 1) * sizeof (workflow_def_t *));
+    for (size_t i = 0; i < n; i++) {
+        ld.file = i;
+        int line, col;
+        workflow_def_t *wf = s_load_file (&ld, paths[i], &line, &col);
+        if (!wf)
+            continue;
+        for (size_t j = 0; wf->name && j < self->n_workflows; j++)
+            if (self->workflows[j]->name
+                && strcmp (self->workflows[j]->name, wf->name) == 0) {
+                s_problem (&ld, line, col, "workflow \"%s\" is also defined in %s",
+                           wf->name, self->workflows[j]->path);
+                break;
+            }
+        self->workflows[self->n_workflows++] = wf;
+    }
+    if (ld.n_problems) {
+        s_problems_write (&ld, err, errlen);
+        s_problems_free (&ld);
+        workflow_set_destroy (&self);
+        return NULL;
+    }
+    s_problems_free (&ld);
+    if (err && errlen)
+        err[0] = '\0';
+    s_build_index (self);
+    return self;
+}
+
+static int
+s_name_compare (const void *a, const void *b)
+{
+    return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+workflow_set_t *
+workflow_set_load_dir (const char *dir, const char *const *known_agencies,
+                       size_t n_agencies, char *err, size_t errlen)
+{
+    assert (dir);
+    DIR *d = opendir (dir);
+    if (!d) {
+        if (err && errlen)
+            snprintf (err, errlen, "could not open workflow directory \"%s\": %s", dir,
+                      strerror (errno));
+        return NULL;
+    }
+    char **names = NULL;
+    size_t n = 0, max = 0;
+    struct dirent *entry;
+    while ((entry = readdir (d)) != NULL) {
+        const char *name = entry->d_name;
+        size_t len = strlen (name);
+        if (name[0] == '.' || len <= 5 || strcmp (name + len - 5, ".yaml") != 0)
+            continue;
+        if (n == max) {
+            max = max ? max * 2 : 32;
+            names = (char **) s_xrealloc (names, max * sizeof (char *));
+        }
+        size_t dlen = strlen (dir);
+        bool slash = dlen > 0 && dir[dlen - 1] == '/';
+        size_t size = dlen + 1 + len + 1;
+        names[n] = (char *) s_xmalloc (size);
+        snprintf (names[n], size, "%s%s%s", dir, slash ? "" : "/", name);
+        n++;
+    }
+    closedir (d);
+    workflow_set_t *set = NULL;
+    if (n == 0) {
+        if (err && errlen)
+            snprintf (err, errlen, "%s: no workflow definitions (*.yaml) in directory",
+                      dir);
+    }
+    else {
+        qsort (names, n, sizeof (char *), s_name_compare);
+        set = s_load_paths ((const char *const *) names, n, known_agencies, n_agencies, err,
+                            errlen);
+    }
+    for (size_t i = 0; i < n; i++)
+        free (names[i]);
+    free (names);
+    return set;
+}
+
+workflow_set_t *
+workflow_set_load_file (const char *path, const char *const *known_agencies,
+                        size_t n_agencies, char *err, size_t errlen)
+{
+    assert (path);
+    return s_load_paths (&path, 1, known_agencies, n_agencies, err, errlen);
+}
+
+void
+workflow_set_destroy (workflow_set_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    workflow_set_t *self = *self_p;
+    s_arena_free (&self->arena);
+    free (self->workflows);
+    free (self->by_name);
+    free (self->keys);
+    free (self->matches);
+    free (self);
+    *self_p = NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Lookups
+
+size_t
+workflow_set_count (const workflow_set_t *self)
+{
+    assert (self);
+    return self->n_workflows;
+}
+
+const workflow_def_t *
+workflow_set_get (const workflow_set_t *self, size_t i)
+{
+    assert (self);
+    return i < self->n_workflows ? self->workflows[i] : NULL;
+}
+
+const workflow_def_t *
+workflow_set_find (const workflow_set_t *self, const char *name)
+{
+    assert (self);
+    if (!name)
+        return NULL;
+    size_t lo = 0, hi = self->n_workflows;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp (self->by_name[mid]->name, name);
+        if (c == 0)
+            return self->by_name[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+const workflow_match_t *
+workflow_set_relevant (const workflow_set_t *self, const char *agency,
+                       const char *event_type, size_t *count)
+{
+    assert (self);
+    assert (count);
+    *count = 0;
+    if (!agency || !event_type)
+        return NULL;
+    index_key_t probe = {agency, event_type, 0};
+    size_t lo = 0, hi = self->n_index;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s_key_compare (&self->keys[mid], &probe) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t end = lo;
+    while (end < self->n_index && strcmp (self->keys[end].agency, agency) == 0
+           && strcmp (self->keys[end].event, event_type) == 0)
+        end++;
+    *count = end - lo;
+    return end > lo ? &self->matches[lo] : NULL;
+}
+
+size_t
+workflow_set_by_start_event (const workflow_set_t *self, const char *agency,
+                             const char *event_type, const workflow_def_t **out, size_t max)
+{
+    size_t count;
+    const workflow_match_t *m = workflow_set_relevant (self, agency, event_type, &count);
+    size_t found = 0;
+    const workflow_def_t *last = NULL;
+    for (size_t i = 0; i < count; i++) {
+        if (m[i].role != WORKFLOW_ROLE_START || m[i].workflow == last)
+            continue; //  matches of one workflow are adjacent
+        last = m[i].workflow;
+        if (out && found < max)
+            out[found] = last;
+        found++;
+    }
+    return found;
+}
+
+bool
+workflow_event_starts (const workflow_def_t *workflow, const char *agency,
+                       const char *event_type, attr_lookup_fn lookup, void *user)
+{
+    assert (workflow);
+    for (size_t i = 0; i < workflow->n_starts_on; i++) {
+        const event_ref_t *ref = &workflow->starts_on[i];
+        if (strcmp (ref->agency, agency) == 0 && strcmp (ref->event, event_type) == 0
+            && workflow_cond_eval (ref->when, lookup, user))
+            return true;
+    }
+    return false;
+}
+
+const step_def_t *
+workflow_def_step (const workflow_def_t *workflow, const char *id, size_t *index)
+{
+    assert (workflow);
+    size_t i = s_step_index (workflow->steps, workflow->n_steps, id);
+    if (i == SIZE_MAX)
+        return NULL;
+    if (index)
+        *index = i;
+    return &workflow->steps[i];
+}
+
+//  --------------------------------------------------------------------------
+//  Evaluation
+
+/*  The attribute called name, MISSING when lookup is NULL.  */
+static attr_value_t
+s_lookup (attr_lookup_fn lookup, void *user, const char *name)
+{
+    if (!lookup) {
+        attr_value_t missing = {ATTR_VALUE_MISSING, NULL, 0, 0.0, false};
+        return missing;
+    }
+    attr_value_t v = lookup (name, user);
+    if (v.kind == ATTR_VALUE_TEXT && !v.text)
+        v.kind = ATTR_VALUE_MISSING;
+    return v;
+}
+
+/*  Typed equality of an attribute and a literal (see condition_t).  */
+static bool
+s_value_equal (attr_value_t a, const attr_value_t *b)
+{
+    switch (a.kind) {
+    case ATTR_VALUE_TEXT:
+        return b->kind == ATTR_VALUE_TEXT && strcmp (a.text, b->text) == 0;
+    case ATTR_VALUE_FLAG: return b->kind == ATTR_VALUE_FLAG && a.flag == b->flag;
+    case ATTR_VALUE_INTEGER:
+        if (b->kind == ATTR_VALUE_INTEGER)
+            return a.integer == b->integer;
+        return b->kind == ATTR_VALUE_NUMBER && (double) a.integer == b->number;
+    case ATTR_VALUE_NUMBER:
+        if (b->kind == ATTR_VALUE_NUMBER)
+            return a.number == b->number;
+        return b->kind == ATTR_VALUE_INTEGER && a.number == (double) b->integer;
+    case ATTR_VALUE_MISSING: return false;
+    }
+    return false;
+}
+
+bool
+workflow_cond_eval (const condition_t *c, const attr_lookup_fn lookup, void *user)
+{
+    if (!c)
+        return true;
+    switch (c->kind) {
+    case CONDITION_EQUALS:
+    case CONDITION_IN: {
+        attr_value_t v = s_lookup (lookup, user, c->attr);
+        for (size_t i = 0; i < c->n_values; i++)
+            if (s_value_equal (v, &c->values[i]))
+                return true;
+        return false;
+    }
+    case CONDITION_EXISTS:
+        return (s_lookup (lookup, user, c->attr).kind != ATTR_VALUE_MISSING) == c->exists;
+    case CONDITION_NOT: return !workflow_cond_eval (&c->children[0], lookup, user);
+    case CONDITION_ALL:
+        for (size_t i = 0; i < c->n_children; i++)
+            if (!workflow_cond_eval (&c->children[i], lookup, user))
+                return false;
+        return true;
+    case CONDITION_ANY:
+        for (size_t i = 0; i < c->n_children; i++)
+            if (workflow_cond_eval (&c->children[i], lookup, user))
+                return true;
+        return false;
+    }
+    return false;
+}
+
+/*  The text form of a value for working_*_by (see s_choice_key); false
+    when missing.  */
+static bool
+s_value_text (attr_value_t v, char *buf, size_t size, const char **text)
+{
+    switch (v.kind) {
+    case ATTR_VALUE_TEXT: *text = v.text; return true;
+    case ATTR_VALUE_FLAG: *text = v.flag ? "true" : "false"; return true;
+    case ATTR_VALUE_INTEGER:
+        snprintf (buf, size, "%" PRId64, v.integer);
+        *text = buf;
+        return true;
+    case ATTR_VALUE_NUMBER:
+        if (!isfinite (v.number))
+            return false;
+        if (s_is_whole (v.number))
+            snprintf (buf, size, "%" PRId64, (int64_t) v.number);
+        else
+            snprintf (buf, size, "%.17g", v.number);
+        *text = buf;
+        return true;
+    case ATTR_VALUE_MISSING: return false;
+    }
+    return false;
+}
+
+deadline_resolution_t
+workflow_deadline_resolve (const step_def_t *s, attr_lookup_fn lookup, void *user,
+                           int *amount)
+{
+    assert (s);
+    const deadline_spec_t *d = &s->deadline;
+    if (d->unit == DEADLINE_NONE || !workflow_cond_eval (d->when, lookup, user))
+        return DEADLINE_NOT_APPLICABLE;
+    int result = d->unit == DEADLINE_IMMEDIATE ? 0 : d->amount;
+    if (d->by_attr) {
+        char buf[64];
+        const char *text;
+        bool matched = false;
+        if (s_value_text (s_lookup (lookup, user, d->by_attr), buf, sizeof buf, &text))
+            for (size_t i = 0; i < d->n_choices && !matched; i++)
+                if (strcmp (d->choices[i].value, text) == 0) {
+                    result = d->choices[i].amount;
+                    matched = true;
+                }
+        if (!matched) {
+            if (!d->has_default)
+                return DEADLINE_UNRESOLVED;
+            result = d->default_amount;
+        }
+    }
+    if (amount)
+        *amount = result;
+    return DEADLINE_RESOLVED;
+}
+
+int
+workflow_deadline_amount (const step_def_t *s, attr_lookup_fn lookup, void *user,
+                          bool *found)
+{
+    int amount = 0;
+    bool ok = workflow_deadline_resolve (s, lookup, user, &amount) == DEADLINE_RESOLVED;
+    if (found)
+        *found = ok;
+    return ok ? amount : 0;
+}
+
+const char *
+deadline_unit_name (deadline_unit_t unit)
+{
+    switch (unit) {
+    case DEADLINE_NONE: return "none";
+    case DEADLINE_WORKING_DAYS: return "working_days";
+    case DEADLINE_WORKING_MINUTES: return "working_minutes";
+    case DEADLINE_IMMEDIATE: return "immediate";
+    }
+    return "unknown";
+}
+
+const char *
+deadline_from_name (deadline_from_t from)
+{
+    switch (from) {
+    case DEADLINE_FROM_READY: return "ready";
+    case DEADLINE_FROM_START: return "start";
+    case DEADLINE_FROM_STEP: return "step";
+    }
+    return "unknown";
+}
+
+const char *
+reject_effect_name (reject_effect_t effect)
+{
+    return effect == REJECT_SUSPEND ? "suspend" : effect == REJECT_END ? "end" : "unknown";
+}
+
+const char *
+workflow_role_name (workflow_role_t role)
+{
+    switch (role) {
+    case WORKFLOW_ROLE_START: return "start";
+    case WORKFLOW_ROLE_STEP: return "step";
+    case WORKFLOW_ROLE_REJECT: return "reject";
+    case WORKFLOW_ROLE_REOPEN: return "reopen";
+    case WORKFLOW_ROLE_CANCEL: return "cancel";
+    }
+    return "unknown";
+}
