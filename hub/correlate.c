@@ -522,7 +522,7 @@ correlate_thread (void *arg)
     PGconn *conn = NULL;
     calendar_t *calendar = NULL;
     int64_t calendar_at = 0;
-    fold_options_t options = {config->immediate_minutes, office_hours_default ()};
+    fold_options_t options = {config->immediate_minutes, config->office_hours};
     long wait_ms = 0;
     int page = CLAIM_PAGE;          /* queue rows per transaction; 1 while hunting a failure */
     while (true) {

@@ -50,10 +50,38 @@ static const setting_t settings[] = {
      "working minutes an \"immediate\" step may take"},
     {"workflows", SET_STRING, S (workflows), ONENET_WORKFLOWS_DIR, 0, 0,
      "directory of workflow definitions (*.yaml)"},
+    {"office-hours", SET_STRING, S (office_hours_text), "09:00-12:00,14:30-17:30", 0, 0,
+     "office hours (Beijing time) that working-minute deadlines count"},
     {"migrate-only", SET_BOOL, S (migrate_only), "false", 0, 0,
      "apply schema migrations and exit"},
 };
 #define N_SETTINGS (sizeof settings / sizeof *settings)
+
+/* Parses "HH:MM-HH:MM,HH:MM-HH:MM" (24:00 allowed) into office hours. */
+static bool
+parse_office_hours (hub_config_t *config)
+{
+    int h[4], m[4];
+    char tail;
+    char err[256];
+    if (sscanf (config->office_hours_text, "%d:%d-%d:%d,%d:%d-%d:%d%c", &h[0], &m[0], &h[1],
+                &m[1], &h[2], &m[2], &h[3], &m[3], &tail) != 8) {
+        fprintf (stderr, "onenet-hub: office-hours must look like "
+                 "\"09:00-12:00,14:30-17:30\", not \"%s\"\n", config->office_hours_text);
+        return false;
+    }
+    office_hours_t *o = &config->office_hours;
+    o->morning_start_min = h[0] * 60 + m[0];
+    o->morning_end_min = h[1] * 60 + m[1];
+    o->afternoon_start_min = h[2] * 60 + m[2];
+    o->afternoon_end_min = h[3] * 60 + m[3];
+    if (!office_hours_valid (o, err, sizeof err)) {
+        fprintf (stderr, "onenet-hub: office-hours \"%s\": %s\n", config->office_hours_text,
+                 err);
+        return false;
+    }
+    return true;
+}
 
 static bool
 parse_agencies (hub_config_t *config)
@@ -106,7 +134,7 @@ hub_config_load (hub_config_t *config, int argc, char **argv)
                  "not \"%s\"\n", config->log_level);
         return 2;
     }
-    if (!parse_agencies (config))
+    if (!parse_agencies (config) || !parse_office_hours (config))
         return 2;
     if (!*config->hub_id) {
         char host[48] = "hub";

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "calendar.h"
+
 #define HUB_MAX_AGENCIES 64
 
 typedef struct {
@@ -34,10 +36,12 @@ typedef struct {
     int correlate_idle_ms;      /* correlation queue poll interval when it was empty */
     int immediate_minutes;      /* the working-minute budget of an "immediate" deadline */
     char workflows[512];        /* directory of workflow definitions (*.yaml) */
+    char office_hours_text[64]; /* "09:00-12:00,14:30-17:30": the hall's two sessions */
     bool migrate_only;          /* apply migrations and exit */
     /* derived */
     size_t n_agencies;                      /* entries in agency_list */
     char agency_list[HUB_MAX_AGENCIES][33]; /* agencies parsed from agencies */
+    office_hours_t office_hours;            /* parsed from office_hours_text */
 } hub_config_t;
 
 /* Fills config from defaults, then the file named by --config (if any),

@@ -307,20 +307,27 @@ s_distance (const char *a, const char *b)
 }
 
 /*  Writes '; did you mean "x"?' into buf when some candidate is close to
-    word (at most 2 edits, and fewer than word's length), else "".  */
+    word, else "": at most 2 edits away (and fewer than word's length), or
+    else starting with word when word has at least 4 characters
+    ("application" for "application_no").  */
 static const char *
 s_suggest (const char *word, const char *const *candidates, size_t n, char *buf,
            size_t size)
 {
-    int best = 3;
+    //  score: twice the edit distance, 5 for a prefix match; lower wins
+    int best = 6;
     const char *pick = NULL;
-    int limit = (int) strlen (word);
+    size_t len = strlen (word);
     for (size_t i = 0; i < n; i++) {
         if (!candidates[i])
             continue;
         int d = s_distance (word, candidates[i]);
-        if (d < best && d < limit && d > 0) {
-            best = d;
+        int score = d <= 2 && d < (int) len && d > 0 ? 2 * d : 99;
+        if (score == 99 && len >= 4 && strlen (candidates[i]) > len
+            && strncmp (candidates[i], word, len) == 0)
+            score = 5;
+        if (score < best) {
+            best = score;
             pick = candidates[i];
         }
     }

@@ -554,6 +554,8 @@ s_test_broken (void)
          "unknown agency \"courts\" in cancels_on entry 1"},
         {"workflow: demo\nkey: unit_numbr\n", "2:6",
          "unknown key kind \"unit_numbr\"; did you mean \"unit_number\"?"},
+        {"workflow: demo\nkey: application\n", "2:6",
+         "unknown key kind \"application\"; did you mean \"application_no\"?"},
         {"workflow: demo\nkey: parcel\n", "2:6",
          "unknown key kind \"parcel\" (expected credit_code, unit_number, project_code, "
          "application_no or refund_no)"},
