@@ -159,6 +159,14 @@ write_instance (PGconn *conn, const char *kind, const char *value,
     for (size_t s = 0; s < inst->def->n_steps; s++) {
         const fold_step_t *st = &inst->steps[s];
         char t1[40], t2[40], t3[40], t4[40];
+        if (st->beyond_calendar)
+            log_warn ("deadline counted past the known calendar, weekends only",
+                      "workflow=%s %s=%s step=%s agency=%s", inst->def->name, kind, value,
+                      st->def->id, st->def->agency);
+        if (st->deadline_unresolved && st->required)
+            log_warn ("deadline cannot be chosen: the case lacks the attribute it depends on",
+                      "workflow=%s %s=%s step=%s attribute=%s", inst->def->name, kind, value,
+                      st->def->id, st->def->deadline.by_attr ? st->def->deadline.by_attr : "");
         array_add (&a[0], st->def->id);
         array_add (&a[1], st->def->agency);
         array_add (&a[2], st->required ? "t" : "f");
