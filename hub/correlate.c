@@ -117,201 +117,284 @@ register_definitions (PGconn *conn, const workflow_set_t *set)
     }
 }
 
-/* Writes one instance with its steps, events and late breaches. */
-static bool
-write_instance (PGconn *conn, const char *kind, const char *value,
-                const fold_instance_t *inst, const fold_event_t *events)
-{
-    char no[16], version[16], count[16], started[40], ended[40];
-    snprintf (no, sizeof no, "%d", inst->instance_no);
-    snprintf (version, sizeof version, "%d", inst->def->version);
-    snprintf (count, sizeof count, "%zu", inst->n_events);
-    char *attrs = json_dumps (inst->attrs, JSON_COMPACT | JSON_SORT_KEYS);
-    const char *params[12] = {inst->def->name, version, inst->def->digest_hex, kind, value, no,
-                              instance_state_name (inst->state),
-                              ts_or_null (inst->started_at_ms, started, sizeof started),
-                              ts_or_null (inst->ended_at_ms, ended, sizeof ended),
-                              events[inst->start_event].event_id, attrs, count};
-    /* version and digest stay those the instance started under */
-    PGresult *res = PQexecParams (
-        conn,
-        "INSERT INTO workflow_instances (workflow, version, digest, key_kind, key_value, "
-        "instance_no, state, started_at, ended_at, start_event, attrs, events) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
-        "ON CONFLICT (workflow, key_kind, key_value, instance_no) DO UPDATE SET "
-        "state = EXCLUDED.state, started_at = EXCLUDED.started_at, "
-        "ended_at = EXCLUDED.ended_at, start_event = EXCLUDED.start_event, "
-        "attrs = EXCLUDED.attrs, events = EXCLUDED.events, updated_at = now() "
-        "RETURNING id",
-        12, NULL, params, NULL, NULL, 0);
-    free (attrs);
-    if (!ok (res, "upsert workflow instance")) {
-        PQclear (res);
-        return false;
-    }
-    char id[24];
-    snprintf (id, sizeof id, "%s", PQgetvalue (res, 0, 0));
-    PQclear (res);
+/* What one page's folds write, gathered as PostgreSQL array literals so
+   that the whole page goes out in a handful of set-based statements
+   instead of several per case. */
+enum {
+    I_WORKFLOW, I_VERSION, I_DIGEST, I_KIND, I_VALUE, I_NO, I_STATE, I_STARTED, I_ENDED,
+    I_START_EVENT, I_ATTRS, I_EVENTS, I_COUNT
+};
+enum {
+    S_INSTANCE, S_STEP, S_AGENCY, S_REQUIRED, S_READY, S_DUE, S_WARN, S_COMPLETED, S_BY,
+    S_COUNT
+};
+enum { E_INSTANCE, E_EVENT, E_COUNT };
+enum { K_WORKFLOW, K_KIND, K_VALUE, K_RUNS, K_COUNT };
+enum { U_KIND, U_VALUE, U_EVENT, U_AGENCY, U_TYPE, U_OCCURRED, U_TTL, U_COUNT };
 
-    strbuf_t a[8];
-    for (int i = 0; i < 8; i++)
-        strbuf_init (&a[i]);
-    for (size_t s = 0; s < inst->def->n_steps; s++) {
-        const fold_step_t *st = &inst->steps[s];
-        char t1[40], t2[40], t3[40], t4[40];
-        if (st->beyond_calendar)
-            log_warn ("deadline counted past the known calendar, weekends only",
-                      "workflow=%s %s=%s step=%s agency=%s", inst->def->name, kind, value,
-                      st->def->id, st->def->agency);
-        if (st->deadline_unresolved && st->required)
-            log_warn ("deadline cannot be chosen: the case lacks the attribute it depends on",
-                      "workflow=%s %s=%s step=%s attribute=%s", inst->def->name, kind, value,
-                      st->def->id, st->def->deadline.by_attr ? st->def->deadline.by_attr : "");
-        array_add (&a[0], st->def->id);
-        array_add (&a[1], st->def->agency);
-        array_add (&a[2], st->required ? "t" : "f");
-        array_add (&a[3], ts_or_null (st->ready_at_ms, t1, sizeof t1));
-        array_add (&a[4], ts_or_null (st->due_at_ms, t2, sizeof t2));
-        array_add (&a[5], ts_or_null (st->warn_at_ms, t3, sizeof t3));
-        array_add (&a[6], ts_or_null (st->completed_at_ms, t4, sizeof t4));
-        array_add (&a[7], st->completed_by >= 0 ? events[st->completed_by].event_id : NULL);
-    }
-    const char *sp[9] = {id};
-    for (int i = 0; i < 8; i++)
-        sp[i + 1] = array_end (&a[i]);
-    res = PQexecParams (
-        conn,
-        "INSERT INTO workflow_steps (instance_id, step, agency, required, ready_at, due_at, "
-        "warn_at, completed_at, completed_by) "
-        "SELECT $1, * FROM unnest($2::text[], $3::text[], $4::boolean[], $5::timestamptz[], "
-        "$6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::uuid[]) "
-        "ON CONFLICT (instance_id, step) DO UPDATE SET agency = EXCLUDED.agency, "
-        "required = EXCLUDED.required, ready_at = EXCLUDED.ready_at, "
-        "completed_at = EXCLUDED.completed_at, completed_by = EXCLUDED.completed_by, "
-        "overdue_at = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM workflow_steps.due_at "
-        "  THEN NULL ELSE workflow_steps.overdue_at END, "
-        "warned_at = CASE WHEN EXCLUDED.warn_at IS DISTINCT FROM workflow_steps.warn_at "
-        "  THEN NULL ELSE workflow_steps.warned_at END, "
-        "due_at = EXCLUDED.due_at, warn_at = EXCLUDED.warn_at",
-        9, NULL, sp, NULL, NULL, 0);
-    bool good = ok (res, "upsert workflow steps");
-    PQclear (res);
-    for (int i = 0; i < 8; i++)
-        strbuf_reset (&a[i]);
-    if (good) {
-        /* a step done after its deadline is a breach even if no tick saw it late */
-        const char *bp[1] = {id};
-        res = PQexecParams (
-            conn,
-            "INSERT INTO breaches (instance_id, step, agency, kind, due_at, completed_at) "
-            "SELECT instance_id, step, agency, 'overdue', due_at, completed_at "
-            "FROM workflow_steps WHERE instance_id = $1 AND required AND completed_at > due_at "
-            "ON CONFLICT (instance_id, step, kind) DO UPDATE SET "
-            "completed_at = EXCLUDED.completed_at, due_at = EXCLUDED.due_at",
-            1, NULL, bp, NULL, NULL, 0);
-        good = ok (res, "record late steps");
-        PQclear (res);
-    }
-    if (good) {
-        /* a breach recorded before the completing event was correlated, for a
-           step that was in fact done in time, is withdrawn */
-        const char *bp[1] = {id};
-        res = PQexecParams (
-            conn,
-            "DELETE FROM breaches b USING workflow_steps s "
-            "WHERE b.instance_id = $1 AND s.instance_id = b.instance_id AND s.step = b.step "
-            "AND (NOT s.required OR s.due_at IS NULL "
-            "  OR (b.kind = 'overdue' AND s.completed_at <= s.due_at) "
-            "  OR (b.kind = 'warning' AND s.completed_at <= s.warn_at))",
-            1, NULL, bp, NULL, NULL, 0);
-        good = ok (res, "withdraw disproved breaches");
-        PQclear (res);
-    }
-    if (good) {
-        for (size_t k = 0; k < inst->n_events; k++)
-            array_add (&a[0], events[inst->events[k]].event_id);
-        const char *ep[2] = {id, array_end (&a[0])};
-        res = PQexecParams (conn,
-                            "WITH gone AS (DELETE FROM instance_events WHERE instance_id = $1 "
-                            "  AND event_id <> ALL ($2::uuid[])) "
-                            "INSERT INTO instance_events (instance_id, event_id) "
-                            "SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",
-                            2, NULL, ep, NULL, NULL, 0);
-        good = ok (res, "record instance events");
-        PQclear (res);
-    }
-    for (int i = 0; i < 8; i++)
-        strbuf_free (&a[i]);
-    return good;
+typedef struct {
+    strbuf_t inst[I_COUNT];     /* one element per instance */
+    strbuf_t step[S_COUNT];     /* one per step; S_INSTANCE holds the instance ordinal */
+    strbuf_t ev[E_COUNT];       /* one per (instance, event); E_INSTANCE holds the ordinal */
+    strbuf_t runs[K_COUNT];     /* one per (workflow, key): how many runs the fold made */
+    strbuf_t keys[2];           /* the page's keys (kind, value) */
+    strbuf_t un[U_COUNT];       /* one per parked event */
+    size_t n_instances;         /* instances so far */
+} page_t;
+
+static void
+page_init (page_t *p)
+{
+    memset (p, 0, sizeof *p);
+    for (int i = 0; i < I_COUNT; i++)
+        strbuf_init (&p->inst[i]);
+    for (int i = 0; i < S_COUNT; i++)
+        strbuf_init (&p->step[i]);
+    for (int i = 0; i < E_COUNT; i++)
+        strbuf_init (&p->ev[i]);
+    for (int i = 0; i < K_COUNT; i++)
+        strbuf_init (&p->runs[i]);
+    for (int i = 0; i < 2; i++)
+        strbuf_init (&p->keys[i]);
+    for (int i = 0; i < U_COUNT; i++)
+        strbuf_init (&p->un[i]);
 }
 
-/* Writes a key's fold: its instances (dropping numbers past the fold's),
-   and its parked events. */
-static bool
-write_key (PGconn *conn, const workflow_set_t *set, const key_slot_t *key,
-           key_kind_t kind, const fold_result_t *r, const fold_event_t *events)
+static void
+page_free (page_t *p)
 {
-    for (size_t i = 0; i < r->n_instances; i++)
-        if (!write_instance (conn, key->kind, key->value, &r->instances[i], events))
-            return false;
-    /* instance numbers a refold no longer produces (rare: a late start event
-       merged two runs) */
+    for (int i = 0; i < I_COUNT; i++)
+        strbuf_free (&p->inst[i]);
+    for (int i = 0; i < S_COUNT; i++)
+        strbuf_free (&p->step[i]);
+    for (int i = 0; i < E_COUNT; i++)
+        strbuf_free (&p->ev[i]);
+    for (int i = 0; i < K_COUNT; i++)
+        strbuf_free (&p->runs[i]);
+    for (int i = 0; i < 2; i++)
+        strbuf_free (&p->keys[i]);
+    for (int i = 0; i < U_COUNT; i++)
+        strbuf_free (&p->un[i]);
+}
+
+/* Adds one key's fold to the page. */
+static void
+page_add_key (page_t *p, const workflow_set_t *set, const key_slot_t *key, key_kind_t kind,
+              const fold_result_t *r, const fold_event_t *events)
+{
+    char num[32], t[40];
+    array_add (&p->keys[0], key->kind);
+    array_add (&p->keys[1], key->value);
+    for (size_t i = 0; i < r->n_instances; i++) {
+        const fold_instance_t *inst = &r->instances[i];
+        size_t ordinal = ++p->n_instances;
+        array_add (&p->inst[I_WORKFLOW], inst->def->name);
+        snprintf (num, sizeof num, "%d", inst->def->version);
+        array_add (&p->inst[I_VERSION], num);
+        array_add (&p->inst[I_DIGEST], inst->def->digest_hex);
+        array_add (&p->inst[I_KIND], key->kind);
+        array_add (&p->inst[I_VALUE], key->value);
+        snprintf (num, sizeof num, "%d", inst->instance_no);
+        array_add (&p->inst[I_NO], num);
+        array_add (&p->inst[I_STATE], instance_state_name (inst->state));
+        array_add (&p->inst[I_STARTED], ts_or_null (inst->started_at_ms, t, sizeof t));
+        array_add (&p->inst[I_ENDED], ts_or_null (inst->ended_at_ms, t, sizeof t));
+        array_add (&p->inst[I_START_EVENT], events[inst->start_event].event_id);
+        char *attrs = json_dumps (inst->attrs, JSON_COMPACT | JSON_SORT_KEYS);
+        array_add (&p->inst[I_ATTRS], attrs);
+        free (attrs);
+        snprintf (num, sizeof num, "%zu", inst->n_events);
+        array_add (&p->inst[I_EVENTS], num);
+        snprintf (num, sizeof num, "%zu", ordinal);
+        for (size_t s = 0; s < inst->def->n_steps; s++) {
+            const fold_step_t *st = &inst->steps[s];
+            if (st->beyond_calendar)
+                log_warn ("deadline counted past the known calendar, weekends only",
+                          "workflow=%s %s=%s step=%s agency=%s", inst->def->name, key->kind,
+                          key->value, st->def->id, st->def->agency);
+            if (st->deadline_unresolved && st->required)
+                log_warn ("deadline cannot be chosen: the case lacks the attribute it "
+                          "depends on", "workflow=%s %s=%s step=%s attribute=%s",
+                          inst->def->name, key->kind, key->value, st->def->id,
+                          st->def->deadline.by_attr ? st->def->deadline.by_attr : "");
+            array_add (&p->step[S_INSTANCE], num);
+            array_add (&p->step[S_STEP], st->def->id);
+            array_add (&p->step[S_AGENCY], st->def->agency);
+            array_add (&p->step[S_REQUIRED], st->required ? "t" : "f");
+            array_add (&p->step[S_READY], ts_or_null (st->ready_at_ms, t, sizeof t));
+            array_add (&p->step[S_DUE], ts_or_null (st->due_at_ms, t, sizeof t));
+            array_add (&p->step[S_WARN], ts_or_null (st->warn_at_ms, t, sizeof t));
+            array_add (&p->step[S_COMPLETED], ts_or_null (st->completed_at_ms, t, sizeof t));
+            array_add (&p->step[S_BY],
+                       st->completed_by >= 0 ? events[st->completed_by].event_id : NULL);
+        }
+        for (size_t k = 0; k < inst->n_events; k++) {
+            array_add (&p->ev[E_INSTANCE], num);
+            array_add (&p->ev[E_EVENT], events[inst->events[k]].event_id);
+        }
+    }
+    /* how many runs of each workflow of this key kind the fold made: numbers
+       past that are gone (rare: a late start event merged two runs) */
     for (size_t w = 0; w < workflow_set_count (set); w++) {
         const workflow_def_t *def = workflow_set_get (set, w);
         if (def->key != kind)
             continue;
-        int count = 0;
+        int runs = 0;
         for (size_t i = 0; i < r->n_instances; i++)
-            if (r->instances[i].def == def)
-                count++;
-        char n[16];
-        snprintf (n, sizeof n, "%d", count);
-        const char *p[4] = {def->name, key->kind, key->value, n};
-        PGresult *res = PQexecParams (conn,
-                                      "DELETE FROM workflow_instances WHERE workflow = $1 "
-                                      "AND key_kind = $2 AND key_value = $3 AND instance_no > $4",
-                                      4, NULL, p, NULL, NULL, 0);
-        bool good = ok (res, "drop surplus instances");
-        PQclear (res);
-        if (!good)
-            return false;
+            runs += r->instances[i].def == def;
+        snprintf (num, sizeof num, "%d", runs);
+        array_add (&p->runs[K_WORKFLOW], def->name);
+        array_add (&p->runs[K_KIND], key->kind);
+        array_add (&p->runs[K_VALUE], key->value);
+        array_add (&p->runs[K_RUNS], num);
     }
-    strbuf_t ids, agencies, types, occurred, ttls;
-    strbuf_init (&ids);
-    strbuf_init (&agencies);
-    strbuf_init (&types);
-    strbuf_init (&occurred);
-    strbuf_init (&ttls);
     for (size_t u = 0; u < r->n_unmatched; u++) {
         const fold_event_t *e = &events[r->unmatched[u]];
-        char t[40], ttl[32];
-        snprintf (ttl, sizeof ttl, "%lld milliseconds", (long long) r->unmatched_ttl_ms[u]);
-        array_add (&ids, e->event_id);
-        array_add (&agencies, e->agency);
-        array_add (&types, e->event_type);
-        array_add (&occurred, ts_or_null (e->occurred_at_ms, t, sizeof t));
-        array_add (&ttls, ttl);
+        snprintf (num, sizeof num, "%lld milliseconds", (long long) r->unmatched_ttl_ms[u]);
+        array_add (&p->un[U_KIND], key->kind);
+        array_add (&p->un[U_VALUE], key->value);
+        array_add (&p->un[U_EVENT], e->event_id);
+        array_add (&p->un[U_AGENCY], e->agency);
+        array_add (&p->un[U_TYPE], e->event_type);
+        array_add (&p->un[U_OCCURRED], ts_or_null (e->occurred_at_ms, t, sizeof t));
+        array_add (&p->un[U_TTL], num);
     }
-    const char *p[7] = {key->kind, key->value, array_end (&ids), array_end (&agencies),
-                        array_end (&types), array_end (&occurred), array_end (&ttls)};
-    /* parked events that an instance took leave the list; expired ones stay */
-    PGresult *res = PQexecParams (
-        conn,
-        "WITH gone AS (DELETE FROM unmatched_events WHERE key_kind = $1 AND key_value = $2 "
-        "  AND expired_at IS NULL AND event_id <> ALL ($3::uuid[])) "
-        "INSERT INTO unmatched_events (event_id, key_kind, key_value, agency, event_type, "
-        "  occurred_at, expires_at) "
-        "SELECT i, $1, $2, a, t, o, now() + l FROM unnest($3::uuid[], $4::text[], $5::text[], "
-        "  $6::timestamptz[], $7::interval[]) AS u(i, a, t, o, l) "
-        "ON CONFLICT (event_id, key_kind, key_value) DO NOTHING",
-        7, NULL, p, NULL, NULL, 0);
-    bool good = ok (res, "park unmatched events");
-    PQclear (res);
-    strbuf_free (&ids);
-    strbuf_free (&agencies);
-    strbuf_free (&types);
-    strbuf_free (&occurred);
-    strbuf_free (&ttls);
+}
+
+static bool
+run_params (PGconn *conn, const char *sql, int n, const char *const *params, const char *what,
+            PGresult **out)
+{
+    PGresult *res = PQexecParams (conn, sql, n, NULL, params, NULL, NULL, 0);
+    bool good = ok (res, what);
+    if (out && good)
+        *out = res;
+    else
+        PQclear (res);
+    return good;
+}
+
+/* Writes the page: instances, their steps and events, breaches made or
+   disproved by the new due times, surplus runs, parked events. */
+static bool
+page_flush (PGconn *conn, page_t *p)
+{
+    const char *ip[I_COUNT];
+    for (int i = 0; i < I_COUNT; i++)
+        ip[i] = array_end (&p->inst[i]);
+    /* version and digest stay those the instance started under */
+    if (!run_params (conn,
+                     "INSERT INTO workflow_instances (workflow, version, digest, key_kind, "
+                     "key_value, instance_no, state, started_at, ended_at, start_event, attrs, "
+                     "events) SELECT * FROM unnest($1::text[], $2::int[], $3::text[], "
+                     "$4::text[], $5::text[], $6::int[], $7::text[], $8::timestamptz[], "
+                     "$9::timestamptz[], $10::uuid[], $11::jsonb[], $12::int[]) "
+                     "ON CONFLICT (workflow, key_kind, key_value, instance_no) DO UPDATE SET "
+                     "state = EXCLUDED.state, started_at = EXCLUDED.started_at, "
+                     "ended_at = EXCLUDED.ended_at, start_event = EXCLUDED.start_event, "
+                     "attrs = EXCLUDED.attrs, events = EXCLUDED.events, updated_at = now()",
+                     I_COUNT, ip, "upsert workflow instances", NULL))
+        return false;
+    /* the ids, in page order */
+    PGresult *ids = NULL;
+    const char *kp[4] = {ip[I_WORKFLOW], ip[I_KIND], ip[I_VALUE], ip[I_NO]};
+    if (!run_params (conn,
+                     "SELECT w.id FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) "
+                     "WITH ORDINALITY AS t(wf, k, v, n, ord) JOIN workflow_instances w "
+                     "ON w.workflow = t.wf AND w.key_kind = t.k AND w.key_value = t.v "
+                     "AND w.instance_no = t.n ORDER BY t.ord",
+                     4, kp, "read instance ids", &ids))
+        return false;
+    strbuf_t id_array;
+    strbuf_init (&id_array);
+    for (int i = 0; i < PQntuples (ids); i++)
+        array_add (&id_array, PQgetvalue (ids, i, 0));
+    PQclear (ids);
+    const char *id_list = array_end (&id_array);
+
+    const char *sp[S_COUNT + 1];
+    sp[0] = id_list;
+    for (int i = 0; i < S_COUNT; i++)
+        sp[i + 1] = array_end (&p->step[i]);
+    const char *ep[E_COUNT + 1] = {id_list, array_end (&p->ev[E_INSTANCE]),
+                                   array_end (&p->ev[E_EVENT])};
+    const char *rp[K_COUNT];
+    for (int i = 0; i < K_COUNT; i++)
+        rp[i] = array_end (&p->runs[i]);
+    const char *up[U_COUNT + 2];
+    for (int i = 0; i < U_COUNT; i++)
+        up[i] = array_end (&p->un[i]);
+    up[U_COUNT] = array_end (&p->keys[0]);
+    up[U_COUNT + 1] = array_end (&p->keys[1]);
+    const char *bp[1] = {id_list};
+    bool good
+        = run_params (
+              conn,
+              "INSERT INTO workflow_steps (instance_id, step, agency, required, ready_at, "
+              "due_at, warn_at, completed_at, completed_by) "
+              "SELECT ($1::bigint[])[o], s, a, r, re, du, wa, co, by "
+              "FROM unnest($2::int[], $3::text[], $4::text[], $5::boolean[], "
+              "$6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], "
+              "$10::uuid[]) AS t(o, s, a, r, re, du, wa, co, by) "
+              "ON CONFLICT (instance_id, step) DO UPDATE SET agency = EXCLUDED.agency, "
+              "required = EXCLUDED.required, ready_at = EXCLUDED.ready_at, "
+              "completed_at = EXCLUDED.completed_at, completed_by = EXCLUDED.completed_by, "
+              "overdue_at = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM workflow_steps.due_at "
+              "  THEN NULL ELSE workflow_steps.overdue_at END, "
+              "warned_at = CASE WHEN EXCLUDED.warn_at IS DISTINCT FROM workflow_steps.warn_at "
+              "  THEN NULL ELSE workflow_steps.warned_at END, "
+              "due_at = EXCLUDED.due_at, warn_at = EXCLUDED.warn_at",
+              S_COUNT + 1, sp, "upsert workflow steps", NULL)
+          /* a step done after its deadline is a breach even if no tick saw it late */
+          && run_params (conn,
+                         "INSERT INTO breaches (instance_id, step, agency, kind, due_at, "
+                         "completed_at) SELECT instance_id, step, agency, 'overdue', due_at, "
+                         "completed_at FROM workflow_steps WHERE instance_id = ANY ($1::bigint[]) "
+                         "AND required AND completed_at > due_at "
+                         "ON CONFLICT (instance_id, step, kind) DO UPDATE SET "
+                         "completed_at = EXCLUDED.completed_at, due_at = EXCLUDED.due_at",
+                         1, bp, "record late steps", NULL)
+          /* a breach recorded before the completing event was correlated, for a
+             step that was in fact done in time, is withdrawn */
+          && run_params (conn,
+                         "DELETE FROM breaches b USING workflow_steps s "
+                         "WHERE b.instance_id = ANY ($1::bigint[]) "
+                         "AND s.instance_id = b.instance_id AND s.step = b.step "
+                         "AND (NOT s.required OR s.due_at IS NULL "
+                         "  OR (b.kind = 'overdue' AND s.completed_at <= s.due_at) "
+                         "  OR (b.kind = 'warning' AND s.completed_at <= s.warn_at))",
+                         1, bp, "withdraw disproved breaches", NULL)
+          && run_params (conn,
+                         "WITH n AS (SELECT ($1::bigint[])[o] AS i, e FROM "
+                         "  unnest($2::int[], $3::uuid[]) AS t(o, e)), "
+                         "gone AS (DELETE FROM instance_events ie "
+                         "  WHERE ie.instance_id = ANY ($1::bigint[]) AND NOT EXISTS "
+                         "  (SELECT 1 FROM n WHERE n.i = ie.instance_id AND n.e = ie.event_id)) "
+                         "INSERT INTO instance_events (instance_id, event_id) "
+                         "SELECT i, e FROM n ON CONFLICT DO NOTHING",
+                         E_COUNT + 1, ep, "record instance events", NULL)
+          && run_params (conn,
+                         "DELETE FROM workflow_instances w USING unnest($1::text[], "
+                         "$2::text[], $3::text[], $4::int[]) AS t(wf, k, v, n) "
+                         "WHERE w.workflow = t.wf AND w.key_kind = t.k AND w.key_value = t.v "
+                         "AND w.instance_no > t.n",
+                         K_COUNT, rp, "drop surplus instances", NULL)
+          /* parked events an instance took leave the list; expired ones stay */
+          && run_params (conn,
+                         "WITH parked AS (SELECT * FROM unnest($1::text[], $2::text[], "
+                         "  $3::uuid[], $4::text[], $5::text[], $6::timestamptz[], "
+                         "  $7::interval[]) AS t(k, v, e, a, ty, o, l)), "
+                         "gone AS (DELETE FROM unmatched_events u USING unnest($8::text[], "
+                         "  $9::text[]) AS key(k, v) WHERE u.key_kind = key.k "
+                         "  AND u.key_value = key.v AND u.expired_at IS NULL AND NOT EXISTS "
+                         "  (SELECT 1 FROM parked WHERE parked.e = u.event_id "
+                         "   AND parked.k = u.key_kind AND parked.v = u.key_value)) "
+                         "INSERT INTO unmatched_events (event_id, key_kind, key_value, agency, "
+                         "  event_type, occurred_at, expires_at) "
+                         "SELECT e, k, v, a, ty, o, now() + l FROM parked "
+                         "ON CONFLICT (event_id, key_kind, key_value) DO NOTHING",
+                         U_COUNT + 2, up, "park unmatched events", NULL);
+    strbuf_free (&id_array);
     return good;
 }
 
@@ -458,7 +541,9 @@ correlate_page (PGconn *conn, const hub_config_t *config, const workflow_set_t *
                 keys[k].count++;
             }
         }
-        for (size_t i = 0; i < n_keys && good; i++) {
+        page_t out;
+        page_init (&out);
+        for (size_t i = 0; i < n_keys; i++) {
             if (!keys[i].count)
                 continue;
             key_kind_t kind;
@@ -466,9 +551,11 @@ correlate_page (PGconn *conn, const hub_config_t *config, const workflow_set_t *
             fold_result_t result;
             fold (set, kind, events + keys[i].first, keys[i].count, calendar, options,
                   &result);
-            good = write_key (conn, set, &keys[i], kind, &result, events + keys[i].first);
+            page_add_key (&out, set, &keys[i], kind, &result, events + keys[i].first);
             fold_result_free (&result);
         }
+        good = page_flush (conn, &out);
+        page_free (&out);
     }
     for (size_t i = 0; attrs && i < n_rows; i++)
         json_decref (attrs[i]);

@@ -1180,6 +1180,8 @@ s_deadline_by (loader_t *ld, const node_t *node, const char *key, const char *st
     }
     deadline_choice_t *choices =
         (deadline_choice_t *) s_arena_alloc (ld->arena, values->n * sizeof *choices);
+    const node_t **keys =
+        (const node_t **) s_arena_alloc (&ld->scratch, values->n * sizeof (node_t *));
     size_t n = 0;
     for (size_t i = 0; i < values->n; i++) {
         const node_t *k = values->items[2 * i];
@@ -1196,8 +1198,11 @@ s_deadline_by (loader_t *ld, const node_t *node, const char *key, const char *st
         }
         choices[n].value = s_choice_key (ld, k);
         choices[n].amount = (int) amount;
+        keys[n] = k;
+        //  the same key written the same way is already a duplicate key
         for (size_t j = 0; j < n; j++)
-            if (strcmp (choices[j].value, choices[n].value) == 0) {
+            if (strcmp (choices[j].value, choices[n].value) == 0
+                && strcmp (keys[j]->text, k->text) != 0) {
                 s_problem_at (ld, k, "value \"%s\" given twice in %s", choices[n].value,
                               where);
                 ok = false;
@@ -1313,17 +1318,14 @@ static const char *const s_step_keys[] = {
 
 /*  Where the parts of a step were written, for the resolution pass.  */
 typedef struct {
-    const node_t *node;  //  the step's mapping
     const node_t *id;    //  its id value, or NULL
     const node_t *after; //  its after list, or NULL
     const node_t *from;  //  its deadline's from, when that names a step
-    bool ok;             //  parsed without problems that make it unusable
 } step_src_t;
 
 static void
 s_step (loader_t *ld, const node_t *node, size_t index, step_def_t *out, step_src_t *src)
 {
-    src->node = node;
     out->line = node->line;
     out->col = node->col;
     char where[96];
@@ -1339,7 +1341,6 @@ s_step (loader_t *ld, const node_t *node, size_t index, step_def_t *out, step_sr
     s_check_keys (ld, node, s_step_keys, where);
     static const char *const required[] = {"id", "agency", "completes_on", NULL};
     s_require (ld, node, required, where);
-    bool ok = true;
     if (id) {
         char what[120];
         snprintf (what, sizeof what, "id of %s", where);
@@ -1358,7 +1359,6 @@ s_step (loader_t *ld, const node_t *node, size_t index, step_def_t *out, step_sr
         char fallback[32];
         snprintf (fallback, sizeof fallback, "#%zu", index + 1);
         out->id = s_arena_strdup (ld->arena, fallback);
-        ok = false;
     }
     const node_t *title = s_get (node, "title");
     if (title) {
@@ -1367,12 +1367,8 @@ s_step (loader_t *ld, const node_t *node, size_t index, step_def_t *out, step_sr
         out->title = s_text (ld, title, what);
     }
     const node_t *agency = s_get (node, "agency");
-    if (agency) {
+    if (agency)
         out->agency = s_agency (ld, agency, where);
-        ok = ok && out->agency;
-    }
-    else
-        ok = false;
 
     const node_t *completes = s_get (node, "completes_on");
     char what[120];
@@ -1429,7 +1425,6 @@ s_step (loader_t *ld, const node_t *node, size_t index, step_def_t *out, step_sr
     const node_t *deadline = s_get (node, "deadline");
     if (deadline)
         s_deadline (ld, deadline, out->id, &out->deadline, &src->from);
-    src->ok = ok;
 }
 
 //  --------------------------------------------------------------------------

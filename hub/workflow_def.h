@@ -253,11 +253,14 @@ typedef struct _workflow_set_t workflow_set_t;
     NULL accepts any well-formed agency code. Returns the set, or NULL
     when there is any problem: then err (may be NULL) holds every problem,
     one per line, as 'file:line:col: what is wrong', where file is dir
-    joined with the file's name; a directory that cannot be read or holds
-    no definition is one problem, reported as 'dir: reason'. When err is
-    too small the list is cut after a whole line and ends with a line
-    saying how many more problems there are. Cost: linear in the bytes
-    read, plus O(s^2) per workflow of s steps for the checks on after.  */
+    joined with the file's name. A directory that cannot be read, or holds
+    no definition, is one problem: 'could not open workflow directory
+    "dir": reason' or 'dir: no workflow definitions (*.yaml) in
+    directory'. When err is too small the list is cut after a whole line
+    and ends with a line saying how many more problems there are. A file
+    that cannot be read is 'file: could not open workflow definition:
+    reason'. Cost: linear in the bytes read, plus O(s^2) per workflow of
+    s steps for the checks on after.  */
 workflow_set_t *workflow_set_load_dir (const char *dir, const char *const *known_agencies,
                                        size_t n_agencies, char *err, size_t errlen);
 
