@@ -95,6 +95,7 @@ new_instance (fold_ctx_t *ctx, const workflow_def_t *def, int start, int number)
     inst->instance_no = number;
     inst->state = INSTANCE_OPEN;
     inst->started_at_ms = ctx->events[start].occurred_at_ms;
+    inst->clock_at_ms = inst->started_at_ms;
     inst->start_event = start;
     inst->events = xcalloc (ctx->n, sizeof *inst->events);
     inst->attrs = json_object ();
@@ -167,8 +168,10 @@ apply (fold_ctx_t *ctx, fold_instance_t *inst, int i)
             }
             break;
         case WORKFLOW_ROLE_REOPEN:
-            if (holds && inst->state == INSTANCE_SUSPENDED)
+            if (holds && inst->state == INSTANCE_SUSPENDED) {
                 inst->state = INSTANCE_OPEN;
+                inst->clock_at_ms = e->occurred_at_ms;
+            }
             break;
         case WORKFLOW_ROLE_CANCEL:
             if (holds && live) {
@@ -182,6 +185,21 @@ apply (fold_ctx_t *ctx, fold_instance_t *inst, int i)
     }
     if (inst->state == INSTANCE_OPEN)
         check_complete (inst);
+}
+
+/* True when every role event i plays in def is completing a step: only
+   such events may join an instance that starts after them (a refusal or a
+   withdrawal before the case exists means nothing to it). */
+static bool
+only_steps (fold_ctx_t *ctx, int i, const workflow_def_t *def)
+{
+    size_t count;
+    const workflow_match_t *m = workflow_set_relevant (ctx->set, ctx->events[i].agency,
+                                                       ctx->events[i].event_type, &count);
+    for (size_t k = 0; k < count; k++)
+        if (m[k].workflow == def && m[k].role != WORKFLOW_ROLE_STEP)
+            return false;
+    return true;
 }
 
 /* True when some match of event i concerns def. */
@@ -226,7 +244,8 @@ fold_workflow (fold_ctx_t *ctx, const workflow_def_t *def)
             /* early events join when they came within the TTL before the start */
             for (size_t w = 0; w < n_waiting; w++)
                 if (inst->started_at_ms - ctx->events[waiting[w]].occurred_at_ms
-                    <= def->unmatched_ttl_ms)
+                        <= def->unmatched_ttl_ms
+                    && only_steps (ctx, waiting[w], def))
                     apply (ctx, inst, waiting[w]);
             n_waiting = 0;
             continue;
@@ -245,7 +264,7 @@ settle (fold_ctx_t *ctx, fold_instance_t *inst)
     for (size_t s = 0; s < def->n_steps; s++) {
         fold_step_t *st = &inst->steps[s];
         st->required = step_required (inst, s);
-        int64_t ready = inst->started_at_ms;
+        int64_t ready = inst->clock_at_ms;
         for (size_t a = 0; a < def->steps[s].n_after && ready; a++) {
             size_t p = def->steps[s].after_index[a];
             if (!step_required (inst, p))
@@ -255,7 +274,7 @@ settle (fold_ctx_t *ctx, fold_instance_t *inst)
             else if (inst->steps[p].completed_at_ms > ready)
                 ready = inst->steps[p].completed_at_ms;
         }
-        st->ready_at_ms = ready;
+        st->ready_at_ms = st->required ? ready : 0;   /* a step the case lacks is never ready */
         int amount = 0;
         deadline_resolution_t res
             = workflow_deadline_resolve (&def->steps[s], fold_json_lookup, inst->attrs, &amount);
@@ -263,7 +282,7 @@ settle (fold_ctx_t *ctx, fold_instance_t *inst)
         if (res != DEADLINE_RESOLVED || !st->required)
             continue;
         const deadline_spec_t *d = &def->steps[s].deadline;
-        int64_t base = d->from == DEADLINE_FROM_START ? inst->started_at_ms
+        int64_t base = d->from == DEADLINE_FROM_START ? inst->clock_at_ms
                        : d->from == DEADLINE_FROM_READY
                            ? ready
                            : inst->steps[d->from_step_index].completed_at_ms;

@@ -17,15 +17,17 @@
       suspended, for reopens_on) joins it: a completes_on event completes
       its step (the first one counts), rejects_on ends or suspends it,
       reopens_on reopens it, cancels_on cancels it;
-    - an event relevant to the workflow while no instance is open waits for
-      the next instance; when that instance starts within the workflow's
-      unmatched_ttl after the event occurred, the event joins it as if it
-      had come just after the start (agencies' clocks and queues differ);
-      otherwise it stays unmatched;
+    - an event that completes a step of the workflow while no instance is
+      open waits for the next instance; when that instance starts within
+      the workflow's unmatched_ttl after the event occurred, the event joins
+      it as if it had come just after the start (agencies' clocks and queues
+      differ); otherwise, and for early refusals or withdrawals, it stays
+      unmatched;
     - an instance completes when every required step (those whose when
       holds on the instance's attributes) is done, or the steps listed in
       completes_when; it ends at the latest of their completion times.
-    Deadlines: a step's clock starts at the instance start, when its
+    Deadlines: a step's clock starts at the instance start (or its latest
+    reopening after a correction), when its
     prerequisites are all done (ready), or when a named step completed; its
     due time is the end of the Nth working day after that (or N working
     minutes of office hours), on the working-day calendar; the warning
@@ -62,7 +64,7 @@ typedef enum {
 typedef struct {
     const step_def_t *def;      /* the step's definition */
     bool required;              /* its when holds on the instance attributes */
-    int64_t ready_at_ms;        /* prerequisites all done (0: not yet) */
+    int64_t ready_at_ms;        /* prerequisites all done (0: not yet, or not required) */
     int64_t due_at_ms;          /* deadline (0: none, or its clock has not started) */
     int64_t warn_at_ms;         /* warning point (0: none) */
     int64_t completed_at_ms;    /* occurred_at of the completing event (0: not done) */
@@ -77,6 +79,9 @@ typedef struct {
     instance_state_t state;     /* where it stands */
     int64_t started_at_ms;      /* occurred_at of its start event */
     int64_t ended_at_ms;        /* completed, rejected or cancelled at (0: not ended) */
+    int64_t clock_at_ms;        /* deadlines counted "from start" start here: the start,
+                                   or the latest reopening (a correction restarts the
+                                   time limit, 补正后重新计算) */
     int start_event;            /* index of the start event */
     int *events;                /* indexes of its events, in fold order */
     size_t n_events;            /* entries in events */
