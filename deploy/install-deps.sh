@@ -18,7 +18,7 @@ PACKAGES=(
   libjansson-dev libinih-dev libsqlite3-dev uuid-dev libyaml-dev libpq-dev
   postgresql-15 postgresql-client-15
   python3 python3-pytest python3-psycopg2 python3-zmq python3-protobuf
-  sudo procps
+  valgrind sudo procps
 )
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }

@@ -337,6 +337,40 @@ def test_order_independence(pb, db, procs, hub_client):
     assert ref["breaches"] == [], "every step was done in time"
 
 
+def test_overdue_mark_withdrawn_with_breach(pb, db, procs, hub_client):
+    """A 2020 transfer whose acceptance is correlated on its own is past its
+    deadline as far as supervision can tell: the registration step is
+    marked overdue and a breach recorded. When the registration event
+    (done in time, 2020-09-29) is correlated, the breach is withdrawn, and
+    the step's overdue mark must go with it: a step done before its
+    deadline is not overdue, and workflow_steps must not depend on whether
+    supervision happened to look between two events."""
+    hub = start_wf_hub(procs, db)
+    client = hub_client(hub.endpoint)
+    unit = unit_number(39001)
+    evs = dict(pt_case(pb, unit, mortgage=False))
+    send(client, [evs["accepted"]], agency="land")
+    wait_drained(db)
+
+    def mark():
+        return query(db, """SELECT s.overdue_at, s.completed_at, s.due_at,
+                                   (SELECT count(*) FROM breaches b WHERE b.instance_id = i.id
+                                    AND b.step = s.step AND b.kind = 'overdue')
+                            FROM workflow_steps s JOIN workflow_instances i ON i.id = s.instance_id
+                            WHERE i.key_value = %s AND i.workflow = 'property_transfer'
+                              AND s.step = 'registered'""", (unit,))[0]
+    wait_until(lambda: mark()[0] is not None and mark()[3] == 1, timeout=5,
+               what="the registration marked overdue")
+    send(client, [evs[k] for k in ("assessed", "paid", "registered")])
+    wait_drained(db)
+    overdue_at, completed_at, due_at, breaches = mark()
+    assert completed_at < due_at, "done in time"
+    assert breaches == 0, "the disproved breach is withdrawn"
+    assert overdue_at is None, \
+        f"step done in time ({completed_at}, due {due_at}) still marked overdue at " \
+        f"{overdue_at} although its breach was withdrawn"
+
+
 # ---------------------------------------------------------------- 2
 
 def test_two_hubs_concurrent(pg, pb, db, procs, hub_client):
@@ -346,7 +380,8 @@ def test_two_hubs_concurrent(pg, pb, db, procs, hub_client):
     start mortgage_registration, so two hubs race to start it). Exactly one
     instance per (workflow, key, run), and every case ends as it does
     through a single hub."""
-    hubs = [start_wf_hub(procs, db, extra=("--hub-id", f"race-{i}")) for i in (0, 1)]
+    hubs = [start_wf_hub(procs, db, extra=("--hub-id", f"race-{i}", "--log-level", "debug"))
+            for i in (0, 1)]
     rng = random.Random(4242)
     n_cases = 50
     cases = []
@@ -384,6 +419,9 @@ def test_two_hubs_concurrent(pg, pb, db, procs, hub_client):
     wait_drained(db, timeout=60)
     # both hubs did correlation work
     assert all(h.alive() for h in hubs)
+    for i, h in enumerate(hubs):
+        assert re.search(rf'msg="correlated" hub=race-{i} ', h.log()), \
+            f"hub race-{i} correlated nothing"
 
     # exactly one instance per (workflow, key, run), numbered 1..n
     dup = query(db, """SELECT workflow, key_value, instance_no, count(*)
