@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # deploy/demo.sh: the main job. A simulated Pengyang county day through the
-# five agency adapters and the hub, stored in PostgreSQL, then a summary.
+# agency adapters and the hub, stored in PostgreSQL, then a summary.
 #
 # Usage: deploy/demo.sh [--db CONNINFO] [--date YYYY-MM-DD] [--cases N]
 #                       [--seed N] [--malformed K] [--keep]
@@ -13,8 +13,9 @@
 #   --keep      leave the embedded PostgreSQL running afterwards
 #
 # Installs missing Debian packages, builds onenet, starts PostgreSQL (unless
-# --db), onenet-hub and one onenet-adapter per agency (tax, land, power,
-# water, bank) reading NDJSON spool directories, waits until every record is
+# --db), onenet-hub and one onenet-adapter per agency file the simulator
+# wrote (tax, land, power, water, bank, market, police, social, gas, heat,
+# approval) reading NDJSON spool directories, waits until every record is
 # acknowledged, and prints what was stored and what was refused and why.
 # Everything it starts it stops again. Exit status 0 when the day went
 # through, 1 otherwise.
@@ -88,8 +89,9 @@ for _ in $(seq 100); do
 done
 started=$("${PSQL[@]}" -At -c "SELECT now()")
 
-say "five agency adapters deliver their spool files"
-agencies=(tax land power water bank)
+agencies=()
+for f in "$day"/records/*.ndjson; do agencies+=("$(basename "$f" .ndjson)"); done
+say "${#agencies[@]} agency adapters deliver their spool files (${agencies[*]})"
 adapter_pids=()
 for a in "${agencies[@]}"; do
   spool=$day/spool/$a
@@ -128,8 +130,8 @@ say "what the hub stored (events since $started)"
 "${PSQL[@]}" -P footer=off <<SQL
 \pset title 'events stored, by agency and event type'
 SELECT agency, event_type, count(*) AS events,
-       min(occurred_at AT TIME ZONE 'Asia/Shanghai')::time(0) AS first,
-       max(occurred_at AT TIME ZONE 'Asia/Shanghai')::time(0) AS last
+       min(occurred_at AT TIME ZONE 'Asia/Shanghai')::timestamp(0) AS first,
+       max(occurred_at AT TIME ZONE 'Asia/Shanghai')::timestamp(0) AS last
 FROM events WHERE stored_at >= '$started' GROUP BY 1, 2 ORDER BY 1, 2;
 \pset title 'a property transfer across agencies, by real-estate unit number'
 WITH one AS (SELECT keys->>'unit_number' AS unit FROM events
@@ -145,7 +147,7 @@ SELECT workflow, count(*) FILTER (WHERE state = 'completed') AS completed,
        round(avg(extract(epoch FROM ended_at - started_at) / 3600)
              FILTER (WHERE state = 'completed'), 1) AS avg_hours
 FROM workflow_instances GROUP BY 1 ORDER BY 1;
-\pset title 'supervision (督办): steps past their deadline, by agency (the day is in the past, so every unfinished step is late)'
+\pset title 'supervision (督办): steps past their deadline, by agency'
 SELECT b.agency, count(*) AS overdue_steps,
        count(*) FILTER (WHERE b.completed_at IS NOT NULL) AS done_late,
        string_agg(DISTINCT i.workflow || '/' || b.step, ', ') AS steps

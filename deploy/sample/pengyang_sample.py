@@ -1,27 +1,37 @@
 #!/usr/bin/env python3
 """One day of sample Pengyang county (彭阳县, 640425) case records, as NDJSON.
 
-Writes DIR/<agency>.ndjson for tax, land, power, water and bank, one record a
+Writes DIR/<agency>.ndjson for each agency the workflows use, one record a
 line in the generic adapter format ({"case_no", "event_type", "occurred_at",
-"keys", "attrs"}), following DESIGN.md's workflows: property transfer (30%
-with a bank mortgage), enterprise start-up, power and water connection,
-bank-tax credit loan, tax refund. About one case in ten stops part-way.
-Credit codes, unit numbers and resident ids carry valid check characters;
---malformed K adds K broken lines. Same arguments, same output.
+"keys", "attrs"}): cases of all twelve workflows/*.yaml and their variants,
+starting on --date, with the events, keys and attributes the definitions
+expect, in office hours of working days (data/calendar/cn-workdays.csv).
+Most cases meet every deadline as the hub counts it; about one in twenty
+stops part-way and about one in eight of those with deadlines has one agency
+late, so some events fall days or weeks after --date (pick a day months in
+the past). A few events come before an earlier one of their case, a few
+lines are repeated verbatim and a few bank account closures belong to no
+case, on purpose. Identifiers carry valid check characters; --malformed K
+adds K broken lines. Same arguments, same output.
 
 Usage: pengyang_sample.py --date 2020-09-01 --cases 200 --out DIR [--seed N] [--malformed K]
 """
 
 import argparse
+import collections
+import csv
 import datetime
 import json
 import os
 import random
 import sys
 
-AGENCIES = ("tax", "land", "power", "water", "bank")
+AGENCIES = ("tax", "land", "power", "water", "bank", "market", "police", "social",
+            "gas", "heat", "approval")
 DIVISION = "640425"
 BEIJING = datetime.timezone(datetime.timedelta(hours=8))
+CALENDAR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        "..", "..", "data", "calendar", "cn-workdays.csv")
 CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CREDIT_WEIGHTS = [pow(3, i, 31) for i in range(17)]  # 3^(i-1) mod 31
 ID_WEIGHTS = [pow(2, 17 - i, 11) for i in range(17)]  # ISO 7064 MOD 11-2
@@ -36,14 +46,44 @@ STREETS = ["兴彭路", "长城路", "南环路", "文化街", "朝阳街", "茹
 TRADES = ["商贸", "建材", "农牧", "餐饮", "物流", "中药材", "电子", "劳务", "养殖", "种植"]
 BANKS = [("ICBC", "中国工商银行彭阳支行"), ("ABC", "中国农业银行彭阳县支行"),
          ("CCB", "中国建设银行彭阳支行"), ("HHRCB", "宁夏黄河农村商业银行彭阳支行")]
-POWER_CLASSES = [("low_voltage", 0.5, (8, 50)), ("low_voltage_external", 0.2, (20, 100)),
-                 ("low_voltage_transformer", 0.12, (100, 400)),
-                 ("high_voltage_single", 0.13, (400, 2500)), ("high_voltage_dual", 0.05, (2500, 8000))]
-OFFICE_SECONDS = 6 * 3600  # 09:00-12:00 and 14:30-17:30
+# class, weight, capacity (kVA), working days allowed (seed item 18)
+POWER_CLASSES = [("low_voltage", 50, (8, 50), 2), ("low_voltage_external", 20, (20, 100), 5),
+                 ("low_voltage_transformer", 12, (100, 400), 10),
+                 ("high_voltage_single", 13, (400, 2500), 25),
+                 ("high_voltage_dual", 5, (2500, 8000), 40)]
+# application prefix, working days without and with external works (item 24), company
+UTILITIES = {"water": ("PYSW-J", 2, 10, "彭阳县供排水公司"), "gas": ("PYRQ-J", 4, 10, "彭阳县燃气公司"),
+             "heat": ("PYGR-J", 15, 15, "彭阳县热力公司")}
+DAY = 6 * 3600  # office seconds in a working day: 09:00-12:00 and 14:30-17:30
+MORNING = 3 * 3600
+STUCK, LATE = 0.05, 0.13  # cases that stop part-way; cases with deadlines that are late
+
+
+def mins(low, high):
+    return (low * 60, high * 60)  # a gap of low to high office minutes
+
+
+def wdays(low, high):
+    return (int(low * DAY), int(high * DAY))  # a gap of low to high working days
+
+
+# One event of a case. gap: (min, max) office seconds after the event before it;
+# after: indexes of the events it waits for; due: the step's deadline as in
+# workflows/*.yaml, None or (amount, "days" or "minutes", base), base "start"
+# (the case's first event), "ready" (the latest event in after) or an index.
+Event = collections.namedtuple("Event", "agency case_no type keys attrs gap after due")
+
+
+class Case(list):
+    """A case's events in the order they normally happen."""
+
+    def add(self, agency, case_no, event_type, keys, attrs, gap=(0, 0), after=(), due=None):
+        self.append(Event(agency, case_no, event_type, keys, attrs, gap, tuple(after), due))
+        return len(self) - 1
 
 
 class Day:
-    """Random source, date and per-agency case counters for one sample day."""
+    """Random source, working days, counters and records of one sample day."""
 
     def __init__(self, date, seed):
         self.rng = random.Random(seed)
@@ -51,17 +91,38 @@ class Day:
         self.ymd = date.strftime("%Y%m%d")
         self.seq = {a: self.rng.randint(100, 900) for a in AGENCIES + ("refund", "cert", "project")}
         self.records = {a: [] for a in AGENCIES}
+        self.used = set()  # unit numbers and credit codes given out
+        self.variants = collections.Counter()
+        self.special = {}  # days that differ from the weekend rule
+        try:
+            with open(CALENDAR, encoding="utf-8") as f:
+                self.special = {r["date"]: r["workday"] == "true" for r in csv.DictReader(f)}
+        except OSError:
+            print("no %s: weekends only" % CALENDAR, file=sys.stderr)
+        self.days = [date]  # day 0 is --date, then the working days after it
 
     def next(self, counter):
         self.seq[counter] += 1
         return self.seq[counter]
 
-    def times(self, count):
-        """count increasing ISO 8601 times within office hours of the day."""
-        morning = datetime.datetime.combine(self.date, datetime.time(9, 0), BEIJING)
-        lunch = 9000  # seconds from 12:00 to 14:30
-        return [(morning + datetime.timedelta(seconds=off + (lunch if off >= 3 * 3600 else 0)))
-                .isoformat() for off in sorted(self.rng.sample(range(OFFICE_SECONDS), count))]
+    def variant(self, name, options, weights):
+        """The first calls go through every option once, then by weight."""
+        self.variants[name] += 1
+        if self.variants[name] <= len(options):
+            return options[self.variants[name] - 1]
+        return self.rng.choices(options, weights)[0]
+
+    def clock(self, t):
+        """ISO 8601 Beijing time of t, office seconds from 09:00 of --date."""
+        day, sec = divmod(t, DAY)
+        while len(self.days) <= day:
+            d = self.days[-1] + datetime.timedelta(days=1)
+            while not self.special.get(d.isoformat(), d.weekday() < 5):
+                d += datetime.timedelta(days=1)
+            self.days.append(d)
+        opens = datetime.time(9, 0) if sec < MORNING else datetime.time(14, 30)
+        return (datetime.datetime.combine(self.days[day], opens, BEIJING)
+                + datetime.timedelta(seconds=sec % MORNING if sec >= MORNING else sec)).isoformat()
 
     # -- identifiers ------------------------------------------------------
 
@@ -77,8 +138,8 @@ class Day:
         return name, body + check, phone
 
     def enterprise(self):
-        """A Pengyang enterprise name and its GB 32100-2015 credit code, whose
-        organisation code part carries a GB 11714 check digit."""
+        """A new GB 32100-2015 credit code, whose organisation code part carries
+        a GB 11714 check digit, and the enterprise's name."""
         rng = self.rng
         kind, form = rng.choice([("91", "有限公司"), ("91", "有限责任公司"),
                                  ("92", "个体工商户"), ("93", "农民专业合作社")])
@@ -86,8 +147,8 @@ class Day:
             rng.choice("盛达瑞和茂") + rng.choice(TRADES) + form
         org = "MA7" + "".join(rng.choice(CREDIT_ALPHABET) for _ in range(5))
         check = -sum(int(c, 36) * w for c, w in zip(org, ORG_WEIGHTS)) % 11
-        org += "X" if check == 10 else str(check)
-        return name, credit_check(kind + DIVISION + org)
+        code = credit_check(kind + DIVISION + org + ("X" if check == 10 else str(check)))
+        return (code, name) if self.new(code) else self.enterprise()
 
     def address(self, town=None):
         town = self.rng.randrange(len(TOWNS)) if town is None else town
@@ -96,23 +157,39 @@ class Day:
         return "彭阳县%s%s村" % (TOWNS[town], self.rng.choice(["沟口", "河湾", "新庄", "中庄", "杨寨"]))
 
     def property(self):
-        """A GB/T 37346-2019 unit number (cadastral zone = town) and its address:
-        flats on state land in the county seat, houses on homesteads elsewhere."""
+        """A new GB/T 37346-2019 unit number (cadastral zone = town), its address
+        and town: flats on state land in the county seat (town 0, where there
+        is gas and heating), houses on homesteads elsewhere."""
         rng = self.rng
         town = 0 if rng.random() < 0.6 else rng.randrange(1, len(TOWNS))
         head = "%s%03d%03d" % (DIVISION, town + 1, rng.randint(1, 12))
         if town == 0:
             fixture = "F%04d%04d" % (rng.randint(1, 40), rng.randint(1, 6) * 100 + rng.randint(1, 4))
-            return head + "GB%05d" % rng.randint(1, 4000) + fixture, self.address(0)
-        return head + "JC%05d" % rng.randint(1, 4000) + "F00010001", self.address(town)
+            unit = head + "GB%05d" % rng.randint(1, 4000) + fixture
+        else:
+            unit = head + "JC%05d" % rng.randint(1, 4000) + "F00010001"
+        return ({"unit_number": unit}, self.address(town), town) if self.new(unit) \
+            else self.property()
+
+    def new(self, identifier):
+        fresh = identifier not in self.used
+        self.used.add(identifier)
+        return fresh
 
     def bank(self):
         """A bank's name and a fresh case number in its own style."""
         code, name = self.rng.choice(BANKS)
         return name, "%s-PY-%s-%06d" % (code, self.ymd, self.next("bank"))
 
-    def tax_case(self):
-        return "PYSW%s%05d" % (self.ymd, self.next("tax"))
+    def case(self, agency, prefix):
+        if agency == "tax":
+            return "PYSW%s%05d" % (self.ymd, self.next("tax"))
+        if agency == "land":
+            return "彭不动产受〔%d〕第%06d号" % (self.date.year, self.next("land"))
+        return "%s-%s-%04d" % (prefix, self.ymd, self.next(agency))
+
+    def certificate(self, kind="不动产权"):
+        return "宁(%d)彭阳县%s第%07d号" % (self.date.year, kind, self.next("cert"))
 
 
 def credit_check(body17):
@@ -121,21 +198,75 @@ def credit_check(body17):
     return body17 + CREDIT_ALPHABET[(31 - total % 31) % 31]
 
 
-def cut(day, steps):
-    """Most cases run to the end; about one in ten stops part-way."""
-    if len(steps) > 1 and day.rng.random() < 0.1:
-        return steps[:day.rng.randint(1, len(steps) - 1)]
-    return steps
+# -- when things happen --------------------------------------------------------
+
+def due_at(case, times, i, first):
+    """The office second by which event i must happen, as the hub counts it."""
+    amount, unit, base = case[i].due
+    if base == "start":
+        base = times[first]
+    elif base == "ready":
+        base = max((times[a] for a in case[i].after), default=times[first])
+    else:
+        base = times[base]
+    if unit == "minutes":
+        return base + amount * 60
+    return (base // DAY + amount + 1) * DAY - 1  # the end of the amount-th working day after
 
 
-# -- scenarios: each returns its steps as (agency, case_no, type, keys, attrs) --
+def dependents(case, i):
+    """Indexes of the events that wait, directly or not, for event i."""
+    found = set()
+    for j in range(i + 1, len(case)):
+        if any(a == i or a in found for a in case[j].after):
+            found.add(j)
+    return found
+
+
+def schedule(day, case, fate):
+    """(index, office second) of the events of case that happen, in order, and
+    the fate the case got. "on_time": every step meets its deadline. "late":
+    one step with a deadline is done on a working day after it, once every
+    event that does not wait for it has happened, on time. "stuck": the case
+    stops after its first few events."""
+    rng = day.rng
+    order, late = list(range(len(case))), None
+    if fate == "late":
+        fate = "on_time"
+        for i in rng.sample(order, len(order)):
+            waiting = dependents(case, i)
+            rest = [j for j in order if j != i and j not in waiting]
+            if case[i].due and rest:
+                late, fate, order = i, "late", rest + [i] + sorted(waiting)
+                break
+    if fate == "stuck":
+        order = order[:rng.randint(1, len(order) - 1)]
+    t = rng.randrange(0, DAY - 900)  # the case starts some time before 17:15
+    times = {order[0]: t}
+    for i in order[1:]:
+        prev = t
+        t = prev + rng.randint(*case[i].gap)
+        if case[i].due:
+            due = due_at(case, times, i, order[0])
+            if i == late:
+                t = max(t, (due // DAY + rng.choice((1, 1, 2))) * DAY + rng.randrange(DAY * 4 // 5))
+            elif t > due:
+                if due <= prev:
+                    raise AssertionError("cannot keep %s on time" % case[i].type)
+                t = rng.randint(prev + 1, due)
+        times[i] = t
+    return [(i, times[i]) for i in order], fate
+
+
+# -- scenarios: a Case each, with the events workflows/*.yaml expect -----------
 
 def property_transfer(day):
+    """property_transfer; with a mortgage also mortgage_registration: the bank
+    files once the transfer is registered, so a late registration does not
+    make the mortgage late as well."""
     rng = day.rng
-    unit_number, location = day.property()
-    unit = {"unit_number": unit_number}
-    land = "彭不动产受〔%d〕第%06d号" % (day.date.year, day.next("land"))
-    tax = day.tax_case()
+    unit, location, town = day.property()
+    land, tax = day.case("land", ""), day.case("tax", "")
     buyer, buyer_id, phone = day.person()
     seller, seller_id, _ = day.person()
     area = round(rng.uniform(55, 145), 2)
@@ -143,114 +274,260 @@ def property_transfer(day):
     first_home = rng.random() < 0.8
     rate = 0.03 if not first_home else 0.01 if area <= 90 else 0.015
     deed_tax = round(price * rate, 2)
-    mortgage = rng.random() < 0.3
-    steps = [
-        ("land", land, "transfer.accepted", unit,
-         {"buyer_name": buyer, "buyer_id_no": buyer_id, "phone": phone, "seller_name": seller,
-          "seller_id_no": seller_id, "location": location, "area_m2": area,
-          "price_yuan": price, "has_mortgage": mortgage}),
-        ("tax", tax, "deed_tax.assessed", unit,
-         {"buyer_name": buyer, "buyer_id_no": buyer_id, "taxable_price_yuan": price,
-          "deed_tax_rate": rate, "deed_tax_yuan": deed_tax, "first_home": first_home}),
-        ("tax", tax, "deed_tax.paid", unit,
-         {"deed_tax_yuan": deed_tax, "payment_channel": rng.choice(["counter", "pos", "wechat"])})]
+    mortgage = day.variant("mortgage", [True, False], [3, 7])
+    has_gas = town == 0 and day.variant("has_gas", [True, False], [7, 3])
+    has_heating = town == 0 and day.variant("has_heating", [True, False], [5, 5])
+    c = Case()
+    accepted = c.add("land", land, "transfer.accepted", unit,
+                     {"buyer_name": buyer, "buyer_id_no": buyer_id, "phone": phone,
+                      "seller_name": seller, "seller_id_no": seller_id, "location": location,
+                      "area_m2": area, "price_yuan": price, "has_mortgage": mortgage,
+                      "has_gas": has_gas, "has_heating": has_heating})
+    assessed = c.add("tax", tax, "deed_tax.assessed", unit,
+                     {"buyer_name": buyer, "buyer_id_no": buyer_id, "taxable_price_yuan": price,
+                      "deed_tax_rate": rate, "deed_tax_yuan": deed_tax, "first_home": first_home},
+                     mins(5, 40))
+    paid = c.add("tax", tax, "deed_tax.paid", unit,
+                 {"deed_tax_yuan": deed_tax,
+                  "payment_channel": rng.choice(["counter", "pos", "wechat"])},
+                 mins(3, 30), after=[assessed])
+    registered = c.add("land", land, "transfer.registered", unit,
+                       {"certificate_no": day.certificate()}, mins(20, 150),
+                       after=[accepted, paid], due=(4, "days", "start"))
     if mortgage:
         bank_name, bank_case = day.bank()
         loan = int(round(price * rng.choice([0.5, 0.6, 0.7]), -3))
-        steps.append(("bank", bank_case, "mortgage.filed", unit,
+        filed = c.add("bank", bank_case, "mortgage.filed", unit,
                       {"bank_name": bank_name, "borrower_name": buyer, "borrower_id_no": buyer_id,
-                       "loan_yuan": loan, "term_months": rng.choice([120, 240, 360])}))
-    cert = "宁(%d)彭阳县不动产权第%07d号" % (day.date.year, day.next("cert"))
-    steps.append(("land", land, "transfer.registered", unit, {"certificate_no": cert}))
-    if mortgage:
-        steps.append(("land", land, "mortgage.registered", unit,
-                      {"certificate_no": "宁(%d)彭阳县不动产证明第%07d号"
-                       % (day.date.year, day.next("cert")), "loan_yuan": loan}))
-    steps.append(("power", "PYGD-GH-%s-%04d" % (day.ymd, day.next("power")), "account.transferred",
-                  unit, {"account_no": "64%011d" % rng.randint(0, 10 ** 11 - 1),
-                         "new_holder_name": buyer, "phone": phone}))
-    steps.append(("water", "PYSW-G-%s-%04d" % (day.ymd, day.next("water")), "account.transferred",
-                  unit, {"account_no": "PY%08d" % rng.randint(0, 10 ** 8 - 1),
-                         "new_holder_name": buyer, "phone": phone}))
-    return steps
+                       "loan_yuan": loan, "term_months": rng.choice([120, 240, 360])},
+                      mins(10, 90), after=[registered])
+        land_m = day.case("land", "")
+        m_accepted = c.add("land", land_m, "mortgage.accepted", unit,
+                           {"bank_name": bank_name, "loan_yuan": loan}, mins(5, 60), after=[filed])
+        c.add("land", land_m, "mortgage.registered", unit,
+              {"certificate_no": day.certificate("不动产证明"), "loan_yuan": loan},
+              mins(20, 120), after=[m_accepted], due=(2, "days", filed))
+    utilities = [("power", "PYGD-GH"), ("water", "PYSW-G")] + \
+        [("gas", "PYRQ-G")] * has_gas + [("heat", "PYGR-G")] * has_heating
+    for agency, prefix in rng.sample(utilities, len(utilities)):
+        c.add(agency, day.case(agency, prefix), "account.transferred", unit,
+              {"account_no": "%s%09d" % (agency[0].upper(), rng.randint(0, 10 ** 9 - 1)),
+               "new_holder_name": buyer, "phone": phone},
+              mins(5, 60), after=[registered], due=(1, "days", "ready"))
+    return c
 
 
-def enterprise_startup(day):
-    name, code = day.enterprise()
-    key = {"credit_code": code}
-    rep, rep_id, phone = day.person()
+def mortgage_registration(day):
+    """A mortgage on its own, filed at the bank (item 29) or at the registry."""
+    rng = day.rng
+    unit, _, _ = day.property()
+    borrower, borrower_id, _ = day.person()
     bank_name, bank_case = day.bank()
-    return [("bank", bank_case, "account.opened", key,
-             {"enterprise_name": name, "legal_rep_name": rep, "legal_rep_id_no": rep_id,
-              "phone": phone, "bank_name": bank_name, "account_kind": "basic"}),
-            ("tax", day.tax_case(), "invoice.issued", key,
-             {"enterprise_name": name, "invoice_kind": day.rng.choice(["vat_ordinary", "vat_special"]),
-              "invoice_count": day.rng.choice([25, 50, 100]), "ukey_issued": True})]
+    loan = rng.choice([50000, 100000, 150000, 200000, 300000])
+    c = Case()
+    if day.variant("mortgage_at_bank", [True, False], [7, 3]):
+        c.add("bank", bank_case, "mortgage.filed", unit,
+              {"bank_name": bank_name, "borrower_name": borrower, "borrower_id_no": borrower_id,
+               "loan_yuan": loan, "term_months": rng.choice([36, 60, 120])})
+    land = day.case("land", "")
+    accepted = c.add("land", land, "mortgage.accepted", unit,
+                     {"bank_name": bank_name, "loan_yuan": loan, "borrower_name": borrower},
+                     mins(10, 120))
+    c.add("land", land, "mortgage.registered", unit,
+          {"certificate_no": day.certificate("不动产证明"), "loan_yuan": loan},
+          wdays(0.1, 1.5), after=[accepted], due=(2, "days", "start"))
+    return c
+
+
+def land_registration(day):
+    """Done at once (item 31): seizure or its release, objection, cancellation;
+    in 1 working day: a change of identity or address, a transfer by court
+    order, a new certificate (change_kind)."""
+    kind, attrs, due = day.variant("land", [
+        ("seizure", {"action": "查封", "applicant": "彭阳县人民法院"}, (60, "minutes", "ready")),
+        ("change", {"change_kind": "change"}, (1, "days", "ready")),
+        ("seizure", {"action": "解封", "applicant": "彭阳县人民法院"}, (60, "minutes", "ready")),
+        ("change", {"change_kind": "court_order"}, (1, "days", "ready")),
+        ("objection", {"action": "异议登记"}, (60, "minutes", "ready")),
+        ("change", {"change_kind": "certificate_replacement"}, (1, "days", "ready")),
+        ("cancellation", {"action": "注销登记"}, (60, "minutes", "ready"))],
+        [12, 12, 8, 5, 4, 8, 12])  # 60: the hub's immediate-minutes
+    unit, _, _ = day.property()
+    holder, holder_id, _ = day.person()
+    land = day.case("land", "")
+    c = Case()
+    accepted = c.add("land", land, kind + ".accepted", unit,
+                     dict(attrs, holder_name=holder, holder_id_no=holder_id))
+    c.add("land", land, kind + ".registered", unit, attrs,
+          mins(5, 50) if due[1] == "minutes" else wdays(0.05, 0.9), after=[accepted], due=due)
+    return c
+
+
+def connection(day, agency, case_no, keys, attrs, allowed, company):
+    """Accepted, the approval bureau's permit within 3 working days when there
+    are external works (filed under the utility's application number, item
+    21), then connected within allowed working days of the start (None: no
+    deadline)."""
+    rng = day.rng
+    c = Case()
+    waits = [c.add(agency, case_no, "connection.accepted", keys, attrs)]
+    if attrs["external_works"]:
+        waits.append(c.add("approval", day.case("approval", "PYSP-WX"), "permit.issued", keys,
+                           {"permit_kind": rng.choice(["road_excavation", "green_land_occupation"]),
+                            "applicant": company}, wdays(0.3, 2.5), after=waits,
+                           due=(3, "days", "ready")))
+    done = {"meter_no": "%sM%08d" % (agency[0].upper(), rng.randint(0, 10 ** 8 - 1))}
+    done.update((k, attrs[k]) for k in ("connection_class", "external_works") if k in attrs)
+    c.add(agency, case_no, "connection.completed", keys, done,
+          wdays(0.05, 0.7 * (allowed or 15)), after=waits,
+          due=allowed and (allowed, "days", "start"))
+    return c
 
 
 def power_connection(day):
     rng = day.rng
-    cls, _, (low, high) = rng.choices(POWER_CLASSES, [c[1] for c in POWER_CLASSES])[0]
+    cls, _, (low, high), allowed = day.variant("power", POWER_CLASSES,
+                                               [c[1] for c in POWER_CLASSES])
     case = "PYGD-%d-%s-%04d" % (day.date.year, day.ymd[4:], day.next("power"))
     keys = {"application_no": case}
     if cls != "low_voltage":
         keys["project_code"] = "%d-%s-44-03-%06d" % (day.date.year, DIVISION, day.next("project"))
     name, _, phone = day.person()
-    return [("power", case, "connection.accepted", keys,
-             {"connection_class": cls, "capacity_kva": rng.randint(low, high),
-              "applicant_name": name, "phone": phone, "address": day.address()}),
-            ("power", case, "connection.completed", keys,
-             {"connection_class": cls, "meter_no": "3110%09d" % rng.randint(0, 10 ** 9 - 1),
-              "connected": True})]
+    external = cls == "low_voltage_external" or (cls != "low_voltage" and rng.random() < 0.4)
+    return connection(day, "power", case, keys,
+                      {"connection_class": cls, "capacity_kva": rng.randint(low, high),
+                       "external_works": external, "applicant_name": name, "phone": phone,
+                       "address": day.address()}, allowed, "国网彭阳县供电公司")
 
 
-def water_connection(day):
-    rng = day.rng
-    case = "PYSW-J-%s-%04d" % (day.ymd, day.next("water"))
-    external = rng.random() < 0.3
+def utility_connection(day, agency):
+    """Water, gas or heating (item 24); special sites (老旧小区, 历史建筑, 绿地)
+    follow their contract, so their connection has no deadline."""
+    prefix, plain, with_works, company = UTILITIES[agency]
+    case = day.case(agency, prefix)
+    external = day.variant(agency + "_external", [False, True], [7, 3])
+    special = external and day.variant(agency + "_special", [False, True], [85, 15])
     name, _, phone = day.person()
-    return [("water", case, "connection.accepted", {"application_no": case},
-             {"applicant_name": name, "phone": phone, "address": day.address(),
-              "pipe_diameter_mm": rng.choice([20, 25, 32, 50]), "external_works": external}),
-            ("water", case, "connection.completed", {"application_no": case},
-             {"external_works": external, "meter_no": "PYW%07d" % rng.randint(0, 10 ** 7 - 1)})]
+    attrs = {"applicant_name": name, "phone": phone, "external_works": external,
+             "address": day.address(None if agency == "water" else 0)}  # gas, heat: the seat
+    if special:
+        attrs["special_case"] = True
+    allowed = None if special else with_works if external else plain
+    return connection(day, agency, case, {"application_no": case}, attrs, allowed, company)
+
+
+def enterprise_startup(day):
+    """Licence, then the seal within half a day; basic account, invoices with
+    the UKey and social insurance in parallel: all 1 working day from the start."""
+    rng = day.rng
+    code, name = day.enterprise()
+    key = {"credit_code": code}
+    rep, rep_id, phone = day.person()
+    bank_name, bank_case = day.bank()
+    c = Case()
+    licence = c.add("market", day.case("market", "PYSJ-DJ"), "licence.issued", key,
+                    {"enterprise_name": name, "legal_rep_name": rep, "legal_rep_id_no": rep_id,
+                     "registered_capital_yuan": rng.choice([100000, 500000, 1000000, 3000000]),
+                     "address": day.address()}, due=(1, "days", "start"))
+    c.add("police", day.case("police", "PYGA-YZ"), "seal.made", key,
+          {"enterprise_name": name, "seal_count": rng.choice([3, 4, 5])}, mins(20, 120),
+          after=[licence], due=(180, "minutes", "ready"))
+    parallel = [("bank", bank_case, "account.opened",
+                 {"enterprise_name": name, "bank_name": bank_name, "account_kind": "basic",
+                  "phone": phone}),
+                ("tax", day.case("tax", ""), "invoice.issued",
+                 {"enterprise_name": name, "invoice_kind": rng.choice(["vat_ordinary", "vat_special"]),
+                  "invoice_count": rng.choice([25, 50, 100]), "ukey_issued": True}),
+                ("social", day.case("social", "PYSB-CB"), "registered",
+                 {"enterprise_name": name, "insured_count": rng.randint(1, 12)})]
+    for agency, case_no, event_type, attrs in rng.sample(parallel, 3):
+        c.add(agency, case_no, event_type, key, attrs, mins(10, 90), due=(1, "days", "start"))
+    return c
+
+
+def enterprise_deregistration(day):
+    """Tax clearance first (its immediate deadline counts from itself, so it
+    cannot be late here), then the bank account and the market registration."""
+    rng = day.rng
+    code, name = day.enterprise()
+    key = {"credit_code": code}
+    bank_name, bank_case = day.bank()
+    c = Case()
+    cleared = c.add("tax", day.case("tax", ""), "deregistration.cleared", key,
+                    {"enterprise_name": name, "no_arrears": rng.random() < 0.85})
+    closed = ("bank", bank_case, "account.closed", key,
+              {"bank_name": bank_name, "account_kind": "basic"}, wdays(0.05, 1))
+    deregistered = ("market", day.case("market", "PYSJ-ZX"), "deregistered", key,
+                    {"enterprise_name": name, "reason": "决议解散"}, wdays(0.05, 1), [cleared])
+    for event in rng.sample([closed, deregistered], 2):
+        c.add(*event)
+    return c
 
 
 def credit_loan(day):
+    """A grade of A, B or M and an application, in either order, then the
+    bank's decision; another grade ends the case as rejected: no decision."""
     rng = day.rng
-    name, code = day.enterprise()
+    code, name = day.enterprise()
     key = {"credit_code": code}
-    grade = rng.choices("ABM", [4, 4, 2])[0]
+    grade = day.variant("grade", ["A", "B", "M", "C", "D"], [35, 35, 16, 9, 5])
     bank_name, bank_case = day.bank()
     amount = rng.choice([100000, 200000, 300000, 500000, 1000000])
+    graded = ("tax", day.case("tax", ""), "credit_grade.shared", key,
+              {"enterprise_name": name, "grade": grade, "grade_year": day.date.year - 1})
+    applied = ("bank", bank_case, "loan.applied", key,
+               {"enterprise_name": name, "bank_name": bank_name, "product": "银税贷",
+                "amount_yuan": amount, "term_months": rng.choice([12, 24, 36])})
+    c = Case()
+    if grade not in ("A", "B", "M"):
+        c.add(*applied)
+        c.add(*graded, mins(5, 90))
+        return c
+    first, second = rng.sample([graded, applied], 2)
+    waits = [c.add(*first), c.add(*second, mins(5, 120))]
     approved = rng.random() < (0.9 if grade == "A" else 0.65)
     decided = {"approved": approved, "approved_yuan": amount if approved else 0}
     if approved:
         decided["annual_rate"] = rng.choice([0.0435, 0.0475, 0.0515])
-    return [("tax", day.tax_case(), "credit_grade.shared", key,
-             {"enterprise_name": name, "grade": grade, "grade_year": day.date.year - 1}),
-            ("bank", bank_case, "loan.applied", key,
-             {"enterprise_name": name, "bank_name": bank_name, "product": "银税贷",
-              "amount_yuan": amount, "term_months": rng.choice([12, 24, 36])}),
-            ("bank", bank_case, "loan.decided", key, decided)]
+    c.add("bank", bank_case, "loan.decided", key, decided, wdays(0.1, 3), after=waits)
+    return c
 
 
 def tax_refund(day):
     rng = day.rng
-    name, code = day.enterprise()
-    keys = {"refund_no": "TK%s%s%05d" % (DIVISION, day.ymd, day.next("refund")), "credit_code": code}
+    code, name = day.enterprise()
+    keys = {"refund_no": "TK%s%s%05d" % (DIVISION, day.ymd, day.next("refund")),
+            "credit_code": code}
     amount = round(rng.uniform(200, 80000), 2)
     bank_name, bank_case = day.bank()
-    return [("tax", day.tax_case(), "refund.approved", keys,
-             {"refund_yuan": amount, "enterprise_name": name,
-              "reason": rng.choice(["overpaid", "vat_credit_refund", "policy_relief"])}),
-            ("bank", bank_case, "refund.received", keys,
-             {"refund_yuan": amount, "bank_name": bank_name,
-              "account_no": "6217%012d" % rng.randint(0, 10 ** 12 - 1)})]
+    c = Case()
+    approved = c.add("tax", day.case("tax", ""), "refund.approved", keys,
+                     {"refund_yuan": amount, "enterprise_name": name,
+                      "reason": rng.choice(["overpaid", "vat_credit_refund", "policy_relief"])})
+    c.add("bank", bank_case, "refund.received", keys,
+          {"refund_yuan": amount, "bank_name": bank_name,
+           "account_no": "6217%012d" % rng.randint(0, 10 ** 12 - 1)}, wdays(0.02, 2),
+          after=[approved])
+    return c
 
 
-SCENARIOS = [(property_transfer, 30), (enterprise_startup, 15), (power_connection, 15),
-             (water_connection, 10), (credit_loan, 15), (tax_refund, 15)]
+def account_closure(day):
+    """A general account closed for reasons of its own: relevant to
+    deregistration, which never starts, so it stays unmatched on purpose."""
+    code, name = day.enterprise()
+    bank_name, bank_case = day.bank()
+    c = Case()
+    c.add("bank", bank_case, "account.closed", {"credit_code": code},
+          {"bank_name": bank_name, "account_kind": "general", "enterprise_name": name})
+    return c
+
+
+SCENARIOS = [(property_transfer, 22), (enterprise_startup, 12), (power_connection, 12),
+             (mortgage_registration, 8), (credit_loan, 9), (tax_refund, 9),
+             (lambda day: utility_connection(day, "water"), 7), (land_registration, 11),
+             (lambda day: utility_connection(day, "gas"), 5),
+             (enterprise_deregistration, 4), (lambda day: utility_connection(day, "heat"), 3),
+             (account_closure, 1)]
 
 
 def malform(day, record, kind):
@@ -267,6 +544,24 @@ def malform(day, record, kind):
     else:
         bad["occurred_at"] = day.date.strftime("%Y/%m/%d") + " 25:61"
     return json.dumps(bad, ensure_ascii=False)
+
+
+def shuffle_a_little(day, count):
+    """Puts count events each just before an earlier event of its own case in
+    the same file, as an agency system that exports out of order would."""
+    pairs = []
+    for agency in AGENCIES:
+        by_case = collections.defaultdict(list)
+        for r in day.records[agency]:
+            by_case[r["case_no"]].append(r)
+        pairs += [(agency, rs[0], rs[-1]) for rs in by_case.values() if len(rs) > 1]
+    pairs.sort(key=lambda p: (p[0], p[1]["case_no"]))
+    chosen = day.rng.sample(pairs, min(count, len(pairs)))
+    for agency, earlier, later in chosen:
+        rows = day.records[agency]
+        rows.remove(later)
+        rows.insert(rows.index(earlier), later)
+    return len(chosen)
 
 
 def iso_date(text):
@@ -290,17 +585,35 @@ def main():
         parser.error("--cases and --malformed must not be negative")
 
     day = Day(args.date, args.seed)
-    for _ in range(args.cases):
-        scenario = day.rng.choices([s for s, _ in SCENARIOS], [w for _, w in SCENARIOS])[0]
-        steps = cut(day, scenario(day))
-        for (agency, case_no, event_type, keys, attrs), when in zip(steps, day.times(len(steps))):
-            day.records[agency].append({"case_no": case_no, "event_type": event_type,
-                                        "occurred_at": when, "keys": keys, "attrs": attrs})
+    if not day.special.get(args.date.isoformat(), args.date.weekday() < 5):
+        print("%s is not a working day: deadlines may not fall as planned" % args.date,
+              file=sys.stderr)
+    fates = collections.Counter()
+    for n in range(args.cases):
+        # every workflow once first, then by weight
+        scenario = SCENARIOS[n][0] if n < len(SCENARIOS) else \
+            day.rng.choices([s for s, _ in SCENARIOS], [w for _, w in SCENARIOS])[0]
+        case = scenario(day)
+        draw = day.rng.random()
+        fate = "stuck" if draw < STUCK and len(case) > 1 else \
+            "late" if draw < STUCK + LATE else "on_time"
+        events, fate = schedule(day, case, fate)
+        fates[fate] += 1
+        for i, t in events:
+            e = case[i]
+            day.records[e.agency].append({"case_no": e.case_no, "event_type": e.type,
+                                          "occurred_at": day.clock(t), "keys": e.keys,
+                                          "attrs": e.attrs})
 
-    lines = {}
     for agency in AGENCIES:
         day.records[agency].sort(key=lambda r: (r["occurred_at"], r["case_no"]))
-        lines[agency] = [json.dumps(r, ensure_ascii=False) for r in day.records[agency]]
+    moved = shuffle_a_little(day, args.cases // 50)
+    lines = {a: [json.dumps(r, ensure_ascii=False) for r in day.records[a]] for a in AGENCIES}
+    repeated = args.cases // 50
+    for _ in range(repeated):  # an agency system that sends a record again
+        rows = lines[day.rng.choice([a for a in AGENCIES if lines[a]])]
+        at = day.rng.randrange(len(rows))
+        rows.insert(min(at + day.rng.randint(1, 30), len(rows)), rows[at])
     broken = 0
     for k in range(args.malformed):
         kind = k % 4  # not JSON, no case_no, bad credit code check char, bad time
@@ -320,6 +633,10 @@ def main():
             f.writelines(line + "\n" for line in lines[agency])
         print("%s: %d lines" % (os.path.join(args.out, agency + ".ndjson"), len(lines[agency])),
               file=sys.stderr)
+    print("%d cases: %d on time, %d with one agency late, %d stopped part-way; "
+          "%d records out of order, %d repeated, %d malformed"
+          % (args.cases, fates["on_time"], fates["late"], fates["stuck"], moved, repeated,
+             broken), file=sys.stderr)
     if broken < args.malformed:
         print("only %d of %d malformed lines: too few cases to break" % (broken, args.malformed),
               file=sys.stderr)
