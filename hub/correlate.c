@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "calendar_sync.h"
@@ -18,8 +19,16 @@
 #define CLAIM_PAGE 500              /* queue rows per transaction */
 #define CALENDAR_RELOAD_MS 60000    /* operators' calendar changes apply this fast */
 
+/* A definition some instance started under that is no longer current. */
+typedef struct {
+    char digest[WORKFLOW_DIGEST_HEX + 1];   /* its digest */
+    workflow_set_t *set;                    /* it, loaded from workflow_definitions */
+} pinned_set_t;
+
 struct correlate {
     pthread_t thread;               /* the correlation thread */
+    pinned_set_t *pinned;           /* old definitions loaded so far (thread-owned) */
+    size_t n_pinned;                /* entries in pinned */
     void *ctx;                      /* ZeroMQ context shared with ingest */
     const hub_config_t *config;     /* settings, read-only */
     const workflow_set_t *set;      /* definitions, read-only */
@@ -240,8 +249,8 @@ page_add_key (page_t *p, const workflow_set_t *set, const key_slot_t *key, key_k
         if (def->key != kind)
             continue;
         int runs = 0;
-        for (size_t i = 0; i < r->n_instances; i++)
-            runs += r->instances[i].def == def;
+        for (size_t i = 0; i < r->n_instances; i++)   /* by name: pinned runs count too */
+            runs += strcmp (r->instances[i].def->name, def->name) == 0;
         snprintf (num, sizeof num, "%d", runs);
         array_add (&p->runs[K_WORKFLOW], def->name);
         array_add (&p->runs[K_KIND], key->kind);
@@ -417,12 +426,91 @@ compare_i64 (const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Loads the definition with this digest from workflow_definitions (once;
+   kept for the life of the thread). NULL when it is gone or no longer
+   loads. */
+static workflow_set_t *
+pinned_set (correlate_t *self, PGconn *conn, const char *digest)
+{
+    for (size_t i = 0; i < self->n_pinned; i++)
+        if (strcmp (self->pinned[i].digest, digest) == 0)
+            return self->pinned[i].set;
+    const char *p[1] = {digest};
+    PGresult *res = PQexecParams (conn,
+                                  "SELECT workflow, body FROM workflow_definitions "
+                                  "WHERE digest = $1 LIMIT 1",
+                                  1, NULL, p, NULL, NULL, 0);
+    workflow_set_t *set = NULL;
+    if (PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1) {
+        char dir[] = "/tmp/onenet-pinned.XXXXXX", path[256], err[2048];
+        if (mkdtemp (dir)) {
+            snprintf (path, sizeof path, "%s/%s.yaml", dir, PQgetvalue (res, 0, 0));
+            FILE *f = fopen (path, "w");
+            if (f) {
+                fputs (PQgetvalue (res, 0, 1), f);
+                fclose (f);
+                set = workflow_set_load_file (path, NULL, 0, err, sizeof err);
+                if (!set)
+                    log_warn ("an instance's original definition no longer loads; "
+                              "the current one applies", "digest=%s problems=\"%s\"",
+                              digest, err);
+                unlink (path);
+            }
+            rmdir (dir);
+        }
+    }
+    PQclear (res);
+    if (set) {
+        self->pinned = realloc (self->pinned, (self->n_pinned + 1) * sizeof *self->pinned);
+        if (!self->pinned)
+            abort ();
+        snprintf (self->pinned[self->n_pinned].digest, sizeof self->pinned->digest, "%s",
+                  digest);
+        self->pinned[self->n_pinned++].set = set;
+        log_info ("running instances keep their original definition",
+                  "workflow=%s digest=%s", workflow_set_get (set, 0)->name, digest);
+    }
+    return set;
+}
+
+/* The instances of one page's keys as stored: who started under what. */
+typedef struct {
+    correlate_t *self;              /* for the pinned-set cache */
+    PGconn *conn;                   /* to load old definitions */
+    PGresult *rows;                 /* key_kind, key_value, workflow, instance_no, digest */
+    const key_slot_t *key;          /* the key being folded */
+} pin_ctx_t;
+
+static const workflow_def_t *
+pin_definition (void *user, const workflow_def_t *current, int instance_no,
+                const workflow_set_t **set)
+{
+    pin_ctx_t *ctx = user;
+    for (int i = 0; i < PQntuples (ctx->rows); i++) {
+        if (atoi (PQgetvalue (ctx->rows, i, 3)) != instance_no
+            || strcmp (PQgetvalue (ctx->rows, i, 2), current->name) != 0
+            || strcmp (PQgetvalue (ctx->rows, i, 0), ctx->key->kind) != 0
+            || strcmp (PQgetvalue (ctx->rows, i, 1), ctx->key->value) != 0)
+            continue;
+        const char *digest = PQgetvalue (ctx->rows, i, 4);
+        if (strcmp (digest, current->digest_hex) == 0)
+            return NULL;
+        workflow_set_t *old = pinned_set (ctx->self, ctx->conn, digest);
+        const workflow_def_t *def = old ? workflow_set_find (old, current->name) : NULL;
+        if (def)
+            *set = old;
+        return def;
+    }
+    return NULL;
+}
+
 /* Processes one page of the queue in one transaction. Returns the number
    of queue rows taken (0 when empty), or -1 after a failure (rolled back). */
 static int
-correlate_page (PGconn *conn, const hub_config_t *config, const workflow_set_t *set,
+correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
                 const calendar_t *calendar, const fold_options_t *options, int page)
 {
+    const hub_config_t *config = self->config;
     if (!db_exec (conn, "BEGIN", "begin correlation"))
         return -1;
     char limit[16];
@@ -543,18 +631,42 @@ correlate_page (PGconn *conn, const hub_config_t *config, const workflow_set_t *
         }
         page_t out;
         page_init (&out);
+        /* the definitions the page's existing instances started under */
+        strbuf_t ks, vs;
+        strbuf_init (&ks);
+        strbuf_init (&vs);
         for (size_t i = 0; i < n_keys; i++) {
+            array_add (&ks, keys[i].kind);
+            array_add (&vs, keys[i].value);
+        }
+        const char *kp[2] = {array_end (&ks), array_end (&vs)};
+        pin_ctx_t pins = {self, conn, NULL, NULL};
+        good = run_params (conn,
+                           "SELECT key_kind, key_value, workflow, instance_no, digest "
+                           "FROM workflow_instances WHERE (key_kind, key_value) IN "
+                           "(SELECT * FROM unnest($1::text[], $2::text[]))",
+                           2, kp, "read instance definitions", &pins.rows);
+        strbuf_free (&ks);
+        strbuf_free (&vs);
+        fold_options_t pinned_options = *options;
+        pinned_options.pin = pin_definition;
+        pinned_options.pin_user = &pins;
+        for (size_t i = 0; i < n_keys && good; i++) {
             if (!keys[i].count)
                 continue;
             key_kind_t kind;
             key_kind_parse (keys[i].kind, &kind);
             fold_result_t result;
-            fold (set, kind, events + keys[i].first, keys[i].count, calendar, options,
-                  &result);
+            pins.key = &keys[i];
+            fold (set, kind, events + keys[i].first, keys[i].count, calendar,
+                  &pinned_options, &result);
             page_add_key (&out, set, &keys[i], kind, &result, events + keys[i].first);
             fold_result_free (&result);
         }
-        good = page_flush (conn, &out);
+        if (good)
+            good = page_flush (conn, &out);
+        if (pins.rows)
+            PQclear (pins.rows);
         page_free (&out);
     }
     for (size_t i = 0; attrs && i < n_rows; i++)
@@ -617,7 +729,7 @@ correlate_thread (void *arg)
     PGconn *conn = NULL;
     calendar_t *calendar = NULL;
     int64_t calendar_at = 0;
-    fold_options_t options = {config->immediate_minutes, config->office_hours};
+    fold_options_t options = {config->immediate_minutes, config->office_hours, NULL, NULL};
     long wait_ms = 0;
     int page = CLAIM_PAGE;          /* queue rows per transaction; 1 while hunting a failure */
     while (true) {
@@ -658,7 +770,7 @@ correlate_thread (void *arg)
                 continue;
             }
         }
-        int n = correlate_page (conn, config, self->set, calendar, &options, page);
+        int n = correlate_page (self, conn, self->set, calendar, &options, page);
         if (n < 0 && db_lost (conn)) {
             PQfinish (conn);
             conn = NULL;
@@ -673,6 +785,9 @@ correlate_thread (void *arg)
         wait_ms = n == page ? 0 : n < 0 ? 1000 : config->correlate_idle_ms;
     }
     calendar_destroy (&calendar);
+    for (size_t i = 0; i < self->n_pinned; i++)
+        workflow_set_destroy (&self->pinned[i].set);
+    free (self->pinned);
     if (conn)
         PQfinish (conn);
     zmq_close (pipe);

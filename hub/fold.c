@@ -84,6 +84,16 @@ typedef struct {
 static fold_instance_t *
 new_instance (fold_ctx_t *ctx, const workflow_def_t *def, int start, int number)
 {
+    const workflow_set_t *set = ctx->set;
+    if (ctx->options->pin) {
+        const workflow_set_t *pinned_set = NULL;
+        const workflow_def_t *pinned
+            = ctx->options->pin (ctx->options->pin_user, def, number, &pinned_set);
+        if (pinned && pinned_set) {
+            def = pinned;
+            set = pinned_set;
+        }
+    }
     fold_result_t *r = ctx->result;
     if (r->n_instances == ctx->cap_instances) {
         ctx->cap_instances = ctx->cap_instances ? 2 * ctx->cap_instances : 8;
@@ -92,6 +102,7 @@ new_instance (fold_ctx_t *ctx, const workflow_def_t *def, int start, int number)
     fold_instance_t *inst = &r->instances[r->n_instances++];
     memset (inst, 0, sizeof *inst);
     inst->def = def;
+    inst->set = set;
     inst->instance_no = number;
     inst->state = INSTANCE_OPEN;
     inst->started_at_ms = ctx->events[start].occurred_at_ms;
@@ -142,7 +153,7 @@ apply (fold_ctx_t *ctx, fold_instance_t *inst, int i)
     ctx->joined[i] = true;
     json_object_update (inst->attrs, e->attrs);
     size_t count;
-    const workflow_match_t *m = workflow_set_relevant (ctx->set, e->agency, e->event_type,
+    const workflow_match_t *m = workflow_set_relevant (inst->set, e->agency, e->event_type,
                                                        &count);
     for (size_t k = 0; k < count; k++) {
         if (m[k].workflow != inst->def)
@@ -191,10 +202,10 @@ apply (fold_ctx_t *ctx, fold_instance_t *inst, int i)
    such events may join an instance that starts after them (a refusal or a
    withdrawal before the case exists means nothing to it). */
 static bool
-only_steps (fold_ctx_t *ctx, int i, const workflow_def_t *def)
+only_steps (fold_ctx_t *ctx, const workflow_set_t *set, int i, const workflow_def_t *def)
 {
     size_t count;
-    const workflow_match_t *m = workflow_set_relevant (ctx->set, ctx->events[i].agency,
+    const workflow_match_t *m = workflow_set_relevant (set, ctx->events[i].agency,
                                                        ctx->events[i].event_type, &count);
     for (size_t k = 0; k < count; k++)
         if (m[k].workflow == def && m[k].role != WORKFLOW_ROLE_STEP)
@@ -204,10 +215,10 @@ only_steps (fold_ctx_t *ctx, int i, const workflow_def_t *def)
 
 /* True when some match of event i concerns def. */
 static bool
-concerns (fold_ctx_t *ctx, int i, const workflow_def_t *def)
+concerns (fold_ctx_t *ctx, const workflow_set_t *set, int i, const workflow_def_t *def)
 {
     size_t count;
-    const workflow_match_t *m = workflow_set_relevant (ctx->set, ctx->events[i].agency,
+    const workflow_match_t *m = workflow_set_relevant (set, ctx->events[i].agency,
                                                        ctx->events[i].event_type, &count);
     for (size_t k = 0; k < count; k++)
         if (m[k].workflow == def)
@@ -224,18 +235,24 @@ fold_workflow (fold_ctx_t *ctx, const workflow_def_t *def)
     size_t n_waiting = 0;
     for (size_t i = 0; i < ctx->n; i++) {
         fold_event_t *e = &ctx->events[i];
-        if (e->expired || !concerns (ctx, (int) i, def))
+        if (e->expired)
+            continue;
+        fold_instance_t *inst = current >= 0 ? &ctx->result->instances[current] : NULL;
+        bool live = inst
+                    && (inst->state == INSTANCE_OPEN || inst->state == INSTANCE_SUSPENDED);
+        /* a running instance follows its own definition */
+        if (live && concerns (ctx, inst->set, (int) i, inst->def)) {
+            ctx->relevant[i] = true;
+            apply (ctx, inst, (int) i);
+            continue;
+        }
+        if (!concerns (ctx, ctx->set, (int) i, def))
             continue;
         ctx->relevant[i] = true;
         if (def->unmatched_ttl_ms > ctx->ttl[i])
             ctx->ttl[i] = def->unmatched_ttl_ms;
-        fold_instance_t *inst = current >= 0 ? &ctx->result->instances[current] : NULL;
-        bool live = inst
-                    && (inst->state == INSTANCE_OPEN || inst->state == INSTANCE_SUSPENDED);
-        if (live) {
-            apply (ctx, inst, (int) i);
-            continue;
-        }
+        if (live)
+            continue;   /* its definition has no use for it: left unmatched */
         if (workflow_event_starts (def, e->agency, e->event_type, fold_json_lookup,
                                    e->attrs)) {
             inst = new_instance (ctx, def, (int) i, ++number);
@@ -244,8 +261,9 @@ fold_workflow (fold_ctx_t *ctx, const workflow_def_t *def)
             /* early events join when they came within the TTL before the start */
             for (size_t w = 0; w < n_waiting; w++)
                 if (inst->started_at_ms - ctx->events[waiting[w]].occurred_at_ms
-                        <= def->unmatched_ttl_ms
-                    && only_steps (ctx, waiting[w], def))
+                        <= inst->def->unmatched_ttl_ms
+                    && concerns (ctx, inst->set, waiting[w], inst->def)
+                    && only_steps (ctx, inst->set, waiting[w], inst->def))
                     apply (ctx, inst, waiting[w]);
             n_waiting = 0;
             continue;

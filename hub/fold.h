@@ -74,7 +74,8 @@ typedef struct {
 } fold_step_t;
 
 typedef struct {
-    const workflow_def_t *def;  /* the workflow */
+    const workflow_def_t *def;  /* the workflow, as this instance started under it */
+    const workflow_set_t *set;  /* the set that holds def */
     int instance_no;            /* 1 for the key's first run of it, 2, ... */
     instance_state_t state;     /* where it stands */
     int64_t started_at_ms;      /* occurred_at of its start event */
@@ -89,9 +90,17 @@ typedef struct {
     fold_step_t *steps;         /* one per step of the definition, in definition order */
 } fold_instance_t;
 
+/* Which definition run instance_no of a workflow follows: the one it
+   started under (returned with the set that holds it), or NULL for the
+   current one. Changing a definition never rewrites a running instance. */
+typedef const workflow_def_t *(*fold_pin_fn) (void *user, const workflow_def_t *current,
+                                               int instance_no, const workflow_set_t **set);
+
 typedef struct {
     int64_t immediate_minutes;  /* the budget of an "immediate" deadline */
     office_hours_t hours;       /* office hours for working-minute deadlines */
+    fold_pin_fn pin;            /* definition pinning, or NULL: current definitions */
+    void *pin_user;             /* passed to pin */
 } fold_options_t;
 
 typedef struct {
