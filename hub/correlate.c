@@ -348,9 +348,13 @@ page_flush (PGconn *conn, page_t *p)
               "ON CONFLICT (instance_id, step) DO UPDATE SET agency = EXCLUDED.agency, "
               "required = EXCLUDED.required, ready_at = EXCLUDED.ready_at, "
               "completed_at = EXCLUDED.completed_at, completed_by = EXCLUDED.completed_by, "
+              /* a mark stands while its deadline stands and the step was not
+                 in fact done in time (its event may be correlated late) */
               "overdue_at = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM workflow_steps.due_at "
+              "  OR EXCLUDED.completed_at <= EXCLUDED.due_at "
               "  THEN NULL ELSE workflow_steps.overdue_at END, "
               "warned_at = CASE WHEN EXCLUDED.warn_at IS DISTINCT FROM workflow_steps.warn_at "
+              "  OR EXCLUDED.completed_at <= EXCLUDED.warn_at "
               "  THEN NULL ELSE workflow_steps.warned_at END, "
               "due_at = EXCLUDED.due_at, warn_at = EXCLUDED.warn_at",
               S_COUNT + 1, sp, "upsert workflow steps", NULL)
@@ -369,8 +373,8 @@ page_flush (PGconn *conn, page_t *p)
                          "DELETE FROM breaches b USING workflow_steps s "
                          "WHERE b.instance_id = ANY ($1::bigint[]) "
                          "AND s.instance_id = b.instance_id AND s.step = b.step "
-                         "AND (NOT s.required OR s.due_at IS NULL "
-                         "  OR (b.kind = 'overdue' AND s.completed_at <= s.due_at) "
+                         "AND (NOT s.required "
+                         "  OR (b.kind = 'overdue' AND s.completed_at <= b.due_at) "
                          "  OR (b.kind = 'warning' AND s.completed_at <= s.warn_at))",
                          1, bp, "withdraw disproved breaches", NULL)
           && run_params (conn,
@@ -583,6 +587,19 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
         good = ok (res, "lock correlation keys");
         PQclear (res);
         const char *kp[2] = {array_end (&ks), array_end (&vs)};
+        if (good) {
+            /* supervision expires parked events with SKIP LOCKED: holding the
+               keys' parked rows keeps "expired" and "taken" from both
+               happening to one event */
+            res = PQexecParams (conn,
+                                "SELECT 1 FROM unmatched_events u "
+                                "JOIN unnest($1::text[], $2::text[]) AS t(k, v) "
+                                "ON u.key_kind = t.k AND u.key_value = t.v "
+                                "WHERE u.expired_at IS NULL FOR UPDATE OF u",
+                                2, NULL, kp, NULL, NULL, 0);
+            good = ok (res, "hold parked events");
+            PQclear (res);
+        }
         if (good) {
             rows = PQexecParams (
                 conn,

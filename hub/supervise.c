@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "db.h"
 #include "log.h"
+#include "migrate.h"
 
 #define CLAIM_LIMIT "1000"   /* rows marked per statement; the rest next round */
 
@@ -126,8 +127,17 @@ supervise_thread (void *arg)
                 break;      /* stop */
         }
         wait_ms = config->supervise_interval_ms;
-        if (!conn && !(conn = db_connect (config, "onenet-hub supervise")))
-            continue;
+        if (!conn) {
+            char err[512];
+            if (!(conn = db_connect (config, "onenet-hub supervise")))
+                continue;
+            /* the schema first (the store thread may still be applying it) */
+            if (migrate_apply (conn, err, sizeof err) < 0) {
+                PQfinish (conn);
+                conn = NULL;
+                continue;
+            }
+        }
         /* keep marking while whole pages come back (a backlog after downtime) */
         int n;
         do {

@@ -787,16 +787,25 @@ def test_rejection_reopen(pb, db, procs, hub_client):
     unit, unit_b = unit_number(66001), unit_number(66002)
     t0 = bj_ms(2020, 11, 2, 9, 0)          # Monday
     day = 86400_000
+    # (agency, event, occurred, attributes, state after it, registration due)
     script = [
-        ("land", "transfer.accepted", t0, {"has_mortgage": False}, "open"),
-        ("tax", "deed_tax.assessed", t0 + 3600_000, {}, "open"),
-        ("land", "transfer.rejected", t0 + 2 * 3600_000, {"reason": "材料不全"}, "suspended"),
-        ("land", "transfer.accepted", t0 + day, {"corrected": True}, "open"),
-        ("land", "transfer.withdrawn", t0 + 2 * day, {}, "cancelled"),
+        # 4 working days after Monday 11-02: 24:00 of Friday 11-06
+        ("land", "transfer.accepted", t0, {"has_mortgage": False}, "open",
+         bj_ms(2020, 11, 7)),
+        ("tax", "deed_tax.assessed", t0 + 3600_000, {}, "open", bj_ms(2020, 11, 7)),
+        # suspended: its clocks stop
+        ("land", "transfer.rejected", t0 + 2 * 3600_000, {"reason": "材料不全"}, "suspended",
+         None),
+        # the clock starts again at the reopening (fold.h): 4 working days
+        # after Tuesday 11-03 end at 24:00 of Monday 11-09
+        ("land", "transfer.accepted", t0 + day, {"corrected": True}, "open",
+         bj_ms(2020, 11, 10)),
+        # no clock for the steps of a cancelled instance
+        ("land", "transfer.withdrawn", t0 + 2 * day, {}, "cancelled", None),
     ]
     labels = {}
     sent = []
-    for agency, etype, t, attrs, state in script:
+    for agency, etype, t, attrs, state, due in script:
         e = case_event(pb, agency, etype, unit, t, attrs)
         labels[e.event_id] = f"{etype}@{t}"
         sent.append(e)
@@ -807,12 +816,10 @@ def test_rejection_reopen(pb, db, procs, hub_client):
         assert [i[4] for i in d["instances"]] == [1], d["instances"]
         assert pt[5] == state, f"after {etype}: {pt[5]}, expected {state}"
         reg = steps_by_id(d, "property_transfer")["registered"]
-        if state == "suspended":
-            assert reg[6] is None, "a suspended instance's clocks stop"
-            assert pt[7] is None, "suspended is not ended"
-        if state == "open":
-            # 4 working days after Monday 11-02: 24:00 of Friday 11-06
-            assert reg[6] == iso(bj_ms(2020, 11, 7)), reg
+        assert reg[6] == iso(due), f"after {etype}: registration due {reg[6]}, " \
+                                   f"expected {iso(due)}"
+        if state in ("open", "suspended"):
+            assert pt[7] is None, f"{state} is not ended"
     d = dump_key(db, unit, labels)
     pt = instance(d, "property_transfer")
     assert pt[7] == iso(t0 + 2 * day), "ended when withdrawn"
