@@ -18,6 +18,7 @@
 
 #define CLAIM_PAGE 500              /* queue rows per transaction */
 #define CALENDAR_RELOAD_MS 60000    /* operators' calendar changes apply this fast */
+#define BUSY_YIELD_MS 250           /* how long one "ingest is busy" word holds */
 
 /* A definition some instance started under that is no longer current. */
 typedef struct {
@@ -356,7 +357,13 @@ page_flush (PGconn *conn, page_t *p)
               "warned_at = CASE WHEN EXCLUDED.warn_at IS DISTINCT FROM workflow_steps.warn_at "
               "  OR EXCLUDED.completed_at <= EXCLUDED.warn_at "
               "  THEN NULL ELSE workflow_steps.warned_at END, "
-              "due_at = EXCLUDED.due_at, warn_at = EXCLUDED.warn_at",
+              "due_at = EXCLUDED.due_at, warn_at = EXCLUDED.warn_at "
+              /* a refold mostly finds the steps as they were: leave those rows be */
+              "WHERE (workflow_steps.agency, workflow_steps.required, workflow_steps.ready_at, "
+              "  workflow_steps.due_at, workflow_steps.warn_at, workflow_steps.completed_at, "
+              "  workflow_steps.completed_by) IS DISTINCT FROM (EXCLUDED.agency, "
+              "  EXCLUDED.required, EXCLUDED.ready_at, EXCLUDED.due_at, EXCLUDED.warn_at, "
+              "  EXCLUDED.completed_at, EXCLUDED.completed_by)",
               S_COUNT + 1, sp, "upsert workflow steps", NULL)
           /* a step done after its deadline is a breach even if no tick saw it late */
           && run_params (conn,
@@ -749,13 +756,33 @@ correlate_thread (void *arg)
     fold_options_t options = {config->immediate_minutes, config->office_hours, NULL, NULL};
     long wait_ms = 0;
     int page = CLAIM_PAGE;          /* queue rows per transaction; 1 while hunting a failure */
+    int64_t busy_until = 0;         /* ingest said it is saturated: yield until then */
+    int64_t last_page_ms = 0;       /* when the last page was taken */
     while (true) {
         zmq_pollitem_t item = {pipe, 0, ZMQ_POLLIN, 0};
+        bool stop = false;
         if (zmq_poll (&item, 1, wait_ms) > 0) {
+            /* read every word waiting, not one per turn: stale "busy" words
+               must not keep the thread yielding after the load is gone */
             char b;
-            if (zmq_recv (pipe, &b, 1, 0) == 0)
-                break;      /* stop */
+            int n;
+            while (!stop && (n = zmq_recv (pipe, &b, 1, ZMQ_DONTWAIT)) >= 0) {
+                if (n == 0)
+                    stop = true;
+                else if (b == 'B')
+                    busy_until = clock_mono_ms () + BUSY_YIELD_MS;
+            }
         }
+        if (stop)
+            break;
+        /* ingest first: while it is saturated, take one page a second and
+           catch up when it eases (the lag shows as correlation_queue's age) */
+        int64_t now = clock_mono_ms ();
+        if (now < busy_until && now - last_page_ms < 1000) {
+            wait_ms = (long) (busy_until - now);
+            continue;
+        }
+        last_page_ms = now;
         wait_ms = 1000;     /* after a failure, retry in a second */
         if (!conn) {
             char err[512];

@@ -11,7 +11,14 @@
     leaves the queue rows in place; a refold is idempotent, so at-least-once
     processing gives exactly-once outcomes.
 
-    Pipe protocol (inproc PAIR, bound by the caller): 0 bytes = stop. */
+    Ingest comes first: acknowledgements are what adapters wait for, and
+    correlated state can always be recomputed. While ingest reports full
+    batches ("B" on the pipe), the thread takes only one page a second and
+    catches up when the load eases; the lag is visible as the age of the
+    oldest correlation_queue row.
+
+    Pipe protocol (inproc PAIR, bound by the caller): 0 bytes = stop;
+    "B" = ingest is saturated, yield for a while. */
 #ifndef ONENET_CORRELATE_H
 #define ONENET_CORRELATE_H
 

@@ -71,6 +71,8 @@ typedef struct {
     const hub_config_t *config; /* settings */
     void *router;               /* the ingest socket */
     void *pipe;                 /* PAIR to the store thread */
+    void *correlate_pipe;       /* PAIR to the correlation thread: "B" = ingest is busy */
+    int64_t busy_told_ms;       /* when the correlator was last told */
     pending_t slots[2];         /* the two batches that alternate */
     pending_t *filling;         /* the one being filled */
     pending_t *inflight;        /* the one at the store, NULL when it is idle */
@@ -417,6 +419,13 @@ complete (ingest_t *self)
     if (committed) {
         self->stats.batches++;
         self->stats.commit_us += (uint64_t) b->commit_us;
+        /* ingest comes first: while batches come back full, tell the
+           correlator to yield (it still takes a page a second) */
+        if (b->n_rows >= (size_t) self->config->batch_max / 2 && self->correlate_pipe
+            && clock_mono_ms () - self->busy_told_ms >= 100) {
+            zmq_send (self->correlate_pipe, "B", 1, ZMQ_DONTWAIT);
+            self->busy_told_ms = clock_mono_ms ();
+        }
     }
     event_ack_t *acks = NULL;
     size_t cap = 0;
@@ -588,6 +597,7 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     zmq_bind (correlate_pipe, CORRELATE_PIPE);
     zmq_bind (supervise_pipe, SUPERVISE_PIPE);
     correlate_t *correlator = correlate_start (ctx, config, set, CORRELATE_PIPE);
+    self->correlate_pipe = correlate_pipe;
     supervise_t *supervisor = supervise_start (ctx, config, SUPERVISE_PIPE);
     log_info ("hub listening", "hub=%s endpoint=%s workflows=%zu", config->hub_id, bound,
               workflow_set_count (set));
@@ -640,6 +650,7 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
         correlate_join (&correlator);
         supervise_join (&supervisor);
     }
+    self->correlate_pipe = NULL;
     zmq_close (correlate_pipe);
     zmq_close (supervise_pipe);
 

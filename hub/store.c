@@ -1,11 +1,11 @@
 /*  store: batched, idempotent PostgreSQL writes, see store.h.
 
     Each batch is one transaction. Usually:
-        SELECT event_id FROM events WHERE event_id = ANY (batch ids)
-        COPY events FROM STDIN                   -- the ids not found
-        COPY correlation_queue FROM STDIN        -- the same ids
-    and when another hub races for the same ids (the COPY hits the unique
-    index), the batch is staged instead:
+        COPY events FROM STDIN                   -- the batch's accepted events
+        COPY correlation_queue FROM STDIN        -- their ids
+    and when some id is already stored (a redelivery, or another hub racing
+    for the same id: the COPY hits the unique index), the batch is staged
+    instead:
         COPY ingest_stage FROM STDIN             -- the batch's accepted events
         INSERT INTO events SELECT ... FROM ingest_stage
             ON CONFLICT (event_id) DO NOTHING RETURNING event_id
@@ -225,89 +225,52 @@ upsert_heartbeats (PGconn *conn, batch_t *b, const char *hub_id, char **error)
     return STEP_OK;
 }
 
-/* The direct path, for the usual batch whose ids are all new: one index
-   probe finds the ids already stored, and the rest go straight into events
-   and correlation_queue with COPY, PostgreSQL's fastest load. If another
-   hub stores one of the same ids between the probe and the COPY, the
-   unique index refuses the COPY: *raced is set, the savepoint undone, and
-   the caller takes the staged path. */
+/* The direct path, for the usual batch whose ids are all new: the rows go
+   straight into events and correlation_queue with COPY, PostgreSQL's
+   fastest load, with no lookup first. When an id is already stored (a
+   redelivery) or another hub stores the same id meanwhile, the unique index
+   refuses the COPY: *conflict is set, the savepoint undone, and the caller
+   takes the staged path, which sorts new ids from known ones. */
 static step_t
-insert_direct (PGconn *conn, batch_t *b, id_index_t *index, strbuf_t *rows, strbuf_t *ids,
-               char **error, bool *raced)
+insert_direct (PGconn *conn, batch_t *b, strbuf_t *ids, char **error, bool *conflict)
 {
-    *raced = false;
+    *conflict = false;
     strbuf_reset (ids);
-    strbuf_putc (ids, '{');
     for (size_t r = 0; r < b->n_rows; r++) {
-        if (r)
-            strbuf_putc (ids, ',');
-        strbuf_append (ids, b->row_ids[r], 36);
-    }
-    strbuf_putc (ids, '}');
-    const char *params[1] = {ids->data};
-    PGresult *res = PQexecParams (conn,
-                                  "SELECT event_id FROM events WHERE event_id = ANY ($1::uuid[])",
-                                  1, NULL, params, NULL, NULL, 0);
-    step_t s = step_of (conn, res, error);
-    /* row_stored doubles as "already there" until the end */
-    for (size_t r = 0; r < b->n_rows; r++)
-        b->row_stored[r] = false;
-    if (s == STEP_OK)
-        for (int i = 0; i < PQntuples (res); i++) {
-            long row = id_index_find (index, b->row_ids, PQgetvalue (res, i, 0));
-            if (row >= 0)
-                b->row_stored[row] = true;
-        }
-    PQclear (res);
-    if (s != STEP_OK)
-        return s;
-    strbuf_reset (rows);
-    strbuf_reset (ids);
-    size_t fresh = 0;
-    for (size_t r = 0; r < b->n_rows; r++) {
-        if (b->row_stored[r])
-            continue;
-        size_t start = r ? b->row_end[r - 1] : 0;
-        strbuf_append (rows, b->copy.data + start, b->row_end[r] - start);
         strbuf_append (ids, b->row_ids[r], 36);
         strbuf_putc (ids, '\n');
-        fresh++;
     }
-    for (size_t r = 0; r < b->n_rows; r++)
-        b->row_stored[r] = !b->row_stored[r];
-    if (!fresh)
-        return STEP_OK;
     char sqlstate[6] = "";
-    s = run (conn, "SAVEPOINT onenet_direct", error);
+    step_t s = run (conn, "SAVEPOINT onenet_direct", error);
     if (s == STEP_OK)
-        s = copy_in (conn, "COPY events (" EVENT_COLUMNS ") FROM STDIN", rows->data, rows->len,
-                     error, sqlstate);
+        s = copy_in (conn, "COPY events (" EVENT_COLUMNS ") FROM STDIN", b->copy.data,
+                     b->copy.len, error, sqlstate);
     if (s == STEP_OK)
         s = copy_in (conn, "COPY correlation_queue (event_id) FROM STDIN", ids->data, ids->len,
                      error, sqlstate);
     if (s == STEP_DATA_ERROR && strcmp (sqlstate, "23505") == 0) {
-        /* unique_violation: a concurrent hub won the race for some id */
+        /* unique_violation: some id is stored already */
         free (*error);
         *error = NULL;
-        *raced = true;
-        for (size_t r = 0; r < b->n_rows; r++)
-            b->row_stored[r] = false;
+        *conflict = true;
         return run (conn, "ROLLBACK TO SAVEPOINT onenet_direct", error);
     }
+    for (size_t r = 0; r < b->n_rows && s == STEP_OK; r++)
+        b->row_stored[r] = true;
     return s;
 }
 
-/* The fast path: the whole batch in one transaction, directly when it can,
-   staged with ON CONFLICT when another hub races for the same ids. */
+/* The fast path: the whole batch in one transaction, directly when every
+   id is new, staged with ON CONFLICT when some is not. */
 static step_t
 commit_fast (PGconn *conn, batch_t *b, id_index_t *index, const char *hub_id,
-             strbuf_t *rows, strbuf_t *ids, char **error)
+             strbuf_t *ids, char **error)
 {
     step_t s = run (conn, "BEGIN", error);
     if (s == STEP_OK && b->n_rows) {
-        bool raced = false;
-        s = insert_direct (conn, b, index, rows, ids, error, &raced);
-        if (s == STEP_OK && raced) {
+        bool conflict = false;
+        s = insert_direct (conn, b, ids, error, &conflict);
+        if (s == STEP_OK && conflict) {
             s = copy_rows (conn, b->copy.data, b->copy.len, error);
             if (s == STEP_OK)
                 s = insert_staged (conn, b, index, error);
@@ -372,14 +335,14 @@ commit_row_by_row (PGconn *conn, batch_t *b, id_index_t *index, const char *hub_
 /* Commits one batch; returns false if the connection was lost. */
 static bool
 commit_batch (PGconn *conn, batch_t *b, id_index_t *index, const char *hub_id,
-              strbuf_t *rows, strbuf_t *ids)
+              strbuf_t *ids)
 {
     int64_t t0 = clock_mono_us ();
     id_index_reset (index, b->n_rows);
     for (size_t r = 0; r < b->n_rows; r++)
         id_index_put (index, b->row_ids, r);
     char *error = NULL;
-    step_t s = commit_fast (conn, b, index, hub_id, rows, ids, &error);
+    step_t s = commit_fast (conn, b, index, hub_id, ids, &error);
     if (s == STEP_DATA_ERROR) {
         log_warn ("batch refused by the database, retrying row by row",
                   "rows=%zu error=\"%s\"", b->n_rows, error ? error : "");
@@ -413,8 +376,7 @@ store_thread (void *arg)
     PGconn *conn = NULL;
     id_index_t index;
     id_index_init (&index);
-    strbuf_t rows, ids;     /* scratch for the direct path */
-    strbuf_init (&rows);
+    strbuf_t ids;           /* scratch for the direct path */
     strbuf_init (&ids);
     int backoff_ms = 100;
     int64_t next_try = 0;
@@ -460,7 +422,7 @@ store_thread (void *arg)
             continue;
         if (!conn)
             b->outcome = BATCH_UNAVAILABLE;
-        else if (!commit_batch (conn, b, &index, config->hub_id, &rows, &ids)) {
+        else if (!commit_batch (conn, b, &index, config->hub_id, &ids)) {
             log_warn ("store unavailable: lost the PostgreSQL connection, batch not "
                       "stored, acknowledgements stopped",
                       "hub=%s rows=%zu", config->hub_id, b->n_rows);
@@ -473,7 +435,6 @@ store_thread (void *arg)
         zmq_send (pipe, &b, sizeof b, 0);
     }
     id_index_free (&index);
-    strbuf_free (&rows);
     strbuf_free (&ids);
     if (conn)
         PQfinish (conn);

@@ -10,8 +10,9 @@ Measures, side by side in one run and on one database:
       SQLite outbox, send, acknowledgement, outbox delete);
   (d) send-to-acknowledgement latency at a fixed offered rate (5 000/s);
   (e) correlation: how fast the hub's correlator turns the stored events
-      into workflow instances (every synthetic event starts a property
-      transfer), timed from the first send until the queue is empty.
+      into workflow instances, timed from the first send until the queue is
+      empty. The senders send whole property-transfer cases (land, tax,
+      power and water events sharing a unit number).
 Each throughput figure is repeated --rounds times, interleaved, and the
 median is reported with the ratio to the median COPY rate. The rows COPY'd
 are exactly the rows the hub stored in its first round.
@@ -83,9 +84,11 @@ class Hub:
 def run_senders(build, endpoint, senders, events, tag, rate=0, batch=500, window=8):
     procs = []
     for i in range(senders):
+        # whole property-transfer cases (six events of four agencies per unit)
         argv = [os.path.join(build, "onenet-bench-sender"), "--hub", endpoint,
                 "--events", str(events), "--adapter-id", f"{tag}-{i}",
-                "--batch", str(batch), "--window", str(window)]
+                "--batch", str(batch), "--window", str(window), "--cases",
+                "--unit-base", str(i * events)]
         if rate:
             argv += ["--rate", str(rate)]
         procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, text=True))

@@ -1,6 +1,8 @@
 /*  onenet-bench-sender: a load generator that speaks the adapter protocol.
 
     Sends N synthetic case events (valid ids, keys and attributes) to a hub
+    (with --cases, whole property transfers: six events of land, tax, power
+    and water sharing a unit number, as a county produces them)
     over a DEALER socket, in batches, with a window of batches in flight,
     optionally paced at a fixed rate, and measures for every event the time
     from its batch's send to its acknowledgement. It has no outbox: it
@@ -37,7 +39,7 @@ static void
 usage (void)
 {
     fprintf (stderr, "usage: onenet-bench-sender --hub ENDPOINT [--events N] [--rate EV_PER_S]\n"
-                     "       [--batch N] [--window N] [--agency A] [--adapter-id ID]\n");
+                     "       [--batch N] [--window N] [--agency A] [--adapter-id ID] [--cases]\n");
 }
 
 int
@@ -45,6 +47,8 @@ main (int argc, char **argv)
 {
     const char *hub = NULL, *agency = "land", *adapter_id = "bench";
     long events = 100000, rate = 0, batch = 500, window = 8;
+    int cases = 0;      /* --cases: events form property-transfer cases */
+    long unit_base = 0; /* --unit-base: first unit number, so senders do not share cases */
     static struct option opts[] = {{"hub", required_argument, 0, 'h'},
                                    {"events", required_argument, 0, 'n'},
                                    {"rate", required_argument, 0, 'r'},
@@ -52,6 +56,8 @@ main (int argc, char **argv)
                                    {"window", required_argument, 0, 'w'},
                                    {"agency", required_argument, 0, 'a'},
                                    {"adapter-id", required_argument, 0, 'i'},
+                                   {"cases", no_argument, 0, 'c'},
+                                   {"unit-base", required_argument, 0, 'u'},
                                    {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1) {
@@ -63,6 +69,8 @@ main (int argc, char **argv)
         case 'w': window = atol (optarg); break;
         case 'a': agency = optarg; break;
         case 'i': adapter_id = optarg; break;
+        case 'c': cases = 1; break;
+        case 'u': unit_base = atol (optarg); break;
         default: usage (); return 2;
         }
     }
@@ -88,22 +96,34 @@ main (int argc, char **argv)
             uuid_generate_random (u);
             uuid_unparse_lower (u, id);
             snprintf (case_no, sizeof case_no, "PY-BDC-%s-%08ld", adapter_id, made);
-            snprintf (unit, sizeof unit, "640425%03ld%03ldGB%05ldF%08ld", (made / 1000) % 1000,
-                      made % 1000, made % 100000, made % 100000000);
+            /* a case: land accepts, tax assesses and collects, land registers,
+               power and water transfer the accounts */
+            static const char *const steps[6][2] = {
+                {"land", "transfer.accepted"},   {"tax", "deed_tax.assessed"},
+                {"tax", "deed_tax.paid"},        {"land", "transfer.registered"},
+                {"power", "account.transferred"}, {"water", "account.transferred"}};
+            long unit_no = unit_base + (cases ? made / 6 : made);
+            const char *ev_agency = cases ? steps[made % 6][0] : agency;
+            const char *ev_type = cases ? steps[made % 6][1] : "transfer.accepted";
+            snprintf (unit, sizeof unit, "640425%03ld%03ldGB%05ldF%08ld",
+                      (unit_no / 1000) % 1000, unit_no % 1000, unit_no % 100000,
+                      unit_no % 100000000);
             event_key_t key = {KEY_UNIT_NUMBER, unit};
             event_attr_t attrs[3] = {
                 {.name = "transfer_kind", .type = ATTR_TEXT, .text = "二手房买卖"},
                 {.name = "deed_tax_yuan", .type = ATTR_NUMBER, .number = 12345.5},
                 {.name = "has_mortgage", .type = ATTR_FLAG, .flag = made % 3 == 0}};
-            case_event_t e = {.schema_version = 1, .event_id = id, .agency = agency,
+            case_event_t e = {.schema_version = 1, .event_id = id, .agency = ev_agency,
                               .adapter_id = adapter_id, .case_no = case_no,
-                              .event_type = "transfer.accepted",
-                              .occurred_at_ms = now_ms - 3600000 + made % 3600000,
+                              .event_type = ev_type,
+                              .occurred_at_ms = now_ms - 3600000 + made % 3600000
+                                                + (cases ? (made % 6) * 60000 : 0),
                               .accepted_at_ms = now_ms, .n_keys = 1, .keys = &key,
                               .n_attrs = 3, .attrs = attrs};
             ev[n] = codec_event_encode (&e, &ev_lens[n]);
         }
-        msgs[b] = codec_batch_encode (b + 1, adapter_id, agency, (const uint8_t *const *) ev,
+        msgs[b] = codec_batch_encode (b + 1, adapter_id, cases ? "" : agency,
+                                      (const uint8_t *const *) ev,
                                       ev_lens, n, &msg_lens[b]);
         msg_counts[b] = n;
         for (size_t i = 0; i < n; i++)
