@@ -62,14 +62,14 @@ clock_parse_rfc3339 (const char *text, int64_t *ms)
 {
     const char *p = text;
     int y, mo, d, h, mi, s, frac = 0;
-    if (!read_digits (&p, 4, &y) || *p++ != '-' || !read_digits (&p, 2, &mo)
-        || *p++ != '-' || !read_digits (&p, 2, &d))
+    if (!read_digits (&p, 4, &y) || *p++ != '-' || !read_digits (&p, 2, &mo) || *p++ != '-'
+        || !read_digits (&p, 2, &d))
         return false;
     if (*p != 'T' && *p != 't' && *p != ' ')
         return false;
     p++;
-    if (!read_digits (&p, 2, &h) || *p++ != ':' || !read_digits (&p, 2, &mi)
-        || *p++ != ':' || !read_digits (&p, 2, &s))
+    if (!read_digits (&p, 2, &h) || *p++ != ':' || !read_digits (&p, 2, &mi) || *p++ != ':'
+        || !read_digits (&p, 2, &s))
         return false;
     if (*p == '.') {
         p++;
@@ -95,7 +95,7 @@ clock_parse_rfc3339 (const char *text, int64_t *ms)
             return false;
         if (*p == ':') {
             p++;
-            if (!read_digits (&p, 2, &om))   /* "+08:" needs its minutes */
+            if (!read_digits (&p, 2, &om)) /* "+08:" needs its minutes */
                 return false;
         }
         else if (*p && !read_digits (&p, 2, &om))
@@ -110,8 +110,8 @@ clock_parse_rfc3339 (const char *text, int64_t *ms)
         return false;
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1]
-        || (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || s > 60)
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap)
+        || h > 23 || mi > 59 || s > 60)
         return false;
     int64_t secs = days_from_civil (y, mo, d) * 86400 + h * 3600 + mi * 60 + s
                    - (int64_t) offset_min * 60;

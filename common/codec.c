@@ -12,25 +12,25 @@ typedef Onenet__V1__HubMessage HubMessage;
 typedef Onenet__V1__CaseEvent CaseEvent;
 
 struct codec_inbound {
-    AdapterMessage *msg;        /* the decoded protobuf, owns all strings */
-    event_key_t *keys;          /* key views of all events, one allocation */
-    event_attr_t *attrs;        /* attribute views of all events */
-    size_t *key_at;             /* index into keys where event i starts */
-    size_t *attr_at;            /* index into attrs where event i starts */
+    AdapterMessage *msg; /* the decoded protobuf, owns all strings */
+    event_key_t *keys;   /* key views of all events, one allocation */
+    event_attr_t *attrs; /* attribute views of all events */
+    size_t *key_at;      /* index into keys where event i starts */
+    size_t *attr_at;     /* index into attrs where event i starts */
 };
 
 struct codec_outbound {
-    HubMessage *msg;            /* the decoded protobuf */
+    HubMessage *msg; /* the decoded protobuf */
 };
 
-static const char *key_names[] = {"", "credit_code", "unit_number",
-                                  "project_code", "application_no", "refund_no"};
+static const char *key_names[] = {
+    "", "credit_code", "unit_number", "project_code", "application_no", "refund_no"};
 
 const char *
 key_kind_name (key_kind_t kind)
 {
     return (unsigned) kind < sizeof key_names / sizeof *key_names ? key_names[kind]
-                                                                   : "unknown";
+                                                                  : "unknown";
 }
 
 bool
@@ -48,20 +48,19 @@ const char *
 error_code_name (error_code_t code)
 {
     static const char *names[] = {
-        "NONE", "MALFORMED", "UNSUPPORTED_VERSION", "MISSING_FIELD",
-        "INVALID_FIELD", "UNKNOWN_AGENCY", "AGENCY_MISMATCH", "LIMIT_EXCEEDED",
-        "INVALID_KEY", "TIME_OUT_OF_RANGE", "STORE_UNAVAILABLE",
-        "MESSAGE_TOO_LARGE", "SHUTTING_DOWN"};
+        "NONE",          "MALFORMED",         "UNSUPPORTED_VERSION", "MISSING_FIELD",
+        "INVALID_FIELD", "UNKNOWN_AGENCY",    "AGENCY_MISMATCH",     "LIMIT_EXCEEDED",
+        "INVALID_KEY",   "TIME_OUT_OF_RANGE", "STORE_UNAVAILABLE",   "MESSAGE_TOO_LARGE",
+        "SHUTTING_DOWN"};
     return (unsigned) code < sizeof names / sizeof *names ? names[code] : "UNKNOWN";
 }
 
 const char *
 ack_status_name (ack_status_t status)
 {
-    static const char *names[] = {"unspecified", "stored", "duplicate",
-                                  "rejected", "retry"};
-    return (unsigned) status < sizeof names / sizeof *names ? names[status]
-                                                            : "unknown";
+    static const char *names[] = {"unspecified", "stored", "duplicate", "rejected",
+                                  "retry"};
+    return (unsigned) status < sizeof names / sizeof *names ? names[status] : "unknown";
 }
 
 /* --- adapter -> hub ---------------------------------------------------- */
@@ -71,8 +70,10 @@ codec_inbound_decode (const void *data, size_t len, char *err, size_t errlen)
 {
     AdapterMessage *msg = onenet__v1__adapter_message__unpack (NULL, len, data);
     if (!msg) {
-        snprintf (err, errlen, "%zu bytes are not a valid AdapterMessage "
-                  "(truncated or not protobuf)", len);
+        snprintf (err, errlen,
+                  "%zu bytes are not a valid AdapterMessage "
+                  "(truncated or not protobuf)",
+                  len);
         return NULL;
     }
     if (msg->body_case != ONENET__V1__ADAPTER_MESSAGE__BODY_BATCH
@@ -117,10 +118,14 @@ codec_inbound_decode (const void *data, size_t len, char *err, size_t errlen)
                 attr->type = (attr_type_t) src->value_case;
                 switch (src->value_case) {
                 case ONENET__V1__ATTRIBUTE__VALUE_TEXT: attr->text = src->text; break;
-                case ONENET__V1__ATTRIBUTE__VALUE_INTEGER: attr->integer = src->integer; break;
+                case ONENET__V1__ATTRIBUTE__VALUE_INTEGER:
+                    attr->integer = src->integer;
+                    break;
                 case ONENET__V1__ATTRIBUTE__VALUE_NUMBER: attr->number = src->number; break;
                 case ONENET__V1__ATTRIBUTE__VALUE_FLAG: attr->flag = src->flag; break;
-                case ONENET__V1__ATTRIBUTE__VALUE_TIME_MS: attr->time_ms = src->time_ms; break;
+                case ONENET__V1__ATTRIBUTE__VALUE_TIME_MS:
+                    attr->time_ms = src->time_ms;
+                    break;
                 default: attr->type = ATTR_NONE;
                 }
             }
@@ -148,7 +153,8 @@ inbound_kind_t
 codec_inbound_kind (const codec_inbound_t *self)
 {
     return self->msg->body_case == ONENET__V1__ADAPTER_MESSAGE__BODY_BATCH
-               ? INBOUND_BATCH : INBOUND_HEARTBEAT;
+               ? INBOUND_BATCH
+               : INBOUND_HEARTBEAT;
 }
 
 uint64_t
@@ -360,8 +366,8 @@ codec_ack_encode (uint64_t batch_seq, const event_ack_t *acks, size_t n, size_t 
 }
 
 uint8_t *
-codec_heartbeat_reply_encode (int64_t hub_time_ms, const char *hub_id,
-                              bool store_available, size_t *len)
+codec_heartbeat_reply_encode (int64_t hub_time_ms, const char *hub_id, bool store_available,
+                              size_t *len)
 {
     Onenet__V1__HeartbeatReply r = ONENET__V1__HEARTBEAT_REPLY__INIT;
     r.hub_time_ms = hub_time_ms;
@@ -422,14 +428,16 @@ uint64_t
 codec_outbound_batch_seq (const codec_outbound_t *self)
 {
     return self->msg->body_case == ONENET__V1__HUB_MESSAGE__BODY_ACK
-               ? self->msg->ack->batch_seq : 0;
+               ? self->msg->ack->batch_seq
+               : 0;
 }
 
 size_t
 codec_outbound_ack_count (const codec_outbound_t *self)
 {
     return self->msg->body_case == ONENET__V1__HUB_MESSAGE__BODY_ACK
-               ? self->msg->ack->n_acks : 0;
+               ? self->msg->ack->n_acks
+               : 0;
 }
 
 void

@@ -57,66 +57,63 @@ typedef enum {
 } error_code_t;
 
 typedef struct {
-    key_kind_t kind;            /* which identifier scheme */
-    const char *value;          /* the identifier itself */
+    key_kind_t kind;   /* which identifier scheme */
+    const char *value; /* the identifier itself */
 } event_key_t;
 
 typedef struct {
-    const char *name;           /* attribute name, [a-z0-9_]+ by convention */
-    attr_type_t type;           /* which of the fields below holds the value */
-    const char *text;           /* ATTR_TEXT */
-    int64_t integer;            /* ATTR_INTEGER */
-    double number;              /* ATTR_NUMBER */
-    bool flag;                  /* ATTR_FLAG */
-    int64_t time_ms;            /* ATTR_TIME, ms since the epoch UTC */
+    const char *name; /* attribute name, [a-z0-9_]+ by convention */
+    attr_type_t type; /* which of the fields below holds the value */
+    const char *text; /* ATTR_TEXT */
+    int64_t integer;  /* ATTR_INTEGER */
+    double number;    /* ATTR_NUMBER */
+    bool flag;        /* ATTR_FLAG */
+    int64_t time_ms;  /* ATTR_TIME, ms since the epoch UTC */
 } event_attr_t;
 
 /* One case event (CaseEvent on the wire). Strings are never NULL once
    decoded (absent strings are ""). */
 typedef struct {
-    uint32_t schema_version;    /* protocol schema version, 1 */
-    const char *event_id;       /* globally unique UUID text */
-    const char *agency;         /* agency code, "tax", "land", ... */
-    const char *adapter_id;     /* adapter instance that accepted it */
-    const char *case_no;        /* the agency's own case number */
-    const char *event_type;     /* the agency's event vocabulary */
-    int64_t occurred_at_ms;     /* when it happened, ms since epoch UTC */
-    int64_t accepted_at_ms;     /* when the adapter accepted it */
-    size_t n_keys;              /* number of correlation keys */
-    const event_key_t *keys;    /* correlation keys */
-    size_t n_attrs;             /* number of attributes */
-    const event_attr_t *attrs;  /* typed attributes */
+    uint32_t schema_version;   /* protocol schema version, 1 */
+    const char *event_id;      /* globally unique UUID text */
+    const char *agency;        /* agency code, "tax", "land", ... */
+    const char *adapter_id;    /* adapter instance that accepted it */
+    const char *case_no;       /* the agency's own case number */
+    const char *event_type;    /* the agency's event vocabulary */
+    int64_t occurred_at_ms;    /* when it happened, ms since epoch UTC */
+    int64_t accepted_at_ms;    /* when the adapter accepted it */
+    size_t n_keys;             /* number of correlation keys */
+    const event_key_t *keys;   /* correlation keys */
+    size_t n_attrs;            /* number of attributes */
+    const event_attr_t *attrs; /* typed attributes */
 } case_event_t;
 
 typedef struct {
-    const char *event_id;       /* the event this answers */
-    ack_status_t status;        /* stored, duplicate, rejected, retry */
-    error_code_t code;          /* why, when rejected or retry */
-    const char *reason;         /* human-readable reason, "" when none */
+    const char *event_id; /* the event this answers */
+    ack_status_t status;  /* stored, duplicate, rejected, retry */
+    error_code_t code;    /* why, when rejected or retry */
+    const char *reason;   /* human-readable reason, "" when none */
 } event_ack_t;
 
 typedef struct {
-    const char *adapter_id;     /* adapter instance reporting */
-    const char *agency;         /* its agency */
-    int64_t sent_at_ms;         /* adapter's clock when sent */
-    uint64_t outbox_depth;      /* events accepted, not yet acknowledged */
-    int64_t oldest_unacked_ms;  /* accepted_at of the oldest of them, 0 if none */
-    uint64_t task_cursor;       /* last task sequence received (reserved) */
+    const char *adapter_id;    /* adapter instance reporting */
+    const char *agency;        /* its agency */
+    int64_t sent_at_ms;        /* adapter's clock when sent */
+    uint64_t outbox_depth;     /* events accepted, not yet acknowledged */
+    int64_t oldest_unacked_ms; /* accepted_at of the oldest of them, 0 if none */
+    uint64_t task_cursor;      /* last task sequence received (reserved) */
 } heartbeat_t;
 
-const char *key_kind_name (key_kind_t kind);          /* "credit_code", ... */
+const char *key_kind_name (key_kind_t kind); /* "credit_code", ... */
 bool key_kind_parse (const char *name, key_kind_t *kind);
-const char *error_code_name (error_code_t code);      /* "MALFORMED", ... */
-const char *ack_status_name (ack_status_t status);    /* "stored", ... */
+const char *error_code_name (error_code_t code);   /* "MALFORMED", ... */
+const char *ack_status_name (ack_status_t status); /* "stored", ... */
 
 /* --- adapter -> hub ---------------------------------------------------- */
 
 typedef struct codec_inbound codec_inbound_t;
 
-typedef enum {
-    INBOUND_BATCH = 1,
-    INBOUND_HEARTBEAT = 2
-} inbound_kind_t;
+typedef enum { INBOUND_BATCH = 1, INBOUND_HEARTBEAT = 2 } inbound_kind_t;
 
 /* Decodes an AdapterMessage. Returns NULL when the bytes are not one, or
    when it carries no body, and says why in err. */
@@ -141,9 +138,9 @@ uint8_t *codec_event_encode (const case_event_t *event, size_t *len);
 /* Builds an AdapterMessage{EventBatch} from already serialized CaseEvents
    (as kept in an adapter outbox). Returns NULL if one of them does not
    decode. Returns malloc'd bytes, caller frees. */
-uint8_t *codec_batch_encode (uint64_t batch_seq, const char *adapter_id,
-                             const char *agency, const uint8_t *const *events,
-                             const size_t *event_lens, size_t n, size_t *len);
+uint8_t *codec_batch_encode (uint64_t batch_seq, const char *adapter_id, const char *agency,
+                             const uint8_t *const *events, const size_t *event_lens,
+                             size_t n, size_t *len);
 
 uint8_t *codec_heartbeat_encode (const heartbeat_t *hb, size_t *len);
 

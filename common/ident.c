@@ -15,31 +15,29 @@
 #include <string.h>
 
 #if defined(__GNUC__)
-#   define IDENT_PRINTF(f, a) __attribute__ ((format (printf, f, a)))
+#define IDENT_PRINTF(f, a) __attribute__ ((format (printf, f, a)))
 #else
-#   define IDENT_PRINTF(f, a)
+#define IDENT_PRINTF(f, a)
 #endif
 
 /*  GB 32100-2015 code alphabet; a character's value is its index. The
     letters I, O, Z, S and V are left out because they read like 1, 0, 2,
     5 and U.  */
-static const char s_credit_alphabet [] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+static const char s_credit_alphabet[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
 
 /*  Weights 3^(i-1) mod 31 for positions i = 1..17.  */
-static const int s_credit_weights [17] = {
-    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28
-};
+static const int s_credit_weights[17] = {1,  3,  9,  27, 19, 26, 16, 17, 20,
+                                         29, 25, 13, 8,  24, 10, 30, 28};
 
 /*  GB/T 37346-2019 parcel feature codes (second character of the parcel
     code): A collective land ownership, B/S/X construction land use right on,
     above and below the surface, C homestead, D/E/F contracted farmland,
     forest and grassland, G uninhabited island, H sea area, W use right
     undetermined or disputed, Y other.  */
-static const char s_parcel_features [] = "ABCDEFGHSWXY";
+static const char s_parcel_features[] = "ABCDEFGHSWXY";
 
 /*  Longest part of a value quoted in a reason, in input bytes.  */
 #define QUOTE_MAX 32
-
 
 /*  Writes into buf (size bufsize, at least 8) a printable copy of value for
     a reason: printable ASCII as is, '"' and '\' escaped, other bytes as
@@ -50,35 +48,33 @@ s_quote (const char *value, char *buf, size_t bufsize)
     assert (bufsize >= 8);
     size_t out = 0;
     size_t in;
-    for (in = 0; in < QUOTE_MAX && value [in]; in++) {
-        unsigned char c = (unsigned char) value [in];
-        char piece [8];
+    for (in = 0; in < QUOTE_MAX && value[in]; in++) {
+        unsigned char c = (unsigned char) value[in];
+        char piece[8];
         if (c == '"' || c == '\\')
             snprintf (piece, sizeof piece, "\\%c", c);
-        else
-        if (c >= 0x20 && c < 0x7f)
+        else if (c >= 0x20 && c < 0x7f)
             snprintf (piece, sizeof piece, "%c", c);
         else
             snprintf (piece, sizeof piece, "\\x%02X", c);
         size_t len = strlen (piece);
         if (out + len + 4 > bufsize)
-            break;              //  keep room for "..." and the NUL
+            break; //  keep room for "..." and the NUL
         memcpy (buf + out, piece, len);
         out += len;
     }
-    if (value [in]) {
+    if (value[in]) {
         memcpy (buf + out, "...", 3);
         out += 3;
     }
-    buf [out] = '\0';
+    buf[out] = '\0';
 }
 
 /*  Writes "<what> \"<value>\": <reason>" into err when err is usable; with a
     NULL value writes "<what> is missing". Always returns false so that
     validators can "return s_fail (...)".  */
-static bool IDENT_PRINTF (5, 6)
-s_fail (char *err, size_t errlen, const char *what, const char *value,
-        const char *format, ...)
+static bool IDENT_PRINTF (5, 6) s_fail (char *err, size_t errlen, const char *what,
+                                        const char *value, const char *format, ...)
 {
     if (!err || errlen == 0)
         return false;
@@ -86,9 +82,9 @@ s_fail (char *err, size_t errlen, const char *what, const char *value,
         snprintf (err, errlen, "%s is missing", what);
         return false;
     }
-    char quoted [QUOTE_MAX * 4 + 4];
+    char quoted[QUOTE_MAX * 4 + 4];
     s_quote (value, quoted, sizeof quoted);
-    char reason [IDENT_ERR_MAX];
+    char reason[IDENT_ERR_MAX];
     va_list args;
     va_start (args, format);
     vsnprintf (reason, sizeof reason, format, args);
@@ -139,9 +135,8 @@ s_credit_value (char c)
     if (c == '\0')
         return -1;
     const char *hit = strchr (s_credit_alphabet, c);
-    return hit ? (int) (hit - s_credit_alphabet): -1;
+    return hit ? (int) (hit - s_credit_alphabet) : -1;
 }
-
 
 //  --------------------------------------------------------------------------
 //  Returns the check character over the first 17 characters, or 0.
@@ -153,32 +148,30 @@ ident_credit_code_check_char (const char *first17)
         return 0;
     int sum = 0;
     for (int i = 0; i < 17; i++) {
-        int value = s_credit_value (first17 [i]);
+        int value = s_credit_value (first17[i]);
         if (value < 0)
-            return 0;           //  also stops at a NUL before position 17
-        sum += value * s_credit_weights [i];
+            return 0; //  also stops at a NUL before position 17
+        sum += value * s_credit_weights[i];
     }
     int check = 31 - sum % 31;
-    return s_credit_alphabet [check == 31? 0: check];
+    return s_credit_alphabet[check == 31 ? 0 : check];
 }
-
 
 //  --------------------------------------------------------------------------
 //  Appends the check character to body17; empty string if body17 is bad.
 
 void
-ident_credit_code_make (const char body17 [17], char out [19])
+ident_credit_code_make (const char body17[17], char out[19])
 {
     char check = ident_credit_code_check_char (body17);
     if (!check) {
-        out [0] = '\0';
+        out[0] = '\0';
         return;
     }
     memcpy (out, body17, 17);
-    out [17] = check;
-    out [18] = '\0';
+    out[17] = check;
+    out[18] = '\0';
 }
-
 
 //  --------------------------------------------------------------------------
 //  True when code is a valid unified social credit code.
@@ -186,24 +179,23 @@ ident_credit_code_make (const char body17 [17], char out [19])
 bool
 ident_credit_code_valid (const char *code, char *err, size_t errlen)
 {
-    static const char what [] = "credit code";
+    static const char what[] = "credit code";
     if (!code)
         return s_fail (err, errlen, what, NULL, "%s", "");
     size_t length = strlen (code);
     if (length != IDENT_CREDIT_CODE_LEN)
-        return s_fail (err, errlen, what, code, "length %zu, expected %d",
-                       length, IDENT_CREDIT_CODE_LEN);
+        return s_fail (err, errlen, what, code, "length %zu, expected %d", length,
+                       IDENT_CREDIT_CODE_LEN);
 
-    char desc [16];
+    char desc[16];
     for (int i = 0; i < IDENT_CREDIT_CODE_LEN; i++) {
-        char c = code [i];
+        char c = code[i];
         if (s_is_lower (c))
             return s_fail (err, errlen, what, code,
                            "%s at position %d is lower case, expected upper case",
                            s_describe (c, desc, sizeof desc), i + 1);
         if (s_credit_value (c) < 0)
-            return s_fail (err, errlen, what, code,
-                           "%s at position %d is not allowed",
+            return s_fail (err, errlen, what, code, "%s at position %d is not allowed",
                            s_describe (c, desc, sizeof desc), i + 1);
         if (i >= 2 && i < 8 && !s_is_digit (c))
             return s_fail (err, errlen, what, code,
@@ -212,14 +204,12 @@ ident_credit_code_valid (const char *code, char *err, size_t errlen)
                            s_describe (c, desc, sizeof desc), i + 1);
     }
     char expected = ident_credit_code_check_char (code);
-    assert (expected);          //  every character was checked above
-    if (code [17] != expected)
-        return s_fail (err, errlen, what, code,
-                       "check character is '%c', expected '%c'",
-                       code [17], expected);
+    assert (expected); //  every character was checked above
+    if (code[17] != expected)
+        return s_fail (err, errlen, what, code, "check character is '%c', expected '%c'",
+                       code[17], expected);
     return true;
 }
-
 
 //  --------------------------------------------------------------------------
 //  True when unit is a valid real-estate unit code.
@@ -227,84 +217,82 @@ ident_credit_code_valid (const char *code, char *err, size_t errlen)
 bool
 ident_unit_number_valid (const char *unit, char *err, size_t errlen)
 {
-    static const char what [] = "unit number";
+    static const char what[] = "unit number";
     if (!unit)
         return s_fail (err, errlen, what, NULL, "%s", "");
     size_t length = strlen (unit);
     if (length != IDENT_UNIT_NUMBER_LEN)
-        return s_fail (err, errlen, what, unit, "length %zu, expected %d",
-                       length, IDENT_UNIT_NUMBER_LEN);
+        return s_fail (err, errlen, what, unit, "length %zu, expected %d", length,
+                       IDENT_UNIT_NUMBER_LEN);
 
     //  The digit-only parts, by 0-based start and end (exclusive).
     static const struct {
-        int start;              //  first position, 0-based
-        int end;                //  one past the last position
-        const char *part;       //  name used in the reason
-    } digits [] = {
-        {  0,  6, "administrative division, positions 1-6" },
-        {  6,  9, "cadastral zone, positions 7-9" },
-        {  9, 12, "cadastral subzone, positions 10-12" },
-        { 14, 19, "parcel sequence, positions 15-19" },
-        { 20, 28, "fixture unit number, positions 21-28" },
+        int start;        //  first position, 0-based
+        int end;          //  one past the last position
+        const char *part; //  name used in the reason
+    } digits[] = {
+        {0, 6, "administrative division, positions 1-6"},
+        {6, 9, "cadastral zone, positions 7-9"},
+        {9, 12, "cadastral subzone, positions 10-12"},
+        {14, 19, "parcel sequence, positions 15-19"},
+        {20, 28, "fixture unit number, positions 21-28"},
     };
-    char desc [16];
-    for (size_t p = 0; p < sizeof digits / sizeof digits [0]; p++)
-        for (int i = digits [p].start; i < digits [p].end; i++)
-            if (!s_is_digit (unit [i]))
-                return s_fail (err, errlen, what, unit,
-                               "%s at position %d is not a digit (%s)",
-                               s_describe (unit [i], desc, sizeof desc),
-                               i + 1, digits [p].part);
+    char desc[16];
+    for (size_t p = 0; p < sizeof digits / sizeof digits[0]; p++)
+        for (int i = digits[p].start; i < digits[p].end; i++)
+            if (!s_is_digit (unit[i]))
+                return s_fail (
+                    err, errlen, what, unit, "%s at position %d is not a digit (%s)",
+                    s_describe (unit[i], desc, sizeof desc), i + 1, digits[p].part);
 
-    char owner = unit [12];
+    char owner = unit[12];
     if (owner != 'G' && owner != 'J' && owner != 'Z')
         return s_fail (err, errlen, what, unit,
                        "%s at position 13 is not a parcel ownership code "
-                       "(G, J or Z)", s_describe (owner, desc, sizeof desc));
-    char feature = unit [13];
+                       "(G, J or Z)",
+                       s_describe (owner, desc, sizeof desc));
+    char feature = unit[13];
     if (feature == '\0' || !strchr (s_parcel_features, feature))
         return s_fail (err, errlen, what, unit,
                        "%s at position 14 is not a parcel feature code "
-                       "(one of %s)", s_describe (feature, desc, sizeof desc),
-                       s_parcel_features);
-    char fixture = unit [19];
+                       "(one of %s)",
+                       s_describe (feature, desc, sizeof desc), s_parcel_features);
+    char fixture = unit[19];
     if (fixture != 'F' && fixture != 'L' && fixture != 'Q' && fixture != 'W')
         return s_fail (err, errlen, what, unit,
                        "%s at position 20 is not a fixture feature code "
-                       "(F, L, Q or W)", s_describe (fixture, desc, sizeof desc));
+                       "(F, L, Q or W)",
+                       s_describe (fixture, desc, sizeof desc));
     if (fixture == 'W' && memcmp (unit + 20, "00000000", 8) != 0)
         return s_fail (err, errlen, what, unit,
                        "fixture code \"%.9s\" names no fixture, "
-                       "expected \"W00000000\"", unit + 19);
+                       "expected \"W00000000\"",
+                       unit + 19);
     return true;
 }
-
 
 //  --------------------------------------------------------------------------
 //  Copies the administrative division of a unit number or credit code.
 
 bool
-ident_admin_division (const char *unit_or_code, char out [7])
+ident_admin_division (const char *unit_or_code, char out[7])
 {
-    out [0] = '\0';
+    out[0] = '\0';
     if (!unit_or_code)
         return false;
     size_t length = strlen (unit_or_code);
     const char *division = NULL;
-    if (length == IDENT_UNIT_NUMBER_LEN
-    &&  ident_unit_number_valid (unit_or_code, NULL, 0))
+    if (length == IDENT_UNIT_NUMBER_LEN && ident_unit_number_valid (unit_or_code, NULL, 0))
         division = unit_or_code;
-    else
-    if (length == IDENT_CREDIT_CODE_LEN
-    &&  ident_credit_code_valid (unit_or_code, NULL, 0))
+    else if (length == IDENT_CREDIT_CODE_LEN
+             && ident_credit_code_valid (unit_or_code, NULL, 0))
         division = unit_or_code + 2;
     if (!division)
         return false;
     memcpy (out, division, 6);
-    out [6] = '\0';
+    out[6] = '\0';
     return true;
 }
-
 
 //  --------------------------------------------------------------------------
 //  True when s is a canonical 8-4-4-4-12 UUID.
@@ -316,12 +304,11 @@ ident_uuid_valid (const char *s)
         return false;
     for (int i = 0; i < IDENT_UUID_LEN; i++) {
         bool hyphen_here = i == 8 || i == 13 || i == 18 || i == 23;
-        if (hyphen_here? s [i] != '-': !s_is_hex (s [i]))
+        if (hyphen_here ? s[i] != '-' : !s_is_hex (s[i]))
             return false;
     }
     return true;
 }
-
 
 //  --------------------------------------------------------------------------
 //  True when s is an event type.
@@ -329,20 +316,19 @@ ident_uuid_valid (const char *s)
 bool
 ident_event_type_valid (const char *s, char *err, size_t errlen)
 {
-    static const char what [] = "event type";
+    static const char what[] = "event type";
     if (!s)
         return s_fail (err, errlen, what, NULL, "%s", "");
     size_t length = strlen (s);
     if (length == 0 || length > IDENT_EVENT_TYPE_MAX)
-        return s_fail (err, errlen, what, s, "length %zu, expected 1 to %d",
-                       length, IDENT_EVENT_TYPE_MAX);
-    char desc [16];
-    if (!s_is_lower (s [0]))
-        return s_fail (err, errlen, what, s,
-                       "%s at position 1 is not a lower-case letter",
-                       s_describe (s [0], desc, sizeof desc));
+        return s_fail (err, errlen, what, s, "length %zu, expected 1 to %d", length,
+                       IDENT_EVENT_TYPE_MAX);
+    char desc[16];
+    if (!s_is_lower (s[0]))
+        return s_fail (err, errlen, what, s, "%s at position 1 is not a lower-case letter",
+                       s_describe (s[0], desc, sizeof desc));
     for (size_t i = 1; i < length; i++) {
-        char c = s [i];
+        char c = s[i];
         if (!s_is_lower (c) && !s_is_digit (c) && c != '_' && c != '.')
             return s_fail (err, errlen, what, s,
                            "%s at position %zu is not allowed "
@@ -351,7 +337,6 @@ ident_event_type_valid (const char *s, char *err, size_t errlen)
     }
     return true;
 }
-
 
 //  --------------------------------------------------------------------------
 //  True when s is an agency code.
@@ -365,7 +350,7 @@ ident_agency_code_valid (const char *s)
     if (length == 0 || length > IDENT_AGENCY_CODE_MAX)
         return false;
     for (size_t i = 0; i < length; i++)
-        if (!s_is_lower (s [i]) && !s_is_digit (s [i]) && s [i] != '_')
+        if (!s_is_lower (s[i]) && !s_is_digit (s[i]) && s[i] != '_')
             return false;
     return true;
 }

@@ -23,14 +23,14 @@ extern "C" {
 #endif
 
 /*  Lengths of the fixed-length identifiers, without the terminating NUL.  */
-#define IDENT_CREDIT_CODE_LEN   18
-#define IDENT_UNIT_NUMBER_LEN   28
-#define IDENT_UUID_LEN          36
-#define IDENT_EVENT_TYPE_MAX    64
-#define IDENT_AGENCY_CODE_MAX   32
+#define IDENT_CREDIT_CODE_LEN 18
+#define IDENT_UNIT_NUMBER_LEN 28
+#define IDENT_UUID_LEN        36
+#define IDENT_EVENT_TYPE_MAX  64
+#define IDENT_AGENCY_CODE_MAX 32
 
 /*  A buffer this large holds any reason the validators write.  */
-#define IDENT_ERR_MAX           256
+#define IDENT_ERR_MAX 256
 
 /*  True when code is a GB 32100-2015 unified social credit code: exactly 18
     characters from "0123456789ABCDEFGHJKLMNPQRTUWXY", positions 3-8 (the
@@ -40,20 +40,17 @@ extern "C" {
     authority, organisation type) are checked against the alphabet only,
     because the authority tables grow. On false, writes a reason into err,
     e.g. credit code "9135...": check character is 'A', expected '3'.  */
-bool
-    ident_credit_code_valid (const char *code, char *err, size_t errlen);
+bool ident_credit_code_valid (const char *code, char *err, size_t errlen);
 
 /*  Returns the GB 32100-2015 check character for the first 17 characters
     of first17 (read no further, and not past a NUL), or 0 when one of them
     is not in the code alphabet.  */
-char
-    ident_credit_code_check_char (const char *first17);
+char ident_credit_code_check_char (const char *first17);
 
 /*  Writes body17 followed by its check character and a NUL into out, for
     tests and sample data. When body17 holds a character outside the code
     alphabet, out is set to the empty string.  */
-void
-    ident_credit_code_make (const char body17[17], char out[19]);
+void ident_credit_code_make (const char body17[17], char out[19]);
 
 /*  True when unit is a GB/T 37346-2019 real-estate unit code of exactly 28
     characters:
@@ -65,30 +62,25 @@ void
       20-28  fixture code: F (building), L (forest), Q (other) or W (none),
              then an 8-digit unit number, which is 00000000 for W
     On false, writes a reason into err naming the position and the part.  */
-bool
-    ident_unit_number_valid (const char *unit, char *err, size_t errlen);
+bool ident_unit_number_valid (const char *unit, char *err, size_t errlen);
 
 /*  Copies the 6-digit administrative division of a valid unit number
     (positions 1-6) or of a valid credit code (positions 3-8) into out,
     NUL-terminated, and returns true. Returns false and sets out to the
     empty string when unit_or_code is neither.  */
-bool
-    ident_admin_division (const char *unit_or_code, char out[7]);
+bool ident_admin_division (const char *unit_or_code, char out[7]);
 
 /*  True when s is a UUID in canonical text form: 36 characters, 8-4-4-4-12
     hexadecimal digits (either case) separated by hyphens.  */
-bool
-    ident_uuid_valid (const char *s);
+bool ident_uuid_valid (const char *s);
 
 /*  True when s is an event type: 1 to 64 characters of [a-z0-9_.] that
     start with a letter ("transfer.registered"). On false, writes a reason
     into err.  */
-bool
-    ident_event_type_valid (const char *s, char *err, size_t errlen);
+bool ident_event_type_valid (const char *s, char *err, size_t errlen);
 
 /*  True when s is an agency code: 1 to 32 characters of [a-z0-9_].  */
-bool
-    ident_agency_code_valid (const char *s);
+bool ident_agency_code_valid (const char *s);
 
 #ifdef __cplusplus
 }

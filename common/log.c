@@ -8,8 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *s_proc = "onenet";   /* proc= field of every line */
-static log_level_t s_min = LOG_INFO;    /* lines below this level are dropped */
+static const char *s_proc = "onenet"; /* proc= field of every line */
+static log_level_t s_min = LOG_INFO;  /* lines below this level are dropped */
 
 static const char *level_names[] = {"debug", "info", "warn", "error"};
 
@@ -41,11 +41,11 @@ log_write (log_level_t level, const char *msg, const char *fields, ...)
     gettimeofday (&tv, NULL);
     struct tm tm;
     gmtime_r (&tv.tv_sec, &tm);
-    int n = snprintf (line, sizeof line,
-                      "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s proc=%s msg=\"%s\"",
-                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                      tm.tm_min, tm.tm_sec, (long) (tv.tv_usec / 1000),
-                      level_names[level], s_proc, msg);
+    int n =
+        snprintf (line, sizeof line,
+                  "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s proc=%s msg=\"%s\"",
+                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                  tm.tm_sec, (long) (tv.tv_usec / 1000), level_names[level], s_proc, msg);
     if (n < 0)
         return;
     if ((size_t) n >= sizeof line - 2)
@@ -58,7 +58,8 @@ log_write (log_level_t level, const char *msg, const char *fields, ...)
         va_end (args);
         if (m > 0)
             n += m < (int) (sizeof line - (size_t) n - 1)
-                     ? m : (int) (sizeof line - (size_t) n - 2);
+                     ? m
+                     : (int) (sizeof line - (size_t) n - 2);
     }
     for (int i = 0; i < n; i++)
         if (line[i] == '\n' || line[i] == '\r')

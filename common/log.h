@@ -10,12 +10,7 @@
 
 #include <stdbool.h>
 
-typedef enum {
-    LOG_DEBUG = 0,
-    LOG_INFO = 1,
-    LOG_WARN = 2,
-    LOG_ERROR = 3
-} log_level_t;
+typedef enum { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 } log_level_t;
 
 /* Sets the process name printed as proc= and the lowest level written. */
 void log_init (const char *proc, log_level_t min_level);
@@ -30,8 +25,8 @@ void log_write (log_level_t level, const char *msg, const char *fields, ...)
     __attribute__ ((format (printf, 3, 4)));
 
 #define log_debug(msg, ...) log_write (LOG_DEBUG, msg, __VA_ARGS__)
-#define log_info(msg, ...) log_write (LOG_INFO, msg, __VA_ARGS__)
-#define log_warn(msg, ...) log_write (LOG_WARN, msg, __VA_ARGS__)
+#define log_info(msg, ...)  log_write (LOG_INFO, msg, __VA_ARGS__)
+#define log_warn(msg, ...)  log_write (LOG_WARN, msg, __VA_ARGS__)
 #define log_error(msg, ...) log_write (LOG_ERROR, msg, __VA_ARGS__)
 
 #endif

@@ -53,8 +53,8 @@ apply_setting (void *config, const setting_t *s, const char *value, char *err,
         if (!strcmp (value, "true") || !strcmp (value, "yes") || !strcmp (value, "1")
             || !strcmp (value, "on"))
             *(bool *) target = true;
-        else if (!strcmp (value, "false") || !strcmp (value, "no")
-                 || !strcmp (value, "0") || !strcmp (value, "off"))
+        else if (!strcmp (value, "false") || !strcmp (value, "no") || !strcmp (value, "0")
+                 || !strcmp (value, "off"))
             *(bool *) target = false;
         else {
             snprintf (err, errlen, "%s must be true or false, not \"%s\"", s->name, value);
@@ -66,10 +66,10 @@ apply_setting (void *config, const setting_t *s, const char *value, char *err,
 }
 
 typedef struct {
-    const settings_spec_t *spec;    /* what to read */
-    void *config;                   /* being filled */
-    const char *path;               /* file being read, for messages */
-    int errors;                     /* problems reported so far */
+    const settings_spec_t *spec; /* what to read */
+    void *config;                /* being filled */
+    const char *path;            /* file being read, for messages */
+    int errors;                  /* problems reported so far */
 } file_ctx_t;
 
 static int
@@ -77,7 +77,7 @@ on_ini_entry (void *user, const char *section, const char *name, const char *val
 {
     file_ctx_t *ctx = user;
     if (strcmp (section, ctx->spec->section) != 0)
-        return 1;   /* other programs' sections may share the file */
+        return 1; /* other programs' sections may share the file */
     const setting_t *s = find_setting (ctx->spec, name);
     char err[256];
     if (!s) {
@@ -89,7 +89,7 @@ on_ini_entry (void *user, const char *section, const char *name, const char *val
         fprintf (stderr, "%s: %s: %s\n", ctx->spec->prog, ctx->path, err);
         ctx->errors++;
     }
-    return 1;   /* keep going: report every problem at once */
+    return 1; /* keep going: report every problem at once */
 }
 
 static void
@@ -128,19 +128,19 @@ settings_load (const settings_spec_t *spec, void *config, int argc, char **argv)
     if (!opts)
         abort ();
     for (size_t i = 0; i < spec->n; i++)
-        opts[i] = (struct option) {spec->table[i].name,
-                                   spec->table[i].type == SET_BOOL ? no_argument
-                                                                   : required_argument,
-                                   NULL, 1000 + (int) i};
-    opts[spec->n] = (struct option) {"config", required_argument, NULL, 'c'};
-    opts[spec->n + 1] = (struct option) {"help", no_argument, NULL, 'h'};
-    opts[spec->n + 2] = (struct option) {"version", no_argument, NULL, 'V'};
+        opts[i] = (struct option){spec->table[i].name,
+                                  spec->table[i].type == SET_BOOL ? no_argument
+                                                                  : required_argument,
+                                  NULL, 1000 + (int) i};
+    opts[spec->n] = (struct option){"config", required_argument, NULL, 'c'};
+    opts[spec->n + 1] = (struct option){"help", no_argument, NULL, 'h'};
+    opts[spec->n + 2] = (struct option){"version", no_argument, NULL, 'V'};
 
     int rc = 0, c;
     /* pass 1: --config, --help, --version and unknown flags */
     const char *config_path = NULL;
     opterr = 0;
-    optind = 0;     /* 0, not 1: glibc then resets getopt's state fully */
+    optind = 0; /* 0, not 1: glibc then resets getopt's state fully */
     while (rc == 0 && (c = getopt_long (argc, argv, "c:hV", opts, NULL)) != -1) {
         if (c == 'c')
             config_path = optarg;
@@ -162,8 +162,10 @@ settings_load (const settings_spec_t *spec, void *config, int argc, char **argv)
             rc = 2;
         }
         else if (line > 0) {
-            fprintf (stderr, "%s: %s:%d: syntax error (expected \"name = value\" or "
-                     "\"[section]\")\n", spec->prog, config_path, line);
+            fprintf (stderr,
+                     "%s: %s:%d: syntax error (expected \"name = value\" or "
+                     "\"[section]\")\n",
+                     spec->prog, config_path, line);
             rc = 2;
         }
         else if (ctx.errors)
@@ -188,8 +190,8 @@ settings_load (const settings_spec_t *spec, void *config, int argc, char **argv)
         }
     }
     if (rc == 0 && optind < argc) {
-        fprintf (stderr, "%s: unexpected argument \"%s\"\nTry \"%s --help\".\n",
-                 spec->prog, argv[optind], spec->prog);
+        fprintf (stderr, "%s: unexpected argument \"%s\"\nTry \"%s --help\".\n", spec->prog,
+                 argv[optind], spec->prog);
         rc = 2;
     }
     free (opts);

@@ -14,27 +14,27 @@
 typedef enum { SET_STRING, SET_INT, SET_BOOL } setting_type_t;
 
 typedef struct {
-    const char *name;       /* key in the file (- or _), --name on the command line */
-    setting_type_t type;    /* how the value is parsed */
-    size_t offset;          /* where it lives in the program's config struct */
-    size_t size;            /* buffer size, for strings */
-    const char *defval;     /* default, as text */
-    int min, max;           /* bounds, for integers */
-    const char *help;       /* one line for --help */
+    const char *name;    /* key in the file (- or _), --name on the command line */
+    setting_type_t type; /* how the value is parsed */
+    size_t offset;       /* where it lives in the program's config struct */
+    size_t size;         /* buffer size, for strings */
+    const char *defval;  /* default, as text */
+    int min, max;        /* bounds, for integers */
+    const char *help;    /* one line for --help */
 } setting_t;
 
 /* Declares a table entry for field of struct type T. */
 #define SETTING_FIELD(T, field) offsetof (T, field), sizeof (((T *) 0)->field)
 
 typedef struct {
-    const char *prog;           /* program name for messages: "onenet-hub" */
-    const char *section;        /* INI section read: "hub" */
-    const char *synopsis;       /* usage line after the program name */
-    const char *description;    /* paragraph for --help */
-    const char *epilogue;       /* text after the settings in --help */
-    const char *version;        /* printed by --version */
-    const setting_t *table;     /* the settings */
-    size_t n;                   /* entries in table */
+    const char *prog;        /* program name for messages: "onenet-hub" */
+    const char *section;     /* INI section read: "hub" */
+    const char *synopsis;    /* usage line after the program name */
+    const char *description; /* paragraph for --help */
+    const char *epilogue;    /* text after the settings in --help */
+    const char *version;     /* printed by --version */
+    const setting_t *table;  /* the settings */
+    size_t n;                /* entries in table */
 } settings_spec_t;
 
 /* Fills config (a struct the table describes) from defaults, file, flags.

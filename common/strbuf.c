@@ -113,15 +113,27 @@ strbuf_json_string (strbuf_t *sb, const char *s)
 void
 strbuf_copy_field (strbuf_t *sb, const char *s, size_t len)
 {
-    strbuf_reserve (sb, 2 * len);   /* worst case: every byte escaped */
+    strbuf_reserve (sb, 2 * len); /* worst case: every byte escaped */
     char *out = sb->data + sb->len;
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         switch (c) {
-        case '\\': *out++ = '\\'; *out++ = '\\'; break;
-        case '\t': *out++ = '\\'; *out++ = 't'; break;
-        case '\n': *out++ = '\\'; *out++ = 'n'; break;
-        case '\r': *out++ = '\\'; *out++ = 'r'; break;
+        case '\\':
+            *out++ = '\\';
+            *out++ = '\\';
+            break;
+        case '\t':
+            *out++ = '\\';
+            *out++ = 't';
+            break;
+        case '\n':
+            *out++ = '\\';
+            *out++ = 'n';
+            break;
+        case '\r':
+            *out++ = '\\';
+            *out++ = 'r';
+            break;
         default: *out++ = c;
         }
     }
@@ -137,9 +149,18 @@ utf8_char_len (const unsigned char *p)
         return 1;
     size_t n;
     unsigned cp;
-    if ((*p & 0xE0) == 0xC0) { n = 2; cp = *p & 0x1F; }
-    else if ((*p & 0xF0) == 0xE0) { n = 3; cp = *p & 0x0F; }
-    else if ((*p & 0xF8) == 0xF0) { n = 4; cp = *p & 0x07; }
+    if ((*p & 0xE0) == 0xC0) {
+        n = 2;
+        cp = *p & 0x1F;
+    }
+    else if ((*p & 0xF0) == 0xE0) {
+        n = 3;
+        cp = *p & 0x0F;
+    }
+    else if ((*p & 0xF8) == 0xF0) {
+        n = 4;
+        cp = *p & 0x07;
+    }
     else
         return 0;
     for (size_t i = 1; i < n; i++) {

@@ -10,9 +10,9 @@
 #include <stdint.h>
 
 typedef struct {
-    char *data;     /* bytes, always NUL-terminated after the last one */
-    size_t len;     /* bytes in use, not counting the NUL */
-    size_t cap;     /* bytes allocated */
+    char *data; /* bytes, always NUL-terminated after the last one */
+    size_t len; /* bytes in use, not counting the NUL */
+    size_t cap; /* bytes allocated */
 } strbuf_t;
 
 void strbuf_init (strbuf_t *sb);

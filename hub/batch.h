@@ -17,48 +17,48 @@
 
 /* One event refused by validation, or one unreadable message. */
 typedef struct {
-    char *sender;           /* adapter id claimed by the batch, or the peer */
-    char *agency;           /* claimed agency, NULL if unknown */
-    char *event_id;         /* as sent, NULL if none */
-    char *case_no;          /* NULL if unknown */
-    char *event_type;       /* NULL if unknown */
-    error_code_t code;      /* why */
-    char *reason;           /* human-readable why */
-    uint8_t *payload;       /* bytes as received (bounded) */
-    size_t payload_len;     /* bytes in payload */
+    char *sender;       /* adapter id claimed by the batch, or the peer */
+    char *agency;       /* claimed agency, NULL if unknown */
+    char *event_id;     /* as sent, NULL if none */
+    char *case_no;      /* NULL if unknown */
+    char *event_type;   /* NULL if unknown */
+    error_code_t code;  /* why */
+    char *reason;       /* human-readable why */
+    uint8_t *payload;   /* bytes as received (bounded) */
+    size_t payload_len; /* bytes in payload */
 } dead_letter_t;
 
 /* The newest heartbeat of one adapter in this batch. */
 typedef struct {
-    char *adapter_id;       /* adapter instance */
-    char *agency;           /* its agency */
-    uint64_t outbox_depth;  /* its backlog */
-    int64_t oldest_unacked_ms;  /* accepted_at of its oldest unacked event */
-    uint64_t task_cursor;   /* last task it has */
+    char *adapter_id;          /* adapter instance */
+    char *agency;              /* its agency */
+    uint64_t outbox_depth;     /* its backlog */
+    int64_t oldest_unacked_ms; /* accepted_at of its oldest unacked event */
+    uint64_t task_cursor;      /* last task it has */
 } heartbeat_row_t;
 
 typedef enum {
-    BATCH_COMMITTED = 0,    /* transaction committed; row_stored says which rows were new */
-    BATCH_UNAVAILABLE = 1   /* nothing committed: the store is unreachable */
+    BATCH_COMMITTED = 0,  /* transaction committed; row_stored says which rows were new */
+    BATCH_UNAVAILABLE = 1 /* nothing committed: the store is unreachable */
 } batch_outcome_t;
 
 typedef struct {
     /* filled by ingest */
-    strbuf_t copy;          /* COPY text rows for the events table */
-    size_t n_rows;          /* rows in copy */
-    size_t cap_rows;        /* capacity of the row arrays */
-    char (*row_ids)[37];    /* lower-case event id of each row */
-    size_t *row_end;        /* offset in copy just past row i's newline */
-    dead_letter_t *dls;     /* dead letters */
-    size_t n_dls, cap_dls;  /* count and capacity of dls */
-    heartbeat_row_t *hbs;   /* heartbeats, one per adapter */
-    size_t n_hbs, cap_hbs;  /* count and capacity of hbs */
-    int64_t first_at_us;    /* monotonic time the first item arrived */
+    strbuf_t copy;         /* COPY text rows for the events table */
+    size_t n_rows;         /* rows in copy */
+    size_t cap_rows;       /* capacity of the row arrays */
+    char (*row_ids)[37];   /* lower-case event id of each row */
+    size_t *row_end;       /* offset in copy just past row i's newline */
+    dead_letter_t *dls;    /* dead letters */
+    size_t n_dls, cap_dls; /* count and capacity of dls */
+    heartbeat_row_t *hbs;  /* heartbeats, one per adapter */
+    size_t n_hbs, cap_hbs; /* count and capacity of hbs */
+    int64_t first_at_us;   /* monotonic time the first item arrived */
     /* filled by store */
-    batch_outcome_t outcome;    /* committed or not */
-    bool *row_stored;       /* per row: inserted now (true) or already there */
-    char **row_error;       /* per row: store-side rejection reason, or NULL */
-    int64_t commit_us;      /* how long the transaction took */
+    batch_outcome_t outcome; /* committed or not */
+    bool *row_stored;        /* per row: inserted now (true) or already there */
+    char **row_error;        /* per row: store-side rejection reason, or NULL */
+    int64_t commit_us;       /* how long the transaction took */
 } batch_t;
 
 batch_t *batch_new (void);
@@ -74,8 +74,8 @@ void batch_end_row (batch_t *self);
    at most 1 KiB each) and of the payload. */
 void batch_add_dead_letter (batch_t *self, const char *sender, const char *agency,
                             const char *event_id, const char *case_no,
-                            const char *event_type, error_code_t code,
-                            const char *reason, const void *payload, size_t payload_len);
+                            const char *event_type, error_code_t code, const char *reason,
+                            const void *payload, size_t payload_len);
 /* Records a heartbeat, replacing an earlier one of the same adapter. */
 void batch_add_heartbeat (batch_t *self, const heartbeat_t *hb);
 

@@ -37,7 +37,7 @@ calendar_sync_seed (PGconn *conn, char *err, size_t errlen)
                 strbuf_printf (&days, "%s%s", n ? "," : "", line);
                 strbuf_printf (&flags, "%s%s", n ? "," : "", c1 + 1);
                 strbuf_puts (&names, n ? "," : "");
-                strbuf_json_string (&names, c2 + 1);   /* array literal quoting */
+                strbuf_json_string (&names, c2 + 1); /* array literal quoting */
                 n++;
             }
         }
@@ -69,9 +69,9 @@ calendar_sync_seed (PGconn *conn, char *err, size_t errlen)
 calendar_t *
 calendar_sync_load (PGconn *conn, char *err, size_t errlen)
 {
-    PGresult *res = PQexec (conn,
-                            "SELECT extract(year FROM day)::int, extract(month FROM day)::int, "
-                            "extract(day FROM day)::int, workday FROM calendar_days");
+    PGresult *res =
+        PQexec (conn, "SELECT extract(year FROM day)::int, extract(month FROM day)::int, "
+                      "extract(day FROM day)::int, workday FROM calendar_days");
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
         snprintf (err, errlen, "could not read the working-day calendar: %s",
                   PQresultErrorMessage (res));

@@ -16,31 +16,31 @@
 #include "migrate.h"
 #include "strbuf.h"
 
-#define CLAIM_PAGE 500              /* queue rows per transaction */
-#define CALENDAR_RELOAD_MS 60000    /* operators' calendar changes apply this fast */
-#define BUSY_YIELD_MS 250           /* how long one "ingest is busy" word holds */
+#define CLAIM_PAGE         500   /* queue rows per transaction */
+#define CALENDAR_RELOAD_MS 60000 /* operators' calendar changes apply this fast */
+#define BUSY_YIELD_MS      250   /* how long one "ingest is busy" word holds */
 
 /* A definition some instance started under that is no longer current. */
 typedef struct {
-    char digest[WORKFLOW_DIGEST_HEX + 1];   /* its digest */
-    workflow_set_t *set;                    /* it, loaded from workflow_definitions */
+    char digest[WORKFLOW_DIGEST_HEX + 1]; /* its digest */
+    workflow_set_t *set;                  /* it, loaded from workflow_definitions */
 } pinned_set_t;
 
 struct correlate {
-    pthread_t thread;               /* the correlation thread */
-    pinned_set_t *pinned;           /* old definitions loaded so far (thread-owned) */
-    size_t n_pinned;                /* entries in pinned */
-    void *ctx;                      /* ZeroMQ context shared with ingest */
-    const hub_config_t *config;     /* settings, read-only */
-    const workflow_set_t *set;      /* definitions, read-only */
-    char endpoint[128];             /* inproc endpoint of the stop pipe */
+    pthread_t thread;           /* the correlation thread */
+    pinned_set_t *pinned;       /* old definitions loaded so far (thread-owned) */
+    size_t n_pinned;            /* entries in pinned */
+    void *ctx;                  /* ZeroMQ context shared with ingest */
+    const hub_config_t *config; /* settings, read-only */
+    const workflow_set_t *set;  /* definitions, read-only */
+    char endpoint[128];         /* inproc endpoint of the stop pipe */
 };
 
 /* One key being folded, and the events read for it. */
 typedef struct {
-    char kind[32];                  /* key kind name */
-    char value[260];                /* key value */
-    size_t first, count;            /* its events in the page's event array */
+    char kind[32];       /* key kind name */
+    char value[260];     /* key value */
+    size_t first, count; /* its events in the page's event array */
 } key_slot_t;
 
 /* Appends s to a PostgreSQL array literal being built in sb. */
@@ -90,7 +90,8 @@ ok (PGresult *res, const char *what)
     ExecStatusType st = PQresultStatus (res);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return true;
-    snprintf (s_last_error, sizeof s_last_error, "%s: %s", what, PQresultErrorMessage (res));
+    snprintf (s_last_error, sizeof s_last_error, "%s: %s", what,
+              PQresultErrorMessage (res));
     for (char *p = s_last_error; *p; p++)
         if (*p == '\n')
             *p = ' ';
@@ -118,11 +119,12 @@ register_definitions (PGconn *conn, const workflow_set_t *set)
         char version[16];
         snprintf (version, sizeof version, "%d", d->version);
         const char *params[5] = {d->name, version, d->digest_hex, d->path, body.data};
-        PQclear (PQexecParams (conn,
-                               "INSERT INTO workflow_definitions (workflow, version, digest, "
-                               "source_file, body) VALUES ($1, $2, $3, $4, $5) "
-                               "ON CONFLICT DO NOTHING",
-                               5, NULL, params, NULL, NULL, 0));
+        PQclear (
+            PQexecParams (conn,
+                          "INSERT INTO workflow_definitions (workflow, version, digest, "
+                          "source_file, body) VALUES ($1, $2, $3, $4, $5) "
+                          "ON CONFLICT DO NOTHING",
+                          5, NULL, params, NULL, NULL, 0));
         strbuf_free (&body);
     }
 }
@@ -131,11 +133,30 @@ register_definitions (PGconn *conn, const workflow_set_t *set)
    that the whole page goes out in a handful of set-based statements
    instead of several per case. */
 enum {
-    I_WORKFLOW, I_VERSION, I_DIGEST, I_KIND, I_VALUE, I_NO, I_STATE, I_STARTED, I_ENDED,
-    I_START_EVENT, I_ATTRS, I_EVENTS, I_COUNT
+    I_WORKFLOW,
+    I_VERSION,
+    I_DIGEST,
+    I_KIND,
+    I_VALUE,
+    I_NO,
+    I_STATE,
+    I_STARTED,
+    I_ENDED,
+    I_START_EVENT,
+    I_ATTRS,
+    I_EVENTS,
+    I_COUNT
 };
 enum {
-    S_INSTANCE, S_STEP, S_AGENCY, S_REQUIRED, S_READY, S_DUE, S_WARN, S_COMPLETED, S_BY,
+    S_INSTANCE,
+    S_STEP,
+    S_AGENCY,
+    S_REQUIRED,
+    S_READY,
+    S_DUE,
+    S_WARN,
+    S_COMPLETED,
+    S_BY,
     S_COUNT
 };
 enum { E_INSTANCE, E_EVENT, E_COUNT };
@@ -143,13 +164,13 @@ enum { K_WORKFLOW, K_KIND, K_VALUE, K_RUNS, K_COUNT };
 enum { U_KIND, U_VALUE, U_EVENT, U_AGENCY, U_TYPE, U_OCCURRED, U_TTL, U_COUNT };
 
 typedef struct {
-    strbuf_t inst[I_COUNT];     /* one element per instance */
-    strbuf_t step[S_COUNT];     /* one per step; S_INSTANCE holds the instance ordinal */
-    strbuf_t ev[E_COUNT];       /* one per (instance, event); E_INSTANCE holds the ordinal */
-    strbuf_t runs[K_COUNT];     /* one per (workflow, key): how many runs the fold made */
-    strbuf_t keys[2];           /* the page's keys (kind, value) */
-    strbuf_t un[U_COUNT];       /* one per parked event */
-    size_t n_instances;         /* instances so far */
+    strbuf_t inst[I_COUNT]; /* one element per instance */
+    strbuf_t step[S_COUNT]; /* one per step; S_INSTANCE holds the instance ordinal */
+    strbuf_t ev[E_COUNT];   /* one per (instance, event); E_INSTANCE holds the ordinal */
+    strbuf_t runs[K_COUNT]; /* one per (workflow, key): how many runs the fold made */
+    strbuf_t keys[2];       /* the page's keys (kind, value) */
+    strbuf_t un[U_COUNT];   /* one per parked event */
+    size_t n_instances;     /* instances so far */
 } page_t;
 
 static void
@@ -224,8 +245,9 @@ page_add_key (page_t *p, const workflow_set_t *set, const key_slot_t *key, key_k
                           key->value, st->def->id, st->def->agency);
             if (st->deadline_unresolved && st->required)
                 log_warn ("deadline cannot be chosen: the case lacks the attribute it "
-                          "depends on", "workflow=%s %s=%s step=%s attribute=%s",
-                          inst->def->name, key->kind, key->value, st->def->id,
+                          "depends on",
+                          "workflow=%s %s=%s step=%s attribute=%s", inst->def->name,
+                          key->kind, key->value, st->def->id,
                           st->def->deadline.by_attr ? st->def->deadline.by_attr : "");
             array_add (&p->step[S_INSTANCE], num);
             array_add (&p->step[S_STEP], st->def->id);
@@ -234,7 +256,8 @@ page_add_key (page_t *p, const workflow_set_t *set, const key_slot_t *key, key_k
             array_add (&p->step[S_READY], ts_or_null (st->ready_at_ms, t, sizeof t));
             array_add (&p->step[S_DUE], ts_or_null (st->due_at_ms, t, sizeof t));
             array_add (&p->step[S_WARN], ts_or_null (st->warn_at_ms, t, sizeof t));
-            array_add (&p->step[S_COMPLETED], ts_or_null (st->completed_at_ms, t, sizeof t));
+            array_add (&p->step[S_COMPLETED],
+                       ts_or_null (st->completed_at_ms, t, sizeof t));
             array_add (&p->step[S_BY],
                        st->completed_by >= 0 ? events[st->completed_by].event_id : NULL);
         }
@@ -250,7 +273,7 @@ page_add_key (page_t *p, const workflow_set_t *set, const key_slot_t *key, key_k
         if (def->key != kind)
             continue;
         int runs = 0;
-        for (size_t i = 0; i < r->n_instances; i++)   /* by name: pinned runs count too */
+        for (size_t i = 0; i < r->n_instances; i++) /* by name: pinned runs count too */
             runs += strcmp (r->instances[i].def->name, def->name) == 0;
         snprintf (num, sizeof num, "%d", runs);
         array_add (&p->runs[K_WORKFLOW], def->name);
@@ -272,8 +295,8 @@ page_add_key (page_t *p, const workflow_set_t *set, const key_slot_t *key, key_k
 }
 
 static bool
-run_params (PGconn *conn, const char *sql, int n, const char *const *params, const char *what,
-            PGresult **out)
+run_params (PGconn *conn, const char *sql, int n, const char *const *params,
+            const char *what, PGresult **out)
 {
     PGresult *res = PQexecParams (conn, sql, n, NULL, params, NULL, NULL, 0);
     bool good = ok (res, what);
@@ -293,27 +316,29 @@ page_flush (PGconn *conn, page_t *p)
     for (int i = 0; i < I_COUNT; i++)
         ip[i] = array_end (&p->inst[i]);
     /* version and digest stay those the instance started under */
-    if (!run_params (conn,
-                     "INSERT INTO workflow_instances (workflow, version, digest, key_kind, "
-                     "key_value, instance_no, state, started_at, ended_at, start_event, attrs, "
-                     "events) SELECT * FROM unnest($1::text[], $2::int[], $3::text[], "
-                     "$4::text[], $5::text[], $6::int[], $7::text[], $8::timestamptz[], "
-                     "$9::timestamptz[], $10::uuid[], $11::jsonb[], $12::int[]) "
-                     "ON CONFLICT (workflow, key_kind, key_value, instance_no) DO UPDATE SET "
-                     "state = EXCLUDED.state, started_at = EXCLUDED.started_at, "
-                     "ended_at = EXCLUDED.ended_at, start_event = EXCLUDED.start_event, "
-                     "attrs = EXCLUDED.attrs, events = EXCLUDED.events, updated_at = now()",
-                     I_COUNT, ip, "upsert workflow instances", NULL))
+    if (!run_params (
+            conn,
+            "INSERT INTO workflow_instances (workflow, version, digest, key_kind, "
+            "key_value, instance_no, state, started_at, ended_at, start_event, attrs, "
+            "events) SELECT * FROM unnest($1::text[], $2::int[], $3::text[], "
+            "$4::text[], $5::text[], $6::int[], $7::text[], $8::timestamptz[], "
+            "$9::timestamptz[], $10::uuid[], $11::jsonb[], $12::int[]) "
+            "ON CONFLICT (workflow, key_kind, key_value, instance_no) DO UPDATE SET "
+            "state = EXCLUDED.state, started_at = EXCLUDED.started_at, "
+            "ended_at = EXCLUDED.ended_at, start_event = EXCLUDED.start_event, "
+            "attrs = EXCLUDED.attrs, events = EXCLUDED.events, updated_at = now()",
+            I_COUNT, ip, "upsert workflow instances", NULL))
         return false;
     /* the ids, in page order */
     PGresult *ids = NULL;
     const char *kp[4] = {ip[I_WORKFLOW], ip[I_KIND], ip[I_VALUE], ip[I_NO]};
-    if (!run_params (conn,
-                     "SELECT w.id FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) "
-                     "WITH ORDINALITY AS t(wf, k, v, n, ord) JOIN workflow_instances w "
-                     "ON w.workflow = t.wf AND w.key_kind = t.k AND w.key_value = t.v "
-                     "AND w.instance_no = t.n ORDER BY t.ord",
-                     4, kp, "read instance ids", &ids))
+    if (!run_params (
+            conn,
+            "SELECT w.id FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) "
+            "WITH ORDINALITY AS t(wf, k, v, n, ord) JOIN workflow_instances w "
+            "ON w.workflow = t.wf AND w.key_kind = t.k AND w.key_value = t.v "
+            "AND w.instance_no = t.n ORDER BY t.ord",
+            4, kp, "read instance ids", &ids))
         return false;
     strbuf_t id_array;
     strbuf_init (&id_array);
@@ -337,83 +362,88 @@ page_flush (PGconn *conn, page_t *p)
     up[U_COUNT] = array_end (&p->keys[0]);
     up[U_COUNT + 1] = array_end (&p->keys[1]);
     const char *bp[1] = {id_list};
-    bool good
-        = run_params (
-              conn,
-              "INSERT INTO workflow_steps (instance_id, step, agency, required, ready_at, "
-              "due_at, warn_at, completed_at, completed_by) "
-              "SELECT ($1::bigint[])[o], s, a, r, re, du, wa, co, by "
-              "FROM unnest($2::int[], $3::text[], $4::text[], $5::boolean[], "
-              "$6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], "
-              "$10::uuid[]) AS t(o, s, a, r, re, du, wa, co, by) "
-              "ON CONFLICT (instance_id, step) DO UPDATE SET agency = EXCLUDED.agency, "
-              "required = EXCLUDED.required, ready_at = EXCLUDED.ready_at, "
-              "completed_at = EXCLUDED.completed_at, completed_by = EXCLUDED.completed_by, "
-              /* a mark stands while its deadline stands and the step was not
+    bool good =
+        run_params (
+            conn,
+            "INSERT INTO workflow_steps (instance_id, step, agency, required, ready_at, "
+            "due_at, warn_at, completed_at, completed_by) "
+            "SELECT ($1::bigint[])[o], s, a, r, re, du, wa, co, by "
+            "FROM unnest($2::int[], $3::text[], $4::text[], $5::boolean[], "
+            "$6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], "
+            "$10::uuid[]) AS t(o, s, a, r, re, du, wa, co, by) "
+            "ON CONFLICT (instance_id, step) DO UPDATE SET agency = EXCLUDED.agency, "
+            "required = EXCLUDED.required, ready_at = EXCLUDED.ready_at, "
+            "completed_at = EXCLUDED.completed_at, completed_by = EXCLUDED.completed_by, "
+            /* a mark stands while its deadline stands and the step was not
                  in fact done in time (its event may be correlated late) */
-              "overdue_at = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM workflow_steps.due_at "
-              "  OR EXCLUDED.completed_at <= EXCLUDED.due_at "
-              "  THEN NULL ELSE workflow_steps.overdue_at END, "
-              "warned_at = CASE WHEN EXCLUDED.warn_at IS DISTINCT FROM workflow_steps.warn_at "
-              "  OR EXCLUDED.completed_at <= EXCLUDED.warn_at "
-              "  THEN NULL ELSE workflow_steps.warned_at END, "
-              "due_at = EXCLUDED.due_at, warn_at = EXCLUDED.warn_at "
-              /* a refold mostly finds the steps as they were: leave those rows be */
-              "WHERE (workflow_steps.agency, workflow_steps.required, workflow_steps.ready_at, "
-              "  workflow_steps.due_at, workflow_steps.warn_at, workflow_steps.completed_at, "
-              "  workflow_steps.completed_by) IS DISTINCT FROM (EXCLUDED.agency, "
-              "  EXCLUDED.required, EXCLUDED.ready_at, EXCLUDED.due_at, EXCLUDED.warn_at, "
-              "  EXCLUDED.completed_at, EXCLUDED.completed_by)",
-              S_COUNT + 1, sp, "upsert workflow steps", NULL)
-          /* a step done after its deadline is a breach even if no tick saw it late */
-          && run_params (conn,
-                         "INSERT INTO breaches (instance_id, step, agency, kind, due_at, "
-                         "completed_at) SELECT instance_id, step, agency, 'overdue', due_at, "
-                         "completed_at FROM workflow_steps WHERE instance_id = ANY ($1::bigint[]) "
-                         "AND required AND completed_at > due_at "
-                         "ON CONFLICT (instance_id, step, kind) DO UPDATE SET "
-                         "completed_at = EXCLUDED.completed_at, due_at = EXCLUDED.due_at",
-                         1, bp, "record late steps", NULL)
-          /* a breach recorded before the completing event was correlated, for a
+            "overdue_at = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM workflow_steps.due_at "
+            "  OR EXCLUDED.completed_at <= EXCLUDED.due_at "
+            "  THEN NULL ELSE workflow_steps.overdue_at END, "
+            "warned_at = CASE WHEN EXCLUDED.warn_at IS DISTINCT FROM "
+            "workflow_steps.warn_at "
+            "  OR EXCLUDED.completed_at <= EXCLUDED.warn_at "
+            "  THEN NULL ELSE workflow_steps.warned_at END, "
+            "due_at = EXCLUDED.due_at, warn_at = EXCLUDED.warn_at "
+            /* a refold mostly finds the steps as they were: leave those rows be */
+            "WHERE (workflow_steps.agency, workflow_steps.required, "
+            "workflow_steps.ready_at, "
+            "  workflow_steps.due_at, workflow_steps.warn_at, workflow_steps.completed_at, "
+            "  workflow_steps.completed_by) IS DISTINCT FROM (EXCLUDED.agency, "
+            "  EXCLUDED.required, EXCLUDED.ready_at, EXCLUDED.due_at, EXCLUDED.warn_at, "
+            "  EXCLUDED.completed_at, EXCLUDED.completed_by)",
+            S_COUNT + 1, sp, "upsert workflow steps", NULL)
+        /* a step done after its deadline is a breach even if no tick saw it late */
+        && run_params (
+            conn,
+            "INSERT INTO breaches (instance_id, step, agency, kind, due_at, "
+            "completed_at) SELECT instance_id, step, agency, 'overdue', due_at, "
+            "completed_at FROM workflow_steps WHERE instance_id = ANY ($1::bigint[]) "
+            "AND required AND completed_at > due_at "
+            "ON CONFLICT (instance_id, step, kind) DO UPDATE SET "
+            "completed_at = EXCLUDED.completed_at, due_at = EXCLUDED.due_at",
+            1, bp, "record late steps", NULL)
+        /* a breach recorded before the completing event was correlated, for a
              step that was in fact done in time, is withdrawn */
-          && run_params (conn,
-                         "DELETE FROM breaches b USING workflow_steps s "
-                         "WHERE b.instance_id = ANY ($1::bigint[]) "
-                         "AND s.instance_id = b.instance_id AND s.step = b.step "
-                         "AND (NOT s.required "
-                         "  OR (b.kind = 'overdue' AND s.completed_at <= b.due_at) "
-                         "  OR (b.kind = 'warning' AND s.completed_at <= s.warn_at))",
-                         1, bp, "withdraw disproved breaches", NULL)
-          && run_params (conn,
-                         "WITH n AS (SELECT ($1::bigint[])[o] AS i, e FROM "
-                         "  unnest($2::int[], $3::uuid[]) AS t(o, e)), "
-                         "gone AS (DELETE FROM instance_events ie "
-                         "  WHERE ie.instance_id = ANY ($1::bigint[]) AND NOT EXISTS "
-                         "  (SELECT 1 FROM n WHERE n.i = ie.instance_id AND n.e = ie.event_id)) "
-                         "INSERT INTO instance_events (instance_id, event_id) "
-                         "SELECT i, e FROM n ON CONFLICT DO NOTHING",
-                         E_COUNT + 1, ep, "record instance events", NULL)
-          && run_params (conn,
-                         "DELETE FROM workflow_instances w USING unnest($1::text[], "
-                         "$2::text[], $3::text[], $4::int[]) AS t(wf, k, v, n) "
-                         "WHERE w.workflow = t.wf AND w.key_kind = t.k AND w.key_value = t.v "
-                         "AND w.instance_no > t.n",
-                         K_COUNT, rp, "drop surplus instances", NULL)
-          /* parked events an instance took leave the list; expired ones stay */
-          && run_params (conn,
-                         "WITH parked AS (SELECT * FROM unnest($1::text[], $2::text[], "
-                         "  $3::uuid[], $4::text[], $5::text[], $6::timestamptz[], "
-                         "  $7::interval[]) AS t(k, v, e, a, ty, o, l)), "
-                         "gone AS (DELETE FROM unmatched_events u USING unnest($8::text[], "
-                         "  $9::text[]) AS key(k, v) WHERE u.key_kind = key.k "
-                         "  AND u.key_value = key.v AND u.expired_at IS NULL AND NOT EXISTS "
-                         "  (SELECT 1 FROM parked WHERE parked.e = u.event_id "
-                         "   AND parked.k = u.key_kind AND parked.v = u.key_value)) "
-                         "INSERT INTO unmatched_events (event_id, key_kind, key_value, agency, "
-                         "  event_type, occurred_at, expires_at) "
-                         "SELECT e, k, v, a, ty, o, now() + l FROM parked "
-                         "ON CONFLICT (event_id, key_kind, key_value) DO NOTHING",
-                         U_COUNT + 2, up, "park unmatched events", NULL);
+        && run_params (conn,
+                       "DELETE FROM breaches b USING workflow_steps s "
+                       "WHERE b.instance_id = ANY ($1::bigint[]) "
+                       "AND s.instance_id = b.instance_id AND s.step = b.step "
+                       "AND (NOT s.required "
+                       "  OR (b.kind = 'overdue' AND s.completed_at <= b.due_at) "
+                       "  OR (b.kind = 'warning' AND s.completed_at <= s.warn_at))",
+                       1, bp, "withdraw disproved breaches", NULL)
+        && run_params (
+            conn,
+            "WITH n AS (SELECT ($1::bigint[])[o] AS i, e FROM "
+            "  unnest($2::int[], $3::uuid[]) AS t(o, e)), "
+            "gone AS (DELETE FROM instance_events ie "
+            "  WHERE ie.instance_id = ANY ($1::bigint[]) AND NOT EXISTS "
+            "  (SELECT 1 FROM n WHERE n.i = ie.instance_id AND n.e = ie.event_id)) "
+            "INSERT INTO instance_events (instance_id, event_id) "
+            "SELECT i, e FROM n ON CONFLICT DO NOTHING",
+            E_COUNT + 1, ep, "record instance events", NULL)
+        && run_params (conn,
+                       "DELETE FROM workflow_instances w USING unnest($1::text[], "
+                       "$2::text[], $3::text[], $4::int[]) AS t(wf, k, v, n) "
+                       "WHERE w.workflow = t.wf AND w.key_kind = t.k AND w.key_value = t.v "
+                       "AND w.instance_no > t.n",
+                       K_COUNT, rp, "drop surplus instances", NULL)
+        /* parked events an instance took leave the list; expired ones stay */
+        && run_params (
+            conn,
+            "WITH parked AS (SELECT * FROM unnest($1::text[], $2::text[], "
+            "  $3::uuid[], $4::text[], $5::text[], $6::timestamptz[], "
+            "  $7::interval[]) AS t(k, v, e, a, ty, o, l)), "
+            "gone AS (DELETE FROM unmatched_events u USING unnest($8::text[], "
+            "  $9::text[]) AS key(k, v) WHERE u.key_kind = key.k "
+            "  AND u.key_value = key.v AND u.expired_at IS NULL AND NOT EXISTS "
+            "  (SELECT 1 FROM parked WHERE parked.e = u.event_id "
+            "   AND parked.k = u.key_kind AND parked.v = u.key_value)) "
+            "INSERT INTO unmatched_events (event_id, key_kind, key_value, agency, "
+            "  event_type, occurred_at, expires_at) "
+            "SELECT e, k, v, a, ty, o, now() + l FROM parked "
+            "ON CONFLICT (event_id, key_kind, key_value) DO NOTHING",
+            U_COUNT + 2, up, "park unmatched events", NULL);
     strbuf_free (&id_array);
     return good;
 }
@@ -463,8 +493,8 @@ pinned_set (correlate_t *self, PGconn *conn, const char *digest)
                 set = workflow_set_load_file (path, NULL, 0, err, sizeof err);
                 if (!set)
                     log_warn ("an instance's original definition no longer loads; "
-                              "the current one applies", "digest=%s problems=\"%s\"",
-                              digest, err);
+                              "the current one applies",
+                              "digest=%s problems=\"%s\"", digest, err);
                 unlink (path);
             }
             rmdir (dir);
@@ -486,10 +516,10 @@ pinned_set (correlate_t *self, PGconn *conn, const char *digest)
 
 /* The instances of one page's keys as stored: who started under what. */
 typedef struct {
-    correlate_t *self;              /* for the pinned-set cache */
-    PGconn *conn;                   /* to load old definitions */
-    PGresult *rows;                 /* key_kind, key_value, workflow, instance_no, digest */
-    const key_slot_t *key;          /* the key being folded */
+    correlate_t *self;     /* for the pinned-set cache */
+    PGconn *conn;          /* to load old definitions */
+    PGresult *rows;        /* key_kind, key_value, workflow, instance_no, digest */
+    const key_slot_t *key; /* the key being folded */
 } pin_ctx_t;
 
 static const workflow_def_t *
@@ -613,7 +643,8 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
                 "SELECT t.k, t.v, e.event_id, e.agency, e.event_type, "
                 "  (extract(epoch FROM e.occurred_at) * 1000)::bigint, e.attrs::text, "
                 "  EXISTS (SELECT 1 FROM unmatched_events u WHERE u.event_id = e.event_id "
-                "    AND u.key_kind = t.k AND u.key_value = t.v AND u.expired_at IS NOT NULL) "
+                "    AND u.key_kind = t.k AND u.key_value = t.v AND u.expired_at IS NOT "
+                "NULL) "
                 "FROM unnest($1::text[], $2::text[]) AS t(k, v) "
                 "JOIN case_keys ck ON ck.key_kind = t.k AND ck.key_value = t.v "
                 "JOIN events e ON e.event_id = ck.event_id ORDER BY 1, 2",
@@ -708,7 +739,8 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
         return -1;
     }
     if (taken)
-        log_debug ("correlated", "hub=%s events=%d keys=%zu", config->hub_id, taken, n_keys);
+        log_debug ("correlated", "hub=%s events=%d keys=%zu", config->hub_id, taken,
+                   n_keys);
     return taken;
 }
 
@@ -755,9 +787,9 @@ correlate_thread (void *arg)
     int64_t calendar_at = 0;
     fold_options_t options = {config->immediate_minutes, config->office_hours, NULL, NULL};
     long wait_ms = 0;
-    int page = CLAIM_PAGE;          /* queue rows per transaction; 1 while hunting a failure */
-    int64_t busy_until = 0;         /* ingest said it is saturated: yield until then */
-    int64_t last_page_ms = 0;       /* when the last page was taken */
+    int page = CLAIM_PAGE;    /* queue rows per transaction; 1 while hunting a failure */
+    int64_t busy_until = 0;   /* ingest said it is saturated: yield until then */
+    int64_t last_page_ms = 0; /* when the last page was taken */
     while (true) {
         zmq_pollitem_t item = {pipe, 0, ZMQ_POLLIN, 0};
         bool stop = false;
@@ -783,7 +815,7 @@ correlate_thread (void *arg)
             continue;
         }
         last_page_ms = now;
-        wait_ms = 1000;     /* after a failure, retry in a second */
+        wait_ms = 1000; /* after a failure, retry in a second */
         if (!conn) {
             char err[512];
             if (!(conn = db_connect (config, "onenet-hub correlate")))
@@ -820,7 +852,7 @@ correlate_thread (void *arg)
             conn = NULL;
         }
         else if (n < 0 && page > 1)
-            page = 1;       /* find the event that fails, one at a time */
+            page = 1; /* find the event that fails, one at a time */
         else if (n < 0)
             set_aside_head (conn, config);
         else

@@ -17,8 +17,13 @@ PGconn *
 db_connect (const hub_config_t *config, const char *application_name)
 {
     /* defaults first: anything in the configured string overrides them */
-    const char *keys[] = {"connect_timeout", "application_name", "keepalives_idle",
-                          "keepalives_interval", "keepalives_count", "dbname", NULL};
+    const char *keys[] = {"connect_timeout",
+                          "application_name",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "dbname",
+                          NULL};
     const char *vals[] = {"5", application_name, "10", "3", "3", config->db, NULL};
     PGconn *conn = PQconnectdbParams (keys, vals, 1);
     if (PQstatus (conn) != CONNECTION_OK) {
@@ -37,8 +42,8 @@ bool
 db_exec (PGconn *conn, const char *sql, const char *what)
 {
     PGresult *res = PQexec (conn, sql);
-    bool ok = PQresultStatus (res) == PGRES_COMMAND_OK
-              || PQresultStatus (res) == PGRES_TUPLES_OK;
+    bool ok =
+        PQresultStatus (res) == PGRES_COMMAND_OK || PQresultStatus (res) == PGRES_TUPLES_OK;
     if (!ok)
         log_warn ("statement failed", "what=\"%s\" error=\"%s\"", what,
                   PQresultErrorMessage (res));

@@ -25,7 +25,8 @@ xrealloc (void *p, size_t size)
 const char *
 instance_state_name (instance_state_t state)
 {
-    static const char *names[] = {"open", "suspended", "completed", "rejected", "cancelled"};
+    static const char *names[] = {"open", "suspended", "completed", "rejected",
+                                  "cancelled"};
     return (unsigned) state < 5 ? names[state] : "unknown";
 }
 
@@ -69,16 +70,16 @@ compare_events (const void *a, const void *b)
 
 /* Working state of one fold. */
 typedef struct {
-    const workflow_set_t *set;      /* the definitions */
-    fold_event_t *events;           /* sorted events */
-    size_t n;                       /* their count */
-    const calendar_t *calendar;     /* working days */
-    const fold_options_t *options;  /* immediate budget, office hours */
-    fold_result_t *result;          /* being built */
-    size_t cap_instances;           /* capacity of result->instances */
-    bool *relevant;                 /* per event: some workflow of the key cares */
-    bool *joined;                   /* per event: some instance took it */
-    int64_t *ttl;                   /* per event: longest TTL among its workflows */
+    const workflow_set_t *set;     /* the definitions */
+    fold_event_t *events;          /* sorted events */
+    size_t n;                      /* their count */
+    const calendar_t *calendar;    /* working days */
+    const fold_options_t *options; /* immediate budget, office hours */
+    fold_result_t *result;         /* being built */
+    size_t cap_instances;          /* capacity of result->instances */
+    bool *relevant;                /* per event: some workflow of the key cares */
+    bool *joined;                  /* per event: some instance took it */
+    int64_t *ttl;                  /* per event: longest TTL among its workflows */
 } fold_ctx_t;
 
 static fold_instance_t *
@@ -87,8 +88,8 @@ new_instance (fold_ctx_t *ctx, const workflow_def_t *def, int start, int number)
     const workflow_set_t *set = ctx->set;
     if (ctx->options->pin) {
         const workflow_set_t *pinned_set = NULL;
-        const workflow_def_t *pinned
-            = ctx->options->pin (ctx->options->pin_user, def, number, &pinned_set);
+        const workflow_def_t *pinned =
+            ctx->options->pin (ctx->options->pin_user, def, number, &pinned_set);
         if (pinned && pinned_set) {
             def = pinned;
             set = pinned_set;
@@ -153,13 +154,13 @@ apply (fold_ctx_t *ctx, fold_instance_t *inst, int i)
     ctx->joined[i] = true;
     json_object_update (inst->attrs, e->attrs);
     size_t count;
-    const workflow_match_t *m = workflow_set_relevant (inst->set, e->agency, e->event_type,
-                                                       &count);
+    const workflow_match_t *m =
+        workflow_set_relevant (inst->set, e->agency, e->event_type, &count);
     for (size_t k = 0; k < count; k++) {
         if (m[k].workflow != inst->def)
             continue;
-        bool holds = !m[k].ref
-                     || workflow_cond_eval (m[k].ref->when, fold_json_lookup, e->attrs);
+        bool holds =
+            !m[k].ref || workflow_cond_eval (m[k].ref->when, fold_json_lookup, e->attrs);
         bool live = inst->state == INSTANCE_OPEN || inst->state == INSTANCE_SUSPENDED;
         switch (m[k].role) {
         case WORKFLOW_ROLE_STEP:
@@ -190,8 +191,7 @@ apply (fold_ctx_t *ctx, fold_instance_t *inst, int i)
                 inst->ended_at_ms = e->occurred_at_ms;
             }
             break;
-        case WORKFLOW_ROLE_START:
-            break;
+        case WORKFLOW_ROLE_START: break;
         }
     }
     if (inst->state == INSTANCE_OPEN)
@@ -229,8 +229,8 @@ concerns (fold_ctx_t *ctx, const workflow_set_t *set, int i, const workflow_def_
 static void
 fold_workflow (fold_ctx_t *ctx, const workflow_def_t *def)
 {
-    long current = -1;          /* index in result->instances of the latest instance */
-    int number = 0;             /* instances so far */
+    long current = -1; /* index in result->instances of the latest instance */
+    int number = 0;    /* instances so far */
     int *waiting = xcalloc (ctx->n, sizeof *waiting);
     size_t n_waiting = 0;
     for (size_t i = 0; i < ctx->n; i++) {
@@ -238,8 +238,8 @@ fold_workflow (fold_ctx_t *ctx, const workflow_def_t *def)
         if (e->expired)
             continue;
         fold_instance_t *inst = current >= 0 ? &ctx->result->instances[current] : NULL;
-        bool live = inst
-                    && (inst->state == INSTANCE_OPEN || inst->state == INSTANCE_SUSPENDED);
+        bool live =
+            inst && (inst->state == INSTANCE_OPEN || inst->state == INSTANCE_SUSPENDED);
         /* a running instance follows its own definition */
         if (live && concerns (ctx, inst->set, (int) i, inst->def)) {
             ctx->relevant[i] = true;
@@ -252,7 +252,7 @@ fold_workflow (fold_ctx_t *ctx, const workflow_def_t *def)
         if (def->unmatched_ttl_ms > ctx->ttl[i])
             ctx->ttl[i] = def->unmatched_ttl_ms;
         if (live)
-            continue;   /* its definition has no use for it: left unmatched */
+            continue; /* its definition has no use for it: left unmatched */
         if (workflow_event_starts (def, e->agency, e->event_type, fold_json_lookup,
                                    e->attrs)) {
             inst = new_instance (ctx, def, (int) i, ++number);
@@ -286,16 +286,17 @@ settle (fold_ctx_t *ctx, fold_instance_t *inst)
         for (size_t a = 0; a < def->steps[s].n_after && ready; a++) {
             size_t p = def->steps[s].after_index[a];
             if (!step_required (inst, p))
-                continue;       /* a step this case does not need holds nothing up */
+                continue; /* a step this case does not need holds nothing up */
             if (!inst->steps[p].completed_at_ms)
                 ready = 0;
             else if (inst->steps[p].completed_at_ms > ready)
                 ready = inst->steps[p].completed_at_ms;
         }
-        st->ready_at_ms = st->required ? ready : 0;   /* a step the case lacks is never ready */
+        st->ready_at_ms =
+            st->required ? ready : 0; /* a step the case lacks is never ready */
         int amount = 0;
-        deadline_resolution_t res
-            = workflow_deadline_resolve (&def->steps[s], fold_json_lookup, inst->attrs, &amount);
+        deadline_resolution_t res = workflow_deadline_resolve (
+            &def->steps[s], fold_json_lookup, inst->attrs, &amount);
         st->deadline_unresolved = res == DEADLINE_UNRESOLVED;
         if (res != DEADLINE_RESOLVED || !st->required)
             continue;
@@ -309,11 +310,13 @@ settle (fold_ctx_t *ctx, fold_instance_t *inst)
             continue;
         bool beyond = false;
         if (d->unit == DEADLINE_WORKING_DAYS)
-            st->due_at_ms = calendar_add_working_days (ctx->calendar, base, amount, &beyond);
+            st->due_at_ms =
+                calendar_add_working_days (ctx->calendar, base, amount, &beyond);
         else
             st->due_at_ms = calendar_add_working_minutes (
                 ctx->calendar, &ctx->options->hours, base,
-                d->unit == DEADLINE_IMMEDIATE ? (int) ctx->options->immediate_minutes : amount,
+                d->unit == DEADLINE_IMMEDIATE ? (int) ctx->options->immediate_minutes
+                                              : amount,
                 &beyond);
         st->beyond_calendar = beyond;
         st->warn_at_ms = base + (int64_t) ((double) (st->due_at_ms - base) * def->warn_at);
@@ -327,8 +330,15 @@ fold (const workflow_set_t *set, key_kind_t kind, fold_event_t *events, size_t n
     memset (result, 0, sizeof *result);
     if (n > 1)
         qsort (events, n, sizeof *events, compare_events);
-    fold_ctx_t ctx = {set, events, n, calendar, options, result, 0,
-                      xcalloc (n, sizeof (bool)), xcalloc (n, sizeof (bool)),
+    fold_ctx_t ctx = {set,
+                      events,
+                      n,
+                      calendar,
+                      options,
+                      result,
+                      0,
+                      xcalloc (n, sizeof (bool)),
+                      xcalloc (n, sizeof (bool)),
                       xcalloc (n, sizeof (int64_t))};
     for (size_t w = 0; w < workflow_set_count (set); w++) {
         const workflow_def_t *def = workflow_set_get (set, w);

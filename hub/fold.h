@@ -45,12 +45,12 @@
 
 /* One event of the key, as the correlator read it. */
 typedef struct {
-    char event_id[37];          /* lower-case UUID */
-    const char *agency;         /* agency code */
-    const char *event_type;     /* event type */
-    int64_t occurred_at_ms;     /* when it happened */
-    json_t *attrs;              /* its attributes (a JSON object, borrowed) */
-    bool expired;               /* parked too long unmatched: ignored */
+    char event_id[37];      /* lower-case UUID */
+    const char *agency;     /* agency code */
+    const char *event_type; /* event type */
+    int64_t occurred_at_ms; /* when it happened */
+    json_t *attrs;          /* its attributes (a JSON object, borrowed) */
+    bool expired;           /* parked too long unmatched: ignored */
 } fold_event_t;
 
 typedef enum {
@@ -62,53 +62,54 @@ typedef enum {
 } instance_state_t;
 
 typedef struct {
-    const step_def_t *def;      /* the step's definition */
-    bool required;              /* its when holds on the instance attributes */
-    int64_t ready_at_ms;        /* prerequisites all done (0: not yet, or not required) */
-    int64_t due_at_ms;          /* deadline (0: none, or its clock has not started) */
-    int64_t warn_at_ms;         /* warning point (0: none) */
-    int64_t completed_at_ms;    /* occurred_at of the completing event (0: not done) */
-    int completed_by;           /* index of that event in the fold's events, -1 */
-    bool deadline_unresolved;   /* chosen by an attribute the case lacks */
-    bool beyond_calendar;       /* counted past the known calendar (weekends only) */
+    const step_def_t *def;    /* the step's definition */
+    bool required;            /* its when holds on the instance attributes */
+    int64_t ready_at_ms;      /* prerequisites all done (0: not yet, or not required) */
+    int64_t due_at_ms;        /* deadline (0: none, or its clock has not started) */
+    int64_t warn_at_ms;       /* warning point (0: none) */
+    int64_t completed_at_ms;  /* occurred_at of the completing event (0: not done) */
+    int completed_by;         /* index of that event in the fold's events, -1 */
+    bool deadline_unresolved; /* chosen by an attribute the case lacks */
+    bool beyond_calendar;     /* counted past the known calendar (weekends only) */
 } fold_step_t;
 
 typedef struct {
-    const workflow_def_t *def;  /* the workflow, as this instance started under it */
-    const workflow_set_t *set;  /* the set that holds def */
-    int instance_no;            /* 1 for the key's first run of it, 2, ... */
-    instance_state_t state;     /* where it stands */
-    int64_t started_at_ms;      /* occurred_at of its start event */
-    int64_t ended_at_ms;        /* completed, rejected or cancelled at (0: not ended) */
-    int64_t clock_at_ms;        /* deadlines counted "from start" start here: the start,
+    const workflow_def_t *def; /* the workflow, as this instance started under it */
+    const workflow_set_t *set; /* the set that holds def */
+    int instance_no;           /* 1 for the key's first run of it, 2, ... */
+    instance_state_t state;    /* where it stands */
+    int64_t started_at_ms;     /* occurred_at of its start event */
+    int64_t ended_at_ms;       /* completed, rejected or cancelled at (0: not ended) */
+    int64_t clock_at_ms;       /* deadlines counted "from start" start here: the start,
                                    or the latest reopening (a correction restarts the
                                    time limit, 补正后重新计算) */
-    int start_event;            /* index of the start event */
-    int *events;                /* indexes of its events, in fold order */
-    size_t n_events;            /* entries in events */
-    json_t *attrs;              /* attributes of its events merged, later ones winning (owned) */
-    fold_step_t *steps;         /* one per step of the definition, in definition order */
+    int start_event;           /* index of the start event */
+    int *events;               /* indexes of its events, in fold order */
+    size_t n_events;           /* entries in events */
+    json_t *attrs;      /* attributes of its events merged, later ones winning (owned) */
+    fold_step_t *steps; /* one per step of the definition, in definition order */
 } fold_instance_t;
 
 /* Which definition run instance_no of a workflow follows: the one it
    started under (returned with the set that holds it), or NULL for the
    current one. Changing a definition never rewrites a running instance. */
 typedef const workflow_def_t *(*fold_pin_fn) (void *user, const workflow_def_t *current,
-                                               int instance_no, const workflow_set_t **set);
+                                              int instance_no, const workflow_set_t **set);
 
 typedef struct {
-    int64_t immediate_minutes;  /* the budget of an "immediate" deadline */
-    office_hours_t hours;       /* office hours for working-minute deadlines */
-    fold_pin_fn pin;            /* definition pinning, or NULL: current definitions */
-    void *pin_user;             /* passed to pin */
+    int64_t immediate_minutes; /* the budget of an "immediate" deadline */
+    office_hours_t hours;      /* office hours for working-minute deadlines */
+    fold_pin_fn pin;           /* definition pinning, or NULL: current definitions */
+    void *pin_user;            /* passed to pin */
 } fold_options_t;
 
 typedef struct {
     fold_instance_t *instances; /* every instance of every workflow of the key */
     size_t n_instances;         /* entries in instances */
     int *unmatched;             /* indexes of relevant events no instance took */
-    int64_t *unmatched_ttl_ms;  /* per unmatched event: the longest TTL among its workflows */
-    size_t n_unmatched;         /* entries in unmatched */
+    int64_t
+        *unmatched_ttl_ms; /* per unmatched event: the longest TTL among its workflows */
+    size_t n_unmatched;    /* entries in unmatched */
 } fold_result_t;
 
 /* Folds events (any order; sorted in place by occurred_at, event_id) of key

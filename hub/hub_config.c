@@ -65,9 +65,12 @@ parse_office_hours (hub_config_t *config)
     char tail;
     char err[256];
     if (sscanf (config->office_hours_text, "%d:%d-%d:%d,%d:%d-%d:%d%c", &h[0], &m[0], &h[1],
-                &m[1], &h[2], &m[2], &h[3], &m[3], &tail) != 8) {
-        fprintf (stderr, "onenet-hub: office-hours must look like "
-                 "\"09:00-12:00,14:30-17:30\", not \"%s\"\n", config->office_hours_text);
+                &m[1], &h[2], &m[2], &h[3], &m[3], &tail)
+        != 8) {
+        fprintf (stderr,
+                 "onenet-hub: office-hours must look like "
+                 "\"09:00-12:00,14:30-17:30\", not \"%s\"\n",
+                 config->office_hours_text);
         return false;
     }
     office_hours_t *o = &config->office_hours;
@@ -90,10 +93,13 @@ parse_agencies (hub_config_t *config)
     char copy[sizeof config->agencies];
     strcpy (copy, config->agencies);
     char *save = NULL;
-    for (char *tok = strtok_r (copy, ", ", &save); tok; tok = strtok_r (NULL, ", ", &save)) {
+    for (char *tok = strtok_r (copy, ", ", &save); tok;
+         tok = strtok_r (NULL, ", ", &save)) {
         if (!ident_agency_code_valid (tok)) {
-            fprintf (stderr, "onenet-hub: agency code \"%s\" is not valid "
-                     "(1-32 of a-z, 0-9, _)\n", tok);
+            fprintf (stderr,
+                     "onenet-hub: agency code \"%s\" is not valid "
+                     "(1-32 of a-z, 0-9, _)\n",
+                     tok);
             return false;
         }
         if (config->n_agencies == HUB_MAX_AGENCIES) {
@@ -110,9 +116,8 @@ static const settings_spec_t spec = {
     .prog = "onenet-hub",
     .section = "hub",
     .synopsis = "[--config FILE] [--SETTING VALUE ...]",
-    .description =
-        "Receives case events from agency adapters over ZeroMQ, stores them in\n"
-        "PostgreSQL and acknowledges each one after its transaction commits.",
+    .description = "Receives case events from agency adapters over ZeroMQ, stores them in\n"
+                   "PostgreSQL and acknowledges each one after its transaction commits.",
     .epilogue =
         "Signals: SIGTERM/SIGINT drain (commit and acknowledge what was read, then\n"
         "exit). Exit status: 0 clean stop, 1 runtime failure, 2 usage or config error.",
@@ -130,8 +135,10 @@ hub_config_load (hub_config_t *config, int argc, char **argv)
         return rc;
     log_level_t level;
     if (!log_level_parse (config->log_level, &level)) {
-        fprintf (stderr, "onenet-hub: log-level must be debug, info, warn or error, "
-                 "not \"%s\"\n", config->log_level);
+        fprintf (stderr,
+                 "onenet-hub: log-level must be debug, info, warn or error, "
+                 "not \"%s\"\n",
+                 config->log_level);
         return 2;
     }
     if (!parse_agencies (config) || !parse_office_hours (config))

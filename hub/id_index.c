@@ -7,7 +7,7 @@
 static uint64_t
 hash_id (const char *id)
 {
-    uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
     for (int i = 0; i < 36; i++) {
         h ^= (unsigned char) id[i];
         h *= 1099511628211ULL;

@@ -12,9 +12,9 @@
 #include <stdint.h>
 
 typedef struct {
-    uint32_t *slots;    /* row + 1 per slot, 0 = empty */
-    size_t cap;         /* slots, a power of two */
-    size_t used;        /* filled slots */
+    uint32_t *slots; /* row + 1 per slot, 0 = empty */
+    size_t cap;      /* slots, a power of two */
+    size_t used;     /* filled slots */
 } id_index_t;
 
 void id_index_init (id_index_t *self);

@@ -19,52 +19,52 @@
 #include "supervise.h"
 #include "validate.h"
 
-#define STORE_PIPE "inproc://onenet-store"
-#define CORRELATE_PIPE "inproc://onenet-correlate"
-#define SUPERVISE_PIPE "inproc://onenet-supervise"
-#define DEAD_LETTER_PREFIX 4096     /* bytes of an unreadable message kept */
-#define STATS_EVERY_MS 10000
+#define STORE_PIPE         "inproc://onenet-store"
+#define CORRELATE_PIPE     "inproc://onenet-correlate"
+#define SUPERVISE_PIPE     "inproc://onenet-supervise"
+#define DEAD_LETTER_PREFIX 4096 /* bytes of an unreadable message kept */
+#define STATS_EVERY_MS     10000
 
 /* One event of an EventBatch, waiting for its acknowledgement. */
 typedef struct {
-    const char *event_id;   /* as sent; points into the reply's message */
-    long row;               /* row in the batch, -1 when rejected */
-    bool dup_in_batch;      /* same id as an earlier row of this batch */
-    error_code_t code;      /* rejection code, ERR_NONE when accepted */
-    char *reason;           /* rejection reason (malloc'd) */
+    const char *event_id; /* as sent; points into the reply's message */
+    long row;             /* row in the batch, -1 when rejected */
+    bool dup_in_batch;    /* same id as an earlier row of this batch */
+    error_code_t code;    /* rejection code, ERR_NONE when accepted */
+    char *reason;         /* rejection reason (malloc'd) */
 } item_t;
 
 /* One message that will be answered after the batch commits. */
 typedef struct {
-    codec_inbound_t *msg;   /* the decoded batch, NULL for an unreadable message */
-    uint8_t peer[256];      /* ROUTER routing id of the sender */
-    size_t peer_len;        /* bytes in peer */
-    uint64_t batch_seq;     /* echoed in the BatchAck */
-    size_t first, count;    /* this message's items */
-    error_code_t error;     /* for an unreadable message: why */
-    char *error_reason;     /* and in words (malloc'd) */
+    codec_inbound_t *msg; /* the decoded batch, NULL for an unreadable message */
+    uint8_t peer[256];    /* ROUTER routing id of the sender */
+    size_t peer_len;      /* bytes in peer */
+    uint64_t batch_seq;   /* echoed in the BatchAck */
+    size_t first, count;  /* this message's items */
+    error_code_t error;   /* for an unreadable message: why */
+    char *error_reason;   /* and in words (malloc'd) */
 } reply_t;
 
 /* A batch being filled or committed, with the answers it owes. */
 typedef struct {
-    batch_t *batch;         /* rows, dead letters, heartbeats */
-    reply_t *replies;       /* messages to answer */
+    batch_t *batch;   /* rows, dead letters, heartbeats */
+    reply_t *replies; /* messages to answer */
     size_t n_replies, cap_replies;
-    item_t *items;          /* events to answer */
+    item_t *items; /* events to answer */
     size_t n_items, cap_items;
-    id_index_t index;       /* event id -> row, for in-batch duplicates */
+    id_index_t index; /* event id -> row, for in-batch duplicates */
 } pending_t;
 
 /* Counters, logged every STATS_EVERY_MS. */
 typedef struct {
-    uint64_t events;        /* events read */
-    uint64_t stored;        /* acknowledged STORED */
-    uint64_t duplicates;    /* acknowledged DUPLICATE */
-    uint64_t rejected;      /* acknowledged REJECTED (and dead-lettered) */
-    uint64_t retried;       /* answered RETRY */
-    uint64_t batches;       /* transactions committed */
-    uint64_t commit_us;     /* time spent committing them */
-    uint64_t unreadable;    /* messages that were not AdapterMessages */
+    uint64_t events;     /* events read */
+    uint64_t stored;     /* acknowledged STORED */
+    uint64_t duplicates; /* acknowledged DUPLICATE */
+    uint64_t rejected;   /* acknowledged REJECTED (and dead-lettered) */
+    uint64_t retried;    /* answered RETRY */
+    uint64_t batches;    /* transactions committed */
+    uint64_t commit_us;  /* time spent committing them */
+    uint64_t unreadable; /* messages that were not AdapterMessages */
 } stats_t;
 
 typedef struct {
@@ -308,7 +308,8 @@ handle_unreadable (ingest_t *self, const zmq_msg_t *peer, error_code_t code,
     size_t plen = zmq_msg_size ((zmq_msg_t *) peer);
     const uint8_t *pid = zmq_msg_data ((zmq_msg_t *) peer);
     for (size_t i = 0; i < plen && i < 16; i++)
-        snprintf (sender + strlen (sender), sizeof sender - strlen (sender), "%02x", pid[i]);
+        snprintf (sender + strlen (sender), sizeof sender - strlen (sender), "%02x",
+                  pid[i]);
     batch_add_dead_letter (p->batch, sender, NULL, NULL, NULL, NULL, code, reason, data,
                            len < DEAD_LETTER_PREFIX ? len : DEAD_LETTER_PREFIX);
     if (!p->batch->first_at_us)
@@ -371,20 +372,23 @@ read_one (ingest_t *self)
     char reason[200];
     size_t size = zmq_msg_size (&payload);
     if (frames != 2) {
-        snprintf (reason, sizeof reason, "message has %d frames, expected 1 "
-                  "(one serialized AdapterMessage)", frames - 1);
+        snprintf (reason, sizeof reason,
+                  "message has %d frames, expected 1 "
+                  "(one serialized AdapterMessage)",
+                  frames - 1);
         handle_unreadable (self, &peer, ERR_MALFORMED, reason, zmq_msg_data (&payload),
                            size);
     }
     else if (size > (size_t) self->config->max_message_bytes) {
-        snprintf (reason, sizeof reason, "message of %zu bytes exceeds the limit of %d bytes",
-                  size, self->config->max_message_bytes);
+        snprintf (reason, sizeof reason,
+                  "message of %zu bytes exceeds the limit of %d bytes", size,
+                  self->config->max_message_bytes);
         handle_unreadable (self, &peer, ERR_MESSAGE_TOO_LARGE, reason,
                            zmq_msg_data (&payload), size);
     }
     else {
-        codec_inbound_t *msg = codec_inbound_decode (zmq_msg_data (&payload), size, reason,
-                                                     sizeof reason);
+        codec_inbound_t *msg =
+            codec_inbound_decode (zmq_msg_data (&payload), size, reason, sizeof reason);
         if (!msg)
             handle_unreadable (self, &peer, ERR_MALFORMED, reason, zmq_msg_data (&payload),
                                size);
@@ -540,8 +544,8 @@ drain (ingest_t *self)
         if (zmq_poll (&item, 1, (long) (deadline - clock_mono_ms ())) > 0)
             read_pipe (self);
     }
-    log_error ("drain timed out: unacknowledged events stay with their adapters",
-               "hub=%s", self->config->hub_id);
+    log_error ("drain timed out: unacknowledged events stay with their adapters", "hub=%s",
+               self->config->hub_id);
     return -1;
 }
 
@@ -606,8 +610,8 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     while (!*terminated) {
         /* stop reading adapters when the next batch is full and the store busy:
            ZeroMQ's queues then push back on the senders */
-        bool accept = !(self->inflight && self->filling->batch->n_rows
-                                              >= (size_t) config->batch_max);
+        bool accept =
+            !(self->inflight && self->filling->batch->n_rows >= (size_t) config->batch_max);
         zmq_pollitem_t items[2] = {{self->pipe, 0, ZMQ_POLLIN, 0},
                                    {self->router, 0, ZMQ_POLLIN, 0}};
         long timeout = 1000;

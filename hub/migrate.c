@@ -38,9 +38,9 @@ migrate_latest_version (void)
 static int
 database_version (PGconn *conn)
 {
-    PGresult *res = PQexec (conn,
-                            "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0 "
-                            "ELSE (SELECT coalesce(max(version), 0) FROM schema_migrations) END");
+    PGresult *res =
+        PQexec (conn, "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0 "
+                      "ELSE (SELECT coalesce(max(version), 0) FROM schema_migrations) END");
     int v = PQresultStatus (res) == PGRES_TUPLES_OK ? atoi (PQgetvalue (res, 0, 0)) : -1;
     PQclear (res);
     return v;
@@ -53,7 +53,8 @@ migrate_apply (PGconn *conn, char *err, size_t errlen)
     if (database_version (conn) >= migrate_latest_version ())
         return 0;
     if (exec_ok (conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", err, errlen,
-                 "could not take the migration lock") < 0)
+                 "could not take the migration lock")
+        < 0)
         return -1;
     int applied = 0;
     if (exec_ok (conn,
@@ -61,7 +62,8 @@ migrate_apply (PGconn *conn, char *err, size_t errlen)
                  " version integer PRIMARY KEY,"
                  " name text NOT NULL,"
                  " applied_at timestamptz NOT NULL DEFAULT now())",
-                 err, errlen, "could not create schema_migrations") < 0) {
+                 err, errlen, "could not create schema_migrations")
+        < 0) {
         applied = -1;
         goto unlock;
     }
@@ -69,9 +71,9 @@ migrate_apply (PGconn *conn, char *err, size_t errlen)
         char version[16];
         snprintf (version, sizeof version, "%d", m->version);
         const char *params[2] = {version, m->name};
-        PGresult *res = PQexecParams (conn,
-                                      "SELECT 1 FROM schema_migrations WHERE version = $1",
-                                      1, NULL, params, NULL, NULL, 0);
+        PGresult *res =
+            PQexecParams (conn, "SELECT 1 FROM schema_migrations WHERE version = $1", 1,
+                          NULL, params, NULL, NULL, 0);
         if (PQresultStatus (res) != PGRES_TUPLES_OK) {
             snprintf (err, errlen, "could not read schema_migrations: %s",
                       PQresultErrorMessage (res));

@@ -11,9 +11,9 @@
 #include <stddef.h>
 
 typedef struct {
-    int version;            /* NNN of the file name; 0 ends the table */
-    const char *name;       /* file name without .sql */
-    const char *sql;        /* the whole file */
+    int version;      /* NNN of the file name; 0 ends the table */
+    const char *name; /* file name without .sql */
+    const char *sql;  /* the whole file */
 } migration_t;
 
 /* The embedded migrations, in version order, ended by {0, NULL, NULL}. */

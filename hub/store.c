@@ -35,14 +35,15 @@
 #include "migrate.h"
 
 struct store {
-    pthread_t thread;               /* the writer thread */
-    void *ctx;                      /* ZeroMQ context shared with ingest */
-    const hub_config_t *config;     /* settings, read-only */
-    char endpoint[128];             /* inproc endpoint of the pipe */
+    pthread_t thread;           /* the writer thread */
+    void *ctx;                  /* ZeroMQ context shared with ingest */
+    const hub_config_t *config; /* settings, read-only */
+    char endpoint[128];         /* inproc endpoint of the pipe */
 };
 
-#define EVENT_COLUMNS "event_id, agency, adapter_id, case_no, event_type, occurred_at, " \
-                      "accepted_at, received_at, schema_version, keys, attrs, hub_id"
+#define EVENT_COLUMNS                                                                      \
+    "event_id, agency, adapter_id, case_no, event_type, occurred_at, "                     \
+    "accepted_at, received_at, schema_version, keys, attrs, hub_id"
 
 /* Connects, migrates and prepares the session. NULL when unavailable. */
 static PGconn *
@@ -59,7 +60,8 @@ open_session (const hub_config_t *config)
     }
     if (!db_exec (conn,
                   "CREATE TEMP TABLE ingest_stage (LIKE events INCLUDING DEFAULTS) "
-                  "ON COMMIT DELETE ROWS", "create staging table")) {
+                  "ON COMMIT DELETE ROWS",
+                  "create staging table")) {
         PQfinish (conn);
         return NULL;
     }
@@ -153,13 +155,12 @@ static step_t
 insert_staged (PGconn *conn, batch_t *b, id_index_t *index, char **error)
 {
     /* new events also enter the correlation queue, in the same statement */
-    PGresult *res = PQexec (conn,
-                            "WITH ins AS (INSERT INTO events (" EVENT_COLUMNS ") "
-                            "SELECT " EVENT_COLUMNS " FROM ingest_stage "
-                            "ON CONFLICT (event_id) DO NOTHING RETURNING event_id), "
-                            "q AS (INSERT INTO correlation_queue (event_id) "
-                            "SELECT event_id FROM ins) "
-                            "SELECT event_id FROM ins");
+    PGresult *res = PQexec (conn, "WITH ins AS (INSERT INTO events (" EVENT_COLUMNS ") "
+                                  "SELECT " EVENT_COLUMNS " FROM ingest_stage "
+                                  "ON CONFLICT (event_id) DO NOTHING RETURNING event_id), "
+                                  "q AS (INSERT INTO correlation_queue (event_id) "
+                                  "SELECT event_id FROM ins) "
+                                  "SELECT event_id FROM ins");
     step_t s = step_of (conn, res, error);
     if (s == STEP_OK)
         for (int i = 0; i < PQntuples (res); i++) {
@@ -176,8 +177,14 @@ insert_dead_letters (PGconn *conn, batch_t *b, const char *hub_id, char **error)
 {
     for (size_t i = 0; i < b->n_dls; i++) {
         dead_letter_t *d = &b->dls[i];
-        const char *params[9] = {hub_id, d->sender, d->agency, d->event_id, d->case_no,
-                                 d->event_type, error_code_name (d->code), d->reason,
+        const char *params[9] = {hub_id,
+                                 d->sender,
+                                 d->agency,
+                                 d->event_id,
+                                 d->case_no,
+                                 d->event_type,
+                                 error_code_name (d->code),
+                                 d->reason,
                                  (const char *) d->payload};
         int lengths[9] = {0, 0, 0, 0, 0, 0, 0, 0, (int) d->payload_len};
         int formats[9] = {0, 0, 0, 0, 0, 0, 0, 0, 1};
@@ -206,14 +213,16 @@ upsert_heartbeats (PGconn *conn, batch_t *b, const char *hub_id, char **error)
         snprintf (depth, sizeof depth, "%llu", (unsigned long long) h->outbox_depth);
         snprintf (cursor, sizeof cursor, "%llu", (unsigned long long) h->task_cursor);
         clock_format_pg (h->oldest_unacked_ms, oldest, sizeof oldest);
-        const char *params[6] = {h->adapter_id, h->agency, depth,
-                                 h->oldest_unacked_ms ? oldest : NULL, cursor, hub_id};
+        const char *params[6] = {h->adapter_id, h->agency,
+                                 depth,         h->oldest_unacked_ms ? oldest : NULL,
+                                 cursor,        hub_id};
         PGresult *res = PQexecParams (
             conn,
             "INSERT INTO adapters (adapter_id, agency, last_heartbeat, outbox_depth, "
             "oldest_unacked, task_cursor, hub_id) VALUES ($1, $2, now(), $3, $4, $5, $6) "
             "ON CONFLICT (adapter_id) DO UPDATE SET agency = EXCLUDED.agency, "
-            "last_heartbeat = EXCLUDED.last_heartbeat, outbox_depth = EXCLUDED.outbox_depth, "
+            "last_heartbeat = EXCLUDED.last_heartbeat, outbox_depth = "
+            "EXCLUDED.outbox_depth, "
             "oldest_unacked = EXCLUDED.oldest_unacked, task_cursor = EXCLUDED.task_cursor, "
             "hub_id = EXCLUDED.hub_id",
             6, NULL, params, NULL, NULL, 0);
@@ -246,8 +255,8 @@ insert_direct (PGconn *conn, batch_t *b, strbuf_t *ids, char **error, bool *conf
         s = copy_in (conn, "COPY events (" EVENT_COLUMNS ") FROM STDIN", b->copy.data,
                      b->copy.len, error, sqlstate);
     if (s == STEP_OK)
-        s = copy_in (conn, "COPY correlation_queue (event_id) FROM STDIN", ids->data, ids->len,
-                     error, sqlstate);
+        s = copy_in (conn, "COPY correlation_queue (event_id) FROM STDIN", ids->data,
+                     ids->len, error, sqlstate);
     if (s == STEP_DATA_ERROR && strcmp (sqlstate, "23505") == 0) {
         /* unique_violation: some id is stored already */
         free (*error);
@@ -263,8 +272,8 @@ insert_direct (PGconn *conn, batch_t *b, strbuf_t *ids, char **error, bool *conf
 /* The fast path: the whole batch in one transaction, directly when every
    id is new, staged with ON CONFLICT when some is not. */
 static step_t
-commit_fast (PGconn *conn, batch_t *b, id_index_t *index, const char *hub_id,
-             strbuf_t *ids, char **error)
+commit_fast (PGconn *conn, batch_t *b, id_index_t *index, const char *hub_id, strbuf_t *ids,
+             char **error)
 {
     step_t s = run (conn, "BEGIN", error);
     if (s == STEP_OK && b->n_rows) {
@@ -311,8 +320,8 @@ commit_row_by_row (PGconn *conn, batch_t *b, id_index_t *index, const char *hub_
             log_warn ("event refused by the database", "event=%s error=\"%s\"",
                       b->row_ids[r], row_error);
             batch_add_dead_letter (b, "", NULL, b->row_ids[r], NULL, NULL,
-                                   ERR_INVALID_FIELD, row_error,
-                                   b->copy.data + start, b->row_end[r] - start);
+                                   ERR_INVALID_FIELD, row_error, b->copy.data + start,
+                                   b->row_end[r] - start);
         }
         else
             free (row_error);
@@ -376,11 +385,11 @@ store_thread (void *arg)
     PGconn *conn = NULL;
     id_index_t index;
     id_index_init (&index);
-    strbuf_t ids;           /* scratch for the direct path */
+    strbuf_t ids; /* scratch for the direct path */
     strbuf_init (&ids);
     int backoff_ms = 100;
     int64_t next_try = 0;
-    char announced = 0;     /* last status told to ingest */
+    char announced = 0; /* last status told to ingest */
 
     while (true) {
         if (!conn && clock_mono_ms () >= next_try) {
@@ -399,7 +408,8 @@ store_thread (void *arg)
                 }
                 next_try = clock_mono_ms () + backoff_ms;
                 backoff_ms = backoff_ms * 2 > config->db_retry_max_ms
-                                 ? config->db_retry_max_ms : backoff_ms * 2;
+                                 ? config->db_retry_max_ms
+                                 : backoff_ms * 2;
             }
         }
         long timeout = -1;
@@ -417,7 +427,7 @@ store_thread (void *arg)
         batch_t *b = NULL;
         int n = zmq_recv (pipe, &b, sizeof b, 0);
         if (n == 0)
-            break;      /* stop */
+            break; /* stop */
         if (n != (int) sizeof b)
             continue;
         if (!conn)

@@ -26,8 +26,7 @@ typedef struct store store_t;
 /* Starts the store thread; it connects a PAIR socket to pipe_endpoint,
    which the caller has bound already. Returns NULL if the thread cannot
    start. */
-store_t *store_start (void *zmq_ctx, const hub_config_t *config,
-                      const char *pipe_endpoint);
+store_t *store_start (void *zmq_ctx, const hub_config_t *config, const char *pipe_endpoint);
 
 /* Waits for the store thread to finish (after a stop message). */
 void store_join (store_t **self_p);

@@ -12,13 +12,13 @@
 #include "log.h"
 #include "migrate.h"
 
-#define CLAIM_LIMIT "1000"   /* rows marked per statement; the rest next round */
+#define CLAIM_LIMIT "1000" /* rows marked per statement; the rest next round */
 
 struct supervise {
-    pthread_t thread;               /* the supervision thread */
-    void *ctx;                      /* ZeroMQ context shared with ingest */
-    const hub_config_t *config;     /* settings, read-only */
-    char endpoint[128];             /* inproc endpoint of the stop pipe */
+    pthread_t thread;           /* the supervision thread */
+    void *ctx;                  /* ZeroMQ context shared with ingest */
+    const hub_config_t *config; /* settings, read-only */
+    char endpoint[128];         /* inproc endpoint of the stop pipe */
 };
 
 /* Marks one kind of passed point (overdue or warning) and records breaches.
@@ -26,35 +26,36 @@ struct supervise {
 static int
 mark (PGconn *conn, const hub_config_t *config, bool overdue)
 {
-    const char *sql = overdue
-        ? "WITH due AS (SELECT instance_id, step FROM workflow_steps "
-          "  WHERE due_at <= now() AND completed_at IS NULL AND overdue_at IS NULL "
-          "    AND due_at IS NOT NULL AND required "
-          "  ORDER BY due_at LIMIT " CLAIM_LIMIT " FOR UPDATE SKIP LOCKED), "
-          "marked AS (UPDATE workflow_steps s SET overdue_at = now() FROM due "
-          "  WHERE s.instance_id = due.instance_id AND s.step = due.step "
-          "  RETURNING s.instance_id, s.step, s.agency, s.due_at), "
-          "ins AS (INSERT INTO breaches (instance_id, step, agency, kind, due_at) "
-          "  SELECT instance_id, step, agency, 'overdue', due_at FROM marked "
-          "  ON CONFLICT (instance_id, step, kind) DO NOTHING RETURNING 1) "
-          "SELECT m.agency, m.step, i.workflow, i.key_value, "
-          "  to_char(m.due_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI'), "
-          "  extract(epoch FROM now() - m.due_at)::bigint, (SELECT count(*) FROM ins) "
-          "FROM marked m JOIN workflow_instances i ON i.id = m.instance_id"
-        : "WITH due AS (SELECT instance_id, step FROM workflow_steps "
-          "  WHERE warn_at <= now() AND completed_at IS NULL AND warned_at IS NULL "
-          "    AND overdue_at IS NULL AND warn_at IS NOT NULL AND required "
-          "  ORDER BY warn_at LIMIT " CLAIM_LIMIT " FOR UPDATE SKIP LOCKED), "
-          "marked AS (UPDATE workflow_steps s SET warned_at = now() FROM due "
-          "  WHERE s.instance_id = due.instance_id AND s.step = due.step "
-          "  RETURNING s.instance_id, s.step, s.agency, s.due_at), "
-          "ins AS (INSERT INTO breaches (instance_id, step, agency, kind, due_at) "
-          "  SELECT instance_id, step, agency, 'warning', due_at FROM marked "
-          "  ON CONFLICT (instance_id, step, kind) DO NOTHING RETURNING 1) "
-          "SELECT m.agency, m.step, i.workflow, i.key_value, "
-          "  to_char(m.due_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI'), "
-          "  extract(epoch FROM now() - m.due_at)::bigint, (SELECT count(*) FROM ins) "
-          "FROM marked m JOIN workflow_instances i ON i.id = m.instance_id";
+    const char *sql =
+        overdue
+            ? "WITH due AS (SELECT instance_id, step FROM workflow_steps "
+              "  WHERE due_at <= now() AND completed_at IS NULL AND overdue_at IS NULL "
+              "    AND due_at IS NOT NULL AND required "
+              "  ORDER BY due_at LIMIT " CLAIM_LIMIT " FOR UPDATE SKIP LOCKED), "
+              "marked AS (UPDATE workflow_steps s SET overdue_at = now() FROM due "
+              "  WHERE s.instance_id = due.instance_id AND s.step = due.step "
+              "  RETURNING s.instance_id, s.step, s.agency, s.due_at), "
+              "ins AS (INSERT INTO breaches (instance_id, step, agency, kind, due_at) "
+              "  SELECT instance_id, step, agency, 'overdue', due_at FROM marked "
+              "  ON CONFLICT (instance_id, step, kind) DO NOTHING RETURNING 1) "
+              "SELECT m.agency, m.step, i.workflow, i.key_value, "
+              "  to_char(m.due_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI'), "
+              "  extract(epoch FROM now() - m.due_at)::bigint, (SELECT count(*) FROM ins) "
+              "FROM marked m JOIN workflow_instances i ON i.id = m.instance_id"
+            : "WITH due AS (SELECT instance_id, step FROM workflow_steps "
+              "  WHERE warn_at <= now() AND completed_at IS NULL AND warned_at IS NULL "
+              "    AND overdue_at IS NULL AND warn_at IS NOT NULL AND required "
+              "  ORDER BY warn_at LIMIT " CLAIM_LIMIT " FOR UPDATE SKIP LOCKED), "
+              "marked AS (UPDATE workflow_steps s SET warned_at = now() FROM due "
+              "  WHERE s.instance_id = due.instance_id AND s.step = due.step "
+              "  RETURNING s.instance_id, s.step, s.agency, s.due_at), "
+              "ins AS (INSERT INTO breaches (instance_id, step, agency, kind, due_at) "
+              "  SELECT instance_id, step, agency, 'warning', due_at FROM marked "
+              "  ON CONFLICT (instance_id, step, kind) DO NOTHING RETURNING 1) "
+              "SELECT m.agency, m.step, i.workflow, i.key_value, "
+              "  to_char(m.due_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI'), "
+              "  extract(epoch FROM now() - m.due_at)::bigint, (SELECT count(*) FROM ins) "
+              "FROM marked m JOIN workflow_instances i ON i.id = m.instance_id";
     PGresult *res = PQexec (conn, sql);
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
         log_warn ("supervision query failed", "hub=%s error=\"%s\"", config->hub_id,
@@ -68,8 +69,9 @@ mark (PGconn *conn, const hub_config_t *config, bool overdue)
         if (overdue)
             log_warn ("step overdue (督办)",
                       "agency=%s step=%s workflow=%s key=%s due=\"%s +08\" late_s=%lld",
-                      PQgetvalue (res, i, 0), PQgetvalue (res, i, 1), PQgetvalue (res, i, 2),
-                      PQgetvalue (res, i, 3), PQgetvalue (res, i, 4), secs);
+                      PQgetvalue (res, i, 0), PQgetvalue (res, i, 1),
+                      PQgetvalue (res, i, 2), PQgetvalue (res, i, 3),
+                      PQgetvalue (res, i, 4), secs);
         else
             log_info ("step nearing its deadline",
                       "agency=%s step=%s workflow=%s key=%s due=\"%s +08\" left_s=%lld",
@@ -86,14 +88,13 @@ static int
 expire_unmatched (PGconn *conn, const hub_config_t *config)
 {
     PGresult *res = PQexec (
-        conn,
-        "WITH due AS (SELECT event_id, key_kind, key_value FROM unmatched_events "
-        "  WHERE expires_at <= now() AND expired_at IS NULL ORDER BY expires_at "
-        "  LIMIT " CLAIM_LIMIT " FOR UPDATE SKIP LOCKED) "
-        "UPDATE unmatched_events u SET expired_at = now() FROM due "
-        "WHERE u.event_id = due.event_id AND u.key_kind = due.key_kind "
-        "  AND u.key_value = due.key_value "
-        "RETURNING u.agency, u.event_type, u.event_id, u.key_kind, u.key_value");
+        conn, "WITH due AS (SELECT event_id, key_kind, key_value FROM unmatched_events "
+              "  WHERE expires_at <= now() AND expired_at IS NULL ORDER BY expires_at "
+              "  LIMIT " CLAIM_LIMIT " FOR UPDATE SKIP LOCKED) "
+              "UPDATE unmatched_events u SET expired_at = now() FROM due "
+              "WHERE u.event_id = due.event_id AND u.key_kind = due.key_kind "
+              "  AND u.key_value = due.key_value "
+              "RETURNING u.agency, u.event_type, u.event_id, u.key_kind, u.key_value");
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
         log_warn ("expiry query failed", "hub=%s error=\"%s\"", config->hub_id,
                   PQresultErrorMessage (res));
@@ -124,7 +125,7 @@ supervise_thread (void *arg)
         if (zmq_poll (&item, 1, wait_ms) > 0) {
             char b;
             if (zmq_recv (pipe, &b, 1, 0) == 0)
-                break;      /* stop */
+                break; /* stop */
         }
         wait_ms = config->supervise_interval_ms;
         if (!conn) {

@@ -9,8 +9,7 @@
 #include "ident.h"
 #include "strbuf.h"
 
-static bool
-reject (verdict_t *v, error_code_t code, const char *fmt, ...)
+static bool reject (verdict_t *v, error_code_t code, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 
 static bool
@@ -35,9 +34,18 @@ validate_utf8 (const char *s)
         }
         int n;
         unsigned cp;
-        if ((*p & 0xE0) == 0xC0) { n = 1; cp = *p & 0x1F; }
-        else if ((*p & 0xF0) == 0xE0) { n = 2; cp = *p & 0x0F; }
-        else if ((*p & 0xF8) == 0xF0) { n = 3; cp = *p & 0x07; }
+        if ((*p & 0xE0) == 0xC0) {
+            n = 1;
+            cp = *p & 0x1F;
+        }
+        else if ((*p & 0xF0) == 0xE0) {
+            n = 2;
+            cp = *p & 0x0F;
+        }
+        else if ((*p & 0xF8) == 0xF0) {
+            n = 3;
+            cp = *p & 0x07;
+        }
         else
             return false;
         for (int i = 1; i <= n; i++) {
@@ -136,13 +144,12 @@ check_attrs (const hub_config_t *config, const case_event_t *e, verdict_t *v)
             break;
         case ATTR_NUMBER:
             if (!isfinite (a->number))
-                return reject (v, ERR_INVALID_FIELD, "attribute \"%s\" is not a finite number",
-                               a->name);
+                return reject (v, ERR_INVALID_FIELD,
+                               "attribute \"%s\" is not a finite number", a->name);
             break;
         case ATTR_INTEGER:
         case ATTR_FLAG:
-        case ATTR_TIME:
-            break;
+        case ATTR_TIME: break;
         default:
             return reject (v, ERR_MISSING_FIELD, "attribute \"%s\" has no value", a->name);
         }
@@ -151,12 +158,12 @@ check_attrs (const hub_config_t *config, const case_event_t *e, verdict_t *v)
 }
 
 bool
-validate_event (const hub_config_t *config, const case_event_t *e,
-                const char *batch_agency, int64_t now_ms, verdict_t *v)
+validate_event (const hub_config_t *config, const case_event_t *e, const char *batch_agency,
+                int64_t now_ms, verdict_t *v)
 {
     v->code = ERR_NONE;
     v->reason[0] = '\0';
-    char quoted[65];    /* a wire value quoted in a reason, UTF-8 safe */
+    char quoted[65]; /* a wire value quoted in a reason, UTF-8 safe */
     if (e->schema_version != ONENET_SCHEMA_VERSION)
         return reject (v, ERR_UNSUPPORTED_VERSION,
                        "schema_version %u is not supported (this hub speaks %d)",
@@ -188,10 +195,9 @@ validate_event (const hub_config_t *config, const case_event_t *e,
     if (e->occurred_at_ms == 0)
         return reject (v, ERR_MISSING_FIELD, "occurred_at is missing");
     if (e->occurred_at_ms > now_ms + (int64_t) config->max_future_s * 1000)
-        return reject (v, ERR_TIME_OUT_OF_RANGE,
-                       "occurred_at is %lld s in the future, limit %d s",
-                       (long long) ((e->occurred_at_ms - now_ms) / 1000),
-                       config->max_future_s);
+        return reject (
+            v, ERR_TIME_OUT_OF_RANGE, "occurred_at is %lld s in the future, limit %d s",
+            (long long) ((e->occurred_at_ms - now_ms) / 1000), config->max_future_s);
     if (e->occurred_at_ms < now_ms - (int64_t) config->max_past_days * 86400000)
         return reject (v, ERR_TIME_OUT_OF_RANGE,
                        "occurred_at is more than %d days in the past",

@@ -14,8 +14,8 @@
 #include "hub_config.h"
 
 typedef struct {
-    error_code_t code;      /* ERR_NONE when the event is acceptable */
-    char reason[320];       /* human-readable, names field and value */
+    error_code_t code; /* ERR_NONE when the event is acceptable */
+    char reason[320];  /* human-readable, names field and value */
 } verdict_t;
 
 /* Validates event. batch_agency is the agency the whole batch claims ("" if

@@ -17,25 +17,25 @@
 #include "sender.h"
 #include "strbuf.h"
 
-#define CHUNK_LINES 1000        /* records per outbox transaction */
+#define CHUNK_LINES    1000 /* records per outbox transaction */
 #define STATS_EVERY_MS 10000
 
 /* A record refused before it became an event. */
 typedef struct {
-    char *where;                /* file:line */
-    char *reason;               /* why, naming the field */
-    char *record;               /* the record as read */
-    size_t len;                 /* bytes in record */
+    char *where;  /* file:line */
+    char *reason; /* why, naming the field */
+    char *record; /* the record as read */
+    size_t len;   /* bytes in record */
 } bad_record_t;
 
 /* Records read but not yet in the outbox. */
 typedef struct {
-    outbox_item_t *items;       /* accepted records */
-    uint8_t **bytes;            /* their encodings (owned) */
-    char (*ids)[37];            /* their event ids */
-    size_t n;                   /* records in items */
-    bad_record_t *bad;          /* refused records */
-    size_t n_bad, cap_bad;      /* count and capacity of bad */
+    outbox_item_t *items;  /* accepted records */
+    uint8_t **bytes;       /* their encodings (owned) */
+    char (*ids)[37];       /* their event ids */
+    size_t n;              /* records in items */
+    bad_record_t *bad;     /* refused records */
+    size_t n_bad, cap_bad; /* count and capacity of bad */
 } chunk_t;
 
 typedef struct {
@@ -53,7 +53,7 @@ typedef struct {
     int64_t next_scan;              /* next spool scan, monotonic ms */
     int64_t *to_remove;             /* acknowledged seqs to delete */
     size_t n_remove, cap_remove;
-    uint64_t accepted, acked, rejected, refused;  /* counters */
+    uint64_t accepted, acked, rejected, refused; /* counters */
 } adapter_t;
 
 static void
@@ -104,7 +104,7 @@ take_line (adapter_t *self, const char *line, size_t len, const char *where_file
     while (start < len && (line[start] == ' ' || line[start] == '\t'))
         start++;
     if (start == len)
-        return;     /* blank line */
+        return; /* blank line */
     chunk_t *c = &self->chunk;
     char err[320];
     size_t blen;
@@ -113,8 +113,10 @@ take_line (adapter_t *self, const char *line, size_t len, const char *where_file
                                 now, c->ids[c->n], &blen, err, sizeof err);
     if (bytes && blen > (size_t) self->config->max_message_bytes - 1024) {
         /* it could never travel: refuse it here rather than block the link */
-        snprintf (err, sizeof err, "record encodes to %zu bytes, more than a message "
-                  "may carry (max-message-bytes %d)", blen, self->config->max_message_bytes);
+        snprintf (err, sizeof err,
+                  "record encodes to %zu bytes, more than a message "
+                  "may carry (max-message-bytes %d)",
+                  blen, self->config->max_message_bytes);
         free (bytes);
         bytes = NULL;
     }
@@ -139,7 +141,7 @@ take_line (adapter_t *self, const char *line, size_t len, const char *where_file
         return;
     }
     c->bytes[c->n] = bytes;
-    c->items[c->n] = (outbox_item_t) {c->ids[c->n], bytes, blen, now};
+    c->items[c->n] = (outbox_item_t){c->ids[c->n], bytes, blen, now};
     c->n++;
 }
 
@@ -183,7 +185,7 @@ read_stdin (adapter_t *self)
         strbuf_append (&self->stdin_buf, buf, (size_t) n);
     else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
         if (self->stdin_buf.len && self->stdin_buf.data[self->stdin_buf.len - 1] != '\n')
-            strbuf_putc (&self->stdin_buf, '\n');  /* last line without newline */
+            strbuf_putc (&self->stdin_buf, '\n'); /* last line without newline */
         self->input_done = true;
     }
     /* accept complete lines, CHUNK_LINES per transaction */
@@ -205,7 +207,7 @@ read_stdin (adapter_t *self)
             break;
         if (!commit_chunk (self, NULL, 0)) {
             chunk_clear (&self->chunk);
-            break;      /* those lines stay in stdin_buf for the retry */
+            break; /* those lines stay in stdin_buf for the retry */
         }
         self->stdin_lines += lines;
         consumed = pos;
@@ -310,7 +312,8 @@ scan_spool (adapter_t *self)
     struct dirent *de;
     while ((de = readdir (dir)) != NULL) {
         size_t len = strlen (de->d_name);
-        if (de->d_name[0] == '.' || len < 7 || strcmp (de->d_name + len - 7, ".ndjson") != 0)
+        if (de->d_name[0] == '.' || len < 7
+            || strcmp (de->d_name + len - 7, ".ndjson") != 0)
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
@@ -343,7 +346,8 @@ on_ack (void *user, int64_t seq, const event_ack_t *ack)
                    "adapter=%s agency=%s event=%s code=%s reason=\"%s\"",
                    self->config->adapter_id, self->config->agency, ack->event_id,
                    error_code_name (ack->code), ack->reason);
-        outbox_quarantine_event (self->outbox, seq, error_code_name (ack->code), ack->reason);
+        outbox_quarantine_event (self->outbox, seq, error_code_name (ack->code),
+                                 ack->reason);
         self->rejected++;
         return;
     }
@@ -418,8 +422,8 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
     char err[512];
     self->outbox = outbox_open (config->outbox, err, sizeof err);
     if (!self->outbox) {
-        log_error ("could not open the outbox", "adapter=%s error=\"%s\"", config->adapter_id,
-                   err);
+        log_error ("could not open the outbox", "adapter=%s error=\"%s\"",
+                   config->adapter_id, err);
         return 1;
     }
     bool from_stdin = !*config->spool;
@@ -428,9 +432,10 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
     chunk_init (&self->chunk);
     strbuf_init (&self->stdin_buf);
     void *ctx = zmq_ctx_new ();
-    sender_options_t opt = {config->hub,       config->adapter_id,  config->agency,
-                            config->window,    config->ack_timeout_ms, config->heartbeat_ms,
-                            config->retry_max_ms};
+    sender_options_t opt = {
+        config->hub,         config->adapter_id,     config->agency,
+        config->window,      config->ack_timeout_ms, config->heartbeat_ms,
+        config->retry_max_ms};
     self->sender = sender_new (ctx, &opt);
     log_info ("adapter starting",
               "adapter=%s agency=%s hub=%s outbox=%s input=%s backlog=%llu",
@@ -449,15 +454,15 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
                       "adapter=%s in_flight=%zu", config->adapter_id,
                       sender_in_flight (self->sender));
         }
-        if (drain_deadline && (sender_in_flight (self->sender) == 0 || now >= drain_deadline))
+        if (drain_deadline
+            && (sender_in_flight (self->sender) == 0 || now >= drain_deadline))
             break;
         if (config->once && (from_stdin ? self->input_done : self->spool_empty)
-            && outbox_depth (self->outbox) == 0
-            && sender_in_flight (self->sender) == 0)
+            && outbox_depth (self->outbox) == 0 && sender_in_flight (self->sender) == 0)
             break;
-        bool want_input = !drain_deadline && !self->input_done
-                          && now >= self->input_retry_at
-                          && outbox_depth (self->outbox) < (uint64_t) config->max_outbox_events;
+        bool want_input =
+            !drain_deadline && !self->input_done && now >= self->input_retry_at
+            && outbox_depth (self->outbox) < (uint64_t) config->max_outbox_events;
         if (!from_stdin && want_input && now >= self->next_scan)
             scan_spool (self);
         if (!drain_deadline)
@@ -471,7 +476,7 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
             timeout = t < timeout ? (t < 0 ? 0 : t) : timeout;
         }
         if (!want_input && !self->input_done && timeout > 200)
-            timeout = 200;   /* re-check the pause */
+            timeout = 200; /* re-check the pause */
         int n = zmq_poll (items, from_stdin && want_input ? 2 : 1, timeout);
         if (n < 0 && zmq_errno () != EINTR) {
             log_error ("poll failed", "adapter=%s error=\"%s\"", config->adapter_id,
@@ -486,10 +491,15 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
                            "adapter=%s count=%zu", config->adapter_id, self->n_remove);
             self->n_remove = 0;
         }
-        if (n > 0 && from_stdin && want_input && (items[1].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
+        if (n > 0 && from_stdin && want_input
+            && (items[1].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
             read_stdin (self);
-        heartbeat_t hb = {config->adapter_id, config->agency, clock_now_ms (),
-                          outbox_depth (self->outbox), outbox_oldest_ms (self->outbox), 0};
+        heartbeat_t hb = {config->adapter_id,
+                          config->agency,
+                          clock_now_ms (),
+                          outbox_depth (self->outbox),
+                          outbox_oldest_ms (self->outbox),
+                          0};
         sender_tick (self->sender, &hb);
         if (clock_mono_ms () >= next_stats) {
             log_stats (self);

@@ -23,7 +23,8 @@ static const setting_t settings[] = {
      "spool directory of *.ndjson files (default: read stdin)"},
     {"log-level", SET_STRING, S (log_level), "info", 0, 0, "debug, info, warn or error"},
     {"once", SET_BOOL, S (once), "false", 0, 0,
-     "exit once the input (stdin, or every spool file) is consumed and every event acknowledged"},
+     "exit once the input (stdin, or every spool file) is consumed and every event "
+     "acknowledged"},
     {"batch-max", SET_INT, S (batch_max), "500", 1, 5000, "events per batch"},
     {"window", SET_INT, S (window), "8", 1, 256, "batches in flight"},
     {"ack-timeout-ms", SET_INT, S (ack_timeout_ms), "5000", 50, 600000,
@@ -56,7 +57,8 @@ adapter_config_load (adapter_config_t *config, const char *prog, const char *des
         .epilogue =
             "Records are accepted into the outbox (fsync'ed) before they are sent, and\n"
             "leave it only when the hub acknowledges them. Signals: SIGTERM/SIGINT stop\n"
-            "reading input and wait for outstanding acknowledgements. Exit status: 0 done,\n"
+            "reading input and wait for outstanding acknowledgements. Exit status: 0 "
+            "done,\n"
             "1 runtime failure, 2 usage or config error.",
         .version = version,
         .table = settings,

@@ -7,22 +7,22 @@
 #include <stdbool.h>
 
 typedef struct {
-    char agency[33];            /* the agency this adapter speaks for */
-    char adapter_id[65];        /* this instance's name (default agency-host) */
-    char hub[512];              /* comma-separated hub endpoints */
-    char outbox[512];           /* path of the durable outbox (SQLite file) */
-    char spool[512];            /* spool directory; "" reads stdin */
-    char log_level[16];         /* debug, info, warn, error */
-    bool once;                  /* exit when input is consumed and all acknowledged */
-    int batch_max;              /* events per batch */
-    int window;                 /* batches in flight */
-    int ack_timeout_ms;         /* silence before resend / reconnect */
-    int heartbeat_ms;           /* how often a heartbeat is sent */
-    int retry_max_ms;           /* RETRY backoff ceiling */
-    int max_message_bytes;      /* batch size limit, as the hub's */
-    int spool_scan_ms;          /* how often the spool is looked at */
-    int drain_timeout_ms;       /* on SIGTERM, wait this long for acknowledgements */
-    int max_outbox_events;      /* stop accepting input beyond this backlog */
+    char agency[33];       /* the agency this adapter speaks for */
+    char adapter_id[65];   /* this instance's name (default agency-host) */
+    char hub[512];         /* comma-separated hub endpoints */
+    char outbox[512];      /* path of the durable outbox (SQLite file) */
+    char spool[512];       /* spool directory; "" reads stdin */
+    char log_level[16];    /* debug, info, warn, error */
+    bool once;             /* exit when input is consumed and all acknowledged */
+    int batch_max;         /* events per batch */
+    int window;            /* batches in flight */
+    int ack_timeout_ms;    /* silence before resend / reconnect */
+    int heartbeat_ms;      /* how often a heartbeat is sent */
+    int retry_max_ms;      /* RETRY backoff ceiling */
+    int max_message_bytes; /* batch size limit, as the hub's */
+    int spool_scan_ms;     /* how often the spool is looked at */
+    int drain_timeout_ms;  /* on SIGTERM, wait this long for acknowledgements */
+    int max_outbox_events; /* stop accepting input beyond this backlog */
 } adapter_config_t;
 
 /* Loads defaults, --config file ([adapter] section) and flags for program

@@ -9,12 +9,12 @@
 #include "clock.h"
 
 struct outbox {
-    sqlite3 *db;                /* the database file */
-    sqlite3_stmt *put;          /* INSERT OR IGNORE one event */
-    sqlite3_stmt *fetch;        /* events after a seq */
-    sqlite3_stmt *remove;       /* DELETE one event */
-    sqlite3_stmt *set_source;   /* record a source offset */
-    uint64_t depth;             /* events in the outbox (kept in step with it) */
+    sqlite3 *db;              /* the database file */
+    sqlite3_stmt *put;        /* INSERT OR IGNORE one event */
+    sqlite3_stmt *fetch;      /* events after a seq */
+    sqlite3_stmt *remove;     /* DELETE one event */
+    sqlite3_stmt *set_source; /* record a source offset */
+    uint64_t depth;           /* events in the outbox (kept in step with it) */
 };
 
 static const char *schema =
@@ -26,7 +26,7 @@ static const char *schema =
     "CREATE TABLE IF NOT EXISTS quarantine ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  at_ms INTEGER NOT NULL,"
-    "  source TEXT NOT NULL,"        /* file:line, or 'hub' */
+    "  source TEXT NOT NULL," /* file:line, or 'hub' */
     "  event_id TEXT,"
     "  code TEXT NOT NULL,"
     "  reason TEXT NOT NULL,"
@@ -62,9 +62,9 @@ outbox_open (const char *path, char *err, size_t errlen)
     }
     sqlite3_busy_timeout (self->db, 5000);
     /* WAL + FULL: every commit is on disk before outbox_put returns */
-    if (sqlite3_exec (self->db,
-                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
-                      &msg) != SQLITE_OK
+    if (sqlite3_exec (self->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL,
+                      NULL, &msg)
+            != SQLITE_OK
         || sqlite3_exec (self->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
         snprintf (err, errlen, "could not set up outbox \"%s\": %s", path,
                   msg ? msg : sqlite3_errmsg (self->db));
@@ -74,10 +74,12 @@ outbox_open (const char *path, char *err, size_t errlen)
     char perr[256];
     if (!prepare (self, &self->put,
                   "INSERT OR IGNORE INTO outbox (event_id, accepted_at_ms, payload) "
-                  "VALUES (?1, ?2, ?3)", perr, sizeof perr)
+                  "VALUES (?1, ?2, ?3)",
+                  perr, sizeof perr)
         || !prepare (self, &self->fetch,
                      "SELECT seq, event_id, payload FROM outbox WHERE seq > ?1 "
-                     "ORDER BY seq LIMIT ?2", perr, sizeof perr)
+                     "ORDER BY seq LIMIT ?2",
+                     perr, sizeof perr)
         || !prepare (self, &self->remove, "DELETE FROM outbox WHERE seq = ?1", perr,
                      sizeof perr)
         || !prepare (self, &self->set_source,
@@ -156,8 +158,9 @@ outbox_source_offset (outbox_t *self, const char *source)
 {
     sqlite3_stmt *st;
     int64_t offset = 0;
-    if (sqlite3_prepare_v2 (self->db, "SELECT offset FROM sources WHERE name = ?1", -1,
-                            &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2 (self->db, "SELECT offset FROM sources WHERE name = ?1", -1, &st,
+                            NULL)
+        != SQLITE_OK)
         return 0;
     sqlite3_bind_text (st, 1, source, -1, SQLITE_STATIC);
     if (sqlite3_step (st) == SQLITE_ROW)
@@ -170,8 +173,8 @@ int
 outbox_source_done (outbox_t *self, const char *source)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2 (self->db, "DELETE FROM sources WHERE name = ?1", -1, &st,
-                            NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2 (self->db, "DELETE FROM sources WHERE name = ?1", -1, &st, NULL)
+        != SQLITE_OK)
         return -1;
     sqlite3_bind_text (st, 1, source, -1, SQLITE_STATIC);
     int rc = sqlite3_step (st) == SQLITE_DONE ? 0 : -1;
@@ -240,10 +243,13 @@ outbox_quarantine_event (outbox_t *self, int64_t seq, const char *code, const ch
     int rc = -1;
     if (sqlite3_exec (self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return -1;
-    if (sqlite3_prepare_v2 (self->db,
-                            "INSERT INTO quarantine (at_ms, source, event_id, code, reason, "
-                            "record) SELECT ?1, 'hub', event_id, ?2, ?3, payload FROM outbox "
-                            "WHERE seq = ?4", -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2 (
+            self->db,
+            "INSERT INTO quarantine (at_ms, source, event_id, code, reason, "
+            "record) SELECT ?1, 'hub', event_id, ?2, ?3, payload FROM outbox "
+            "WHERE seq = ?4",
+            -1, &st, NULL)
+        == SQLITE_OK) {
         sqlite3_bind_int64 (st, 1, clock_now_ms ());
         sqlite3_bind_text (st, 2, code, -1, SQLITE_STATIC);
         sqlite3_bind_text (st, 3, reason, -1, SQLITE_STATIC);
@@ -270,9 +276,11 @@ outbox_quarantine_record (outbox_t *self, const char *where, const char *reason,
                           const char *record, size_t len)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2 (self->db,
-                            "INSERT OR IGNORE INTO quarantine (at_ms, source, code, reason, "
-                            "record) VALUES (?1, ?2, 'BAD_RECORD', ?3, ?4)", -1, &st, NULL)
+    if (sqlite3_prepare_v2 (
+            self->db,
+            "INSERT OR IGNORE INTO quarantine (at_ms, source, code, reason, "
+            "record) VALUES (?1, ?2, 'BAD_RECORD', ?3, ?4)",
+            -1, &st, NULL)
         != SQLITE_OK)
         return -1;
     sqlite3_bind_int64 (st, 1, clock_now_ms ());

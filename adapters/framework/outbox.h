@@ -20,18 +20,18 @@ typedef struct outbox outbox_t;
 
 /* An event to accept. */
 typedef struct {
-    const char *event_id;       /* its UUID */
-    const uint8_t *bytes;       /* serialized CaseEvent */
-    size_t len;                 /* bytes */
-    int64_t accepted_at_ms;     /* when the adapter took it */
+    const char *event_id;   /* its UUID */
+    const uint8_t *bytes;   /* serialized CaseEvent */
+    size_t len;             /* bytes */
+    int64_t accepted_at_ms; /* when the adapter took it */
 } outbox_item_t;
 
 /* An event waiting to be sent, as read back. */
 typedef struct {
-    int64_t seq;                /* outbox sequence, increasing in acceptance order */
-    char event_id[40];          /* its UUID */
-    uint8_t *bytes;             /* serialized CaseEvent (malloc'd) */
-    size_t len;                 /* bytes */
+    int64_t seq;       /* outbox sequence, increasing in acceptance order */
+    char event_id[40]; /* its UUID */
+    uint8_t *bytes;    /* serialized CaseEvent (malloc'd) */
+    size_t len;        /* bytes */
 } outbox_row_t;
 
 /* Opens or creates the outbox at path. NULL with a reason in err. */
@@ -43,8 +43,8 @@ void outbox_close (outbox_t **self_p);
    to offset in the same transaction (see outbox_source_offset). Returns the
    number newly accepted, or -1 with a reason in err (then nothing was
    accepted: disk full, I/O error). */
-int outbox_put (outbox_t *self, const outbox_item_t *items, size_t n,
-                const char *source, int64_t offset, char *err, size_t errlen);
+int outbox_put (outbox_t *self, const outbox_item_t *items, size_t n, const char *source,
+                int64_t offset, char *err, size_t errlen);
 
 /* Where a source (a spool file) was consumed up to; 0 if never. */
 int64_t outbox_source_offset (outbox_t *self, const char *source);

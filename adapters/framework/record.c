@@ -11,7 +11,7 @@
 #include "codec.h"
 #include "ident.h"
 
-#define MAX_KEYS 16
+#define MAX_KEYS  16
 #define MAX_ATTRS 64
 
 /* A fixed namespace for derived event ids (UUID v5). */
@@ -63,7 +63,8 @@ record_parse_ndjson (const char *line, size_t line_len, const char *agency,
     if (*err)
         goto done;
     if (rec_agency && strcmp (rec_agency, agency) != 0) {
-        snprintf (err, errlen, "field \"agency\" is \"%.32s\" but this adapter is for \"%s\"",
+        snprintf (err, errlen,
+                  "field \"agency\" is \"%.32s\" but this adapter is for \"%s\"",
                   rec_agency, agency);
         goto done;
     }
@@ -80,8 +81,10 @@ record_parse_ndjson (const char *line, size_t line_len, const char *agency,
     if (*err)
         goto done;
     if (!clock_parse_rfc3339 (occurred, &e.occurred_at_ms)) {
-        snprintf (err, errlen, "field \"occurred_at\" is \"%.40s\", expected RFC 3339 "
-                  "with an offset, like 2020-09-01T09:31:07+08:00", occurred);
+        snprintf (err, errlen,
+                  "field \"occurred_at\" is \"%.40s\", expected RFC 3339 "
+                  "with an offset, like 2020-09-01T09:31:07+08:00",
+                  occurred);
         goto done;
     }
     json_t *jkeys = json_object_get (root, "keys");
@@ -91,15 +94,18 @@ record_parse_ndjson (const char *line, size_t line_len, const char *agency,
     }
     const char *name;
     json_t *value;
-    json_object_foreach (jkeys, name, value) {
+    json_object_foreach (jkeys, name, value)
+    {
         if (e.n_keys == MAX_KEYS) {
             snprintf (err, errlen, "more than %d keys", MAX_KEYS);
             goto done;
         }
         event_key_t *k = &keys[e.n_keys];
         if (!key_kind_parse (name, &k->kind)) {
-            snprintf (err, errlen, "keys.%.40s is not a known key kind (credit_code, "
-                      "unit_number, project_code, application_no, refund_no)", name);
+            snprintf (err, errlen,
+                      "keys.%.40s is not a known key kind (credit_code, "
+                      "unit_number, project_code, application_no, refund_no)",
+                      name);
             goto done;
         }
         if (!json_is_string (value) || json_string_length (value) == 0) {
@@ -108,7 +114,8 @@ record_parse_ndjson (const char *line, size_t line_len, const char *agency,
         }
         k->value = json_string_value (value);
         char why[256];
-        if ((k->kind == KEY_CREDIT_CODE && !ident_credit_code_valid (k->value, why, sizeof why))
+        if ((k->kind == KEY_CREDIT_CODE
+             && !ident_credit_code_valid (k->value, why, sizeof why))
             || (k->kind == KEY_UNIT_NUMBER
                 && !ident_unit_number_valid (k->value, why, sizeof why))) {
             snprintf (err, errlen, "keys.%s: %s", name, why);
@@ -121,7 +128,8 @@ record_parse_ndjson (const char *line, size_t line_len, const char *agency,
         snprintf (err, errlen, "field \"attrs\" must be an object");
         goto done;
     }
-    json_object_foreach (jattrs, name, value) {
+    json_object_foreach (jattrs, name, value)
+    {
         if (e.n_attrs == MAX_ATTRS) {
             snprintf (err, errlen, "more than %d attributes", MAX_ATTRS);
             goto done;
@@ -146,13 +154,15 @@ record_parse_ndjson (const char *line, size_t line_len, const char *agency,
             a->flag = json_is_true (value);
         }
         else if (json_is_object (value) && json_is_string (json_object_get (value, "time"))
-                 && clock_parse_rfc3339 (json_string_value (json_object_get (value, "time")),
-                                         &a->time_ms)) {
+                 && clock_parse_rfc3339 (
+                     json_string_value (json_object_get (value, "time")), &a->time_ms)) {
             a->type = ATTR_TIME;
         }
         else {
-            snprintf (err, errlen, "attrs.%.40s must be a string, number, boolean or "
-                      "{\"time\": RFC 3339}", name);
+            snprintf (err, errlen,
+                      "attrs.%.40s must be a string, number, boolean or "
+                      "{\"time\": RFC 3339}",
+                      name);
             goto done;
         }
         e.n_attrs++;

@@ -11,40 +11,40 @@
 #include "log.h"
 
 typedef enum {
-    FLIGHT_SENT,        /* on the wire, waiting for the BatchAck */
-    FLIGHT_WAIT         /* to be (re)sent at resend_at */
+    FLIGHT_SENT, /* on the wire, waiting for the BatchAck */
+    FLIGHT_WAIT  /* to be (re)sent at resend_at */
 } flight_state_t;
 
 typedef struct {
-    uint64_t batch_seq;         /* echoed by the hub */
-    flight_state_t state;       /* sent or waiting */
-    int64_t sent_at;            /* monotonic ms of the last send */
-    int64_t resend_at;          /* monotonic ms of the next send, when waiting */
-    int attempts;               /* sends so far */
-    uint8_t *bytes;             /* the encoded AdapterMessage */
-    size_t len;                 /* bytes */
-    size_t n;                   /* events in it */
-    int64_t *tokens;            /* caller's token per event */
-    bool *answered;             /* event i has had its final answer */
-    size_t open;                /* events without a final answer */
+    uint64_t batch_seq;   /* echoed by the hub */
+    flight_state_t state; /* sent or waiting */
+    int64_t sent_at;      /* monotonic ms of the last send */
+    int64_t resend_at;    /* monotonic ms of the next send, when waiting */
+    int attempts;         /* sends so far */
+    uint8_t *bytes;       /* the encoded AdapterMessage */
+    size_t len;           /* bytes */
+    size_t n;             /* events in it */
+    int64_t *tokens;      /* caller's token per event */
+    bool *answered;       /* event i has had its final answer */
+    size_t open;          /* events without a final answer */
 } flight_t;
 
 struct sender {
-    void *ctx;                  /* ZeroMQ context */
-    sender_options_t opt;       /* settings (strings copied below) */
-    char *endpoints;            /* copy of opt.endpoints */
-    char *adapter_id;           /* copy of opt.adapter_id */
-    char *agency;               /* copy of opt.agency */
-    void *socket;               /* current DEALER */
-    flight_t *flights;          /* window slots */
-    size_t n_flights;           /* used slots */
-    uint64_t next_seq;          /* next batch_seq */
-    int64_t last_send;          /* monotonic ms of the last message sent */
-    int64_t last_hb;            /* monotonic ms of the last heartbeat attempt */
-    int64_t last_recv;          /* monotonic ms of the last message received */
-    int64_t hb_sent_at;         /* monotonic ms of the unanswered heartbeat, 0 if none */
-    int retry_ms;               /* current RETRY backoff */
-    uint64_t reconnects;        /* sockets replaced so far */
+    void *ctx;            /* ZeroMQ context */
+    sender_options_t opt; /* settings (strings copied below) */
+    char *endpoints;      /* copy of opt.endpoints */
+    char *adapter_id;     /* copy of opt.adapter_id */
+    char *agency;         /* copy of opt.agency */
+    void *socket;         /* current DEALER */
+    flight_t *flights;    /* window slots */
+    size_t n_flights;     /* used slots */
+    uint64_t next_seq;    /* next batch_seq */
+    int64_t last_send;    /* monotonic ms of the last message sent */
+    int64_t last_hb;      /* monotonic ms of the last heartbeat attempt */
+    int64_t last_recv;    /* monotonic ms of the last message received */
+    int64_t hb_sent_at;   /* monotonic ms of the unanswered heartbeat, 0 if none */
+    int retry_ms;         /* current RETRY backoff */
+    uint64_t reconnects;  /* sockets replaced so far */
 };
 
 static char *
@@ -204,7 +204,7 @@ handle_ack (sender_t *self, codec_outbound_t *msg, sender_ack_fn on_ack, void *u
         if (self->flights[fi].batch_seq == seq)
             break;
     if (fi == self->n_flights)
-        return;     /* an answer to a batch already settled: ignore */
+        return; /* an answer to a batch already settled: ignore */
     flight_t *f = &self->flights[fi];
     size_t n = codec_outbound_ack_count (msg);
     if (n != f->n) {
@@ -240,7 +240,8 @@ handle_ack (sender_t *self, codec_outbound_t *msg, sender_ack_fn on_ack, void *u
         log_info ("hub asked to retry", "adapter=%s batch=%llu open=%zu retry_ms=%d",
                   self->adapter_id, (unsigned long long) seq, f->open, self->retry_ms);
         self->retry_ms = self->retry_ms * 2 > self->opt.retry_max_ms
-                             ? self->opt.retry_max_ms : self->retry_ms * 2;
+                             ? self->opt.retry_max_ms
+                             : self->retry_ms * 2;
     }
 }
 
@@ -256,7 +257,8 @@ sender_receive (sender_t *self, sender_ack_fn on_ack, void *user)
         }
         self->last_recv = clock_mono_ms ();
         self->hb_sent_at = 0;
-        codec_outbound_t *msg = codec_outbound_decode (zmq_msg_data (&m), zmq_msg_size (&m));
+        codec_outbound_t *msg =
+            codec_outbound_decode (zmq_msg_data (&m), zmq_msg_size (&m));
         if (!msg)
             log_warn ("unreadable message from hub", "adapter=%s bytes=%zu",
                       self->adapter_id, zmq_msg_size (&m));
@@ -323,7 +325,8 @@ sender_tick (sender_t *self, const heartbeat_t *hb)
     if (now - self->last_hb >= self->opt.heartbeat_ms) {
         size_t len;
         uint8_t *buf = codec_heartbeat_encode (hb, &len);
-        if (zmq_send (self->socket, buf, len, ZMQ_DONTWAIT) == (int) len && !self->hb_sent_at)
+        if (zmq_send (self->socket, buf, len, ZMQ_DONTWAIT) == (int) len
+            && !self->hb_sent_at)
             self->hb_sent_at = now;
         self->last_hb = now;
         free (buf);
@@ -339,8 +342,8 @@ sender_next_timeout (const sender_t *self)
         next = self->hb_sent_at + self->opt.ack_timeout_ms;
     for (size_t i = 0; i < self->n_flights; i++) {
         const flight_t *f = &self->flights[i];
-        int64_t t = f->state == FLIGHT_WAIT ? f->resend_at
-                                            : f->sent_at + self->opt.ack_timeout_ms;
+        int64_t t =
+            f->state == FLIGHT_WAIT ? f->resend_at : f->sent_at + self->opt.ack_timeout_ms;
         if (t < next)
             next = t;
     }

@@ -20,13 +20,13 @@
 typedef struct sender sender_t;
 
 typedef struct {
-    const char *endpoints;      /* comma-separated hub endpoints */
-    const char *adapter_id;     /* this adapter */
-    const char *agency;         /* its agency */
-    int window;                 /* batches in flight, at most */
-    int ack_timeout_ms;         /* silence after which the connection is replaced */
-    int heartbeat_ms;           /* a heartbeat (with the backlog) is sent this often */
-    int retry_max_ms;           /* backoff ceiling for RETRY answers */
+    const char *endpoints;  /* comma-separated hub endpoints */
+    const char *adapter_id; /* this adapter */
+    const char *agency;     /* its agency */
+    int window;             /* batches in flight, at most */
+    int ack_timeout_ms;     /* silence after which the connection is replaced */
+    int heartbeat_ms;       /* a heartbeat (with the backlog) is sent this often */
+    int retry_max_ms;       /* backoff ceiling for RETRY answers */
 } sender_options_t;
 
 /* One final answer for an event, with the caller's token for it. */

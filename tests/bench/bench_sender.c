@@ -22,10 +22,10 @@
 #include "ident.h"
 
 typedef struct {
-    uint64_t seq;       /* batch_seq */
-    int64_t sent_us;    /* monotonic send time */
-    size_t n;           /* events */
-    bool used;          /* slot in use */
+    uint64_t seq;    /* batch_seq */
+    int64_t sent_us; /* monotonic send time */
+    size_t n;        /* events */
+    bool used;       /* slot in use */
 } slot_t;
 
 static int
@@ -38,8 +38,9 @@ cmp_double (const void *a, const void *b)
 static void
 usage (void)
 {
-    fprintf (stderr, "usage: onenet-bench-sender --hub ENDPOINT [--events N] [--rate EV_PER_S]\n"
-                     "       [--batch N] [--window N] [--agency A] [--adapter-id ID] [--cases]\n");
+    fprintf (stderr,
+             "usage: onenet-bench-sender --hub ENDPOINT [--events N] [--rate EV_PER_S]\n"
+             "       [--batch N] [--window N] [--agency A] [--adapter-id ID] [--cases]\n");
 }
 
 int
@@ -49,16 +50,12 @@ main (int argc, char **argv)
     long events = 100000, rate = 0, batch = 500, window = 8;
     int cases = 0;      /* --cases: events form property-transfer cases */
     long unit_base = 0; /* --unit-base: first unit number, so senders do not share cases */
-    static struct option opts[] = {{"hub", required_argument, 0, 'h'},
-                                   {"events", required_argument, 0, 'n'},
-                                   {"rate", required_argument, 0, 'r'},
-                                   {"batch", required_argument, 0, 'b'},
-                                   {"window", required_argument, 0, 'w'},
-                                   {"agency", required_argument, 0, 'a'},
-                                   {"adapter-id", required_argument, 0, 'i'},
-                                   {"cases", no_argument, 0, 'c'},
-                                   {"unit-base", required_argument, 0, 'u'},
-                                   {0, 0, 0, 0}};
+    static struct option opts[] = {
+        {"hub", required_argument, 0, 'h'},        {"events", required_argument, 0, 'n'},
+        {"rate", required_argument, 0, 'r'},       {"batch", required_argument, 0, 'b'},
+        {"window", required_argument, 0, 'w'},     {"agency", required_argument, 0, 'a'},
+        {"adapter-id", required_argument, 0, 'i'}, {"cases", no_argument, 0, 'c'},
+        {"unit-base", required_argument, 0, 'u'},  {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -99,8 +96,8 @@ main (int argc, char **argv)
             /* a case: land accepts, tax assesses and collects, land registers,
                power and water transfer the accounts */
             static const char *const steps[6][2] = {
-                {"land", "transfer.accepted"},   {"tax", "deed_tax.assessed"},
-                {"tax", "deed_tax.paid"},        {"land", "transfer.registered"},
+                {"land", "transfer.accepted"},    {"tax", "deed_tax.assessed"},
+                {"tax", "deed_tax.paid"},         {"land", "transfer.registered"},
                 {"power", "account.transferred"}, {"water", "account.transferred"}};
             long unit_no = unit_base + (cases ? made / 6 : made);
             const char *ev_agency = cases ? steps[made % 6][0] : agency;
@@ -113,18 +110,24 @@ main (int argc, char **argv)
                 {.name = "transfer_kind", .type = ATTR_TEXT, .text = "二手房买卖"},
                 {.name = "deed_tax_yuan", .type = ATTR_NUMBER, .number = 12345.5},
                 {.name = "has_mortgage", .type = ATTR_FLAG, .flag = made % 3 == 0}};
-            case_event_t e = {.schema_version = 1, .event_id = id, .agency = ev_agency,
-                              .adapter_id = adapter_id, .case_no = case_no,
+            case_event_t e = {.schema_version = 1,
+                              .event_id = id,
+                              .agency = ev_agency,
+                              .adapter_id = adapter_id,
+                              .case_no = case_no,
                               .event_type = ev_type,
                               .occurred_at_ms = now_ms - 3600000 + made % 3600000
                                                 + (cases ? (made % 6) * 60000 : 0),
-                              .accepted_at_ms = now_ms, .n_keys = 1, .keys = &key,
-                              .n_attrs = 3, .attrs = attrs};
+                              .accepted_at_ms = now_ms,
+                              .n_keys = 1,
+                              .keys = &key,
+                              .n_attrs = 3,
+                              .attrs = attrs};
             ev[n] = codec_event_encode (&e, &ev_lens[n]);
         }
-        msgs[b] = codec_batch_encode (b + 1, adapter_id, cases ? "" : agency,
-                                      (const uint8_t *const *) ev,
-                                      ev_lens, n, &msg_lens[b]);
+        msgs[b] =
+            codec_batch_encode (b + 1, adapter_id, cases ? "" : agency,
+                                (const uint8_t *const *) ev, ev_lens, n, &msg_lens[b]);
         msg_counts[b] = n;
         for (size_t i = 0; i < n; i++)
             free (ev[i]);
@@ -156,7 +159,7 @@ main (int argc, char **argv)
             size_t s = 0;
             while (slots[s].used)
                 s++;
-            slots[s] = (slot_t) {next + 1, clock_mono_us (), msg_counts[next], true};
+            slots[s] = (slot_t){next + 1, clock_mono_us (), msg_counts[next], true};
             zmq_send (sock, msgs[next], msg_lens[next], 0);
             next++;
             open++;
@@ -165,7 +168,7 @@ main (int argc, char **argv)
         if (rate > 0 && next < n_batches && open < (size_t) window) {
             int64_t due = t0 + (int64_t) ((double) next * batch * 1e6 / (double) rate);
             int64_t wait = due - clock_mono_us ();
-            timeout = wait > 0 ? (long) ((wait + 999) / 1000) : 0;   /* never spin */
+            timeout = wait > 0 ? (long) ((wait + 999) / 1000) : 0; /* never spin */
         }
         zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
         if (zmq_poll (&item, 1, timeout) <= 0)
@@ -174,7 +177,8 @@ main (int argc, char **argv)
         zmq_msg_init (&m);
         while (zmq_msg_recv (&m, sock, ZMQ_DONTWAIT) >= 0) {
             int64_t now = clock_mono_us ();
-            codec_outbound_t *out = codec_outbound_decode (zmq_msg_data (&m), zmq_msg_size (&m));
+            codec_outbound_t *out =
+                codec_outbound_decode (zmq_msg_data (&m), zmq_msg_size (&m));
             if (out && codec_outbound_kind (out) == OUTBOUND_ACK) {
                 uint64_t seq = codec_outbound_batch_seq (out);
                 for (long s = 0; s < window; s++)
@@ -196,13 +200,14 @@ main (int argc, char **argv)
     }
     double seconds = (double) (clock_mono_us () - t0) / 1e6;
     qsort (lat, n_lat, sizeof *lat, cmp_double);
-    printf ("{\"events\":%ld,\"seconds\":%.3f,\"rate\":%.0f,\"p50_ms\":%.2f,\"p99_ms\":%.2f,"
-            "\"max_ms\":%.2f,\"stored\":%llu,\"duplicate\":%llu,\"rejected\":%llu,"
-            "\"retry\":%llu}\n",
-            events, seconds, (double) events / seconds, lat[n_lat / 2],
-            lat[(size_t) ((double) n_lat * 0.99)], lat[n_lat - 1],
-            (unsigned long long) count[1], (unsigned long long) count[2],
-            (unsigned long long) count[3], (unsigned long long) count[4]);
+    printf (
+        "{\"events\":%ld,\"seconds\":%.3f,\"rate\":%.0f,\"p50_ms\":%.2f,\"p99_ms\":%.2f,"
+        "\"max_ms\":%.2f,\"stored\":%llu,\"duplicate\":%llu,\"rejected\":%llu,"
+        "\"retry\":%llu}\n",
+        events, seconds, (double) events / seconds, lat[n_lat / 2],
+        lat[(size_t) ((double) n_lat * 0.99)], lat[n_lat - 1],
+        (unsigned long long) count[1], (unsigned long long) count[2],
+        (unsigned long long) count[3], (unsigned long long) count[4]);
     for (size_t b = 0; b < n_batches; b++)
         free (msgs[b]);
     free (msgs);

@@ -51,11 +51,11 @@
 #define HOUR_MS   (60 * MINUTE_MS)
 #define DAY_MS    (24 * HOUR_MS)
 
-static int s_passed;              //  cases that held
-static int s_failed;              //  cases that did not
-static workflow_set_t *s_set;     //  the shipped definitions
-static calendar_t *s_cn;          //  the shipped calendar
-static fold_options_t s_options;  //  60 immediate minutes, default office hours
+static int s_passed;             //  cases that held
+static int s_failed;             //  cases that did not
+static workflow_set_t *s_set;    //  the shipped definitions
+static calendar_t *s_cn;         //  the shipped calendar
+static fold_options_t s_options; //  60 immediate minutes, default office hours
 
 /*  Counts one case; prints it with its location when it failed.  */
 static void
@@ -268,8 +268,8 @@ typedef struct {
     size_t len, cap;
 } text_t;
 
-static void
-s_add (text_t *t, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
+static void s_add (text_t *t, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
 
 static void
 s_add (text_t *t, const char *format, ...)
@@ -334,8 +334,9 @@ s_canonical (const run_t *run)
         s_add (&t, "\n");
         for (size_t s = 0; s < inst->def->n_steps; s++) {
             const fold_step_t *st = &inst->steps[s];
-            s_add (&t, "  %s req=%d ready=%lld due=%lld warn=%lld done=%lld by=%s unres=%d "
-                       "beyond=%d\n",
+            s_add (&t,
+                   "  %s req=%d ready=%lld due=%lld warn=%lld done=%lld by=%s unres=%d "
+                   "beyond=%d\n",
                    st->def->id, st->required, (long long) st->ready_at_ms,
                    (long long) st->due_at_ms, (long long) st->warn_at_ms,
                    (long long) st->completed_at_ms, s_eid (run, st->completed_by),
@@ -427,15 +428,15 @@ s_shuffle (int *a, size_t n)
 //  The property transfer of unit 1 in September 2020, with a mortgage
 
 enum {
-    E_ACCEPTED = 1,  //  land transfer.accepted, has_mortgage true  Fri 09-25 10:00
-    E_ASSESSED,      //  tax deed_tax.assessed                      Fri 09-25 14:00
-    E_PAID,          //  tax deed_tax.paid                          Sun 09-27 09:30 (make-up day)
-    E_M_FILED,       //  bank mortgage.filed                        Sun 09-27 10:00
-    E_M_ACCEPTED,    //  land mortgage.accepted                     Mon 09-28 11:00
-    E_REGISTERED,    //  land transfer.registered                   Wed 09-30 15:00
-    E_M_REGISTERED,  //  land mortgage.registered                   Wed 09-30 16:00
-    E_POWER,         //  power account.transferred                  Fri 10-09 10:00
-    E_WATER,         //  water account.transferred                  Sat 10-10 11:00 (make-up day)
+    E_ACCEPTED = 1, //  land transfer.accepted, has_mortgage true  Fri 09-25 10:00
+    E_ASSESSED,     //  tax deed_tax.assessed                      Fri 09-25 14:00
+    E_PAID,    //  tax deed_tax.paid                          Sun 09-27 09:30 (make-up day)
+    E_M_FILED, //  bank mortgage.filed                        Sun 09-27 10:00
+    E_M_ACCEPTED,   //  land mortgage.accepted                     Mon 09-28 11:00
+    E_REGISTERED,   //  land transfer.registered                   Wed 09-30 15:00
+    E_M_REGISTERED, //  land mortgage.registered                   Wed 09-30 16:00
+    E_POWER,        //  power account.transferred                  Fri 10-09 10:00
+    E_WATER, //  water account.transferred                  Sat 10-10 11:00 (make-up day)
     N_CASE = 9
 };
 
@@ -882,7 +883,8 @@ s_test_reject_reopen_cancel (void)
         CHECK_AT (pt->started_at_ms, "2020-11-02 10:00");
         CHECK (strcmp (s_eid (&run, pt->start_event), s_id (201)) == 0);
         //  the first acceptance counts for the step
-        CHECK (strcmp (s_eid (&run, s_step (pt, "accepted")->completed_by), s_id (201)) == 0);
+        CHECK (strcmp (s_eid (&run, s_step (pt, "accepted")->completed_by), s_id (201))
+               == 0);
     }
     s_run_free (&run);
 
@@ -1016,23 +1018,25 @@ s_test_power_connection (void)
         bool permit;       //  permit_issued required
     } cases[] = {
         //  all from Fri 2020-09-25 10:00, the day itself not counted
-        {"low_voltage", 2, "2020-09-29 00:00", false},          //  09-27, 09-28
-        {"low_voltage_external", 5, "2020-10-10 00:00", true},  //  .., 09-30, 10-09
+        {"low_voltage", 2, "2020-09-29 00:00", false},              //  09-27, 09-28
+        {"low_voltage_external", 5, "2020-10-10 00:00", true},      //  .., 09-30, 10-09
         {"low_voltage_transformer", 10, "2020-10-16 00:00", false}, //  .. 10-10, 10-12..15
-        {"high_voltage_single", 25, "2020-11-06 00:00", false}, //  .. 11-05
-        {"high_voltage_dual", 40, "2020-11-27 00:00", false},   //  .. 11-26
-        {"medium_voltage", 0, NULL, false},                     //  unlisted, no default
-        {NULL, 0, NULL, false},                                 //  missing
+        {"high_voltage_single", 25, "2020-11-06 00:00", false},     //  .. 11-05
+        {"high_voltage_dual", 40, "2020-11-27 00:00", false},       //  .. 11-26
+        {"medium_voltage", 0, NULL, false},                         //  unlisted, no default
+        {NULL, 0, NULL, false},                                     //  missing
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char attrs[128], label[64];
         if (cases[c].klass)
-            snprintf (attrs, sizeof attrs, "{\"connection_class\": \"%s\"}", cases[c].klass);
+            snprintf (attrs, sizeof attrs, "{\"connection_class\": \"%s\"}",
+                      cases[c].klass);
         else
             snprintf (attrs, sizeof attrs, "{\"capacity_kva\": 80}");
-        snprintf (label, sizeof label, "class %s", cases[c].klass ? cases[c].klass : "(none)");
-        fold_event_t ev = s_ev (400 + (int) c, "power", "connection.accepted",
-                                "2020-09-25 10:00", attrs);
+        snprintf (label, sizeof label, "class %s",
+                  cases[c].klass ? cases[c].klass : "(none)");
+        fold_event_t ev =
+            s_ev (400 + (int) c, "power", "connection.accepted", "2020-09-25 10:00", attrs);
         run_t run;
         s_fold (&run, KEY_APPLICATION_NO, &ev, 1);
         const fold_instance_t *pc = s_inst (&run, "power_connection", 1);
@@ -1075,8 +1079,9 @@ s_test_power_connection (void)
     //  external_works: true on another class makes the permit step exist;
     //  connected is counted from the start regardless of the permit.
     fold_event_t ev[3];
-    ev[0] = s_ev (420, "power", "connection.accepted", "2020-09-25 10:00",
-                  "{\"connection_class\": \"high_voltage_single\", \"external_works\": true}");
+    ev[0] =
+        s_ev (420, "power", "connection.accepted", "2020-09-25 10:00",
+              "{\"connection_class\": \"high_voltage_single\", \"external_works\": true}");
     ev[1] = s_ev (421, "approval", "permit.issued", "2020-10-12 16:00", NULL);
     ev[2] = s_ev (422, "power", "connection.completed", "2020-11-02 10:00", NULL);
     run_t run;
@@ -1108,8 +1113,10 @@ s_test_irrelevant (void)
 {
     fold_event_t ev[6];
     ev[0] = s_ev (501, "land", "transfer.accepted", "2020-11-02 10:00", NULL);
-    ev[1] = s_ev (502, "land", "parcel.surveyed", "2020-11-02 11:00", NULL); //  unknown type
-    ev[2] = s_ev (503, "police", "seal.made", "2020-11-02 12:00", NULL); //  credit_code only
+    ev[1] =
+        s_ev (502, "land", "parcel.surveyed", "2020-11-02 11:00", NULL); //  unknown type
+    ev[2] =
+        s_ev (503, "police", "seal.made", "2020-11-02 12:00", NULL); //  credit_code only
     ev[3] = s_ev (504, "circus", "transfer.accepted", "2020-11-02 13:00", NULL); //  agency
     ev[4] = s_ev (505, "tax", "deed_tax.paid", "2020-11-02 14:00", NULL);
     ev[4].expired = true; //  parked too long: ignored

@@ -13,13 +13,12 @@
 #include <stdio.h>
 #include <string.h>
 
-static int s_passed;                //  cases that held
-static int s_failed;                //  cases that did not
+static int s_passed; //  cases that held
+static int s_failed; //  cases that did not
 
 /*  Counts one case; prints it with its location when it failed.  */
 static void
-s_check (bool ok, const char *what, const char *detail,
-         const char *file, int line)
+s_check (bool ok, const char *what, const char *detail, const char *file, int line)
 {
     if (ok) {
         s_passed++;
@@ -27,54 +26,55 @@ s_check (bool ok, const char *what, const char *detail,
     }
     s_failed++;
     fprintf (stderr, "%s:%d: FAILED: %s%s%s\n", file, line, what,
-             detail && *detail? " -- ": "", detail? detail: "");
+             detail && *detail ? " -- " : "", detail ? detail : "");
 }
 
 #define CHECK(cond) s_check ((cond), #cond, NULL, __FILE__, __LINE__)
 
 /*  Checks that validator fn accepts value.  */
-#define CHECK_OK(fn, value) do { \
-    char err_ [IDENT_ERR_MAX] = ""; \
-    s_check (fn ((value), err_, sizeof err_), \
-             #fn " accepts \"" value "\"", err_, __FILE__, __LINE__); \
-} while (0)
+#define CHECK_OK(fn, value)                                                                \
+    do {                                                                                   \
+        char err_[IDENT_ERR_MAX] = "";                                                     \
+        s_check (fn ((value), err_, sizeof err_), #fn " accepts \"" value "\"", err_,      \
+                 __FILE__, __LINE__);                                                      \
+    } while (0)
 
 /*  Checks that validator fn rejects value with a reason containing want.  */
-#define CHECK_BAD(fn, value, want) \
-    s_check_bad (fn ((value), err_buf, sizeof err_buf), #fn, (value), \
-                 err_buf, (want), __FILE__, __LINE__)
+#define CHECK_BAD(fn, value, want)                                                         \
+    s_check_bad (fn ((value), err_buf, sizeof err_buf), #fn, (value), err_buf, (want),     \
+                 __FILE__, __LINE__)
 
-static char err_buf [IDENT_ERR_MAX];    //  reason written by CHECK_BAD cases
+static char err_buf[IDENT_ERR_MAX]; //  reason written by CHECK_BAD cases
 
 /*  Counts one rejection case: ok must be false and err must contain want.  */
 static void
-s_check_bad (bool ok, const char *fn, const char *value, const char *err,
-             const char *want, const char *file, int line)
+s_check_bad (bool ok, const char *fn, const char *value, const char *err, const char *want,
+             const char *file, int line)
 {
-    char what [256];
+    char what[256];
     snprintf (what, sizeof what, "%s rejects \"%s\" with \"%s\"", fn,
-              value? value: "(null)", want);
-    char detail [IDENT_ERR_MAX + 32];
+              value ? value : "(null)", want);
+    char detail[IDENT_ERR_MAX + 32];
     if (ok)
         snprintf (detail, sizeof detail, "accepted");
     else
         snprintf (detail, sizeof detail, "reason was: %s", err);
     s_check (!ok && strstr (err, want) != NULL, what, detail, file, line);
-    err_buf [0] = '\0';
+    err_buf[0] = '\0';
 }
 
 /*  Reference check character: weights 3^(i-1) mod 31 built step by step.  */
 static char
 s_reference_check (const char *body)
 {
-    static const char alphabet [] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+    static const char alphabet[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
     int weight = 1;
     int sum = 0;
     for (int i = 0; i < 17; i++) {
-        sum += (int) (strchr (alphabet, body [i]) - alphabet) * weight;
+        sum += (int) (strchr (alphabet, body[i]) - alphabet) * weight;
         weight = weight * 3 % 31;
     }
-    return alphabet [(31 - sum % 31) % 31];
+    return alphabet[(31 - sum % 31) % 31];
 }
 
 /*  Credit codes: real ones, each kind of fault, the reasons' wording,
@@ -121,8 +121,7 @@ s_test_credit_code (void)
     //  Lower case is rejected, not folded.
     CHECK_BAD (ident_credit_code_valid, "91350100m000100y43",
                "character 'm' at position 9 is lower case, expected upper case");
-    CHECK_BAD (ident_credit_code_valid, "91110000600037341l",
-               "position 18 is lower case");
+    CHECK_BAD (ident_credit_code_valid, "91110000600037341l", "position 18 is lower case");
 
     //  Administrative division must be digits.
     CHECK_BAD (ident_credit_code_valid, "91A50100M000100Y43",
@@ -133,24 +132,24 @@ s_test_credit_code (void)
                "credit code \"91350100M000100Y4A\": check character is 'A', expected '3'");
     CHECK_BAD (ident_credit_code_valid, "91110000600037341K",
                "check character is 'K', expected 'L'");
-    CHECK_BAD (ident_credit_code_valid, "91350100M000100Y53",   //  one char changed
+    CHECK_BAD (ident_credit_code_valid, "91350100M000100Y53", //  one char changed
                "expected");
-    CHECK_BAD (ident_credit_code_valid, "19350100M000100Y43",   //  transposition
+    CHECK_BAD (ident_credit_code_valid, "19350100M000100Y43", //  transposition
                "check character is '3'");
 
     //  Without an error buffer, or with a tiny one.
     CHECK (!ident_credit_code_valid ("91350100M000100Y4A", NULL, 0));
     CHECK (ident_credit_code_valid ("91350100M000100Y43", NULL, 0));
-    char tiny [8] = "xxxxxxx";
+    char tiny[8] = "xxxxxxx";
     CHECK (!ident_credit_code_valid ("91350100M000100Y4A", tiny, sizeof tiny));
     CHECK (strcmp (tiny, "credit ") == 0);
 
     //  Long and binary values are quoted shortened and escaped, and the
     //  reason still fits in IDENT_ERR_MAX.
-    char junk [101];
+    char junk[101];
     memset (junk, 0x01, 100);
-    junk [100] = '\0';
-    char err [IDENT_ERR_MAX];
+    junk[100] = '\0';
+    char err[IDENT_ERR_MAX];
     CHECK (!ident_credit_code_valid (junk, err, sizeof err));
     CHECK (strstr (err, "\\x01\\x01") != NULL);
     CHECK (strstr (err, "...\": length 100, expected 18") != NULL);
@@ -165,36 +164,38 @@ s_test_credit_code (void)
     CHECK (ident_credit_code_check_char ("91350100I000100Y4") == 0);
     CHECK (ident_credit_code_check_char ("91350100m000100Y4") == 0);
     CHECK (ident_credit_code_check_char (NULL) == 0);
-    char code [19];
+    char code[19];
     ident_credit_code_make ("52640425MJ1234567", code);
     CHECK (strcmp (code, "52640425MJ1234567L") == 0);
     CHECK (ident_credit_code_valid (code, NULL, 0));
     ident_credit_code_make ("12640425455300012", code);
     CHECK (strcmp (code, "126404254553000123") == 0);
     ident_credit_code_make ("91640425MA76XO3K1", code);
-    CHECK (code [0] == '\0');
+    CHECK (code[0] == '\0');
 
     //  The library agrees with the reference on many generated bodies, and
     //  every single-character change of a valid code is caught.
-    static const char alphabet [] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+    static const char alphabet[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
     uint32_t state = 20200901;
     int disagree = 0;
     int missed = 0;
     for (int n = 0; n < 20000; n++) {
-        char body [18] = "91640425";
+        char body[18] = "91640425";
         for (int i = 8; i < 17; i++) {
             state = state * 1103515245u + 12345u;
-            body [i] = alphabet [(state >> 16) % 31];
+            body[i] = alphabet[(state >> 16) % 31];
         }
-        body [17] = '\0';
+        body[17] = '\0';
         ident_credit_code_make (body, code);
-        if (code [17] != s_reference_check (body) || !ident_credit_code_valid (code, NULL, 0))
+        if (code[17] != s_reference_check (body)
+            || !ident_credit_code_valid (code, NULL, 0))
             disagree++;
         int where = (int) ((state >> 8) % 17);
-        char changed = code [where];
-        code [where] = alphabet [(strchr (alphabet, changed) - alphabet + 1 + (state % 30)) % 31];
+        char changed = code[where];
+        code[where] =
+            alphabet[(strchr (alphabet, changed) - alphabet + 1 + (state % 30)) % 31];
         if (where >= 2 && where < 8)
-            code [where] = (char) ('0' + (changed - '0' + 1) % 10);
+            code[where] = (char) ('0' + (changed - '0' + 1) % 10);
         if (ident_credit_code_valid (code, NULL, 0))
             missed++;
     }
@@ -208,13 +209,34 @@ s_test_unit_number (void)
 {
     //  640425 Pengyang county, zone 001 subzone 002, state construction land
     //  parcel 00123, building 0001 unit 0001.
-    CHECK_OK (ident_unit_number_valid, "640425" "001002" "GB00123" "F00010001");
-    CHECK_OK (ident_unit_number_valid, "640425" "003001" "JC00045" "F00020003");
-    CHECK_OK (ident_unit_number_valid, "640425" "002004" "JA00001" "W00000000");
-    CHECK_OK (ident_unit_number_valid, "640425" "105012" "GS00310" "F99990001");
-    CHECK_OK (ident_unit_number_valid, "640425" "007003" "JE00077" "L00000012");
-    CHECK_OK (ident_unit_number_valid, "640425" "001001" "ZW00009" "Q00000001");
-    CHECK_OK (ident_unit_number_valid, "350203" "001001" "GH00002" "W00000000");
+    CHECK_OK (ident_unit_number_valid, "640425"
+                                       "001002"
+                                       "GB00123"
+                                       "F00010001");
+    CHECK_OK (ident_unit_number_valid, "640425"
+                                       "003001"
+                                       "JC00045"
+                                       "F00020003");
+    CHECK_OK (ident_unit_number_valid, "640425"
+                                       "002004"
+                                       "JA00001"
+                                       "W00000000");
+    CHECK_OK (ident_unit_number_valid, "640425"
+                                       "105012"
+                                       "GS00310"
+                                       "F99990001");
+    CHECK_OK (ident_unit_number_valid, "640425"
+                                       "007003"
+                                       "JE00077"
+                                       "L00000012");
+    CHECK_OK (ident_unit_number_valid, "640425"
+                                       "001001"
+                                       "ZW00009"
+                                       "Q00000001");
+    CHECK_OK (ident_unit_number_valid, "350203"
+                                       "001001"
+                                       "GH00002"
+                                       "W00000000");
 
     CHECK_BAD (ident_unit_number_valid, NULL, "unit number is missing");
     CHECK_BAD (ident_unit_number_valid, "640425001002GB00123F0001000",
@@ -225,11 +247,14 @@ s_test_unit_number (void)
 
     //  One fault in each part.
     CHECK_BAD (ident_unit_number_valid, "64042A001002GB00123F00010001",
-               "character 'A' at position 6 is not a digit (administrative division, positions 1-6)");
-    CHECK_BAD (ident_unit_number_valid, "6404250O1002GB00123F00010001",
-               "character 'O' at position 8 is not a digit (cadastral zone, positions 7-9)");
-    CHECK_BAD (ident_unit_number_valid, "640425001 02GB00123F00010001",
-               "character ' ' at position 10 is not a digit (cadastral subzone, positions 10-12)");
+               "character 'A' at position 6 is not a digit (administrative division, "
+               "positions 1-6)");
+    CHECK_BAD (
+        ident_unit_number_valid, "6404250O1002GB00123F00010001",
+        "character 'O' at position 8 is not a digit (cadastral zone, positions 7-9)");
+    CHECK_BAD (
+        ident_unit_number_valid, "640425001 02GB00123F00010001",
+        "character ' ' at position 10 is not a digit (cadastral subzone, positions 10-12)");
     CHECK_BAD (ident_unit_number_valid, "640425001002XB00123F00010001",
                "character 'X' at position 13 is not a parcel ownership code (G, J or Z)");
     CHECK_BAD (ident_unit_number_valid, "640425001002gb00123F00010001",
@@ -238,17 +263,21 @@ s_test_unit_number (void)
                "character 'Z' at position 14 is not a parcel feature code");
     CHECK_BAD (ident_unit_number_valid, "640425001002G100123F00010001",
                "character '1' at position 14 is not a parcel feature code");
-    CHECK_BAD (ident_unit_number_valid, "640425001002GB001A3F00010001",
-               "character 'A' at position 18 is not a digit (parcel sequence, positions 15-19)");
+    CHECK_BAD (
+        ident_unit_number_valid, "640425001002GB001A3F00010001",
+        "character 'A' at position 18 is not a digit (parcel sequence, positions 15-19)");
     CHECK_BAD (ident_unit_number_valid, "640425001002GB00123G00010001",
                "character 'G' at position 20 is not a fixture feature code (F, L, Q or W)");
     CHECK_BAD (ident_unit_number_valid, "640425001002GB00123f00010001",
                "character 'f' at position 20 is not a fixture feature code");
     CHECK_BAD (ident_unit_number_valid, "640425001002GB00123F0001000X",
-               "character 'X' at position 28 is not a digit (fixture unit number, positions 21-28)");
+               "character 'X' at position 28 is not a digit (fixture unit number, "
+               "positions 21-28)");
     CHECK_BAD (ident_unit_number_valid, "640425001002GB00123W00010001",
                "fixture code \"W00010001\" names no fixture, expected \"W00000000\"");
-    CHECK_BAD (ident_unit_number_valid, "\xe5\xbd\xad" "425001002GB00123F00010001",
+    CHECK_BAD (ident_unit_number_valid,
+               "\xe5\xbd\xad"
+               "425001002GB00123F00010001",
                "byte 0xE5 at position 1 is not a digit");
     CHECK (!ident_unit_number_valid ("640425001002GB00123G00010001", NULL, 0));
 }
@@ -257,18 +286,18 @@ s_test_unit_number (void)
 static void
 s_test_admin_division (void)
 {
-    char division [7] = "junk";
+    char division[7] = "junk";
     CHECK (ident_admin_division ("640425001002GB00123F00010001", division));
     CHECK (strcmp (division, "640425") == 0);
     CHECK (ident_admin_division ("91350100M000100Y43", division));
     CHECK (strcmp (division, "350100") == 0);
     CHECK (!ident_admin_division ("91350100M000100Y4A", division));
-    CHECK (division [0] == '\0');
+    CHECK (division[0] == '\0');
     CHECK (!ident_admin_division ("640425001002XB00123F00010001", division));
     CHECK (!ident_admin_division ("640425", division));
     CHECK (!ident_admin_division ("", division));
     CHECK (!ident_admin_division (NULL, division));
-    CHECK (division [0] == '\0');
+    CHECK (division[0] == '\0');
 }
 
 /*  Canonical UUID text form only.  */
@@ -309,9 +338,12 @@ s_test_event_type (void)
     CHECK_BAD (ident_event_type_valid, NULL, "event type is missing");
     CHECK_BAD (ident_event_type_valid, "Transfer.accepted",
                "character 'T' at position 1 is not a lower-case letter");
-    CHECK_BAD (ident_event_type_valid, "1transfer", "position 1 is not a lower-case letter");
-    CHECK_BAD (ident_event_type_valid, "_transfer", "position 1 is not a lower-case letter");
-    CHECK_BAD (ident_event_type_valid, ".transfer", "position 1 is not a lower-case letter");
+    CHECK_BAD (ident_event_type_valid, "1transfer",
+               "position 1 is not a lower-case letter");
+    CHECK_BAD (ident_event_type_valid, "_transfer",
+               "position 1 is not a lower-case letter");
+    CHECK_BAD (ident_event_type_valid, ".transfer",
+               "position 1 is not a lower-case letter");
     CHECK_BAD (ident_event_type_valid, "transfer-accepted",
                "character '-' at position 9 is not allowed");
     CHECK_BAD (ident_event_type_valid, "transfer.Accepted",
@@ -349,5 +381,5 @@ main (void)
     s_test_event_type ();
     s_test_agency_code ();
     printf ("test_ident: %d passed, %d failed\n", s_passed, s_failed);
-    return s_failed? 1: 0;
+    return s_failed ? 1 : 0;
 }
