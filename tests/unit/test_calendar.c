@@ -22,69 +22,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifndef ONENET_SOURCE_DIR
-#error "build with -DONENET_SOURCE_DIR=\"<repository root>\""
-#endif
+#define UNIT_NAME "test_calendar"
+#include "unit.h"
 
-#define CSV_PATH ONENET_SOURCE_DIR "/data/calendar/cn-workdays.csv"
-
-static int s_passed;     //  cases that held
-static int s_failed;     //  cases that did not
 static calendar_t *s_cn; //  the shipped calendar, 2019-2026
-
-/*  Counts one case; prints it with its location when it failed.  */
-static void
-s_check (bool ok, const char *what, const char *detail, const char *file, int line)
-{
-    if (ok) {
-        s_passed++;
-        return;
-    }
-    s_failed++;
-    fprintf (stderr, "%s:%d: FAILED: %s%s%s\n", file, line, what,
-             detail && *detail ? " -- " : "", detail ? detail : "");
-}
-
-#define CHECK(cond) s_check ((cond), #cond, NULL, __FILE__, __LINE__)
-
-/*  The instant of a Beijing local time "YYYY-MM-DD HH:MM[:SS[.mmm]]".  */
-static int64_t
-s_bj (const char *local)
-{
-    char text[64];
-    snprintf (text, sizeof text, "%s%s+08:00", local, strlen (local) == 16 ? ":00" : "");
-    int64_t ms = 0;
-    if (!clock_parse_rfc3339 (text, &ms)) {
-        fprintf (stderr, "test_calendar: bad time in the test: \"%s\"\n", local);
-        exit (2);
-    }
-    return ms;
-}
-
-/*  Writes an instant as Beijing local time, for failure messages.  */
-static void
-s_format_bj (int64_t ms, char *buf, size_t size)
-{
-    char utc[40];
-    clock_format_utc (ms + 8 * 3600 * INT64_C (1000), utc, sizeof utc);
-    utc[strlen (utc) - 1] = '\0'; //  drop the Z: it is local time now
-    snprintf (buf, size, "%s+08:00", utc);
-}
-
-/*  Checks that an instant is the Beijing local time want.  */
-#define CHECK_AT(got, want) s_check_at ((got), (want), #got, __FILE__, __LINE__)
-
-static void
-s_check_at (int64_t got, const char *want, const char *expr, const char *file, int line)
-{
-    char what[300];
-    char detail[80];
-    char shown[48];
-    snprintf (what, sizeof what, "%s == %s (Beijing)", expr, want);
-    s_format_bj (got, shown, sizeof shown);
-    snprintf (detail, sizeof detail, "got %s", shown);
-    s_check (got == s_bj (want), what, detail, file, line);
-}
 
 /*  Deadline of n working days from a Beijing start time, with the
     beyond_known flag it reports.  */
@@ -113,8 +54,8 @@ static void
 s_test_load_shipped (void)
 {
     char err[CALENDAR_ERR_MAX] = "";
-    s_check (calendar_load_csv (s_cn, CSV_PATH, err, sizeof err) == 0, "load " CSV_PATH,
-             err, __FILE__, __LINE__);
+    s_check (calendar_load_csv (s_cn, UNIT_CALENDAR_CSV, err, sizeof err) == 0,
+             "load " UNIT_CALENDAR_CSV, err, __FILE__, __LINE__);
     CHECK (calendar_size (s_cn) == 198);
     for (int year = 2019; year <= 2026; year++)
         CHECK (calendar_year_known (s_cn, year));
@@ -606,6 +547,5 @@ main (void)
     s_test_load_errors ();
     s_test_dates ();
     calendar_destroy (&s_cn);
-    printf ("test_calendar: %d passed, %d failed\n", s_passed, s_failed);
-    return s_failed ? 1 : 0;
+    return s_summary ();
 }

@@ -15,23 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-static int s_passed; //  cases that held
-static int s_failed; //  cases that did not
-
-/*  Counts one case; prints it with its location when it failed.  */
-static void
-s_check (bool ok, const char *what, const char *detail, const char *file, int line)
-{
-    if (ok) {
-        s_passed++;
-        return;
-    }
-    s_failed++;
-    fprintf (stderr, "%s:%d: FAILED: %s%s%s\n", file, line, what,
-             detail && *detail ? " -- " : "", detail ? detail : "");
-}
-
-#define CHECK(cond) s_check ((cond), #cond, NULL, __FILE__, __LINE__)
+#define UNIT_NAME "test_clock"
+#include "unit.h"
 
 /*  Checks that text parses to want ms.  */
 #define CHECK_PARSE(text, want) s_check_parse ((text), (want), __FILE__, __LINE__)
@@ -337,6 +322,5 @@ main (void)
     s_test_garbage ();
     s_test_format ();
     s_test_now ();
-    printf ("test_clock: %d passed, %d failed\n", s_passed, s_failed);
-    return s_failed ? 1 : 0;
+    return s_summary ();
 }

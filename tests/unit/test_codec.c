@@ -15,24 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int s_passed; //  cases that held
-static int s_failed; //  cases that did not
-
-/*  Counts one case; prints it with its location when it failed.  */
-static void
-s_check (bool ok, const char *what, const char *detail, const char *file, int line)
-{
-    if (ok) {
-        s_passed++;
-        return;
-    }
-    s_failed++;
-    fprintf (stderr, "%s:%d: FAILED: %s%s%s\n", file, line, what,
-             detail && *detail ? " -- " : "", detail ? detail : "");
-}
-
-#define CHECK(cond) s_check ((cond), #cond, NULL, __FILE__, __LINE__)
-#define STREQ(a, b) (strcmp ((a), (b)) == 0)
+#define UNIT_NAME "test_codec"
+#include "unit.h"
 
 //  The sample event: every key kind and every attribute type.
 static const event_key_t s_keys[] = {
@@ -722,6 +706,5 @@ main (void)
     s_test_outbound ();
     s_test_inbound_bad ();
     s_test_names ();
-    printf ("test_codec: %d passed, %d failed\n", s_passed, s_failed);
-    return s_failed ? 1 : 0;
+    return s_summary ();
 }

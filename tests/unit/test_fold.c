@@ -40,84 +40,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef ONENET_SOURCE_DIR
-#error "build with -DONENET_SOURCE_DIR=\"<repository root>\""
-#endif
-
-#define WORKFLOW_DIR ONENET_SOURCE_DIR "/workflows"
-#define CSV_PATH     ONENET_SOURCE_DIR "/data/calendar/cn-workdays.csv"
+#define UNIT_NAME "test_fold"
+#include "unit.h"
 
 #define MINUTE_MS (60 * INT64_C (1000))
 #define HOUR_MS   (60 * MINUTE_MS)
 #define DAY_MS    (24 * HOUR_MS)
 
-static int s_passed;             //  cases that held
-static int s_failed;             //  cases that did not
 static workflow_set_t *s_set;    //  the shipped definitions
 static calendar_t *s_cn;         //  the shipped calendar
 static fold_options_t s_options; //  60 immediate minutes, default office hours
-
-/*  Counts one case; prints it with its location when it failed.  */
-static void
-s_check (bool ok, const char *what, const char *detail, const char *file, int line)
-{
-    if (ok) {
-        s_passed++;
-        return;
-    }
-    s_failed++;
-    fprintf (stderr, "%s:%d: FAILED: %s%s%s\n", file, line, what,
-             detail && *detail ? " -- " : "", detail ? detail : "");
-}
-
-#define CHECK(cond)          s_check ((cond), #cond, NULL, __FILE__, __LINE__)
-#define CHECK_MSG(cond, msg) s_check ((cond), #cond, (msg), __FILE__, __LINE__)
-
-//  --------------------------------------------------------------------------
-//  Times
-
-/*  The instant of a Beijing local time "YYYY-MM-DD HH:MM".  */
-static int64_t
-s_bj (const char *local)
-{
-    char text[64];
-    snprintf (text, sizeof text, "%s%s+08:00", local, strlen (local) == 16 ? ":00" : "");
-    int64_t ms = 0;
-    if (!clock_parse_rfc3339 (text, &ms)) {
-        fprintf (stderr, "test_fold: bad time in the test: \"%s\"\n", local);
-        exit (2);
-    }
-    return ms;
-}
-
-/*  Writes an instant as Beijing local time ("0" for 0).  */
-static void
-s_format_bj (int64_t ms, char *buf, size_t size)
-{
-    if (ms == 0) {
-        snprintf (buf, size, "0");
-        return;
-    }
-    char utc[40];
-    clock_format_utc (ms + CALENDAR_UTC_OFFSET_MS, utc, sizeof utc);
-    utc[strlen (utc) - 1] = '\0'; //  drop the Z: it is local time now
-    snprintf (buf, size, "%s+08", utc);
-}
-
-/*  Checks that an instant is the Beijing local time want (NULL: 0).  */
-#define CHECK_AT(got, want) s_check_at ((got), (want), #got, __FILE__, __LINE__)
-
-static void
-s_check_at (int64_t got, const char *want, const char *expr, const char *file, int line)
-{
-    char what[300];
-    char detail[80];
-    char shown[48];
-    snprintf (what, sizeof what, "%s == %s (Beijing)", expr, want ? want : "0");
-    s_format_bj (got, shown, sizeof shown);
-    snprintf (detail, sizeof detail, "got %s", shown);
-    s_check (got == (want ? s_bj (want) : 0), what, detail, file, line);
-}
 
 //  --------------------------------------------------------------------------
 //  Events and folds
@@ -1204,15 +1136,15 @@ int
 main (void)
 {
     char err[8 * WORKFLOW_ERR_LINE_MAX] = "";
-    s_set = workflow_set_load_dir (WORKFLOW_DIR, NULL, 0, err, sizeof err);
+    s_set = workflow_set_load_dir (UNIT_WORKFLOW_DIR, NULL, 0, err, sizeof err);
     if (!s_set) {
-        fprintf (stderr, "test_fold: cannot load %s:\n%s\n", WORKFLOW_DIR, err);
+        fprintf (stderr, "test_fold: cannot load %s:\n%s\n", UNIT_WORKFLOW_DIR, err);
         return 1;
     }
     s_cn = calendar_new ();
     char cerr[CALENDAR_ERR_MAX] = "";
-    if (calendar_load_csv (s_cn, CSV_PATH, cerr, sizeof cerr) != 0) {
-        fprintf (stderr, "test_fold: cannot load %s: %s\n", CSV_PATH, cerr);
+    if (calendar_load_csv (s_cn, UNIT_CALENDAR_CSV, cerr, sizeof cerr) != 0) {
+        fprintf (stderr, "test_fold: cannot load %s: %s\n", UNIT_CALENDAR_CSV, cerr);
         return 1;
     }
     s_options.immediate_minutes = 60;
@@ -1231,6 +1163,5 @@ main (void)
         json_decref (s_pool[i]);
     calendar_destroy (&s_cn);
     workflow_set_destroy (&s_set);
-    printf ("test_fold: %d passed, %d failed\n", s_passed, s_failed);
-    return s_failed ? 1 : 0;
+    return s_summary ();
 }

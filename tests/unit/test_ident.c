@@ -13,23 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static int s_passed; //  cases that held
-static int s_failed; //  cases that did not
-
-/*  Counts one case; prints it with its location when it failed.  */
-static void
-s_check (bool ok, const char *what, const char *detail, const char *file, int line)
-{
-    if (ok) {
-        s_passed++;
-        return;
-    }
-    s_failed++;
-    fprintf (stderr, "%s:%d: FAILED: %s%s%s\n", file, line, what,
-             detail && *detail ? " -- " : "", detail ? detail : "");
-}
-
-#define CHECK(cond) s_check ((cond), #cond, NULL, __FILE__, __LINE__)
+#define UNIT_NAME "test_ident"
+#include "unit.h"
 
 /*  Checks that validator fn accepts value.  */
 #define CHECK_OK(fn, value)                                                                \
@@ -380,6 +365,5 @@ main (void)
     s_test_uuid ();
     s_test_event_type ();
     s_test_agency_code ();
-    printf ("test_ident: %d passed, %d failed\n", s_passed, s_failed);
-    return s_failed ? 1 : 0;
+    return s_summary ();
 }

@@ -19,23 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int s_passed; //  cases that held
-static int s_failed; //  cases that did not
-
-/*  Counts one case; prints it with its location when it failed.  */
-static void
-s_check (bool ok, const char *what, const char *detail, const char *file, int line)
-{
-    if (ok) {
-        s_passed++;
-        return;
-    }
-    s_failed++;
-    fprintf (stderr, "%s:%d: FAILED: %s%s%s\n", file, line, what,
-             detail && *detail ? " -- " : "", detail ? detail : "");
-}
-
-#define CHECK(cond) s_check ((cond), #cond, NULL, __FILE__, __LINE__)
+#define UNIT_NAME "test_outbox"
+#include "unit.h"
 
 static char s_dir[64];   //  temporary directory of this run
 static char s_path[128]; //  the outbox file in it
@@ -59,12 +44,8 @@ s_item (int i, int64_t accepted_at)
 static void
 s_remove_files (void)
 {
-    char name[160];
-    unlink (s_path);
-    snprintf (name, sizeof name, "%s-wal", s_path);
-    unlink (name);
-    snprintf (name, sizeof name, "%s-shm", s_path);
-    unlink (name);
+    static const char *const names[] = {"outbox.db", "outbox.db-wal", "outbox.db-shm"};
+    s_files_remove (s_dir, names, sizeof names / sizeof *names);
 }
 
 /*  Puts, duplicates, fetches, removes, depth, oldest, reopen.  */
@@ -496,11 +477,8 @@ main (void)
     for (int i = 0; i < 5; i++)
         for (int j = 0; j < 100; j++)
             s_payload[i][j] = (uint8_t) (j % 10 == 0 ? 0 : i + 1);
-    snprintf (s_dir, sizeof s_dir, "/tmp/test_outbox.XXXXXX");
-    if (!mkdtemp (s_dir)) {
-        perror ("mkdtemp");
+    if (!s_tmpdir_new (s_dir, sizeof s_dir, "/tmp/test_outbox.XXXXXX"))
         return 1;
-    }
     snprintf (s_path, sizeof s_path, "%s/outbox.db", s_dir);
 
     s_test_queue ();
@@ -512,6 +490,5 @@ main (void)
 
     s_remove_files ();
     rmdir (s_dir);
-    printf ("test_outbox: %d passed, %d failed\n", s_passed, s_failed);
-    return s_failed ? 1 : 0;
+    return s_summary ();
 }

@@ -20,24 +20,8 @@
 #include "ident.h"
 #include "validate.h"
 
-static int s_passed; //  cases that held
-static int s_failed; //  cases that did not
-
-/*  Counts one case; prints it with its location when it failed.  */
-static void
-s_check (bool ok, const char *what, const char *detail, const char *file, int line)
-{
-    if (ok) {
-        s_passed++;
-        return;
-    }
-    s_failed++;
-    fprintf (stderr, "%s:%d: FAILED: %s%s%s\n", file, line, what,
-             detail && *detail ? " -- " : "", detail ? detail : "");
-}
-
-#define CHECK(cond) s_check ((cond), #cond, NULL, __FILE__, __LINE__)
-#define STREQ(a, b) (strcmp ((a), (b)) == 0)
+#define UNIT_NAME "test_record"
+#include "unit.h"
 
 static const int64_t s_accepted = 1598923870000; //  2020-09-01T01:31:10Z
 
@@ -414,6 +398,5 @@ main (void)
     s_test_full_record ();
     s_test_derived_id ();
     s_test_errors ();
-    printf ("test_record: %d passed, %d failed\n", s_passed, s_failed);
-    return s_failed ? 1 : 0;
+    return s_summary ();
 }

@@ -19,24 +19,8 @@
 
 #include "hub_config.h"
 
-static int s_passed; //  cases that held
-static int s_failed; //  cases that did not
-
-/*  Counts one case; prints it with its location when it failed.  */
-static void
-s_check (bool ok, const char *what, const char *detail, const char *file, int line)
-{
-    if (ok) {
-        s_passed++;
-        return;
-    }
-    s_failed++;
-    fprintf (stderr, "%s:%d: FAILED: %s%s%s\n", file, line, what,
-             detail && *detail ? " -- " : "", detail ? detail : "");
-}
-
-#define CHECK(cond) s_check ((cond), #cond, NULL, __FILE__, __LINE__)
-#define STREQ(a, b) (strcmp ((a), (b)) == 0)
+#define UNIT_NAME "test_settings"
+#include "unit.h"
 
 static char s_dir[64];       //  temporary directory of this run
 static char s_stderr[4096];  //  what the last s_load wrote on stderr
@@ -95,12 +79,7 @@ s_write_file (const char *name, const char *text)
     static char path[2][160];
     static int which;
     which = !which;
-    snprintf (path[which], sizeof path[which], "%s/%s", s_dir, name);
-    FILE *f = fopen (path[which], "w");
-    if (f) {
-        fputs (text, f);
-        fclose (f);
-    }
+    s_file_write (s_dir, name, text, path[which], sizeof path[which]);
     return path[which];
 }
 
@@ -423,27 +402,18 @@ s_test_reload (void)
 int
 main (void)
 {
-    snprintf (s_dir, sizeof s_dir, "/tmp/test_settings.XXXXXX");
-    if (!mkdtemp (s_dir)) {
-        perror ("mkdtemp");
+    if (!s_tmpdir_new (s_dir, sizeof s_dir, "/tmp/test_settings.XXXXXX"))
         return 1;
-    }
     s_test_defaults ();
     s_test_flags ();
     s_test_file ();
     s_test_file_errors ();
     s_test_reload ();
 
-    static const char *files[] = {
+    static const char *const files[] = {
         "stdout",      "stderr",      "good.ini",  "empty.ini",    "bool.ini",
         "unknown.ini", "badint.ini",  "range.ini", "badbool.ini",  "syntax.ini",
         "section.ini", "several.ini", "other.ini", "nosection.ini"};
-    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-        char path[160];
-        snprintf (path, sizeof path, "%s/%s", s_dir, files[i]);
-        unlink (path);
-    }
-    rmdir (s_dir);
-    printf ("test_settings: %d passed, %d failed\n", s_passed, s_failed);
-    return s_failed ? 1 : 0;
+    s_tmpdir_remove (s_dir, files, sizeof files / sizeof *files);
+    return s_summary ();
 }

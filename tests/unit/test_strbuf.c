@@ -16,23 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int s_passed; //  cases that held
-static int s_failed; //  cases that did not
-
-/*  Counts one case; prints it with its location when it failed.  */
-static void
-s_check (bool ok, const char *what, const char *detail, const char *file, int line)
-{
-    if (ok) {
-        s_passed++;
-        return;
-    }
-    s_failed++;
-    fprintf (stderr, "%s:%d: FAILED: %s%s%s\n", file, line, what,
-             detail && *detail ? " -- " : "", detail ? detail : "");
-}
-
-#define CHECK(cond) s_check ((cond), #cond, NULL, __FILE__, __LINE__)
+#define UNIT_NAME "test_strbuf"
+#include "unit.h"
 
 /*  Checks that the buffer holds exactly the C string want.  */
 #define CHECK_BUF(sb, want)                                                                \
@@ -381,6 +366,5 @@ main (void)
     s_test_json_string ();
     s_test_copy_field ();
     s_test_copy_bytea ();
-    printf ("test_strbuf: %d passed, %d failed\n", s_passed, s_failed);
-    return s_failed ? 1 : 0;
+    return s_summary ();
 }

@@ -20,23 +20,8 @@
 #include "codec.h"
 #include "hub_config.h"
 
-static int s_passed; //  cases that held
-static int s_failed; //  cases that did not
-
-/*  Counts one case; prints it with its location when it failed.  */
-static void
-s_check (bool ok, const char *what, const char *detail, const char *file, int line)
-{
-    if (ok) {
-        s_passed++;
-        return;
-    }
-    s_failed++;
-    fprintf (stderr, "%s:%d: FAILED: %s%s%s\n", file, line, what,
-             detail && *detail ? " -- " : "", detail ? detail : "");
-}
-
-#define CHECK(cond) s_check ((cond), #cond, NULL, __FILE__, __LINE__)
+#define UNIT_NAME "test_validate"
+#include "unit.h"
 
 static hub_config_t s_config;               //  the hub's defaults
 static const int64_t s_now = 1599004800000; //  2020-09-02T00:00:00Z
@@ -570,6 +555,5 @@ main (void)
     s_test_order ();
     s_test_reason_utf8 ();
     s_test_utf8 ();
-    printf ("test_validate: %d passed, %d failed\n", s_passed, s_failed);
-    return s_failed ? 1 : 0;
+    return s_summary ();
 }

@@ -17,36 +17,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifndef ONENET_SOURCE_DIR
-#error "build with -DONENET_SOURCE_DIR=\"<repository root>\""
-#endif
-
-#define WORKFLOW_DIR ONENET_SOURCE_DIR "/workflows"
-
-static int s_passed; //  cases that held
-static int s_failed; //  cases that did not
+#define UNIT_NAME "test_workflow_def"
+#include "unit.h"
 
 /*  The agencies of deploy/hub.conf.example.  */
 static const char *const s_agencies[] = {"tax",  "land",   "power",   "water",
                                          "bank", "market", "police",  "social",
                                          "gas",  "heat",   "approval"};
 #define N_AGENCIES (sizeof s_agencies / sizeof s_agencies[0])
-
-/*  Counts one case; prints it with its location when it failed.  */
-static void
-s_check (bool ok, const char *what, const char *detail, const char *file, int line)
-{
-    if (ok) {
-        s_passed++;
-        return;
-    }
-    s_failed++;
-    fprintf (stderr, "%s:%d: FAILED: %s%s%s\n", file, line, what,
-             detail && *detail ? " -- " : "", detail ? detail : "");
-}
-
-#define CHECK(cond)          s_check ((cond), #cond, NULL, __FILE__, __LINE__)
-#define CHECK_MSG(cond, msg) s_check ((cond), #cond, (msg), __FILE__, __LINE__)
 
 //  --------------------------------------------------------------------------
 //  Attributes for conditions: a NULL-terminated table
@@ -104,11 +82,8 @@ static char s_tmp[64]; //  the current temporary directory
 static void
 s_tmp_new (void)
 {
-    snprintf (s_tmp, sizeof s_tmp, "/tmp/onenet-wfdef-XXXXXX");
-    if (!mkdtemp (s_tmp)) {
-        perror ("mkdtemp");
+    if (!s_tmpdir_new (s_tmp, sizeof s_tmp, "/tmp/onenet-wfdef-XXXXXX"))
         exit (2);
-    }
 }
 
 /*  Writes text as s_tmp/name.  */
@@ -116,25 +91,10 @@ static void
 s_tmp_write (const char *name, const char *text)
 {
     char path[128];
-    snprintf (path, sizeof path, "%s/%s", s_tmp, name);
-    FILE *file = fopen (path, "wb");
-    if (!file || fwrite (text, 1, strlen (text), file) != strlen (text)) {
+    if (!s_file_write (s_tmp, name, text, path, sizeof path)) {
         perror (path);
         exit (2);
     }
-    fclose (file);
-}
-
-/*  Removes the files named and the directory.  */
-static void
-s_tmp_remove (const char *const *names, size_t n)
-{
-    char path[128];
-    for (size_t i = 0; i < n; i++) {
-        snprintf (path, sizeof path, "%s/%s", s_tmp, names[i]);
-        unlink (path);
-    }
-    rmdir (s_tmp);
 }
 
 /*  Loads one definition text as s_tmp/case.yaml; returns the set or
@@ -147,7 +107,7 @@ s_load_text (const char *text, char *err, size_t errlen)
     workflow_set_t *set =
         workflow_set_load_dir (s_tmp, s_agencies, N_AGENCIES, err, errlen);
     const char *names[] = {"case.yaml"};
-    s_tmp_remove (names, 1);
+    s_tmpdir_remove (s_tmp, names, 1);
     return set;
 }
 
@@ -222,7 +182,7 @@ s_test_shipped (void)
 {
     char err[8192] = "";
     workflow_set_t *set =
-        workflow_set_load_dir (WORKFLOW_DIR, s_agencies, N_AGENCIES, err, sizeof err);
+        workflow_set_load_dir (UNIT_WORKFLOW_DIR, s_agencies, N_AGENCIES, err, sizeof err);
     CHECK_MSG (set != NULL, err);
     if (!set)
         return;
@@ -471,7 +431,7 @@ s_test_shipped (void)
     workflow_set_destroy (NULL);
 
     //  One file alone, and any agency when none are listed.
-    set = workflow_set_load_file (WORKFLOW_DIR "/power_connection.yaml", NULL, 0, err,
+    set = workflow_set_load_file (UNIT_WORKFLOW_DIR "/power_connection.yaml", NULL, 0, err,
                                   sizeof err);
     CHECK_MSG (set != NULL, err);
     CHECK (set && workflow_set_count (set) == 1);
@@ -777,13 +737,13 @@ s_test_broken (void)
     CHECK (strstr (err, "notes.txt") == NULL && strstr (err, "hidden") == NULL);
     workflow_set_destroy (&set);
     const char *names[] = {"a.yaml", "b.yaml", "c.yaml", "notes.txt", ".hidden.yaml"};
-    s_tmp_remove (names, 5);
+    s_tmpdir_remove (s_tmp, names, 5);
 
     //  A directory with no definition, and one that does not exist.
     s_tmp_new ();
     set = workflow_set_load_dir (s_tmp, s_agencies, N_AGENCIES, err, sizeof err);
     CHECK (!set && strstr (err, "no workflow definitions (*.yaml) in directory"));
-    s_tmp_remove (NULL, 0);
+    s_tmpdir_remove (s_tmp, NULL, 0);
     set = workflow_set_load_dir ("/nonexistent/onenet", s_agencies, N_AGENCIES, err,
                                  sizeof err);
     CHECK_MSG (
@@ -807,7 +767,7 @@ s_test_broken (void)
     set = workflow_set_load_dir (s_tmp, NULL, 0, err, sizeof err);
     CHECK (!set && s_err_has (err, "case.yaml", "10:21", "is not an agency code"));
     const char *case_name[] = {"case.yaml"};
-    s_tmp_remove (case_name, 1);
+    s_tmpdir_remove (s_tmp, case_name, 1);
 }
 
 //  --------------------------------------------------------------------------
@@ -985,6 +945,5 @@ main (void)
     s_test_broken ();
     s_test_conditions ();
     s_test_deadlines_by ();
-    printf ("test_workflow_def: %d passed, %d failed\n", s_passed, s_failed);
-    return s_failed ? 1 : 0;
+    return s_summary ();
 }
