@@ -160,6 +160,7 @@ enum {
     S_COUNT
 };
 enum { E_INSTANCE, E_EVENT, E_COUNT };
+enum { T_INSTANCE, T_STEP, T_KIND, T_COUNT };
 enum { K_WORKFLOW, K_KIND, K_VALUE, K_RUNS, K_COUNT };
 enum { U_KIND, U_VALUE, U_EVENT, U_AGENCY, U_TYPE, U_OCCURRED, U_TTL, U_COUNT };
 
@@ -170,6 +171,7 @@ typedef struct {
     strbuf_t runs[K_COUNT]; /* one per (workflow, key): how many runs the fold made */
     strbuf_t keys[2];       /* the page's keys (kind, value) */
     strbuf_t un[U_COUNT];   /* one per parked event */
+    strbuf_t task[T_COUNT]; /* one per step that hands its agency a task */
     size_t n_instances;     /* instances so far */
 } page_t;
 
@@ -189,6 +191,8 @@ page_init (page_t *p)
         strbuf_init (&p->keys[i]);
     for (int i = 0; i < U_COUNT; i++)
         strbuf_init (&p->un[i]);
+    for (int i = 0; i < T_COUNT; i++)
+        strbuf_init (&p->task[i]);
 }
 
 static void
@@ -206,6 +210,8 @@ page_free (page_t *p)
         strbuf_free (&p->keys[i]);
     for (int i = 0; i < U_COUNT; i++)
         strbuf_free (&p->un[i]);
+    for (int i = 0; i < T_COUNT; i++)
+        strbuf_free (&p->task[i]);
 }
 
 /* Adds one key's fold to the page. */
@@ -260,6 +266,11 @@ page_add_key (page_t *p, const workflow_set_t *set, const key_slot_t *key, key_k
                        ts_or_null (st->completed_at_ms, t, sizeof t));
             array_add (&p->step[S_BY],
                        st->completed_by >= 0 ? events[st->completed_by].event_id : NULL);
+            if (st->def->task) {
+                array_add (&p->task[T_INSTANCE], num);
+                array_add (&p->task[T_STEP], st->def->id);
+                array_add (&p->task[T_KIND], st->def->task);
+            }
         }
         for (size_t k = 0; k < inst->n_events; k++) {
             array_add (&p->ev[E_INSTANCE], num);
@@ -305,6 +316,55 @@ run_params (PGconn *conn, const char *sql, int n, const char *const *params,
     else
         PQclear (res);
     return good;
+}
+
+/* Issues the tasks that steps now ready call for: one per (instance,
+   step), numbered per agency without gaps (the agency's sequence row is
+   locked until commit, in agency order, so concurrent hubs neither skip
+   nor reuse a number and never deadlock). Same transaction as the state
+   that caused them. */
+static bool
+issue_tasks (PGconn *conn, page_t *p, const char *id_list)
+{
+    if (p->task[T_INSTANCE].len == 0)
+        return true;
+    const char *tp[T_COUNT + 1] = {id_list, array_end (&p->task[T_INSTANCE]),
+                                   array_end (&p->task[T_STEP]), array_end (&p->task[T_KIND])};
+    PGresult *res = NULL;
+    if (!run_params (
+            conn,
+            "WITH want AS (SELECT ($1::bigint[])[o] AS instance_id, st, kind "
+            "  FROM unnest($2::int[], $3::text[], $4::text[]) AS t(o, st, kind)), "
+            "need AS (SELECT s.instance_id, s.step, s.agency, s.ready_at, s.due_at, "
+            "  i.workflow, i.key_kind, i.key_value, i.attrs, w.kind "
+            "  FROM want w JOIN workflow_steps s ON s.instance_id = w.instance_id "
+            "  AND s.step = w.st JOIN workflow_instances i ON i.id = s.instance_id "
+            "  WHERE s.required AND s.ready_at IS NOT NULL AND s.completed_at IS NULL "
+            "  AND i.state = 'open' AND NOT EXISTS (SELECT 1 FROM tasks x "
+            "    WHERE x.instance_id = s.instance_id AND x.step = s.step)), "
+            "numbered AS (SELECT need.*, row_number () OVER (PARTITION BY agency "
+            "  ORDER BY ready_at, instance_id, step) AS n FROM need), "
+            "counts AS (SELECT agency, count(*) AS c FROM need GROUP BY agency), "
+            "bumped AS (INSERT INTO agency_task_sequences AS a (agency, last_seq) "
+            "  SELECT agency, c FROM counts ORDER BY agency "
+            "  ON CONFLICT (agency) DO UPDATE SET last_seq = a.last_seq + EXCLUDED.last_seq "
+            "  RETURNING agency, last_seq) "
+            "INSERT INTO tasks (agency, seq, kind, instance_id, step, workflow, key_kind, "
+            "  key_value, payload, ready_at, due_at) "
+            "SELECT n.agency, b.last_seq - c.c + n.n, n.kind, n.instance_id, n.step, "
+            "  n.workflow, n.key_kind, n.key_value, n.attrs, n.ready_at, n.due_at "
+            "FROM numbered n JOIN bumped b ON b.agency = n.agency "
+            "JOIN counts c ON c.agency = n.agency "
+            "RETURNING agency, seq, kind, workflow, key_kind, key_value, step",
+            T_COUNT + 1, tp, "issue tasks", &res))
+        return false;
+    for (int i = 0; i < PQntuples (res); i++)
+        log_info ("task issued", "agency=%s seq=%s kind=%s workflow=%s %s=%s step=%s",
+                  PQgetvalue (res, i, 0), PQgetvalue (res, i, 1), PQgetvalue (res, i, 2),
+                  PQgetvalue (res, i, 3), PQgetvalue (res, i, 4), PQgetvalue (res, i, 5),
+                  PQgetvalue (res, i, 6));
+    PQclear (res);
+    return true;
 }
 
 /* Writes the page: instances, their steps and events, breaches made or
@@ -444,6 +504,8 @@ page_flush (PGconn *conn, page_t *p)
             "SELECT e, k, v, a, ty, o, now() + l FROM parked "
             "ON CONFLICT (event_id, key_kind, key_value) DO NOTHING",
             U_COUNT + 2, up, "park unmatched events", NULL);
+    if (good)
+        good = issue_tasks (conn, p, id_list);
     strbuf_free (&id_array);
     return good;
 }
