@@ -142,6 +142,7 @@ supervise_thread (void *arg)
         /* keep marking while whole pages come back (a backlog after downtime) */
         int n;
         do {
+            int64_t t0 = clock_mono_us ();
             n = mark (conn, config, true);
             int w = mark (conn, config, false);
             int x = expire_unmatched (conn, config);
@@ -152,6 +153,9 @@ supervise_thread (void *arg)
                 }
                 break;
             }
+            if (n + w + x > 0)
+                log_info ("supervision sweep", "hub=%s overdue=%d warnings=%d expired=%d ms=%.1f",
+                          config->hub_id, n, w, x, (double) (clock_mono_us () - t0) / 1000.0);
             n = n > w ? n : w;
             n = n > x ? n : x;
         } while (n >= atoi (CLAIM_LIMIT));
