@@ -70,16 +70,32 @@ def wdays(low, high):
 # One event of a case. gap: (min, max) office seconds after the event before it;
 # after: indexes of the events it waits for; due: the step's deadline as in
 # workflows/*.yaml, None or (amount, "days" or "minutes", base), base "start"
-# (the case's first event), "ready" (the latest event in after) or an index.
-Event = collections.namedtuple("Event", "agency case_no type keys attrs gap after due")
+# (the case's first event), "ready" (the latest event in after) or an index;
+# step: (workflow, step id) whose deadline due is, for --expect.
+Event = collections.namedtuple("Event", "agency case_no type keys attrs gap after due step")
 
 
 class Case(list):
-    """A case's events in the order they normally happen."""
+    """A case's events in the order they normally happen, the correlation key
+    they share and, for --expect, the workflow instances they make."""
 
-    def add(self, agency, case_no, event_type, keys, attrs, gap=(0, 0), after=(), due=None):
-        self.append(Event(agency, case_no, event_type, keys, attrs, gap, tuple(after), due))
+    def __init__(self, key_kind, key_value):
+        super().__init__()
+        self.key = (key_kind, key_value)
+        self.flows = []  # (workflow, starts, completes, rejects): sets of indexes
+
+    def add(self, agency, case_no, event_type, keys, attrs, gap=(0, 0), after=(), due=None,
+            step=None):
+        self.append(Event(agency, case_no, event_type, keys, attrs, gap, tuple(after), due,
+                          step))
         return len(self) - 1
+
+    def flow(self, workflow, starts, completes=None, rejects=()):
+        """The case makes an instance of workflow once an event of starts
+        happened; it completes when every event of completes (default: all)
+        happened, and is rejected by an event of rejects."""
+        completes = range(len(self)) if completes is None else completes
+        self.flows.append((workflow, set(starts), set(completes), set(rejects)))
 
 
 class Day:
@@ -224,8 +240,8 @@ def dependents(case, i):
 
 
 def schedule(day, case, fate):
-    """(index, office second) of the events of case that happen, in order, and
-    the fate the case got. "on_time": every step meets its deadline. "late":
+    """(index, office second) of the events of case that happen, in order, the
+    fate the case got and the index of its late event (None if none). "on_time": every step meets its deadline. "late":
     one step with a deadline is done on a working day after it, once every
     event that does not wait for it has happened, on time. "stuck": the case
     stops after its first few events."""
@@ -255,7 +271,41 @@ def schedule(day, case, fate):
                     raise AssertionError("cannot keep %s on time" % case[i].type)
                 t = rng.randint(prev + 1, due)
         times[i] = t
-    return [(i, times[i]) for i in order], fate
+    return [(i, times[i]) for i in order], fate, late
+
+
+def expectation(case, events, fate, late):
+    """What the hub should make of case, whose events (index, occurred_at)
+    happened: for each workflow instance the case makes, its final state and
+    its overdue steps as (agency, step). Steps are overdue when done after
+    their deadline (the late one), or when not done and their clock started
+    (the sample day is in the past, so every running deadline has passed)."""
+    done = {i for i, _ in events}
+
+    def clock_started(e):
+        base = e.due[2]
+        if base == "ready":
+            return all(a in done for a in e.after)
+        return base == "start" or base in done
+
+    workflows = []
+    for name, starts, completes, rejects in case.flows:
+        if not done & starts:
+            continue
+        state = "rejected" if done & rejects else "completed" if completes <= done else "open"
+        overdue = sorted([e.agency, e.step[1]] for i, e in enumerate(case)
+                         if e.due and e.step and e.step[0] == name
+                         and (i == late or (i not in done and clock_started(e))))
+        workflows.append({"workflow": name, "state": state, "overdue": overdue})
+    return {
+        "key": {"kind": case.key[0], "value": case.key[1]},
+        "fate": fate,
+        "late": None if late is None else
+        {"workflow": case[late].step[0], "agency": case[late].agency, "step": case[late].step[1]},
+        "workflows": workflows,
+        "events": [{"agency": case[i].agency, "event_type": case[i].type,
+                    "case_no": case[i].case_no, "occurred_at": at} for i, at in events],
+    }
 
 
 # -- scenarios: a Case each, with the events workflows/*.yaml expect -----------
@@ -277,7 +327,7 @@ def property_transfer(day):
     mortgage = day.variant("mortgage", [True, False], [3, 7])
     has_gas = town == 0 and day.variant("has_gas", [True, False], [7, 3])
     has_heating = town == 0 and day.variant("has_heating", [True, False], [5, 5])
-    c = Case()
+    c = Case("unit_number", unit["unit_number"])
     accepted = c.add("land", land, "transfer.accepted", unit,
                      {"buyer_name": buyer, "buyer_id_no": buyer_id, "phone": phone,
                       "seller_name": seller, "seller_id_no": seller_id, "location": location,
@@ -293,7 +343,8 @@ def property_transfer(day):
                  mins(3, 30), after=[assessed])
     registered = c.add("land", land, "transfer.registered", unit,
                        {"certificate_no": day.certificate()}, mins(20, 150),
-                       after=[accepted, paid], due=(4, "days", "start"))
+                       after=[accepted, paid], due=(4, "days", "start"),
+                       step=("property_transfer", "registered"))
     if mortgage:
         bank_name, bank_case = day.bank()
         loan = int(round(price * rng.choice([0.5, 0.6, 0.7]), -3))
@@ -304,16 +355,22 @@ def property_transfer(day):
         land_m = day.case("land", "")
         m_accepted = c.add("land", land_m, "mortgage.accepted", unit,
                            {"bank_name": bank_name, "loan_yuan": loan}, mins(5, 60), after=[filed])
-        c.add("land", land_m, "mortgage.registered", unit,
-              {"certificate_no": day.certificate("不动产证明"), "loan_yuan": loan},
-              mins(20, 120), after=[m_accepted], due=(2, "days", filed))
+        m_registered = c.add("land", land_m, "mortgage.registered", unit,
+                             {"certificate_no": day.certificate("不动产证明"), "loan_yuan": loan},
+                             mins(20, 120), after=[m_accepted], due=(2, "days", filed),
+                             step=("mortgage_registration", "registered"))
     utilities = [("power", "PYGD-GH"), ("water", "PYSW-G")] + \
         [("gas", "PYRQ-G")] * has_gas + [("heat", "PYGR-G")] * has_heating
     for agency, prefix in rng.sample(utilities, len(utilities)):
         c.add(agency, day.case(agency, prefix), "account.transferred", unit,
               {"account_no": "%s%09d" % (agency[0].upper(), rng.randint(0, 10 ** 9 - 1)),
                "new_holder_name": buyer, "phone": phone},
-              mins(5, 60), after=[registered], due=(1, "days", "ready"))
+              mins(5, 60), after=[registered], due=(1, "days", "ready"),
+              step=("property_transfer", agency + "_transferred"))
+    c.flow("property_transfer", [accepted],
+           [i for i, e in enumerate(c) if e.type != "mortgage.accepted"])
+    if mortgage:
+        c.flow("mortgage_registration", [filed, m_accepted], [m_registered])
     return c
 
 
@@ -324,7 +381,7 @@ def mortgage_registration(day):
     borrower, borrower_id, _ = day.person()
     bank_name, bank_case = day.bank()
     loan = rng.choice([50000, 100000, 150000, 200000, 300000])
-    c = Case()
+    c = Case("unit_number", unit["unit_number"])
     if day.variant("mortgage_at_bank", [True, False], [7, 3]):
         c.add("bank", bank_case, "mortgage.filed", unit,
               {"bank_name": bank_name, "borrower_name": borrower, "borrower_id_no": borrower_id,
@@ -333,9 +390,11 @@ def mortgage_registration(day):
     accepted = c.add("land", land, "mortgage.accepted", unit,
                      {"bank_name": bank_name, "loan_yuan": loan, "borrower_name": borrower},
                      mins(10, 120))
-    c.add("land", land, "mortgage.registered", unit,
-          {"certificate_no": day.certificate("不动产证明"), "loan_yuan": loan},
-          wdays(0.1, 1.5), after=[accepted], due=(2, "days", "start"))
+    registered = c.add("land", land, "mortgage.registered", unit,
+                       {"certificate_no": day.certificate("不动产证明"), "loan_yuan": loan},
+                       wdays(0.1, 1.5), after=[accepted], due=(2, "days", "start"),
+                       step=("mortgage_registration", "registered"))
+    c.flow("mortgage_registration", range(accepted + 1), [registered])
     return c
 
 
@@ -355,11 +414,14 @@ def land_registration(day):
     unit, _, _ = day.property()
     holder, holder_id, _ = day.person()
     land = day.case("land", "")
-    c = Case()
+    workflow = "land_change_registration" if kind == "change" else "instant_registration"
+    c = Case("unit_number", unit["unit_number"])
     accepted = c.add("land", land, kind + ".accepted", unit,
                      dict(attrs, holder_name=holder, holder_id_no=holder_id))
     c.add("land", land, kind + ".registered", unit, attrs,
-          mins(5, 50) if due[1] == "minutes" else wdays(0.05, 0.9), after=[accepted], due=due)
+          mins(5, 50) if due[1] == "minutes" else wdays(0.05, 0.9), after=[accepted], due=due,
+          step=(workflow, "registered"))
+    c.flow(workflow, [accepted])
     return c
 
 
@@ -369,18 +431,20 @@ def connection(day, agency, case_no, keys, attrs, allowed, company):
     21), then connected within allowed working days of the start (None: no
     deadline)."""
     rng = day.rng
-    c = Case()
+    workflow = {"heat": "heating_connection"}.get(agency, agency + "_connection")
+    c = Case("application_no", keys["application_no"])
     waits = [c.add(agency, case_no, "connection.accepted", keys, attrs)]
     if attrs["external_works"]:
         waits.append(c.add("approval", day.case("approval", "PYSP-WX"), "permit.issued", keys,
                            {"permit_kind": rng.choice(["road_excavation", "green_land_occupation"]),
                             "applicant": company}, wdays(0.3, 2.5), after=waits,
-                           due=(3, "days", "ready")))
+                           due=(3, "days", "ready"), step=(workflow, "permit_issued")))
     done = {"meter_no": "%sM%08d" % (agency[0].upper(), rng.randint(0, 10 ** 8 - 1))}
     done.update((k, attrs[k]) for k in ("connection_class", "external_works") if k in attrs)
     c.add(agency, case_no, "connection.completed", keys, done,
           wdays(0.05, 0.7 * (allowed or 15)), after=waits,
-          due=allowed and (allowed, "days", "start"))
+          due=allowed and (allowed, "days", "start"), step=(workflow, "connected"))
+    c.flow(workflow, waits[:1])
     return c
 
 
@@ -424,14 +488,16 @@ def enterprise_startup(day):
     key = {"credit_code": code}
     rep, rep_id, phone = day.person()
     bank_name, bank_case = day.bank()
-    c = Case()
+    c = Case("credit_code", code)
     licence = c.add("market", day.case("market", "PYSJ-DJ"), "licence.issued", key,
                     {"enterprise_name": name, "legal_rep_name": rep, "legal_rep_id_no": rep_id,
                      "registered_capital_yuan": rng.choice([100000, 500000, 1000000, 3000000]),
-                     "address": day.address()}, due=(1, "days", "start"))
+                     "address": day.address()}, due=(1, "days", "start"),
+                    step=("enterprise_startup", "licence_issued"))
     c.add("police", day.case("police", "PYGA-YZ"), "seal.made", key,
           {"enterprise_name": name, "seal_count": rng.choice([3, 4, 5])}, mins(20, 120),
-          after=[licence], due=(180, "minutes", "ready"))
+          after=[licence], due=(180, "minutes", "ready"),
+          step=("enterprise_startup", "seal_made"))
     parallel = [("bank", bank_case, "account.opened",
                  {"enterprise_name": name, "bank_name": bank_name, "account_kind": "basic",
                   "phone": phone}),
@@ -440,8 +506,12 @@ def enterprise_startup(day):
                   "invoice_count": rng.choice([25, 50, 100]), "ukey_issued": True}),
                 ("social", day.case("social", "PYSB-CB"), "registered",
                  {"enterprise_name": name, "insured_count": rng.randint(1, 12)})]
+    steps = {"account.opened": "account_opened", "invoice.issued": "invoice_issued",
+             "registered": "social_registered"}
     for agency, case_no, event_type, attrs in rng.sample(parallel, 3):
-        c.add(agency, case_no, event_type, key, attrs, mins(10, 90), due=(1, "days", "start"))
+        c.add(agency, case_no, event_type, key, attrs, mins(10, 90), due=(1, "days", "start"),
+              step=("enterprise_startup", steps[event_type]))
+    c.flow("enterprise_startup", [i for i, e in enumerate(c) if e.agency != "police"])
     return c
 
 
@@ -452,7 +522,7 @@ def enterprise_deregistration(day):
     code, name = day.enterprise()
     key = {"credit_code": code}
     bank_name, bank_case = day.bank()
-    c = Case()
+    c = Case("credit_code", code)
     cleared = c.add("tax", day.case("tax", ""), "deregistration.cleared", key,
                     {"enterprise_name": name, "no_arrears": rng.random() < 0.85})
     closed = ("bank", bank_case, "account.closed", key,
@@ -461,6 +531,7 @@ def enterprise_deregistration(day):
                     {"enterprise_name": name, "reason": "决议解散"}, wdays(0.05, 1), [cleared])
     for event in rng.sample([closed, deregistered], 2):
         c.add(*event)
+    c.flow("enterprise_deregistration", [i for i, e in enumerate(c) if e.agency != "bank"])
     return c
 
 
@@ -478,10 +549,11 @@ def credit_loan(day):
     applied = ("bank", bank_case, "loan.applied", key,
                {"enterprise_name": name, "bank_name": bank_name, "product": "银税贷",
                 "amount_yuan": amount, "term_months": rng.choice([12, 24, 36])})
-    c = Case()
+    c = Case("credit_code", code)
     if grade not in ("A", "B", "M"):
         c.add(*applied)
         c.add(*graded, mins(5, 90))
+        c.flow("bank_tax_credit_loan", [0], rejects=[1])  # item 39: not eligible
         return c
     first, second = rng.sample([graded, applied], 2)
     waits = [c.add(*first), c.add(*second, mins(5, 120))]
@@ -490,6 +562,7 @@ def credit_loan(day):
     if approved:
         decided["annual_rate"] = rng.choice([0.0435, 0.0475, 0.0515])
     c.add("bank", bank_case, "loan.decided", key, decided, wdays(0.1, 3), after=waits)
+    c.flow("bank_tax_credit_loan", waits)
     return c
 
 
@@ -500,7 +573,7 @@ def tax_refund(day):
             "credit_code": code}
     amount = round(rng.uniform(200, 80000), 2)
     bank_name, bank_case = day.bank()
-    c = Case()
+    c = Case("refund_no", keys["refund_no"])
     approved = c.add("tax", day.case("tax", ""), "refund.approved", keys,
                      {"refund_yuan": amount, "enterprise_name": name,
                       "reason": rng.choice(["overpaid", "vat_credit_refund", "policy_relief"])})
@@ -508,6 +581,7 @@ def tax_refund(day):
           {"refund_yuan": amount, "bank_name": bank_name,
            "account_no": "6217%012d" % rng.randint(0, 10 ** 12 - 1)}, wdays(0.02, 2),
           after=[approved])
+    c.flow("tax_refund", [approved])
     return c
 
 
@@ -516,7 +590,7 @@ def account_closure(day):
     deregistration, which never starts, so it stays unmatched on purpose."""
     code, name = day.enterprise()
     bank_name, bank_case = day.bank()
-    c = Case()
+    c = Case("credit_code", code)  # no flow: no workflow starts
     c.add("bank", bank_case, "account.closed", {"credit_code": code},
           {"bank_name": bank_name, "account_kind": "general", "enterprise_name": name})
     return c
@@ -580,6 +654,10 @@ def main():
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--malformed", type=int, default=0, metavar="K",
                         help="add K broken lines spread over the files")
+    parser.add_argument("--expect", metavar="FILE",
+                        help="also write the cases' expected outcomes to FILE, a JSON list: "
+                             "per case its key, fate, late step, events and, per workflow "
+                             "instance, the final state and the overdue (agency, step) pairs")
     args = parser.parse_args()
     if args.cases < 0 or args.malformed < 0:
         parser.error("--cases and --malformed must not be negative")
@@ -589,6 +667,7 @@ def main():
         print("%s is not a working day: deadlines may not fall as planned" % args.date,
               file=sys.stderr)
     fates = collections.Counter()
+    expected = []
     for n in range(args.cases):
         # every workflow once first, then by weight
         scenario = SCENARIOS[n][0] if n < len(SCENARIOS) else \
@@ -597,13 +676,15 @@ def main():
         draw = day.rng.random()
         fate = "stuck" if draw < STUCK and len(case) > 1 else \
             "late" if draw < STUCK + LATE else "on_time"
-        events, fate = schedule(day, case, fate)
+        events, fate, late = schedule(day, case, fate)
         fates[fate] += 1
         for i, t in events:
             e = case[i]
             day.records[e.agency].append({"case_no": e.case_no, "event_type": e.type,
                                           "occurred_at": day.clock(t), "keys": e.keys,
                                           "attrs": e.attrs})
+        expected.append(dict(expectation(case, [(i, day.clock(t)) for i, t in events], fate,
+                                         late), case=n))
 
     for agency in AGENCIES:
         day.records[agency].sort(key=lambda r: (r["occurred_at"], r["case_no"]))
@@ -640,6 +721,10 @@ def main():
     if broken < args.malformed:
         print("only %d of %d malformed lines: too few cases to break" % (broken, args.malformed),
               file=sys.stderr)
+    if args.expect:
+        with open(args.expect, "w", encoding="utf-8") as f:
+            json.dump(expected, f, ensure_ascii=False, indent=1, sort_keys=True)
+            f.write("\n")
     return 0
 
 

@@ -1,0 +1,291 @@
+"""A simulated Pengyang county day through the real components: the county-day
+generator (deploy/sample/pengyang_sample.py) writes one NDJSON file per
+agency and, with --expect, what should become of every case; one
+onenet-adapter per agency delivers its file from a spool directory to a
+hub, which correlates the events into workflow instances and supervises
+their deadlines. Then, for every generated case:
+
+- the workflow instances it should make exist for its key, and no others,
+  each in the expected final state (completed, open, rejected);
+- an on-time case has no overdue breach; a case with one late agency has
+  exactly one, on that agency's step, with the late completion recorded;
+  a case that stopped part-way has an overdue breach on exactly the steps
+  whose deadline passed undone (the day is in 2020: every running clock
+  has run out);
+- every event is in an instance, except the bank account closures that
+  belong to no case: those stay parked as unmatched.
+
+And for the day: every workflow of workflows/*.yaml is exercised; nothing
+reached the dead letters (the malformed lines are refused by the adapters
+and kept in their quarantine tables); tasks went to the utilities for the
+account transfers of property transfers, one per step, numbered 1..N per
+agency without a gap, each for a step that was ready.
+"""
+
+import collections
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+
+from conftest import ROOT, outbox_count, query, scalar, start_adapter, wait_exit, wait_until
+from test_workflows import start_wf_hub, wait_drained
+
+# Another day for exploring: ONENET_CDAY="DATE,CASES,SEED" (e.g. "2020-09-25,400,9").
+DATE, CASES, SEED = (os.environ.get("ONENET_CDAY") or "2020-09-01,120,7").split(",")
+CASES, SEED, MALFORMED = int(CASES), int(SEED), 3
+AGENCIES = ("tax", "land", "power", "water", "bank", "market", "police", "social",
+            "gas", "heat", "approval")
+TASK_STEPS = {"power_transferred", "water_transferred", "gas_transferred", "heat_transferred"}
+
+
+def shipped_workflows():
+    names = set()
+    for path in (ROOT / "workflows").glob("*.yaml"):
+        m = re.search(r"(?m)^workflow:\s*(\S+)", path.read_text(encoding="utf-8"))
+        assert m, f"{path}: no workflow name"
+        names.add(m.group(1))
+    return names
+
+
+def generate(tmp_path):
+    """Runs the generator; returns (records directory, expectations)."""
+    out, expect = tmp_path / "records", tmp_path / "expect.json"
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "deploy/sample/pengyang_sample.py"), "--date", DATE,
+         "--cases", str(CASES), "--seed", str(SEED), "--malformed", str(MALFORMED),
+         "--out", str(out), "--expect", str(expect)],
+        capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert f"{MALFORMED} malformed" in res.stderr, res.stderr
+    cases = json.loads(expect.read_text(encoding="utf-8"))
+    assert len(cases) == CASES
+    return out, cases
+
+
+def quarantined(outbox):
+    conn = sqlite3.connect(f"file:{outbox}?mode=ro", uri=True, timeout=10)
+    try:
+        return conn.execute("SELECT source, code, reason FROM quarantine").fetchall()
+    finally:
+        conn.close()
+
+
+def describe(case):
+    """One case, readably, for failure messages."""
+    evs = "; ".join(f"{e['occurred_at']} {e['agency']} {e['event_type']} ({e['case_no']})"
+                    for e in case["events"])
+    return (f"case {case['case']} ({case['fate']}, {case['key']['kind']}="
+            f"{case['key']['value']}): {evs}")
+
+
+def test_county_day(db, procs, tmp_path):
+    t0 = time.monotonic()
+    records, cases = generate(tmp_path)
+
+    hub = start_wf_hub(procs, db)
+    adapters = []
+    for agency in AGENCIES:
+        spool = tmp_path / "spool" / agency
+        spool.mkdir(parents=True)
+        # the agency system writes under a name the adapter ignores, then renames
+        tmp = spool / f"{agency}-{DATE}.ndjson.tmp"
+        tmp.write_bytes((records / f"{agency}.ndjson").read_bytes())
+        tmp.rename(spool / f"{agency}-{DATE}.ndjson")
+        adapters.append((agency, start_adapter(
+            procs, hub.port, str(tmp_path / f"{agency}.outbox"), agency=agency,
+            adapter_id=f"{agency}-cday", spool=str(spool), once=True)))
+    for agency, adapter in adapters:
+        wait_exit(adapter, timeout=60)
+    t_delivered = time.monotonic()
+
+    # every record answered; the malformed lines refused at the adapters
+    bad = []
+    for agency, _ in adapters:
+        outbox = tmp_path / f"{agency}.outbox"
+        assert outbox_count(outbox) == 0, f"{agency}: events left unacknowledged"
+        assert not list((tmp_path / "spool" / agency).glob("*.ndjson")), \
+            f"{agency}: spool file not consumed"
+        bad += [(agency, *row) for row in quarantined(outbox)]
+    assert len(bad) == MALFORMED and all(code == "BAD_RECORD" for _, _, code, _ in bad), bad
+    assert scalar(db, "SELECT count(*) FROM dead_letters") == 0, \
+        query(db, "SELECT agency, case_no, code, reason FROM dead_letters")
+    # every distinct good line stored once (repeated lines are duplicates)
+    n_events = sum(len(c["events"]) for c in cases)
+    assert scalar(db, "SELECT count(*) FROM events") == n_events
+
+    wait_drained(db, timeout=60)
+    # supervision catches up: every passed deadline of an undone step is marked
+    wait_until(lambda: scalar(db, """SELECT count(*) FROM workflow_steps
+                                     WHERE due_at < now() AND overdue_at IS NULL
+                                       AND completed_at IS NULL AND required""") == 0,
+               timeout=30, interval=0.1, what="supervision to mark every passed deadline")
+    t_settled = time.monotonic()
+
+    # -- the database, by key
+    instances = collections.defaultdict(list)   # (kind, value) -> [(id, workflow, no, state)]
+    for iid, wf, kind, value, no, state in query(db, """
+            SELECT id, workflow, key_kind, key_value, instance_no, state
+            FROM workflow_instances"""):
+        instances[(kind, value)].append((iid, wf, no, state))
+    breaches = collections.defaultdict(list)     # instance id -> [(kind, agency, step, ...)]
+    for iid, kind, agency, step, due, done, s_done, s_warn in query(db, """
+            SELECT b.instance_id, b.kind, b.agency, b.step, b.due_at, b.completed_at,
+                   s.completed_at, s.warn_at
+            FROM breaches b JOIN workflow_steps s
+              ON s.instance_id = b.instance_id AND s.step = b.step"""):
+        breaches[iid].append((kind, agency, step, due, done, s_done, s_warn))
+    in_instance = {r[0] for r in query(db, "SELECT DISTINCT event_id::text FROM instance_events")}
+    unmatched = collections.defaultdict(list)
+    for kind, value, agency, etype, expired in query(db, """
+            SELECT key_kind, key_value, agency, event_type, expired_at IS NOT NULL
+            FROM unmatched_events"""):
+        unmatched[(kind, value)].append((agency, etype, expired))
+    event_ids = collections.defaultdict(list)    # (agency, case_no, type, occurred) -> ids
+    for eid, agency, case_no, etype, occurred in query(db, """
+            SELECT event_id::text, agency, case_no, event_type,
+                   to_char(occurred_at AT TIME ZONE 'Asia/Shanghai',
+                           'YYYY-MM-DD"T"HH24:MI:SS"+08:00"') FROM events"""):
+        event_ids[(agency, case_no, etype, occurred)].append(eid)
+
+    problems = []
+    seen_workflows = collections.Counter()
+    fates = collections.Counter(c["fate"] for c in cases)
+    for case in cases:
+        key = (case["key"]["kind"], case["key"]["value"])
+        got = instances.get(key, [])
+        want = {w["workflow"]: w for w in case["workflows"]}
+        seen_workflows.update(list(want))
+
+        def bad_case(what):
+            problems.append(f"{what}\n    {describe(case)}")
+
+        got_names = sorted(wf for _, wf, _, _ in got)
+        if got_names != sorted(want):
+            bad_case(f"instances {sorted((wf, no, st) for _, wf, no, st in got)}, "
+                     f"expected {sorted(want)}")
+        overdue_total = 0
+        for iid, wf, no, state in got:
+            w = want.get(wf)
+            if w is None:
+                continue
+            if no != 1:
+                bad_case(f"{wf}: instance_no {no}, expected 1")
+            if state != w["state"]:
+                bad_case(f"{wf}: state {state}, expected {w['state']}")
+            overdue = [b for b in breaches.get(iid, []) if b[0] == "overdue"]
+            overdue_total += len(overdue)
+            got_pairs = sorted([agency, step] for _, agency, step, *_ in overdue)
+            if got_pairs != sorted(w["overdue"]):
+                bad_case(f"{wf}: overdue breaches {got_pairs}, expected {sorted(w['overdue'])}"
+                         + "".join(f"\n      {agency}/{step} due {due} completed {s_done}"
+                                   for _, agency, step, due, _, s_done, _ in overdue))
+            late = case["late"]
+            for _, agency, step, due, done, s_done, _ in overdue:
+                is_late = late is not None and (late["workflow"], late["agency"],
+                                                late["step"]) == (wf, agency, step)
+                if is_late and (done is None or done != s_done or not done > due):
+                    bad_case(f"{wf}: late step {agency}/{step}: breach completed_at {done}, "
+                             f"step completed {s_done}, due {due}")
+                if case["fate"] == "stuck" and done is not None:
+                    bad_case(f"{wf}: {agency}/{step} of a stopped case done late at {done}")
+            # a warning stands only for a step not done by its warning point
+            for kind, agency, step, due, _, s_done, s_warn in breaches.get(iid, []):
+                if kind == "warning" and s_done is not None and s_done <= s_warn:
+                    bad_case(f"{wf}: warning on {agency}/{step}, done {s_done} before "
+                             f"its warning point {s_warn}")
+        if case["fate"] == "on_time" and overdue_total:
+            bad_case(f"an on-time case has {overdue_total} overdue breach(es)")
+        if case["fate"] == "late" and overdue_total != 1:
+            bad_case(f"a case with one late agency has {overdue_total} overdue breaches")
+
+        # every event of the case is in one of its instances, or parked
+        for e in case["events"]:
+            ids = event_ids.get((e["agency"], e["case_no"], e["event_type"], e["occurred_at"]))
+            if not ids:
+                bad_case(f"event {e['agency']} {e['event_type']} {e['occurred_at']} not stored")
+            elif want and not set(ids) & in_instance:
+                bad_case(f"event {e['agency']} {e['event_type']} {e['occurred_at']} "
+                         f"in no instance")
+        if not want:   # a bank account closure of no case: parked, not expired
+            parked = sorted(unmatched.get(key, []))
+            expect = sorted((e["agency"], e["event_type"], False) for e in case["events"])
+            if parked != expect:
+                bad_case(f"unmatched {parked}, expected {expect}")
+
+    # no instance for any key that no case has
+    keys = {(c["key"]["kind"], c["key"]["value"]) for c in cases}
+    for key, rows in instances.items():
+        if key not in keys:
+            problems.append(f"instances for a key of no case: {key}: {rows}")
+    missing = shipped_workflows() - set(seen_workflows)
+    if missing:
+        problems.append(f"the generated day exercises no case of {sorted(missing)}")
+    unknown = set(seen_workflows) - shipped_workflows()
+    if unknown:
+        problems.append(f"expected instances of workflows not shipped: {sorted(unknown)}")
+
+    # -- tasks: account transfers for the utilities (seed item 28)
+    tasks = query(db, """
+        SELECT t.agency, t.seq, t.kind, t.workflow, t.step, t.key_kind, t.key_value,
+               t.ready_at, s.agency, s.required, s.ready_at, i.workflow, i.key_value,
+               s.completed_by::text, r.completed_by::text
+        FROM tasks t
+        LEFT JOIN workflow_steps s ON s.instance_id = t.instance_id AND s.step = t.step
+        LEFT JOIN workflow_instances i ON i.id = t.instance_id
+        LEFT JOIN workflow_steps r ON r.instance_id = t.instance_id AND r.step = 'registered'""")
+    stored_at = dict(query(db, "SELECT event_id::text, stored_at FROM events"))
+    seqs = collections.defaultdict(list)
+    for (agency, seq, kind, wf, step, kkind, kvalue, ready, s_agency, required, s_ready,
+         i_wf, i_key, utility_event, registered_event) in tasks:
+        seqs[agency].append(seq)
+        where = f"task {agency}#{seq} ({wf}/{step} {kkind}={kvalue})"
+        if (kind, wf, kkind) != ("account.transfer", "property_transfer", "unit_number") \
+                or step not in TASK_STEPS:
+            problems.append(f"{where}: kind {kind}")
+        if s_agency != agency or not required or s_ready is None or s_ready != ready \
+                or i_wf != wf or i_key != kvalue:
+            problems.append(f"{where}: no matching ready step (step agency {s_agency}, "
+                            f"required {required}, ready {s_ready} vs {ready}, instance "
+                            f"{i_wf} {i_key})")
+        # the utility's event was stored (so correlated) before the registration
+        # that made the step ready: the step was already done, no task is due
+        if utility_event and registered_event and \
+                stored_at[utility_event] < stored_at[registered_event]:
+            problems.append(f"{where}: issued although the utility's event was stored "
+                            f"before the registration")
+    for agency, got in seqs.items():
+        if sorted(got) != list(range(1, len(got) + 1)):
+            problems.append(f"tasks of {agency}: seq {sorted(got)}, expected 1..{len(got)}")
+        last = scalar(db, "SELECT last_seq FROM agency_task_sequences WHERE agency = %s",
+                      (agency,))
+        if last != len(got):
+            problems.append(f"agency_task_sequences.{agency} = {last}, {len(got)} tasks")
+    if query(db, "SELECT instance_id, step FROM tasks GROUP BY 1, 2 HAVING count(*) > 1"):
+        problems.append("more than one task for a step")
+    # a transfer step ready and still undone (the case stopped) has its task
+    for wf, key, step in query(db, """
+            SELECT i.workflow, i.key_value, s.step FROM workflow_steps s
+            JOIN workflow_instances i ON i.id = s.instance_id
+            WHERE i.workflow = 'property_transfer' AND i.state = 'open' AND s.required
+              AND s.ready_at IS NOT NULL AND s.completed_at IS NULL
+              AND s.step = ANY(%s) AND NOT EXISTS (SELECT 1 FROM tasks t
+                WHERE t.instance_id = s.instance_id AND t.step = s.step)""",
+                               (sorted(TASK_STEPS),)):
+        problems.append(f"no task for the ready, undone step {wf}/{step} of {key}")
+
+    n_instances = sum(len(c["workflows"]) for c in cases)
+    print(f"{CASES} cases ({dict(fates)}), {n_events} events, {n_instances} instances, "
+          f"{sum(len(v) for v in breaches.values())} breaches, {len(tasks)} tasks; "
+          f"workflows {dict(sorted(seen_workflows.items()))}; delivered in "
+          f"{t_delivered - t0:.1f} s, settled in {t_settled - t0:.1f} s")
+    got_instances = scalar(db, "SELECT count(*) FROM workflow_instances")
+    if got_instances != n_instances:
+        problems.append(f"{got_instances} instances, expected {n_instances}")
+    assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems[:40])
+
+    rc = hub.terminate()
+    assert rc == 0, f"hub exited {rc}:\n{hub.log()[-4000:]}"
