@@ -141,8 +141,7 @@ strbuf_copy_field (strbuf_t *sb, const char *s, size_t len)
     sb->data[sb->len] = '\0';
 }
 
-/* Length of the valid UTF-8 character at p (1-4), or 0 if it is not one. */
-static size_t
+size_t
 utf8_char_len (const unsigned char *p)
 {
     if (*p < 0x80)

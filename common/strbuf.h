@@ -30,6 +30,11 @@ void strbuf_json_string (strbuf_t *sb, const char *s);
 /* Appends len bytes of s escaped for COPY ... FROM STDIN text format
    (backslash, tab, newline, carriage return). */
 void strbuf_copy_field (strbuf_t *sb, const char *s, size_t len);
+/* Length in bytes (1-4) of the well-formed UTF-8 character at p, or 0 when
+   p starts no such character (a stray continuation byte, an overlong
+   form, a surrogate, past U+10FFFF). p points at a NUL-terminated string. */
+size_t utf8_char_len (const unsigned char *p);
+
 /* Copies s into out (outlen bytes, NUL included) for quoting in a message
    or storing as text: never cuts a UTF-8 character in half, and writes
    bytes that are not UTF-8 as \xNN, so out is valid UTF-8 whatever came

@@ -1,7 +1,6 @@
 /*  correlate: the correlation thread, see correlate.h. */
 #include "correlate.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "db.h"
 #include "fold.h"
 #include "log.h"
+#include "worker.h"
 #include "migrate.h"
 #include "strbuf.h"
 
@@ -27,13 +27,11 @@ typedef struct {
 } pinned_set_t;
 
 struct correlate {
-    pthread_t thread;           /* the correlation thread */
+    worker_t *worker;           /* the thread and its pipe */
     pinned_set_t *pinned;       /* old definitions loaded so far (thread-owned) */
     size_t n_pinned;            /* entries in pinned */
-    void *ctx;                  /* ZeroMQ context shared with ingest */
     const hub_config_t *config; /* settings, read-only */
     const workflow_set_t *set;  /* definitions, read-only */
-    char endpoint[128];         /* inproc endpoint of the stop pipe */
 };
 
 /* One key being folded, and the events read for it. */
@@ -329,7 +327,8 @@ issue_tasks (PGconn *conn, page_t *p, const char *id_list)
     if (p->task[T_INSTANCE].len == 0)
         return true;
     const char *tp[T_COUNT + 1] = {id_list, array_end (&p->task[T_INSTANCE]),
-                                   array_end (&p->task[T_STEP]), array_end (&p->task[T_KIND])};
+                                   array_end (&p->task[T_STEP]),
+                                   array_end (&p->task[T_KIND])};
     PGresult *res = NULL;
     if (!run_params (
             conn,
@@ -347,7 +346,8 @@ issue_tasks (PGconn *conn, page_t *p, const char *id_list)
             "counts AS (SELECT agency, count(*) AS c FROM need GROUP BY agency), "
             "bumped AS (INSERT INTO agency_task_sequences AS a (agency, last_seq) "
             "  SELECT agency, c FROM counts ORDER BY agency "
-            "  ON CONFLICT (agency) DO UPDATE SET last_seq = a.last_seq + EXCLUDED.last_seq "
+            "  ON CONFLICT (agency) DO UPDATE SET last_seq = a.last_seq + "
+            "EXCLUDED.last_seq "
             "  RETURNING agency, last_seq) "
             "INSERT INTO tasks (agency, seq, kind, instance_id, step, workflow, key_kind, "
             "  key_value, payload, ready_at, due_at) "
@@ -837,13 +837,11 @@ set_aside_head (PGconn *conn, const hub_config_t *config)
     PQclear (res);
 }
 
-static void *
-correlate_thread (void *arg)
+static void
+correlate_run (void *pipe, void *arg)
 {
     correlate_t *self = arg;
     const hub_config_t *config = self->config;
-    void *pipe = zmq_socket (self->ctx, ZMQ_PAIR);
-    zmq_connect (pipe, self->endpoint);
     PGconn *conn = NULL;
     calendar_t *calendar = NULL;
     int64_t calendar_at = 0;
@@ -928,8 +926,6 @@ correlate_thread (void *arg)
     free (self->pinned);
     if (conn)
         PQfinish (conn);
-    zmq_close (pipe);
-    return NULL;
 }
 
 correlate_t *
@@ -939,11 +935,10 @@ correlate_start (void *zmq_ctx, const hub_config_t *config, const workflow_set_t
     correlate_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->ctx = zmq_ctx;
     self->config = config;
     self->set = set;
-    snprintf (self->endpoint, sizeof self->endpoint, "%s", pipe_endpoint);
-    if (pthread_create (&self->thread, NULL, correlate_thread, self) != 0) {
+    self->worker = worker_start (zmq_ctx, pipe_endpoint, correlate_run, self);
+    if (!self->worker) {
         free (self);
         return NULL;
     }
@@ -955,7 +950,7 @@ correlate_join (correlate_t **self_p)
 {
     if (!*self_p)
         return;
-    pthread_join ((*self_p)->thread, NULL);
+    worker_join (&(*self_p)->worker);
     free (*self_p);
     *self_p = NULL;
 }

@@ -21,7 +21,6 @@
     refused alone and the good rows around it commit. */
 #include "store.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,13 +31,12 @@
 #include "db.h"
 #include "id_index.h"
 #include "log.h"
+#include "worker.h"
 #include "migrate.h"
 
 struct store {
-    pthread_t thread;           /* the writer thread */
-    void *ctx;                  /* ZeroMQ context shared with ingest */
+    worker_t *worker;           /* the thread and its pipe */
     const hub_config_t *config; /* settings, read-only */
-    char endpoint[128];         /* inproc endpoint of the pipe */
 };
 
 #define EVENT_COLUMNS                                                                      \
@@ -375,13 +373,11 @@ send_status (void *pipe, char status)
     zmq_send (pipe, &status, 1, 0);
 }
 
-static void *
-store_thread (void *arg)
+static void
+store_run (void *pipe, void *arg)
 {
     store_t *self = arg;
     const hub_config_t *config = self->config;
-    void *pipe = zmq_socket (self->ctx, ZMQ_PAIR);
-    zmq_connect (pipe, self->endpoint);
     PGconn *conn = NULL;
     id_index_t index;
     id_index_init (&index);
@@ -448,8 +444,6 @@ store_thread (void *arg)
     strbuf_free (&ids);
     if (conn)
         PQfinish (conn);
-    zmq_close (pipe);
-    return NULL;
 }
 
 store_t *
@@ -458,10 +452,9 @@ store_start (void *zmq_ctx, const hub_config_t *config, const char *pipe_endpoin
     store_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->ctx = zmq_ctx;
     self->config = config;
-    snprintf (self->endpoint, sizeof self->endpoint, "%s", pipe_endpoint);
-    if (pthread_create (&self->thread, NULL, store_thread, self) != 0) {
+    self->worker = worker_start (zmq_ctx, pipe_endpoint, store_run, self);
+    if (!self->worker) {
         free (self);
         return NULL;
     }
@@ -473,7 +466,7 @@ store_join (store_t **self_p)
 {
     if (!*self_p)
         return;
-    pthread_join ((*self_p)->thread, NULL);
+    worker_join (&(*self_p)->worker);
     free (*self_p);
     *self_p = NULL;
 }

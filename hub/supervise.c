@@ -1,7 +1,6 @@
 /*  supervise: deadlines, warnings and expiry, see supervise.h. */
 #include "supervise.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,15 +9,14 @@
 #include "clock.h"
 #include "db.h"
 #include "log.h"
+#include "worker.h"
 #include "migrate.h"
 
 #define CLAIM_LIMIT "1000" /* rows marked per statement; the rest next round */
 
 struct supervise {
-    pthread_t thread;           /* the supervision thread */
-    void *ctx;                  /* ZeroMQ context shared with ingest */
+    worker_t *worker;           /* the thread and its pipe */
     const hub_config_t *config; /* settings, read-only */
-    char endpoint[128];         /* inproc endpoint of the stop pipe */
 };
 
 /* Marks one kind of passed point (overdue or warning) and records breaches.
@@ -111,13 +109,11 @@ expire_unmatched (PGconn *conn, const hub_config_t *config)
     return n;
 }
 
-static void *
-supervise_thread (void *arg)
+static void
+supervise_run (void *pipe, void *arg)
 {
     supervise_t *self = arg;
     const hub_config_t *config = self->config;
-    void *pipe = zmq_socket (self->ctx, ZMQ_PAIR);
-    zmq_connect (pipe, self->endpoint);
     PGconn *conn = NULL;
     long wait_ms = 0;
     while (true) {
@@ -154,16 +150,15 @@ supervise_thread (void *arg)
                 break;
             }
             if (n + w + x > 0)
-                log_info ("supervision sweep", "hub=%s overdue=%d warnings=%d expired=%d ms=%.1f",
-                          config->hub_id, n, w, x, (double) (clock_mono_us () - t0) / 1000.0);
+                log_info (
+                    "supervision sweep", "hub=%s overdue=%d warnings=%d expired=%d ms=%.1f",
+                    config->hub_id, n, w, x, (double) (clock_mono_us () - t0) / 1000.0);
             n = n > w ? n : w;
             n = n > x ? n : x;
         } while (n >= atoi (CLAIM_LIMIT));
     }
     if (conn)
         PQfinish (conn);
-    zmq_close (pipe);
-    return NULL;
 }
 
 supervise_t *
@@ -172,10 +167,9 @@ supervise_start (void *zmq_ctx, const hub_config_t *config, const char *pipe_end
     supervise_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->ctx = zmq_ctx;
     self->config = config;
-    snprintf (self->endpoint, sizeof self->endpoint, "%s", pipe_endpoint);
-    if (pthread_create (&self->thread, NULL, supervise_thread, self) != 0) {
+    self->worker = worker_start (zmq_ctx, pipe_endpoint, supervise_run, self);
+    if (!self->worker) {
         free (self);
         return NULL;
     }
@@ -187,7 +181,7 @@ supervise_join (supervise_t **self_p)
 {
     if (!*self_p)
         return;
-    pthread_join ((*self_p)->thread, NULL);
+    worker_join (&(*self_p)->worker);
     free (*self_p);
     *self_p = NULL;
 }

@@ -26,38 +26,11 @@ reject (verdict_t *v, error_code_t code, const char *fmt, ...)
 bool
 validate_utf8 (const char *s)
 {
-    const unsigned char *p = (const unsigned char *) s;
-    while (*p) {
-        if (*p < 0x80) {
-            p++;
-            continue;
-        }
-        int n;
-        unsigned cp;
-        if ((*p & 0xE0) == 0xC0) {
-            n = 1;
-            cp = *p & 0x1F;
-        }
-        else if ((*p & 0xF0) == 0xE0) {
-            n = 2;
-            cp = *p & 0x0F;
-        }
-        else if ((*p & 0xF8) == 0xF0) {
-            n = 3;
-            cp = *p & 0x07;
-        }
-        else
+    for (const unsigned char *p = (const unsigned char *) s; *p;) {
+        size_t n = utf8_char_len (p);
+        if (n == 0)
             return false;
-        for (int i = 1; i <= n; i++) {
-            if ((p[i] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i] & 0x3F);
-        }
-        /* overlong forms, surrogates and values past U+10FFFF */
-        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000)
-            || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        p += n + 1;
+        p += n;
     }
     return true;
 }

@@ -276,11 +276,13 @@ def schedule(day, case, fate):
 
 def expectation(case, events, fate, late):
     """What the hub should make of case, whose events (index, occurred_at)
-    happened: for each workflow instance the case makes, its final state and
-    its overdue steps as (agency, step). Steps are overdue when done after
-    their deadline (the late one), or when not done and their clock started
-    (the sample day is in the past, so every running deadline has passed)."""
-    done = {i for i, _ in events}
+    happened: for each workflow instance the case makes, its final state,
+    start and end, the number of its events and its overdue steps as
+    (agency, step). Steps are overdue when done after their deadline (the
+    late one), or when not done and their clock started (the sample day is
+    in the past, so every running deadline has passed)."""
+    at = dict(events)  # ISO 8601 times with one offset: text order is time order
+    done = set(at)
 
     def clock_started(e):
         base = e.due[2]
@@ -296,7 +298,11 @@ def expectation(case, events, fate, late):
         overdue = sorted([e.agency, e.step[1]] for i, e in enumerate(case)
                          if e.due and e.step and e.step[0] == name
                          and (i == late or (i not in done and clock_started(e))))
-        workflows.append({"workflow": name, "state": state, "overdue": overdue})
+        ended = {"rejected": done & rejects, "completed": completes, "open": ()}[state]
+        workflows.append({"workflow": name, "state": state, "overdue": overdue,
+                          "started_at": min(at[i] for i in done & starts),
+                          "ended_at": max((at[i] for i in ended), default=None),
+                          "events": len(done & (starts | completes | rejects))})
     return {
         "key": {"kind": case.key[0], "value": case.key[1]},
         "fate": fate,

@@ -31,6 +31,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import ROOT, outbox_count, query, scalar, start_adapter, wait_exit, wait_until
 from test_workflows import start_wf_hub, wait_drained
 
@@ -39,6 +41,7 @@ DATE, CASES, SEED = (os.environ.get("ONENET_CDAY") or "2020-09-01,120,7").split(
 CASES, SEED, MALFORMED = int(CASES), int(SEED), 3
 AGENCIES = ("tax", "land", "power", "water", "bank", "market", "police", "social",
             "gas", "heat", "approval")
+ISO = 'YYYY-MM-DD"T"HH24:MI:SS"+08:00"'   # to_char of a Beijing time, as the generator writes it
 TASK_STEPS = {"power_transferred", "water_transferred", "gas_transferred", "heat_transferred"}
 
 
@@ -82,29 +85,55 @@ def describe(case):
             f"{case['key']['value']}): {evs}")
 
 
-def test_county_day(db, procs, tmp_path):
+def supervised(db):
+    """Supervision caught up: every passed deadline of an undone step is marked."""
+    wait_until(lambda: scalar(db, """SELECT count(*) FROM workflow_steps
+                                     WHERE due_at < now() AND overdue_at IS NULL
+                                       AND completed_at IS NULL AND required""") == 0,
+               timeout=30, interval=0.1, what="supervision to mark every passed deadline")
+
+
+def deliver(procs, hub, tmp_path, records, agency):
+    """Drops the agency's file into its spool directory and starts its
+    adapter (--once)."""
+    spool = tmp_path / "spool" / agency
+    spool.mkdir(parents=True)
+    # the agency system writes under a name the adapter ignores, then renames
+    tmp = spool / f"{agency}-{DATE}.ndjson.tmp"
+    tmp.write_bytes((records / f"{agency}.ndjson").read_bytes())
+    tmp.rename(spool / f"{agency}-{DATE}.ndjson")
+    return start_adapter(procs, hub.port, str(tmp_path / f"{agency}.outbox"), agency=agency,
+                         adapter_id=f"{agency}-cday", spool=str(spool), once=True)
+
+
+@pytest.mark.parametrize("delivery", ["together", "forward", "reverse"])
+def test_county_day(db, procs, tmp_path, delivery):
+    """together: the eleven adapters deliver at once. forward and reverse:
+    one agency after the other, each correlated and supervised before the
+    next, in the order of AGENCIES (the land registry before the utilities:
+    every account transfer gets its task) or reversed (the utilities, banks
+    and tax bureau before the land registry and the market regulator that
+    start most cases: many events wait parked for their case, no transfer
+    that was done gets a task). Either way, many steps are marked overdue
+    before the event that did them in time arrives: the marks must go."""
     t0 = time.monotonic()
     records, cases = generate(tmp_path)
 
     hub = start_wf_hub(procs, db)
-    adapters = []
-    for agency in AGENCIES:
-        spool = tmp_path / "spool" / agency
-        spool.mkdir(parents=True)
-        # the agency system writes under a name the adapter ignores, then renames
-        tmp = spool / f"{agency}-{DATE}.ndjson.tmp"
-        tmp.write_bytes((records / f"{agency}.ndjson").read_bytes())
-        tmp.rename(spool / f"{agency}-{DATE}.ndjson")
-        adapters.append((agency, start_adapter(
-            procs, hub.port, str(tmp_path / f"{agency}.outbox"), agency=agency,
-            adapter_id=f"{agency}-cday", spool=str(spool), once=True)))
-    for agency, adapter in adapters:
-        wait_exit(adapter, timeout=60)
+    if delivery == "together":
+        adapters = [deliver(procs, hub, tmp_path, records, a) for a in AGENCIES]
+        for adapter in adapters:
+            wait_exit(adapter, timeout=60)
+    else:
+        for agency in AGENCIES if delivery == "forward" else reversed(AGENCIES):
+            wait_exit(deliver(procs, hub, tmp_path, records, agency), timeout=60)
+            wait_drained(db, timeout=60)
+            supervised(db)
     t_delivered = time.monotonic()
 
     # every record answered; the malformed lines refused at the adapters
     bad = []
-    for agency, _ in adapters:
+    for agency in AGENCIES:
         outbox = tmp_path / f"{agency}.outbox"
         assert outbox_count(outbox) == 0, f"{agency}: events left unacknowledged"
         assert not list((tmp_path / "spool" / agency).glob("*.ndjson")), \
@@ -118,19 +147,19 @@ def test_county_day(db, procs, tmp_path):
     assert scalar(db, "SELECT count(*) FROM events") == n_events
 
     wait_drained(db, timeout=60)
-    # supervision catches up: every passed deadline of an undone step is marked
-    wait_until(lambda: scalar(db, """SELECT count(*) FROM workflow_steps
-                                     WHERE due_at < now() AND overdue_at IS NULL
-                                       AND completed_at IS NULL AND required""") == 0,
-               timeout=30, interval=0.1, what="supervision to mark every passed deadline")
+    supervised(db)
     t_settled = time.monotonic()
 
     # -- the database, by key
     instances = collections.defaultdict(list)   # (kind, value) -> [(id, workflow, no, state)]
-    for iid, wf, kind, value, no, state in query(db, """
-            SELECT id, workflow, key_kind, key_value, instance_no, state
-            FROM workflow_instances"""):
+    times = {}                                   # id -> (started_at, ended_at, events)
+    for iid, wf, kind, value, no, state, started, ended, n in query(db, """
+            SELECT id, workflow, key_kind, key_value, instance_no, state,
+                   to_char(started_at AT TIME ZONE 'Asia/Shanghai', %(iso)s),
+                   to_char(ended_at AT TIME ZONE 'Asia/Shanghai', %(iso)s), events
+            FROM workflow_instances""", {"iso": ISO}):
         instances[(kind, value)].append((iid, wf, no, state))
+        times[iid] = (started, ended, n)
     breaches = collections.defaultdict(list)     # instance id -> [(kind, agency, step, ...)]
     for iid, kind, agency, step, due, done, s_done, s_warn in query(db, """
             SELECT b.instance_id, b.kind, b.agency, b.step, b.due_at, b.completed_at,
@@ -147,8 +176,8 @@ def test_county_day(db, procs, tmp_path):
     event_ids = collections.defaultdict(list)    # (agency, case_no, type, occurred) -> ids
     for eid, agency, case_no, etype, occurred in query(db, """
             SELECT event_id::text, agency, case_no, event_type,
-                   to_char(occurred_at AT TIME ZONE 'Asia/Shanghai',
-                           'YYYY-MM-DD"T"HH24:MI:SS"+08:00"') FROM events"""):
+                   to_char(occurred_at AT TIME ZONE 'Asia/Shanghai', %s) FROM events""",
+                                                       (ISO,)):
         event_ids[(agency, case_no, etype, occurred)].append(eid)
 
     problems = []
@@ -176,6 +205,9 @@ def test_county_day(db, procs, tmp_path):
                 bad_case(f"{wf}: instance_no {no}, expected 1")
             if state != w["state"]:
                 bad_case(f"{wf}: state {state}, expected {w['state']}")
+            want_times = (w["started_at"], w["ended_at"], w["events"])
+            if times[iid] != want_times:
+                bad_case(f"{wf}: started, ended, events {times[iid]}, expected {want_times}")
             overdue = [b for b in breaches.get(iid, []) if b[0] == "overdue"]
             overdue_total += len(overdue)
             got_pairs = sorted([agency, step] for _, agency, step, *_ in overdue)
@@ -266,6 +298,21 @@ def test_county_day(db, procs, tmp_path):
             problems.append(f"agency_task_sequences.{agency} = {last}, {len(got)} tasks")
     if query(db, "SELECT instance_id, step FROM tasks GROUP BY 1, 2 HAVING count(*) > 1"):
         problems.append("more than one task for a step")
+    # which transfer steps must have had a task: in forward order every one
+    # that became ready (the registration came before any utility's event),
+    # in reverse order only those never done (the utility's event came first)
+    if delivery != "together":
+        want_tasks = {tuple(r) for r in query(db, """
+            SELECT i.key_value, s.step FROM workflow_steps s
+            JOIN workflow_instances i ON i.id = s.instance_id
+            WHERE i.workflow = 'property_transfer' AND s.required
+              AND s.ready_at IS NOT NULL AND s.step = ANY(%s)""" + (
+            "" if delivery == "forward" else " AND s.completed_at IS NULL"),
+            (sorted(TASK_STEPS),))}
+        got_tasks = {(t[6], t[4]) for t in tasks}   # (key_value, step)
+        if got_tasks != want_tasks:
+            problems.append(f"{delivery}: tasks for steps {sorted(got_tasks - want_tasks)} "
+                            f"not expected; none for {sorted(want_tasks - got_tasks)}")
     # a transfer step ready and still undone (the case stopped) has its task
     for wf, key, step in query(db, """
             SELECT i.workflow, i.key_value, s.step FROM workflow_steps s
@@ -278,7 +325,7 @@ def test_county_day(db, procs, tmp_path):
         problems.append(f"no task for the ready, undone step {wf}/{step} of {key}")
 
     n_instances = sum(len(c["workflows"]) for c in cases)
-    print(f"{CASES} cases ({dict(fates)}), {n_events} events, {n_instances} instances, "
+    print(f"{delivery}: {CASES} cases ({dict(fates)}), {n_events} events, {n_instances} instances, "
           f"{sum(len(v) for v in breaches.values())} breaches, {len(tasks)} tasks; "
           f"workflows {dict(sorted(seen_workflows.items()))}; delivered in "
           f"{t_delivered - t0:.1f} s, settled in {t_settled - t0:.1f} s")
