@@ -14,7 +14,14 @@ lines are repeated verbatim and a few bank account closures belong to no
 case, on purpose. Identifiers carry valid check characters; --malformed K
 adds K broken lines. Same arguments, same output.
 
+--expect FILE also writes, as a JSON list in case order, what the hub should
+make of each case: its correlation key, fate (on_time, late, stuck), late
+step, events, and per workflow instance its state (completed, open,
+rejected), start, end, number of events and overdue (agency, step) pairs.
+It changes nothing in the NDJSON files (tests/integration/test_county_day.py).
+
 Usage: pengyang_sample.py --date 2020-09-01 --cases 200 --out DIR [--seed N] [--malformed K]
+                          [--expect FILE]
 """
 
 import argparse
@@ -241,7 +248,8 @@ def dependents(case, i):
 
 def schedule(day, case, fate):
     """(index, office second) of the events of case that happen, in order, the
-    fate the case got and the index of its late event (None if none). "on_time": every step meets its deadline. "late":
+    fate the case got and the index of its late event (None if none).
+    "on_time": every step meets its deadline. "late":
     one step with a deadline is done on a working day after it, once every
     event that does not wait for it has happened, on time. "stuck": the case
     stops after its first few events."""
@@ -310,7 +318,7 @@ def expectation(case, events, fate, late):
         {"workflow": case[late].step[0], "agency": case[late].agency, "step": case[late].step[1]},
         "workflows": workflows,
         "events": [{"agency": case[i].agency, "event_type": case[i].type,
-                    "case_no": case[i].case_no, "occurred_at": at} for i, at in events],
+                    "case_no": case[i].case_no, "occurred_at": when} for i, when in events],
     }
 
 

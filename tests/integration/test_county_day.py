@@ -10,8 +10,9 @@ their deadlines. Then, for every generated case:
 - an on-time case has no overdue breach; a case with one late agency has
   exactly one, on that agency's step, with the late completion recorded;
   a case that stopped part-way has an overdue breach on exactly the steps
-  whose deadline passed undone (the day is in 2020: every running clock
+  whose deadline passed undone (the day is years ago: every running clock
   has run out);
+- each instance started and ended when its events say, and holds them;
 - every event is in an instance, except the bank account closures that
   belong to no case: those stay parked as unmatched.
 
@@ -19,7 +20,10 @@ And for the day: every workflow of workflows/*.yaml is exercised; nothing
 reached the dead letters (the malformed lines are refused by the adapters
 and kept in their quarantine tables); tasks went to the utilities for the
 account transfers of property transfers, one per step, numbered 1..N per
-agency without a gap, each for a step that was ready.
+agency without a gap, each for a step that was ready and not yet done.
+
+The adapters deliver at once, or one agency after the other in two orders
+(see test_county_day). ONENET_CDAY="DATE,CASES,SEED" simulates another day.
 """
 
 import collections
@@ -36,12 +40,13 @@ import pytest
 from conftest import ROOT, outbox_count, query, scalar, start_adapter, wait_exit, wait_until
 from test_workflows import start_wf_hub, wait_drained
 
-# Another day for exploring: ONENET_CDAY="DATE,CASES,SEED" (e.g. "2020-09-25,400,9").
+# Another day for exploring: ONENET_CDAY="DATE,CASES,SEED" (e.g. "2020-09-25,400,9"),
+# DATE a working day.
 DATE, CASES, SEED = (os.environ.get("ONENET_CDAY") or "2020-09-01,120,7").split(",")
 CASES, SEED, MALFORMED = int(CASES), int(SEED), 3
 AGENCIES = ("tax", "land", "power", "water", "bank", "market", "police", "social",
             "gas", "heat", "approval")
-ISO = 'YYYY-MM-DD"T"HH24:MI:SS"+08:00"'   # to_char of a Beijing time, as the generator writes it
+ISO = 'YYYY-MM-DD"T"HH24:MI:SS"+08:00"'  # to_char of Beijing time, as the generator writes
 TASK_STEPS = {"power_transferred", "water_transferred", "gas_transferred", "heat_transferred"}
 
 
@@ -64,6 +69,8 @@ def generate(tmp_path):
         capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert f"{MALFORMED} malformed" in res.stderr, res.stderr
+    # on a day off the generator counts the day itself as a working day
+    assert "not a working day" not in res.stderr, res.stderr
     cases = json.loads(expect.read_text(encoding="utf-8"))
     assert len(cases) == CASES
     return out, cases
@@ -176,8 +183,8 @@ def test_county_day(db, procs, tmp_path, delivery):
     event_ids = collections.defaultdict(list)    # (agency, case_no, type, occurred) -> ids
     for eid, agency, case_no, etype, occurred in query(db, """
             SELECT event_id::text, agency, case_no, event_type,
-                   to_char(occurred_at AT TIME ZONE 'Asia/Shanghai', %s) FROM events""",
-                                                       (ISO,)):
+                   to_char(occurred_at AT TIME ZONE 'Asia/Shanghai', %s)
+            FROM events""", (ISO,)):
         event_ids[(agency, case_no, etype, occurred)].append(eid)
 
     problems = []
@@ -325,8 +332,9 @@ def test_county_day(db, procs, tmp_path, delivery):
         problems.append(f"no task for the ready, undone step {wf}/{step} of {key}")
 
     n_instances = sum(len(c["workflows"]) for c in cases)
-    print(f"{delivery}: {CASES} cases ({dict(fates)}), {n_events} events, {n_instances} instances, "
-          f"{sum(len(v) for v in breaches.values())} breaches, {len(tasks)} tasks; "
+    print(f"{delivery}: {CASES} cases ({dict(fates)}), {n_events} events, "
+          f"{n_instances} instances, {sum(len(v) for v in breaches.values())} breaches, "
+          f"{len(tasks)} tasks; "
           f"workflows {dict(sorted(seen_workflows.items()))}; delivered in "
           f"{t_delivered - t0:.1f} s, settled in {t_settled - t0:.1f} s")
     got_instances = scalar(db, "SELECT count(*) FROM workflow_instances")
