@@ -101,6 +101,19 @@ def run_senders(build, endpoint, senders, events, tag, rate=0, batch=500, window
     return wall, results
 
 
+def wait_correlated(conninfo):
+    """Returns once the hub has correlated every stored event."""
+    conn = psycopg2.connect(conninfo)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        while True:
+            cur.execute("SELECT count(*) FROM correlation_queue")
+            if cur.fetchone()[0] == 0:
+                break
+            time.sleep(0.05)
+    conn.close()
+
+
 def ndjson_files(workdir, senders, events):
     """One NDJSON file per adapter, records of the generic format."""
     paths = []
@@ -196,16 +209,8 @@ def main():
             wall, _ = run_senders(args.build, hub.endpoint, args.senders, args.events,
                                   f"r{rnd}")
             hub_rates.append(total / wall)
-            conn = psycopg2.connect(conninfo)
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                while True:
-                    cur.execute("SELECT count(*) FROM correlation_queue")
-                    if cur.fetchone()[0] == 0:
-                        break
-                    time.sleep(0.05)
+            wait_correlated(conninfo)
             corr_rates.append(total / (time.monotonic() - t0))
-            conn.close()
             if rnd == 0:
                 conn = psycopg2.connect(conninfo)
                 with conn.cursor() as cur, open(rows_path, "w") as f:

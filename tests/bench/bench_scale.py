@@ -27,7 +27,7 @@ import time
 import psycopg2
 
 sys.path.insert(0, os.path.dirname(__file__))
-from bench_ingest import Hub, fresh_db, run_senders, with_db  # noqa: E402
+from bench_ingest import Hub, fresh_db, run_senders, wait_correlated, with_db  # noqa: E402
 
 
 def populate(conninfo, build, workdir, n):
@@ -63,16 +63,8 @@ def measure(build, conninfo, workdir, senders, events, tag):
     try:
         t0 = time.monotonic()
         wall, _ = run_senders(build, hub.endpoint, senders, events, tag)
-        conn = psycopg2.connect(conninfo)
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            while True:
-                cur.execute("SELECT count(*) FROM correlation_queue")
-                if cur.fetchone()[0] == 0:
-                    break
-                time.sleep(0.05)
+        wait_correlated(conninfo)
         corr = senders * events / (time.monotonic() - t0)
-        conn.close()
     finally:
         hub.stop()
     return senders * events / wall, corr
