@@ -494,11 +494,13 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
         if (n > 0 && from_stdin && want_input
             && (items[1].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
             read_stdin (self);
+        /* the oldest waiting event costs a query: only for a heartbeat */
+        bool hb_due = sender_heartbeat_due (self->sender);
         heartbeat_t hb = {config->adapter_id,
                           config->agency,
                           clock_now_ms (),
                           outbox_depth (self->outbox),
-                          outbox_oldest_ms (self->outbox),
+                          hb_due ? outbox_oldest_ms (self->outbox) : 0,
                           0};
         sender_tick (self->sender, &hb);
         if (clock_mono_ms () >= next_stats) {

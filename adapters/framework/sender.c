@@ -333,6 +333,12 @@ sender_tick (sender_t *self, const heartbeat_t *hb)
     }
 }
 
+bool
+sender_heartbeat_due (const sender_t *self)
+{
+    return clock_mono_ms () - self->last_hb >= self->opt.heartbeat_ms;
+}
+
 long
 sender_next_timeout (const sender_t *self)
 {

@@ -57,6 +57,10 @@ void sender_receive (sender_t *self, sender_ack_fn on_ack, void *user);
    heartbeat. Call after every poll. */
 void sender_tick (sender_t *self, const heartbeat_t *hb);
 
+/* True when the next sender_tick sends a heartbeat: only then is the
+   backlog worth measuring. */
+bool sender_heartbeat_due (const sender_t *self);
+
 /* Milliseconds until sender_tick has something to do (for the poll). */
 long sender_next_timeout (const sender_t *self);
 
