@@ -228,6 +228,7 @@ codec_inbound_heartbeat (const codec_inbound_t *self, heartbeat_t *hb)
     hb->outbox_depth = h->outbox_depth;
     hb->oldest_unacked_ms = h->oldest_unacked_ms;
     hb->task_cursor = h->task_cursor;
+    hb->takes_tasks = h->takes_tasks;
 }
 
 /* protobuf-c wants char * for strings it will only read while packing. */
@@ -329,6 +330,7 @@ codec_heartbeat_encode (const heartbeat_t *hb, size_t *len)
     h.outbox_depth = hb->outbox_depth;
     h.oldest_unacked_ms = hb->oldest_unacked_ms;
     h.task_cursor = hb->task_cursor;
+    h.takes_tasks = hb->takes_tasks;
     AdapterMessage msg = ONENET__V1__ADAPTER_MESSAGE__INIT;
     msg.body_case = ONENET__V1__ADAPTER_MESSAGE__BODY_HEARTBEAT;
     msg.heartbeat = &h;
@@ -389,6 +391,44 @@ codec_error_encode (error_code_t code, const char *reason, size_t *len)
     msg.body_case = ONENET__V1__HUB_MESSAGE__BODY_ERROR;
     msg.error = &e;
     return pack_message (&msg.base, len);
+}
+
+uint8_t *
+codec_tasks_encode (const task_t *tasks, size_t n, size_t *len)
+{
+    Onenet__V1__Task *items = calloc (n + 1, sizeof *items);
+    Onenet__V1__Task **ptrs = calloc (n + 1, sizeof *ptrs);
+    Onenet__V1__CorrelationKey *keys = calloc (n + 1, sizeof *keys);
+    if (!items || !ptrs || !keys)
+        abort ();
+    for (size_t i = 0; i < n; i++) {
+        const task_t *t = &tasks[i];
+        onenet__v1__task__init (&items[i]);
+        onenet__v1__correlation_key__init (&keys[i]);
+        keys[i].kind = (Onenet__V1__KeyKind) t->key_kind;
+        keys[i].value = W (t->key_value);
+        items[i].seq = t->seq;
+        items[i].agency = W (t->agency);
+        items[i].kind = W (t->kind);
+        items[i].workflow = W (t->workflow);
+        items[i].step = W (t->step);
+        items[i].key = &keys[i];
+        items[i].payload_json = W (t->payload_json);
+        items[i].ready_at_ms = t->ready_at_ms;
+        items[i].due_at_ms = t->due_at_ms;
+        ptrs[i] = &items[i];
+    }
+    Onenet__V1__TaskBatch batch = ONENET__V1__TASK_BATCH__INIT;
+    batch.n_tasks = n;
+    batch.tasks = ptrs;
+    HubMessage msg = ONENET__V1__HUB_MESSAGE__INIT;
+    msg.body_case = ONENET__V1__HUB_MESSAGE__BODY_TASKS;
+    msg.tasks = &batch;
+    uint8_t *buf = pack_message (&msg.base, len);
+    free (items);
+    free (ptrs);
+    free (keys);
+    return buf;
 }
 
 codec_outbound_t *
@@ -466,4 +506,28 @@ codec_outbound_error (const codec_outbound_t *self, const char **reason)
     }
     *reason = self->msg->error->reason;
     return (error_code_t) self->msg->error->code;
+}
+
+size_t
+codec_outbound_task_count (const codec_outbound_t *self)
+{
+    return self->msg->body_case == ONENET__V1__HUB_MESSAGE__BODY_TASKS
+               ? self->msg->tasks->n_tasks
+               : 0;
+}
+
+void
+codec_outbound_task (const codec_outbound_t *self, size_t i, task_t *task)
+{
+    Onenet__V1__Task *t = self->msg->tasks->tasks[i];
+    task->seq = t->seq;
+    task->agency = t->agency;
+    task->kind = t->kind;
+    task->workflow = t->workflow;
+    task->step = t->step;
+    task->key_kind = t->key ? (key_kind_t) t->key->kind : KEY_NONE;
+    task->key_value = t->key ? t->key->value : "";
+    task->payload_json = t->payload_json;
+    task->ready_at_ms = t->ready_at_ms;
+    task->due_at_ms = t->due_at_ms;
 }

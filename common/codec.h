@@ -101,7 +101,8 @@ typedef struct {
     int64_t sent_at_ms;        /* adapter's clock when sent */
     uint64_t outbox_depth;     /* events accepted, not yet acknowledged */
     int64_t oldest_unacked_ms; /* accepted_at of the oldest of them, 0 if none */
-    uint64_t task_cursor;      /* last task sequence received (reserved) */
+    uint64_t task_cursor;      /* last task seq handed durably to the agency */
+    bool takes_tasks;          /* the adapter delivers tasks */
 } heartbeat_t;
 
 const char *key_kind_name (key_kind_t kind); /* "credit_code", ... */
@@ -151,14 +152,30 @@ typedef struct codec_outbound codec_outbound_t;
 typedef enum {
     OUTBOUND_ACK = 1,
     OUTBOUND_HEARTBEAT = 2,
-    OUTBOUND_ERROR = 3
+    OUTBOUND_ERROR = 3,
+    OUTBOUND_TASKS = 4
 } outbound_kind_t;
+
+/* A task for an agency (Task on the wire). */
+typedef struct {
+    uint64_t seq;               /* the agency's sequence number */
+    const char *agency;         /* who must act */
+    const char *kind;           /* account.transfer, ... */
+    const char *workflow;       /* the workflow it serves */
+    const char *step;           /* the step the answer completes */
+    key_kind_t key_kind;        /* the case's key kind */
+    const char *key_value;      /* and value */
+    const char *payload_json;   /* the case's attributes, JSON object text */
+    int64_t ready_at_ms;        /* when it arose */
+    int64_t due_at_ms;          /* the step's deadline, 0 if none */
+} task_t;
 
 uint8_t *codec_ack_encode (uint64_t batch_seq, const event_ack_t *acks, size_t n,
                            size_t *len);
 uint8_t *codec_heartbeat_reply_encode (int64_t hub_time_ms, const char *hub_id,
                                        bool store_available, size_t *len);
 uint8_t *codec_error_encode (error_code_t code, const char *reason, size_t *len);
+uint8_t *codec_tasks_encode (const task_t *tasks, size_t n, size_t *len);
 
 codec_outbound_t *codec_outbound_decode (const void *data, size_t len);
 void codec_outbound_destroy (codec_outbound_t **self_p);
@@ -168,5 +185,8 @@ size_t codec_outbound_ack_count (const codec_outbound_t *self);
 void codec_outbound_ack (const codec_outbound_t *self, size_t i, event_ack_t *ack);
 bool codec_outbound_store_available (const codec_outbound_t *self);
 error_code_t codec_outbound_error (const codec_outbound_t *self, const char **reason);
+size_t codec_outbound_task_count (const codec_outbound_t *self);
+/* Fills a view of task i; valid while self lives. */
+void codec_outbound_task (const codec_outbound_t *self, size_t i, task_t *task);
 
 #endif

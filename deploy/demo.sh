@@ -95,12 +95,12 @@ say "${#agencies[@]} agency adapters deliver their spool files (${agencies[*]})"
 adapter_pids=()
 for a in "${agencies[@]}"; do
   spool=$day/spool/$a
-  mkdir -p "$spool"
+  mkdir -p "$spool" "$day/tasks"
   # the agency system writes under a temporary name and renames when complete
   cp "$day/records/$a.ndjson" "$spool/.$a-$date.ndjson.tmp"
   mv "$spool/.$a-$date.ndjson.tmp" "$spool/$a-$date.ndjson"
   build/onenet-adapter --agency "$a" --adapter-id "$a-demo" --hub "$endpoint" \
-    --outbox "$day/$a.outbox" --spool "$spool" --heartbeat-ms 500 \
+    --outbox "$day/$a.outbox" --spool "$spool" --task-spool "$day/tasks/$a" --heartbeat-ms 500 \
     >"$day/logs/adapter-$a.log" 2>&1 &
   adapter_pids+=($!)
   pids+=($!)
@@ -164,6 +164,13 @@ SELECT code, count(*) AS events, min(reason) AS example FROM dead_letters
 WHERE last_seen >= '$started' GROUP BY 1 ORDER BY 2 DESC;
 SQL
 
+say "tasks handed back to the agencies (files in their out-spool, e.g. power: transfer the account)"
+shopt -s nullglob
+for dir in "$day"/tasks/*/; do
+  n=$(find "$dir" -name '*.ndjson' | wc -l)
+  ((n > 0)) && printf '  %-8s %4d task files, e.g. %s\n' "$(basename "$dir")" "$n" \
+    "$(head -c 160 "$(find "$dir" -name '*.ndjson' | sort | head -1)")…"
+done
 say "refused at the agencies' adapters (quarantine), with file:line"
 for a in "${agencies[@]}"; do
   /usr/bin/python3 - "$day/$a.outbox" "$a" <<'PY'

@@ -60,6 +60,7 @@ free_items (batch_t *self)
     for (size_t i = 0; i < self->n_hbs; i++) {
         free (self->hbs[i].adapter_id);
         free (self->hbs[i].agency);
+        free (self->hbs[i].tasks_msg);
     }
     self->n_hbs = 0;
     for (size_t i = 0; i < self->n_rows; i++) {
@@ -156,7 +157,7 @@ batch_add_dead_letter (batch_t *self, const char *sender, const char *agency,
 }
 
 void
-batch_add_heartbeat (batch_t *self, const heartbeat_t *hb)
+batch_add_heartbeat (batch_t *self, const heartbeat_t *hb, const void *peer, size_t peer_len)
 {
     heartbeat_row_t *row = NULL;
     for (size_t i = 0; i < self->n_hbs; i++)
@@ -172,9 +173,13 @@ batch_add_heartbeat (batch_t *self, const heartbeat_t *hb)
         }
         row = &self->hbs[self->n_hbs++];
         row->adapter_id = xstrdup (hb->adapter_id);
+        row->tasks_msg = NULL;
     }
     row->agency = xstrdup (hb->agency);
     row->outbox_depth = hb->outbox_depth;
     row->oldest_unacked_ms = hb->oldest_unacked_ms;
     row->task_cursor = hb->task_cursor;
+    row->takes_tasks = hb->takes_tasks;
+    row->peer_len = peer_len < sizeof row->peer ? peer_len : sizeof row->peer;
+    memcpy (row->peer, peer, row->peer_len);
 }

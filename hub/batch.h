@@ -35,6 +35,11 @@ typedef struct {
     uint64_t outbox_depth;     /* its backlog */
     int64_t oldest_unacked_ms; /* accepted_at of its oldest unacked event */
     uint64_t task_cursor;      /* last task it has */
+    bool takes_tasks;          /* it delivers tasks: send those after task_cursor */
+    uint8_t peer[256];         /* ROUTER routing id it spoke from */
+    size_t peer_len;           /* bytes in peer */
+    uint8_t *tasks_msg;        /* filled by store: an encoded TaskBatch to send, or NULL */
+    size_t tasks_len;          /* bytes in tasks_msg */
 } heartbeat_row_t;
 
 typedef enum {
@@ -76,7 +81,9 @@ void batch_add_dead_letter (batch_t *self, const char *sender, const char *agenc
                             const char *event_id, const char *case_no,
                             const char *event_type, error_code_t code, const char *reason,
                             const void *payload, size_t payload_len);
-/* Records a heartbeat, replacing an earlier one of the same adapter. */
-void batch_add_heartbeat (batch_t *self, const heartbeat_t *hb);
+/* Records a heartbeat heard from peer, replacing an earlier one of the
+   same adapter. */
+void batch_add_heartbeat (batch_t *self, const heartbeat_t *hb, const void *peer,
+                          size_t peer_len);
 
 #endif

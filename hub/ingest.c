@@ -336,7 +336,8 @@ handle_heartbeat (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg)
     if (*hb.adapter_id && strlen (hb.adapter_id) <= (size_t) self->config->max_string
         && validate_utf8 (hb.adapter_id) && validate_utf8 (hb.agency)
         && strlen (hb.agency) <= (size_t) self->config->max_string) {
-        batch_add_heartbeat (self->filling->batch, &hb);
+        batch_add_heartbeat (self->filling->batch, &hb, zmq_msg_data ((zmq_msg_t *) peer),
+                             zmq_msg_size ((zmq_msg_t *) peer));
         if (!self->filling->batch->first_at_us)
             self->filling->batch->first_at_us = clock_mono_us ();
     }
@@ -482,6 +483,13 @@ complete (ingest_t *self)
         send_to (self, r->peer, r->peer_len, buf, len);
     }
     free (acks);
+    /* tasks for adapters that asked with their heartbeat */
+    for (size_t i = 0; committed && i < b->n_hbs; i++)
+        if (b->hbs[i].tasks_msg) {
+            send_to (self, b->hbs[i].peer, b->hbs[i].peer_len, b->hbs[i].tasks_msg,
+                     b->hbs[i].tasks_len);
+            b->hbs[i].tasks_msg = NULL;     /* send_to freed it */
+        }
     log_debug ("batch done", "rows=%zu dead_letters=%zu committed=%s commit_ms=%.2f",
                b->n_rows, b->n_dls, committed ? "yes" : "no", b->commit_us / 1000.0);
     pending_clear (p);

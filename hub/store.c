@@ -339,6 +339,52 @@ commit_row_by_row (PGconn *conn, batch_t *b, id_index_t *index, const char *hub_
     return s;
 }
 
+/* For each heartbeat of an adapter that delivers tasks, reads its agency's
+   tasks after the cursor it reported and encodes them for ingest to send.
+   Read after the commit; a task the adapter already has is skipped there. */
+static void
+fetch_tasks (PGconn *conn, batch_t *b)
+{
+    for (size_t i = 0; i < b->n_hbs; i++) {
+        heartbeat_row_t *h = &b->hbs[i];
+        if (!h->takes_tasks)
+            continue;
+        char cursor[24];
+        snprintf (cursor, sizeof cursor, "%llu", (unsigned long long) h->task_cursor);
+        const char *params[2] = {h->agency, cursor};
+        PGresult *res = PQexecParams (
+            conn,
+            "SELECT seq, agency, kind, workflow, step, key_kind, key_value, payload::text, "
+            "(extract(epoch FROM ready_at) * 1000)::bigint, "
+            "coalesce((extract(epoch FROM due_at) * 1000)::bigint, 0) "
+            "FROM tasks WHERE agency = $1 AND seq > $2 ORDER BY seq LIMIT 200",
+            2, NULL, params, NULL, NULL, 0);
+        int n = PQresultStatus (res) == PGRES_TUPLES_OK ? PQntuples (res) : 0;
+        if (n > 0) {
+            task_t *tasks = calloc ((size_t) n, sizeof *tasks);
+            if (!tasks)
+                abort ();
+            for (int r = 0; r < n; r++) {
+                task_t *t = &tasks[r];
+                t->seq = strtoull (PQgetvalue (res, r, 0), NULL, 10);
+                t->agency = PQgetvalue (res, r, 1);
+                t->kind = PQgetvalue (res, r, 2);
+                t->workflow = PQgetvalue (res, r, 3);
+                t->step = PQgetvalue (res, r, 4);
+                if (!key_kind_parse (PQgetvalue (res, r, 5), &t->key_kind))
+                    t->key_kind = KEY_NONE;
+                t->key_value = PQgetvalue (res, r, 6);
+                t->payload_json = PQgetvalue (res, r, 7);
+                t->ready_at_ms = atoll (PQgetvalue (res, r, 8));
+                t->due_at_ms = atoll (PQgetvalue (res, r, 9));
+            }
+            h->tasks_msg = codec_tasks_encode (tasks, (size_t) n, &h->tasks_len);
+            free (tasks);
+        }
+        PQclear (res);
+    }
+}
+
 /* Commits one batch; returns false if the connection was lost. */
 static bool
 commit_batch (PGconn *conn, batch_t *b, id_index_t *index, const char *hub_id,
@@ -361,6 +407,7 @@ commit_batch (PGconn *conn, batch_t *b, id_index_t *index, const char *hub_id,
     b->commit_us = clock_mono_us () - t0;
     if (s == STEP_OK) {
         b->outcome = BATCH_COMMITTED;
+        fetch_tasks (conn, b);
         return true;
     }
     b->outcome = BATCH_UNAVAILABLE;

@@ -16,6 +16,7 @@
 #include "outbox.h"
 #include "sender.h"
 #include "strbuf.h"
+#include "task_out.h"
 
 #define CHUNK_LINES    1000 /* records per outbox transaction */
 #define STATS_EVERY_MS 10000
@@ -54,6 +55,7 @@ typedef struct {
     int64_t *to_remove;             /* acknowledged seqs to delete */
     size_t n_remove, cap_remove;
     uint64_t accepted, acked, rejected, refused; /* counters */
+    uint64_t task_cursor; /* the last task handed durably to the agency */
 } adapter_t;
 
 static void
@@ -361,6 +363,40 @@ on_ack (void *user, int64_t seq, const event_ack_t *ack)
     self->acked++;
 }
 
+/* Source name under which the task cursor lives in the outbox. */
+#define TASK_CURSOR_SOURCE "hub-tasks"
+
+/* One task from the hub: written to the out-spool, then the cursor moves
+   (durably). Tasks at or below the cursor were delivered already; a task
+   past cursor + 1 means one was lost on the way, and the next heartbeat's
+   cursor asks for it again. */
+static void
+on_task (void *user, const task_t *task)
+{
+    adapter_t *self = user;
+    if (!*self->config->task_spool || task->seq <= self->task_cursor
+        || task->seq != self->task_cursor + 1)
+        return;
+    char err[512];
+    if (task_out_write (self->config->task_spool, task, err, sizeof err) != 0) {
+        log_error ("task not delivered to the agency, will retry", "adapter=%s agency=%s "
+                   "task=%llu error=\"%s\"", self->config->adapter_id, self->config->agency,
+                   (unsigned long long) task->seq, err);
+        return;
+    }
+    if (outbox_put (self->outbox, NULL, 0, TASK_CURSOR_SOURCE, (int64_t) task->seq, err,
+                    sizeof err) < 0) {
+        log_error ("task cursor not saved, the task will come again", "adapter=%s task=%llu "
+                   "error=\"%s\"", self->config->adapter_id, (unsigned long long) task->seq,
+                   err);
+        return;
+    }
+    self->task_cursor = task->seq;
+    log_info ("task delivered to the agency", "adapter=%s agency=%s task=%llu kind=%s %s=%s",
+              self->config->adapter_id, self->config->agency, (unsigned long long) task->seq,
+              task->kind, key_kind_name (task->key_kind), task->key_value);
+}
+
 /* Hands unsent outbox events to the sender while the window has room. */
 static void
 fill_window (adapter_t *self)
@@ -427,6 +463,16 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
         return 1;
     }
     bool from_stdin = !*config->spool;
+    if (*config->task_spool) {
+        if (mkdir (config->task_spool, 0755) != 0 && errno != EEXIST) {
+            log_error ("could not create the task out-spool", "adapter=%s task_spool=%s "
+                       "error=\"%s\"", config->adapter_id, config->task_spool,
+                       strerror (errno));
+            outbox_close (&self->outbox);
+            return 1;
+        }
+        self->task_cursor = (uint64_t) outbox_source_offset (self->outbox, TASK_CURSOR_SOURCE);
+    }
     if (from_stdin)
         fcntl (STDIN_FILENO, F_SETFL, fcntl (STDIN_FILENO, F_GETFL) | O_NONBLOCK);
     chunk_init (&self->chunk);
@@ -485,7 +531,7 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
             break;
         }
         if (n > 0 && (items[0].revents & ZMQ_POLLIN)) {
-            sender_receive (self->sender, on_ack, self);
+            sender_receive (self->sender, on_ack, on_task, self);
             if (outbox_remove (self->outbox, self->to_remove, self->n_remove) != 0)
                 log_error ("could not remove acknowledged events from the outbox",
                            "adapter=%s count=%zu", config->adapter_id, self->n_remove);
@@ -501,7 +547,8 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
                           clock_now_ms (),
                           outbox_depth (self->outbox),
                           hb_due ? outbox_oldest_ms (self->outbox) : 0,
-                          0};
+                          self->task_cursor,
+                          *config->task_spool != '\0'};
         sender_tick (self->sender, &hb);
         if (clock_mono_ms () >= next_stats) {
             log_stats (self);

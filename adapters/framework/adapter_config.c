@@ -21,6 +21,8 @@ static const setting_t settings[] = {
      "durable outbox file (default: ADAPTER-ID.outbox)"},
     {"spool", SET_STRING, S (spool), "", 0, 0,
      "spool directory of *.ndjson files (default: read stdin)"},
+    {"task-spool", SET_STRING, S (task_spool), "", 0, 0,
+     "directory where the hub's tasks for this agency are written (default: take none)"},
     {"log-level", SET_STRING, S (log_level), "info", 0, 0, "debug, info, warn or error"},
     {"once", SET_BOOL, S (once), "false", 0, 0,
      "exit once the input (stdin, or every spool file) is consumed and every event "

@@ -12,6 +12,7 @@ typedef struct {
     char hub[512];         /* comma-separated hub endpoints */
     char outbox[512];      /* path of the durable outbox (SQLite file) */
     char spool[512];       /* spool directory; "" reads stdin */
+    char task_spool[512];  /* out-spool for the hub's tasks; "" takes none */
     char log_level[16];    /* debug, info, warn, error */
     bool once;             /* exit when input is consumed and all acknowledged */
     int batch_max;         /* events per batch */

@@ -246,7 +246,7 @@ handle_ack (sender_t *self, codec_outbound_t *msg, sender_ack_fn on_ack, void *u
 }
 
 void
-sender_receive (sender_t *self, sender_ack_fn on_ack, void *user)
+sender_receive (sender_t *self, sender_ack_fn on_ack, sender_task_fn on_task, void *user)
 {
     while (true) {
         zmq_msg_t m;
@@ -264,6 +264,12 @@ sender_receive (sender_t *self, sender_ack_fn on_ack, void *user)
                       self->adapter_id, zmq_msg_size (&m));
         else if (codec_outbound_kind (msg) == OUTBOUND_ACK)
             handle_ack (self, msg, on_ack, user);
+        else if (codec_outbound_kind (msg) == OUTBOUND_TASKS)
+            for (size_t i = 0; i < codec_outbound_task_count (msg); i++) {
+                task_t task;
+                codec_outbound_task (msg, i, &task);
+                on_task (user, &task);
+            }
         else if (codec_outbound_kind (msg) == OUTBOUND_ERROR) {
             const char *reason;
             error_code_t code = codec_outbound_error (msg, &reason);

@@ -70,3 +70,53 @@ def test_task_sequences_have_no_gap_with_two_hubs(pb, db, procs, hub_client):
         assert scalar(db, "SELECT last_seq FROM agency_task_sequences WHERE agency = %s",
                       (agency,)) == n_cases
     assert scalar(db, "SELECT count(DISTINCT (instance_id, step)) FROM tasks") == 2 * n_cases
+
+
+def test_adapter_delivers_tasks_to_its_out_spool(pb, db, procs, hub_client, tmp_path):
+    """The power adapter takes its agency's tasks into its out-spool, one
+    file per task, and resumes from its durable cursor after SIGKILL:
+    no gap, no duplicate at the agency."""
+    import json
+    import signal
+
+    from conftest import start_adapter, wait_until
+
+    hub = start_wf_hub(procs, db)
+    client = hub_client(hub.endpoint)
+    spool = tmp_path / "power-tasks"
+    outbox = str(tmp_path / "power.outbox")
+
+    def register(first, count):
+        for i in range(first, first + count):
+            case = dict(pt_case(pb, unit_number(9000 + i), mortgage=False))
+            send(client, [case["accepted"], case["assessed"], case["paid"], case["registered"]])
+        wait_drained(db)
+
+    def files():
+        return sorted(p.name for p in spool.glob("*.ndjson"))
+
+    register(0, 3)
+    adapter = start_adapter(procs, hub.port, outbox, agency="power", adapter_id="power-tasks",
+                            once=False, extra=("--task-spool", str(spool)))
+    wait_until(lambda: len(files()) == 3, timeout=30, what="three task files")
+    first = json.loads((spool / "power-task-000000000001.ndjson").read_text())
+    assert first["task_seq"] == 1 and first["kind"] == "account.transfer"
+    assert first["step"] == "power_transferred" and first["workflow"] == "property_transfer"
+    assert first["key"] == {"unit_number": unit_number(9000)}
+    assert first["payload"]["has_mortgage"] is False
+    before = {name: (spool / name).read_bytes() for name in files()}
+
+    adapter.kill(signal.SIGKILL)
+    adapter.wait(timeout=10)
+    register(3, 2)
+    start_adapter(procs, hub.port, outbox, agency="power", adapter_id="power-tasks",
+                  once=False, extra=("--task-spool", str(spool)))
+    wait_until(lambda: len(files()) == 5, timeout=30, what="five task files")
+    assert files() == [f"power-task-{seq:012d}.ndjson" for seq in range(1, 6)]
+    for name, data in before.items():
+        assert (spool / name).read_bytes() == data, f"{name} changed on redelivery"
+    assert not [p for p in spool.iterdir() if p.name.startswith(".")], "temporary files left"
+    # the adapter's heartbeat reports where it is
+    wait_until(lambda: scalar(db, "SELECT task_cursor FROM adapters "
+                                  "WHERE adapter_id = 'power-tasks'") == 5,
+               timeout=15, what="the adapter's task cursor at 5")

@@ -696,6 +696,59 @@ s_test_names (void)
 }
 
 /*  Runs every group, prints the summary; exit status 1 on any failure.  */
+/*  Tasks round-trip through a TaskBatch, and a heartbeat carries the task
+    cursor and takes_tasks.  */
+static void
+s_test_tasks (void)
+{
+    task_t in[2] = {{1, "power", "account.transfer", "property_transfer", "power_transferred",
+                     KEY_UNIT_NUMBER, "640425001002GB00123F00010001",
+                     "{\"has_mortgage\":false,\"buyer_name\":\"马\"}", 1600000000000,
+                     1600100000000},
+                    {2, "power", "account.transfer", "property_transfer",
+                     "power_transferred", KEY_UNIT_NUMBER, "640425001002GB00124F00010002",
+                     "{}", 1600000001000, 0}};
+    size_t len = 0;
+    uint8_t *buf = codec_tasks_encode (in, 2, &len);
+    codec_outbound_t *out = codec_outbound_decode (buf, len);
+    CHECK (out != NULL);
+    if (out) {
+        CHECK (codec_outbound_kind (out) == OUTBOUND_TASKS);
+        CHECK (codec_outbound_task_count (out) == 2);
+        for (size_t i = 0; i < 2 && i < codec_outbound_task_count (out); i++) {
+            task_t t;
+            codec_outbound_task (out, i, &t);
+            CHECK (t.seq == in[i].seq);
+            CHECK (STREQ (t.agency, in[i].agency));
+            CHECK (STREQ (t.kind, in[i].kind));
+            CHECK (STREQ (t.workflow, in[i].workflow));
+            CHECK (STREQ (t.step, in[i].step));
+            CHECK (t.key_kind == KEY_UNIT_NUMBER);
+            CHECK (STREQ (t.key_value, in[i].key_value));
+            CHECK (STREQ (t.payload_json, in[i].payload_json));
+            CHECK (t.ready_at_ms == in[i].ready_at_ms);
+            CHECK (t.due_at_ms == in[i].due_at_ms);
+        }
+        CHECK (codec_outbound_ack_count (out) == 0);
+    }
+    codec_outbound_destroy (&out);
+    free (buf);
+
+    heartbeat_t hb = {"power-1", "power", 1, 0, 0, 42, true};
+    buf = codec_heartbeat_encode (&hb, &len);
+    char err[256];
+    codec_inbound_t *msg = codec_inbound_decode (buf, len, err, sizeof err);
+    CHECK (msg != NULL);
+    if (msg) {
+        heartbeat_t got;
+        codec_inbound_heartbeat (msg, &got);
+        CHECK (got.task_cursor == 42);
+        CHECK (got.takes_tasks);
+    }
+    codec_inbound_destroy (&msg);
+    free (buf);
+}
+
 int
 main (void)
 {
@@ -706,5 +759,6 @@ main (void)
     s_test_outbound ();
     s_test_inbound_bad ();
     s_test_names ();
+    s_test_tasks ();
     return s_summary ();
 }

@@ -1,0 +1,81 @@
+/*  task_out: tasks as files in an out-spool, see task_out.h. */
+#include "task_out.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+
+/* Writes all of buf to fd. */
+static int
+write_all (int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write (fd, buf, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        buf += n;
+        len -= (size_t) n;
+    }
+    return 0;
+}
+
+int
+task_out_write (const char *dir, const task_t *t, char *err, size_t errlen)
+{
+    char ready[40], due[40];
+    clock_format_utc (t->ready_at_ms, ready, sizeof ready);
+    clock_format_utc (t->due_at_ms, due, sizeof due);
+    json_t *payload = json_loads (t->payload_json, 0, NULL);
+    json_t *key = json_object ();
+    json_object_set_new (key, key_kind_name (t->key_kind), json_string (t->key_value));
+    json_t *line = json_pack ("{s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s?}", "task_seq",
+                              (json_int_t) t->seq, "agency", t->agency, "kind", t->kind,
+                              "workflow", t->workflow, "step", t->step, "key", key,
+                              "payload", payload ? payload : json_object (), "ready_at",
+                              ready, "due_at", t->due_at_ms ? due : NULL);
+    char *text = line ? json_dumps (line, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref (line);
+    if (!text) {
+        snprintf (err, errlen, "task %llu of agency %s could not be encoded",
+                  (unsigned long long) t->seq, t->agency);
+        return -1;
+    }
+    char tmp[1024], path[1024];
+    snprintf (tmp, sizeof tmp, "%s/.%s-task-%012llu.ndjson.tmp", dir, t->agency,
+              (unsigned long long) t->seq);
+    snprintf (path, sizeof path, "%s/%s-task-%012llu.ndjson", dir, t->agency,
+              (unsigned long long) t->seq);
+    int rc = -1;
+    int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+        if (write_all (fd, text, strlen (text)) == 0 && write_all (fd, "\n", 1) == 0
+            && fsync (fd) == 0)
+            rc = 0;
+        close (fd);
+    }
+    if (rc == 0 && rename (tmp, path) != 0)
+        rc = -1;
+    if (rc == 0) {
+        /* the rename itself must survive power loss */
+        int dfd = open (dir, O_RDONLY | O_DIRECTORY);
+        if (dfd >= 0) {
+            fsync (dfd);
+            close (dfd);
+        }
+    }
+    else {
+        snprintf (err, errlen, "could not write task file \"%s\": %s", path, strerror (errno));
+        unlink (tmp);
+    }
+    free (text);
+    return rc;
+}
