@@ -826,7 +826,7 @@ set_aside_head (PGconn *conn, const hub_config_t *config)
         "SELECT $1, e.adapter_id, e.agency, e.event_id::text, e.case_no, e.event_type, "
         "  'CORRELATION_FAILED', $2 FROM gone JOIN events e ON e.event_id = gone.event_id "
         "ON CONFLICT (event_id, code) WHERE event_id IS NOT NULL DO UPDATE SET "
-        "  attempts = dead_letters.attempts + 1, last_seen = now() "
+        "  attempts = dead_letters.attempts + 1, last_seen = now(), replayed_at = NULL "
         "RETURNING event_id, agency, case_no",
         2, NULL, p, NULL, NULL, 0);
     if (ok (res, "set aside an event") && PQntuples (res))

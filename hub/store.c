@@ -191,7 +191,7 @@ insert_dead_letters (PGconn *conn, batch_t *b, const char *hub_id, char **error)
             "INSERT INTO dead_letters (hub_id, sender, agency, event_id, case_no, "
             "event_type, code, reason, payload) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) "
             "ON CONFLICT (event_id, code) WHERE event_id IS NOT NULL DO UPDATE SET "
-            "attempts = dead_letters.attempts + 1, last_seen = now(), "
+            "attempts = dead_letters.attempts + 1, last_seen = now(), replayed_at = NULL, "
             "reason = EXCLUDED.reason",
             9, NULL, params, lengths, formats, 0);
         step_t s = step_of (conn, res, error);

@@ -1,0 +1,138 @@
+/*  hubctl deadletters: the events the hubs refused, with their reasons,
+    newest first (docs/schema.md, dead_letters). */
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calendar.h"
+#include "hubctl.h"
+
+static void
+usage (void)
+{
+    printf (
+        "Usage: hubctl deadletters [--code CODE] [--agency AGENCY] [--since DATE]\n"
+        "                          [--pending] [--limit N]\n\n"
+        "Lists the events the hubs refused, newest refusal first: when it was first\n"
+        "and last refused, how often, who sent it, the event, the machine-readable\n"
+        "code (MALFORMED, INVALID_KEY, UNKNOWN_AGENCY, CORRELATION_FAILED, ...), the\n"
+        "reason and whether an operator has replayed it ('hubctl replay').\n"
+        "  --code CODE    only this code\n"
+        "  --agency A     only events that claimed this agency\n"
+        "  --since DATE   only refused (last) on or after this date (YYYY-MM-DD, Beijing)\n"
+        "  --pending      only those not replayed yet\n"
+        "  --limit N      at most N rows (default 50)\n"
+        "Times are Beijing time.\n");
+}
+
+/* True when text is YYYY-MM-DD naming a date that exists. */
+static bool
+date_valid (const char *text)
+{
+    int y, m, d;
+    char tail;
+    if (strlen (text) != 10 || text[4] != '-' || text[7] != '-')
+        return false;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && !isdigit ((unsigned char) text[i]))
+            return false;
+    if (sscanf (text, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3)
+        return false;
+    return calendar_date_valid (y, m, d);
+}
+
+int
+cmd_deadletters (const hubctl_options_t *options, int argc, char **argv)
+{
+    static struct option opts[] = {{"code", required_argument, NULL, 'c'},
+                                   {"agency", required_argument, NULL, 'a'},
+                                   {"since", required_argument, NULL, 'S'},
+                                   {"pending", no_argument, NULL, 'p'},
+                                   {"limit", required_argument, NULL, 'l'},
+                                   {"help", no_argument, NULL, 'h'},
+                                   {NULL, 0, NULL, 0}};
+    const char *agency = NULL, *since = NULL, *limit = "50", *pending = "false";
+    char code[64] = "";
+    int c;
+    while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            if (strlen (optarg) >= sizeof code)
+                return hubctl_usage_error ("deadletters",
+                                           "--code '%s' is not a code "
+                                           "(MALFORMED, INVALID_KEY, ...)",
+                                           optarg);
+            /* codes are upper-case names; accept invalid_key as well */
+            for (size_t i = 0; optarg[i]; i++)
+                code[i] = (char) toupper ((unsigned char) optarg[i]);
+            code[strlen (optarg)] = '\0';
+            break;
+        case 'a': agency = optarg; break;
+        case 'S': since = optarg; break;
+        case 'p': pending = "true"; break;
+        case 'l': limit = optarg; break;
+        case 'h': usage (); return HUBCTL_OK;
+        default:
+            fprintf (stderr, "Try 'hubctl deadletters --help'.\n");
+            return HUBCTL_USAGE;
+        }
+    }
+    if (optind < argc)
+        return hubctl_usage_error ("deadletters", "unexpected argument '%s'", argv[optind]);
+    if (since && !date_valid (since))
+        return hubctl_usage_error ("deadletters", "--since '%s' is not a date (YYYY-MM-DD)",
+                                   since);
+    if (!hubctl_count_arg (limit))
+        return hubctl_usage_error ("deadletters", "--limit '%s' is not a positive number",
+                                   limit);
+    PGconn *conn = hubctl_connect (options);
+    if (!conn)
+        return HUBCTL_FAILURE;
+    const char *params[5] = {*code ? code : NULL, agency, since, pending, limit};
+    /* tables say yes/no; scripts get a boolean and the time */
+    const char *sql =
+        options->json
+            ? "SELECT d.id, "
+              "  to_char(d.first_seen AT TIME ZONE 'Asia/Shanghai', "
+              "    'YYYY-MM-DD HH24:MI:SS') AS first_seen, "
+              "  to_char(d.last_seen AT TIME ZONE 'Asia/Shanghai', "
+              "    'YYYY-MM-DD HH24:MI:SS') AS last_seen, "
+              "  d.attempts, d.sender, d.agency, d.event_id, d.case_no, d.event_type, "
+              "  d.code, d.reason, d.replayed_at IS NOT NULL AS replayed, "
+              "  to_char(d.replayed_at AT TIME ZONE 'Asia/Shanghai', "
+              "    'YYYY-MM-DD HH24:MI:SS') AS replayed_at, d.hub_id, "
+              "  octet_length(d.payload) AS payload_bytes "
+              "FROM dead_letters d "
+              "WHERE ($1::text IS NULL OR d.code = $1) "
+              "AND ($2::text IS NULL OR d.agency = $2) "
+              "AND ($3::date IS NULL OR d.last_seen >= ($3::date::timestamp AT TIME ZONE "
+              "  'Asia/Shanghai')) "
+              "AND (NOT $4::boolean OR d.replayed_at IS NULL) "
+              "ORDER BY d.last_seen DESC, d.id DESC LIMIT $5::int"
+            : "SELECT d.id, "
+              "  to_char(d.first_seen AT TIME ZONE 'Asia/Shanghai', "
+              "    'YYYY-MM-DD HH24:MI:SS') AS first_seen, "
+              "  to_char(d.last_seen AT TIME ZONE 'Asia/Shanghai', "
+              "    'YYYY-MM-DD HH24:MI:SS') AS last_seen, "
+              "  d.attempts, d.sender, d.agency, d.event_id, d.case_no, d.event_type, "
+              "  d.code, d.reason, "
+              "  CASE WHEN d.replayed_at IS NULL THEN 'no' ELSE 'yes' END AS replayed "
+              "FROM dead_letters d "
+              "WHERE ($1::text IS NULL OR d.code = $1) "
+              "AND ($2::text IS NULL OR d.agency = $2) "
+              "AND ($3::date IS NULL OR d.last_seen >= ($3::date::timestamp AT TIME ZONE "
+              "  'Asia/Shanghai')) "
+              "AND (NOT $4::boolean OR d.replayed_at IS NULL) "
+              "ORDER BY d.last_seen DESC, d.id DESC LIMIT $5::int";
+    PGresult *res = hubctl_query (conn, "list the dead letters", sql, 5, params);
+    int rc = HUBCTL_FAILURE;
+    if (res) {
+        hubctl_print (options, res);
+        PQclear (res);
+        rc = HUBCTL_OK;
+    }
+    PQfinish (conn);
+    return rc;
+}

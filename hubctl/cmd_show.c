@@ -1,0 +1,201 @@
+/*  hubctl show: one case as a timeline. For every workflow instance of a
+    correlation key (or the one instance asked for by its id): a header
+    line, the steps with their deadlines and how late they were, and the
+    events behind the instance in the order they happened. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hubctl.h"
+
+/* to_char format of times: Beijing time (the session's time zone, see
+   hubctl_connect) to the minute. */
+#define MINUTE "'YYYY-MM-DD HH24:MI'"
+
+/* A number of seconds, column secs, for people: "2d 3h", "5h 12m", "4m 10s",
+   "12s"; NULL when negative or NULL. Used as
+   (SELECT HUMAN FROM (SELECT <seconds> AS secs) x). */
+#define HUMAN                                                                              \
+    "CASE WHEN secs < 0 THEN NULL "                                                        \
+    "WHEN secs >= 86400 THEN (secs / 86400) || 'd ' || (mod(secs, 86400) / 3600) || 'h' "  \
+    "WHEN secs >= 3600 THEN (secs / 3600) || 'h ' || (mod(secs, 3600) / 60) || 'm' "       \
+    "WHEN secs >= 60 THEN (secs / 60) || 'm ' || mod(secs, 60) || 's' "                    \
+    "ELSE secs || 's' END"
+
+static void
+usage (void)
+{
+    printf (
+        "Usage: hubctl show KEY-or-ID\n\n"
+        "Shows one case as a timeline. KEY-or-ID is a workflow instance id (digits,\n"
+        "as listed by 'hubctl workflows') or a correlation key value: a unit number,\n"
+        "a credit code, an application number ... For each instance of that key:\n"
+        "  a header   workflow, instance number, state, started, ended, definition\n"
+        "  its steps  agency, required, ready, due, done, and 'late by': done - due\n"
+        "             when done after its deadline, now - due when not done and past it\n"
+        "  its events when they happened, agency, type, case number, event id\n"
+        "Times are Beijing time. With 'hubctl --json show', one object per instance\n"
+        "with \"steps\" and \"events\" arrays.\n");
+}
+
+/* Explains on stderr that no instance has ARG as id or key, and what the
+   key may have instead (parked events waiting for their workflow). */
+static void
+explain_not_found (PGconn *conn, const char *arg, bool digits)
+{
+    fprintf (stderr,
+             "hubctl show: no workflow instance with %s '%s'; list them with "
+             "'hubctl workflows' (filter with --key, --type, --since).\n",
+             digits ? "id or key" : "key", arg);
+    const char *params[1] = {arg};
+    PGresult *res = hubctl_query (
+        conn, "look for parked events",
+        "SELECT count(*) FROM unmatched_events WHERE key_value = $1", 1, params);
+    if (res && strcmp (PQgetvalue (res, 0, 0), "0") != 0)
+        fprintf (stderr,
+                 "%s event(s) with this key are parked, waiting for their workflow to "
+                 "start: see 'hubctl unmatched --key %s'.\n",
+                 PQgetvalue (res, 0, 0), arg);
+    PQclear (res);
+}
+
+/* The steps of instance ID with their deadlines and how late they were:
+   done - due when done after it, now - due when not done and past it.
+   REQUIRED is the SQL of the required column. */
+#define STEPS_SQL(required)                                                                \
+    "SELECT s.step, s.agency, " required " AS required, "                                  \
+    "  to_char(s.ready_at, " MINUTE ") AS ready, to_char(s.due_at, " MINUTE ") AS due, "   \
+    "  to_char(s.completed_at, " MINUTE ") AS done, "                                      \
+    "  (SELECT " HUMAN " FROM (SELECT CASE "                                               \
+    "    WHEN coalesce(s.completed_at, now()) > s.due_at THEN floor(extract(epoch FROM "   \
+    "    coalesce(s.completed_at, now()) - s.due_at))::bigint END AS secs) x) "            \
+    "  AS late_by "                                                                        \
+    "FROM workflow_steps s WHERE s.instance_id = $1::bigint "                              \
+    "ORDER BY s.ready_at NULLS LAST, s.due_at NULLS LAST, s.step"
+
+/* The steps of instance ID: required is a boolean in JSON, yes/no in tables. */
+static PGresult *
+query_steps (PGconn *conn, const char *id, bool json)
+{
+    const char *params[1] = {id};
+    const char *sql = json ? STEPS_SQL ("s.required")
+                           : STEPS_SQL ("CASE WHEN s.required THEN 'yes' ELSE 'no' END");
+    return hubctl_query (conn, "read the steps of the instance", sql, 1, params);
+}
+
+/* The events of instance ID, in the order they happened. */
+static PGresult *
+query_events (PGconn *conn, const char *id)
+{
+    const char *params[1] = {id};
+    return hubctl_query (conn, "read the events of the instance",
+                         "SELECT to_char(e.occurred_at, " MINUTE ") AS occurred, e.agency, "
+                         "  e.event_type, e.case_no, e.event_id "
+                         "FROM instance_events ie JOIN events e ON "
+                         "e.event_id = ie.event_id "
+                         "WHERE ie.instance_id = $1::bigint "
+                         "ORDER BY e.occurred_at, e.event_id",
+                         1, params);
+}
+
+/* The value of column NAME in row R, "-" when NULL. */
+static const char *
+field (PGresult *res, int r, const char *name)
+{
+    int c = PQfnumber (res, name);
+    return PQgetisnull (res, r, c) ? "-" : PQgetvalue (res, r, c);
+}
+
+/* Prints instance row R of INSTANCES, its steps and its events: as a
+   header and two tables, or (json) appended to the array OUT. Returns
+   false when a query failed. */
+static bool
+show_instance (const hubctl_options_t *options, PGconn *conn, PGresult *instances, int r,
+               json_t *out)
+{
+    const char *id = PQgetvalue (instances, r, 0);
+    PGresult *steps = query_steps (conn, id, options->json);
+    PGresult *events = steps ? query_events (conn, id) : NULL;
+    if (!steps || !events) {
+        PQclear (steps);
+        return false;
+    }
+    if (options->json) {
+        json_t *obj = hubctl_row_json (instances, r);
+        json_object_set_new (obj, "steps", hubctl_rows_json (steps));
+        json_object_set_new (obj, "events", hubctl_rows_json (events));
+        json_array_append_new (out, obj);
+    }
+    else {
+        printf ("%s #%s (id %s)  state %s  started %s  ended %s  definition v%s  %s %s\n",
+                field (instances, r, "workflow"), field (instances, r, "instance_no"), id,
+                field (instances, r, "state"), field (instances, r, "started"),
+                field (instances, r, "ended"), field (instances, r, "version"),
+                field (instances, r, "key_kind"), field (instances, r, "key"));
+        printf ("\nSteps:\n");
+        hubctl_print (options, steps);
+        printf ("\nEvents:\n");
+        hubctl_print (options, events);
+    }
+    PQclear (steps);
+    PQclear (events);
+    return true;
+}
+
+int
+cmd_show (const hubctl_options_t *options, int argc, char **argv)
+{
+    static struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': usage (); return HUBCTL_OK;
+        default: fprintf (stderr, "Try 'hubctl show --help'.\n"); return HUBCTL_USAGE;
+        }
+    }
+    if (optind >= argc)
+        return hubctl_usage_error ("show",
+                                   "which case? Give a key value or an instance id");
+    if (optind + 1 < argc)
+        return hubctl_usage_error ("show", "unexpected argument '%s'", argv[optind + 1]);
+    const char *arg = argv[optind];
+
+    /* Digits may be an instance id, or a key that happens to be all digits
+       (an application number): look for both. Too long for a bigint: a key. */
+    size_t len = strlen (arg);
+    bool digits = len > 0 && len <= 18 && strspn (arg, "0123456789") == len;
+    PGconn *conn = hubctl_connect (options);
+    if (!conn)
+        return HUBCTL_FAILURE;
+    const char *params[2] = {digits ? arg : NULL, arg};
+    PGresult *instances = hubctl_query (
+        conn, "read the workflow instances",
+        "SELECT i.id, i.workflow, i.instance_no, i.key_kind, i.key_value AS key, i.state, "
+        "  to_char(i.started_at, " MINUTE ") AS started, "
+        "  to_char(i.ended_at, " MINUTE ") AS ended, i.version, i.digest, "
+        "  i.events AS event_count "
+        "FROM workflow_instances i WHERE i.id = $1::bigint OR i.key_value = $2 "
+        "ORDER BY i.started_at, i.workflow, i.instance_no, i.id",
+        2, params);
+    int rc = HUBCTL_FAILURE;
+    if (instances && PQntuples (instances) == 0)
+        explain_not_found (conn, arg, digits);
+    else if (instances) {
+        json_t *out = options->json ? json_array () : NULL;
+        rc = HUBCTL_OK;
+        for (int r = 0; r < PQntuples (instances) && rc == HUBCTL_OK; r++) {
+            if (r > 0 && !options->json)
+                printf ("\n\n");
+            if (!show_instance (options, conn, instances, r, out))
+                rc = HUBCTL_FAILURE;
+        }
+        if (out && rc == HUBCTL_OK) {
+            json_dumpf (out, stdout, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
+            putchar ('\n');
+        }
+        json_decref (out);
+    }
+    PQclear (instances);
+    PQfinish (conn);
+    return rc;
+}

@@ -1,0 +1,116 @@
+/*  hubctl tasks: the tasks the hub has issued to agencies (account
+    transfers, ...), each delivered or pending, and per agency how far its
+    adapters have taken them. A task is delivered once some adapter of its
+    agency reports a task cursor at or past its number (adapters take an
+    agency's tasks in number order and report their cursor in heartbeats). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "hubctl.h"
+
+/* to_char format of times: Beijing time (the session's time zone, see
+   hubctl_connect) to the minute. */
+#define MINUTE "'YYYY-MM-DD HH24:MI'"
+
+/* The N most recent tasks ($3), listed by agency and number; $1 agency
+   (NULL: all), $2 only the undelivered ones. DELIVERED is the SQL of the
+   delivered column, over the boolean r.taken. */
+#define TASKS_SQL(delivered)                                                               \
+    "SELECT agency, seq, kind, workflow, key, step, created, delivered, due FROM ("        \
+    "  SELECT r.agency, r.seq, r.kind, r.workflow, r.key_value AS key, r.step, "           \
+    "    to_char(r.created_at, " MINUTE ") AS created, " delivered " AS delivered, "       \
+    "    to_char(r.due_at, " MINUTE ") AS due "                                            \
+    "  FROM (SELECT t.*, EXISTS (SELECT 1 FROM adapters a WHERE a.agency = t.agency "      \
+    "          AND a.task_cursor >= t.seq) AS taken "                                      \
+    "        FROM tasks t WHERE $1::text IS NULL OR t.agency = $1) r "                     \
+    "  WHERE NOT ($2::boolean AND r.taken) "                                               \
+    "  ORDER BY r.created_at DESC, r.id DESC LIMIT $3::int) recent "                       \
+    "ORDER BY agency, seq"
+
+static void
+usage (void)
+{
+    printf ("Usage: hubctl tasks [--agency AGENCY] [--pending] [--limit N]\n\n"
+            "The tasks the hub issued to agencies, by agency and number:\n"
+            "  seq        the agency's own task number (1, 2, 3 ... without gaps)\n"
+            "  kind, workflow, key, step  what to do, and for which case and step\n"
+            "  created    when it was issued; due: the step's deadline then\n"
+            "  delivered  yes once an adapter of the agency has taken it (its\n"
+            "             task_cursor, see 'hubctl adapters', is at or past seq)\n"
+            "then per agency: tasks issued, the highest cursor of its adapters, and\n"
+            "how many are pending.\n"
+            "  --agency   only this agency's tasks\n"
+            "  --pending  only the tasks not delivered yet\n"
+            "  --limit N  the N most recent tasks (default 50)\n"
+            "Times are Beijing time. With 'hubctl --json tasks':\n"
+            "{\"tasks\": [...], \"by_agency\": [...]}.\n");
+}
+
+int
+cmd_tasks (const hubctl_options_t *options, int argc, char **argv)
+{
+    static struct option opts[] = {{"agency", required_argument, NULL, 'a'},
+                                   {"pending", no_argument, NULL, 'p'},
+                                   {"limit", required_argument, NULL, 'l'},
+                                   {"help", no_argument, NULL, 'h'},
+                                   {NULL, 0, NULL, 0}};
+    const char *agency = NULL, *pending = "false", *limit = "50";
+    int c;
+    while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a': agency = optarg; break;
+        case 'p': pending = "true"; break;
+        case 'l': limit = optarg; break;
+        case 'h': usage (); return HUBCTL_OK;
+        default: fprintf (stderr, "Try 'hubctl tasks --help'.\n"); return HUBCTL_USAGE;
+        }
+    }
+    if (optind < argc)
+        return hubctl_usage_error ("tasks", "unexpected argument '%s'", argv[optind]);
+    if (!hubctl_count_arg (limit))
+        return hubctl_usage_error ("tasks", "--limit must be a positive number, not '%s'",
+                                   limit);
+    PGconn *conn = hubctl_connect (options);
+    if (!conn)
+        return HUBCTL_FAILURE;
+    const char *params[3] = {agency, pending, limit};
+    /* delivered: a boolean for scripts, yes/no in a table */
+    const char *sql = options->json
+                          ? TASKS_SQL ("r.taken")
+                          : TASKS_SQL ("CASE WHEN r.taken THEN 'yes' ELSE 'no' END");
+    PGresult *tasks = hubctl_query (conn, "list the tasks", sql, 3, params);
+    /* per agency: issued, the furthest cursor of its adapters, pending */
+    PGresult *by_agency = NULL;
+    if (tasks)
+        by_agency =
+            hubctl_query (conn, "count the tasks by agency",
+                          "SELECT q.agency, q.last_seq AS issued, c.cursor, "
+                          "  (SELECT count(*) FROM tasks t WHERE t.agency = q.agency "
+                          "     AND t.seq > coalesce(c.cursor, 0)) AS pending, c.adapters "
+                          "FROM agency_task_sequences q CROSS JOIN LATERAL "
+                          "  (SELECT max(a.task_cursor) AS cursor, count(*) AS adapters "
+                          "   FROM adapters a WHERE a.agency = q.agency) c "
+                          "WHERE $1::text IS NULL OR q.agency = $1 ORDER BY q.agency",
+                          1, params);
+    int rc = HUBCTL_FAILURE;
+    if (by_agency && options->json) {
+        json_t *out = json_object ();
+        json_object_set_new (out, "tasks", hubctl_rows_json (tasks));
+        json_object_set_new (out, "by_agency", hubctl_rows_json (by_agency));
+        json_dumpf (out, stdout, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
+        putchar ('\n');
+        json_decref (out);
+        rc = HUBCTL_OK;
+    }
+    else if (by_agency) {
+        hubctl_print (options, tasks);
+        printf ("\nBy agency:\n");
+        hubctl_print (options, by_agency);
+        rc = HUBCTL_OK;
+    }
+    PQclear (tasks);
+    PQclear (by_agency);
+    PQfinish (conn);
+    return rc;
+}

@@ -1,0 +1,93 @@
+/*  hubctl unmatched: events some workflow cares about but no instance took
+    (docs/schema.md, unmatched_events): parked until an instance starts for
+    their key, expired when their time to live passed. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "hubctl.h"
+
+static void
+usage (void)
+{
+    printf (
+        "Usage: hubctl unmatched [--expired | --parked] [--agency AGENCY] [--key VALUE]\n"
+        "                        [--limit N]\n\n"
+        "Lists events that a workflow cares about but that no workflow instance has\n"
+        "taken, most recently parked first. A parked event joins the instance that\n"
+        "starts for its key before it expires; an expired one stays listed here and\n"
+        "no instance takes it any more (look at the case: 'hubctl workflows --key').\n"
+        "  --parked     only those still waiting (not expired)\n"
+        "  --expired    only those whose time to live passed unmatched\n"
+        "  --agency A   only events of this agency\n"
+        "  --key VALUE  only events parked under this key value (unit number, ...)\n"
+        "  --limit N    at most N rows (default 50)\n"
+        "Times are Beijing time; expired is '-' while the event is still parked.\n");
+}
+
+int
+cmd_unmatched (const hubctl_options_t *options, int argc, char **argv)
+{
+    static struct option opts[] = {{"expired", no_argument, NULL, 'e'},
+                                   {"parked", no_argument, NULL, 'p'},
+                                   {"agency", required_argument, NULL, 'a'},
+                                   {"key", required_argument, NULL, 'k'},
+                                   {"limit", required_argument, NULL, 'l'},
+                                   {"help", no_argument, NULL, 'h'},
+                                   {NULL, 0, NULL, 0}};
+    const char *agency = NULL, *key = NULL, *limit = "50", *state = NULL;
+    bool expired = false, parked = false;
+    int c;
+    while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'e': expired = true; break;
+        case 'p': parked = true; break;
+        case 'a': agency = optarg; break;
+        case 'k': key = optarg; break;
+        case 'l': limit = optarg; break;
+        case 'h': usage (); return HUBCTL_OK;
+        default: fprintf (stderr, "Try 'hubctl unmatched --help'.\n"); return HUBCTL_USAGE;
+        }
+    }
+    if (optind < argc)
+        return hubctl_usage_error ("unmatched", "unexpected argument '%s'", argv[optind]);
+    if (expired && parked)
+        return hubctl_usage_error ("unmatched", "give --expired or --parked, not both "
+                                                "(neither lists all)");
+    if (!hubctl_count_arg (limit))
+        return hubctl_usage_error ("unmatched", "--limit '%s' is not a positive number",
+                                   limit);
+    if (expired)
+        state = "expired";
+    else if (parked)
+        state = "parked";
+    PGconn *conn = hubctl_connect (options);
+    if (!conn)
+        return HUBCTL_FAILURE;
+    const char *params[4] = {state, agency, key, limit};
+    PGresult *res = hubctl_query (
+        conn, "list the unmatched events",
+        "SELECT u.event_id, u.key_kind, u.key_value AS key, u.agency, u.event_type, "
+        "  to_char(u.occurred_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS') "
+        "    AS occurred, "
+        "  to_char(u.parked_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS') "
+        "    AS parked, "
+        "  to_char(u.expires_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS') "
+        "    AS expires, "
+        "  to_char(u.expired_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS') "
+        "    AS expired "
+        "FROM unmatched_events u "
+        "WHERE ($1::text IS NULL OR ($1 = 'expired') = (u.expired_at IS NOT NULL)) "
+        "AND ($2::text IS NULL OR u.agency = $2) "
+        "AND ($3::text IS NULL OR u.key_value = $3) "
+        "ORDER BY u.parked_at DESC, u.event_id, u.key_kind LIMIT $4::int",
+        4, params);
+    int rc = HUBCTL_FAILURE;
+    if (res) {
+        hubctl_print (options, res);
+        PQclear (res);
+        rc = HUBCTL_OK;
+    }
+    PQfinish (conn);
+    return rc;
+}

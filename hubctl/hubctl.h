@@ -1,0 +1,80 @@
+/*  hubctl: the operators' command-line tool. Shared pieces of the
+    subcommands: the global options, the database connection, and output
+    as an aligned table for people or JSON for scripts.
+
+    Conventions (like git and systemctl): `hubctl [--db CONNINFO] [--json]
+    COMMAND [ARGS]`, `--help` on every command, exit status 0 (done),
+    1 (failure: database unreachable, nothing found), 2 (usage). Errors say
+    what to do next. */
+#ifndef ONENET_HUBCTL_H
+#define ONENET_HUBCTL_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define HUBCTL_OK      0
+#define HUBCTL_FAILURE 1
+#define HUBCTL_USAGE   2
+
+typedef struct {
+    const char *db; /* libpq connection string ("" = PG* environment) */
+    bool json;      /* print JSON instead of tables */
+} hubctl_options_t;
+
+/* One subcommand: argv[0] is its name; returns the exit status. */
+typedef int (*hubctl_command_fn) (const hubctl_options_t *options, int argc, char **argv);
+
+typedef struct {
+    const char *name;      /* as typed: "workflows" */
+    hubctl_command_fn run; /* what it does */
+    const char *summary;   /* one line for `hubctl --help` */
+} hubctl_command_t;
+
+/* Connects to the database of options, with the session's times in
+   Beijing time (Asia/Shanghai), or prints why not (with what to try) and
+   returns NULL. */
+PGconn *hubctl_connect (const hubctl_options_t *options);
+
+/* Runs a parameterised query; prints the error naming what (and returns
+   NULL) when it fails. */
+PGresult *hubctl_query (PGconn *conn, const char *what, const char *sql, int n,
+                        const char *const *params);
+
+/* Prints a query result: an aligned table with a header (columns sized by
+   display width, so Chinese text lines up) or, with json, an array of
+   objects. Columns whose name ends in "_json" are embedded as JSON. NULL
+   prints as "-" in tables and null in JSON. */
+void hubctl_print (const hubctl_options_t *options, PGresult *res);
+
+/* Row r of a query result as a JSON object, and the whole result as an
+   array of them: numbers, booleans and null typed, columns whose name ends
+   in "_json" embedded as JSON (under the name without "_json"). */
+json_t *hubctl_row_json (PGresult *res, int r);
+json_t *hubctl_rows_json (PGresult *res);
+
+/* True when text is a whole number from 1 to 1 000 000 (a --limit). */
+bool hubctl_count_arg (const char *text);
+
+/* Prints a usage error for command (with "Try 'hubctl COMMAND --help'")
+   and returns HUBCTL_USAGE. */
+int hubctl_usage_error (const char *command, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+/* True when argv holds -h or --help. */
+bool hubctl_wants_help (int argc, char **argv);
+
+/* The subcommands, each in its own cmd_*.c file. */
+int cmd_workflows (const hubctl_options_t *options, int argc, char **argv);
+int cmd_show (const hubctl_options_t *options, int argc, char **argv);
+int cmd_overdue (const hubctl_options_t *options, int argc, char **argv);
+int cmd_deadletters (const hubctl_options_t *options, int argc, char **argv);
+int cmd_replay (const hubctl_options_t *options, int argc, char **argv);
+int cmd_unmatched (const hubctl_options_t *options, int argc, char **argv);
+int cmd_tasks (const hubctl_options_t *options, int argc, char **argv);
+int cmd_calendar (const hubctl_options_t *options, int argc, char **argv);
+int cmd_migrate (const hubctl_options_t *options, int argc, char **argv);
+int cmd_adapters (const hubctl_options_t *options, int argc, char **argv);
+
+#endif

@@ -1,0 +1,73 @@
+/*  hubctl: the onenet operators' tool. See hubctl.h for the conventions and
+    docs/operations.md for the commands in use. */
+#include <getopt.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hubctl.h"
+
+static const hubctl_command_t commands[] = {
+    {"workflows", cmd_workflows, "list workflow instances (filters, paging)"},
+    {"show", cmd_show, "one case as a timeline: steps, deadlines, events"},
+    {"overdue", cmd_overdue, "the supervision list (督办): late steps, worst first"},
+    {"deadletters", cmd_deadletters, "events the hub refused, with their reasons"},
+    {"replay", cmd_replay, "hand refused or set-aside events to the hub again"},
+    {"unmatched", cmd_unmatched, "parked and expired events no workflow took"},
+    {"tasks", cmd_tasks, "tasks per agency, and how far each adapter has taken them"},
+    {"adapters", cmd_adapters, "agency links: last heartbeat and backlog"},
+    {"calendar", cmd_calendar, "show a month of working days; add or override a day"},
+    {"migrate", cmd_migrate, "apply the schema migrations this hubctl carries"},
+};
+#define N_COMMANDS (sizeof commands / sizeof *commands)
+
+static void
+print_help (void)
+{
+    printf ("hubctl: look after an onenet hub and its database\n\n"
+            "Usage: hubctl [--db CONNINFO] [--json] COMMAND [ARGS]\n\n"
+            "Commands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        printf ("  %-12s %s\n", commands[i].name, commands[i].summary);
+    printf (
+        "\nOptions:\n"
+        "  --db CONNINFO  the onenet database (default: $ONENET_DB, else PG* variables)\n"
+        "  --json         print JSON for scripts instead of tables\n"
+        "  --help         this help; 'hubctl COMMAND --help' for a command\n\n"
+        "Exit status: 0 done, 1 failure, 2 usage error.\n");
+}
+
+int
+main (int argc, char **argv)
+{
+    setlocale (LC_CTYPE, "C.UTF-8"); /* display widths of Chinese text */
+    hubctl_options_t options = {getenv ("ONENET_DB") ? getenv ("ONENET_DB") : "", false};
+    static struct option opts[] = {{"db", required_argument, NULL, 'd'},
+                                   {"json", no_argument, NULL, 'j'},
+                                   {"help", no_argument, NULL, 'h'},
+                                   {NULL, 0, NULL, 0}};
+    int c;
+    /* "+": stop at the command; its own options follow it */
+    while ((c = getopt_long (argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': options.db = optarg; break;
+        case 'j': options.json = true; break;
+        case 'h': print_help (); return HUBCTL_OK;
+        default: fprintf (stderr, "Try 'hubctl --help'.\n"); return HUBCTL_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fprintf (stderr, "hubctl: which command? Try 'hubctl --help'.\n");
+        return HUBCTL_USAGE;
+    }
+    int at = optind;
+    const char *name = argv[at];
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp (commands[i].name, name) == 0) {
+            optind = 0; /* each command parses its own arguments with getopt */
+            return commands[i].run (&options, argc - at, argv + at);
+        }
+    fprintf (stderr, "hubctl: '%s' is not a command. Try 'hubctl --help'.\n", name);
+    return HUBCTL_USAGE;
+}

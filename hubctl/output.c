@@ -1,0 +1,198 @@
+/*  output: tables and JSON for hubctl, and the shared connection helpers. */
+#define _XOPEN_SOURCE 700 /* wcwidth */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+#include "hubctl.h"
+
+PGconn *
+hubctl_connect (const hubctl_options_t *options)
+{
+    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *vals[] = {"5", "hubctl", options->db, NULL};
+    PGconn *conn = PQconnectdbParams (keys, vals, 1);
+    if (PQstatus (conn) != CONNECTION_OK) {
+        fprintf (stderr,
+                 "hubctl: could not connect to the onenet database: %s"
+                 "Give the database with --db CONNINFO (or ONENET_DB, or the PG* "
+                 "environment variables).\n",
+                 PQerrorMessage (conn));
+        PQfinish (conn);
+        return NULL;
+    }
+    /* operators read Beijing time: every timestamptz prints in it */
+    PGresult *res = PQexec (conn, "SET TIME ZONE 'Asia/Shanghai'");
+    PQclear (res);
+    return conn;
+}
+
+PGresult *
+hubctl_query (PGconn *conn, const char *what, const char *sql, int n,
+              const char *const *params)
+{
+    PGresult *res = PQexecParams (conn, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus (res);
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+        return res;
+    fprintf (stderr, "hubctl: could not %s: %s", what, PQresultErrorMessage (res));
+    if (strstr (PQresultErrorMessage (res), "does not exist"))
+        fprintf (stderr,
+                 "Is this an onenet database? Apply the schema with 'hubctl migrate'.\n");
+    PQclear (res);
+    return NULL;
+}
+
+/* Terminal columns a UTF-8 string takes (wide characters count 2). */
+static int
+display_width (const char *s)
+{
+    int width = 0;
+    mbstate_t state;
+    memset (&state, 0, sizeof state);
+    const char *p = s;
+    size_t left = strlen (s);
+    while (left > 0) {
+        wchar_t wc;
+        size_t n = mbrtowc (&wc, p, left, &state);
+        if (n == (size_t) -1 || n == (size_t) -2) {
+            width++;
+            p++;
+            left--;
+            memset (&state, 0, sizeof state);
+            continue;
+        }
+        if (n == 0)
+            break;
+        int w = wcwidth (wc);
+        width += w > 0 ? w : (w == 0 ? 0 : 1);
+        p += n;
+        left -= n;
+    }
+    return width;
+}
+
+static void
+print_padded (const char *s, int width, bool last)
+{
+    fputs (s, stdout);
+    if (!last)
+        for (int pad = width - display_width (s); pad > 0; pad--)
+            putchar (' ');
+}
+
+/* One cell as JSON, typed by its column. */
+static json_t *
+cell_json (PGresult *res, int r, int c)
+{
+    if (PQgetisnull (res, r, c))
+        return json_null ();
+    const char *name = PQfname (res, c), *text = PQgetvalue (res, r, c);
+    size_t len = strlen (name);
+    json_t *value = NULL;
+    Oid type = PQftype (res, c);
+    if (len > 5 && strcmp (name + len - 5, "_json") == 0)
+        value = json_loads (text, JSON_DECODE_ANY, NULL);
+    /* int2, int4, int8, numeric, float8: numbers; bool: true/false */
+    else if (type == 20 || type == 21 || type == 23 || type == 1700 || type == 701)
+        value = json_loads (text, JSON_DECODE_ANY, NULL);
+    else if (type == 16)
+        value = json_boolean (text[0] == 't');
+    return value ? value : json_string (text);
+}
+
+json_t *
+hubctl_row_json (PGresult *res, int r)
+{
+    json_t *obj = json_object ();
+    for (int c = 0; c < PQnfields (res); c++) {
+        const char *name = PQfname (res, c);
+        size_t len = strlen (name);
+        char key[128];
+        bool embedded = len > 5 && strcmp (name + len - 5, "_json") == 0;
+        snprintf (key, sizeof key, "%.*s", (int) (embedded ? len - 5 : len), name);
+        json_object_set_new (obj, key, cell_json (res, r, c));
+    }
+    return obj;
+}
+
+json_t *
+hubctl_rows_json (PGresult *res)
+{
+    json_t *rows = json_array ();
+    for (int r = 0; r < PQntuples (res); r++)
+        json_array_append_new (rows, hubctl_row_json (res, r));
+    return rows;
+}
+
+bool
+hubctl_count_arg (const char *text)
+{
+    char *end;
+    long n = strtol (text, &end, 10);
+    return *text && !*end && n >= 1 && n <= 1000000;
+}
+
+void
+hubctl_print (const hubctl_options_t *options, PGresult *res)
+{
+    int rows = PQntuples (res), cols = PQnfields (res);
+    if (options->json) {
+        json_t *array = hubctl_rows_json (res);
+        json_dumpf (array, stdout, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
+        putchar ('\n');
+        json_decref (array);
+        return;
+    }
+    int *width = calloc ((size_t) cols + 1, sizeof *width);
+    if (!width)
+        abort ();
+    for (int c = 0; c < cols; c++) {
+        width[c] = display_width (PQfname (res, c));
+        for (int r = 0; r < rows; r++) {
+            int w = PQgetisnull (res, r, c) ? 1 : display_width (PQgetvalue (res, r, c));
+            if (w > width[c])
+                width[c] = w;
+        }
+    }
+    for (int c = 0; c < cols; c++) {
+        print_padded (PQfname (res, c), width[c], c == cols - 1);
+        fputs (c == cols - 1 ? "\n" : "  ", stdout);
+    }
+    for (int c = 0; c < cols; c++) {
+        for (int i = 0; i < width[c]; i++)
+            putchar ('-');
+        fputs (c == cols - 1 ? "\n" : "  ", stdout);
+    }
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) {
+            print_padded (PQgetisnull (res, r, c) ? "-" : PQgetvalue (res, r, c), width[c],
+                          c == cols - 1);
+            fputs (c == cols - 1 ? "\n" : "  ", stdout);
+        }
+    printf ("(%d row%s)\n", rows, rows == 1 ? "" : "s");
+    free (width);
+}
+
+int
+hubctl_usage_error (const char *command, const char *fmt, ...)
+{
+    fprintf (stderr, "hubctl %s: ", command);
+    va_list args;
+    va_start (args, fmt);
+    vfprintf (stderr, fmt, args);
+    va_end (args);
+    fprintf (stderr, "\nTry 'hubctl %s --help'.\n", command);
+    return HUBCTL_USAGE;
+}
+
+bool
+hubctl_wants_help (int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp (argv[i], "--help") || !strcmp (argv[i], "-h"))
+            return true;
+    return false;
+}
