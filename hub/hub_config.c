@@ -15,6 +15,8 @@
 static const setting_t settings[] = {
     {"listen", SET_STRING, S (listen), "tcp://127.0.0.1:5570", 0, 0,
      "ZeroMQ endpoint adapters connect to"},
+    {"control", SET_STRING, S (control), "", 0, 0,
+     "endpoint of the control socket hubctl status/metrics ask (default: none)"},
     {"db", SET_STRING, S (db), "", 0, 0,
      "PostgreSQL connection string (default: PG* environment)"},
     {"hub-id", SET_STRING, S (hub_id), "", 0, 0, "name of this hub (default: host-pid)"},

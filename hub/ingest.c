@@ -12,6 +12,7 @@
 #include "batch.h"
 #include "clock.h"
 #include "codec.h"
+#include "control.h"
 #include "correlate.h"
 #include "id_index.h"
 #include "log.h"
@@ -55,17 +56,8 @@ typedef struct {
     id_index_t index; /* event id -> row, for in-batch duplicates */
 } pending_t;
 
-/* Counters, logged every STATS_EVERY_MS. */
-typedef struct {
-    uint64_t events;     /* events read */
-    uint64_t stored;     /* acknowledged STORED */
-    uint64_t duplicates; /* acknowledged DUPLICATE */
-    uint64_t rejected;   /* acknowledged REJECTED (and dead-lettered) */
-    uint64_t retried;    /* answered RETRY */
-    uint64_t batches;    /* transactions committed */
-    uint64_t commit_us;  /* time spent committing them */
-    uint64_t unreadable; /* messages that were not AdapterMessages */
-} stats_t;
+/* Counters, logged every STATS_EVERY_MS and answered on the control socket. */
+typedef hub_status_t stats_t;
 
 typedef struct {
     const hub_config_t *config; /* settings */
@@ -424,6 +416,7 @@ complete (ingest_t *self)
     if (committed) {
         self->stats.batches++;
         self->stats.commit_us += (uint64_t) b->commit_us;
+        control_count_commit (&self->stats, b->commit_us);
         /* ingest comes first: while batches come back full, tell the
            correlator to yield (it still takes a page a second) */
         if (b->n_rows >= (size_t) self->config->batch_max / 2 && self->correlate_pipe
@@ -535,6 +528,29 @@ log_stats (ingest_t *self)
               self->store_up ? "up" : "down");
 }
 
+/* Answers one request on the control socket (hubctl status / metrics). */
+static void
+answer_control (ingest_t *self, void *control, strbuf_t *reply)
+{
+    zmq_msg_t req;
+    zmq_msg_init (&req);
+    if (zmq_msg_recv (&req, control, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&req);
+        return;
+    }
+    while (zmq_msg_more (&req)) {     /* one frame is the protocol: drop the rest */
+        zmq_msg_close (&req);
+        zmq_msg_init (&req);
+        zmq_msg_recv (&req, control, 0);
+    }
+    self->stats.store_up = self->store_up;
+    self->stats.pending_rows = self->filling->batch->n_rows;
+    self->stats.committing = self->inflight != NULL;
+    control_answer (&self->stats, zmq_msg_data (&req), zmq_msg_size (&req), reply);
+    zmq_msg_close (&req);
+    zmq_send (control, reply->data, reply->len, 0);
+}
+
 /* Commits and answers what was read, waiting at most drain_timeout_ms. */
 static int
 drain (ingest_t *self)
@@ -584,6 +600,7 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     zmq_setsockopt (self->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt (self->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
     int rc = -1;
+    bool control_failed = false;    /* the control socket asked for could not open */
     store_t *store = NULL;
     if (zmq_bind (self->pipe, STORE_PIPE) != 0) {
         log_error ("could not bind the store pipe", "error=\"%s\"", zmq_strerror (errno));
@@ -614,21 +631,51 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     log_info ("hub listening", "hub=%s endpoint=%s workflows=%zu", config->hub_id, bound,
               workflow_set_count (set));
 
+    void *control = NULL;       /* REP socket for hubctl, when configured */
+    strbuf_t control_reply;
+    strbuf_init (&control_reply);
+    if (*config->control) {
+        control = zmq_socket (ctx, ZMQ_REP);
+        zmq_setsockopt (control, ZMQ_LINGER, &linger, sizeof linger);
+        if (zmq_bind (control, config->control) != 0) {
+            log_error ("could not open the control socket", "hub=%s endpoint=%s error=\"%s\"",
+                       config->hub_id, config->control, zmq_strerror (errno));
+            zmq_close (control);
+            control = NULL;
+            *terminated = 1;        /* an operator asked for it: do not run without */
+            control_failed = true;
+        }
+        else
+            log_info ("control socket open", "hub=%s endpoint=%s", config->hub_id,
+                      config->control);
+    }
+    self->stats.hub_id = config->hub_id;
+    self->stats.started_ms = clock_now_ms ();
     int64_t next_stats = clock_mono_ms () + STATS_EVERY_MS;
+    int64_t rate_at = clock_mono_ms ();     /* events/s: sampled once a second */
+    uint64_t rate_events = 0;
     while (!*terminated) {
         /* stop reading adapters when the next batch is full and the store busy:
            ZeroMQ's queues then push back on the senders */
         bool accept =
             !(self->inflight && self->filling->batch->n_rows >= (size_t) config->batch_max);
-        zmq_pollitem_t items[2] = {{self->pipe, 0, ZMQ_POLLIN, 0},
-                                   {self->router, 0, ZMQ_POLLIN, 0}};
+        zmq_pollitem_t items[3] = {{self->pipe, 0, ZMQ_POLLIN, 0}};
+        int n_items = 1, at_control = -1, at_router = -1;
+        if (control) {
+            at_control = n_items;
+            items[n_items++] = (zmq_pollitem_t) {control, 0, ZMQ_POLLIN, 0};
+        }
+        if (accept) {
+            at_router = n_items;
+            items[n_items++] = (zmq_pollitem_t) {self->router, 0, ZMQ_POLLIN, 0};
+        }
         long timeout = 1000;
         if (!self->inflight && !pending_empty (self->filling)) {
             int64_t wait_us = self->filling->batch->first_at_us
                               + (int64_t) config->batch_wait_ms * 1000 - clock_mono_us ();
             timeout = wait_us > 0 ? (long) (wait_us + 999) / 1000 : 0;
         }
-        int n = zmq_poll (items, accept ? 2 : 1, timeout);
+        int n = zmq_poll (items, n_items, timeout);
         if (n < 0) {
             if (zmq_errno () == EINTR)
                 continue;
@@ -638,9 +685,11 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
         }
         if (items[0].revents & ZMQ_POLLIN)
             read_pipe (self);
+        if (at_control >= 0 && (items[at_control].revents & ZMQ_POLLIN))
+            answer_control (self, control, &control_reply);
         /* read until the socket is empty or the batch is full; a full batch
            goes at once if the store is idle, else reading pauses (above) */
-        if (accept && (items[1].revents & ZMQ_POLLIN))
+        if (at_router >= 0 && (items[at_router].revents & ZMQ_POLLIN))
             while (self->filling->batch->n_rows < (size_t) config->batch_max
                    && read_one (self))
                 ;
@@ -648,11 +697,21 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
             dispatch (self);
         if (!self->inflight && batch_due (self, clock_mono_us ()))
             dispatch (self);
+        if (clock_mono_ms () - rate_at >= 1000) {
+            int64_t now = clock_mono_ms ();
+            self->stats.events_per_s
+                = (double) (self->stats.events - rate_events) * 1000.0 / (double) (now - rate_at);
+            rate_events = self->stats.events;
+            rate_at = now;
+        }
         if (clock_mono_ms () >= next_stats) {
             log_stats (self);
             next_stats = clock_mono_ms () + STATS_EVERY_MS;
         }
     }
+    if (control)
+        zmq_close (control);
+    strbuf_free (&control_reply);
     rc = drain (self);
     log_stats (self);
     zmq_send (correlate_pipe, "", 0, 0);
@@ -687,5 +746,7 @@ done:
         zmq_close (self->pipe);
         zmq_ctx_term (ctx);
     }
-    return rc;
+    /* a control socket that could not open is a failed start, reported
+       only now that everything stopped cleanly */
+    return control_failed ? -1 : rc;
 }

@@ -66,6 +66,8 @@ int hubctl_usage_error (const char *command, const char *fmt, ...)
 bool hubctl_wants_help (int argc, char **argv);
 
 /* The subcommands, each in its own cmd_*.c file. */
+int cmd_status (const hubctl_options_t *options, int argc, char **argv);
+int cmd_metrics (const hubctl_options_t *options, int argc, char **argv);
 int cmd_workflows (const hubctl_options_t *options, int argc, char **argv);
 int cmd_show (const hubctl_options_t *options, int argc, char **argv);
 int cmd_overdue (const hubctl_options_t *options, int argc, char **argv);
@@ -76,5 +78,6 @@ int cmd_tasks (const hubctl_options_t *options, int argc, char **argv);
 int cmd_calendar (const hubctl_options_t *options, int argc, char **argv);
 int cmd_migrate (const hubctl_options_t *options, int argc, char **argv);
 int cmd_adapters (const hubctl_options_t *options, int argc, char **argv);
+int cmd_report (const hubctl_options_t *options, int argc, char **argv);
 
 #endif

@@ -9,6 +9,8 @@
 #include "hubctl.h"
 
 static const hubctl_command_t commands[] = {
+    {"status", cmd_status, "is the hub up: events/s, commit latency, adapters, backlog"},
+    {"metrics", cmd_metrics, "the hub's counters and latency histogram (Prometheus text)"},
     {"workflows", cmd_workflows, "list workflow instances (filters, paging)"},
     {"show", cmd_show, "one case as a timeline: steps, deadlines, events"},
     {"overdue", cmd_overdue, "the supervision list (督办): late steps, worst first"},
@@ -19,6 +21,7 @@ static const hubctl_command_t commands[] = {
     {"adapters", cmd_adapters, "agency links: last heartbeat and backlog"},
     {"calendar", cmd_calendar, "show a month of working days; add or override a day"},
     {"migrate", cmd_migrate, "apply the schema migrations this hubctl carries"},
+    {"report", cmd_report, "the monthly supervision report as a self-contained HTML page"},
 };
 #define N_COMMANDS (sizeof commands / sizeof *commands)
 

@@ -1,0 +1,116 @@
+/*  control: live figures for hubctl status and metrics, see control.h. */
+#include "control.h"
+
+#include <string.h>
+
+#include "clock.h"
+
+const double control_bucket_ms[CONTROL_BUCKETS] = {1,   2,   5,   10,   20,   50,
+                                                   100, 200, 500, 1000, 5000, 1e300};
+
+void
+control_count_commit (hub_status_t *status, int64_t us)
+{
+    int b = 0;
+    while (b < CONTROL_BUCKETS - 1 && (double) us / 1000.0 > control_bucket_ms[b])
+        b++;
+    status->commit_hist[b]++;
+}
+
+static void
+status_json (const hub_status_t *s, strbuf_t *out)
+{
+    strbuf_puts (out, "{\"hub_id\":");
+    strbuf_json_string (out, s->hub_id);
+    strbuf_printf (out,
+                   ",\"uptime_s\":%lld,\"store_available\":%s,\"events\":%llu,"
+                   "\"stored\":%llu,\"duplicates\":%llu,\"rejected\":%llu,\"retried\":%llu,"
+                   "\"unreadable\":%llu,\"batches\":%llu,\"events_per_s\":%.1f,"
+                   "\"commit_avg_ms\":%.2f,\"pending_events\":%zu,\"committing\":%s,"
+                   "\"commit_ms_histogram\":[",
+                   (long long) ((clock_now_ms () - s->started_ms) / 1000),
+                   s->store_up ? "true" : "false", (unsigned long long) s->events,
+                   (unsigned long long) s->stored, (unsigned long long) s->duplicates,
+                   (unsigned long long) s->rejected, (unsigned long long) s->retried,
+                   (unsigned long long) s->unreadable, (unsigned long long) s->batches,
+                   s->events_per_s,
+                   s->batches ? (double) s->commit_us / 1000.0 / (double) s->batches : 0.0,
+                   s->pending_rows, s->committing ? "true" : "false");
+    for (int b = 0; b < CONTROL_BUCKETS; b++) {
+        if (b < CONTROL_BUCKETS - 1)
+            strbuf_printf (out, "%s{\"le_ms\":%g,\"count\":%llu}", b ? "," : "",
+                           control_bucket_ms[b], (unsigned long long) s->commit_hist[b]);
+        else
+            strbuf_printf (out, ",{\"le_ms\":null,\"count\":%llu}",
+                           (unsigned long long) s->commit_hist[b]);
+    }
+    strbuf_puts (out, "]}");
+}
+
+static void
+counter (strbuf_t *out, const char *name, const char *help, const char *hub_id,
+         unsigned long long value)
+{
+    strbuf_printf (out, "# HELP %s %s\n# TYPE %s counter\n%s{hub=\"%s\"} %llu\n", name,
+                   help, name, name, hub_id, value);
+}
+
+static void
+status_prometheus (const hub_status_t *s, strbuf_t *out)
+{
+    const char *h = s->hub_id;
+    counter (out, "onenet_events_received_total", "Events read from adapters.", h,
+             s->events);
+    counter (out, "onenet_events_stored_total", "Events acknowledged STORED.", h,
+             s->stored);
+    counter (out, "onenet_events_duplicate_total", "Events acknowledged DUPLICATE.", h,
+             s->duplicates);
+    counter (out, "onenet_events_rejected_total", "Events acknowledged REJECTED.", h,
+             s->rejected);
+    counter (out, "onenet_events_retry_total", "Events answered RETRY.", h, s->retried);
+    counter (out, "onenet_messages_unreadable_total",
+             "Messages that were not AdapterMessages.", h, s->unreadable);
+    strbuf_printf (
+        out,
+        "# HELP onenet_store_available 1 when PostgreSQL is reachable.\n"
+        "# TYPE onenet_store_available gauge\nonenet_store_available{hub=\"%s\"} "
+        "%d\n",
+        h, s->store_up ? 1 : 0);
+    strbuf_printf (out,
+                   "# HELP onenet_uptime_seconds Seconds since the hub started.\n"
+                   "# TYPE onenet_uptime_seconds gauge\nonenet_uptime_seconds{hub=\"%s\"} "
+                   "%lld\n",
+                   h, (long long) ((clock_now_ms () - s->started_ms) / 1000));
+    strbuf_printf (out, "# HELP onenet_batch_commit_seconds Time to commit one batch.\n"
+                        "# TYPE onenet_batch_commit_seconds histogram\n");
+    unsigned long long cumulative = 0;
+    for (int b = 0; b < CONTROL_BUCKETS; b++) {
+        cumulative += s->commit_hist[b];
+        if (b < CONTROL_BUCKETS - 1)
+            strbuf_printf (
+                out, "onenet_batch_commit_seconds_bucket{hub=\"%s\",le=\"%g\"} %llu\n", h,
+                control_bucket_ms[b] / 1000.0, cumulative);
+        else
+            strbuf_printf (
+                out, "onenet_batch_commit_seconds_bucket{hub=\"%s\",le=\"+Inf\"} %llu\n", h,
+                cumulative);
+    }
+    strbuf_printf (out, "onenet_batch_commit_seconds_sum{hub=\"%s\"} %.6f\n", h,
+                   (double) s->commit_us / 1e6);
+    strbuf_printf (out, "onenet_batch_commit_seconds_count{hub=\"%s\"} %llu\n", h,
+                   (unsigned long long) s->batches);
+}
+
+void
+control_answer (const hub_status_t *status, const char *request, size_t len,
+                strbuf_t *reply)
+{
+    strbuf_reset (reply);
+    if (len == 6 && memcmp (request, "status", 6) == 0)
+        status_json (status, reply);
+    else if (len == 7 && memcmp (request, "metrics", 7) == 0)
+        status_prometheus (status, reply);
+    else
+        strbuf_puts (reply, "{\"error\":\"unknown request: ask \\\"status\\\" or "
+                            "\\\"metrics\\\"\"}");
+}

@@ -1,0 +1,51 @@
+/*  control: the hub's control socket, where hubctl asks for live figures.
+
+    A ZeroMQ REP socket bound to the `control` setting (off when empty). A
+    request is one frame of text; the reply is one frame:
+        "status"   JSON: hub id, uptime, counters, events/s, batch commit
+                   latency (average and histogram), store availability,
+                   the batch being filled
+        "metrics"  the same figures in the Prometheus text exposition
+                   format (version 0.0.4), for the monitoring operators run
+    Anything else is answered {"error": "..."}. Answering costs no database
+    round trip: the figures are the ingest thread's own counters. */
+#ifndef ONENET_CONTROL_H
+#define ONENET_CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "strbuf.h"
+
+/* Upper bounds (ms) of the commit latency histogram; the last is +Inf. */
+#define CONTROL_BUCKETS 12
+extern const double control_bucket_ms[CONTROL_BUCKETS];
+
+/* The live figures of one hub. */
+typedef struct {
+    const char *hub_id;                    /* the hub's name */
+    int64_t started_ms;                    /* wall clock at start */
+    bool store_up;                         /* PostgreSQL reachable at last word */
+    uint64_t events;                       /* events read */
+    uint64_t stored;                       /* acknowledged STORED */
+    uint64_t duplicates;                   /* acknowledged DUPLICATE */
+    uint64_t rejected;                     /* acknowledged REJECTED */
+    uint64_t retried;                      /* answered RETRY */
+    uint64_t unreadable;                   /* messages that were not AdapterMessages */
+    uint64_t batches;                      /* transactions committed */
+    uint64_t commit_us;                    /* time spent committing them */
+    uint64_t commit_hist[CONTROL_BUCKETS]; /* commits per latency bucket (not cumulative) */
+    double events_per_s;                   /* events read per second, last few seconds */
+    size_t pending_rows;                   /* events in the batch being filled */
+    bool committing;                       /* a batch is at the store now */
+} hub_status_t;
+
+/* Counts one commit of us microseconds into the histogram. */
+void control_count_commit (hub_status_t *status, int64_t us);
+
+/* Writes the answer to request (len bytes) into reply. */
+void control_answer (const hub_status_t *status, const char *request, size_t len,
+                     strbuf_t *reply);
+
+#endif

@@ -1,0 +1,223 @@
+/*  hubctl status and hubctl metrics: live figures from a running hub (its
+    control socket, see hub/control.h), and for status also what the
+    database says: agency links, the correlation backlog, refusals. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "hubctl.h"
+
+#define DEFAULT_CONTROL "tcp://127.0.0.1:5571"
+
+/* Asks the hub's control socket; returns its answer (malloc'd, NUL-ended)
+   or NULL when it does not answer within timeout_ms. */
+static char *
+ask_hub (const char *endpoint, const char *request, int timeout_ms)
+{
+    void *ctx = zmq_ctx_new ();
+    void *req = zmq_socket (ctx, ZMQ_REQ);
+    int zero = 0;
+    zmq_setsockopt (req, ZMQ_LINGER, &zero, sizeof zero);
+    char *answer = NULL;
+    if (zmq_connect (req, endpoint) == 0
+        && zmq_send (req, request, strlen (request), 0) == (int) strlen (request)) {
+        zmq_pollitem_t item = {req, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll (&item, 1, timeout_ms) > 0) {
+            zmq_msg_t msg;
+            zmq_msg_init (&msg);
+            if (zmq_msg_recv (&msg, req, 0) >= 0) {
+                answer = malloc (zmq_msg_size (&msg) + 1);
+                if (!answer)
+                    abort ();
+                memcpy (answer, zmq_msg_data (&msg), zmq_msg_size (&msg));
+                answer[zmq_msg_size (&msg)] = '\0';
+            }
+            zmq_msg_close (&msg);
+        }
+    }
+    zmq_close (req);
+    zmq_ctx_term (ctx);
+    return answer;
+}
+
+/* Parses --control and --timeout; returns -1 after --help, or the index of
+   the first argument left over. */
+static int
+parse (const char *command, int argc, char **argv, const char **control, int *timeout_ms,
+       void (*usage) (void))
+{
+    static struct option opts[] = {{"control", required_argument, NULL, 'c'},
+                                   {"timeout", required_argument, NULL, 't'},
+                                   {"help", no_argument, NULL, 'h'},
+                                   {NULL, 0, NULL, 0}};
+    *control =
+        getenv ("ONENET_HUB_CONTROL") ? getenv ("ONENET_HUB_CONTROL") : DEFAULT_CONTROL;
+    *timeout_ms = 3000;
+    int c;
+    while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': *control = optarg; break;
+        case 't':
+            if (!hubctl_count_arg (optarg))
+                return -2;
+            *timeout_ms = atoi (optarg) * 1000;
+            break;
+        case 'h': usage (); return -1;
+        default: return -2;
+        }
+    }
+    (void) command;
+    return optind;
+}
+
+static void
+status_usage (void)
+{
+    printf ("Usage: hubctl status [--control ENDPOINT] [--timeout S]\n\n"
+            "Is the hub up, and how is it doing? Asks the hub's control socket (its\n"
+            "'control' setting; default %s, or $ONENET_HUB_CONTROL) for uptime,\n"
+            "events/s, batch commit latency and whether it reaches PostgreSQL; then asks\n"
+            "the database for every adapter's last heartbeat and backlog, the correlation\n"
+            "backlog and the last day's refusals. Exit status 1 when the hub or the\n"
+            "database does not answer.\n",
+            DEFAULT_CONTROL);
+}
+
+static void
+metrics_usage (void)
+{
+    printf ("Usage: hubctl metrics [--control ENDPOINT] [--timeout S]\n\n"
+            "Prints the hub's counters and commit latency histogram in the Prometheus\n"
+            "text exposition format, as a scraper (e.g. a textfile collector) takes it.\n");
+}
+
+int
+cmd_metrics (const hubctl_options_t *options, int argc, char **argv)
+{
+    (void) options;
+    const char *control;
+    int timeout_ms;
+    int at = parse ("metrics", argc, argv, &control, &timeout_ms, metrics_usage);
+    if (at == -1)
+        return HUBCTL_OK;
+    if (at < 0 || at < argc)
+        return hubctl_usage_error ("metrics", "expected only --control and --timeout");
+    char *answer = ask_hub (control, "metrics", timeout_ms);
+    if (!answer) {
+        fprintf (stderr,
+                 "hubctl metrics: the hub does not answer on %s; is it running with\n"
+                 "'control = %s' (or --control)? Give another endpoint with --control.\n",
+                 control, control);
+        return HUBCTL_FAILURE;
+    }
+    fputs (answer, stdout);
+    free (answer);
+    return HUBCTL_OK;
+}
+
+int
+cmd_status (const hubctl_options_t *options, int argc, char **argv)
+{
+    const char *control;
+    int timeout_ms;
+    int at = parse ("status", argc, argv, &control, &timeout_ms, status_usage);
+    if (at == -1)
+        return HUBCTL_OK;
+    if (at < 0 || at < argc)
+        return hubctl_usage_error ("status", "expected only --control and --timeout");
+    int rc = HUBCTL_OK;
+    char *answer = ask_hub (control, "status", timeout_ms);
+    json_t *hub = answer ? json_loads (answer, 0, NULL) : NULL;
+    free (answer);
+    if (!hub)
+        rc = HUBCTL_FAILURE;
+
+    json_t *db = json_object ();
+    PGconn *conn = hubctl_connect (options);
+    PGresult *adapters = NULL, *backlog = NULL;
+    if (conn) {
+        adapters = hubctl_query (
+            conn, "read the adapters",
+            "SELECT adapter_id, agency, to_char(last_heartbeat, 'YYYY-MM-DD HH24:MI:SS') "
+            "AS last_heartbeat, extract(epoch FROM now() - last_heartbeat)::bigint "
+            "AS silent_s, outbox_depth, task_cursor FROM adapters ORDER BY agency, "
+            "adapter_id",
+            0, NULL);
+        backlog = hubctl_query (
+            conn, "read the backlog",
+            "SELECT (SELECT count(*) FROM correlation_queue) AS correlation_queue, "
+            "(SELECT coalesce(extract(epoch FROM now() - min(enqueued_at))::bigint, 0) "
+            " FROM correlation_queue) AS correlation_lag_s, "
+            "(SELECT count(*) FROM dead_letters WHERE last_seen > now() - interval '1 "
+            "day') "
+            " AS refused_last_day, "
+            "(SELECT count(*) FROM workflow_steps WHERE required AND completed_at IS NULL "
+            " AND due_at < now()) AS overdue_steps, "
+            "(SELECT count(*) FROM workflow_instances WHERE state = 'open') AS "
+            "open_workflows",
+            0, NULL);
+    }
+    if (!adapters || !backlog)
+        rc = HUBCTL_FAILURE;
+    if (options->json) {
+        json_t *out = json_object ();
+        json_object_set_new (out, "hub", hub ? json_incref (hub) : json_null ());
+        json_object_set_new (db, "reachable", json_boolean (adapters && backlog));
+        if (backlog) {
+            json_t *row = hubctl_row_json (backlog, 0);
+            json_object_update (db, row);
+            json_decref (row);
+        }
+        if (adapters)
+            json_object_set_new (db, "adapters", hubctl_rows_json (adapters));
+        json_object_set (out, "database", db);
+        json_dumpf (out, stdout, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
+        putchar ('\n');
+        json_decref (out);
+    }
+    else {
+        if (hub)
+            printf ("hub %s: up %lld s, %s, %.1f events/s, %lld events "
+                    "(%lld stored, %lld duplicate, %lld rejected, %lld retry), "
+                    "%lld batches, commit %.2f ms on average\n",
+                    json_string_value (json_object_get (hub, "hub_id")),
+                    (long long) json_integer_value (json_object_get (hub, "uptime_s")),
+                    json_is_true (json_object_get (hub, "store_available"))
+                        ? "database reachable"
+                        : "DATABASE UNREACHABLE (acknowledgements stopped)",
+                    json_number_value (json_object_get (hub, "events_per_s")),
+                    (long long) json_integer_value (json_object_get (hub, "events")),
+                    (long long) json_integer_value (json_object_get (hub, "stored")),
+                    (long long) json_integer_value (json_object_get (hub, "duplicates")),
+                    (long long) json_integer_value (json_object_get (hub, "rejected")),
+                    (long long) json_integer_value (json_object_get (hub, "retried")),
+                    (long long) json_integer_value (json_object_get (hub, "batches")),
+                    json_number_value (json_object_get (hub, "commit_avg_ms")));
+        else
+            printf ("hub: NOT ANSWERING on %s (is it running, with control = %s?)\n",
+                    control, control);
+        if (backlog)
+            printf ("database: reachable; %s events waiting for correlation (oldest %s s), "
+                    "%s open workflows, %s steps overdue, %s refusals in the last day\n",
+                    PQgetvalue (backlog, 0, 0), PQgetvalue (backlog, 0, 1),
+                    PQgetvalue (backlog, 0, 4), PQgetvalue (backlog, 0, 3),
+                    PQgetvalue (backlog, 0, 2));
+        else
+            printf ("database: NOT REACHABLE\n");
+        if (adapters) {
+            printf ("\nadapters:\n");
+            hubctl_print (options, adapters);
+        }
+    }
+    json_decref (db);
+    json_decref (hub);
+    if (adapters)
+        PQclear (adapters);
+    if (backlog)
+        PQclear (backlog);
+    if (conn)
+        PQfinish (conn);
+    return rc;
+}
