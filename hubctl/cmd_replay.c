@@ -442,7 +442,7 @@ cmd_replay (const hubctl_options_t *options, int argc, char **argv)
         {"hub", required_argument, NULL, 'H'}, {"code", required_argument, NULL, 'c'},
         {"all", no_argument, NULL, 'a'},       {"timeout", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0}};
-    const char *hub = getenv ("ONENET_HUB");
+    const char *hub = options->hub; /* --config [hubctl] hub, or $ONENET_HUB */
     const char *code = NULL;
     bool all = false;
     int timeout_s = DEFAULT_TIMEOUT_S;

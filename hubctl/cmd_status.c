@@ -45,15 +45,14 @@ ask_hub (const char *endpoint, const char *request, int timeout_ms)
 /* Parses --control and --timeout; returns -1 after --help, or the index of
    the first argument left over. */
 static int
-parse (const char *command, int argc, char **argv, const char **control, int *timeout_ms,
-       void (*usage) (void))
+parse (const char *command, int argc, char **argv, const char *default_control,
+       const char **control, int *timeout_ms, void (*usage) (void))
 {
     static struct option opts[] = {{"control", required_argument, NULL, 'c'},
                                    {"timeout", required_argument, NULL, 't'},
                                    {"help", no_argument, NULL, 'h'},
                                    {NULL, 0, NULL, 0}};
-    *control =
-        getenv ("ONENET_HUB_CONTROL") ? getenv ("ONENET_HUB_CONTROL") : DEFAULT_CONTROL;
+    *control = default_control ? default_control : DEFAULT_CONTROL;
     *timeout_ms = 3000;
     int c;
     while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1) {
@@ -96,10 +95,10 @@ metrics_usage (void)
 int
 cmd_metrics (const hubctl_options_t *options, int argc, char **argv)
 {
-    (void) options;
     const char *control;
     int timeout_ms;
-    int at = parse ("metrics", argc, argv, &control, &timeout_ms, metrics_usage);
+    int at = parse ("metrics", argc, argv, options->control, &control, &timeout_ms,
+                    metrics_usage);
     if (at == -1)
         return HUBCTL_OK;
     if (at < 0 || at < argc)
@@ -122,7 +121,8 @@ cmd_status (const hubctl_options_t *options, int argc, char **argv)
 {
     const char *control;
     int timeout_ms;
-    int at = parse ("status", argc, argv, &control, &timeout_ms, status_usage);
+    int at =
+        parse ("status", argc, argv, options->control, &control, &timeout_ms, status_usage);
     if (at == -1)
         return HUBCTL_OK;
     if (at < 0 || at < argc)

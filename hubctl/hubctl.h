@@ -19,8 +19,10 @@
 #define HUBCTL_USAGE   2
 
 typedef struct {
-    const char *db; /* libpq connection string ("" = PG* environment) */
-    bool json;      /* print JSON instead of tables */
+    const char *db;      /* libpq connection string ("" = PG* environment) */
+    const char *control; /* the hub's control socket endpoint, or NULL for the default */
+    const char *hub;     /* the hub's ingest endpoint (for replay), or NULL */
+    bool json;           /* print JSON instead of tables */
 } hubctl_options_t;
 
 /* One subcommand: argv[0] is its name; returns the exit status. */

@@ -6,7 +6,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ini.h>
+
 #include "hubctl.h"
+
+/* Settings read from a config file's [hubctl] section (flags win). */
+typedef struct {
+    char db[1024];     /* db = CONNINFO */
+    char control[256]; /* control = ENDPOINT */
+    char hub[256];     /* hub = ENDPOINT */
+    const char *path;  /* the file, for messages */
+    int errors;        /* problems found */
+} file_settings_t;
+
+static int
+on_ini (void *user, const char *section, const char *name, const char *value)
+{
+    file_settings_t *f = user;
+    if (strcmp (section, "hubctl") != 0)
+        return 1; /* the hub's and adapters' sections may share the file */
+    char *target = !strcmp (name, "db")        ? f->db
+                   : !strcmp (name, "control") ? f->control
+                   : !strcmp (name, "hub")     ? f->hub
+                                               : NULL;
+    size_t size = !strcmp (name, "db") ? sizeof f->db : sizeof f->control;
+    if (!target) {
+        fprintf (stderr,
+                 "hubctl: %s: unknown setting \"%s\" in [hubctl] (db, control, hub)\n",
+                 f->path, name);
+        f->errors++;
+    }
+    else
+        snprintf (target, size, "%s", value);
+    return 1;
+}
 
 static const hubctl_command_t commands[] = {
     {"status", cmd_status, "is the hub up: events/s, commit latency, adapters, backlog"},
@@ -45,8 +78,13 @@ int
 main (int argc, char **argv)
 {
     setlocale (LC_CTYPE, "C.UTF-8"); /* display widths of Chinese text */
-    hubctl_options_t options = {getenv ("ONENET_DB") ? getenv ("ONENET_DB") : "", false};
+    hubctl_options_t options = {getenv ("ONENET_DB") ? getenv ("ONENET_DB") : "",
+                                getenv ("ONENET_HUB_CONTROL"), getenv ("ONENET_HUB"),
+                                false};
+    static file_settings_t file;
+    const char *flag_db = NULL;
     static struct option opts[] = {{"db", required_argument, NULL, 'd'},
+                                   {"config", required_argument, NULL, 'c'},
                                    {"json", no_argument, NULL, 'j'},
                                    {"help", no_argument, NULL, 'h'},
                                    {NULL, 0, NULL, 0}};
@@ -54,12 +92,32 @@ main (int argc, char **argv)
     /* "+": stop at the command; its own options follow it */
     while ((c = getopt_long (argc, argv, "+h", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': options.db = optarg; break;
+        case 'd': flag_db = optarg; break;
+        case 'c': {
+            file.path = optarg;
+            int line = ini_parse (optarg, on_ini, &file);
+            if (line != 0 || file.errors) {
+                if (line < 0)
+                    fprintf (stderr, "hubctl: could not read config file \"%s\"\n", optarg);
+                else if (line > 0)
+                    fprintf (stderr, "hubctl: %s:%d: syntax error\n", optarg, line);
+                return HUBCTL_USAGE;
+            }
+            if (*file.db)
+                options.db = file.db;
+            if (*file.control)
+                options.control = file.control;
+            if (*file.hub)
+                options.hub = file.hub;
+            break;
+        }
         case 'j': options.json = true; break;
         case 'h': print_help (); return HUBCTL_OK;
         default: fprintf (stderr, "Try 'hubctl --help'.\n"); return HUBCTL_USAGE;
         }
     }
+    if (flag_db)
+        options.db = flag_db; /* the flag wins over the file */
     if (optind >= argc) {
         fprintf (stderr, "hubctl: which command? Try 'hubctl --help'.\n");
         return HUBCTL_USAGE;

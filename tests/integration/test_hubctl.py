@@ -68,3 +68,26 @@ def test_workflows_filters_and_json(pb, db, procs, hub_client):
     rows = json.loads(hubctl(db, "workflows", "--limit", "1", "--offset", "1",
                              json_out=True).stdout)
     assert len(rows) == 1
+
+
+def test_config_file_gives_the_database_and_flags_win(db, tmp_path):
+    conf = tmp_path / "onenet.conf"
+    conf.write_text(f"[hub]\nlisten = tcp://127.0.0.1:5570\n\n[hubctl]\ndb = {db}\n"
+                    "control = tcp://127.0.0.1:1\n")
+    r = subprocess.run([build_path("hubctl"), "--config", str(conf), "migrate"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "schema at version" in r.stdout, r.stderr
+    # the control endpoint from the file is the one status asks
+    r = subprocess.run([build_path("hubctl"), "--config", str(conf), "status", "--timeout", "1"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "tcp://127.0.0.1:1" in r.stdout
+    # --db wins over the file
+    r = subprocess.run([build_path("hubctl"), "--config", str(conf), "--db",
+                        "postgresql://nobody@127.0.0.1:1/none", "workflows"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "could not connect" in r.stderr
+    bad = tmp_path / "bad.conf"
+    bad.write_text("[hubctl]\ndatabase = x\n")
+    r = subprocess.run([build_path("hubctl"), "--config", str(bad), "workflows"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and f'{bad}: unknown setting "database"' in r.stderr
