@@ -6,20 +6,6 @@
 
 #include "hubctl.h"
 
-/* to_char format of times: Beijing time (the session's time zone, see
-   hubctl_connect) to the minute. */
-#define MINUTE "'YYYY-MM-DD HH24:MI'"
-
-/* A number of seconds, column secs, for people: "2d 3h", "5h 12m", "4m 10s",
-   "12s"; NULL when negative or NULL. Used as
-   (SELECT HUMAN FROM (SELECT <seconds> AS secs) x). */
-#define HUMAN                                                                              \
-    "CASE WHEN secs < 0 THEN NULL "                                                        \
-    "WHEN secs >= 86400 THEN (secs / 86400) || 'd ' || (mod(secs, 86400) / 3600) || 'h' "  \
-    "WHEN secs >= 3600 THEN (secs / 3600) || 'h ' || (mod(secs, 3600) / 60) || 'm' "       \
-    "WHEN secs >= 60 THEN (secs / 60) || 'm ' || mod(secs, 60) || 's' "                    \
-    "ELSE secs || 's' END"
-
 /* An adapter heartbeats every second by default: silent for longer than
    this, it is down or cannot reach any hub. */
 #define STALE_SECONDS "30"
@@ -28,9 +14,9 @@
    stale column, over l.silent_s. */
 #define ADAPTERS_SQL(stale)                                                                \
     "SELECT a.adapter_id, a.agency, "                                                      \
-    "  to_char(a.last_heartbeat, " MINUTE ") AS last_heartbeat, "                          \
-    "  (SELECT " HUMAN " FROM (SELECT l.silent_s AS secs) x) AS silent_for, "              \
-    "  a.outbox_depth, (SELECT " HUMAN " FROM (SELECT l.waiting_s AS secs) x) "            \
+    "  to_char(a.last_heartbeat, " HUBCTL_MINUTE ") AS last_heartbeat, "                   \
+    "  (SELECT " HUBCTL_HUMAN " FROM (SELECT l.silent_s AS secs) x) AS silent_for, "       \
+    "  a.outbox_depth, (SELECT " HUBCTL_HUMAN " FROM (SELECT l.waiting_s AS secs) x) "     \
     "  AS oldest_waiting, a.task_cursor, a.hub_id, " stale " AS stale "                    \
     "FROM adapters a CROSS JOIN LATERAL (SELECT "                                          \
     "  floor(extract(epoch FROM now() - a.last_heartbeat))::bigint AS silent_s, "          \

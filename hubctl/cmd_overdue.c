@@ -8,20 +8,6 @@
 
 #include "hubctl.h"
 
-/* to_char format of times: Beijing time (the session's time zone, see
-   hubctl_connect) to the minute. */
-#define MINUTE "'YYYY-MM-DD HH24:MI'"
-
-/* A number of seconds, column secs, for people: "2d 3h", "5h 12m", "4m 10s",
-   "12s"; NULL when negative or NULL. Used as
-   (SELECT HUMAN FROM (SELECT <seconds> AS secs) x). */
-#define HUMAN                                                                              \
-    "CASE WHEN secs < 0 THEN NULL "                                                        \
-    "WHEN secs >= 86400 THEN (secs / 86400) || 'd ' || (mod(secs, 86400) / 3600) || 'h' "  \
-    "WHEN secs >= 3600 THEN (secs / 3600) || 'h ' || (mod(secs, 3600) / 60) || 'm' "       \
-    "WHEN secs >= 60 THEN (secs / 60) || 'm ' || mod(secs, 60) || 's' "                    \
-    "ELSE secs || 's' END"
-
 /* The overdue steps: required, not done, deadline passed; $1 agency and
    $2 workflow (NULL: all). */
 #define OVERDUE_STEPS                                                                      \
@@ -75,7 +61,7 @@ cmd_overdue (const hubctl_options_t *options, int argc, char **argv)
     PGresult *steps = hubctl_query (
         conn, "list the overdue steps",
         "SELECT s.agency, i.workflow, i.key_value AS key, s.step, "
-        "  to_char(s.due_at, " MINUTE ") AS due, (SELECT " HUMAN " FROM "
+        "  to_char(s.due_at, " HUBCTL_MINUTE ") AS due, (SELECT " HUBCTL_HUMAN " FROM "
         "    (SELECT floor(extract(epoch FROM now() - s.due_at))::bigint AS secs) x) "
         "  AS overdue_for, i.id AS instance "
         "FROM " OVERDUE_STEPS "ORDER BY s.due_at, i.id, s.step LIMIT $3::int",
@@ -86,7 +72,7 @@ cmd_overdue (const hubctl_options_t *options, int argc, char **argv)
         by_agency = hubctl_query (
             conn, "count the overdue steps by agency",
             "SELECT agency, overdue_steps, "
-            "  (SELECT " HUMAN " FROM (SELECT worst_s AS secs) x) AS worst "
+            "  (SELECT " HUBCTL_HUMAN " FROM (SELECT worst_s AS secs) x) AS worst "
             "FROM (SELECT s.agency, count(*) AS overdue_steps, "
             "  floor(extract(epoch FROM now() - min(s.due_at)))::bigint AS worst_s "
             "  FROM " OVERDUE_STEPS "GROUP BY s.agency) g "

@@ -22,7 +22,6 @@
 
 /* to_char format of times: Beijing time (the session's time zone, see
    hubctl_connect) to the minute. */
-#define MINUTE "'YYYY-MM-DD HH24:MI'"
 
 /* A number of seconds, column secs, for Chinese readers: "2天3小时",
    "5小时12分", "4分", "12秒"; NULL when negative or NULL. Used as
@@ -774,7 +773,7 @@ run_queries (PGconn *conn, report_t *rep)
         return false;
     PQclear (begin);
     rep->meta = hubctl_query (conn, "read the time",
-                              "SELECT to_char(now(), " MINUTE ") AS generated, "
+                              "SELECT to_char(now(), " HUBCTL_MINUTE ") AS generated, "
                               "to_char($1::date, 'YYYY-MM') AS month",
                               1, params);
     if (!rep->meta)
@@ -826,8 +825,8 @@ run_queries (PGconn *conn, report_t *rep)
         return false;
     rep->worst = hubctl_query (
         conn, "read the worst cases",
-        "SELECT workflow, key_value, agency, step, status, to_char(due_at, " MINUTE
-        ") AS due, to_char(completed_at, " MINUTE ") AS done, "
+        "SELECT workflow, key_value, agency, step, status, to_char(due_at, " HUBCTL_MINUTE
+        ") AS due, to_char(completed_at, " HUBCTL_MINUTE ") AS done, "
         "  (SELECT " HUMAN_ZH " FROM (SELECT floor(extract(epoch FROM "
         "    coalesce(completed_at, now()) - due_at))::bigint AS secs) x) AS late_by "
         "FROM analytics.steps "
@@ -870,7 +869,7 @@ run_queries (PGconn *conn, report_t *rep)
         conn, "read the open backlog",
         "SELECT workflow, open_instances, suspended, age_under_1d, age_1_to_3d, "
         "age_3_to_7d, "
-        "  age_over_7d, with_overdue_steps, to_char(oldest_started_at, " MINUTE
+        "  age_over_7d, with_overdue_steps, to_char(oldest_started_at, " HUBCTL_MINUTE
         ") AS oldest "
         "FROM analytics.open_backlog ORDER BY open_instances DESC, workflow",
         0, NULL);

@@ -8,20 +8,6 @@
 
 #include "hubctl.h"
 
-/* to_char format of times: Beijing time (the session's time zone, see
-   hubctl_connect) to the minute. */
-#define MINUTE "'YYYY-MM-DD HH24:MI'"
-
-/* A number of seconds, column secs, for people: "2d 3h", "5h 12m", "4m 10s",
-   "12s"; NULL when negative or NULL. Used as
-   (SELECT HUMAN FROM (SELECT <seconds> AS secs) x). */
-#define HUMAN                                                                              \
-    "CASE WHEN secs < 0 THEN NULL "                                                        \
-    "WHEN secs >= 86400 THEN (secs / 86400) || 'd ' || (mod(secs, 86400) / 3600) || 'h' "  \
-    "WHEN secs >= 3600 THEN (secs / 3600) || 'h ' || (mod(secs, 3600) / 60) || 'm' "       \
-    "WHEN secs >= 60 THEN (secs / 60) || 'm ' || mod(secs, 60) || 's' "                    \
-    "ELSE secs || 's' END"
-
 static void
 usage (void)
 {
@@ -64,9 +50,10 @@ explain_not_found (PGconn *conn, const char *arg, bool digits)
    REQUIRED is the SQL of the required column. */
 #define STEPS_SQL(required)                                                                \
     "SELECT s.step, s.agency, " required " AS required, "                                  \
-    "  to_char(s.ready_at, " MINUTE ") AS ready, to_char(s.due_at, " MINUTE ") AS due, "   \
-    "  to_char(s.completed_at, " MINUTE ") AS done, "                                      \
-    "  (SELECT " HUMAN " FROM (SELECT CASE "                                               \
+    "  to_char(s.ready_at, " HUBCTL_MINUTE ") AS ready, to_char(s.due_at, " HUBCTL_MINUTE  \
+    ") AS due, "                                                                           \
+    "  to_char(s.completed_at, " HUBCTL_MINUTE ") AS done, "                               \
+    "  (SELECT " HUBCTL_HUMAN " FROM (SELECT CASE "                                        \
     "    WHEN coalesce(s.completed_at, now()) > s.due_at THEN floor(extract(epoch FROM "   \
     "    coalesce(s.completed_at, now()) - s.due_at))::bigint END AS secs) x) "            \
     "  AS late_by "                                                                        \
@@ -89,7 +76,8 @@ query_events (PGconn *conn, const char *id)
 {
     const char *params[1] = {id};
     return hubctl_query (conn, "read the events of the instance",
-                         "SELECT to_char(e.occurred_at, " MINUTE ") AS occurred, e.agency, "
+                         "SELECT to_char(e.occurred_at, " HUBCTL_MINUTE
+                         ") AS occurred, e.agency, "
                          "  e.event_type, e.case_no, e.event_id "
                          "FROM instance_events ie JOIN events e ON "
                          "e.event_id = ie.event_id "
@@ -171,8 +159,8 @@ cmd_show (const hubctl_options_t *options, int argc, char **argv)
     PGresult *instances = hubctl_query (
         conn, "read the workflow instances",
         "SELECT i.id, i.workflow, i.instance_no, i.key_kind, i.key_value AS key, i.state, "
-        "  to_char(i.started_at, " MINUTE ") AS started, "
-        "  to_char(i.ended_at, " MINUTE ") AS ended, i.version, i.digest, "
+        "  to_char(i.started_at, " HUBCTL_MINUTE ") AS started, "
+        "  to_char(i.ended_at, " HUBCTL_MINUTE ") AS ended, i.version, i.digest, "
         "  i.events AS event_count "
         "FROM workflow_instances i WHERE i.id = $1::bigint OR i.key_value = $2 "
         "ORDER BY i.started_at, i.workflow, i.instance_no, i.id",

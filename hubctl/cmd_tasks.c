@@ -9,18 +9,15 @@
 
 #include "hubctl.h"
 
-/* to_char format of times: Beijing time (the session's time zone, see
-   hubctl_connect) to the minute. */
-#define MINUTE "'YYYY-MM-DD HH24:MI'"
-
 /* The N most recent tasks ($3), listed by agency and number; $1 agency
    (NULL: all), $2 only the undelivered ones. DELIVERED is the SQL of the
    delivered column, over the boolean r.taken. */
 #define TASKS_SQL(delivered)                                                               \
     "SELECT agency, seq, kind, workflow, key, step, created, delivered, due FROM ("        \
     "  SELECT r.agency, r.seq, r.kind, r.workflow, r.key_value AS key, r.step, "           \
-    "    to_char(r.created_at, " MINUTE ") AS created, " delivered " AS delivered, "       \
-    "    to_char(r.due_at, " MINUTE ") AS due "                                            \
+    "    to_char(r.created_at, " HUBCTL_MINUTE ") AS created, " delivered                  \
+    " AS delivered, "                                                                      \
+    "    to_char(r.due_at, " HUBCTL_MINUTE ") AS due "                                     \
     "  FROM (SELECT t.*, EXISTS (SELECT 1 FROM adapters a WHERE a.agency = t.agency "      \
     "          AND a.task_cursor >= t.seq) AS taken "                                      \
     "        FROM tasks t WHERE $1::text IS NULL OR t.agency = $1) r "                     \

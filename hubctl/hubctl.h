@@ -67,6 +67,19 @@ int hubctl_usage_error (const char *command, const char *fmt, ...)
 /* True when argv holds -h or --help. */
 bool hubctl_wants_help (int argc, char **argv);
 
+/* SQL pieces the commands share. HUBCTL_MINUTE: the to_char format of
+   times, Beijing time (the session's time zone, see hubctl_connect) to the
+   minute. HUBCTL_HUMAN: a number of seconds, column secs, for people ("2d
+   3h", "5h 12m", "4m 10s", "12s"; NULL when negative or NULL), used as
+   (SELECT HUBCTL_HUMAN FROM (SELECT <seconds> AS secs) x). */
+#define HUBCTL_MINUTE "'YYYY-MM-DD HH24:MI'"
+#define HUBCTL_HUMAN                                                                       \
+    "CASE WHEN secs < 0 THEN NULL "                                                        \
+    "WHEN secs >= 86400 THEN (secs / 86400) || 'd ' || (mod(secs, 86400) / 3600) || 'h' "  \
+    "WHEN secs >= 3600 THEN (secs / 3600) || 'h ' || (mod(secs, 3600) / 60) || 'm' "       \
+    "WHEN secs >= 60 THEN (secs / 60) || 'm ' || mod(secs, 60) || 's' "                    \
+    "ELSE secs || 's' END"
+
 /* The subcommands, each in its own cmd_*.c file. */
 int cmd_status (const hubctl_options_t *options, int argc, char **argv);
 int cmd_metrics (const hubctl_options_t *options, int argc, char **argv);
