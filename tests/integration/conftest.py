@@ -705,10 +705,15 @@ def wait_events(db, n, timeout=120.0, at_least=False):
 
 
 def outbox_count(path, table="outbox"):
-    """Rows in TABLE of an adapter's outbox file (read-only)."""
+    """Rows in TABLE of an adapter's outbox file (read-only); 0 while the
+    adapter has created the file but not yet its tables."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):
+            return 0
+        raise
     finally:
         conn.close()
 
