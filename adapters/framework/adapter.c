@@ -2,6 +2,7 @@
 #include "adapter.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -563,4 +564,57 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
     strbuf_free (&self->stdin_buf);
     free (self->to_remove);
     return rc;
+}
+
+static volatile sig_atomic_t s_terminated = 0;
+
+static void
+on_signal (int sig)
+{
+    (void) sig;
+    s_terminated = 1;
+}
+
+int
+adapter_main (int argc, char **argv, const char *prog, const char *agency,
+              const char *description, adapter_map_fn map)
+{
+    /* an agency program speaks for its agency: add --agency, refuse another */
+    char **args = calloc ((size_t) argc + 3, sizeof *args);
+    if (!args)
+        abort ();
+    for (int i = 0; i < argc; i++) {
+        args[i] = argv[i];
+        if (agency && i > 0
+            && ((strcmp (argv[i], "--agency") == 0 && i + 1 < argc
+                 && strcmp (argv[i + 1], agency) != 0)
+                || (strncmp (argv[i], "--agency=", 9) == 0
+                    && strcmp (argv[i] + 9, agency) != 0))) {
+            fprintf (stderr, "%s: this adapter speaks for agency \"%s\" only\n", prog, agency);
+            free (args);
+            return 2;
+        }
+    }
+    int n = argc;
+    if (agency) {
+        args[n++] = (char *) "--agency";
+        args[n++] = (char *) agency;
+    }
+    adapter_config_t config;
+    int rc = adapter_config_load (&config, prog, description, n, args);
+    free (args);
+    if (rc == 1)
+        return 0;
+    if (rc != 0)
+        return 2;
+    log_level_t level = LOG_INFO;
+    log_level_parse (config.log_level, &level);
+    log_init ("adapter", level);
+    struct sigaction sa;
+    memset (&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction (SIGTERM, &sa, NULL);
+    sigaction (SIGINT, &sa, NULL);
+    signal (SIGPIPE, SIG_IGN);
+    return adapter_run (&config, map, &s_terminated);
 }

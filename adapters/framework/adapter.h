@@ -35,4 +35,11 @@ typedef uint8_t *(*adapter_map_fn) (const char *line, size_t line_len, const cha
 int adapter_run (const adapter_config_t *config, adapter_map_fn map,
                  volatile sig_atomic_t *terminated);
 
+/* The whole main() of an adapter program: loads the settings (for an
+   agency program, agency is fixed: --agency may be left out, and another
+   agency is refused), sets up logging and signals, and runs. agency NULL:
+   --agency is required (the generic adapter). Returns the exit status. */
+int adapter_main (int argc, char **argv, const char *prog, const char *agency,
+                  const char *description, adapter_map_fn map);
+
 #endif
