@@ -1,0 +1,432 @@
+/*  map: the banks' common record format to case events, see map.h and
+    docs/adapters/bank.md.
+
+    A record is checked whole before anything is built: every field is
+    known, every field has its JSON type, the txnType is one of six and
+    has the fields it needs, and the credit code and unit number are valid
+    (GB 32100-2015, GB/T 37346-2019). Each refusal names the field and the
+    value the bank sent, so the bank's IT staff can find the record. */
+#include "map.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+#include "clock.h"
+#include "codec.h"
+#include "ident.h"
+
+/* The namespace of derived event ids (UUID v5), the framework's own
+   (adapters/framework/record.c), so that ids of all adapters come from one
+   scheme. */
+static const uuid_t event_namespace = {0x6f, 0x6e, 0x65, 0x6e, 0x65, 0x74, 0x40, 0x25,
+                                       0x86, 0x40, 0x42, 0x50, 0x20, 0x20, 0x00, 0x01};
+
+/* Longest bankCode, branch, txnRef and seq the banks may send (bytes). */
+#define MAX_BANK_CODE 16
+#define MAX_BRANCH    128
+#define MAX_TXN_REF   128
+#define MAX_SEQ       64
+
+/* The optional fields, as bits: which a txnType needs, which it carries. */
+enum {
+    F_ACCT_KIND = 1 << 0,   /* acctKind */
+    F_CREDIT_CODE = 1 << 1, /* creditCode */
+    F_UNIT_NO = 1 << 2,     /* unitNo */
+    F_REFUND_NO = 1 << 3,   /* refundNo */
+    F_LOAN_AMOUNT = 1 << 4, /* loanAmount */
+    F_APPROVED = 1 << 5     /* approved */
+};
+
+/* The keys may come with any txnType (they help correlation); the three
+   attribute fields only with the types they describe. */
+#define F_KEYS (F_CREDIT_CODE | F_UNIT_NO | F_REFUND_NO)
+
+typedef struct {
+    const char *txn_type;   /* the bank's transaction type */
+    const char *event_type; /* the case event it becomes */
+    unsigned required;      /* F_ fields it cannot go without */
+    unsigned allowed;       /* F_ fields it may carry */
+} txn_type_t;
+
+static const txn_type_t s_txn_types[] = {
+    {"ACCT_OPEN", "account.opened", F_ACCT_KIND | F_CREDIT_CODE, F_KEYS | F_ACCT_KIND},
+    {"ACCT_CLOSE", "account.closed", F_CREDIT_CODE, F_KEYS | F_ACCT_KIND},
+    {"MORTGAGE_FILE", "mortgage.filed", F_UNIT_NO, F_KEYS | F_LOAN_AMOUNT},
+    {"LOAN_APPLY", "loan.applied", F_CREDIT_CODE | F_LOAN_AMOUNT, F_KEYS | F_LOAN_AMOUNT},
+    {"LOAN_DECIDE", "loan.decided", F_CREDIT_CODE | F_APPROVED, F_KEYS | F_APPROVED},
+    {"REFUND_RECV", "refund.received", F_REFUND_NO, F_KEYS},
+};
+#define N_TXN_TYPES (sizeof s_txn_types / sizeof s_txn_types[0])
+
+/* Every field of the format; any other name is refused (a misspelt
+   "unitNO" would otherwise silently lose its key). */
+static const char *const s_fields[] = {"bankCode",   "branch",     "txnType", "txnRef",
+                                       "acctKind",   "creditCode", "unitNo",  "refundNo",
+                                       "loanAmount", "approved",   "txnTime", "seq"};
+
+/* Names of the F_ bits, in bit order, for the messages. */
+static const char *const s_flag_fields[] = {"acctKind", "creditCode", "unitNo",
+                                            "refundNo", "loanAmount", "approved"};
+
+/* Copies s into buf for a message: at most 60 bytes, cut on a UTF-8
+   character boundary, with "..." when cut. */
+static const char *
+s_shown (const char *s, char *buf, size_t size)
+{
+    size_t n = strlen (s);
+    size_t max = size > 4 ? size - 4 : 0;
+    if (max > 60)
+        max = 60;
+    if (n <= max) {
+        snprintf (buf, size, "%s", s);
+        return buf;
+    }
+    n = max;
+    while (n > 0 && ((unsigned char) s[n] & 0xC0) == 0x80)
+        n--;
+    snprintf (buf, size, "%.*s...", (int) n, s);
+    return buf;
+}
+
+static const char *
+s_json_type (const json_t *v)
+{
+    switch (json_typeof (v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+/* Reads string field name of root: NULL when absent or null. Writes a
+   reason into err when it is another type, empty or longer than max. */
+static const char *
+s_string (json_t *root, const char *name, size_t max, char *err, size_t errlen)
+{
+    json_t *v = json_object_get (root, name);
+    if (!v || json_is_null (v))
+        return NULL;
+    if (!json_is_string (v)) {
+        snprintf (err, errlen, "field \"%s\" must be a string or null, not %s", name,
+                  s_json_type (v));
+        return NULL;
+    }
+    if (json_string_length (v) == 0) {
+        snprintf (err, errlen, "field \"%s\" is \"\" (empty); send null when there is none",
+                  name);
+        return NULL;
+    }
+    const char *s = json_string_value (v);
+    if (strlen (s) != json_string_length (v)) {
+        snprintf (err, errlen, "field \"%s\" holds a NUL character", name);
+        return NULL;
+    }
+    if (json_string_length (v) > max) {
+        char shown[80];
+        snprintf (err, errlen, "field \"%s\" is \"%s\", longer than %zu bytes", name,
+                  s_shown (s, shown, sizeof shown), max);
+        return NULL;
+    }
+    return s;
+}
+
+/* True when s is 1..max characters of [A-Z0-9]. */
+static bool
+s_upper_code (const char *s)
+{
+    for (const char *p = s; *p; p++)
+        if (!(isupper ((unsigned char) *p) || isdigit ((unsigned char) *p)))
+            return false;
+    return *s != '\0';
+}
+
+/* Parses Beijing local time "YYYY-MM-DD HH:MM:SS" (no offset: the banks'
+   interface always speaks Beijing time). */
+static bool
+s_parse_txn_time (const char *s, int64_t *ms)
+{
+    static const char pattern[] = "dddd-dd-dd dd:dd:dd";
+    if (strlen (s) != sizeof pattern - 1)
+        return false;
+    for (size_t i = 0; pattern[i]; i++)
+        if (pattern[i] == 'd' ? !isdigit ((unsigned char) s[i]) : s[i] != pattern[i])
+            return false;
+    char text[40];
+    snprintf (text, sizeof text, "%.10sT%.8s+08:00", s, s + 11);
+    return clock_parse_rfc3339 (text, ms);
+}
+
+/* Writes a UUID v5 over the NUL-free parts, separated by newlines. */
+static void
+s_derive_id (const char *const *parts, const size_t *lens, size_t n, char event_id[37])
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += lens[i] + 1;
+    char *name = malloc (total);
+    if (!name)
+        abort ();
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        memcpy (name + at, parts[i], lens[i]);
+        at += lens[i];
+        if (i + 1 < n)
+            name[at++] = '\n';
+    }
+    uuid_t out;
+    uuid_generate_sha1 (out, event_namespace, name, at);
+    free (name);
+    uuid_unparse_lower (out, event_id);
+}
+
+uint8_t *
+bank_map (const char *line, size_t line_len, const char *agency, const char *adapter_id,
+          int64_t accepted_at_ms, char event_id[37], size_t *len, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb (line, line_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        snprintf (err, errlen, "not JSON: %s (column %d)", jerr.text, jerr.column);
+        return NULL;
+    }
+    uint8_t *bytes = NULL;
+    char shown[80];
+    err[0] = '\0';
+    if (!json_is_object (root)) {
+        snprintf (err, errlen, "a bank record must be a JSON object, not %s",
+                  s_json_type (root));
+        goto done;
+    }
+    const char *name;
+    json_t *value;
+    json_object_foreach (root, name, value)
+    {
+        bool known = false;
+        for (size_t i = 0; i < sizeof s_fields / sizeof s_fields[0] && !known; i++)
+            known = strcmp (name, s_fields[i]) == 0;
+        if (!known) {
+            snprintf (err, errlen,
+                      "field \"%s\" is not a field of the bank record format "
+                      "(see docs/adapters/bank.md)",
+                      s_shown (name, shown, sizeof shown));
+            goto done;
+        }
+    }
+
+    //  The fields every record has
+    static const char *const always[] = {"bankCode", "branch", "txnType", "txnRef",
+                                         "txnTime"};
+    const char *v[5];
+    for (size_t i = 0; i < 5; i++) {
+        v[i] = s_string (root, always[i],
+                         i == 0   ? MAX_BANK_CODE
+                         : i == 1 ? MAX_BRANCH
+                         : i == 3 ? MAX_TXN_REF
+                                  : 32,
+                         err, errlen);
+        if (*err)
+            goto done;
+        if (!v[i]) {
+            snprintf (err, errlen, "field \"%s\" is missing (or null)", always[i]);
+            goto done;
+        }
+    }
+    const char *bank_code = v[0], *branch = v[1], *txn_type = v[2], *txn_ref = v[3],
+               *txn_time = v[4];
+    if (!s_upper_code (bank_code)) {
+        snprintf (err, errlen,
+                  "field \"bankCode\" is \"%s\", expected upper-case letters and digits "
+                  "like ICBC",
+                  s_shown (bank_code, shown, sizeof shown));
+        goto done;
+    }
+    const txn_type_t *t = NULL;
+    for (size_t i = 0; i < N_TXN_TYPES && !t; i++)
+        if (strcmp (txn_type, s_txn_types[i].txn_type) == 0)
+            t = &s_txn_types[i];
+    if (!t) {
+        snprintf (err, errlen,
+                  "field \"txnType\" is \"%s\", expected ACCT_OPEN, ACCT_CLOSE, "
+                  "MORTGAGE_FILE, LOAN_APPLY, LOAN_DECIDE or REFUND_RECV",
+                  s_shown (txn_type, shown, sizeof shown));
+        goto done;
+    }
+    case_event_t e;
+    memset (&e, 0, sizeof e);
+    if (!s_parse_txn_time (txn_time, &e.occurred_at_ms)) {
+        snprintf (err, errlen,
+                  "field \"txnTime\" is \"%s\", expected Beijing local time without an "
+                  "offset, like 2020-09-01 09:31:21",
+                  s_shown (txn_time, shown, sizeof shown));
+        goto done;
+    }
+
+    //  The fields that depend on txnType: present (not null) or not, and
+    //  whether this txnType needs or carries them
+    unsigned present = 0;
+    for (size_t i = 0; i < 6; i++) {
+        json_t *f = json_object_get (root, s_flag_fields[i]);
+        if (f && !json_is_null (f))
+            present |= 1u << i;
+    }
+    for (size_t i = 0; i < 6; i++) {
+        unsigned bit = 1u << i;
+        if ((t->required & bit) && !(present & bit)) {
+            snprintf (err, errlen, "field \"%s\" is missing (or null); txnType %s needs it",
+                      s_flag_fields[i], t->txn_type);
+            goto done;
+        }
+        if ((present & bit) && !(t->allowed & bit)) {
+            char *text = json_dumps (json_object_get (root, s_flag_fields[i]),
+                                     JSON_ENCODE_ANY | JSON_COMPACT);
+            snprintf (err, errlen,
+                      "field \"%s\" is %s but txnType %s does not carry it; send null",
+                      s_flag_fields[i], text ? s_shown (text, shown, sizeof shown) : "set",
+                      t->txn_type);
+            free (text);
+            goto done;
+        }
+    }
+
+    event_key_t keys[3];
+    event_attr_t attrs[5];
+    memset (attrs, 0, sizeof attrs);
+    char why[IDENT_ERR_MAX];
+
+    const char *credit_code = s_string (root, "creditCode", 32, err, errlen);
+    if (*err)
+        goto done;
+    if (credit_code) {
+        if (!ident_credit_code_valid (credit_code, why, sizeof why)) {
+            snprintf (err, errlen, "field \"creditCode\" is \"%s\": %s",
+                      s_shown (credit_code, shown, sizeof shown), why);
+            goto done;
+        }
+        keys[e.n_keys++] = (event_key_t){KEY_CREDIT_CODE, credit_code};
+    }
+    const char *unit_no = s_string (root, "unitNo", 32, err, errlen);
+    if (*err)
+        goto done;
+    if (unit_no) {
+        if (!ident_unit_number_valid (unit_no, why, sizeof why)) {
+            snprintf (err, errlen, "field \"unitNo\" is \"%s\": %s",
+                      s_shown (unit_no, shown, sizeof shown), why);
+            goto done;
+        }
+        keys[e.n_keys++] = (event_key_t){KEY_UNIT_NUMBER, unit_no};
+    }
+    const char *refund_no = s_string (root, "refundNo", 64, err, errlen);
+    if (*err)
+        goto done;
+    if (refund_no)
+        keys[e.n_keys++] = (event_key_t){KEY_REFUND_NO, refund_no};
+
+    attrs[e.n_attrs++] =
+        (event_attr_t){.name = "bank_code", .type = ATTR_TEXT, .text = bank_code};
+    attrs[e.n_attrs++] =
+        (event_attr_t){.name = "branch", .type = ATTR_TEXT, .text = branch};
+    const char *acct_kind = s_string (root, "acctKind", 32, err, errlen);
+    if (*err)
+        goto done;
+    if (acct_kind) {
+        const char *kind = strcmp (acct_kind, "BASIC") == 0     ? "basic"
+                           : strcmp (acct_kind, "GENERAL") == 0 ? "general"
+                                                                : NULL;
+        if (!kind) {
+            snprintf (err, errlen,
+                      "field \"acctKind\" is \"%s\", expected BASIC or GENERAL",
+                      s_shown (acct_kind, shown, sizeof shown));
+            goto done;
+        }
+        attrs[e.n_attrs++] =
+            (event_attr_t){.name = "account_kind", .type = ATTR_TEXT, .text = kind};
+    }
+    json_t *amount = json_object_get (root, "loanAmount");
+    if (amount && !json_is_null (amount)) {
+        double yuan = json_is_number (amount) ? json_number_value (amount) : -1;
+        if (!json_is_number (amount) || !isfinite (yuan) || yuan < 0) {
+            char *text = json_dumps (amount, JSON_ENCODE_ANY | JSON_COMPACT);
+            snprintf (err, errlen,
+                      "field \"loanAmount\" is %s, expected a number of yuan, 0 or more, "
+                      "like 350000.00",
+                      text ? s_shown (text, shown, sizeof shown) : "not a number");
+            free (text);
+            goto done;
+        }
+        attrs[e.n_attrs++] =
+            (event_attr_t){.name = "loan_yuan", .type = ATTR_NUMBER, .number = yuan};
+    }
+    json_t *approved = json_object_get (root, "approved");
+    if (approved && !json_is_null (approved)) {
+        if (!json_is_boolean (approved)) {
+            char *text = json_dumps (approved, JSON_ENCODE_ANY | JSON_COMPACT);
+            snprintf (err, errlen, "field \"approved\" is %s, expected true or false",
+                      text ? s_shown (text, shown, sizeof shown) : "not a boolean");
+            free (text);
+            goto done;
+        }
+        attrs[e.n_attrs++] = (event_attr_t){
+            .name = "approved", .type = ATTR_FLAG, .flag = json_is_true (approved)};
+    }
+
+    //  The event id: the bank's own sequence number when it sends one,
+    //  else the record's bytes
+    json_t *jseq = json_object_get (root, "seq");
+    char seq_text[32];
+    const char *seq = NULL;
+    if (jseq && json_is_integer (jseq)) {
+        if (json_integer_value (jseq) < 0) {
+            snprintf (err, errlen, "field \"seq\" is %lld, expected 0 or more",
+                      (long long) json_integer_value (jseq));
+            goto done;
+        }
+        snprintf (seq_text, sizeof seq_text, "%lld", (long long) json_integer_value (jseq));
+        seq = seq_text;
+    }
+    else if (jseq && !json_is_null (jseq)) {
+        if (!json_is_string (jseq)) {
+            snprintf (err, errlen,
+                      "field \"seq\" must be a string, a whole number or null, not %s",
+                      s_json_type (jseq));
+            goto done;
+        }
+        seq = s_string (root, "seq", MAX_SEQ, err, errlen);
+        if (*err)
+            goto done;
+    }
+    if (seq) {
+        const char *parts[] = {agency, bank_code, seq};
+        size_t lens[] = {strlen (agency), strlen (bank_code), strlen (seq)};
+        s_derive_id (parts, lens, 3, event_id);
+    }
+    else {
+        const char *parts[] = {agency, line};
+        size_t lens[] = {strlen (agency), line_len};
+        s_derive_id (parts, lens, 2, event_id);
+    }
+
+    e.schema_version = ONENET_SCHEMA_VERSION;
+    e.event_id = event_id;
+    e.agency = agency;
+    e.adapter_id = adapter_id;
+    e.case_no = txn_ref;
+    e.event_type = t->event_type;
+    e.accepted_at_ms = accepted_at_ms;
+    e.keys = keys;
+    e.attrs = attrs;
+    bytes = codec_event_encode (&e, len);
+done:
+    json_decref (root);
+    return bytes;
+}

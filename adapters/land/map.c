@@ -1,0 +1,296 @@
+/*  map: the land registry's own records to case events, see map.h.
+
+    The registry names its fields in Chinese; the event gets ASCII attribute
+    names. Every refusal names the registry's field and, where there is one,
+    the value it held, so the registry's IT staff can find the record. */
+#include "map.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+#include "clock.h"
+#include "codec.h"
+#include "ident.h"
+
+#define MAX_ATTRS 16
+
+/* The namespace of derived event ids: the same one the generic adapter
+   uses (adapters/framework/record.c), 6f6e656e-6574-4025-8640-425020200001. */
+static const uuid_t s_event_namespace = {0x6f, 0x6e, 0x65, 0x6e, 0x65, 0x74, 0x40, 0x25,
+                                         0x86, 0x40, 0x42, 0x50, 0x20, 0x20, 0x00, 0x01};
+
+/* 登记类型: registration type -> event type prefix (and change_kind). */
+typedef struct {
+    const char *name;        /* the registry's 登记类型 */
+    const char *prefix;      /* event type before the dot */
+    const char *change_kind; /* change_kind attribute, NULL when none */
+} land_type_t;
+
+static const land_type_t s_types[] = {
+    {"转移登记", "transfer", NULL},        {"抵押登记", "mortgage", NULL},
+    {"查封登记", "seizure", NULL},         {"异议登记", "objection", NULL},
+    {"注销登记", "cancellation", NULL},    {"变更登记", "change", "change"},
+    {"更正登记", "change", "court_order"}, {"换证", "change", "certificate_replacement"},
+};
+#define TYPE_LIST                                                                          \
+    "转移登记, 抵押登记, 查封登记, 异议登记, 注销登记, 变更登记, 更正登记, 换证"
+
+/* 办理环节: stage -> event type suffix. */
+typedef struct {
+    const char *name;   /* the registry's 办理环节 */
+    const char *suffix; /* event type after the dot */
+} land_stage_t;
+
+static const land_stage_t s_stages[] = {
+    {"受理", "accepted"},     {"登簿", "registered"}, {"办结", "registered"},
+    {"不予登记", "rejected"}, {"撤回", "withdrawn"},
+};
+#define STAGE_LIST "受理, 登簿, 办结, 不予登记, 撤回"
+
+/* Copies at most size - 1 bytes of s into buf, never cutting a UTF-8
+   character in two, so a reason stays valid UTF-8. */
+static const char *
+s_clip (const char *s, char *buf, size_t size)
+{
+    size_t n = strlen (s);
+    if (n >= size) {
+        n = size - 1;
+        while (n > 0 && ((unsigned char) s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy (buf, s, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* The string member name of root into *out. Absent, null or (when not
+   required) "" leave *out NULL; a required one that is absent or empty,
+   or any member that is not a string, is an error. Returns false on error,
+   with the reason in err. */
+static bool
+s_text (json_t *root, const char *name, bool required, const char **out, char *err,
+        size_t errlen)
+{
+    *out = NULL;
+    json_t *v = json_object_get (root, name);
+    if (!v || json_is_null (v)) {
+        if (required) {
+            snprintf (err, errlen, "field \"%s\" is missing", name);
+            return false;
+        }
+        return true;
+    }
+    if (!json_is_string (v)) {
+        snprintf (err, errlen, "field \"%s\" must be a string", name);
+        return false;
+    }
+    if (json_string_length (v) == 0) {
+        if (required) {
+            snprintf (err, errlen, "field \"%s\" is empty", name);
+            return false;
+        }
+        return true;
+    }
+    *out = json_string_value (v);
+    return true;
+}
+
+/* Parses 发生时间, "YYYY-MM-DD HH:MM:SS" Beijing local time (+08:00). */
+static bool
+s_beijing_time (const char *text, int64_t *ms)
+{
+    static const char shape[] = "dddd-dd-dd dd:dd:dd";
+    if (strlen (text) != sizeof shape - 1)
+        return false;
+    for (size_t i = 0; i < sizeof shape - 1; i++) {
+        if (shape[i] == 'd' ? (text[i] < '0' || text[i] > '9') : text[i] != shape[i])
+            return false;
+    }
+    char full[32];
+    snprintf (full, sizeof full, "%s+08:00", text);
+    return clock_parse_rfc3339 (full, ms);
+}
+
+uint8_t *
+land_map (const char *line, size_t line_len, const char *agency, const char *adapter_id,
+          int64_t accepted_at_ms, char event_id[37], size_t *len, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    json_error_t jerr;
+    json_t *root = json_loadb (line, line_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        snprintf (err, errlen, "not JSON: %s (column %d)", jerr.text, jerr.column);
+        return NULL;
+    }
+    uint8_t *bytes = NULL;
+    char clip[64];
+    char event_type[IDENT_EVENT_TYPE_MAX + 1];
+    char record_no_buf[32];
+    event_key_t key;
+    event_attr_t attrs[MAX_ATTRS];
+    size_t n_attrs = 0;
+    case_event_t e;
+    memset (&e, 0, sizeof e);
+    memset (attrs, 0, sizeof attrs);
+    if (!json_is_object (root)) {
+        snprintf (err, errlen, "a record must be a JSON object");
+        goto done;
+    }
+
+    //  Required fields
+    const char *case_no, *type_name, *stage_name, *unit, *occurred;
+    if (!s_text (root, "业务编号", true, &case_no, err, errlen)
+        || !s_text (root, "登记类型", true, &type_name, err, errlen)
+        || !s_text (root, "办理环节", true, &stage_name, err, errlen)
+        || !s_text (root, "不动产单元号", true, &unit, err, errlen)
+        || !s_text (root, "发生时间", true, &occurred, err, errlen))
+        goto done;
+
+    const land_type_t *type = NULL;
+    for (size_t i = 0; i < sizeof s_types / sizeof s_types[0]; i++)
+        if (strcmp (type_name, s_types[i].name) == 0)
+            type = &s_types[i];
+    if (!type) {
+        snprintf (err, errlen,
+                  "field \"登记类型\" is \"%s\", not a known registration type (" TYPE_LIST
+                  ")",
+                  s_clip (type_name, clip, sizeof clip));
+        goto done;
+    }
+    const land_stage_t *stage = NULL;
+    for (size_t i = 0; i < sizeof s_stages / sizeof s_stages[0]; i++)
+        if (strcmp (stage_name, s_stages[i].name) == 0)
+            stage = &s_stages[i];
+    if (!stage) {
+        snprintf (err, errlen,
+                  "field \"办理环节\" is \"%s\", not a known stage (" STAGE_LIST ")",
+                  s_clip (stage_name, clip, sizeof clip));
+        goto done;
+    }
+    snprintf (event_type, sizeof event_type, "%s.%s", type->prefix, stage->suffix);
+
+    char why[IDENT_ERR_MAX];
+    if (!ident_unit_number_valid (unit, why, sizeof why)) {
+        snprintf (err, errlen, "field \"不动产单元号\" is \"%s\": %s",
+                  s_clip (unit, clip, sizeof clip), why);
+        goto done;
+    }
+    if (!s_beijing_time (occurred, &e.occurred_at_ms)) {
+        snprintf (err, errlen,
+                  "field \"发生时间\" is \"%s\", expected a Beijing local time "
+                  "\"YYYY-MM-DD HH:MM:SS\" like 2020-09-01 09:30:00",
+                  s_clip (occurred, clip, sizeof clip));
+        goto done;
+    }
+
+    //  Optional fields
+    const char *mortgage, *owner, *owner_id, *change_type, *record_no;
+    if (!s_text (root, "是否抵押", false, &mortgage, err, errlen)
+        || !s_text (root, "权利人", false, &owner, err, errlen)
+        || !s_text (root, "权利人证件号", false, &owner_id, err, errlen)
+        || !s_text (root, "变更类型", false, &change_type, err, errlen))
+        goto done;
+    json_t *jrec = json_object_get (root, "记录号");
+    if (json_is_integer (jrec)) {
+        snprintf (record_no_buf, sizeof record_no_buf, "%lld",
+                  (long long) json_integer_value (jrec));
+        record_no = record_no_buf;
+    }
+    else if (jrec && !json_is_null (jrec) && !json_is_string (jrec)) {
+        snprintf (err, errlen, "field \"记录号\" must be a string or an integer");
+        goto done;
+    }
+    else if (!s_text (root, "记录号", false, &record_no, err, errlen))
+        goto done;
+    json_t *jarea = json_object_get (root, "面积");
+    if (jarea && !json_is_null (jarea)) {
+        if (!json_is_number (jarea)) {
+            snprintf (err, errlen, "field \"面积\" must be a number of square metres");
+            goto done;
+        }
+        if (json_number_value (jarea) < 0) {
+            snprintf (err, errlen, "field \"面积\" is %g, must not be negative",
+                      json_number_value (jarea));
+            goto done;
+        }
+    }
+
+    //  Attributes
+    attrs[n_attrs++] =
+        (event_attr_t){.name = "registration_type", .type = ATTR_TEXT, .text = type_name};
+    attrs[n_attrs++] =
+        (event_attr_t){.name = "stage", .type = ATTR_TEXT, .text = stage_name};
+    if (type->change_kind)
+        attrs[n_attrs++] = (event_attr_t){
+            .name = "change_kind", .type = ATTR_TEXT, .text = type->change_kind};
+    if (mortgage) {
+        bool yes = strcmp (mortgage, "是") == 0;
+        if (!yes && strcmp (mortgage, "否") != 0) {
+            snprintf (err, errlen, "field \"是否抵押\" is \"%s\", expected 是 or 否",
+                      s_clip (mortgage, clip, sizeof clip));
+            goto done;
+        }
+        attrs[n_attrs++] =
+            (event_attr_t){.name = "has_mortgage", .type = ATTR_FLAG, .flag = yes};
+    }
+    if (owner)
+        attrs[n_attrs++] =
+            (event_attr_t){.name = "buyer_name", .type = ATTR_TEXT, .text = owner};
+    if (owner_id)
+        attrs[n_attrs++] =
+            (event_attr_t){.name = "buyer_id_no", .type = ATTR_TEXT, .text = owner_id};
+    if (jarea && !json_is_null (jarea))
+        attrs[n_attrs++] = (event_attr_t){
+            .name = "area_m2", .type = ATTR_NUMBER, .number = json_number_value (jarea)};
+    if (change_type)
+        attrs[n_attrs++] =
+            (event_attr_t){.name = "change_type", .type = ATTR_TEXT, .text = change_type};
+    if (record_no)
+        attrs[n_attrs++] =
+            (event_attr_t){.name = "record_no", .type = ATTR_TEXT, .text = record_no};
+
+    //  The event id: a function of 记录号 when the registry gives one, else
+    //  of the record's bytes, so a record fed twice is the same event.
+    const char *tag = "\n记录号=";
+    size_t alen = strlen (agency);
+    size_t nlen =
+        record_no ? alen + strlen (tag) + strlen (record_no) : alen + 1 + line_len;
+    char *name_buf = malloc (nlen);
+    if (!name_buf)
+        abort ();
+    memcpy (name_buf, agency, alen);
+    if (record_no) {
+        memcpy (name_buf + alen, tag, strlen (tag));
+        memcpy (name_buf + alen + strlen (tag), record_no, strlen (record_no));
+    }
+    else {
+        name_buf[alen] = '\n';
+        memcpy (name_buf + alen + 1, line, line_len);
+    }
+    uuid_t out;
+    uuid_generate_sha1 (out, s_event_namespace, name_buf, nlen);
+    free (name_buf);
+    uuid_unparse_lower (out, event_id);
+
+    key.kind = KEY_UNIT_NUMBER;
+    key.value = unit;
+    e.schema_version = ONENET_SCHEMA_VERSION;
+    e.event_id = event_id;
+    e.agency = agency;
+    e.adapter_id = adapter_id;
+    e.case_no = case_no;
+    e.event_type = event_type;
+    e.accepted_at_ms = accepted_at_ms;
+    e.n_keys = 1;
+    e.keys = &key;
+    e.n_attrs = n_attrs;
+    e.attrs = attrs;
+    bytes = codec_event_encode (&e, len);
+done:
+    json_decref (root);
+    return bytes;
+}

@@ -1,0 +1,322 @@
+/*  map: the power company's case records to case events, see map.h. */
+#include "map.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+#include "clock.h"
+#include "codec.h"
+#include "ident.h"
+
+#define MAX_KEYS  2
+#define MAX_ATTRS 3
+
+/* The namespace of derived event ids (UUID v5), the framework's own (see
+   adapters/framework/record.c and docs/adapters/generic.md), so that an id
+   is a function of the agency and the record whichever adapter made it. */
+static const uuid_t s_event_namespace = {0x6f, 0x6e, 0x65, 0x6e, 0x65, 0x74, 0x40, 0x25,
+                                         0x86, 0x40, 0x42, 0x50, 0x20, 0x20, 0x00, 0x01};
+
+/* Writes a JSON value as compact text for an error message ("missing" for
+   NULL). */
+static void
+s_show (json_t *value, char *buf, size_t size)
+{
+    if (!value) {
+        snprintf (buf, size, "missing");
+        return;
+    }
+    char *text = json_dumps (value, JSON_ENCODE_ANY | JSON_COMPACT);
+    snprintf (buf, size, "%.60s", text ? text : "?");
+    free (text);
+}
+
+/* The string member name of obj. Absent or null: returns NULL, and when
+   required says the field is missing. Another type, or "" when required:
+   says so. Check *err after a NULL. */
+static const char *
+s_string (json_t *obj, const char *name, bool required, char *err, size_t errlen)
+{
+    json_t *v = json_object_get (obj, name);
+    if (!v || json_is_null (v)) {
+        if (required)
+            snprintf (err, errlen, "field \"%s\" is missing", name);
+        return NULL;
+    }
+    if (!json_is_string (v) || json_string_length (v) == 0) {
+        char shown[64];
+        s_show (v, shown, sizeof shown);
+        snprintf (err, errlen, "field \"%s\" is %s, expected a non-empty string", name,
+                  shown);
+        return NULL;
+    }
+    return json_string_value (v);
+}
+
+/* The boolean member name of obj into *flag; false (and a reason) when it
+   is absent, null or not a boolean. */
+static bool
+s_flag (json_t *obj, const char *name, bool *flag, char *err, size_t errlen)
+{
+    json_t *v = json_object_get (obj, name);
+    if (!v || json_is_null (v)) {
+        snprintf (err, errlen, "field \"%s\" is missing, expected true or false", name);
+        return false;
+    }
+    if (!json_is_boolean (v)) {
+        char shown[64];
+        s_show (v, shown, sizeof shown);
+        snprintf (err, errlen, "field \"%s\" is %s, expected true or false", name, shown);
+        return false;
+    }
+    *flag = json_is_true (v);
+    return true;
+}
+
+/* True when s[0..n) are all decimal digits. */
+static bool
+s_digits (const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* Parses eventTime, Beijing local time without an offset:
+   "YYYY-MM-DDTHH:MM:SS" (or a space for the T), optionally with a
+   fraction of a second. */
+static bool
+s_beijing_time (const char *text, int64_t *ms)
+{
+    size_t n = strlen (text);
+    if (n < 19 || n > 29)
+        return false;
+    if (!s_digits (text, 4) || text[4] != '-' || !s_digits (text + 5, 2) || text[7] != '-'
+        || !s_digits (text + 8, 2) || (text[10] != 'T' && text[10] != ' ')
+        || !s_digits (text + 11, 2) || text[13] != ':' || !s_digits (text + 14, 2)
+        || text[16] != ':' || !s_digits (text + 17, 2))
+        return false;
+    if (n > 19 && (text[19] != '.' || n == 20 || !s_digits (text + 20, n - 20)))
+        return false;
+    char with_offset[40];
+    snprintf (with_offset, sizeof with_offset, "%s+08:00", text);
+    return clock_parse_rfc3339 (with_offset, ms);
+}
+
+/* Derives connection_class from an accepted new installation (seed item
+   18): the voltage level, then what the connection involves. */
+static const char *
+s_connection_class (json_t *root, bool external_works, char *err, size_t errlen)
+{
+    const char *level = s_string (root, "voltageLevel", true, err, errlen);
+    if (!level)
+        return NULL;
+    if (strcmp (level, "LV") == 0) {
+        bool transformer;
+        if (!s_flag (root, "needTransformer", &transformer, err, errlen))
+            return NULL;
+        if (transformer)
+            return "low_voltage_transformer";
+        return external_works ? "low_voltage_external" : "low_voltage";
+    }
+    if (strcmp (level, "HV") == 0) {
+        /* An unknown supply mode is refused rather than read as single
+           supply: that would give 25 working days where 40 may be due. */
+        const char *mode = s_string (root, "supplyMode", false, err, errlen);
+        if (*err)
+            return NULL;
+        if (!mode || strcmp (mode, "SINGLE") == 0)
+            return "high_voltage_single";
+        if (strcmp (mode, "DUAL") == 0)
+            return "high_voltage_dual";
+        snprintf (
+            err, errlen,
+            "field \"supplyMode\" is \"%.40s\", expected \"SINGLE\", \"DUAL\" or null",
+            mode);
+        return NULL;
+    }
+    snprintf (err, errlen, "field \"voltageLevel\" is \"%.40s\", expected \"LV\" or \"HV\"",
+              level);
+    return NULL;
+}
+
+/* Adds capacityKva, when present and not null, as the attribute
+   capacity_kva (an integer, or a number when it has a fraction). */
+static bool
+s_capacity (json_t *root, event_attr_t *attrs, size_t *n, char *err, size_t errlen)
+{
+    json_t *v = json_object_get (root, "capacityKva");
+    if (!v || json_is_null (v))
+        return true;
+    event_attr_t *a = &attrs[*n];
+    memset (a, 0, sizeof *a);
+    a->name = "capacity_kva";
+    if (json_is_integer (v) && json_integer_value (v) >= 0) {
+        a->type = ATTR_INTEGER;
+        a->integer = json_integer_value (v);
+    }
+    else if (json_is_real (v) && json_real_value (v) >= 0) {
+        a->type = ATTR_NUMBER;
+        a->number = json_real_value (v);
+    }
+    else {
+        char shown[64];
+        s_show (v, shown, sizeof shown);
+        snprintf (
+            err, errlen,
+            "field \"capacityKva\" is %s, expected a number of kVA, 0 or more, or null",
+            shown);
+        return false;
+    }
+    (*n)++;
+    return true;
+}
+
+/* The event id: a version 5 UUID over the agency, a line feed and recId
+   when the record has one, else the record's bytes. */
+static void
+s_event_id (const char *agency, const char *name, size_t name_len, char event_id[37])
+{
+    size_t agency_len = strlen (agency);
+    size_t n = agency_len + 1 + name_len;
+    char *buf = malloc (n);
+    if (!buf)
+        abort ();
+    memcpy (buf, agency, agency_len);
+    buf[agency_len] = '\n';
+    memcpy (buf + agency_len + 1, name, name_len);
+    uuid_t out;
+    uuid_generate_sha1 (out, s_event_namespace, buf, n);
+    free (buf);
+    uuid_unparse_lower (out, event_id);
+}
+
+uint8_t *
+power_map (const char *line, size_t line_len, const char *agency, const char *adapter_id,
+           int64_t accepted_at_ms, char event_id[37], size_t *len, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    json_error_t jerr;
+    json_t *root = json_loadb (line, line_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        snprintf (err, errlen, "not JSON: %s (column %d)", jerr.text, jerr.column);
+        return NULL;
+    }
+    uint8_t *bytes = NULL;
+    event_key_t keys[MAX_KEYS];
+    event_attr_t attrs[MAX_ATTRS];
+    case_event_t e;
+    memset (&e, 0, sizeof e);
+    if (!json_is_object (root)) {
+        snprintf (err, errlen, "a record must be a JSON object");
+        goto done;
+    }
+    const char *app_no = s_string (root, "appNo", true, err, errlen);
+    if (!app_no)
+        goto done;
+    const char *busi = s_string (root, "busiType", true, err, errlen);
+    if (!busi)
+        goto done;
+    const char *step = s_string (root, "step", true, err, errlen);
+    if (!step)
+        goto done;
+    bool install = strcmp (busi, "NEW_INSTALL") == 0;
+    bool accept = false;
+    if (install) {
+        accept = strcmp (step, "ACCEPT") == 0;
+        if (!accept && strcmp (step, "COMPLETE") != 0) {
+            snprintf (err, errlen,
+                      "field \"step\" is \"%.40s\", expected \"ACCEPT\" or \"COMPLETE\" "
+                      "for busiType \"NEW_INSTALL\"",
+                      step);
+            goto done;
+        }
+        e.event_type = accept ? "connection.accepted" : "connection.completed";
+    }
+    else if (strcmp (busi, "TRANSFER") == 0) {
+        if (strcmp (step, "DONE") != 0) {
+            snprintf (err, errlen,
+                      "field \"step\" is \"%.40s\", expected \"DONE\" for busiType "
+                      "\"TRANSFER\"",
+                      step);
+            goto done;
+        }
+        e.event_type = "account.transferred";
+    }
+    else {
+        snprintf (err, errlen,
+                  "field \"busiType\" is \"%.40s\", expected \"NEW_INSTALL\" or "
+                  "\"TRANSFER\"",
+                  busi);
+        goto done;
+    }
+    const char *when = s_string (root, "eventTime", true, err, errlen);
+    if (!when)
+        goto done;
+    if (!s_beijing_time (when, &e.occurred_at_ms)) {
+        snprintf (err, errlen,
+                  "field \"eventTime\" is \"%.40s\", expected Beijing local time "
+                  "without an offset, like 2020-09-01T09:30:00",
+                  when);
+        goto done;
+    }
+    //  Keys: the application number always, the unit number when known.
+    keys[e.n_keys++] = (event_key_t){KEY_APPLICATION_NO, app_no};
+    const char *unit = s_string (root, "unitNo", false, err, errlen);
+    if (*err)
+        goto done;
+    if (unit) {
+        char why[IDENT_ERR_MAX];
+        if (!ident_unit_number_valid (unit, why, sizeof why)) {
+            snprintf (err, errlen, "field \"unitNo\" is \"%.40s\": %s", unit, why);
+            goto done;
+        }
+        keys[e.n_keys++] = (event_key_t){KEY_UNIT_NUMBER, unit};
+    }
+    else if (!install) {
+        /* property_transfer is keyed by the unit number: an account
+           transfer without one could never complete its step. */
+        snprintf (err, errlen,
+                  "field \"unitNo\" is missing, required for busiType \"TRANSFER\"");
+        goto done;
+    }
+    if (accept) {
+        bool external;
+        if (!s_flag (root, "needExternalWorks", &external, err, errlen))
+            goto done;
+        const char *cls = s_connection_class (root, external, err, errlen);
+        if (!cls)
+            goto done;
+        attrs[e.n_attrs++] =
+            (event_attr_t){.name = "connection_class", .type = ATTR_TEXT, .text = cls};
+        attrs[e.n_attrs++] =
+            (event_attr_t){.name = "external_works", .type = ATTR_FLAG, .flag = external};
+        if (!s_capacity (root, attrs, &e.n_attrs, err, errlen))
+            goto done;
+    }
+    const char *rec_id = s_string (root, "recId", false, err, errlen);
+    if (*err)
+        goto done;
+    if (rec_id)
+        s_event_id (agency, rec_id, strlen (rec_id), event_id);
+    else
+        s_event_id (agency, line, line_len, event_id);
+
+    e.schema_version = ONENET_SCHEMA_VERSION;
+    e.event_id = event_id;
+    e.agency = agency;
+    e.adapter_id = adapter_id;
+    e.case_no = app_no;
+    e.accepted_at_ms = accepted_at_ms;
+    e.keys = keys;
+    e.attrs = attrs;
+    bytes = codec_event_encode (&e, len);
+done:
+    json_decref (root);
+    return bytes;
+}

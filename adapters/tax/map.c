@@ -1,0 +1,332 @@
+/*  map: the tax bureau's case records to case events, see map.h. */
+#include "map.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+#include "clock.h"
+#include "codec.h"
+#include "ident.h"
+
+#define MAX_KEYS  3
+#define MAX_ATTRS 2
+
+/* The namespace of derived event ids, the same as the generic adapter's
+   (adapters/framework/record.c), so that one rule derives every id. */
+static const uuid_t s_event_namespace = {0x6f, 0x6e, 0x65, 0x6e, 0x65, 0x74, 0x40, 0x25,
+                                         0x86, 0x40, 0x42, 0x50, 0x20, 0x20, 0x00, 0x01};
+
+/* How a field's value becomes an attribute. */
+typedef enum {
+    VALUE_AMOUNT, /* JE: a JSON number, not negative, in yuan -> number */
+    VALUE_YES_NO, /* "Y" / "N" -> flag */
+    VALUE_GRADE   /* A, B, M, C or D -> text */
+} value_kind_t;
+
+/* One business the bureau reports: a (YWLX, YWZT) pair and its event. */
+typedef struct {
+    const char *ywlx;       /* 业务类型, business type */
+    const char *ywzt;       /* 业务状态, business state */
+    const char *event_type; /* the case event it becomes */
+    const char *key_field;  /* the field that must carry the event's key */
+    const char *attr_field; /* the field the attribute comes from */
+    const char *attr_name;  /* the attribute's name in the event */
+    value_kind_t attr_kind; /* how the value is read */
+    bool attr_required;     /* refuse the record without attr_field */
+} business_t;
+
+static const business_t s_businesses[] = {
+    {"QS", "HD", "deed_tax.assessed", "BDCDYH", "JE", "deed_tax_yuan", VALUE_AMOUNT, true},
+    {"QS", "JS", "deed_tax.paid", "BDCDYH", "JE", "deed_tax_yuan", VALUE_AMOUNT, false},
+    {"FP", "KJ", "invoice.issued", "NSRSBH", "UKEY", "ukey_issued", VALUE_YES_NO, true},
+    {"ZX", "QJ", "deregistration.cleared", "NSRSBH", "WQS", "no_arrears", VALUE_YES_NO,
+     true},
+    {"XY", "GX", "credit_grade.shared", "NSRSBH", "XYDJ", "grade", VALUE_GRADE, true},
+    {"TK", "SP", "refund.approved", "TKH", "JE", "amount_yuan", VALUE_AMOUNT, true},
+};
+
+#define N_BUSINESSES (sizeof s_businesses / sizeof s_businesses[0])
+
+/* Writes a JSON value as it appeared (compact, at most 40 bytes) into buf,
+   for a reason that must show the offending value. */
+static const char *
+s_shown (const json_t *value, char *buf, size_t size)
+{
+    char *text = json_dumps (value, JSON_ENCODE_ANY | JSON_COMPACT);
+    snprintf (buf, size, "%.40s", text ? text : "?");
+    free (text);
+    return buf;
+}
+
+/* Reads the string field name of obj into *out. A member that is absent,
+   null or "" leaves *out NULL; with required, that refuses the record
+   (event_type, when not NULL, says which event needs it). Returns false,
+   with the reason in err, when the record must be refused. */
+static bool
+s_string (json_t *obj, const char *name, bool required, const char *event_type,
+          const char **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    json_t *v = json_object_get (obj, name);
+    if (v && !json_is_null (v) && !json_is_string (v)) {
+        char shown[48];
+        snprintf (err, errlen, "field \"%s\" is %s, expected a string", name,
+                  s_shown (v, shown, sizeof shown));
+        return false;
+    }
+    if (v && json_is_string (v) && json_string_length (v) > 0)
+        *out = json_string_value (v);
+    if (!*out && required) {
+        snprintf (err, errlen, "field \"%s\" is %s%s%s", name,
+                  !v                 ? "missing"
+                  : json_is_null (v) ? "null"
+                                     : "empty",
+                  event_type ? ", required for " : "", event_type ? event_type : "");
+        return false;
+    }
+    return true;
+}
+
+/* Parses FSSJ, Beijing time "YYYYMMDDHHMMSS", into ms since the epoch. */
+static bool
+s_parse_fssj (const char *text, int64_t *ms)
+{
+    if (strlen (text) != 14)
+        return false;
+    for (int i = 0; i < 14; i++)
+        if (text[i] < '0' || text[i] > '9')
+            return false;
+    //  clock.c checks the ranges (month, day of month, leap years, 23:59:59)
+    char rfc[32];
+    snprintf (rfc, sizeof rfc, "%.4s-%.2s-%.2sT%.2s:%.2s:%.2s+08:00", text, text + 4,
+              text + 6, text + 8, text + 10, text + 12);
+    return clock_parse_rfc3339 (rfc, ms);
+}
+
+/* Fills attr from the field of business b; *present false when the
+   optional field is absent. Returns false with the reason in err. */
+static bool
+s_attr (json_t *root, const business_t *b, event_attr_t *attr, bool *present, char *err,
+        size_t errlen)
+{
+    *present = false;
+    memset (attr, 0, sizeof *attr);
+    attr->name = b->attr_name;
+    json_t *v = json_object_get (root, b->attr_field);
+    char shown[48];
+    if (b->attr_kind == VALUE_AMOUNT) {
+        if (!v || json_is_null (v)) {
+            if (b->attr_required) {
+                snprintf (err, errlen, "field \"%s\" is %s, required for %s", b->attr_field,
+                          v ? "null" : "missing", b->event_type);
+                return false;
+            }
+            return true;
+        }
+        if (!json_is_number (v)) {
+            snprintf (err, errlen, "field \"%s\" is %s, expected a JSON number of yuan",
+                      b->attr_field, s_shown (v, shown, sizeof shown));
+            return false;
+        }
+        double yuan = json_number_value (v);
+        if (!isfinite (yuan) || yuan < 0) {
+            snprintf (err, errlen, "field \"%s\" is %s, expected an amount of 0 or more",
+                      b->attr_field, s_shown (v, shown, sizeof shown));
+            return false;
+        }
+        //  always a number, so that 12000 and 12000.50 are one type
+        attr->type = ATTR_NUMBER;
+        attr->number = yuan;
+        *present = true;
+        return true;
+    }
+    const char *text;
+    if (!s_string (root, b->attr_field, b->attr_required, b->event_type, &text, err,
+                   errlen))
+        return false;
+    if (!text)
+        return true;
+    if (b->attr_kind == VALUE_YES_NO) {
+        if (strcmp (text, "Y") != 0 && strcmp (text, "N") != 0) {
+            snprintf (err, errlen, "field \"%s\" is \"%.40s\", expected \"Y\" or \"N\"",
+                      b->attr_field, text);
+            return false;
+        }
+        attr->type = ATTR_FLAG;
+        attr->flag = text[0] == 'Y';
+    }
+    else {
+        if (strlen (text) != 1 || !strchr ("ABMCD", text[0])) {
+            snprintf (err, errlen,
+                      "field \"%s\" is \"%.40s\", expected a credit grade A, B, M, C or D",
+                      b->attr_field, text);
+            return false;
+        }
+        attr->type = ATTR_TEXT;
+        attr->text = text;
+    }
+    *present = true;
+    return true;
+}
+
+/* Finds the business of a (YWLX, YWZT) pair; NULL with the reason in err. */
+static const business_t *
+s_business (const char *ywlx, const char *ywzt, char *err, size_t errlen)
+{
+    bool type_known = false;
+    char states[64] = "";
+    for (size_t i = 0; i < N_BUSINESSES; i++) {
+        const business_t *b = &s_businesses[i];
+        if (strcmp (b->ywlx, ywlx) != 0)
+            continue;
+        if (strcmp (b->ywzt, ywzt) == 0)
+            return b;
+        size_t used = strlen (states);
+        snprintf (states + used, sizeof states - used, "%s%s", type_known ? ", " : "",
+                  b->ywzt);
+        type_known = true;
+    }
+    if (!type_known)
+        snprintf (err, errlen,
+                  "field \"YWLX\" is \"%.40s\", not a known business type "
+                  "(QS, FP, ZX, XY, TK)",
+                  ywlx);
+    else
+        snprintf (err, errlen,
+                  "field \"YWZT\" is \"%.40s\", not a known state for YWLX \"%s\" "
+                  "(expected %s)",
+                  ywzt, ywlx, states);
+    return NULL;
+}
+
+/* Writes the UUID v5 of agency, a line feed and the name bytes. */
+static void
+s_derive_id (const char *agency, const char *name, size_t name_len, char event_id[37])
+{
+    size_t alen = strlen (agency);
+    size_t nlen = alen + 1 + name_len;
+    char *buf = malloc (nlen);
+    if (!buf)
+        abort ();
+    memcpy (buf, agency, alen);
+    buf[alen] = '\n';
+    memcpy (buf + alen + 1, name, name_len);
+    uuid_t out;
+    uuid_generate_sha1 (out, s_event_namespace, buf, nlen);
+    free (buf);
+    uuid_unparse_lower (out, event_id);
+}
+
+uint8_t *
+tax_map (const char *line, size_t line_len, const char *agency, const char *adapter_id,
+         int64_t accepted_at_ms, char event_id[37], size_t *len, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb (line, line_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        snprintf (err, errlen, "not JSON: %s (column %d)", jerr.text, jerr.column);
+        return NULL;
+    }
+    uint8_t *bytes = NULL;
+    event_key_t keys[MAX_KEYS];
+    event_attr_t attrs[MAX_ATTRS];
+    case_event_t e;
+    memset (&e, 0, sizeof e);
+    err[0] = '\0';
+    if (!json_is_object (root)) {
+        snprintf (err, errlen, "a record must be a JSON object");
+        goto done;
+    }
+    const char *ywlx, *ywzt, *fssj;
+    if (!s_string (root, "WSH", true, NULL, &e.case_no, err, errlen)
+        || !s_string (root, "YWLX", true, NULL, &ywlx, err, errlen)
+        || !s_string (root, "YWZT", true, NULL, &ywzt, err, errlen))
+        goto done;
+    const business_t *b = s_business (ywlx, ywzt, err, errlen);
+    if (!b)
+        goto done;
+    e.event_type = b->event_type;
+    if (!s_string (root, "FSSJ", true, NULL, &fssj, err, errlen))
+        goto done;
+    if (!s_parse_fssj (fssj, &e.occurred_at_ms)) {
+        snprintf (err, errlen,
+                  "field \"FSSJ\" is \"%.40s\", expected Beijing time YYYYMMDDHHMMSS, "
+                  "like 20200901093000",
+                  fssj);
+        goto done;
+    }
+
+    //  Keys: each checked when present; the business's own key is required.
+    static const struct {
+        const char *field; /* the bureau's field */
+        key_kind_t kind;   /* the key it becomes */
+    } key_fields[MAX_KEYS] = {
+        {"NSRSBH", KEY_CREDIT_CODE},
+        {"BDCDYH", KEY_UNIT_NUMBER},
+        {"TKH", KEY_REFUND_NO},
+    };
+    for (size_t i = 0; i < MAX_KEYS; i++) {
+        const char *value;
+        bool required = strcmp (key_fields[i].field, b->key_field) == 0;
+        if (!s_string (root, key_fields[i].field, required, b->event_type, &value, err,
+                       errlen))
+            goto done;
+        if (!value)
+            continue;
+        char why[IDENT_ERR_MAX];
+        if ((key_fields[i].kind == KEY_CREDIT_CODE
+             && !ident_credit_code_valid (value, why, sizeof why))
+            || (key_fields[i].kind == KEY_UNIT_NUMBER
+                && !ident_unit_number_valid (value, why, sizeof why))) {
+            snprintf (err, errlen, "field \"%s\": %s", key_fields[i].field, why);
+            goto done;
+        }
+        keys[e.n_keys].kind = key_fields[i].kind;
+        keys[e.n_keys].value = value;
+        e.n_keys++;
+    }
+
+    //  Attributes: the business's own, and the tax office when given.
+    bool present;
+    if (!s_attr (root, b, &attrs[e.n_attrs], &present, err, errlen))
+        goto done;
+    if (present)
+        e.n_attrs++;
+    const char *office;
+    if (!s_string (root, "SWJG_DM", false, NULL, &office, err, errlen))
+        goto done;
+    if (office) {
+        memset (&attrs[e.n_attrs], 0, sizeof attrs[e.n_attrs]);
+        attrs[e.n_attrs].name = "tax_office";
+        attrs[e.n_attrs].type = ATTR_TEXT;
+        attrs[e.n_attrs].text = office;
+        e.n_attrs++;
+    }
+
+    //  The id: the bureau's record id when given, so that a record exported
+    //  again with other formatting is the same event; else the bytes.
+    const char *jlh;
+    if (!s_string (root, "JLH", false, NULL, &jlh, err, errlen))
+        goto done;
+    if (jlh)
+        s_derive_id (agency, jlh, strlen (jlh), event_id);
+    else
+        s_derive_id (agency, line, line_len, event_id);
+
+    e.schema_version = ONENET_SCHEMA_VERSION;
+    e.event_id = event_id;
+    e.agency = agency;
+    e.adapter_id = adapter_id;
+    e.accepted_at_ms = accepted_at_ms;
+    e.keys = keys;
+    e.attrs = attrs;
+    bytes = codec_event_encode (&e, len);
+done:
+    json_decref (root);
+    return bytes;
+}

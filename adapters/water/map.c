@@ -1,0 +1,309 @@
+/*  map: the water company's export records to case events, see map.h. */
+#include "map.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+#include "clock.h"
+#include "codec.h"
+#include "ident.h"
+
+/* The namespace of derived event ids (UUID v5), the same as the generic
+   adapter's (adapters/framework/record.c): ids are per agency anyway. */
+static const uuid_t event_namespace = {0x6f, 0x6e, 0x65, 0x6e, 0x65, 0x74, 0x40, 0x25,
+                                       0x86, 0x40, 0x42, 0x50, 0x20, 0x20, 0x00, 0x01};
+
+/* One (业务, 节点) pair of the export and the event it becomes. */
+typedef struct {
+    const char *business; /* 业务: 报装 or 过户 */
+    const char *node;     /* 节点: the step within it */
+    const char *event;    /* onenet event type */
+    bool needs_flags;     /* 外线工程 and 特殊场所 are required */
+    bool needs_unit;      /* 不动产单元号 is required */
+} water_step_t;
+
+static const water_step_t s_steps[] = {
+    {"报装", "受理", "connection.accepted", true, false},
+    {"报装", "通水", "connection.completed", false, false},
+    /* an account transfer is matched to the property transfer by the unit
+       number alone: without it the event could never complete a step */
+    {"过户", "完成", "account.transferred", false, true},
+};
+#define N_STEPS (sizeof s_steps / sizeof s_steps[0])
+
+/* The JSON type of v, for a refusal that names a value that is no string. */
+static const char *
+s_json_type (json_t *v)
+{
+    switch (json_typeof (v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    default: return "not a string";
+    }
+}
+
+/* Field name of root as a string. Returns NULL when it is absent or "" (err
+   untouched), or when it is no string (err set: test *err). With required,
+   absent and "" are refused too. The export writes empty columns as "". */
+static const char *
+s_string (json_t *root, const char *name, bool required, const char *why, char *err,
+          size_t errlen)
+{
+    json_t *v = json_object_get (root, name);
+    if (v && !json_is_string (v)) {
+        snprintf (err, errlen, "field \"%s\" is %s, expected a string", name,
+                  s_json_type (v));
+        return NULL;
+    }
+    if (!v || json_string_length (v) == 0) {
+        if (required)
+            snprintf (err, errlen, "field \"%s\" is %s%s", name, v ? "empty" : "missing",
+                      why ? why : "");
+        return NULL;
+    }
+    return json_string_value (v);
+}
+
+/* 是 / 否 to a flag. Returns false, with err set, for anything else. */
+static bool
+s_yes_no (const char *name, const char *text, bool *flag, char *err, size_t errlen)
+{
+    if (strcmp (text, "是") == 0)
+        *flag = true;
+    else if (strcmp (text, "否") == 0)
+        *flag = false;
+    else {
+        snprintf (err, errlen, "field \"%s\" is \"%.40s\", expected 是 or 否", name, text);
+        return false;
+    }
+    return true;
+}
+
+static bool
+s_digits (const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* 时间: Beijing local time "YYYY/MM/DD HH:MM" or "YYYY/MM/DD HH:MM:SS",
+   two digits for every part but the year. China keeps UTC+8 all year, so
+   the offset is fixed; clock_parse_rfc3339 checks the calendar (no
+   2021/02/29, no 24:00). */
+static bool
+s_parse_time (const char *text, int64_t *ms)
+{
+    size_t n = strlen (text);
+    if (n != 16 && n != 19)
+        return false;
+    if (!s_digits (text, 4) || text[4] != '/' || !s_digits (text + 5, 2) || text[7] != '/'
+        || !s_digits (text + 8, 2) || text[10] != ' ' || !s_digits (text + 11, 2)
+        || text[13] != ':' || !s_digits (text + 14, 2))
+        return false;
+    if (n == 19 && (text[16] != ':' || !s_digits (text + 17, 2)))
+        return false;
+    char rfc[32];
+    snprintf (rfc, sizeof rfc, "%.4s-%.2s-%.2sT%.2s:%.2s:%.2s+08:00", text, text + 5,
+              text + 8, text + 11, text + 14, n == 19 ? text + 17 : "00");
+    return clock_parse_rfc3339 (rfc, ms);
+}
+
+/* The event id: UUID v5 over the agency and name (len bytes), lower case. */
+static void
+s_derive_id (const char *agency, const char *name, size_t len, char event_id[37])
+{
+    size_t alen = strlen (agency);
+    size_t nlen = alen + 1 + len;
+    char *buf = malloc (nlen);
+    if (!buf)
+        abort ();
+    memcpy (buf, agency, alen);
+    buf[alen] = '\n';
+    memcpy (buf + alen + 1, name, len);
+    uuid_t out;
+    uuid_generate_sha1 (out, event_namespace, buf, nlen);
+    free (buf);
+    uuid_unparse_lower (out, event_id);
+}
+
+/* water_map with an error buffer of its own size, so that "*err set" is a
+   reliable test however small the caller's buffer is. */
+static uint8_t *
+s_map (const char *line, size_t line_len, const char *agency, const char *adapter_id,
+       int64_t accepted_at_ms, char event_id[37], size_t *len, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    json_error_t jerr;
+    json_t *root = json_loadb (line, line_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        snprintf (err, errlen, "not JSON: %s (column %d)", jerr.text, jerr.column);
+        return NULL;
+    }
+    uint8_t *bytes = NULL;
+    event_key_t keys[2];
+    event_attr_t attrs[2];
+    case_event_t e;
+    memset (&e, 0, sizeof e);
+    memset (attrs, 0, sizeof attrs);
+    if (!json_is_object (root)) {
+        snprintf (err, errlen, "a record must be a JSON object");
+        goto done;
+    }
+    //  Every field the export defines is read (and type-checked) up front,
+    //  so a refusal names the first bad field whatever the record's kind.
+    const char *order_no = s_string (root, "工单号", true, NULL, err, errlen);
+    if (*err)
+        goto done;
+    const char *business = s_string (root, "业务", true, NULL, err, errlen);
+    if (*err)
+        goto done;
+    const char *node = s_string (root, "节点", true, NULL, err, errlen);
+    if (*err)
+        goto done;
+    const char *time = s_string (root, "时间", true, NULL, err, errlen);
+    if (*err)
+        goto done;
+    const char *outer = s_string (root, "外线工程", false, NULL, err, errlen);
+    if (*err)
+        goto done;
+    const char *special = s_string (root, "特殊场所", false, NULL, err, errlen);
+    if (*err)
+        goto done;
+    const char *unit = s_string (root, "不动产单元号", false, NULL, err, errlen);
+    if (*err)
+        goto done;
+    const char *serial = s_string (root, "流水号", false, NULL, err, errlen);
+    if (*err)
+        goto done;
+    //  Read but not forwarded: the hub needs neither, and a name and an
+    //  address are personal data that should not travel without a reason.
+    s_string (root, "用水地址", false, NULL, err, errlen);
+    if (*err)
+        goto done;
+    s_string (root, "户名", false, NULL, err, errlen);
+    if (*err)
+        goto done;
+
+    //  业务 and 节点 choose the event.
+    const water_step_t *step = NULL;
+    bool business_known = false;
+    for (size_t i = 0; i < N_STEPS; i++) {
+        if (strcmp (s_steps[i].business, business) != 0)
+            continue;
+        business_known = true;
+        if (strcmp (s_steps[i].node, node) == 0)
+            step = &s_steps[i];
+    }
+    if (!business_known) {
+        snprintf (err, errlen, "field \"业务\" is \"%.40s\", expected 报装 or 过户",
+                  business);
+        goto done;
+    }
+    if (!step) {
+        snprintf (err, errlen, "field \"节点\" is \"%.40s\", expected %s for 业务 %s", node,
+                  strcmp (business, "报装") == 0 ? "受理 or 通水" : "完成", business);
+        goto done;
+    }
+    if (!s_parse_time (time, &e.occurred_at_ms)) {
+        snprintf (err, errlen,
+                  "field \"时间\" is \"%.40s\", expected Beijing time YYYY/MM/DD HH:MM "
+                  "(seconds optional), like 2020/09/01 09:30",
+                  time);
+        goto done;
+    }
+
+    //  Keys: the work order number always, the unit number when given.
+    keys[e.n_keys++] = (event_key_t){KEY_APPLICATION_NO, order_no};
+    if (unit) {
+        char why[IDENT_ERR_MAX];
+        if (!ident_unit_number_valid (unit, why, sizeof why)) {
+            snprintf (err, errlen, "field \"不动产单元号\" is \"%.40s\": %s", unit, why);
+            goto done;
+        }
+        keys[e.n_keys++] = (event_key_t){KEY_UNIT_NUMBER, unit};
+    }
+    else if (step->needs_unit) {
+        snprintf (err, errlen,
+                  "field \"不动产单元号\" is %s: 过户 needs it to match the property "
+                  "transfer",
+                  json_object_get (root, "不动产单元号") ? "empty" : "missing");
+        goto done;
+    }
+
+    //  Attributes: the two flags that choose the connection's deadline.
+    //  Required where they decide it (受理); kept wherever they are given.
+    const char *flag_names[2] = {"外线工程", "特殊场所"};
+    const char *flag_values[2] = {outer, special};
+    const char *attr_names[2] = {"external_works", "special_case"};
+    for (int i = 0; i < 2; i++) {
+        if (!flag_values[i]) {
+            if (step->needs_flags) {
+                snprintf (err, errlen, "field \"%s\" is %s: %s %s needs 是 or 否",
+                          flag_names[i],
+                          json_object_get (root, flag_names[i]) ? "empty" : "missing",
+                          business, node);
+                goto done;
+            }
+            continue;
+        }
+        event_attr_t *a = &attrs[e.n_attrs];
+        a->name = attr_names[i];
+        a->type = ATTR_FLAG;
+        if (!s_yes_no (flag_names[i], flag_values[i], &a->flag, err, errlen))
+            goto done;
+        e.n_attrs++;
+    }
+
+    //  The id: by 流水号 (with the event type, in case the export numbers
+    //  an application rather than each of its steps), else by the bytes.
+    if (serial) {
+        size_t slen = strlen (serial), tlen = strlen (step->event);
+        char *name = malloc (slen + 1 + tlen);
+        if (!name)
+            abort ();
+        memcpy (name, serial, slen);
+        name[slen] = '\n';
+        memcpy (name + slen + 1, step->event, tlen);
+        s_derive_id (agency, name, slen + 1 + tlen, event_id);
+        free (name);
+    }
+    else
+        s_derive_id (agency, line, line_len, event_id);
+
+    e.schema_version = ONENET_SCHEMA_VERSION;
+    e.event_id = event_id;
+    e.agency = agency;
+    e.adapter_id = adapter_id;
+    e.case_no = order_no;
+    e.event_type = step->event;
+    e.accepted_at_ms = accepted_at_ms;
+    e.keys = keys;
+    e.attrs = attrs;
+    bytes = codec_event_encode (&e, len);
+done:
+    json_decref (root);
+    return bytes;
+}
+
+uint8_t *
+water_map (const char *line, size_t line_len, const char *agency, const char *adapter_id,
+           int64_t accepted_at_ms, char event_id[37], size_t *len, char *err, size_t errlen)
+{
+    char why[512];
+    uint8_t *bytes = s_map (line, line_len, agency, adapter_id, accepted_at_ms, event_id,
+                            len, why, sizeof why);
+    if (err && errlen)
+        snprintf (err, errlen, "%s", bytes ? "" : why);
+    return bytes;
+}

@@ -1,0 +1,31 @@
+/*  map: the water company's own records (供水营业收费系统 export) to case
+    events. One JSON object per line, with the export's Chinese field names:
+
+        {"工单号": "PYSW-J-20200901-0655", "业务": "报装", "节点": "受理",
+         "外线工程": "是", "特殊场所": "否", "用水地址": "彭阳县白阳镇...",
+         "不动产单元号": "640425001002GB00123F00010001", "户名": "马建国",
+         "时间": "2020/09/01 09:30", "流水号": "optional"}
+
+        业务 报装 + 节点 受理  ->  connection.accepted (external_works,
+                                  special_case flags from 外线工程, 特殊场所)
+        业务 报装 + 节点 通水  ->  connection.completed
+        业务 过户 + 节点 完成  ->  account.transferred
+
+    docs/adapters/water.md documents every field and refusal. */
+#ifndef ONENET_WATER_MAP_H
+#define ONENET_WATER_MAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* An adapter_map_fn (adapters/framework/adapter.h): parses one export line
+   into a serialized CaseEvent for agency (always "water") and adapter_id.
+   On success returns malloc'd bytes (caller frees), sets *len and writes
+   the event id into event_id[37]: a UUID v5 over the agency and 流水号 when
+   the record has one, else over the agency and the line's bytes. On failure
+   returns NULL with a reason naming the field and its value in err. */
+uint8_t *water_map (const char *line, size_t line_len, const char *agency,
+                    const char *adapter_id, int64_t accepted_at_ms, char event_id[37],
+                    size_t *len, char *err, size_t errlen);
+
+#endif
