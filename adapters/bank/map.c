@@ -15,18 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uuid/uuid.h>
 
 #include "clock.h"
 #include "codec.h"
+#include "record.h"
 #include "ident.h"
 
 /* The namespace of derived event ids (UUID v5), the framework's own
    (adapters/framework/record.c), so that ids of all adapters come from one
    scheme. */
-static const uuid_t event_namespace = {0x6f, 0x6e, 0x65, 0x6e, 0x65, 0x74, 0x40, 0x25,
-                                       0x86, 0x40, 0x42, 0x50, 0x20, 0x20, 0x00, 0x01};
-
 /* Longest bankCode, branch, txnRef and seq the banks may send (bytes). */
 #define MAX_BANK_CODE 16
 #define MAX_BRANCH    128
@@ -165,29 +162,6 @@ s_parse_txn_time (const char *s, int64_t *ms)
     char text[40];
     snprintf (text, sizeof text, "%.10sT%.8s+08:00", s, s + 11);
     return clock_parse_rfc3339 (text, ms);
-}
-
-/* Writes a UUID v5 over the NUL-free parts, separated by newlines. */
-static void
-s_derive_id (const char *const *parts, const size_t *lens, size_t n, char event_id[37])
-{
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += lens[i] + 1;
-    char *name = malloc (total);
-    if (!name)
-        abort ();
-    size_t at = 0;
-    for (size_t i = 0; i < n; i++) {
-        memcpy (name + at, parts[i], lens[i]);
-        at += lens[i];
-        if (i + 1 < n)
-            name[at++] = '\n';
-    }
-    uuid_t out;
-    uuid_generate_sha1 (out, event_namespace, name, at);
-    free (name);
-    uuid_unparse_lower (out, event_id);
 }
 
 uint8_t *
@@ -408,12 +382,12 @@ bank_map (const char *line, size_t line_len, const char *agency, const char *ada
     if (seq) {
         const char *parts[] = {agency, bank_code, seq};
         size_t lens[] = {strlen (agency), strlen (bank_code), strlen (seq)};
-        s_derive_id (parts, lens, 3, event_id);
+        record_event_id (parts, lens, 3, event_id);
     }
     else {
         const char *parts[] = {agency, line};
         size_t lens[] = {strlen (agency), line_len};
-        s_derive_id (parts, lens, 2, event_id);
+        record_event_id (parts, lens, 2, event_id);
     }
 
     e.schema_version = ONENET_SCHEMA_VERSION;

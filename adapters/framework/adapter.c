@@ -56,7 +56,12 @@ typedef struct {
     int64_t *to_remove;             /* acknowledged seqs to delete */
     size_t n_remove, cap_remove;
     uint64_t accepted, acked, rejected, refused; /* counters */
-    uint64_t task_cursor; /* the last task handed durably to the agency */
+    uint64_t task_cursor;  /* the last task handed durably to the agency */
+    bool unsent;           /* the outbox may hold events past cursor */
+    outbox_row_t *rows;    /* a batch read from the outbox (batch_max, allocated once) */
+    const uint8_t **bytes; /* their encodings, for the sender */
+    size_t *lens;          /* their lengths */
+    int64_t *tokens;       /* their outbox seqs */
 } adapter_t;
 
 static void
@@ -174,6 +179,8 @@ commit_chunk (adapter_t *self, const char *source, int64_t offset)
         return false;
     }
     self->accepted += (uint64_t) added;
+    if (added > 0)
+        self->unsent = true;
     chunk_clear (c);
     return true;
 }
@@ -380,22 +387,27 @@ on_task (void *user, const task_t *task)
         return;
     char err[512];
     if (task_out_write (self->config->task_spool, task, err, sizeof err) != 0) {
-        log_error ("task not delivered to the agency, will retry", "adapter=%s agency=%s "
-                   "task=%llu error=\"%s\"", self->config->adapter_id, self->config->agency,
+        log_error ("task not delivered to the agency, will retry",
+                   "adapter=%s agency=%s "
+                   "task=%llu error=\"%s\"",
+                   self->config->adapter_id, self->config->agency,
                    (unsigned long long) task->seq, err);
         return;
     }
     if (outbox_put (self->outbox, NULL, 0, TASK_CURSOR_SOURCE, (int64_t) task->seq, err,
-                    sizeof err) < 0) {
-        log_error ("task cursor not saved, the task will come again", "adapter=%s task=%llu "
-                   "error=\"%s\"", self->config->adapter_id, (unsigned long long) task->seq,
-                   err);
+                    sizeof err)
+        < 0) {
+        log_error ("task cursor not saved, the task will come again",
+                   "adapter=%s task=%llu "
+                   "error=\"%s\"",
+                   self->config->adapter_id, (unsigned long long) task->seq, err);
         return;
     }
     self->task_cursor = task->seq;
-    log_info ("task delivered to the agency", "adapter=%s agency=%s task=%llu kind=%s %s=%s",
-              self->config->adapter_id, self->config->agency, (unsigned long long) task->seq,
-              task->kind, key_kind_name (task->key_kind), task->key_value);
+    log_info ("task delivered to the agency",
+              "adapter=%s agency=%s task=%llu kind=%s %s=%s", self->config->adapter_id,
+              self->config->agency, (unsigned long long) task->seq, task->kind,
+              key_kind_name (task->key_kind), task->key_value);
 }
 
 /* Hands unsent outbox events to the sender while the window has room. */
@@ -403,35 +415,28 @@ static void
 fill_window (adapter_t *self)
 {
     size_t max = (size_t) self->config->batch_max;
-    outbox_row_t *rows = calloc (max, sizeof *rows);
-    const uint8_t **bytes = calloc (max, sizeof *bytes);
-    size_t *lens = calloc (max, sizeof *lens);
-    int64_t *tokens = calloc (max, sizeof *tokens);
-    if (!rows || !bytes || !lens || !tokens)
-        abort ();
-    while (sender_has_room (self->sender)) {
+    while (self->unsent && sender_has_room (self->sender)) {
         /* leave room for the batch envelope */
-        size_t n = outbox_fetch (self->outbox, self->cursor, max,
-                                 (size_t) self->config->max_message_bytes - 1024, rows);
-        if (n == 0)
+        size_t n =
+            outbox_fetch (self->outbox, self->cursor, max,
+                          (size_t) self->config->max_message_bytes - 1024, self->rows);
+        if (n == 0) {
+            self->unsent = false; /* all handed over: no query until new input */
             break;
-        for (size_t i = 0; i < n; i++) {
-            bytes[i] = rows[i].bytes;
-            lens[i] = rows[i].len;
-            tokens[i] = rows[i].seq;
         }
-        if (sender_send (self->sender, bytes, lens, tokens, n) != 0)
+        for (size_t i = 0; i < n; i++) {
+            self->bytes[i] = self->rows[i].bytes;
+            self->lens[i] = self->rows[i].len;
+            self->tokens[i] = self->rows[i].seq;
+        }
+        if (sender_send (self->sender, self->bytes, self->lens, self->tokens, n) != 0)
             log_error ("could not encode a batch from the outbox",
                        "adapter=%s first_seq=%lld", self->config->adapter_id,
-                       (long long) rows[0].seq);
-        self->cursor = rows[n - 1].seq;
+                       (long long) self->rows[0].seq);
+        self->cursor = self->rows[n - 1].seq;
         for (size_t i = 0; i < n; i++)
-            outbox_row_free (&rows[i]);
+            outbox_row_free (&self->rows[i]);
     }
-    free (rows);
-    free (bytes);
-    free (lens);
-    free (tokens);
 }
 
 static void
@@ -466,17 +471,27 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
     bool from_stdin = !*config->spool;
     if (*config->task_spool) {
         if (mkdir (config->task_spool, 0755) != 0 && errno != EEXIST) {
-            log_error ("could not create the task out-spool", "adapter=%s task_spool=%s "
-                       "error=\"%s\"", config->adapter_id, config->task_spool,
-                       strerror (errno));
+            log_error ("could not create the task out-spool",
+                       "adapter=%s task_spool=%s "
+                       "error=\"%s\"",
+                       config->adapter_id, config->task_spool, strerror (errno));
             outbox_close (&self->outbox);
             return 1;
         }
-        self->task_cursor = (uint64_t) outbox_source_offset (self->outbox, TASK_CURSOR_SOURCE);
+        self->task_cursor =
+            (uint64_t) outbox_source_offset (self->outbox, TASK_CURSOR_SOURCE);
     }
     if (from_stdin)
         fcntl (STDIN_FILENO, F_SETFL, fcntl (STDIN_FILENO, F_GETFL) | O_NONBLOCK);
     chunk_init (&self->chunk);
+    size_t max = (size_t) config->batch_max;
+    self->rows = calloc (max, sizeof *self->rows);
+    self->bytes = calloc (max, sizeof *self->bytes);
+    self->lens = calloc (max, sizeof *self->lens);
+    self->tokens = calloc (max, sizeof *self->tokens);
+    if (!self->rows || !self->bytes || !self->lens || !self->tokens)
+        abort ();
+    self->unsent = true; /* a restart resends the backlog from seq 0 */
     strbuf_init (&self->stdin_buf);
     void *ctx = zmq_ctx_new ();
     sender_options_t opt = {
@@ -561,6 +576,10 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
     zmq_ctx_term (ctx);
     outbox_close (&self->outbox);
     chunk_free (&self->chunk);
+    free (self->rows);
+    free (self->bytes);
+    free (self->lens);
+    free (self->tokens);
     strbuf_free (&self->stdin_buf);
     free (self->to_remove);
     return rc;
@@ -590,7 +609,8 @@ adapter_main (int argc, char **argv, const char *prog, const char *agency,
                  && strcmp (argv[i + 1], agency) != 0)
                 || (strncmp (argv[i], "--agency=", 9) == 0
                     && strcmp (argv[i] + 9, agency) != 0))) {
-            fprintf (stderr, "%s: this adapter speaks for agency \"%s\" only\n", prog, agency);
+            fprintf (stderr, "%s: this adapter speaks for agency \"%s\" only\n", prog,
+                     agency);
             free (args);
             return 2;
         }

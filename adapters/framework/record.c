@@ -38,6 +38,28 @@ string_field (json_t *obj, const char *name, bool required, char *err, size_t er
     return json_string_value (v);
 }
 
+void
+record_event_id (const char *const *parts, const size_t *lens, size_t n, char event_id[37])
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += lens[i] + 1;
+    char *name = malloc (total ? total : 1);
+    if (!name)
+        abort ();
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        memcpy (name + at, parts[i], lens[i]);
+        at += lens[i];
+        if (i + 1 < n)
+            name[at++] = '\n';
+    }
+    uuid_t out;
+    uuid_generate_sha1 (out, event_namespace, name, at);
+    free (name);
+    uuid_unparse_lower (out, event_id);
+}
+
 uint8_t *
 record_parse_ndjson (const char *line, size_t line_len, const char *agency,
                      const char *adapter_id, int64_t accepted_at_ms, char event_id[37],
@@ -178,17 +200,9 @@ record_parse_ndjson (const char *line, size_t line_len, const char *agency,
     }
     else {
         /* same agency and same record bytes: same event */
-        size_t nlen = strlen (agency) + 1 + line_len;
-        char *name_buf = malloc (nlen);
-        if (!name_buf)
-            abort ();
-        memcpy (name_buf, agency, strlen (agency));
-        name_buf[strlen (agency)] = '\n';
-        memcpy (name_buf + strlen (agency) + 1, line, line_len);
-        uuid_t out;
-        uuid_generate_sha1 (out, event_namespace, name_buf, nlen);
-        free (name_buf);
-        uuid_unparse_lower (out, event_id);
+        const char *parts[2] = {agency, line};
+        size_t lens[2] = {strlen (agency), line_len};
+        record_event_id (parts, lens, 2, event_id);
     }
     e.schema_version = ONENET_SCHEMA_VERSION;
     e.event_id = event_id;

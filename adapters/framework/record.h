@@ -20,6 +20,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A derived event id: UUID v5 in onenet's own namespace over the n parts
+   joined by line feeds, e.g. {agency, record bytes} or {agency, the
+   agency's record number}. The same parts always give the same id, so a
+   record delivered twice is the same event. Every adapter derives its ids
+   here. */
+void record_event_id (const char *const *parts, const size_t *lens, size_t n,
+                      char event_id[37]);
+
 /* Parses one line into a serialized CaseEvent for agency and adapter_id.
    On success returns malloc'd bytes (caller frees), sets *len and writes the
    event id into event_id[37]. On failure returns NULL with a reason naming

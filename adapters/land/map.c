@@ -10,19 +10,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uuid/uuid.h>
 
 #include "clock.h"
 #include "codec.h"
+#include "record.h"
+#include "strbuf.h"
 #include "ident.h"
 
 #define MAX_ATTRS 16
 
 /* The namespace of derived event ids: the same one the generic adapter
    uses (adapters/framework/record.c), 6f6e656e-6574-4025-8640-425020200001. */
-static const uuid_t s_event_namespace = {0x6f, 0x6e, 0x65, 0x6e, 0x65, 0x74, 0x40, 0x25,
-                                         0x86, 0x40, 0x42, 0x50, 0x20, 0x20, 0x00, 0x01};
-
 /* 登记类型: registration type -> event type prefix (and change_kind). */
 typedef struct {
     const char *name;        /* the registry's 登记类型 */
@@ -255,26 +253,13 @@ land_map (const char *line, size_t line_len, const char *agency, const char *ada
 
     //  The event id: a function of 记录号 when the registry gives one, else
     //  of the record's bytes, so a record fed twice is the same event.
-    const char *tag = "\n记录号=";
-    size_t alen = strlen (agency);
-    size_t nlen =
-        record_no ? alen + strlen (tag) + strlen (record_no) : alen + 1 + line_len;
-    char *name_buf = malloc (nlen);
-    if (!name_buf)
-        abort ();
-    memcpy (name_buf, agency, alen);
-    if (record_no) {
-        memcpy (name_buf + alen, tag, strlen (tag));
-        memcpy (name_buf + alen + strlen (tag), record_no, strlen (record_no));
-    }
-    else {
-        name_buf[alen] = '\n';
-        memcpy (name_buf + alen + 1, line, line_len);
-    }
-    uuid_t out;
-    uuid_generate_sha1 (out, s_event_namespace, name_buf, nlen);
-    free (name_buf);
-    uuid_unparse_lower (out, event_id);
+    strbuf_t numbered;
+    strbuf_init (&numbered);
+    strbuf_printf (&numbered, "记录号=%s", record_no ? record_no : "");
+    const char *parts[2] = {agency, record_no ? numbered.data : line};
+    size_t lens[2] = {strlen (agency), record_no ? numbered.len : line_len};
+    record_event_id (parts, lens, 2, event_id);
+    strbuf_free (&numbered);
 
     key.kind = KEY_UNIT_NUMBER;
     key.value = unit;

@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uuid/uuid.h>
 
 #include "clock.h"
 #include "codec.h"
+#include "record.h"
 #include "ident.h"
 
 #define MAX_KEYS  2
@@ -18,9 +18,6 @@
 /* The namespace of derived event ids (UUID v5), the framework's own (see
    adapters/framework/record.c and docs/adapters/generic.md), so that an id
    is a function of the agency and the record whichever adapter made it. */
-static const uuid_t s_event_namespace = {0x6f, 0x6e, 0x65, 0x6e, 0x65, 0x74, 0x40, 0x25,
-                                         0x86, 0x40, 0x42, 0x50, 0x20, 0x20, 0x00, 0x01};
-
 /* Writes a JSON value as compact text for an error message ("missing" for
    NULL). */
 static void
@@ -182,18 +179,9 @@ s_capacity (json_t *root, event_attr_t *attrs, size_t *n, char *err, size_t errl
 static void
 s_event_id (const char *agency, const char *name, size_t name_len, char event_id[37])
 {
-    size_t agency_len = strlen (agency);
-    size_t n = agency_len + 1 + name_len;
-    char *buf = malloc (n);
-    if (!buf)
-        abort ();
-    memcpy (buf, agency, agency_len);
-    buf[agency_len] = '\n';
-    memcpy (buf + agency_len + 1, name, name_len);
-    uuid_t out;
-    uuid_generate_sha1 (out, s_event_namespace, buf, n);
-    free (buf);
-    uuid_unparse_lower (out, event_id);
+    const char *parts[2] = {agency, name};
+    size_t lens[2] = {strlen (agency), name_len};
+    record_event_id (parts, lens, 2, event_id);
 }
 
 uint8_t *

@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uuid/uuid.h>
 
 #include "clock.h"
 #include "codec.h"
+#include "record.h"
 #include "ident.h"
 
 #define MAX_KEYS  3
@@ -18,9 +18,6 @@
 
 /* The namespace of derived event ids, the same as the generic adapter's
    (adapters/framework/record.c), so that one rule derives every id. */
-static const uuid_t s_event_namespace = {0x6f, 0x6e, 0x65, 0x6e, 0x65, 0x74, 0x40, 0x25,
-                                         0x86, 0x40, 0x42, 0x50, 0x20, 0x20, 0x00, 0x01};
-
 /* How a field's value becomes an attribute. */
 typedef enum {
     VALUE_AMOUNT, /* JE: a JSON number, not negative, in yuan -> number */
@@ -208,18 +205,9 @@ s_business (const char *ywlx, const char *ywzt, char *err, size_t errlen)
 static void
 s_derive_id (const char *agency, const char *name, size_t name_len, char event_id[37])
 {
-    size_t alen = strlen (agency);
-    size_t nlen = alen + 1 + name_len;
-    char *buf = malloc (nlen);
-    if (!buf)
-        abort ();
-    memcpy (buf, agency, alen);
-    buf[alen] = '\n';
-    memcpy (buf + alen + 1, name, name_len);
-    uuid_t out;
-    uuid_generate_sha1 (out, s_event_namespace, buf, nlen);
-    free (buf);
-    uuid_unparse_lower (out, event_id);
+    const char *parts[2] = {agency, name};
+    size_t lens[2] = {strlen (agency), name_len};
+    record_event_id (parts, lens, 2, event_id);
 }
 
 uint8_t *

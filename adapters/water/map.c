@@ -6,17 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uuid/uuid.h>
 
 #include "clock.h"
 #include "codec.h"
+#include "record.h"
 #include "ident.h"
 
 /* The namespace of derived event ids (UUID v5), the same as the generic
    adapter's (adapters/framework/record.c): ids are per agency anyway. */
-static const uuid_t event_namespace = {0x6f, 0x6e, 0x65, 0x6e, 0x65, 0x74, 0x40, 0x25,
-                                       0x86, 0x40, 0x42, 0x50, 0x20, 0x20, 0x00, 0x01};
-
 /* One (业务, 节点) pair of the export and the event it becomes. */
 typedef struct {
     const char *business; /* 业务: 报装 or 过户 */
@@ -123,18 +120,9 @@ s_parse_time (const char *text, int64_t *ms)
 static void
 s_derive_id (const char *agency, const char *name, size_t len, char event_id[37])
 {
-    size_t alen = strlen (agency);
-    size_t nlen = alen + 1 + len;
-    char *buf = malloc (nlen);
-    if (!buf)
-        abort ();
-    memcpy (buf, agency, alen);
-    buf[alen] = '\n';
-    memcpy (buf + alen + 1, name, len);
-    uuid_t out;
-    uuid_generate_sha1 (out, event_namespace, buf, nlen);
-    free (buf);
-    uuid_unparse_lower (out, event_id);
+    const char *parts[2] = {agency, name};
+    size_t lens[2] = {strlen (agency), len};
+    record_event_id (parts, lens, 2, event_id);
 }
 
 /* water_map with an error buffer of its own size, so that "*err set" is a
