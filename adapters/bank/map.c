@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
+#include "beijing_time.h"
 #include "codec.h"
 #include "record.h"
 #include "ident.h"
@@ -148,22 +148,6 @@ s_upper_code (const char *s)
     return *s != '\0';
 }
 
-/* Parses Beijing local time "YYYY-MM-DD HH:MM:SS" (no offset: the banks'
-   interface always speaks Beijing time). */
-static bool
-s_parse_txn_time (const char *s, int64_t *ms)
-{
-    static const char pattern[] = "dddd-dd-dd dd:dd:dd";
-    if (strlen (s) != sizeof pattern - 1)
-        return false;
-    for (size_t i = 0; pattern[i]; i++)
-        if (pattern[i] == 'd' ? !isdigit ((unsigned char) s[i]) : s[i] != pattern[i])
-            return false;
-    char text[40];
-    snprintf (text, sizeof text, "%.10sT%.8s+08:00", s, s + 11);
-    return clock_parse_rfc3339 (text, ms);
-}
-
 uint8_t *
 bank_map (const char *line, size_t line_len, const char *agency, const char *adapter_id,
           int64_t accepted_at_ms, char event_id[37], size_t *len, char *err, size_t errlen)
@@ -238,7 +222,7 @@ bank_map (const char *line, size_t line_len, const char *agency, const char *ada
     }
     case_event_t e;
     memset (&e, 0, sizeof e);
-    if (!s_parse_txn_time (txn_time, &e.occurred_at_ms)) {
+    if (!beijing_time_parse (txn_time, "YYYY-MM-DD hh:mm:ss", &e.occurred_at_ms)) {
         snprintf (err, errlen,
                   "field \"txnTime\" is \"%s\", expected Beijing local time without an "
                   "offset, like 2020-09-01 09:31:21",

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
+#include "beijing_time.h"
 #include "codec.h"
 #include "record.h"
 #include "strbuf.h"
@@ -97,22 +97,6 @@ s_text (json_t *root, const char *name, bool required, const char **out, char *e
     return true;
 }
 
-/* Parses 发生时间, "YYYY-MM-DD HH:MM:SS" Beijing local time (+08:00). */
-static bool
-s_beijing_time (const char *text, int64_t *ms)
-{
-    static const char shape[] = "dddd-dd-dd dd:dd:dd";
-    if (strlen (text) != sizeof shape - 1)
-        return false;
-    for (size_t i = 0; i < sizeof shape - 1; i++) {
-        if (shape[i] == 'd' ? (text[i] < '0' || text[i] > '9') : text[i] != shape[i])
-            return false;
-    }
-    char full[32];
-    snprintf (full, sizeof full, "%s+08:00", text);
-    return clock_parse_rfc3339 (full, ms);
-}
-
 uint8_t *
 land_map (const char *line, size_t line_len, const char *agency, const char *adapter_id,
           int64_t accepted_at_ms, char event_id[37], size_t *len, char *err, size_t errlen)
@@ -177,7 +161,7 @@ land_map (const char *line, size_t line_len, const char *agency, const char *ada
                   s_clip (unit, clip, sizeof clip), why);
         goto done;
     }
-    if (!s_beijing_time (occurred, &e.occurred_at_ms)) {
+    if (!beijing_time_parse (occurred, "YYYY-MM-DD hh:mm:ss", &e.occurred_at_ms)) {
         snprintf (err, errlen,
                   "field \"发生时间\" is \"%s\", expected a Beijing local time "
                   "\"YYYY-MM-DD HH:MM:SS\" like 2020-09-01 09:30:00",

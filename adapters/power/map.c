@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
+#include "beijing_time.h"
 #include "codec.h"
 #include "record.h"
 #include "ident.h"
@@ -74,36 +74,10 @@ s_flag (json_t *obj, const char *name, bool *flag, char *err, size_t errlen)
     return true;
 }
 
-/* True when s[0..n) are all decimal digits. */
-static bool
-s_digits (const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return true;
-}
-
-/* Parses eventTime, Beijing local time without an offset:
-   "YYYY-MM-DDTHH:MM:SS" (or a space for the T), optionally with a
-   fraction of a second. */
-static bool
-s_beijing_time (const char *text, int64_t *ms)
-{
-    size_t n = strlen (text);
-    if (n < 19 || n > 29)
-        return false;
-    if (!s_digits (text, 4) || text[4] != '-' || !s_digits (text + 5, 2) || text[7] != '-'
-        || !s_digits (text + 8, 2) || (text[10] != 'T' && text[10] != ' ')
-        || !s_digits (text + 11, 2) || text[13] != ':' || !s_digits (text + 14, 2)
-        || text[16] != ':' || !s_digits (text + 17, 2))
-        return false;
-    if (n > 19 && (text[19] != '.' || n == 20 || !s_digits (text + 20, n - 20)))
-        return false;
-    char with_offset[40];
-    snprintf (with_offset, sizeof with_offset, "%s+08:00", text);
-    return clock_parse_rfc3339 (with_offset, ms);
-}
+/* eventTime: Beijing local time without an offset, "YYYY-MM-DDTHH:MM:SS"
+   (or a space for the T), optionally with a fraction of a second. */
+static const char s_event_time[] =
+    "YYYY-MM-DDThh:mm:ss|YYYY-MM-DD hh:mm:ss|YYYY-MM-DDThh:mm:ss.f|YYYY-MM-DD hh:mm:ss.f";
 
 /* Derives connection_class from an accepted new installation (seed item
    18): the voltage level, then what the connection involves. */
@@ -246,7 +220,7 @@ power_map (const char *line, size_t line_len, const char *agency, const char *ad
     const char *when = s_string (root, "eventTime", true, err, errlen);
     if (!when)
         goto done;
-    if (!s_beijing_time (when, &e.occurred_at_ms)) {
+    if (!beijing_time_parse (when, s_event_time, &e.occurred_at_ms)) {
         snprintf (err, errlen,
                   "field \"eventTime\" is \"%.40s\", expected Beijing local time "
                   "without an offset, like 2020-09-01T09:30:00",

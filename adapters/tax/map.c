@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
+#include "beijing_time.h"
 #include "codec.h"
 #include "record.h"
 #include "ident.h"
@@ -87,22 +87,6 @@ s_string (json_t *obj, const char *name, bool required, const char *event_type,
         return false;
     }
     return true;
-}
-
-/* Parses FSSJ, Beijing time "YYYYMMDDHHMMSS", into ms since the epoch. */
-static bool
-s_parse_fssj (const char *text, int64_t *ms)
-{
-    if (strlen (text) != 14)
-        return false;
-    for (int i = 0; i < 14; i++)
-        if (text[i] < '0' || text[i] > '9')
-            return false;
-    //  clock.c checks the ranges (month, day of month, leap years, 23:59:59)
-    char rfc[32];
-    snprintf (rfc, sizeof rfc, "%.4s-%.2s-%.2sT%.2s:%.2s:%.2s+08:00", text, text + 4,
-              text + 6, text + 8, text + 10, text + 12);
-    return clock_parse_rfc3339 (rfc, ms);
 }
 
 /* Fills attr from the field of business b; *present false when the
@@ -241,7 +225,7 @@ tax_map (const char *line, size_t line_len, const char *agency, const char *adap
     e.event_type = b->event_type;
     if (!s_string (root, "FSSJ", true, NULL, &fssj, err, errlen))
         goto done;
-    if (!s_parse_fssj (fssj, &e.occurred_at_ms)) {
+    if (!beijing_time_parse (fssj, "YYYYMMDDhhmmss", &e.occurred_at_ms)) {
         snprintf (err, errlen,
                   "field \"FSSJ\" is \"%.40s\", expected Beijing time YYYYMMDDHHMMSS, "
                   "like 20200901093000",

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
+#include "beijing_time.h"
 #include "codec.h"
 #include "record.h"
 #include "ident.h"
@@ -83,37 +83,6 @@ s_yes_no (const char *name, const char *text, bool *flag, char *err, size_t errl
         return false;
     }
     return true;
-}
-
-static bool
-s_digits (const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return true;
-}
-
-/* 时间: Beijing local time "YYYY/MM/DD HH:MM" or "YYYY/MM/DD HH:MM:SS",
-   two digits for every part but the year. China keeps UTC+8 all year, so
-   the offset is fixed; clock_parse_rfc3339 checks the calendar (no
-   2021/02/29, no 24:00). */
-static bool
-s_parse_time (const char *text, int64_t *ms)
-{
-    size_t n = strlen (text);
-    if (n != 16 && n != 19)
-        return false;
-    if (!s_digits (text, 4) || text[4] != '/' || !s_digits (text + 5, 2) || text[7] != '/'
-        || !s_digits (text + 8, 2) || text[10] != ' ' || !s_digits (text + 11, 2)
-        || text[13] != ':' || !s_digits (text + 14, 2))
-        return false;
-    if (n == 19 && (text[16] != ':' || !s_digits (text + 17, 2)))
-        return false;
-    char rfc[32];
-    snprintf (rfc, sizeof rfc, "%.4s-%.2s-%.2sT%.2s:%.2s:%.2s+08:00", text, text + 5,
-              text + 8, text + 11, text + 14, n == 19 ? text + 17 : "00");
-    return clock_parse_rfc3339 (rfc, ms);
 }
 
 /* The event id: UUID v5 over the agency and name (len bytes), lower case. */
@@ -203,7 +172,7 @@ s_map (const char *line, size_t line_len, const char *agency, const char *adapte
                   strcmp (business, "报装") == 0 ? "受理 or 通水" : "完成", business);
         goto done;
     }
-    if (!s_parse_time (time, &e.occurred_at_ms)) {
+    if (!beijing_time_parse (time, "YYYY/MM/DD hh:mm|YYYY/MM/DD hh:mm:ss", &e.occurred_at_ms)) {
         snprintf (err, errlen,
                   "field \"时间\" is \"%.40s\", expected Beijing time YYYY/MM/DD HH:MM "
                   "(seconds optional), like 2020/09/01 09:30",
