@@ -15,8 +15,11 @@
 #include "clock.h"
 #include "log.h"
 #include "outbox.h"
+#include "record.h"
 #include "sender.h"
+#include "source_db.h"
 #include "strbuf.h"
+#include "task_db.h"
 #include "task_out.h"
 
 #define CHUNK_LINES    1000 /* records per outbox transaction */
@@ -50,7 +53,9 @@ typedef struct {
     strbuf_t stdin_buf;             /* unconsumed bytes from stdin */
     uint64_t stdin_lines;           /* lines consumed from stdin */
     bool input_done;                /* no more input (stdin EOF) */
-    bool spool_empty;               /* the last spool scan found no file */
+    bool spool_empty;               /* the last spool scan (or table poll) found nothing */
+    source_db_t *source_db;         /* the agency's outbox table, or NULL */
+    task_db_t *task_db;             /* the agency's task table, or NULL */
     int64_t input_retry_at;         /* after an outbox failure, wait until then */
     int64_t next_scan;              /* next spool scan, monotonic ms */
     int64_t *to_remove;             /* acknowledged seqs to delete */
@@ -103,8 +108,30 @@ chunk_free (chunk_t *c)
 
 /* Maps one line into the chunk (or its refused list). */
 static void
-take_line (adapter_t *self, const char *line, size_t len, const char *where_file,
-           uint64_t line_no)
+add_bad (chunk_t *c, const char *where, const char *reason, const char *record, size_t len)
+{
+    if (c->n_bad == c->cap_bad) {
+        c->cap_bad = c->cap_bad ? 2 * c->cap_bad : 16;
+        c->bad = realloc (c->bad, c->cap_bad * sizeof *c->bad);
+        if (!c->bad)
+            abort ();
+    }
+    bad_record_t *b = &c->bad[c->n_bad++];
+    b->where = strdup (where);
+    b->reason = strdup (reason);
+    b->record = malloc (len + 1);
+    if (!b->where || !b->reason || !b->record)
+        abort ();
+    memcpy (b->record, record, len);
+    b->record[len] = '\0';
+    b->len = len;
+}
+
+/* Maps one line into the chunk (or its refused list); where names it
+   ("file:line", "table onenet_outbox row 17"). Returns false for a blank
+   line, which is neither. */
+static bool
+take_line (adapter_t *self, const char *line, size_t len, const char *where)
 {
     while (len && (line[len - 1] == '\r' || line[len - 1] == '\n'))
         len--;
@@ -112,7 +139,7 @@ take_line (adapter_t *self, const char *line, size_t len, const char *where_file
     while (start < len && (line[start] == ' ' || line[start] == '\t'))
         start++;
     if (start == len)
-        return; /* blank line */
+        return false; /* blank line */
     chunk_t *c = &self->chunk;
     char err[320];
     size_t blen;
@@ -129,28 +156,13 @@ take_line (adapter_t *self, const char *line, size_t len, const char *where_file
         bytes = NULL;
     }
     if (!bytes) {
-        if (c->n_bad == c->cap_bad) {
-            c->cap_bad = c->cap_bad ? 2 * c->cap_bad : 16;
-            c->bad = realloc (c->bad, c->cap_bad * sizeof *c->bad);
-            if (!c->bad)
-                abort ();
-        }
-        bad_record_t *b = &c->bad[c->n_bad++];
-        char where[1100];
-        snprintf (where, sizeof where, "%s:%llu", where_file, (unsigned long long) line_no);
-        b->where = strdup (where);
-        b->reason = strdup (err);
-        b->record = malloc (len + 1);
-        if (!b->where || !b->reason || !b->record)
-            abort ();
-        memcpy (b->record, line, len);
-        b->record[len] = '\0';
-        b->len = len;
-        return;
+        add_bad (c, where, err, line, len);
+        return true;
     }
     c->bytes[c->n] = bytes;
     c->items[c->n] = (outbox_item_t){c->ids[c->n], bytes, blen, now};
     c->n++;
+    return true;
 }
 
 /* Commits the chunk to the outbox (with the source position). Returns false
@@ -208,8 +220,10 @@ read_stdin (adapter_t *self)
             if (!nl)
                 break;
             size_t end = (size_t) (nl - self->stdin_buf.data) + 1;
-            take_line (self, self->stdin_buf.data + pos, end - pos, "stdin",
-                       first_line + lines + 1);
+            char where[40];
+            snprintf (where, sizeof where, "stdin:%llu",
+                      (unsigned long long) (first_line + lines + 1));
+            take_line (self, self->stdin_buf.data + pos, end - pos, where);
             lines++;
             pos = end;
         }
@@ -285,7 +299,10 @@ read_spool_file (adapter_t *self, const char *name)
         }
         if (line[len - 1] != '\n' && !feof (f))
             break;
-        take_line (self, line, (size_t) len, path, line_no + lines + 1);
+        char where[1100];
+        snprintf (where, sizeof where, "%s:%llu", path,
+                  (unsigned long long) (line_no + lines + 1));
+        take_line (self, line, (size_t) len, where);
         lines++;
         pos += len;
     }
@@ -347,6 +364,89 @@ scan_spool (adapter_t *self)
     self->next_scan = clock_mono_ms () + (busy ? 0 : self->config->spool_scan_ms);
 }
 
+/* Claims one batch of the agency's outbox table, accepts it into the outbox
+   and marks the rows in the agency table, see source_db.h. Each row is one
+   event whose id is derived from the agency, the table and the row id, so a
+   row claimed again after a crash is the same event. */
+static void
+poll_db (adapter_t *self)
+{
+    const adapter_config_t *config = self->config;
+    char err[512];
+    int n = source_db_claim (self->source_db, config->source_batch, err, sizeof err);
+    if (n < 0) {
+        log_error ("could not read the agency's outbox table, will retry",
+                   "adapter=%s agency=%s table=%s error=\"%s\"", config->adapter_id,
+                   config->agency, source_db_table (self->source_db), err);
+        self->next_scan = clock_mono_ms () + config->source_poll_ms;
+        return;
+    }
+    self->spool_empty = n == 0;
+    if (n == 0) {
+        self->next_scan = clock_mono_ms () + config->source_poll_ms;
+        return;
+    }
+    const char *table = source_db_table (self->source_db);
+    chunk_t *c = &self->chunk;
+    char(*ids)[37] = calloc ((size_t) n, sizeof *ids);
+    const char **event_ids = calloc ((size_t) n, sizeof *event_ids);
+    char **reasons = calloc ((size_t) n, sizeof *reasons);
+    if (!ids || !event_ids || !reasons)
+        abort ();
+    for (int i = 0; i < n; i++) {
+        int64_t row = source_db_row_id (self->source_db, i);
+        size_t len;
+        const char *record = source_db_row_record (self->source_db, i, &len);
+        char where[200], row_text[24];
+        snprintf (where, sizeof where, "table %s row %lld", table, (long long) row);
+        snprintf (row_text, sizeof row_text, "%lld", (long long) row);
+        size_t good = c->n, bad = c->n_bad;
+        if (!take_line (self, record, len, where))
+            add_bad (c, where, "field \"record\" is empty", record, len);
+        if (c->n > good) {
+            /* the row's own id replaces the one the mapping derived */
+            const char *parts[3] = {config->agency, table, row_text};
+            size_t lens[3] = {strlen (config->agency), strlen (table), strlen (row_text)};
+            record_event_id (parts, lens, 3, ids[i]);
+            size_t blen;
+            uint8_t *bytes = record_event_with_id (c->bytes[good], c->items[good].len,
+                                                   ids[i], &blen);
+            if (!bytes)
+                abort (); /* the mapping's own encoding always decodes */
+            free (c->bytes[good]);
+            c->bytes[good] = bytes;
+            memcpy (c->ids[good], ids[i], 37);
+            c->items[good] = (outbox_item_t){c->ids[good], bytes, blen,
+                                             c->items[good].accepted_at_ms};
+            event_ids[i] = ids[i];
+        }
+        else if (c->n_bad > bad) {
+            reasons[i] = strdup (c->bad[bad].reason);
+            if (!reasons[i])
+                abort ();
+        }
+    }
+    if (!commit_chunk (self, NULL, 0)) {
+        chunk_clear (c);
+        source_db_abort (self->source_db); /* the rows stay new for the retry */
+    }
+    else if (source_db_finish (self->source_db, config->adapter_id, event_ids,
+                               (const char *const *) reasons, err, sizeof err)
+             != 0)
+        log_error ("could not mark rows of the agency's outbox table; they will be "
+                   "claimed again and absorbed as duplicates",
+                   "adapter=%s agency=%s table=%s rows=%d error=\"%s\"", config->adapter_id,
+                   config->agency, table, n, err);
+    for (int i = 0; i < n; i++)
+        free (reasons[i]);
+    free (reasons);
+    free (event_ids);
+    free (ids);
+    /* a full batch: more may wait, come back at once */
+    self->next_scan =
+        clock_mono_ms () + (n == config->source_batch ? 0 : config->source_poll_ms);
+}
+
 static void
 on_ack (void *user, int64_t seq, const event_ack_t *ack)
 {
@@ -382,11 +482,24 @@ static void
 on_task (void *user, const task_t *task)
 {
     adapter_t *self = user;
-    if (!*self->config->task_spool || task->seq <= self->task_cursor
+    if ((!*self->config->task_spool && !self->task_db) || task->seq <= self->task_cursor
         || task->seq != self->task_cursor + 1)
         return;
     char err[512];
-    if (task_out_write (self->config->task_spool, task, err, sizeof err) != 0) {
+    int written = self->task_db ? task_db_write (self->task_db, task, err, sizeof err) : 1;
+    if (written < 0) {
+        log_error ("task not delivered to the agency, will retry",
+                   "adapter=%s agency=%s task=%llu table=%s error=\"%s\"",
+                   self->config->adapter_id, self->config->agency,
+                   (unsigned long long) task->seq, self->config->task_table, err);
+        return;
+    }
+    if (written == 0)
+        log_info ("task was with the agency already", "adapter=%s agency=%s task=%llu table=%s",
+                  self->config->adapter_id, self->config->agency,
+                  (unsigned long long) task->seq, self->config->task_table);
+    if (*self->config->task_spool
+        && task_out_write (self->config->task_spool, task, err, sizeof err) != 0) {
         log_error ("task not delivered to the agency, will retry",
                    "adapter=%s agency=%s "
                    "task=%llu error=\"%s\"",
@@ -468,18 +581,49 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
                    config->adapter_id, err);
         return 1;
     }
-    bool from_stdin = !*config->spool;
+    bool from_db = *config->source_db != '\0';
+    bool from_stdin = !*config->spool && !from_db;
+    if (from_db && *config->spool) {
+        log_error ("spool and source-db are two ways in: choose one", "adapter=%s spool=%s",
+                   config->adapter_id, config->spool);
+        outbox_close (&self->outbox);
+        return 2;
+    }
+    if (from_db) {
+        self->source_db = source_db_new (config->source_db, config->source_table,
+                                         config->db_create_tables, err, sizeof err);
+        if (!self->source_db) {
+            log_error ("bad agency database settings", "adapter=%s error=\"%s\"",
+                       config->adapter_id, err);
+            outbox_close (&self->outbox);
+            return 2;
+        }
+    }
+    if (*config->task_db) {
+        self->task_db = task_db_new (config->task_db, config->task_table,
+                                     config->db_create_tables, err, sizeof err);
+        if (!self->task_db) {
+            log_error ("bad agency database settings", "adapter=%s error=\"%s\"",
+                       config->adapter_id, err);
+            source_db_destroy (&self->source_db);
+            outbox_close (&self->outbox);
+            return 2;
+        }
+    }
+    if (*config->task_spool || self->task_db)
+        self->task_cursor =
+            (uint64_t) outbox_source_offset (self->outbox, TASK_CURSOR_SOURCE);
     if (*config->task_spool) {
         if (mkdir (config->task_spool, 0755) != 0 && errno != EEXIST) {
             log_error ("could not create the task out-spool",
                        "adapter=%s task_spool=%s "
                        "error=\"%s\"",
                        config->adapter_id, config->task_spool, strerror (errno));
+            source_db_destroy (&self->source_db);
+            task_db_destroy (&self->task_db);
             outbox_close (&self->outbox);
             return 1;
         }
-        self->task_cursor =
-            (uint64_t) outbox_source_offset (self->outbox, TASK_CURSOR_SOURCE);
     }
     if (from_stdin)
         fcntl (STDIN_FILENO, F_SETFL, fcntl (STDIN_FILENO, F_GETFL) | O_NONBLOCK);
@@ -502,7 +646,7 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
     log_info ("adapter starting",
               "adapter=%s agency=%s hub=%s outbox=%s input=%s backlog=%llu",
               config->adapter_id, config->agency, config->hub, config->outbox,
-              from_stdin ? "stdin" : config->spool,
+              from_stdin ? "stdin" : from_db ? config->source_table : config->spool,
               (unsigned long long) outbox_depth (self->outbox));
 
     int64_t next_stats = clock_mono_ms () + STATS_EVERY_MS;
@@ -525,8 +669,12 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
         bool want_input =
             !drain_deadline && !self->input_done && now >= self->input_retry_at
             && outbox_depth (self->outbox) < (uint64_t) config->max_outbox_events;
-        if (!from_stdin && want_input && now >= self->next_scan)
-            scan_spool (self);
+        if (!from_stdin && want_input && now >= self->next_scan) {
+            if (from_db)
+                poll_db (self);
+            else
+                scan_spool (self);
+        }
         if (!drain_deadline)
             fill_window (self);
 
@@ -564,7 +712,7 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
                           outbox_depth (self->outbox),
                           hb_due ? outbox_oldest_ms (self->outbox) : 0,
                           self->task_cursor,
-                          *config->task_spool != '\0'};
+                          *config->task_spool != '\0' || self->task_db};
         sender_tick (self->sender, &hb);
         if (clock_mono_ms () >= next_stats) {
             log_stats (self);
@@ -575,6 +723,8 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
     sender_destroy (&self->sender);
     zmq_ctx_term (ctx);
     outbox_close (&self->outbox);
+    source_db_destroy (&self->source_db);
+    task_db_destroy (&self->task_db);
     chunk_free (&self->chunk);
     free (self->rows);
     free (self->bytes);

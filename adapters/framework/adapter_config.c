@@ -43,6 +43,22 @@ static const setting_t settings[] = {
      "on SIGTERM, wait this long for outstanding acknowledgements"},
     {"max-outbox-events", SET_INT, S (max_outbox_events), "10000000", 1, 2000000000,
      "stop taking input while this many events await acknowledgement"},
+    {"source-db", SET_STRING, S (source_db), "", 0, 0,
+     "PostgreSQL connection string of the agency database whose outbox table is "
+     "polled (instead of stdin or a spool)"},
+    {"source-table", SET_STRING, S (source_table), "onenet_outbox", 0, 0,
+     "the agency's outbox table in source-db ([schema.]name)"},
+    {"source-poll-ms", SET_INT, S (source_poll_ms), "1000", 10, 600000,
+     "how often the outbox table is polled while it has no new rows"},
+    {"source-batch", SET_INT, S (source_batch), "500", 1, 1000,
+     "outbox table rows claimed per transaction"},
+    {"task-db", SET_STRING, S (task_db), "", 0, 0,
+     "PostgreSQL connection string of the agency database where the hub's tasks are "
+     "written (default: none)"},
+    {"task-table", SET_STRING, S (task_table), "onenet_task", 0, 0,
+     "the agency's task table in task-db ([schema.]name)"},
+    {"db-create-tables", SET_BOOL, S (db_create_tables), "false", 0, 0,
+     "create source-table and task-table (and their index) when they are missing"},
 };
 
 int

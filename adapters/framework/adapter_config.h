@@ -24,6 +24,13 @@ typedef struct {
     int spool_scan_ms;     /* how often the spool is looked at */
     int drain_timeout_ms;  /* on SIGTERM, wait this long for acknowledgements */
     int max_outbox_events; /* stop accepting input beyond this backlog */
+    char source_db[512];   /* agency database holding the outbox table; "" none */
+    char source_table[130]; /* that table ([schema.]name) */
+    int source_poll_ms;    /* how often the table is polled when it was empty */
+    int source_batch;      /* rows claimed per transaction */
+    char task_db[512];     /* agency database that takes the tasks; "" none */
+    char task_table[130];  /* that table ([schema.]name) */
+    bool db_create_tables; /* create the agency tables when missing */
 } adapter_config_t;
 
 /* Loads defaults, --config file ([adapter] section) and flags for program

@@ -61,6 +61,31 @@ record_event_id (const char *const *parts, const size_t *lens, size_t n, char ev
 }
 
 uint8_t *
+record_event_with_id (const uint8_t *bytes, size_t len, const char *event_id,
+                      size_t *out_len)
+{
+    //  codec reads a CaseEvent only inside a batch: wrap it in one
+    size_t blen;
+    uint8_t *batch = codec_batch_encode (0, "", "", &bytes, &len, 1, &blen);
+    if (!batch)
+        return NULL;
+    char err[128];
+    codec_inbound_t *in = codec_inbound_decode (batch, blen, err, sizeof err);
+    free (batch);
+    if (!in)
+        return NULL;
+    uint8_t *out = NULL;
+    if (codec_inbound_event_count (in) == 1) {
+        case_event_t e;
+        codec_inbound_event (in, 0, &e);
+        e.event_id = event_id;
+        out = codec_event_encode (&e, out_len);
+    }
+    codec_inbound_destroy (&in);
+    return out;
+}
+
+uint8_t *
 record_parse_ndjson (const char *line, size_t line_len, const char *agency,
                      const char *adapter_id, int64_t accepted_at_ms, char event_id[37],
                      size_t *len, char *err, size_t errlen)

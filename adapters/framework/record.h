@@ -28,6 +28,13 @@
 void record_event_id (const char *const *parts, const size_t *lens, size_t n,
                       char event_id[37]);
 
+/* The serialized CaseEvent bytes[0..len) with its event id replaced by
+   event_id (e.g. one derived from where the record came from rather than
+   from what it says). Returns malloc'd bytes (caller frees) and sets
+   *out_len, or NULL when bytes are no CaseEvent. */
+uint8_t *record_event_with_id (const uint8_t *bytes, size_t len, const char *event_id,
+                               size_t *out_len);
+
 /* Parses one line into a serialized CaseEvent for agency and adapter_id.
    On success returns malloc'd bytes (caller frees), sets *len and writes the
    event id into event_id[37]. On failure returns NULL with a reason naming

@@ -1,0 +1,112 @@
+/*  task_db: tasks as rows in the agency's database, see task_db.h. */
+#include "task_db.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agency_pg.h"
+#include "clock.h"
+
+const char task_db_ddl[] =
+    "CREATE TABLE IF NOT EXISTS @T ("
+    "  task_seq     bigint PRIMARY KEY,"
+    "  agency       text NOT NULL,"
+    "  kind         text NOT NULL,"
+    "  workflow     text NOT NULL,"
+    "  step         text NOT NULL,"
+    "  key_kind     text NOT NULL,"
+    "  key_value    text NOT NULL,"
+    "  payload      jsonb NOT NULL,"
+    "  ready_at     timestamptz NOT NULL,"
+    "  due_at       timestamptz,"
+    "  delivered_at timestamptz NOT NULL DEFAULT now(),"
+    "  status       text NOT NULL DEFAULT 'new',"
+    "  done_at      timestamptz,"
+    "  note         text);"
+    "CREATE INDEX IF NOT EXISTS @I ON @T (task_seq) WHERE status = 'new'";
+
+struct task_db {
+    agency_pg_t pg; /* connection and table */
+};
+
+task_db_t *
+task_db_new (const char *conninfo, const char *table, bool create, char *err, size_t errlen)
+{
+    task_db_t *self = calloc (1, sizeof *self);
+    if (!self)
+        abort ();
+    if (agency_pg_init (&self->pg, "task-db", conninfo, "task-table", table, create,
+                        task_db_ddl, err, errlen)
+        != 0) {
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+task_db_destroy (task_db_t **self_p)
+{
+    task_db_t *self = *self_p;
+    if (!self)
+        return;
+    agency_pg_close (&self->pg);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+task_db_write (task_db_t *self, const task_t *t, char *err, size_t errlen)
+{
+    if (!agency_pg_conn (&self->pg, err, errlen))
+        return -1;
+    //  the payload as the hub sent it, re-serialized so that the column
+    //  always holds valid JSON
+    json_t *payload = json_loads (t->payload_json, 0, NULL);
+    char *payload_text = json_dumps (payload && json_is_object (payload) ? payload
+                                                                         : json_object (),
+                                     JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref (payload);
+    if (!payload_text)
+        abort ();
+    char seq[24], ready[40], due[40];
+    snprintf (seq, sizeof seq, "%llu", (unsigned long long) t->seq);
+    clock_format_pg (t->ready_at_ms, ready, sizeof ready);
+    clock_format_pg (t->due_at_ms, due, sizeof due);
+    const char *params[10] = {seq,
+                              t->agency,
+                              t->kind,
+                              t->workflow,
+                              t->step,
+                              key_kind_name (t->key_kind),
+                              t->key_value,
+                              payload_text,
+                              ready,
+                              t->due_at_ms ? due : NULL};
+    char sql[512];
+    snprintf (sql, sizeof sql,
+              "INSERT INTO %s (task_seq, agency, kind, workflow, step, key_kind, key_value, "
+              "payload, ready_at, due_at) "
+              "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10) "
+              "ON CONFLICT (task_seq) DO NOTHING",
+              self->pg.table);
+    PGresult *r = PQexecParams (self->pg.conn, sql, 10, NULL, params, NULL, NULL, 0);
+    free (payload_text);
+    int rc;
+    if (PQresultStatus (r) == PGRES_COMMAND_OK)
+        rc = strcmp (PQcmdTuples (r), "1") == 0 ? 1 : 0;
+    else {
+        char what[400];
+        snprintf (what, sizeof what,
+                  "could not write task %llu into table %s of agency database \"%s\"",
+                  (unsigned long long) t->seq, self->pg.name, agency_pg_dbname (&self->pg));
+        agency_pg_error (&self->pg, what, err, errlen);
+        if (PQstatus (self->pg.conn) != CONNECTION_OK)
+            agency_pg_reset (&self->pg);
+        rc = -1;
+    }
+    PQclear (r);
+    return rc;
+}
