@@ -1,8 +1,9 @@
 /*  map: the banks' common record format to case events, see map.h and
     docs/adapters/bank.md.
 
-    A record is checked whole before anything is built: every field is
-    known, every field has its JSON type, the txnType is one of six and
+    A record is checked whole before anything is built: every field has
+    its JSON type (fields the format does not define are ignored, with a
+    warning once per name), the txnType is one of six and
     has the fields it needs, and the credit code and unit number are valid
     (GB 32100-2015, GB/T 37346-2019). Each refusal names the field and the
     value the bank sent, so the bank's IT staff can find the record. */
@@ -19,6 +20,7 @@
 #include "beijing_time.h"
 #include "codec.h"
 #include "record.h"
+#include "unknown_field.h"
 #include "ident.h"
 
 /* The namespace of derived event ids (UUID v5), the framework's own
@@ -61,8 +63,9 @@ static const txn_type_t s_txn_types[] = {
 };
 #define N_TXN_TYPES (sizeof s_txn_types / sizeof s_txn_types[0])
 
-/* Every field of the format; any other name is refused (a misspelt
-   "unitNO" would otherwise silently lose its key). */
+/* Every field of the format; any other name is ignored, with a warning
+   once per name and run, so a misspelt "unitNO" is seen in the log (and a
+   record that needs unitNo is refused for lacking it). */
 static const char *const s_fields[] = {"bankCode",   "branch",     "txnType", "txnRef",
                                        "acctKind",   "creditCode", "unitNo",  "refundNo",
                                        "loanAmount", "approved",   "txnTime", "seq"};
@@ -166,21 +169,9 @@ bank_map (const char *line, size_t line_len, const char *agency, const char *ada
                   s_json_type (root));
         goto done;
     }
-    const char *name;
-    json_t *value;
-    json_object_foreach (root, name, value)
-    {
-        bool known = false;
-        for (size_t i = 0; i < sizeof s_fields / sizeof s_fields[0] && !known; i++)
-            known = strcmp (name, s_fields[i]) == 0;
-        if (!known) {
-            snprintf (err, errlen,
-                      "field \"%s\" is not a field of the bank record format "
-                      "(see docs/adapters/bank.md)",
-                      s_shown (name, shown, sizeof shown));
-            goto done;
-        }
-    }
+    //  fields the format does not define are ignored, with one warning per
+    //  name and run (adapters/framework/unknown_field.h)
+    unknown_field_check (root, s_fields, sizeof s_fields / sizeof s_fields[0], agency);
 
     //  The fields every record has
     static const char *const always[] = {"bankCode", "branch", "txnType", "txnRef",

@@ -14,6 +14,7 @@
 #include "beijing_time.h"
 #include "codec.h"
 #include "record.h"
+#include "unknown_field.h"
 #include "strbuf.h"
 #include "ident.h"
 
@@ -27,6 +28,9 @@ typedef struct {
     const char *prefix;      /* event type before the dot */
     const char *change_kind; /* change_kind attribute, NULL when none */
 } land_type_t;
+
+/* Every field of the format (docs/adapters/land.md); others are ignored. */
+static const char *const s_fields[] = {"业务编号", "登记类型", "办理环节", "不动产单元号", "发生时间", "是否抵押", "权利人", "权利人证件号", "变更类型", "记录号", "面积"};
 
 static const land_type_t s_types[] = {
     {"转移登记", "transfer", NULL},        {"抵押登记", "mortgage", NULL},
@@ -122,6 +126,9 @@ land_map (const char *line, size_t line_len, const char *agency, const char *ada
         snprintf (err, errlen, "a record must be a JSON object");
         goto done;
     }
+    //  fields the format does not define are ignored, with one warning per
+    //  name and run (adapters/framework/unknown_field.h)
+    unknown_field_check (root, s_fields, sizeof s_fields / sizeof s_fields[0], agency);
 
     //  Required fields
     const char *case_no, *type_name, *stage_name, *unit, *occurred;

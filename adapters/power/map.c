@@ -10,6 +10,7 @@
 #include "beijing_time.h"
 #include "codec.h"
 #include "record.h"
+#include "unknown_field.h"
 #include "ident.h"
 
 #define MAX_KEYS  2
@@ -20,6 +21,9 @@
    is a function of the agency and the record whichever adapter made it. */
 /* Writes a JSON value as compact text for an error message ("missing" for
    NULL). */
+/* Every field of the format (docs/adapters/power.md); others are ignored. */
+static const char *const s_fields[] = {"appNo", "busiType", "step", "eventTime", "voltageLevel", "capacityKva", "needExternalWorks", "needTransformer", "supplyMode", "unitNo", "custName", "recId"};
+
 static void
 s_show (json_t *value, char *buf, size_t size)
 {
@@ -178,6 +182,9 @@ power_map (const char *line, size_t line_len, const char *agency, const char *ad
         snprintf (err, errlen, "a record must be a JSON object");
         goto done;
     }
+    //  fields the format does not define are ignored, with one warning per
+    //  name and run (adapters/framework/unknown_field.h)
+    unknown_field_check (root, s_fields, sizeof s_fields / sizeof s_fields[0], agency);
     const char *app_no = s_string (root, "appNo", true, err, errlen);
     if (!app_no)
         goto done;

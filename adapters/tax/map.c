@@ -11,6 +11,7 @@
 #include "beijing_time.h"
 #include "codec.h"
 #include "record.h"
+#include "unknown_field.h"
 #include "ident.h"
 
 #define MAX_KEYS  3
@@ -36,6 +37,9 @@ typedef struct {
     value_kind_t attr_kind; /* how the value is read */
     bool attr_required;     /* refuse the record without attr_field */
 } business_t;
+
+/* Every field of the format (docs/adapters/tax.md); others are ignored. */
+static const char *const s_fields[] = {"WSH", "YWLX", "YWZT", "FSSJ", "NSRSBH", "BDCDYH", "TKH", "JE", "UKEY", "WQS", "XYDJ", "SWJG_DM", "JLH"};
 
 static const business_t s_businesses[] = {
     {"QS", "HD", "deed_tax.assessed", "BDCDYH", "JE", "deed_tax_yuan", VALUE_AMOUNT, true},
@@ -214,6 +218,9 @@ tax_map (const char *line, size_t line_len, const char *agency, const char *adap
         snprintf (err, errlen, "a record must be a JSON object");
         goto done;
     }
+    //  fields the format does not define are ignored, with one warning per
+    //  name and run (adapters/framework/unknown_field.h)
+    unknown_field_check (root, s_fields, sizeof s_fields / sizeof s_fields[0], agency);
     const char *ywlx, *ywzt, *fssj;
     if (!s_string (root, "WSH", true, NULL, &e.case_no, err, errlen)
         || !s_string (root, "YWLX", true, NULL, &ywlx, err, errlen)

@@ -10,6 +10,7 @@
 #include "beijing_time.h"
 #include "codec.h"
 #include "record.h"
+#include "unknown_field.h"
 #include "ident.h"
 
 /* The namespace of derived event ids (UUID v5), the same as the generic
@@ -22,6 +23,9 @@ typedef struct {
     bool needs_flags;     /* 外线工程 and 特殊场所 are required */
     bool needs_unit;      /* 不动产单元号 is required */
 } water_step_t;
+
+/* Every field of the format (docs/adapters/water.md); others are ignored. */
+static const char *const s_fields[] = {"工单号", "业务", "节点", "时间", "外线工程", "特殊场所", "不动产单元号", "流水号", "用水地址", "户名"};
 
 static const water_step_t s_steps[] = {
     {"报装", "受理", "connection.accepted", true, false},
@@ -117,6 +121,9 @@ s_map (const char *line, size_t line_len, const char *agency, const char *adapte
         snprintf (err, errlen, "a record must be a JSON object");
         goto done;
     }
+    //  fields the format does not define are ignored, with one warning per
+    //  name and run (adapters/framework/unknown_field.h)
+    unknown_field_check (root, s_fields, sizeof s_fields / sizeof s_fields[0], agency);
     //  Every field the export defines is read (and type-checked) up front,
     //  so a refusal names the first bad field whatever the record's kind.
     const char *order_no = s_string (root, "工单号", true, NULL, err, errlen);

@@ -2,6 +2,8 @@
 names, case numbers, vocabulary) from a spool directory, refuses a bad
 record with the field named, and delivers the rest to the hub as the case
 events the workflows expect."""
+import json
+
 import pytest
 
 from conftest import (build_path, credit_code, outbox_count, query, scalar, start_hub,
@@ -125,3 +127,28 @@ def test_agency_records_documented():
     for agency in CASES:
         page = os.path.join(root, "docs", "adapters", f"{agency}.md")
         assert os.path.exists(page), page
+
+
+@pytest.mark.parametrize("agency", sorted(CASES))
+def test_unknown_fields_ignored_and_reported_once(agency, db, procs, tmp_path):
+    """One rule for all five: a field the agency's format does not define
+    is ignored, and the log names the agency and the field once per run."""
+    good, expected, _, _ = CASES[agency]
+    hub = start_hub(procs, db)
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    records = [{**r, "备注": "加急", "operatorID": i} for i, r in enumerate(good)]
+    write_ndjson(spool / f"{agency}-extra.ndjson", records, tmp_rename=True)
+    adapter = procs.start([build_path(f"onenet-adapter-{agency}"), "--adapter-id",
+                           f"{agency}-extra", "--hub", hub.endpoint, "--outbox",
+                           str(tmp_path / f"{agency}.outbox"), "--spool", str(spool),
+                           "--spool-scan-ms", "100", "--once", "--ack-timeout-ms", "1000",
+                           "--heartbeat-ms", "200"], name=f"adapter-{agency}-extra")
+    wait_exit(adapter, timeout=60)
+    assert scalar(db, "SELECT count(*) FROM events") == len(good)
+    attrs = [a for a, in query(db, "SELECT attrs FROM events")]
+    assert not any("备注" in json.dumps(a, ensure_ascii=False) for a in attrs), attrs
+    warnings = [line for line in adapter.log().splitlines() if "unknown field" in line]
+    for field in ("备注", "operatorID"):
+        mine = [w for w in warnings if f'field="{field}"' in w]
+        assert len(mine) == 1 and f"agency={agency}" in mine[0], warnings

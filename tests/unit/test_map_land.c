@@ -24,6 +24,7 @@
 
 #define UNIT_NAME "test_map_land"
 #include "unit.h"
+#include "map_unknown.h"
 
 static const int64_t s_accepted = 1598923870000; //  2020-09-01T01:31:10Z
 
@@ -527,5 +528,6 @@ main (void)
     s_test_attributes ();
     s_test_event_id ();
     s_test_refusals ();
+    CHECK_UNKNOWN_IGNORED (s_map, s_example);
     return s_summary ();
 }

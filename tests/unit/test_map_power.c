@@ -21,6 +21,7 @@
 
 #define UNIT_NAME "test_map_power"
 #include "unit.h"
+#include "map_unknown.h"
 
 static const int64_t s_accepted = 1598923870000; //  2020-09-01T01:31:10Z
 static const int64_t s_hub_now = 1599264000000;  //  2020-09-05T00:00:00Z
@@ -420,5 +421,6 @@ main (void)
     s_test_completed_and_transferred ();
     s_test_ids ();
     s_test_refusals ();
+    CHECK_UNKNOWN_IGNORED (s_map, "{\"appNo\":\"PYGD-2020-4242\",\"busiType\":\"TRANSFER\",\"step\":\"DONE\",\"unitNo\":\"640425001002GB00123F00010001\",\"eventTime\":\"2020-09-29T15:00:00\"}");
     return s_summary ();
 }

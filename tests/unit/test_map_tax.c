@@ -23,6 +23,7 @@
 
 #define UNIT_NAME "test_map_tax"
 #include "unit.h"
+#include "map_unknown.h"
 
 static const int64_t s_accepted = 1598923870000; //  2020-09-01T01:31:10Z
 static const int64_t s_hub_now = 1599004800000;  //  2020-09-02T00:00:00Z
@@ -493,5 +494,6 @@ main (void)
     s_test_refund ();
     s_test_derived_ids ();
     s_test_refusals ();
+    CHECK_UNKNOWN_IGNORED (s_map, "{\"WSH\":\"PYSW2020092804242\",\"YWLX\":\"QS\",\"YWZT\":\"JS\",\"BDCDYH\":\"" UNIT "\",\"FSSJ\":\"20200928110000\",\"JE\":11670.0}");
     return s_summary ();
 }

@@ -22,6 +22,7 @@
 
 #define UNIT_NAME "test_map_water"
 #include "unit.h"
+#include "map_unknown.h"
 
 static const int64_t s_accepted = 1598923870000; //  2020-09-01T01:31:10Z
 static const int64_t s_hub_now = 1599004800000;  //  2020-09-02T00:00:00Z
@@ -439,5 +440,6 @@ main (void)
     s_test_transferred ();
     s_test_derived_id ();
     s_test_errors ();
+    CHECK_UNKNOWN_IGNORED (s_map, ACCEPTED);
     return s_summary ();
 }
