@@ -23,13 +23,14 @@ s_ident_ok (const char *s, size_t n)
 
 int
 agency_pg_init (agency_pg_t *self, const char *setting, const char *conninfo,
-                const char *table_setting, const char *table, bool create,
-                const char *ddl, char *err, size_t errlen)
+                const char *table_setting, const char *table, bool create, const char *ddl,
+                char *err, size_t errlen)
 {
     memset (self, 0, sizeof *self);
     self->setting = setting;
     const char *dot = strchr (table, '.');
-    bool ok = dot ? s_ident_ok (table, (size_t) (dot - table)) && s_ident_ok (dot + 1, strlen (dot + 1))
+    bool ok = dot ? s_ident_ok (table, (size_t) (dot - table))
+                        && s_ident_ok (dot + 1, strlen (dot + 1))
                   : s_ident_ok (table, strlen (table));
     if (!ok) {
         snprintf (err, errlen,
@@ -60,7 +61,8 @@ agency_pg_init (agency_pg_t *self, const char *setting, const char *conninfo,
 void
 agency_pg_error (agency_pg_t *self, const char *what, char *err, size_t errlen)
 {
-    snprintf (err, errlen, "%s: %s", what, self->conn ? PQerrorMessage (self->conn) : "not connected");
+    snprintf (err, errlen, "%s: %s", what,
+              self->conn ? PQerrorMessage (self->conn) : "not connected");
     /* libpq's messages end in a newline and may span lines */
     for (char *p = err; *p; p++)
         if (*p == '\n')
@@ -152,8 +154,9 @@ agency_pg_conn (agency_pg_t *self, char *err, size_t errlen)
         bool ok = PQresultStatus (r) == PGRES_COMMAND_OK;
         PQclear (r);
         if (!ok) {
-            snprintf (what, sizeof what, "could not create table %s in agency database \"%s\"",
-                      self->name, agency_pg_dbname (self));
+            snprintf (what, sizeof what,
+                      "could not create table %s in agency database \"%s\"", self->name,
+                      agency_pg_dbname (self));
             agency_pg_error (self, what, err, errlen);
             goto fail;
         }

@@ -22,9 +22,9 @@ const char source_db_ddl[] =
     "CREATE INDEX IF NOT EXISTS @I ON @T (id) WHERE status = 'new'";
 
 struct source_db {
-    agency_pg_t pg;   /* connection and table */
-    PGresult *claim;  /* the claimed rows, while a claim is open */
-    bool in_tx;       /* a transaction is open */
+    agency_pg_t pg;  /* connection and table */
+    PGresult *claim; /* the claimed rows, while a claim is open */
+    bool in_tx;      /* a transaction is open */
 };
 
 source_db_t *
@@ -97,8 +97,9 @@ source_db_claim (source_db_t *self, int max, char *err, size_t errlen)
     if (!agency_pg_conn (&self->pg, err, errlen))
         return -1;
     char what[400];
-    snprintf (what, sizeof what, "could not claim rows of table %s in agency database \"%s\"",
-              self->pg.name, agency_pg_dbname (&self->pg));
+    snprintf (what, sizeof what,
+              "could not claim rows of table %s in agency database \"%s\"", self->pg.name,
+              agency_pg_dbname (&self->pg));
     if (s_exec (self, "BEGIN", what, err, errlen) != 0) {
         s_fail (self);
         return -1;
@@ -137,16 +138,16 @@ source_db_row_record (source_db_t *self, int i, size_t *len)
 }
 
 int
-source_db_finish (source_db_t *self, const char *adapter_id,
-                  const char *const *event_ids, const char *const *reasons, char *err,
-                  size_t errlen)
+source_db_finish (source_db_t *self, const char *adapter_id, const char *const *event_ids,
+                  const char *const *reasons, char *err, size_t errlen)
 {
     if (!self->claim)
         return 0;
     int n = PQntuples (self->claim);
     char what[400];
-    snprintf (what, sizeof what, "could not mark rows of table %s in agency database \"%s\"",
-              self->pg.name, agency_pg_dbname (&self->pg));
+    snprintf (what, sizeof what,
+              "could not mark rows of table %s in agency database \"%s\"", self->pg.name,
+              agency_pg_dbname (&self->pg));
     //  the sent rows in one statement: ids and event ids as two arrays
     strbuf_t ids, eids;
     strbuf_init (&ids);
@@ -170,12 +171,13 @@ source_db_finish (source_db_t *self, const char *adapter_id,
     char sql[640];
     int rc = 0;
     if (sent) {
-        snprintf (sql, sizeof sql,
-                  "UPDATE %s AS t SET status = 'sent', handled_at = now(), handled_by = $1, "
-                  "event_id = u.event_id, reason = NULL "
-                  "FROM unnest($2::bigint[], $3::uuid[]) AS u (id, event_id) "
-                  "WHERE t.id = u.id AND t.status = 'new'",
-                  self->pg.table);
+        snprintf (
+            sql, sizeof sql,
+            "UPDATE %s AS t SET status = 'sent', handled_at = now(), handled_by = $1, "
+            "event_id = u.event_id, reason = NULL "
+            "FROM unnest($2::bigint[], $3::uuid[]) AS u (id, event_id) "
+            "WHERE t.id = u.id AND t.status = 'new'",
+            self->pg.table);
         const char *params[3] = {adapter_id, ids.data, eids.data};
         PGresult *r = PQexecParams (self->pg.conn, sql, 3, NULL, params, NULL, NULL, 0);
         if (PQresultStatus (r) != PGRES_COMMAND_OK) {

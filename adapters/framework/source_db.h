@@ -29,8 +29,8 @@ typedef struct source_db source_db_t;
 extern const char source_db_ddl[];
 
 /* Checks the settings; nothing is opened yet. NULL with a reason in err. */
-source_db_t *source_db_new (const char *conninfo, const char *table, bool create,
-                            char *err, size_t errlen);
+source_db_t *source_db_new (const char *conninfo, const char *table, bool create, char *err,
+                            size_t errlen);
 void source_db_destroy (source_db_t **self_p);
 
 /* The table and database, for messages: "onenet_outbox", "water_crm". */
@@ -50,8 +50,8 @@ const char *source_db_row_record (source_db_t *self, int i, size_t *len);
    written as the handler. Returns 0, or -1 with a reason in err (then
    nothing is marked: the rows will be claimed again). */
 int source_db_finish (source_db_t *self, const char *adapter_id,
-                      const char *const *event_ids, const char *const *reasons,
-                      char *err, size_t errlen);
+                      const char *const *event_ids, const char *const *reasons, char *err,
+                      size_t errlen);
 /* Gives the claimed rows back (rolls back). */
 void source_db_abort (source_db_t *self);
 

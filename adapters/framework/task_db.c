@@ -65,9 +65,9 @@ task_db_write (task_db_t *self, const task_t *t, char *err, size_t errlen)
     //  the payload as the hub sent it, re-serialized so that the column
     //  always holds valid JSON
     json_t *payload = json_loads (t->payload_json, 0, NULL);
-    char *payload_text = json_dumps (payload && json_is_object (payload) ? payload
-                                                                         : json_object (),
-                                     JSON_COMPACT | JSON_SORT_KEYS);
+    char *payload_text =
+        json_dumps (payload && json_is_object (payload) ? payload : json_object (),
+                    JSON_COMPACT | JSON_SORT_KEYS);
     json_decref (payload);
     if (!payload_text)
         abort ();
@@ -75,23 +75,19 @@ task_db_write (task_db_t *self, const task_t *t, char *err, size_t errlen)
     snprintf (seq, sizeof seq, "%llu", (unsigned long long) t->seq);
     clock_format_pg (t->ready_at_ms, ready, sizeof ready);
     clock_format_pg (t->due_at_ms, due, sizeof due);
-    const char *params[10] = {seq,
-                              t->agency,
-                              t->kind,
-                              t->workflow,
-                              t->step,
-                              key_kind_name (t->key_kind),
-                              t->key_value,
-                              payload_text,
-                              ready,
-                              t->due_at_ms ? due : NULL};
+    const char *params[10] = {seq,          t->agency,
+                              t->kind,      t->workflow,
+                              t->step,      key_kind_name (t->key_kind),
+                              t->key_value, payload_text,
+                              ready,        t->due_at_ms ? due : NULL};
     char sql[512];
-    snprintf (sql, sizeof sql,
-              "INSERT INTO %s (task_seq, agency, kind, workflow, step, key_kind, key_value, "
-              "payload, ready_at, due_at) "
-              "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10) "
-              "ON CONFLICT (task_seq) DO NOTHING",
-              self->pg.table);
+    snprintf (
+        sql, sizeof sql,
+        "INSERT INTO %s (task_seq, agency, kind, workflow, step, key_kind, key_value, "
+        "payload, ready_at, due_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10) "
+        "ON CONFLICT (task_seq) DO NOTHING",
+        self->pg.table);
     PGresult *r = PQexecParams (self->pg.conn, sql, 10, NULL, params, NULL, NULL, 0);
     free (payload_text);
     int rc;

@@ -272,3 +272,39 @@ def test_tasks_into_the_agency_table_exactly_once_and_the_answer_completes(
                what="the water step completed by the agency's answer")
     assert water_step()[0][1] == "completed"
     assert scalar(agency_db, "SELECT status FROM onenet_outbox") == "sent"
+
+
+def test_a_row_claimed_again_is_the_same_event(db, agency_db, procs, tmp_path):
+    """The window a SIGKILL can hit between the adapter's local commit and
+    the agency commit, made certain: rows already delivered are set back to
+    'new' (as a rollback leaves them), and a second instance with a fresh
+    outbox takes them again. They come back as the same events, which the
+    hub absorbs: no second event."""
+    hub = start_hub(procs, db)
+    execute(agency_db, documented_ddl()[0])
+    insert_records(agency_db, [water_record(i) for i in range(10)])
+    first = start_db_adapter(procs, hub, agency_db, tmp_path, "water-a", once=True)
+    assert first.wait(timeout=60) == 0, first.log()
+    before = dict(query(agency_db, "SELECT id, event_id::text FROM onenet_outbox"))
+    assert scalar(db, "SELECT count(*) FROM events") == 10
+    execute(agency_db, "UPDATE onenet_outbox SET status = 'new', event_id = NULL, "
+                       "handled_by = NULL WHERE id % 2 = 0")
+    second = start_db_adapter(procs, hub, agency_db, tmp_path, "water-b", once=True)
+    assert second.wait(timeout=60) == 0, second.log()
+    after = dict(query(agency_db, "SELECT id, event_id::text FROM onenet_outbox"))
+    assert after == before
+    assert scalar(db, "SELECT count(*) FROM events") == 10
+    assert scalar(agency_db, "SELECT count(*) FROM onenet_outbox "
+                             "WHERE handled_by = 'water-b'") == 5
+
+
+def test_a_table_name_that_is_no_identifier_is_refused(agency_db, tmp_path):
+    import subprocess
+    for bad in ("onenet_outbox; DROP TABLE x", "Outbox", "a.b.c", "1table", ""):
+        r = subprocess.run([build_path("onenet-adapter-water"), "--outbox",
+                            str(tmp_path / "w.outbox"), "--source-db", agency_db,
+                            "--source-table", bad, "--once"],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2, (bad, r.stderr)
+        assert "source-table" in r.stderr and "not a table name" in r.stderr, r.stderr
+    assert scalar(agency_db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == 0

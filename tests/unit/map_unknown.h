@@ -31,10 +31,11 @@ s_check_unknown_ignored (map_unknown_fn map, const char *line, const char *file,
     sprintf (extra, "%.*s{\"备注\": \"加急\", \"operatorId\": 17, %s", (int) (brace - line),
              line, brace + 1);
     uint8_t *more = map (extra, id, &extra_len, err, sizeof err);
-    s_check (more != NULL, "a record with unknown fields maps (they are ignored)", err, file,
-             l);
+    s_check (more != NULL, "a record with unknown fields maps (they are ignored)", err,
+             file, l);
     s_check (!plain || !more || extra_len == len,
-             "the unknown fields do not travel (the event is the same size)", NULL, file, l);
+             "the unknown fields do not travel (the event is the same size)", NULL, file,
+             l);
     free (plain);
     free (more);
     free (extra);

@@ -392,11 +392,55 @@ s_test_errors (void)
 }
 
 /*  Runs every group, prints the summary; exit status 1 on any failure.  */
+/*  record_event_with_id: the same event under another id, every other
+    field unchanged; bytes that are no CaseEvent give NULL.  */
+static void
+s_test_event_with_id (void)
+{
+    const char *line = "{\"case_no\":\"PY-BDC-2020-001234\",\"event_type\":\"transfer.accepted\","
+                       "\"occurred_at\":\"2020-09-01T09:31:07+08:00\","
+                       "\"keys\":{\"unit_number\":\"640425001002GB00123F00010001\"},"
+                       "\"attrs\":{\"has_mortgage\":true,\"price_yuan\":389000}}";
+    char id[37], err[256] = "";
+    size_t len = 0, new_len = 0;
+    uint8_t *bytes = s_parse (line, "land", id, &len, err, sizeof err);
+    CHECK_MSG (bytes != NULL, err);
+    if (!bytes)
+        return;
+    const char *other = "0b0e3f4c-7a51-5d2e-9c1a-3e5f6a7b8c9d";
+    uint8_t *again = record_event_with_id (bytes, len, other, &new_len);
+    CHECK (again != NULL);
+    case_event_t a, b;
+    codec_inbound_t *in_a = s_decode (bytes, len, &a);
+    codec_inbound_t *in_b = again ? s_decode (again, new_len, &b) : NULL;
+    CHECK (in_a && in_b);
+    if (in_a && in_b) {
+        CHECK (STREQ (a.event_id, id) && STREQ (b.event_id, other));
+        CHECK (STREQ (a.case_no, b.case_no) && STREQ (a.event_type, b.event_type));
+        CHECK (STREQ (a.agency, b.agency) && STREQ (a.adapter_id, b.adapter_id));
+        CHECK (a.occurred_at_ms == b.occurred_at_ms && a.accepted_at_ms == b.accepted_at_ms);
+        CHECK (a.n_keys == b.n_keys && a.n_attrs == b.n_attrs);
+        CHECK (b.n_keys == 1 && b.keys[0].kind == KEY_UNIT_NUMBER
+               && STREQ (b.keys[0].value, "640425001002GB00123F00010001"));
+        const event_attr_t *price = s_attr (&b, "price_yuan");
+        CHECK (price && price->type == ATTR_INTEGER && price->integer == 389000);
+        CHECK (new_len == len);
+    }
+    codec_inbound_destroy (&in_a);
+    codec_inbound_destroy (&in_b);
+    free (again);
+    free (bytes);
+    //  not a CaseEvent at all
+    const uint8_t junk[] = {0xff, 0xff, 0xff, 0x01};
+    CHECK (record_event_with_id (junk, sizeof junk, other, &new_len) == NULL);
+}
+
 int
 main (void)
 {
     s_test_full_record ();
     s_test_derived_id ();
     s_test_errors ();
+    s_test_event_with_id ();
     return s_summary ();
 }
