@@ -378,7 +378,9 @@ poll_db (adapter_t *self)
         log_error ("could not read the agency's outbox table, will retry",
                    "adapter=%s agency=%s table=%s error=\"%s\"", config->adapter_id,
                    config->agency, source_db_table (self->source_db), err);
-        self->next_scan = clock_mono_ms () + config->source_poll_ms;
+        /* at most one attempt (and one message) a second while it fails */
+        self->next_scan = clock_mono_ms ()
+                          + (config->source_poll_ms > 1000 ? config->source_poll_ms : 1000);
         return;
     }
     self->spool_empty = n == 0;

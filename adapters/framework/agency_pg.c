@@ -64,10 +64,13 @@ agency_pg_error (agency_pg_t *self, const char *what, char *err, size_t errlen)
     snprintf (err, errlen, "%s: %s", what,
               self->conn ? PQerrorMessage (self->conn) : "not connected");
     /* libpq's messages end in a newline and may span lines */
-    for (char *p = err; *p; p++)
-        if (*p == '\n')
-            *p = ' ';
-    size_t n = strlen (err);
+    size_t n = 0;
+    for (const char *p = err; *p; p++) {
+        char c = *p == '\n' || *p == '\t' ? ' ' : *p;
+        if (c != ' ' || (n > 0 && err[n - 1] != ' '))
+            err[n++] = c;
+    }
+    err[n] = '\0';
     while (n && err[n - 1] == ' ')
         err[--n] = '\0';
 }
@@ -127,7 +130,12 @@ agency_pg_conn (agency_pg_t *self, char *err, size_t errlen)
         return NULL;
     }
     agency_pg_reset (self);
-    self->conn = PQconnectdb (self->conninfo);
+    /* a host that does not answer must not stall the adapter for minutes:
+       5 s unless the connection string says otherwise (its own keywords,
+       expanded from dbname, override the ones before it) */
+    const char *const keys[] = {"connect_timeout", "dbname", NULL};
+    const char *const values[] = {"5", self->conninfo, NULL};
+    self->conn = PQconnectdbParams (keys, values, 1);
     char what[400];
     snprintf (what, sizeof what, "could not connect to agency database \"%s\" (%s)",
               agency_pg_dbname (self), self->setting);

@@ -308,3 +308,32 @@ def test_a_table_name_that_is_no_identifier_is_refused(agency_db, tmp_path):
         assert r.returncode == 2, (bad, r.stderr)
         assert "source-table" in r.stderr and "not a table name" in r.stderr, r.stderr
     assert scalar(agency_db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == 0
+
+
+def test_agency_database_away_and_back(pg, db, agency_db, procs, tmp_path):
+    """The agency database refuses connections for a while: the adapter
+    says so (naming the table and database), keeps running, and takes up
+    the rows once it is back."""
+    hub = start_hub(procs, db)
+    execute(agency_db, documented_ddl()[0])
+    insert_records(agency_db, [water_record(i) for i in range(5)])
+    adapter = start_db_adapter(procs, hub, agency_db, tmp_path, "water-away")
+    wait_until(lambda: scalar(db, "SELECT count(*) FROM events") == 5, timeout=30,
+               what="the first five events")
+    admin = pg.connect("postgres")
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'ALTER DATABASE "{agency_db.dbname}" ALLOW_CONNECTIONS false')
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = %s", (agency_db.dbname,))
+        adapter.wait_for_log(r"could not read the agency's outbox table.*table=onenet_outbox"
+                             rf".*{agency_db.dbname}", timeout=20)
+        assert adapter.alive
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'ALTER DATABASE "{agency_db.dbname}" ALLOW_CONNECTIONS true')
+        admin.close()
+    insert_records(agency_db, [water_record(i) for i in range(5, 10)])
+    wait_until(lambda: scalar(db, "SELECT count(*) FROM events") == 10, timeout=30,
+               what="the five rows written after the database came back")
+    assert scalar(agency_db, "SELECT count(*) FROM onenet_outbox WHERE status = 'sent'") == 10
