@@ -390,7 +390,7 @@ poll_db (adapter_t *self)
     }
     const char *table = source_db_table (self->source_db);
     chunk_t *c = &self->chunk;
-    char(*ids)[37] = calloc ((size_t) n, sizeof *ids);
+    char (*ids)[37] = calloc ((size_t) n, sizeof *ids);
     const char **event_ids = calloc ((size_t) n, sizeof *event_ids);
     char **reasons = calloc ((size_t) n, sizeof *reasons);
     if (!ids || !event_ids || !reasons)
@@ -411,15 +411,15 @@ poll_db (adapter_t *self)
             size_t lens[3] = {strlen (config->agency), strlen (table), strlen (row_text)};
             record_event_id (parts, lens, 3, ids[i]);
             size_t blen;
-            uint8_t *bytes = record_event_with_id (c->bytes[good], c->items[good].len,
-                                                   ids[i], &blen);
+            uint8_t *bytes =
+                record_event_with_id (c->bytes[good], c->items[good].len, ids[i], &blen);
             if (!bytes)
                 abort (); /* the mapping's own encoding always decodes */
             free (c->bytes[good]);
             c->bytes[good] = bytes;
             memcpy (c->ids[good], ids[i], 37);
-            c->items[good] = (outbox_item_t){c->ids[good], bytes, blen,
-                                             c->items[good].accepted_at_ms};
+            c->items[good] =
+                (outbox_item_t){c->ids[good], bytes, blen, c->items[good].accepted_at_ms};
             event_ids[i] = ids[i];
         }
         else if (c->n_bad > bad) {
@@ -497,9 +497,10 @@ on_task (void *user, const task_t *task)
         return;
     }
     if (written == 0)
-        log_info ("task was with the agency already", "adapter=%s agency=%s task=%llu table=%s",
-                  self->config->adapter_id, self->config->agency,
-                  (unsigned long long) task->seq, self->config->task_table);
+        log_info ("task was with the agency already",
+                  "adapter=%s agency=%s task=%llu table=%s", self->config->adapter_id,
+                  self->config->agency, (unsigned long long) task->seq,
+                  self->config->task_table);
     if (*self->config->task_spool
         && task_out_write (self->config->task_spool, task, err, sizeof err) != 0) {
         log_error ("task not delivered to the agency, will retry",
@@ -648,7 +649,9 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
     log_info ("adapter starting",
               "adapter=%s agency=%s hub=%s outbox=%s input=%s backlog=%llu",
               config->adapter_id, config->agency, config->hub, config->outbox,
-              from_stdin ? "stdin" : from_db ? config->source_table : config->spool,
+              from_stdin ? "stdin"
+              : from_db  ? config->source_table
+                         : config->spool,
               (unsigned long long) outbox_depth (self->outbox));
 
     int64_t next_stats = clock_mono_ms () + STATS_EVERY_MS;

@@ -30,7 +30,9 @@ typedef struct {
 } land_type_t;
 
 /* Every field of the format (docs/adapters/land.md); others are ignored. */
-static const char *const s_fields[] = {"业务编号", "登记类型", "办理环节", "不动产单元号", "发生时间", "是否抵押", "权利人", "权利人证件号", "变更类型", "记录号", "面积"};
+static const char *const s_fields[] = {"业务编号", "登记类型", "办理环节", "不动产单元号",
+                                       "发生时间", "是否抵押", "权利人",   "权利人证件号",
+                                       "变更类型", "记录号",   "面积"};
 
 static const land_type_t s_types[] = {
     {"转移登记", "transfer", NULL},        {"抵押登记", "mortgage", NULL},

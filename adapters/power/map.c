@@ -22,7 +22,18 @@
 /* Writes a JSON value as compact text for an error message ("missing" for
    NULL). */
 /* Every field of the format (docs/adapters/power.md); others are ignored. */
-static const char *const s_fields[] = {"appNo", "busiType", "step", "eventTime", "voltageLevel", "capacityKva", "needExternalWorks", "needTransformer", "supplyMode", "unitNo", "custName", "recId"};
+static const char *const s_fields[] = {"appNo",
+                                       "busiType",
+                                       "step",
+                                       "eventTime",
+                                       "voltageLevel",
+                                       "capacityKva",
+                                       "needExternalWorks",
+                                       "needTransformer",
+                                       "supplyMode",
+                                       "unitNo",
+                                       "custName",
+                                       "recId"};
 
 static void
 s_show (json_t *value, char *buf, size_t size)

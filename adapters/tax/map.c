@@ -39,7 +39,9 @@ typedef struct {
 } business_t;
 
 /* Every field of the format (docs/adapters/tax.md); others are ignored. */
-static const char *const s_fields[] = {"WSH", "YWLX", "YWZT", "FSSJ", "NSRSBH", "BDCDYH", "TKH", "JE", "UKEY", "WQS", "XYDJ", "SWJG_DM", "JLH"};
+static const char *const s_fields[] = {"WSH",    "YWLX",    "YWZT", "FSSJ", "NSRSBH",
+                                       "BDCDYH", "TKH",     "JE",   "UKEY", "WQS",
+                                       "XYDJ",   "SWJG_DM", "JLH"};
 
 static const business_t s_businesses[] = {
     {"QS", "HD", "deed_tax.assessed", "BDCDYH", "JE", "deed_tax_yuan", VALUE_AMOUNT, true},

@@ -25,7 +25,9 @@ typedef struct {
 } water_step_t;
 
 /* Every field of the format (docs/adapters/water.md); others are ignored. */
-static const char *const s_fields[] = {"工单号", "业务", "节点", "时间", "外线工程", "特殊场所", "不动产单元号", "流水号", "用水地址", "户名"};
+static const char *const s_fields[] = {"工单号",   "业务",     "节点",         "时间",
+                                       "外线工程", "特殊场所", "不动产单元号", "流水号",
+                                       "用水地址", "户名"};
 
 static const water_step_t s_steps[] = {
     {"报装", "受理", "connection.accepted", true, false},
@@ -179,7 +181,8 @@ s_map (const char *line, size_t line_len, const char *agency, const char *adapte
                   strcmp (business, "报装") == 0 ? "受理 or 通水" : "完成", business);
         goto done;
     }
-    if (!beijing_time_parse (time, "YYYY/MM/DD hh:mm|YYYY/MM/DD hh:mm:ss", &e.occurred_at_ms)) {
+    if (!beijing_time_parse (time, "YYYY/MM/DD hh:mm|YYYY/MM/DD hh:mm:ss",
+                             &e.occurred_at_ms)) {
         snprintf (err, errlen,
                   "field \"时间\" is \"%.40s\", expected Beijing time YYYY/MM/DD HH:MM "
                   "(seconds optional), like 2020/09/01 09:30",

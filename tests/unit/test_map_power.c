@@ -421,6 +421,9 @@ main (void)
     s_test_completed_and_transferred ();
     s_test_ids ();
     s_test_refusals ();
-    CHECK_UNKNOWN_IGNORED (s_map, "{\"appNo\":\"PYGD-2020-4242\",\"busiType\":\"TRANSFER\",\"step\":\"DONE\",\"unitNo\":\"640425001002GB00123F00010001\",\"eventTime\":\"2020-09-29T15:00:00\"}");
+    CHECK_UNKNOWN_IGNORED (s_map,
+                           "{\"appNo\":\"PYGD-2020-4242\",\"busiType\":\"TRANSFER\","
+                           "\"step\":\"DONE\",\"unitNo\":\"640425001002GB00123F00010001\","
+                           "\"eventTime\":\"2020-09-29T15:00:00\"}");
     return s_summary ();
 }

@@ -494,6 +494,9 @@ main (void)
     s_test_refund ();
     s_test_derived_ids ();
     s_test_refusals ();
-    CHECK_UNKNOWN_IGNORED (s_map, "{\"WSH\":\"PYSW2020092804242\",\"YWLX\":\"QS\",\"YWZT\":\"JS\",\"BDCDYH\":\"" UNIT "\",\"FSSJ\":\"20200928110000\",\"JE\":11670.0}");
+    CHECK_UNKNOWN_IGNORED (
+        s_map,
+        "{\"WSH\":\"PYSW2020092804242\",\"YWLX\":\"QS\",\"YWZT\":\"JS\",\"BDCDYH\":\"" UNIT
+        "\",\"FSSJ\":\"20200928110000\",\"JE\":11670.0}");
     return s_summary ();
 }
