@@ -21,7 +21,9 @@
 # read their agencies' formats, onenet-adapter the generic format of the
 # market regulator, police, social insurance, gas, heating and approval
 # bureau. Each adapter hands the hub's tasks to its agency through an
-# out-spool. When every record is answered and every task delivered, it
+# out-spool. The utilities (power, water, gas, heat) deliver last, as
+# answers to the account transfer tasks the registrations made. When every
+# record is answered and every task delivered, it
 # prints what happened: events stored, workflows completed and open, steps
 # overdue by agency, tasks delivered per agency, records rejected and why,
 # and a check line against what the simulator says it produced. Everything
@@ -99,11 +101,13 @@ for _ in $(seq 100); do
 done
 started=$("${PSQL[@]}" -At -c "SELECT now()")
 
-agencies=(tax land power water bank market police social gas heat approval)
-say "${#agencies[@]} agency adapters deliver their spool files (${agencies[*]})"
+agencies=(tax land bank market police social approval power water gas heat)
+first=(tax land bank market police social approval)
+utilities=(power water gas heat)
 adapter_pids=()
 mkdir -p "$day/tasks"
-for a in "${agencies[@]}"; do
+start_adapter() {
+  local a=$1 program
   if [[ -x build/onenet-adapter-$a ]]; then
     program=(build/onenet-adapter-"$a")   # the agency's own record format
   else
@@ -114,11 +118,10 @@ for a in "${agencies[@]}"; do
     --heartbeat-ms 500 >"$day/logs/adapter-$a.log" 2>&1 &
   adapter_pids+=($!)
   pids+=($!)
-done
-
-# done when every spool file is consumed and every outbox is empty
+}
+# 0 while a spool file of the agencies given is unread or an outbox not empty
 waiting() {
-  /usr/bin/python3 - "$day" "$date" "${agencies[@]}" <<'PY'
+  /usr/bin/python3 - "$day" "$date" "$@" <<'PY'
 import os, sqlite3, sys
 day, date, agencies = sys.argv[1], sys.argv[2], sys.argv[3:]
 for a in agencies:
@@ -133,22 +136,31 @@ for a in agencies:
 sys.exit(1)
 PY
 }
-for _ in $(seq 600); do
-  waiting || break
-  for i in "${!agencies[@]}"; do
-    kill -0 "${adapter_pids[$i]}" 2>/dev/null && continue
-    echo "demo: the ${agencies[$i]} adapter stopped:" >&2
-    tail -n 5 "$day/logs/adapter-${agencies[$i]}.log" >&2
-    exit 1
+# waits until the agencies given delivered every record and the hub
+# correlated every stored event into its workflows
+delivered() {
+  for _ in $(seq 600); do
+    waiting "$@" || break
+    for i in "${!adapter_pids[@]}"; do
+      kill -0 "${adapter_pids[$i]}" 2>/dev/null && continue
+      echo "demo: the ${agencies[$i]} adapter stopped:" >&2
+      tail -n 5 "$day/logs/adapter-${agencies[$i]}.log" >&2
+      exit 1
+    done
+    sleep 0.2
   done
-  sleep 0.2
-done
-waiting && { echo "demo: records still unacknowledged after 120 s; see $day/logs" >&2; exit 1; }
-# then until the hub has correlated every stored event into its workflows
-for _ in $(seq 300); do
-  [[ $("${PSQL[@]}" -At -c "SELECT count(*) FROM correlation_queue") == 0 ]] && break
-  sleep 0.2
-done
+  waiting "$@" && { echo "demo: records still unacknowledged after 120 s; see $day/logs" >&2; exit 1; }
+  for _ in $(seq 300); do
+    [[ $("${PSQL[@]}" -At -c "SELECT count(*) FROM correlation_queue") == 0 ]] && return 0
+    sleep 0.2
+  done
+}
+say "${#first[@]} agency adapters deliver their spool files (${first[*]})"
+for a in "${first[@]}"; do start_adapter "$a"; done
+delivered "${first[@]}"
+say "the utilities' adapters take their tasks and deliver their records (${utilities[*]})"
+for a in "${utilities[@]}"; do start_adapter "$a"; done
+delivered "${utilities[@]}"
 # and every task the hub issued is in its agency's out-spool
 for _ in $(seq 150); do
   pending=0

@@ -18,6 +18,7 @@ import os
 import re
 import sqlite3
 import sys
+import unicodedata
 
 import psycopg2
 
@@ -43,6 +44,12 @@ def classify(reason):
     if field in VOCABULARY:
         return "unknown_vocabulary", field
     return "other", field
+
+
+def pad(text, width):
+    """text left-aligned in width terminal columns (a Chinese character takes two)."""
+    wide = sum(unicodedata.east_asian_width(c) in "WF" for c in text)
+    return text + " " * max(0, width - len(text) - wide)
 
 
 def quarantine(outbox):
@@ -145,7 +152,7 @@ def main():
             groups.setdefault((kind, field), []).append((source, reason))
         for (kind, field), rows in groups.items():
             source, reason = rows[0]
-            print(f"  {agency:8} {len(rows):3} {kind:20} {field or '':12} e.g. "
+            print(f"  {agency:8} {len(rows):3} {kind:20} {pad(field or '', 12)} e.g. "
                   f"{os.path.basename(source)}: {reason[:110]}")
     check("records rejected by agency and kind",
           {a: dict(c) for a, c in rejected.items() if c},
