@@ -44,9 +44,12 @@ end, number of events and overdue (agency, step) pairs. It changes nothing
 in the record files (tests/integration/test_county_day.py,
 deploy/sample/county_report.py).
 
+--format generic writes every agency's file in the generic format instead,
+for feeding onenet-adapter alone (tests/integration/test_ingest.py).
+
 Usage: pengyang_sample.py --date 2020-09-01 [--days N] [--cases 200]
-                          (--out DIR | --spool DIR) [--seed N] [--malformed K]
-                          [--expect FILE]
+                          (--out DIR | --spool DIR) [--format own|generic]
+                          [--seed N] [--malformed K] [--expect FILE]
 """
 
 import argparse
@@ -133,8 +136,9 @@ class Case(list):
 class Day:
     """Random source, working days, counters and records of one sample day."""
 
-    def __init__(self, date, seed):
+    def __init__(self, date, seed, generic=False):
         self.rng = random.Random(seed)
+        self.generic = generic  # every agency writes the generic format
         self.date = date
         self.ymd = date.strftime("%Y%m%d")
         self.seq = {a: self.rng.randint(100, 900) for a in AGENCIES + ("refund", "cert", "project")}
@@ -355,7 +359,7 @@ def property_transfer(day):
     files once the transfer is registered, so a late registration does not
     make the mortgage late as well."""
     rng = day.rng
-    unit, location, _ = day.property()
+    unit, location, town = day.property()
     land, tax = day.case("land", ""), day.case("tax", "")
     buyer, buyer_id, phone = day.person()
     seller, seller_id, _ = day.person()
@@ -365,15 +369,20 @@ def property_transfer(day):
     rate = 0.03 if not first_home else 0.01 if area <= 90 else 0.015
     deed_tax = round(price * rate, 2)
     mortgage = day.variant("mortgage", [True, False], [3, 7])
-    # The land registry's export (docs/adapters/land.md) has no field for
+    # The land registry's own export (docs/adapters/land.md) has no field for
     # whether the flat has gas or heating, so its transfer.accepted never
-    # carries has_gas or has_heating: the hub asks power and water only.
-    has_gas = has_heating = False
+    # carries has_gas or has_heating: the hub asks power and water only. The
+    # generic format can say so: a flat in the county seat may have both.
+    has_gas = day.generic and town == 0 and day.variant("has_gas", [True, False], [7, 3])
+    has_heating = day.generic and town == 0 and \
+        day.variant("has_heating", [True, False], [5, 5])
+    flats = {"has_gas": has_gas, "has_heating": has_heating} if day.generic else {}
     c = Case("unit_number", unit["unit_number"])
     accepted = c.add("land", land, "transfer.accepted", unit,
                      {"buyer_name": buyer, "buyer_id_no": buyer_id, "phone": phone,
                       "seller_name": seller, "seller_id_no": seller_id, "location": location,
-                      "area_m2": area, "price_yuan": price, "has_mortgage": mortgage})
+                      "area_m2": area, "price_yuan": price, "has_mortgage": mortgage,
+                      **flats})
     assessed = c.add("tax", tax, "deed_tax.assessed", unit,
                      {"buyer_name": buyer, "buyer_id_no": buyer_id, "taxable_price_yuan": price,
                       "deed_tax_rate": rate, "deed_tax_yuan": deed_tax, "first_home": first_home},
@@ -915,6 +924,10 @@ def main():
     parser.add_argument("--spool", metavar="DIR",
                         help="drop each agency's file into its spool directory "
                              "DIR/<agency>/ as pengyang-<agency>-<date>.ndjson")
+    parser.add_argument("--format", choices=("own", "generic"), default="own",
+                        help="own: the five agencies with a record format of their own "
+                             "write it (default); generic: every agency writes the generic "
+                             "format, for onenet-adapter alone")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--malformed", type=int, default=0, metavar="K",
                         help="add K broken records to each agency's file (default 0)")
@@ -927,7 +940,7 @@ def main():
     if not args.out and not args.spool:
         parser.error("give --out DIR, --spool DIR or both")
 
-    day = Day(args.date, args.seed)
+    day = Day(args.date, args.seed, args.format == "generic")
     if not day.special.get(args.date.isoformat(), args.date.weekday() < 5):
         print("%s is not a working day: deadlines may not fall as planned" % args.date,
               file=sys.stderr)
@@ -968,8 +981,9 @@ def main():
         serials[name] += 1
         return serials[name]
 
-    formatted = {a: [FORMATS.get(a, GENERIC)[0](r, serial) for r in day.records[a]]
-                 for a in AGENCIES}
+    formats = {a: FORMATS[a] if a in FORMATS and args.format == "own" else GENERIC
+               for a in AGENCIES}
+    formatted = {a: [formats[a][0](r, serial) for r in day.records[a]] for a in AGENCIES}
     # a line is (text, None) or, for a broken one, (text, (kind, field))
     lines = {a: [(json.dumps(r, ensure_ascii=False), None) for r in formatted[a]]
              for a in AGENCIES}
@@ -981,7 +995,7 @@ def main():
         rows.insert(min(at + day.rng.randint(1, 30), len(rows)), rows[at])
         repeated[agency] += 1
     for agency in AGENCIES:
-        fmt = FORMATS.get(agency, GENERIC)
+        fmt = formats[agency]
         sources = formatted[agency]
         kinds = [k for k in BROKEN if sources and (
             not k.startswith("invalid_") or
@@ -1007,7 +1021,7 @@ def main():
         broken = [(n + 1, bad) for n, (_, bad) in enumerate(lines[agency]) if bad]
         rejected += [{"agency": agency, "line": n, "kind": kind, "field": field}
                      for n, (kind, field) in broken]
-        records[agency] = {"format": agency if agency in FORMATS else "generic",
+        records[agency] = {"format": "generic" if formats[agency] is GENERIC else agency,
                            "lines": len(texts), "events": len(formatted[agency]),
                            "repeated": repeated[agency], "malformed": len(broken)}
         print("%-8s %-7s %5d lines: %5d events, %2d repeated, %2d malformed"

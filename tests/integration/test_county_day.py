@@ -123,23 +123,25 @@ def supervised(db):
                timeout=30, interval=0.1, what="supervision to mark every passed deadline")
 
 
-def deliver(procs, hub, tmp_path, records, agency):
-    """Starts the agency's adapter (its own program for the five agencies with
-    a format of their own), which takes the hub's tasks into its out-spool,
-    and drops the agency's file into its spool directory."""
+def deliver(procs, hub, tmp_path, records, agency, once=False, generic=False):
+    """Drops the agency's file into its spool directory and starts its
+    adapter: the agency's own program for the five agencies with a format of
+    their own (onenet-adapter for all with generic, records written with
+    --format generic), taking the hub's tasks into its out-spool. once: the
+    adapter exits when it has delivered the file."""
     spool = tmp_path / "spool" / agency
     spool.mkdir(parents=True)
-    (tmp_path / "tasks").mkdir(exist_ok=True)
-    adapter = start_adapter(
-        procs, hub.port, str(tmp_path / f"{agency}.outbox"), agency=agency,
-        adapter_id=f"{agency}-cday", spool=str(spool), once=False,
-        extra=("--task-spool", str(tmp_path / "tasks" / agency)),
-        program=f"onenet-adapter-{agency}" if agency in OWN_FORMAT else "onenet-adapter")
     # the agency system writes under a name the adapter ignores, then renames
     tmp = spool / f".{agency}-{DATE}.ndjson.tmp"
     tmp.write_bytes((records / f"{agency}.ndjson").read_bytes())
     tmp.rename(spool / f"{agency}-{DATE}.ndjson")
-    return adapter
+    (tmp_path / "tasks").mkdir(exist_ok=True)
+    own = agency in OWN_FORMAT and not generic
+    return start_adapter(
+        procs, hub.port, str(tmp_path / f"{agency}.outbox"), agency=agency,
+        adapter_id=f"{agency}-cday", spool=str(spool), once=once,
+        extra=("--task-spool", str(tmp_path / "tasks" / agency)),
+        program=f"onenet-adapter-{agency}" if own else "onenet-adapter")
 
 
 def delivered(adapter, tmp_path, agency):
