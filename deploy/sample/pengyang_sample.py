@@ -920,7 +920,7 @@ def main():
                         help="working days from --date on which cases start (default 1)")
     parser.add_argument("--cases", type=int, default=200,
                         help="cases starting on each day (default 200)")
-    parser.add_argument("--out", help="write DIR/<agency>.ndjson")
+    parser.add_argument("--out", metavar="DIR", help="write DIR/<agency>.ndjson")
     parser.add_argument("--spool", metavar="DIR",
                         help="drop each agency's file into its spool directory "
                              "DIR/<agency>/ as pengyang-<agency>-<date>.ndjson")
