@@ -43,7 +43,7 @@ while (($# > 0)); do
     --seed) seed=$2; shift ;;
     --malformed) malformed=$2; shift ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '4,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '5,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) printf 'demo.sh: unknown option: %s\nTry "deploy/demo.sh --help".\n' "$1" >&2; exit 2 ;;
   esac
   shift

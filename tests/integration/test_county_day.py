@@ -41,6 +41,8 @@ each for a step that was ready and not yet done.
 
 The adapters deliver at once, or one agency after the other in two orders
 (see test_county_day). ONENET_CDAY="DATE,CASES,SEED" simulates another day.
+test_simulated_days checks the generator's days over a holiday, its spool
+files and that it is deterministic.
 """
 
 import collections
@@ -452,3 +454,40 @@ def test_county_day(db, procs, tmp_path, delivery):
         assert rc == 0, f"{agency} adapter exited {rc}:\n{adapter.log()[-4000:]}"
     rc = hub.terminate()
     assert rc == 0, f"hub exited {rc}:\n{hub.log()[-4000:]}"
+
+
+def test_simulated_days(tmp_path):
+    """--days N starts cases on N working days of the county's calendar (here
+    across the National Day holidays of 2020, with the Saturday worked
+    instead), with each day's date in the case numbers; --spool drops each
+    agency's file, complete, into its own spool directory; the same
+    arguments give the same files."""
+    def run(out):
+        res = subprocess.run(
+            [sys.executable, str(ROOT / "deploy/sample/pengyang_sample.py"),
+             "--date", "2020-09-30", "--days", "3", "--cases", "15", "--seed", "3",
+             "--malformed", "1", "--spool", str(out), "--expect", str(out / "expect.json")],
+            capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stderr
+        return json.loads((out / "expect.json").read_text(encoding="utf-8"))
+
+    want = run(tmp_path / "a")
+    assert len(want["cases"]) == 45
+    days = sorted({c["events"][0]["occurred_at"][:10] for c in want["cases"]})
+    assert days == ["2020-09-30", "2020-10-09", "2020-10-10"], days
+    for case in want["cases"]:
+        first = case["events"][0]
+        if first["agency"] in ("power", "water", "gas", "heat", "market", "police", "social"):
+            day = first["occurred_at"][:10]
+            assert day[5:7] + day[8:10] in first["case_no"], case
+        for e in case["events"]:  # office hours: 09:00-12:00, 14:30-17:30
+            hhmm = e["occurred_at"][11:16]
+            assert "09:00" <= hhmm < "12:00" or "14:30" <= hhmm < "17:30", e
+    again = run(tmp_path / "b")
+    assert again == want
+    for agency in AGENCIES:
+        files = [p.name for p in (tmp_path / "a" / agency).iterdir()]
+        assert files == [f"pengyang-{agency}-2020-09-30.ndjson"], files
+        text = (tmp_path / "a" / agency / files[0]).read_text(encoding="utf-8")
+        assert len(text.splitlines()) == want["records"][agency]["lines"]
+        assert text == (tmp_path / "b" / agency / files[0]).read_text(encoding="utf-8")
