@@ -161,14 +161,17 @@ def main():
     check("events stored", events, want["events"])
     check("dead letters at the hub", dead, 0)
 
-    n_rej = len(want["rejected"])
+    kinds = collections.Counter()
+    for counts in rejected.values():
+        kinds.update(counts)
     if wrong:
         print("check: DIFFERS from the simulator's expectations:")
         for line in wrong:
             print("  " + line)
         return 1
-    print(f"check: as the simulator expected: {events} events stored, {n_rej} records "
-          f"rejected ({', '.join(k for k in BROKEN)}), "
+    print(f"check: as the simulator expected: {events} events stored, "
+          f"{sum(kinds.values())} records rejected "
+          f"({', '.join(f'{kinds[k]} {k}' for k in BROKEN if kinds[k])}), "
           f"{sum(sum(c.values()) for c in workflows.values())} workflow instances in their "
           f"expected states, {sum(n for _, n, _ in overdue)} overdue steps, "
           f"{sum(issued.values())} tasks delivered once each")
