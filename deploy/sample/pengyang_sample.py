@@ -799,20 +799,23 @@ def generic_record(r, serial):
     return r
 
 
-# agency -> (the record in its format, its case number, time, and event
-# vocabulary fields, where a key of kind K is, as agency field names)
+# An agency's record format: the function that writes a record in it, the
+# names of its case number, time and event vocabulary fields, and the field
+# of each key kind it can carry that has a check (credit code, unit number).
+Format = collections.namedtuple("Format", "record case_no time vocabulary keys")
 FORMATS = {
-    "land": (land_record, "业务编号", "发生时间", "办理环节",
-             {"unit_number": "不动产单元号"}),
-    "tax": (tax_record, "WSH", "FSSJ", "YWLX",
-            {"credit_code": "NSRSBH", "unit_number": "BDCDYH"}),
-    "power": (power_record, "appNo", "eventTime", "busiType", {"unit_number": "unitNo"}),
-    "water": (water_record, "工单号", "时间", "节点", {"unit_number": "不动产单元号"}),
-    "bank": (bank_record, "txnRef", "txnTime", "txnType",
-             {"credit_code": "creditCode", "unit_number": "unitNo"}),
+    "land": Format(land_record, "业务编号", "发生时间", "办理环节",
+                   {"unit_number": "不动产单元号"}),
+    "tax": Format(tax_record, "WSH", "FSSJ", "YWLX",
+                  {"credit_code": "NSRSBH", "unit_number": "BDCDYH"}),
+    "power": Format(power_record, "appNo", "eventTime", "busiType",
+                    {"unit_number": "unitNo"}),
+    "water": Format(water_record, "工单号", "时间", "节点", {"unit_number": "不动产单元号"}),
+    "bank": Format(bank_record, "txnRef", "txnTime", "txnType",
+                   {"credit_code": "creditCode", "unit_number": "unitNo"}),
 }
-GENERIC = (generic_record, "case_no", "occurred_at", "event_type",
-           {"credit_code": "credit_code", "unit_number": "unit_number"})
+GENERIC = Format(generic_record, "case_no", "occurred_at", "event_type",
+                 {"credit_code": "credit_code", "unit_number": "unit_number"})
 # made-up values of each agency's vocabulary field that its mapping does not know
 UNKNOWN_WORDS = {"办理环节": "审核中", "YWLX": "SB", "busiType": "CANCEL", "节点": "踏勘",
                  "txnType": "ACCT_FREEZE"}
@@ -822,7 +825,7 @@ BROKEN = ("unparseable", "missing_field", "invalid_credit_code", "invalid_unit_n
 
 def key_field(fmt, record, kind):
     """(container, field) of the key kind in record, or None."""
-    field = fmt[4].get(kind)
+    field = fmt.keys.get(kind)
     if fmt is GENERIC:
         keys = record.get("keys", {})
         return (keys, field) if field in keys else None
@@ -833,8 +836,7 @@ def malform(day, fmt, record, kind):
     """A broken copy of record (in its agency's format) as one line of text,
     and the field the adapter's reason must name (None for unparseable)."""
     bad = json.loads(json.dumps(record))
-    case_field = fmt[1]
-    bad[case_field] = bad[case_field] + "-X%d" % day.rng.randint(100, 999)
+    bad[fmt.case_no] = bad[fmt.case_no] + "-X%d" % day.rng.randint(100, 999)
     for field in ("记录号", "JLH", "recId", "流水号"):  # the export's ids stay unique
         if field in bad:
             bad[field] += "-X"
@@ -842,22 +844,22 @@ def malform(day, fmt, record, kind):
         text = json.dumps(bad, ensure_ascii=False)
         return text[:day.rng.randint(12, len(text) - 8)], None
     if kind == "missing_field":  # a required field left out
-        field = day.rng.choice([case_field, fmt[2]])
+        field = day.rng.choice([fmt.case_no, fmt.time])
         del bad[field]
         return json.dumps(bad, ensure_ascii=False), field
     if kind == "unknown_vocabulary":
         # the generic format: a display name ("Connection Accepted") where
         # the event type belongs; agency formats: a code no mapping knows
-        bad[fmt[3]] = bad[fmt[3]].replace(".", " ").replace("_", " ").title() \
-            if fmt is GENERIC else UNKNOWN_WORDS[fmt[3]]
-        return json.dumps(bad, ensure_ascii=False), fmt[3]
+        bad[fmt.vocabulary] = bad[fmt.vocabulary].replace(".", " ").replace("_", " ").title() \
+            if fmt is GENERIC else UNKNOWN_WORDS[fmt.vocabulary]
+        return json.dumps(bad, ensure_ascii=False), fmt.vocabulary
     container, field = key_field(fmt, bad, kind[len("invalid_"):])
     value = container[field]
     if kind == "invalid_credit_code":  # a typo: the check character no longer fits
         container[field] = value[:17] + ("A" if value[17] != "A" else "B")
     else:  # a parcel ownership code that does not exist
         container[field] = value[:12] + "X" + value[13:]
-    return json.dumps(bad, ensure_ascii=False), fmt[4][kind[len("invalid_"):]]
+    return json.dumps(bad, ensure_ascii=False), fmt.keys[kind[len("invalid_"):]]
 
 
 def shuffle_a_little(day, count):
@@ -983,7 +985,7 @@ def main():
 
     formats = {a: FORMATS[a] if a in FORMATS and args.format == "own" else GENERIC
                for a in AGENCIES}
-    formatted = {a: [formats[a][0](r, serial) for r in day.records[a]] for a in AGENCIES}
+    formatted = {a: [formats[a].record(r, serial) for r in day.records[a]] for a in AGENCIES}
     # a line is (text, None) or, for a broken one, (text, (kind, field))
     lines = {a: [(json.dumps(r, ensure_ascii=False), None) for r in formatted[a]]
              for a in AGENCIES}
