@@ -2,37 +2,48 @@
 # deploy/demo.sh: the main job. A simulated Pengyang county day through the
 # agency adapters and the hub, stored in PostgreSQL, then a summary.
 #
-# Usage: deploy/demo.sh [--db CONNINFO] [--date YYYY-MM-DD] [--cases N]
+# Usage: deploy/demo.sh [--db CONNINFO] [--date YYYY-MM-DD] [--days N] [--cases N]
 #                       [--seed N] [--malformed K] [--keep]
-#   --db        use this PostgreSQL database (libpq URI or key=value string)
-#               instead of the embedded private cluster in run/pg (whose
-#               database onenet_demo is created afresh on every run)
-#   --date      the county day to simulate (default 2020-09-01)
-#   --cases     cases across all workflows (default 400)
-#   --malformed broken agency records mixed in (default 6)
+#   --db        use this PostgreSQL database (libpq URI or key=value string,
+#               empty for the check line to hold) instead of the embedded
+#               private cluster in run/pg (whose database onenet_demo is
+#               created afresh on every run)
+#   --date      the first county day to simulate (default 2020-09-01)
+#   --days      working days on which cases start (default 1)
+#   --cases     cases starting on each day, across all workflows (default 400)
+#   --malformed broken records in each agency's file (default 3)
 #   --keep      leave the embedded PostgreSQL running afterwards
 #
 # Installs missing Debian packages, builds onenet, starts PostgreSQL (unless
-# --db), onenet-hub and one onenet-adapter per agency file the simulator
-# wrote (tax, land, power, water, bank, market, police, social, gas, heat,
-# approval) reading NDJSON spool directories, waits until every record is
-# acknowledged, and prints what was stored and what was refused and why.
-# Everything it starts it stops again. Exit status 0 when the day went
-# through, 1 otherwise.
+# --db) and onenet-hub. The simulator drops each agency's records, in the
+# agency's own format, into its spool directory (written under a temporary
+# name, then renamed); onenet-adapter-land, -tax, -power, -water and -bank
+# read their agencies' formats, onenet-adapter the generic format of the
+# market regulator, police, social insurance, gas, heating and approval
+# bureau. Each adapter hands the hub's tasks to its agency through an
+# out-spool. The utilities (power, water, gas, heat) deliver last, as
+# answers to the account transfer tasks the registrations made. When every
+# record is answered and every task delivered, it
+# prints what happened: events stored, workflows completed and open, steps
+# overdue by agency, tasks delivered per agency, records rejected and why,
+# and a check line against what the simulator says it produced. Everything
+# it starts it stops again. Exit status 0 when the day went as the simulator
+# expected, 1 otherwise.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$ROOT"
 
-db="" date=2020-09-01 cases=400 seed=640425 malformed=6 keep=0
+db="" date=2020-09-01 days=1 cases=400 seed=640425 malformed=3 keep=0
 while (($# > 0)); do
   case "$1" in
     --db) db=$2; shift ;;
     --date) date=$2; shift ;;
+    --days) days=$2; shift ;;
     --cases) cases=$2; shift ;;
     --seed) seed=$2; shift ;;
     --malformed) malformed=$2; shift ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '4,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '5,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) printf 'demo.sh: unknown option: %s\nTry "deploy/demo.sh --help".\n' "$1" >&2; exit 2 ;;
   esac
   shift
@@ -71,10 +82,11 @@ PSQL=(psql "$conninfo" -X -q -v ON_ERROR_STOP=1)
 
 day=$run/day-$date
 rm -rf "$day"
-mkdir -p "$day/records" "$day/logs"
-say "simulating $cases cases of Pengyang county (640425) on $date"
-/usr/bin/python3 deploy/sample/pengyang_sample.py --date "$date" --cases "$cases" \
-  --seed "$seed" --malformed "$malformed" --out "$day/records"
+mkdir -p "$day/logs"
+say "simulating $cases cases a day of Pengyang county (640425) from $date, $days day(s)"
+/usr/bin/python3 deploy/sample/pengyang_sample.py --date "$date" --days "$days" \
+  --cases "$cases" --seed "$seed" --malformed "$malformed" --spool "$day/spool" \
+  --expect "$day/expect.json"
 
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 endpoint=tcp://127.0.0.1:$port
@@ -89,38 +101,75 @@ for _ in $(seq 100); do
 done
 started=$("${PSQL[@]}" -At -c "SELECT now()")
 
-agencies=()
-for f in "$day"/records/*.ndjson; do agencies+=("$(basename "$f" .ndjson)"); done
-say "${#agencies[@]} agency adapters deliver their spool files (${agencies[*]})"
+agencies=(tax land bank market police social approval power water gas heat)
+first=(tax land bank market police social approval)
+utilities=(power water gas heat)
 adapter_pids=()
-for a in "${agencies[@]}"; do
-  spool=$day/spool/$a
-  mkdir -p "$spool" "$day/tasks"
-  # the agency system writes under a temporary name and renames when complete
-  cp "$day/records/$a.ndjson" "$spool/.$a-$date.ndjson.tmp"
-  mv "$spool/.$a-$date.ndjson.tmp" "$spool/$a-$date.ndjson"
-  build/onenet-adapter --agency "$a" --adapter-id "$a-demo" --hub "$endpoint" \
-    --outbox "$day/$a.outbox" --spool "$spool" --task-spool "$day/tasks/$a" --heartbeat-ms 500 \
-    >"$day/logs/adapter-$a.log" 2>&1 &
+mkdir -p "$day/tasks"
+start_adapter() {
+  local a=$1 program
+  if [[ -x build/onenet-adapter-$a ]]; then
+    program=(build/onenet-adapter-"$a")   # the agency's own record format
+  else
+    program=(build/onenet-adapter --agency "$a")   # the generic format
+  fi
+  "${program[@]}" --adapter-id "$a-demo" --hub "$endpoint" \
+    --outbox "$day/$a.outbox" --spool "$day/spool/$a" --task-spool "$day/tasks/$a" \
+    --heartbeat-ms 500 >"$day/logs/adapter-$a.log" 2>&1 &
   adapter_pids+=($!)
   pids+=($!)
-done
-
-# done when every spool file is consumed and every outbox is empty
-for _ in $(seq 600); do
-  pending=0
-  for a in "${agencies[@]}"; do
-    [[ -e $day/spool/$a/$a-$date.ndjson ]] && pending=1
-    n=$(/usr/bin/python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from outbox").fetchone()[0])' "$day/$a.outbox" 2>/dev/null || echo 1)
-    ((n > 0)) && pending=1
+}
+# 0 while a spool file of the agencies given is unread or an outbox not empty
+waiting() {
+  /usr/bin/python3 - "$day" "$date" "$@" <<'PY'
+import os, sqlite3, sys
+day, date, agencies = sys.argv[1], sys.argv[2], sys.argv[3:]
+for a in agencies:
+    if os.path.exists(f"{day}/spool/{a}/pengyang-{a}-{date}.ndjson"):
+        sys.exit(0)
+    try:
+        db = sqlite3.connect(f"file:{day}/{a}.outbox?mode=ro", uri=True, timeout=5)
+        if db.execute("select count(*) from outbox").fetchone()[0] > 0:
+            sys.exit(0)
+    except sqlite3.Error:
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+# waits until the agencies given delivered every record and the hub
+# correlated every stored event into its workflows
+delivered() {
+  for _ in $(seq 600); do
+    waiting "$@" || break
+    for i in "${!adapter_pids[@]}"; do
+      kill -0 "${adapter_pids[$i]}" 2>/dev/null && continue
+      echo "demo: the ${agencies[$i]} adapter stopped:" >&2
+      tail -n 5 "$day/logs/adapter-${agencies[$i]}.log" >&2
+      exit 1
+    done
+    sleep 0.2
   done
+  waiting "$@" && { echo "demo: records still unacknowledged after 120 s; see $day/logs" >&2; exit 1; }
+  for _ in $(seq 300); do
+    [[ $("${PSQL[@]}" -At -c "SELECT count(*) FROM correlation_queue") == 0 ]] && return 0
+    sleep 0.2
+  done
+}
+say "${#first[@]} agency adapters deliver their spool files (${first[*]})"
+for a in "${first[@]}"; do start_adapter "$a"; done
+delivered "${first[@]}"
+say "the utilities' adapters take their tasks and deliver their records (${utilities[*]})"
+for a in "${utilities[@]}"; do start_adapter "$a"; done
+delivered "${utilities[@]}"
+# and every task the hub issued is in its agency's out-spool
+for _ in $(seq 150); do
+  pending=0
+  while IFS='|' read -r a n; do
+    [[ -z $a ]] && continue
+    got=$(find "$day/tasks/$a" -name '*.ndjson' ! -name '.*' 2>/dev/null | wc -l)
+    ((got < n)) && pending=1
+  done < <("${PSQL[@]}" -At -c "SELECT agency, count(*) FROM tasks GROUP BY 1")
   ((pending == 0)) && break
-  sleep 0.2
-done
-((pending == 0)) || { echo "demo: records still unacknowledged after 120 s; see $day/logs" >&2; exit 1; }
-# then until the hub has correlated every stored event into its workflows
-for _ in $(seq 300); do
-  [[ $("${PSQL[@]}" -At -c "SELECT count(*) FROM correlation_queue") == 0 ]] && break
   sleep 0.2
 done
 sleep 1.5 # a supervision tick, and a heartbeat from each adapter with its (empty) backlog
@@ -140,19 +189,6 @@ WITH one AS (SELECT keys->>'unit_number' AS unit FROM events
 SELECT (e.occurred_at AT TIME ZONE 'Asia/Shanghai')::timestamp(0) AS occurred,
        e.agency, e.event_type, e.case_no
 FROM events e, one WHERE e.keys->>'unit_number' = one.unit ORDER BY e.occurred_at;
-\pset title 'one-network workflows (一网通办), by state'
-SELECT workflow, count(*) FILTER (WHERE state = 'completed') AS completed,
-       count(*) FILTER (WHERE state = 'open') AS open,
-       count(*) FILTER (WHERE state NOT IN ('completed', 'open')) AS other,
-       round(avg(extract(epoch FROM ended_at - started_at) / 3600)
-             FILTER (WHERE state = 'completed'), 1) AS avg_hours
-FROM workflow_instances GROUP BY 1 ORDER BY 1;
-\pset title 'supervision (督办): steps past their deadline, by agency'
-SELECT b.agency, count(*) AS overdue_steps,
-       count(*) FILTER (WHERE b.completed_at IS NOT NULL) AS done_late,
-       string_agg(DISTINCT i.workflow || '/' || b.step, ', ') AS steps
-FROM breaches b JOIN workflow_instances i ON i.id = b.instance_id
-WHERE b.kind = 'overdue' GROUP BY 1 ORDER BY 2 DESC;
 \pset title 'events that no workflow took (parked)'
 SELECT agency, event_type, count(*) AS events, count(expired_at) AS expired
 FROM unmatched_events GROUP BY 1, 2 ORDER BY 1, 2;
@@ -164,24 +200,12 @@ SELECT code, count(*) AS events, min(reason) AS example FROM dead_letters
 WHERE last_seen >= '$started' GROUP BY 1 ORDER BY 2 DESC;
 SQL
 
-say "tasks handed back to the agencies (files in their out-spool, e.g. power: transfer the account)"
-shopt -s nullglob
-for dir in "$day"/tasks/*/; do
-  n=$(find "$dir" -name '*.ndjson' | wc -l)
-  ((n > 0)) && printf '  %-8s %4d task files, e.g. %s\n' "$(basename "$dir")" "$n" \
-    "$(head -c 160 "$(find "$dir" -name '*.ndjson' | sort | head -1)")…"
-done
-say "refused at the agencies' adapters (quarantine), with file:line"
-for a in "${agencies[@]}"; do
-  /usr/bin/python3 - "$day/$a.outbox" "$a" <<'PY'
-import os, sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-for source, code, reason in db.execute("select source, code, reason from quarantine order by id"):
-    print(f"  {sys.argv[2]:6} {os.path.basename(source):28} {reason}")
-PY
-done
-total=$("${PSQL[@]}" -At -c "SELECT count(*) FROM events WHERE stored_at >= '$started'")
-lines=$(cat "$day"/records/*.ndjson | wc -l)
+lines=$(cat "$day"/spool/*/done/*.ndjson 2>/dev/null | wc -l)
 kill -TERM "${pids[0]}"; wait "${pids[0]}" || true
 dups=$(grep -o 'msg="ingest stats".*' "$day/logs/hub.log" | tail -1 | grep -o 'duplicates=[0-9]*' | cut -d= -f2)
-say "done: $lines agency records in, $total events stored now, ${dups:-0} already stored before (absorbed as duplicates); logs in ${day#$ROOT/}/logs"
+say "what happened: $lines agency records in, ${dups:-0} of them already stored (absorbed as duplicates)"
+status=0
+/usr/bin/python3 deploy/sample/county_report.py --db "$conninfo" --expect "$day/expect.json" \
+  --run "$day" || status=1
+say "done; records, quarantines, tasks and logs in ${day#$ROOT/}"
+exit $status

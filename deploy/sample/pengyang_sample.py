@@ -1,27 +1,55 @@
 #!/usr/bin/env python3
-"""One day of sample Pengyang county (彭阳县, 640425) case records, as NDJSON.
+"""Simulated Pengyang county (彭阳县, 640425) days: each agency's case records
+in its own format, as NDJSON.
 
-Writes DIR/<agency>.ndjson for each agency the workflows use, one record a
-line in the generic adapter format ({"case_no", "event_type", "occurred_at",
-"keys", "attrs"}): cases of all twelve workflows/*.yaml and their variants,
-starting on --date, with the events, keys and attributes the definitions
-expect, in office hours of working days (data/calendar/cn-workdays.csv).
+Starts --cases cases on each of --days working days from --date, of all
+twelve workflows/*.yaml and their variants, with the events, keys and
+attributes the definitions expect, in office hours of working days
+(data/calendar/cn-workdays.csv). Writes one file per agency: the land
+registry, tax bureau, power company, water company and banks in their own
+record formats (docs/adapters/{land,tax,power,water,bank}.md: their field
+names, codes, case numbers and time layouts, each record with the agency
+system's own record id), the other six agencies (market, police, social,
+gas, heat, approval) in the generic format (docs/adapters/generic.md).
+Each file is written under a temporary name (.NAME.tmp) and renamed when
+complete, as the agency systems do: --out DIR gives DIR/<agency>.ndjson,
+--spool DIR drops DIR/<agency>/pengyang-<agency>-<date>.ndjson into each
+agency adapter's spool directory.
+
 Most cases meet every deadline as the hub counts it; about one in twenty
 stops part-way and about one in eight of those with deadlines has one agency
 late, so some events fall days or weeks after --date (pick a day months in
 the past). A few events come before an earlier one of their case, a few
 lines are repeated verbatim and a few bank account closures belong to no
-case, on purpose. Identifiers carry valid check characters; --malformed K
-adds K broken lines. Same arguments, same output.
+case, on purpose. Identifiers carry valid check characters. --malformed K
+adds K broken records to each agency's file, of these kinds in turn, as far
+as the format has the field: unparseable (a line cut off), missing_field
+(case number or time left out), invalid_credit_code (check character),
+invalid_unit_number (ownership code), unknown_vocabulary (a business code
+or stage the mapping does not know). Same arguments, same output.
 
---expect FILE also writes, as a JSON list in case order, what the hub should
-make of each case: its correlation key, fate (on_time, late, stuck), late
-step, events, and per workflow instance its state (completed, open,
-rejected), start, end, number of events and overdue (agency, step) pairs.
-It changes nothing in the NDJSON files (tests/integration/test_county_day.py).
+--expect FILE also writes, as a JSON object, what the adapters and the hub
+should make of it: per agency file its format, lines, events, repeated and
+malformed records ("records"); every malformed record with its agency,
+line, kind and the field its refusal names ("rejected", counted by agency
+and kind in "rejected_by_kind"); the distinct events the hub should store
+("events"); workflow instances by workflow and final state ("workflows");
+overdue steps by agency ("overdue_steps"); the range of account transfer
+tasks per agency ("tasks": at_least when every utility event comes before
+the registration is correlated, at_most when the registry's come first);
+events that stay unmatched ("unmatched"); and per case ("cases", in case
+order) its correlation key, fate (on_time, late, stuck), late step, events
+and, per workflow instance, its state (completed, open, rejected), start,
+end, number of events and overdue (agency, step) pairs. It changes nothing
+in the record files (tests/integration/test_county_day.py,
+deploy/sample/county_report.py).
 
-Usage: pengyang_sample.py --date 2020-09-01 --cases 200 --out DIR [--seed N] [--malformed K]
-                          [--expect FILE]
+--format generic writes every agency's file in the generic format instead,
+for feeding onenet-adapter alone (tests/integration/test_ingest.py).
+
+Usage: pengyang_sample.py --date 2020-09-01 [--days N] [--cases 200]
+                          (--out DIR | --spool DIR) [--format own|generic]
+                          [--seed N] [--malformed K] [--expect FILE]
 """
 
 import argparse
@@ -108,8 +136,9 @@ class Case(list):
 class Day:
     """Random source, working days, counters and records of one sample day."""
 
-    def __init__(self, date, seed):
+    def __init__(self, date, seed, generic=False):
         self.rng = random.Random(seed)
+        self.generic = generic  # every agency writes the generic format
         self.date = date
         self.ymd = date.strftime("%Y%m%d")
         self.seq = {a: self.rng.randint(100, 900) for a in AGENCIES + ("refund", "cert", "project")}
@@ -246,7 +275,7 @@ def dependents(case, i):
     return found
 
 
-def schedule(day, case, fate):
+def schedule(day, case, fate, first_day=0):
     """(index, office second) of the events of case that happen, in order, the
     fate the case got and the index of its late event (None if none).
     "on_time": every step meets its deadline. "late":
@@ -265,7 +294,8 @@ def schedule(day, case, fate):
                 break
     if fate == "stuck":
         order = order[:rng.randint(1, len(order) - 1)]
-    t = rng.randrange(0, DAY - 900)  # the case starts some time before 17:15
+    # the case starts on working day first_day some time before 17:15
+    t = first_day * DAY + rng.randrange(0, DAY - 900)
     times = {order[0]: t}
     for i in order[1:]:
         prev = t
@@ -339,14 +369,20 @@ def property_transfer(day):
     rate = 0.03 if not first_home else 0.01 if area <= 90 else 0.015
     deed_tax = round(price * rate, 2)
     mortgage = day.variant("mortgage", [True, False], [3, 7])
-    has_gas = town == 0 and day.variant("has_gas", [True, False], [7, 3])
-    has_heating = town == 0 and day.variant("has_heating", [True, False], [5, 5])
+    # The land registry's own export (docs/adapters/land.md) has no field for
+    # whether the flat has gas or heating, so its transfer.accepted never
+    # carries has_gas or has_heating: the hub asks power and water only. The
+    # generic format can say so: a flat in the county seat may have both.
+    has_gas = day.generic and town == 0 and day.variant("has_gas", [True, False], [7, 3])
+    has_heating = day.generic and town == 0 and \
+        day.variant("has_heating", [True, False], [5, 5])
+    flats = {"has_gas": has_gas, "has_heating": has_heating} if day.generic else {}
     c = Case("unit_number", unit["unit_number"])
     accepted = c.add("land", land, "transfer.accepted", unit,
                      {"buyer_name": buyer, "buyer_id_no": buyer_id, "phone": phone,
                       "seller_name": seller, "seller_id_no": seller_id, "location": location,
                       "area_m2": area, "price_yuan": price, "has_mortgage": mortgage,
-                      "has_gas": has_gas, "has_heating": has_heating})
+                      **flats})
     assessed = c.add("tax", tax, "deed_tax.assessed", unit,
                      {"buyer_name": buyer, "buyer_id_no": buyer_id, "taxable_price_yuan": price,
                       "deed_tax_rate": rate, "deed_tax_yuan": deed_tax, "first_home": first_home},
@@ -418,11 +454,13 @@ def land_registration(day):
     order, a new certificate (change_kind)."""
     kind, attrs, due = day.variant("land", [
         ("seizure", {"action": "查封", "applicant": "彭阳县人民法院"}, (60, "minutes", "ready")),
-        ("change", {"change_kind": "change"}, (1, "days", "ready")),
+        ("change", {"change_kind": "change", "change_type": "住址变更"}, (1, "days", "ready")),
         ("seizure", {"action": "解封", "applicant": "彭阳县人民法院"}, (60, "minutes", "ready")),
-        ("change", {"change_kind": "court_order"}, (1, "days", "ready")),
+        ("change", {"change_kind": "court_order", "change_type": "依法院判决更正"},
+         (1, "days", "ready")),
         ("objection", {"action": "异议登记"}, (60, "minutes", "ready")),
-        ("change", {"change_kind": "certificate_replacement"}, (1, "days", "ready")),
+        ("change", {"change_kind": "certificate_replacement", "change_type": "证书损坏换证"},
+         (1, "days", "ready")),
         ("cancellation", {"action": "注销登记"}, (60, "minutes", "ready"))],
         [12, 12, 8, 5, 4, 8, 12])  # 60: the hub's immediate-minutes
     unit, _, _ = day.property()
@@ -618,20 +656,210 @@ SCENARIOS = [(property_transfer, 22), (enterprise_startup, 12), (power_connectio
              (account_closure, 1)]
 
 
-def malform(day, record, kind):
-    """A broken copy of record under a fresh case number, as one line of text."""
-    bad = json.loads(json.dumps(record))
-    bad["case_no"] += "-X%d" % day.rng.randint(100, 999)
-    if kind == 0:
-        return json.dumps(bad, ensure_ascii=False)[:day.rng.randint(20, 60)]
-    if kind == 1:
-        del bad["case_no"]
-    elif kind == 2:
-        code = bad["keys"]["credit_code"]
-        bad["keys"]["credit_code"] = code[:17] + ("A" if code[17] != "A" else "B")
+# -- each agency's own record format -------------------------------------------
+#
+# A record is made in the generic format first (what the hub should store) and
+# written in the agency's format at the end: the field names, codes, case
+# numbers and time layouts of docs/adapters/<agency>.md and adapters/<agency>/
+# map.c, and only the fields documented there. Each record gets the agency
+# system's own record id (记录号, JLH, recId, 流水号, seq), so the adapter
+# derives the event id from it; a line repeated verbatim repeats the id.
+
+LAND_TYPES = {"transfer": "转移登记", "mortgage": "抵押登记", "seizure": "查封登记",
+              "objection": "异议登记", "cancellation": "注销登记"}
+LAND_CHANGES = {"change": "变更登记", "court_order": "更正登记",
+                "certificate_replacement": "换证"}
+TAX_CODES = {"deed_tax.assessed": ("QS", "HD"), "deed_tax.paid": ("QS", "JS"),
+             "invoice.issued": ("FP", "KJ"), "deregistration.cleared": ("ZX", "QJ"),
+             "credit_grade.shared": ("XY", "GX"), "refund.approved": ("TK", "SP")}
+TAX_OFFICE = "16404250000"  # 国家税务总局彭阳县税务局
+BANK_TXN = {"account.opened": "ACCT_OPEN", "account.closed": "ACCT_CLOSE",
+            "mortgage.filed": "MORTGAGE_FILE", "loan.applied": "LOAN_APPLY",
+            "loan.decided": "LOAN_DECIDE", "refund.received": "REFUND_RECV"}
+YES_NO = {True: "是", False: "否"}
+
+
+def beijing(occurred_at):
+    """The local part of an ISO 8601 Beijing time: datetime without offset."""
+    return datetime.datetime.fromisoformat(occurred_at).replace(tzinfo=None)
+
+
+def land_record(r, serial):
+    prefix, stage = r["event_type"].split(".")
+    a = r["attrs"]
+    kind = LAND_CHANGES[a["change_kind"]] if prefix == "change" else LAND_TYPES[prefix]
+    rec = {"业务编号": r["case_no"], "登记类型": kind,
+           # the registry books (登簿) a transfer or mortgage, and closes (办结)
+           # the registrations done at once or in a day
+           "办理环节": "受理" if stage == "accepted" else
+           "登簿" if prefix in ("transfer", "mortgage") else "办结",
+           "不动产单元号": r["keys"]["unit_number"],
+           "发生时间": beijing(r["occurred_at"]).strftime("%Y-%m-%d %H:%M:%S")}
+    if "has_mortgage" in a:
+        rec["是否抵押"] = YES_NO[a["has_mortgage"]]
+    for name, id_no in (("buyer_name", "buyer_id_no"), ("holder_name", "holder_id_no"),
+                        ("borrower_name", None)):
+        if name in a:
+            rec["权利人"] = a[name]
+            if id_no in a:
+                rec["权利人证件号"] = a[id_no]
+            break
+    if "area_m2" in a:
+        rec["面积"] = a["area_m2"]
+    if "change_type" in a:
+        rec["变更类型"] = a["change_type"]
+    rec["记录号"] = "BDC-EXP-%s-%07d" % (rec["发生时间"][:4], serial("land"))
+    return rec
+
+
+def tax_record(r, serial):
+    ywlx, ywzt = TAX_CODES[r["event_type"]]
+    a, keys = r["attrs"], r["keys"]
+    rec = {"WSH": r["case_no"], "YWLX": ywlx, "YWZT": ywzt,
+           "FSSJ": beijing(r["occurred_at"]).strftime("%Y%m%d%H%M%S")}
+    for field, kind in (("NSRSBH", "credit_code"), ("BDCDYH", "unit_number"),
+                        ("TKH", "refund_no")):
+        if kind in keys:
+            rec[field] = keys[kind]
+    amount = a.get("deed_tax_yuan", a.get("refund_yuan"))
+    if amount is not None:
+        rec["JE"] = amount
+    if "ukey_issued" in a:
+        rec["UKEY"] = "Y" if a["ukey_issued"] else "N"
+    if "no_arrears" in a:
+        rec["WQS"] = "Y" if a["no_arrears"] else "N"
+    if "grade" in a:
+        rec["XYDJ"] = a["grade"]
+    rec["SWJG_DM"] = TAX_OFFICE
+    rec["JLH"] = "SJ%s%08d" % (rec["FSSJ"][:8], serial("tax"))
+    return rec
+
+
+def power_record(r, serial):
+    a = r["attrs"]
+    when = beijing(r["occurred_at"])
+    rec = {"appNo": r["case_no"]}
+    if r["event_type"] == "account.transferred":
+        rec.update(busiType="TRANSFER", step="DONE", unitNo=r["keys"]["unit_number"],
+                   custName=a["new_holder_name"])
+    elif r["event_type"] == "connection.accepted":
+        cls = a["connection_class"]
+        rec.update(busiType="NEW_INSTALL", step="ACCEPT",
+                   voltageLevel="HV" if cls.startswith("high") else "LV",
+                   capacityKva=a["capacity_kva"], needExternalWorks=a["external_works"],
+                   needTransformer=cls == "low_voltage_transformer",
+                   supplyMode={"high_voltage_single": "SINGLE",
+                               "high_voltage_dual": "DUAL"}.get(cls),
+                   custName=a["applicant_name"])
     else:
-        bad["occurred_at"] = day.date.strftime("%Y/%m/%d") + " 25:61"
-    return json.dumps(bad, ensure_ascii=False)
+        rec.update(busiType="NEW_INSTALL", step="COMPLETE")
+    rec["eventTime"] = when.strftime("%Y-%m-%dT%H:%M:%S")
+    rec["recId"] = "YX-%s-%06d" % (when.strftime("%Y%m%d"), serial("power"))
+    return rec
+
+
+def water_record(r, serial):
+    a = r["attrs"]
+    when = beijing(r["occurred_at"])
+    rec = {"工单号": r["case_no"]}
+    if r["event_type"] == "account.transferred":
+        rec.update({"业务": "过户", "节点": "完成", "不动产单元号": r["keys"]["unit_number"],
+                    "户名": a["new_holder_name"]})
+    elif r["event_type"] == "connection.accepted":
+        rec.update({"业务": "报装", "节点": "受理", "外线工程": YES_NO[a["external_works"]],
+                    "特殊场所": YES_NO[a.get("special_case", False)],
+                    "用水地址": a["address"], "户名": a["applicant_name"]})
+    else:
+        rec.update({"业务": "报装", "节点": "通水"})
+    # the export leaves the seconds out when they are zero
+    rec["时间"] = when.strftime("%Y/%m/%d %H:%M" if when.second == 0 else "%Y/%m/%d %H:%M:%S")
+    rec["流水号"] = "SW%s%05d" % (when.strftime("%Y%m%d"), serial("water"))
+    return rec
+
+
+def bank_record(r, serial):
+    a, keys = r["attrs"], r["keys"]
+    code = r["case_no"].split("-")[0]
+    rec = {"bankCode": code, "branch": dict(BANKS)[code].split("银行", 1)[1],
+           "txnType": BANK_TXN[r["event_type"]], "txnRef": r["case_no"]}
+    if "account_kind" in a:
+        rec["acctKind"] = a["account_kind"].upper()
+    rec["creditCode"] = keys.get("credit_code")
+    rec["unitNo"] = keys.get("unit_number")
+    rec["refundNo"] = keys.get("refund_no")
+    loan = a.get("loan_yuan", a.get("amount_yuan"))
+    rec["loanAmount"] = float(loan) if loan is not None else None
+    rec["approved"] = a.get("approved")
+    rec["txnTime"] = beijing(r["occurred_at"]).strftime("%Y-%m-%d %H:%M:%S")
+    rec["seq"] = "%06d" % serial("bank:" + code)
+    return rec
+
+
+def generic_record(r, serial):
+    return r
+
+
+# An agency's record format: the function that writes a record in it, the
+# names of its case number, time and event vocabulary fields, and the field
+# of each key kind it can carry that has a check (credit code, unit number).
+Format = collections.namedtuple("Format", "record case_no time vocabulary keys")
+FORMATS = {
+    "land": Format(land_record, "业务编号", "发生时间", "办理环节",
+                   {"unit_number": "不动产单元号"}),
+    "tax": Format(tax_record, "WSH", "FSSJ", "YWLX",
+                  {"credit_code": "NSRSBH", "unit_number": "BDCDYH"}),
+    "power": Format(power_record, "appNo", "eventTime", "busiType",
+                    {"unit_number": "unitNo"}),
+    "water": Format(water_record, "工单号", "时间", "节点", {"unit_number": "不动产单元号"}),
+    "bank": Format(bank_record, "txnRef", "txnTime", "txnType",
+                   {"credit_code": "creditCode", "unit_number": "unitNo"}),
+}
+GENERIC = Format(generic_record, "case_no", "occurred_at", "event_type",
+                 {"credit_code": "credit_code", "unit_number": "unit_number"})
+# made-up values of each agency's vocabulary field that its mapping does not know
+UNKNOWN_WORDS = {"办理环节": "审核中", "YWLX": "SB", "busiType": "CANCEL", "节点": "踏勘",
+                 "txnType": "ACCT_FREEZE"}
+BROKEN = ("unparseable", "missing_field", "invalid_credit_code", "invalid_unit_number",
+          "unknown_vocabulary")
+
+
+def key_field(fmt, record, kind):
+    """(container, field) of the key kind in record, or None."""
+    field = fmt.keys.get(kind)
+    if fmt is GENERIC:
+        keys = record.get("keys", {})
+        return (keys, field) if field in keys else None
+    return (record, field) if record.get(field) else None
+
+
+def malform(day, fmt, record, kind):
+    """A broken copy of record (in its agency's format) as one line of text,
+    and the field the adapter's reason must name (None for unparseable)."""
+    bad = json.loads(json.dumps(record))
+    bad[fmt.case_no] = bad[fmt.case_no] + "-X%d" % day.rng.randint(100, 999)
+    for field in ("记录号", "JLH", "recId", "流水号"):  # the export's ids stay unique
+        if field in bad:
+            bad[field] += "-X"
+    if kind == "unparseable":  # a line cut off by a crashed export
+        text = json.dumps(bad, ensure_ascii=False)
+        return text[:day.rng.randint(12, len(text) - 8)], None
+    if kind == "missing_field":  # a required field left out
+        field = day.rng.choice([fmt.case_no, fmt.time])
+        del bad[field]
+        return json.dumps(bad, ensure_ascii=False), field
+    if kind == "unknown_vocabulary":
+        # the generic format: a display name ("Connection Accepted") where
+        # the event type belongs; agency formats: a code no mapping knows
+        bad[fmt.vocabulary] = bad[fmt.vocabulary].replace(".", " ").replace("_", " ").title() \
+            if fmt is GENERIC else UNKNOWN_WORDS[fmt.vocabulary]
+        return json.dumps(bad, ensure_ascii=False), fmt.vocabulary
+    container, field = key_field(fmt, bad, kind[len("invalid_"):])
+    value = container[field]
+    if kind == "invalid_credit_code":  # a typo: the check character no longer fits
+        container[field] = value[:17] + ("A" if value[17] != "A" else "B")
+    else:  # a parcel ownership code that does not exist
+        container[field] = value[:12] + "X" + value[13:]
+    return json.dumps(bad, ensure_ascii=False), fmt.keys[kind[len("invalid_"):]]
 
 
 def shuffle_a_little(day, count):
@@ -659,85 +887,175 @@ def iso_date(text):
         raise argparse.ArgumentTypeError('date "%s" is not YYYY-MM-DD' % text) from None
 
 
+def task_bounds(case, events):
+    """(agency, undone) for each account transfer step of a property transfer
+    that became ready (the registration happened): the hub gives the utility
+    a task for it when the registration is correlated before the utility's
+    own event (always when that event never came)."""
+    done = {case[i].type for i, _ in events if case[i].agency == "land"}
+    if not any(f[0] == "property_transfer" for f in case.flows) \
+            or "transfer.registered" not in done:
+        return []
+    happened = {i for i, _ in events}
+    return [(e.agency, i not in happened) for i, e in enumerate(case)
+            if e.type == "account.transferred"]
+
+
+def write_atomically(path, lines):
+    """Writes lines to path as an agency system drops a file: under a
+    temporary name the adapters ignore, then renamed when complete."""
+    tmp = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.writelines(line + "\n" for line in lines)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
 def main():
-    parser = argparse.ArgumentParser(description="one day of Pengyang county sample case records")
+    parser = argparse.ArgumentParser(
+        description="simulated Pengyang county days: each agency's case records in its "
+                    "own format")
     parser.add_argument("--date", required=True, type=iso_date,
-                        help="the day, YYYY-MM-DD")
-    parser.add_argument("--cases", type=int, default=200, help="cases to start (default 200)")
-    parser.add_argument("--out", required=True, help="directory for <agency>.ndjson")
+                        help="the first day, YYYY-MM-DD")
+    parser.add_argument("--days", type=int, default=1,
+                        help="working days from --date on which cases start (default 1)")
+    parser.add_argument("--cases", type=int, default=200,
+                        help="cases starting on each day (default 200)")
+    parser.add_argument("--out", metavar="DIR", help="write DIR/<agency>.ndjson")
+    parser.add_argument("--spool", metavar="DIR",
+                        help="drop each agency's file into its spool directory "
+                             "DIR/<agency>/ as pengyang-<agency>-<date>.ndjson")
+    parser.add_argument("--format", choices=("own", "generic"), default="own",
+                        help="own: the five agencies with a record format of their own "
+                             "write it (default); generic: every agency writes the generic "
+                             "format, for onenet-adapter alone")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--malformed", type=int, default=0, metavar="K",
-                        help="add K broken lines spread over the files")
+                        help="add K broken records to each agency's file (default 0)")
     parser.add_argument("--expect", metavar="FILE",
-                        help="also write the cases' expected outcomes to FILE, a JSON list: "
-                             "per case its key, fate, late step, events and, per workflow "
-                             "instance, the final state and the overdue (agency, step) pairs")
+                        help="also write what the adapters and the hub should make of "
+                             "the records to FILE (JSON)")
     args = parser.parse_args()
-    if args.cases < 0 or args.malformed < 0:
-        parser.error("--cases and --malformed must not be negative")
+    if args.cases < 0 or args.malformed < 0 or args.days < 1:
+        parser.error("--cases and --malformed must not be negative, --days at least 1")
+    if not args.out and not args.spool:
+        parser.error("give --out DIR, --spool DIR or both")
 
-    day = Day(args.date, args.seed)
+    day = Day(args.date, args.seed, args.format == "generic")
     if not day.special.get(args.date.isoformat(), args.date.weekday() < 5):
         print("%s is not a working day: deadlines may not fall as planned" % args.date,
               file=sys.stderr)
     fates = collections.Counter()
-    expected = []
-    for n in range(args.cases):
-        # every workflow once first, then by weight
-        scenario = SCENARIOS[n][0] if n < len(SCENARIOS) else \
-            day.rng.choices([s for s, _ in SCENARIOS], [w for _, w in SCENARIOS])[0]
-        case = scenario(day)
-        draw = day.rng.random()
-        fate = "stuck" if draw < STUCK and len(case) > 1 else \
-            "late" if draw < STUCK + LATE else "on_time"
-        events, fate, late = schedule(day, case, fate)
-        fates[fate] += 1
-        for i, t in events:
-            e = case[i]
-            day.records[e.agency].append({"case_no": e.case_no, "event_type": e.type,
-                                          "occurred_at": day.clock(t), "keys": e.keys,
-                                          "attrs": e.attrs})
-        expected.append(dict(expectation(case, [(i, day.clock(t)) for i, t in events], fate,
-                                         late), case=n))
+    expected, tasks = [], collections.defaultdict(lambda: [0, 0])
+    for d in range(args.days):
+        day.clock(d * DAY)  # the d-th working day is known from here on
+        day.ymd = day.days[d].strftime("%Y%m%d")  # case numbers carry their day
+        for _ in range(args.cases):
+            n = len(expected)
+            # every workflow once first, then by weight
+            scenario = SCENARIOS[n][0] if n < len(SCENARIOS) else \
+                day.rng.choices([s for s, _ in SCENARIOS], [w for _, w in SCENARIOS])[0]
+            case = scenario(day)
+            draw = day.rng.random()
+            fate = "stuck" if draw < STUCK and len(case) > 1 else \
+                "late" if draw < STUCK + LATE else "on_time"
+            events, fate, late = schedule(day, case, fate, d)
+            fates[fate] += 1
+            for i, t in events:
+                e = case[i]
+                day.records[e.agency].append({"case_no": e.case_no, "event_type": e.type,
+                                              "occurred_at": day.clock(t), "keys": e.keys,
+                                              "attrs": e.attrs})
+            expected.append(dict(expectation(case, [(i, day.clock(t)) for i, t in events],
+                                             fate, late), case=n))
+            for agency, undone in task_bounds(case, events):
+                tasks[agency][0] += undone
+                tasks[agency][1] += 1
 
+    total = len(expected)
     for agency in AGENCIES:
         day.records[agency].sort(key=lambda r: (r["occurred_at"], r["case_no"]))
-    moved = shuffle_a_little(day, args.cases // 50)
-    lines = {a: [json.dumps(r, ensure_ascii=False) for r in day.records[a]] for a in AGENCIES}
-    repeated = args.cases // 50
-    for _ in range(repeated):  # an agency system that sends a record again
-        rows = lines[day.rng.choice([a for a in AGENCIES if lines[a]])]
+    moved = shuffle_a_little(day, total // 50)
+    serials = collections.Counter()
+
+    def serial(name):
+        serials[name] += 1
+        return serials[name]
+
+    formats = {a: FORMATS[a] if a in FORMATS and args.format == "own" else GENERIC
+               for a in AGENCIES}
+    formatted = {a: [formats[a].record(r, serial) for r in day.records[a]] for a in AGENCIES}
+    # a line is (text, None) or, for a broken one, (text, (kind, field))
+    lines = {a: [(json.dumps(r, ensure_ascii=False), None) for r in formatted[a]]
+             for a in AGENCIES}
+    repeated = collections.Counter()
+    for _ in range(total // 50):  # an agency system that sends a record again
+        agency = day.rng.choice([a for a in AGENCIES if lines[a]])
+        rows = lines[agency]
         at = day.rng.randrange(len(rows))
         rows.insert(min(at + day.rng.randint(1, 30), len(rows)), rows[at])
-    broken = 0
-    for k in range(args.malformed):
-        kind = k % 4  # not JSON, no case_no, bad credit code check char, bad time
-        pool = [(a, r) for a in AGENCIES for r in day.records[a]
-                if kind != 2 or "credit_code" in r["keys"]]
-        if not pool:
-            continue
-        agencies = sorted({a for a, _ in pool}, key=AGENCIES.index)
-        agency = agencies[(k // 4 + kind) % len(agencies)]  # spread over the files
-        source = day.rng.choice([r for a, r in pool if a == agency])
-        lines[agency].insert(day.rng.randint(0, len(lines[agency])), malform(day, source, kind))
-        broken += 1
-
-    os.makedirs(args.out, exist_ok=True)
+        repeated[agency] += 1
     for agency in AGENCIES:
-        with open(os.path.join(args.out, agency + ".ndjson"), "w", encoding="utf-8") as f:
-            f.writelines(line + "\n" for line in lines[agency])
-        print("%s: %d lines" % (os.path.join(args.out, agency + ".ndjson"), len(lines[agency])),
-              file=sys.stderr)
-    print("%d cases: %d on time, %d with one agency late, %d stopped part-way; "
-          "%d records out of order, %d repeated, %d malformed"
-          % (args.cases, fates["on_time"], fates["late"], fates["stuck"], moved, repeated,
-             broken), file=sys.stderr)
-    if broken < args.malformed:
-        print("only %d of %d malformed lines: too few cases to break" % (broken, args.malformed),
-              file=sys.stderr)
+        fmt = formats[agency]
+        sources = formatted[agency]
+        kinds = [k for k in BROKEN if sources and (
+            not k.startswith("invalid_") or
+            any(key_field(fmt, r, k[len("invalid_"):]) for r in sources))]
+        for k in range(args.malformed if kinds else 0):
+            kind = kinds[(k + AGENCIES.index(agency)) % len(kinds)]  # each kind somewhere
+            pool = sources if not kind.startswith("invalid_") else \
+                [r for r in sources if key_field(fmt, r, kind[len("invalid_"):])]
+            text, field = malform(day, fmt, day.rng.choice(pool), kind)
+            rows = lines[agency]
+            rows.insert(day.rng.randint(0, len(rows)), (text, (kind, field)))
+
+    name = "pengyang-%s-" + args.date.isoformat() + ".ndjson"
+    rejected, records = [], {}
+    for agency in AGENCIES:
+        texts = [text for text, _ in lines[agency]]
+        if args.out:
+            os.makedirs(args.out, exist_ok=True)
+            write_atomically(os.path.join(args.out, agency + ".ndjson"), texts)
+        if args.spool:
+            os.makedirs(os.path.join(args.spool, agency), exist_ok=True)
+            write_atomically(os.path.join(args.spool, agency, name % agency), texts)
+        broken = [(n + 1, bad) for n, (_, bad) in enumerate(lines[agency]) if bad]
+        rejected += [{"agency": agency, "line": n, "kind": kind, "field": field}
+                     for n, (kind, field) in broken]
+        records[agency] = {"format": "generic" if formats[agency] is GENERIC else agency,
+                           "lines": len(texts), "events": len(formatted[agency]),
+                           "repeated": repeated[agency], "malformed": len(broken)}
+        print("%-8s %-7s %5d lines: %5d events, %2d repeated, %2d malformed"
+              % (agency, records[agency]["format"], len(texts), len(formatted[agency]),
+                 repeated[agency], len(broken)), file=sys.stderr)
+    print("%d cases over %d day(s): %d on time, %d with one agency late, %d stopped "
+          "part-way; %d records out of order, %d repeated, %d malformed"
+          % (total, args.days, fates["on_time"], fates["late"], fates["stuck"], moved,
+             sum(repeated.values()), len(rejected)), file=sys.stderr)
     if args.expect:
+        workflows = collections.defaultdict(collections.Counter)
+        overdue = collections.Counter()
+        for c in expected:
+            for w in c["workflows"]:
+                workflows[w["workflow"]][w["state"]] += 1
+                overdue.update(agency for agency, _ in w["overdue"])
+        by_kind = collections.defaultdict(collections.Counter)
+        for r in rejected:
+            by_kind[r["agency"]][r["kind"]] += 1
+        summary = {
+            "date": args.date.isoformat(), "days": args.days, "cases_per_day": args.cases,
+            "seed": args.seed, "records": records,
+            "events": sum(r["events"] for r in records.values()),
+            "rejected": rejected, "rejected_by_kind": by_kind,
+            "workflows": {wf: {s: n[s] for s in ("completed", "open", "rejected")}
+                          for wf, n in sorted(workflows.items())},
+            "overdue_steps": dict(sorted(overdue.items())),
+            "tasks": {a: {"at_least": lo, "at_most": hi} for a, (lo, hi) in sorted(tasks.items())},
+            "unmatched": sum(len(c["events"]) for c in expected if not c["workflows"]),
+            "cases": expected}
         with open(args.expect, "w", encoding="utf-8") as f:
-            json.dump(expected, f, ensure_ascii=False, indent=1, sort_keys=True)
+            json.dump(summary, f, ensure_ascii=False, indent=1, sort_keys=True)
             f.write("\n")
     return 0
 

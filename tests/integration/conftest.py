@@ -634,12 +634,13 @@ def start_hub(procs, db, port=None, extra=(), wait=True, timeout=60.0):
 
 
 def start_adapter(procs, port, outbox, agency="land", adapter_id=None, stdin=None,
-                  spool=None, once=True, extra=()):
-    """onenet-adapter for AGENCY sending to tcp://127.0.0.1:PORT. STDIN: a
-    path to feed, "pipe" (write to proc.popen.stdin), or None (/dev/null).
-    Short ack timeout and heartbeat, so that recovery tests run fast."""
+                  spool=None, once=True, extra=(), program="onenet-adapter"):
+    """PROGRAM (onenet-adapter, or an agency's own onenet-adapter-AGENCY) for
+    AGENCY sending to tcp://127.0.0.1:PORT. STDIN: a path to feed, "pipe"
+    (write to proc.popen.stdin), or None (/dev/null). Short ack timeout and
+    heartbeat, so that recovery tests run fast."""
     adapter_id = adapter_id or f"{agency}-it"
-    argv = [build_path("onenet-adapter"), "--agency", agency, "--adapter-id", adapter_id,
+    argv = [build_path(program), "--agency", agency, "--adapter-id", adapter_id,
             "--hub", f"tcp://127.0.0.1:{port}", "--outbox", outbox,
             "--ack-timeout-ms", "1000", "--heartbeat-ms", "200", "--retry-max-ms", "1000"]
     if spool:

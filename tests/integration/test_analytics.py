@@ -147,11 +147,13 @@ def county(pg, tmp_path_factory):
         res = subprocess.run(
             [sys.executable, str(ROOT / "deploy/sample/pengyang_sample.py"),
              "--date", day.isoformat(), "--cases", str(CASES), "--seed", str(SEED),
-             "--out", str(records)], capture_output=True, text=True, timeout=120)
+             "--format", "generic", "--out", str(records)],
+            capture_output=True, text=True, timeout=120)
         assert res.returncode == 0, res.stderr
         assert "not a working day" not in res.stderr, res.stderr
         hub = start_wf_hub(procs, db, extra=("--max-future-s", "31536000"))
-        adapters = [cday.deliver(procs, hub, tmp, records, a) for a in cday.AGENCIES]
+        adapters = [cday.deliver(procs, hub, tmp, records, a, once=True, generic=True)
+                    for a in cday.AGENCIES]
         for adapter in adapters:
             wait_exit(adapter, timeout=60)
         wait_drained(db, timeout=60)

@@ -1,9 +1,28 @@
 """A simulated Pengyang county day through the real components: the county-day
 generator (deploy/sample/pengyang_sample.py) writes one NDJSON file per
-agency and, with --expect, what should become of every case; one
-onenet-adapter per agency delivers its file from a spool directory to a
-hub, which correlates the events into workflow instances and supervises
-their deadlines. Then, for every generated case:
+agency, the land registry, tax bureau, power and water companies and banks
+each in its own record format and the other six agencies in the generic
+one, with a few malformed records in each, and, with --expect, what should
+become of every record and case. The agency's own adapter program
+(onenet-adapter-land, -tax, -power, -water, -bank; onenet-adapter for the
+rest) delivers each file from a spool directory to a hub, which correlates
+the events into workflow instances, supervises their deadlines and issues
+tasks, which the adapters write to their agencies' out-spools.
+
+The day ends with exactly the counts the generator says it produced:
+
+- every adapter refused exactly the malformed records, each at its file's
+  line, of its kind and naming its field, in its quarantine; nothing
+  reached the hub's dead letters; every distinct good record is stored
+  once (repeated lines are duplicates);
+- the workflow instances by workflow and state, and the overdue steps by
+  agency, are as expected;
+- every task the hub issued is in its agency's out-spool exactly once,
+  numbered 1..N per agency, as many as the delivery order allows (all
+  ready account transfers when the land registry delivers first, only the
+  undone ones when the utilities do).
+
+And for every generated case:
 
 - the workflow instances it should make exist for its key, and no others,
   each in the expected final state (completed, open, rejected);
@@ -16,36 +35,39 @@ their deadlines. Then, for every generated case:
 - every event is in an instance, except the bank account closures that
   belong to no case: those stay parked as unmatched.
 
-And for the day: every workflow of workflows/*.yaml is exercised; nothing
-reached the dead letters (the malformed lines are refused by the adapters
-and kept in their quarantine tables); tasks went to the utilities for the
-account transfers of property transfers, one per step, numbered 1..N per
-agency without a gap, each for a step that was ready and not yet done.
+And every workflow of workflows/*.yaml is exercised; tasks went to the
+utilities for the account transfers of property transfers, one per step,
+each for a step that was ready and not yet done.
 
 The adapters deliver at once, or one agency after the other in two orders
 (see test_county_day). ONENET_CDAY="DATE,CASES,SEED" simulates another day.
+test_simulated_days checks the generator's days over a holiday, its spool
+files and that it is deterministic.
 """
 
 import collections
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 import time
 
 import pytest
 
-from conftest import ROOT, outbox_count, query, scalar, start_adapter, wait_exit, wait_until
+from conftest import ROOT, outbox_count, query, scalar, start_adapter, wait_until
 from test_workflows import start_wf_hub, wait_drained
+
+sys.path.insert(0, str(ROOT / "deploy" / "sample"))
+from county_report import classify, quarantine, task_files  # noqa: E402
 
 # Another day for exploring: ONENET_CDAY="DATE,CASES,SEED" (e.g. "2020-09-25,400,9"),
 # DATE a working day.
 DATE, CASES, SEED = (os.environ.get("ONENET_CDAY") or "2020-09-01,120,7").split(",")
-CASES, SEED, MALFORMED = int(CASES), int(SEED), 3
+CASES, SEED, MALFORMED = int(CASES), int(SEED), 5
 AGENCIES = ("tax", "land", "power", "water", "bank", "market", "police", "social",
             "gas", "heat", "approval")
+OWN_FORMAT = ("tax", "land", "power", "water", "bank")  # onenet-adapter-<agency>
 ISO = 'YYYY-MM-DD"T"HH24:MI:SS"+08:00"'  # to_char of Beijing time, as the generator writes
 TASK_STEPS = {"power_transferred", "water_transferred", "gas_transferred", "heat_transferred"}
 
@@ -68,20 +90,23 @@ def generate(tmp_path):
          "--out", str(out), "--expect", str(expect)],
         capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
-    assert f"{MALFORMED} malformed" in res.stderr, res.stderr
     # on a day off the generator counts the day itself as a working day
     assert "not a working day" not in res.stderr, res.stderr
-    cases = json.loads(expect.read_text(encoding="utf-8"))
-    assert len(cases) == CASES
-    return out, cases
-
-
-def quarantined(outbox):
-    conn = sqlite3.connect(f"file:{outbox}?mode=ro", uri=True, timeout=10)
-    try:
-        return conn.execute("SELECT source, code, reason FROM quarantine").fetchall()
-    finally:
-        conn.close()
+    assert not list(out.glob(".*")), "the generator left a temporary file"
+    summary = json.loads(expect.read_text(encoding="utf-8"))
+    assert len(summary["cases"]) == CASES
+    for agency in AGENCIES:
+        lines = (out / f"{agency}.ndjson").read_text(encoding="utf-8").splitlines()
+        rec = summary["records"][agency]
+        assert len(lines) == rec["lines"] == rec["events"] + rec["repeated"] + \
+            rec["malformed"], (agency, rec)
+        assert rec["format"] == (agency if agency in OWN_FORMAT else "generic")
+        # a few malformed records in every file, several kinds across the day
+        assert rec["malformed"] == MALFORMED, (agency, rec)
+    kinds = {r["kind"] for r in summary["rejected"]}
+    assert kinds == {"unparseable", "missing_field", "invalid_credit_code",
+                     "invalid_unit_number", "unknown_vocabulary"}, kinds
+    return out, summary
 
 
 def describe(case):
@@ -100,17 +125,37 @@ def supervised(db):
                timeout=30, interval=0.1, what="supervision to mark every passed deadline")
 
 
-def deliver(procs, hub, tmp_path, records, agency):
+def deliver(procs, hub, tmp_path, records, agency, once=False, generic=False):
     """Drops the agency's file into its spool directory and starts its
-    adapter (--once)."""
+    adapter: the agency's own program for the five agencies with a format of
+    their own (onenet-adapter for all with generic, records written with
+    --format generic), taking the hub's tasks into its out-spool. once: the
+    adapter exits when it has delivered the file."""
     spool = tmp_path / "spool" / agency
     spool.mkdir(parents=True)
     # the agency system writes under a name the adapter ignores, then renames
-    tmp = spool / f"{agency}-{DATE}.ndjson.tmp"
+    tmp = spool / f".{agency}-{DATE}.ndjson.tmp"
     tmp.write_bytes((records / f"{agency}.ndjson").read_bytes())
     tmp.rename(spool / f"{agency}-{DATE}.ndjson")
-    return start_adapter(procs, hub.port, str(tmp_path / f"{agency}.outbox"), agency=agency,
-                         adapter_id=f"{agency}-cday", spool=str(spool), once=True)
+    (tmp_path / "tasks").mkdir(exist_ok=True)
+    own = agency in OWN_FORMAT and not generic
+    return start_adapter(
+        procs, hub.port, str(tmp_path / f"{agency}.outbox"), agency=agency,
+        adapter_id=f"{agency}-cday", spool=str(spool), once=once,
+        extra=("--task-spool", str(tmp_path / "tasks" / agency)),
+        program=f"onenet-adapter-{agency}" if own else "onenet-adapter")
+
+
+def delivered(adapter, tmp_path, agency):
+    """Waits until the adapter read its file to the end and the hub
+    acknowledged every record it sent."""
+    outbox = tmp_path / f"{agency}.outbox"
+
+    def done():
+        assert adapter.alive(), f"{agency} adapter exited:\n{adapter.log()[-4000:]}"
+        return (not list((tmp_path / "spool" / agency).glob("*.ndjson"))
+                and outbox.exists() and outbox_count(outbox) == 0)
+    wait_until(done, timeout=60, interval=0.1, what=f"the {agency} records delivered")
 
 
 @pytest.mark.parametrize("delivery", ["together", "forward", "reverse"])
@@ -124,38 +169,75 @@ def test_county_day(db, procs, tmp_path, delivery):
     that was done gets a task). Either way, many steps are marked overdue
     before the event that did them in time arrives: the marks must go."""
     t0 = time.monotonic()
-    records, cases = generate(tmp_path)
+    records, summary = generate(tmp_path)
+    cases = summary["cases"]
 
     hub = start_wf_hub(procs, db)
+    adapters = {}
     if delivery == "together":
-        adapters = [deliver(procs, hub, tmp_path, records, a) for a in AGENCIES]
-        for adapter in adapters:
-            wait_exit(adapter, timeout=60)
+        adapters = {a: deliver(procs, hub, tmp_path, records, a) for a in AGENCIES}
+        for agency, adapter in adapters.items():
+            delivered(adapter, tmp_path, agency)
     else:
         for agency in AGENCIES if delivery == "forward" else reversed(AGENCIES):
-            wait_exit(deliver(procs, hub, tmp_path, records, agency), timeout=60)
+            adapters[agency] = deliver(procs, hub, tmp_path, records, agency)
+            delivered(adapters[agency], tmp_path, agency)
             wait_drained(db, timeout=60)
             supervised(db)
     t_delivered = time.monotonic()
 
-    # every record answered; the malformed lines refused at the adapters
-    bad = []
+    # the malformed records refused at the adapters, each at its line, for its reason
+    problems = []
     for agency in AGENCIES:
-        outbox = tmp_path / f"{agency}.outbox"
-        assert outbox_count(outbox) == 0, f"{agency}: events left unacknowledged"
-        assert not list((tmp_path / "spool" / agency).glob("*.ndjson")), \
-            f"{agency}: spool file not consumed"
-        bad += [(agency, *row) for row in quarantined(outbox)]
-    assert len(bad) == MALFORMED and all(code == "BAD_RECORD" for _, _, code, _ in bad), bad
+        rows = quarantine(str(tmp_path / f"{agency}.outbox"))
+        expected = {r["line"]: r for r in summary["rejected"] if r["agency"] == agency}
+        got = {}
+        for source, code, reason in rows:
+            line = int(source.rsplit(":", 1)[1])
+            if line in got:
+                problems.append(f"{source}: quarantined twice")
+            got[line] = (source, code, reason)
+        for line in sorted(set(got) | set(expected)):
+            if line not in expected:
+                problems.append(f"{agency}: a good record refused: {got[line]}")
+                continue
+            if line not in got:
+                problems.append(f"{agency}: line {line} ({expected[line]['kind']}) "
+                                f"not refused")
+                continue
+            source, code, reason = got[line]
+            kind, field = expected[line]["kind"], expected[line]["field"]
+            if code != "BAD_RECORD" or classify(reason)[0] != kind or (
+                    field and field not in reason and field.replace("_", " ") not in reason):
+                problems.append(f"{source}: {code} {reason!r}, expected {kind} naming "
+                                f"{field}")
+        by_kind = collections.Counter(classify(reason)[0] for _, _, reason in rows)
+        if by_kind != collections.Counter(summary["rejected_by_kind"].get(agency, {})):
+            problems.append(f"{agency}: rejected {dict(by_kind)}, expected "
+                            f"{summary['rejected_by_kind'].get(agency)}")
+    assert not problems, "\n".join(problems)
     assert scalar(db, "SELECT count(*) FROM dead_letters") == 0, \
         query(db, "SELECT agency, case_no, code, reason FROM dead_letters")
-    # every distinct good line stored once (repeated lines are duplicates)
+    # every distinct good record stored once (repeated lines are duplicates)
     n_events = sum(len(c["events"]) for c in cases)
+    assert n_events == summary["events"]
     assert scalar(db, "SELECT count(*) FROM events") == n_events
+    assert dict(query(db, "SELECT agency, count(*) FROM events GROUP BY 1")) == \
+        {a: r["events"] for a, r in summary["records"].items() if r["events"]}
 
     wait_drained(db, timeout=60)
     supervised(db)
     t_settled = time.monotonic()
+
+    # the day's counts: workflows by state, overdue steps by agency
+    by_state = collections.defaultdict(dict)
+    for wf, state, n in query(db, "SELECT workflow, state, count(*) FROM workflow_instances "
+                                  "GROUP BY 1, 2"):
+        by_state[wf][state] = n
+    assert {wf: {s: n for s, n in c.items() if n} for wf, c in summary["workflows"].items()} \
+        == dict(by_state)
+    assert dict(query(db, "SELECT agency, count(*) FROM breaches WHERE kind = 'overdue' "
+                          "GROUP BY 1")) == summary["overdue_steps"]
 
     # -- the database, by key
     instances = collections.defaultdict(list)   # (kind, value) -> [(id, workflow, no, state)]
@@ -187,7 +269,6 @@ def test_county_day(db, procs, tmp_path, delivery):
             FROM events""", (ISO,)):
         event_ids[(agency, case_no, etype, occurred)].append(eid)
 
-    problems = []
     seen_workflows = collections.Counter()
     fates = collections.Counter(c["fate"] for c in cases)
     for case in cases:
@@ -342,5 +423,71 @@ def test_county_day(db, procs, tmp_path, delivery):
         problems.append(f"{got_instances} instances, expected {n_instances}")
     assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems[:40])
 
+    # -- every task the hub issued delivered to its agency's out-spool, once
+    issued = collections.defaultdict(set)   # agency -> {(seq, step, key value)}
+    for t in tasks:
+        issued[t[0]].add((t[1], t[4], t[6]))
+
+    def in_spool(agency):
+        return task_files(str(tmp_path / "tasks" / agency))
+    wait_until(lambda: all(len(in_spool(a)) >= len(issued.get(a, ())) for a in AGENCIES),
+               timeout=30, interval=0.1, what="every task in its agency's out-spool")
+    for agency in AGENCIES:
+        files = in_spool(agency)
+        got = [(t["task_seq"], t["step"], next(iter(t["key"].values()))) for _, t in files]
+        if sorted(got) != sorted(issued.get(agency, ())) or len(set(got)) != len(got):
+            problems.append(f"tasks in {agency}'s out-spool {sorted(got)}, issued "
+                            f"{sorted(issued.get(agency, ()))}")
+        for name, t in files:
+            if name != f"{agency}-task-{t['task_seq']:012d}.ndjson":
+                problems.append(f"task {t['task_seq']} of {agency} in file {name}")
+        bounds = summary["tasks"].get(agency, {"at_least": 0, "at_most": 0})
+        exact = {"forward": "at_most", "reverse": "at_least"}.get(delivery)
+        if exact and len(files) != bounds[exact] or \
+                not bounds["at_least"] <= len(files) <= bounds["at_most"]:
+            problems.append(f"{delivery}: {len(files)} tasks delivered to {agency}, "
+                            f"expected {bounds}")
+    assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems[:40])
+
+    for agency, adapter in adapters.items():
+        rc = adapter.terminate()
+        assert rc == 0, f"{agency} adapter exited {rc}:\n{adapter.log()[-4000:]}"
     rc = hub.terminate()
     assert rc == 0, f"hub exited {rc}:\n{hub.log()[-4000:]}"
+
+
+def test_simulated_days(tmp_path):
+    """--days N starts cases on N working days of the county's calendar (here
+    across the National Day holidays of 2020, with the Saturday worked
+    instead), with each day's date in the case numbers; --spool drops each
+    agency's file, complete, into its own spool directory; the same
+    arguments give the same files."""
+    def run(out):
+        res = subprocess.run(
+            [sys.executable, str(ROOT / "deploy/sample/pengyang_sample.py"),
+             "--date", "2020-09-30", "--days", "3", "--cases", "15", "--seed", "3",
+             "--malformed", "1", "--spool", str(out), "--expect", str(out / "expect.json")],
+            capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stderr
+        return json.loads((out / "expect.json").read_text(encoding="utf-8"))
+
+    want = run(tmp_path / "a")
+    assert len(want["cases"]) == 45
+    days = sorted({c["events"][0]["occurred_at"][:10] for c in want["cases"]})
+    assert days == ["2020-09-30", "2020-10-09", "2020-10-10"], days
+    for case in want["cases"]:
+        first = case["events"][0]
+        if first["agency"] in ("power", "water", "gas", "heat", "market", "police", "social"):
+            day = first["occurred_at"][:10]
+            assert day[5:7] + day[8:10] in first["case_no"], case
+        for e in case["events"]:  # office hours: 09:00-12:00, 14:30-17:30
+            hhmm = e["occurred_at"][11:16]
+            assert "09:00" <= hhmm < "12:00" or "14:30" <= hhmm < "17:30", e
+    again = run(tmp_path / "b")
+    assert again == want
+    for agency in AGENCIES:
+        files = [p.name for p in (tmp_path / "a" / agency).iterdir()]
+        assert files == [f"pengyang-{agency}-2020-09-30.ndjson"], files
+        text = (tmp_path / "a" / agency / files[0]).read_text(encoding="utf-8")
+        assert len(text.splitlines()) == want["records"][agency]["lines"]
+        assert text == (tmp_path / "b" / agency / files[0]).read_text(encoding="utf-8")

@@ -70,7 +70,8 @@ def test_ingest_basic(pb, db, procs, tmp_path):
 
     sample_dir = tmp_path / "sample"
     subprocess.run([sys.executable, str(ROOT / "deploy/sample/pengyang_sample.py"),
-                    "--date", "2020-09-01", "--cases", "200", "--out", str(sample_dir)],
+                    "--date", "2020-09-01", "--cases", "200", "--format", "generic",
+                    "--out", str(sample_dir)],
                    check=True, timeout=120)
 
     synthetic = [make_record(i) for i in range(2000)] + special_records()
