@@ -24,6 +24,11 @@ typedef struct {
     int spool_scan_ms;     /* how often the spool is looked at */
     int drain_timeout_ms;  /* on SIGTERM, wait this long for acknowledgements */
     int max_outbox_events; /* stop accepting input beyond this backlog */
+
+    /* CURVE (docs/security.md) */
+    char hub_public_key[41]; /* the hub's public key (Z85); "" = plaintext */
+    char secret_key[512];    /* this adapter's key pair file */
+    bool insecure;           /* plaintext allowed to a hub not on loopback */
 } adapter_config_t;
 
 /* Loads defaults, --config file ([adapter] section) and flags for program
