@@ -26,11 +26,12 @@ usage (void)
     printf (
         "Usage: hubctl keys generate FILE\n"
         "       hubctl keys public FILE\n"
-        "       hubctl keys add [--file AUTH] --role adapter --agency AGENCY --adapter ID "
-        "KEY\n"
-        "       hubctl keys add [--file AUTH] --role read-only|read-write --name NAME KEY\n"
+        "       hubctl keys add [--file AUTH] --role adapter --agency AGENCY --adapter ID\n"
+        "                       (KEY | --key KEY)\n"
+        "       hubctl keys add [--file AUTH] --role read-only|read-write --name NAME\n"
+        "                       (KEY | --key KEY)\n"
         "       hubctl keys list [--file AUTH]\n"
-        "       hubctl keys retire [--file AUTH] KEY\n"
+        "       hubctl keys retire [--file AUTH] (KEY | --key KEY)\n"
         "       hubctl keys reload [--control ENDPOINT] [--timeout S]\n\n"
         "CURVE keys of the hub, its adapters and its operators (docs/security.md).\n"
         "generate writes a new key pair to FILE (mode 0600, never over an existing\n"
@@ -41,7 +42,8 @@ usage (void)
         "adapter; a read-only operator key may ask status and metrics, a read-write\n"
         "one may also give commands (reload-keys) and replay. retire keeps the line\n"
         "with retired=TIME: the key is refused from its next connection on. reload\n"
-        "asks the hub to re-read the file now (a read-write operator key).\n\n"
+        "asks the hub to re-read the file now (a read-write operator key). A Z85 key\n"
+        "may start with '-': give it as --key KEY (or after --).\n\n"
         "Rotation: generate a new pair; add its public key; switch the adapter to the\n"
         "new file and restart it; retire the old key. Both keys work in between.\n");
 }
@@ -102,12 +104,15 @@ keys_public (const hubctl_options_t *options, int argc, char **argv)
    argument left, or -1 on a usage error (reported). */
 static int
 parse_edit (int argc, char **argv, const char **file, const char **role,
-            const char **agency, const char **adapter, const char **name)
+            const char **agency, const char **adapter, const char **name, const char **key)
 {
-    static struct option opts[] = {
-        {"file", required_argument, NULL, 'f'},   {"role", required_argument, NULL, 'r'},
-        {"agency", required_argument, NULL, 'a'}, {"adapter", required_argument, NULL, 'd'},
-        {"name", required_argument, NULL, 'n'},   {NULL, 0, NULL, 0}};
+    static struct option opts[] = {{"file", required_argument, NULL, 'f'},
+                                   {"key", required_argument, NULL, 'k'},
+                                   {"role", required_argument, NULL, 'r'},
+                                   {"agency", required_argument, NULL, 'a'},
+                                   {"adapter", required_argument, NULL, 'd'},
+                                   {"name", required_argument, NULL, 'n'},
+                                   {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1) {
@@ -117,6 +122,7 @@ parse_edit (int argc, char **argv, const char **file, const char **role,
         case 'a': *agency = optarg; break;
         case 'd': *adapter = optarg; break;
         case 'n': *name = optarg; break;
+        case 'k': *key = optarg; break;
         default: hubctl_usage_error ("keys", "unknown option"); return -1;
         }
     }
@@ -126,23 +132,27 @@ parse_edit (int argc, char **argv, const char **file, const char **role,
 static int
 keys_add (const hubctl_options_t *options, int argc, char **argv)
 {
-    const char *file = NULL, *role = NULL, *agency = NULL, *adapter = NULL, *name = NULL;
-    int at = parse_edit (argc, argv, &file, &role, &agency, &adapter, &name);
+    const char *file = NULL, *role = NULL, *agency = NULL, *adapter = NULL, *name = NULL,
+               *key = NULL;
+    int at = parse_edit (argc, argv, &file, &role, &agency, &adapter, &name, &key);
     if (at < 0)
         return HUBCTL_USAGE;
     file = auth_file (options, file);
     if (!file)
         return hubctl_usage_error ("keys", "which authorised-keys file? give --file AUTH");
-    if (at != argc - 1)
-        return hubctl_usage_error ("keys", "add takes one public KEY");
+    if (!key && at == argc - 1)
+        key = argv[at++];
+    if (!key || at != argc)
+        return hubctl_usage_error ("keys", "add takes one public KEY (--key KEY when it "
+                                           "starts with '-')");
     authorised_key_t e;
     memset (&e, 0, sizeof e);
-    if (!curve_key_valid (argv[at]))
+    if (!curve_key_valid (key))
         return hubctl_usage_error ("keys",
                                    "\"%s\" is not a public key (40 characters of Z85,"
                                    " as 'hubctl keys generate' prints)",
-                                   argv[at]);
-    snprintf (e.key, sizeof e.key, "%s", argv[at]);
+                                   key);
+    snprintf (e.key, sizeof e.key, "%s", key);
     if (!role || !authorised_key_role_parse (role, &e.role))
         return hubctl_usage_error ("keys",
                                    "--role must be adapter, read-only or read-write");
@@ -184,11 +194,12 @@ keys_add (const hubctl_options_t *options, int argc, char **argv)
 static int
 keys_list (const hubctl_options_t *options, int argc, char **argv)
 {
-    const char *file = NULL, *role = NULL, *agency = NULL, *adapter = NULL, *name = NULL;
-    int at = parse_edit (argc, argv, &file, &role, &agency, &adapter, &name);
+    const char *file = NULL, *role = NULL, *agency = NULL, *adapter = NULL, *name = NULL,
+               *key = NULL;
+    int at = parse_edit (argc, argv, &file, &role, &agency, &adapter, &name, &key);
     if (at < 0)
         return HUBCTL_USAGE;
-    if (at != argc || role || agency || adapter || name)
+    if (at != argc || role || agency || adapter || name || key)
         return hubctl_usage_error ("keys", "list takes only --file");
     file = auth_file (options, file);
     if (!file)
@@ -249,22 +260,26 @@ keys_list (const hubctl_options_t *options, int argc, char **argv)
 static int
 keys_retire (const hubctl_options_t *options, int argc, char **argv)
 {
-    const char *file = NULL, *role = NULL, *agency = NULL, *adapter = NULL, *name = NULL;
-    int at = parse_edit (argc, argv, &file, &role, &agency, &adapter, &name);
+    const char *file = NULL, *role = NULL, *agency = NULL, *adapter = NULL, *name = NULL,
+               *key = NULL;
+    int at = parse_edit (argc, argv, &file, &role, &agency, &adapter, &name, &key);
     if (at < 0)
         return HUBCTL_USAGE;
-    if (at != argc - 1 || role || agency || adapter || name)
-        return hubctl_usage_error ("keys", "retire takes --file and one public KEY");
+    if (!key && at == argc - 1)
+        key = argv[at++];
+    if (!key || at != argc || role || agency || adapter || name)
+        return hubctl_usage_error ("keys", "retire takes --file and one public KEY (--key "
+                                           "KEY when it starts with '-')");
     file = auth_file (options, file);
     if (!file)
         return hubctl_usage_error ("keys", "which authorised-keys file? give --file AUTH");
     char err[1024];
-    if (authorised_keys_retire (file, argv[at], err, sizeof err) != 0) {
+    if (authorised_keys_retire (file, key, err, sizeof err) != 0) {
         fprintf (stderr, "hubctl keys: %s\n", err);
         return HUBCTL_FAILURE;
     }
-    printf ("retired key %s in %s: the hub refuses it from its next connection on\n",
-            argv[at], file);
+    printf ("retired key %s in %s: the hub refuses it from its next connection on\n", key,
+            file);
     return HUBCTL_OK;
 }
 

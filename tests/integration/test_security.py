@@ -50,7 +50,7 @@ class Keys:
         argv = ["keys", "add", "--file", self.auth, "--role", role]
         for name, value in attrs.items():
             argv += [f"--{name}", value]
-        r = hubctl(*argv, public)
+        r = hubctl(*argv, "--key", public)      # a Z85 key may start with '-'
         assert r.returncode == 0, r.stderr
         return public
 
@@ -201,7 +201,7 @@ def test_rotation_without_restart(pb, db, procs, hub_client, keys):
         assert ack.acks[0].status == pb.STORED
 
     # step 2: the old key is retired; the new one goes on working
-    r = hubctl("keys", "retire", "--file", keys.auth, old[1])
+    r = hubctl("keys", "retire", "--file", keys.auth, "--key", old[1])
     assert r.returncode == 0, r.stderr
     hub.wait_for_log(r'msg="authorised keys loaded".*keys=2 valid=1')
     late = hub_client(hub.endpoint, curve=old)
@@ -280,7 +280,7 @@ def test_operator_rights_on_the_control_socket(db, procs, keys):
     assert r.returncode == 1
 
     # a retired operator key is refused too
-    r = hubctl("keys", "retire", "--file", keys.auth, ro)
+    r = hubctl("keys", "retire", "--file", keys.auth, "--key", ro)
     assert r.returncode == 0, r.stderr
     hub.wait_for_log(r'msg="authorised keys loaded".*why=file-changed keys=3 valid=2')
     r = ctl("alice.key", "metrics")
@@ -296,21 +296,56 @@ def test_keys_commands(keys):
     assert r.returncode == 0 and r.stdout.strip() == keys.hub_public
 
     r = hubctl("keys", "add", "--file", keys.auth, "--role", "adapter", "--agency", "tax",
-               keys.hub_public)
+               "--key", keys.hub_public)
     assert r.returncode == 2 and "--adapter" in r.stderr
     r = hubctl("keys", "add", "--file", keys.auth, "--role", "admin", "--name", "x",
-               keys.hub_public)
+               "--key", keys.hub_public)
     assert r.returncode == 2 and "read-only" in r.stderr
     r = hubctl("keys", "add", "--file", keys.auth, "--role", "read-only", "--name", "x",
                "not-a-key")
     assert r.returncode == 2 and "not-a-key" in r.stderr
     keys.add(keys.hub_public, "read-only", name="carol")
     r = hubctl("keys", "add", "--file", keys.auth, "--role", "read-write", "--name", "dave",
-               keys.hub_public)
+               "--key", keys.hub_public)
     assert r.returncode == 1 and "already holds" in r.stderr
-    r = hubctl("keys", "retire", "--file", keys.auth, keys.hub_public)
+    r = hubctl("keys", "retire", "--file", keys.auth, "--", keys.hub_public)
     assert r.returncode == 0, r.stderr
-    r = hubctl("keys", "retire", "--file", keys.auth, keys.hub_public)
+    r = hubctl("keys", "retire", "--file", keys.auth, "--key", keys.hub_public)
     assert r.returncode == 1 and "already retired" in r.stderr
     r = hubctl("keys", "list", "--file", keys.auth)
     assert r.returncode == 0 and "carol" in r.stdout and "(1 keys, 0 valid)" in r.stdout
+
+
+def test_replay_needs_a_read_write_operator_key(pb, db, procs, hub_client, keys):
+    """hubctl replay speaks CURVE with the operator's key: a read-write key
+    may hand dead letters back to the ingest socket, a read-only one cannot
+    connect there."""
+    gas = keys.adapter("customs.key", "customs", "customs-01")
+    keys.add(keys.generate("alice.key"), "read-only", name="alice")
+    keys.add(keys.generate("bob.key"), "read-write", name="bob")
+    hub = start_hub(procs, db, curve=keys.curve)
+    event = make_event(pb, 7, agency="customs", adapter_id="customs-01")
+    ack = hub_client(hub.endpoint, curve=gas).request_batch([event], adapter_id="customs-01",
+                                                            agency="customs")
+    assert ack.acks[0].code == pb.UNKNOWN_AGENCY
+    hub.terminate()
+    agencies = "tax,land,power,water,bank,market,police,social,gas,heat,approval,customs"
+    hub = start_hub(procs, db, port=hub.port, curve=keys.curve,     # now customs is known
+                    extra=("--agencies", agencies))
+
+    def replay(key_file):
+        return hubctl("--db", db, "--secret-key", keys.dir / key_file, "--hub-public-key",
+                      keys.hub_public, "replay", "--hub", hub.endpoint, "--timeout", "3",
+                      "--code", "UNKNOWN_AGENCY")
+    r = replay("alice.key")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert re.search(r'msg="connection refused" socket=ingest .*reason="a read-only operator',
+                     hub.log())
+    r = hubctl("--db", db, "replay", "--hub", hub.endpoint, "--timeout", "2", "--code",
+               "UNKNOWN_AGENCY")                                    # plaintext: no answer
+    assert r.returncode == 1 and "did not answer" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert query(db, "SELECT count(*) FROM events") == [(0,)]
+    r = replay("bob.key")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert query(db, "SELECT agency FROM events WHERE event_id = %s",
+                 (event.event_id,)) == [("customs",)]
