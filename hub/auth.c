@@ -192,7 +192,19 @@ handle_zap (auth_t *self)
             zmq_msg_close (&m);
     }
     if (n < 6) {
-        /* libzmq always sends at least 6 frames: nothing sensible to answer */
+        /* libzmq always sends at least 6 frames; still answer (a REP socket
+           must), refusing */
+        log_error ("malformed ZAP request refused", "frames=%d", n);
+        send_frame (self->zap, "1.0", 3, true);
+        if (n >= 2)
+            send_frame (self->zap, zmq_msg_data (&frames[1]), zmq_msg_size (&frames[1]),
+                        true);
+        else
+            send_frame (self->zap, "", 0, true);
+        send_frame (self->zap, "500", 3, true);
+        send_frame (self->zap, "malformed ZAP request", 21, true);
+        send_frame (self->zap, "", 0, true);
+        send_frame (self->zap, "", 0, false);
         for (int i = 0; i < n; i++)
             zmq_msg_close (&frames[i]);
         return;

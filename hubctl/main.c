@@ -84,19 +84,19 @@ print_help (void)
             "Commands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         printf ("  %-12s %s\n", commands[i].name, commands[i].summary);
-    printf (
-        "\nOptions:\n"
-        "  --db CONNINFO  the onenet database (default: $ONENET_DB, else PG* variables)\n"
-        "  --json         print JSON for scripts instead of tables\n"
-        "  --secret-key FILE      the operator's CURVE key pair file for the hub's\n"
-        "                 sockets (default: $ONENET_SECRET_KEY)\n"
-        "  --hub-public-key KEY   the hub's CURVE public key, Z85 (default:\n"
-        "                 $ONENET_HUB_PUBLIC_KEY); without both, plaintext to loopback "
-        "only\n"
-        "  --config FILE  read db, control, hub, secret-key, hub-public-key and\n"
-        "                 authorised-keys from FILE's [hubctl] section\n"
-        "  --help         this help; 'hubctl COMMAND --help' for a command\n\n"
-        "Exit status: 0 done, 1 failure, 2 usage error.\n");
+    printf ("\nOptions:\n"
+            "  --db CONNINFO          the onenet database (default: $ONENET_DB, else PG*\n"
+            "                         variables)\n"
+            "  --json                 print JSON for scripts instead of tables\n"
+            "  --secret-key FILE      the operator's CURVE key pair file, for the hub's\n"
+            "                         sockets (default: $ONENET_SECRET_KEY)\n"
+            "  --hub-public-key KEY   the hub's CURVE public key, Z85 (default:\n"
+            "                         $ONENET_HUB_PUBLIC_KEY); without both: plaintext,\n"
+            "                         to loopback only\n"
+            "  --config FILE          read db, control, hub, secret-key, hub-public-key\n"
+            "                         and authorised-keys from FILE's [hubctl] section\n"
+            "  --help                 this help; 'hubctl COMMAND --help' for a command\n\n"
+            "Exit status: 0 done, 1 failure, 2 usage error.\n");
 }
 
 int
