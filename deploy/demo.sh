@@ -91,7 +91,7 @@ say "simulating $cases cases a day of Pengyang county (640425) from $date, $days
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 endpoint=tcp://127.0.0.1:$port
 say "starting onenet-hub on $endpoint"
-build/onenet-hub --db "$conninfo" --listen "$endpoint" --hub-id demo-hub \
+build/onenet-hub --db "$conninfo" --listen "$endpoint" --hub-id demo-hub --insecure \
   >"$day/logs/hub.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do

@@ -1,6 +1,7 @@
 /*  control: live figures for hubctl status and metrics, see control.h. */
 #include "control.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "clock.h"
@@ -101,16 +102,42 @@ status_prometheus (const hub_status_t *s, strbuf_t *out)
                    (unsigned long long) s->batches);
 }
 
-void
+/* The requests that change something, and need a read-write key. */
+static const char *const write_requests[] = {"reload-keys"};
+
+control_action_t
 control_answer (const hub_status_t *status, const char *request, size_t len,
-                strbuf_t *reply)
+                control_rights_t rights, const char *who, strbuf_t *reply)
 {
     strbuf_reset (reply);
+    bool is_write = false;
+    for (size_t i = 0; i < sizeof write_requests / sizeof *write_requests; i++)
+        if (len == strlen (write_requests[i]) && !memcmp (request, write_requests[i], len))
+            is_write = true;
+    if (rights == CONTROL_NONE || (is_write && rights != CONTROL_READ_WRITE)) {
+        strbuf_t msg;
+        strbuf_init (&msg);
+        if (rights == CONTROL_NONE)
+            strbuf_printf (&msg, "refused: the connection carries no operator key");
+        else
+            strbuf_printf (&msg,
+                           "refused: \"%s\" needs a read-write operator key; the key of "
+                           "\"%s\" is read-only",
+                           write_requests[0], who);
+        strbuf_puts (reply, "{\"error\":");
+        strbuf_json_string (reply, msg.data);
+        strbuf_puts (reply, "}");
+        strbuf_free (&msg);
+        return CONTROL_ANSWERED;
+    }
+    if (is_write)
+        return CONTROL_DO_RELOAD_KEYS;
     if (len == 6 && memcmp (request, "status", 6) == 0)
         status_json (status, reply);
     else if (len == 7 && memcmp (request, "metrics", 7) == 0)
         status_prometheus (status, reply);
     else
-        strbuf_puts (reply, "{\"error\":\"unknown request: ask \\\"status\\\" or "
-                            "\\\"metrics\\\"\"}");
+        strbuf_puts (reply, "{\"error\":\"unknown request: ask \\\"status\\\", "
+                            "\\\"metrics\\\" or \\\"reload-keys\\\"\"}");
+    return CONTROL_ANSWERED;
 }

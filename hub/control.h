@@ -7,8 +7,15 @@
                    the batch being filled
         "metrics"  the same figures in the Prometheus text exposition
                    format (version 0.0.4), for the monitoring operators run
+        "reload-keys"  re-read the authorised-keys file now (auth.h); the
+                   answer says how many keys it holds and what was skipped
     Anything else is answered {"error": "..."}. Answering costs no database
-    round trip: the figures are the ingest thread's own counters. */
+    round trip: the figures are the ingest thread's own counters.
+
+    With CURVE (the default) only operator keys connect (auth.h): a
+    read-only key may ask status and metrics; commands that change
+    something (reload-keys) need a read-write key, and a read-only one is
+    answered {"error": "refused: ..."}. */
 #ifndef ONENET_CONTROL_H
 #define ONENET_CONTROL_H
 
@@ -44,8 +51,23 @@ typedef struct {
 /* Counts one commit of us microseconds into the histogram. */
 void control_count_commit (hub_status_t *status, int64_t us);
 
-/* Writes the answer to request (len bytes) into reply. */
-void control_answer (const hub_status_t *status, const char *request, size_t len,
-                     strbuf_t *reply);
+/* What the operator asking may do. */
+typedef enum {
+    CONTROL_NONE,      /* nothing (no operator identity) */
+    CONTROL_READ_ONLY, /* status and metrics */
+    CONTROL_READ_WRITE /* and commands */
+} control_rights_t;
+
+/* What the caller still has to do after control_answer. */
+typedef enum {
+    CONTROL_ANSWERED,      /* reply holds the answer */
+    CONTROL_DO_RELOAD_KEYS /* re-read the authorised keys, answer with the outcome */
+} control_action_t;
+
+/* Writes the answer to request (len bytes) from operator who, holding
+   rights, into reply; or says what the caller must do. */
+control_action_t control_answer (const hub_status_t *status, const char *request,
+                                 size_t len, control_rights_t rights, const char *who,
+                                 strbuf_t *reply);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "curve_key.h"
 #include "ident.h"
 #include "log.h"
 #include "settings.h"
@@ -56,6 +57,12 @@ static const setting_t settings[] = {
      "office hours (Beijing time) that working-minute deadlines count"},
     {"migrate-only", SET_BOOL, S (migrate_only), "false", 0, 0,
      "apply schema migrations and exit"},
+    {"secret-key", SET_STRING, S (secret_key), "", 0, 0,
+     "the hub's CURVE key pair file (mode 0600; hubctl keys generate)"},
+    {"authorised-keys", SET_STRING, S (authorised_keys), "", 0, 0,
+     "file of the adapter and operator public keys allowed in (hubctl keys add)"},
+    {"insecure", SET_BOOL, S (insecure), "false", 0, 0,
+     "no CURVE: plaintext, anyone may connect (only when every endpoint is loopback)"},
 };
 #define N_SETTINGS (sizeof settings / sizeof *settings)
 
@@ -160,4 +167,37 @@ hub_config_agency_known (const hub_config_t *config, const char *agency)
         if (strcmp (config->agency_list[i], agency) == 0)
             return true;
     return false;
+}
+
+bool
+hub_config_security (hub_config_t *config)
+{
+    if (config->migrate_only)
+        return true; /* binds nothing */
+    if (config->insecure) {
+        const char *endpoints[] = {config->listen, config->control};
+        for (size_t i = 0; i < 2; i++)
+            if (*endpoints[i] && !curve_endpoint_local (endpoints[i])) {
+                fprintf (stderr,
+                         "onenet-hub: refusing --insecure: %s is not a loopback endpoint; "
+                         "plaintext is only allowed on 127.0.0.1, localhost, ::1, ipc "
+                         "and inproc (docs/security.md)\n",
+                         endpoints[i]);
+                return false;
+            }
+        return true;
+    }
+    if (!*config->secret_key || !*config->authorised_keys) {
+        fprintf (stderr,
+                 "onenet-hub: refusing to start without CURVE: set secret-key (the hub's "
+                 "key pair file) and authorised-keys (docs/security.md), or --insecure "
+                 "for plaintext on loopback only\n");
+        return false;
+    }
+    char err[1024];
+    if (curve_keyfile_read (config->secret_key, &config->keypair, err, sizeof err) != 0) {
+        fprintf (stderr, "onenet-hub: refusing to start: %s\n", err);
+        return false;
+    }
+    return true;
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "calendar.h"
+#include "curve_key.h"
 
 #define HUB_MAX_AGENCIES 64
 
@@ -39,16 +40,26 @@ typedef struct {
     char workflows[512];        /* directory of workflow definitions (*.yaml) */
     char office_hours_text[64]; /* "09:00-12:00,14:30-17:30": the hall's two sessions */
     bool migrate_only;          /* apply migrations and exit */
+    char secret_key[512];       /* the hub's CURVE key pair file */
+    char authorised_keys[512];  /* the authorised-keys file (authorised_keys.h) */
+    bool insecure;              /* plaintext, no authentication (loopback only) */
     /* derived */
     size_t n_agencies;                      /* entries in agency_list */
     char agency_list[HUB_MAX_AGENCIES][33]; /* agencies parsed from agencies */
     office_hours_t office_hours;            /* parsed from office_hours_text */
+    curve_keypair_t keypair;                /* read from secret_key (CURVE only) */
 } hub_config_t;
 
 /* Fills config from defaults, then the file named by --config (if any),
    then flags. Returns 0 to run, 1 when --help/--version was printed, 2 on a
    usage or config error (already reported on stderr). */
 int hub_config_load (hub_config_t *config, int argc, char **argv);
+
+/* Checks the security settings and reads the hub's key pair: CURVE
+   (secret-key and authorised-keys set, the key file private to its owner)
+   unless insecure, and then every endpoint must be loopback. False after
+   reporting the problem on stderr (the hub then exits with status 2). */
+bool hub_config_security (hub_config_t *config);
 
 /* True when agency is in the accepted list. */
 bool hub_config_agency_known (const hub_config_t *config, const char *agency);

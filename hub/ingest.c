@@ -9,6 +9,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "auth.h"
 #include "batch.h"
 #include "clock.h"
 #include "codec.h"
@@ -61,6 +62,7 @@ typedef hub_status_t stats_t;
 
 typedef struct {
     const hub_config_t *config; /* settings */
+    auth_t *auth;               /* the ZAP handler; NULL when insecure */
     void *router;               /* the ingest socket */
     void *pipe;                 /* PAIR to the store thread */
     void *correlate_pipe;       /* PAIR to the correlation thread: "B" = ingest is busy */
@@ -227,8 +229,34 @@ reject_event (pending_t *p, item_t *item, const codec_inbound_t *msg, size_t i,
               d->case_no ? d->case_no : "", error_code_name (code), d->reason);
 }
 
+/* With CURVE, whether the key a batch came with may send it: an adapter
+   key only as its own adapter, for its own agency; a read-write operator
+   key (hubctl replay) for any agency the hub knows. Writes why not into
+   refused ("" when it may). */
 static void
-handle_batch (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg)
+authorise_batch (const ingest_t *self, const auth_identity_t *id, const char *sender,
+                 const char *batch_agency, char *refused, size_t len)
+{
+    char quoted[80];
+    *refused = '\0';
+    if (!self->auth)
+        return;
+    if (!id)
+        snprintf (refused, len, "the connection carries no authenticated key identity");
+    else if (id->role == KEY_ADAPTER && strcmp (sender, id->adapter) != 0)
+        snprintf (refused, len,
+                  "the key of adapter \"%s\" (agency %s) sent a batch as adapter \"%s\"",
+                  id->adapter, id->agency, utf8_safe_copy (quoted, sizeof quoted, sender));
+    else if (id->role == KEY_ADAPTER && *batch_agency && strcmp (batch_agency, id->agency))
+        snprintf (refused, len,
+                  "the key of adapter \"%s\" speaks for agency \"%s\", not for \"%s\"",
+                  id->adapter, id->agency,
+                  utf8_safe_copy (quoted, sizeof quoted, batch_agency));
+}
+
+static void
+handle_batch (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg,
+              const auth_identity_t *key_id)
 {
     pending_t *p = self->filling;
     const hub_config_t *config = self->config;
@@ -250,6 +278,8 @@ handle_batch (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg)
     if (too_many)
         snprintf (reason, sizeof reason, "batch holds %zu events, limit %d", n,
                   config->max_batch_events);
+    char refused[400], quoted[80];
+    authorise_batch (self, key_id, sender, batch_agency, refused, sizeof refused);
 
     for (size_t i = 0; i < n; i++) {
         item_t *item = &p->items[p->n_items++];
@@ -260,6 +290,21 @@ handle_batch (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg)
         verdict_t v;
         if (too_many) {
             reject_event (p, item, msg, i, &e, sender, ERR_LIMIT_EXCEEDED, reason);
+            continue;
+        }
+        if (*refused) {
+            reject_event (p, item, msg, i, &e, sender, ERR_AGENCY_MISMATCH, refused);
+            continue;
+        }
+        if (self->auth && key_id->role == KEY_ADAPTER
+            && strcmp (e.agency, key_id->agency)) {
+            char why[300];
+            snprintf (why, sizeof why,
+                      "the key of adapter \"%s\" speaks for agency \"%s\"; it may not "
+                      "send an event of agency \"%s\"",
+                      key_id->adapter, key_id->agency,
+                      utf8_safe_copy (quoted, sizeof quoted, e.agency));
+            reject_event (p, item, msg, i, &e, sender, ERR_AGENCY_MISMATCH, why);
             continue;
         }
         if (!validate_event (config, &e, batch_agency, now, &v)) {
@@ -321,10 +366,34 @@ send_to (ingest_t *self, const uint8_t *peer, size_t peer_len, uint8_t *buf, siz
 }
 
 static void
-handle_heartbeat (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg)
+handle_heartbeat (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg,
+                  const auth_identity_t *id)
 {
     heartbeat_t hb;
     codec_inbound_heartbeat (msg, &hb);
+    if (self->auth
+        && (!id || id->role != KEY_ADAPTER || strcmp (hb.adapter_id, id->adapter) != 0
+            || strcmp (hb.agency, id->agency) != 0)) {
+        /* a heartbeat fetches the agency's tasks: only its own adapter's key */
+        char why[300], qa[80], qg[80];
+        char key_is[160] = "unidentified";
+        if (id && id->role == KEY_ADAPTER)
+            snprintf (key_is, sizeof key_is, "adapter %s of agency %s", id->adapter,
+                      id->agency);
+        else if (id)
+            snprintf (key_is, sizeof key_is, "operator %s", id->name);
+        snprintf (why, sizeof why,
+                  "heartbeat as adapter \"%s\" of agency \"%s\" refused: the key is %s",
+                  utf8_safe_copy (qa, sizeof qa, hb.adapter_id),
+                  utf8_safe_copy (qg, sizeof qg, hb.agency), key_is);
+        log_warn ("heartbeat refused", "adapter=%s agency=%s reason=\"%s\"", qa, qg, why);
+        size_t len;
+        uint8_t *buf = codec_error_encode (ERR_AGENCY_MISMATCH, why, &len);
+        send_to (self, zmq_msg_data ((zmq_msg_t *) peer), zmq_msg_size ((zmq_msg_t *) peer),
+                 buf, len);
+        codec_inbound_destroy (&msg);
+        return;
+    }
     if (*hb.adapter_id && strlen (hb.adapter_id) <= (size_t) self->config->max_string
         && validate_utf8 (hb.adapter_id) && validate_utf8 (hb.agency)
         && strlen (hb.agency) <= (size_t) self->config->max_string) {
@@ -380,15 +449,19 @@ read_one (ingest_t *self)
                            zmq_msg_data (&payload), size);
     }
     else {
+        /* with CURVE, the key's identity (the ZAP User-Id) comes with every message */
+        auth_identity_t id;
+        const auth_identity_t *who =
+            self->auth && auth_identity_of (&payload, &id) ? &id : NULL;
         codec_inbound_t *msg =
             codec_inbound_decode (zmq_msg_data (&payload), size, reason, sizeof reason);
         if (!msg)
             handle_unreadable (self, &peer, ERR_MALFORMED, reason, zmq_msg_data (&payload),
                                size);
         else if (codec_inbound_kind (msg) == INBOUND_HEARTBEAT)
-            handle_heartbeat (self, &peer, msg);
+            handle_heartbeat (self, &peer, msg, who);
         else
-            handle_batch (self, &peer, msg);
+            handle_batch (self, &peer, msg, who);
     }
     zmq_msg_close (&peer);
     zmq_msg_close (&payload);
@@ -546,7 +619,27 @@ answer_control (ingest_t *self, void *control, strbuf_t *reply)
     self->stats.store_up = self->store_up;
     self->stats.pending_rows = self->filling->batch->n_rows;
     self->stats.committing = self->inflight != NULL;
-    control_answer (&self->stats, zmq_msg_data (&req), zmq_msg_size (&req), reply);
+    /* an operator key's rights; without CURVE (loopback only) anyone may write */
+    auth_identity_t id;
+    control_rights_t rights = CONTROL_READ_WRITE;
+    const char *who = "anyone (insecure)";
+    if (self->auth) {
+        bool known = auth_identity_of (&req, &id) && id.role != KEY_ADAPTER;
+        if (known)
+            rights = id.role == KEY_READ_WRITE ? CONTROL_READ_WRITE : CONTROL_READ_ONLY;
+        else
+            rights = CONTROL_NONE;
+        who = known ? id.name : "unidentified";
+    }
+    if (control_answer (&self->stats, zmq_msg_data (&req), zmq_msg_size (&req), rights, who,
+                        reply)
+        == CONTROL_DO_RELOAD_KEYS) {
+        if (self->auth)
+            auth_reload (self->auth, who, reply);
+        else
+            strbuf_puts (reply, "{\"error\":\"the hub runs with --insecure: there are no "
+                                "keys to reload\"}");
+    }
     zmq_msg_close (&req);
     zmq_send (control, reply->data, reply->len, 0);
 }
@@ -606,6 +699,19 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
         log_error ("could not bind the store pipe", "error=\"%s\"", zmq_strerror (errno));
         goto done;
     }
+    /* the ZAP handler must be up before a CURVE socket binds: without one,
+       libzmq would let any key in */
+    if (!config->insecure) {
+        char err[1024];
+        self->auth = auth_start (ctx, config, err, sizeof err);
+        if (!self->auth) {
+            log_error ("refusing to start: no authorised keys", "hub=%s error=\"%s\"",
+                       config->hub_id, err);
+            goto done;
+        }
+        if (auth_server_socket (self->router, config, AUTH_DOMAIN_INGEST) != 0)
+            goto done;
+    }
     if (zmq_bind (self->router, config->listen) != 0) {
         log_error ("could not listen", "hub=%s endpoint=%s error=\"%s\"", config->hub_id,
                    config->listen, zmq_strerror (errno));
@@ -628,8 +734,9 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     correlate_t *correlator = correlate_start (ctx, config, set, CORRELATE_PIPE);
     self->correlate_pipe = correlate_pipe;
     supervise_t *supervisor = supervise_start (ctx, config, SUPERVISE_PIPE);
-    log_info ("hub listening", "hub=%s endpoint=%s workflows=%zu", config->hub_id, bound,
-              workflow_set_count (set));
+    log_info ("hub listening", "hub=%s endpoint=%s workflows=%zu security=%s",
+              config->hub_id, bound, workflow_set_count (set),
+              self->auth ? "curve" : "NONE (insecure)");
 
     void *control = NULL;       /* REP socket for hubctl, when configured */
     strbuf_t control_reply;
@@ -637,7 +744,8 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     if (*config->control) {
         control = zmq_socket (ctx, ZMQ_REP);
         zmq_setsockopt (control, ZMQ_LINGER, &linger, sizeof linger);
-        if (zmq_bind (control, config->control) != 0) {
+        if ((self->auth && auth_server_socket (control, config, AUTH_DOMAIN_CONTROL) != 0)
+            || zmq_bind (control, config->control) != 0) {
             log_error ("could not open the control socket", "hub=%s endpoint=%s error=\"%s\"",
                        config->hub_id, config->control, zmq_strerror (errno));
             zmq_close (control);
@@ -744,6 +852,7 @@ done:
         strbuf_free (&self->scratch);
         zmq_close (self->router);
         zmq_close (self->pipe);
+        auth_stop (&self->auth); /* only now that no CURVE socket is open */
         zmq_ctx_term (ctx);
     }
     /* a control socket that could not open is a failed start, reported

@@ -27,7 +27,7 @@ main (int argc, char **argv)
     int rc = hub_config_load (&config, argc, argv);
     if (rc == 1)
         return 0;
-    if (rc != 0)
+    if (rc != 0 || !hub_config_security (&config))
         return 2;
     log_level_t level = LOG_INFO;
     log_level_parse (config.log_level, &level);
@@ -58,8 +58,20 @@ main (int argc, char **argv)
     sigaction (SIGINT, &sa, NULL);
     signal (SIGPIPE, SIG_IGN);
 
-    log_info ("hub starting", "hub=%s listen=%s batch_max=%d batch_wait_ms=%d",
-              config.hub_id, config.listen, config.batch_max, config.batch_wait_ms);
+    log_info ("hub starting", "hub=%s listen=%s batch_max=%d batch_wait_ms=%d security=%s",
+              config.hub_id, config.listen, config.batch_max, config.batch_wait_ms,
+              config.insecure ? "NONE" : "curve");
+    if (config.insecure)
+        for (int i = 0; i < 3; i++) /* three lines, so that nobody misses it */
+            log_warn ("INSECURE: --insecure is set: CURVE is off, traffic is plaintext and "
+                      "any local process may send events for any agency and use the "
+                      "control socket; for development on loopback only",
+                      "hub=%s listen=%s control=%s", config.hub_id, config.listen,
+                      *config.control ? config.control : "none");
+    else
+        log_info ("CURVE on", "hub=%s public_key=%s secret_key_file=%s authorised_keys=%s",
+                  config.hub_id, config.keypair.public_key, config.secret_key,
+                  config.authorised_keys);
     rc = ingest_run (&config, set, &s_terminated);
     log_info ("hub stopped", "hub=%s clean=%s", config.hub_id, rc == 0 ? "yes" : "no");
     workflow_set_destroy (&set);

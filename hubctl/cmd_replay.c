@@ -179,6 +179,7 @@ typedef struct {
     uint64_t next_seq;
     bool failed;       /* the hub did not answer (or could not read a batch) */
     char problem[512]; /* what went wrong, for the operator */
+    const hubctl_options_t *options; /* the operator's CURVE key, if any */
 } hub_link_t;
 
 /* One dead letter waiting in the batch being built. */
@@ -199,6 +200,14 @@ link_open (hub_link_t *link)
         abort ();
     int zero = 0;
     zmq_setsockopt (link->sock, ZMQ_LINGER, &zero, sizeof zero);
+    char err[1024];
+    if (hubctl_secure_socket (link->options, link->sock, link->endpoint, err, sizeof err)
+        != 0) {
+        snprintf (link->problem, sizeof link->problem,
+                  "cannot talk to the hub at '%s': %.400s", link->endpoint, err);
+        link->failed = true;
+        return false;
+    }
     if (zmq_connect (link->sock, link->endpoint) != 0) {
         snprintf (link->problem, sizeof link->problem,
                   "cannot connect to the hub at '%s': %s. Give a ZeroMQ endpoint such as "
@@ -518,7 +527,7 @@ cmd_replay (const hubctl_options_t *options, int argc, char **argv)
     int rc = HUBCTL_FAILURE;
     results_t results;
     memset (&results, 0, sizeof results);
-    hub_link_t link = {hub, timeout_s * 1000, NULL, NULL, 0, false, ""};
+    hub_link_t link = {hub, timeout_s * 1000, NULL, NULL, 0, false, "", options};
     pending_t *batch = calloc (BATCH_EVENTS, sizeof *batch);
     if (!batch)
         abort ();

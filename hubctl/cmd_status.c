@@ -9,38 +9,7 @@
 
 #include "hubctl.h"
 
-#define DEFAULT_CONTROL "tcp://127.0.0.1:5571"
-
-/* Asks the hub's control socket; returns its answer (malloc'd, NUL-ended)
-   or NULL when it does not answer within timeout_ms. */
-static char *
-ask_hub (const char *endpoint, const char *request, int timeout_ms)
-{
-    void *ctx = zmq_ctx_new ();
-    void *req = zmq_socket (ctx, ZMQ_REQ);
-    int zero = 0;
-    zmq_setsockopt (req, ZMQ_LINGER, &zero, sizeof zero);
-    char *answer = NULL;
-    if (zmq_connect (req, endpoint) == 0
-        && zmq_send (req, request, strlen (request), 0) == (int) strlen (request)) {
-        zmq_pollitem_t item = {req, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll (&item, 1, timeout_ms) > 0) {
-            zmq_msg_t msg;
-            zmq_msg_init (&msg);
-            if (zmq_msg_recv (&msg, req, 0) >= 0) {
-                answer = malloc (zmq_msg_size (&msg) + 1);
-                if (!answer)
-                    abort ();
-                memcpy (answer, zmq_msg_data (&msg), zmq_msg_size (&msg));
-                answer[zmq_msg_size (&msg)] = '\0';
-            }
-            zmq_msg_close (&msg);
-        }
-    }
-    zmq_close (req);
-    zmq_ctx_term (ctx);
-    return answer;
-}
+#define DEFAULT_CONTROL HUBCTL_DEFAULT_CONTROL
 
 /* Parses --control and --timeout; returns -1 after --help, or the index of
    the first argument left over. */
@@ -103,12 +72,14 @@ cmd_metrics (const hubctl_options_t *options, int argc, char **argv)
         return HUBCTL_OK;
     if (at < 0 || at < argc)
         return hubctl_usage_error ("metrics", "expected only --control and --timeout");
-    char *answer = ask_hub (control, "metrics", timeout_ms);
+    char err[1024];
+    char *answer =
+        hubctl_ask_hub (options, control, "metrics", timeout_ms, err, sizeof err);
     if (!answer) {
         fprintf (stderr,
-                 "hubctl metrics: the hub does not answer on %s; is it running with\n"
-                 "'control = %s' (or --control)? Give another endpoint with --control.\n",
-                 control, control);
+                 "hubctl metrics: %s; is it running with 'control = %s' (or --control)? "
+                 "Give another endpoint with --control.\n",
+                 err, control);
         return HUBCTL_FAILURE;
     }
     fputs (answer, stdout);
@@ -128,7 +99,8 @@ cmd_status (const hubctl_options_t *options, int argc, char **argv)
     if (at < 0 || at < argc)
         return hubctl_usage_error ("status", "expected only --control and --timeout");
     int rc = HUBCTL_OK;
-    char *answer = ask_hub (control, "status", timeout_ms);
+    char err[1024];
+    char *answer = hubctl_ask_hub (options, control, "status", timeout_ms, err, sizeof err);
     json_t *hub = answer ? json_loads (answer, 0, NULL) : NULL;
     free (answer);
     if (!hub)
@@ -196,8 +168,8 @@ cmd_status (const hubctl_options_t *options, int argc, char **argv)
                     (long long) json_integer_value (json_object_get (hub, "batches")),
                     json_number_value (json_object_get (hub, "commit_avg_ms")));
         else
-            printf ("hub: NOT ANSWERING on %s (is it running, with control = %s?)\n",
-                    control, control);
+            printf ("hub: NOT ANSWERING on %s (is it running, with control = %s?): %s\n",
+                    control, control, err);
         if (backlog)
             printf ("database: reachable; %s events waiting for correlation (oldest %s s), "
                     "%s open workflows, %s steps overdue, %s refusals in the last day\n",

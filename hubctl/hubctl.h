@@ -18,11 +18,18 @@
 #define HUBCTL_FAILURE 1
 #define HUBCTL_USAGE   2
 
+/* The control socket asked when neither --control, the config file nor
+   $ONENET_HUB_CONTROL names one. */
+#define HUBCTL_DEFAULT_CONTROL "tcp://127.0.0.1:5571"
+
 typedef struct {
-    const char *db;      /* libpq connection string ("" = PG* environment) */
-    const char *control; /* the hub's control socket endpoint, or NULL for the default */
-    const char *hub;     /* the hub's ingest endpoint (for replay), or NULL */
-    bool json;           /* print JSON instead of tables */
+    const char *db;         /* libpq connection string ("" = PG* environment) */
+    const char *control;    /* the hub's control socket endpoint, or NULL for the default */
+    const char *hub;        /* the hub's ingest endpoint (for replay), or NULL */
+    bool json;              /* print JSON instead of tables */
+    const char *secret_key; /* the operator's CURVE key pair file, or NULL */
+    const char *hub_public_key;  /* the hub's CURVE public key (Z85), or NULL */
+    const char *authorised_keys; /* the hub's authorised-keys file (hubctl keys), or NULL */
 } hubctl_options_t;
 
 /* One subcommand: argv[0] is its name; returns the exit status. */
@@ -67,6 +74,18 @@ int hubctl_usage_error (const char *command, const char *fmt, ...)
 /* True when argv holds -h or --help. */
 bool hubctl_wants_help (int argc, char **argv);
 
+/* Makes socket (about to connect to endpoint) a CURVE client with the
+   operator's key when options has one; without, allows plaintext to a
+   loopback endpoint only. Returns 0, or -1 with err. */
+int hubctl_secure_socket (const hubctl_options_t *options, void *socket,
+                          const char *endpoint, char *err, size_t errlen);
+
+/* Sends request to the hub's control socket at endpoint and returns its
+   one-frame answer (malloc'd, NUL-ended), or NULL with err when it cannot
+   be asked or does not answer within timeout_ms. */
+char *hubctl_ask_hub (const hubctl_options_t *options, const char *endpoint,
+                      const char *request, int timeout_ms, char *err, size_t errlen);
+
 /* SQL pieces the commands share. HUBCTL_MINUTE: the to_char format of
    times, Beijing time (the session's time zone, see hubctl_connect) to the
    minute. HUBCTL_HUMAN: a number of seconds, column secs, for people ("2d
@@ -94,5 +113,6 @@ int cmd_calendar (const hubctl_options_t *options, int argc, char **argv);
 int cmd_migrate (const hubctl_options_t *options, int argc, char **argv);
 int cmd_adapters (const hubctl_options_t *options, int argc, char **argv);
 int cmd_report (const hubctl_options_t *options, int argc, char **argv);
+int cmd_keys (const hubctl_options_t *options, int argc, char **argv);
 
 #endif

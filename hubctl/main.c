@@ -12,11 +12,14 @@
 
 /* Settings read from a config file's [hubctl] section (flags win). */
 typedef struct {
-    char db[1024];     /* db = CONNINFO */
-    char control[256]; /* control = ENDPOINT */
-    char hub[256];     /* hub = ENDPOINT */
-    const char *path;  /* the file, for messages */
-    int errors;        /* problems found */
+    char db[1024];             /* db = CONNINFO */
+    char control[256];         /* control = ENDPOINT */
+    char hub[256];             /* hub = ENDPOINT */
+    char secret_key[512];      /* secret-key = FILE (the operator's key pair) */
+    char hub_public_key[64];   /* hub-public-key = Z85 */
+    char authorised_keys[512]; /* authorised-keys = FILE (hubctl keys) */
+    const char *path;          /* the file, for messages */
+    int errors;                /* problems found */
 } file_settings_t;
 
 static int
@@ -25,19 +28,33 @@ on_ini (void *user, const char *section, const char *name, const char *value)
     file_settings_t *f = user;
     if (strcmp (section, "hubctl") != 0)
         return 1; /* the hub's and adapters' sections may share the file */
-    char *target = !strcmp (name, "db")        ? f->db
-                   : !strcmp (name, "control") ? f->control
-                   : !strcmp (name, "hub")     ? f->hub
-                                               : NULL;
-    size_t size = !strcmp (name, "db") ? sizeof f->db : sizeof f->control;
-    if (!target) {
+    struct {
+        const char *name; /* in the file */
+        char *target;     /* where it goes */
+        size_t size;      /* its buffer */
+    } known[] = {{"db", f->db, sizeof f->db},
+                 {"control", f->control, sizeof f->control},
+                 {"hub", f->hub, sizeof f->hub},
+                 {"secret-key", f->secret_key, sizeof f->secret_key},
+                 {"hub-public-key", f->hub_public_key, sizeof f->hub_public_key},
+                 {"authorised-keys", f->authorised_keys, sizeof f->authorised_keys}};
+    size_t i = 0;
+    while (i < sizeof known / sizeof *known && strcmp (known[i].name, name) != 0)
+        i++;
+    if (i == sizeof known / sizeof *known) {
         fprintf (stderr,
-                 "hubctl: %s: unknown setting \"%s\" in [hubctl] (db, control, hub)\n",
+                 "hubctl: %s: unknown setting \"%s\" in [hubctl] (db, control, hub, "
+                 "secret-key, hub-public-key, authorised-keys)\n",
                  f->path, name);
         f->errors++;
     }
+    else if (strlen (value) >= known[i].size) {
+        fprintf (stderr, "hubctl: %s: %s is longer than %zu bytes\n", f->path, name,
+                 known[i].size - 1);
+        f->errors++;
+    }
     else
-        snprintf (target, size, "%s", value);
+        snprintf (known[i].target, known[i].size, "%s", value);
     return 1;
 }
 
@@ -55,6 +72,7 @@ static const hubctl_command_t commands[] = {
     {"calendar", cmd_calendar, "show a month of working days; add or override a day"},
     {"migrate", cmd_migrate, "apply the schema migrations this hubctl carries"},
     {"report", cmd_report, "the monthly supervision report as a self-contained HTML page"},
+    {"keys", cmd_keys, "CURVE keys: generate, add, list, retire (rotation), reload"},
 };
 #define N_COMMANDS (sizeof commands / sizeof *commands)
 
@@ -66,12 +84,19 @@ print_help (void)
             "Commands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         printf ("  %-12s %s\n", commands[i].name, commands[i].summary);
-    printf (
-        "\nOptions:\n"
-        "  --db CONNINFO  the onenet database (default: $ONENET_DB, else PG* variables)\n"
-        "  --json         print JSON for scripts instead of tables\n"
-        "  --help         this help; 'hubctl COMMAND --help' for a command\n\n"
-        "Exit status: 0 done, 1 failure, 2 usage error.\n");
+    printf ("\nOptions:\n"
+            "  --db CONNINFO          the onenet database (default: $ONENET_DB, else PG*\n"
+            "                         variables)\n"
+            "  --json                 print JSON for scripts instead of tables\n"
+            "  --secret-key FILE      the operator's CURVE key pair file, for the hub's\n"
+            "                         sockets (default: $ONENET_SECRET_KEY)\n"
+            "  --hub-public-key KEY   the hub's CURVE public key, Z85 (default:\n"
+            "                         $ONENET_HUB_PUBLIC_KEY); without both: plaintext,\n"
+            "                         to loopback only\n"
+            "  --config FILE          read db, control, hub, secret-key, hub-public-key\n"
+            "                         and authorised-keys from FILE's [hubctl] section\n"
+            "  --help                 this help; 'hubctl COMMAND --help' for a command\n\n"
+            "Exit status: 0 done, 1 failure, 2 usage error.\n");
 }
 
 int
@@ -79,13 +104,22 @@ main (int argc, char **argv)
 {
     setlocale (LC_CTYPE, "C.UTF-8"); /* display widths of Chinese text */
     hubctl_options_t options = {getenv ("ONENET_DB") ? getenv ("ONENET_DB") : "",
-                                getenv ("ONENET_HUB_CONTROL"), getenv ("ONENET_HUB"),
-                                false};
+                                getenv ("ONENET_HUB_CONTROL"),
+                                getenv ("ONENET_HUB"),
+                                false,
+                                NULL,
+                                NULL,
+                                NULL};
     static file_settings_t file;
-    const char *flag_db = NULL;
+    options.secret_key = getenv ("ONENET_SECRET_KEY");
+    options.hub_public_key = getenv ("ONENET_HUB_PUBLIC_KEY");
+    options.authorised_keys = getenv ("ONENET_AUTHORISED_KEYS");
+    const char *flag_db = NULL, *flag_secret = NULL, *flag_hub_key = NULL;
     static struct option opts[] = {{"db", required_argument, NULL, 'd'},
                                    {"config", required_argument, NULL, 'c'},
                                    {"json", no_argument, NULL, 'j'},
+                                   {"secret-key", required_argument, NULL, 's'},
+                                   {"hub-public-key", required_argument, NULL, 'k'},
                                    {"help", no_argument, NULL, 'h'},
                                    {NULL, 0, NULL, 0}};
     int c;
@@ -93,6 +127,8 @@ main (int argc, char **argv)
     while ((c = getopt_long (argc, argv, "+h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': flag_db = optarg; break;
+        case 's': flag_secret = optarg; break;
+        case 'k': flag_hub_key = optarg; break;
         case 'c': {
             file.path = optarg;
             int line = ini_parse (optarg, on_ini, &file);
@@ -109,6 +145,12 @@ main (int argc, char **argv)
                 options.control = file.control;
             if (*file.hub)
                 options.hub = file.hub;
+            if (*file.secret_key)
+                options.secret_key = file.secret_key;
+            if (*file.hub_public_key)
+                options.hub_public_key = file.hub_public_key;
+            if (*file.authorised_keys)
+                options.authorised_keys = file.authorised_keys;
             break;
         }
         case 'j': options.json = true; break;
@@ -118,6 +160,10 @@ main (int argc, char **argv)
     }
     if (flag_db)
         options.db = flag_db; /* the flag wins over the file */
+    if (flag_secret)
+        options.secret_key = flag_secret;
+    if (flag_hub_key)
+        options.hub_public_key = flag_hub_key;
     if (optind >= argc) {
         fprintf (stderr, "hubctl: which command? Try 'hubctl --help'.\n");
         return HUBCTL_USAGE;

@@ -641,10 +641,15 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
     self->unsent = true; /* a restart resends the backlog from seq 0 */
     strbuf_init (&self->stdin_buf);
     void *ctx = zmq_ctx_new ();
-    sender_options_t opt = {
-        config->hub,         config->adapter_id,     config->agency,
-        config->window,      config->ack_timeout_ms, config->heartbeat_ms,
-        config->retry_max_ms};
+    sender_options_t opt = {config->hub,
+                            config->adapter_id,
+                            config->agency,
+                            config->window,
+                            config->ack_timeout_ms,
+                            config->heartbeat_ms,
+                            config->retry_max_ms,
+                            .hub_public_key = config->hub_public_key,
+                            .secret_key_path = config->secret_key};
     self->sender = sender_new (ctx, &opt);
     log_info ("adapter starting",
               "adapter=%s agency=%s hub=%s outbox=%s input=%s backlog=%llu",

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "curve_key.h"
 #include "ident.h"
 #include "log.h"
 #include "settings.h"
@@ -17,6 +18,12 @@ static const setting_t settings[] = {
      "name of this adapter instance (default: AGENCY-host)"},
     {"hub", SET_STRING, S (hub), "tcp://127.0.0.1:5570", 0, 0,
      "hub endpoints, comma-separated"},
+    {"hub-public-key", SET_STRING, S (hub_public_key), "", 0, 0,
+     "the hub's CURVE public key (Z85); with secret-key, the link is encrypted"},
+    {"secret-key", SET_STRING, S (secret_key), "", 0, 0,
+     "this adapter's CURVE key pair file (mode 0600; hubctl keys generate)"},
+    {"insecure", SET_BOOL, S (insecure), "false", 0, 0,
+     "allow plaintext to a hub that is not on loopback"},
     {"outbox", SET_STRING, S (outbox), "", 0, 0,
      "durable outbox file (default: ADAPTER-ID.outbox)"},
     {"spool", SET_STRING, S (spool), "", 0, 0,
@@ -107,6 +114,18 @@ adapter_config_load (adapter_config_t *config, const char *prog, const char *des
         snprintf (config->adapter_id, sizeof config->adapter_id, "%s-%s", config->agency,
                   host);
     }
+    /* CURVE: both keys, the secret one private; plaintext only on loopback */
+    char err[1024];
+    curve_keypair_t pair;
+    if (curve_client_check (config->hub, config->hub_public_key, config->secret_key,
+                            config->insecure, err, sizeof err)
+            != 0
+        || (*config->secret_key
+            && curve_keyfile_read (config->secret_key, &pair, err, sizeof err) != 0)) {
+        fprintf (stderr, "%s: %s\n", prog, err);
+        return 2;
+    }
+    memset (&pair, 0, sizeof pair); /* only the check was wanted here */
     if (!*config->outbox)
         snprintf (config->outbox, sizeof config->outbox, "%s.outbox", config->adapter_id);
     return 0;

@@ -31,6 +31,11 @@ typedef struct {
     char task_db[512];     /* agency database that takes the tasks; "" none */
     char task_table[130];  /* that table ([schema.]name) */
     bool db_create_tables; /* create the agency tables when missing */
+
+    /* CURVE (docs/security.md) */
+    char hub_public_key[41]; /* the hub's public key (Z85); "" = plaintext */
+    char secret_key[512];    /* this adapter's key pair file */
+    bool insecure;           /* plaintext allowed to a hub not on loopback */
 } adapter_config_t;
 
 /* Loads defaults, --config file ([adapter] section) and flags for program

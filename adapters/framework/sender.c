@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #include "clock.h"
+#include "curve_key.h"
 #include "log.h"
 
 typedef enum {
@@ -35,6 +36,8 @@ struct sender {
     char *endpoints;      /* copy of opt.endpoints */
     char *adapter_id;     /* copy of opt.adapter_id */
     char *agency;         /* copy of opt.agency */
+    char *hub_key;        /* copy of opt.hub_public_key ("" = plaintext) */
+    char *secret_key;     /* copy of opt.secret_key_path */
     void *socket;         /* current DEALER */
     flight_t *flights;    /* window slots */
     size_t n_flights;     /* used slots */
@@ -68,6 +71,15 @@ open_socket (sender_t *self)
     zmq_setsockopt (self->socket, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
     zmq_setsockopt (self->socket, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt (self->socket, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    char err[1024];
+    if (*self->hub_key
+        && curve_client_setup (self->socket, self->hub_key, self->secret_key, err,
+                               sizeof err)
+               != 0)
+        /* the hub refuses a socket without our key: it stays unanswered and
+           the sender keeps retrying, so the fault is visible in the log */
+        log_error ("could not set up CURVE", "adapter=%s error=\"%s\"", self->adapter_id,
+                   err);
     char *copy = xstrdup (self->endpoints), *save = NULL;
     for (char *ep = strtok_r (copy, ", ", &save); ep; ep = strtok_r (NULL, ", ", &save))
         if (zmq_connect (self->socket, ep) != 0)
@@ -87,6 +99,8 @@ sender_new (void *zmq_ctx, const sender_options_t *options)
     self->endpoints = xstrdup (options->endpoints);
     self->adapter_id = xstrdup (options->adapter_id);
     self->agency = xstrdup (options->agency);
+    self->hub_key = xstrdup (options->hub_public_key);
+    self->secret_key = xstrdup (options->secret_key_path);
     self->flights = calloc ((size_t) options->window, sizeof *self->flights);
     if (!self->flights)
         abort ();
@@ -94,6 +108,10 @@ sender_new (void *zmq_ctx, const sender_options_t *options)
     self->next_seq = (uint64_t) clock_now_ms () * 1000;
     self->last_recv = clock_mono_ms ();
     self->retry_ms = 100;
+    char remote[512];
+    if (!*self->hub_key && curve_first_remote (self->endpoints, remote, sizeof remote))
+        log_warn ("INSECURE: plaintext to a hub that is not on loopback (insecure is set)",
+                  "adapter=%s endpoint=%s", self->adapter_id, remote);
     open_socket (self);
     return self;
 }
@@ -120,6 +138,8 @@ sender_destroy (sender_t **self_p)
     free (self->endpoints);
     free (self->adapter_id);
     free (self->agency);
+    free (self->hub_key);
+    free (self->secret_key);
     free (self);
     *self_p = NULL;
 }

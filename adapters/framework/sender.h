@@ -27,6 +27,10 @@ typedef struct {
     int ack_timeout_ms;     /* silence after which the connection is replaced */
     int heartbeat_ms;       /* a heartbeat (with the backlog) is sent this often */
     int retry_max_ms;       /* backoff ceiling for RETRY answers */
+
+    /* CURVE: both set, or neither (plaintext) */
+    const char *hub_public_key;  /* the hub's public key (Z85), NULL or "" */
+    const char *secret_key_path; /* this adapter's key pair file */
 } sender_options_t;
 
 /* One final answer for an event, with the caller's token for it. */

@@ -65,7 +65,7 @@ class Hub:
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [os.path.join(build, "onenet-hub"), "--db", conninfo, "--listen",
-             self.endpoint, "--hub-id", "bench-hub", *extra],
+             self.endpoint, "--hub-id", "bench-hub", "--insecure", *extra],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while time.time() < deadline:

@@ -546,11 +546,18 @@ class HubClient:
 
     _seq = itertools.count(1)
 
-    def __init__(self, pb, endpoint):
+    def __init__(self, pb, endpoint, curve=None):
+        """CURVE: (hub public key, client public key, client secret key),
+        Z85 bytes or str, for a hub that runs with CURVE."""
         self.pb = pb
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if curve:
+            server, public, secret = (k.encode() if isinstance(k, str) else k for k in curve)
+            self.sock.curve_serverkey = server
+            self.sock.curve_publickey = public
+            self.sock.curve_secretkey = secret
         self.sock.connect(endpoint)
 
     def send(self, data):
@@ -605,11 +612,11 @@ class HubClient:
 
 @pytest.fixture
 def hub_client(pb):
-    """hub_client(endpoint) -> HubClient, closed at teardown."""
+    """hub_client(endpoint, curve=None) -> HubClient, closed at teardown."""
     clients = []
 
-    def connect(endpoint):
-        c = HubClient(pb, endpoint)
+    def connect(endpoint, curve=None):
+        c = HubClient(pb, endpoint, curve)
         clients.append(c)
         return c
     yield connect
@@ -619,14 +626,18 @@ def hub_client(pb):
 
 # -- processes
 
-def start_hub(procs, db, port=None, extra=(), wait=True, timeout=60.0):
+def start_hub(procs, db, port=None, extra=(), wait=True, timeout=60.0, curve=None):
     """onenet-hub on tcp://127.0.0.1:PORT (a free one by default) against
     the database DB; waits for "store available" unless WAIT is false.
-    The Proc gets .port and .endpoint."""
+    Plaintext (--insecure, loopback) unless CURVE is given: then a
+    (secret_key_file, authorised_keys_file) pair for --secret-key and
+    --authorised-keys. The Proc gets .port and .endpoint."""
     port = port or free_port()
     endpoint = f"tcp://127.0.0.1:{port}"
+    security = (["--secret-key", str(curve[0]), "--authorised-keys", str(curve[1])]
+                if curve else ["--insecure"])
     proc = procs.start([build_path("onenet-hub"), "--db", db, "--listen", endpoint,
-                        "--hub-id", HUB_ID, *extra], name=f"hub.{next(_names)}")
+                        "--hub-id", HUB_ID, *security, *extra], name=f"hub.{next(_names)}")
     proc.port, proc.endpoint = port, endpoint
     if wait:
         proc.wait_for_log(r"msg=\"store available\"", timeout=timeout)

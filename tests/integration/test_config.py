@@ -76,7 +76,8 @@ def test_config_file_and_flags(pb, db, procs, hub_client, tmp_path):
         f"listen = tcp://127.0.0.1:{port_file}\n"
         f"db = {db}\n"
         "hub_id = file-hub\n"                  # '_' spelling accepted in files
-        "batch-max = 100\n")
+        "batch-max = 100\n"
+        "insecure = true\n")
 
     hub = procs.start([build_path("onenet-hub"), "--config", str(conf)], name="hub-file")
     hub.wait_for_log(r'msg="store available"', timeout=60)

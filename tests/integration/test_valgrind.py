@@ -24,7 +24,8 @@ def test_hub_and_adapter_are_valgrind_clean(procs, db, tmp_path):
     port = free_port()
     hub = procs.start(VALGRIND + [f"--log-file={tmp_path}/vg-hub.%p", build_path("onenet-hub"),
                                   "--db", db, "--listen", f"tcp://127.0.0.1:{port}",
-                                  "--hub-id", HUB_ID, "--supervise-interval-ms", "200"],
+                                  "--hub-id", HUB_ID, "--supervise-interval-ms", "200",
+                                  "--insecure"],
                       name="hub.valgrind")
     hub.wait_for_log(r'msg="store available"', timeout=120)
     records = [make_record(i) for i in range(300)]
