@@ -90,8 +90,22 @@ say "simulating $cases cases a day of Pengyang county (640425) from $date, $days
 
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 endpoint=tcp://127.0.0.1:$port
-say "starting onenet-hub on $endpoint"
-build/onenet-hub --db "$conninfo" --listen "$endpoint" --hub-id demo-hub --insecure \
+agencies=(tax land bank market police social approval power water gas heat)
+# CURVE keys (docs/security.md): one pair for the hub, one per adapter, and
+# the hub's authorised-keys file saying which agency each adapter speaks for
+keys=$day/keys
+mkdir -p "$keys"
+chmod 700 "$keys"
+auth=$keys/authorised-keys
+hub_public=$(build/hubctl keys generate "$keys/hub.key")
+for a in "${agencies[@]}"; do
+  public=$(build/hubctl keys generate "$keys/$a-demo.key")
+  build/hubctl keys add --file "$auth" --role adapter --agency "$a" --adapter "$a-demo" \
+    --key "$public" >/dev/null
+done
+say "starting onenet-hub on $endpoint (CURVE; $((${#agencies[@]})) adapter keys authorised)"
+build/onenet-hub --db "$conninfo" --listen "$endpoint" --hub-id demo-hub \
+  --secret-key "$keys/hub.key" --authorised-keys "$auth" \
   >"$day/logs/hub.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do
@@ -101,7 +115,6 @@ for _ in $(seq 100); do
 done
 started=$("${PSQL[@]}" -At -c "SELECT now()")
 
-agencies=(tax land bank market police social approval power water gas heat)
 first=(tax land bank market police social approval)
 utilities=(power water gas heat)
 adapter_pids=()
@@ -114,6 +127,7 @@ start_adapter() {
     program=(build/onenet-adapter --agency "$a")   # the generic format
   fi
   "${program[@]}" --adapter-id "$a-demo" --hub "$endpoint" \
+    --hub-public-key "$hub_public" --secret-key "$keys/$a-demo.key" \
     --outbox "$day/$a.outbox" --spool "$day/spool/$a" --task-spool "$day/tasks/$a" \
     --heartbeat-ms 500 >"$day/logs/adapter-$a.log" 2>&1 &
   adapter_pids+=($!)
