@@ -38,6 +38,18 @@ static const char *schema =
     "  name TEXT PRIMARY KEY,"
     "  offset INTEGER NOT NULL);";
 
+/* The last error, with the operating system's reason when there is one
+   ("database or disk is full (No space left on device)"). */
+static void
+last_error (outbox_t *self, char *err, size_t errlen)
+{
+    int sys = sqlite3_system_errno (self->db);
+    if (sys)
+        snprintf (err, errlen, "%s (%s)", sqlite3_errmsg (self->db), strerror (sys));
+    else
+        snprintf (err, errlen, "%s", sqlite3_errmsg (self->db));
+}
+
 static bool
 prepare (outbox_t *self, sqlite3_stmt **stmt, const char *sql, char *err, size_t errlen)
 {
@@ -145,11 +157,11 @@ outbox_put (outbox_t *self, const outbox_item_t *items, size_t n, const char *so
     self->depth += (uint64_t) added;
     return added;
 rollback:
-    snprintf (err, errlen, "%s", sqlite3_errmsg (self->db));
+    last_error (self, err, errlen);
     sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
 fail:
-    snprintf (err, errlen, "%s", sqlite3_errmsg (self->db));
+    last_error (self, err, errlen);
     return -1;
 }
 
@@ -224,6 +236,7 @@ outbox_remove (outbox_t *self, const int64_t *seqs, size_t n)
         return 0;
     if (sqlite3_exec (self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return -1;
+    uint64_t removed = 0;
     for (size_t i = 0; i < n; i++) {
         sqlite3_reset (self->remove);
         sqlite3_bind_int64 (self->remove, 1, seqs[i]);
@@ -231,9 +244,15 @@ outbox_remove (outbox_t *self, const int64_t *seqs, size_t n)
             sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
             return -1;
         }
-        self->depth -= (uint64_t) sqlite3_changes (self->db);
+        removed += (uint64_t) sqlite3_changes (self->db);
     }
-    return sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    /* the depth moves only with a commit: a full disk fails the commit */
+    if (sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    self->depth -= removed;
+    return 0;
 }
 
 int
@@ -258,15 +277,18 @@ outbox_quarantine_event (outbox_t *self, int64_t seq, const char *code, const ch
             rc = 0;
         sqlite3_finalize (st);
     }
+    uint64_t removed = 0;
     if (rc == 0) {
         sqlite3_reset (self->remove);
         sqlite3_bind_int64 (self->remove, 1, seq);
         rc = sqlite3_step (self->remove) == SQLITE_DONE ? 0 : -1;
         if (rc == 0)
-            self->depth -= (uint64_t) sqlite3_changes (self->db);
+            removed = (uint64_t) sqlite3_changes (self->db);
     }
-    if (rc == 0 && sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+    if (rc == 0 && sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+        self->depth -= removed;
         return 0;
+    }
     sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
 }

@@ -156,7 +156,20 @@ def test_county_day(db, procs, tmp_path, delivery):
     wait_drained(db, timeout=60)
     supervised(db)
     t_settled = time.monotonic()
+    problems, summary = day_problems(db, cases, delivery)
+    print(f"{delivery}: {summary}; delivered in {t_delivered - t0:.1f} s, "
+          f"settled in {t_settled - t0:.1f} s")
+    assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems[:40])
 
+    rc = hub.terminate()
+    assert rc == 0, f"hub exited {rc}:\n{hub.log()[-4000:]}"
+
+
+def day_problems(db, cases, delivery):
+    """Checks the settled database against the generator's expectations
+    (see the module text); returns (problems, a one-line summary of counts).
+    DELIVERY "forward" or "reverse" also checks which steps had tasks."""
+    n_events = sum(len(c["events"]) for c in cases)
     # -- the database, by key
     instances = collections.defaultdict(list)   # (kind, value) -> [(id, workflow, no, state)]
     times = {}                                   # id -> (started_at, ended_at, events)
@@ -332,15 +345,10 @@ def test_county_day(db, procs, tmp_path, delivery):
         problems.append(f"no task for the ready, undone step {wf}/{step} of {key}")
 
     n_instances = sum(len(c["workflows"]) for c in cases)
-    print(f"{delivery}: {CASES} cases ({dict(fates)}), {n_events} events, "
-          f"{n_instances} instances, {sum(len(v) for v in breaches.values())} breaches, "
-          f"{len(tasks)} tasks; "
-          f"workflows {dict(sorted(seen_workflows.items()))}; delivered in "
-          f"{t_delivered - t0:.1f} s, settled in {t_settled - t0:.1f} s")
     got_instances = scalar(db, "SELECT count(*) FROM workflow_instances")
     if got_instances != n_instances:
         problems.append(f"{got_instances} instances, expected {n_instances}")
-    assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems[:40])
-
-    rc = hub.terminate()
-    assert rc == 0, f"hub exited {rc}:\n{hub.log()[-4000:]}"
+    summary = (f"{len(cases)} cases ({dict(fates)}), {n_events} events, "
+               f"{n_instances} instances, {sum(len(v) for v in breaches.values())} breaches, "
+               f"{len(tasks)} tasks; workflows {dict(sorted(seen_workflows.items()))}")
+    return problems, summary
