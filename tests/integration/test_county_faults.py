@@ -283,9 +283,15 @@ def test_county_under_faults(pg, db, procs, tmp_path):
         problems.append(f"{refused} records refused by the adapters, expected the "
                         f"{MALFORMED} malformed")
     restarts = sum(len(link.runs) - 1 for link in links.values())
+    # the faults were felt: adapters waited past their ack timeout and resent
+    resends = sum(len(re.findall(r'msg="(no answer from hub, reconnecting and resending|'
+                                 r'batch not acknowledged, resending)"', link.log()))
+                  for link in links.values())
+    if resends == 0:
+        problems.append("no adapter ever resent a batch: the faults did not reach them")
     print("\n".join(log))
     print(f"under faults ({rounds} round(s) in {faults_done - t0:.1f} s, {restarts} adapter "
-          f"restarts): {summary}; {rows} events stored ({distinct} distinct), "
+          f"restarts, {resends} resends): {summary}; {rows} events stored ({distinct} distinct), "
           f"{n_tasks} tasks delivered once each, {refused} records refused; all delivered "
           f"after {t_delivered - t0:.1f} s")
     assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems[:40])
@@ -303,7 +309,7 @@ def fill(path):
         block = b"\0" * 65536
         while True:
             try:
-                n = f.write(block if len(block) else b"\0")
+                n = f.write(block)
             except OSError as e:
                 if e.errno != errno.ENOSPC:
                     raise
@@ -367,7 +373,8 @@ def test_outbox_disk_full(db, procs, tmp_path, small_disk):
     # the disk fills up; the rest (more than the whole disk holds) comes in
     filler = fill(small_disk / "filler")
     link.drop("land-3", rest)
-    m = link.proc.wait_for_log(r'level=error proc=adapter msg="outbox refused records, input paused".*', 30)
+    m = link.proc.wait_for_log(
+        r'level=error proc=adapter msg="outbox refused records, input paused".*', 30)
     assert link.outbox in m.group(0) and re.search(r"full|No space", m.group(0)), m.group(0)
     time.sleep(2)                        # it keeps refusing, and keeps running
     assert link.proc.alive()

@@ -192,7 +192,8 @@ def test_hub_list(db, procs, tmp_path):
     assert f"hub={down}, {hub.endpoint}" in adapter.log()
 
     for bad, entry in [(f"{hub.endpoint},,{down}", 'endpoint 2 of "[^"]*" is ""'),
-                       (f"{hub.endpoint},127.0.0.1:5570", 'endpoint 2 of "[^"]*" is "127.0.0.1:5570"'),
+                       (f"{hub.endpoint},127.0.0.1:5570",
+                        'endpoint 2 of "[^"]*" is "127.0.0.1:5570"'),
                        (f"{hub.endpoint} {down}", 'endpoint 1 of')]:
         p = procs.start([build_path("onenet-adapter"), "--agency", "land", "--hub", bad,
                          "--outbox", str(tmp_path / "b.outbox")], name="adapter-bad-hub")
