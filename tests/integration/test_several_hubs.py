@@ -69,6 +69,7 @@ def test_two_hubs_one_database(db, procs, tmp_path):
 
     # hub A hangs for longer than the ack timeout: its batches go to B
     hub_a.kill(signal.SIGSTOP)
+    time.sleep(0.5)        # a commit A sent just before may still finish
     stopped = per_hub(db)
     time.sleep(2.5 * ACK_TIMEOUT_MS / 1000)
     during = per_hub(db)
@@ -82,6 +83,7 @@ def test_two_hubs_one_database(db, procs, tmp_path):
                what="half the county stored")
     hub_a.kill(signal.SIGKILL)
     assert hub_a.wait(timeout=10) == -signal.SIGKILL
+    time.sleep(0.5)        # likewise after the kill
     at_kill = per_hub(db)
     assert at_kill["hub-a"] > 0 and stored(db) < n_events, \
         f"the stream ended before hub A was killed: {at_kill}"
