@@ -38,18 +38,6 @@ static const char *schema =
     "  name TEXT PRIMARY KEY,"
     "  offset INTEGER NOT NULL);";
 
-/* The last error, with the operating system's reason when there is one
-   ("database or disk is full (No space left on device)"). */
-static void
-last_error (outbox_t *self, char *err, size_t errlen)
-{
-    int sys = sqlite3_system_errno (self->db);
-    if (sys)
-        snprintf (err, errlen, "%s (%s)", sqlite3_errmsg (self->db), strerror (sys));
-    else
-        snprintf (err, errlen, "%s", sqlite3_errmsg (self->db));
-}
-
 static bool
 prepare (outbox_t *self, sqlite3_stmt **stmt, const char *sql, char *err, size_t errlen)
 {
@@ -157,11 +145,11 @@ outbox_put (outbox_t *self, const outbox_item_t *items, size_t n, const char *so
     self->depth += (uint64_t) added;
     return added;
 rollback:
-    last_error (self, err, errlen);
+    snprintf (err, errlen, "%s", sqlite3_errmsg (self->db));
     sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
 fail:
-    last_error (self, err, errlen);
+    snprintf (err, errlen, "%s", sqlite3_errmsg (self->db));
     return -1;
 }
 
