@@ -706,10 +706,14 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
         }
         if (n > 0 && (items[0].revents & ZMQ_POLLIN)) {
             sender_receive (self->sender, on_ack, on_task, self);
+            /* on failure (disk full) they stay listed and go with the next
+               answer; until then a restart would only resend duplicates */
             if (outbox_remove (self->outbox, self->to_remove, self->n_remove) != 0)
-                log_error ("could not remove acknowledged events from the outbox",
-                           "adapter=%s count=%zu", config->adapter_id, self->n_remove);
-            self->n_remove = 0;
+                log_error ("acknowledged events not removed from the outbox, will retry",
+                           "adapter=%s outbox=%s count=%zu", config->adapter_id,
+                           config->outbox, self->n_remove);
+            else
+                self->n_remove = 0;
         }
         if (n > 0 && from_stdin && want_input
             && (items[1].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
@@ -796,5 +800,8 @@ adapter_main (int argc, char **argv, const char *prog, const char *agency,
     sigaction (SIGTERM, &sa, NULL);
     sigaction (SIGINT, &sa, NULL);
     signal (SIGPIPE, SIG_IGN);
+    /* a file size limit (ulimit -f, LimitFSIZE=) then fails the outbox write
+       with EFBIG, which is reported and retried, instead of killing us */
+    signal (SIGXFSZ, SIG_IGN);
     return adapter_run (&config, map, &s_terminated);
 }

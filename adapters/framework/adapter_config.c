@@ -17,7 +17,7 @@ static const setting_t settings[] = {
     {"adapter-id", SET_STRING, S (adapter_id), "", 0, 0,
      "name of this adapter instance (default: AGENCY-host)"},
     {"hub", SET_STRING, S (hub), "tcp://127.0.0.1:5570", 0, 0,
-     "hub endpoints, comma-separated"},
+     "hub endpoint, or several separated by commas (batches go to any live one)"},
     {"hub-public-key", SET_STRING, S (hub_public_key), "", 0, 0,
      "the hub's CURVE public key (Z85); with secret-key, the link is encrypted"},
     {"secret-key", SET_STRING, S (secret_key), "", 0, 0,
@@ -68,6 +68,36 @@ static const setting_t settings[] = {
      "create source-table and task-table (and their index) when they are missing"},
 };
 
+/* The hub setting is one endpoint or several, separated by commas (and
+   optional spaces): each must read transport://address. */
+static int
+hub_list_check (const char *hubs, const char *prog)
+{
+    size_t n = 0;
+    const char *p = hubs;
+    while (true) {
+        while (*p == ' ')
+            p++;
+        size_t len = strcspn (p, ",");
+        while (len && p[len - 1] == ' ')
+            len--;
+        n++;
+        const char *sep = memchr (p, ':', len);
+        if (len == 0 || !sep || (size_t) (sep - p) + 3 >= len || sep[1] != '/'
+            || sep[2] != '/' || memchr (p, ' ', len)) {
+            fprintf (stderr,
+                     "%s: hub endpoint %zu of \"%s\" is \"%.*s\", expected "
+                     "transport://address (e.g. tcp://10.12.0.5:5570)\n",
+                     prog, n, hubs, (int) len, p);
+            return -1;
+        }
+        p += strcspn (p, ",");
+        if (!*p)
+            return 0;
+        p++;
+    }
+}
+
 int
 adapter_config_load (adapter_config_t *config, const char *prog, const char *description,
                      int argc, char **argv)
@@ -102,6 +132,8 @@ adapter_config_load (adapter_config_t *config, const char *prog, const char *des
                  prog, config->agency);
         return 2;
     }
+    if (hub_list_check (config->hub, prog) != 0)
+        return 2;
     log_level_t level;
     if (!log_level_parse (config->log_level, &level)) {
         fprintf (stderr, "%s: log-level must be debug, info, warn or error, not \"%s\"\n",

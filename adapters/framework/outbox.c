@@ -224,6 +224,7 @@ outbox_remove (outbox_t *self, const int64_t *seqs, size_t n)
         return 0;
     if (sqlite3_exec (self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return -1;
+    uint64_t removed = 0;
     for (size_t i = 0; i < n; i++) {
         sqlite3_reset (self->remove);
         sqlite3_bind_int64 (self->remove, 1, seqs[i]);
@@ -231,9 +232,15 @@ outbox_remove (outbox_t *self, const int64_t *seqs, size_t n)
             sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
             return -1;
         }
-        self->depth -= (uint64_t) sqlite3_changes (self->db);
+        removed += (uint64_t) sqlite3_changes (self->db);
     }
-    return sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    /* the depth moves only with a commit: a full disk fails the commit */
+    if (sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    self->depth -= removed;
+    return 0;
 }
 
 int
@@ -258,15 +265,18 @@ outbox_quarantine_event (outbox_t *self, int64_t seq, const char *code, const ch
             rc = 0;
         sqlite3_finalize (st);
     }
+    uint64_t removed = 0;
     if (rc == 0) {
         sqlite3_reset (self->remove);
         sqlite3_bind_int64 (self->remove, 1, seq);
         rc = sqlite3_step (self->remove) == SQLITE_DONE ? 0 : -1;
         if (rc == 0)
-            self->depth -= (uint64_t) sqlite3_changes (self->db);
+            removed = (uint64_t) sqlite3_changes (self->db);
     }
-    if (rc == 0 && sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+    if (rc == 0 && sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+        self->depth -= removed;
         return 0;
+    }
     sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
 }

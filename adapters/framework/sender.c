@@ -80,6 +80,14 @@ open_socket (sender_t *self)
            the sender keeps retrying, so the fault is visible in the log */
         log_error ("could not set up CURVE", "adapter=%s error=\"%s\"", self->adapter_id,
                    err);
+    /* ZMTP pings: a hub that stops answering them (hung, or cut off without
+       a reset) loses its connection after ack_timeout_ms, so new batches
+       and resends go only to the hubs that answer; it rejoins when it
+       answers again */
+    int ping_ivl = self->opt.heartbeat_ms, ping_timeout = self->opt.ack_timeout_ms;
+    zmq_setsockopt (self->socket, ZMQ_HEARTBEAT_IVL, &ping_ivl, sizeof ping_ivl);
+    zmq_setsockopt (self->socket, ZMQ_HEARTBEAT_TIMEOUT, &ping_timeout,
+                    sizeof ping_timeout);
     char *copy = xstrdup (self->endpoints), *save = NULL;
     for (char *ep = strtok_r (copy, ", ", &save); ep; ep = strtok_r (NULL, ", ", &save))
         if (zmq_connect (self->socket, ep) != 0)

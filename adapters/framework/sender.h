@@ -1,7 +1,10 @@
 /*  sender: reliable delivery of event batches to the hub ("Lazy Pirate").
 
     A DEALER socket connected to every hub endpoint (ZeroMQ spreads batches
-    across them). Up to `window` batches are in flight at once; each waits
+    across the hubs that are up; a hub that stops answering ZeroMQ's pings
+    for ack_timeout_ms is dropped until it answers again, so with several
+    hubs a hung one gets no new batches and its unanswered ones are resent
+    to the others; an answer from any hub settles a batch). Up to `window` batches are in flight at once; each waits
     for its BatchAck. If the hub stays silent past ack_timeout_ms, the
     sender closes the socket, opens a new one (a new connection and routing
     id, so nothing stale comes back) and resends every unacknowledged batch.

@@ -239,6 +239,52 @@ def test_county_day(db, procs, tmp_path, delivery):
     assert dict(query(db, "SELECT agency, count(*) FROM breaches WHERE kind = 'overdue' "
                           "GROUP BY 1")) == summary["overdue_steps"]
 
+    problems, counts = day_problems(db, cases, delivery)
+    print(f"{delivery}: {counts}; delivered in {t_delivered - t0:.1f} s, "
+          f"settled in {t_settled - t0:.1f} s")
+    assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems[:40])
+    tasks = query(db, "SELECT agency, seq, kind, workflow, step, key_kind, key_value FROM tasks")
+
+    # -- every task the hub issued delivered to its agency's out-spool, once
+    issued = collections.defaultdict(set)   # agency -> {(seq, step, key value)}
+    for t in tasks:
+        issued[t[0]].add((t[1], t[4], t[6]))
+
+    def in_spool(agency):
+        return task_files(str(tmp_path / "tasks" / agency))
+    wait_until(lambda: all(len(in_spool(a)) >= len(issued.get(a, ())) for a in AGENCIES),
+               timeout=30, interval=0.1, what="every task in its agency's out-spool")
+    for agency in AGENCIES:
+        files = in_spool(agency)
+        got = [(t["task_seq"], t["step"], next(iter(t["key"].values()))) for _, t in files]
+        if sorted(got) != sorted(issued.get(agency, ())) or len(set(got)) != len(got):
+            problems.append(f"tasks in {agency}'s out-spool {sorted(got)}, issued "
+                            f"{sorted(issued.get(agency, ()))}")
+        for name, t in files:
+            if name != f"{agency}-task-{t['task_seq']:012d}.ndjson":
+                problems.append(f"task {t['task_seq']} of {agency} in file {name}")
+        bounds = summary["tasks"].get(agency, {"at_least": 0, "at_most": 0})
+        exact = {"forward": "at_most", "reverse": "at_least"}.get(delivery)
+        if exact and len(files) != bounds[exact] or \
+                not bounds["at_least"] <= len(files) <= bounds["at_most"]:
+            problems.append(f"{delivery}: {len(files)} tasks delivered to {agency}, "
+                            f"expected {bounds}")
+    assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems[:40])
+
+    for agency, adapter in adapters.items():
+        rc = adapter.terminate()
+        assert rc == 0, f"{agency} adapter exited {rc}:\n{adapter.log()[-4000:]}"
+    rc = hub.terminate()
+    assert rc == 0, f"hub exited {rc}:\n{hub.log()[-4000:]}"
+
+
+def day_problems(db, cases, delivery):
+    """Checks the settled database against the generator's expectations,
+    case by case (see the module text); returns (problems, a one-line
+    summary of counts). DELIVERY "forward" or "reverse" also checks which
+    steps had tasks."""
+    problems = []
+    n_events = sum(len(c["events"]) for c in cases)
     # -- the database, by key
     instances = collections.defaultdict(list)   # (kind, value) -> [(id, workflow, no, state)]
     times = {}                                   # id -> (started_at, ended_at, events)
@@ -413,47 +459,13 @@ def test_county_day(db, procs, tmp_path, delivery):
         problems.append(f"no task for the ready, undone step {wf}/{step} of {key}")
 
     n_instances = sum(len(c["workflows"]) for c in cases)
-    print(f"{delivery}: {CASES} cases ({dict(fates)}), {n_events} events, "
-          f"{n_instances} instances, {sum(len(v) for v in breaches.values())} breaches, "
-          f"{len(tasks)} tasks; "
-          f"workflows {dict(sorted(seen_workflows.items()))}; delivered in "
-          f"{t_delivered - t0:.1f} s, settled in {t_settled - t0:.1f} s")
     got_instances = scalar(db, "SELECT count(*) FROM workflow_instances")
     if got_instances != n_instances:
         problems.append(f"{got_instances} instances, expected {n_instances}")
-    assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems[:40])
-
-    # -- every task the hub issued delivered to its agency's out-spool, once
-    issued = collections.defaultdict(set)   # agency -> {(seq, step, key value)}
-    for t in tasks:
-        issued[t[0]].add((t[1], t[4], t[6]))
-
-    def in_spool(agency):
-        return task_files(str(tmp_path / "tasks" / agency))
-    wait_until(lambda: all(len(in_spool(a)) >= len(issued.get(a, ())) for a in AGENCIES),
-               timeout=30, interval=0.1, what="every task in its agency's out-spool")
-    for agency in AGENCIES:
-        files = in_spool(agency)
-        got = [(t["task_seq"], t["step"], next(iter(t["key"].values()))) for _, t in files]
-        if sorted(got) != sorted(issued.get(agency, ())) or len(set(got)) != len(got):
-            problems.append(f"tasks in {agency}'s out-spool {sorted(got)}, issued "
-                            f"{sorted(issued.get(agency, ()))}")
-        for name, t in files:
-            if name != f"{agency}-task-{t['task_seq']:012d}.ndjson":
-                problems.append(f"task {t['task_seq']} of {agency} in file {name}")
-        bounds = summary["tasks"].get(agency, {"at_least": 0, "at_most": 0})
-        exact = {"forward": "at_most", "reverse": "at_least"}.get(delivery)
-        if exact and len(files) != bounds[exact] or \
-                not bounds["at_least"] <= len(files) <= bounds["at_most"]:
-            problems.append(f"{delivery}: {len(files)} tasks delivered to {agency}, "
-                            f"expected {bounds}")
-    assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems[:40])
-
-    for agency, adapter in adapters.items():
-        rc = adapter.terminate()
-        assert rc == 0, f"{agency} adapter exited {rc}:\n{adapter.log()[-4000:]}"
-    rc = hub.terminate()
-    assert rc == 0, f"hub exited {rc}:\n{hub.log()[-4000:]}"
+    summary = (f"{len(cases)} cases ({dict(fates)}), {n_events} events, "
+               f"{n_instances} instances, {sum(len(v) for v in breaches.values())} breaches, "
+               f"{len(tasks)} tasks; workflows {dict(sorted(seen_workflows.items()))}")
+    return problems, summary
 
 
 def test_simulated_days(tmp_path):
