@@ -52,7 +52,8 @@ def test_two_hubs_one_database(db, procs, tmp_path):
     """The county through two hubs, one of them stopped and then killed
     mid-stream: every event once, shared by both hubs, cases split across
     them correlated as expected, every task once."""
-    lines, cases, programs = county_feed(tmp_path, cases=CASES)
+    lines, expect, programs = county_feed(tmp_path, cases=CASES)
+    cases = expect["cases"]
     hub_a, hub_b = start_hubs(procs, db, ["hub-a", "hub-b"])
     links = {a: Link(procs, tmp_path, a, programs[a], [hub_a.endpoint, hub_b.endpoint])
              for a in AGENCIES}
