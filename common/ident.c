@@ -354,3 +354,46 @@ ident_agency_code_valid (const char *s)
             return false;
     return true;
 }
+
+//  --------------------------------------------------------------------------
+//  True when id is a valid citizen identity number.
+
+bool
+ident_citizen_id_valid (const char *id, char *err, size_t errlen)
+{
+    static const char what[] = "citizen id number";
+    if (!id)
+        return s_fail (err, errlen, what, NULL, "%s", "");
+    size_t length = strlen (id);
+    if (length != IDENT_CITIZEN_ID_LEN)
+        return s_fail (err, errlen, what, id, "length %zu, expected %d", length,
+                       IDENT_CITIZEN_ID_LEN);
+    char desc[16];
+    int sum = 0;
+    for (int i = 0; i < IDENT_CITIZEN_ID_LEN - 1; i++) {
+        if (!s_is_digit (id[i]))
+            return s_fail (err, errlen, what, id, "%s at position %d is not a digit",
+                           s_describe (id[i], desc, sizeof desc), i + 1);
+        //  ISO 7064 MOD 11-2: position i (from 1) weighs 2^(18 - i) mod 11
+        sum += (id[i] - '0') * ((1 << (IDENT_CITIZEN_ID_LEN - 1 - i)) % 11);
+    }
+    int year = 0, month = 0, day = 0;
+    for (int i = 6; i < 10; i++)
+        year = year * 10 + (id[i] - '0');
+    month = (id[10] - '0') * 10 + (id[11] - '0');
+    day = (id[12] - '0') * 10 + (id[13] - '0');
+    static const int days_in[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (year < 1900 || month < 1 || month > 12 || day < 1 || day > days_in[month - 1]
+        || (month == 2 && day == 29 && !leap))
+        return s_fail (err, errlen, what, id,
+                       "birth date \"%.8s\" at positions 7-14 is not a date YYYYMMDD from "
+                       "1900 on",
+                       id + 6);
+    int check = (12 - sum % 11) % 11;
+    char expected = check == 10 ? 'X' : (char) ('0' + check);
+    if (id[17] != expected)
+        return s_fail (err, errlen, what, id, "check character is %s, expected '%c'",
+                       s_describe (id[17], desc, sizeof desc), expected);
+    return true;
+}

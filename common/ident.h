@@ -10,6 +10,7 @@
     Standards:
       GB 32100-2015    unified social credit code (统一社会信用代码)
       GB/T 37346-2019  real-estate unit code (不动产单元代码)
+      GB 11643-1999    citizen identity number (公民身份号码)
 */
 
 #ifndef ONENET_IDENT_H_INCLUDED
@@ -25,6 +26,7 @@ extern "C" {
 /*  Lengths of the fixed-length identifiers, without the terminating NUL.  */
 #define IDENT_CREDIT_CODE_LEN 18
 #define IDENT_UNIT_NUMBER_LEN 28
+#define IDENT_CITIZEN_ID_LEN  18
 #define IDENT_UUID_LEN        36
 #define IDENT_EVENT_TYPE_MAX  64
 #define IDENT_AGENCY_CODE_MAX 32
@@ -78,6 +80,14 @@ bool ident_uuid_valid (const char *s);
     start with a letter ("transfer.registered"). On false, writes a reason
     into err.  */
 bool ident_event_type_valid (const char *s, char *err, size_t errlen);
+
+/*  True when id is a GB 11643-1999 citizen identity number: exactly 18
+    characters, positions 1-17 decimal digits (1-6 the division where it
+    was issued, 7-14 a birth date YYYYMMDD that exists, from 1900 on),
+    position 18 the ISO 7064 MOD 11-2 check character, a digit or an
+    upper-case 'X'. On false, writes a reason into err, e.g.
+    citizen id number "6404...": check character is '4', expected '7'.  */
+bool ident_citizen_id_valid (const char *id, char *err, size_t errlen);
 
 /*  True when s is an agency code: 1 to 32 characters of [a-z0-9_].  */
 bool ident_agency_code_valid (const char *s);

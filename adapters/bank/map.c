@@ -34,15 +34,17 @@
 
 /* The optional fields, as bits: which a txnType needs, which it carries. */
 enum {
-    F_ACCT_KIND = 1 << 0,   /* acctKind */
-    F_CREDIT_CODE = 1 << 1, /* creditCode */
-    F_UNIT_NO = 1 << 2,     /* unitNo */
-    F_REFUND_NO = 1 << 3,   /* refundNo */
-    F_LOAN_AMOUNT = 1 << 4, /* loanAmount */
-    F_APPROVED = 1 << 5     /* approved */
+    F_ACCT_KIND = 1 << 0,    /* acctKind */
+    F_CREDIT_CODE = 1 << 1,  /* creditCode */
+    F_UNIT_NO = 1 << 2,      /* unitNo */
+    F_REFUND_NO = 1 << 3,    /* refundNo */
+    F_LOAN_AMOUNT = 1 << 4,  /* loanAmount */
+    F_APPROVED = 1 << 5,     /* approved */
+    F_REFUND_AMOUNT = 1 << 6 /* refundAmount */
 };
+#define N_FLAG_FIELDS 7
 
-/* The keys may come with any txnType (they help correlation); the three
+/* The keys may come with any txnType (they help correlation); the four
    attribute fields only with the types they describe. */
 #define F_KEYS (F_CREDIT_CODE | F_UNIT_NO | F_REFUND_NO)
 
@@ -59,20 +61,22 @@ static const txn_type_t s_txn_types[] = {
     {"MORTGAGE_FILE", "mortgage.filed", F_UNIT_NO, F_KEYS | F_LOAN_AMOUNT},
     {"LOAN_APPLY", "loan.applied", F_CREDIT_CODE | F_LOAN_AMOUNT, F_KEYS | F_LOAN_AMOUNT},
     {"LOAN_DECIDE", "loan.decided", F_CREDIT_CODE | F_APPROVED, F_KEYS | F_APPROVED},
-    {"REFUND_RECV", "refund.received", F_REFUND_NO, F_KEYS},
+    {"REFUND_RECV", "refund.received", F_REFUND_NO, F_KEYS | F_REFUND_AMOUNT},
 };
 #define N_TXN_TYPES (sizeof s_txn_types / sizeof s_txn_types[0])
 
 /* Every field of the format; any other name is ignored, with a warning
    once per name and run, so a misspelt "unitNO" is seen in the log (and a
    record that needs unitNo is refused for lacking it). */
-static const char *const s_fields[] = {"bankCode",   "branch",     "txnType", "txnRef",
-                                       "acctKind",   "creditCode", "unitNo",  "refundNo",
-                                       "loanAmount", "approved",   "txnTime", "seq"};
+static const char *const s_fields[] = {
+    "bankCode",     "branch",  "txnType",  "txnRef",     "acctKind",
+    "creditCode",   "unitNo",  "refundNo", "loanAmount", "approved",
+    "refundAmount", "txnTime", "seq"};
 
 /* Names of the F_ bits, in bit order, for the messages. */
-static const char *const s_flag_fields[] = {"acctKind", "creditCode", "unitNo",
-                                            "refundNo", "loanAmount", "approved"};
+static const char *const s_flag_fields[N_FLAG_FIELDS] = {
+    "acctKind",   "creditCode", "unitNo",      "refundNo",
+    "loanAmount", "approved",   "refundAmount"};
 
 /* Copies s into buf for a message: at most 60 bytes, cut on a UTF-8
    character boundary, with "..." when cut. */
@@ -224,12 +228,12 @@ bank_map (const char *line, size_t line_len, const char *agency, const char *ada
     //  The fields that depend on txnType: present (not null) or not, and
     //  whether this txnType needs or carries them
     unsigned present = 0;
-    for (size_t i = 0; i < 6; i++) {
+    for (size_t i = 0; i < N_FLAG_FIELDS; i++) {
         json_t *f = json_object_get (root, s_flag_fields[i]);
         if (f && !json_is_null (f))
             present |= 1u << i;
     }
-    for (size_t i = 0; i < 6; i++) {
+    for (size_t i = 0; i < N_FLAG_FIELDS; i++) {
         unsigned bit = 1u << i;
         if ((t->required & bit) && !(present & bit)) {
             snprintf (err, errlen, "field \"%s\" is missing (or null); txnType %s needs it",
@@ -249,7 +253,7 @@ bank_map (const char *line, size_t line_len, const char *agency, const char *ada
     }
 
     event_key_t keys[3];
-    event_attr_t attrs[5];
+    event_attr_t attrs[6];
     memset (attrs, 0, sizeof attrs);
     char why[IDENT_ERR_MAX];
 
@@ -301,20 +305,28 @@ bank_map (const char *line, size_t line_len, const char *agency, const char *ada
         attrs[e.n_attrs++] =
             (event_attr_t){.name = "account_kind", .type = ATTR_TEXT, .text = kind};
     }
-    json_t *amount = json_object_get (root, "loanAmount");
-    if (amount && !json_is_null (amount)) {
+    //  amounts in yuan: the loan, and the tax refund received
+    static const struct {
+        const char *field; /* the bank's field */
+        const char *attr;  /* the number attribute */
+    } amounts[] = {{"loanAmount", "loan_yuan"}, {"refundAmount", "refund_yuan"}};
+    for (size_t i = 0; i < sizeof amounts / sizeof amounts[0]; i++) {
+        json_t *amount = json_object_get (root, amounts[i].field);
+        if (!amount || json_is_null (amount))
+            continue;
         double yuan = json_is_number (amount) ? json_number_value (amount) : -1;
         if (!json_is_number (amount) || !isfinite (yuan) || yuan < 0) {
             char *text = json_dumps (amount, JSON_ENCODE_ANY | JSON_COMPACT);
             snprintf (err, errlen,
-                      "field \"loanAmount\" is %s, expected a number of yuan, 0 or more, "
-                      "like 350000.00",
+                      "field \"%s\" is %s, expected a number of yuan, 0 or more, like "
+                      "350000.00",
+                      amounts[i].field,
                       text ? s_shown (text, shown, sizeof shown) : "not a number");
             free (text);
             goto done;
         }
         attrs[e.n_attrs++] =
-            (event_attr_t){.name = "loan_yuan", .type = ATTR_NUMBER, .number = yuan};
+            (event_attr_t){.name = amounts[i].attr, .type = ATTR_NUMBER, .number = yuan};
     }
     json_t *approved = json_object_get (root, "approved");
     if (approved && !json_is_null (approved)) {

@@ -18,7 +18,7 @@
 #include "strbuf.h"
 #include "ident.h"
 
-#define MAX_ATTRS 16
+#define MAX_ATTRS 24
 
 /* The namespace of derived event ids: the same one the generic adapter
    uses (adapters/framework/record.c), 6f6e656e-6574-4025-8640-425020200001. */
@@ -27,21 +27,30 @@ typedef struct {
     const char *name;        /* the registry's 登记类型 */
     const char *prefix;      /* event type before the dot */
     const char *change_kind; /* change_kind attribute, NULL when none */
+    const char *action;      /* action attribute (查封 or 解封), NULL when none */
 } land_type_t;
 
 /* Every field of the format (docs/adapters/land.md); others are ignored. */
-static const char *const s_fields[] = {"业务编号", "登记类型", "办理环节", "不动产单元号",
-                                       "发生时间", "是否抵押", "权利人",   "权利人证件号",
-                                       "变更类型", "记录号",   "面积"};
+static const char *const s_fields[] = {
+    "业务编号", "登记类型",    "办理环节",     "不动产单元号", "发生时间",
+    "是否抵押", "是否通燃气",  "是否集中供暖", "权利人",       "权利人证件号",
+    "变更类型", "记录号",      "面积",         "抵押权人",     "被担保债权数额",
+    "债务人",   "债务人证件号"};
 
 static const land_type_t s_types[] = {
-    {"转移登记", "transfer", NULL},        {"抵押登记", "mortgage", NULL},
-    {"查封登记", "seizure", NULL},         {"异议登记", "objection", NULL},
-    {"注销登记", "cancellation", NULL},    {"变更登记", "change", "change"},
-    {"更正登记", "change", "court_order"}, {"换证", "change", "certificate_replacement"},
+    {"转移登记", "transfer", NULL, NULL},
+    {"抵押登记", "mortgage", NULL, NULL},
+    {"查封登记", "seizure", NULL, "查封"},
+    {"解封登记", "seizure", NULL, "解封"}, //  a release: the same seizure.* events
+    {"异议登记", "objection", NULL, NULL},
+    {"注销登记", "cancellation", NULL, NULL},
+    {"变更登记", "change", "change", NULL},
+    {"更正登记", "change", "court_order", NULL},
+    {"换证", "change", "certificate_replacement", NULL},
 };
 #define TYPE_LIST                                                                          \
-    "转移登记, 抵押登记, 查封登记, 异议登记, 注销登记, 变更登记, 更正登记, 换证"
+    "转移登记, 抵押登记, 查封登记, 解封登记, 异议登记, "               \
+    "注销登记, 变更登记, 更正登记, 换证"
 
 /* 办理环节: stage -> event type suffix. */
 typedef struct {
@@ -100,6 +109,53 @@ s_text (json_t *root, const char *name, bool required, const char **out, char *e
         return true;
     }
     *out = json_string_value (v);
+    return true;
+}
+
+/* The 是/否 field name of root into *flag. Absent, null or "" leave *given
+   false; a string other than 是 or 否, or another JSON type, is an error.
+   Returns false on error, with the reason in err. */
+static bool
+s_yes_no (json_t *root, const char *name, bool *given, bool *flag, char *err, size_t errlen)
+{
+    *given = false;
+    const char *text;
+    if (!s_text (root, name, false, &text, err, errlen))
+        return false;
+    if (!text)
+        return true;
+    *flag = strcmp (text, "是") == 0;
+    if (!*flag && strcmp (text, "否") != 0) {
+        char clip[64];
+        snprintf (err, errlen, "field \"%s\" is \"%s\", expected 是 or 否", name,
+                  s_clip (text, clip, sizeof clip));
+        return false;
+    }
+    *given = true;
+    return true;
+}
+
+/* The number field name of root, not negative, into *value: what (e.g.
+   "square metres") names its unit in the reason. Absent or null leave
+   *given false. Returns false on error, with the reason in err. */
+static bool
+s_quantity (json_t *root, const char *name, const char *what, bool *given, double *value,
+            char *err, size_t errlen)
+{
+    *given = false;
+    json_t *v = json_object_get (root, name);
+    if (!v || json_is_null (v))
+        return true;
+    if (!json_is_number (v)) {
+        snprintf (err, errlen, "field \"%s\" must be a number of %s", name, what);
+        return false;
+    }
+    *value = json_number_value (v);
+    if (*value < 0) {
+        snprintf (err, errlen, "field \"%s\" is %g, must not be negative", name, *value);
+        return false;
+    }
+    *given = true;
     return true;
 }
 
@@ -179,9 +235,8 @@ land_map (const char *line, size_t line_len, const char *agency, const char *ada
     }
 
     //  Optional fields
-    const char *mortgage, *owner, *owner_id, *change_type, *record_no;
-    if (!s_text (root, "是否抵押", false, &mortgage, err, errlen)
-        || !s_text (root, "权利人", false, &owner, err, errlen)
+    const char *owner, *owner_id, *change_type, *record_no, *mortgagee, *debtor, *debtor_id;
+    if (!s_text (root, "权利人", false, &owner, err, errlen)
         || !s_text (root, "权利人证件号", false, &owner_id, err, errlen)
         || !s_text (root, "变更类型", false, &change_type, err, errlen))
         goto done;
@@ -197,17 +252,32 @@ land_map (const char *line, size_t line_len, const char *agency, const char *ada
     }
     else if (!s_text (root, "记录号", false, &record_no, err, errlen))
         goto done;
-    json_t *jarea = json_object_get (root, "面积");
-    if (jarea && !json_is_null (jarea)) {
-        if (!json_is_number (jarea)) {
-            snprintf (err, errlen, "field \"面积\" must be a number of square metres");
+    //  是/否 flags: the mortgage, and the utilities the flat is supplied by
+    //  (property_transfer gives gas and heat their account transfer task)
+    static const struct {
+        const char *field; /* the registry's 是/否 field */
+        const char *attr;  /* the flag attribute */
+    } flags[] = {{"是否抵押", "has_mortgage"},
+                 {"是否通燃气", "has_gas"},
+                 {"是否集中供暖", "has_heating"}};
+    bool flag_given[3], flag_value[3];
+    for (size_t i = 0; i < 3; i++)
+        if (!s_yes_no (root, flags[i].field, &flag_given[i], &flag_value[i], err, errlen))
             goto done;
-        }
-        if (json_number_value (jarea) < 0) {
-            snprintf (err, errlen, "field \"面积\" is %g, must not be negative",
-                      json_number_value (jarea));
-            goto done;
-        }
+    bool area_given, loan_given;
+    double area, loan;
+    if (!s_quantity (root, "面积", "square metres", &area_given, &area, err, errlen))
+        goto done;
+    //  the mortgage: mortgagee (the bank), secured amount, debtor
+    if (!s_text (root, "抵押权人", false, &mortgagee, err, errlen)
+        || !s_quantity (root, "被担保债权数额", "yuan", &loan_given, &loan, err, errlen)
+        || !s_text (root, "债务人", false, &debtor, err, errlen)
+        || !s_text (root, "债务人证件号", false, &debtor_id, err, errlen))
+        goto done;
+    if (debtor_id && !ident_citizen_id_valid (debtor_id, why, sizeof why)) {
+        snprintf (err, errlen, "field \"债务人证件号\" is \"%s\": %s",
+                  s_clip (debtor_id, clip, sizeof clip), why);
+        goto done;
     }
 
     //  Attributes
@@ -218,28 +288,37 @@ land_map (const char *line, size_t line_len, const char *agency, const char *ada
     if (type->change_kind)
         attrs[n_attrs++] = (event_attr_t){
             .name = "change_kind", .type = ATTR_TEXT, .text = type->change_kind};
-    if (mortgage) {
-        bool yes = strcmp (mortgage, "是") == 0;
-        if (!yes && strcmp (mortgage, "否") != 0) {
-            snprintf (err, errlen, "field \"是否抵押\" is \"%s\", expected 是 or 否",
-                      s_clip (mortgage, clip, sizeof clip));
-            goto done;
-        }
+    if (type->action)
         attrs[n_attrs++] =
-            (event_attr_t){.name = "has_mortgage", .type = ATTR_FLAG, .flag = yes};
-    }
+            (event_attr_t){.name = "action", .type = ATTR_TEXT, .text = type->action};
+    for (size_t i = 0; i < 3; i++)
+        if (flag_given[i])
+            attrs[n_attrs++] = (event_attr_t){
+                .name = flags[i].attr, .type = ATTR_FLAG, .flag = flag_value[i]};
     if (owner)
         attrs[n_attrs++] =
             (event_attr_t){.name = "buyer_name", .type = ATTR_TEXT, .text = owner};
     if (owner_id)
         attrs[n_attrs++] =
             (event_attr_t){.name = "buyer_id_no", .type = ATTR_TEXT, .text = owner_id};
-    if (jarea && !json_is_null (jarea))
-        attrs[n_attrs++] = (event_attr_t){
-            .name = "area_m2", .type = ATTR_NUMBER, .number = json_number_value (jarea)};
+    if (area_given)
+        attrs[n_attrs++] =
+            (event_attr_t){.name = "area_m2", .type = ATTR_NUMBER, .number = area};
     if (change_type)
         attrs[n_attrs++] =
             (event_attr_t){.name = "change_type", .type = ATTR_TEXT, .text = change_type};
+    if (mortgagee)
+        attrs[n_attrs++] =
+            (event_attr_t){.name = "bank_name", .type = ATTR_TEXT, .text = mortgagee};
+    if (loan_given)
+        attrs[n_attrs++] =
+            (event_attr_t){.name = "loan_yuan", .type = ATTR_NUMBER, .number = loan};
+    if (debtor)
+        attrs[n_attrs++] =
+            (event_attr_t){.name = "borrower_name", .type = ATTR_TEXT, .text = debtor};
+    if (debtor_id)
+        attrs[n_attrs++] =
+            (event_attr_t){.name = "borrower_id_no", .type = ATTR_TEXT, .text = debtor_id};
     if (record_no)
         attrs[n_attrs++] =
             (event_attr_t){.name = "record_no", .type = ATTR_TEXT, .text = record_no};

@@ -50,7 +50,7 @@ static const business_t s_businesses[] = {
     {"ZX", "QJ", "deregistration.cleared", "NSRSBH", "WQS", "no_arrears", VALUE_YES_NO,
      true},
     {"XY", "GX", "credit_grade.shared", "NSRSBH", "XYDJ", "grade", VALUE_GRADE, true},
-    {"TK", "SP", "refund.approved", "TKH", "JE", "amount_yuan", VALUE_AMOUNT, true},
+    {"TK", "SP", "refund.approved", "TKH", "JE", "refund_yuan", VALUE_AMOUNT, true},
 };
 
 #define N_BUSINESSES (sizeof s_businesses / sizeof s_businesses[0])

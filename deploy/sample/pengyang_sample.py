@@ -136,9 +136,8 @@ class Case(list):
 class Day:
     """Random source, working days, counters and records of one sample day."""
 
-    def __init__(self, date, seed, generic=False):
+    def __init__(self, date, seed):
         self.rng = random.Random(seed)
-        self.generic = generic  # every agency writes the generic format
         self.date = date
         self.ymd = date.strftime("%Y%m%d")
         self.seq = {a: self.rng.randint(100, 900) for a in AGENCIES + ("refund", "cert", "project")}
@@ -369,20 +368,17 @@ def property_transfer(day):
     rate = 0.03 if not first_home else 0.01 if area <= 90 else 0.015
     deed_tax = round(price * rate, 2)
     mortgage = day.variant("mortgage", [True, False], [3, 7])
-    # The land registry's own export (docs/adapters/land.md) has no field for
-    # whether the flat has gas or heating, so its transfer.accepted never
-    # carries has_gas or has_heating: the hub asks power and water only. The
-    # generic format can say so: a flat in the county seat may have both.
-    has_gas = day.generic and town == 0 and day.variant("has_gas", [True, False], [7, 3])
-    has_heating = day.generic and town == 0 and \
-        day.variant("has_heating", [True, False], [5, 5])
-    flats = {"has_gas": has_gas, "has_heating": has_heating} if day.generic else {}
+    # A flat in the county seat may have gas and district heating: its
+    # transfer.accepted says so (the registry's 是否通燃气 and 是否集中供暖),
+    # and the hub asks the gas and heat companies for the account transfer too.
+    has_gas = town == 0 and day.variant("has_gas", [True, False], [7, 3])
+    has_heating = town == 0 and day.variant("has_heating", [True, False], [5, 5])
     c = Case("unit_number", unit["unit_number"])
     accepted = c.add("land", land, "transfer.accepted", unit,
                      {"buyer_name": buyer, "buyer_id_no": buyer_id, "phone": phone,
                       "seller_name": seller, "seller_id_no": seller_id, "location": location,
                       "area_m2": area, "price_yuan": price, "has_mortgage": mortgage,
-                      **flats})
+                      "has_gas": has_gas, "has_heating": has_heating})
     assessed = c.add("tax", tax, "deed_tax.assessed", unit,
                      {"buyer_name": buyer, "buyer_id_no": buyer_id, "taxable_price_yuan": price,
                       "deed_tax_rate": rate, "deed_tax_yuan": deed_tax, "first_home": first_home},
@@ -404,7 +400,8 @@ def property_transfer(day):
                       mins(10, 90), after=[registered])
         land_m = day.case("land", "")
         m_accepted = c.add("land", land_m, "mortgage.accepted", unit,
-                           {"bank_name": bank_name, "loan_yuan": loan}, mins(5, 60), after=[filed])
+                           {"bank_name": bank_name, "loan_yuan": loan, "borrower_name": buyer,
+                            "borrower_id_no": buyer_id}, mins(5, 60), after=[filed])
         m_registered = c.add("land", land_m, "mortgage.registered", unit,
                              {"certificate_no": day.certificate("不动产证明"), "loan_yuan": loan},
                              mins(20, 120), after=[m_accepted], due=(2, "days", filed),
@@ -438,7 +435,8 @@ def mortgage_registration(day):
                "loan_yuan": loan, "term_months": rng.choice([36, 60, 120])})
     land = day.case("land", "")
     accepted = c.add("land", land, "mortgage.accepted", unit,
-                     {"bank_name": bank_name, "loan_yuan": loan, "borrower_name": borrower},
+                     {"bank_name": bank_name, "loan_yuan": loan, "borrower_name": borrower,
+                      "borrower_id_no": borrower_id},
                      mins(10, 120))
     registered = c.add("land", land, "mortgage.registered", unit,
                        {"certificate_no": day.certificate("不动产证明"), "loan_yuan": loan},
@@ -687,7 +685,8 @@ def beijing(occurred_at):
 def land_record(r, serial):
     prefix, stage = r["event_type"].split(".")
     a = r["attrs"]
-    kind = LAND_CHANGES[a["change_kind"]] if prefix == "change" else LAND_TYPES[prefix]
+    kind = LAND_CHANGES[a["change_kind"]] if prefix == "change" else \
+        "解封登记" if a.get("action") == "解封" else LAND_TYPES[prefix]
     rec = {"业务编号": r["case_no"], "登记类型": kind,
            # the registry books (登簿) a transfer or mortgage, and closes (办结)
            # the registrations done at once or in a day
@@ -695,10 +694,11 @@ def land_record(r, serial):
            "登簿" if prefix in ("transfer", "mortgage") else "办结",
            "不动产单元号": r["keys"]["unit_number"],
            "发生时间": beijing(r["occurred_at"]).strftime("%Y-%m-%d %H:%M:%S")}
-    if "has_mortgage" in a:
-        rec["是否抵押"] = YES_NO[a["has_mortgage"]]
-    for name, id_no in (("buyer_name", "buyer_id_no"), ("holder_name", "holder_id_no"),
-                        ("borrower_name", None)):
+    for attr, field in (("has_mortgage", "是否抵押"), ("has_gas", "是否通燃气"),
+                        ("has_heating", "是否集中供暖")):
+        if attr in a:
+            rec[field] = YES_NO[a[attr]]
+    for name, id_no in (("buyer_name", "buyer_id_no"), ("holder_name", "holder_id_no")):
         if name in a:
             rec["权利人"] = a[name]
             if id_no in a:
@@ -708,6 +708,11 @@ def land_record(r, serial):
         rec["面积"] = a["area_m2"]
     if "change_type" in a:
         rec["变更类型"] = a["change_type"]
+    # a mortgage: the bank (抵押权人), the loan (被担保债权数额) and the borrower
+    for attr, field in (("bank_name", "抵押权人"), ("loan_yuan", "被担保债权数额"),
+                        ("borrower_name", "债务人"), ("borrower_id_no", "债务人证件号")):
+        if attr in a:
+            rec[field] = a[attr]
     rec["记录号"] = "BDC-EXP-%s-%07d" % (rec["发生时间"][:4], serial("land"))
     return rec
 
@@ -790,6 +795,7 @@ def bank_record(r, serial):
     loan = a.get("loan_yuan", a.get("amount_yuan"))
     rec["loanAmount"] = float(loan) if loan is not None else None
     rec["approved"] = a.get("approved")
+    rec["refundAmount"] = a.get("refund_yuan")  # the refund received (REFUND_RECV)
     rec["txnTime"] = beijing(r["occurred_at"]).strftime("%Y-%m-%d %H:%M:%S")
     rec["seq"] = "%06d" % serial("bank:" + code)
     return rec
@@ -942,7 +948,7 @@ def main():
     if not args.out and not args.spool:
         parser.error("give --out DIR, --spool DIR or both")
 
-    day = Day(args.date, args.seed, args.format == "generic")
+    day = Day(args.date, args.seed)
     if not day.special.get(args.date.isoformat(), args.date.weekday() < 5):
         print("%s is not a working day: deadlines may not fall as planned" % args.date,
               file=sys.stderr)

@@ -305,6 +305,30 @@ s_test_uuid (void)
     CHECK (!ident_uuid_valid (NULL));
 }
 
+/*  Citizen id numbers: check characters (digit and X), dates, the
+    reasons' wording.  */
+static void
+s_test_citizen_id (void)
+{
+    //  check characters computed by hand: 2^(18-i) mod 11 weights, (12 - sum) mod 11
+    CHECK (ident_citizen_id_valid ("640425199001011238", NULL, 0));
+    CHECK (ident_citizen_id_valid ("640425198703120012", NULL, 0));
+    CHECK (ident_citizen_id_valid ("11010519491231002X", NULL, 0));
+    CHECK_OK (ident_citizen_id_valid, "640425200002290027"); //  29 February 2000
+    CHECK_BAD (ident_citizen_id_valid, "640425199001011234", "check character is "
+               "character '4', expected '8'");
+    CHECK_BAD (ident_citizen_id_valid, "11010519491231002x", "expected 'X'");
+    CHECK_BAD (ident_citizen_id_valid, "64042519900101123", "length 17, expected 18");
+    CHECK_BAD (ident_citizen_id_valid, "6404251990010112388", "length 19, expected 18");
+    CHECK_BAD (ident_citizen_id_valid, "64042519900101A238",
+               "character 'A' at position 15 is not a digit");
+    CHECK_BAD (ident_citizen_id_valid, "640425199013011235", "birth date \"19901301\"");
+    CHECK_BAD (ident_citizen_id_valid, "64042519010229001X", "birth date \"19010229\"");
+    CHECK_BAD (ident_citizen_id_valid, "640425189001011239", "from 1900 on");
+    CHECK_BAD (ident_citizen_id_valid, "", "length 0");
+    CHECK_BAD (ident_citizen_id_valid, NULL, "citizen id number is missing");
+}
+
 /*  Event types: length, first character, alphabet.  */
 static void
 s_test_event_type (void)
@@ -363,6 +387,7 @@ main (void)
     s_test_unit_number ();
     s_test_admin_division ();
     s_test_uuid ();
+    s_test_citizen_id ();
     s_test_event_type ();
     s_test_agency_code ();
     return s_summary ();

@@ -340,7 +340,29 @@ s_test_refund (void)
                  NULL, &e);
     if (in) {
         CHECK (e.n_keys == 2 && s_key (&e, KEY_CREDIT_CODE) && s_key (&e, KEY_REFUND_NO));
+        CHECK (s_attr (&e, "refund_yuan") == NULL); //  no refundAmount: no amount
         codec_inbound_destroy (&in);
+    }
+    //  The amount received: refund_yuan, as the tax bureau's refund.approved
+    //  names it, a number whether written with a fraction or not.
+    static const struct {
+        const char *amount;
+        double yuan;
+    } amounts[] = {{"3520.75", 3520.75}, {"3520", 3520.0}, {"0", 0.0}};
+    for (size_t i = 0; i < sizeof amounts / sizeof amounts[0]; i++) {
+        char patch[160];
+        snprintf (patch, sizeof patch,
+                  "{\"txnType\":\"REFUND_RECV\",\"acctKind\":null,"
+                  "\"refundNo\":\"TK-2020-0001\",\"refundAmount\":%s}",
+                  amounts[i].amount);
+        in = MAP_OK (patch, NULL, &e);
+        if (in) {
+            const event_attr_t *a = s_attr (&e, "refund_yuan");
+            CHECK_MSG (a && a->type == ATTR_NUMBER && a->number == amounts[i].yuan,
+                       amounts[i].amount);
+            CHECK (e.n_attrs == 3);
+            codec_inbound_destroy (&in);
+        }
     }
 }
 
@@ -490,6 +512,15 @@ s_test_refusals (void)
     CHECK_BAD ("{\"txnType\":\"REFUND_RECV\",\"acctKind\":null,\"refundNo\":\"T1\","
                "\"loanAmount\":5.5}",
                "\"loanAmount\" is 5.5", "REFUND_RECV does not carry");
+    CHECK_BAD ("{\"txnType\":\"LOAN_APPLY\",\"acctKind\":null,\"loanAmount\":1,"
+               "\"refundAmount\":5.5}",
+               "\"refundAmount\" is 5.5", "LOAN_APPLY does not carry");
+    CHECK_BAD ("{\"txnType\":\"REFUND_RECV\",\"acctKind\":null,\"refundNo\":\"T1\","
+               "\"refundAmount\":\"3520.75\"}",
+               "field \"refundAmount\" is \"3520.75\"", "expected a number of yuan");
+    CHECK_BAD ("{\"txnType\":\"REFUND_RECV\",\"acctKind\":null,\"refundNo\":\"T1\","
+               "\"refundAmount\":-1}",
+               "field \"refundAmount\" is -1", "0 or more");
 
     //  Keys: the credit code and the unit number are checked here.
     char patch[256];

@@ -36,7 +36,15 @@ static const char *s_example =
     "\"办理环节\":\"受理\",\"不动产单元号\":\"" UNIT "\","
     "\"发生时间\":\"2020-09-01 09:30:00\",\"是否抵押\":\"是\",\"权利人\":\"马建国\","
     "\"权利人证件号\":\"640425199001011234\",\"面积\":89.5,\"变更类型\":null,"
-    "\"记录号\":\"BDC-EXP-2020-0000001\"}";
+    "\"是否通燃气\":\"是\",\"是否集中供暖\":\"否\",\"记录号\":\"BDC-EXP-2020-0000001\"}";
+
+/*  The mortgage example of docs/adapters/land.md.  */
+static const char *s_example_mortgage =
+    "{\"业务编号\":\"彭不动产受〔2020〕第000544号\",\"登记类型\":\"抵押登记\","
+    "\"办理环节\":\"受理\",\"不动产单元号\":\"" UNIT "\","
+    "\"发生时间\":\"2020-09-02 10:20:00\",\"抵押权人\":\"中国建设银行彭阳支行\","
+    "\"被担保债权数额\":350000,\"债务人\":\"马建国\","
+    "\"债务人证件号\":\"640425199001011238\",\"记录号\":\"BDC-EXP-2020-0000002\"}";
 
 /*  Maps line for agency "land", adapter "land-1"; returns the bytes.  */
 static uint8_t *
@@ -146,10 +154,15 @@ s_test_example (void)
     CHECK (e.n_keys == 1 && e.keys[0].kind == KEY_UNIT_NUMBER
            && STREQ (e.keys[0].value, UNIT));
 
-    CHECK (e.n_attrs == 7);
+    CHECK (e.n_attrs == 9);
     const event_attr_t *a;
     a = s_attr (&e, "has_mortgage");
     CHECK (a && a->type == ATTR_FLAG && a->flag == true);
+    //  the flags property_transfer reads for the gas and heat transfer steps
+    a = s_attr (&e, "has_gas");
+    CHECK (a && a->type == ATTR_FLAG && a->flag == true);
+    a = s_attr (&e, "has_heating");
+    CHECK (a && a->type == ATTR_FLAG && a->flag == false);
     a = s_attr (&e, "buyer_name");
     CHECK (a && a->type == ATTR_TEXT && STREQ (a->text, "马建国"));
     a = s_attr (&e, "buyer_id_no");
@@ -176,6 +189,46 @@ s_test_example (void)
     free (bytes);
 }
 
+/*  The mortgage example: the bank, the secured amount and the borrower on
+    mortgage.accepted, and the hub accepts it.  */
+static void
+s_test_example_mortgage (void)
+{
+    char id[37] = "";
+    size_t len = 0;
+    char err[512] = "";
+    uint8_t *bytes = s_map (s_example_mortgage, id, &len, err, sizeof err);
+    CHECK_MSG (bytes != NULL, err);
+    case_event_t e;
+    codec_inbound_t *in = bytes ? s_decode (bytes, len, &e) : NULL;
+    CHECK (in != NULL);
+    if (!in) {
+        free (bytes);
+        return;
+    }
+    CHECK (STREQ (e.event_type, "mortgage.accepted"));
+    CHECK (e.n_keys == 1 && e.keys[0].kind == KEY_UNIT_NUMBER);
+    CHECK (e.n_attrs == 7);
+    const event_attr_t *a;
+    a = s_attr (&e, "bank_name");
+    CHECK (a && a->type == ATTR_TEXT && STREQ (a->text, "中国建设银行彭阳支行"));
+    a = s_attr (&e, "loan_yuan");
+    CHECK (a && a->type == ATTR_NUMBER && a->number == 350000.0);
+    a = s_attr (&e, "borrower_name");
+    CHECK (a && a->type == ATTR_TEXT && STREQ (a->text, "马建国"));
+    a = s_attr (&e, "borrower_id_no");
+    CHECK (a && a->type == ATTR_TEXT && STREQ (a->text, "640425199001011238"));
+    CHECK (s_attr (&e, "buyer_name") == NULL); //  the debtor is not the right holder
+    hub_config_t config;
+    char *argv[] = {"onenet-hub", NULL};
+    CHECK (hub_config_load (&config, 1, argv) == 0);
+    verdict_t v;
+    bool ok = validate_event (&config, &e, "land", 1599004800000, &v);
+    s_check (ok, "the hub accepts the mapped mortgage event", v.reason, __FILE__, __LINE__);
+    codec_inbound_destroy (&in);
+    free (bytes);
+}
+
 /*  Every row of the mapping table: 登记类型 x 办理环节 -> event type, and
     change_kind on changes.  */
 static void
@@ -186,29 +239,33 @@ s_test_mapping (void)
         const char *stage;  //  办理环节
         const char *event;  //  expected event type
         const char *change; //  expected change_kind, NULL: none
+        const char *action; //  expected action, NULL: none
     } rows[] = {
-        {"转移登记", "受理", "transfer.accepted", NULL},
-        {"转移登记", "登簿", "transfer.registered", NULL},
-        {"转移登记", "办结", "transfer.registered", NULL},
-        {"转移登记", "不予登记", "transfer.rejected", NULL},
-        {"转移登记", "撤回", "transfer.withdrawn", NULL},
-        {"抵押登记", "受理", "mortgage.accepted", NULL},
-        {"抵押登记", "登簿", "mortgage.registered", NULL},
-        {"抵押登记", "办结", "mortgage.registered", NULL},
-        {"抵押登记", "不予登记", "mortgage.rejected", NULL},
-        {"抵押登记", "撤回", "mortgage.withdrawn", NULL},
-        {"查封登记", "受理", "seizure.accepted", NULL},
-        {"查封登记", "登簿", "seizure.registered", NULL},
-        {"异议登记", "受理", "objection.accepted", NULL},
-        {"异议登记", "办结", "objection.registered", NULL},
-        {"注销登记", "受理", "cancellation.accepted", NULL},
-        {"注销登记", "登簿", "cancellation.registered", NULL},
-        {"变更登记", "受理", "change.accepted", "change"},
-        {"变更登记", "登簿", "change.registered", "change"},
-        {"更正登记", "受理", "change.accepted", "court_order"},
-        {"更正登记", "办结", "change.registered", "court_order"},
-        {"换证", "受理", "change.accepted", "certificate_replacement"},
-        {"换证", "登簿", "change.registered", "certificate_replacement"},
+        {"转移登记", "受理", "transfer.accepted", NULL, NULL},
+        {"转移登记", "登簿", "transfer.registered", NULL, NULL},
+        {"转移登记", "办结", "transfer.registered", NULL, NULL},
+        {"转移登记", "不予登记", "transfer.rejected", NULL, NULL},
+        {"转移登记", "撤回", "transfer.withdrawn", NULL, NULL},
+        {"抵押登记", "受理", "mortgage.accepted", NULL, NULL},
+        {"抵押登记", "登簿", "mortgage.registered", NULL, NULL},
+        {"抵押登记", "办结", "mortgage.registered", NULL, NULL},
+        {"抵押登记", "不予登记", "mortgage.rejected", NULL, NULL},
+        {"抵押登记", "撤回", "mortgage.withdrawn", NULL, NULL},
+        {"查封登记", "受理", "seizure.accepted", NULL, "查封"},
+        {"查封登记", "登簿", "seizure.registered", NULL, "查封"},
+        //  a release of a seizure (解封): the same events, told apart by action
+        {"解封登记", "受理", "seizure.accepted", NULL, "解封"},
+        {"解封登记", "办结", "seizure.registered", NULL, "解封"},
+        {"异议登记", "受理", "objection.accepted", NULL, NULL},
+        {"异议登记", "办结", "objection.registered", NULL, NULL},
+        {"注销登记", "受理", "cancellation.accepted", NULL, NULL},
+        {"注销登记", "登簿", "cancellation.registered", NULL, NULL},
+        {"变更登记", "受理", "change.accepted", "change", NULL},
+        {"变更登记", "登簿", "change.registered", "change", NULL},
+        {"更正登记", "受理", "change.accepted", "court_order", NULL},
+        {"更正登记", "办结", "change.registered", "court_order", NULL},
+        {"换证", "受理", "change.accepted", "certificate_replacement", NULL},
+        {"换证", "登簿", "change.registered", "certificate_replacement", NULL},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         char line[512];
@@ -229,12 +286,17 @@ s_test_mapping (void)
                  && (rows[i].change
                          ? k && k->type == ATTR_TEXT && STREQ (k->text, rows[i].change)
                          : k == NULL);
+            const event_attr_t *act = s_attr (&e, "action");
+            ok = ok
+                 && (rows[i].action ? act && act->type == ATTR_TEXT
+                                          && STREQ (act->text, rows[i].action)
+                                    : act == NULL);
             const event_attr_t *t = s_attr (&e, "registration_type");
             const event_attr_t *s = s_attr (&e, "stage");
             ok = ok && t && STREQ (t->text, rows[i].type) && s
                  && STREQ (s->text, rows[i].stage);
             //  no optional fields given: no optional attributes
-            ok = ok && e.n_attrs == (rows[i].change ? 3u : 2u);
+            ok = ok && e.n_attrs == (rows[i].change || rows[i].action ? 3u : 2u);
         }
         s_check (ok, what, bytes ? (in ? e.event_type : "does not decode") : err, __FILE__,
                  __LINE__);
@@ -257,6 +319,17 @@ s_test_attributes (void)
     } rows[] = {
         {",\"是否抵押\":\"是\"", "has_mortgage", ATTR_FLAG, true, 0, NULL},
         {",\"是否抵押\":\"否\"", "has_mortgage", ATTR_FLAG, false, 0, NULL},
+        {",\"是否通燃气\":\"是\"", "has_gas", ATTR_FLAG, true, 0, NULL},
+        {",\"是否通燃气\":\"否\"", "has_gas", ATTR_FLAG, false, 0, NULL},
+        {",\"是否集中供暖\":\"是\"", "has_heating", ATTR_FLAG, true, 0, NULL},
+        {",\"是否集中供暖\":\"否\"", "has_heating", ATTR_FLAG, false, 0, NULL},
+        {",\"抵押权人\":\"中国农业银行彭阳县支行\"", "bank_name", ATTR_TEXT, false, 0,
+         "中国农业银行彭阳县支行"},
+        {",\"被担保债权数额\":210000.5", "loan_yuan", ATTR_NUMBER, false, 210000.5, NULL},
+        {",\"被担保债权数额\":90000", "loan_yuan", ATTR_NUMBER, false, 90000.0, NULL},
+        {",\"债务人\":\"杨秀兰\"", "borrower_name", ATTR_TEXT, false, 0, "杨秀兰"},
+        {",\"债务人证件号\":\"11010519491231002X\"", "borrower_id_no", ATTR_TEXT, false, 0,
+         "11010519491231002X"},
         {",\"面积\":89.5", "area_m2", ATTR_NUMBER, false, 89.5, NULL},
         {",\"面积\":120", "area_m2", ATTR_NUMBER, false, 120.0, NULL}, //  integer too
         {",\"面积\":0", "area_m2", ATTR_NUMBER, false, 0.0, NULL},
@@ -293,9 +366,11 @@ s_test_attributes (void)
 
     //  null and "" in optional fields leave the attribute out.
     char line[512];
-    s_record (line, sizeof line, "转移登记", "受理",
-              ",\"是否抵押\":null,\"权利人\":\"\",\"权利人证件号\":null,\"面积\":null,"
-              "\"变更类型\":\"\",\"记录号\":null");
+    s_record (
+        line, sizeof line, "转移登记", "受理",
+        ",\"是否抵押\":null,\"权利人\":\"\",\"权利人证件号\":null,\"面积\":null,"
+        "\"变更类型\":\"\",\"记录号\":null,\"是否通燃气\":\"\",\"是否集中供暖\":null,"
+        "\"抵押权人\":null,\"被担保债权数额\":null,\"债务人\":\"\",\"债务人证件号\":null");
     char id[37] = "";
     size_t len = 0;
     char err[512] = "";
@@ -493,6 +568,27 @@ s_test_refusals (void)
     CHECK_BAD (line, "field \"权利人证件号\"", "string");
     s_record (line, sizeof line, "转移登记", "受理", ",\"变更类型\":{}");
     CHECK_BAD (line, "field \"变更类型\"", "string");
+    s_record (line, sizeof line, "转移登记", "受理", ",\"是否通燃气\":\"有\"");
+    CHECK_BAD (line, "field \"是否通燃气\" is \"有\"", "是 or 否");
+    s_record (line, sizeof line, "转移登记", "受理", ",\"是否集中供暖\":false");
+    CHECK_BAD (line, "field \"是否集中供暖\"", "string");
+    s_record (line, sizeof line, "抵押登记", "受理", ",\"被担保债权数额\":\"350000\"");
+    CHECK_BAD (line, "field \"被担保债权数额\"", "number of yuan");
+    s_record (line, sizeof line, "抵押登记", "受理", ",\"被担保债权数额\":-1");
+    CHECK_BAD (line, "field \"被担保债权数额\" is -1", "negative");
+    s_record (line, sizeof line, "抵押登记", "受理", ",\"抵押权人\":7");
+    CHECK_BAD (line, "field \"抵押权人\"", "string");
+    //  the borrower's citizen id number is checked (length, date, check character)
+    s_record (line, sizeof line, "抵押登记", "受理",
+              ",\"债务人证件号\":\"640425199001011234\"");
+    CHECK_BAD (line, "field \"债务人证件号\" is \"640425199001011234\": citizen id number",
+               "expected '8'");
+    s_record (line, sizeof line, "抵押登记", "受理",
+              ",\"债务人证件号\":\"64042519900101123\"");
+    CHECK_BAD (line, "field \"债务人证件号\"", "length 17, expected 18");
+    s_record (line, sizeof line, "抵押登记", "受理",
+              ",\"债务人证件号\":\"640425199013011235\"");
+    CHECK_BAD (line, "field \"债务人证件号\"", "birth date");
     s_record (line, sizeof line, "转移登记", "受理", ",\"记录号\":1.5");
     CHECK_BAD (line, "field \"记录号\"", "string or an integer");
 
@@ -524,6 +620,7 @@ int
 main (void)
 {
     s_test_example ();
+    s_test_example_mortgage ();
     s_test_mapping ();
     s_test_attributes ();
     s_test_event_id ();
