@@ -61,6 +61,7 @@ typedef hub_status_t stats_t;
 
 typedef struct {
     const hub_config_t *config; /* settings */
+    const workflow_set_t *set;  /* workflow definitions: the agencies' event types */
     void *router;               /* the ingest socket */
     void *pipe;                 /* PAIR to the store thread */
     void *correlate_pipe;       /* PAIR to the correlation thread: "B" = ingest is busy */
@@ -262,7 +263,8 @@ handle_batch (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg)
             reject_event (p, item, msg, i, &e, sender, ERR_LIMIT_EXCEEDED, reason);
             continue;
         }
-        if (!validate_event (config, &e, batch_agency, now, &v)) {
+        if (!validate_event (config, &e, batch_agency, now, &v)
+            || !validate_event_type (config, self->set, &e, &v)) {
             reject_event (p, item, msg, i, &e, sender, v.code, v.reason);
             continue;
         }
@@ -581,6 +583,7 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     ingest_t *self = &self_;
     memset (self, 0, sizeof *self);
     self->config = config;
+    self->set = set;
     strbuf_init (&self->scratch);
     for (int i = 0; i < 2; i++) {
         self->slots[i].batch = batch_new ();
