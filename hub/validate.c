@@ -90,6 +90,29 @@ check_keys (const hub_config_t *config, const case_event_t *e, verdict_t *v)
     return true;
 }
 
+/* The instants a timestamp of PostgreSQL and ISO 8601 with four-digit
+   years can hold: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z. */
+#define TIME_MIN_MS (-62135596800000LL)
+#define TIME_MAX_MS 253402300799999LL
+
+/* Checks one instant against the hub clock: at most max-future-s ahead,
+   at most max-past-days behind. */
+static bool
+check_instant (const hub_config_t *config, verdict_t *v, const char *field, int64_t ms,
+               int64_t now_ms)
+{
+    if (ms > now_ms + (int64_t) config->max_future_s * 1000) {
+        /* in seconds, so that even INT64_MAX cannot overflow the difference */
+        long long ahead = (long long) (ms / 1000 - now_ms / 1000);
+        return reject (v, ERR_TIME_OUT_OF_RANGE, "%s is %lld s in the future, limit %d s",
+                       field, ahead, config->max_future_s);
+    }
+    if (ms < now_ms - (int64_t) config->max_past_days * 86400000)
+        return reject (v, ERR_TIME_OUT_OF_RANGE, "%s is more than %d days in the past",
+                       field, config->max_past_days);
+    return true;
+}
+
 static bool
 check_attrs (const hub_config_t *config, const case_event_t *e, verdict_t *v)
 {
@@ -121,9 +144,15 @@ check_attrs (const hub_config_t *config, const case_event_t *e, verdict_t *v)
                 return reject (v, ERR_INVALID_FIELD,
                                "attribute \"%s\" is not a finite number", a->name);
             break;
+        case ATTR_TIME:
+            if (a->time_ms < TIME_MIN_MS || a->time_ms > TIME_MAX_MS)
+                return reject (v, ERR_TIME_OUT_OF_RANGE,
+                               "attribute \"%s\" is a time of %lld ms since 1970, "
+                               "outside the years 1 to 9999",
+                               a->name, (long long) a->time_ms);
+            break;
         case ATTR_INTEGER:
-        case ATTR_FLAG:
-        case ATTR_TIME: break;
+        case ATTR_FLAG: break;
         default:
             return reject (v, ERR_MISSING_FIELD, "attribute \"%s\" has no value", a->name);
         }
@@ -168,14 +197,13 @@ validate_event (const hub_config_t *config, const case_event_t *e, const char *b
         return reject (v, ERR_INVALID_FIELD, "%s", err);
     if (e->occurred_at_ms == 0)
         return reject (v, ERR_MISSING_FIELD, "occurred_at is missing");
-    if (e->occurred_at_ms > now_ms + (int64_t) config->max_future_s * 1000)
-        return reject (
-            v, ERR_TIME_OUT_OF_RANGE, "occurred_at is %lld s in the future, limit %d s",
-            (long long) ((e->occurred_at_ms - now_ms) / 1000), config->max_future_s);
-    if (e->occurred_at_ms < now_ms - (int64_t) config->max_past_days * 86400000)
-        return reject (v, ERR_TIME_OUT_OF_RANGE,
-                       "occurred_at is more than %d days in the past",
-                       config->max_past_days);
+    if (!check_instant (config, v, "occurred_at", e->occurred_at_ms, now_ms))
+        return false;
+    /* optional, but written into the row: a time the store cannot hold
+       would make the row unreadable */
+    if (e->accepted_at_ms
+        && !check_instant (config, v, "accepted_at", e->accepted_at_ms, now_ms))
+        return false;
     return check_keys (config, e, v) && check_attrs (config, e, v);
 }
 

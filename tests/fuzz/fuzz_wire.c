@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "codec.h"
 #include "fuzz.h"
 #include "hub_config.h"
@@ -44,6 +45,25 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
     return 0;
 }
 
+/* Formats ms as ingest writes an accepted event's times into its COPY row
+   (clock_format_pg) or attribute JSON (clock_format_utc) and aborts unless
+   it is a timestamp PostgreSQL reads: a four-digit year, then "-". An
+   accepted event must never carry a time that makes its row unreadable. */
+static void
+check_time (int64_t ms, bool pg)
+{
+    char buf[64];
+    if (pg)
+        clock_format_pg (ms, buf, sizeof buf);
+    else
+        clock_format_utc (ms, buf, sizeof buf);
+    for (int i = 0; i < 4; i++)
+        if (buf[i] < '0' || buf[i] > '9')
+            abort ();
+    if (buf[4] != '-')
+        abort ();
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -74,6 +94,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                       && validate_event_type (&config, flows, &e, &v);
             if (!ok && (v.code == ERR_NONE || !*v.reason))
                 abort (); /* a rejection must carry a code and a reason */
+            if (ok) {
+                check_time (e.occurred_at_ms, true);
+                if (e.accepted_at_ms)
+                    check_time (e.accepted_at_ms, true);
+                for (size_t a = 0; a < e.n_attrs; a++)
+                    if (e.attrs[a].type == ATTR_TIME)
+                        check_time (e.attrs[a].time_ms, false);
+            }
             size_t len;
             uint8_t *bytes = codec_inbound_event_bytes (msg, i, &len);
             free (bytes);

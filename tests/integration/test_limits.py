@@ -177,6 +177,21 @@ def test_time_window(pb, limited):
              pb.TIME_OUT_OF_RANGE, r"occurred_at is more than 30 days in the past")
     rejected(pb, c, make_event(pb, 54, occurred_at_ms=1), pb.TIME_OUT_OF_RANGE,
              r"occurred_at is more than 30 days in the past")
+    # accepted_at, when set, lies in the same window
+    rejected(pb, c, make_event(pb, 55, accepted_at_ms=2**63 - 1), pb.TIME_OUT_OF_RANGE,
+             r"accepted_at is \d+ s in the future, limit 600 s")
+    rejected(pb, c, make_event(pb, 56, accepted_at_ms=-2**63), pb.TIME_OUT_OF_RANGE,
+             r"accepted_at is more than 30 days in the past")
+    check(pb, c, make_event(pb, 57, accepted_at_ms=0), pb.STORED)
+    # a time attribute: the years 1 to 9999
+    e = make_event(pb, 58)
+    e.attributes.add(name="born_at", time_ms=-62135596800000)
+    check(pb, c, e, pb.STORED)
+    e = make_event(pb, 59)
+    e.attributes.add(name="born_at", time_ms=253402300800000)
+    rejected(pb, c, e, pb.TIME_OUT_OF_RANGE,
+             r'attribute "born_at" is a time of 253402300800000 ms since 1970, '
+             r"outside the years 1 to 9999")
 
 
 def test_unknown_event_types(pb, limited):

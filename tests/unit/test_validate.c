@@ -290,6 +290,31 @@ s_test_time (void)
     CHECK_FAIL (e, "land", ERR_TIME_OUT_OF_RANGE, "occurred_at", "past");
     e.occurred_at_ms = INT64_MIN;
     CHECK_FAIL (e, "land", ERR_TIME_OUT_OF_RANGE, "occurred_at", NULL);
+
+    //  accepted_at: optional, but inside the same window
+    e = s_valid_event ();
+    e.accepted_at_ms = 0;
+    CHECK_PASS (e, "land");
+    e.accepted_at_ms = INT64_MAX;
+    CHECK_FAIL (e, "land", ERR_TIME_OUT_OF_RANGE, "accepted_at", "in the future, limit 86400 s");
+    e.accepted_at_ms = INT64_MIN;
+    CHECK_FAIL (e, "land", ERR_TIME_OUT_OF_RANGE, "accepted_at", "7300 days in the past");
+
+    //  a time attribute: any instant of the years 1 to 9999
+    e = s_valid_event ();
+    event_attr_t at = {.name = "born_at", .type = ATTR_TIME, .time_ms = -62135596800000LL};
+    e.attrs = &at;
+    e.n_attrs = 1;
+    CHECK_PASS (e, "land");
+    at.time_ms = 253402300799999LL;
+    CHECK_PASS (e, "land");
+    at.time_ms = -62135596800001LL;
+    CHECK_FAIL (e, "land", ERR_TIME_OUT_OF_RANGE, "attribute \"born_at\"",
+                "outside the years 1 to 9999");
+    at.time_ms = 253402300800000LL;
+    CHECK_FAIL (e, "land", ERR_TIME_OUT_OF_RANGE, "attribute \"born_at\"", NULL);
+    at.time_ms = INT64_MIN;
+    CHECK_FAIL (e, "land", ERR_TIME_OUT_OF_RANGE, "attribute \"born_at\"", NULL);
 }
 
 /*  Correlation keys.  */
