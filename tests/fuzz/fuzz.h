@@ -21,4 +21,13 @@ const char *fuzz_scratch_file (const char *suffix, const uint8_t *data, size_t s
 /* The directory of this process's scratch files (created on first use). */
 const char *fuzz_scratch_dir (void);
 
+/* Checks what an adapter's parser produced for agency: bytes must be one
+   serialized CaseEvent with event_id, of that agency, with a well-formed
+   event type, a case number, an occurrence time, valid UTF-8 everywhere,
+   keys that pass their check rules and attribute names given once: what
+   the adapter promises to check before anything travels. Aborts
+   otherwise. */
+void fuzz_check_adapter_event (const uint8_t *bytes, size_t len, const char *agency,
+                               const char *event_id);
+
 #endif

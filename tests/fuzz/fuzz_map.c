@@ -19,6 +19,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                                1767225600000LL, event_id, &len, err, sizeof err);
     if (!bytes && !*err)
         abort (); /* a refusal must say why */
+    if (bytes)
+        fuzz_check_adapter_event (bytes, len, FUZZ_AGENCY, event_id);
     free (bytes);
     free (line);
     return 0;
