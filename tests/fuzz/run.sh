@@ -12,7 +12,8 @@
 # Each target first replays its committed inputs, tests/fuzz/corpus/<what>/
 # (the seeds; fuzz_workflow also workflows/*.yaml) and
 # tests/fuzz/regressions/<what>/ (inputs that once found a bug), then
-# fuzzes for N seconds. New interesting inputs go to
+# fuzzes for N seconds, with tests/fuzz/dict/<what>.dict as its
+# dictionary when there is one. New interesting inputs go to
 # DIR/fuzz-corpus/<target>/ (kept between runs, never committed); a crash,
 # leak, timeout (10 s for one input) or sanitizer report is saved under
 # DIR/fuzz-findings/<target>/ and fails the target. Output of each run is
@@ -82,11 +83,15 @@ for target in "${targets[@]}"; do
   if [[ "$target" == fuzz_workflow ]]; then
     dirs+=("$ROOT/workflows")
   fi
+  dict=()
+  if [[ -f "$ROOT/tests/fuzz/dict/$what.dict" ]]; then
+    dict=(-dict="$ROOT/tests/fuzz/dict/$what.dict")
+  fi
   printf '==> %s: %d s on %s\n' "$target" "$seconds" "${dirs[*]:1}"
   start=$SECONDS
   rc=0
   nice "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -close_fd_mask=3 -print_final_stats=1 -artifact_prefix="$findings/" \
+    -close_fd_mask=3 -print_final_stats=1 -artifact_prefix="$findings/" "${dict[@]}" \
     "${dirs[@]}" >"$log" 2>&1 || rc=$?
   took=$((SECONDS - start))
   if ((rc == 0)); then
