@@ -99,7 +99,7 @@ for target in "${targets[@]}"; do
     printf '    ok: %s runs in %d s\n' "${execs:-?}" "$took"
     results+=("$target ok $took ${execs:-?} runs")
   else
-    summary=$(grep -m 1 -E '^SUMMARY|ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer)|runtime error' "$log" || true)
+    summary=$(grep -m 1 -E '^fuzz: |^SUMMARY|ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer)|runtime error' "$log" || true)
     artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
     printf '    FAILED (exit %d): %s\n    input: %s\n    log: %s\n' "$rc" \
       "${summary:-see log}" "${artifact:-none saved}" "$log" >&2
