@@ -112,6 +112,30 @@ print_help (const settings_spec_t *spec)
             "show the version", spec->epilogue);
 }
 
+/* inih reads a line of at most INI_MAX_LINE - 2 bytes (plus its line feed)
+   and takes the rest of a longer one for a line of its own, which would
+   report a setting nobody wrote. Returns the first longer line's number,
+   0 when there is none or the file cannot be read (ini_parse says so). */
+static int
+first_long_line (const char *path)
+{
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return 0;
+    int line = 1, found = 0;
+    size_t len = 0;
+    for (int c; !found && (c = getc (f)) != EOF;) {
+        if (c == '\n') {
+            line++;
+            len = 0;
+        }
+        else if (++len > INI_MAX_LINE - 2)
+            found = line;
+    }
+    fclose (f);
+    return found;
+}
+
 int
 settings_load (const settings_spec_t *spec, void *config, int argc, char **argv)
 {
@@ -155,8 +179,14 @@ settings_load (const settings_spec_t *spec, void *config, int argc, char **argv)
     }
     if (rc == 0 && config_path) {
         file_ctx_t ctx = {spec, config, config_path, 0};
-        int line = ini_parse (config_path, on_ini_entry, &ctx);
-        if (line < 0) {
+        int long_line = first_long_line (config_path);
+        int line = long_line ? 0 : ini_parse (config_path, on_ini_entry, &ctx);
+        if (long_line) {
+            fprintf (stderr, "%s: %s:%d: line longer than %d bytes\n", spec->prog,
+                     config_path, long_line, INI_MAX_LINE - 2);
+            rc = 2;
+        }
+        else if (line < 0) {
             fprintf (stderr, "%s: could not read config file \"%s\"\n", spec->prog,
                      config_path);
             rc = 2;

@@ -53,6 +53,8 @@ static const setting_t settings[] = {
      "working minutes an \"immediate\" step may take"},
     {"workflows", SET_STRING, S (workflows), ONENET_WORKFLOWS_DIR, 0, 0,
      "directory of workflow definitions (*.yaml)"},
+    {"extra-event-types", SET_STRING, S (extra_event_types), "", 0, 0,
+     "event types accepted beyond those the workflows name, as agency:type,..."},
     {"office-hours", SET_STRING, S (office_hours_text), "09:00-12:00,14:30-17:30", 0, 0,
      "office hours (Beijing time) that working-minute deadlines count"},
     {"migrate-only", SET_BOOL, S (migrate_only), "false", 0, 0,
@@ -121,6 +123,34 @@ parse_agencies (hub_config_t *config)
     return true;
 }
 
+/* Checks extra-event-types: "agency:type" entries of known agencies. */
+static bool
+check_extra_event_types (const hub_config_t *config)
+{
+    char copy[sizeof config->extra_event_types], err[200];
+    strcpy (copy, config->extra_event_types);
+    char *save = NULL;
+    for (char *tok = strtok_r (copy, ", ", &save); tok;
+         tok = strtok_r (NULL, ", ", &save)) {
+        char *colon = strchr (tok, ':');
+        if (colon)
+            *colon = '\0';
+        if (!colon || !hub_config_agency_known (config, tok)) {
+            fprintf (stderr,
+                     "onenet-hub: extra-event-types entry \"%s%s%s\" must be "
+                     "agency:type with an agency of --agencies\n",
+                     tok, colon ? ":" : "", colon ? colon + 1 : "");
+            return false;
+        }
+        if (!ident_event_type_valid (colon + 1, err, sizeof err)) {
+            fprintf (stderr, "onenet-hub: extra-event-types entry \"%s:%s\": %s\n", tok,
+                     colon + 1, err);
+            return false;
+        }
+    }
+    return true;
+}
+
 static const settings_spec_t spec = {
     .prog = "onenet-hub",
     .section = "hub",
@@ -150,7 +180,8 @@ hub_config_load (hub_config_t *config, int argc, char **argv)
                  config->log_level);
         return 2;
     }
-    if (!parse_agencies (config) || !parse_office_hours (config))
+    if (!parse_agencies (config) || !parse_office_hours (config)
+        || !check_extra_event_types (config))
         return 2;
     if (!*config->hub_id) {
         char host[48] = "hub";

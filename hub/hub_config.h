@@ -38,6 +38,7 @@ typedef struct {
     int correlate_idle_ms;      /* correlation queue poll interval when it was empty */
     int immediate_minutes;      /* the working-minute budget of an "immediate" deadline */
     char workflows[512];        /* directory of workflow definitions (*.yaml) */
+    char extra_event_types[1024]; /* "agency:type,...": accepted beyond the workflows' */
     char office_hours_text[64]; /* "09:00-12:00,14:30-17:30": the hall's two sessions */
     bool migrate_only;          /* apply migrations and exit */
     char secret_key[512];       /* the hub's CURVE key pair file */

@@ -63,6 +63,7 @@ typedef hub_status_t stats_t;
 typedef struct {
     const hub_config_t *config; /* settings */
     auth_t *auth;               /* the ZAP handler; NULL when insecure */
+    const workflow_set_t *set;  /* workflow definitions: the agencies' event types */
     void *router;               /* the ingest socket */
     void *pipe;                 /* PAIR to the store thread */
     void *correlate_pipe;       /* PAIR to the correlation thread: "B" = ingest is busy */
@@ -307,7 +308,8 @@ handle_batch (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg,
             reject_event (p, item, msg, i, &e, sender, ERR_AGENCY_MISMATCH, why);
             continue;
         }
-        if (!validate_event (config, &e, batch_agency, now, &v)) {
+        if (!validate_event (config, &e, batch_agency, now, &v)
+            || !validate_event_type (config, self->set, &e, &v)) {
             reject_event (p, item, msg, i, &e, sender, v.code, v.reason);
             continue;
         }
@@ -576,13 +578,24 @@ read_pipe (ingest_t *self)
         complete (self);
 }
 
+/* True when the filling batch holds batch_max entries. Dead letters and
+   heartbeats count as rows: a client sending only refused events (or only
+   heartbeats) must not make one transaction grow without bound while
+   other adapters wait behind it. */
+static bool
+filling_full (const ingest_t *self)
+{
+    const batch_t *b = self->filling->batch;
+    return b->n_rows + b->n_dls + b->n_hbs >= (size_t) self->config->batch_max;
+}
+
 static bool
 batch_due (ingest_t *self, int64_t now_us)
 {
     batch_t *b = self->filling->batch;
     if (pending_empty (self->filling))
         return false;
-    return b->n_rows >= (size_t) self->config->batch_max
+    return filling_full (self)
            || now_us - b->first_at_us >= (int64_t) self->config->batch_wait_ms * 1000;
 }
 
@@ -674,6 +687,7 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     ingest_t *self = &self_;
     memset (self, 0, sizeof *self);
     self->config = config;
+    self->set = set;
     strbuf_init (&self->scratch);
     for (int i = 0; i < 2; i++) {
         self->slots[i].batch = batch_new ();
@@ -687,7 +701,12 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     /* libzmq drops a peer that sends a frame beyond this; below it, the hub
        answers MESSAGE_TOO_LARGE itself and records the attempt */
     int64_t hard_max = (int64_t) config->max_message_bytes * 4;
-    int linger = 1000, hwm = 100000;
+    /* hwm: messages queued per adapter connection, each way. Far above any
+       adapter's window, it bounds what one adapter can make the hub hold:
+       one that floods is pushed back by TCP beyond it, one that never reads
+       its answers loses the ones beyond it (sends never block; the adapter
+       resends and gets DUPLICATE) */
+    int linger = 1000, hwm = 1000;
     zmq_setsockopt (self->router, ZMQ_MAXMSGSIZE, &hard_max, sizeof hard_max);
     zmq_setsockopt (self->router, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt (self->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
@@ -765,8 +784,7 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     while (!*terminated) {
         /* stop reading adapters when the next batch is full and the store busy:
            ZeroMQ's queues then push back on the senders */
-        bool accept =
-            !(self->inflight && self->filling->batch->n_rows >= (size_t) config->batch_max);
+        bool accept = !(self->inflight && filling_full (self));
         zmq_pollitem_t items[3] = {{self->pipe, 0, ZMQ_POLLIN, 0}};
         int n_items = 1, at_control = -1, at_router = -1;
         if (control) {
@@ -798,10 +816,9 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
         /* read until the socket is empty or the batch is full; a full batch
            goes at once if the store is idle, else reading pauses (above) */
         if (at_router >= 0 && (items[at_router].revents & ZMQ_POLLIN))
-            while (self->filling->batch->n_rows < (size_t) config->batch_max
-                   && read_one (self))
+            while (!filling_full (self) && read_one (self))
                 ;
-        if (!self->inflight && self->filling->batch->n_rows >= (size_t) config->batch_max)
+        if (!self->inflight && filling_full (self))
             dispatch (self);
         if (!self->inflight && batch_due (self, clock_mono_us ()))
             dispatch (self);

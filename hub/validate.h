@@ -12,10 +12,11 @@
 
 #include "codec.h"
 #include "hub_config.h"
+#include "workflow_def.h"
 
 typedef struct {
     error_code_t code; /* ERR_NONE when the event is acceptable */
-    char reason[320];  /* human-readable, names field and value */
+    char reason[640];  /* human-readable, names field and value (and the known ones) */
 } verdict_t;
 
 /* Validates event. batch_agency is the agency the whole batch claims ("" if
@@ -23,6 +24,17 @@ typedef struct {
    fills verdict and returns false. */
 bool validate_event (const hub_config_t *config, const case_event_t *event,
                      const char *batch_agency, int64_t now_ms, verdict_t *verdict);
+
+/* Checks the event's type against its agency's vocabulary: the event
+   types that the loaded workflow definitions name for that agency (in
+   starts_on, a step's completes_on, rejects_on, reopens_on, cancels_on),
+   plus the operator's extra-event-types ("agency:type,..."). Call it after
+   validate_event accepted the event. An unknown type is refused with
+   ERR_INVALID_FIELD and the list of the agency's known types. With no set
+   (NULL) every well-formed type is accepted. Cost: O(log e) for a known
+   type; the list is built only for a refusal. */
+bool validate_event_type (const hub_config_t *config, const workflow_set_t *set,
+                          const case_event_t *event, verdict_t *verdict);
 
 /* True when s is well-formed UTF-8 (PostgreSQL refuses anything else). */
 bool validate_utf8 (const char *s);

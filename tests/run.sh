@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # tests/run.sh: build onenet and run every test. This is THE test command.
 #
-# Usage: tests/run.sh [--quick | --asan-only]
+# Usage: tests/run.sh [--quick | --asan-only] [--no-fuzz]
 #   (default)    two trees: build/ (RelWithDebInfo) and build-asan/
 #                (Debug, -DONENET_SANITIZE=ON: AddressSanitizer + UBSan)
 #   --quick      only build/
 #   --asan-only  only build-asan/
+#   --no-fuzz    skip the fuzz stage
 #
 # For each tree: configure, build (cmake --build -j2), the C unit tests
 # (ctest --output-on-failure) and the integration suite
 # (python3 -m pytest -v tests/integration, with ONENET_BUILD=<tree> and
 # ONENET_ROOT=<repo root>). The integration tests start private PostgreSQL
 # clusters through deploy/pg-embedded.sh (as the "postgres" user when run
-# as root).
+# as root). Then the fuzz stage: tests/fuzz/run.sh builds the libFuzzer
+# harnesses in build-fuzz/ (clang) and runs each one on its seed corpus and
+# its regression inputs for ONENET_FUZZ_SECONDS (default 12) seconds; each
+# target counts as one test.
 #
 # The last line of output is "N passed, N failed": test cases from ctest
 # and pytest, plus one failure for each stage that could not run (deps,
@@ -29,13 +33,15 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$ROOT"
 
 usage() {
-  sed -n '4,8p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '4,9p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
 trees=(build build-asan)
+fuzz=1
 while (($# > 0)); do
   case "$1" in
+    --no-fuzz) fuzz=0 ;;
     --quick) trees=(build) ;;
     --asan-only) trees=(build-asan) ;;
     -h|--help) usage ;;
@@ -208,6 +214,23 @@ fi
 for tree in "${trees[@]}"; do
   run_tree "$tree"
 done
+
+# The fuzz harnesses: each target replays its committed inputs, then
+# fuzzes briefly; a finding fails that target.
+run_fuzz() {
+  local build="$ROOT/build-fuzz" logs rc
+  logs="$build/test-logs"
+  rm -rf "$logs"
+  mkdir -p "$logs"
+  banner "build-fuzz: fuzz targets (${ONENET_FUZZ_SECONDS:-12} s each)"
+  rc=0
+  run_logged "$logs/fuzz.log" "$ROOT/tests/fuzz/run.sh" --build "$build" \
+    --seconds "${ONENET_FUZZ_SECONDS:-12}" --junit "$logs/fuzz-junit.xml" || rc=$?
+  account "build-fuzz fuzz" "$rc" "$logs/fuzz-junit.xml"
+}
+if ((fuzz)); then
+  run_fuzz
+fi
 
 summary
 if ((FAILED > 0)); then

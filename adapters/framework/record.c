@@ -181,6 +181,10 @@ record_parse_ndjson (const char *line, size_t line_len, const char *agency,
             snprintf (err, errlen, "more than %d attributes", MAX_ATTRS);
             goto done;
         }
+        if (!*name) {
+            snprintf (err, errlen, "attrs has an attribute with an empty name");
+            goto done;
+        }
         event_attr_t *a = &attrs[e.n_attrs];
         memset (a, 0, sizeof *a);
         a->name = name;

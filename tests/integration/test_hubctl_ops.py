@@ -143,8 +143,9 @@ def test_deadletters_and_replay(pb, db, procs, hub_client, tmp_path):
         shutil.copy(ROOT / "workflows" / name, wf / name)
     hub = start_hub(procs, db, extra=["--agencies", "land,tax", "--workflows", wf])
     c = hub_client(hub.endpoint)
-    power = [make_event(pb, 10 + i, agency="power", adapter_id="power-it") for i in range(2)]
-    good = make_event(pb, 1)
+    power = [make_event(pb, 10 + i, agency="power", adapter_id="power-it",
+                        event_type="account.transferred") for i in range(2)]
+    good = make_event(pb, 1, event_type="change.accepted")
     assert send(c, [power[0], good, power[1]]) == ["REJECTED", "STORED", "REJECTED"]
     time.sleep(0.05)  # distinct last_seen for the ordering below
     err = c.request_error(b"not protobuf \xff\xfe\x00")
@@ -160,7 +161,7 @@ def test_deadletters_and_replay(pb, db, procs, hub_client, tmp_path):
     assert {r["event_id"] for r in rows[1:]} == {e.event_id for e in power}
     for r in rows[1:]:
         assert r["agency"] == "power" and r["sender"] == "it-raw" and r["attempts"] == "1"
-        assert r["replayed"] == "no" and r["event_type"] == "transfer.accepted"
+        assert r["replayed"] == "no" and r["event_type"] == "account.transferred"
         assert '"power"' in r["reason"] and r["case_no"].startswith("PY-RAW-")
     assert rows[0]["agency"] == "-" and rows[0]["event_id"] == "-"
     assert rows[0]["sender"].startswith("peer:")
@@ -264,7 +265,8 @@ def test_replay_many(pb, db, procs, hub_client, tmp_path):
     shutil.copy(ROOT / "workflows" / "instant_registration.yaml", wf)
     hub = start_hub(procs, db, extra=["--agencies", "land,tax", "--workflows", wf])
     c = hub_client(hub.endpoint)
-    events = [make_event(pb, 500 + i, agency="gas", adapter_id="gas-it") for i in range(230)]
+    events = [make_event(pb, 500 + i, agency="gas", adapter_id="gas-it",
+                         event_type="account.transferred") for i in range(230)]
     assert set(send(c, events)) == {"REJECTED"}
     hub.terminate()
     hub = start_hub(procs, db)

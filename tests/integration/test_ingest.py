@@ -255,7 +255,8 @@ def test_heartbeat(pb, db, procs, hub_client, tmp_path):
     # heartbeats keep coming while the adapter idles
     wait_until(lambda: row()[3] > first[3], timeout=15, what="a later heartbeat")
 
-    feeder = Feeder(adapter, [make_record(i) for i in range(10)])
+    feeder = Feeder(adapter, [make_record(i, event_type="account.transferred")
+                              for i in range(10)])
     feeder.start()
     feeder.finish()
     wait_exit(adapter, timeout=60)

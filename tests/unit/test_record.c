@@ -322,6 +322,11 @@ s_test_errors (void)
                "\"occurred_at\":\"2020-09-01T01:31:07Z\"}",
                "\"event_id\"", "string");
 
+    //  An attribute needs a name (the hub refuses one without).
+    CHECK_BAD ("{\"case_no\":\"c1\",\"event_type\":\"t\","
+               "\"occurred_at\":\"2020-09-01T01:31:07Z\",\"attrs\":{\"\":1}}",
+               "attrs", "empty name");
+
     //  The agency.
     CHECK_BAD ("{\"agency\":\"tax\",\"case_no\":\"c1\",\"event_type\":\"t\","
                "\"occurred_at\":\"2020-09-01T01:31:07Z\"}",

@@ -323,6 +323,17 @@ s_test_file_errors (void)
     CHECK (s_load (&c, args) == 2);
     CHECK_STDERR ("max-future-s");
 
+    //  a line inih would cut in two: refused, naming the line
+    char text[512];
+    snprintf (text, sizeof text, "[hub]\nlog_level = info\n; %0199d\nmax_keys = 8\n", 0);
+    path = s_write_file ("long.ini", text);
+    args[1] = path;
+    CHECK (s_load (&c, args) == 2);
+    CHECK_STDERR (":3: line longer than 198 bytes");
+    snprintf (text, sizeof text, "[hub]\n; %0196d\nmax_keys = 8\n", 0);
+    path = s_write_file ("long.ini", text);
+    CHECK (s_load (&c, args) == 0 && c.max_keys == 8);
+
     path = s_write_file ("badbool.ini", "[hub]\nmigrate_only = maybe\n");
     args[1] = path;
     CHECK (s_load (&c, args) == 2);

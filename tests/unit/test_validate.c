@@ -70,7 +70,7 @@ s_check_pass (const case_event_t *e, const char *batch_agency, const char *file,
     verdict_t v;
     memset (&v, 'x', sizeof v);
     bool ok = validate_event (&s_config, e, batch_agency, s_now, &v);
-    char detail[400] = "";
+    char detail[800] = "";
     if (!ok)
         snprintf (detail, sizeof detail, "refused: %s: %s", error_code_name (v.code),
                   v.reason);
@@ -94,7 +94,7 @@ s_check_fail (const case_event_t *e, const char *batch_agency, error_code_t code
     char what[200];
     snprintf (what, sizeof what, "refused with %s, reason has \"%s\"%s%s%s", code_text,
               want, want2 ? " and \"" : "", want2 ? want2 : "", want2 ? "\"" : "");
-    char detail[500] = "";
+    char detail[800] = "";
     if (ok)
         snprintf (detail, sizeof detail, "accepted");
     else
@@ -290,6 +290,31 @@ s_test_time (void)
     CHECK_FAIL (e, "land", ERR_TIME_OUT_OF_RANGE, "occurred_at", "past");
     e.occurred_at_ms = INT64_MIN;
     CHECK_FAIL (e, "land", ERR_TIME_OUT_OF_RANGE, "occurred_at", NULL);
+
+    //  accepted_at: optional, but inside the same window
+    e = s_valid_event ();
+    e.accepted_at_ms = 0;
+    CHECK_PASS (e, "land");
+    e.accepted_at_ms = INT64_MAX;
+    CHECK_FAIL (e, "land", ERR_TIME_OUT_OF_RANGE, "accepted_at", "in the future, limit 86400 s");
+    e.accepted_at_ms = INT64_MIN;
+    CHECK_FAIL (e, "land", ERR_TIME_OUT_OF_RANGE, "accepted_at", "7300 days in the past");
+
+    //  a time attribute: any instant of the years 1 to 9999
+    e = s_valid_event ();
+    event_attr_t at = {.name = "born_at", .type = ATTR_TIME, .time_ms = -62135596800000LL};
+    e.attrs = &at;
+    e.n_attrs = 1;
+    CHECK_PASS (e, "land");
+    at.time_ms = 253402300799999LL;
+    CHECK_PASS (e, "land");
+    at.time_ms = -62135596800001LL;
+    CHECK_FAIL (e, "land", ERR_TIME_OUT_OF_RANGE, "attribute \"born_at\"",
+                "outside the years 1 to 9999");
+    at.time_ms = 253402300800000LL;
+    CHECK_FAIL (e, "land", ERR_TIME_OUT_OF_RANGE, "attribute \"born_at\"", NULL);
+    at.time_ms = INT64_MIN;
+    CHECK_FAIL (e, "land", ERR_TIME_OUT_OF_RANGE, "attribute \"born_at\"", NULL);
 }
 
 /*  Correlation keys.  */
@@ -543,6 +568,75 @@ s_test_utf8 (void)
 }
 
 /*  Runs every group, prints the summary; exit status 1 on any failure.  */
+/*  The event type against the agency's vocabulary: the types the shipped
+    workflows name for it, plus extra-event-types.  */
+static void
+s_test_event_type (void)
+{
+    char *agencies[HUB_MAX_AGENCIES];
+    for (size_t i = 0; i < s_config.n_agencies; i++)
+        agencies[i] = s_config.agency_list[i];
+    char err[4096];
+    workflow_set_t *set =
+        workflow_set_load_dir (UNIT_WORKFLOW_DIR, (const char *const *) agencies,
+                               s_config.n_agencies, err, sizeof err);
+    CHECK_MSG (set != NULL, err);
+    if (!set)
+        return;
+    verdict_t v;
+    case_event_t e = s_valid_event ();
+    CHECK (validate_event_type (&s_config, set, &e, &v) && v.code == ERR_NONE);
+    e.event_type = "mortgage.registered"; //  a step's completes_on
+    CHECK (validate_event_type (&s_config, set, &e, &v));
+    e.event_type = "transfer.rejected"; //  a rejects_on
+    CHECK (validate_event_type (&s_config, set, &e, &v));
+
+    e.event_type = "deed_tax.paid"; //  tax's, not land's
+    CHECK (!validate_event_type (&s_config, set, &e, &v));
+    CHECK (v.code == ERR_INVALID_FIELD);
+    CHECK_MSG (strstr (v.reason, "event_type \"deed_tax.paid\" is not known for agency "
+                                 "\"land\"; known: cancellation.accepted, "
+                                 "cancellation.registered, change.accepted")
+                   != NULL,
+               v.reason);
+    CHECK_MSG (strstr (v.reason, "transfer.withdrawn") != NULL, v.reason);
+    CHECK (validate_utf8 (v.reason));
+
+    e.agency = "tax";
+    CHECK (validate_event_type (&s_config, set, &e, &v));
+    e.event_type = "invoice.voided";
+    CHECK (!validate_event_type (&s_config, set, &e, &v));
+    CHECK_MSG (strstr (v.reason, "known: credit_grade.shared, deed_tax.assessed, "
+                                 "deed_tax.paid, deregistration.cleared, invoice.issued, "
+                                 "refund.approved")
+                   != NULL,
+               v.reason);
+
+    //  the operator's extras are accepted and listed
+    hub_config_t extra = s_config;
+    snprintf (extra.extra_event_types, sizeof extra.extra_event_types,
+              "land:survey.done, tax:invoice.voided,tax:a.b");
+    CHECK (validate_event_type (&extra, set, &e, &v));
+    e.event_type = "invoice.lost";
+    CHECK (!validate_event_type (&extra, set, &e, &v));
+    CHECK_MSG (strstr (v.reason, "known: a.b, credit_grade.shared") != NULL, v.reason);
+    CHECK_MSG (strstr (v.reason, "invoice.issued, invoice.voided, refund.approved") != NULL,
+               v.reason);
+    CHECK_MSG (strstr (v.reason, "survey.done") == NULL, v.reason);
+    e.event_type = "invoice.voide"; //  a prefix of an extra is not it
+    CHECK (!validate_event_type (&extra, set, &e, &v));
+
+    //  an agency no workflow names
+    e.agency = "nosuch";
+    e.event_type = "x.y";
+    CHECK (!validate_event_type (&s_config, set, &e, &v));
+    CHECK_MSG (strstr (v.reason, "known: none") != NULL, v.reason);
+
+    //  without definitions, every well-formed type passes
+    CHECK (validate_event_type (&s_config, NULL, &e, &v));
+    workflow_set_destroy (&set);
+}
+
 int
 main (void)
 {
@@ -555,5 +649,6 @@ main (void)
     s_test_order ();
     s_test_reason_utf8 ();
     s_test_utf8 ();
+    s_test_event_type ();
     return s_summary ();
 }
