@@ -516,12 +516,19 @@ def write_ndjson(path, records, tmp_rename=False):
     return path
 
 
+# an event type each agency may send (the hub refuses types no workflow
+# definition names for that agency)
+TYPICAL_EVENT_TYPE = {"land": "transfer.accepted", "tax": "deed_tax.paid",
+                      "water": "connection.accepted", "power": "connection.accepted",
+                      "bank": "loan.applied"}
+
+
 def make_event(pb, i=0, agency="land", adapter_id="it-raw", **fields):
     """A valid CaseEvent; FIELDS override (keys: list of (KeyKind, value))."""
     keys = fields.pop("keys", [(pb.UNIT_NUMBER, unit_number(i))])
     e = pb.CaseEvent(
         schema_version=1, event_id=new_id(), agency=agency, adapter_id=adapter_id,
-        case_no="PY-RAW-%06d" % i, event_type="transfer.accepted",
+        case_no="PY-RAW-%06d" % i, event_type=TYPICAL_EVENT_TYPE.get(agency, "transfer.accepted"),
         occurred_at_ms=now_ms() - 3600_000, accepted_at_ms=now_ms())
     for kind, value in keys:
         e.keys.add(kind=kind, value=value)

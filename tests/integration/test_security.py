@@ -331,7 +331,8 @@ def test_replay_needs_a_read_write_operator_key(pb, db, procs, hub_client, keys)
     hub.terminate()
     agencies = "tax,land,power,water,bank,market,police,social,gas,heat,approval,customs"
     hub = start_hub(procs, db, port=hub.port, curve=keys.curve,     # now customs is known
-                    extra=("--agencies", agencies))
+                    extra=("--agencies", agencies,
+                           "--extra-event-types", "customs:transfer.accepted"))
 
     def replay(key_file):
         return hubctl("--db", db, "--secret-key", keys.dir / key_file, "--hub-public-key",
