@@ -55,6 +55,7 @@ static const hubctl_command_t commands[] = {
     {"calendar", cmd_calendar, "show a month of working days; add or override a day"},
     {"migrate", cmd_migrate, "apply the schema migrations this hubctl carries"},
     {"report", cmd_report, "the monthly supervision report as a self-contained HTML page"},
+    {"verify", cmd_verify, "check the events' hash chains: nothing changed, removed, inserted"},
 };
 #define N_COMMANDS (sizeof commands / sizeof *commands)
 
