@@ -76,17 +76,22 @@ typedef struct {
 /* Why a step failed; STEP_CHAIN_CONFLICT: another writer of this chain. */
 typedef enum { STEP_OK, STEP_DATA_ERROR, STEP_CONN_ERROR, STEP_CHAIN_CONFLICT } step_t;
 
-/* Loads the committed head of the chain from chain_heads, and checks it
-   against the newest chained row of events. */
+/* Loads the committed head of the chain: the head recorded in
+   chain_heads, or the newest row of the chain in events when that is
+   further on (rows written past the recorded head by another writer, or
+   out of band: continuing after them keeps the hub running, and verify
+   names them). */
 static bool
 load_head (PGconn *conn, chain_t *chain)
 {
     const char *params[1] = {chain->chain_id};
     PGresult *res = PQexecParams (
         conn,
-        "SELECT h.seq, encode(h.row_digest, 'hex'), "
-        "  (SELECT max(seq) FROM events WHERE chain_id = $1) "
-        "FROM (SELECT 1) AS one LEFT JOIN chain_heads h ON h.chain_id = $1",
+        "SELECT h.seq, encode(h.row_digest, 'hex'), e.seq, encode(e.row_digest, 'hex') "
+        "FROM (SELECT 1) AS one "
+        "LEFT JOIN chain_heads h ON h.chain_id = $1 "
+        "LEFT JOIN LATERAL (SELECT seq, row_digest FROM events WHERE chain_id = $1 "
+        "  ORDER BY seq DESC LIMIT 1) e ON true",
         1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
         log_error ("could not read the head of the hash chain", "chain=%s error=\"%s\"",
@@ -94,25 +99,21 @@ load_head (PGconn *conn, chain_t *chain)
         PQclear (res);
         return false;
     }
-    chain->seq = 0;
-    memset (chain->head, 0, DIGEST_LEN);
-    if (!PQgetisnull (res, 0, 0)) {
-        chain->seq = strtoll (PQgetvalue (res, 0, 0), NULL, 10);
-        if (!digest_from_hex (PQgetvalue (res, 0, 1), chain->head)) {
-            log_error ("the head of the hash chain is damaged", "chain=%s seq=%" PRId64,
-                       chain->chain_id, chain->seq);
-            PQclear (res);
-            return false;
-        }
-    }
-    if (!PQgetisnull (res, 0, 2) && strtoll (PQgetvalue (res, 0, 2), NULL, 10) != chain->seq)
-        /* rows of this chain beyond the recorded head: written out of band
-           or by another hub with this id; verify names them. Continuing
-           from the recorded head keeps the evidence: the next insert
-           collides or leaves the mismatch for verify to report. */
+    int64_t recorded = PQgetisnull (res, 0, 0) ? 0 : strtoll (PQgetvalue (res, 0, 0), NULL, 10);
+    int64_t newest = PQgetisnull (res, 0, 2) ? 0 : strtoll (PQgetvalue (res, 0, 2), NULL, 10);
+    int col = newest > recorded ? 2 : 0;
+    if (newest != recorded)
         log_error ("hash chain head and stored rows disagree; run hubctl verify",
-                   "chain=%s head_seq=%" PRId64 " newest_row_seq=%s", chain->chain_id,
-                   chain->seq, PQgetvalue (res, 0, 2));
+                   "chain=%s recorded_head_seq=%" PRId64 " newest_row_seq=%" PRId64,
+                   chain->chain_id, recorded, newest);
+    chain->seq = col == 2 ? newest : recorded;
+    memset (chain->head, 0, DIGEST_LEN);
+    if (chain->seq > 0 && !digest_from_hex (PQgetvalue (res, 0, col + 1), chain->head)) {
+        log_error ("the head of the hash chain is damaged", "chain=%s seq=%" PRId64,
+                   chain->chain_id, chain->seq);
+        PQclear (res);
+        return false;
+    }
     PQclear (res);
     chain->next_seq = chain->seq;
     memcpy (chain->next_head, chain->head, DIGEST_LEN);
@@ -518,9 +519,10 @@ commit_fast (PGconn *conn, batch_t *b, id_index_t *index, chain_t *chain, const 
 
 /* Stores row r alone under the open savepoint: looked up first (a stored
    id is a duplicate and takes no sequence number), then chained and
-   COPYed. */
+   COPYed. *duplicate is set when the COPY found the id stored after all. */
 static step_t
-insert_one (PGconn *conn, batch_t *b, size_t r, chain_t *chain, char **error)
+insert_one (PGconn *conn, batch_t *b, size_t r, chain_t *chain, char **error,
+            bool *duplicate)
 {
     const char *params[1] = {b->row_ids[r]};
     PGresult *res = PQexecParams (conn, "SELECT 1 FROM events WHERE event_id = $1::uuid", 1,
@@ -532,9 +534,12 @@ insert_one (PGconn *conn, batch_t *b, size_t r, chain_t *chain, char **error)
         return s;
     for (size_t i = 0; i < b->n_rows; i++)
         b->row_stored[i] = i == r;
-    s = insert_marked (conn, b, chain, error, NULL);
+    char sqlstate[6] = "";
+    s = insert_marked (conn, b, chain, error, sqlstate);
     if (s != STEP_OK)
         b->row_stored[r] = false;
+    if (s == STEP_DATA_ERROR && strcmp (sqlstate, "23505") == 0)
+        *duplicate = true; /* another hub stored it since the lookup */
     return s;
 }
 
@@ -555,11 +560,18 @@ commit_row_by_row (PGconn *conn, batch_t *b, chain_t *chain, const char *hub_id)
         int64_t seq = chain->next_seq;
         uint8_t head[DIGEST_LEN];
         memcpy (head, chain->next_head, DIGEST_LEN);
+        bool duplicate = false;
         s = run (conn, "SAVEPOINT onenet_row", &row_error);
         if (s == STEP_OK)
-            s = insert_one (conn, b, r, chain, &row_error);
+            s = insert_one (conn, b, r, chain, &row_error, &duplicate);
         stored[r] = s == STEP_OK && b->row_stored[r];
-        if (s == STEP_DATA_ERROR) {
+        if (s == STEP_DATA_ERROR && duplicate) {
+            chain->next_seq = seq;
+            memcpy (chain->next_head, head, DIGEST_LEN);
+            s = run (conn, "ROLLBACK TO SAVEPOINT onenet_row", &error);
+            free (row_error);
+        }
+        else if (s == STEP_DATA_ERROR) {
             chain->next_seq = seq;
             memcpy (chain->next_head, head, DIGEST_LEN);
             s = run (conn, "ROLLBACK TO SAVEPOINT onenet_row", &error);
