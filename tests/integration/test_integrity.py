@@ -26,6 +26,7 @@ import subprocess
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
+import psycopg2.sql
 import pytest
 
 from conftest import (HUB_ID, ROOT, SANITIZER_RE, HubClient, build_path, make_event,
@@ -248,6 +249,35 @@ def test_two_hubs_two_chains(pg, db, procs, pb):
         [("hub-b", 25), (HUB_ID, 50)]
 
 
+def test_two_hubs_racing_for_the_same_ids(pg, db, procs, pb):
+    """The same events sent to two hubs at once: each stored once, by one
+    of them; whichever hub loses a race redoes its batch without the ids
+    the other stored, and both chains stay gapless."""
+    import threading
+    a = start_hub(procs, db)
+    b = start_hub(procs, db, extra=("--hub-id", "hub-b"))
+    events = [rich_event(pb, i) for i in range(400)]
+    results = {}
+
+    def feed(name, hub):
+        out = []
+        for k in range(0, len(events), 50):
+            out += send(pb, hub, events[k:k + 50])
+        results[name] = out
+    threads = [threading.Thread(target=feed, args=(n, h)) for n, h in (("a", a), ("b", b))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert set(results) == {"a", "b"}
+    stored = [x == pb.STORED for x in results["a"]], [x == pb.STORED for x in results["b"]]
+    assert all(sa != sb for sa, sb in zip(*stored)), "an event stored twice or never"
+    assert scalar(db, "SELECT count(*) FROM events") == 400
+    assert_gapless(db, HUB_ID, n=sum(stored[0]))
+    assert_gapless(db, "hub-b", n=sum(stored[1]))
+    verify(db)
+
+
 def test_same_hub_id_twice_does_not_fork(pg, db, procs, pb):
     a = start_hub(procs, db)
     b = start_hub(procs, db)       # misconfigured: the same hub id
@@ -296,7 +326,8 @@ def roles(pg, tmp_path):
     pg.drop_db(database)
     conn = pg.connect("postgres")
     for name in names.values():
-        conn.cursor().execute(f'DROP ROLE IF EXISTS "{name}"')
+        conn.cursor().execute(psycopg2.sql.SQL("DROP ROLE IF EXISTS {}").format(
+            psycopg2.sql.Identifier(name)))
     conn.close()
 
 
