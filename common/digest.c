@@ -3,27 +3,15 @@
 #include "digest.h"
 
 #include <ctype.h>
-#include <pthread.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sodium.h>
 
 #define ENCODING_TAG "onenet-event-v1" /* first field of every content encoding */
 #define LINK_TAG "onenet-chain-v1"     /* first field of every row digest input */
 #define NULL_LENGTH 0xFFFFFFFFu        /* length prefix of an SQL NULL */
 #define JSON_MAX_DEPTH 64              /* deeper JSON is refused, not recursed into */
-
-static pthread_once_t s_sodium_once = PTHREAD_ONCE_INIT;
-
-static void
-s_sodium_init (void)
-{
-    /* hashing needs no randomness, but libsodium asks to be initialised
-       before any use; a failure here would be a broken installation */
-    if (sodium_init () < 0)
-        abort ();
-}
 
 static void
 put_u32 (strbuf_t *out, uint32_t v)
@@ -47,6 +35,18 @@ put_text (strbuf_t *out, const char *s)
         put_u32 (out, NULL_LENGTH);
     else
         put_bytes (out, s, strlen (s));
+}
+
+/* put_bytes into a plain buffer with room for it; returns the end. */
+static unsigned char *
+put_lp (unsigned char *p, const void *data, size_t len)
+{
+    p[0] = (unsigned char) (len >> 24);
+    p[1] = (unsigned char) (len >> 16);
+    p[2] = (unsigned char) (len >> 8);
+    p[3] = (unsigned char) len;
+    memcpy (p + 4, data, len);
+    return p + 4 + len;
 }
 
 //  ---------------------------------------------------------------- JSON
@@ -136,11 +136,22 @@ json_string (json_t *j, strbuf_t *out)
         if (c < 0x20)
             return json_fail (j, "control character in string");
         if (c != '\\') {
-            size_t n = utf8_char_len ((const unsigned char *) j->p);
-            if (n == 0)
-                return json_fail (j, "invalid UTF-8 in string");
-            strbuf_append (out, j->p, n);
-            j->p += n;
+            /* a run of plain characters, copied at once */
+            const char *run = j->p;
+            while (true) {
+                unsigned char u = (unsigned char) *j->p;
+                if (u == '"' || u == '\\' || u < 0x20)
+                    break;
+                if (u < 0x80)
+                    j->p++;
+                else {
+                    size_t n = utf8_char_len ((const unsigned char *) j->p);
+                    if (n == 0)
+                        return json_fail (j, "invalid UTF-8 in string");
+                    j->p += n;
+                }
+            }
+            strbuf_append (out, run, (size_t) (j->p - run));
             continue;
         }
         char e = j->p[1];
@@ -672,11 +683,10 @@ int
 digest_event (const digest_event_t *e, strbuf_t *scratch, uint8_t digest[DIGEST_LEN],
               char *err, size_t errlen)
 {
-    pthread_once (&s_sodium_once, s_sodium_init);
     strbuf_reset (scratch);
     if (digest_encode_event (e, scratch, err, errlen) < 0)
         return -1;
-    crypto_hash_sha256 (digest, (const unsigned char *) scratch->data, scratch->len);
+    SHA256 ((const unsigned char *) scratch->data, scratch->len, digest);
     return 0;
 }
 
@@ -684,18 +694,24 @@ void
 digest_link (const char *chain, int64_t seq, const uint8_t prev[DIGEST_LEN],
              const uint8_t content[DIGEST_LEN], uint8_t out[DIGEST_LEN])
 {
-    pthread_once (&s_sodium_once, s_sodium_init);
-    strbuf_t b;
-    strbuf_init (&b);
+    /* on the stack for the usual short chain name: called once per row */
     char seq_text[24];
     snprintf (seq_text, sizeof seq_text, "%lld", (long long) seq);
-    put_text (&b, LINK_TAG);
-    put_text (&b, chain);
-    put_text (&b, seq_text);
-    put_bytes (&b, prev, DIGEST_LEN);
-    put_bytes (&b, content, DIGEST_LEN);
-    crypto_hash_sha256 (out, (const unsigned char *) b.data, b.len);
-    strbuf_free (&b);
+    size_t need = 5 * 4 + strlen (LINK_TAG) + strlen (chain) + strlen (seq_text)
+                  + 2 * DIGEST_LEN;
+    unsigned char space[256];
+    unsigned char *buf = need <= sizeof space ? space : malloc (need);
+    if (!buf)
+        abort ();
+    unsigned char *p = buf;
+    p = put_lp (p, LINK_TAG, strlen (LINK_TAG));
+    p = put_lp (p, chain, strlen (chain));
+    p = put_lp (p, seq_text, strlen (seq_text));
+    p = put_lp (p, prev, DIGEST_LEN);
+    p = put_lp (p, content, DIGEST_LEN);
+    SHA256 (buf, (size_t) (p - buf), out);
+    if (buf != space)
+        free (buf);
 }
 
 void
