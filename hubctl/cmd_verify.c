@@ -14,7 +14,9 @@
       removed   a sequence number missing in a chain or at its end (a DELETE)
       inserted  a row with no chain link, a link that does not continue its
                 predecessor, rows past the recorded head, or a chain no hub
-                recorded (an INSERT behind the hub's back) */
+                recorded (an INSERT behind the hub's back)
+    Rows stored before migration 005 (listed in events_before_chain) have
+    no link and are counted apart; one of them deleted is "removed". */
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -189,23 +191,34 @@ check_row (verify_t *v, walk_t *w, PGconn *conn, PGresult *res, int r)
         memcpy (w->last, row, DIGEST_LEN);
 }
 
-/* Rows without a chain link, and chains recorded with no rows left. */
+/* Rows without a chain link (other than those stored before the chain
+   existed), rows of that time deleted since, and chains recorded with no
+   rows left. */
 static bool
-check_unchained (verify_t *v, PGconn *conn, int64_t *unchained)
+check_unchained (verify_t *v, PGconn *conn, int64_t *unchained, int64_t *before)
 {
     PGresult *res = hubctl_query (
         conn, "count the events without a chain link",
-        "SELECT count(*) FROM events WHERE chain_id IS NULL", 0, NULL);
+        "SELECT count(*) FILTER (WHERE b.event_id IS NULL), "
+        "  count(*) FILTER (WHERE b.event_id IS NOT NULL), "
+        "  (SELECT count(*) FROM events_before_chain) "
+        "FROM events e LEFT JOIN events_before_chain b ON b.event_id = e.event_id "
+        "WHERE e.chain_id IS NULL",
+        0, NULL);
     if (!res)
         return false;
     *unchained = strtoll (PQgetvalue (res, 0, 0), NULL, 10);
+    *before = strtoll (PQgetvalue (res, 0, 1), NULL, 10);
+    int64_t recorded = strtoll (PQgetvalue (res, 0, 2), NULL, 10);
     PQclear (res);
     char limit[24];
     snprintf (limit, sizeof limit, "%ld", v->limit + 1);
     const char *params[1] = {limit};
     res = hubctl_query (conn, "list the events without a chain link",
-                        "SELECT event_id::text, agency, case_no, stored_at::text FROM events "
-                        "WHERE chain_id IS NULL ORDER BY stored_at, event_id LIMIT $1",
+                        "SELECT e.event_id::text, e.agency, e.case_no, e.stored_at::text "
+                        "FROM events e WHERE e.chain_id IS NULL AND NOT EXISTS "
+                        "(SELECT 1 FROM events_before_chain b WHERE b.event_id = e.event_id) "
+                        "ORDER BY e.stored_at, e.event_id LIMIT $1",
                         1, params);
     if (!res)
         return false;
@@ -217,6 +230,22 @@ check_unchained (verify_t *v, PGconn *conn, int64_t *unchained)
     if (*unchained > PQntuples (res))
         v->n_findings += *unchained - PQntuples (res);
     PQclear (res);
+    if (recorded > *before) {
+        res = hubctl_query (conn, "list the events stored before the chain that are gone",
+                            "SELECT b.event_id::text FROM events_before_chain b "
+                            "WHERE NOT EXISTS (SELECT 1 FROM events e "
+                            "  WHERE e.event_id = b.event_id AND e.chain_id IS NULL) "
+                            "ORDER BY 1 LIMIT $1",
+                            1, params);
+        if (!res)
+            return false;
+        for (int r = 0; r < PQntuples (res); r++)
+            finding (v, "removed", NULL, 0, PQgetvalue (res, r, 0),
+                     "stored before the hash chain existed (migration 005), now missing");
+        if (recorded - *before > PQntuples (res))
+            v->n_findings += recorded - *before - PQntuples (res);
+        PQclear (res);
+    }
     res = hubctl_query (conn, "list chains without rows",
                         "SELECT h.chain_id, h.seq FROM chain_heads h WHERE NOT EXISTS "
                         "(SELECT 1 FROM events e WHERE e.chain_id = h.chain_id) "
@@ -289,7 +318,7 @@ cmd_verify (const hubctl_options_t *options, int argc, char **argv)
         PQclear (res);
     }
     walk_t w = {0};
-    int64_t rows = 0, unchained = 0;
+    int64_t rows = 0, unchained = 0, before = 0;
     while (ok) {
         res = hubctl_query (conn, "read the chained events",
                             FETCH_PAGE, 0, NULL);
@@ -309,7 +338,7 @@ cmd_verify (const hubctl_options_t *options, int argc, char **argv)
         chain_done (&v, &w, conn);
     free (w.chain);
     if (ok)
-        ok = check_unchained (&v, conn, &unchained);
+        ok = check_unchained (&v, conn, &unchained, &before);
     PQclear (PQexec (conn, "COMMIT"));
     PQfinish (conn);
     strbuf_free (&v.scratch);
@@ -320,9 +349,10 @@ cmd_verify (const hubctl_options_t *options, int argc, char **argv)
     }
     bool intact = v.n_findings == 0;
     if (options->json) {
-        json_t *out = json_pack ("{s:b, s:I, s:I, s:I, s:o, s:o}", "intact", intact,
+        json_t *out = json_pack ("{s:b, s:I, s:I, s:I, s:I, s:o, s:o}", "intact", intact,
                                  "rows", (json_int_t) rows, "unchained",
-                                 (json_int_t) unchained, "findings_total",
+                                 (json_int_t) unchained, "before_chain",
+                                 (json_int_t) before, "findings_total",
                                  (json_int_t) v.n_findings, "chains", v.chains,
                                  "findings", v.findings);
         json_dumpf (out, stdout, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
@@ -336,6 +366,10 @@ cmd_verify (const hubctl_options_t *options, int argc, char **argv)
             printf ("intact: %" PRId64 " events in their chains, none changed, removed or "
                     "inserted out of band\n",
                     rows);
+        if (before)
+            printf ("(%" PRId64 " events stored before the hash chain existed are not "
+                    "covered)\n",
+                    before);
         else {
             if (v.n_findings > v.limit)
                 printf ("... and %ld more\n", v.n_findings - v.limit);

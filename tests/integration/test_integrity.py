@@ -201,6 +201,28 @@ def test_inserted_link_and_forged_chain(pg, db, procs, pb):
     conn.close()
 
 
+def test_events_stored_before_the_chain(pg, db, procs, pb):
+    """Rows from before migration 005 (recorded in events_before_chain) are
+    counted apart, not reported; one of them deleted is reported."""
+    hub = start_hub(procs, db)
+    send_many(pb, hub, 5)
+    old = "6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+    conn = db.connect()
+    cur = conn.cursor()
+    cur.execute("INSERT INTO events (event_id, agency, adapter_id, case_no, event_type, "
+                "occurred_at, received_at, schema_version, keys, attrs, hub_id) "
+                "VALUES (%s, 'land', 'old', 'PY-OLD-1', 'transfer.accepted', now(), now(), "
+                "1, '{}', '{}', 'old-hub')", (old,))
+    cur.execute("INSERT INTO events_before_chain VALUES (%s)", (old,))
+    report = verify(db)
+    assert report["before_chain"] == 1 and report["unchained"] == 0
+    assert "1 events stored before the hash chain" in verify_text(db)
+    cur.execute("DELETE FROM events WHERE event_id = %s", (old,))
+    f = one_finding(verify(db, expect=1), "removed")
+    assert f["event_id"] == old and "before the hash chain" in f["detail"]
+    conn.close()
+
+
 def test_chain_survives_sigkill_duplicates_and_refused_rows(pg, db, procs, pb):
     hub = start_hub(procs, db)
     first = send_many(pb, hub, 30)
