@@ -26,10 +26,12 @@
 
     The chain head (seq and row digest of the newest row) lives in memory
     and advances only when a transaction commits; it is loaded from
-    chain_heads whenever the session opens. A second hub running with the
+    chain_heads whenever the session opens. Each transaction that stores
+    events holds the chain's advisory lock. A second hub running with the
     same hub id collides on the unique (chain_id, seq) constraint: that is
-    logged as an error naming the chain, the head is reloaded and the batch
-    tried again, so the chain never forks. */
+    logged as an error naming the chain, and from then on the hub re-reads
+    the head under the lock in every transaction, so the two take turns on
+    one chain instead of forking it. */
 #include "store.h"
 
 #include <inttypes.h>
@@ -58,6 +60,9 @@ struct store {
 #define CHAIN_COLUMNS "chain_id, seq, prev_digest, content_digest, row_digest"
 #define EVENT_FIELDS 12 /* columns in EVENT_COLUMNS, fields of a batch COPY row */
 #define STAGE_TRIES 5   /* lookups of stored ids per batch before giving up */
+/* first key of the chain writers' advisory locks (the second: the chain
+   id hashed); migrations lock a single bigint key, another key space */
+#define CHAIN_LOCK_CLASS "7020425"
 
 /* This hub's hash chain: its head as committed, and as the open
    transaction would leave it. */
@@ -65,6 +70,8 @@ typedef struct {
     const char *chain_id;           /* the chain: the hub id */
     int64_t seq;                    /* seq of the newest committed row, 0 if none */
     uint8_t head[DIGEST_LEN];       /* its row digest, zeros if none */
+    bool shared;                    /* another writer was seen: re-read the head each time */
+    int64_t warned_ms;              /* when that was last logged */
     int64_t next_seq;               /* the same after the open transaction */
     uint8_t next_head[DIGEST_LEN];  /* ... */
     strbuf_t rows;                  /* scratch: chained COPY rows */
@@ -82,7 +89,7 @@ typedef enum { STEP_OK, STEP_DATA_ERROR, STEP_CONN_ERROR, STEP_CHAIN_CONFLICT } 
    out of band: continuing after them keeps the hub running, and verify
    names them). */
 static bool
-load_head (PGconn *conn, chain_t *chain)
+load_head (PGconn *conn, chain_t *chain, bool quiet)
 {
     const char *params[1] = {chain->chain_id};
     PGresult *res = PQexecParams (
@@ -102,7 +109,7 @@ load_head (PGconn *conn, chain_t *chain)
     int64_t recorded = PQgetisnull (res, 0, 0) ? 0 : strtoll (PQgetvalue (res, 0, 0), NULL, 10);
     int64_t newest = PQgetisnull (res, 0, 2) ? 0 : strtoll (PQgetvalue (res, 0, 2), NULL, 10);
     int col = newest > recorded ? 2 : 0;
-    if (newest != recorded)
+    if (newest != recorded && !quiet)
         log_error ("hash chain head and stored rows disagree; run hubctl verify",
                    "chain=%s recorded_head_seq=%" PRId64 " newest_row_seq=%" PRId64,
                    chain->chain_id, recorded, newest);
@@ -117,7 +124,8 @@ load_head (PGconn *conn, chain_t *chain)
     PQclear (res);
     chain->next_seq = chain->seq;
     memcpy (chain->next_head, chain->head, DIGEST_LEN);
-    log_info ("hash chain loaded", "chain=%s seq=%" PRId64, chain->chain_id, chain->seq);
+    if (!quiet)
+        log_info ("hash chain loaded", "chain=%s seq=%" PRId64, chain->chain_id, chain->seq);
     return true;
 }
 
@@ -135,7 +143,7 @@ open_session (const hub_config_t *config, chain_t *chain)
         PQfinish (conn);
         return NULL;
     }
-    if (!load_head (conn, chain)) {
+    if (!load_head (conn, chain, false)) {
         PQfinish (conn);
         return NULL;
     }
@@ -496,12 +504,44 @@ insert_rows (PGconn *conn, batch_t *b, id_index_t *index, chain_t *chain, char *
     return s;
 }
 
+/* Opens the batch's transaction. When it stores events it takes the
+   chain's transaction-scoped advisory lock, which orders the writers of one
+   chain: there is one unless two hubs run with the same hub id. Once
+   another writer has been seen, the head is read again under the lock in
+   every transaction, so the two take turns instead of colliding. */
+static step_t
+begin_batch (PGconn *conn, const batch_t *b, chain_t *chain, char **error)
+{
+    step_t s = run (conn, "BEGIN", error);
+    if (s != STEP_OK || !b->n_rows)
+        return s;
+    const char *params[1] = {chain->chain_id};
+    PGresult *res = PQexecParams (
+        conn, "SELECT pg_advisory_xact_lock(" CHAIN_LOCK_CLASS ", hashtext($1))", 1, NULL,
+        params, NULL, NULL, 0);
+    s = step_of (conn, res, error);
+    PQclear (res);
+    if (s != STEP_OK || !chain->shared)
+        return s;
+    int64_t seq = chain->seq;
+    if (!load_head (conn, chain, true))
+        return db_lost (conn) ? STEP_CONN_ERROR : STEP_DATA_ERROR;
+    int64_t now = clock_mono_ms ();
+    if (chain->seq != seq && now - chain->warned_ms >= 60000) {
+        chain->warned_ms = now;
+        log_error ("another writer advances this hub's hash chain (two hubs with one hub "
+                   "id?); taking turns with it",
+                   "chain=%s seq=%" PRId64 " was=%" PRId64, chain->chain_id, chain->seq, seq);
+    }
+    return STEP_OK;
+}
+
 /* The fast path: the whole batch in one transaction. */
 static step_t
 commit_fast (PGconn *conn, batch_t *b, id_index_t *index, chain_t *chain, const char *hub_id,
              char **error)
 {
-    step_t s = run (conn, "BEGIN", error);
+    step_t s = begin_batch (conn, b, chain, error);
     if (s == STEP_OK && b->n_rows)
         s = insert_rows (conn, b, index, chain, error);
     if (s == STEP_OK)
@@ -553,7 +593,7 @@ commit_row_by_row (PGconn *conn, batch_t *b, chain_t *chain, const char *hub_id)
     bool *stored = calloc (b->n_rows ? b->n_rows : 1, sizeof *stored);
     if (!stored)
         abort ();
-    step_t s = run (conn, "BEGIN", &error);
+    step_t s = begin_batch (conn, b, chain, &error);
     for (size_t r = 0; s == STEP_OK && r < b->n_rows; r++) {
         size_t start = r ? b->row_end[r - 1] : 0;
         char *row_error = NULL;
@@ -680,8 +720,10 @@ commit_batch (PGconn *conn, batch_t *b, id_index_t *index, chain_t *chain,
                        "chain=%s seq=%" PRId64 " error=\"%s\"", chain->chain_id,
                        chain->next_seq, error ? error : "");
         free (error);
-        if (s == STEP_CHAIN_CONFLICT && !load_head (conn, chain))
-            s = STEP_CONN_ERROR;
+        if (s == STEP_CHAIN_CONFLICT) {
+            chain->shared = true; /* from now on read the head under the lock */
+            chain_rewind (chain);
+        }
     }
     b->commit_us = clock_mono_us () - t0;
     if (s == STEP_OK) {
