@@ -59,7 +59,7 @@ struct store {
     "accepted_at, received_at, schema_version, keys, attrs, hub_id"
 #define CHAIN_COLUMNS "chain_id, seq, prev_digest, content_digest, row_digest"
 #define EVENT_FIELDS 12 /* columns in EVENT_COLUMNS, fields of a batch COPY row */
-#define STAGE_TRIES 5   /* lookups of stored ids per batch before giving up */
+#define LOOKUP_TRIES 5   /* lookups of stored ids per batch before giving up */
 /* first key of the chain writers' advisory locks (the second: the chain
    id hashed); migrations lock a single bigint key, another key space */
 #define CHAIN_LOCK_CLASS "7020425"
@@ -491,7 +491,7 @@ insert_rows (PGconn *conn, batch_t *b, id_index_t *index, chain_t *chain, char *
         *error = NULL;
         chain_rewind (chain);
         s = run (conn, "ROLLBACK TO SAVEPOINT onenet_rows", error);
-        if (s == STEP_OK && attempt == STAGE_TRIES) {
+        if (s == STEP_OK && attempt == LOOKUP_TRIES) {
             *error = strdup ("event ids kept colliding with events stored concurrently");
             s = STEP_DATA_ERROR;
         }
