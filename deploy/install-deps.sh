@@ -16,6 +16,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   libzmq3-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
   libjansson-dev libinih-dev libsqlite3-dev uuid-dev libyaml-dev libpq-dev
+  libssl-dev
   postgresql-15 postgresql-client-15
   python3 python3-pytest python3-psycopg2 python3-zmq python3-protobuf
   valgrind sudo procps

@@ -38,20 +38,62 @@ migrate_latest_version (void)
 static int
 database_version (PGconn *conn)
 {
-    PGresult *res =
-        PQexec (conn, "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0 "
-                      "ELSE (SELECT coalesce(max(version), 0) FROM schema_migrations) END");
-    int v = PQresultStatus (res) == PGRES_TUPLES_OK ? atoi (PQgetvalue (res, 0, 0)) : -1;
+    /* two statements: a query naming a missing table fails as it is parsed */
+    PGresult *res = PQexec (conn, "SELECT to_regclass('schema_migrations') IS NOT NULL");
+    int v = -1;
+    if (PQresultStatus (res) == PGRES_TUPLES_OK)
+        v = strcmp (PQgetvalue (res, 0, 0), "t") == 0 ? 1 : 0;
+    PQclear (res);
+    if (v <= 0)
+        return v;
+    res = PQexec (conn, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+    v = PQresultStatus (res) == PGRES_TUPLES_OK ? atoi (PQgetvalue (res, 0, 0)) : -1;
     PQclear (res);
     return v;
+}
+
+/* Whether the connected role may apply migrations: it may create in
+   schema public and, once the tables exist, owns them (directly or as a
+   member of the owning role). Fills who with the role's name. */
+static int
+may_migrate (PGconn *conn, char *who, size_t wholen)
+{
+    PGresult *res = PQexec (
+        conn, "SELECT current_user, has_schema_privilege('public', 'CREATE') AND "
+              "(to_regclass('public.events') IS NULL OR pg_has_role((SELECT relowner "
+              "FROM pg_class WHERE oid = to_regclass('public.events')), 'USAGE'))");
+    int may = -1;
+    if (PQresultStatus (res) == PGRES_TUPLES_OK) {
+        snprintf (who, wholen, "%s", PQgetvalue (res, 0, 0));
+        may = strcmp (PQgetvalue (res, 0, 1), "t") == 0;
+    }
+    PQclear (res);
+    return may;
 }
 
 int
 migrate_apply (PGconn *conn, char *err, size_t errlen)
 {
     /* up to date: touch nothing, so a hub role without CREATE can run */
-    if (database_version (conn) >= migrate_latest_version ())
+    int at = database_version (conn);
+    if (at < 0) {
+        snprintf (err, errlen, "could not read the schema version: %s",
+                  PQerrorMessage (conn));
+        return -1;
+    }
+    if (at >= migrate_latest_version ())
         return 0;
+    char who[128] = "";
+    int may = may_migrate (conn, who, sizeof who);
+    if (may == 0) {
+        snprintf (err, errlen,
+                  "the database schema is at version %d and this program needs version %d, "
+                  "but role \"%s\" may not change the schema (it does not own the onenet "
+                  "tables): run `hubctl migrate` or `onenet-hub --migrate-only` as the "
+                  "database owner, then start again",
+                  at, migrate_latest_version (), who);
+        return -1;
+    }
     if (exec_ok (conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", err, errlen,
                  "could not take the migration lock")
         < 0)

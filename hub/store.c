@@ -1,26 +1,40 @@
-/*  store: batched, idempotent PostgreSQL writes, see store.h.
+/*  store: batched, idempotent, hash-chained PostgreSQL writes, see store.h.
 
     Each batch is one transaction. Usually:
         COPY events FROM STDIN                   -- the batch's accepted events
         COPY correlation_queue FROM STDIN        -- their ids
-    and when some id is already stored (a redelivery, or another hub racing
-    for the same id: the COPY hits the unique index), the batch is staged
-    instead:
-        COPY ingest_stage FROM STDIN             -- the batch's accepted events
-        INSERT INTO events SELECT ... FROM ingest_stage
-            ON CONFLICT (event_id) DO NOTHING RETURNING event_id
-            (and the same ids into correlation_queue)
+        INSERT INTO chain_heads ... ON CONFLICT  -- the chain's new head
         INSERT INTO dead_letters ...             -- what validation refused
         INSERT INTO adapters ... ON CONFLICT     -- heartbeats
         COMMIT
-    The RETURNING list tells which event ids were new (STORED); the rest of
-    the batch's rows were already there (DUPLICATE). The temporary staging
-    table lets COPY, PostgreSQL's fastest load path, feed an idempotent
-    insert. If the fast path fails on the data itself (not the connection),
-    the batch is retried row by row under savepoints so that one bad row is
-    refused alone and the good rows around it commit. */
+    Every row COPYed joins this hub's hash chain (docs/schema.md, "Hash
+    chain"): the store parses the row it is about to send, digests its
+    content with common/digest.c and appends chain_id, seq, prev_digest,
+    content_digest and row_digest. Sequence numbers must have no gaps, so
+    only rows that are really inserted may take one. When some id is
+    already stored (a redelivery, or another hub racing for the same id: the
+    COPY hits the unique index), the batch goes back to its savepoint, the
+    ids already stored are looked up, and only the new rows are chained and
+    COPYed again; should another hub store one of them in between, the same
+    happens once more. The lookup tells which event ids were new (STORED);
+    the rest were already there (DUPLICATE).
+
+    If the fast path fails on the data itself (not the connection), the
+    batch is retried row by row under savepoints so that one bad row is
+    refused alone and the good rows around it commit; a refused row takes
+    no sequence number.
+
+    The chain head (seq and row digest of the newest row) lives in memory
+    and advances only when a transaction commits; it is loaded from
+    chain_heads whenever the session opens. Each transaction that stores
+    events holds the chain's advisory lock. A second hub running with the
+    same hub id collides on the unique (chain_id, seq) constraint: that is
+    logged as an error naming the chain, and from then on the hub re-reads
+    the head under the lock in every transaction, so the two take turns on
+    one chain instead of forking it. */
 #include "store.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +43,7 @@
 
 #include "clock.h"
 #include "db.h"
+#include "digest.h"
 #include "id_index.h"
 #include "log.h"
 #include "worker.h"
@@ -42,24 +57,93 @@ struct store {
 #define EVENT_COLUMNS                                                                      \
     "event_id, agency, adapter_id, case_no, event_type, occurred_at, "                     \
     "accepted_at, received_at, schema_version, keys, attrs, hub_id"
+#define CHAIN_COLUMNS "chain_id, seq, prev_digest, content_digest, row_digest"
+#define EVENT_FIELDS 12 /* columns in EVENT_COLUMNS, fields of a batch COPY row */
+#define LOOKUP_TRIES 5   /* lookups of stored ids per batch before giving up */
+/* first key of the chain writers' advisory locks (the second: the chain
+   id hashed); migrations lock a single bigint key, another key space */
+#define CHAIN_LOCK_CLASS "7020425"
 
-/* Connects, migrates and prepares the session. NULL when unavailable. */
+/* This hub's hash chain: its head as committed, and as the open
+   transaction would leave it. */
+typedef struct {
+    const char *chain_id;           /* the chain: the hub id */
+    int64_t seq;                    /* seq of the newest committed row, 0 if none */
+    uint8_t head[DIGEST_LEN];       /* its row digest, zeros if none */
+    bool shared;                    /* another writer was seen: re-read the head each time */
+    int64_t warned_ms;              /* when that was last logged */
+    int64_t next_seq;               /* the same after the open transaction */
+    uint8_t next_head[DIGEST_LEN];  /* ... */
+    strbuf_t rows;                  /* scratch: chained COPY rows */
+    strbuf_t ids;                   /* scratch: ids for correlation_queue */
+    strbuf_t fields;                /* scratch: one row's decoded fields */
+    strbuf_t encoding;              /* scratch: one row's canonical encoding */
+} chain_t;
+
+/* Why a step failed; STEP_CHAIN_CONFLICT: another writer of this chain. */
+typedef enum { STEP_OK, STEP_DATA_ERROR, STEP_CONN_ERROR, STEP_CHAIN_CONFLICT } step_t;
+
+/* Loads the committed head of the chain: the head recorded in
+   chain_heads, or the newest row of the chain in events when that is
+   further on (rows written past the recorded head by another writer, or
+   out of band: continuing after them keeps the hub running, and verify
+   names them). */
+static bool
+load_head (PGconn *conn, chain_t *chain, bool quiet)
+{
+    const char *params[1] = {chain->chain_id};
+    PGresult *res = PQexecParams (
+        conn,
+        "SELECT h.seq, encode(h.row_digest, 'hex'), e.seq, encode(e.row_digest, 'hex') "
+        "FROM (SELECT 1) AS one "
+        "LEFT JOIN chain_heads h ON h.chain_id = $1 "
+        "LEFT JOIN LATERAL (SELECT seq, row_digest FROM events WHERE chain_id = $1 "
+        "  ORDER BY seq DESC LIMIT 1) e ON true",
+        1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        log_error ("could not read the head of the hash chain", "chain=%s error=\"%s\"",
+                   chain->chain_id, PQresultErrorMessage (res));
+        PQclear (res);
+        return false;
+    }
+    int64_t recorded = PQgetisnull (res, 0, 0) ? 0 : strtoll (PQgetvalue (res, 0, 0), NULL, 10);
+    int64_t newest = PQgetisnull (res, 0, 2) ? 0 : strtoll (PQgetvalue (res, 0, 2), NULL, 10);
+    int col = newest > recorded ? 2 : 0;
+    if (newest != recorded && !quiet)
+        log_error ("hash chain head and stored rows disagree; run hubctl verify",
+                   "chain=%s recorded_head_seq=%" PRId64 " newest_row_seq=%" PRId64,
+                   chain->chain_id, recorded, newest);
+    chain->seq = col == 2 ? newest : recorded;
+    memset (chain->head, 0, DIGEST_LEN);
+    if (chain->seq > 0 && !digest_from_hex (PQgetvalue (res, 0, col + 1), chain->head)) {
+        log_error ("the head of the hash chain is damaged", "chain=%s seq=%" PRId64,
+                   chain->chain_id, chain->seq);
+        PQclear (res);
+        return false;
+    }
+    PQclear (res);
+    chain->next_seq = chain->seq;
+    memcpy (chain->next_head, chain->head, DIGEST_LEN);
+    if (!quiet)
+        log_info ("hash chain loaded", "chain=%s seq=%" PRId64, chain->chain_id, chain->seq);
+    return true;
+}
+
+/* Connects, checks the schema (migrating it when this role may) and loads
+   the chain head. NULL when unavailable. */
 static PGconn *
-open_session (const hub_config_t *config)
+open_session (const hub_config_t *config, chain_t *chain)
 {
     PGconn *conn = db_connect (config, "onenet-hub store");
     if (!conn)
         return NULL;
     char err[1024];
     if (migrate_apply (conn, err, sizeof err) < 0) {
-        log_error ("schema migration failed", "hub=%s error=\"%s\"", config->hub_id, err);
+        log_error ("database schema not usable", "hub=%s error=\"%s\"", config->hub_id, err);
         PQfinish (conn);
         return NULL;
     }
-    if (!db_exec (conn,
-                  "CREATE TEMP TABLE ingest_stage (LIKE events INCLUDING DEFAULTS) "
-                  "ON COMMIT DELETE ROWS",
-                  "create staging table")) {
+    if (!load_head (conn, chain, false)) {
         PQfinish (conn);
         return NULL;
     }
@@ -83,9 +167,6 @@ store_migrate_once (const hub_config_t *config)
     return n < 0 ? -1 : 0;
 }
 
-/* Result of one step of a transaction. */
-typedef enum { STEP_OK, STEP_DATA_ERROR, STEP_CONN_ERROR } step_t;
-
 static step_t
 step_of (PGconn *conn, PGresult *res, char **error)
 {
@@ -99,7 +180,14 @@ step_of (PGconn *conn, PGresult *res, char **error)
             if (*p == '\n')
                 *p = ' ';
     }
-    return PQstatus (conn) == CONNECTION_BAD ? STEP_CONN_ERROR : STEP_DATA_ERROR;
+    if (PQstatus (conn) == CONNECTION_BAD)
+        return STEP_CONN_ERROR;
+    const char *state = PQresultErrorField (res, PG_DIAG_SQLSTATE);
+    const char *constraint = PQresultErrorField (res, PG_DIAG_CONSTRAINT_NAME);
+    if (state && strcmp (state, "23505") == 0 && constraint
+        && strcmp (constraint, "events_chain_seq") == 0)
+        return STEP_CHAIN_CONFLICT;
+    return STEP_DATA_ERROR;
 }
 
 static step_t
@@ -140,31 +228,155 @@ copy_in (PGconn *conn, const char *sql, const char *data, size_t len, char **err
     return s;
 }
 
-/* COPYs bytes (whole rows) into ingest_stage. */
-static step_t
-copy_rows (PGconn *conn, const char *data, size_t len, char **error)
+/* Splits one COPY text row (without its newline) into its fields, decoded
+   into out, NUL-separated; fields[i] is NULL for \N. False when the row
+   does not have EVENT_FIELDS fields. */
+static bool
+decode_row (const char *row, size_t len, strbuf_t *out, const char *fields[EVENT_FIELDS])
 {
-    return copy_in (conn, "COPY ingest_stage (" EVENT_COLUMNS ") FROM STDIN", data, len,
-                    error, NULL);
+    size_t starts[EVENT_FIELDS];
+    bool nulls[EVENT_FIELDS];
+    size_t n = 0, i = 0;
+    strbuf_reset (out);
+    while (n < EVENT_FIELDS) {
+        starts[n] = out->len;
+        nulls[n] = i + 2 <= len && row[i] == '\\' && row[i + 1] == 'N'
+                   && (i + 2 == len || row[i + 2] == '\t');
+        if (nulls[n])
+            i += 2;
+        else
+            while (i < len && row[i] != '\t') {
+                char c = row[i++];
+                if (c == '\\' && i < len) {
+                    c = row[i++];
+                    switch (c) {
+                    case 't': c = '\t'; break;
+                    case 'n': c = '\n'; break;
+                    case 'r': c = '\r'; break;
+                    case 'b': c = '\b'; break;
+                    case 'f': c = '\f'; break;
+                    case 'v': c = '\v'; break;
+                    default: break; /* \\ and any other: the character itself */
+                    }
+                }
+                strbuf_putc (out, c);
+            }
+        strbuf_putc (out, '\0');
+        n++;
+        if (i == len)
+            break;
+        i++; /* the tab */
+    }
+    if (n != EVENT_FIELDS || i != len)
+        return false;
+    for (size_t f = 0; f < EVENT_FIELDS; f++)
+        fields[f] = nulls[f] ? NULL : out->data + starts[f];
+    return true;
 }
 
-/* Moves staged rows into events; marks the rows that were new. */
-static step_t
-insert_staged (PGconn *conn, batch_t *b, id_index_t *index, char **error)
+/* Appends row r of the batch to chain->rows with its chain columns, as the
+   row after the tentative head, and its id to chain->ids. Returns false
+   with a message naming the column when the row cannot be digested. */
+static bool
+chain_row (chain_t *chain, const batch_t *b, size_t r, char *err, size_t errlen)
 {
-    /* new events also enter the correlation queue, in the same statement */
-    PGresult *res = PQexec (conn, "WITH ins AS (INSERT INTO events (" EVENT_COLUMNS ") "
-                                  "SELECT " EVENT_COLUMNS " FROM ingest_stage "
-                                  "ON CONFLICT (event_id) DO NOTHING RETURNING event_id), "
-                                  "q AS (INSERT INTO correlation_queue (event_id) "
-                                  "SELECT event_id FROM ins) "
-                                  "SELECT event_id FROM ins");
+    size_t start = r ? b->row_end[r - 1] : 0;
+    size_t len = b->row_end[r] - start - 1; /* without the newline */
+    const char *row = b->copy.data + start;
+    const char *f[EVENT_FIELDS];
+    if (!decode_row (row, len, &chain->fields, f)) {
+        snprintf (err, errlen, "row does not have %d columns", EVENT_FIELDS);
+        return false;
+    }
+    digest_event_t e = {f[0], f[1], f[2], f[3], f[4],  f[5],
+                        f[6], f[7], f[8], f[9], f[10], f[11]};
+    uint8_t content[DIGEST_LEN], link[DIGEST_LEN];
+    if (digest_event (&e, &chain->encoding, content, err, errlen) < 0)
+        return false;
+    int64_t seq = chain->next_seq + 1;
+    digest_link (chain->chain_id, seq, chain->next_head, content, link);
+    strbuf_append (&chain->rows, row, len);
+    strbuf_putc (&chain->rows, '\t');
+    strbuf_copy_field (&chain->rows, chain->chain_id, strlen (chain->chain_id));
+    strbuf_printf (&chain->rows, "\t%" PRId64 "\t", seq);
+    strbuf_copy_bytea (&chain->rows, chain->next_head, DIGEST_LEN);
+    strbuf_putc (&chain->rows, '\t');
+    strbuf_copy_bytea (&chain->rows, content, DIGEST_LEN);
+    strbuf_putc (&chain->rows, '\t');
+    strbuf_copy_bytea (&chain->rows, link, DIGEST_LEN);
+    strbuf_putc (&chain->rows, '\n');
+    strbuf_append (&chain->ids, b->row_ids[r], 36);
+    strbuf_putc (&chain->ids, '\n');
+    chain->next_seq = seq;
+    memcpy (chain->next_head, link, DIGEST_LEN);
+    return true;
+}
+
+/* Forgets what the open transaction did to the chain. */
+static void
+chain_rewind (chain_t *chain)
+{
+    chain->next_seq = chain->seq;
+    memcpy (chain->next_head, chain->head, DIGEST_LEN);
+}
+
+/* COPYs the chained rows and their ids; the caller holds a savepoint. */
+static step_t
+copy_chained (PGconn *conn, chain_t *chain, char **error, char *sqlstate)
+{
+    step_t s = copy_in (conn, "COPY events (" EVENT_COLUMNS ", " CHAIN_COLUMNS ") FROM STDIN",
+                        chain->rows.data, chain->rows.len, error, sqlstate);
+    if (s == STEP_OK)
+        s = copy_in (conn, "COPY correlation_queue (event_id) FROM STDIN", chain->ids.data,
+                     chain->ids.len, error, sqlstate);
+    return s;
+}
+
+/* Records the tentative head in chain_heads (same transaction). */
+static step_t
+save_head (PGconn *conn, chain_t *chain, char **error)
+{
+    if (chain->next_seq == chain->seq)
+        return STEP_OK;
+    char seq[24], hex[2 * DIGEST_LEN + 1];
+    snprintf (seq, sizeof seq, "%" PRId64, chain->next_seq);
+    digest_hex (chain->next_head, hex);
+    const char *params[3] = {chain->chain_id, seq, hex};
+    PGresult *res = PQexecParams (
+        conn,
+        "INSERT INTO chain_heads (chain_id, seq, row_digest) "
+        "VALUES ($1, $2, decode($3, 'hex')) ON CONFLICT (chain_id) DO UPDATE SET "
+        "seq = EXCLUDED.seq, row_digest = EXCLUDED.row_digest, updated_at = now()",
+        3, NULL, params, NULL, NULL, 0);
+    step_t s = step_of (conn, res, error);
+    PQclear (res);
+    return s;
+}
+
+/* Marks in b->row_stored the rows whose ids are not stored yet (rows
+   already marked false stay so). */
+static step_t
+find_new_rows (PGconn *conn, batch_t *b, id_index_t *index, strbuf_t *scratch,
+               char **error)
+{
+    strbuf_reset (scratch);
+    strbuf_putc (scratch, '{');
+    for (size_t r = 0; r < b->n_rows; r++) {
+        if (r)
+            strbuf_putc (scratch, ',');
+        strbuf_append (scratch, b->row_ids[r], 36);
+    }
+    strbuf_putc (scratch, '}');
+    const char *params[1] = {scratch->data};
+    PGresult *res = PQexecParams (
+        conn, "SELECT event_id::text FROM events WHERE event_id = ANY ($1::uuid[])", 1, NULL,
+        params, NULL, NULL, 0);
     step_t s = step_of (conn, res, error);
     if (s == STEP_OK)
         for (int i = 0; i < PQntuples (res); i++) {
             long row = id_index_find (index, b->row_ids, PQgetvalue (res, i, 0));
             if (row >= 0)
-                b->row_stored[row] = true;
+                b->row_stored[row] = false;
         }
     PQclear (res);
     return s;
@@ -232,88 +444,177 @@ upsert_heartbeats (PGconn *conn, batch_t *b, const char *hub_id, char **error)
     return STEP_OK;
 }
 
-/* The direct path, for the usual batch whose ids are all new: the rows go
-   straight into events and correlation_queue with COPY, PostgreSQL's
-   fastest load, with no lookup first. When an id is already stored (a
-   redelivery) or another hub stores the same id meanwhile, the unique index
-   refuses the COPY: *conflict is set, the savepoint undone, and the caller
-   takes the staged path, which sorts new ids from known ones. */
+/* Chains and COPYs the rows of b marked in row_stored. On a row that
+   cannot be digested the step is a data error with the reason in *error. */
 static step_t
-insert_direct (PGconn *conn, batch_t *b, strbuf_t *ids, char **error, bool *conflict)
+insert_marked (PGconn *conn, batch_t *b, chain_t *chain, char **error, char *sqlstate)
 {
-    *conflict = false;
-    strbuf_reset (ids);
+    strbuf_reset (&chain->rows);
+    strbuf_reset (&chain->ids);
     for (size_t r = 0; r < b->n_rows; r++) {
-        strbuf_append (ids, b->row_ids[r], 36);
-        strbuf_putc (ids, '\n');
+        char why[512];
+        if (b->row_stored[r] && !chain_row (chain, b, r, why, sizeof why)) {
+            if (!*error) {
+                size_t n = strlen (why) + 80;
+                *error = malloc (n);
+                if (!*error)
+                    abort ();
+                snprintf (*error, n, "event %s cannot be digested: %s", b->row_ids[r], why);
+            }
+            return STEP_DATA_ERROR;
+        }
     }
-    char sqlstate[6] = "";
-    step_t s = run (conn, "SAVEPOINT onenet_direct", error);
-    if (s == STEP_OK)
-        s = copy_in (conn, "COPY events (" EVENT_COLUMNS ") FROM STDIN", b->copy.data,
-                     b->copy.len, error, sqlstate);
-    if (s == STEP_OK)
-        s = copy_in (conn, "COPY correlation_queue (event_id) FROM STDIN", ids->data,
-                     ids->len, error, sqlstate);
-    if (s == STEP_DATA_ERROR && strcmp (sqlstate, "23505") == 0) {
-        /* unique_violation: some id is stored already */
+    if (chain->ids.len == 0)
+        return STEP_OK;
+    return copy_chained (conn, chain, error, sqlstate);
+}
+
+/* The rows of the batch into events: directly with COPY when every id is
+   new, PostgreSQL's fastest load, with no lookup first. When an id is
+   already stored (a redelivery) or another hub stores the same id
+   meanwhile, the unique index refuses the COPY: the savepoint is undone,
+   the stored ids are looked up, and only the new rows are chained and
+   COPYed; repeated should another hub store one of them in between. */
+static step_t
+insert_rows (PGconn *conn, batch_t *b, id_index_t *index, chain_t *chain, char **error)
+{
+    for (size_t r = 0; r < b->n_rows; r++)
+        b->row_stored[r] = true;
+    step_t s = run (conn, "SAVEPOINT onenet_rows", error);
+    for (int attempt = 0; s == STEP_OK; attempt++) {
+        char sqlstate[6] = "";
+        s = insert_marked (conn, b, chain, error, sqlstate);
+        if (s != STEP_DATA_ERROR || strcmp (sqlstate, "23505") != 0)
+            break;
+        /* unique_violation on an event id: some are stored already */
         free (*error);
         *error = NULL;
-        *conflict = true;
-        return run (conn, "ROLLBACK TO SAVEPOINT onenet_direct", error);
+        chain_rewind (chain);
+        s = run (conn, "ROLLBACK TO SAVEPOINT onenet_rows", error);
+        if (s == STEP_OK && attempt == LOOKUP_TRIES) {
+            *error = strdup ("event ids kept colliding with events stored concurrently");
+            s = STEP_DATA_ERROR;
+        }
+        if (s == STEP_OK)
+            s = find_new_rows (conn, b, index, &chain->rows, error);
     }
-    for (size_t r = 0; r < b->n_rows && s == STEP_OK; r++)
-        b->row_stored[r] = true;
+    if (s != STEP_OK)
+        for (size_t r = 0; r < b->n_rows; r++)
+            b->row_stored[r] = false;
     return s;
 }
 
-/* The fast path: the whole batch in one transaction, directly when every
-   id is new, staged with ON CONFLICT when some is not. */
+/* Opens the batch's transaction. When it stores events it takes the
+   chain's transaction-scoped advisory lock, which orders the writers of one
+   chain: there is one unless two hubs run with the same hub id. Once
+   another writer has been seen, the head is read again under the lock in
+   every transaction, so the two take turns instead of colliding. */
 static step_t
-commit_fast (PGconn *conn, batch_t *b, id_index_t *index, const char *hub_id, strbuf_t *ids,
-             char **error)
+begin_batch (PGconn *conn, const batch_t *b, chain_t *chain, char **error)
 {
     step_t s = run (conn, "BEGIN", error);
-    if (s == STEP_OK && b->n_rows) {
-        bool conflict = false;
-        s = insert_direct (conn, b, ids, error, &conflict);
-        if (s == STEP_OK && conflict) {
-            s = copy_rows (conn, b->copy.data, b->copy.len, error);
-            if (s == STEP_OK)
-                s = insert_staged (conn, b, index, error);
-        }
+    if (s != STEP_OK || !b->n_rows)
+        return s;
+    const char *params[1] = {chain->chain_id};
+    PGresult *res = PQexecParams (
+        conn, "SELECT pg_advisory_xact_lock(" CHAIN_LOCK_CLASS ", hashtext($1))", 1, NULL,
+        params, NULL, NULL, 0);
+    s = step_of (conn, res, error);
+    PQclear (res);
+    if (s != STEP_OK || !chain->shared)
+        return s;
+    int64_t seq = chain->seq;
+    if (!load_head (conn, chain, true))
+        return db_lost (conn) ? STEP_CONN_ERROR : STEP_DATA_ERROR;
+    int64_t now = clock_mono_ms ();
+    if (chain->seq != seq && now - chain->warned_ms >= 60000) {
+        chain->warned_ms = now;
+        log_error ("another writer advances this hub's hash chain (two hubs with one hub "
+                   "id?); taking turns with it",
+                   "chain=%s seq=%" PRId64 " was=%" PRId64, chain->chain_id, chain->seq, seq);
     }
+    return STEP_OK;
+}
+
+/* The fast path: the whole batch in one transaction. */
+static step_t
+commit_fast (PGconn *conn, batch_t *b, id_index_t *index, chain_t *chain, const char *hub_id,
+             char **error)
+{
+    step_t s = begin_batch (conn, b, chain, error);
+    if (s == STEP_OK && b->n_rows)
+        s = insert_rows (conn, b, index, chain, error);
+    if (s == STEP_OK)
+        s = save_head (conn, chain, error);
     if (s == STEP_OK)
         s = insert_dead_letters (conn, b, hub_id, error);
     if (s == STEP_OK)
         s = upsert_heartbeats (conn, b, hub_id, error);
     if (s == STEP_OK)
         s = run (conn, "COMMIT", error);
-    else if (s == STEP_DATA_ERROR)
+    else if (s != STEP_CONN_ERROR)
         run (conn, "ROLLBACK", NULL);
     return s;
 }
 
-/* The slow path: one savepoint per row, so a row PostgreSQL refuses is
-   refused alone (and recorded as a dead letter) while the rest commit. */
+/* Stores row r alone under the open savepoint: looked up first (a stored
+   id is a duplicate and takes no sequence number), then chained and
+   COPYed. *duplicate is set when the COPY found the id stored after all. */
 static step_t
-commit_row_by_row (PGconn *conn, batch_t *b, id_index_t *index, const char *hub_id)
+insert_one (PGconn *conn, batch_t *b, size_t r, chain_t *chain, char **error,
+            bool *duplicate)
+{
+    const char *params[1] = {b->row_ids[r]};
+    PGresult *res = PQexecParams (conn, "SELECT 1 FROM events WHERE event_id = $1::uuid", 1,
+                                  NULL, params, NULL, NULL, 0);
+    step_t s = step_of (conn, res, error);
+    bool stored = s == STEP_OK && PQntuples (res) > 0;
+    PQclear (res);
+    if (s != STEP_OK || stored)
+        return s;
+    for (size_t i = 0; i < b->n_rows; i++)
+        b->row_stored[i] = i == r;
+    char sqlstate[6] = "";
+    s = insert_marked (conn, b, chain, error, sqlstate);
+    if (s != STEP_OK)
+        b->row_stored[r] = false;
+    if (s == STEP_DATA_ERROR && strcmp (sqlstate, "23505") == 0)
+        *duplicate = true; /* another hub stored it since the lookup */
+    return s;
+}
+
+/* The slow path: one savepoint per row, so a row PostgreSQL refuses (or
+   one that cannot be digested) is refused alone and recorded as a dead
+   letter, taking no sequence number, while the rest commit. */
+static step_t
+commit_row_by_row (PGconn *conn, batch_t *b, chain_t *chain, const char *hub_id)
 {
     char *error = NULL;
-    step_t s = run (conn, "BEGIN", &error);
+    bool *stored = calloc (b->n_rows ? b->n_rows : 1, sizeof *stored);
+    if (!stored)
+        abort ();
+    step_t s = begin_batch (conn, b, chain, &error);
     for (size_t r = 0; s == STEP_OK && r < b->n_rows; r++) {
         size_t start = r ? b->row_end[r - 1] : 0;
         char *row_error = NULL;
+        int64_t seq = chain->next_seq;
+        uint8_t head[DIGEST_LEN];
+        memcpy (head, chain->next_head, DIGEST_LEN);
+        bool duplicate = false;
         s = run (conn, "SAVEPOINT onenet_row", &row_error);
         if (s == STEP_OK)
-            s = copy_rows (conn, b->copy.data + start, b->row_end[r] - start, &row_error);
-        if (s == STEP_OK)
-            s = insert_staged (conn, b, index, &row_error);
-        if (s == STEP_OK)
-            s = run (conn, "DELETE FROM ingest_stage", &row_error);
-        if (s == STEP_DATA_ERROR) {
+            s = insert_one (conn, b, r, chain, &row_error, &duplicate);
+        stored[r] = s == STEP_OK && b->row_stored[r];
+        if (s == STEP_DATA_ERROR && duplicate) {
+            chain->next_seq = seq;
+            memcpy (chain->next_head, head, DIGEST_LEN);
             s = run (conn, "ROLLBACK TO SAVEPOINT onenet_row", &error);
-            b->row_stored[r] = false;
+            free (row_error);
+        }
+        else if (s == STEP_DATA_ERROR) {
+            chain->next_seq = seq;
+            memcpy (chain->next_head, head, DIGEST_LEN);
+            s = run (conn, "ROLLBACK TO SAVEPOINT onenet_row", &error);
             b->row_error[r] = row_error;
             log_warn ("event refused by the database", "event=%s error=\"%s\"",
                       b->row_ids[r], row_error);
@@ -324,17 +625,24 @@ commit_row_by_row (PGconn *conn, batch_t *b, id_index_t *index, const char *hub_
         else
             free (row_error);
     }
+    memcpy (b->row_stored, stored, b->n_rows * sizeof *stored);
+    free (stored);
+    if (s == STEP_OK)
+        s = save_head (conn, chain, &error);
     if (s == STEP_OK)
         s = insert_dead_letters (conn, b, hub_id, &error);
     if (s == STEP_OK)
         s = upsert_heartbeats (conn, b, hub_id, &error);
     if (s == STEP_OK)
         s = run (conn, "COMMIT", &error);
-    if (s == STEP_DATA_ERROR) {
+    if (s == STEP_DATA_ERROR)
         log_error ("batch could not be stored even row by row", "error=\"%s\"",
                    error ? error : "");
+    if (s == STEP_DATA_ERROR || s == STEP_CHAIN_CONFLICT)
         run (conn, "ROLLBACK", NULL);
-    }
+    if (s == STEP_CHAIN_CONFLICT)
+        log_error ("another writer holds this hub's hash chain (two hubs with one hub id?)",
+                   "chain=%s error=\"%s\"", chain->chain_id, error ? error : "");
     free (error);
     return s;
 }
@@ -387,29 +695,47 @@ fetch_tasks (PGconn *conn, batch_t *b)
 
 /* Commits one batch; returns false if the connection was lost. */
 static bool
-commit_batch (PGconn *conn, batch_t *b, id_index_t *index, const char *hub_id,
-              strbuf_t *ids)
+commit_batch (PGconn *conn, batch_t *b, id_index_t *index, chain_t *chain,
+              const char *hub_id)
 {
     int64_t t0 = clock_mono_us ();
     id_index_reset (index, b->n_rows);
     for (size_t r = 0; r < b->n_rows; r++)
         id_index_put (index, b->row_ids, r);
-    char *error = NULL;
-    step_t s = commit_fast (conn, b, index, hub_id, ids, &error);
-    if (s == STEP_DATA_ERROR) {
-        log_warn ("batch refused by the database, retrying row by row",
-                  "rows=%zu error=\"%s\"", b->n_rows, error ? error : "");
-        for (size_t r = 0; r < b->n_rows; r++)
-            b->row_stored[r] = false;
-        s = commit_row_by_row (conn, b, index, hub_id);
+    step_t s = STEP_CHAIN_CONFLICT;
+    for (int attempt = 0; s == STEP_CHAIN_CONFLICT && attempt < 3; attempt++) {
+        char *error = NULL;
+        s = commit_fast (conn, b, index, chain, hub_id, &error);
+        if (s == STEP_DATA_ERROR) {
+            log_warn ("batch refused by the database, retrying row by row",
+                      "rows=%zu error=\"%s\"", b->n_rows, error ? error : "");
+            chain_rewind (chain);
+            for (size_t r = 0; r < b->n_rows; r++)
+                b->row_stored[r] = false;
+            s = commit_row_by_row (conn, b, chain, hub_id);
+        }
+        else if (s == STEP_CHAIN_CONFLICT)
+            log_error ("another writer holds this hub's hash chain (two hubs with one hub "
+                       "id?); reloading its head",
+                       "chain=%s seq=%" PRId64 " error=\"%s\"", chain->chain_id,
+                       chain->next_seq, error ? error : "");
+        free (error);
+        if (s == STEP_CHAIN_CONFLICT) {
+            chain->shared = true; /* from now on read the head under the lock */
+            chain_rewind (chain);
+        }
     }
-    free (error);
     b->commit_us = clock_mono_us () - t0;
     if (s == STEP_OK) {
+        chain->seq = chain->next_seq;
+        memcpy (chain->head, chain->next_head, DIGEST_LEN);
         b->outcome = BATCH_COMMITTED;
         fetch_tasks (conn, b);
         return true;
     }
+    chain_rewind (chain);
+    for (size_t r = 0; r < b->n_rows; r++)
+        b->row_stored[r] = false;
     b->outcome = BATCH_UNAVAILABLE;
     return s != STEP_CONN_ERROR;
 }
@@ -428,15 +754,18 @@ store_run (void *pipe, void *arg)
     PGconn *conn = NULL;
     id_index_t index;
     id_index_init (&index);
-    strbuf_t ids; /* scratch for the direct path */
-    strbuf_init (&ids);
+    chain_t chain = {.chain_id = config->hub_id};
+    strbuf_init (&chain.rows);
+    strbuf_init (&chain.ids);
+    strbuf_init (&chain.fields);
+    strbuf_init (&chain.encoding);
     int backoff_ms = 100;
     int64_t next_try = 0;
     char announced = 0; /* last status told to ingest */
 
     while (true) {
         if (!conn && clock_mono_ms () >= next_try) {
-            conn = open_session (config);
+            conn = open_session (config, &chain);
             if (conn) {
                 backoff_ms = 100;
                 if (announced != 'U')
@@ -475,7 +804,7 @@ store_run (void *pipe, void *arg)
             continue;
         if (!conn)
             b->outcome = BATCH_UNAVAILABLE;
-        else if (!commit_batch (conn, b, &index, config->hub_id, &ids)) {
+        else if (!commit_batch (conn, b, &index, &chain, config->hub_id)) {
             log_warn ("store unavailable: lost the PostgreSQL connection, batch not "
                       "stored, acknowledgements stopped",
                       "hub=%s rows=%zu", config->hub_id, b->n_rows);
@@ -488,7 +817,10 @@ store_run (void *pipe, void *arg)
         zmq_send (pipe, &b, sizeof b, 0);
     }
     id_index_free (&index);
-    strbuf_free (&ids);
+    strbuf_free (&chain.rows);
+    strbuf_free (&chain.ids);
+    strbuf_free (&chain.fields);
+    strbuf_free (&chain.encoding);
     if (conn)
         PQfinish (conn);
 }

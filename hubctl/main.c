@@ -73,6 +73,7 @@ static const hubctl_command_t commands[] = {
     {"migrate", cmd_migrate, "apply the schema migrations this hubctl carries"},
     {"report", cmd_report, "the monthly supervision report as a self-contained HTML page"},
     {"keys", cmd_keys, "CURVE keys: generate, add, list, retire (rotation), reload"},
+    {"verify", cmd_verify, "check the events' hash chains: nothing changed, removed, inserted"},
 };
 #define N_COMMANDS (sizeof commands / sizeof *commands)
 
