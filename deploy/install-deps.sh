@@ -19,6 +19,7 @@ PACKAGES=(
   postgresql-15 postgresql-client-15
   python3 python3-pytest python3-psycopg2 python3-zmq python3-protobuf
   valgrind sudo procps
+  systemd python3-matplotlib
 )
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
