@@ -25,7 +25,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,50 +34,10 @@ import uuid
 
 import psycopg2
 
+from benchlib import Hub, fresh_db, mib, proc_memory, with_db
+
 COLUMNS = ("event_id, agency, adapter_id, case_no, event_type, occurred_at, "
            "accepted_at, received_at, schema_version, keys, attrs, hub_id")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def with_db(conninfo, dbname):
-    """The conninfo URI pointed at another database."""
-    base, _, _ = conninfo.rpartition("/")
-    return f"{base}/{dbname}"
-
-
-def fresh_db(admin, name):
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        cur.execute(f"CREATE DATABASE {name}")
-
-
-class Hub:
-    def __init__(self, build, conninfo, workdir, extra=()):
-        self.port = free_port()
-        self.endpoint = f"tcp://127.0.0.1:{self.port}"
-        self.log_path = os.path.join(workdir, f"hub-{self.port}.log")
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [os.path.join(build, "onenet-hub"), "--db", conninfo, "--listen",
-             self.endpoint, "--hub-id", "bench-hub", *extra],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            with open(self.log_path) as f:
-                if "store available" in f.read():
-                    return
-            time.sleep(0.05)
-        raise RuntimeError(f"hub did not start, see {self.log_path}")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-        self.log.close()
 
 
 def run_senders(build, endpoint, senders, events, tag, rate=0, batch=500, window=8):
