@@ -11,7 +11,8 @@ the hub and every adapter, the resident set (VmRSS), its high-water mark
 (VmHWM) and the number of open file descriptors, and the latency of the
 events stored in that minute: from the adapter taking the record into its
 outbox (accepted_at) to the start of the hub transaction that stored it
-(stored_at), p50/p99/max.
+(stored_at), p50/p99/max, and split at the hub's receipt (received_at)
+into the adapter's part and the hub's.
 
 At the end it stops feeding, waits until every event is stored and
 correlated, counts them, and prints a verdict line:
@@ -109,16 +110,25 @@ def sample(name, pid):
 
 
 def latency(cur, since, until):
-    cur.execute(
-        "SELECT count(*),"
-        " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM stored_at - accepted_at)),"
-        " percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM stored_at - accepted_at)),"
-        " max(extract(epoch FROM stored_at - accepted_at))"
-        " FROM events WHERE stored_at >= %s AND stored_at < %s AND accepted_at IS NOT NULL",
-        (since, until))
-    n, p50, p99, mx = cur.fetchone()
+    """Percentiles (ms) of the events stored in [SINCE, UNTIL): accept-to-store
+    in all, and its two parts: accept-to-receive (the adapter's outbox,
+    its send window and the network) and receive-to-store (the hub's batch
+    queue up to the start of the storing transaction)."""
+    parts = {"all": "stored_at - accepted_at", "adapter": "received_at - accepted_at",
+             "hub": "stored_at - received_at"}
+    cols = ", ".join(
+        f"percentile_cont({q}) WITHIN GROUP (ORDER BY extract(epoch FROM {expr}))"
+        for expr in parts.values() for q in (0.5, 0.99))
+    cur.execute(f"SELECT count(*), max(extract(epoch FROM stored_at - accepted_at)), {cols}"
+                " FROM events WHERE stored_at >= %s AND stored_at < %s"
+                " AND accepted_at IS NOT NULL", (since, until))
+    row = cur.fetchone()
     ms = (lambda v: 1000.0 * float(v) if v is not None else float("nan"))
-    return {"events": n, "p50_ms": ms(p50), "p99_ms": ms(p99), "max_ms": ms(mx)}
+    out = {"events": row[0], "max_ms": ms(row[1])}
+    for i, name in enumerate(parts):
+        out["p50_ms" if name == "all" else f"{name}_p50_ms"] = ms(row[2 + 2 * i])
+        out["p99_ms" if name == "all" else f"{name}_p99_ms"] = ms(row[3 + 2 * i])
+    return out
 
 
 def print_samples(label, samples):
@@ -187,7 +197,9 @@ def main():
                                 "correlation_backlog": backlog, "processes": snap})
                 print(f"minute {len(minutes):2d}: stored {lat['events']:,} "
                       f"({lat['events'] / 60:,.0f}/s)  accept-to-store p50 {lat['p50_ms']:.1f} ms "
-                      f"p99 {lat['p99_ms']:.1f} ms max {lat['max_ms']:.1f} ms  "
+                      f"p99 {lat['p99_ms']:.1f} ms max {lat['max_ms']:.1f} ms "
+                      f"(adapter p50/p99 {lat['adapter_p50_ms']:.1f}/{lat['adapter_p99_ms']:.1f}, "
+                      f"hub {lat['hub_p50_ms']:.1f}/{lat['hub_p99_ms']:.1f})  "
                       f"correlation backlog {backlog}", flush=True)
                 print_samples("          ", snap)
                 minute_from = minute_to
