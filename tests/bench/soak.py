@@ -170,12 +170,11 @@ def main():
     status = 0
     try:
         t0 = time.monotonic()
-        end = t0 + args.minutes * 60
+        ticks = int(args.minutes * 60)
         next_minute = t0 + 60
         minute_from = datetime.datetime.now(datetime.timezone.utc)
         fed = 0
-        tick = 0
-        while time.monotonic() < end:
+        for tick in range(ticks):
             for a in adapters:
                 if a.proc.poll() is not None:
                     raise RuntimeError(f"adapter {a.agency} exited, see {a.log_path}")
@@ -185,9 +184,10 @@ def main():
             for a in adapters:
                 a.drop(lines[a.agency])
             fed += rate
-            tick += 1
-            now = time.monotonic()
-            if now >= next_minute:
+            sleep = t0 + tick + 1 - time.monotonic()
+            if sleep > 0:
+                time.sleep(sleep)
+            if time.monotonic() >= next_minute:
                 minute_to = datetime.datetime.now(datetime.timezone.utc)
                 lat = latency(cur, minute_from, minute_to)
                 cur.execute("SELECT count(*) FROM correlation_queue")
@@ -204,9 +204,6 @@ def main():
                 print_samples("          ", snap)
                 minute_from = minute_to
                 next_minute += 60
-            sleep = t0 + tick - time.monotonic()
-            if sleep > 0:
-                time.sleep(sleep)
         feed_seconds = time.monotonic() - t0
 
         # drain: every event stored and correlated
