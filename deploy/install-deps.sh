@@ -20,7 +20,8 @@ PACKAGES=(
   postgresql-15 postgresql-client-15
   python3 python3-pytest python3-psycopg2 python3-zmq python3-protobuf
   valgrind sudo procps
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev \
+  systemd python3-matplotlib
 )
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }

@@ -12,10 +12,17 @@ Measures, side by side in one run and on one database:
   (e) correlation: how fast the hub's correlator turns the stored events
       into workflow instances, timed from the first send until the queue is
       empty. The senders send whole property-transfer cases (land, tax,
-      power and water events sharing a unit number).
+      power and water events sharing a unit number);
+  (f) the naive design: the same rows stored with one INSERT and one commit
+      per event over 8 connections (onenet-bench-naive, C and libpq);
+  (g) throughput and p50/p99 latency against offered load (one paced
+      sender per rate), drawn into an SVG whose path is printed;
+  (h) the hub's memory: peak VmRSS while the rounds run, and VmRSS/VmHWM
+      after every quarter of a million events through one hub process.
 Each throughput figure is repeated --rounds times, interleaved, and the
 median is reported with the ratio to the median COPY rate. The rows COPY'd
-are exactly the rows the hub stored in its first round.
+(and INSERTed one by one) are exactly the rows the hub stored in its first
+round.
 
 Usage: tests/bench/run.sh [--events N] [--senders K] [--rounds R] ...
 (run.sh builds, starts a private PostgreSQL and calls this script).
@@ -25,60 +32,20 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
+import threading
 import tempfile
 import time
 import uuid
 
 import psycopg2
 
+from benchlib import Hub, fresh_db, mib, proc_memory, with_db
+
 COLUMNS = ("event_id, agency, adapter_id, case_no, event_type, occurred_at, "
            "accepted_at, received_at, schema_version, keys, attrs, hub_id")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def with_db(conninfo, dbname):
-    """The conninfo URI pointed at another database."""
-    base, _, _ = conninfo.rpartition("/")
-    return f"{base}/{dbname}"
-
-
-def fresh_db(admin, name):
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        cur.execute(f"CREATE DATABASE {name}")
-
-
-class Hub:
-    def __init__(self, build, conninfo, workdir, extra=()):
-        self.port = free_port()
-        self.endpoint = f"tcp://127.0.0.1:{self.port}"
-        self.log_path = os.path.join(workdir, f"hub-{self.port}.log")
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [os.path.join(build, "onenet-hub"), "--db", conninfo, "--listen",
-             self.endpoint, "--hub-id", "bench-hub", "--insecure", *extra],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            with open(self.log_path) as f:
-                if "store available" in f.read():
-                    return
-            time.sleep(0.05)
-        raise RuntimeError(f"hub did not start, see {self.log_path}")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-        self.log.close()
 
 
 def run_senders(build, endpoint, senders, events, tag, rate=0, batch=500, window=8):
@@ -155,25 +122,153 @@ def run_adapters(build, endpoint, files, workdir, tag):
     return time.monotonic() - t0
 
 
-def copy_rate(conninfo, rows_path, n_rows):
+def scratch_table(conninfo, name):
+    """An empty table shaped like `events` (same columns, same indexes)."""
     conn = psycopg2.connect(conninfo)
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS copy_target")
-        cur.execute("CREATE TABLE copy_target (LIKE events INCLUDING ALL)")
+        cur.execute(f"DROP TABLE IF EXISTS {name}")
+        cur.execute(f"CREATE TABLE {name} (LIKE events INCLUDING ALL)")
+    return conn
+
+
+def drop_checked(conn, name, n_rows):
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {name}")
+        stored = cur.fetchone()[0]
+        cur.execute(f"DROP TABLE {name}")
+    conn.commit()
+    conn.close()
+    if stored != n_rows:
+        raise RuntimeError(f"{name}: {stored} rows stored, {n_rows} expected")
+
+
+def copy_rate(conninfo, rows_path, n_rows):
+    conn = scratch_table(conninfo, "copy_target")
     conn.autocommit = False
     t0 = time.monotonic()
     with conn.cursor() as cur, open(rows_path) as f:
         cur.copy_expert(f"COPY copy_target ({COLUMNS}) FROM STDIN", f)
     conn.commit()
     seconds = time.monotonic() - t0
-    with conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM copy_target")
-        assert cur.fetchone()[0] == n_rows
-        cur.execute("DROP TABLE copy_target")
-    conn.commit()
-    conn.close()
+    drop_checked(conn, "copy_target", n_rows)
     return n_rows / seconds
+
+
+def naive_rate(build, conninfo, rows_path, n_rows, connections):
+    """One INSERT and one commit per event over CONNECTIONS connections."""
+    conn = scratch_table(conninfo, "naive_target")
+    out = subprocess.run(
+        [os.path.join(build, "onenet-bench-naive"), "--db", conninfo, "--rows", rows_path,
+         "--table", "naive_target", "--columns", COLUMNS, "--connections",
+         str(connections), "--limit", str(n_rows)],
+        stdout=subprocess.PIPE, text=True, check=True).stdout
+    res = json.loads(out)
+    drop_checked(conn, "naive_target", res["events"])
+    return res["rate"]
+
+
+class MemoryWatch:
+    """Samples a process's VmRSS every 100 ms on a thread; .peak in KiB."""
+
+    def __init__(self, pid):
+        self.pid, self.peak = pid, 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.done.wait(0.1):
+            try:
+                self.peak = max(self.peak, proc_memory(self.pid)[0])
+            except OSError:
+                return
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+        return self.peak
+
+
+def load_sweep(args, admin, workdir):
+    """Throughput and latency at each offered rate, one paced sender."""
+    fresh_db(admin, "onenet_bench")
+    hub = Hub(args.build, with_db(args.db, "onenet_bench"), workdir)
+    points = []
+    try:
+        for rate in args.sweep_rates:
+            # a batch per millisecond at most, as an adapter under that load sends
+            batch = max(5, rate // 1000)
+            _, res = run_senders(args.build, hub.endpoint, 1, rate * args.sweep_seconds,
+                                 f"sweep{rate}", rate=rate, batch=batch, window=256)
+            r = res[0]
+            points.append({"offered": rate, "achieved": r["rate"], "p50_ms": r["p50_ms"],
+                           "p99_ms": r["p99_ms"], "max_ms": r["max_ms"]})
+            print(f"  offered {rate:>6,}/s: achieved {r['rate']:>8,.0f}/s  "
+                  f"p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms", flush=True)
+    finally:
+        hub.stop()
+    return points
+
+
+def plot_sweep(points, path, figures):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    offered = [p["offered"] for p in points]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    ax1.plot(offered, [p["achieved"] for p in points], "o-", label="hub, acknowledged")
+    ax1.plot(offered, offered, ":", color="grey", label="offered")
+    ax1.axhline(figures["hub_events_per_s"], color="C2", ls="--",
+                label=f"hub, 4 senders unpaced ({figures['hub_events_per_s']:,.0f}/s)")
+    ax1.axhline(figures["copy_rows_per_s"], color="C3", ls="--",
+                label=f"PostgreSQL COPY ({figures['copy_rows_per_s']:,.0f}/s)")
+    ax1.axhline(figures["naive_events_per_s"], color="C4", ls="--",
+                label=f"naive INSERT+commit ({figures['naive_events_per_s']:,.0f}/s)")
+    ax1.set_xscale("log")
+    ax1.set_yscale("log")
+    ax1.set_xlabel("offered load (events/s, one paced sender)")
+    ax1.set_ylabel("events/s")
+    ax1.set_title("throughput")
+    ax1.legend(fontsize=7)
+    ax2.plot(offered, [p["p50_ms"] for p in points], "o-", label="p50")
+    ax2.plot(offered, [p["p99_ms"] for p in points], "s-", label="p99")
+    ax2.axhline(10, color="grey", ls=":", label="p99 target 10 ms")
+    ax2.set_xscale("log")
+    ax2.set_yscale("log")
+    ax2.set_xlabel("offered load (events/s)")
+    ax2.set_ylabel("send to acknowledgement (ms)")
+    ax2.set_title("latency")
+    ax2.legend(fontsize=7)
+    fig.suptitle("onenet hub: durable ingest against offered load")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def memory_run(args, admin, workdir):
+    """VmRSS and VmHWM of one hub process after every quarter of
+    --memory-events events, the last figure once correlation caught up."""
+    fresh_db(admin, "onenet_bench")
+    conninfo = with_db(args.db, "onenet_bench")
+    hub = Hub(args.build, conninfo, workdir)
+    marks = []
+    try:
+        marks.append((0, *proc_memory(hub.pid)))
+        per_sender = args.memory_events // 4 // args.senders
+        for wave in range(4):
+            run_senders(args.build, hub.endpoint, args.senders, per_sender, f"mem{wave}")
+            marks.append(((wave + 1) * per_sender * args.senders, *proc_memory(hub.pid)))
+            rss, hwm = marks[-1][1:]
+            print(f"  after {marks[-1][0]:>9,} events: VmRSS {mib(rss):.1f} MiB  "
+                  f"VmHWM {mib(hwm):.1f} MiB", flush=True)
+        wait_correlated(conninfo)
+        rss, hwm = proc_memory(hub.pid)
+        print(f"  all correlated:         VmRSS {mib(rss):.1f} MiB  VmHWM {mib(hwm):.1f} MiB",
+              flush=True)
+    finally:
+        hub.stop()
+    return marks, (rss, hwm)
 
 
 def main():
@@ -187,14 +282,25 @@ def main():
                     help="events per real adapter (0 skips that part)")
     ap.add_argument("--latency-rate", type=int, default=5000)
     ap.add_argument("--latency-seconds", type=int, default=20)
+    ap.add_argument("--naive-events", type=int, default=40000,
+                    help="rows of the hub's first round stored one INSERT+commit each")
+    ap.add_argument("--naive-connections", type=int, default=8)
+    ap.add_argument("--sweep-rates", default="1000,2000,5000,10000,20000,40000",
+                    help="offered rates (events/s) for the load sweep; empty skips it")
+    ap.add_argument("--sweep-seconds", type=int, default=8)
+    ap.add_argument("--plot", help="SVG of the load sweep (default: BUILD/bench-load.svg)")
+    ap.add_argument("--memory-events", type=int, default=1000000,
+                    help="events through one hub for the memory figures (0 skips)")
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
+    args.sweep_rates = [int(r) for r in args.sweep_rates.split(",") if r.strip()]
 
     workdir = tempfile.mkdtemp(prefix="onenet-bench.")
     admin = psycopg2.connect(args.db)
     admin.autocommit = True
     total = args.events * args.senders
     hub_rates, copy_rates, adapter_rates, corr_rates = [], [], [], []
+    naive_rates, hub_peaks = [], []
     rows_path = os.path.join(workdir, "rows.copy")
     files = ndjson_files(workdir, args.senders, args.adapter_events) \
         if args.adapter_events else []
@@ -204,6 +310,7 @@ def main():
         fresh_db(admin, "onenet_bench")
         conninfo = with_db(args.db, "onenet_bench")
         hub = Hub(args.build, conninfo, workdir)
+        watch = MemoryWatch(hub.pid)
         try:
             t0 = time.monotonic()
             wall, _ = run_senders(args.build, hub.endpoint, args.senders, args.events,
@@ -217,13 +324,18 @@ def main():
                     cur.copy_expert(f"COPY (SELECT {COLUMNS} FROM events) TO STDOUT", f)
                 conn.close()
             copy_rates.append(copy_rate(conninfo, rows_path, total))
+            naive_rates.append(naive_rate(args.build, conninfo, rows_path,
+                                          min(args.naive_events, total),
+                                          args.naive_connections))
             if files:
                 wall = run_adapters(args.build, hub.endpoint, files, workdir, f"a{rnd}")
                 adapter_rates.append(len(files) * args.adapter_events / wall)
         finally:
+            hub_peaks.append(watch.stop())
             hub.stop()
         print(f"  round {rnd + 1}: hub {hub_rates[-1]:,.0f} ev/s, correlated "
-              f"{corr_rates[-1]:,.0f} ev/s, COPY {copy_rates[-1]:,.0f} rows/s"
+              f"{corr_rates[-1]:,.0f} ev/s, COPY {copy_rates[-1]:,.0f} rows/s, "
+              f"naive {naive_rates[-1]:,.0f} ev/s, hub peak RSS {mib(hub_peaks[-1]):.1f} MiB"
               + (f", adapters {adapter_rates[-1]:,.0f} ev/s" if files else ""), flush=True)
 
     # latency at a fixed offered rate, on a fresh database
@@ -236,6 +348,15 @@ def main():
     finally:
         hub.stop()
     lat = res[0]
+
+    points = []
+    if args.sweep_rates:
+        print("load sweep (one paced sender per offered rate):", flush=True)
+        points = load_sweep(args, admin, workdir)
+    marks, settled = [], None
+    if args.memory_events:
+        print(f"hub memory over {args.memory_events:,} events (one hub process):", flush=True)
+        marks, settled = memory_run(args, admin, workdir)
 
     med = statistics.median
     figures = {
@@ -250,11 +371,22 @@ def main():
         "latency_p50_ms": lat["p50_ms"],
         "latency_p99_ms": lat["p99_ms"],
         "latency_max_ms": lat["max_ms"],
+        "naive_events_per_s": med(naive_rates),
+        "naive_connections": args.naive_connections,
+        "hub_over_naive": med(hub_rates) / med(naive_rates),
+        "naive_over_copy": med(naive_rates) / med(copy_rates),
+        "hub_peak_rss_kib_under_load": max(hub_peaks),
+        "load_sweep": points,
+        "memory_marks": [{"events": m[0], "rss_kib": m[1], "hwm_kib": m[2]} for m in marks],
+        "memory_settled": {"rss_kib": settled[0], "hwm_kib": settled[1]} if settled else None,
     }
     print()
     print(f"COPY into events-shaped table    {figures['copy_rows_per_s']:>10,.0f} rows/s (median)")
     print(f"hub, durable + acknowledged      {figures['hub_events_per_s']:>10,.0f} ev/s   "
           f"ratio {figures['hub_over_copy']:.2f}  (target >= 0.5)")
+    print(f"naive: INSERT+commit per event   {figures['naive_events_per_s']:>10,.0f} ev/s   "
+          f"ratio {figures['naive_over_copy']:.2f}  ({args.naive_connections} connections; "
+          f"hub / naive {figures['hub_over_naive']:.1f}x)")
     print(f"correlated into workflows        {figures['correlated_events_per_s']:>10,.0f} ev/s   "
           f"ratio {figures['correlated_events_per_s'] / figures['copy_rows_per_s']:.2f}")
     if adapter_rates:
@@ -262,6 +394,16 @@ def main():
               f"ratio {figures['adapters_over_copy']:.2f}")
     print(f"latency at {args.latency_rate}/s offered        p50 {lat['p50_ms']:.2f} ms  "
           f"p99 {lat['p99_ms']:.2f} ms  max {lat['max_ms']:.2f} ms  (target p99 <= 10 ms)")
+    print(f"hub peak RSS under load          {mib(max(hub_peaks)):>10.1f} MiB  "
+          f"(rounds: {', '.join(f'{mib(p):.1f}' for p in hub_peaks)})")
+    if marks:
+        print(f"hub RSS after {marks[-1][0]:,} events     {mib(marks[-1][1]):>10.1f} MiB  "
+              f"(after {marks[1][0]:,}: {mib(marks[1][1]):.1f} MiB; correlated: "
+              f"{mib(settled[0]):.1f} MiB; VmHWM {mib(settled[1]):.1f} MiB)")
+    if points:
+        plot = args.plot or os.path.join(args.build, "bench-load.svg")
+        plot_sweep(points, plot, figures)
+        print(f"plot of throughput and latency against offered load: {plot}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(figures, f, indent=2)
