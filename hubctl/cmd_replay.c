@@ -10,8 +10,10 @@
       hub checks each event's own agency. The hub answers per event:
       STORED, DUPLICATE (it was stored before: replaying twice is
       harmless), REJECTED (still invalid, with the reason) or RETRY.
-    Unreadable messages (MALFORMED, MESSAGE_TOO_LARGE) and events without
-    an event id are not replayable: they are listed and skipped.
+    Unreadable messages (MALFORMED, MESSAGE_TOO_LARGE), events without an
+    event id and events refused because their sender may not speak for
+    their agency (AGENCY_MISMATCH: replaying them with an operator's key
+    would launder them) are not replayable: they are listed and skipped.
 
     replayed_at is set for the dead letters re-queued, STORED or DUPLICATE. */
 #include <errno.h>
@@ -422,6 +424,9 @@ not_replayable (PGresult *page, int r, unsigned char **payload, size_t *len)
     if (!strcmp (code, "MALFORMED") || !strcmp (code, "MESSAGE_TOO_LARGE"))
         return "an unreadable message, not a case event: the sender must fix it and "
                "send it again";
+    if (!strcmp (code, "AGENCY_MISMATCH"))
+        return "its sender was not entitled to speak for the event's agency: only that "
+               "agency's own adapter may send it again";
     if (PQgetisnull (page, r, 1))
         return "the event has no event_id: the sender must give it one and send it "
                "again";

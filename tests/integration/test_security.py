@@ -141,6 +141,15 @@ def test_adapter_key_speaks_only_for_its_agency(pb, db, procs, hub_client, keys)
     assert reply.WhichOneof("body") == "error" and reply.error.code == pb.AGENCY_MISMATCH
     assert c.heartbeat(adapter_id="tax-01", agency="tax").hub_id
 
+    # a read-write operator's replay of everything does not launder them
+    keys.add(keys.generate("bob.key"), "read-write", name="bob")
+    r = hubctl("--db", db, "--secret-key", keys.dir / "bob.key", "--hub-public-key",
+               keys.hub_public, "replay", "--hub", hub.endpoint, "--timeout", "3", "--all")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "0 replayed, 3 not replayable" in r.stdout, r.stdout
+    assert "only that agency's own adapter may send it again" in r.stdout, r.stdout
+    assert query(db, "SELECT count(*) FROM events") == [(1,)]
+
 
 def test_real_adapter_end_to_end_with_curve(db, procs, keys, tmp_path):
     keys.adapter("land.key", "land", "land-01")
