@@ -214,3 +214,15 @@ strbuf_copy_bytea (strbuf_t *sb, const uint8_t *bytes, size_t len)
     }
     sb->data[sb->len] = '\0';
 }
+
+bool
+utf8_valid (const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *) s; *p;) {
+        size_t n = utf8_char_len (p);
+        if (n == 0)
+            return false;
+        p += n;
+    }
+    return true;
+}

@@ -6,6 +6,7 @@
 #ifndef ONENET_STRBUF_H
 #define ONENET_STRBUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,9 @@ void strbuf_copy_field (strbuf_t *sb, const char *s, size_t len);
    p starts no such character (a stray continuation byte, an overlong
    form, a surrogate, past U+10FFFF). p points at a NUL-terminated string. */
 size_t utf8_char_len (const unsigned char *p);
+
+/* True when S (NUL-terminated) is valid UTF-8 throughout. */
+bool utf8_valid (const char *s);
 
 /* Copies s into out (outlen bytes, NUL included) for quoting in a message
    or storing as text: never cuts a UTF-8 character in half, and writes

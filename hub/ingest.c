@@ -397,7 +397,7 @@ handle_heartbeat (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg,
         return;
     }
     if (*hb.adapter_id && strlen (hb.adapter_id) <= (size_t) self->config->max_string
-        && validate_utf8 (hb.adapter_id) && validate_utf8 (hb.agency)
+        && utf8_valid (hb.adapter_id) && utf8_valid (hb.agency)
         && strlen (hb.agency) <= (size_t) self->config->max_string) {
         batch_add_heartbeat (self->filling->batch, &hb, zmq_msg_data ((zmq_msg_t *) peer),
                              zmq_msg_size ((zmq_msg_t *) peer));

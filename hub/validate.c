@@ -24,18 +24,6 @@ reject (verdict_t *v, error_code_t code, const char *fmt, ...)
     return false;
 }
 
-bool
-validate_utf8 (const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *) s; *p;) {
-        size_t n = utf8_char_len (p);
-        if (n == 0)
-            return false;
-        p += n;
-    }
-    return true;
-}
-
 /* Checks one required string field: present, not too long, UTF-8. */
 static bool
 check_string (const hub_config_t *config, verdict_t *v, const char *field,
@@ -47,7 +35,7 @@ check_string (const hub_config_t *config, verdict_t *v, const char *field,
     if (len > (size_t) config->max_string)
         return reject (v, ERR_LIMIT_EXCEEDED, "%s is %zu bytes, limit %d", field, len,
                        config->max_string);
-    if (!validate_utf8 (value))
+    if (!utf8_valid (value))
         return reject (v, ERR_INVALID_FIELD, "%s is not valid UTF-8", field);
     return true;
 }
@@ -135,7 +123,7 @@ check_attrs (const hub_config_t *config, const case_event_t *e, verdict_t *v)
                 return reject (v, ERR_LIMIT_EXCEEDED,
                                "attribute \"%s\" is %zu bytes, limit %d", a->name,
                                strlen (a->text), config->max_text);
-            if (!validate_utf8 (a->text))
+            if (!utf8_valid (a->text))
                 return reject (v, ERR_INVALID_FIELD, "attribute \"%s\" is not valid UTF-8",
                                a->name);
             break;

@@ -36,7 +36,4 @@ bool validate_event (const hub_config_t *config, const case_event_t *event,
 bool validate_event_type (const hub_config_t *config, const workflow_set_t *set,
                           const case_event_t *event, verdict_t *verdict);
 
-/* True when s is well-formed UTF-8 (PostgreSQL refuses anything else). */
-bool validate_utf8 (const char *s);
-
 #endif

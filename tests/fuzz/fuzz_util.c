@@ -64,18 +64,6 @@ fuzz_scratch_file (const char *suffix, const uint8_t *data, size_t size)
     return path;
 }
 
-static bool
-utf8_ok (const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *) s; *p;) {
-        size_t n = utf8_char_len (p);
-        if (n == 0)
-            return false;
-        p += n;
-    }
-    return true;
-}
-
 /* Aborts with what broke the adapter's promise. */
 static void
 broken (const char *what, const char *value)
@@ -108,13 +96,13 @@ fuzz_check_adapter_event (const uint8_t *bytes, size_t len, const char *agency,
         broken ("another agency", e.agency);
     if (!ident_event_type_valid (e.event_type, err, sizeof err))
         broken ("a malformed event type", e.event_type);
-    if (!*e.case_no || !utf8_ok (e.case_no))
+    if (!*e.case_no || !utf8_valid (e.case_no))
         broken ("an empty or non-UTF-8 case number", e.case_no);
     if (e.occurred_at_ms == 0)
         broken ("no occurrence time", NULL);
     for (size_t k = 0; k < e.n_keys; k++) {
         const event_key_t *key = &e.keys[k];
-        if (!*key->value || !utf8_ok (key->value))
+        if (!*key->value || !utf8_valid (key->value))
             broken ("an empty or non-UTF-8 key", key->value);
         if ((key->kind == KEY_CREDIT_CODE
              && !ident_credit_code_valid (key->value, err, sizeof err))
@@ -127,9 +115,9 @@ fuzz_check_adapter_event (const uint8_t *bytes, size_t len, const char *agency,
     }
     for (size_t a = 0; a < e.n_attrs; a++) {
         const event_attr_t *at = &e.attrs[a];
-        if (!*at->name || !utf8_ok (at->name))
+        if (!*at->name || !utf8_valid (at->name))
             broken ("an empty or non-UTF-8 attribute name", at->name);
-        if (at->type == ATTR_TEXT && !utf8_ok (at->text))
+        if (at->type == ATTR_TEXT && !utf8_valid (at->text))
             broken ("a non-UTF-8 text attribute", at->name);
         if (at->type == ATTR_NONE)
             broken ("an attribute with no value", at->name);

@@ -19,6 +19,7 @@
 
 #include "codec.h"
 #include "hub_config.h"
+#include "strbuf.h"
 
 #define UNIT_NAME "test_validate"
 #include "unit.h"
@@ -109,7 +110,7 @@ s_check_fail (const case_event_t *e, const char *batch_agency, error_code_t code
         for (const unsigned char *p = (const unsigned char *) v.reason; *p; p++)
             n += (size_t) snprintf (shown + n, sizeof shown - n,
                                     *p < 0x80 ? "%c" : "\\x%02X", *p);
-        s_check (validate_utf8 (v.reason), "the reason is valid UTF-8", shown, file, line);
+        s_check (utf8_valid (v.reason), "the reason is valid UTF-8", shown, file, line);
     }
 }
 
@@ -481,57 +482,57 @@ s_test_reason_utf8 (void)
     CHECK_FAIL (e, "land", ERR_INVALID_FIELD, "attribute \"名名", "finite");
 }
 
-/*  validate_utf8 itself.  */
+/*  utf8_valid itself.  */
 static void
 s_test_utf8 (void)
 {
-    CHECK (validate_utf8 (""));
-    CHECK (validate_utf8 ("plain ASCII \t\n"));
-    CHECK (validate_utf8 ("\x7f"));
-    CHECK (validate_utf8 ("é"));                //  2 bytes
-    CHECK (validate_utf8 ("\xc2\x80"));         //  U+0080, smallest 2-byte
-    CHECK (validate_utf8 ("\xdf\xbf"));         //  U+07FF
-    CHECK (validate_utf8 ("宁夏彭阳"));         //  3 bytes
-    CHECK (validate_utf8 ("\xe0\xa0\x80"));     //  U+0800, smallest 3-byte
-    CHECK (validate_utf8 ("\xed\x9f\xbf"));     //  U+D7FF, before surrogates
-    CHECK (validate_utf8 ("\xee\x80\x80"));     //  U+E000, after them
-    CHECK (validate_utf8 ("\xef\xbf\xbf"));     //  U+FFFF
-    CHECK (validate_utf8 ("\xf0\x9f\x98\x80")); //  U+1F600, 4 bytes
-    CHECK (validate_utf8 ("\xf0\x90\x80\x80")); //  U+10000, smallest 4-byte
-    CHECK (validate_utf8 ("\xf4\x8f\xbf\xbf")); //  U+10FFFF, the last
-    CHECK (validate_utf8 ("𠀀 𪚥 😀 mixed 中文"));
+    CHECK (utf8_valid (""));
+    CHECK (utf8_valid ("plain ASCII \t\n"));
+    CHECK (utf8_valid ("\x7f"));
+    CHECK (utf8_valid ("é"));                //  2 bytes
+    CHECK (utf8_valid ("\xc2\x80"));         //  U+0080, smallest 2-byte
+    CHECK (utf8_valid ("\xdf\xbf"));         //  U+07FF
+    CHECK (utf8_valid ("宁夏彭阳"));         //  3 bytes
+    CHECK (utf8_valid ("\xe0\xa0\x80"));     //  U+0800, smallest 3-byte
+    CHECK (utf8_valid ("\xed\x9f\xbf"));     //  U+D7FF, before surrogates
+    CHECK (utf8_valid ("\xee\x80\x80"));     //  U+E000, after them
+    CHECK (utf8_valid ("\xef\xbf\xbf"));     //  U+FFFF
+    CHECK (utf8_valid ("\xf0\x9f\x98\x80")); //  U+1F600, 4 bytes
+    CHECK (utf8_valid ("\xf0\x90\x80\x80")); //  U+10000, smallest 4-byte
+    CHECK (utf8_valid ("\xf4\x8f\xbf\xbf")); //  U+10FFFF, the last
+    CHECK (utf8_valid ("𠀀 𪚥 😀 mixed 中文"));
 
     //  Overlong encodings.
-    CHECK (!validate_utf8 ("\xc0\x80")); //  NUL in 2 bytes
-    CHECK (!validate_utf8 ("\xc0\xaf")); //  '/' in 2 bytes
-    CHECK (!validate_utf8 ("\xc1\xbf"));
-    CHECK (!validate_utf8 ("\xe0\x80\xaf"));     //  '/' in 3 bytes
-    CHECK (!validate_utf8 ("\xe0\x9f\xbf"));     //  U+07FF in 3 bytes
-    CHECK (!validate_utf8 ("\xf0\x80\x80\xaf")); //  '/' in 4 bytes
-    CHECK (!validate_utf8 ("\xf0\x8f\xbf\xbf")); //  U+FFFF in 4 bytes
+    CHECK (!utf8_valid ("\xc0\x80")); //  NUL in 2 bytes
+    CHECK (!utf8_valid ("\xc0\xaf")); //  '/' in 2 bytes
+    CHECK (!utf8_valid ("\xc1\xbf"));
+    CHECK (!utf8_valid ("\xe0\x80\xaf"));     //  '/' in 3 bytes
+    CHECK (!utf8_valid ("\xe0\x9f\xbf"));     //  U+07FF in 3 bytes
+    CHECK (!utf8_valid ("\xf0\x80\x80\xaf")); //  '/' in 4 bytes
+    CHECK (!utf8_valid ("\xf0\x8f\xbf\xbf")); //  U+FFFF in 4 bytes
 
     //  Surrogates, and values past U+10FFFF.
-    CHECK (!validate_utf8 ("\xed\xa0\x80"));             //  U+D800
-    CHECK (!validate_utf8 ("\xed\xbf\xbf"));             //  U+DFFF
-    CHECK (!validate_utf8 ("\xed\xa0\xbd\xed\xb8\x80")); //  a CESU-8 pair
-    CHECK (!validate_utf8 ("\xf4\x90\x80\x80"));         //  U+110000
-    CHECK (!validate_utf8 ("\xf7\xbf\xbf\xbf"));
-    CHECK (!validate_utf8 ("\xf8\x88\x80\x80\x80"));     //  5-byte form
-    CHECK (!validate_utf8 ("\xfc\x84\x80\x80\x80\x80")); //  6-byte form
-    CHECK (!validate_utf8 ("\xfe"));
-    CHECK (!validate_utf8 ("\xff"));
+    CHECK (!utf8_valid ("\xed\xa0\x80"));             //  U+D800
+    CHECK (!utf8_valid ("\xed\xbf\xbf"));             //  U+DFFF
+    CHECK (!utf8_valid ("\xed\xa0\xbd\xed\xb8\x80")); //  a CESU-8 pair
+    CHECK (!utf8_valid ("\xf4\x90\x80\x80"));         //  U+110000
+    CHECK (!utf8_valid ("\xf7\xbf\xbf\xbf"));
+    CHECK (!utf8_valid ("\xf8\x88\x80\x80\x80"));     //  5-byte form
+    CHECK (!utf8_valid ("\xfc\x84\x80\x80\x80\x80")); //  6-byte form
+    CHECK (!utf8_valid ("\xfe"));
+    CHECK (!utf8_valid ("\xff"));
 
     //  Stray and missing continuation bytes.
-    CHECK (!validate_utf8 ("\x80"));
-    CHECK (!validate_utf8 ("a\xbf"
+    CHECK (!utf8_valid ("\x80"));
+    CHECK (!utf8_valid ("a\xbf"
                            "b"));
-    CHECK (!validate_utf8 ("\xc3")); //  cut at the end
-    CHECK (!validate_utf8 ("\xe5\xbd"));
-    CHECK (!validate_utf8 ("\xf0\x9f\x98"));
-    CHECK (!validate_utf8 ("\xe5"
+    CHECK (!utf8_valid ("\xc3")); //  cut at the end
+    CHECK (!utf8_valid ("\xe5\xbd"));
+    CHECK (!utf8_valid ("\xf0\x9f\x98"));
+    CHECK (!utf8_valid ("\xe5"
                            "a"
                            "\xbd"));
-    CHECK (!validate_utf8 ("\xc3\xa9\xa9")); //  one continuation too many
+    CHECK (!utf8_valid ("\xc3\xa9\xa9")); //  one continuation too many
 
     //  Every 2-byte and 3-byte sequence agrees with a reference written
     //  from the Unicode table of well-formed byte sequences.
@@ -542,7 +543,7 @@ s_test_utf8 (void)
                 continue;
             char s[3] = {(char) a, (char) b, '\0'};
             bool ref = a >= 0xc2 && a <= 0xdf && b >= 0x80 && b <= 0xbf;
-            if (validate_utf8 (s) != ref)
+            if (utf8_valid (s) != ref)
                 disagree++;
         }
     for (int a = 0xe0; a < 0xf0; a++)
@@ -552,7 +553,7 @@ s_test_utf8 (void)
                 int lo = a == 0xe0 ? 0xa0 : 0x80;
                 int hi = a == 0xed ? 0x9f : 0xbf;
                 bool ref = b >= lo && b <= hi && c >= 0x80 && c <= 0xbf;
-                if (validate_utf8 (s) != ref)
+                if (utf8_valid (s) != ref)
                     disagree++;
             }
     for (int a = 0xf0; a < 0xf8; a++)
@@ -561,7 +562,7 @@ s_test_utf8 (void)
             int lo = a == 0xf0 ? 0x90 : 0x80;
             int hi = a == 0xf4 ? 0x8f : 0xbf;
             bool ref = a <= 0xf4 && b >= lo && b <= hi;
-            if (validate_utf8 (s) != ref)
+            if (utf8_valid (s) != ref)
                 disagree++;
         }
     CHECK (disagree == 0);
@@ -600,7 +601,7 @@ s_test_event_type (void)
                    != NULL,
                v.reason);
     CHECK_MSG (strstr (v.reason, "transfer.withdrawn") != NULL, v.reason);
-    CHECK (validate_utf8 (v.reason));
+    CHECK (utf8_valid (v.reason));
 
     e.agency = "tax";
     CHECK (validate_event_type (&s_config, set, &e, &v));
