@@ -306,7 +306,7 @@ validate_event_type (const hub_config_t *config, const workflow_set_t *set,
     if (count > 0
         || extra_type_listed (config->extra_event_types, e->agency, e->event_type))
         return true;
-    char known[400], quoted[65];
+    char known[900], quoted[65];
     vocabulary_text (config, set, e->agency, known, sizeof known);
     return reject (v, ERR_INVALID_FIELD,
                    "event_type \"%s\" is not known for agency \"%s\"; known: %s",

@@ -16,7 +16,7 @@
 
 typedef struct {
     error_code_t code; /* ERR_NONE when the event is acceptable */
-    char reason[640];  /* human-readable, names field and value (and the known ones) */
+    char reason[1024]; /* human-readable, names field and value (and the known ones) */
 } verdict_t;
 
 /* Validates event. batch_agency is the agency the whole batch claims ("" if

@@ -777,6 +777,46 @@ def test_bad_definition_refuses_start(db, procs, tmp_path):
 
 # ---------------------------------------------------------------- 6
 
+def test_land_refusals_and_withdrawals(pb, db, procs, hub_client):
+    """Every land registration's refusal and withdrawal is a known event with
+    a meaning: a refused mortgage or change registration waits suspended
+    for the corrected application (and the acceptance reopens it), a
+    refused seizure ends as rejected, a withdrawn one is cancelled; none of
+    them is refused by the hub."""
+    hub = start_wf_hub(procs, db)
+    client = hub_client(hub.endpoint)
+    t0 = bj_ms(2020, 11, 2, 9, 0)          # Monday
+    hour = 3600_000
+    cases = [  # (unit, workflow, [(event, attrs, state after it)])
+        (unit_number(67001), "mortgage_registration", [
+            ("mortgage.accepted", {}, "open"),
+            ("mortgage.rejected", {"reason": "材料不全"}, "suspended"),
+            ("mortgage.accepted", {"corrected": True}, "open"),
+            ("mortgage.registered", {}, "completed")]),
+        (unit_number(67002), "mortgage_registration", [
+            ("mortgage.accepted", {}, "open"),
+            ("mortgage.withdrawn", {}, "cancelled")]),
+        (unit_number(67003), "land_change_registration", [
+            ("change.accepted", {"change_kind": "change"}, "open"),
+            ("change.rejected", {}, "suspended"),
+            ("change.withdrawn", {}, "cancelled")]),
+        (unit_number(67004), "instant_registration", [
+            ("seizure.accepted", {}, "open"),
+            ("seizure.rejected", {}, "rejected")]),
+        (unit_number(67005), "instant_registration", [
+            ("objection.accepted", {}, "open"),
+            ("objection.withdrawn", {}, "cancelled")]),
+    ]
+    for unit, workflow, script in cases:
+        for n, (etype, attrs, state) in enumerate(script):
+            send(client, [case_event(pb, "land", etype, unit, t0 + n * hour, attrs)],
+                 agency="land")
+            wait_drained(db)
+            got = instance(dump_key(db, unit), workflow)[5]
+            assert got == state, f"{workflow} of {unit} after {etype}: {got}, expected {state}"
+    assert scalar(db, "SELECT count(*) FROM dead_letters") == 0
+
+
 def test_rejection_reopen(pb, db, procs, hub_client):
     """transfer.rejected suspends the property transfer (its deadlines stop),
     a new transfer.accepted reopens the same instance, transfer.withdrawn

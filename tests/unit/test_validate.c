@@ -71,7 +71,7 @@ s_check_pass (const case_event_t *e, const char *batch_agency, const char *file,
     verdict_t v;
     memset (&v, 'x', sizeof v);
     bool ok = validate_event (&s_config, e, batch_agency, s_now, &v);
-    char detail[800] = "";
+    char detail[1200] = "";
     if (!ok)
         snprintf (detail, sizeof detail, "refused: %s: %s", error_code_name (v.code),
                   v.reason);
@@ -95,7 +95,7 @@ s_check_fail (const case_event_t *e, const char *batch_agency, error_code_t code
     char what[200];
     snprintf (what, sizeof what, "refused with %s, reason has \"%s\"%s%s%s", code_text,
               want, want2 ? " and \"" : "", want2 ? want2 : "", want2 ? "\"" : "");
-    char detail[800] = "";
+    char detail[1200] = "";
     if (ok)
         snprintf (detail, sizeof detail, "accepted");
     else
@@ -597,7 +597,8 @@ s_test_event_type (void)
     CHECK (v.code == ERR_INVALID_FIELD);
     CHECK_MSG (strstr (v.reason, "event_type \"deed_tax.paid\" is not known for agency "
                                  "\"land\"; known: cancellation.accepted, "
-                                 "cancellation.registered, change.accepted")
+                                 "cancellation.registered, cancellation.rejected, "
+                                 "cancellation.withdrawn, change.accepted")
                    != NULL,
                v.reason);
     CHECK_MSG (strstr (v.reason, "transfer.withdrawn") != NULL, v.reason);
