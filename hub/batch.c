@@ -79,6 +79,7 @@ batch_destroy (batch_t **self_p)
     strbuf_free (&self->copy);
     free (self->row_ids);
     free (self->row_end);
+    free (self->row_content);
     free (self->row_stored);
     free (self->row_error);
     free (self->dls);
@@ -111,6 +112,7 @@ batch_begin_row (batch_t *self, const char *event_id_lower)
         size_t cap = self->cap_rows ? self->cap_rows * 2 : 1024;
         self->row_ids = xrealloc (self->row_ids, cap * sizeof *self->row_ids);
         self->row_end = xrealloc (self->row_end, cap * sizeof *self->row_end);
+        self->row_content = xrealloc (self->row_content, cap * sizeof *self->row_content);
         self->row_stored = xrealloc (self->row_stored, cap * sizeof *self->row_stored);
         self->row_error = xrealloc (self->row_error, cap * sizeof *self->row_error);
         self->cap_rows = cap;
@@ -124,9 +126,10 @@ batch_begin_row (batch_t *self, const char *event_id_lower)
 }
 
 void
-batch_end_row (batch_t *self)
+batch_end_row (batch_t *self, const uint8_t content[DIGEST_LEN])
 {
     self->row_end[self->n_rows - 1] = self->copy.len;
+    memcpy (self->row_content[self->n_rows - 1], content, DIGEST_LEN);
 }
 
 void

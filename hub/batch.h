@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "codec.h"
+#include "digest.h"
 #include "strbuf.h"
 
 /* One event refused by validation, or one unreadable message. */
@@ -54,6 +55,7 @@ typedef struct {
     size_t cap_rows;       /* capacity of the row arrays */
     char (*row_ids)[37];   /* lower-case event id of each row */
     size_t *row_end;       /* offset in copy just past row i's newline */
+    uint8_t (*row_content)[DIGEST_LEN]; /* content digest of row i (docs/schema.md) */
     dead_letter_t *dls;    /* dead letters */
     size_t n_dls, cap_dls; /* count and capacity of dls */
     heartbeat_row_t *hbs;  /* heartbeats, one per adapter */
@@ -72,9 +74,11 @@ void batch_destroy (batch_t **self_p);
 void batch_reset (batch_t *self);
 bool batch_empty (const batch_t *self);
 /* Starts a new row; returns its index. The caller appends the row's COPY
-   text to self->copy and then calls batch_end_row. */
+   text to self->copy and then calls batch_end_row with the content digest
+   of the row's columns (digest_event), which the store links into the
+   hash chain. */
 size_t batch_begin_row (batch_t *self, const char *event_id_lower);
-void batch_end_row (batch_t *self);
+void batch_end_row (batch_t *self, const uint8_t content[DIGEST_LEN]);
 /* Appends a dead letter; takes copies of every string (made valid UTF-8,
    at most 1 KiB each) and of the payload. */
 void batch_add_dead_letter (batch_t *self, const char *sender, const char *agency,

@@ -13,6 +13,7 @@
 #include "batch.h"
 #include "clock.h"
 #include "codec.h"
+#include "digest.h"
 #include "control.h"
 #include "correlate.h"
 #include "id_index.h"
@@ -73,7 +74,9 @@ typedef struct {
     pending_t *inflight;        /* the one at the store, NULL when it is idle */
     bool store_up;              /* last status from the store thread */
     stats_t stats;              /* since start */
-    strbuf_t scratch;           /* JSON of one event's keys or attributes */
+    strbuf_t scratch;           /* JSON of one event's keys */
+    strbuf_t attrs_scratch;     /* JSON of one event's attributes */
+    strbuf_t encoding;          /* one event's canonical encoding (common/digest) */
 } ingest_t;
 
 static void *
@@ -135,38 +138,10 @@ add_reply (pending_t *p, const zmq_msg_t *peer)
     return r;
 }
 
-/* Appends one COPY text row for an accepted event. */
+/* Writes an event's keys (as one JSON object, kind to value) into js. */
 static void
-append_row (ingest_t *self, batch_t *b, const case_event_t *e, const char *id_lower,
-            const char *received_pg)
+keys_json (strbuf_t *js, const case_event_t *e)
 {
-    strbuf_t *sb = &b->copy;
-    char ts[40];
-    batch_begin_row (b, id_lower);
-    strbuf_append (sb, id_lower, 36);
-    strbuf_putc (sb, '\t');
-    strbuf_copy_field (sb, e->agency, strlen (e->agency));
-    strbuf_putc (sb, '\t');
-    strbuf_copy_field (sb, e->adapter_id, strlen (e->adapter_id));
-    strbuf_putc (sb, '\t');
-    strbuf_copy_field (sb, e->case_no, strlen (e->case_no));
-    strbuf_putc (sb, '\t');
-    strbuf_copy_field (sb, e->event_type, strlen (e->event_type));
-    strbuf_putc (sb, '\t');
-    clock_format_pg (e->occurred_at_ms, ts, sizeof ts);
-    strbuf_puts (sb, ts);
-    strbuf_putc (sb, '\t');
-    if (e->accepted_at_ms) {
-        clock_format_pg (e->accepted_at_ms, ts, sizeof ts);
-        strbuf_puts (sb, ts);
-    }
-    else
-        strbuf_puts (sb, "\\N");
-    strbuf_putc (sb, '\t');
-    strbuf_puts (sb, received_pg);
-    strbuf_printf (sb, "\t%u\t", e->schema_version);
-
-    strbuf_t *js = &self->scratch;
     strbuf_reset (js);
     strbuf_putc (js, '{');
     for (size_t k = 0; k < e->n_keys; k++) {
@@ -177,9 +152,14 @@ append_row (ingest_t *self, batch_t *b, const case_event_t *e, const char *id_lo
         strbuf_json_string (js, e->keys[k].value);
     }
     strbuf_putc (js, '}');
-    strbuf_copy_field (sb, js->data, js->len);
-    strbuf_putc (sb, '\t');
+}
 
+/* Writes an event's typed attributes (one JSON object, name to value)
+   into js; docs/schema.md, "events", says how each type appears. */
+static void
+attrs_json (strbuf_t *js, const case_event_t *e)
+{
+    char ts[40];
     strbuf_reset (js);
     strbuf_putc (js, '{');
     for (size_t a = 0; a < e->n_attrs; a++) {
@@ -201,11 +181,69 @@ append_row (ingest_t *self, batch_t *b, const case_event_t *e, const char *id_lo
         }
     }
     strbuf_putc (js, '}');
-    strbuf_copy_field (sb, js->data, js->len);
+}
+
+/* Appends one COPY text row for an accepted event, with the digest of its
+   content (docs/schema.md, "Hash chain"): computed here, while the store
+   thread commits the previous batch, from the very column texts the row
+   carries, so the store only links rows into the chain. Returns false,
+   appending nothing, when the columns cannot be digested; why says what. */
+static bool
+append_row (ingest_t *self, batch_t *b, const case_event_t *e, const char *id_lower,
+            const char *received_pg, char *why, size_t whylen)
+{
+    char occurred[40], accepted[40], version[12];
+    clock_format_pg (e->occurred_at_ms, occurred, sizeof occurred);
+    if (e->accepted_at_ms)
+        clock_format_pg (e->accepted_at_ms, accepted, sizeof accepted);
+    snprintf (version, sizeof version, "%u", e->schema_version);
+    strbuf_t *keys = &self->scratch, *attrs = &self->attrs_scratch;
+    keys_json (keys, e);
+    attrs_json (attrs, e);
+    digest_event_t d = {id_lower,
+                        e->agency,
+                        e->adapter_id,
+                        e->case_no,
+                        e->event_type,
+                        occurred,
+                        e->accepted_at_ms ? accepted : NULL,
+                        received_pg,
+                        version,
+                        keys->data,
+                        attrs->data,
+                        self->config->hub_id};
+    uint8_t content[DIGEST_LEN];
+    if (digest_event (&d, &self->encoding, content, why, whylen) < 0)
+        return false;
+
+    strbuf_t *sb = &b->copy;
+    batch_begin_row (b, id_lower);
+    strbuf_append (sb, id_lower, 36);
+    strbuf_putc (sb, '\t');
+    strbuf_copy_field (sb, e->agency, strlen (e->agency));
+    strbuf_putc (sb, '\t');
+    strbuf_copy_field (sb, e->adapter_id, strlen (e->adapter_id));
+    strbuf_putc (sb, '\t');
+    strbuf_copy_field (sb, e->case_no, strlen (e->case_no));
+    strbuf_putc (sb, '\t');
+    strbuf_copy_field (sb, e->event_type, strlen (e->event_type));
+    strbuf_putc (sb, '\t');
+    strbuf_puts (sb, occurred);
+    strbuf_putc (sb, '\t');
+    strbuf_puts (sb, e->accepted_at_ms ? accepted : "\\N");
+    strbuf_putc (sb, '\t');
+    strbuf_puts (sb, received_pg);
+    strbuf_putc (sb, '\t');
+    strbuf_puts (sb, version);
+    strbuf_putc (sb, '\t');
+    strbuf_copy_field (sb, keys->data, keys->len);
+    strbuf_putc (sb, '\t');
+    strbuf_copy_field (sb, attrs->data, attrs->len);
     strbuf_putc (sb, '\t');
     strbuf_copy_field (sb, self->config->hub_id, strlen (self->config->hub_id));
     strbuf_putc (sb, '\n');
-    batch_end_row (b);
+    batch_end_row (b, content);
+    return true;
 }
 
 /* Files one rejected event: an answer owed and a dead letter to store. */
@@ -323,7 +361,14 @@ handle_batch (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg,
             item->dup_in_batch = true;
             continue;
         }
-        append_row (self, p->batch, &e, id, received_pg);
+        char why[512];
+        if (!append_row (self, p->batch, &e, id, received_pg, why, sizeof why)) {
+            char undigestible[600];
+            snprintf (undigestible, sizeof undigestible, "the event cannot be digested: %s",
+                      why);
+            reject_event (p, item, msg, i, &e, sender, ERR_INVALID_FIELD, undigestible);
+            continue;
+        }
         item->row = (long) p->batch->n_rows - 1;
         id_index_put (&p->index, p->batch->row_ids, (size_t) item->row);
     }
@@ -689,6 +734,8 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     self->config = config;
     self->set = set;
     strbuf_init (&self->scratch);
+    strbuf_init (&self->attrs_scratch);
+    strbuf_init (&self->encoding);
     for (int i = 0; i < 2; i++) {
         self->slots[i].batch = batch_new ();
         id_index_init (&self->slots[i].index);
@@ -867,6 +914,8 @@ done:
             free (self->slots[i].items);
         }
         strbuf_free (&self->scratch);
+        strbuf_free (&self->attrs_scratch);
+        strbuf_free (&self->encoding);
         zmq_close (self->router);
         zmq_close (self->pipe);
         auth_stop (&self->auth); /* only now that no CURVE socket is open */

@@ -8,9 +8,10 @@
         INSERT INTO adapters ... ON CONFLICT     -- heartbeats
         COMMIT
     Every row COPYed joins this hub's hash chain (docs/schema.md, "Hash
-    chain"): the store parses the row it is about to send, digests its
-    content with common/digest.c and appends chain_id, seq, prev_digest,
-    content_digest and row_digest. Sequence numbers must have no gaps, so
+    chain"): the ingest thread digested each row's content when it built
+    the row (batch.h), so the store only links it to its predecessor and
+    appends chain_id, seq, prev_digest, content_digest and row_digest.
+    Sequence numbers must have no gaps, so
     only rows that are really inserted may take one. When some id is
     already stored (a redelivery, or another hub racing for the same id: the
     COPY hits the unique index), the batch goes back to its savepoint, the
@@ -58,7 +59,6 @@ struct store {
     "event_id, agency, adapter_id, case_no, event_type, occurred_at, "                     \
     "accepted_at, received_at, schema_version, keys, attrs, hub_id"
 #define CHAIN_COLUMNS "chain_id, seq, prev_digest, content_digest, row_digest"
-#define EVENT_FIELDS 12 /* columns in EVENT_COLUMNS, fields of a batch COPY row */
 #define LOOKUP_TRIES 5   /* lookups of stored ids per batch before giving up */
 /* first key of the chain writers' advisory locks (the second: the chain
    id hashed); migrations lock a single bigint key, another key space */
@@ -76,8 +76,6 @@ typedef struct {
     uint8_t next_head[DIGEST_LEN];  /* ... */
     strbuf_t rows;                  /* scratch: chained COPY rows */
     strbuf_t ids;                   /* scratch: ids for correlation_queue */
-    strbuf_t fields;                /* scratch: one row's decoded fields */
-    strbuf_t encoding;              /* scratch: one row's canonical encoding */
 } chain_t;
 
 /* Why a step failed; STEP_CHAIN_CONFLICT: another writer of this chain. */
@@ -228,74 +226,18 @@ copy_in (PGconn *conn, const char *sql, const char *data, size_t len, char **err
     return s;
 }
 
-/* Splits one COPY text row (without its newline) into its fields, decoded
-   into out, NUL-separated; fields[i] is NULL for \N. False when the row
-   does not have EVENT_FIELDS fields. */
-static bool
-decode_row (const char *row, size_t len, strbuf_t *out, const char *fields[EVENT_FIELDS])
-{
-    size_t starts[EVENT_FIELDS];
-    bool nulls[EVENT_FIELDS];
-    size_t n = 0, i = 0;
-    strbuf_reset (out);
-    while (n < EVENT_FIELDS) {
-        starts[n] = out->len;
-        nulls[n] = i + 2 <= len && row[i] == '\\' && row[i + 1] == 'N'
-                   && (i + 2 == len || row[i + 2] == '\t');
-        if (nulls[n])
-            i += 2;
-        else
-            while (i < len && row[i] != '\t') {
-                char c = row[i++];
-                if (c == '\\' && i < len) {
-                    c = row[i++];
-                    switch (c) {
-                    case 't': c = '\t'; break;
-                    case 'n': c = '\n'; break;
-                    case 'r': c = '\r'; break;
-                    case 'b': c = '\b'; break;
-                    case 'f': c = '\f'; break;
-                    case 'v': c = '\v'; break;
-                    default: break; /* \\ and any other: the character itself */
-                    }
-                }
-                strbuf_putc (out, c);
-            }
-        strbuf_putc (out, '\0');
-        n++;
-        if (i == len)
-            break;
-        i++; /* the tab */
-    }
-    if (n != EVENT_FIELDS || i != len)
-        return false;
-    for (size_t f = 0; f < EVENT_FIELDS; f++)
-        fields[f] = nulls[f] ? NULL : out->data + starts[f];
-    return true;
-}
-
 /* Appends row r of the batch to chain->rows with its chain columns, as the
-   row after the tentative head, and its id to chain->ids. Returns false
-   with a message naming the column when the row cannot be digested. */
-static bool
-chain_row (chain_t *chain, const batch_t *b, size_t r, char *err, size_t errlen)
+   row after the tentative head, and its id to chain->ids. */
+static void
+chain_row (chain_t *chain, const batch_t *b, size_t r)
 {
     size_t start = r ? b->row_end[r - 1] : 0;
     size_t len = b->row_end[r] - start - 1; /* without the newline */
-    const char *row = b->copy.data + start;
-    const char *f[EVENT_FIELDS];
-    if (!decode_row (row, len, &chain->fields, f)) {
-        snprintf (err, errlen, "row does not have %d columns", EVENT_FIELDS);
-        return false;
-    }
-    digest_event_t e = {f[0], f[1], f[2], f[3], f[4],  f[5],
-                        f[6], f[7], f[8], f[9], f[10], f[11]};
-    uint8_t content[DIGEST_LEN], link[DIGEST_LEN];
-    if (digest_event (&e, &chain->encoding, content, err, errlen) < 0)
-        return false;
+    const uint8_t *content = b->row_content[r];
+    uint8_t link[DIGEST_LEN];
     int64_t seq = chain->next_seq + 1;
     digest_link (chain->chain_id, seq, chain->next_head, content, link);
-    strbuf_append (&chain->rows, row, len);
+    strbuf_append (&chain->rows, b->copy.data + start, len);
     strbuf_putc (&chain->rows, '\t');
     strbuf_copy_field (&chain->rows, chain->chain_id, strlen (chain->chain_id));
     strbuf_printf (&chain->rows, "\t%" PRId64 "\t", seq);
@@ -309,7 +251,6 @@ chain_row (chain_t *chain, const batch_t *b, size_t r, char *err, size_t errlen)
     strbuf_putc (&chain->ids, '\n');
     chain->next_seq = seq;
     memcpy (chain->next_head, link, DIGEST_LEN);
-    return true;
 }
 
 /* Forgets what the open transaction did to the chain. */
@@ -444,26 +385,15 @@ upsert_heartbeats (PGconn *conn, batch_t *b, const char *hub_id, char **error)
     return STEP_OK;
 }
 
-/* Chains and COPYs the rows of b marked in row_stored. On a row that
-   cannot be digested the step is a data error with the reason in *error. */
+/* Chains and COPYs the rows of b marked in row_stored. */
 static step_t
 insert_marked (PGconn *conn, batch_t *b, chain_t *chain, char **error, char *sqlstate)
 {
     strbuf_reset (&chain->rows);
     strbuf_reset (&chain->ids);
-    for (size_t r = 0; r < b->n_rows; r++) {
-        char why[512];
-        if (b->row_stored[r] && !chain_row (chain, b, r, why, sizeof why)) {
-            if (!*error) {
-                size_t n = strlen (why) + 80;
-                *error = malloc (n);
-                if (!*error)
-                    abort ();
-                snprintf (*error, n, "event %s cannot be digested: %s", b->row_ids[r], why);
-            }
-            return STEP_DATA_ERROR;
-        }
-    }
+    for (size_t r = 0; r < b->n_rows; r++)
+        if (b->row_stored[r])
+            chain_row (chain, b, r);
     if (chain->ids.len == 0)
         return STEP_OK;
     return copy_chained (conn, chain, error, sqlstate);
@@ -583,9 +513,9 @@ insert_one (PGconn *conn, batch_t *b, size_t r, chain_t *chain, char **error,
     return s;
 }
 
-/* The slow path: one savepoint per row, so a row PostgreSQL refuses (or
-   one that cannot be digested) is refused alone and recorded as a dead
-   letter, taking no sequence number, while the rest commit. */
+/* The slow path: one savepoint per row, so a row PostgreSQL refuses is
+   refused alone and recorded as a dead letter, taking no sequence number,
+   while the rest commit. */
 static step_t
 commit_row_by_row (PGconn *conn, batch_t *b, chain_t *chain, const char *hub_id)
 {
@@ -757,8 +687,6 @@ store_run (void *pipe, void *arg)
     chain_t chain = {.chain_id = config->hub_id};
     strbuf_init (&chain.rows);
     strbuf_init (&chain.ids);
-    strbuf_init (&chain.fields);
-    strbuf_init (&chain.encoding);
     int backoff_ms = 100;
     int64_t next_try = 0;
     char announced = 0; /* last status told to ingest */
@@ -819,8 +747,6 @@ store_run (void *pipe, void *arg)
     id_index_free (&index);
     strbuf_free (&chain.rows);
     strbuf_free (&chain.ids);
-    strbuf_free (&chain.fields);
-    strbuf_free (&chain.encoding);
     if (conn)
         PQfinish (conn);
 }
