@@ -11,14 +11,14 @@
     chain"): the ingest thread digested each row's content when it built
     the row (batch.h), so the store only links it to its predecessor and
     appends chain_id, seq, prev_digest, content_digest and row_digest.
-    Sequence numbers must have no gaps, so
-    only rows that are really inserted may take one. When some id is
-    already stored (a redelivery, or another hub racing for the same id: the
-    COPY hits the unique index), the batch goes back to its savepoint, the
-    ids already stored are looked up, and only the new rows are chained and
-    COPYed again; should another hub store one of them in between, the same
-    happens once more. The lookup tells which event ids were new (STORED);
-    the rest were already there (DUPLICATE).
+    Sequence numbers must have no gaps, so only rows that are really
+    inserted may take one. When some id is already stored (a redelivery, or
+    another hub racing for the same id: the COPY hits the unique index),
+    the batch goes back to its savepoint, the ids already stored are looked
+    up, and only the new rows are chained and COPYed again; should another
+    hub store one of them in between, the same happens once more. The
+    lookup tells which event ids were new (STORED); the rest were already
+    there (DUPLICATE).
 
     If the fast path fails on the data itself (not the connection), the
     batch is retried row by row under savepoints so that one bad row is
