@@ -24,7 +24,7 @@
 
 #define UNIT_NAME "test_map_land"
 #include "unit.h"
-#include "map_unknown.h"
+#include "map_check.h"
 
 static const int64_t s_accepted = 1598923870000; //  2020-09-01T01:31:10Z
 
@@ -54,34 +54,10 @@ s_map (const char *line, char id[37], size_t *len, char *err, size_t errlen)
                      errlen);
 }
 
-/*  Decodes serialized CaseEvent bytes the way the hub would, into event.  */
 static codec_inbound_t *
 s_decode (const uint8_t *bytes, size_t len, case_event_t *event)
 {
-    const uint8_t *events[1] = {bytes};
-    size_t lens[1] = {len};
-    size_t msg_len;
-    uint8_t *msg = codec_batch_encode (1, "land-1", "land", events, lens, 1, &msg_len);
-    if (!msg)
-        return NULL;
-    char err[256];
-    codec_inbound_t *in = codec_inbound_decode (msg, msg_len, err, sizeof err);
-    free (msg);
-    if (!in || codec_inbound_event_count (in) != 1) {
-        codec_inbound_destroy (&in);
-        return NULL;
-    }
-    codec_inbound_event (in, 0, event);
-    return in;
-}
-
-static const event_attr_t *
-s_attr (const case_event_t *e, const char *name)
-{
-    for (size_t i = 0; i < e->n_attrs; i++)
-        if (STREQ (e->attrs[i].name, name))
-            return &e->attrs[i];
-    return NULL;
+    return map_decode (bytes, len, "land-1", "land", event);
 }
 
 /*  A minimal record of 登记类型 type at 办理环节 stage, with extra members
@@ -104,21 +80,7 @@ s_record (char *buf, size_t size, const char *type, const char *stage, const cha
 static void
 s_check_bad (const char *line, const char *want, const char *want2, const char *file, int l)
 {
-    char id[37] = "";
-    size_t len = 0;
-    char err[512] = "";
-    uint8_t *bytes = s_map (line, id, &len, err, sizeof err);
-    char what[1024];
-    snprintf (what, sizeof what, "refuses %.400s with \"%s\"%s%s%s", line, want,
-              want2 ? " and \"" : "", want2 ? want2 : "", want2 ? "\"" : "");
-    char detail[600];
-    if (bytes)
-        snprintf (detail, sizeof detail, "accepted");
-    else
-        snprintf (detail, sizeof detail, "reason was: %s", err);
-    s_check (!bytes && strstr (err, want) && (!want2 || strstr (err, want2)), what, detail,
-             file, l);
-    free (bytes);
+    s_check_refused (s_map, line, want, want2, file, l);
 }
 
 /*  The full example: every field, its key and its typed attributes.  */
@@ -156,27 +118,27 @@ s_test_example (void)
 
     CHECK (e.n_attrs == 9);
     const event_attr_t *a;
-    a = s_attr (&e, "has_mortgage");
+    a = map_attr (&e, "has_mortgage");
     CHECK (a && a->type == ATTR_FLAG && a->flag == true);
     //  the flags property_transfer reads for the gas and heat transfer steps
-    a = s_attr (&e, "has_gas");
+    a = map_attr (&e, "has_gas");
     CHECK (a && a->type == ATTR_FLAG && a->flag == true);
-    a = s_attr (&e, "has_heating");
+    a = map_attr (&e, "has_heating");
     CHECK (a && a->type == ATTR_FLAG && a->flag == false);
-    a = s_attr (&e, "buyer_name");
+    a = map_attr (&e, "buyer_name");
     CHECK (a && a->type == ATTR_TEXT && STREQ (a->text, "马建国"));
-    a = s_attr (&e, "buyer_id_no");
+    a = map_attr (&e, "buyer_id_no");
     CHECK (a && a->type == ATTR_TEXT && STREQ (a->text, "640425199001011234"));
-    a = s_attr (&e, "area_m2");
+    a = map_attr (&e, "area_m2");
     CHECK (a && a->type == ATTR_NUMBER && a->number == 89.5);
-    a = s_attr (&e, "registration_type");
+    a = map_attr (&e, "registration_type");
     CHECK (a && a->type == ATTR_TEXT && STREQ (a->text, "转移登记"));
-    a = s_attr (&e, "stage");
+    a = map_attr (&e, "stage");
     CHECK (a && a->type == ATTR_TEXT && STREQ (a->text, "受理"));
-    a = s_attr (&e, "record_no");
+    a = map_attr (&e, "record_no");
     CHECK (a && a->type == ATTR_TEXT && STREQ (a->text, "BDC-EXP-2020-0000001"));
-    CHECK (s_attr (&e, "change_type") == NULL); //  null: left out
-    CHECK (s_attr (&e, "change_kind") == NULL); //  only on change.*
+    CHECK (map_attr (&e, "change_type") == NULL); //  null: left out
+    CHECK (map_attr (&e, "change_kind") == NULL); //  only on change.*
 
     //  The hub, with its default settings, accepts it.
     hub_config_t config;
@@ -210,15 +172,15 @@ s_test_example_mortgage (void)
     CHECK (e.n_keys == 1 && e.keys[0].kind == KEY_UNIT_NUMBER);
     CHECK (e.n_attrs == 7);
     const event_attr_t *a;
-    a = s_attr (&e, "bank_name");
+    a = map_attr (&e, "bank_name");
     CHECK (a && a->type == ATTR_TEXT && STREQ (a->text, "中国建设银行彭阳支行"));
-    a = s_attr (&e, "loan_yuan");
+    a = map_attr (&e, "loan_yuan");
     CHECK (a && a->type == ATTR_NUMBER && a->number == 350000.0);
-    a = s_attr (&e, "borrower_name");
+    a = map_attr (&e, "borrower_name");
     CHECK (a && a->type == ATTR_TEXT && STREQ (a->text, "马建国"));
-    a = s_attr (&e, "borrower_id_no");
+    a = map_attr (&e, "borrower_id_no");
     CHECK (a && a->type == ATTR_TEXT && STREQ (a->text, "640425199001011238"));
-    CHECK (s_attr (&e, "buyer_name") == NULL); //  the debtor is not the right holder
+    CHECK (map_attr (&e, "buyer_name") == NULL); //  the debtor is not the right holder
     hub_config_t config;
     char *argv[] = {"onenet-hub", NULL};
     CHECK (hub_config_load (&config, 1, argv) == 0);
@@ -281,18 +243,18 @@ s_test_mapping (void)
         codec_inbound_t *in = bytes ? s_decode (bytes, len, &e) : NULL;
         bool ok = in && STREQ (e.event_type, rows[i].event);
         if (in) {
-            const event_attr_t *k = s_attr (&e, "change_kind");
+            const event_attr_t *k = map_attr (&e, "change_kind");
             ok = ok
                  && (rows[i].change
                          ? k && k->type == ATTR_TEXT && STREQ (k->text, rows[i].change)
                          : k == NULL);
-            const event_attr_t *act = s_attr (&e, "action");
+            const event_attr_t *act = map_attr (&e, "action");
             ok = ok
                  && (rows[i].action ? act && act->type == ATTR_TEXT
                                           && STREQ (act->text, rows[i].action)
                                     : act == NULL);
-            const event_attr_t *t = s_attr (&e, "registration_type");
-            const event_attr_t *s = s_attr (&e, "stage");
+            const event_attr_t *t = map_attr (&e, "registration_type");
+            const event_attr_t *s = map_attr (&e, "stage");
             ok = ok && t && STREQ (t->text, rows[i].type) && s
                  && STREQ (s->text, rows[i].stage);
             //  no optional fields given: no optional attributes
@@ -349,7 +311,7 @@ s_test_attributes (void)
         uint8_t *bytes = s_map (line, id, &len, err, sizeof err);
         case_event_t e;
         codec_inbound_t *in = bytes ? s_decode (bytes, len, &e) : NULL;
-        const event_attr_t *a = in ? s_attr (&e, rows[i].name) : NULL;
+        const event_attr_t *a = in ? map_attr (&e, rows[i].name) : NULL;
         bool ok = a && a->type == rows[i].type;
         if (ok && rows[i].type == ATTR_FLAG)
             ok = a->flag == rows[i].flag;

@@ -21,7 +21,7 @@
 
 #define UNIT_NAME "test_map_power"
 #include "unit.h"
-#include "map_unknown.h"
+#include "map_check.h"
 
 static const int64_t s_accepted = 1598923870000; //  2020-09-01T01:31:10Z
 static const int64_t s_hub_now = 1599264000000;  //  2020-09-05T00:00:00Z
@@ -94,24 +94,6 @@ s_mapped (const char *line, mapped_t *m, const char *file, int l)
 }
 #define MAPPED(line, m) s_mapped ((line), (m), __FILE__, __LINE__)
 
-static const char *
-s_key (const case_event_t *e, key_kind_t kind)
-{
-    for (size_t i = 0; i < e->n_keys; i++)
-        if (e->keys[i].kind == kind)
-            return e->keys[i].value;
-    return NULL;
-}
-
-static const event_attr_t *
-s_attr (const case_event_t *e, const char *name)
-{
-    for (size_t i = 0; i < e->n_attrs; i++)
-        if (STREQ (e->attrs[i].name, name))
-            return &e->attrs[i];
-    return NULL;
-}
-
 /*  Checks that line is refused with a reason containing want and want2
     (when not NULL): the field's name and its value.  */
 #define CHECK_BAD(line, want, want2)                                                       \
@@ -120,18 +102,7 @@ s_attr (const case_event_t *e, const char *name)
 static void
 s_check_bad (const char *line, const char *want, const char *want2, const char *file, int l)
 {
-    char id[37] = "";
-    size_t len = 0;
-    char err[256] = "";
-    uint8_t *bytes = s_map (line, id, &len, err, sizeof err);
-    char what[700];
-    snprintf (what, sizeof what, "refuses %.500s with \"%s\"%s%s%s", line, want,
-              want2 ? " and \"" : "", want2 ? want2 : "", want2 ? "\"" : "");
-    char detail[300];
-    snprintf (detail, sizeof detail, bytes ? "accepted" : "reason was: %s", err);
-    s_check (!bytes && strstr (err, want) && (!want2 || strstr (err, want2)), what, detail,
-             file, l);
-    free (bytes);
+    s_check_refused (s_map, line, want, want2, file, l);
 }
 
 /*  The example record: connection.accepted with every key and attribute.  */
@@ -151,16 +122,16 @@ s_test_accepted (void)
     CHECK_AT (m.e.occurred_at_ms, "2020-09-01 09:30");
     CHECK (m.e.accepted_at_ms == s_accepted);
     CHECK (m.e.n_keys == 2);
-    const char *k = s_key (&m.e, KEY_APPLICATION_NO);
-    CHECK (k && STREQ (k, "PYGD-2020-0346"));
-    k = s_key (&m.e, KEY_UNIT_NUMBER);
-    CHECK (k && STREQ (k, s_unit));
+    const event_key_t *k = map_key (&m.e, KEY_APPLICATION_NO);
+    CHECK (k && STREQ (k->value, "PYGD-2020-0346"));
+    k = map_key (&m.e, KEY_UNIT_NUMBER);
+    CHECK (k && STREQ (k->value, s_unit));
     CHECK (m.e.n_attrs == 3);
-    const event_attr_t *a = s_attr (&m.e, "connection_class");
+    const event_attr_t *a = map_attr (&m.e, "connection_class");
     CHECK (a && a->type == ATTR_TEXT && STREQ (a->text, "low_voltage"));
-    a = s_attr (&m.e, "external_works");
+    a = map_attr (&m.e, "external_works");
     CHECK (a && a->type == ATTR_FLAG && !a->flag);
-    a = s_attr (&m.e, "capacity_kva");
+    a = map_attr (&m.e, "capacity_kva");
     CHECK (a && a->type == ATTR_INTEGER && a->integer == 30);
     codec_inbound_destroy (&m.in);
 
@@ -172,12 +143,12 @@ s_test_accepted (void)
         "\"eventTime\":\"2020-09-01 16:05:30.250\"}";
     if (!MAPPED (small, &m))
         return;
-    CHECK (m.e.n_keys == 1 && s_key (&m.e, KEY_APPLICATION_NO));
-    CHECK (m.e.n_attrs == 2 && !s_attr (&m.e, "capacity_kva"));
+    CHECK (m.e.n_keys == 1 && map_key (&m.e, KEY_APPLICATION_NO));
+    CHECK (m.e.n_attrs == 2 && !map_attr (&m.e, "capacity_kva"));
     CHECK (m.e.occurred_at_ms == s_bj ("2020-09-01 16:05:30.250"));
-    a = s_attr (&m.e, "connection_class");
+    a = map_attr (&m.e, "connection_class");
     CHECK (a && STREQ (a->text, "high_voltage_single"));
-    a = s_attr (&m.e, "external_works");
+    a = map_attr (&m.e, "external_works");
     CHECK (a && a->type == ATTR_FLAG && a->flag);
     codec_inbound_destroy (&m.in);
 
@@ -188,7 +159,7 @@ s_test_accepted (void)
         "\"needTransformer\":false,\"eventTime\":\"2020-09-01T09:30:00\"}";
     if (!MAPPED (frac, &m))
         return;
-    a = s_attr (&m.e, "capacity_kva");
+    a = map_attr (&m.e, "capacity_kva");
     CHECK (a && a->type == ATTR_NUMBER && a->number == 12.5);
     codec_inbound_destroy (&m.in);
 }
@@ -222,9 +193,9 @@ s_test_classes (void)
         mapped_t m;
         if (!MAPPED (line, &m))
             continue;
-        const event_attr_t *a = s_attr (&m.e, "connection_class");
+        const event_attr_t *a = map_attr (&m.e, "connection_class");
         CHECK_MSG (a && a->type == ATTR_TEXT && STREQ (a->text, cases[i].want), line);
-        a = s_attr (&m.e, "external_works");
+        a = map_attr (&m.e, "external_works");
         CHECK_MSG (a && a->flag == cases[i].external, line);
         codec_inbound_destroy (&m.in);
     }
@@ -254,10 +225,10 @@ s_test_completed_and_transferred (void)
         CHECK (STREQ (m.e.event_type, "account.transferred"));
         CHECK (STREQ (m.e.case_no, "PYGH-2020-0112"));
         CHECK_AT (m.e.occurred_at_ms, "2020-09-03 10:15");
-        const char *k = s_key (&m.e, KEY_UNIT_NUMBER);
-        CHECK (k && STREQ (k, s_unit));
-        k = s_key (&m.e, KEY_APPLICATION_NO);
-        CHECK (k && STREQ (k, "PYGH-2020-0112"));
+        const event_key_t *k = map_key (&m.e, KEY_UNIT_NUMBER);
+        CHECK (k && STREQ (k->value, s_unit));
+        k = map_key (&m.e, KEY_APPLICATION_NO);
+        CHECK (k && STREQ (k->value, "PYGH-2020-0112"));
         CHECK (m.e.n_attrs == 0);
         codec_inbound_destroy (&m.in);
     }

@@ -23,7 +23,7 @@
 
 #define UNIT_NAME "test_map_tax"
 #include "unit.h"
-#include "map_unknown.h"
+#include "map_check.h"
 
 static const int64_t s_accepted = 1598923870000; //  2020-09-01T01:31:10Z
 static const int64_t s_hub_now = 1599004800000;  //  2020-09-02T00:00:00Z
@@ -38,43 +38,10 @@ s_map (const char *line, char id[37], size_t *len, char *err, size_t errlen)
     return tax_map (line, strlen (line), "tax", "tax-1", s_accepted, id, len, err, errlen);
 }
 
-/*  Decodes serialized CaseEvent bytes the way the hub would, into event.  */
 static codec_inbound_t *
 s_decode (const uint8_t *bytes, size_t len, case_event_t *event)
 {
-    const uint8_t *events[1] = {bytes};
-    size_t lens[1] = {len};
-    size_t msg_len;
-    uint8_t *msg = codec_batch_encode (1, "tax-1", "tax", events, lens, 1, &msg_len);
-    if (!msg)
-        return NULL;
-    char err[256];
-    codec_inbound_t *in = codec_inbound_decode (msg, msg_len, err, sizeof err);
-    free (msg);
-    if (!in || codec_inbound_event_count (in) != 1) {
-        codec_inbound_destroy (&in);
-        return NULL;
-    }
-    codec_inbound_event (in, 0, event);
-    return in;
-}
-
-static const event_key_t *
-s_key (const case_event_t *e, key_kind_t kind)
-{
-    for (size_t i = 0; i < e->n_keys; i++)
-        if (e->keys[i].kind == kind)
-            return &e->keys[i];
-    return NULL;
-}
-
-static const event_attr_t *
-s_attr (const case_event_t *e, const char *name)
-{
-    for (size_t i = 0; i < e->n_attrs; i++)
-        if (STREQ (e->attrs[i].name, name))
-            return &e->attrs[i];
-    return NULL;
+    return map_decode (bytes, len, "tax-1", "tax", event);
 }
 
 /*  One mapped record: its bytes, decoded event and id.  */
@@ -152,14 +119,14 @@ s_test_deed_tax (void)
         CHECK_COMMON (&m, "deed_tax.assessed");
         CHECK_AT (e->occurred_at_ms, "2020-09-01 09:30:00");
         CHECK (e->n_keys == 2);
-        const event_key_t *k = s_key (e, KEY_UNIT_NUMBER);
+        const event_key_t *k = map_key (e, KEY_UNIT_NUMBER);
         CHECK (k && STREQ (k->value, UNIT));
-        k = s_key (e, KEY_CREDIT_CODE);
+        k = map_key (e, KEY_CREDIT_CODE);
         CHECK (k && STREQ (k->value, CREDIT));
         CHECK (e->n_attrs == 2);
-        const event_attr_t *a = s_attr (e, "deed_tax_yuan");
+        const event_attr_t *a = map_attr (e, "deed_tax_yuan");
         CHECK (a && a->type == ATTR_NUMBER && a->number == 12000.5);
-        a = s_attr (e, "tax_office");
+        a = map_attr (e, "tax_office");
         CHECK (a && a->type == ATTR_TEXT && STREQ (a->text, "16404250000"));
     }
     s_mapped_free (&m);
@@ -171,7 +138,7 @@ s_test_deed_tax (void)
         CHECK_COMMON (&m, "deed_tax.assessed");
         CHECK_AT (m.event.occurred_at_ms, "2020-08-31 23:59:59");
         CHECK (m.event.n_keys == 1);
-        const event_attr_t *a = s_attr (&m.event, "deed_tax_yuan");
+        const event_attr_t *a = map_attr (&m.event, "deed_tax_yuan");
         CHECK (a && a->type == ATTR_NUMBER && a->number == 12000.0);
         CHECK (m.event.n_attrs == 1);
     }
@@ -184,14 +151,14 @@ s_test_deed_tax (void)
     if (MAPPED (paid, &m)) {
         CHECK_COMMON (&m, "deed_tax.paid");
         CHECK (m.event.n_keys == 1);
-        CHECK (s_key (&m.event, KEY_UNIT_NUMBER) != NULL);
+        CHECK (map_key (&m.event, KEY_UNIT_NUMBER) != NULL);
         CHECK (m.event.n_attrs == 0);
     }
     s_mapped_free (&m);
     const char *paid_je = "{\"WSH\":\"PYSW2020090100123\",\"YWLX\":\"QS\",\"YWZT\":\"JS\","
                           "\"BDCDYH\":\"" UNIT "\",\"FSSJ\":\"20200901093000\",\"JE\":0}";
     if (MAPPED (paid_je, &m)) {
-        const event_attr_t *a = s_attr (&m.event, "deed_tax_yuan");
+        const event_attr_t *a = map_attr (&m.event, "deed_tax_yuan");
         CHECK (a && a->type == ATTR_NUMBER && a->number == 0.0);
     }
     s_mapped_free (&m);
@@ -229,10 +196,10 @@ s_test_credit_code_events (void)
             const case_event_t *e = &m.event;
             CHECK_COMMON (&m, rows[i].event_type);
             CHECK (e->n_keys == 1);
-            const event_key_t *k = s_key (e, KEY_CREDIT_CODE);
+            const event_key_t *k = map_key (e, KEY_CREDIT_CODE);
             CHECK (k && STREQ (k->value, CREDIT));
             CHECK (e->n_attrs == 1);
-            const event_attr_t *a = s_attr (e, rows[i].attr);
+            const event_attr_t *a = map_attr (e, rows[i].attr);
             CHECK_MSG (a && a->type == rows[i].type, line);
             if (a && rows[i].type == ATTR_FLAG)
                 CHECK_MSG (a->flag == rows[i].flag, line);
@@ -256,14 +223,14 @@ s_test_refund (void)
         CHECK_COMMON (&m, "refund.approved");
         CHECK_AT (e->occurred_at_ms, "2020-02-29 16:00:00");
         CHECK (e->n_keys == 2);
-        const event_key_t *k = s_key (e, KEY_REFUND_NO);
+        const event_key_t *k = map_key (e, KEY_REFUND_NO);
         CHECK (k && STREQ (k->value, "TK-2020-0001"));
-        CHECK (s_key (e, KEY_CREDIT_CODE) != NULL);
+        CHECK (map_key (e, KEY_CREDIT_CODE) != NULL);
         CHECK (e->n_attrs == 1);
         //  refund_yuan, as the generic format and the bank's refund.received name it
-        const event_attr_t *a = s_attr (e, "refund_yuan");
+        const event_attr_t *a = map_attr (e, "refund_yuan");
         CHECK (a && a->type == ATTR_NUMBER && a->number == 3520.75);
-        CHECK (s_attr (e, "amount_yuan") == NULL);
+        CHECK (map_attr (e, "amount_yuan") == NULL);
     }
     s_mapped_free (&m);
 }
@@ -322,21 +289,7 @@ s_test_derived_ids (void)
 static void
 s_check_bad (const char *line, const char *want, const char *want2, const char *file, int l)
 {
-    char id[37] = "";
-    size_t len = 0;
-    char err[256] = "";
-    uint8_t *bytes = s_map (line, id, &len, err, sizeof err);
-    char what[512];
-    snprintf (what, sizeof what, "refuses %.300s with \"%s\"%s%s%s", line, want,
-              want2 ? " and \"" : "", want2 ? want2 : "", want2 ? "\"" : "");
-    char detail[300];
-    if (bytes)
-        snprintf (detail, sizeof detail, "accepted");
-    else
-        snprintf (detail, sizeof detail, "reason was: %s", err);
-    s_check (!bytes && strstr (err, want) && (!want2 || strstr (err, want2)), what, detail,
-             file, l);
-    free (bytes);
+    s_check_refused (s_map, line, want, want2, file, l);
 }
 
 /*  A deed-tax record with one field replaced: "%s" is where it goes.  */

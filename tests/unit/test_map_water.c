@@ -22,7 +22,7 @@
 
 #define UNIT_NAME "test_map_water"
 #include "unit.h"
-#include "map_unknown.h"
+#include "map_check.h"
 
 static const int64_t s_accepted = 1598923870000; //  2020-09-01T01:31:10Z
 static const int64_t s_hub_now = 1599004800000;  //  2020-09-02T00:00:00Z
@@ -51,43 +51,10 @@ s_map (const char *line, char id[37], size_t *len, char *err, size_t errlen)
                       errlen);
 }
 
-/*  Decodes serialized CaseEvent bytes the way the hub would.  */
 static codec_inbound_t *
 s_decode (const uint8_t *bytes, size_t len, case_event_t *event)
 {
-    const uint8_t *events[1] = {bytes};
-    size_t lens[1] = {len};
-    size_t msg_len;
-    uint8_t *msg = codec_batch_encode (1, "water-1", "water", events, lens, 1, &msg_len);
-    if (!msg)
-        return NULL;
-    char err[256];
-    codec_inbound_t *in = codec_inbound_decode (msg, msg_len, err, sizeof err);
-    free (msg);
-    if (!in || codec_inbound_event_count (in) != 1) {
-        codec_inbound_destroy (&in);
-        return NULL;
-    }
-    codec_inbound_event (in, 0, event);
-    return in;
-}
-
-static const event_key_t *
-s_key (const case_event_t *e, key_kind_t kind)
-{
-    for (size_t i = 0; i < e->n_keys; i++)
-        if (e->keys[i].kind == kind)
-            return &e->keys[i];
-    return NULL;
-}
-
-static const event_attr_t *
-s_attr (const case_event_t *e, const char *name)
-{
-    for (size_t i = 0; i < e->n_attrs; i++)
-        if (STREQ (e->attrs[i].name, name))
-            return &e->attrs[i];
-    return NULL;
+    return map_decode (bytes, len, "water-1", "water", event);
 }
 
 /*  Checks that line is refused with a reason containing want (and want2
@@ -98,21 +65,7 @@ s_attr (const case_event_t *e, const char *name)
 static void
 s_check_bad (const char *line, const char *want, const char *want2, const char *file, int l)
 {
-    char id[37] = "";
-    size_t len = 0;
-    char err[256] = "";
-    uint8_t *bytes = s_map (line, id, &len, err, sizeof err);
-    char what[700];
-    snprintf (what, sizeof what, "refuses %.400s with \"%s\"%s%s%s", line, want,
-              want2 ? " and \"" : "", want2 ? want2 : "", want2 ? "\"" : "");
-    char detail[300];
-    if (bytes)
-        snprintf (detail, sizeof detail, "accepted");
-    else
-        snprintf (detail, sizeof detail, "reason was: %s", err);
-    s_check (!bytes && strstr (err, want) && (!want2 || strstr (err, want2)), what, detail,
-             file, l);
-    free (bytes);
+    s_check_refused (s_map, line, want, want2, file, l);
 }
 
 /*  Maps line, decodes it into *e and checks the hub accepts it; returns the
@@ -158,15 +111,15 @@ s_test_accepted (void)
     CHECK_AT (e.occurred_at_ms, "2020-09-01 09:30:00");
     CHECK (e.accepted_at_ms == s_accepted);
     CHECK (e.n_keys == 2);
-    const event_key_t *k = s_key (&e, KEY_APPLICATION_NO);
+    const event_key_t *k = map_key (&e, KEY_APPLICATION_NO);
     CHECK (k && STREQ (k->value, "PYSW-J-20200901-0655"));
-    k = s_key (&e, KEY_UNIT_NUMBER);
+    k = map_key (&e, KEY_UNIT_NUMBER);
     CHECK (k && STREQ (k->value, UNIT));
     //  Only the two flags travel: no name, no address.
     CHECK (e.n_attrs == 2);
-    const event_attr_t *a = s_attr (&e, "external_works");
+    const event_attr_t *a = map_attr (&e, "external_works");
     CHECK (a && a->type == ATTR_FLAG && a->flag == true);
-    a = s_attr (&e, "special_case");
+    a = map_attr (&e, "special_case");
     CHECK (a && a->type == ATTR_FLAG && a->flag == false);
     codec_inbound_destroy (&in);
 
@@ -178,9 +131,9 @@ s_test_accepted (void)
     if (!in)
         return;
     CHECK (e.n_keys == 1 && e.keys[0].kind == KEY_APPLICATION_NO);
-    a = s_attr (&e, "external_works");
+    a = map_attr (&e, "external_works");
     CHECK (a && a->type == ATTR_FLAG && a->flag == false);
-    a = s_attr (&e, "special_case");
+    a = map_attr (&e, "special_case");
     CHECK (a && a->type == ATTR_FLAG && a->flag == true);
     codec_inbound_destroy (&in);
 }
@@ -198,7 +151,7 @@ s_test_completed (void)
     CHECK (STREQ (e.case_no, "PYSW-J-20200901-0655"));
     CHECK_AT (e.occurred_at_ms, "2020-09-01 16:05:42");
     CHECK (e.n_keys == 1);
-    const event_key_t *k = s_key (&e, KEY_APPLICATION_NO);
+    const event_key_t *k = map_key (&e, KEY_APPLICATION_NO);
     CHECK (k && STREQ (k->value, "PYSW-J-20200901-0655"));
     CHECK (e.n_attrs == 0);
     codec_inbound_destroy (&in);
@@ -209,7 +162,7 @@ s_test_completed (void)
     in = s_mapped (flags, &e, id, __FILE__, __LINE__);
     if (!in)
         return;
-    const event_attr_t *a = s_attr (&e, "external_works");
+    const event_attr_t *a = map_attr (&e, "external_works");
     CHECK (e.n_attrs == 1 && a && a->type == ATTR_FLAG && a->flag);
     codec_inbound_destroy (&in);
 }
@@ -227,9 +180,9 @@ s_test_transferred (void)
     CHECK (STREQ (e.case_no, "PYSW-G-20200901-0102"));
     CHECK_AT (e.occurred_at_ms, "2020-09-01 11:00");
     CHECK (e.n_keys == 2);
-    const event_key_t *k = s_key (&e, KEY_UNIT_NUMBER);
+    const event_key_t *k = map_key (&e, KEY_UNIT_NUMBER);
     CHECK (k && STREQ (k->value, UNIT));
-    k = s_key (&e, KEY_APPLICATION_NO);
+    k = map_key (&e, KEY_APPLICATION_NO);
     CHECK (k && STREQ (k->value, "PYSW-G-20200901-0102"));
     CHECK (e.n_attrs == 0);
     codec_inbound_destroy (&in);

@@ -22,6 +22,7 @@
 
 #define UNIT_NAME "test_record"
 #include "unit.h"
+#include "map_check.h"
 
 static const int64_t s_accepted = 1598923870000; //  2020-09-01T01:31:10Z
 
@@ -39,63 +40,22 @@ s_parse (const char *line, const char *agency, char id[37], size_t *len, char *e
 #define CHECK_BAD(line, want, want2)                                                       \
     s_check_bad ((line), (want), (want2), __FILE__, __LINE__)
 
+static uint8_t *
+s_parse_land (const char *line, char id[37], size_t *len, char *err, size_t errlen)
+{
+    return s_parse (line, "land", id, len, err, errlen);
+}
+
 static void
 s_check_bad (const char *line, const char *want, const char *want2, const char *file, int l)
 {
-    char id[37] = "";
-    size_t len = 0;
-    char err[256] = "";
-    uint8_t *bytes = s_parse (line, "land", id, &len, err, sizeof err);
-    char what[512];
-    snprintf (what, sizeof what, "refuses %.300s with \"%s\"%s%s%s", line, want,
-              want2 ? " and \"" : "", want2 ? want2 : "", want2 ? "\"" : "");
-    char detail[300];
-    if (bytes)
-        snprintf (detail, sizeof detail, "accepted");
-    else
-        snprintf (detail, sizeof detail, "reason was: %s", err);
-    s_check (!bytes && strstr (err, want) && (!want2 || strstr (err, want2)), what, detail,
-             file, l);
-    free (bytes);
+    s_check_refused (s_parse_land, line, want, want2, file, l);
 }
 
-/*  Decodes serialized CaseEvent bytes the way the hub would, into in.  */
 static codec_inbound_t *
 s_decode (const uint8_t *bytes, size_t len, case_event_t *event)
 {
-    const uint8_t *events[1] = {bytes};
-    size_t lens[1] = {len};
-    size_t msg_len;
-    uint8_t *msg = codec_batch_encode (1, "land-1", "land", events, lens, 1, &msg_len);
-    if (!msg)
-        return NULL;
-    char err[256];
-    codec_inbound_t *in = codec_inbound_decode (msg, msg_len, err, sizeof err);
-    free (msg);
-    if (!in || codec_inbound_event_count (in) != 1) {
-        codec_inbound_destroy (&in);
-        return NULL;
-    }
-    codec_inbound_event (in, 0, event);
-    return in;
-}
-
-static const event_key_t *
-s_key (const case_event_t *e, key_kind_t kind)
-{
-    for (size_t i = 0; i < e->n_keys; i++)
-        if (e->keys[i].kind == kind)
-            return &e->keys[i];
-    return NULL;
-}
-
-static const event_attr_t *
-s_attr (const case_event_t *e, const char *name)
-{
-    for (size_t i = 0; i < e->n_attrs; i++)
-        if (STREQ (e->attrs[i].name, name))
-            return &e->attrs[i];
-    return NULL;
+    return map_decode (bytes, len, "land-1", "land", event);
 }
 
 /*  A full record: every field, every key kind, every attribute type.  */
@@ -148,36 +108,36 @@ s_test_full_record (void)
 
     CHECK (e.n_keys == 5);
     const event_key_t *k;
-    k = s_key (&e, KEY_UNIT_NUMBER);
+    k = map_key (&e, KEY_UNIT_NUMBER);
     CHECK (k && STREQ (k->value, "640425001002GB00123F00010001"));
-    k = s_key (&e, KEY_CREDIT_CODE);
+    k = map_key (&e, KEY_CREDIT_CODE);
     CHECK (k && STREQ (k->value, "91350100M000100Y43"));
-    k = s_key (&e, KEY_PROJECT_CODE);
+    k = map_key (&e, KEY_PROJECT_CODE);
     CHECK (k && STREQ (k->value, "2020-640425-47-01-000123"));
-    k = s_key (&e, KEY_APPLICATION_NO);
+    k = map_key (&e, KEY_APPLICATION_NO);
     CHECK (k && STREQ (k->value, "SQ2020090100012"));
-    k = s_key (&e, KEY_REFUND_NO);
+    k = map_key (&e, KEY_REFUND_NO);
     CHECK (k && STREQ (k->value, "TK-2020-0001"));
 
     CHECK (e.n_attrs == 9);
     const event_attr_t *a;
-    a = s_attr (&e, "has_mortgage");
+    a = map_attr (&e, "has_mortgage");
     CHECK (a && a->type == ATTR_FLAG && a->flag == true);
-    a = s_attr (&e, "is_gift");
+    a = map_attr (&e, "is_gift");
     CHECK (a && a->type == ATTR_FLAG && a->flag == false);
-    a = s_attr (&e, "deed_tax_yuan");
+    a = map_attr (&e, "deed_tax_yuan");
     CHECK (a && a->type == ATTR_NUMBER && a->number == 12000.5);
-    a = s_attr (&e, "whole_real");
+    a = map_attr (&e, "whole_real");
     CHECK (a && a->type == ATTR_NUMBER && a->number == 12.0);
-    a = s_attr (&e, "parcels");
+    a = map_attr (&e, "parcels");
     CHECK (a && a->type == ATTR_INTEGER && a->integer == 3);
-    a = s_attr (&e, "neg");
+    a = map_attr (&e, "neg");
     CHECK (a && a->type == ATTR_INTEGER && a->integer == -7);
-    a = s_attr (&e, "big");
+    a = map_attr (&e, "big");
     CHECK (a && a->type == ATTR_INTEGER && a->integer == 9007199254740993LL);
-    a = s_attr (&e, "seller");
+    a = map_attr (&e, "seller");
     CHECK (a && a->type == ATTR_TEXT && STREQ (a->text, "宁夏彭阳县某某公司 \"甲\"\n"));
-    a = s_attr (&e, "registered_at");
+    a = map_attr (&e, "registered_at");
     CHECK (a && a->type == ATTR_TIME && a->time_ms == 1598925600000);
 
     //  The hub, with its default settings, accepts it.
@@ -402,10 +362,11 @@ s_test_errors (void)
 static void
 s_test_event_with_id (void)
 {
-    const char *line = "{\"case_no\":\"PY-BDC-2020-001234\",\"event_type\":\"transfer.accepted\","
-                       "\"occurred_at\":\"2020-09-01T09:31:07+08:00\","
-                       "\"keys\":{\"unit_number\":\"640425001002GB00123F00010001\"},"
-                       "\"attrs\":{\"has_mortgage\":true,\"price_yuan\":389000}}";
+    const char *line =
+        "{\"case_no\":\"PY-BDC-2020-001234\",\"event_type\":\"transfer.accepted\","
+        "\"occurred_at\":\"2020-09-01T09:31:07+08:00\","
+        "\"keys\":{\"unit_number\":\"640425001002GB00123F00010001\"},"
+        "\"attrs\":{\"has_mortgage\":true,\"price_yuan\":389000}}";
     char id[37], err[256] = "";
     size_t len = 0, new_len = 0;
     uint8_t *bytes = s_parse (line, "land", id, &len, err, sizeof err);
@@ -423,11 +384,12 @@ s_test_event_with_id (void)
         CHECK (STREQ (a.event_id, id) && STREQ (b.event_id, other));
         CHECK (STREQ (a.case_no, b.case_no) && STREQ (a.event_type, b.event_type));
         CHECK (STREQ (a.agency, b.agency) && STREQ (a.adapter_id, b.adapter_id));
-        CHECK (a.occurred_at_ms == b.occurred_at_ms && a.accepted_at_ms == b.accepted_at_ms);
+        CHECK (a.occurred_at_ms == b.occurred_at_ms
+               && a.accepted_at_ms == b.accepted_at_ms);
         CHECK (a.n_keys == b.n_keys && a.n_attrs == b.n_attrs);
         CHECK (b.n_keys == 1 && b.keys[0].kind == KEY_UNIT_NUMBER
                && STREQ (b.keys[0].value, "640425001002GB00123F00010001"));
-        const event_attr_t *price = s_attr (&b, "price_yuan");
+        const event_attr_t *price = map_attr (&b, "price_yuan");
         CHECK (price && price->type == ATTR_INTEGER && price->integer == 389000);
         CHECK (new_len == len);
     }
