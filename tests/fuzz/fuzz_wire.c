@@ -12,6 +12,7 @@
 #include "fuzz.h"
 #include "hub_config.h"
 #include "log.h"
+#include "strbuf.h"
 #include "validate.h"
 #include "workflow_def.h"
 
@@ -79,12 +80,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     if (codec_inbound_kind (msg) == INBOUND_HEARTBEAT) {
         heartbeat_t hb;
         codec_inbound_heartbeat (msg, &hb);
-        validate_utf8 (hb.adapter_id);
-        validate_utf8 (hb.agency);
+        utf8_valid (hb.adapter_id);
+        utf8_valid (hb.agency);
     }
     else {
         const char *agency = codec_inbound_agency (msg);
-        validate_utf8 (codec_inbound_adapter_id (msg));
+        utf8_valid (codec_inbound_adapter_id (msg));
         size_t n = codec_inbound_event_count (msg);
         for (size_t i = 0; i < n && i < (size_t) config.max_batch_events; i++) {
             case_event_t e;
