@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -254,10 +255,40 @@ replace (const char *path, const strbuf_t *text, mode_t mode, char *err, size_t 
     return 0;
 }
 
+/* Serialises the edits of path between processes (two operators running
+   hubctl keys at once): an exclusive flock on PATH.lock, held from reading
+   the file to renaming its new text into place (the file itself is
+   replaced, so it cannot carry the lock). Returns the lock's descriptor,
+   to close when done, or -1 with err. */
+static int
+edit_lock (const char *path, char *err, size_t errlen)
+{
+    char lock[4096];
+    snprintf (lock, sizeof lock, "%s.lock", path);
+    int fd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf (err, errlen,
+                  "cannot open the edit lock %s of the authorised-keys file: %s", lock,
+                  strerror (errno));
+        return -1;
+    }
+    while (flock (fd, LOCK_EX) != 0) {
+        if (errno == EINTR)
+            continue;
+        snprintf (err, errlen, "cannot lock %s: %s", lock, strerror (errno));
+        close (fd);
+        return -1;
+    }
+    return fd;
+}
+
 int
 authorised_keys_add (const char *path, const authorised_key_t *entry, char *err,
                      size_t errlen)
 {
+    int lock = edit_lock (path, err, errlen);
+    if (lock < 0)
+        return -1;
     strbuf_t text, problems;
     strbuf_init (&text);
     strbuf_init (&problems);
@@ -293,12 +324,16 @@ done:
     authorised_keys_free (&keys);
     strbuf_free (&text);
     strbuf_free (&problems);
+    close (lock);
     return rc;
 }
 
 int
 authorised_keys_retire (const char *path, const char *key, char *err, size_t errlen)
 {
+    int lock = edit_lock (path, err, errlen);
+    if (lock < 0)
+        return -1;
     strbuf_t text, out, problems;
     strbuf_init (&text);
     strbuf_init (&out);
@@ -343,5 +378,6 @@ done:
     strbuf_free (&text);
     strbuf_free (&out);
     strbuf_free (&problems);
+    close (lock);
     return rc;
 }

@@ -325,6 +325,24 @@ def test_keys_commands(keys):
     assert r.returncode == 0 and "carol" in r.stdout and "(1 keys, 0 valid)" in r.stdout
 
 
+def test_concurrent_key_edits_lose_nothing(keys):
+    """Operators adding keys at the same moment: every hubctl keys add keeps
+    its line (edits of the authorised-keys file are serialised)."""
+    publics = [keys.generate(f"op{i}.key") for i in range(24)]
+    procs = [subprocess.Popen([build_path("hubctl"), "keys", "add", "--file", str(keys.auth),
+                               "--role", "read-only", "--name", f"op{i}", "--key", public],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i, public in enumerate(publics)]
+    for p in procs:
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+    text = keys.auth.read_text()
+    missing = [i for i, public in enumerate(publics) if public not in text]
+    assert not missing, f"lost the keys of operators {missing}:\n{text}"
+    r = hubctl("keys", "list", "--file", keys.auth)
+    assert r.returncode == 0 and "(24 keys, 24 valid)" in r.stdout, r.stdout + r.stderr
+
+
 def test_replay_needs_a_read_write_operator_key(pb, db, procs, hub_client, keys):
     """hubctl replay speaks CURVE with the operator's key: a read-write key
     may hand dead letters back to the ingest socket, a read-only one cannot
