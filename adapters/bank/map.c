@@ -98,21 +98,6 @@ s_shown (const char *s, char *buf, size_t size)
     return buf;
 }
 
-static const char *
-s_json_type (const json_t *v)
-{
-    switch (json_typeof (v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
-    }
-}
-
 /* Reads string field name of root: NULL when absent or null. Writes a
    reason into err when it is another type, empty or longer than max. */
 static const char *
@@ -123,7 +108,7 @@ s_string (json_t *root, const char *name, size_t max, char *err, size_t errlen)
         return NULL;
     if (!json_is_string (v)) {
         snprintf (err, errlen, "field \"%s\" must be a string or null, not %s", name,
-                  s_json_type (v));
+                  record_json_type_name (v));
         return NULL;
     }
     if (json_string_length (v) == 0) {
@@ -159,20 +144,12 @@ uint8_t *
 bank_map (const char *line, size_t line_len, const char *agency, const char *adapter_id,
           int64_t accepted_at_ms, char event_id[37], size_t *len, char *err, size_t errlen)
 {
-    json_error_t jerr;
-    json_t *root = json_loadb (line, line_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        snprintf (err, errlen, "not JSON: %s (column %d)", jerr.text, jerr.column);
+    json_t *root = record_json_object (line, line_len, err, errlen);
+    if (!root)
         return NULL;
-    }
     uint8_t *bytes = NULL;
     char shown[80];
     err[0] = '\0';
-    if (!json_is_object (root)) {
-        snprintf (err, errlen, "a bank record must be a JSON object, not %s",
-                  s_json_type (root));
-        goto done;
-    }
     //  fields the format does not define are ignored, with one warning per
     //  name and run (adapters/framework/unknown_field.h)
     unknown_field_check (root, s_fields, sizeof s_fields / sizeof s_fields[0], agency);
@@ -359,7 +336,7 @@ bank_map (const char *line, size_t line_len, const char *agency, const char *ada
         if (!json_is_string (jseq)) {
             snprintf (err, errlen,
                       "field \"seq\" must be a string, a whole number or null, not %s",
-                      s_json_type (jseq));
+                      record_json_type_name (jseq));
             goto done;
         }
         seq = s_string (root, "seq", MAX_SEQ, err, errlen);

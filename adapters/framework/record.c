@@ -85,10 +85,23 @@ record_event_with_id (const uint8_t *bytes, size_t len, const char *event_id,
     return out;
 }
 
-uint8_t *
-record_parse_ndjson (const char *line, size_t line_len, const char *agency,
-                     const char *adapter_id, int64_t accepted_at_ms, char event_id[37],
-                     size_t *len, char *err, size_t errlen)
+const char *
+record_json_type_name (const json_t *value)
+{
+    switch (json_typeof (value)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+json_t *
+record_json_object (const char *line, size_t line_len, char *err, size_t errlen)
 {
     json_error_t jerr;
     json_t *root = json_loadb (line, line_len, JSON_REJECT_DUPLICATES, &jerr);
@@ -96,16 +109,29 @@ record_parse_ndjson (const char *line, size_t line_len, const char *agency,
         snprintf (err, errlen, "not JSON: %s (column %d)", jerr.text, jerr.column);
         return NULL;
     }
+    if (!json_is_object (root)) {
+        snprintf (err, errlen, "a record must be a JSON object, not %s",
+                  record_json_type_name (root));
+        json_decref (root);
+        return NULL;
+    }
+    return root;
+}
+
+uint8_t *
+record_parse_ndjson (const char *line, size_t line_len, const char *agency,
+                     const char *adapter_id, int64_t accepted_at_ms, char event_id[37],
+                     size_t *len, char *err, size_t errlen)
+{
+    json_t *root = record_json_object (line, line_len, err, errlen);
+    if (!root)
+        return NULL;
     uint8_t *bytes = NULL;
     event_key_t keys[MAX_KEYS];
     event_attr_t attrs[MAX_ATTRS];
     case_event_t e;
     memset (&e, 0, sizeof e);
     err[0] = '\0';
-    if (!json_is_object (root)) {
-        snprintf (err, errlen, "a record must be a JSON object");
-        goto done;
-    }
     const char *rec_agency = string_field (root, "agency", false, err, errlen);
     if (*err)
         goto done;

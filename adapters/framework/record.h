@@ -17,6 +17,7 @@
 #ifndef ONENET_RECORD_H
 #define ONENET_RECORD_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,15 @@
    agency's record number}. The same parts always give the same id, so a
    record delivered twice is the same event. Every adapter derives its ids
    here. */
+/* Parses line as one JSON object, member names unique: the object (to
+   json_decref), or NULL with err ("not JSON: ... (column N)", or "a record
+   must be a JSON object, not an array"). Every record format starts here. */
+json_t *record_json_object (const char *line, size_t line_len, char *err, size_t errlen);
+
+/* "an object", "an array", "a string", "a number", "a boolean" or "null":
+   what a JSON value is, for messages that say what was found. */
+const char *record_json_type_name (const json_t *value);
+
 void record_event_id (const char *const *parts, const size_t *lens, size_t n,
                       char event_id[37]);
 

@@ -178,21 +178,14 @@ power_map (const char *line, size_t line_len, const char *agency, const char *ad
            int64_t accepted_at_ms, char event_id[37], size_t *len, char *err, size_t errlen)
 {
     err[0] = '\0';
-    json_error_t jerr;
-    json_t *root = json_loadb (line, line_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        snprintf (err, errlen, "not JSON: %s (column %d)", jerr.text, jerr.column);
+    json_t *root = record_json_object (line, line_len, err, errlen);
+    if (!root)
         return NULL;
-    }
     uint8_t *bytes = NULL;
     event_key_t keys[MAX_KEYS];
     event_attr_t attrs[MAX_ATTRS];
     case_event_t e;
     memset (&e, 0, sizeof e);
-    if (!json_is_object (root)) {
-        snprintf (err, errlen, "a record must be a JSON object");
-        goto done;
-    }
     //  fields the format does not define are ignored, with one warning per
     //  name and run (adapters/framework/unknown_field.h)
     unknown_field_check (root, s_fields, sizeof s_fields / sizeof s_fields[0], agency);

@@ -38,22 +38,6 @@ static const water_step_t s_steps[] = {
 };
 #define N_STEPS (sizeof s_steps / sizeof s_steps[0])
 
-/* The JSON type of v, for a refusal that names a value that is no string. */
-static const char *
-s_json_type (json_t *v)
-{
-    switch (json_typeof (v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_INTEGER:
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-    default: return "not a string";
-    }
-}
-
 /* Field name of root as a string. Returns NULL when it is absent or "" (err
    untouched), or when it is no string (err set: test *err). With required,
    absent and "" are refused too. The export writes empty columns as "". */
@@ -64,7 +48,7 @@ s_string (json_t *root, const char *name, bool required, const char *why, char *
     json_t *v = json_object_get (root, name);
     if (v && !json_is_string (v)) {
         snprintf (err, errlen, "field \"%s\" is %s, expected a string", name,
-                  s_json_type (v));
+                  record_json_type_name (v));
         return NULL;
     }
     if (!v || json_string_length (v) == 0) {
@@ -107,22 +91,15 @@ s_map (const char *line, size_t line_len, const char *agency, const char *adapte
        int64_t accepted_at_ms, char event_id[37], size_t *len, char *err, size_t errlen)
 {
     err[0] = '\0';
-    json_error_t jerr;
-    json_t *root = json_loadb (line, line_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        snprintf (err, errlen, "not JSON: %s (column %d)", jerr.text, jerr.column);
+    json_t *root = record_json_object (line, line_len, err, errlen);
+    if (!root)
         return NULL;
-    }
     uint8_t *bytes = NULL;
     event_key_t keys[2];
     event_attr_t attrs[2];
     case_event_t e;
     memset (&e, 0, sizeof e);
     memset (attrs, 0, sizeof attrs);
-    if (!json_is_object (root)) {
-        snprintf (err, errlen, "a record must be a JSON object");
-        goto done;
-    }
     //  fields the format does not define are ignored, with one warning per
     //  name and run (adapters/framework/unknown_field.h)
     unknown_field_check (root, s_fields, sizeof s_fields / sizeof s_fields[0], agency);
