@@ -18,10 +18,12 @@ PACKAGES=(
   libjansson-dev libinih-dev libsqlite3-dev uuid-dev libyaml-dev libpq-dev
   libssl-dev
   postgresql-15 postgresql-client-15
-  python3 python3-pytest python3-psycopg2 python3-zmq python3-protobuf
-  valgrind sudo procps
-  clang libclang-rt-14-dev \
+  python3 python3-pytest python3-pytest-timeout python3-psycopg2 python3-zmq
+  python3-protobuf
+  valgrind sudo procps util-linux
+  clang libclang-rt-14-dev
   systemd python3-matplotlib
+  chromium fonts-noto-cjk
 )
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }

@@ -320,7 +320,15 @@ run_params (PGconn *conn, const char *sql, int n, const char *const *params,
    step), numbered per agency without gaps (the agency's sequence row is
    locked until commit, in agency order, so concurrent hubs neither skip
    nor reuse a number and never deadlock). Same transaction as the state
-   that caused them. */
+   that caused them.
+
+   Which steps get one is decided on the folded state, in occurrence
+   order, not on what has arrived so far: a step gets its task when it
+   became ready before its agency did it (not done, or done later) and
+   before the instance ended. So every arrival order of the same events
+   issues the same tasks, as if the events had come in the order they
+   happened: a utility whose own event is delivered before the
+   registration still gets the task the registration gave it. */
 static bool
 issue_tasks (PGconn *conn, page_t *p, const char *id_list)
 {
@@ -338,8 +346,10 @@ issue_tasks (PGconn *conn, page_t *p, const char *id_list)
             "  i.workflow, i.key_kind, i.key_value, i.attrs, w.kind "
             "  FROM want w JOIN workflow_steps s ON s.instance_id = w.instance_id "
             "  AND s.step = w.st JOIN workflow_instances i ON i.id = s.instance_id "
-            "  WHERE s.required AND s.ready_at IS NOT NULL AND s.completed_at IS NULL "
-            "  AND i.state = 'open' AND NOT EXISTS (SELECT 1 FROM tasks x "
+            "  WHERE s.required AND s.ready_at IS NOT NULL "
+            "  AND (s.completed_at IS NULL OR s.completed_at > s.ready_at) "
+            "  AND (i.ended_at IS NULL OR i.ended_at > s.ready_at) "
+            "  AND NOT EXISTS (SELECT 1 FROM tasks x "
             "    WHERE x.instance_id = s.instance_id AND x.step = s.step)), "
             "numbered AS (SELECT need.*, row_number () OVER (PARTITION BY agency "
             "  ORDER BY ready_at, instance_id, step) AS n FROM need), "

@@ -24,7 +24,11 @@ db_connect (const hub_config_t *config, const char *application_name)
                           "keepalives_count",
                           "dbname",
                           NULL};
-    const char *vals[] = {"5", application_name, "10", "3", "3", config->db, NULL};
+    /* the hub id in the name tells several hubs' backends apart in
+       pg_stat_activity (PostgreSQL keeps its first 63 bytes of it) */
+    char name[192];
+    snprintf (name, sizeof name, "%s (%s)", application_name, config->hub_id);
+    const char *vals[] = {"5", name, "10", "3", "3", config->db, NULL};
     PGconn *conn = PQconnectdbParams (keys, vals, 1);
     if (PQstatus (conn) != CONNECTION_OK) {
         char msg[512];

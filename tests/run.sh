@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # tests/run.sh: build onenet and run every test. This is THE test command.
 #
-# Usage: tests/run.sh [--quick | --asan-only] [--no-fuzz]
+# Usage: tests/run.sh [--quick | --asan-only] [--no-fuzz] [--repeat N] [--busy]
 #   (default)    two trees: build/ (RelWithDebInfo) and build-asan/
 #                (Debug, -DONENET_SANITIZE=ON: AddressSanitizer + UBSan)
 #   --quick      only build/
 #   --asan-only  only build-asan/
 #   --no-fuzz    skip the fuzz stage
+#   --repeat N   run each tree's unit and integration tests N times
+#   --busy       keep every core busy with a CPU hog while the tests run
 #
 # For each tree: configure, build (cmake --build -j2), the C unit tests
 # (ctest --output-on-failure) and the integration suite
 # (python3 -m pytest -v tests/integration, with ONENET_BUILD=<tree> and
-# ONENET_ROOT=<repo root>). The integration tests start private PostgreSQL
+# ONENET_ROOT=<repo root>, ONENET_STRICT_SKIPS=1: a skipped test fails
+# unless it is marked optional and README.md lists it under "Optional
+# tests"). Each test has its own time limit (pytest-timeout, 900 s unless
+# the test sets another), so a hung test names itself and the run goes on.
+# The integration tests start private PostgreSQL
 # clusters through deploy/pg-embedded.sh (as the "postgres" user when run
 # as root). Then the fuzz stage: tests/fuzz/run.sh builds the libFuzzer
 # harnesses in build-fuzz/ (clang) and runs each one on its seed corpus and
@@ -23,8 +29,14 @@
 # configure, build, a test runner that crashed or found no tests).
 # Exit status: 0 when nothing failed, 1 otherwise, 2 for bad usage.
 #
+# --busy starts one busy loop per core (nproc) at normal priority when a
+# tree's tests start and stops them when they end: the suite must pass on a
+# loaded machine (tests wait for conditions with deadlines, never for a
+# fixed time). With --repeat N every run is counted separately.
+#
 # Environment: ONENET_PYTEST_TIMEOUT (seconds for one pytest run, default
-# 7200), ONENET_PYTEST_ARGS (extra pytest arguments, e.g. "-k outbox -x"),
+# 7200), ONENET_TEST_TIMEOUT (seconds for one test case that does not set
+# its own, default 900), ONENET_PYTEST_ARGS (extra pytest arguments, e.g. "-k outbox -x"),
 # ONENET_PYTHON (interpreter for pytest; default: /usr/bin/python3 when it
 # has pytest, psycopg2 and zmq).
 set -euo pipefail
@@ -39,9 +51,17 @@ usage() {
 
 trees=(build build-asan)
 fuzz=1
+repeat=1
+busy=0
 while (($# > 0)); do
   case "$1" in
     --no-fuzz) fuzz=0 ;;
+    --repeat)
+      [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] ||
+        { printf 'run.sh: --repeat needs a positive count\n' >&2; usage; }
+      repeat=$2
+      shift ;;
+    --busy) busy=1 ;;
     --quick) trees=(build) ;;
     --asan-only) trees=(build-asan) ;;
     -h|--help) usage ;;
@@ -56,7 +76,7 @@ done
 PYTHON=${ONENET_PYTHON:-}
 if [[ -z "$PYTHON" ]]; then
   for candidate in /usr/bin/python3 python3; do
-    if "$candidate" -c 'import pytest, psycopg2, zmq' >/dev/null 2>&1; then
+    if "$candidate" -c 'import pytest, pytest_timeout, psycopg2, zmq' >/dev/null 2>&1; then
       PYTHON=$candidate
       break
     fi
@@ -142,13 +162,76 @@ account() { # NAME RC JUNIT_FILE
   fi
 }
 
-run_tree() { # TREE
-  local tree=$1 build="$ROOT/$1" logs rc
-  local -a cmake_args=() san_env=()
+# --busy: one busy loop per core, at normal priority, until stop_hogs.
+HOGS=()
+start_hogs() {
+  ((busy)) || return 0
+  local n i
+  n=$(nproc 2>/dev/null || echo 2)
+  for ((i = 0; i < n; i++)); do
+    bash -c 'while :; do :; done' &
+    HOGS+=($!)
+  done
+  printf 'run.sh: %d CPU hog(s) running (pids %s)\n' "$n" "${HOGS[*]}"
+}
+stop_hogs() {
+  ((${#HOGS[@]} > 0)) || return 0
+  kill "${HOGS[@]}" 2>/dev/null || true
+  wait "${HOGS[@]}" 2>/dev/null || true
+  HOGS=()
+}
+trap stop_hogs EXIT
+
+# One run of a tree's unit tests and integration suite; RUN names it when
+# --repeat asks for more than one.
+test_tree() { # TREE LOGS RUN
+  local tree=$1 logs=$2 run=$3 build="$ROOT/$1" rc label=$1
+  local -a san_env=()
   if [[ "$tree" == build-asan ]]; then
-    cmake_args=(-DONENET_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
     san_env=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
              UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
+  fi
+  if ((repeat > 1)); then
+    label="$tree (run $run/$repeat)"
+  fi
+  mkdir -p "$logs"
+
+  banner "$label: unit tests (ctest)"
+  rc=0
+  run_logged "$logs/ctest.log" env "${san_env[@]}" \
+    ctest --test-dir "$build" --output-on-failure \
+    --output-junit "$logs/ctest-junit.xml" || rc=$?
+  if grep -q 'No tests were found' "$logs/ctest.log"; then
+    note warn "$label ctest: no unit tests registered (tests/unit/test_*.c)"
+  else
+    account "$label ctest" "$rc" "$logs/ctest-junit.xml"
+  fi
+
+  banner "$label: integration tests (pytest)"
+  local -a extra=()
+  if [[ -n "${ONENET_PYTEST_ARGS:-}" ]]; then
+    read -r -a extra <<<"$ONENET_PYTEST_ARGS"
+  fi
+  rc=0
+  run_logged "$logs/pytest.log" env "${san_env[@]}" \
+    ONENET_BUILD="$build" ONENET_ROOT="$ROOT" PYTHONDONTWRITEBYTECODE=1 \
+    ONENET_STRICT_SKIPS=1 \
+    timeout -k 30 "${ONENET_PYTEST_TIMEOUT:-7200}" \
+    "$PYTHON" -m pytest -v -p no:cacheprovider -rfEs \
+    -o "timeout=${ONENET_TEST_TIMEOUT:-900}" \
+    --junitxml="$logs/pytest-junit.xml" "${extra[@]}" tests/integration || rc=$?
+  case "$rc" in
+    5) stage_failed "$label pytest" "no integration tests were collected from tests/integration" ;;
+    124) stage_failed "$label pytest" "timed out after ${ONENET_PYTEST_TIMEOUT:-7200} s" ;;
+    *) account "$label pytest" "$rc" "$logs/pytest-junit.xml" ;;
+  esac
+}
+
+run_tree() { # TREE
+  local tree=$1 build="$ROOT/$1" logs rc run
+  local -a cmake_args=()
+  if [[ "$tree" == build-asan ]]; then
+    cmake_args=(-DONENET_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
   else
     cmake_args=(-DONENET_SANITIZE=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo)
   fi
@@ -173,33 +256,15 @@ run_tree() { # TREE
     return
   fi
 
-  banner "$tree: unit tests (ctest)"
-  rc=0
-  run_logged "$logs/ctest.log" env "${san_env[@]}" \
-    ctest --test-dir "$build" --output-on-failure \
-    --output-junit "$logs/ctest-junit.xml" || rc=$?
-  if grep -q 'No tests were found' "$logs/ctest.log"; then
-    note warn "$tree ctest: no unit tests registered (tests/unit/test_*.c)"
-  else
-    account "$tree ctest" "$rc" "$logs/ctest-junit.xml"
-  fi
-
-  banner "$tree: integration tests (pytest)"
-  local -a extra=()
-  if [[ -n "${ONENET_PYTEST_ARGS:-}" ]]; then
-    read -r -a extra <<<"$ONENET_PYTEST_ARGS"
-  fi
-  rc=0
-  run_logged "$logs/pytest.log" env "${san_env[@]}" \
-    ONENET_BUILD="$build" ONENET_ROOT="$ROOT" PYTHONDONTWRITEBYTECODE=1 \
-    timeout -k 30 "${ONENET_PYTEST_TIMEOUT:-7200}" \
-    "$PYTHON" -m pytest -v -p no:cacheprovider \
-    --junitxml="$logs/pytest-junit.xml" "${extra[@]}" tests/integration || rc=$?
-  case "$rc" in
-    5) stage_failed "$tree pytest" "no integration tests were collected from tests/integration" ;;
-    124) stage_failed "$tree pytest" "timed out after ${ONENET_PYTEST_TIMEOUT:-7200} s" ;;
-    *) account "$tree pytest" "$rc" "$logs/pytest-junit.xml" ;;
-  esac
+  start_hogs
+  for ((run = 1; run <= repeat; run++)); do
+    if ((repeat > 1)); then
+      test_tree "$tree" "$logs/run-$run" "$run"
+    else
+      test_tree "$tree" "$logs" 1
+    fi
+  done
+  stop_hogs
 }
 
 banner "dependencies"

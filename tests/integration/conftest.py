@@ -372,11 +372,47 @@ class ProcGroup:
                 pass
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "optional(reason): the test may skip on a machine that lacks what it "
+                   "needs; it must be listed with its reason under README.md's "
+                   "\"Optional tests\"")
+
+
+def readme_optional_tests():
+    """The test names listed (in backquotes) under README.md's "Optional
+    tests" heading: the only tests that may skip in a strict run."""
+    try:
+        text = (ROOT / "README.md").read_text(encoding="utf-8")
+    except OSError:
+        return set()
+    m = re.search(r"^#+ Optional tests\n(.*?)(?=^#)", text, re.M | re.S)
+    return set(re.findall(r"^\| `(test_\w+)` \|", m.group(1), re.M)) if m else set()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     setattr(item, "rep_" + rep.when, rep)
+    # tests/run.sh sets ONENET_STRICT_SKIPS: there a skip hides missing
+    # coverage and fails, unless the test is marked optional and the README
+    # says why it may skip
+    if rep.skipped and not hasattr(rep, "wasxfail") and \
+            os.environ.get("ONENET_STRICT_SKIPS") == "1":
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        name = getattr(item, "originalname", None) or item.name
+        if item.get_closest_marker("optional") is None:
+            why = "it is not marked optional"
+        elif name not in readme_optional_tests():
+            why = "README.md does not list it under \"Optional tests\""
+        else:
+            return
+        rep.outcome = "failed"
+        rep.longrepr = (f"{item.nodeid} skipped ({reason}) in a strict run, and {why}: "
+                        f"install what it needs (deploy/install-deps.sh) or document "
+                        f"why it may skip")
 
 
 @pytest.fixture

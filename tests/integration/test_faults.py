@@ -89,22 +89,28 @@ def test_adapter_sigkill_spool(db, procs, tmp_path):
     wait_events(db, N, timeout=120)
     wait_until(lambda: not list(spool.glob("*.ndjson")), timeout=30,
                what="spool files moved")
-    # idle on a spool that holds only the unfinished *.tmp for a few scans
-    time.sleep(0.5)
+    # idle on a spool that holds only the unfinished *.tmp: a complete file
+    # dropped beside it is taken by a later scan, which passes the *.tmp by
+    marker = [make_record(N + 1000)]
+    write_ndjson(spool / "marker.ndjson", marker, tmp_rename=True)
+    wait_events(db, N + 1, timeout=30)
+    wait_until(lambda: (spool / "done" / "marker.ndjson").exists(), timeout=30,
+               what="marker file moved to done/")
     assert a2.alive(), f"the adapter died on an empty spool:\n{a2.log()[-3000:]}"
     assert partial.exists(), "a *.tmp file was consumed"
     write_ndjson(partial, late)             # the producer finishes and renames
     partial.rename(spool / "late.ndjson")
-    wait_events(db, N + len(late), timeout=30)
+    wait_events(db, N + 1 + len(late), timeout=30)
     wait_until(lambda: outbox_count(outbox) == 0, timeout=30, what="empty outbox")
     wait_until(lambda: not list(spool.glob("*.ndjson")), timeout=30,
                what="spool files moved")
     a2.kill(signal.SIGTERM)
     wait_exit(a2, timeout=30)
 
-    assert_exactly(db, records + late)
+    assert_exactly(db, records + marker + late)
     assert sorted(p.name for p in (spool / "done").iterdir()) == \
-        sorted([f"batch-{i * (N // 20):07d}.ndjson" for i in range(20)] + ["late.ndjson"])
+        sorted([f"batch-{i * (N // 20):07d}.ndjson" for i in range(20)] +
+               ["late.ndjson", "marker.ndjson"])
     assert not (spool / "failed").exists()
     assert outbox_count(outbox, "quarantine") == 0
 

@@ -284,7 +284,7 @@ def test_replay_correlation_failed(pb, db, procs):
     queue row gone) is queued again by replay, without a hub endpoint, and
     the hub correlates it: the queue drains and the case has its instance."""
     hub = start_hub(procs, db)
-    unit = unit_number(77001)
+    unit, control = unit_number(77001), unit_number(77002)
     event_id = new_id()
     conn = db.connect()
     try:
@@ -305,9 +305,22 @@ def test_replay_correlation_failed(pb, db, procs):
                     'transfer.accepted', 'CORRELATION_FAILED',
                     'correlation failed: test') RETURNING id""", (event_id,))
             dl_id = cur.fetchone()[0]
+            # a control event, stored and queued: once the hub has correlated
+            # it, it has had its chance to take the set-aside one too
+            cur.execute("""
+                INSERT INTO events (event_id, agency, adapter_id, case_no, event_type,
+                    occurred_at, received_at, schema_version, keys, attrs, hub_id)
+                VALUES (%s, 'land', 'land-it', 'PY-BDC-77002', 'transfer.accepted',
+                    now() - interval '1 hour', now(), 1, %s, %s, 'test-hub')""",
+                        (new_id(), json.dumps({"unit_number": control}),
+                         json.dumps({"has_mortgage": False})))
+            cur.execute("INSERT INTO correlation_queue (event_id) SELECT event_id FROM events "
+                        "WHERE case_no = 'PY-BDC-77002' ON CONFLICT DO NOTHING")
     finally:
         conn.close()
-    time.sleep(0.5)
+    wait_until(lambda: scalar(db, "SELECT count(*) FROM workflow_instances WHERE "
+                                  "key_value = %s", (control,)) == 1,
+               timeout=60, what="the control event correlated")
     assert scalar(db, "SELECT count(*) FROM workflow_instances WHERE key_value = %s",
                   (unit,)) == 0, "the event is not queued, so not correlated"
 

@@ -1,7 +1,10 @@
 """The test harness itself: the private PostgreSQL cluster and the fixtures."""
 
+import os
 import signal
+import subprocess
 import sys
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -110,3 +113,34 @@ def test_procs_fixture(procs):
     assert "to stderr" in sleeper.log()
     # This one is still running at teardown: the fixture terminates it.
     procs.start([sys.executable, "-c", "import time; time.sleep(60)"])
+
+
+def test_strict_run_fails_a_skip(tmp_path):
+    """Under tests/run.sh (ONENET_STRICT_SKIPS=1) a skip is a failure,
+    unless the test is marked optional and README.md lists it; outside it,
+    a skip stays a skip. Runs this conftest's hook on three little tests in
+    a pytest of its own."""
+    (tmp_path / "test_skips.py").write_text(
+        "import pytest\n"
+        "def test_plain():\n    pytest.skip('no tool')\n"
+        "@pytest.mark.optional('not listed')\n"
+        "def test_unlisted():\n    pytest.skip('no tool')\n"
+        "@pytest.mark.optional('listed')\n"
+        "def test_outbox_disk_full():\n    pytest.skip('no tmpfs')\n")
+    here = str(Path(__file__).resolve().parent)
+
+    def run(strict):
+        env = dict(os.environ, PYTHONPATH=here, ONENET_STRICT_SKIPS="1" if strict else "0")
+        return subprocess.run([sys.executable, "-m", "pytest", "-p", "conftest", "-rA",
+                               "-p", "no:cacheprovider", "-o", "timeout=60",
+                               str(tmp_path / "test_skips.py")],
+                              cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=120)
+    r = run(strict=True)
+    assert r.returncode == 1, r.stdout
+    assert "2 failed, 1 skipped" in r.stdout, r.stdout
+    assert "test_plain skipped (no tool) in a strict run, and it is not marked " \
+           "optional" in r.stdout, r.stdout
+    assert 'README.md does not list it under "Optional tests"' in r.stdout, r.stdout
+    r = run(strict=False)
+    assert r.returncode == 0 and "3 skipped" in r.stdout, r.stdout

@@ -30,6 +30,22 @@ def start_hubs(procs, db, names):
             for name in names]
 
 
+def backends(db, hub_id, thread="%"):
+    """(pid, state, wait_event) of the PostgreSQL backends of HUB_ID's
+    threads (application_name "onenet-hub THREAD (HUB_ID)", THREAD a LIKE
+    pattern)."""
+    return query(db, "SELECT pid, state, wait_event FROM pg_stat_activity "
+                     "WHERE datname = current_database() AND application_name LIKE %s",
+                 (f"onenet-hub {thread} ({hub_id})",))
+
+
+def waiting_for_client(db, hub_id, thread="%"):
+    """True when every backend of HUB_ID's THREAD waits for its client
+    (wait_event ClientRead): with the hub stopped, none of them can commit
+    anything more."""
+    return all(wait == "ClientRead" for _, _, wait in backends(db, hub_id, thread))
+
+
 def per_hub(db):
     """Events stored by each hub (events.hub_id)."""
     return dict(query(db, "SELECT hub_id, count(*) FROM events GROUP BY hub_id"))
@@ -60,7 +76,8 @@ def test_two_hubs_one_database(db, procs, tmp_path):
     for link in links.values():
         link.start()
     n_events = sum(len(c["events"]) for c in cases)
-    stream = Stream(links, lines, STREAM_S, slices=STREAM_S * 2)
+    # the last quarter waits until hub A is killed: the kill is mid-stream
+    stream = Stream(links, lines, STREAM_S, slices=STREAM_S * 2, hold_at=STREAM_S * 3 // 2)
     t0 = time.monotonic()
     stream.start()
 
@@ -70,13 +87,17 @@ def test_two_hubs_one_database(db, procs, tmp_path):
 
     # hub A hangs for longer than the ack timeout: its batches go to B
     hub_a.kill(signal.SIGSTOP)
-    time.sleep(0.5)        # a commit A sent just before may still finish
+    # a commit A sent just before may still finish: count once A's store
+    # connection waits for A (it can commit nothing more)
+    wait_until(lambda: waiting_for_client(db, "hub-a", "store"), timeout=60, interval=0.05,
+               what="hub A's store connection waiting for the stopped hub")
     stopped = per_hub(db)
-    time.sleep(2.5 * ACK_TIMEOUT_MS / 1000)
-    during = per_hub(db)
-    hub_a.kill(signal.SIGCONT)
-    assert during.get("hub-b", 0) > stopped.get("hub-b", 0), \
-        f"hub B stored nothing while hub A was stopped: {stopped} -> {during}"
+    try:
+        wait_until(lambda: per_hub(db).get("hub-b", 0) > stopped.get("hub-b", 0),
+                   timeout=120, interval=0.1, what="hub B storing while hub A is stopped")
+        during = per_hub(db)
+    finally:
+        hub_a.kill(signal.SIGCONT)
     assert during.get("hub-a") == stopped.get("hub-a"), (stopped, during)
 
     # then A dies for good, mid-stream: B carries the rest
@@ -84,10 +105,14 @@ def test_two_hubs_one_database(db, procs, tmp_path):
                what="half the county stored")
     hub_a.kill(signal.SIGKILL)
     assert hub_a.wait(timeout=10) == -signal.SIGKILL
-    time.sleep(0.5)        # likewise after the kill
+    # likewise after the kill: a COMMIT already sent finishes, then the
+    # backend sees its client gone and exits
+    wait_until(lambda: not backends(db, "hub-a"), timeout=60, interval=0.05,
+               what="hub A's connections closed")
     at_kill = per_hub(db)
     assert at_kill["hub-a"] > 0 and stored(db) < n_events, \
         f"the stream ended before hub A was killed: {at_kill}"
+    stream.release()
 
     stream.join(STREAM_S + 60)
     assert stream.error is None, f"dropping records failed: {stream.error!r}"

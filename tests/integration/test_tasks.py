@@ -2,10 +2,13 @@
 registration completes, the hub issues an account-transfer task to power
 and water, numbered per agency without gaps, exactly once, in the same
 transaction as the workflow state that caused it."""
+import datetime
 import threading
 
 from conftest import query, scalar, unit_number
-from test_workflows import pt_case, send, start_wf_hub, wait_drained
+from test_workflows import bj_ms, case_event, pt_case, send, start_wf_hub, wait_drained
+
+BJ = datetime.timezone(datetime.timedelta(hours=8))
 
 
 def tasks(db):
@@ -40,6 +43,34 @@ def test_tasks_issued_once_when_the_registration_completes(pb, db, procs, hub_cl
     assert scalar(db, "SELECT count(*) FROM tasks t JOIN workflow_steps s "
                       "ON s.instance_id = t.instance_id AND s.step = t.step "
                       "WHERE s.ready_at = t.ready_at") == 2
+
+
+def test_tasks_the_same_in_every_arrival_order(pb, db, procs, hub_client):
+    """Tasks follow the case as it happened, not the order its events
+    arrive: the same transfer delivered forwards, backwards, utilities
+    first or registration last (each event correlated before the next)
+    gives power and water the same task, ready when the registration was
+    made (2020-09-29 10:00) and due at the end of the next working day
+    (Wednesday 30 September), numbered without gaps per agency."""
+    hub = start_wf_hub(procs, db)
+    client = hub_client(hub.endpoint)
+    names = ["accepted", "assessed", "paid", "registered", "power", "water"]
+    orders = {"forward": names, "reverse": names[::-1],
+              "utilities first": names[4:] + names[:4],
+              "registration last": ["power", "accepted", "water", "paid", "assessed",
+                                    "registered"]}
+    ready = datetime.datetime(2020, 9, 29, 10, 0, tzinfo=BJ)
+    due = datetime.datetime(2020, 10, 1, 0, 0, tzinfo=BJ)
+    for k, (label, order) in enumerate(orders.items()):
+        unit = unit_number(7100 + k)
+        case = dict(pt_case(pb, unit, mortgage=False))
+        for name in order:
+            send(client, [case[name]])
+            wait_drained(db)
+        got = query(db, "SELECT agency, seq, kind, step, ready_at, due_at FROM tasks "
+                        "WHERE key_value = %s ORDER BY agency", (unit,))
+        assert got == [(a, k + 1, "account.transfer", f"{a}_transferred", ready, due)
+                       for a in ("power", "water")], f"{label}: {got}"
 
 
 def test_task_sequences_have_no_gap_with_two_hubs(pb, db, procs, hub_client):

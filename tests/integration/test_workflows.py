@@ -967,7 +967,7 @@ def test_correlation_survives_hub_kill(pb, db, procs, hub_client):
 
             def in_transaction():
                 cur.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name "
-                            "= 'onenet-hub correlate' AND xact_start IS NOT NULL")
+                            "LIKE 'onenet-hub correlate (%' AND xact_start IS NOT NULL")
                 return cur.fetchone()[0] > 0
             wait_until(lambda: depth() < len(events) - 100 and in_transaction(),
                        timeout=30, interval=0.002, what="correlation under way")
