@@ -34,10 +34,12 @@ struct correlate {
     const workflow_set_t *set;  /* definitions, read-only */
 };
 
-/* One key being folded, and the events read for it. */
+/* One key being folded, and the events read for it. The strings belong
+   to the page's claim result: a key of any length the hub accepted (up to
+   max-string bytes) is folded whole, never cut short. */
 typedef struct {
-    char kind[32];       /* key kind name */
-    char value[260];     /* key value */
+    const char *kind;    /* key kind name */
+    const char *value;   /* key value */
     size_t first, count; /* its events in the page's event array */
 } key_slot_t;
 
@@ -79,8 +81,11 @@ ts_or_null (int64_t ms, char *buf, size_t len)
 }
 
 /* The last statement failure of this thread, for the dead letter of an
-   event that cannot be correlated. */
+   event that cannot be correlated, and its SQLSTATE ("" when PostgreSQL
+   gave none: the connection failed), which decides between setting the
+   event aside and retrying. */
 static _Thread_local char s_last_error[512];
+static _Thread_local char s_last_sqlstate[6];
 
 static bool
 ok (PGresult *res, const char *what)
@@ -88,14 +93,37 @@ ok (PGresult *res, const char *what)
     ExecStatusType st = PQresultStatus (res);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return true;
+    const char *state = PQresultErrorField (res, PG_DIAG_SQLSTATE);
+    snprintf (s_last_sqlstate, sizeof s_last_sqlstate, "%s", state ? state : "");
     snprintf (s_last_error, sizeof s_last_error, "%s: %s", what,
               PQresultErrorMessage (res));
     for (char *p = s_last_error; *p; p++)
         if (*p == '\n')
             *p = ' ';
-    log_warn ("correlation statement failed", "what=\"%s\" error=\"%s\"", what,
-              PQresultErrorMessage (res));
+    log_warn ("correlation statement failed", "what=\"%s\" sqlstate=%s error=\"%s\"", what,
+              s_last_sqlstate[0] ? s_last_sqlstate : "none", PQresultErrorMessage (res));
     return false;
+}
+
+/* True when the last failure was the data's fault (SQLSTATE class 22, data
+   exception, or 23, integrity constraint violation): the same events would
+   fail again, so the one at fault is set aside. Anything else (a lock or
+   statement timeout, a serialization failure, a deadlock, a server
+   shutting down, too many connections) is the moment's fault: retried. */
+static bool
+last_failure_is_data_error (void)
+{
+    return strncmp (s_last_sqlstate, "22", 2) == 0
+           || strncmp (s_last_sqlstate, "23", 2) == 0;
+}
+
+static bool
+exec_ok (PGconn *conn, const char *sql, const char *what)
+{
+    PGresult *res = PQexec (conn, sql);
+    bool good = ok (res, what);
+    PQclear (res);
+    return good;
 }
 
 /* Records the hub's definitions; an instance names the one it started under. */
@@ -624,7 +652,8 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
                 const calendar_t *calendar, const fold_options_t *options, int page)
 {
     const hub_config_t *config = self->config;
-    if (!db_exec (conn, "BEGIN", "begin correlation"))
+    s_last_sqlstate[0] = '\0';
+    if (!exec_ok (conn, "BEGIN", "begin correlation"))
         return -1;
     char limit[16];
     snprintf (limit, sizeof limit, "%d", page);
@@ -664,11 +693,10 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
         if (!used)
             continue;
         key_slot_t *k = &keys[n_keys];
-        snprintf (k->kind, sizeof k->kind, "%s", PQgetvalue (claim, i, 0));
-        snprintf (k->value, sizeof k->value, "%s", PQgetvalue (claim, i, 1));
+        k->kind = PQgetvalue (claim, i, 0);
+        k->value = PQgetvalue (claim, i, 1);
         hashes[n_keys++] = (int64_t) key_hash (k->kind, k->value);
     }
-    PQclear (claim);
     bool good = true;
     PGresult *rows = NULL;
     fold_event_t *events = NULL;
@@ -804,7 +832,8 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
         PQclear (rows);
     free (keys);
     free (hashes);
-    if (!good || !db_exec (conn, "COMMIT", "commit correlation")) {
+    PQclear (claim);
+    if (!good || !exec_ok (conn, "COMMIT", "commit correlation")) {
         db_exec (conn, "ROLLBACK", "rollback correlation");
         log_warn ("correlation page rolled back, will retry", "hub=%s events=%d",
                   config->hub_id, taken);
@@ -858,6 +887,7 @@ correlate_run (void *pipe, void *arg)
     fold_options_t options = {config->immediate_minutes, config->office_hours, NULL, NULL};
     long wait_ms = 0;
     int page = CLAIM_PAGE;    /* queue rows per transaction; 1 while hunting a failure */
+    long backoff_ms = 0;      /* after a transient failure: the wait before the retry */
     int64_t busy_until = 0;   /* ingest said it is saturated: yield until then */
     int64_t last_page_ms = 0; /* when the last page was taken */
     while (true) {
@@ -917,18 +947,33 @@ correlate_run (void *pipe, void *arg)
             }
         }
         int n = correlate_page (self, conn, self->set, calendar, &options, page);
+        bool transient = n < 0 && !last_failure_is_data_error ();
         if (n < 0 && db_lost (conn)) {
             PQfinish (conn);
             conn = NULL;
+        }
+        else if (transient) {
+            /* not the events' fault: the same page again, later */
+            backoff_ms = backoff_ms ? backoff_ms * 2 : 250;
+            if (backoff_ms > 30000)
+                backoff_ms = 30000;
+            log_warn ("correlation failed, will retry", "hub=%s sqlstate=%s retry_ms=%ld",
+                      config->hub_id, s_last_sqlstate[0] ? s_last_sqlstate : "none",
+                      backoff_ms);
         }
         else if (n < 0 && page > 1)
             page = 1; /* find the event that fails, one at a time */
         else if (n < 0)
             set_aside_head (conn, config);
-        else
+        else {
             page = CLAIM_PAGE;
+            backoff_ms = 0;
+        }
         /* a full page: go again at once; otherwise look again shortly */
-        wait_ms = n == page ? 0 : n < 0 ? 1000 : config->correlate_idle_ms;
+        wait_ms = n == page   ? 0
+                  : transient ? backoff_ms
+                  : n < 0     ? 1000
+                              : config->correlate_idle_ms;
     }
     calendar_destroy (&calendar);
     for (size_t i = 0; i < self->n_pinned; i++)

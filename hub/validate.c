@@ -68,6 +68,9 @@ check_keys (const hub_config_t *config, const case_event_t *e, verdict_t *v)
                 return reject (v, ERR_INVALID_KEY, "key %s is given twice", name);
         if (!check_string (config, v, name, k->value, true))
             return false;
+        if (strlen (k->value) > VALIDATE_KEY_MAX)
+            return reject (v, ERR_LIMIT_EXCEEDED, "%s is %zu bytes, limit %d for a key",
+                           name, strlen (k->value), VALIDATE_KEY_MAX);
         if (k->kind == KEY_CREDIT_CODE
             && !ident_credit_code_valid (k->value, err, sizeof err))
             return reject (v, ERR_INVALID_KEY, "%s", err);

@@ -14,6 +14,11 @@
 #include "hub_config.h"
 #include "workflow_def.h"
 
+/* A correlation key value's bytes at most, whatever max-string allows: keys
+   are indexed (case_keys, workflow_instances), and a PostgreSQL B-tree
+   entry holds at most about 2 700 bytes. */
+#define VALIDATE_KEY_MAX 1024
+
 typedef struct {
     error_code_t code; /* ERR_NONE when the event is acceptable */
     char reason[1024]; /* human-readable, names field and value (and the known ones) */

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from conftest import (Feeder, event_count, free_port, make_event, make_record,
-                      outbox_count, query, scalar, start_adapter, start_hub, wait_events,
-                      wait_exit, wait_until, write_ndjson)
+                      outbox_count, query, scalar, start_adapter, start_hub, unit_number,
+                      wait_events, wait_exit, wait_until, write_ndjson)
 
 N = 20000
 
@@ -332,3 +332,72 @@ def test_adapter_sigterm(db, procs, tmp_path):
     assert 3000 <= k <= N // 2
     assert stored == {r["event_id"] for r in records[:k]}, "a gap in the delivered input"
     print(f"stored {k}, of which {left} after the restart")
+
+
+FAULT_TRIGGER = """
+CREATE TABLE test_faults (key_value text PRIMARY KEY, sqlstate text NOT NULL);
+CREATE FUNCTION test_fault() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE s text;
+BEGIN
+    SELECT f.sqlstate INTO s FROM test_faults f WHERE f.key_value = NEW.key_value;
+    IF s IS NOT NULL THEN
+        RAISE EXCEPTION 'injected fault for %', NEW.key_value USING ERRCODE = s;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER test_fault BEFORE INSERT OR UPDATE ON workflow_instances
+    FOR EACH ROW EXECUTE FUNCTION test_fault();
+"""
+
+
+def test_correlation_errors_by_class(pb, db, procs, hub_client):
+    """The correlator sets an event aside only for a data error (SQLSTATE
+    class 22 or 23); any other failure is retried, with backoff, until it
+    passes. Faults are injected by a trigger on workflow_instances that
+    raises the given SQLSTATE for one unit number."""
+    hub = start_hub(procs, db)
+    conn = db.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(FAULT_TRIGGER)
+            # a lock timeout (55P03) for one case: retried, never set aside
+            cur.execute("INSERT INTO test_faults VALUES (%s, '55P03')", (unit_number(501),))
+    finally:
+        conn.close()
+    c = hub_client(hub.endpoint)
+    events = [make_event(pb, i) for i in (501, 502)]
+    ack = c.request_batch(events)
+    assert [a.status for a in ack.acks] == [pb.STORED, pb.STORED]
+
+    def retries():
+        return len(re.findall(r'msg="correlation failed, will retry".*sqlstate=55P03',
+                              hub.log()))
+    wait_until(lambda: retries() >= 3, timeout=60, what="three retries of the locked case")
+    assert scalar(db, "SELECT count(*) FROM dead_letters") == 0, \
+        query(db, "SELECT code, reason FROM dead_letters")
+    assert scalar(db, "SELECT count(*) FROM correlation_queue") == 2
+    execute = db.connect()
+    try:
+        with execute.cursor() as cur:
+            cur.execute("DELETE FROM test_faults")
+            # a data error (22023, invalid parameter value) for another case
+            cur.execute("INSERT INTO test_faults VALUES (%s, '22023')", (unit_number(503),))
+    finally:
+        execute.close()
+    wait_until(lambda: scalar(db, "SELECT count(*) FROM workflow_instances "
+                                  "WHERE key_value = ANY(%s)",
+                              ([unit_number(501), unit_number(502)],)) == 2,
+               timeout=60, what="both cases correlated once the lock is gone")
+
+    bad, good = make_event(pb, 503), make_event(pb, 504)
+    ack = c.request_batch([bad, good])
+    assert [a.status for a in ack.acks] == [pb.STORED, pb.STORED]
+    wait_until(lambda: scalar(db, "SELECT count(*) FROM correlation_queue") == 0,
+               timeout=60, what="an empty correlation queue")
+    assert query(db, "SELECT event_id, code FROM dead_letters") == [
+        (bad.event_id, "CORRELATION_FAILED")]
+    reason = scalar(db, "SELECT reason FROM dead_letters")
+    assert "injected fault for " + unit_number(503) in reason, reason
+    assert scalar(db, "SELECT count(*) FROM workflow_instances WHERE key_value = %s",
+                  (unit_number(504),)) == 1
+    assert scalar(db, "SELECT count(*) FROM workflow_instances") == 3

@@ -5,12 +5,13 @@ with a reason that names the field, the value and the limit, and the hub
 keeps serving."""
 
 import re
+import secrets
 import subprocess
 
 import pytest
 
-from conftest import (batch_bytes, build_path, event_count, make_event, now_ms, scalar,
-                      start_hub, unit_number)
+from conftest import (batch_bytes, build_path, event_count, make_event, now_ms, query,
+                      scalar, start_hub, unit_number, wait_until)
 
 LIMITS = ["--max-message-bytes", "4096", "--max-batch-events", "5", "--max-keys", "2",
           "--max-attrs", "3", "--max-string", "32", "--max-text", "64",
@@ -254,3 +255,49 @@ def test_bad_extra_event_types(value, words):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2, r
     assert words in r.stderr, r.stderr
+
+
+LONG_KEY_WORKFLOW = """\
+workflow: long_keys
+version: 1
+title: long keys
+key: project_code
+starts_on:
+  - {agency: land, event: transfer.accepted}
+steps:
+  - id: accepted
+    agency: land
+    completes_on: [transfer.accepted]
+  - id: registered
+    agency: land
+    completes_on: [transfer.registered]
+    after: [accepted]
+completes_when: all
+"""
+
+
+def test_long_keys_correlate_whole(pb, db, procs, hub_client, tmp_path):
+    """A correlation key as long as the protocol allows (1 024 bytes) is
+    folded whole: two events whose project codes differ only in the last
+    byte make two instances, each with its full key, and the one that gets
+    its registration completes. A key one byte longer is refused, even
+    with a larger --max-string."""
+    wf = tmp_path / "wf"
+    wf.mkdir()
+    (wf / "long_keys.yaml").write_text(LONG_KEY_WORKFLOW, encoding="utf-8")
+    hub = start_hub(procs, db, extra=["--max-string", "3000", "--workflows", str(wf)])
+    c = hub_client(hub.endpoint)
+    c.db = db
+    stem = secrets.token_hex(512)[:1023]       # incompressible, as real codes are
+    a, b = stem + "A", stem + "B"
+    for i, (key, etype) in enumerate([(a, "transfer.accepted"), (b, "transfer.accepted"),
+                                      (a, "transfer.registered")]):
+        check(pb, c, make_event(pb, 40 + i, keys=[(pb.PROJECT_CODE, key)],
+                                event_type=etype), pb.STORED)
+    rejected(pb, c, make_event(pb, 43, keys=[(pb.PROJECT_CODE, a + "X")]),
+             pb.LIMIT_EXCEEDED, r"project_code is 1025 bytes, limit 1024 for a key")
+    wait_until(lambda: scalar(db, "SELECT count(*) FROM correlation_queue") == 0,
+               timeout=60, what="an empty correlation queue")
+    rows = sorted((len(k), k[-1], state, n) for k, state, n in query(
+        db, "SELECT key_value, state, events FROM workflow_instances"))
+    assert rows == [(1024, "A", "completed", 2), (1024, "B", "open", 1)], rows
