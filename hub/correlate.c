@@ -526,7 +526,8 @@ page_flush (PGconn *conn, page_t *p)
                        "WHERE w.workflow = t.wf AND w.key_kind = t.k AND w.key_value = t.v "
                        "AND w.instance_no > t.n",
                        K_COUNT, rp, "drop surplus instances", NULL)
-        /* parked events an instance took leave the list; expired ones stay */
+        /* parked events an instance took leave the list, expired or not;
+           the others stay (an expired one keeps its expired_at) */
         && run_params (
             conn,
             "WITH parked AS (SELECT * FROM unnest($1::text[], $2::text[], "
@@ -534,7 +535,7 @@ page_flush (PGconn *conn, page_t *p)
             "  $7::interval[]) AS t(k, v, e, a, ty, o, l)), "
             "gone AS (DELETE FROM unmatched_events u USING unnest($8::text[], "
             "  $9::text[]) AS key(k, v) WHERE u.key_kind = key.k "
-            "  AND u.key_value = key.v AND u.expired_at IS NULL AND NOT EXISTS "
+            "  AND u.key_value = key.v AND NOT EXISTS "
             "  (SELECT 1 FROM parked WHERE parked.e = u.event_id "
             "   AND parked.k = u.key_kind AND parked.v = u.key_value)) "
             "INSERT INTO unmatched_events (event_id, key_kind, key_value, agency, "
@@ -725,9 +726,9 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
         PQclear (res);
         const char *kp[2] = {array_end (&ks), array_end (&vs)};
         if (good) {
-            /* supervision expires parked events with SKIP LOCKED: holding the
-               keys' parked rows keeps "expired" and "taken" from both
-               happening to one event */
+            /* supervision marks parked events expired with SKIP LOCKED:
+               holding the keys' waiting rows keeps it from marking (and
+               logging) one that this page takes */
             res = PQexecParams (conn,
                                 "SELECT 1 FROM unmatched_events u "
                                 "JOIN unnest($1::text[], $2::text[]) AS t(k, v) "
@@ -741,10 +742,7 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
             rows = PQexecParams (
                 conn,
                 "SELECT t.k, t.v, e.event_id, e.agency, e.event_type, "
-                "  (extract(epoch FROM e.occurred_at) * 1000)::bigint, e.attrs::text, "
-                "  EXISTS (SELECT 1 FROM unmatched_events u WHERE u.event_id = e.event_id "
-                "    AND u.key_kind = t.k AND u.key_value = t.v AND u.expired_at IS NOT "
-                "NULL) "
+                "  (extract(epoch FROM e.occurred_at) * 1000)::bigint, e.attrs::text "
                 "FROM unnest($1::text[], $2::text[]) AS t(k, v) "
                 "JOIN case_keys ck ON ck.key_kind = t.k AND ck.key_value = t.v "
                 "JOIN events e ON e.event_id = ck.event_id ORDER BY 1, 2",
@@ -772,7 +770,6 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
             if (!attrs[i])
                 attrs[i] = json_object ();
             e->attrs = attrs[i];
-            e->expired = PQgetvalue (rows, (int) i, 7)[0] == 't';
             /* rows come ordered by key: find each key's run */
             while (k < n_keys
                    && (strcmp (keys[k].kind, PQgetvalue (rows, (int) i, 0)) != 0

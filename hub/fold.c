@@ -234,9 +234,7 @@ fold_workflow (fold_ctx_t *ctx, const workflow_def_t *def)
     int *waiting = xcalloc (ctx->n, sizeof *waiting);
     size_t n_waiting = 0;
     for (size_t i = 0; i < ctx->n; i++) {
-        fold_event_t *e = &ctx->events[i];
-        if (e->expired)
-            continue;
+        const fold_event_t *e = &ctx->events[i];
         fold_instance_t *inst = current >= 0 ? &ctx->result->instances[current] : NULL;
         bool live =
             inst && (inst->state == INSTANCE_OPEN || inst->state == INSTANCE_SUSPENDED);

@@ -22,7 +22,9 @@
       the workflow's unmatched_ttl after the event occurred, the event joins
       it as if it had come just after the start (agencies' clocks and queues
       differ); otherwise, and for early refusals or withdrawals, it stays
-      unmatched;
+      unmatched. Only event times decide: how long the event has waited
+      in the hub (its listing as expired) never does, so every arrival
+      order joins the same events;
     - an instance completes when every required step (those whose when
       holds on the instance's attributes) is done, or the steps listed in
       completes_when; it ends at the latest of their completion times.
@@ -50,7 +52,6 @@ typedef struct {
     const char *event_type; /* event type */
     int64_t occurred_at_ms; /* when it happened */
     json_t *attrs;          /* its attributes (a JSON object, borrowed) */
-    bool expired;           /* parked too long unmatched: ignored */
 } fold_event_t;
 
 typedef enum {

@@ -10,8 +10,9 @@
     Several hubs can supervise one database: rows are claimed with
     FOR UPDATE SKIP LOCKED and every mark is recorded once.
 
-    The same tick expires parked events whose TTL passed unmatched: they are
-    marked expired and stay listed.
+    The same tick marks parked events that have waited longer than their TTL
+    as expired: a listing for operators, never a reason to refuse a later
+    join (joining compares event times, see fold.h).
 
     Pipe protocol (inproc PAIR, bound by the caller): 0 bytes = stop. */
 #ifndef ONENET_SUPERVISE_H

@@ -1,6 +1,7 @@
 /*  hubctl unmatched: events some workflow cares about but no instance took
     (docs/schema.md, unmatched_events): parked until an instance starts for
-    their key, expired when their time to live passed. */
+    their key, listed as expired once they have waited longer than their
+    time to live. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,11 +15,13 @@ usage (void)
         "Usage: hubctl unmatched [--expired | --parked] [--agency AGENCY] [--key VALUE]\n"
         "                        [--limit N]\n\n"
         "Lists events that a workflow cares about but that no workflow instance has\n"
-        "taken, most recently parked first. A parked event joins the instance that\n"
-        "starts for its key before it expires; an expired one stays listed here and\n"
-        "no instance takes it any more (look at the case: 'hubctl workflows --key').\n"
-        "  --parked     only those still waiting (not expired)\n"
-        "  --expired    only those whose time to live passed unmatched\n"
+        "taken, most recently parked first. An event joins the instance for its key\n"
+        "whose start occurred within the workflow's time to live of the event, whenever\n"
+        "that start arrives. Expired means it has waited here longer than that: worth\n"
+        "a look at the case ('hubctl workflows --key'), but a start delivered later\n"
+        "still takes it if the two occurred close enough together.\n"
+        "  --parked     only those that have waited less than their time to live\n"
+        "  --expired    only those that have waited longer\n"
         "  --agency A   only events of this agency\n"
         "  --key VALUE  only events parked under this key value (unit number, ...)\n"
         "  --limit N    at most N rows (default 50)\n"

@@ -24,7 +24,7 @@
     4. rejection (suspend), reopening, withdrawal (cancel),
     5. two runs of one workflow for one key,
     6. power connection deadlines chosen by connection_class,
-    7. events relevant to no workflow of the key, expired events,
+    7. events relevant to no workflow of the key,
     and an "immediate" deadline and many instances of one key.
 */
 
@@ -1050,28 +1050,30 @@ s_test_irrelevant (void)
     ev[2] =
         s_ev (503, "police", "seal.made", "2020-11-02 12:00", NULL); //  credit_code only
     ev[3] = s_ev (504, "circus", "transfer.accepted", "2020-11-02 13:00", NULL); //  agency
+    //  relevant: joins (how long it waited in the hub never matters)
     ev[4] = s_ev (505, "tax", "deed_tax.paid", "2020-11-02 14:00", NULL);
-    ev[4].expired = true; //  parked too long: ignored
     ev[5] = s_ev (506, "tax", "deed_tax.assessed", "2020-11-02 15:00", NULL);
     run_t run;
     s_fold (&run, KEY_UNIT_NUMBER, ev, 6);
     CHECK (run.r.n_instances == 1);
     CHECK (run.r.n_unmatched == 0);
     const fold_instance_t *pt = s_inst (&run, "property_transfer", 1);
-    CHECK (pt && pt->n_events == 2);
-    for (int id = 502; id <= 505; id++) {
+    CHECK (pt && pt->n_events == 3);
+    for (int id = 502; id <= 504; id++) {
         CHECK (!s_joined (&run, id));
         CHECK (!s_unmatched (&run, id, NULL));
     }
+    CHECK (s_joined (&run, 505));
     CHECK (s_joined (&run, 506));
     if (pt)
-        CHECK_AT (s_step (pt, "deed_tax_paid")->completed_at_ms, NULL);
+        CHECK_AT (s_step (pt, "deed_tax_paid")->completed_at_ms, "2020-11-02 14:00");
     s_run_free (&run);
 
-    //  alone, they make nothing at all
+    //  alone, the irrelevant ones make nothing at all, and the payment waits
     s_fold (&run, KEY_UNIT_NUMBER, ev + 1, 4);
     CHECK (run.r.n_instances == 0);
-    CHECK (run.r.n_unmatched == 0);
+    CHECK (run.r.n_unmatched == 1);
+    CHECK (s_unmatched (&run, 505, NULL));
     s_run_free (&run);
 
     //  and no events at all make nothing either
