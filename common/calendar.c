@@ -261,7 +261,7 @@ calendar_year_known (const calendar_t *self, int year)
     entry's line; otherwise returns 0.  */
 static int
 s_put (calendar_t *self, int year, int month, int day, bool workday, uint32_t load,
-       int line)
+       int line, bool mark_known)
 {
     int64_t number = calendar_days_from_civil (year, month, day);
     size_t i;
@@ -283,7 +283,8 @@ s_put (calendar_t *self, int year, int month, int day, bool workday, uint32_t lo
     }
     self->days[i] = (override_t){
         .day = (int32_t) number, .workday = workday, .load = load, .line = line};
-    calendar_mark_year_known (self, year);
+    if (mark_known)
+        calendar_mark_year_known (self, year);
     return 0;
 }
 
@@ -293,7 +294,17 @@ calendar_set_day (calendar_t *self, int year, int month, int day, bool workday)
     assert (self);
     if (!calendar_date_valid (year, month, day))
         return -1;
-    s_put (self, year, month, day, workday, 0, 0);
+    s_put (self, year, month, day, workday, 0, 0, true);
+    return 0;
+}
+
+int
+calendar_override_day (calendar_t *self, int year, int month, int day, bool workday)
+{
+    assert (self);
+    if (!calendar_date_valid (year, month, day))
+        return -1;
+    s_put (self, year, month, day, workday, 0, 0, false);
     return 0;
 }
 
@@ -446,7 +457,7 @@ calendar_load_csv (calendar_t *self, const char *path, char *err, size_t errlen)
                       quoted);
         }
         if (!*problem) {
-            int earlier = s_put (self, year, month, day, is_workday, load, line_no);
+            int earlier = s_put (self, year, month, day, is_workday, load, line_no, true);
             if (earlier)
                 snprintf (problem, sizeof problem, "date %s is already given on line %d",
                           date, earlier);

@@ -94,6 +94,11 @@ int calendar_load_csv (calendar_t *self, const char *path, char *err, size_t err
     the array insert, O(1) when dates come in ascending order.  */
 int calendar_set_day (calendar_t *self, int year, int month, int day, bool workday);
 
+/*  Overrides one local date as calendar_set_day does, without marking its
+    year known: one day an operator changed says nothing about the rest of
+    that year's arrangement. Returns 0, or -1 when the date does not exist.  */
+int calendar_override_day (calendar_t *self, int year, int month, int day, bool workday);
+
 /*  Marks a year as known without overriding a day: its days then follow
     the weekend rule without a beyond_known warning. Years outside
     1..9999 are ignored.  */

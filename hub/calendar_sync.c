@@ -47,15 +47,21 @@ calendar_sync_seed (PGconn *conn, char *err, size_t errlen)
     strbuf_putc (&flags, '}');
     strbuf_putc (&names, '}');
     const char *params[3] = {days.data, flags.data, names.data};
+    /* the days, then the years they cover: each shipped year is official */
     PGresult *res = PQexecParams (
         conn,
-        "INSERT INTO calendar_days (day, workday, name, source) "
-        "SELECT d, w, n, 'official' FROM unnest($1::date[], $2::boolean[], $3::text[]) "
-        "AS t(d, w, n) ON CONFLICT (day) DO NOTHING",
+        "WITH d AS (INSERT INTO calendar_days (day, workday, name, source) "
+        "  SELECT d, w, n, 'official' FROM unnest($1::date[], $2::boolean[], $3::text[]) "
+        "  AS t(d, w, n) ON CONFLICT (day) DO NOTHING RETURNING 1), "
+        "y AS (INSERT INTO calendar_years (year, source, papers) "
+        "  SELECT DISTINCT extract(year FROM d)::int, 'official', "
+        "    'State Council arrangements, shipped with onenet' "
+        "  FROM unnest($1::date[]) AS t(d) ON CONFLICT (year) DO NOTHING) "
+        "SELECT count(*) FROM d",
         3, NULL, params, NULL, NULL, 0);
     int rc = -1;
-    if (PQresultStatus (res) == PGRES_COMMAND_OK)
-        rc = atoi (PQcmdTuples (res));
+    if (PQresultStatus (res) == PGRES_TUPLES_OK)
+        rc = atoi (PQgetvalue (res, 0, 0));
     else
         snprintf (err, errlen, "could not seed the working-day calendar: %s",
                   PQresultErrorMessage (res));
@@ -67,11 +73,16 @@ calendar_sync_seed (PGconn *conn, char *err, size_t errlen)
 }
 
 calendar_t *
-calendar_sync_load (PGconn *conn, char *err, size_t errlen)
+calendar_sync_load (PGconn *conn, int64_t *version, char *err, size_t errlen)
 {
-    PGresult *res =
-        PQexec (conn, "SELECT extract(year FROM day)::int, extract(month FROM day)::int, "
-                      "extract(day FROM day)::int, workday FROM calendar_days");
+    /* one statement, one snapshot: the days, the known years (day NULL)
+       and the version they make, consistent with each other */
+    PGresult *res = PQexec (
+        conn,
+        "SELECT extract(year FROM day)::int, extract(month FROM day)::int, "
+        "extract(day FROM day)::int, workday FROM calendar_days "
+        "UNION ALL SELECT year, NULL, NULL, NULL FROM calendar_years "
+        "UNION ALL SELECT coalesce(max(id), 0), NULL, NULL, NULL FROM calendar_changes");
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
         snprintf (err, errlen, "could not read the working-day calendar: %s",
                   PQresultErrorMessage (res));
@@ -79,9 +90,29 @@ calendar_sync_load (PGconn *conn, char *err, size_t errlen)
         return NULL;
     }
     calendar_t *cal = calendar_new ();
-    for (int i = 0; i < PQntuples (res); i++)
-        calendar_set_day (cal, atoi (PQgetvalue (res, i, 0)), atoi (PQgetvalue (res, i, 1)),
-                          atoi (PQgetvalue (res, i, 2)), PQgetvalue (res, i, 3)[0] == 't');
+    int n = PQntuples (res);
+    for (int i = 0; i < n - 1; i++) { /* the last row is the version */
+        int year = atoi (PQgetvalue (res, i, 0));
+        if (PQgetisnull (res, i, 1))
+            calendar_mark_year_known (cal, year);
+        else
+            calendar_override_day (cal, year, atoi (PQgetvalue (res, i, 1)),
+                                   atoi (PQgetvalue (res, i, 2)),
+                                   PQgetvalue (res, i, 3)[0] == 't');
+    }
+    if (version)
+        *version = n >= 1 ? atoll (PQgetvalue (res, n - 1, 0)) : 0;
     PQclear (res);
     return cal;
+}
+
+int64_t
+calendar_sync_version (PGconn *conn)
+{
+    PGresult *res = PQexec (conn, "SELECT coalesce(max(id), 0) FROM calendar_changes");
+    int64_t v = -1;
+    if (PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1)
+        v = atoll (PQgetvalue (res, 0, 0));
+    PQclear (res);
+    return v;
 }

@@ -17,7 +17,8 @@
 #include "strbuf.h"
 
 #define CLAIM_PAGE         500   /* queue rows per transaction */
-#define CALENDAR_RELOAD_MS 60000 /* operators' calendar changes apply this fast */
+#define CALENDAR_RELOAD_MS 60000 /* the calendar is read again at least this often */
+#define CALENDAR_CHECK_MS  1000  /* and looked at for changes this often, idle or not */
 #define BUSY_YIELD_MS      250   /* how long one "ingest is busy" word holds */
 
 /* A definition some instance started under that is no longer current. */
@@ -183,6 +184,7 @@ enum {
     S_WARN,
     S_COMPLETED,
     S_BY,
+    S_PROVISIONAL,
     S_COUNT
 };
 enum { E_INSTANCE, E_EVENT, E_COUNT };
@@ -292,6 +294,8 @@ page_add_key (page_t *p, const workflow_set_t *set, const key_slot_t *key, key_k
                        ts_or_null (st->completed_at_ms, t, sizeof t));
             array_add (&p->step[S_BY],
                        st->completed_by >= 0 ? events[st->completed_by].event_id : NULL);
+            array_add (&p->step[S_PROVISIONAL],
+                       st->beyond_calendar && st->due_at_ms ? "t" : "f");
             if (st->def->task) {
                 array_add (&p->task[T_INSTANCE], num);
                 array_add (&p->task[T_STEP], st->def->id);
@@ -464,14 +468,15 @@ page_flush (PGconn *conn, page_t *p)
         run_params (
             conn,
             "INSERT INTO workflow_steps (instance_id, step, agency, required, ready_at, "
-            "due_at, warn_at, completed_at, completed_by) "
-            "SELECT ($1::bigint[])[o], s, a, r, re, du, wa, co, by "
+            "due_at, warn_at, completed_at, completed_by, provisional) "
+            "SELECT ($1::bigint[])[o], s, a, r, re, du, wa, co, by, pr "
             "FROM unnest($2::int[], $3::text[], $4::text[], $5::boolean[], "
             "$6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], "
-            "$10::uuid[]) AS t(o, s, a, r, re, du, wa, co, by) "
+            "$10::uuid[], $11::boolean[]) AS t(o, s, a, r, re, du, wa, co, by, pr) "
             "ON CONFLICT (instance_id, step) DO UPDATE SET agency = EXCLUDED.agency, "
             "required = EXCLUDED.required, ready_at = EXCLUDED.ready_at, "
             "completed_at = EXCLUDED.completed_at, completed_by = EXCLUDED.completed_by, "
+            "provisional = EXCLUDED.provisional, "
             /* a mark stands while its deadline stands and the step was not
                  in fact done in time (its event may be correlated late) */
             "overdue_at = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM workflow_steps.due_at "
@@ -486,11 +491,13 @@ page_flush (PGconn *conn, page_t *p)
             "WHERE (workflow_steps.agency, workflow_steps.required, "
             "workflow_steps.ready_at, "
             "  workflow_steps.due_at, workflow_steps.warn_at, workflow_steps.completed_at, "
-            "  workflow_steps.completed_by) IS DISTINCT FROM (EXCLUDED.agency, "
-            "  EXCLUDED.required, EXCLUDED.ready_at, EXCLUDED.due_at, EXCLUDED.warn_at, "
-            "  EXCLUDED.completed_at, EXCLUDED.completed_by)",
+            "  workflow_steps.completed_by, workflow_steps.provisional) IS DISTINCT FROM "
+            "  (EXCLUDED.agency, EXCLUDED.required, EXCLUDED.ready_at, EXCLUDED.due_at, "
+            "  EXCLUDED.warn_at, EXCLUDED.completed_at, EXCLUDED.completed_by, "
+            "  EXCLUDED.provisional)",
             S_COUNT + 1, sp, "upsert workflow steps", NULL)
-        /* a step done after its deadline is a breach even if no tick saw it late */
+        /* a step done after its deadline is a breach even if no tick saw it
+           late; one withdrawn earlier holds again */
         && run_params (
             conn,
             "INSERT INTO breaches (instance_id, step, agency, kind, due_at, "
@@ -498,18 +505,43 @@ page_flush (PGconn *conn, page_t *p)
             "completed_at FROM workflow_steps WHERE instance_id = ANY ($1::bigint[]) "
             "AND required AND completed_at > due_at "
             "ON CONFLICT (instance_id, step, kind) DO UPDATE SET "
-            "completed_at = EXCLUDED.completed_at, due_at = EXCLUDED.due_at",
+            "completed_at = EXCLUDED.completed_at, due_at = EXCLUDED.due_at, "
+            "withdrawn_at = NULL, withdrawn_reason = NULL",
             1, bp, "record late steps", NULL)
-        /* a breach recorded before the completing event was correlated, for a
-             step that was in fact done in time, is withdrawn */
+        /* breaches follow the folded case: one whose cause is gone (the step
+           was in fact done in time, its deadline moved past now with the
+           calendar, the case ended before the deadline, the case no longer
+           needs the step) is withdrawn, kept as history out of the counts;
+           one that stands follows its step's current deadline */
+        && run_params (
+            conn,
+            "WITH why AS (SELECT b.id, CASE "
+            "  WHEN NOT s.required THEN 'the case no longer needs the step' "
+            "  WHEN b.kind = 'overdue' AND s.completed_at <= s.due_at "
+            "    THEN 'done in time' "
+            "  WHEN b.kind = 'warning' AND s.completed_at <= s.warn_at "
+            "    THEN 'done before the warning point' "
+            "  WHEN s.completed_at IS NULL AND i.ended_at IS NOT NULL "
+            "    AND (CASE b.kind WHEN 'overdue' THEN s.due_at ELSE s.warn_at END) IS NULL "
+            "    THEN 'the case ended (' || i.state || ') before the deadline' "
+            "  WHEN s.completed_at IS NULL "
+            "    AND (CASE b.kind WHEN 'overdue' THEN s.due_at ELSE s.warn_at END) > now() "
+            "    THEN 'the deadline moved to ' || to_char(s.due_at AT TIME ZONE "
+            "      'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') || ' +08' "
+            "  END AS reason "
+            "  FROM breaches b JOIN workflow_steps s ON s.instance_id = b.instance_id "
+            "  AND s.step = b.step JOIN workflow_instances i ON i.id = b.instance_id "
+            "  WHERE b.instance_id = ANY ($1::bigint[]) AND b.withdrawn_at IS NULL) "
+            "UPDATE breaches b SET withdrawn_at = now(), withdrawn_reason = why.reason "
+            "FROM why WHERE b.id = why.id AND why.reason IS NOT NULL",
+            1, bp, "withdraw disproved breaches", NULL)
         && run_params (conn,
-                       "DELETE FROM breaches b USING workflow_steps s "
-                       "WHERE b.instance_id = ANY ($1::bigint[]) "
-                       "AND s.instance_id = b.instance_id AND s.step = b.step "
-                       "AND (NOT s.required "
-                       "  OR (b.kind = 'overdue' AND s.completed_at <= b.due_at) "
-                       "  OR (b.kind = 'warning' AND s.completed_at <= s.warn_at))",
-                       1, bp, "withdraw disproved breaches", NULL)
+                       "UPDATE breaches b SET due_at = s.due_at FROM workflow_steps s "
+                       "WHERE b.instance_id = ANY ($1::bigint[]) AND b.kind = 'overdue' "
+                       "AND b.withdrawn_at IS NULL AND s.instance_id = b.instance_id "
+                       "AND s.step = b.step AND s.due_at IS NOT NULL "
+                       "AND s.due_at <> b.due_at",
+                       1, bp, "follow moved deadlines", NULL)
         && run_params (
             conn,
             "WITH n AS (SELECT ($1::bigint[])[o] AS i, e FROM "
@@ -646,11 +678,17 @@ pin_definition (void *user, const workflow_def_t *current, int instance_no,
     return NULL;
 }
 
+#define PAGE_STALE_CALENDAR (-2) /* correlate_page: reload the calendar, then retry */
+
 /* Processes one page of the queue in one transaction. Returns the number
-   of queue rows taken (0 when empty), or -1 after a failure (rolled back). */
+   of queue rows taken (0 when empty), -1 after a failure, or
+   PAGE_STALE_CALENDAR when the calendar changed since calendar_version
+   (both rolled back). The check comes after the claim: a re-plan queued
+   after a calendar change is never folded on the calendar before it. */
 static int
 correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
-                const calendar_t *calendar, const fold_options_t *options, int page)
+                const calendar_t *calendar, int64_t calendar_version,
+                const fold_options_t *options, int page)
 {
     const hub_config_t *config = self->config;
     s_last_sqlstate[0] = '\0';
@@ -678,6 +716,14 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
         return -1;
     }
     int taken = PQntuples (claim) ? atoi (PQgetvalue (claim, 0, 2)) : 0;
+    if (taken) {
+        int64_t version = calendar_sync_version (conn);
+        if (version != calendar_version) {
+            PQclear (claim);
+            db_exec (conn, "ROLLBACK", "rollback correlation");
+            return version < 0 ? -1 : PAGE_STALE_CALENDAR;
+        }
+    }
     /* keys that some workflow correlates on */
     size_t n_keys = 0;
     key_slot_t *keys = calloc ((size_t) PQntuples (claim) + 1, sizeof *keys);
@@ -842,6 +888,79 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
     return taken;
 }
 
+/* After a calendar change (calendar_changes up to version): queues for
+   refolding every instance whose counting windows may cover a changed day
+   (started before the last changed day ended, with a deadline after the
+   first began), so that open deadlines move and breaches follow within a
+   minute, whether or not the case receives another event. Done once per
+   change across all hubs: calendar_replanned, locked, holds how far. */
+static void
+replan_after_calendar_change (PGconn *conn, const hub_config_t *config, int64_t version)
+{
+    char v[24];
+    snprintf (v, sizeof v, "%lld", (long long) version);
+    if (!exec_ok (conn, "BEGIN", "begin calendar re-plan"))
+        return;
+    /* the lock first, on its own: a row locked and updated by one statement
+       is not seen by that statement's FOR UPDATE */
+    PGresult *res = PQexec (conn, "SELECT last_id FROM calendar_replanned FOR UPDATE");
+    bool good = ok (res, "lock the calendar re-plan") && PQntuples (res) == 1;
+    char last[24] = "0";
+    if (good)
+        snprintf (last, sizeof last, "%s", PQgetvalue (res, 0, 0));
+    PQclear (res);
+    res = NULL;
+    if (good && atoll (last) < version) {
+        const char *p[2] = {last, v};
+        res = PQexecParams (
+            conn,
+            "WITH ch AS (SELECT min(first_day) AS f, max(last_day) AS l "
+            "  FROM calendar_changes WHERE id > $1::bigint AND id <= $2::bigint), "
+            "q AS (INSERT INTO correlation_queue (event_id) "
+            "  SELECT DISTINCT i.start_event FROM workflow_instances i, ch "
+            "  WHERE ch.f IS NOT NULL "
+            "  AND i.started_at < ((ch.l + 1)::timestamp AT TIME ZONE 'Asia/Shanghai') "
+            "  AND EXISTS (SELECT 1 FROM workflow_steps s WHERE s.instance_id = i.id "
+            "    AND s.due_at > (ch.f::timestamp AT TIME ZONE 'Asia/Shanghai')) "
+            "  ON CONFLICT DO NOTHING RETURNING 1), "
+            "done AS (UPDATE calendar_replanned SET last_id = $2::bigint, "
+            "  replanned_at = now() RETURNING 1) "
+            "SELECT (SELECT count(*) FROM q), (SELECT f::text FROM ch), "
+            "  (SELECT l::text FROM ch), (SELECT count(*) FROM done)",
+            2, NULL, p, NULL, NULL, 0);
+        good = ok (res, "re-plan after a calendar change");
+    }
+    if (good && exec_ok (conn, "COMMIT", "commit calendar re-plan")) {
+        if (res && !PQgetisnull (res, 0, 1))
+            log_info ("calendar changed: deadlines re-planned",
+                      "hub=%s first_day=%s last_day=%s instances=%s", config->hub_id,
+                      PQgetvalue (res, 0, 1), PQgetvalue (res, 0, 2),
+                      PQgetvalue (res, 0, 0));
+    }
+    else
+        db_exec (conn, "ROLLBACK", "rollback calendar re-plan");
+    PQclear (res);
+}
+
+/* Warns when the official calendar does not cover the next 60 days: their
+   deadlines would be counted on the weekend rule alone (provisional). */
+static void
+warn_calendar_coverage (PGconn *conn, const hub_config_t *config)
+{
+    PGresult *res = PQexec (
+        conn, "SELECT string_agg(y::text, ', ' ORDER BY y) FROM (SELECT DISTINCT "
+              "extract(year FROM d)::int AS y FROM generate_series((now() AT TIME ZONE "
+              "'Asia/Shanghai')::date, (now() AT TIME ZONE 'Asia/Shanghai')::date + 60, "
+              "interval '1 day') AS g(d)) AS n WHERE NOT EXISTS (SELECT 1 FROM "
+              "calendar_years c WHERE c.year = n.y)");
+    if (PQresultStatus (res) == PGRES_TUPLES_OK && !PQgetisnull (res, 0, 0))
+        log_warn ("the working-day calendar does not cover the next 60 days: deadlines "
+                  "there count weekends only and are marked provisional; load the "
+                  "State Council's arrangement with 'hubctl calendar import FILE'",
+                  "hub=%s missing_years=\"%s\"", config->hub_id, PQgetvalue (res, 0, 0));
+    PQclear (res);
+}
+
 /* Takes the oldest queued event out of correlation and files it as a dead
    letter (CORRELATION_FAILED) with the error: one event the correlator
    cannot handle must not stop every other. */
@@ -880,7 +999,10 @@ correlate_run (void *pipe, void *arg)
     const hub_config_t *config = self->config;
     PGconn *conn = NULL;
     calendar_t *calendar = NULL;
-    int64_t calendar_at = 0;
+    int64_t calendar_at = 0;      /* when it was loaded (monotonic ms) */
+    int64_t calendar_version = 0; /* the calendar_changes id it includes */
+    bool calendar_stale = false;  /* a page (or a check) saw a newer calendar */
+    int64_t calendar_checked = 0; /* when calendar_changes was last looked at */
     fold_options_t options = {config->immediate_minutes, config->office_hours, NULL, NULL};
     long wait_ms = 0;
     int page = CLAIM_PAGE;    /* queue rows per transaction; 1 while hunting a failure */
@@ -926,15 +1048,24 @@ correlate_run (void *pipe, void *arg)
                 continue;
             }
             register_definitions (conn, self->set);
+            warn_calendar_coverage (conn, config);
             calendar_at = 0;
         }
-        if (clock_mono_ms () - calendar_at >= CALENDAR_RELOAD_MS || !calendar) {
+        if (clock_mono_ms () - calendar_at >= CALENDAR_RELOAD_MS || !calendar
+            || calendar_stale) {
             char err[512];
-            calendar_t *fresh = calendar_sync_load (conn, err, sizeof err);
+            int64_t version = 0;
+            calendar_t *fresh = calendar_sync_load (conn, &version, err, sizeof err);
             if (fresh) {
+                if (calendar && version != calendar_version)
+                    log_info ("working-day calendar reloaded", "hub=%s version=%lld",
+                              config->hub_id, (long long) version);
                 calendar_destroy (&calendar);
                 calendar = fresh;
                 calendar_at = clock_mono_ms ();
+                calendar_version = version;
+                calendar_stale = false;
+                replan_after_calendar_change (conn, config, version);
             }
             else if (!calendar) {
                 log_warn ("could not load the working-day calendar", "error=\"%s\"", err);
@@ -943,7 +1074,24 @@ correlate_run (void *pipe, void *arg)
                 continue;
             }
         }
-        int n = correlate_page (self, conn, self->set, calendar, &options, page);
+        /* a change with no event to fold still moves every deadline it
+           touches: look for one every second */
+        if (clock_mono_ms () - calendar_checked >= CALENDAR_CHECK_MS) {
+            calendar_checked = clock_mono_ms ();
+            int64_t version = calendar_sync_version (conn);
+            if (version >= 0 && version != calendar_version) {
+                calendar_stale = true;
+                wait_ms = 0;
+                continue;
+            }
+        }
+        int n = correlate_page (self, conn, self->set, calendar, calendar_version, &options,
+                                page);
+        if (n == PAGE_STALE_CALENDAR) {
+            calendar_stale = true;
+            wait_ms = 0;
+            continue;
+        }
         bool transient = n < 0 && !last_failure_is_data_error ();
         if (n < 0 && db_lost (conn)) {
             PQfinish (conn);

@@ -303,8 +303,15 @@ settle (fold_ctx_t *ctx, fold_instance_t *inst)
                        : d->from == DEADLINE_FROM_READY
                            ? ready
                            : inst->steps[d->from_step_index].completed_at_ms;
-        /* no clock for a step not done in an instance that stopped running */
-        if (!base || (!running && !st->completed_at_ms))
+        if (!base)
+            continue;
+        /* a step not done in an instance that stopped running: a suspended
+           or completed case runs no clock for it; a case withdrawn or
+           refused keeps a deadline that passed while it ran (the agency was
+           late before the case ended), and loses one that had not */
+        bool ended = inst->state == INSTANCE_CANCELLED || inst->state == INSTANCE_REJECTED;
+        bool stopped = !running && !st->completed_at_ms;
+        if (stopped && !ended)
             continue;
         bool beyond = false;
         if (d->unit == DEADLINE_WORKING_DAYS)
@@ -318,6 +325,12 @@ settle (fold_ctx_t *ctx, fold_instance_t *inst)
                 &beyond);
         st->beyond_calendar = beyond;
         st->warn_at_ms = base + (int64_t) ((double) (st->due_at_ms - base) * def->warn_at);
+        if (stopped && st->warn_at_ms >= inst->ended_at_ms)
+            st->warn_at_ms = 0;
+        if (stopped && st->due_at_ms >= inst->ended_at_ms) {
+            st->due_at_ms = 0;
+            st->beyond_calendar = false;
+        }
     }
 }
 

@@ -4,6 +4,7 @@
     so a change applies without a restart. */
 #include <ctype.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "calendar_sync.h"
 #include "clock.h"
 #include "hubctl.h"
+#include "strbuf.h"
 
 static const char *const weekday_names[7] = {"Sun", "Mon", "Tue", "Wed",
                                              "Thu", "Fri", "Sat"};
@@ -22,7 +24,8 @@ usage (void)
     printf (
         "Usage: hubctl calendar [YYYY-MM]\n"
         "       hubctl calendar set YYYY-MM-DD work|off [--name TEXT]\n"
-        "       hubctl calendar unset YYYY-MM-DD [--force]\n\n"
+        "       hubctl calendar unset YYYY-MM-DD [--force]\n"
+        "       hubctl calendar import FILE\n\n"
         "Deadlines are counted in working days: Monday to Friday, except the days listed\n"
         "in calendar_days (public holidays off, make-up weekend days worked, and\n"
         "operators' overrides).\n\n"
@@ -36,9 +39,20 @@ usage (void)
         "                      arrangement this hubctl carries applies again, or else the\n"
         "                      weekend rule. An official day is only removed with --force\n"
         "                      (hubs put back the official days they carry when they\n"
-        "                      start; to change such a day use 'set')\n\n"
-        "The hubs pick up a change within a minute. Deadlines already computed change\n"
-        "when their case next receives an event.\n");
+        "                      start; to change such a day use 'set')\n"
+        "  import FILE         loads a year's official arrangement (the State Council's\n"
+        "                      节假日安排) from a JSON file as holiday-cn publishes it:\n"
+        "                      {\"year\": 2027, \"papers\": [URL], \"days\": [{\"name\":\n"
+        "                      \"元旦\", \"date\": \"2027-01-01\", \"isOffDay\": true}, "
+        "...]}.\n"
+        "                      The year becomes known; operators' overrides stay. A file\n"
+        "                      with any bad entry changes nothing; every problem is "
+        "named\n\n"
+        "Within a minute of any change the hubs re-plan every deadline whose counting\n"
+        "window covers a changed day, whether or not its case receives another event,\n"
+        "and withdraw the breaches (督办) that no longer hold (kept, marked withdrawn).\n"
+        "A deadline counted into a year with no official arrangement uses the weekend\n"
+        "rule only and is marked provisional.\n");
 }
 
 /* Parses YYYY-MM-DD (exactly) into a date that exists. */
@@ -114,19 +128,18 @@ weekend (int y, int m, int d)
     return wd == 0 || wd == 6;
 }
 
-/* True when calendar_days lists any day of the year (the hubs then know
-   the year); -1 when the query failed. */
+/* True when calendar_years holds the year's official arrangement (the
+   hubs then know the year); -1 when the query failed. */
 static int
 year_known (PGconn *conn, int year)
 {
     char y[16];
-    snprintf (y, sizeof y, "%04d", year);
+    snprintf (y, sizeof y, "%d", year);
     const char *params[1] = {y};
     PGresult *res = hubctl_query (
         conn, "read the working-day calendar",
-        "SELECT EXISTS (SELECT 1 FROM calendar_days WHERE day >= to_date($1, 'YYYY') "
-        "AND day < to_date($1, 'YYYY') + interval '1 year')",
-        1, params);
+        "SELECT EXISTS (SELECT 1 FROM public.calendar_years WHERE year = $1::int)", 1,
+        params);
     if (!res)
         return -1;
     int known = PQgetvalue (res, 0, 0)[0] == 't';
@@ -184,10 +197,10 @@ show_month (const hubctl_options_t *options, int year, int month)
     PQclear (res);
     if (!known)
         fprintf (stderr,
-                 "hubctl calendar: %04d has no days in calendar_days, so only the weekend "
-                 "rule applies and the hubs warn when a deadline runs into it. Add the "
-                 "official arrangements once they are published (a hub inserts those it "
-                 "carries when it starts), or days with 'hubctl calendar set'.\n",
+                 "hubctl calendar: %04d has no official arrangement in the calendar, so "
+                 "only the weekend rule (and operators' overrides) applies and deadlines "
+                 "counted into it are marked provisional. Load the State Council's "
+                 "arrangement once it is published: 'hubctl calendar import FILE'.\n",
                  year);
     return HUBCTL_OK;
 }
@@ -214,8 +227,8 @@ set_day (const hubctl_options_t *options, const char *date, int y, int m, int d,
         "  RETURNING day, workday, name, source) "
         "SELECT to_char(up.day, 'YYYY-MM-DD'), up.workday, up.name, up.source, "
         "  old.workday, old.name, old.source, "
-        "  (SELECT count(*) FROM calendar_days WHERE day >= date_trunc('year', $1::date) "
-        "    AND day < date_trunc('year', $1::date) + interval '1 year') "
+        "  (SELECT count(*) FROM public.calendar_years "
+        "    WHERE year = extract(year FROM $1::date)) "
         "FROM up LEFT JOIN old ON true",
         3, params);
     PQfinish (conn);
@@ -246,18 +259,18 @@ set_day (const hubctl_options_t *options, const char *date, int y, int m, int d,
             snprintf (was, sizeof was, "%s (weekend rule)",
                       was_working ? "a working day" : "a day off");
         printf ("%s (%s) is now %s%s%s (operator override); it was %s.\n"
-                "The hubs apply it within a minute; deadlines already computed change when "
-                "their case next receives an event.\n",
+                "The hubs apply it within a minute: every deadline it moves is re-planned, "
+                "and breaches that no longer hold are withdrawn.\n",
                 date, weekday_of (y, m, d), workday ? "a working day" : "a day off",
                 *new_name ? ": " : "", new_name, was);
     }
     if (!year_was_known)
-        fprintf (
-            stderr,
-            "hubctl calendar: note: %04d had no days in calendar_days. The hubs now "
-            "treat %04d as known and count its deadlines on the weekend rule plus this "
-            "day, without warning: add its official arrangements too.\n",
-            y, y);
+        fprintf (stderr,
+                 "hubctl calendar: note: %04d has no official arrangement in the calendar: "
+                 "its deadlines count on the weekend rule plus overrides such as this one, "
+                 "and stay provisional until 'hubctl calendar import FILE' loads the State "
+                 "Council's arrangement for %04d.\n",
+                 y, y);
     PQclear (res);
     return HUBCTL_OK;
 }
@@ -358,13 +371,207 @@ unset_day (const hubctl_options_t *options, const char *date, int y, int m, int 
                 official ? "official arrangement" : "operator override", date,
                 weekday_of (y, m, d), rule);
     if (!options->json)
-        printf ("The hubs apply it within a minute.\n");
+        printf ("The hubs apply it within a minute: every deadline it moves is "
+                "re-planned.\n");
     if (official)
         fprintf (stderr,
                  "hubctl calendar: note: a hub that carries the official arrangement of %s "
                  "inserts it again when it next starts or reconnects to the database.\n",
                  date);
     return HUBCTL_OK;
+}
+
+/* One problem of an import file, appended to problems (at most a few
+   dozen are listed; the count says how many there were). */
+static void
+import_problem (strbuf_t *problems, int *n, const char *file, const char *fmt, ...)
+{
+    if (++*n > 40)
+        return;
+    va_list ap;
+    va_start (ap, fmt);
+    char what[512];
+    vsnprintf (what, sizeof what, fmt, ap);
+    va_end (ap);
+    strbuf_printf (problems, "hubctl calendar: %s: %s\n", file, what);
+}
+
+/* hubctl calendar import FILE: a year's official arrangement, as holiday-cn
+   publishes it, checked whole before anything is written, then written in
+   one transaction (days as 'official', except days an operator overrode;
+   the year into calendar_years). The hubs re-plan from calendar_changes. */
+static int
+import_notice (const hubctl_options_t *options, const char *file)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file (file, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        fprintf (stderr, "hubctl calendar: %s: line %d, column %d: %s\n", file, jerr.line,
+                 jerr.column, jerr.text);
+        return HUBCTL_FAILURE;
+    }
+    strbuf_t problems, days, flags, names, papers;
+    strbuf_init (&problems);
+    strbuf_init (&days);
+    strbuf_init (&flags);
+    strbuf_init (&names);
+    strbuf_init (&papers);
+    int n_problems = 0, n_off = 0, n_work = 0, n_elsewhere = 0;
+    json_t *year_j = json_object_get (root, "year"), *list = json_object_get (root, "days");
+    json_int_t year = 0;
+    if (!json_is_object (root))
+        import_problem (&problems, &n_problems, file, "not a JSON object");
+    else if (!json_is_integer (year_j) || (year = json_integer_value (year_j)) < 1
+             || year > 9999)
+        import_problem (&problems, &n_problems, file,
+                        "\"year\" must be a whole number from 1 to 9999");
+    if (json_is_object (root) && !json_is_array (list))
+        import_problem (&problems, &n_problems, file,
+                        "\"days\" must be an array of {\"name\", \"date\", \"isOffDay\"}");
+    json_t *paper_list = json_is_object (root) ? json_object_get (root, "papers") : NULL;
+    size_t i;
+    json_t *item;
+    if (paper_list && json_is_array (paper_list))
+        json_array_foreach (paper_list, i, item) if (json_is_string (item)) strbuf_printf (
+            &papers, "%s%s", papers.len ? " " : "", json_string_value (item));
+    strbuf_putc (&days, '{');
+    strbuf_putc (&flags, '{');
+    strbuf_putc (&names, '{');
+    size_t kept = 0;
+    if (json_is_array (list))
+        json_array_foreach (list, i, item)
+        {
+            json_t *date = json_object_get (item, "date"),
+                   *off = json_object_get (item, "isOffDay"),
+                   *name = json_object_get (item, "name");
+            int y, m, d;
+            if (!json_is_object (item)) {
+                import_problem (&problems, &n_problems, file, "days[%zu] is not an object",
+                                i);
+                continue;
+            }
+            if (!json_is_string (date)
+                || !parse_date (json_string_value (date), &y, &m, &d)) {
+                import_problem (&problems, &n_problems, file,
+                                "days[%zu].date is not a date (YYYY-MM-DD)", i);
+                continue;
+            }
+            if (!json_is_boolean (off)) {
+                import_problem (&problems, &n_problems, file,
+                                "days[%zu].isOffDay (%s) must be true or false", i,
+                                json_string_value (date));
+                continue;
+            }
+            if (name && !json_is_string (name)) {
+                import_problem (&problems, &n_problems, file,
+                                "days[%zu].name (%s) must be text", i,
+                                json_string_value (date));
+                continue;
+            }
+            if (y != year) {
+                n_elsewhere++; /* e.g. New Year make-up days in the December before */
+                continue;
+            }
+            for (size_t j = 0; j < i; j++) {
+                json_t *other = json_object_get (json_array_get (list, j), "date");
+                if (json_is_string (other)
+                    && strcmp (json_string_value (other), json_string_value (date)) == 0) {
+                    import_problem (&problems, &n_problems, file,
+                                    "days[%zu].date %s is also days[%zu].date", i,
+                                    json_string_value (date), j);
+                    break;
+                }
+            }
+            strbuf_printf (&days, "%s%s", kept ? "," : "", json_string_value (date));
+            strbuf_printf (&flags, "%s%s", kept ? "," : "", json_is_true (off) ? "f" : "t");
+            strbuf_puts (&names, kept ? "," : "");
+            strbuf_json_string (&names, name ? json_string_value (name) : "");
+            kept++;
+            if (json_is_true (off))
+                n_off++;
+            else
+                n_work++;
+        }
+    strbuf_putc (&days, '}');
+    strbuf_putc (&flags, '}');
+    strbuf_putc (&names, '}');
+    if (!n_problems && kept == 0)
+        import_problem (&problems, &n_problems, file, "no day of %lld in \"days\"",
+                        (long long) year);
+    int rc = HUBCTL_FAILURE;
+    if (n_problems) {
+        fputs (problems.data, stderr);
+        if (n_problems > 40)
+            fprintf (stderr, "hubctl calendar: %s: %d more problems\n", file,
+                     n_problems - 40);
+        fprintf (stderr, "hubctl calendar: %s: nothing imported\n", file);
+        goto done;
+    }
+    PGconn *conn = hubctl_connect (options);
+    if (!conn)
+        goto done;
+    char y[16];
+    snprintf (y, sizeof y, "%lld", (long long) year);
+    const char *params[5] = {days.data, flags.data, names.data, y,
+                             papers.len ? papers.data : ""};
+    PGresult *res = hubctl_query (
+        conn, "import the official arrangement",
+        "WITH n AS (SELECT * FROM unnest($1::date[], $2::boolean[], $3::text[]) "
+        "  AS t(day, workday, name)), "
+        "kept AS (SELECT c.day FROM public.calendar_days c JOIN n USING (day) "
+        "  WHERE c.source = 'operator'), "
+        "up AS (INSERT INTO public.calendar_days (day, workday, name, source) "
+        "  SELECT day, workday, name, 'official' FROM n "
+        "  ON CONFLICT (day) DO UPDATE SET workday = EXCLUDED.workday, name = "
+        "EXCLUDED.name, "
+        "    source = 'official', changed_at = now() "
+        "  WHERE calendar_days.source <> 'operator' RETURNING 1), "
+        "yr AS (INSERT INTO public.calendar_years (year, source, papers) "
+        "  VALUES ($4::int, 'import', $5) ON CONFLICT (year) DO UPDATE SET "
+        "  source = 'import', papers = EXCLUDED.papers, loaded_at = now() RETURNING 1) "
+        "SELECT (SELECT count(*) FROM up), (SELECT string_agg(day::text, ', ' ORDER BY "
+        "day) "
+        "  FROM kept), (SELECT count(*) FROM yr)",
+        5, params);
+    PQfinish (conn);
+    if (!res)
+        goto done;
+    const char *overridden = PQgetisnull (res, 0, 1) ? NULL : PQgetvalue (res, 0, 1);
+    if (options->json) {
+        json_t *obj = json_pack ("{s:I, s:i, s:i, s:i, s:o, s:s}", "year", year, "days_off",
+                                 n_off, "make_up_working_days", n_work, "outside_the_year",
+                                 n_elsewhere, "operator_overrides_kept",
+                                 overridden ? json_string (overridden) : json_null (),
+                                 "papers", papers.len ? papers.data : "");
+        json_dumpf (obj, stdout, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
+        putchar ('\n');
+        json_decref (obj);
+    }
+    else {
+        printf (
+            "Imported the official arrangement of %lld from %s: %d days off, %d make-up "
+            "working days%s.\n",
+            (long long) year, file, n_off, n_work,
+            n_elsewhere ? " (days of other years in the file skipped)" : "");
+        if (overridden)
+            printf ("Operators' overrides kept for: %s ('hubctl calendar unset DATE' lets "
+                    "the official day apply).\n",
+                    overridden);
+        printf (
+            "%lld is now a known year. The hubs re-plan the deadlines it moves within a "
+            "minute, and deadlines counted into it are no longer provisional.\n",
+            (long long) year);
+    }
+    PQclear (res);
+    rc = HUBCTL_OK;
+done:
+    json_decref (root);
+    strbuf_free (&problems);
+    strbuf_free (&days);
+    strbuf_free (&flags);
+    strbuf_free (&names);
+    strbuf_free (&papers);
+    return rc;
 }
 
 int
@@ -422,6 +629,15 @@ cmd_calendar (const hubctl_options_t *options, int argc, char **argv)
             return hubctl_usage_error ("calendar", "'%s' is not a date (YYYY-MM-DD)",
                                        pos[1]);
         return unset_day (options, pos[1], y, m, d, force);
+    }
+    if (action && strcmp (action, "import") == 0) {
+        if (name || force)
+            return hubctl_usage_error ("calendar", "--name and --force go with 'set' and "
+                                                   "'unset', not 'import'");
+        if (npos != 2)
+            return hubctl_usage_error ("calendar", "'import' takes one file: "
+                                                   "hubctl calendar import FILE");
+        return import_notice (options, pos[1]);
     }
     if (name || force)
         return hubctl_usage_error ("calendar", "--name and --force go with 'set' and "

@@ -47,16 +47,17 @@ explain_not_found (PGconn *conn, const char *arg, bool digits)
 
 /* The steps of instance ID with their deadlines and how late they were:
    done - due when done after it, now - due when not done and past it.
-   REQUIRED is the SQL of the required column. */
-#define STEPS_SQL(required)                                                                \
+   REQUIRED is the SQL of the required column, DUE_NOTE what follows the
+   due time (a deadline counted past the official calendar is provisional). */
+#define STEPS_SQL(required, due_note, extra)                                               \
     "SELECT s.step, s.agency, " required " AS required, "                                  \
     "  to_char(s.ready_at, " HUBCTL_MINUTE ") AS ready, to_char(s.due_at, " HUBCTL_MINUTE  \
-    ") AS due, "                                                                           \
+    ")" due_note " AS due, "                                                               \
     "  to_char(s.completed_at, " HUBCTL_MINUTE ") AS done, "                               \
     "  (SELECT " HUBCTL_HUMAN " FROM (SELECT CASE "                                        \
     "    WHEN coalesce(s.completed_at, now()) > s.due_at THEN floor(extract(epoch FROM "   \
     "    coalesce(s.completed_at, now()) - s.due_at))::bigint END AS secs) x) "            \
-    "  AS late_by "                                                                        \
+    "  AS late_by" extra " "                                                               \
     "FROM workflow_steps s WHERE s.instance_id = $1::bigint "                              \
     "ORDER BY s.ready_at NULLS LAST, s.due_at NULLS LAST, s.step"
 
@@ -65,8 +66,11 @@ static PGresult *
 query_steps (PGconn *conn, const char *id, bool json)
 {
     const char *params[1] = {id};
-    const char *sql = json ? STEPS_SQL ("s.required")
-                           : STEPS_SQL ("CASE WHEN s.required THEN 'yes' ELSE 'no' END");
+    const char *sql =
+        json ? STEPS_SQL ("s.required", "", ", s.provisional AS due_provisional")
+             : STEPS_SQL ("CASE WHEN s.required THEN 'yes' ELSE 'no' END",
+                          " || CASE WHEN s.provisional THEN ' (provisional)' ELSE '' END",
+                          "");
     return hubctl_query (conn, "read the steps of the instance", sql, 1, params);
 }
 

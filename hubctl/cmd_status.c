@@ -128,7 +128,15 @@ cmd_status (const hubctl_options_t *options, int argc, char **argv)
             "(SELECT count(*) FROM workflow_steps WHERE required AND completed_at IS NULL "
             " AND due_at < now()) AS overdue_steps, "
             "(SELECT count(*) FROM workflow_instances WHERE state = 'open') AS "
-            "open_workflows",
+            "open_workflows, "
+            /* the official calendar must cover the next 60 days */
+            "(SELECT string_agg(y::text, ', ' ORDER BY y) FROM (SELECT DISTINCT "
+            " extract(year FROM d)::int AS y FROM generate_series((now() AT TIME ZONE "
+            " 'Asia/Shanghai')::date, (now() AT TIME ZONE 'Asia/Shanghai')::date + 60, "
+            " interval '1 day') AS g(d)) AS n WHERE NOT EXISTS (SELECT 1 FROM "
+            " public.calendar_years c WHERE c.year = n.y)) AS calendar_missing_years, "
+            "(SELECT count(*) FROM workflow_steps WHERE provisional AND completed_at IS "
+            " NULL) AS provisional_deadlines",
             0, NULL);
     }
     if (!adapters || !backlog)
@@ -178,6 +186,11 @@ cmd_status (const hubctl_options_t *options, int argc, char **argv)
                     PQgetvalue (backlog, 0, 2));
         else
             printf ("database: NOT REACHABLE\n");
+        if (backlog && !PQgetisnull (backlog, 0, 5))
+            printf ("calendar: WARNING: no official arrangement for %s, within the next 60 "
+                    "days: %s open deadlines there count weekends only (provisional). Load "
+                    "the State Council's notice: hubctl calendar import FILE\n",
+                    PQgetvalue (backlog, 0, 5), PQgetvalue (backlog, 0, 6));
         if (adapters) {
             printf ("\nadapters:\n");
             hubctl_print (options, adapters);

@@ -99,7 +99,8 @@ def main():
         for wf, state, n in cur.fetchall():
             workflows[wf][state] = n
         cur.execute("SELECT agency, count(*), count(completed_at) FROM breaches "
-                    "WHERE kind = 'overdue' GROUP BY 1 ORDER BY 2 DESC, 1")
+                    "WHERE kind = 'overdue' AND withdrawn_at IS NULL "
+                    "GROUP BY 1 ORDER BY 2 DESC, 1")
         overdue = cur.fetchall()
         cur.execute("SELECT agency, count(*) FROM tasks GROUP BY 1")
         issued = dict(cur.fetchall())

@@ -457,7 +457,7 @@ def test_worst_agency_last_month(county, analyst):
     # the direct count: overdue breaches whose deadline fell last month
     direct = dict(query(county.db, """
         SELECT agency, count(*) FROM breaches WHERE kind = 'overdue'
-          AND date_trunc('month', due_at AT TIME ZONE 'Asia/Shanghai')::date = %s
+          AND withdrawn_at IS NULL AND date_trunc('month', due_at AT TIME ZONE 'Asia/Shanghai')::date = %s
         GROUP BY agency""", (last_month(county),)))
     assert direct and max(direct.values()) > 0, "no deadline missed last month: too easy"
     top = max(direct.values())
@@ -500,7 +500,8 @@ def test_on_time_views_agree_with_breaches(county, analyst):
         assert r["on_time_rate"] is None or 0 <= r["on_time_rate"] <= 1
         if r["p50_hours_to_complete"] is not None:
             assert 0 <= r["p50_hours_to_complete"] <= r["p90_hours_to_complete"]
-    total_overdue = scalar(county.db, "SELECT count(*) FROM breaches WHERE kind = 'overdue'")
+    total_overdue = scalar(county.db, "SELECT count(*) FROM breaches WHERE kind = 'overdue' "
+                                      "AND withdrawn_at IS NULL")
     assert sum(r["missed"] for r in by_step) == total_overdue
 
 

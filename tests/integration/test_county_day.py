@@ -237,7 +237,7 @@ def test_county_day(db, procs, tmp_path, delivery):
     assert {wf: {s: n for s, n in c.items() if n} for wf, c in summary["workflows"].items()} \
         == dict(by_state)
     assert dict(query(db, "SELECT agency, count(*) FROM breaches WHERE kind = 'overdue' "
-                          "GROUP BY 1")) == summary["overdue_steps"]
+                          "AND withdrawn_at IS NULL GROUP BY 1")) == summary["overdue_steps"]
 
     problems, counts = day_problems(db, cases, delivery)
     print(f"{delivery}: {counts}; delivered in {t_delivered - t0:.1f} s, "
@@ -297,7 +297,8 @@ def day_problems(db, cases, delivery):
             SELECT b.instance_id, b.kind, b.agency, b.step, b.due_at, b.completed_at,
                    s.completed_at, s.warn_at
             FROM breaches b JOIN workflow_steps s
-              ON s.instance_id = b.instance_id AND s.step = b.step"""):
+              ON s.instance_id = b.instance_id AND s.step = b.step
+            WHERE b.withdrawn_at IS NULL"""):
         breaches[iid].append((kind, agency, step, due, done, s_done, s_warn))
     in_instance = {r[0] for r in query(db, "SELECT DISTINCT event_id::text FROM instance_events")}
     unmatched = collections.defaultdict(list)

@@ -177,7 +177,7 @@ def dump_key(db, unit, labels=None):
     breaches = query(db, """
         SELECT i.workflow, i.instance_no, b.step, b.agency, b.kind, b.due_at, b.completed_at
         FROM breaches b JOIN workflow_instances i ON i.id = b.instance_id
-        WHERE i.key_value = %s ORDER BY 1, 2, 3, 5""", (unit,))
+        WHERE i.key_value = %s AND b.withdrawn_at IS NULL ORDER BY 1, 2, 3, 5""", (unit,))
     return {
         "instances": [(w, v, d, k, n, st, iso(ms_of(sa)), iso(ms_of(ea)), lab(se), a, c)
                       for w, v, d, k, n, st, sa, ea, se, a, c in inst],
@@ -353,7 +353,8 @@ def test_overdue_mark_withdrawn_with_breach(pb, db, procs, hub_client):
     def mark():
         return query(db, """SELECT s.overdue_at, s.completed_at, s.due_at,
                                    (SELECT count(*) FROM breaches b WHERE b.instance_id = i.id
-                                    AND b.step = s.step AND b.kind = 'overdue')
+                                    AND b.step = s.step AND b.kind = 'overdue'
+                                    AND b.withdrawn_at IS NULL)
                             FROM workflow_steps s JOIN workflow_instances i ON i.id = s.instance_id
                             WHERE i.key_value = %s AND i.workflow = 'property_transfer'
                               AND s.step = 'registered'""", (unit,))[0]
@@ -364,6 +365,11 @@ def test_overdue_mark_withdrawn_with_breach(pb, db, procs, hub_client):
     overdue_at, completed_at, due_at, breaches = mark()
     assert completed_at < due_at, "done in time"
     assert breaches == 0, "the disproved breach is withdrawn"
+    # kept as history, with the reason
+    assert query(db, """SELECT b.step, b.withdrawn_reason FROM breaches b
+                        JOIN workflow_instances i ON i.id = b.instance_id
+                        WHERE i.key_value = %s AND b.withdrawn_at IS NOT NULL""",
+                 (unit,)) == [("registered", "done in time")]
     assert overdue_at is None, \
         f"step done in time ({completed_at}, due {due_at}) still marked overdue at " \
         f"{overdue_at} although its breach was withdrawn"
@@ -934,7 +940,8 @@ def test_breach_kept_after_late_rejection(pb, db, procs, hub_client):
     def overdue():
         return query(db, """SELECT b.agency, b.step, b.due_at FROM breaches b
                              JOIN workflow_instances i ON i.id = b.instance_id
-                             WHERE i.key_value = %s AND b.kind = 'overdue'""", (unit,))
+                             WHERE i.key_value = %s AND b.kind = 'overdue'
+                               AND b.withdrawn_at IS NULL""", (unit,))
     b = wait_until(overdue, timeout=5, what="the overdue breach")
     assert b == [("land", "registered", b[0][2])] and ms_of(b[0][2]) == bj_ms(2020, 11, 7)
 

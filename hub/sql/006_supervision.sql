@@ -1,0 +1,121 @@
+-- 006: supervision that follows the calendar and the folded case.
+--
+-- 1. A breach whose cause a later fold removed (the step was in fact done
+--    in time, the deadline moved with the calendar, the case was withdrawn
+--    before its deadline, the step is no longer required) is not deleted:
+--    it is marked withdrawn, with the reason, and leaves the counts (the
+--    analytics views and the monthly report). A breach that holds again
+--    later is reinstated.
+-- 2. The years whose official arrangement (the State Council's 节假日安排)
+--    the calendar holds: deadlines counted into any other year use the
+--    weekend rule only and are marked provisional. The shipped years are
+--    seeded by the hubs; `hubctl calendar import` adds a year.
+-- 3. Every change of calendar_days or calendar_years is logged in
+--    calendar_changes (by trigger, whoever makes it). The hubs re-plan
+--    every deadline whose counting window covers a changed day, once per
+--    change across all hubs (calendar_replanned holds how far they got).
+--
+-- Applied once per database, in one transaction (see hub/migrate.c).
+
+ALTER TABLE breaches
+    ADD COLUMN withdrawn_at     timestamptz,  -- when a fold found its cause gone (NULL: stands)
+    ADD COLUMN withdrawn_reason text;         -- why, e.g. "done in time (due moved)"
+COMMENT ON COLUMN breaches.withdrawn_at IS 'set when a later fold removed the cause; out of the counts';
+
+ALTER TABLE workflow_steps
+    ADD COLUMN provisional boolean NOT NULL DEFAULT false; -- due counted past the known calendar
+COMMENT ON COLUMN workflow_steps.provisional IS
+    'due_at counted through a year whose official arrangement is not loaded (weekends only)';
+
+CREATE TABLE calendar_years (
+    year        integer     PRIMARY KEY CHECK (year BETWEEN 1 AND 9999),
+    source      text        NOT NULL,          -- 'official' (shipped) or 'import' (a notice file)
+    papers      text        NOT NULL DEFAULT '', -- the notice(s) it came from
+    loaded_at   timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE calendar_years IS 'years whose official working-day arrangement calendar_days holds';
+
+-- the years the official days already stored cover
+INSERT INTO calendar_years (year, source)
+SELECT DISTINCT extract(year FROM day)::integer, 'official'
+FROM calendar_days WHERE source = 'official'
+ON CONFLICT DO NOTHING;
+
+CREATE TABLE calendar_changes (
+    id          bigserial   PRIMARY KEY,
+    first_day   date        NOT NULL,          -- the changed days: first_day .. last_day
+    last_day    date        NOT NULL,
+    changed_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE calendar_changes IS 'log of calendar changes, for re-planning open deadlines';
+
+-- one row: the last calendar_changes id whose deadlines were re-planned
+CREATE TABLE calendar_replanned (
+    one         boolean     PRIMARY KEY DEFAULT true CHECK (one),
+    last_id     bigint      NOT NULL,
+    replanned_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO calendar_replanned (last_id) VALUES (0);
+
+-- SECURITY DEFINER: the hub and operator roles change the calendar but
+-- need no right on the log
+CREATE FUNCTION calendar_days_logged() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.day = OLD.day AND NEW.workday = OLD.workday THEN
+        RETURN NULL;                     -- a new name or source moves no deadline
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        INSERT INTO calendar_changes (first_day, last_day) VALUES (OLD.day, OLD.day);
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        INSERT INTO calendar_changes (first_day, last_day) VALUES (NEW.day, NEW.day);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER calendar_days_logged AFTER INSERT OR UPDATE OR DELETE ON calendar_days
+    FOR EACH ROW EXECUTE FUNCTION calendar_days_logged();
+
+CREATE FUNCTION calendar_years_logged() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE y integer := CASE WHEN TG_OP = 'DELETE' THEN OLD.year ELSE NEW.year END;
+BEGIN
+    INSERT INTO calendar_changes (first_day, last_day)
+    VALUES (make_date(y, 1, 1), make_date(y, 12, 31));
+    RETURN NULL;
+END $$;
+CREATE TRIGGER calendar_years_logged AFTER INSERT OR DELETE ON calendar_years
+    FOR EACH ROW EXECUTE FUNCTION calendar_years_logged();
+
+-- Breaches that stand, for analysts; the withdrawn ones on their own.
+CREATE OR REPLACE VIEW analytics.breaches AS
+SELECT b.id, b.instance_id, i.workflow, i.key_kind, i.key_value, b.step, b.agency, b.kind,
+       b.due_at, b.detected_at, b.completed_at,
+       date_trunc('month', b.due_at AT TIME ZONE 'Asia/Shanghai')::date AS due_month
+FROM public.breaches b
+JOIN public.workflow_instances i ON i.id = b.instance_id
+WHERE b.withdrawn_at IS NULL;
+COMMENT ON VIEW analytics.breaches IS
+    'every supervision breach (督办) that stands, with workflow and key';
+
+CREATE VIEW analytics.breaches_withdrawn AS
+SELECT b.id, b.instance_id, i.workflow, i.key_kind, i.key_value, b.step, b.agency, b.kind,
+       b.due_at, b.detected_at, b.completed_at, b.withdrawn_at, b.withdrawn_reason
+FROM public.breaches b
+JOIN public.workflow_instances i ON i.id = b.instance_id
+WHERE b.withdrawn_at IS NOT NULL;
+COMMENT ON VIEW analytics.breaches_withdrawn IS
+    'breaches a later fold withdrew (history, out of every count), with the reason';
+
+CREATE VIEW analytics.calendar_years AS
+SELECT year, source, papers, loaded_at FROM public.calendar_years;
+COMMENT ON VIEW analytics.calendar_years IS
+    'years whose official working-day arrangement the calendar holds';
+
+-- privileges, as migration 005 gives them
+GRANT SELECT, INSERT, UPDATE, DELETE ON calendar_years, calendar_replanned TO onenet_hub;
+GRANT SELECT ON calendar_changes TO onenet_hub;
+GRANT SELECT ON calendar_years, calendar_changes, calendar_replanned TO onenet_operator;
+GRANT INSERT, UPDATE, DELETE ON calendar_years TO onenet_operator;
+GRANT SELECT ON analytics.breaches_withdrawn, analytics.calendar_years
+    TO onenet_operator, onenet_analyst;
