@@ -188,15 +188,15 @@ enum {
     S_COUNT
 };
 enum { E_INSTANCE, E_EVENT, E_COUNT };
-enum { T_INSTANCE, T_STEP, T_KIND, T_COUNT };
-enum { K_WORKFLOW, K_KIND, K_VALUE, K_RUNS, K_COUNT };
+enum { T_INSTANCE, T_STEP, T_KIND, T_PAYLOAD, T_COUNT };
+enum { K_WORKFLOW, K_KIND, K_VALUE, K_COUNT };
 enum { U_KIND, U_VALUE, U_EVENT, U_AGENCY, U_TYPE, U_OCCURRED, U_TTL, U_COUNT };
 
 typedef struct {
     strbuf_t inst[I_COUNT]; /* one element per instance */
     strbuf_t step[S_COUNT]; /* one per step; S_INSTANCE holds the instance ordinal */
     strbuf_t ev[E_COUNT];   /* one per (instance, event); E_INSTANCE holds the ordinal */
-    strbuf_t runs[K_COUNT]; /* one per (workflow, key): how many runs the fold made */
+    strbuf_t runs[K_COUNT]; /* one per (workflow, key) the page folded */
     strbuf_t keys[2];       /* the page's keys (kind, value) */
     strbuf_t un[U_COUNT];   /* one per parked event */
     strbuf_t task[T_COUNT]; /* one per step that hands its agency a task */
@@ -300,6 +300,13 @@ page_add_key (page_t *p, const workflow_set_t *set, const key_slot_t *key, key_k
                 array_add (&p->task[T_INSTANCE], num);
                 array_add (&p->task[T_STEP], st->def->id);
                 array_add (&p->task[T_KIND], st->def->task);
+                json_t *names = json_array ();
+                for (size_t f = 0; f < st->def->n_payload; f++)
+                    json_array_append_new (names, json_string (st->def->payload[f]));
+                char *text = json_dumps (names, JSON_COMPACT);
+                array_add (&p->task[T_PAYLOAD], text);
+                free (text);
+                json_decref (names);
             }
         }
         for (size_t k = 0; k < inst->n_events; k++) {
@@ -307,20 +314,15 @@ page_add_key (page_t *p, const workflow_set_t *set, const key_slot_t *key, key_k
             array_add (&p->ev[E_EVENT], events[inst->events[k]].event_id);
         }
     }
-    /* how many runs of each workflow of this key kind the fold made: numbers
-       past that are gone (rare: a late start event merged two runs) */
+    /* the workflows of this key kind the fold covered: their runs that it
+       no longer makes are gone (rare: a late event merged two runs) */
     for (size_t w = 0; w < workflow_set_count (set); w++) {
         const workflow_def_t *def = workflow_set_get (set, w);
         if (def->key != kind)
             continue;
-        int runs = 0;
-        for (size_t i = 0; i < r->n_instances; i++) /* by name: pinned runs count too */
-            runs += strcmp (r->instances[i].def->name, def->name) == 0;
-        snprintf (num, sizeof num, "%d", runs);
         array_add (&p->runs[K_WORKFLOW], def->name);
         array_add (&p->runs[K_KIND], key->kind);
         array_add (&p->runs[K_VALUE], key->value);
-        array_add (&p->runs[K_RUNS], num);
     }
     for (size_t u = 0; u < r->n_unmatched; u++) {
         const fold_event_t *e = &events[r->unmatched[u]];
@@ -366,16 +368,20 @@ issue_tasks (PGconn *conn, page_t *p, const char *id_list)
 {
     if (p->task[T_INSTANCE].len == 0)
         return true;
-    const char *tp[T_COUNT + 1] = {id_list, array_end (&p->task[T_INSTANCE]),
-                                   array_end (&p->task[T_STEP]),
-                                   array_end (&p->task[T_KIND])};
+    const char *tp[T_COUNT + 1] = {
+        id_list, array_end (&p->task[T_INSTANCE]), array_end (&p->task[T_STEP]),
+        array_end (&p->task[T_KIND]), array_end (&p->task[T_PAYLOAD])};
     PGresult *res = NULL;
     if (!run_params (
             conn,
-            "WITH want AS (SELECT ($1::bigint[])[o] AS instance_id, st, kind "
-            "  FROM unnest($2::int[], $3::text[], $4::text[]) AS t(o, st, kind)), "
+            "WITH want AS (SELECT ($1::bigint[])[o] AS instance_id, st, kind, fields "
+            "  FROM unnest($2::int[], $3::text[], $4::text[], $5::jsonb[]) "
+            "  AS t(o, st, kind, fields)), "
+            /* the task carries the attributes its definition names, no more */
             "need AS (SELECT s.instance_id, s.step, s.agency, s.ready_at, s.due_at, "
-            "  i.workflow, i.key_kind, i.key_value, i.attrs, w.kind "
+            "  i.workflow, i.key_kind, i.key_value, w.kind, "
+            "  (SELECT coalesce(jsonb_object_agg(f, i.attrs -> f), '{}') "
+            "   FROM jsonb_array_elements_text(w.fields) AS f WHERE i.attrs ? f) AS attrs "
             "  FROM want w JOIN workflow_steps s ON s.instance_id = w.instance_id "
             "  AND s.step = w.st JOIN workflow_instances i ON i.id = s.instance_id "
             "  WHERE s.required AND s.ready_at IS NOT NULL "
@@ -417,6 +423,29 @@ page_flush (PGconn *conn, page_t *p)
     const char *ip[I_COUNT];
     for (int i = 0; i < I_COUNT; i++)
         ip[i] = array_end (&p->inst[i]);
+    /* the stored run each folded instance continues: the row whose start
+       event the instance holds (its own start first). A run whose start
+       moved earlier (an earlier start event of the same case arrived late)
+       keeps its row, its tasks and its breaches; a case that happened
+       earlier and arrived late gets a row of its own */
+    /* array_end closes a literal: once per array */
+    const char *ev_instance = array_end (&p->ev[E_INSTANCE]);
+    const char *ev_event = array_end (&p->ev[E_EVENT]);
+    const char *mp[6] = {ip[I_WORKFLOW],    ip[I_KIND],  ip[I_VALUE],
+                         ip[I_START_EVENT], ev_instance, ev_event};
+    if (!run_params (
+            conn,
+            "WITH f AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
+            "  $4::uuid[]) WITH ORDINALITY AS t(wf, k, v, se, ord)), "
+            "ev AS (SELECT * FROM unnest($5::int[], $6::uuid[]) AS t(o, e)), "
+            "pick AS (SELECT DISTINCT ON (f.ord) f.se, w.id FROM f "
+            "  JOIN ev ON ev.o = f.ord JOIN workflow_instances w ON w.workflow = f.wf "
+            "  AND w.key_kind = f.k AND w.key_value = f.v AND w.start_event = ev.e "
+            "  ORDER BY f.ord, (w.start_event = f.se) DESC, w.id) "
+            "UPDATE workflow_instances w SET start_event = pick.se FROM pick "
+            "WHERE w.id = pick.id AND w.start_event <> pick.se",
+            6, mp, "match runs to their stored rows", NULL))
+        return false;
     /* version and digest stay those the instance started under */
     if (!run_params (
             conn,
@@ -425,21 +454,23 @@ page_flush (PGconn *conn, page_t *p)
             "events) SELECT * FROM unnest($1::text[], $2::int[], $3::text[], "
             "$4::text[], $5::text[], $6::int[], $7::text[], $8::timestamptz[], "
             "$9::timestamptz[], $10::uuid[], $11::jsonb[], $12::int[]) "
-            "ON CONFLICT (workflow, key_kind, key_value, instance_no) DO UPDATE SET "
-            "state = EXCLUDED.state, started_at = EXCLUDED.started_at, "
-            "ended_at = EXCLUDED.ended_at, start_event = EXCLUDED.start_event, "
+            /* a row is the run its start event began (an instance is a case,
+               its number only says where it stands among its key's runs) */
+            "ON CONFLICT (workflow, key_kind, key_value, start_event) DO UPDATE SET "
+            "instance_no = EXCLUDED.instance_no, state = EXCLUDED.state, "
+            "started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at, "
             "attrs = EXCLUDED.attrs, events = EXCLUDED.events, updated_at = now()",
             I_COUNT, ip, "upsert workflow instances", NULL))
         return false;
     /* the ids, in page order */
     PGresult *ids = NULL;
-    const char *kp[4] = {ip[I_WORKFLOW], ip[I_KIND], ip[I_VALUE], ip[I_NO]};
+    const char *kp[4] = {ip[I_WORKFLOW], ip[I_KIND], ip[I_VALUE], ip[I_START_EVENT]};
     if (!run_params (
             conn,
-            "SELECT w.id FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) "
-            "WITH ORDINALITY AS t(wf, k, v, n, ord) JOIN workflow_instances w "
+            "SELECT w.id FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[]) "
+            "WITH ORDINALITY AS t(wf, k, v, se, ord) JOIN workflow_instances w "
             "ON w.workflow = t.wf AND w.key_kind = t.k AND w.key_value = t.v "
-            "AND w.instance_no = t.n ORDER BY t.ord",
+            "AND w.start_event = t.se ORDER BY t.ord",
             4, kp, "read instance ids", &ids))
         return false;
     strbuf_t id_array;
@@ -453,11 +484,14 @@ page_flush (PGconn *conn, page_t *p)
     sp[0] = id_list;
     for (int i = 0; i < S_COUNT; i++)
         sp[i + 1] = array_end (&p->step[i]);
-    const char *ep[E_COUNT + 1] = {id_list, array_end (&p->ev[E_INSTANCE]),
-                                   array_end (&p->ev[E_EVENT])};
-    const char *rp[K_COUNT];
-    for (int i = 0; i < K_COUNT; i++)
-        rp[i] = array_end (&p->runs[i]);
+    const char *ep[E_COUNT + 1] = {id_list, ev_instance, ev_event};
+    const char *rp[7] = {array_end (&p->runs[K_WORKFLOW]),
+                         array_end (&p->runs[K_KIND]),
+                         array_end (&p->runs[K_VALUE]),
+                         ip[I_WORKFLOW],
+                         ip[I_KIND],
+                         ip[I_VALUE],
+                         ip[I_START_EVENT]};
     const char *up[U_COUNT + 2];
     for (int i = 0; i < U_COUNT; i++)
         up[i] = array_end (&p->un[i]);
@@ -552,12 +586,32 @@ page_flush (PGconn *conn, page_t *p)
             "INSERT INTO instance_events (instance_id, event_id) "
             "SELECT i, e FROM n ON CONFLICT DO NOTHING",
             E_COUNT + 1, ep, "record instance events", NULL)
-        && run_params (conn,
-                       "DELETE FROM workflow_instances w USING unnest($1::text[], "
-                       "$2::text[], $3::text[], $4::int[]) AS t(wf, k, v, n) "
-                       "WHERE w.workflow = t.wf AND w.key_kind = t.k AND w.key_value = t.v "
-                       "AND w.instance_no > t.n",
-                       K_COUNT, rp, "drop surplus instances", NULL)
+        /* runs the fold no longer makes (a late event merged two runs)
+           are kept as superseded, never deleted: their tasks stay issued
+           (the agency's sequence keeps no hole), their clocks stop, their
+           breaches are withdrawn; a later fold that starts the run again
+           takes the row back */
+        && run_params (
+            conn,
+            "WITH made AS (SELECT * FROM unnest($4::text[], $5::text[], $6::text[], "
+            "  $7::uuid[]) AS f(wf, k, v, se)), "
+            "gone AS (UPDATE workflow_instances w SET state = 'superseded', "
+            "  ended_at = NULL, events = 0, updated_at = now() FROM unnest($1::text[], "
+            "  $2::text[], $3::text[]) AS t(wf, k, v) "
+            "  WHERE w.workflow = t.wf AND w.key_kind = t.k AND w.key_value = t.v "
+            "  AND w.state <> 'superseded' AND NOT EXISTS (SELECT 1 FROM made "
+            "    WHERE made.wf = w.workflow AND made.k = w.key_kind AND made.v = "
+            "w.key_value "
+            "    AND made.se = w.start_event) RETURNING w.id), "
+            "steps AS (UPDATE workflow_steps s SET due_at = NULL, warn_at = NULL, "
+            "  overdue_at = NULL, warned_at = NULL FROM gone WHERE s.instance_id = gone.id "
+            "  RETURNING 1), "
+            "evs AS (DELETE FROM instance_events ie USING gone "
+            "  WHERE ie.instance_id = gone.id RETURNING 1) "
+            "UPDATE breaches b SET withdrawn_at = now(), withdrawn_reason = "
+            "  'the run was merged into an earlier one when its case was read again' "
+            "FROM gone WHERE b.instance_id = gone.id AND b.withdrawn_at IS NULL",
+            7, rp, "supersede surplus instances", NULL)
         /* parked events an instance took leave the list, expired or not;
            the others stay (an expired one keeps its expired_at) */
         && run_params (
@@ -788,7 +842,8 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
             rows = PQexecParams (
                 conn,
                 "SELECT t.k, t.v, e.event_id, e.agency, e.event_type, "
-                "  (extract(epoch FROM e.occurred_at) * 1000)::bigint, e.attrs::text "
+                "  (extract(epoch FROM e.occurred_at) * 1000)::bigint, e.attrs::text, "
+                "  e.case_no "
                 "FROM unnest($1::text[], $2::text[]) AS t(k, v) "
                 "JOIN case_keys ck ON ck.key_kind = t.k AND ck.key_value = t.v "
                 "JOIN events e ON e.event_id = ck.event_id ORDER BY 1, 2",
@@ -811,6 +866,7 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
             snprintf (e->event_id, sizeof e->event_id, "%s", PQgetvalue (rows, (int) i, 2));
             e->agency = PQgetvalue (rows, (int) i, 3);
             e->event_type = PQgetvalue (rows, (int) i, 4);
+            e->case_no = PQgetvalue (rows, (int) i, 7);
             e->occurred_at_ms = atoll (PQgetvalue (rows, (int) i, 5));
             attrs[i] = json_loads (PQgetvalue (rows, (int) i, 6), 0, NULL);
             if (!attrs[i])

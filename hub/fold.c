@@ -226,35 +226,94 @@ concerns (fold_ctx_t *ctx, const workflow_set_t *set, int i, const workflow_def_
     return false;
 }
 
+/* True when events a and b are the same agency's same case (both carry a
+   case number). */
+static bool
+same_case (const fold_event_t *a, const fold_event_t *b)
+{
+    return a->case_no && b->case_no && a->case_no[0] && strcmp (a->agency, b->agency) == 0
+           && strcmp (a->case_no, b->case_no) == 0;
+}
+
+/* True when the instance owns event i's agency case number: that of its
+   start event, or of an event that completed one of its steps. Cost: one
+   comparison per step, whatever the key's history. */
+static bool
+owns (const fold_ctx_t *ctx, const fold_instance_t *inst, int i)
+{
+    const fold_event_t *e = &ctx->events[i];
+    if (same_case (&ctx->events[inst->start_event], e))
+        return true;
+    for (size_t s = 0; s < inst->def->n_steps; s++)
+        if (inst->steps[s].completed_by >= 0
+            && same_case (&ctx->events[inst->steps[s].completed_by], e))
+            return true;
+    return false;
+}
+
+static bool
+running (const fold_instance_t *inst)
+{
+    return inst->state == INSTANCE_OPEN || inst->state == INSTANCE_SUSPENDED;
+}
+
 static void
 fold_workflow (fold_ctx_t *ctx, const workflow_def_t *def)
 {
-    long current = -1; /* index in result->instances of the latest instance */
-    int number = 0;    /* instances so far */
+    size_t first = ctx->result->n_instances; /* this workflow's instances start here */
+    int number = 0;                          /* instances so far */
     int *waiting = xcalloc (ctx->n, sizeof *waiting);
     size_t n_waiting = 0;
     for (size_t i = 0; i < ctx->n; i++) {
         const fold_event_t *e = &ctx->events[i];
-        fold_instance_t *inst = current >= 0 ? &ctx->result->instances[current] : NULL;
-        bool live =
-            inst && (inst->state == INSTANCE_OPEN || inst->state == INSTANCE_SUSPENDED);
-        /* a running instance follows its own definition */
-        if (live && concerns (ctx, inst->set, (int) i, inst->def)) {
+        fold_instance_t *all = ctx->result->instances;
+        size_t n_all = ctx->result->n_instances;
+        /* the running instance that owns the event's case number, each
+           following its own definition */
+        fold_instance_t *inst = NULL;
+        for (size_t k = n_all; k-- > first && !inst;)
+            if (running (&all[k]) && concerns (ctx, all[k].set, (int) i, all[k].def)
+                && owns (ctx, &all[k], (int) i))
+                inst = &all[k];
+        if (inst) {
             ctx->relevant[i] = true;
             apply (ctx, inst, (int) i);
             continue;
         }
-        if (!concerns (ctx, ctx->set, (int) i, def))
+        /* else the latest running instance it concerns, unless it starts a
+           case of its own: a start event of the agency that started every
+           running instance, under another case number */
+        fold_instance_t *latest = NULL;
+        bool any_running = false, other_agency = false;
+        for (size_t k = n_all; k-- > first;) {
+            if (!running (&all[k]))
+                continue;
+            any_running = true;
+            if (strcmp (ctx->events[all[k].start_event].agency, e->agency) != 0)
+                other_agency = true;
+            if (!latest && concerns (ctx, all[k].set, (int) i, all[k].def))
+                latest = &all[k];
+        }
+        bool relevant = concerns (ctx, ctx->set, (int) i, def);
+        bool starts = relevant
+                      && workflow_event_starts (def, e->agency, e->event_type,
+                                                fold_json_lookup, e->attrs);
+        bool new_case =
+            starts && any_running && !other_agency && e->case_no && e->case_no[0];
+        if (latest && !new_case) {
+            ctx->relevant[i] = true;
+            apply (ctx, latest, (int) i);
+            continue;
+        }
+        if (!relevant)
             continue;
         ctx->relevant[i] = true;
         if (def->unmatched_ttl_ms > ctx->ttl[i])
             ctx->ttl[i] = def->unmatched_ttl_ms;
-        if (live)
+        if (any_running && !new_case)
             continue; /* its definition has no use for it: left unmatched */
-        if (workflow_event_starts (def, e->agency, e->event_type, fold_json_lookup,
-                                   e->attrs)) {
+        if (starts) {
             inst = new_instance (ctx, def, (int) i, ++number);
-            current = (long) ctx->result->n_instances - 1;
             apply (ctx, inst, (int) i);
             /* early events join when they came within the TTL before the start */
             for (size_t w = 0; w < n_waiting; w++)

@@ -11,12 +11,20 @@
 
     Rules, in occurrence order, for each workflow whose key kind is the
     key's:
-    - a starts_on event with no open or suspended instance starts instance
-      n+1 at its occurred_at;
-    - an event relevant to the workflow while an instance is open (or
-      suspended, for reopens_on) joins it: a completes_on event completes
-      its step (the first one counts), rejects_on ends or suspends it,
-      reopens_on reopens it, cancels_on cancels it;
+    - an instance is a case, not a key: it owns the agency case numbers of
+      its start event and of the events that completed its steps. An event
+      whose (agency, case number) a running instance owns joins that one;
+    - a starts_on event starts instance n+1 at its occurred_at when no
+      instance is open or suspended, or when every running one was started
+      by the same agency under another case number (a resale, a second
+      application on the same unit while the first is open); a start event
+      of another agency (a second way into the same case) joins the
+      latest running instance;
+    - any other event relevant to the workflow joins the running instance
+      that started last (the one whose window holds the event's time): a
+      completes_on event completes its step (the first one counts),
+      rejects_on ends or suspends it, reopens_on reopens it, cancels_on
+      cancels it;
     - an event that completes a step of the workflow while no instance is
       open waits for the next instance; when that instance starts within
       the workflow's unmatched_ttl after the event occurred, the event joins
@@ -50,6 +58,7 @@ typedef struct {
     char event_id[37];      /* lower-case UUID */
     const char *agency;     /* agency code */
     const char *event_type; /* event type */
+    const char *case_no;    /* the agency's own case number ("" when unknown) */
     int64_t occurred_at_ms; /* when it happened */
     json_t *attrs;          /* its attributes (a JSON object, borrowed) */
 } fold_event_t;

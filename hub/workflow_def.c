@@ -1313,8 +1313,9 @@ s_deadline (loader_t *ld, const node_t *node, const char *step, deadline_spec_t 
 //  --------------------------------------------------------------------------
 //  Steps
 
-static const char *const s_step_keys[] = {
-    "id", "title", "agency", "completes_on", "after", "when", "task", "deadline", NULL};
+static const char *const s_step_keys[] = {"id",       "title", "agency", "completes_on",
+                                          "after",    "when",  "task",   "payload",
+                                          "deadline", NULL};
 
 /*  Where the parts of a step were written, for the resolution pass.  */
 typedef struct {
@@ -1421,6 +1422,39 @@ s_step (loader_t *ld, const node_t *node, size_t index, step_def_t *out, step_sr
     if (task) {
         snprintf (what, sizeof what, "task of %s", where);
         out->task = s_event_type (ld, task, what);
+    }
+    //  what of the case the task hands the agency: only the attributes named
+    const node_t *payload = s_get (node, "payload");
+    snprintf (what, sizeof what, "payload of %s", where);
+    if (payload && !task)
+        s_problem_at (ld, payload, "%s: a payload goes with a task, and %s has none", what,
+                      where);
+    if (payload && s_is_list (ld, payload, what)) {
+        const char **names =
+            (const char **) s_arena_alloc (ld->arena, (payload->n + 1) * sizeof (char *));
+        size_t n = 0;
+        for (size_t i = 0; i < payload->n; i++) {
+            const char *name = s_text (ld, payload->items[i], what);
+            if (!name)
+                continue;
+            if (!s_attr_name_ok (name)) {
+                s_problem_at (ld, payload->items[i],
+                              "%s: attribute name \"%s\" is not 1 to 64 characters of "
+                              "A-Z, a-z, 0-9 and _",
+                              what, name);
+                continue;
+            }
+            bool twice = false;
+            for (size_t j = 0; j < n && !twice; j++)
+                twice = strcmp (names[j], name) == 0;
+            if (twice) {
+                s_problem_at (ld, payload->items[i], "%s: \"%s\" listed twice", what, name);
+                continue;
+            }
+            names[n++] = name;
+        }
+        out->payload = names;
+        out->n_payload = n;
     }
     const node_t *deadline = s_get (node, "deadline");
     if (deadline)

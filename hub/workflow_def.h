@@ -182,6 +182,9 @@ typedef struct {
                                      //  this holds; NULL for always
     const char *task;                //  task kind issued to agency when the step is ready,
                                      //  or NULL for none
+    const char *const *payload;      //  instance attributes the task carries (the agency
+                                     //  receives these and nothing else of the case)
+    size_t n_payload;                //  entries in payload
     deadline_spec_t deadline;        //  the step's deadline (unit DEADLINE_NONE for none)
     int line;                        //  where the step is defined, 1-based
     int col;                         //  column of that position, 1-based

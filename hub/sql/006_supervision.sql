@@ -10,6 +10,10 @@
 --    the calendar holds: deadlines counted into any other year use the
 --    weekend rule only and are marked provisional. The shipped years are
 --    seeded by the hubs; `hubctl calendar import` adds a year.
+-- 4. Tasks are never lost: an instance a refold retires (a late event
+--    merged two runs of a workflow) is kept as 'superseded' instead of
+--    deleted, and nothing deletes a task with its instance any more, so
+--    the per-agency task sequence stays gap-free.
 -- 3. Every change of calendar_days or calendar_years is logged in
 --    calendar_changes (by trigger, whoever makes it). The hubs re-plan
 --    every deadline whose counting window covers a changed day, once per
@@ -24,6 +28,30 @@ COMMENT ON COLUMN breaches.withdrawn_at IS 'set when a later fold removed the ca
 
 ALTER TABLE workflow_steps
     ADD COLUMN provisional boolean NOT NULL DEFAULT false; -- due counted past the known calendar
+
+-- 5. An instance is a case: its row is the run that its start event began,
+--    whatever number the runs of its key get. A case that arrives late and
+--    happened earlier takes number 1 without taking over another case's row
+--    (and with it that case's tasks and breaches).
+DO $$
+DECLARE c text;
+BEGIN
+    SELECT conname INTO c FROM pg_constraint
+    WHERE conrelid = 'workflow_instances'::regclass AND contype = 'u';
+    IF c IS NOT NULL THEN
+        EXECUTE format('ALTER TABLE workflow_instances DROP CONSTRAINT %I', c);
+    END IF;
+END $$;
+CREATE UNIQUE INDEX workflow_instances_case
+    ON workflow_instances (workflow, key_kind, key_value, start_event);
+COMMENT ON COLUMN workflow_instances.instance_no IS
+    'the run''s number among its key''s runs of the workflow, in start order (a display number)';
+
+ALTER TABLE tasks DROP CONSTRAINT tasks_instance_id_fkey;
+ALTER TABLE tasks ADD CONSTRAINT tasks_instance_id_fkey
+    FOREIGN KEY (instance_id) REFERENCES workflow_instances (id) ON DELETE RESTRICT;
+COMMENT ON COLUMN workflow_instances.state IS
+    'open, suspended, completed, rejected, cancelled, or superseded (a refold merged it away)';
 COMMENT ON COLUMN workflow_steps.provisional IS
     'due_at counted through a year whose official arrangement is not loaded (weekends only)';
 

@@ -242,7 +242,7 @@ def test_tasks_into_the_agency_table_exactly_once_and_the_answer_completes(
     wait_until(lambda: len(task_rows()) == 3, timeout=30, what="three task rows")
     first = task_rows()[0]
     assert first[:5] == (1, "account.transfer", "water_transferred", "unit_number", units[0])
-    assert first[5]["has_mortgage"] is False
+    assert first[5] == {"buyer_name": "马建国", "phone": "13912345678"}
 
     adapter.kill(signal.SIGKILL)
     adapter.wait(timeout=10)

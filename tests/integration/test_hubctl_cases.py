@@ -102,7 +102,7 @@ def test_show_a_property_transfer_by_unit_and_by_id(pb, db, procs, hub_client):
     # the table: a header per instance, its steps, its events
     out = hubctl(db, "show", unit).stdout
     assert f"property_transfer #1 (id {pt_id})  state completed  started 2020-09-28 09:30" \
-        "  ended 2020-10-12 10:00  definition v1  unit_number " + unit in out
+        "  ended 2020-10-12 10:00  definition v2  unit_number " + unit in out
     assert f"mortgage_registration #1 (id {mr_id})  state completed" in out
     assert out.index("property_transfer #1") < out.index("mortgage_registration #1")
     pt_steps, pt_events, mr_steps, mr_events = tables(out)
@@ -131,7 +131,7 @@ def test_show_a_property_transfer_by_unit_and_by_id(pb, db, procs, hub_client):
         [(pt_id, "property_transfer", 1, "completed"),
          (mr_id, "mortgage_registration", 1, "completed")]
     pt = data[0]
-    assert pt["key"] == unit and pt["key_kind"] == "unit_number" and pt["version"] == 1
+    assert pt["key"] == unit and pt["key_kind"] == "unit_number" and pt["version"] == 2
     assert pt["started"] == "2020-09-28 09:30" and pt["ended"] == "2020-10-12 10:00"
     steps = {s["step"]: s for s in pt["steps"]}
     assert set(steps) == {r[0] for r in query(

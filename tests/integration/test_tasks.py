@@ -33,7 +33,9 @@ def test_tasks_issued_once_when_the_registration_completes(pb, db, procs, hub_cl
                          ("water", 1, "account.transfer", unit, "water_transferred",
                           "property_transfer")]
     payload = scalar(db, "SELECT payload FROM tasks WHERE agency = 'power'")
-    assert payload["has_mortgage"] is False
+    # only the attributes the definition names for the utilities: not the
+    # price, the area or whether there is a mortgage
+    assert payload == {"buyer_name": "马建国", "phone": "13912345678"}
     # redelivery and refolds issue nothing more
     send(client, [case["registered"], case["accepted"]], expect=("DUPLICATE",))
     send(client, [case["power"]])
@@ -134,7 +136,7 @@ def test_adapter_delivers_tasks_to_its_out_spool(pb, db, procs, hub_client, tmp_
     assert first["task_seq"] == 1 and first["kind"] == "account.transfer"
     assert first["step"] == "power_transferred" and first["workflow"] == "property_transfer"
     assert first["key"] == {"unit_number": unit_number(9000)}
-    assert first["payload"]["has_mortgage"] is False
+    assert first["payload"] == {"buyer_name": "马建国", "phone": "13912345678"}
     before = {name: (spool / name).read_bytes() for name in files()}
 
     adapter.kill(signal.SIGKILL)
@@ -151,3 +153,158 @@ def test_adapter_delivers_tasks_to_its_out_spool(pb, db, procs, hub_client, tmp_
     wait_until(lambda: scalar(db, "SELECT task_cursor FROM adapters "
                                   "WHERE adapter_id = 'power-tasks'") == 5,
                timeout=15, what="the adapter's task cursor at 5")
+
+
+def test_task_survives_a_refold_that_retires_its_instance(pb, db, procs, hub_client,
+                                                          tmp_path):
+    """A flat sold in 2020 (power's task 1) and again in 2021 (task 2,
+    issued while the power adapter is down), both files under the same
+    acceptance number (a registry that numbers a flat's file, not each
+    application). A correction then arrives for the 2020 sale, dated inside
+    it, saying the flat has gas: the 2020 transfer is not complete without
+    the gas transfer, so the 2021 acceptance, same number, folds into it and
+    the 2021 run is retired (superseded). Its task stays issued: the
+    adapter, started again, receives task 2 and then task 3 of another
+    flat, with no gap to stall on."""
+    import json
+    import signal
+
+    from conftest import start_adapter, wait_until
+
+    hub = start_wf_hub(procs, db)
+    client = hub_client(hub.endpoint)
+    spool = tmp_path / "power-tasks"
+    outbox = str(tmp_path / "power.outbox")
+
+    def files():
+        return sorted(p.name for p in spool.glob("*.ndjson"))
+
+    def power_adapter():
+        return start_adapter(procs, hub.port, outbox, agency="power",
+                             adapter_id="power-tasks", once=False,
+                             extra=("--task-spool", str(spool)))
+    unit, other = unit_number(9300), unit_number(9301)
+    sale = dict(pt_case(pb, unit, mortgage=False))
+    send(client, [sale[k] for k in ("accepted", "assessed", "paid", "registered", "power",
+                                    "water")])
+    wait_drained(db)
+    adapter = power_adapter()
+    wait_until(lambda: files() == ["power-task-000000000001.ndjson"], timeout=30,
+               what="task 1 delivered")
+    adapter.kill(signal.SIGKILL)
+    adapter.wait(timeout=10)
+
+    resale = dict(pt_case(pb, unit, shift_days=365, mortgage=False))
+    send(client, [resale[k] for k in ("accepted", "assessed", "paid", "registered")])
+    wait_drained(db)
+    assert query(db, "SELECT instance_no, state FROM workflow_instances WHERE key_value = %s "
+                     "AND workflow = 'property_transfer' ORDER BY 1", (unit,)) == \
+        [(1, "completed"), (2, "open")]
+    assert [r[0] for r in query(db, "SELECT seq FROM tasks WHERE agency = 'power' "
+                                    "ORDER BY seq")] == [1, 2]
+
+    correction = case_event(pb, "land", "transfer.accepted", unit,
+                            bj_ms(2020, 9, 28, 10, 0), {"has_gas": True})
+    send(client, [correction])
+    wait_drained(db)
+    assert query(db, "SELECT instance_no, state FROM workflow_instances WHERE key_value = %s "
+                     "AND workflow = 'property_transfer' ORDER BY 1", (unit,)) == \
+        [(1, "open"), (2, "superseded")]
+    assert [r[0] for r in query(db, "SELECT seq FROM tasks WHERE agency = 'power' "
+                                    "ORDER BY seq")] == [1, 2], "task 2 kept"
+
+    third = dict(pt_case(pb, other, mortgage=False))
+    send(client, [third[k] for k in ("accepted", "assessed", "paid", "registered")])
+    wait_drained(db)
+    adapter = power_adapter()
+    wait_until(lambda: len(files()) == 3, timeout=30, what="tasks 2 and 3 delivered")
+    assert files() == [f"power-task-{seq:012d}.ndjson" for seq in (1, 2, 3)]
+    got = [json.loads((spool / name).read_text())["key"]["unit_number"] for name in files()]
+    assert got == [unit, unit, other]
+    assert adapter.alive()
+
+
+def test_every_arrival_order_gives_one_outcome_tasks_included(pb, db, procs, hub_client):
+    """One property transfer with a mortgage and two utilities (eight
+    events) delivered in 25 orders, each on its own unit number, each
+    event correlated before the next: forwards, reversed, utilities first,
+    acceptance last, registration first, the bank first, every event
+    twice, each event repeated at once, the deed-tax payment arriving after
+    everything else (days late, when supervision had long marked the
+    registration overdue), and 16 random orders. Every order ends with the
+    same instances, steps, due times, instance events, breaches and tasks
+    (kind, step, ready, due and payload); the tasks are the hand-computed
+    ones."""
+    import random
+
+    from test_workflows import copy_event, dump_key
+
+    hub = start_wf_hub(procs, db)
+    client = hub_client(hub.endpoint)
+    labels = [label for label, _ in pt_case(pb, unit_number(0))]
+    at = {label: i for i, label in enumerate(labels)}
+    n = len(labels)
+    fwd = list(range(n))
+    first = lambda *names: [at[x] for x in names] + [i for i in fwd   # noqa: E731
+                                                      if labels[i] not in names]
+    orders = {
+        "forward": fwd,
+        "reversed": fwd[::-1],
+        "utilities first": first("power", "water"),
+        "acceptance last": [i for i in fwd if labels[i] != "accepted"] + [at["accepted"]],
+        "registration first": first("registered"),
+        "bank first": first("filed"),
+        "payment days late": [i for i in fwd if labels[i] != "paid"] + [at["paid"]],
+        "each repeated at once": [i for i in fwd for _ in (0, 1)],
+    }
+    rng = random.Random(20201001)
+    twice = fwd * 2
+    rng.shuffle(twice)
+    orders["every event twice"] = twice
+    while len(orders) < 25:
+        perm = fwd[:]
+        rng.shuffle(perm)
+        if perm not in orders.values():
+            orders[f"random{len(orders)}"] = perm
+    assert len(orders) == 25
+
+    cases = {}
+    for k, name in enumerate(orders):
+        unit = unit_number(9400 + k)
+        evs = pt_case(pb, unit)
+        cases[name] = (unit, evs, {e.event_id: label for label, e in evs})
+    seen = {name: set() for name in orders}
+    for r in range(max(len(p) for p in orders.values())):
+        for name, perm in orders.items():
+            if r >= len(perm):
+                continue
+            e = cases[name][1][perm[r]][1]
+            expect = "DUPLICATE" if e.event_id in seen[name] else "STORED"
+            seen[name].add(e.event_id)
+            send(client, [copy_event(pb, e)], expect=(expect,))
+        wait_drained(db)
+
+    def outcome(unit, labels):
+        d = dump_key(db, unit, labels)
+        d["tasks"] = sorted(query(db, """
+            SELECT agency, kind, workflow, step, ready_at, due_at, payload::text FROM tasks
+            WHERE key_value = %s""", (unit,)))
+        return d
+    results = {name: outcome(unit, labels) for name, (unit, _, labels) in cases.items()}
+    ref = results["forward"]
+    for name, got in results.items():
+        differs = [part for part in ref if got[part] != ref[part]]
+        assert not differs, f"order {name} {orders[name]} differs from forward in {differs}:" \
+                            + "".join(f"\n  {p}: {got[p]}\n  vs {ref[p]}" for p in differs)
+    ready = datetime.datetime(2020, 9, 29, 10, 0, tzinfo=BJ)
+    due = datetime.datetime(2020, 10, 1, 0, 0, tzinfo=BJ)   # the end of Wed 30 Sep
+    payload = '{"phone": "13912345678", "buyer_name": "马建国"}'
+    assert ref["tasks"] == [
+        ("power", "account.transfer", "property_transfer", "power_transferred", ready, due,
+         payload),
+        ("water", "account.transfer", "property_transfer", "water_transferred", ready, due,
+         payload)]
+    # numbered 1..25 per utility, one task per case
+    for agency in ("power", "water"):
+        assert [r[0] for r in query(db, "SELECT seq FROM tasks WHERE agency = %s "
+                                        "ORDER BY seq", (agency,))] == list(range(1, 26))

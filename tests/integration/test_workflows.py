@@ -86,7 +86,8 @@ def copy_event(pb, e):
 PT_TIMELINE = [
     # label, agency, event type, Beijing time, attributes
     ("accepted", "land", "transfer.accepted", (2020, 9, 28, 9, 30),
-     {"has_mortgage": True, "area_m2": 89.5, "price_yuan": 389000}),
+     {"has_mortgage": True, "area_m2": 89.5, "price_yuan": 389000, "buyer_name": "马建国",
+      "phone": "13912345678"}),
     ("assessed", "tax", "deed_tax.assessed", (2020, 9, 28, 10, 15), {"deed_tax_yuan": 11670}),
     ("paid", "tax", "deed_tax.paid", (2020, 9, 28, 11, 0), {}),
     ("filed", "bank", "mortgage.filed", (2020, 9, 28, 15, 0), {"loan_yuan": 200000}),
@@ -293,7 +294,7 @@ def test_order_independence(pb, db, procs, hub_client):
     # the values, computed by hand on the 2020 calendar
     pt = instance(ref, "property_transfer")
     assert pt[5] == "completed"
-    assert pt[1] == 1 and pt[3] == "unit_number" and pt[10] == n_events
+    assert pt[1] == 2 and pt[3] == "unit_number" and pt[10] == n_events
     assert pt[6] == iso(bj_ms(2020, 9, 28, 9, 30))
     assert pt[7] == iso(bj_ms(2020, 9, 29, 16, 0))       # the last step done
     assert pt[8] == "accepted"
@@ -603,7 +604,7 @@ def test_definition_change_keeps_running_instance(pb, db, procs, hub_client, tmp
     hub.terminate()
 
     def v2(text):
-        text = re.sub(r"(?m)^version: 1$", "version: 2", text)
+        text = re.sub(r"(?m)^version: 2 .*$", "version: 3", text)
         text = re.sub(r"(?m)^unmatched_ttl: 14d", "unmatched_ttl: 30m", text)
         return text.replace("deadline: {working_days: 4, from: start}",
                             "deadline: {working_days: 10, from: start}")
@@ -618,21 +619,21 @@ def test_definition_change_keeps_running_instance(pb, db, procs, hub_client, tmp
     wait_drained(db)
 
     new = dump_key(db, unit_b)
-    assert instance(new, "property_transfer")[1] == 2
+    assert instance(new, "property_transfer")[1] == 3
     assert steps_by_id(new, "property_transfer")["registered"][6] == iso(bj_ms(2020, 11, 17))
 
     after = dump_key(db, unit)
     pt = instance(after, "property_transfer")
     problems = []
-    if pt[1] != 1:
-        problems.append(f"version recorded {pt[1]}, started under 1")
+    if pt[1] != 2:
+        problems.append(f"version recorded {pt[1]}, started under 2")
     reg = steps_by_id(after, "property_transfer")["registered"]
     if reg[6] != iso(bj_ms(2020, 11, 7)):
-        problems.append(f"registered due_at {reg[6]}: recomputed with version 2's "
+        problems.append(f"registered due_at {reg[6]}: recomputed with version 3's "
                         f"10 working days (started under 4: {iso(bj_ms(2020, 11, 7))})")
     if ("property_transfer", 1, paid.event_id) not in after["instance_events"]:
-        problems.append("the early deed-tax payment that joined under version 1 "
-                        "(14d TTL) was dropped from the instance under version 2 (30m TTL)")
+        problems.append("the early deed-tax payment that joined under version 2 "
+                        "(14d TTL) was dropped from the instance under version 3 (30m TTL)")
     paid_step = steps_by_id(after, "property_transfer")["deed_tax_paid"]
     if paid_step[8] is None:
         problems.append("step deed_tax_paid is no longer completed")

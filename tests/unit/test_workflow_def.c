@@ -204,7 +204,7 @@ s_test_shipped (void)
         {"land_change_registration", KEY_UNIT_NUMBER, 2, 2},
         {"mortgage_registration", KEY_UNIT_NUMBER, 3, 2},
         {"power_connection", KEY_APPLICATION_NO, 3, 1},
-        {"property_transfer", KEY_UNIT_NUMBER, 10, 1},
+        {"property_transfer", KEY_UNIT_NUMBER, 10, 2},
         {"tax_refund", KEY_REFUND_NO, 2, 1},
         {"water_connection", KEY_APPLICATION_NO, 3, 1},
     };
@@ -264,8 +264,15 @@ s_test_shipped (void)
     CHECK (s && strcmp (s->agency, "power") == 0);
     CHECK (s && s->n_after == 1 && strcmp (s->after[0], "registered") == 0);
     CHECK (s && s->deadline.from == DEADLINE_FROM_READY);
+    //  a utility's task carries the buyer's details and nothing else
+    CHECK (s && s->n_payload == 3 && strcmp (s->payload[0], "buyer_name") == 0
+           && strcmp (s->payload[1], "buyer_id_no") == 0
+           && strcmp (s->payload[2], "phone") == 0);
     s = s_step (set, "property_transfer", "water_transferred");
     CHECK (s && s->task && strcmp (s->agency, "water") == 0);
+    CHECK (s && s->n_payload == 3);
+    s = s_step (set, "property_transfer", "registered");
+    CHECK (s && !s->task && s->n_payload == 0);
     //  The mortgage steps exist only with a mortgage; gas only with gas.
     s = s_step (set, "property_transfer", "mortgage_registered");
     attr_row_t mortgage[] = {{"has_mortgage", s_flag (true)}, {NULL, s_flag (false)}};
@@ -646,6 +653,16 @@ s_test_broken (void)
         {BASE_HEAD BASE_REGISTERED
          "    when: {attr: x, equals: 1, not: {attr: y, exists: true}}\n",
          "14:11", "mixes attr, not, all and any"},
+        //  task payloads
+        {BASE_HEAD BASE_REGISTERED "    payload: [buyer_name]\n", "14:14",
+         "payload of step \"registered\": a payload goes with a task, and step "
+         "\"registered\" has none"},
+        {BASE_HEAD BASE_REGISTERED "    task: account.transfer\n"
+                                   "    payload: [ok, \"bad name\"]\n",
+         "15:19",
+         "payload of step \"registered\": attribute name \"bad name\" is not 1 to 64"},
+        {BASE_HEAD BASE_REGISTERED "    task: account.transfer\n    payload: [a, a]\n",
+         "15:18", "payload of step \"registered\": \"a\" listed twice"},
         //  YAML itself
         {"workflow: demo\nversion: 1\n  key: unit_number\n", "3:6", "invalid YAML: "},
         {"workflow: demo\nsteps:\n\t- id: a\n", "3:1", "invalid YAML: "},
