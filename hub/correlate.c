@@ -127,32 +127,25 @@ exec_ok (PGconn *conn, const char *sql, const char *what)
     return good;
 }
 
-/* Records the hub's definitions; an instance names the one it started under. */
+/* Records the hub's definitions; an instance names the one it started
+   under. The body stored is the bytes the hub loaded and digested, not the
+   file as it may read now. */
 static void
 register_definitions (PGconn *conn, const workflow_set_t *set)
 {
     for (size_t i = 0; i < workflow_set_count (set); i++) {
         const workflow_def_t *d = workflow_set_get (set, i);
-        FILE *f = fopen (d->path, "r");
-        if (!f)
-            continue;
-        strbuf_t body;
-        strbuf_init (&body);
-        char buf[4096];
-        size_t n;
-        while ((n = fread (buf, 1, sizeof buf, f)) > 0)
-            strbuf_append (&body, buf, n);
-        fclose (f);
         char version[16];
         snprintf (version, sizeof version, "%d", d->version);
-        const char *params[5] = {d->name, version, d->digest_hex, d->path, body.data};
-        PQclear (
+        const char *params[5] = {d->name, version, d->digest_hex, d->path, d->source};
+        PGresult *res =
             PQexecParams (conn,
                           "INSERT INTO workflow_definitions (workflow, version, digest, "
                           "source_file, body) VALUES ($1, $2, $3, $4, $5) "
                           "ON CONFLICT DO NOTHING",
-                          5, NULL, params, NULL, NULL, 0));
-        strbuf_free (&body);
+                          5, NULL, params, NULL, NULL, 0);
+        ok (res, "record the workflow definitions");
+        PQclear (res);
     }
 }
 
@@ -670,22 +663,17 @@ pinned_set (correlate_t *self, PGconn *conn, const char *digest)
                                   1, NULL, p, NULL, NULL, 0);
     workflow_set_t *set = NULL;
     if (PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1) {
-        char dir[] = "/tmp/onenet-pinned.XXXXXX", path[256], err[2048];
-        if (mkdtemp (dir)) {
-            snprintf (path, sizeof path, "%s/%s.yaml", dir, PQgetvalue (res, 0, 0));
-            FILE *f = fopen (path, "w");
-            if (f) {
-                fputs (PQgetvalue (res, 0, 1), f);
-                fclose (f);
-                set = workflow_set_load_file (path, NULL, 0, err, sizeof err);
-                if (!set)
-                    log_warn ("an instance's original definition no longer loads; "
-                              "the current one applies",
-                              "digest=%s problems=\"%s\"", digest, err);
-                unlink (path);
-            }
-            rmdir (dir);
-        }
+        /* from the stored bytes themselves: no file is written */
+        char label[160], err[2048];
+        snprintf (label, sizeof label, "workflow_definitions[%s]", digest);
+        set = workflow_set_load_bytes (label, PQgetvalue (res, 0, 1),
+                                       (size_t) PQgetlength (res, 0, 1), NULL, 0, err,
+                                       sizeof err);
+        if (!set)
+            log_warn ("an instance's original definition no longer loads; "
+                      "the current one applies",
+                      "workflow=%s digest=%s problems=\"%s\"", PQgetvalue (res, 0, 0),
+                      digest, err);
     }
     PQclear (res);
     if (set) {

@@ -1946,12 +1946,20 @@ s_read_file (loader_t *ld, const char *path, size_t *len)
 /*  Loads one file into a workflow (NULL when it could not be read at
     all). Problems are recorded; the workflow may be partial.  */
 static workflow_def_t *
-s_load_file (loader_t *ld, const char *path, int *name_line, int *name_col)
+s_load_file (loader_t *ld, const char *path, const char *in_memory, size_t in_memory_len,
+             int *name_line, int *name_col)
 {
     ld->path = path;
     ld->yaml_failed = false;
-    size_t len = 0;
-    char *bytes = s_read_file (ld, path, &len);
+    size_t len = in_memory_len;
+    char *bytes = NULL;
+    if (in_memory) {
+        bytes = (char *) s_xmalloc (len + 1);
+        memcpy (bytes, in_memory, len);
+        bytes[len] = '\0';
+    }
+    else
+        bytes = s_read_file (ld, path, &len);
     if (!bytes)
         return NULL;
     workflow_def_t *wf = NULL;
@@ -1963,6 +1971,11 @@ s_load_file (loader_t *ld, const char *path, int *name_line, int *name_col)
     *name_col = name ? name->col : 1;
     if (wf) {
         wf->path = s_arena_strdup (ld->arena, path);
+        char *source = (char *) s_arena_alloc (ld->arena, len + 1);
+        memcpy (source, bytes, len);
+        source[len] = '\0';
+        wf->source = source;
+        wf->source_len = len;
         wf->digest = workflow_digest (bytes, len);
         snprintf (wf->digest_hex, sizeof wf->digest_hex, "%016" PRIx64, wf->digest);
     }
@@ -2079,8 +2092,9 @@ s_build_index (workflow_set_t *self)
 /*  Loads the files of paths (n of them) into a set; NULL with the
     problems in err when anything is wrong.  */
 static workflow_set_t *
-s_load_paths (const char *const *paths, size_t n, const char *const *known_agencies,
-              size_t n_agencies, char *err, size_t errlen)
+s_load_paths (const char *const *paths, size_t n, const char *in_memory,
+              size_t in_memory_len, const char *const *known_agencies, size_t n_agencies,
+              char *err, size_t errlen)
 {
     workflow_set_t *self = (workflow_set_t *) calloc (1, sizeof (workflow_set_t));
     if (!self)
@@ -2093,7 +2107,8 @@ s_load_paths (const char *const *paths, size_t n, const char *const *known_agenc
     for (size_t i = 0; i < n; i++) {
         ld.file = i;
         int line, col;
-        workflow_def_t *wf = s_load_file (&ld, paths[i], &line, &col);
+        workflow_def_t *wf =
+            s_load_file (&ld, paths[i], in_memory, in_memory_len, &line, &col);
         if (!wf)
             continue;
         for (size_t j = 0; wf->name && j < self->n_workflows; j++)
@@ -2164,8 +2179,8 @@ workflow_set_load_dir (const char *dir, const char *const *known_agencies,
     }
     else {
         qsort (names, n, sizeof (char *), s_name_compare);
-        set = s_load_paths ((const char *const *) names, n, known_agencies, n_agencies, err,
-                            errlen);
+        set = s_load_paths ((const char *const *) names, n, NULL, 0, known_agencies,
+                            n_agencies, err, errlen);
     }
     for (size_t i = 0; i < n; i++)
         free (names[i]);
@@ -2178,7 +2193,16 @@ workflow_set_load_file (const char *path, const char *const *known_agencies,
                         size_t n_agencies, char *err, size_t errlen)
 {
     assert (path);
-    return s_load_paths (&path, 1, known_agencies, n_agencies, err, errlen);
+    return s_load_paths (&path, 1, NULL, 0, known_agencies, n_agencies, err, errlen);
+}
+
+workflow_set_t *
+workflow_set_load_bytes (const char *label, const char *bytes, size_t len,
+                         const char *const *known_agencies, size_t n_agencies, char *err,
+                         size_t errlen)
+{
+    assert (label && bytes);
+    return s_load_paths (&label, 1, bytes, len, known_agencies, n_agencies, err, errlen);
 }
 
 void

@@ -214,7 +214,9 @@ typedef struct {
     const size_t *completes_when;  //  otherwise: indexes of the steps that must be done
     size_t n_completes_when;       //  entries in completes_when
     const char *path;              //  the file it was read from, as given to the loader
-    uint64_t digest;               //  FNV-1a 64 of the file's bytes
+    const char *source; //  the bytes read (NUL-terminated): exactly those digested
+    size_t source_len;  //  bytes in source
+    uint64_t digest;    //  FNV-1a 64 of the file's bytes
     char digest_hex[WORKFLOW_DIGEST_HEX + 1]; //  digest as 16 lower-case hex digits
 } workflow_def_t;
 
@@ -272,6 +274,15 @@ workflow_set_t *workflow_set_load_dir (const char *dir, const char *const *known
     of one workflow, or NULL with the problems in err.  */
 workflow_set_t *workflow_set_load_file (const char *path, const char *const *known_agencies,
                                         size_t n_agencies, char *err, size_t errlen);
+
+/*  Loads and validates one definition from bytes in memory (e.g. as a hub
+    stored them in workflow_definitions), exactly as from a file holding
+    them; label stands for the file in messages and in path. The digest is
+    that of the bytes. Returns a set of one workflow, or NULL with the
+    problems in err.  */
+workflow_set_t *workflow_set_load_bytes (const char *label, const char *bytes, size_t len,
+                                         const char *const *known_agencies,
+                                         size_t n_agencies, char *err, size_t errlen);
 
 /*  Destroys the set and every definition in it, and sets *self_p to NULL.
     Does nothing when self_p or *self_p is NULL.  */

@@ -478,7 +478,26 @@ s_test_broken (void)
     //  The base itself loads.
     workflow_set_t *set = s_load_text (BASE, err, sizeof err);
     CHECK_MSG (set != NULL, err);
+    //  From the same bytes in memory (as a hub reads a stored definition
+    //  back): the same workflow, the same digest, the bytes kept whole.
+    workflow_set_t *mem = workflow_set_load_bytes ("stored[1]", BASE, strlen (BASE),
+                                                   s_agencies, N_AGENCIES, err, sizeof err);
+    CHECK_MSG (mem != NULL, err);
+    if (set && mem) {
+        const workflow_def_t *a = workflow_set_get (set, 0), *b = workflow_set_get (mem, 0);
+        CHECK (strcmp (a->name, b->name) == 0 && a->digest == b->digest);
+        CHECK (a->digest == workflow_digest (BASE, strlen (BASE)));
+        CHECK (b->source_len == strlen (BASE) && strcmp (b->source, BASE) == 0);
+        CHECK (strcmp (a->source, BASE) == 0);
+        CHECK (strcmp (b->path, "stored[1]") == 0);
+    }
+    workflow_set_destroy (&mem);
     workflow_set_destroy (&set);
+    //  Problems in stored bytes name the label, line and column.
+    mem = workflow_set_load_bytes ("stored[2]", BASE "warn_at: 2\n",
+                                   strlen (BASE "warn_at: 2\n"), s_agencies, N_AGENCIES,
+                                   err, sizeof err);
+    CHECK (mem == NULL && strstr (err, "stored[2]:15:10: warn_at must be between 0 and 1"));
 
     static const struct {
         const char *text; //  the definition
