@@ -50,14 +50,19 @@ calendar_sync_seed (PGconn *conn, char *err, size_t errlen)
     /* the days, then the years they cover: each shipped year is official */
     PGresult *res = PQexecParams (
         conn,
-        "WITH d AS (INSERT INTO calendar_days (day, workday, name, source) "
-        "  SELECT d, w, n, 'official' FROM unnest($1::date[], $2::boolean[], $3::text[]) "
-        "  AS t(d, w, n) ON CONFLICT (day) DO NOTHING RETURNING 1), "
+        "WITH d AS (INSERT INTO calendar_days (day, workday, name, source, "
+        "  official_workday, official_name) "
+        "  SELECT d, w, n, 'official', w, n FROM unnest($1::date[], $2::boolean[], "
+        "  $3::text[]) AS t(d, w, n) ON CONFLICT (day) DO UPDATE SET "
+        /* an overridden day learns its official value; nothing else changes */
+        "  official_workday = EXCLUDED.official_workday, "
+        "  official_name = EXCLUDED.official_name "
+        "  WHERE calendar_days.official_workday IS NULL RETURNING (xmax = 0) AS new), "
         "y AS (INSERT INTO calendar_years (year, source, papers) "
         "  SELECT DISTINCT extract(year FROM d)::int, 'official', "
         "    'State Council arrangements, shipped with onenet' "
         "  FROM unnest($1::date[]) AS t(d) ON CONFLICT (year) DO NOTHING) "
-        "SELECT count(*) FROM d",
+        "SELECT count(*) FILTER (WHERE new) FROM d",
         3, NULL, params, NULL, NULL, 0);
     int rc = -1;
     if (PQresultStatus (res) == PGRES_TUPLES_OK)

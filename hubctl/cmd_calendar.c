@@ -285,7 +285,9 @@ unset_day (const hubctl_options_t *options, const char *date, int y, int m, int 
     const char *params[3] = {date, NULL, NULL};
     PGresult *res = hubctl_query (
         conn, "read the day from calendar_days",
-        "SELECT workday, name, source FROM calendar_days WHERE day = $1::date", 1, params);
+        "SELECT workday, name, source, official_workday, official_name FROM calendar_days "
+        "WHERE day = $1::date",
+        1, params);
     if (!res) {
         PQfinish (conn);
         return HUBCTL_FAILURE;
@@ -305,6 +307,17 @@ unset_day (const hubctl_options_t *options, const char *date, int y, int m, int 
     char old_name[256];
     snprintf (old_name, sizeof old_name, "%s", PQgetvalue (res, 0, 1));
     bool old_working = PQgetvalue (res, 0, 0)[0] == 't';
+    /* the official value the database keeps for the day (shipped or
+       imported), or else the one this hubctl carries */
+    bool off_workday = false, restore = false;
+    char off_name[256] = "";
+    if (!official && !PQgetisnull (res, 0, 3)) {
+        restore = true;
+        off_workday = PQgetvalue (res, 0, 3)[0] == 't';
+        snprintf (off_name, sizeof off_name, "%s", PQgetvalue (res, 0, 4));
+    }
+    else if (!official)
+        restore = official_day (date, &off_workday, off_name, sizeof off_name);
     PQclear (res);
     if (official && !force) {
         fprintf (
@@ -318,10 +331,6 @@ unset_day (const hubctl_options_t *options, const char *date, int y, int m, int 
         PQfinish (conn);
         return HUBCTL_FAILURE;
     }
-    bool off_workday = false;
-    char off_name[256];
-    bool restore =
-        !official && official_day (date, &off_workday, off_name, sizeof off_name);
     if (restore) {
         params[1] = off_workday ? "true" : "false";
         params[2] = off_name;
@@ -520,12 +529,19 @@ import_notice (const hubctl_options_t *options, const char *file)
         "  AS t(day, workday, name)), "
         "kept AS (SELECT c.day FROM public.calendar_days c JOIN n USING (day) "
         "  WHERE c.source = 'operator'), "
-        "up AS (INSERT INTO public.calendar_days (day, workday, name, source) "
-        "  SELECT day, workday, name, 'official' FROM n "
-        "  ON CONFLICT (day) DO UPDATE SET workday = EXCLUDED.workday, name = "
-        "EXCLUDED.name, "
-        "    source = 'official', changed_at = now() "
-        "  WHERE calendar_days.source <> 'operator' RETURNING 1), "
+        /* an operator's override stays; the official value is kept beside
+           it, so that 'unset' restores it */
+        "up AS (INSERT INTO public.calendar_days (day, workday, name, source, "
+        "    official_workday, official_name) "
+        "  SELECT day, workday, name, 'official', workday, name FROM n "
+        "  ON CONFLICT (day) DO UPDATE SET "
+        "    workday = CASE WHEN calendar_days.source = 'operator' "
+        "      THEN calendar_days.workday ELSE EXCLUDED.workday END, "
+        "    name = CASE WHEN calendar_days.source = 'operator' "
+        "      THEN calendar_days.name ELSE EXCLUDED.name END, "
+        "    official_workday = EXCLUDED.official_workday, "
+        "    official_name = EXCLUDED.official_name, changed_at = now() "
+        "  RETURNING 1), "
         "yr AS (INSERT INTO public.calendar_years (year, source, papers) "
         "  VALUES ($4::int, 'import', $5) ON CONFLICT (year) DO UPDATE SET "
         "  source = 'import', papers = EXCLUDED.papers, loaded_at = now() RETURNING 1) "

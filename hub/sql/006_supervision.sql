@@ -55,6 +55,14 @@ COMMENT ON COLUMN workflow_instances.state IS
 COMMENT ON COLUMN workflow_steps.provisional IS
     'due_at counted through a year whose official arrangement is not loaded (weekends only)';
 
+-- the official arrangement of a day, kept when an operator overrides it, so
+-- that removing the override restores it (shipped or imported alike)
+ALTER TABLE calendar_days
+    ADD COLUMN official_workday boolean,  -- the official value (NULL: none for this day)
+    ADD COLUMN official_name    text;
+UPDATE calendar_days SET official_workday = workday, official_name = name
+WHERE source = 'official';
+
 CREATE TABLE calendar_years (
     year        integer     PRIMARY KEY CHECK (year BETWEEN 1 AND 9999),
     source      text        NOT NULL,          -- 'official' (shipped) or 'import' (a notice file)

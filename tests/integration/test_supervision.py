@@ -259,6 +259,22 @@ def test_unknown_year_provisional_until_imported(pb, db, procs, hub_client, tmp_
                what="the deadline re-planned on the imported year")
     assert "provisional" not in hubctl(db, "show", unit).stdout
 
+    # an operator's override of an imported day, removed: the imported
+    # official day applies again (not the weekend rule)
+    hubctl(db, "calendar", "set", "2027-01-04", "work", "--name", "加班")
+    assert query(db, "SELECT workday, source FROM calendar_days WHERE day = '2027-01-04'") \
+        == [(True, "operator")]
+    r = hubctl(db, "calendar", "unset", "2027-01-04")
+    assert "the official arrangement applies again: a day off (元旦)" in r.stdout, r.stdout
+    assert query(db, "SELECT workday, name, source FROM calendar_days "
+                     "WHERE day = '2027-01-04'") == [(False, "元旦", "official")]
+    # and importing the notice again keeps an operator's override
+    hubctl(db, "calendar", "set", "2027-01-01", "work")
+    r = hubctl(db, "calendar", "import", good)
+    assert "Operators' overrides kept for: 2027-01-01" in r.stdout, r.stdout
+    assert query(db, "SELECT workday, source, official_workday FROM calendar_days "
+                     "WHERE day = '2027-01-01'") == [(True, "operator", False)]
+
 
 def test_status_warns_when_the_calendar_runs_out(db, procs, tmp_path):
     """hubctl status names the years of the next 60 days that have no
