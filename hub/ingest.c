@@ -346,6 +346,19 @@ handle_batch (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg,
             reject_event (p, item, msg, i, &e, sender, ERR_AGENCY_MISMATCH, why);
             continue;
         }
+        /* every field that names a sender is bound to the key: the event's
+           own adapter_id too, not only the batch's */
+        if (self->auth && key_id->role == KEY_ADAPTER
+            && strcmp (e.adapter_id, key_id->adapter)) {
+            char why[300];
+            snprintf (why, sizeof why,
+                      "the key of adapter \"%s\" may not send an event recorded as coming "
+                      "from adapter \"%s\"",
+                      key_id->adapter,
+                      utf8_safe_copy (quoted, sizeof quoted, e.adapter_id));
+            reject_event (p, item, msg, i, &e, sender, ERR_AGENCY_MISMATCH, why);
+            continue;
+        }
         if (!validate_event (config, &e, batch_agency, now, &v)
             || !validate_event_type (config, self->set, &e, &v)) {
             reject_event (p, item, msg, i, &e, sender, v.code, v.reason);
@@ -601,7 +614,7 @@ complete (ingest_t *self)
         if (b->hbs[i].tasks_msg) {
             send_to (self, b->hbs[i].peer, b->hbs[i].peer_len, b->hbs[i].tasks_msg,
                      b->hbs[i].tasks_len);
-            b->hbs[i].tasks_msg = NULL;     /* send_to freed it */
+            b->hbs[i].tasks_msg = NULL; /* send_to freed it */
         }
     log_debug ("batch done", "rows=%zu dead_letters=%zu committed=%s commit_ms=%.2f",
                b->n_rows, b->n_dls, committed ? "yes" : "no", b->commit_us / 1000.0);
@@ -669,7 +682,7 @@ answer_control (ingest_t *self, void *control, strbuf_t *reply)
         zmq_msg_close (&req);
         return;
     }
-    while (zmq_msg_more (&req)) {     /* one frame is the protocol: drop the rest */
+    while (zmq_msg_more (&req)) { /* one frame is the protocol: drop the rest */
         zmq_msg_close (&req);
         zmq_msg_init (&req);
         zmq_msg_recv (&req, control, 0);
@@ -759,7 +772,7 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     zmq_setsockopt (self->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt (self->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
     int rc = -1;
-    bool control_failed = false;    /* the control socket asked for could not open */
+    bool control_failed = false; /* the control socket asked for could not open */
     store_t *store = NULL;
     if (zmq_bind (self->pipe, STORE_PIPE) != 0) {
         log_error ("could not bind the store pipe", "error=\"%s\"", zmq_strerror (errno));
@@ -804,7 +817,7 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
               config->hub_id, bound, workflow_set_count (set),
               self->auth ? "curve" : "NONE (insecure)");
 
-    void *control = NULL;       /* REP socket for hubctl, when configured */
+    void *control = NULL; /* REP socket for hubctl, when configured */
     strbuf_t control_reply;
     strbuf_init (&control_reply);
     if (*config->control) {
@@ -812,11 +825,12 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
         zmq_setsockopt (control, ZMQ_LINGER, &linger, sizeof linger);
         if ((self->auth && auth_server_socket (control, config, AUTH_DOMAIN_CONTROL) != 0)
             || zmq_bind (control, config->control) != 0) {
-            log_error ("could not open the control socket", "hub=%s endpoint=%s error=\"%s\"",
-                       config->hub_id, config->control, zmq_strerror (errno));
+            log_error ("could not open the control socket",
+                       "hub=%s endpoint=%s error=\"%s\"", config->hub_id, config->control,
+                       zmq_strerror (errno));
             zmq_close (control);
             control = NULL;
-            *terminated = 1;        /* an operator asked for it: do not run without */
+            *terminated = 1; /* an operator asked for it: do not run without */
             control_failed = true;
         }
         else
@@ -826,7 +840,7 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     self->stats.hub_id = config->hub_id;
     self->stats.started_ms = clock_now_ms ();
     int64_t next_stats = clock_mono_ms () + STATS_EVERY_MS;
-    int64_t rate_at = clock_mono_ms ();     /* events/s: sampled once a second */
+    int64_t rate_at = clock_mono_ms (); /* events/s: sampled once a second */
     uint64_t rate_events = 0;
     while (!*terminated) {
         /* stop reading adapters when the next batch is full and the store busy:
@@ -836,11 +850,11 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
         int n_items = 1, at_control = -1, at_router = -1;
         if (control) {
             at_control = n_items;
-            items[n_items++] = (zmq_pollitem_t) {control, 0, ZMQ_POLLIN, 0};
+            items[n_items++] = (zmq_pollitem_t){control, 0, ZMQ_POLLIN, 0};
         }
         if (accept) {
             at_router = n_items;
-            items[n_items++] = (zmq_pollitem_t) {self->router, 0, ZMQ_POLLIN, 0};
+            items[n_items++] = (zmq_pollitem_t){self->router, 0, ZMQ_POLLIN, 0};
         }
         long timeout = 1000;
         if (!self->inflight && !pending_empty (self->filling)) {
@@ -871,8 +885,8 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
             dispatch (self);
         if (clock_mono_ms () - rate_at >= 1000) {
             int64_t now = clock_mono_ms ();
-            self->stats.events_per_s
-                = (double) (self->stats.events - rate_events) * 1000.0 / (double) (now - rate_at);
+            self->stats.events_per_s = (double) (self->stats.events - rate_events) * 1000.0
+                                       / (double) (now - rate_at);
             rate_events = self->stats.events;
             rate_at = now;
         }

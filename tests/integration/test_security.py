@@ -125,9 +125,16 @@ def test_adapter_key_speaks_only_for_its_agency(pb, db, procs, hub_client, keys)
     assert ack.acks[0].status == pb.REJECTED and ack.acks[0].code == pb.AGENCY_MISMATCH
     assert 'adapter "tax-01"' in ack.acks[0].reason and '"tax-02"' in ack.acks[0].reason
 
+    # the right batch, but an event recorded as coming from another adapter
+    relabelled = make_event(pb, 5, agency="tax", adapter_id="land-01")
+    ack = c.request_batch([relabelled], adapter_id="tax-01", agency="tax")
+    assert ack.acks[0].status == pb.REJECTED and ack.acks[0].code == pb.AGENCY_MISMATCH
+    assert ack.acks[0].reason == ('the key of adapter "tax-01" may not send an event '
+                                  'recorded as coming from adapter "land-01"'), ack
+
     rows = query(db, "SELECT event_id, code, reason FROM dead_letters ORDER BY event_id")
     by_id = {r[0]: r for r in rows}
-    for e in (forged, forged2, posing):
+    for e in (forged, forged2, posing, relabelled):
         assert by_id[e.event_id][1] == "AGENCY_MISMATCH", rows
     assert "tax" in by_id[forged.event_id][2] and "land" in by_id[forged.event_id][2]
     assert query(db, "SELECT count(*) FROM events") == [(1,)]
@@ -146,7 +153,7 @@ def test_adapter_key_speaks_only_for_its_agency(pb, db, procs, hub_client, keys)
     r = hubctl("--db", db, "--secret-key", keys.dir / "bob.key", "--hub-public-key",
                keys.hub_public, "replay", "--hub", hub.endpoint, "--timeout", "3", "--all")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "0 replayed, 3 not replayable" in r.stdout, r.stdout
+    assert "0 replayed, 4 not replayable" in r.stdout, r.stdout
     assert "only that agency's own adapter may send it again" in r.stdout, r.stdout
     assert query(db, "SELECT count(*) FROM events") == [(1,)]
 
