@@ -53,15 +53,18 @@ s_test_stable_spellings (void)
     digest_event_t a = s_event (), b = s_event ();
     /* member order, whitespace, escapes and upper-case ids are spelling only */
     b.event_id = "0F8FAD5B-D9CB-469F-A165-70867728950E";
-    b.keys = " { \"credit_code\" : \"91350100M000100Y43\",\n\"unit_number\":\"\\u0055-1\" } ";
-    b.attrs = "{\"new\":true,\"price\":1.25e6,\"buyer_name\":\"\\u9a6c建军\",\"area\":875e-1}";
+    b.keys =
+        " { \"credit_code\" : \"91350100M000100Y43\",\n\"unit_number\":\"\\u0055-1\" } ";
+    b.attrs =
+        "{\"new\":true,\"price\":1.25e6,\"buyer_name\":\"\\u9a6c建军\",\"area\":875e-1}";
     b.occurred_at = "2026-03-01T16:00:00.123000+08:00";
     b.received_at = "2026-03-01T08:00:01Z";
     b.schema_version = "01";
     CHECK (s_same (&a, &b));
     /* a repeated name: the last one counts, as in jsonb */
     b = s_event ();
-    b.attrs = "{\"area\":1,\"buyer_name\":\"马建军\",\"price\":1250000,\"new\":true,\"area\":87.5}";
+    b.attrs = "{\"area\":1,\"buyer_name\":\"马建军\",\"price\":1250000,\"new\":true,"
+              "\"area\":87.5}";
     CHECK (s_same (&a, &b));
 }
 
@@ -76,7 +79,8 @@ s_test_changes_differ (void)
     b.attrs = "{\"area\":87.50,\"buyer_name\":\"马建军\",\"price\":1250000,\"new\":true}";
     CHECK (!s_same (&a, &b)); /* numeric keeps the scale: 87.50 is stored as written */
     b = s_event ();
-    b.attrs = "{\"area\":\"87.5\",\"buyer_name\":\"马建军\",\"price\":1250000,\"new\":true}";
+    b.attrs =
+        "{\"area\":\"87.5\",\"buyer_name\":\"马建军\",\"price\":1250000,\"new\":true}";
     CHECK (!s_same (&a, &b)); /* a string is not a number */
     b = s_event ();
     b.accepted_at = "2026-03-01 08:00:00.123+00";
@@ -220,6 +224,56 @@ s_test_link (void)
     CHECK (STREQ (hex, "a95eb82316c76733b338399eb526fd5d580daadbfbda220ec072966e2aa46907"));
 }
 
+/*  A pinned vector: an event with every kind of JSON value, an escaped
+    name, numbers PostgreSQL re-spells and a NULL accepted_at, given in
+    non-canonical spellings (upper-case id, a Beijing-time timestamp, member
+    order, \u escapes, exponents). The expected digests were computed by an
+    encoder written from docs/schema.md alone (Python, hashlib), not by this
+    code: a change to the canonical encoding, which would break every stored
+    chain, fails here.  */
+static void
+s_test_pinned_vector (void)
+{
+    digest_event_t e = {
+        .event_id = "0F8FAD5B-D9CB-469F-A165-70867728950E",
+        .agency = "land",
+        .adapter_id = "land-01",
+        .case_no = "彭不动产受〔2020〕第000585号",
+        .event_type = "transfer.accepted",
+        .occurred_at = "2020-09-01 09:31:07.25+08",
+        .accepted_at = NULL,
+        .received_at = "2020-09-01T01:31:08.000001Z",
+        .schema_version = "1",
+        .keys = "{\"unit_number\": \"640425001002GB00123F00010001\", "
+                "\"credit_code\": \"91640425MA76H1234U\"}",
+        .attrs = "{\"zero\": -0.0, \"big\": 1e+20, \"tiny\": 1.5e-07, \"area_m2\": 96.50, "
+                 "\"deed_tax_yuan\": 12000.5, \"quote\": \"a\\\"b\\\\c\\n\", "
+                 "\"buyer_name\": \"\\u9a6c建军\", \"has_mortgage\": true, \"note\": null, "
+                 "\"list\": [1, \"two\", false, {\"z\": null, \"a\": []}], \"empty\": {}}",
+        .hub_id = "hub-a",
+    };
+    strbuf_t out;
+    strbuf_init (&out);
+    char err[256] = "";
+    CHECK_MSG (digest_encode_event (&e, &out, err, sizeof err) == 0, err);
+    CHECK_MSG (out.len == 575, "canonical encoding length");
+    strbuf_free (&out);
+    uint8_t content[DIGEST_LEN], prev[DIGEST_LEN], row[DIGEST_LEN];
+    char hex[2 * DIGEST_LEN + 1];
+    s_digest (&e, content);
+    digest_hex (content, hex);
+    CHECK_MSG (
+        STREQ (hex, "ba1ebc61ad46baece9b6cda2d05bbaaf34c2c1ec35efde0f5c54c70f5fbca49d"),
+        hex);
+    for (int i = 0; i < DIGEST_LEN; i++)
+        prev[i] = (uint8_t) i;
+    digest_link ("hub-a", 2, prev, content, row);
+    digest_hex (row, hex);
+    CHECK_MSG (
+        STREQ (hex, "2aee1963b2a5838e49ed30d4ad24d3432c39526c8f47736d8722b4a7eac5c047"),
+        hex);
+}
+
 int
 main (void)
 {
@@ -230,5 +284,6 @@ main (void)
     s_test_times ();
     s_test_errors_name_the_column ();
     s_test_link ();
+    s_test_pinned_vector ();
     return s_summary ();
 }
