@@ -539,6 +539,19 @@ dispatch (ingest_t *self)
     self->filling = p == &self->slots[0] ? &self->slots[1] : &self->slots[0];
 }
 
+/* Room for one acknowledged event id that is not UTF-8, rewritten by
+   utf8_safe_copy (an id longer than that is cut, still parseable). */
+#define ACK_ID_MAX 160
+
+static char *
+xcalloc_ack_ids (size_t count)
+{
+    char *p = calloc (count ? count : 1, ACK_ID_MAX);
+    if (!p)
+        abort ();
+    return p;
+}
+
 /* The store gave a batch back: answer everything it owed. */
 static void
 complete (ingest_t *self)
@@ -572,10 +585,20 @@ complete (ingest_t *self)
             continue;
         }
         acks = grow (acks, &cap, r->count + 1, sizeof *acks);
+        char *fixed = NULL; /* event ids that are not UTF-8, as the peer can parse them */
         for (size_t i = 0; i < r->count; i++) {
             item_t *item = &p->items[r->first + i];
             event_ack_t *a = &acks[i];
             a->event_id = item->event_id;
+            if (!utf8_valid (item->event_id)) {
+                /* echoed with each byte that is not UTF-8 written as \xNN: a
+                   string every protobuf parser accepts (acks[i] answers
+                   events[i], whatever the id says) */
+                if (!fixed)
+                    fixed = xcalloc_ack_ids (r->count);
+                a->event_id =
+                    utf8_safe_copy (fixed + i * ACK_ID_MAX, ACK_ID_MAX, item->event_id);
+            }
             a->code = ERR_NONE;
             a->reason = "";
             if (!committed) {
@@ -606,6 +629,7 @@ complete (ingest_t *self)
             }
         }
         uint8_t *buf = codec_ack_encode (r->batch_seq, acks, r->count, &len);
+        free (fixed);
         send_to (self, r->peer, r->peer_len, buf, len);
     }
     free (acks);

@@ -238,3 +238,26 @@ def test_adapter_quarantine(db, procs, tmp_path):
         "TIME_OUT_OF_RANGE"]
     assert all(reason for _, _, reason in rows)
     assert {i for i, code, _ in rows if code != "BAD_RECORD"} == set(dead)
+
+
+def test_event_id_not_utf8_answered_parseably(pb, db, procs, hub_client):
+    """An event_id whose bytes are not UTF-8 (sent as raw protobuf: this
+    Python's protobuf will not write one) is refused, and its ack echoes the
+    id with each such byte written as \\xNN (upper-case hex), so that a
+    protobuf parser that checks UTF-8 (this one does) can read the whole
+    BatchAck and settle the batch's other events."""
+    hub = start_hub(procs, db)
+    client = hub_client(hub.endpoint)
+    placeholder = "0" * 36
+    bad = make_event(pb, 950, event_id=placeholder)
+    good = make_event(pb, 951)
+    raw = batch_bytes(pb, [bad, good], seq=77)
+    assert raw.count(placeholder.encode()) == 1
+    raw = raw.replace(placeholder.encode(), b"\xff\xfe" + b"1" * 34)
+    client.send(raw)
+    reply = client.recv()          # raises if the BatchAck is not valid protobuf
+    assert reply.WhichOneof("body") == "ack" and reply.ack.batch_seq == 77
+    first, second = reply.ack.acks
+    assert first.event_id == "\\xFF\\xFE" + "1" * 34, first
+    assert first.status == pb.REJECTED and "event_id" in first.reason, first
+    assert (second.event_id, second.status) == (good.event_id, pb.STORED), second
