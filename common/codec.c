@@ -6,17 +6,21 @@
 #include <string.h>
 
 #include "onenet.pb-c.h"
+#include "strbuf.h"
 
 typedef Onenet__V1__AdapterMessage AdapterMessage;
 typedef Onenet__V1__HubMessage HubMessage;
 typedef Onenet__V1__CaseEvent CaseEvent;
 
 struct codec_inbound {
-    AdapterMessage *msg; /* the decoded protobuf, owns all strings */
-    event_key_t *keys;   /* key views of all events, one allocation */
-    event_attr_t *attrs; /* attribute views of all events */
-    size_t *key_at;      /* index into keys where event i starts */
-    size_t *attr_at;     /* index into attrs where event i starts */
+    AdapterMessage *msg;  /* the decoded protobuf, owns all strings */
+    char **event_problem; /* per event: a string field whose bytes protobuf-c could
+                              not hand over whole (NUL, not UTF-8), or NULL */
+    char *batch_problem;  /* the same for the batch's own fields, or NULL */
+    event_key_t *keys;    /* key views of all events, one allocation */
+    event_attr_t *attrs;  /* attribute views of all events */
+    size_t *key_at;       /* index into keys where event i starts */
+    size_t *attr_at;      /* index into attrs where event i starts */
 };
 
 struct codec_outbound {
@@ -65,6 +69,174 @@ ack_status_name (ack_status_t status)
 
 /* --- adapter -> hub ---------------------------------------------------- */
 
+/* --- string fields as they came over the wire ---------------------------
+
+   protobuf-c hands a string field over as a C string: bytes after a NUL
+   would be cut off without a word. So the raw bytes of every string field
+   of a batch are checked first, walking the wire format with protobuf-c's
+   own descriptors: a field holding a NUL byte, or bytes that are not
+   UTF-8, is named with its path (e.g. "keys[1].value") and its event is
+   refused; nothing is ever stored shortened. */
+
+/* Reads a base-128 varint at *p (< end); false when it runs off the end. */
+static bool
+s_varint (const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        v |= (uint64_t) (b & 0x7F) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* True when the n bytes at p are UTF-8 (no NUL checked here). */
+static bool
+s_utf8_bytes (const uint8_t *p, size_t n)
+{
+    const uint8_t *end = p + n;
+    while (p < end) {
+        unsigned char c[5] = {0};
+        size_t left = (size_t) (end - p);
+        memcpy (c, p, left < 4 ? left : 4);
+        size_t k = utf8_char_len (c);
+        if (k == 0 || k > left)
+            return false;
+        p += k;
+    }
+    return true;
+}
+
+/* Writes into problem the first string field of the message (of type desc,
+   bytes [p, end)) whose bytes hold a NUL or are not UTF-8, named by path;
+   returns false then. Messages nest at most depth levels. */
+static bool
+s_strings_whole (const ProtobufCMessageDescriptor *desc, const uint8_t *p,
+                 const uint8_t *end, const char *path, char *problem, size_t plen,
+                 int depth)
+{
+    unsigned seen[32] = {0}; /* occurrences per field (by index), for [i] in paths */
+    while (p < end) {
+        uint64_t tag = 0, n = 0;
+        if (!s_varint (&p, end, &tag))
+            return true; /* protobuf-c read it: nothing more to learn here */
+        unsigned wire = (unsigned) (tag & 7);
+        if (wire == 0) {
+            if (!s_varint (&p, end, &n))
+                return true;
+            continue;
+        }
+        if (wire == 1 || wire == 5) {
+            size_t skip = wire == 1 ? 8 : 4;
+            if ((size_t) (end - p) < skip)
+                return true;
+            p += skip;
+            continue;
+        }
+        if (wire != 2 || !s_varint (&p, end, &n) || n > (uint64_t) (end - p))
+            return true;
+        const uint8_t *value = p;
+        p += n;
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field (desc, (unsigned) (tag >> 3));
+        if (!f)
+            continue;
+        size_t fi = (size_t) (f - desc->fields);
+        unsigned occurrence = fi < 32 ? seen[fi]++ : 0;
+        char here[160];
+        if (f->label == PROTOBUF_C_LABEL_REPEATED)
+            snprintf (here, sizeof here, "%s%s%s[%u]", path, *path ? "." : "", f->name,
+                      occurrence);
+        else
+            snprintf (here, sizeof here, "%s%s%s", path, *path ? "." : "", f->name);
+        if (f->type == PROTOBUF_C_TYPE_STRING) {
+            const uint8_t *nul = memchr (value, 0, (size_t) n);
+            if (nul) {
+                snprintf (problem, plen, "%s holds a NUL byte (byte %zu of %zu)", here,
+                          (size_t) (nul - value) + 1, (size_t) n);
+                return false;
+            }
+            if (!s_utf8_bytes (value, (size_t) n)) {
+                snprintf (problem, plen, "%s is not valid UTF-8", here);
+                return false;
+            }
+        }
+        else if (f->type == PROTOBUF_C_TYPE_MESSAGE && depth > 0
+                 && !s_strings_whole (f->descriptor, value, value + n, here, problem, plen,
+                                      depth - 1))
+            return false;
+    }
+    return true;
+}
+
+/* Checks the string fields of a batch's bytes: each event's own, and the
+   batch's. */
+static void
+s_check_batch_strings (codec_inbound_t *self, const uint8_t *p, const uint8_t *end)
+{
+    const ProtobufCMessageDescriptor *adapter = &onenet__v1__adapter_message__descriptor;
+    const ProtobufCMessageDescriptor *batch = &onenet__v1__event_batch__descriptor;
+    const ProtobufCFieldDescriptor *batch_field =
+        protobuf_c_message_descriptor_get_field_by_name (adapter, "batch");
+    const ProtobufCFieldDescriptor *events_field =
+        protobuf_c_message_descriptor_get_field_by_name (batch, "events");
+    size_t n_events = self->msg->batch->n_events;
+    size_t i = 0; /* the event being read */
+    char problem[300];
+    while (p < end) {
+        uint64_t tag = 0, n = 0;
+        if (!s_varint (&p, end, &tag) || (tag & 7) != 2 || !s_varint (&p, end, &n)
+            || n > (uint64_t) (end - p)) {
+            if ((tag & 7) == 0 && s_varint (&p, end, &n))
+                continue;
+            return;
+        }
+        const uint8_t *value = p;
+        p += n;
+        if ((tag >> 3) != batch_field->id)
+            continue;
+        /* the batch: its events one by one, then its own fields (a batch
+           field given twice is merged by protobuf-c: its events go on
+           counting) */
+        const uint8_t *q = value, *qend = value + n;
+        while (q < qend) {
+            const uint8_t *field_start = q;
+            uint64_t t = 0, m = 0;
+            if (!s_varint (&q, qend, &t))
+                break;
+            unsigned wire = (unsigned) (t & 7);
+            if (wire == 0) {
+                if (!s_varint (&q, qend, &m))
+                    break;
+                continue;
+            }
+            if (wire == 1 || wire == 5) {
+                q += wire == 1 ? 8 : 4;
+                continue;
+            }
+            if (wire != 2 || !s_varint (&q, qend, &m) || m > (uint64_t) (qend - q))
+                break;
+            const uint8_t *v = q;
+            q += m;
+            if ((t >> 3) == events_field->id) {
+                if (i < n_events && !self->event_problem[i]
+                    && !s_strings_whole (&onenet__v1__case_event__descriptor, v, v + m, "",
+                                         problem, sizeof problem, 4))
+                    self->event_problem[i] = strdup (problem);
+                i++;
+            }
+            else if (!self->batch_problem
+                     && !s_strings_whole (batch, field_start, q, "", problem,
+                                          sizeof problem, 0))
+                self->batch_problem = strdup (problem);
+        }
+    }
+}
+
 codec_inbound_t *
 codec_inbound_decode (const void *data, size_t len, char *err, size_t errlen)
 {
@@ -89,6 +261,10 @@ codec_inbound_decode (const void *data, size_t len, char *err, size_t errlen)
     self->msg = msg;
     if (msg->body_case == ONENET__V1__ADAPTER_MESSAGE__BODY_BATCH) {
         Onenet__V1__EventBatch *b = msg->batch;
+        self->event_problem = calloc (b->n_events + 1, sizeof (char *));
+        if (!self->event_problem)
+            abort ();
+        s_check_batch_strings (self, data, (const uint8_t *) data + len);
         size_t nk = 0, na = 0;
         self->key_at = calloc (b->n_events + 1, sizeof (size_t));
         self->attr_at = calloc (b->n_events + 1, sizeof (size_t));
@@ -140,6 +316,11 @@ codec_inbound_destroy (codec_inbound_t **self_p)
     if (!*self_p)
         return;
     codec_inbound_t *self = *self_p;
+    if (self->event_problem)
+        for (size_t i = 0; i < self->msg->batch->n_events; i++)
+            free (self->event_problem[i]);
+    free (self->event_problem);
+    free (self->batch_problem);
     onenet__v1__adapter_message__free_unpacked (self->msg, NULL);
     free (self->keys);
     free (self->attrs);
@@ -181,6 +362,19 @@ size_t
 codec_inbound_event_count (const codec_inbound_t *self)
 {
     return codec_inbound_kind (self) == INBOUND_BATCH ? self->msg->batch->n_events : 0;
+}
+
+const char *
+codec_inbound_event_problem (const codec_inbound_t *self, size_t i)
+{
+    return self->event_problem && i < self->msg->batch->n_events ? self->event_problem[i]
+                                                                 : NULL;
+}
+
+const char *
+codec_inbound_batch_problem (const codec_inbound_t *self)
+{
+    return self->batch_problem;
 }
 
 void

@@ -128,6 +128,13 @@ const char *codec_inbound_agency (const codec_inbound_t *self);
 size_t codec_inbound_event_count (const codec_inbound_t *self);
 /* Fills a view of event i; valid while self lives. */
 void codec_inbound_event (const codec_inbound_t *self, size_t i, case_event_t *event);
+/* What is wrong with the bytes of event i's string fields as they came
+   over the wire (a NUL byte, bytes that are not UTF-8), naming the field
+   ("case_no holds a NUL byte (byte 7 of 11)"), or NULL when nothing is:
+   the view of codec_inbound_event would hold those fields cut short. */
+const char *codec_inbound_event_problem (const codec_inbound_t *self, size_t i);
+/* The same for the batch's own string fields (adapter_id, agency). */
+const char *codec_inbound_batch_problem (const codec_inbound_t *self);
 /* Re-serializes event i alone as a CaseEvent (for the dead-letter record).
    Returns malloc'd bytes, caller frees. */
 uint8_t *codec_inbound_event_bytes (const codec_inbound_t *self, size_t i, size_t *len);
@@ -158,16 +165,16 @@ typedef enum {
 
 /* A task for an agency (Task on the wire). */
 typedef struct {
-    uint64_t seq;               /* the agency's sequence number */
-    const char *agency;         /* who must act */
-    const char *kind;           /* account.transfer, ... */
-    const char *workflow;       /* the workflow it serves */
-    const char *step;           /* the step the answer completes */
-    key_kind_t key_kind;        /* the case's key kind */
-    const char *key_value;      /* and value */
-    const char *payload_json;   /* the case's attributes, JSON object text */
-    int64_t ready_at_ms;        /* when it arose */
-    int64_t due_at_ms;          /* the step's deadline, 0 if none */
+    uint64_t seq;             /* the agency's sequence number */
+    const char *agency;       /* who must act */
+    const char *kind;         /* account.transfer, ... */
+    const char *workflow;     /* the workflow it serves */
+    const char *step;         /* the step the answer completes */
+    key_kind_t key_kind;      /* the case's key kind */
+    const char *key_value;    /* and value */
+    const char *payload_json; /* the case's attributes, JSON object text */
+    int64_t ready_at_ms;      /* when it arose */
+    int64_t due_at_ms;        /* the step's deadline, 0 if none */
 } task_t;
 
 uint8_t *codec_ack_encode (uint64_t batch_seq, const event_ack_t *acks, size_t n,

@@ -317,7 +317,7 @@ handle_batch (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg,
     if (too_many)
         snprintf (reason, sizeof reason, "batch holds %zu events, limit %d", n,
                   config->max_batch_events);
-    char refused[400], quoted[80];
+    char refused[400], quoted[80], batch_wire[360];
     authorise_batch (self, key_id, sender, batch_agency, refused, sizeof refused);
 
     for (size_t i = 0; i < n; i++) {
@@ -329,6 +329,18 @@ handle_batch (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg,
         verdict_t v;
         if (too_many) {
             reject_event (p, item, msg, i, &e, sender, ERR_LIMIT_EXCEEDED, reason);
+            continue;
+        }
+        /* a string field protobuf-c would have cut short (a NUL byte) or
+           that is not UTF-8, in the event or its batch: never stored */
+        const char *wire = codec_inbound_event_problem (msg, i);
+        if (!wire && codec_inbound_batch_problem (msg)) {
+            snprintf (batch_wire, sizeof batch_wire, "the batch's %s",
+                      codec_inbound_batch_problem (msg));
+            wire = batch_wire;
+        }
+        if (wire) {
+            reject_event (p, item, msg, i, &e, sender, ERR_INVALID_FIELD, wire);
             continue;
         }
         if (*refused) {

@@ -86,10 +86,16 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     else {
         const char *agency = codec_inbound_agency (msg);
         utf8_valid (codec_inbound_adapter_id (msg));
+        const char *problem = codec_inbound_batch_problem (msg);
+        if (problem && (!*problem || !utf8_valid (problem)))
+            abort (); /* a refusal names the field, in text that can be stored */
         size_t n = codec_inbound_event_count (msg);
         for (size_t i = 0; i < n && i < (size_t) config.max_batch_events; i++) {
             case_event_t e;
             codec_inbound_event (msg, i, &e);
+            problem = codec_inbound_event_problem (msg, i);
+            if (problem && (!*problem || !utf8_valid (problem)))
+                abort ();
             verdict_t v;
             bool ok = validate_event (&config, &e, agency, NOW_MS, &v)
                       && validate_event_type (&config, flows, &e, &v);

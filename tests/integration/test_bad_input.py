@@ -261,3 +261,40 @@ def test_event_id_not_utf8_answered_parseably(pb, db, procs, hub_client):
     assert first.event_id == "\\xFF\\xFE" + "1" * 34, first
     assert first.status == pb.REJECTED and "event_id" in first.reason, first
     assert (second.event_id, second.status) == (good.event_id, pb.STORED), second
+
+
+def test_nul_bytes_refused_not_cut(pb, db, procs, hub_client):
+    """A NUL byte inside any string field would be cut off by a C string:
+    each such event is REJECTED (INVALID_FIELD) with the field and the byte
+    named, nothing of it is stored, and the good event beside it is."""
+    hub = start_hub(procs, db)
+    client = hub_client(hub.endpoint)
+    client.db = db
+    cases = []
+
+    def case(field, **kw):
+        e = make_event(pb, 960 + len(cases), **kw)
+        cases.append((field, e))
+        return e
+    case("case_no holds a NUL byte (byte 7 of 11)", case_no="HX-NUL\0tail")
+    case("event_type holds a NUL byte", event_type="transfer.accepted\0x")
+    case("agency holds a NUL byte (byte 5 of 8)", agency="land\0tax")
+    case("adapter_id holds a NUL byte", adapter_id="it-raw\0land-01")
+    case("keys[0].value holds a NUL byte (byte 19 of 23)",
+         keys=[(pb.CREDIT_CODE, credit_code(5) + "\0junk")])
+    e = case("attributes[1].text holds a NUL byte")
+    e.attributes.add(name="note", text="before\0after")
+    good = make_event(pb, 999)
+    ack = client.request_batch([e for _, e in cases] + [good], agency="")
+    for (field, e), a in zip(cases, ack.acks):
+        assert (a.status, a.code) == (pb.REJECTED, pb.INVALID_FIELD), (field, a)
+        assert field in a.reason, (field, a.reason)
+    assert ack.acks[-1].status == pb.STORED
+    assert [r[0] for r in query(db, "SELECT event_id::text FROM events")] == [good.event_id]
+    assert scalar(db, "SELECT count(*) FROM dead_letters WHERE code = 'INVALID_FIELD'") \
+        == len(cases)
+    # a NUL in the batch's own agency refuses every event of the batch
+    again = make_event(pb, 998)
+    ack = client.request_batch([again], agency="land\0tax")
+    assert ack.acks[0].status == pb.REJECTED
+    assert ack.acks[0].reason == "the batch's agency holds a NUL byte (byte 5 of 8)", ack
