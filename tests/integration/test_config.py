@@ -129,3 +129,25 @@ def test_migrations_idempotent_and_logs_structured(pb, db, procs, hub_client):
                        ("migrate-only", res.stdout + res.stderr)):
         bad = [ln for ln in text.splitlines() if not LOG_LINE.match(ln)]
         assert not bad, f"{proc}: lines that are not structured log lines: {bad}"
+
+
+def test_protocol_doc_gives_the_hubs_defaults():
+    """Every hub setting that docs/protocol.md tabulates (limits and the
+    other settings that shape the exchange) has there the default the hub
+    itself reports in --help: an adapter written from the document alone
+    must not be surprised."""
+    from conftest import ROOT
+    helptext = run([build_path("onenet-hub"), "--help"]).stdout
+    hub = dict(re.findall(r"^  --([a-z-]+) V .*\[([^\]]*)\]$", helptext, re.M))
+    doc = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([a-z-]+)` \| ([^|]+?) \|", doc, re.M)
+    checked = 0
+    for name, default in rows:
+        if name not in hub:
+            continue
+        written = re.sub(r"(?<=\d) (?=\d{3})", "", default.strip().strip("`"))
+        written = written.split(" ")[0]                  # "1 048 576 (1 MiB)" -> number
+        assert written == hub[name], f"protocol.md gives {name} = {default!r}, " \
+                                     f"the hub {hub[name]!r}"
+        checked += 1
+    assert checked >= 10, f"only {checked} settings found in protocol.md's tables"
