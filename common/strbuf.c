@@ -88,6 +88,20 @@ strbuf_printf (strbuf_t *sb, const char *fmt, ...)
 }
 
 void
+strbuf_put_double (strbuf_t *sb, double v)
+{
+    /* 15 significant digits round-trip every decimal of up to 15 digits;
+       a double that needs more (a computed value) gets 16 or 17 */
+    char buf[40];
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf (buf, sizeof buf, "%.*g", digits, v);
+        if (strtod (buf, NULL) == v)
+            break;
+    }
+    strbuf_puts (sb, buf);
+}
+
+void
 strbuf_json_string (strbuf_t *sb, const char *s)
 {
     static const char hex[] = "0123456789abcdef";

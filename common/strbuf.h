@@ -28,6 +28,11 @@ void strbuf_printf (strbuf_t *sb, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
 /* Appends s as a quoted JSON string ("a\"b"), escaping controls. */
 void strbuf_json_string (strbuf_t *sb, const char *s);
+/* Appends a finite double as the shortest decimal that reads back as the
+   same double: 2718.44 as "2718.44", not "2718.4400000000001", so that an
+   amount an agency wrote with up to 15 significant digits is stored digit
+   for digit. */
+void strbuf_put_double (strbuf_t *sb, double v);
 /* Appends len bytes of s escaped for COPY ... FROM STDIN text format
    (backslash, tab, newline, carriage return). */
 void strbuf_copy_field (strbuf_t *sb, const char *s, size_t len);

@@ -171,7 +171,7 @@ attrs_json (strbuf_t *js, const case_event_t *e)
         switch (at->type) {
         case ATTR_TEXT: strbuf_json_string (js, at->text); break;
         case ATTR_INTEGER: strbuf_printf (js, "%lld", (long long) at->integer); break;
-        case ATTR_NUMBER: strbuf_printf (js, "%.17g", at->number); break;
+        case ATTR_NUMBER: strbuf_put_double (js, at->number); break;
         case ATTR_FLAG: strbuf_puts (js, at->flag ? "true" : "false"); break;
         case ATTR_TIME:
             clock_format_utc (at->time_ms, ts, sizeof ts);

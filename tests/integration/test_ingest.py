@@ -261,3 +261,30 @@ def test_heartbeat(pb, db, procs, hub_client, tmp_path):
     feeder.finish()
     wait_exit(adapter, timeout=60)
     assert event_count(db) == (10, 10)
+
+
+def test_amounts_stored_digit_for_digit(pb, db, procs, hub_client, tmp_path):
+    """Amounts and areas come out of analytics.events as the agency wrote
+    them: 2718.44 yuan, 84.7 m², not 2718.4400000000001 and
+    84.700000000000003; through the raw protocol and through the generic
+    adapter reading the agency's JSON text."""
+    hub = start_hub(procs, db)
+    client = hub_client(hub.endpoint)
+    e = make_event(pb, 70)
+    for name, value in (("deed_tax_yuan", 2718.44), ("area_m2", 84.7),
+                        ("price_yuan", 123456789012.34)):
+        e.attributes.add(name=name, number=value)
+    assert client.request_batch([e]).acks[0].status == pb.STORED
+    record = make_record(71, attrs={"deed_tax_yuan": 2718.44, "area_m2": 84.7,
+                                    "loan_yuan": 300000.05})
+    write_ndjson(tmp_path / "in.ndjson", [record])
+    adapter = start_adapter(procs, hub.port, str(tmp_path / "a.outbox"),
+                            stdin=str(tmp_path / "in.ndjson"))
+    wait_exit(adapter, timeout=60)
+    rows = dict(query(db, "SELECT event_id::text, attrs::text FROM analytics.events"))
+    assert '"area_m2": 84.7' in rows[e.event_id] and \
+        '"deed_tax_yuan": 2718.44' in rows[e.event_id] and \
+        '"price_yuan": 123456789012.34' in rows[e.event_id], rows[e.event_id]
+    assert '"area_m2": 84.7' in rows[record["event_id"]] and \
+        '"deed_tax_yuan": 2718.44' in rows[record["event_id"]] and \
+        '"loan_yuan": 300000.05' in rows[record["event_id"]], rows[record["event_id"]]

@@ -357,6 +357,35 @@ s_test_copy_bytea (void)
     strbuf_free (&sb);
 }
 
+/*  Numbers are written as the shortest decimal that reads back the same:
+    what an agency wrote (2718.44, 84.7) comes out digit for digit.  */
+static void
+s_test_put_double (void)
+{
+    static const struct {
+        double v;
+        const char *want;
+    } cases[] = {
+        {2718.44, "2718.44"},
+        {84.7, "84.7"},
+        {0.1, "0.1"},
+        {96.5, "96.5"},
+        {-0.5, "-0.5"},
+        {1e20, "1e+20"},
+        {123456789012.34, "123456789012.34"},
+        {0.1 + 0.2, "0.30000000000000004"}, //  a computed value keeps its digits
+        {1.0 / 3.0, "0.3333333333333333"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        strbuf_t sb;
+        strbuf_init (&sb);
+        strbuf_put_double (&sb, cases[i].v);
+        CHECK_MSG (strcmp (sb.data, cases[i].want) == 0, sb.data);
+        CHECK (strtod (sb.data, NULL) == cases[i].v);
+        strbuf_free (&sb);
+    }
+}
+
 /*  Runs every group, prints the summary; exit status 1 on any failure.  */
 int
 main (void)
@@ -366,5 +395,6 @@ main (void)
     s_test_json_string ();
     s_test_copy_field ();
     s_test_copy_bytea ();
+    s_test_put_double ();
     return s_summary ();
 }
