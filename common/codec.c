@@ -55,7 +55,7 @@ error_code_name (error_code_t code)
         "NONE",          "MALFORMED",         "UNSUPPORTED_VERSION", "MISSING_FIELD",
         "INVALID_FIELD", "UNKNOWN_AGENCY",    "AGENCY_MISMATCH",     "LIMIT_EXCEEDED",
         "INVALID_KEY",   "TIME_OUT_OF_RANGE", "STORE_UNAVAILABLE",   "MESSAGE_TOO_LARGE",
-        "SHUTTING_DOWN"};
+        "SHUTTING_DOWN", "CONFLICT"};
     return (unsigned) code < sizeof names / sizeof *names ? names[code] : "UNKNOWN";
 }
 

@@ -53,7 +53,8 @@ typedef enum {
     ERR_TIME_OUT_OF_RANGE = 9,
     ERR_STORE_UNAVAILABLE = 10,
     ERR_MESSAGE_TOO_LARGE = 11,
-    ERR_SHUTTING_DOWN = 12
+    ERR_SHUTTING_DOWN = 12,
+    ERR_CONFLICT = 13
 } error_code_t;
 
 typedef struct {

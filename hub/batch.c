@@ -82,6 +82,7 @@ batch_destroy (batch_t **self_p)
     free (self->row_content);
     free (self->row_stored);
     free (self->row_error);
+    free (self->row_code);
     free (self->dls);
     free (self->hbs);
     free (self);
@@ -115,6 +116,7 @@ batch_begin_row (batch_t *self, const char *event_id_lower)
         self->row_content = xrealloc (self->row_content, cap * sizeof *self->row_content);
         self->row_stored = xrealloc (self->row_stored, cap * sizeof *self->row_stored);
         self->row_error = xrealloc (self->row_error, cap * sizeof *self->row_error);
+        self->row_code = xrealloc (self->row_code, cap * sizeof *self->row_code);
         self->cap_rows = cap;
     }
     size_t row = self->n_rows++;
@@ -122,6 +124,7 @@ batch_begin_row (batch_t *self, const char *event_id_lower)
     self->row_ids[row][36] = '\0';
     self->row_stored[row] = false;
     self->row_error[row] = NULL;
+    self->row_code[row] = ERR_NONE;
     return row;
 }
 
@@ -160,7 +163,8 @@ batch_add_dead_letter (batch_t *self, const char *sender, const char *agency,
 }
 
 void
-batch_add_heartbeat (batch_t *self, const heartbeat_t *hb, const void *peer, size_t peer_len)
+batch_add_heartbeat (batch_t *self, const heartbeat_t *hb, const void *peer,
+                     size_t peer_len)
 {
     heartbeat_row_t *row = NULL;
     for (size_t i = 0; i < self->n_hbs; i++)

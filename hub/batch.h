@@ -50,21 +50,22 @@ typedef enum {
 
 typedef struct {
     /* filled by ingest */
-    strbuf_t copy;         /* COPY text rows for the events table */
-    size_t n_rows;         /* rows in copy */
-    size_t cap_rows;       /* capacity of the row arrays */
-    char (*row_ids)[37];   /* lower-case event id of each row */
-    size_t *row_end;       /* offset in copy just past row i's newline */
+    strbuf_t copy;                      /* COPY text rows for the events table */
+    size_t n_rows;                      /* rows in copy */
+    size_t cap_rows;                    /* capacity of the row arrays */
+    char (*row_ids)[37];                /* lower-case event id of each row */
+    size_t *row_end;                    /* offset in copy just past row i's newline */
     uint8_t (*row_content)[DIGEST_LEN]; /* content digest of row i (docs/schema.md) */
-    dead_letter_t *dls;    /* dead letters */
-    size_t n_dls, cap_dls; /* count and capacity of dls */
-    heartbeat_row_t *hbs;  /* heartbeats, one per adapter */
-    size_t n_hbs, cap_hbs; /* count and capacity of hbs */
-    int64_t first_at_us;   /* monotonic time the first item arrived */
+    dead_letter_t *dls;                 /* dead letters */
+    size_t n_dls, cap_dls;              /* count and capacity of dls */
+    heartbeat_row_t *hbs;               /* heartbeats, one per adapter */
+    size_t n_hbs, cap_hbs;              /* count and capacity of hbs */
+    int64_t first_at_us;                /* monotonic time the first item arrived */
     /* filled by store */
     batch_outcome_t outcome; /* committed or not */
     bool *row_stored;        /* per row: inserted now (true) or already there */
     char **row_error;        /* per row: store-side rejection reason, or NULL */
+    error_code_t *row_code;  /* per row: the code of row_error (INVALID_FIELD, CONFLICT) */
     int64_t commit_us;       /* how long the transaction took */
 } batch_t;
 

@@ -25,16 +25,17 @@ status_json (const hub_status_t *s, strbuf_t *out)
     strbuf_json_string (out, s->hub_id);
     strbuf_printf (out,
                    ",\"uptime_s\":%lld,\"store_available\":%s,\"events\":%llu,"
-                   "\"stored\":%llu,\"duplicates\":%llu,\"rejected\":%llu,\"retried\":%llu,"
+                   "\"stored\":%llu,\"duplicates\":%llu,\"rejected\":%llu,"
+                   "\"conflicts\":%llu,\"retried\":%llu,"
                    "\"unreadable\":%llu,\"batches\":%llu,\"events_per_s\":%.1f,"
                    "\"commit_avg_ms\":%.2f,\"pending_events\":%zu,\"committing\":%s,"
                    "\"commit_ms_histogram\":[",
                    (long long) ((clock_now_ms () - s->started_ms) / 1000),
                    s->store_up ? "true" : "false", (unsigned long long) s->events,
                    (unsigned long long) s->stored, (unsigned long long) s->duplicates,
-                   (unsigned long long) s->rejected, (unsigned long long) s->retried,
-                   (unsigned long long) s->unreadable, (unsigned long long) s->batches,
-                   s->events_per_s,
+                   (unsigned long long) s->rejected, (unsigned long long) s->conflicts,
+                   (unsigned long long) s->retried, (unsigned long long) s->unreadable,
+                   (unsigned long long) s->batches, s->events_per_s,
                    s->batches ? (double) s->commit_us / 1000.0 / (double) s->batches : 0.0,
                    s->pending_rows, s->committing ? "true" : "false");
     for (int b = 0; b < CONTROL_BUCKETS; b++) {
@@ -68,6 +69,9 @@ status_prometheus (const hub_status_t *s, strbuf_t *out)
              s->duplicates);
     counter (out, "onenet_events_rejected_total", "Events acknowledged REJECTED.", h,
              s->rejected);
+    counter (out, "onenet_events_conflict_total",
+             "Events REJECTED as CONFLICT: their id was stored with other content.", h,
+             s->conflicts);
     counter (out, "onenet_events_retry_total", "Events answered RETRY.", h, s->retried);
     counter (out, "onenet_messages_unreadable_total",
              "Messages that were not AdapterMessages.", h, s->unreadable);

@@ -38,6 +38,8 @@ typedef struct {
     uint64_t stored;                       /* acknowledged STORED */
     uint64_t duplicates;                   /* acknowledged DUPLICATE */
     uint64_t rejected;                     /* acknowledged REJECTED */
+    uint64_t conflicts;                    /* of those, CONFLICT: an id reused for other
+                                              content */
     uint64_t retried;                      /* answered RETRY */
     uint64_t unreadable;                   /* messages that were not AdapterMessages */
     uint64_t batches;                      /* transactions committed */

@@ -627,9 +627,12 @@ complete (ingest_t *self)
             }
             else if (b->row_error[item->row]) {
                 a->status = ACK_REJECTED;
-                a->code = ERR_INVALID_FIELD;
+                a->code =
+                    b->row_code[item->row] ? b->row_code[item->row] : ERR_INVALID_FIELD;
                 a->reason = b->row_error[item->row];
                 self->stats.rejected++;
+                if (a->code == ERR_CONFLICT)
+                    self->stats.conflicts++;
             }
             else if (!item->dup_in_batch && b->row_stored[item->row]) {
                 a->status = ACK_STORED;

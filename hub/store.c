@@ -59,7 +59,7 @@ struct store {
     "event_id, agency, adapter_id, case_no, event_type, occurred_at, "                     \
     "accepted_at, received_at, schema_version, keys, attrs, hub_id"
 #define CHAIN_COLUMNS "chain_id, seq, prev_digest, content_digest, row_digest"
-#define LOOKUP_TRIES 5   /* lookups of stored ids per batch before giving up */
+#define LOOKUP_TRIES  5 /* lookups of stored ids per batch before giving up */
 /* first key of the chain writers' advisory locks (the second: the chain
    id hashed); migrations lock a single bigint key, another key space */
 #define CHAIN_LOCK_CLASS "7020425"
@@ -67,15 +67,15 @@ struct store {
 /* This hub's hash chain: its head as committed, and as the open
    transaction would leave it. */
 typedef struct {
-    const char *chain_id;           /* the chain: the hub id */
-    int64_t seq;                    /* seq of the newest committed row, 0 if none */
-    uint8_t head[DIGEST_LEN];       /* its row digest, zeros if none */
-    bool shared;                    /* another writer was seen: re-read the head each time */
-    int64_t warned_ms;              /* when that was last logged */
-    int64_t next_seq;               /* the same after the open transaction */
-    uint8_t next_head[DIGEST_LEN];  /* ... */
-    strbuf_t rows;                  /* scratch: chained COPY rows */
-    strbuf_t ids;                   /* scratch: ids for correlation_queue */
+    const char *chain_id;          /* the chain: the hub id */
+    int64_t seq;                   /* seq of the newest committed row, 0 if none */
+    uint8_t head[DIGEST_LEN];      /* its row digest, zeros if none */
+    bool shared;                   /* another writer was seen: re-read the head each time */
+    int64_t warned_ms;             /* when that was last logged */
+    int64_t next_seq;              /* the same after the open transaction */
+    uint8_t next_head[DIGEST_LEN]; /* ... */
+    strbuf_t rows;                 /* scratch: chained COPY rows */
+    strbuf_t ids;                  /* scratch: ids for correlation_queue */
 } chain_t;
 
 /* Why a step failed; STEP_CHAIN_CONFLICT: another writer of this chain. */
@@ -104,8 +104,10 @@ load_head (PGconn *conn, chain_t *chain, bool quiet)
         PQclear (res);
         return false;
     }
-    int64_t recorded = PQgetisnull (res, 0, 0) ? 0 : strtoll (PQgetvalue (res, 0, 0), NULL, 10);
-    int64_t newest = PQgetisnull (res, 0, 2) ? 0 : strtoll (PQgetvalue (res, 0, 2), NULL, 10);
+    int64_t recorded =
+        PQgetisnull (res, 0, 0) ? 0 : strtoll (PQgetvalue (res, 0, 0), NULL, 10);
+    int64_t newest =
+        PQgetisnull (res, 0, 2) ? 0 : strtoll (PQgetvalue (res, 0, 2), NULL, 10);
     int col = newest > recorded ? 2 : 0;
     if (newest != recorded && !quiet)
         log_error ("hash chain head and stored rows disagree; run hubctl verify",
@@ -123,7 +125,8 @@ load_head (PGconn *conn, chain_t *chain, bool quiet)
     chain->next_seq = chain->seq;
     memcpy (chain->next_head, chain->head, DIGEST_LEN);
     if (!quiet)
-        log_info ("hash chain loaded", "chain=%s seq=%" PRId64, chain->chain_id, chain->seq);
+        log_info ("hash chain loaded", "chain=%s seq=%" PRId64, chain->chain_id,
+                  chain->seq);
     return true;
 }
 
@@ -137,7 +140,8 @@ open_session (const hub_config_t *config, chain_t *chain)
         return NULL;
     char err[1024];
     if (migrate_apply (conn, err, sizeof err) < 0) {
-        log_error ("database schema not usable", "hub=%s error=\"%s\"", config->hub_id, err);
+        log_error ("database schema not usable", "hub=%s error=\"%s\"", config->hub_id,
+                   err);
         PQfinish (conn);
         return NULL;
     }
@@ -265,8 +269,9 @@ chain_rewind (chain_t *chain)
 static step_t
 copy_chained (PGconn *conn, chain_t *chain, char **error, char *sqlstate)
 {
-    step_t s = copy_in (conn, "COPY events (" EVENT_COLUMNS ", " CHAIN_COLUMNS ") FROM STDIN",
-                        chain->rows.data, chain->rows.len, error, sqlstate);
+    step_t s =
+        copy_in (conn, "COPY events (" EVENT_COLUMNS ", " CHAIN_COLUMNS ") FROM STDIN",
+                 chain->rows.data, chain->rows.len, error, sqlstate);
     if (s == STEP_OK)
         s = copy_in (conn, "COPY correlation_queue (event_id) FROM STDIN", chain->ids.data,
                      chain->ids.len, error, sqlstate);
@@ -297,8 +302,7 @@ save_head (PGconn *conn, chain_t *chain, char **error)
 /* Marks in b->row_stored the rows whose ids are not stored yet (rows
    already marked false stay so). */
 static step_t
-find_new_rows (PGconn *conn, batch_t *b, id_index_t *index, strbuf_t *scratch,
-               char **error)
+find_new_rows (PGconn *conn, batch_t *b, id_index_t *index, strbuf_t *scratch, char **error)
 {
     strbuf_reset (scratch);
     strbuf_putc (scratch, '{');
@@ -310,8 +314,8 @@ find_new_rows (PGconn *conn, batch_t *b, id_index_t *index, strbuf_t *scratch,
     strbuf_putc (scratch, '}');
     const char *params[1] = {scratch->data};
     PGresult *res = PQexecParams (
-        conn, "SELECT event_id::text FROM events WHERE event_id = ANY ($1::uuid[])", 1, NULL,
-        params, NULL, NULL, 0);
+        conn, "SELECT event_id::text FROM events WHERE event_id = ANY ($1::uuid[])", 1,
+        NULL, params, NULL, NULL, 0);
     step_t s = step_of (conn, res, error);
     if (s == STEP_OK)
         for (int i = 0; i < PQntuples (res); i++) {
@@ -319,6 +323,121 @@ find_new_rows (PGconn *conn, batch_t *b, id_index_t *index, strbuf_t *scratch,
             if (row >= 0)
                 b->row_stored[row] = false;
         }
+    PQclear (res);
+    return s;
+}
+
+/* Field i (0-based) of a COPY text row [row, end), unescaped, appended to
+   out (the row was written by strbuf_copy_field: \\, \t, \n, \r). */
+static void
+copy_row_field (const char *row, const char *end, int i, strbuf_t *out)
+{
+    for (; i > 0 && row < end; row++)
+        if (*row == '\t')
+            i--;
+    for (; row < end && *row != '\t' && *row != '\n'; row++) {
+        if (*row == '\\' && row + 1 < end) {
+            row++;
+            strbuf_putc (out, *row == 't'   ? '\t'
+                              : *row == 'n' ? '\n'
+                              : *row == 'r' ? '\r'
+                                            : *row);
+        }
+        else
+            strbuf_putc (out, *row);
+    }
+}
+
+/* The rows that were not stored because their id was (redeliveries) are
+   compared with what is stored, on what the agency said: agency, case
+   number, event type, occurred_at, schema version, keys and attributes
+   (not the adapter instance, its acceptance time or the hub's receipt: a
+   redelivery may come through another instance or hub). The same is a
+   plain DUPLICATE; anything else is a CONFLICT, refused and recorded as a
+   dead letter naming the fields that differ, in this transaction: an id
+   reused for other content would otherwise be acknowledged and its content
+   lost without a trace. */
+static step_t
+find_conflicts (PGconn *conn, batch_t *b, strbuf_t *scratch, char **error)
+{
+    static const char *const names[] = {
+        "id", "agency",         NULL,   "case_no", "event_type", "occurred_at", NULL,
+        NULL, "schema_version", "keys", "attrs"};
+    strbuf_reset (scratch);
+    strbuf_putc (scratch, '[');
+    size_t n = 0;
+    strbuf_t field;
+    strbuf_init (&field);
+    for (size_t r = 0; r < b->n_rows; r++) {
+        if (b->row_stored[r] || b->row_error[r])
+            continue;
+        const char *row = b->copy.data + (r ? b->row_end[r - 1] : 0);
+        const char *end = b->copy.data + b->row_end[r];
+        strbuf_puts (scratch, n++ ? ",{" : "{");
+        for (int f = 0, k = 0; f < (int) (sizeof names / sizeof *names); f++) {
+            if (!names[f])
+                continue;
+            strbuf_reset (&field);
+            copy_row_field (row, end, f, &field);
+            strbuf_puts (scratch, k++ ? "," : "");
+            strbuf_json_string (scratch, names[f]);
+            strbuf_putc (scratch, ':');
+            if (f == 9 || f == 10)
+                strbuf_append (scratch, field.data, field.len); /* JSON already */
+            else
+                strbuf_json_string (scratch, field.data ? field.data : "");
+        }
+        strbuf_putc (scratch, '}');
+    }
+    strbuf_putc (scratch, ']');
+    strbuf_free (&field);
+    if (n == 0)
+        return STEP_OK;
+    const char *params[1] = {scratch->data};
+    PGresult *res = PQexecParams (
+        conn,
+        "SELECT n.id::text, concat_ws(', ', "
+        "  CASE WHEN e.agency <> n.agency THEN 'agency' END, "
+        "  CASE WHEN e.case_no <> n.case_no THEN 'case_no' END, "
+        "  CASE WHEN e.event_type <> n.event_type THEN 'event_type' END, "
+        "  CASE WHEN e.occurred_at <> n.occurred_at THEN 'occurred_at' END, "
+        "  CASE WHEN e.schema_version <> n.schema_version THEN 'schema_version' END, "
+        "  CASE WHEN e.keys <> n.keys THEN 'keys' END, "
+        "  CASE WHEN e.attrs <> n.attrs THEN 'attributes' END), "
+        "  e.agency, e.adapter_id, e.case_no, e.event_type, "
+        "  coalesce(encode(e.content_digest, 'hex'), 'none') "
+        "FROM jsonb_to_recordset($1::jsonb) AS n(id uuid, agency text, case_no text, "
+        "  event_type text, occurred_at timestamptz, schema_version integer, keys jsonb, "
+        "  attrs jsonb) "
+        "JOIN events e ON e.event_id = n.id",
+        1, NULL, params, NULL, NULL, 0);
+    step_t s = step_of (conn, res, error);
+    for (int i = 0; s == STEP_OK && i < PQntuples (res); i++) {
+        const char *differs = PQgetvalue (res, i, 1);
+        if (!*differs)
+            continue; /* the same: a plain duplicate */
+        for (size_t r = 0; r < b->n_rows; r++) {
+            if (b->row_stored[r] || b->row_error[r]
+                || strcmp (b->row_ids[r], PQgetvalue (res, i, 0)) != 0)
+                continue;
+            char reason[600];
+            snprintf (reason, sizeof reason,
+                      "event id %s is already stored with other content (it differs in %s; "
+                      "stored: agency %s, adapter %s, case %s, type %s, content digest "
+                      "%.16s): the stored event stands, this one is refused",
+                      b->row_ids[r], differs, PQgetvalue (res, i, 2),
+                      PQgetvalue (res, i, 3), PQgetvalue (res, i, 4),
+                      PQgetvalue (res, i, 5), PQgetvalue (res, i, 6));
+            b->row_error[r] = strdup (reason);
+            b->row_code[r] = ERR_CONFLICT;
+            size_t start = r ? b->row_end[r - 1] : 0;
+            batch_add_dead_letter (b, "", NULL, b->row_ids[r], NULL, NULL, ERR_CONFLICT,
+                                   reason, b->copy.data + start, b->row_end[r] - start);
+            log_warn ("event id reused for other content: refused (CONFLICT)",
+                      "event=%s differs=\"%s\"", b->row_ids[r], differs);
+            break;
+        }
+    }
     PQclear (res);
     return s;
 }
@@ -461,19 +580,22 @@ begin_batch (PGconn *conn, const batch_t *b, chain_t *chain, char **error)
         chain->warned_ms = now;
         log_error ("another writer advances this hub's hash chain (two hubs with one hub "
                    "id?); taking turns with it",
-                   "chain=%s seq=%" PRId64 " was=%" PRId64, chain->chain_id, chain->seq, seq);
+                   "chain=%s seq=%" PRId64 " was=%" PRId64, chain->chain_id, chain->seq,
+                   seq);
     }
     return STEP_OK;
 }
 
 /* The fast path: the whole batch in one transaction. */
 static step_t
-commit_fast (PGconn *conn, batch_t *b, id_index_t *index, chain_t *chain, const char *hub_id,
-             char **error)
+commit_fast (PGconn *conn, batch_t *b, id_index_t *index, chain_t *chain,
+             const char *hub_id, char **error)
 {
     step_t s = begin_batch (conn, b, chain, error);
     if (s == STEP_OK && b->n_rows)
         s = insert_rows (conn, b, index, chain, error);
+    if (s == STEP_OK)
+        s = find_conflicts (conn, b, &chain->rows, error);
     if (s == STEP_OK)
         s = save_head (conn, chain, error);
     if (s == STEP_OK)
@@ -546,6 +668,7 @@ commit_row_by_row (PGconn *conn, batch_t *b, chain_t *chain, const char *hub_id)
             memcpy (chain->next_head, head, DIGEST_LEN);
             s = run (conn, "ROLLBACK TO SAVEPOINT onenet_row", &error);
             b->row_error[r] = row_error;
+            b->row_code[r] = ERR_INVALID_FIELD;
             log_warn ("event refused by the database", "event=%s error=\"%s\"",
                       b->row_ids[r], row_error);
             batch_add_dead_letter (b, "", NULL, b->row_ids[r], NULL, NULL,
@@ -557,6 +680,8 @@ commit_row_by_row (PGconn *conn, batch_t *b, chain_t *chain, const char *hub_id)
     }
     memcpy (b->row_stored, stored, b->n_rows * sizeof *stored);
     free (stored);
+    if (s == STEP_OK)
+        s = find_conflicts (conn, b, &chain->rows, &error);
     if (s == STEP_OK)
         s = save_head (conn, chain, &error);
     if (s == STEP_OK)

@@ -288,3 +288,32 @@ def test_amounts_stored_digit_for_digit(pb, db, procs, hub_client, tmp_path):
     assert '"area_m2": 84.7' in rows[record["event_id"]] and \
         '"deed_tax_yuan": 2718.44' in rows[record["event_id"]] and \
         '"loan_yuan": 300000.05' in rows[record["event_id"]], rows[record["event_id"]]
+
+
+def test_event_id_reused_for_other_content_is_a_conflict(pb, db, procs, hub_client):
+    """A redelivery with the same content is a DUPLICATE; the same id with
+    other content (a changed case number; a bank event reusing a tax
+    event's id) is REJECTED with CONFLICT and kept as a dead letter naming
+    both digests, and the stored event is left as it was."""
+    import copy
+    hub = start_hub(procs, db)
+    client = hub_client(hub.endpoint)
+    e = make_event(pb, 80, agency="tax", adapter_id="tax-it")
+    assert client.request_batch([e], agency="tax").acks[0].status == pb.STORED
+    assert client.request_batch([copy.deepcopy(e)], agency="tax").acks[0].status == \
+        pb.DUPLICATE
+    changed = copy.deepcopy(e)
+    changed.case_no = "PY-RAW-CHANGED"
+    bank = make_event(pb, 81, agency="bank", adapter_id="bank-it", event_id=e.event_id)
+    for other, agency, differs in ((changed, "tax", "case_no"),
+                                   (bank, "bank", "agency, case_no, event_type")):
+        a = client.request_batch([other], agency=agency).acks[0]
+        assert (a.status, a.code) == (pb.REJECTED, pb.CONFLICT), a
+        assert a.reason.startswith(f"event id {e.event_id} is already stored with other "
+                                   f"content (it differs in {differs}"), a
+    assert query(db, "SELECT agency, case_no FROM events WHERE event_id = %s",
+                 (e.event_id,)) == [("tax", e.case_no)]
+    stored = scalar(db, "SELECT encode(content_digest, 'hex') FROM events")
+    code, reason, attempts = query(db, "SELECT code, reason, attempts FROM dead_letters")[0]
+    assert (code, attempts) == ("CONFLICT", 2)
+    assert f"content digest {stored[:16]})" in reason, (reason, stored)
