@@ -293,6 +293,34 @@ authorise_batch (const ingest_t *self, const auth_identity_t *id, const char *se
                   utf8_safe_copy (quoted, sizeof quoted, batch_agency));
 }
 
+/* With CURVE, whether an adapter key may send this event: every field
+   that names a sender is bound to the key, the event's agency and its own
+   adapter_id as well as the batch's. Writes why not. */
+static bool
+authorise_event (const ingest_t *self, const auth_identity_t *id, const case_event_t *e,
+                 char *why, size_t len)
+{
+    char quoted[80];
+    if (!self->auth || id->role != KEY_ADAPTER)
+        return true;
+    if (strcmp (e->agency, id->agency)) {
+        snprintf (why, len,
+                  "the key of adapter \"%s\" speaks for agency \"%s\"; it may not send an "
+                  "event of agency \"%s\"",
+                  id->adapter, id->agency,
+                  utf8_safe_copy (quoted, sizeof quoted, e->agency));
+        return false;
+    }
+    if (strcmp (e->adapter_id, id->adapter)) {
+        snprintf (why, len,
+                  "the key of adapter \"%s\" may not send an event recorded as coming from "
+                  "adapter \"%s\"",
+                  id->adapter, utf8_safe_copy (quoted, sizeof quoted, e->adapter_id));
+        return false;
+    }
+    return true;
+}
+
 static void
 handle_batch (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg,
               const auth_identity_t *key_id)
@@ -317,7 +345,7 @@ handle_batch (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg,
     if (too_many)
         snprintf (reason, sizeof reason, "batch holds %zu events, limit %d", n,
                   config->max_batch_events);
-    char refused[400], quoted[80], batch_wire[360];
+    char refused[400], batch_wire[360];
     authorise_batch (self, key_id, sender, batch_agency, refused, sizeof refused);
 
     for (size_t i = 0; i < n; i++) {
@@ -347,28 +375,9 @@ handle_batch (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg,
             reject_event (p, item, msg, i, &e, sender, ERR_AGENCY_MISMATCH, refused);
             continue;
         }
-        if (self->auth && key_id->role == KEY_ADAPTER
-            && strcmp (e.agency, key_id->agency)) {
-            char why[300];
-            snprintf (why, sizeof why,
-                      "the key of adapter \"%s\" speaks for agency \"%s\"; it may not "
-                      "send an event of agency \"%s\"",
-                      key_id->adapter, key_id->agency,
-                      utf8_safe_copy (quoted, sizeof quoted, e.agency));
-            reject_event (p, item, msg, i, &e, sender, ERR_AGENCY_MISMATCH, why);
-            continue;
-        }
-        /* every field that names a sender is bound to the key: the event's
-           own adapter_id too, not only the batch's */
-        if (self->auth && key_id->role == KEY_ADAPTER
-            && strcmp (e.adapter_id, key_id->adapter)) {
-            char why[300];
-            snprintf (why, sizeof why,
-                      "the key of adapter \"%s\" may not send an event recorded as coming "
-                      "from adapter \"%s\"",
-                      key_id->adapter,
-                      utf8_safe_copy (quoted, sizeof quoted, e.adapter_id));
-            reject_event (p, item, msg, i, &e, sender, ERR_AGENCY_MISMATCH, why);
+        char denied[300];
+        if (!authorise_event (self, key_id, &e, denied, sizeof denied)) {
+            reject_event (p, item, msg, i, &e, sender, ERR_AGENCY_MISMATCH, denied);
             continue;
         }
         if (!validate_event (config, &e, batch_agency, now, &v)
