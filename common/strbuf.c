@@ -50,7 +50,8 @@ void
 strbuf_append (strbuf_t *sb, const void *data, size_t len)
 {
     strbuf_reserve (sb, len);
-    memcpy (sb->data + sb->len, data, len);
+    if (len) /* an empty buffer's data may be NULL: memcpy must not see it */
+        memcpy (sb->data + sb->len, data, len);
     sb->len += len;
     sb->data[sb->len] = '\0';
 }

@@ -680,11 +680,11 @@ s_test_names (void)
         "NONE",          "MALFORMED",         "UNSUPPORTED_VERSION", "MISSING_FIELD",
         "INVALID_FIELD", "UNKNOWN_AGENCY",    "AGENCY_MISMATCH",     "LIMIT_EXCEEDED",
         "INVALID_KEY",   "TIME_OUT_OF_RANGE", "STORE_UNAVAILABLE",   "MESSAGE_TOO_LARGE",
-        "SHUTTING_DOWN"};
-    for (int c = ERR_NONE; c <= ERR_SHUTTING_DOWN; c++)
+        "SHUTTING_DOWN", "CONFLICT"};
+    for (int c = ERR_NONE; c <= ERR_CONFLICT; c++)
         s_check (STREQ (error_code_name ((error_code_t) c), codes[c]), "error code name",
                  codes[c], __FILE__, __LINE__);
-    CHECK (STREQ (error_code_name ((error_code_t) 13), "UNKNOWN"));
+    CHECK (STREQ (error_code_name ((error_code_t) 14), "UNKNOWN"));
     CHECK (STREQ (error_code_name ((error_code_t) -1), "UNKNOWN"));
 
     CHECK (STREQ (ack_status_name (ACK_STORED), "stored"));
@@ -701,13 +701,12 @@ s_test_names (void)
 static void
 s_test_tasks (void)
 {
-    task_t in[2] = {{1, "power", "account.transfer", "property_transfer", "power_transferred",
-                     KEY_UNIT_NUMBER, "640425001002GB00123F00010001",
-                     "{\"has_mortgage\":false,\"buyer_name\":\"马\"}", 1600000000000,
-                     1600100000000},
-                    {2, "power", "account.transfer", "property_transfer",
-                     "power_transferred", KEY_UNIT_NUMBER, "640425001002GB00124F00010002",
-                     "{}", 1600000001000, 0}};
+    task_t in[2] = {
+        {1, "power", "account.transfer", "property_transfer", "power_transferred",
+         KEY_UNIT_NUMBER, "640425001002GB00123F00010001",
+         "{\"has_mortgage\":false,\"buyer_name\":\"马\"}", 1600000000000, 1600100000000},
+        {2, "power", "account.transfer", "property_transfer", "power_transferred",
+         KEY_UNIT_NUMBER, "640425001002GB00124F00010002", "{}", 1600000001000, 0}};
     size_t len = 0;
     uint8_t *buf = codec_tasks_encode (in, 2, &len);
     codec_outbound_t *out = codec_outbound_decode (buf, len);
