@@ -111,127 +111,135 @@ s_utf8_bytes (const uint8_t *p, size_t n)
     return true;
 }
 
-/* Writes into problem the first string field of the message (of type desc,
-   bytes [p, end)) whose bytes hold a NUL or are not UTF-8, named by path;
-   returns false then. Messages nest at most depth levels. */
+/* Reads the next field of a message's bytes at *p (< end): its number,
+   and for a length-delimited field (wire type 2) its bytes; other wire
+   types are skipped. False at the end or on bytes that do not parse
+   (protobuf-c read them: nothing more to learn). */
+static bool
+s_next_field (const uint8_t **p, const uint8_t *end, uint32_t *number,
+              const uint8_t **value, size_t *len)
+{
+    while (*p < end) {
+        uint64_t tag = 0, n = 0;
+        if (!s_varint (p, end, &tag))
+            return false;
+        unsigned wire = (unsigned) (tag & 7);
+        if (wire == 0) {
+            if (!s_varint (p, end, &n))
+                return false;
+            continue;
+        }
+        if (wire == 1 || wire == 5) {
+            size_t skip = wire == 1 ? 8 : 4;
+            if ((size_t) (end - *p) < skip)
+                return false;
+            *p += skip;
+            continue;
+        }
+        if (wire != 2 || !s_varint (p, end, &n) || n > (uint64_t) (end - *p))
+            return false;
+        *number = (uint32_t) (tag >> 3);
+        *value = *p;
+        *len = (size_t) n;
+        *p += n;
+        return true;
+    }
+    return false;
+}
+
+/* Checks one length-delimited field of a message of type desc: a string's
+   bytes for NUL and UTF-8, a message's fields within depth. Writes the
+   first problem, named by path, and returns false then. seen counts the
+   occurrences of repeated fields, for [i] in paths. */
+static bool s_field_whole (const ProtobufCMessageDescriptor *desc, uint32_t number,
+                           const uint8_t *value, size_t n, const char *path, unsigned *seen,
+                           char *problem, size_t plen, int depth);
+
+/* The same for every field of the message's bytes [p, end). */
 static bool
 s_strings_whole (const ProtobufCMessageDescriptor *desc, const uint8_t *p,
                  const uint8_t *end, const char *path, char *problem, size_t plen,
                  int depth)
 {
-    unsigned seen[32] = {0}; /* occurrences per field (by index), for [i] in paths */
-    while (p < end) {
-        uint64_t tag = 0, n = 0;
-        if (!s_varint (&p, end, &tag))
-            return true; /* protobuf-c read it: nothing more to learn here */
-        unsigned wire = (unsigned) (tag & 7);
-        if (wire == 0) {
-            if (!s_varint (&p, end, &n))
-                return true;
-            continue;
-        }
-        if (wire == 1 || wire == 5) {
-            size_t skip = wire == 1 ? 8 : 4;
-            if ((size_t) (end - p) < skip)
-                return true;
-            p += skip;
-            continue;
-        }
-        if (wire != 2 || !s_varint (&p, end, &n) || n > (uint64_t) (end - p))
-            return true;
-        const uint8_t *value = p;
-        p += n;
-        const ProtobufCFieldDescriptor *f =
-            protobuf_c_message_descriptor_get_field (desc, (unsigned) (tag >> 3));
-        if (!f)
-            continue;
-        size_t fi = (size_t) (f - desc->fields);
-        unsigned occurrence = fi < 32 ? seen[fi]++ : 0;
-        char here[160];
-        if (f->label == PROTOBUF_C_LABEL_REPEATED)
-            snprintf (here, sizeof here, "%s%s%s[%u]", path, *path ? "." : "", f->name,
-                      occurrence);
-        else
-            snprintf (here, sizeof here, "%s%s%s", path, *path ? "." : "", f->name);
-        if (f->type == PROTOBUF_C_TYPE_STRING) {
-            const uint8_t *nul = memchr (value, 0, (size_t) n);
-            if (nul) {
-                snprintf (problem, plen, "%s holds a NUL byte (byte %zu of %zu)", here,
-                          (size_t) (nul - value) + 1, (size_t) n);
-                return false;
-            }
-            if (!s_utf8_bytes (value, (size_t) n)) {
-                snprintf (problem, plen, "%s is not valid UTF-8", here);
-                return false;
-            }
-        }
-        else if (f->type == PROTOBUF_C_TYPE_MESSAGE && depth > 0
-                 && !s_strings_whole (f->descriptor, value, value + n, here, problem, plen,
-                                      depth - 1))
+    unsigned seen[32] = {0};
+    uint32_t number;
+    const uint8_t *value;
+    size_t n;
+    while (s_next_field (&p, end, &number, &value, &n))
+        if (!s_field_whole (desc, number, value, n, path, seen, problem, plen, depth))
             return false;
+    return true;
+}
+
+static bool
+s_field_whole (const ProtobufCMessageDescriptor *desc, uint32_t number,
+               const uint8_t *value, size_t n, const char *path, unsigned *seen,
+               char *problem, size_t plen, int depth)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field (desc, number);
+    if (!f)
+        return true;
+    size_t fi = (size_t) (f - desc->fields);
+    unsigned occurrence = fi < 32 ? seen[fi]++ : 0;
+    char here[160];
+    if (f->label == PROTOBUF_C_LABEL_REPEATED)
+        snprintf (here, sizeof here, "%s%s%s[%u]", path, *path ? "." : "", f->name,
+                  occurrence);
+    else
+        snprintf (here, sizeof here, "%s%s%s", path, *path ? "." : "", f->name);
+    if (f->type == PROTOBUF_C_TYPE_STRING) {
+        const uint8_t *nul = memchr (value, 0, n);
+        if (nul) {
+            snprintf (problem, plen, "%s holds a NUL byte (byte %zu of %zu)", here,
+                      (size_t) (nul - value) + 1, n);
+            return false;
+        }
+        if (!s_utf8_bytes (value, n)) {
+            snprintf (problem, plen, "%s is not valid UTF-8", here);
+            return false;
+        }
     }
+    else if (f->type == PROTOBUF_C_TYPE_MESSAGE && depth > 0)
+        return s_strings_whole (f->descriptor, value, value + n, here, problem, plen,
+                                depth - 1);
     return true;
 }
 
 /* Checks the string fields of a batch's bytes: each event's own, and the
-   batch's. */
+   batch's (a batch field given twice is merged by protobuf-c: its events
+   go on counting). */
 static void
 s_check_batch_strings (codec_inbound_t *self, const uint8_t *p, const uint8_t *end)
 {
-    const ProtobufCMessageDescriptor *adapter = &onenet__v1__adapter_message__descriptor;
     const ProtobufCMessageDescriptor *batch = &onenet__v1__event_batch__descriptor;
-    const ProtobufCFieldDescriptor *batch_field =
-        protobuf_c_message_descriptor_get_field_by_name (adapter, "batch");
-    const ProtobufCFieldDescriptor *events_field =
-        protobuf_c_message_descriptor_get_field_by_name (batch, "events");
-    size_t n_events = self->msg->batch->n_events;
+    uint32_t batch_id = protobuf_c_message_descriptor_get_field_by_name (
+                            &onenet__v1__adapter_message__descriptor, "batch")
+                            ->id;
+    uint32_t events_id =
+        protobuf_c_message_descriptor_get_field_by_name (batch, "events")->id;
     size_t i = 0; /* the event being read */
+    unsigned seen[32] = {0};
     char problem[300];
-    while (p < end) {
-        uint64_t tag = 0, n = 0;
-        if (!s_varint (&p, end, &tag) || (tag & 7) != 2 || !s_varint (&p, end, &n)
-            || n > (uint64_t) (end - p)) {
-            if ((tag & 7) == 0 && s_varint (&p, end, &n))
-                continue;
-            return;
-        }
-        const uint8_t *value = p;
-        p += n;
-        if ((tag >> 3) != batch_field->id)
+    uint32_t number;
+    const uint8_t *value;
+    size_t n;
+    while (s_next_field (&p, end, &number, &value, &n)) {
+        if (number != batch_id)
             continue;
-        /* the batch: its events one by one, then its own fields (a batch
-           field given twice is merged by protobuf-c: its events go on
-           counting) */
-        const uint8_t *q = value, *qend = value + n;
-        while (q < qend) {
-            const uint8_t *field_start = q;
-            uint64_t t = 0, m = 0;
-            if (!s_varint (&q, qend, &t))
-                break;
-            unsigned wire = (unsigned) (t & 7);
-            if (wire == 0) {
-                if (!s_varint (&q, qend, &m))
-                    break;
-                continue;
-            }
-            if (wire == 1 || wire == 5) {
-                q += wire == 1 ? 8 : 4;
-                continue;
-            }
-            if (wire != 2 || !s_varint (&q, qend, &m) || m > (uint64_t) (qend - q))
-                break;
-            const uint8_t *v = q;
-            q += m;
-            if ((t >> 3) == events_field->id) {
-                if (i < n_events && !self->event_problem[i]
+        const uint8_t *q = value, *qend = value + n, *v;
+        size_t m;
+        while (s_next_field (&q, qend, &number, &v, &m)) {
+            if (number == events_id) {
+                if (i < self->msg->batch->n_events && !self->event_problem[i]
                     && !s_strings_whole (&onenet__v1__case_event__descriptor, v, v + m, "",
                                          problem, sizeof problem, 4))
                     self->event_problem[i] = strdup (problem);
                 i++;
             }
             else if (!self->batch_problem
-                     && !s_strings_whole (batch, field_start, q, "", problem,
-                                          sizeof problem, 0))
+                     && !s_field_whole (batch, number, v, m, "", seen, problem,
+                                        sizeof problem, 0))
                 self->batch_problem = strdup (problem);
         }
     }

@@ -16,10 +16,9 @@
 #include "migrate.h"
 #include "strbuf.h"
 
-#define CLAIM_PAGE         500   /* queue rows per transaction */
-#define CALENDAR_RELOAD_MS 60000 /* the calendar is read again at least this often */
-#define CALENDAR_CHECK_MS  1000  /* and looked at for changes this often, idle or not */
-#define BUSY_YIELD_MS      250   /* how long one "ingest is busy" word holds */
+#define CLAIM_PAGE        500  /* queue rows per transaction */
+#define CALENDAR_CHECK_MS 1000 /* calendar_changes is looked at this often, idle or not */
+#define BUSY_YIELD_MS     250  /* how long one "ingest is busy" word holds */
 
 /* A definition some instance started under that is no longer current. */
 typedef struct {
@@ -293,13 +292,7 @@ page_add_key (page_t *p, const workflow_set_t *set, const key_slot_t *key, key_k
                 array_add (&p->task[T_INSTANCE], num);
                 array_add (&p->task[T_STEP], st->def->id);
                 array_add (&p->task[T_KIND], st->def->task);
-                json_t *names = json_array ();
-                for (size_t f = 0; f < st->def->n_payload; f++)
-                    json_array_append_new (names, json_string (st->def->payload[f]));
-                char *text = json_dumps (names, JSON_COMPACT);
-                array_add (&p->task[T_PAYLOAD], text);
-                free (text);
-                json_decref (names);
+                array_add (&p->task[T_PAYLOAD], st->def->payload_json);
             }
         }
         for (size_t k = 0; k < inst->n_events; k++) {
@@ -1043,7 +1036,6 @@ correlate_run (void *pipe, void *arg)
     const hub_config_t *config = self->config;
     PGconn *conn = NULL;
     calendar_t *calendar = NULL;
-    int64_t calendar_at = 0;      /* when it was loaded (monotonic ms) */
     int64_t calendar_version = 0; /* the calendar_changes id it includes */
     bool calendar_stale = false;  /* a page (or a check) saw a newer calendar */
     int64_t calendar_checked = 0; /* when calendar_changes was last looked at */
@@ -1093,10 +1085,11 @@ correlate_run (void *pipe, void *arg)
             }
             register_definitions (conn, self->set);
             warn_calendar_coverage (conn, config);
-            calendar_at = 0;
+            calendar_stale = true; /* it may have changed while we were away */
         }
-        if (clock_mono_ms () - calendar_at >= CALENDAR_RELOAD_MS || !calendar
-            || calendar_stale) {
+        /* every change is logged in calendar_changes (by trigger): reloading
+           when its newest id moves is all it takes to stay current */
+        if (!calendar || calendar_stale) {
             char err[512];
             int64_t version = 0;
             calendar_t *fresh = calendar_sync_load (conn, &version, err, sizeof err);
@@ -1106,15 +1099,18 @@ correlate_run (void *pipe, void *arg)
                               config->hub_id, (long long) version);
                 calendar_destroy (&calendar);
                 calendar = fresh;
-                calendar_at = clock_mono_ms ();
                 calendar_version = version;
                 calendar_stale = false;
                 replan_after_calendar_change (conn, config, version);
             }
-            else if (!calendar) {
-                log_warn ("could not load the working-day calendar", "error=\"%s\"", err);
-                PQfinish (conn);
-                conn = NULL;
+            else {
+                /* no folding on a calendar known to be stale: again in a second */
+                log_warn ("could not load the working-day calendar", "hub=%s error=\"%s\"",
+                          config->hub_id, err);
+                if (!calendar || db_lost (conn)) { /* connect again, migrations first */
+                    PQfinish (conn);
+                    conn = NULL;
+                }
                 continue;
             }
         }

@@ -260,49 +260,52 @@ running (const fold_instance_t *inst)
 static void
 fold_workflow (fold_ctx_t *ctx, const workflow_def_t *def)
 {
-    size_t first = ctx->result->n_instances; /* this workflow's instances start here */
-    int number = 0;                          /* instances so far */
+    int number = 0; /* instances so far */
     int *waiting = xcalloc (ctx->n, sizeof *waiting);
     size_t n_waiting = 0;
+    /* the running (open or suspended) instances, by index in
+       result->instances, oldest first: an event looks at these only, so its
+       cost does not grow with the key's finished runs */
+    size_t *live = xcalloc (ctx->n, sizeof *live);
+    size_t n_live = 0;
     for (size_t i = 0; i < ctx->n; i++) {
         const fold_event_t *e = &ctx->events[i];
         fold_instance_t *all = ctx->result->instances;
-        size_t n_all = ctx->result->n_instances;
-        /* the running instance that owns the event's case number, each
-           following its own definition */
-        fold_instance_t *inst = NULL;
-        for (size_t k = n_all; k-- > first && !inst;)
-            if (running (&all[k]) && concerns (ctx, all[k].set, (int) i, all[k].def)
-                && owns (ctx, &all[k], (int) i))
-                inst = &all[k];
-        if (inst) {
-            ctx->relevant[i] = true;
-            apply (ctx, inst, (int) i);
-            continue;
-        }
-        /* else the latest running instance it concerns, unless it starts a
-           case of its own: a start event of the agency that started every
-           running instance, under another case number */
-        fold_instance_t *latest = NULL;
-        bool any_running = false, other_agency = false;
-        for (size_t k = n_all; k-- > first;) {
-            if (!running (&all[k]))
-                continue;
-            any_running = true;
-            if (strcmp (ctx->events[all[k].start_event].agency, e->agency) != 0)
+        /* the running instance that owns the event's case number, else the
+           latest one the event concerns (each following its own
+           definition); and whether some running one was started by another
+           agency (then a start event of this one is a second way into that
+           case, not a case of its own) */
+        long owner = -1, latest = -1;
+        bool other_agency = false;
+        for (size_t k = n_live; k-- > 0 && owner < 0;) {
+            fold_instance_t *inst = &all[live[k]];
+            if (strcmp (ctx->events[inst->start_event].agency, e->agency) != 0)
                 other_agency = true;
-            if (!latest && concerns (ctx, all[k].set, (int) i, all[k].def))
-                latest = &all[k];
+            if (!concerns (ctx, inst->set, (int) i, inst->def))
+                continue;
+            if (owns (ctx, inst, (int) i))
+                owner = (long) k;
+            else if (latest < 0)
+                latest = (long) k;
         }
         bool relevant = concerns (ctx, ctx->set, (int) i, def);
         bool starts = relevant
                       && workflow_event_starts (def, e->agency, e->event_type,
                                                 fold_json_lookup, e->attrs);
+        /* a start event of the agency that started every running instance,
+           under another case number, starts a case of its own */
         bool new_case =
-            starts && any_running && !other_agency && e->case_no && e->case_no[0];
-        if (latest && !new_case) {
+            owner < 0 && starts && n_live && !other_agency && e->case_no && e->case_no[0];
+        long target = owner >= 0 ? owner : new_case ? -1 : latest;
+        if (target >= 0) {
             ctx->relevant[i] = true;
-            apply (ctx, latest, (int) i);
+            apply (ctx, &all[live[target]], (int) i);
+            if (!running (&all[live[target]])) {
+                memmove (live + target, live + target + 1,
+                         (n_live - (size_t) target - 1) * sizeof *live);
+                n_live--;
+            }
             continue;
         }
         if (!relevant)
@@ -310,10 +313,10 @@ fold_workflow (fold_ctx_t *ctx, const workflow_def_t *def)
         ctx->relevant[i] = true;
         if (def->unmatched_ttl_ms > ctx->ttl[i])
             ctx->ttl[i] = def->unmatched_ttl_ms;
-        if (any_running && !new_case)
+        if (n_live && !new_case)
             continue; /* its definition has no use for it: left unmatched */
         if (starts) {
-            inst = new_instance (ctx, def, (int) i, ++number);
+            fold_instance_t *inst = new_instance (ctx, def, (int) i, ++number);
             apply (ctx, inst, (int) i);
             /* early events join when they came within the TTL before the start */
             for (size_t w = 0; w < n_waiting; w++)
@@ -323,10 +326,13 @@ fold_workflow (fold_ctx_t *ctx, const workflow_def_t *def)
                     && only_steps (ctx, inst->set, waiting[w], inst->def))
                     apply (ctx, inst, waiting[w]);
             n_waiting = 0;
+            if (running (inst))
+                live[n_live++] = ctx->result->n_instances - 1;
             continue;
         }
         waiting[n_waiting++] = (int) i;
     }
+    free (live);
     free (waiting);
 }
 

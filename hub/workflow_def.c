@@ -1456,6 +1456,21 @@ s_step (loader_t *ld, const node_t *node, size_t index, step_def_t *out, step_sr
         out->payload = names;
         out->n_payload = n;
     }
+    if (task) {
+        /* the payload's names as a JSON array, made once here rather than
+           at every task the step issues */
+        strbuf_t list;
+        strbuf_init (&list);
+        strbuf_putc (&list, '[');
+        for (size_t i = 0; i < out->n_payload; i++) {
+            if (i)
+                strbuf_putc (&list, ',');
+            strbuf_json_string (&list, out->payload[i]);
+        }
+        strbuf_putc (&list, ']');
+        out->payload_json = s_arena_strdup (ld->arena, list.data);
+        strbuf_free (&list);
+    }
     const node_t *deadline = s_get (node, "deadline");
     if (deadline)
         s_deadline (ld, deadline, out->id, &out->deadline, &src->from);

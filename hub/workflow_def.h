@@ -185,6 +185,8 @@ typedef struct {
     const char *const *payload;      //  instance attributes the task carries (the agency
                                      //  receives these and nothing else of the case)
     size_t n_payload;                //  entries in payload
+    const char *payload_json;        //  payload as a JSON array of names ("[]" when
+                                     //  empty); NULL without a task
     deadline_spec_t deadline;        //  the step's deadline (unit DEADLINE_NONE for none)
     int line;                        //  where the step is defined, 1-based
     int col;                         //  column of that position, 1-based
