@@ -984,12 +984,7 @@ replan_after_calendar_change (PGconn *conn, const hub_config_t *config, int64_t 
 static void
 warn_calendar_coverage (PGconn *conn, const hub_config_t *config)
 {
-    PGresult *res = PQexec (
-        conn, "SELECT string_agg(y::text, ', ' ORDER BY y) FROM (SELECT DISTINCT "
-              "extract(year FROM d)::int AS y FROM generate_series((now() AT TIME ZONE "
-              "'Asia/Shanghai')::date, (now() AT TIME ZONE 'Asia/Shanghai')::date + 60, "
-              "interval '1 day') AS g(d)) AS n WHERE NOT EXISTS (SELECT 1 FROM "
-              "calendar_years c WHERE c.year = n.y)");
+    PGresult *res = PQexec (conn, "SELECT public.calendar_uncovered_years(60)");
     if (PQresultStatus (res) == PGRES_TUPLES_OK && !PQgetisnull (res, 0, 0))
         log_warn ("the working-day calendar does not cover the next 60 days: deadlines "
                   "there count weekends only and are marked provisional; load the "

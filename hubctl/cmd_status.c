@@ -130,11 +130,7 @@ cmd_status (const hubctl_options_t *options, int argc, char **argv)
             "(SELECT count(*) FROM workflow_instances WHERE state = 'open') AS "
             "open_workflows, "
             /* the official calendar must cover the next 60 days */
-            "(SELECT string_agg(y::text, ', ' ORDER BY y) FROM (SELECT DISTINCT "
-            " extract(year FROM d)::int AS y FROM generate_series((now() AT TIME ZONE "
-            " 'Asia/Shanghai')::date, (now() AT TIME ZONE 'Asia/Shanghai')::date + 60, "
-            " interval '1 day') AS g(d)) AS n WHERE NOT EXISTS (SELECT 1 FROM "
-            " public.calendar_years c WHERE c.year = n.y)) AS calendar_missing_years, "
+            "public.calendar_uncovered_years(60) AS calendar_missing_years, "
             "(SELECT count(*) FROM workflow_steps WHERE provisional AND completed_at IS "
             " NULL) AS provisional_deadlines",
             0, NULL);

@@ -77,6 +77,19 @@ SELECT DISTINCT extract(year FROM day)::integer, 'official'
 FROM calendar_days WHERE source = 'official'
 ON CONFLICT DO NOTHING;
 
+-- The years of the coming `days` days (Beijing dates) that have no official
+-- arrangement, as "2027" or "2026, 2027"; NULL when all are covered. The hub
+-- warns with it at start, hubctl status on every call.
+CREATE FUNCTION calendar_uncovered_years(days integer) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT string_agg(y::text, ', ' ORDER BY y)
+    FROM (SELECT DISTINCT extract(year FROM d)::integer AS y
+          FROM generate_series((now() AT TIME ZONE 'Asia/Shanghai')::date,
+                               (now() AT TIME ZONE 'Asia/Shanghai')::date + days,
+                               interval '1 day') AS g(d)) AS n
+    WHERE NOT EXISTS (SELECT 1 FROM public.calendar_years c WHERE c.year = n.y)
+$$;
+
 CREATE TABLE calendar_changes (
     id          bigserial   PRIMARY KEY,
     first_day   date        NOT NULL,          -- the changed days: first_day .. last_day

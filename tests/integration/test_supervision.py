@@ -279,7 +279,7 @@ def test_unknown_year_provisional_until_imported(pb, db, procs, hub_client, tmp_
 def test_status_warns_when_the_calendar_runs_out(db, procs, tmp_path):
     """hubctl status names the years of the next 60 days that have no
     official arrangement; importing their notices silences it."""
-    start_wf_hub(procs, db)
+    hub = start_wf_hub(procs, db)
     wait_until(lambda: scalar(db, "SELECT count(*) FROM calendar_years") > 0, timeout=30,
                what="the shipped calendar seeded")
     today = datetime.datetime.now(BJ).date()
@@ -293,6 +293,10 @@ def test_status_warns_when_the_calendar_runs_out(db, procs, tmp_path):
     if missing:
         assert f"calendar: WARNING: no official arrangement for " \
                f"{', '.join(map(str, missing))}" in r.stdout, r.stdout
+        # and the hub said so in its log when it started
+        hub.wait_for_log(r'msg="the working-day calendar does not cover the next 60 days'
+                         r'.*missing_years="' + ", ".join(map(str, missing)) + '"',
+                         timeout=30)
     for y in missing:
         hubctl(db, "calendar", "import",
                write_notice(tmp_path / f"{y}.json", y, [("元旦", f"{y}-01-01", True)]))
