@@ -17,6 +17,8 @@ struct codec_inbound {
     char **event_problem; /* per event: a string field whose bytes protobuf-c could
                               not hand over whole (NUL, not UTF-8), or NULL */
     char *batch_problem;  /* the same for the batch's own fields, or NULL */
+    uint8_t **event_raw;  /* per event with a problem: its bytes as they came */
+    size_t *event_raw_len; /* and how many */
     event_key_t *keys;    /* key views of all events, one allocation */
     event_attr_t *attrs;  /* attribute views of all events */
     size_t *key_at;       /* index into keys where event i starts */
@@ -207,8 +209,8 @@ s_field_whole (const ProtobufCMessageDescriptor *desc, uint32_t number,
 }
 
 /* Checks the string fields of a batch's bytes: each event's own, and the
-   batch's (a batch field given twice is merged by protobuf-c: its events
-   go on counting). */
+   batch's. A batch field given twice is not merged by protobuf-c (1.4): the
+   last one replaces the others, so only the last one is walked. */
 static void
 s_check_batch_strings (codec_inbound_t *self, const uint8_t *p, const uint8_t *end)
 {
@@ -222,27 +224,117 @@ s_check_batch_strings (codec_inbound_t *self, const uint8_t *p, const uint8_t *e
     unsigned seen[32] = {0};
     char problem[300];
     uint32_t number;
-    const uint8_t *value;
-    size_t n;
-    while (s_next_field (&p, end, &number, &value, &n)) {
-        if (number != batch_id)
-            continue;
-        const uint8_t *q = value, *qend = value + n, *v;
-        size_t m;
-        while (s_next_field (&q, qend, &number, &v, &m)) {
-            if (number == events_id) {
-                if (i < self->msg->batch->n_events && !self->event_problem[i]
-                    && !s_strings_whole (&onenet__v1__case_event__descriptor, v, v + m, "",
-                                         problem, sizeof problem, 4))
-                    self->event_problem[i] = strdup (problem);
-                i++;
+    const uint8_t *value, *last = NULL;
+    size_t n, last_len = 0;
+    while (s_next_field (&p, end, &number, &value, &n))
+        if (number == batch_id) {
+            last = value;
+            last_len = n;
+        }
+    if (!last)
+        return;
+    const uint8_t *q = last, *qend = last + last_len, *v;
+    size_t m;
+    while (s_next_field (&q, qend, &number, &v, &m)) {
+        if (number == events_id) {
+            if (i < self->msg->batch->n_events && !self->event_problem[i]
+                && !s_strings_whole (&onenet__v1__case_event__descriptor, v, v + m, "",
+                                     problem, sizeof problem, 4)) {
+                self->event_problem[i] = strdup (problem);
+                /* kept as it came: protobuf-c's copy is cut at the NUL */
+                self->event_raw[i] = malloc (m ? m : 1);
+                if (!self->event_problem[i] || !self->event_raw[i])
+                    abort ();
+                memcpy (self->event_raw[i], v, m);
+                self->event_raw_len[i] = m;
             }
-            else if (!self->batch_problem
-                     && !s_field_whole (batch, number, v, m, "", seen, problem,
-                                        sizeof problem, 0))
-                self->batch_problem = strdup (problem);
+            i++;
+        }
+        else if (!self->batch_problem
+                 && !s_field_whole (batch, number, v, m, "", seen, problem, sizeof problem,
+                                    0))
+            self->batch_problem = strdup (problem);
+    }
+}
+
+/* Reads a varint field's value or a length-delimited field's bytes at *p:
+   like s_next_field, but hands varints over too (wire type in *wire). */
+static bool
+s_next_any (const uint8_t **p, const uint8_t *end, uint32_t *number, unsigned *wire,
+            uint64_t *varint, const uint8_t **value, size_t *len)
+{
+    uint64_t tag = 0, n = 0;
+    if (*p >= end || !s_varint (p, end, &tag))
+        return false;
+    *number = (uint32_t) (tag >> 3);
+    *wire = (unsigned) (tag & 7);
+    if (*wire == 0)
+        return s_varint (p, end, varint);
+    if (*wire == 1 || *wire == 5) {
+        size_t skip = *wire == 1 ? 8 : 4;
+        if ((size_t) (end - *p) < skip)
+            return false;
+        *p += skip;
+        return true;
+    }
+    if (*wire != 2 || !s_varint (p, end, &n) || n > (uint64_t) (end - *p))
+        return false;
+    *value = *p;
+    *len = (size_t) n;
+    *p += n;
+    return true;
+}
+
+bool
+codec_inbound_peek (const void *data, size_t len, batch_peek_t *peek)
+{
+    memset (peek, 0, sizeof *peek);
+    uint32_t batch_id, heartbeat_id, seq_id, adapter_id, agency_id, events_id;
+    {
+        heartbeat_id = protobuf_c_message_descriptor_get_field_by_name (
+                           &onenet__v1__adapter_message__descriptor, "heartbeat")
+                           ->id;
+        const ProtobufCMessageDescriptor *b = &onenet__v1__event_batch__descriptor;
+        seq_id = protobuf_c_message_descriptor_get_field_by_name (b, "batch_seq")->id;
+        adapter_id = protobuf_c_message_descriptor_get_field_by_name (b, "adapter_id")->id;
+        agency_id = protobuf_c_message_descriptor_get_field_by_name (b, "agency")->id;
+        events_id = protobuf_c_message_descriptor_get_field_by_name (b, "events")->id;
+        batch_id = protobuf_c_message_descriptor_get_field_by_name (
+                       &onenet__v1__adapter_message__descriptor, "batch")
+                       ->id;
+    }
+    const uint8_t *p = data, *end = p + len, *v, *w;
+    uint32_t number;
+    unsigned wire;
+    uint64_t varint;
+    size_t n, m;
+    while (p < end) {
+        if (!s_next_any (&p, end, &number, &wire, &varint, &v, &n))
+            return peek->is_batch; /* protobuf-c will say what is wrong */
+        if (number == heartbeat_id)
+            peek->is_batch = false; /* the later member of the oneof wins */
+        if (number != batch_id || wire != 2)
+            continue;
+        /* a batch given twice: protobuf-c keeps the last one only */
+        memset (peek, 0, sizeof *peek);
+        peek->is_batch = true;
+        const uint8_t *q = v, *qend = v + n;
+        while (q < qend && s_next_any (&q, qend, &number, &wire, &varint, &w, &m)) {
+            if (number == seq_id && wire == 0)
+                peek->batch_seq = varint;
+            else if (number == events_id && wire == 2)
+                peek->n_events++;
+            else if (number == adapter_id && wire == 2) {
+                peek->adapter_id = (const char *) w;
+                peek->adapter_id_len = m;
+            }
+            else if (number == agency_id && wire == 2) {
+                peek->agency = (const char *) w;
+                peek->agency_len = m;
+            }
         }
     }
+    return peek->is_batch;
 }
 
 codec_inbound_t *
@@ -270,7 +362,9 @@ codec_inbound_decode (const void *data, size_t len, char *err, size_t errlen)
     if (msg->body_case == ONENET__V1__ADAPTER_MESSAGE__BODY_BATCH) {
         Onenet__V1__EventBatch *b = msg->batch;
         self->event_problem = calloc (b->n_events + 1, sizeof (char *));
-        if (!self->event_problem)
+        self->event_raw = calloc (b->n_events + 1, sizeof (uint8_t *));
+        self->event_raw_len = calloc (b->n_events + 1, sizeof (size_t));
+        if (!self->event_problem || !self->event_raw || !self->event_raw_len)
             abort ();
         s_check_batch_strings (self, data, (const uint8_t *) data + len);
         size_t nk = 0, na = 0;
@@ -325,9 +419,13 @@ codec_inbound_destroy (codec_inbound_t **self_p)
         return;
     codec_inbound_t *self = *self_p;
     if (self->event_problem)
-        for (size_t i = 0; i < self->msg->batch->n_events; i++)
+        for (size_t i = 0; i < self->msg->batch->n_events; i++) {
             free (self->event_problem[i]);
+            free (self->event_raw[i]);
+        }
     free (self->event_problem);
+    free (self->event_raw);
+    free (self->event_raw_len);
     free (self->batch_problem);
     onenet__v1__adapter_message__free_unpacked (self->msg, NULL);
     free (self->keys);
@@ -417,6 +515,14 @@ pack_message (const ProtobufCMessage *msg, size_t *len)
 uint8_t *
 codec_inbound_event_bytes (const codec_inbound_t *self, size_t i, size_t *len)
 {
+    if (self->event_raw && self->event_raw[i]) {
+        uint8_t *copy = malloc (self->event_raw_len[i] ? self->event_raw_len[i] : 1);
+        if (!copy)
+            abort ();
+        memcpy (copy, self->event_raw[i], self->event_raw_len[i]);
+        *len = self->event_raw_len[i];
+        return copy;
+    }
     return pack_message (&self->msg->batch->events[i]->base, len);
 }
 
@@ -584,10 +690,11 @@ codec_heartbeat_reply_encode (int64_t hub_time_ms, const char *hub_id, bool stor
 }
 
 uint8_t *
-codec_error_encode (error_code_t code, const char *reason, size_t *len)
+codec_error_encode (uint64_t batch_seq, error_code_t code, const char *reason, size_t *len)
 {
     Onenet__V1__Error e = ONENET__V1__ERROR__INIT;
     e.code = (Onenet__V1__ErrorCode) code;
+    e.batch_seq = batch_seq;
     e.reason = W (reason);
     HubMessage msg = ONENET__V1__HUB_MESSAGE__INIT;
     msg.body_case = ONENET__V1__HUB_MESSAGE__BODY_ERROR;
@@ -669,6 +776,8 @@ codec_outbound_kind (const codec_outbound_t *self)
 uint64_t
 codec_outbound_batch_seq (const codec_outbound_t *self)
 {
+    if (self->msg->body_case == ONENET__V1__HUB_MESSAGE__BODY_ERROR)
+        return self->msg->error->batch_seq;
     return self->msg->body_case == ONENET__V1__HUB_MESSAGE__BODY_ACK
                ? self->msg->ack->batch_seq
                : 0;

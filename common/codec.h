@@ -117,6 +117,24 @@ typedef struct codec_inbound codec_inbound_t;
 
 typedef enum { INBOUND_BATCH = 1, INBOUND_HEARTBEAT = 2 } inbound_kind_t;
 
+/* What can be read of an EventBatch's bytes without decoding it: enough
+   to refuse a batch that breaks a limit as a whole, before one event is
+   looked at (and before protobuf-c allocates one). */
+typedef struct {
+    bool is_batch;          /* the bytes hold an EventBatch (as far as they parse) */
+    uint64_t batch_seq;     /* its batch_seq */
+    size_t n_events;        /* events it holds */
+    const char *adapter_id; /* its adapter_id's bytes (not NUL-terminated), or NULL */
+    size_t adapter_id_len;
+    const char *agency; /* its agency's bytes, or NULL */
+    size_t agency_len;
+} batch_peek_t;
+
+/* Walks an AdapterMessage's wire bytes without allocating. Returns
+   peek->is_batch; bytes that do not parse are left to
+   codec_inbound_decode to name. */
+bool codec_inbound_peek (const void *data, size_t len, batch_peek_t *peek);
+
 /* Decodes an AdapterMessage. Returns NULL when the bytes are not one, or
    when it carries no body, and says why in err. */
 codec_inbound_t *codec_inbound_decode (const void *data, size_t len, char *err,
@@ -136,8 +154,9 @@ void codec_inbound_event (const codec_inbound_t *self, size_t i, case_event_t *e
 const char *codec_inbound_event_problem (const codec_inbound_t *self, size_t i);
 /* The same for the batch's own string fields (adapter_id, agency). */
 const char *codec_inbound_batch_problem (const codec_inbound_t *self);
-/* Re-serializes event i alone as a CaseEvent (for the dead-letter record).
-   Returns malloc'd bytes, caller frees. */
+/* Event i alone as a CaseEvent (for the dead-letter record): its bytes as
+   they came when it has a problem (a NUL byte protobuf-c cut at, bad
+   UTF-8), else re-serialized. Returns malloc'd bytes, caller frees. */
 uint8_t *codec_inbound_event_bytes (const codec_inbound_t *self, size_t i, size_t *len);
 void codec_inbound_heartbeat (const codec_inbound_t *self, heartbeat_t *hb);
 
@@ -182,12 +201,15 @@ uint8_t *codec_ack_encode (uint64_t batch_seq, const event_ack_t *acks, size_t n
                            size_t *len);
 uint8_t *codec_heartbeat_reply_encode (int64_t hub_time_ms, const char *hub_id,
                                        bool store_available, size_t *len);
-uint8_t *codec_error_encode (error_code_t code, const char *reason, size_t *len);
+/* An Error; batch_seq is the refused batch's, 0 for a message with none. */
+uint8_t *codec_error_encode (uint64_t batch_seq, error_code_t code, const char *reason,
+                             size_t *len);
 uint8_t *codec_tasks_encode (const task_t *tasks, size_t n, size_t *len);
 
 codec_outbound_t *codec_outbound_decode (const void *data, size_t len);
 void codec_outbound_destroy (codec_outbound_t **self_p);
 outbound_kind_t codec_outbound_kind (const codec_outbound_t *self);
+/* A BatchAck's batch_seq, or an Error's (0 when the Error answers no batch). */
 uint64_t codec_outbound_batch_seq (const codec_outbound_t *self);
 size_t codec_outbound_ack_count (const codec_outbound_t *self);
 void codec_outbound_ack (const codec_outbound_t *self, size_t i, event_ack_t *ack);

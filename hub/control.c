@@ -27,7 +27,7 @@ status_json (const hub_status_t *s, strbuf_t *out)
                    ",\"uptime_s\":%lld,\"store_available\":%s,\"events\":%llu,"
                    "\"stored\":%llu,\"duplicates\":%llu,\"rejected\":%llu,"
                    "\"conflicts\":%llu,\"retried\":%llu,"
-                   "\"unreadable\":%llu,\"batches\":%llu,\"events_per_s\":%.1f,"
+                   "\"unreadable\":%llu,\"batches_refused\":%llu,\"batches\":%llu,\"events_per_s\":%.1f,"
                    "\"commit_avg_ms\":%.2f,\"pending_events\":%zu,\"committing\":%s,"
                    "\"commit_ms_histogram\":[",
                    (long long) ((clock_now_ms () - s->started_ms) / 1000),
@@ -35,7 +35,8 @@ status_json (const hub_status_t *s, strbuf_t *out)
                    (unsigned long long) s->stored, (unsigned long long) s->duplicates,
                    (unsigned long long) s->rejected, (unsigned long long) s->conflicts,
                    (unsigned long long) s->retried, (unsigned long long) s->unreadable,
-                   (unsigned long long) s->batches, s->events_per_s,
+                   (unsigned long long) s->batches_refused, (unsigned long long) s->batches,
+                   s->events_per_s,
                    s->batches ? (double) s->commit_us / 1000.0 / (double) s->batches : 0.0,
                    s->pending_rows, s->committing ? "true" : "false");
     for (int b = 0; b < CONTROL_BUCKETS; b++) {
@@ -75,6 +76,9 @@ status_prometheus (const hub_status_t *s, strbuf_t *out)
     counter (out, "onenet_events_retry_total", "Events answered RETRY.", h, s->retried);
     counter (out, "onenet_messages_unreadable_total",
              "Messages that were not AdapterMessages.", h, s->unreadable);
+    counter (out, "onenet_batches_refused_total",
+             "EventBatches refused whole (LIMIT_EXCEEDED) before any event was read.", h,
+             s->batches_refused);
     strbuf_printf (
         out,
         "# HELP onenet_store_available 1 when PostgreSQL is reachable.\n"

@@ -42,6 +42,7 @@ typedef struct {
                                               content */
     uint64_t retried;                      /* answered RETRY */
     uint64_t unreadable;                   /* messages that were not AdapterMessages */
+    uint64_t batches_refused;              /* batches refused whole (LIMIT_EXCEEDED) */
     uint64_t batches;                      /* transactions committed */
     uint64_t commit_us;                    /* time spent committing them */
     uint64_t commit_hist[CONTROL_BUCKETS]; /* commits per latency bucket (not cumulative) */

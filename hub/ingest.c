@@ -31,6 +31,8 @@
 /* One event of an EventBatch, waiting for its acknowledgement. */
 typedef struct {
     const char *event_id; /* as sent; points into the reply's message */
+    const codec_inbound_t *msg; /* the message it came in */
+    size_t index;         /* its place in that message */
     long row;             /* row in the batch, -1 when rejected */
     bool dup_in_batch;    /* same id as an earlier row of this batch */
     error_code_t code;    /* rejection code, ERR_NONE when accepted */
@@ -55,6 +57,8 @@ typedef struct {
     size_t n_replies, cap_replies;
     item_t *items; /* events to answer */
     size_t n_items, cap_items;
+    size_t *row_item; /* the item each row of the batch came from */
+    size_t cap_row_item;
     id_index_t index; /* event id -> row, for in-batch duplicates */
 } pending_t;
 
@@ -154,33 +158,97 @@ keys_json (strbuf_t *js, const case_event_t *e)
     strbuf_putc (js, '}');
 }
 
+/* Appends one attribute's value as JSON; docs/schema.md, "events", says
+   how each type appears. */
+static void
+attr_value_json (strbuf_t *js, const event_attr_t *at)
+{
+    char ts[40];
+    switch (at->type) {
+    case ATTR_TEXT: strbuf_json_string (js, at->text); break;
+    case ATTR_INTEGER: strbuf_printf (js, "%lld", (long long) at->integer); break;
+    case ATTR_NUMBER: strbuf_put_double (js, at->number); break;
+    case ATTR_FLAG: strbuf_puts (js, at->flag ? "true" : "false"); break;
+    case ATTR_TIME:
+        clock_format_utc (at->time_ms, ts, sizeof ts);
+        strbuf_json_string (js, ts);
+        break;
+    default: strbuf_puts (js, "null");
+    }
+}
+
 /* Writes an event's typed attributes (one JSON object, name to value)
-   into js; docs/schema.md, "events", says how each type appears. */
+   into js. */
 static void
 attrs_json (strbuf_t *js, const case_event_t *e)
 {
-    char ts[40];
     strbuf_reset (js);
     strbuf_putc (js, '{');
     for (size_t a = 0; a < e->n_attrs; a++) {
-        const event_attr_t *at = &e->attrs[a];
         if (a)
             strbuf_putc (js, ',');
-        strbuf_json_string (js, at->name);
+        strbuf_json_string (js, e->attrs[a].name);
         strbuf_putc (js, ':');
-        switch (at->type) {
-        case ATTR_TEXT: strbuf_json_string (js, at->text); break;
-        case ATTR_INTEGER: strbuf_printf (js, "%lld", (long long) at->integer); break;
-        case ATTR_NUMBER: strbuf_put_double (js, at->number); break;
-        case ATTR_FLAG: strbuf_puts (js, at->flag ? "true" : "false"); break;
-        case ATTR_TIME:
-            clock_format_utc (at->time_ms, ts, sizeof ts);
-            strbuf_json_string (js, ts);
-            break;
-        default: strbuf_puts (js, "null");
-        }
+        attr_value_json (js, &e->attrs[a]);
     }
     strbuf_putc (js, '}');
+}
+
+/* Whether two valid events (names unique: validation refuses a repeated
+   key kind or attribute name) say the same, compared as the store compares
+   a redelivery with what it holds (jsonb: order does not matter): agency,
+   case number, event type, occurred_at, schema version, keys, attributes.
+   Writes the fields that differ, comma-separated, into differs. */
+static bool
+same_said (const case_event_t *a, const case_event_t *b, char *differs, size_t len)
+{
+    *differs = '\0';
+#define DIFFERS(name)                                                                      \
+    snprintf (differs + strlen (differs), len - strlen (differs), "%s%s",                 \
+              *differs ? ", " : "", name)
+    if (strcmp (a->agency, b->agency))
+        DIFFERS ("agency");
+    if (strcmp (a->case_no, b->case_no))
+        DIFFERS ("case_no");
+    if (strcmp (a->event_type, b->event_type))
+        DIFFERS ("event_type");
+    if (a->occurred_at_ms != b->occurred_at_ms)
+        DIFFERS ("occurred_at");
+    if (a->schema_version != b->schema_version)
+        DIFFERS ("schema_version");
+    bool keys = a->n_keys == b->n_keys;
+    for (size_t i = 0; keys && i < a->n_keys; i++) {
+        size_t j = 0;
+        while (j < b->n_keys && b->keys[j].kind != a->keys[i].kind)
+            j++;
+        keys = j < b->n_keys && strcmp (a->keys[i].value, b->keys[j].value) == 0;
+    }
+    if (!keys)
+        DIFFERS ("keys");
+    bool attrs = a->n_attrs == b->n_attrs;
+    strbuf_t va, vb;
+    strbuf_init (&va);
+    strbuf_init (&vb);
+    for (size_t i = 0; attrs && i < a->n_attrs; i++) {
+        size_t j = 0;
+        while (j < b->n_attrs && strcmp (b->attrs[j].name, a->attrs[i].name))
+            j++;
+        if (j == b->n_attrs) {
+            attrs = false;
+            break;
+        }
+        strbuf_reset (&va);
+        strbuf_reset (&vb);
+        attr_value_json (&va, &a->attrs[i]);
+        attr_value_json (&vb, &b->attrs[j]);
+        attrs = va.len == vb.len && memcmp (va.data, vb.data, va.len) == 0;
+    }
+    strbuf_free (&va);
+    strbuf_free (&vb);
+    if (!attrs)
+        DIFFERS ("attributes");
+#undef DIFFERS
+    return !*differs;
 }
 
 /* Appends one COPY text row for an accepted event, with the digest of its
@@ -340,11 +408,6 @@ handle_batch (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg,
     int64_t now = clock_now_ms ();
     char received_pg[40];
     clock_format_pg (now, received_pg, sizeof received_pg);
-    bool too_many = n > (size_t) config->max_batch_events;
-    char reason[160];
-    if (too_many)
-        snprintf (reason, sizeof reason, "batch holds %zu events, limit %d", n,
-                  config->max_batch_events);
     char refused[400], batch_wire[360];
     authorise_batch (self, key_id, sender, batch_agency, refused, sizeof refused);
 
@@ -354,11 +417,9 @@ handle_batch (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg,
         case_event_t e;
         codec_inbound_event (msg, i, &e);
         item->event_id = e.event_id;
+        item->msg = msg;
+        item->index = i;
         verdict_t v;
-        if (too_many) {
-            reject_event (p, item, msg, i, &e, sender, ERR_LIMIT_EXCEEDED, reason);
-            continue;
-        }
         /* a string field protobuf-c would have cut short (a NUL byte) or
            that is not UTF-8, in the event or its batch: never stored */
         const char *wire = codec_inbound_event_problem (msg, i);
@@ -391,6 +452,20 @@ handle_batch (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg,
         id[36] = '\0';
         long row = id_index_find (&p->index, p->batch->row_ids, id);
         if (row >= 0) {
+            /* the same id earlier in this transaction: a duplicate when it
+               says the same, a CONFLICT (as against a stored event) when not */
+            const item_t *first = &p->items[p->row_item[row]];
+            case_event_t f;
+            codec_inbound_event (first->msg, first->index, &f);
+            char differs[200], conflict[400];
+            if (!same_said (&f, &e, differs, sizeof differs)) {
+                snprintf (conflict, sizeof conflict,
+                          "event id %s came twice at once with other content (it differs "
+                          "in %s): the first stands, this one is refused",
+                          id, differs);
+                reject_event (p, item, msg, i, &e, sender, ERR_CONFLICT, conflict);
+                continue;
+            }
             item->row = row;
             item->dup_in_batch = true;
             continue;
@@ -405,36 +480,93 @@ handle_batch (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg,
         }
         item->row = (long) p->batch->n_rows - 1;
         id_index_put (&p->index, p->batch->row_ids, (size_t) item->row);
+        p->row_item = grow (p->row_item, &p->cap_row_item, p->batch->n_rows,
+                            sizeof *p->row_item);
+        p->row_item[item->row] = p->n_items - 1;
     }
     if (!p->batch->first_at_us)
         p->batch->first_at_us = clock_mono_us ();
 }
 
-/* A message that could not be read: answered with an Error after the dead
-   letter is committed. */
+/* A message answered as a whole with an Error after its dead letter is
+   committed: one that could not be read (batch_seq 0), or a batch refused
+   before any of its events was looked at (its batch_seq echoed). sender is
+   the adapter id the batch claims, NULL to name the peer. */
 static void
-handle_unreadable (ingest_t *self, const zmq_msg_t *peer, error_code_t code,
-                   const char *reason, const void *data, size_t len)
+handle_refused (ingest_t *self, const zmq_msg_t *peer, uint64_t batch_seq,
+                const char *sender, error_code_t code, const char *reason,
+                const void *data, size_t len)
 {
     pending_t *p = self->filling;
     reply_t *r = add_reply (p, peer);
+    r->batch_seq = batch_seq;
     r->error = code;
     r->error_reason = dupf (reason);
-    char sender[80];
+    char peer_name[80];
     /* no adapter id can be trusted from unreadable bytes: name the peer */
-    snprintf (sender, sizeof sender, "peer:");
+    snprintf (peer_name, sizeof peer_name, "peer:");
     size_t plen = zmq_msg_size ((zmq_msg_t *) peer);
     const uint8_t *pid = zmq_msg_data ((zmq_msg_t *) peer);
     for (size_t i = 0; i < plen && i < 16; i++)
-        snprintf (sender + strlen (sender), sizeof sender - strlen (sender), "%02x",
-                  pid[i]);
+        snprintf (peer_name + strlen (peer_name), sizeof peer_name - strlen (peer_name),
+                  "%02x", pid[i]);
+    if (!sender)
+        sender = peer_name;
     batch_add_dead_letter (p->batch, sender, NULL, NULL, NULL, NULL, code, reason, data,
                            len < DEAD_LETTER_PREFIX ? len : DEAD_LETTER_PREFIX);
     if (!p->batch->first_at_us)
         p->batch->first_at_us = clock_mono_us ();
-    self->stats.unreadable++;
-    log_warn ("message refused", "peer=%s code=%s reason=\"%s\"", sender,
-              error_code_name (code), reason);
+    if (code == ERR_LIMIT_EXCEEDED)
+        self->stats.batches_refused++;
+    else
+        self->stats.unreadable++;
+    log_warn (batch_seq ? "batch refused whole" : "message refused",
+              "adapter=%s peer=%s batch_seq=%llu code=%s reason=%s", log_q (sender),
+              peer_name, (unsigned long long) batch_seq, error_code_name (code),
+              log_q (reason));
+}
+
+/* Limits a batch breaks as a whole, read from its bytes before it is
+   decoded: more events than max-batch-events, or an adapter_id or agency
+   over max-string. Returns true and answers it when it breaks one. */
+static bool
+refuse_whole (ingest_t *self, const zmq_msg_t *peer, const void *data, size_t size)
+{
+    const hub_config_t *config = self->config;
+    batch_peek_t peek;
+    if (!codec_inbound_peek (data, size, &peek))
+        return false;
+    char reason[300];
+    if (peek.n_events > (size_t) config->max_batch_events)
+        snprintf (reason, sizeof reason,
+                  "batch holds %zu events, limit %d: refused whole, none of its events "
+                  "was stored; send at most %d events a batch",
+                  peek.n_events, config->max_batch_events, config->max_batch_events);
+    else if (peek.adapter_id_len > (size_t) config->max_string)
+        snprintf (reason, sizeof reason,
+                  "the batch's adapter_id is %zu bytes, limit %d: refused whole",
+                  peek.adapter_id_len, config->max_string);
+    else if (peek.agency_len > (size_t) config->max_string)
+        snprintf (reason, sizeof reason,
+                  "the batch's agency is %zu bytes, limit %d: refused whole",
+                  peek.agency_len, config->max_string);
+    else
+        return false;
+    /* the claimed adapter id names the dead letter when it is one */
+    char sender[300];
+    const char *named = NULL;
+    if (peek.adapter_id && peek.adapter_id_len > 0
+        && peek.adapter_id_len <= (size_t) config->max_string
+        && peek.adapter_id_len < sizeof sender
+        && !memchr (peek.adapter_id, 0, peek.adapter_id_len)) {
+        memcpy (sender, peek.adapter_id, peek.adapter_id_len);
+        sender[peek.adapter_id_len] = '\0';
+        if (utf8_valid (sender))
+            named = sender;
+    }
+    handle_refused (self, peer, peek.batch_seq, named, ERR_LIMIT_EXCEEDED, reason, data,
+                    size);
+    return true;
 }
 
 static void
@@ -469,7 +601,7 @@ handle_heartbeat (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg,
                   utf8_safe_copy (qg, sizeof qg, hb.agency), key_is);
         log_warn ("heartbeat refused", "adapter=%s agency=%s reason=\"%s\"", qa, qg, why);
         size_t len;
-        uint8_t *buf = codec_error_encode (ERR_AGENCY_MISMATCH, why, &len);
+        uint8_t *buf = codec_error_encode (0, ERR_AGENCY_MISMATCH, why, &len);
         send_to (self, zmq_msg_data ((zmq_msg_t *) peer), zmq_msg_size ((zmq_msg_t *) peer),
                  buf, len);
         codec_inbound_destroy (&msg);
@@ -519,16 +651,20 @@ read_one (ingest_t *self)
                   "message has %d frames, expected 1 "
                   "(one serialized AdapterMessage)",
                   frames - 1);
-        handle_unreadable (self, &peer, ERR_MALFORMED, reason, zmq_msg_data (&payload),
-                           size);
+        handle_refused (self, &peer, 0, NULL, ERR_MALFORMED, reason,
+                        zmq_msg_data (&payload), size);
     }
     else if (size > (size_t) self->config->max_message_bytes) {
         snprintf (reason, sizeof reason,
                   "message of %zu bytes exceeds the limit of %d bytes", size,
                   self->config->max_message_bytes);
-        handle_unreadable (self, &peer, ERR_MESSAGE_TOO_LARGE, reason,
-                           zmq_msg_data (&payload), size);
+        batch_peek_t peek;
+        codec_inbound_peek (zmq_msg_data (&payload), size, &peek);
+        handle_refused (self, &peer, peek.batch_seq, NULL, ERR_MESSAGE_TOO_LARGE, reason,
+                        zmq_msg_data (&payload), size);
     }
+    else if (refuse_whole (self, &peer, zmq_msg_data (&payload), size))
+        ;
     else {
         /* with CURVE, the key's identity (the ZAP User-Id) comes with every message */
         auth_identity_t id;
@@ -537,8 +673,8 @@ read_one (ingest_t *self)
         codec_inbound_t *msg =
             codec_inbound_decode (zmq_msg_data (&payload), size, reason, sizeof reason);
         if (!msg)
-            handle_unreadable (self, &peer, ERR_MALFORMED, reason, zmq_msg_data (&payload),
-                               size);
+            handle_refused (self, &peer, 0, NULL, ERR_MALFORMED, reason,
+                            zmq_msg_data (&payload), size);
         else if (codec_inbound_kind (msg) == INBOUND_HEARTBEAT)
             handle_heartbeat (self, &peer, msg, who);
         else
@@ -600,7 +736,8 @@ complete (ingest_t *self)
         if (!r->msg) {
             /* unreadable message: answer only once its dead letter is stored */
             if (committed) {
-                uint8_t *buf = codec_error_encode (r->error, r->error_reason, &len);
+                uint8_t *buf =
+                    codec_error_encode (r->batch_seq, r->error, r->error_reason, &len);
                 send_to (self, r->peer, r->peer_len, buf, len);
             }
             continue;
@@ -633,6 +770,8 @@ complete (ingest_t *self)
                 a->code = item->code;
                 a->reason = item->reason;
                 self->stats.rejected++;
+                if (a->code == ERR_CONFLICT)
+                    self->stats.conflicts++;
             }
             else if (b->row_error[item->row]) {
                 a->status = ACK_REJECTED;
@@ -974,6 +1113,7 @@ done:
             id_index_free (&self->slots[i].index);
             free (self->slots[i].replies);
             free (self->slots[i].items);
+            free (self->slots[i].row_item);
         }
         strbuf_free (&self->scratch);
         strbuf_free (&self->attrs_scratch);

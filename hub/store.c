@@ -442,36 +442,69 @@ find_conflicts (PGconn *conn, batch_t *b, strbuf_t *scratch, char **error)
     return s;
 }
 
+/* Every dead letter of the batch in one statement, however many there
+   are: a batch of refused events costs one round trip, not one per event.
+   Letters with the same event id and code (the same bad event sent twice
+   in one transaction) become one row counting both attempts, as a
+   redelivery in a later transaction does. */
 static step_t
-insert_dead_letters (PGconn *conn, batch_t *b, const char *hub_id, char **error)
+insert_dead_letters (PGconn *conn, batch_t *b, const char *hub_id, strbuf_t *js,
+                     char **error)
 {
+    if (b->n_dls == 0)
+        return STEP_OK;
+    static const char hex[] = "0123456789abcdef";
+    strbuf_reset (js);
+    strbuf_putc (js, '[');
     for (size_t i = 0; i < b->n_dls; i++) {
         dead_letter_t *d = &b->dls[i];
-        const char *params[9] = {hub_id,
-                                 d->sender,
-                                 d->agency,
-                                 d->event_id,
-                                 d->case_no,
-                                 d->event_type,
-                                 error_code_name (d->code),
-                                 d->reason,
-                                 (const char *) d->payload};
-        int lengths[9] = {0, 0, 0, 0, 0, 0, 0, 0, (int) d->payload_len};
-        int formats[9] = {0, 0, 0, 0, 0, 0, 0, 0, 1};
-        PGresult *res = PQexecParams (
-            conn,
-            "INSERT INTO dead_letters (hub_id, sender, agency, event_id, case_no, "
-            "event_type, code, reason, payload) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) "
-            "ON CONFLICT (event_id, code) WHERE event_id IS NOT NULL DO UPDATE SET "
-            "attempts = dead_letters.attempts + 1, last_seen = now(), replayed_at = NULL, "
-            "reason = EXCLUDED.reason",
-            9, NULL, params, lengths, formats, 0);
-        step_t s = step_of (conn, res, error);
-        PQclear (res);
-        if (s != STEP_OK)
-            return s;
+        const char *names[6] = {"sender", "agency", "event_id", "case_no", "event_type",
+                                "reason"};
+        const char *values[6] = {d->sender,  d->agency,     d->event_id,
+                                 d->case_no, d->event_type, d->reason};
+        strbuf_printf (js, "%s{\"ord\":%zu,\"code\":\"%s\"", i ? "," : "", i,
+                       error_code_name (d->code));
+        for (int f = 0; f < 6; f++) {
+            if (!values[f])
+                continue;
+            strbuf_printf (js, ",\"%s\":", names[f]);
+            strbuf_json_string (js, values[f]);
+        }
+        if (d->payload) {
+            strbuf_puts (js, ",\"payload\":\"");
+            strbuf_reserve (js, d->payload_len * 2 + 2);
+            for (size_t k = 0; k < d->payload_len; k++) {
+                js->data[js->len++] = hex[d->payload[k] >> 4];
+                js->data[js->len++] = hex[d->payload[k] & 15];
+            }
+            js->data[js->len] = '\0';
+            strbuf_putc (js, '"');
+        }
+        strbuf_putc (js, '}');
     }
-    return STEP_OK;
+    strbuf_putc (js, ']');
+    const char *params[2] = {js->data, hub_id};
+    PGresult *res = PQexecParams (
+        conn,
+        "INSERT INTO dead_letters (hub_id, sender, agency, event_id, case_no, event_type, "
+        "  code, reason, payload, attempts) "
+        "SELECT $2, sender, agency, event_id, case_no, event_type, code, reason, "
+        "  decode(payload, 'hex'), n "
+        "FROM (SELECT d.*, count(*) OVER w AS n, "
+        "        row_number() OVER (w ORDER BY ord DESC) AS last "
+        "      FROM jsonb_to_recordset($1::jsonb) AS d(ord bigint, sender text, "
+        "        agency text, event_id text, case_no text, event_type text, code text, "
+        "        reason text, payload text) "
+        "      WINDOW w AS (PARTITION BY event_id, code)) x "
+        "WHERE event_id IS NULL OR last = 1 "
+        "ORDER BY ord "
+        "ON CONFLICT (event_id, code) WHERE event_id IS NOT NULL DO UPDATE SET "
+        "attempts = dead_letters.attempts + EXCLUDED.attempts, last_seen = now(), "
+        "replayed_at = NULL, reason = EXCLUDED.reason",
+        2, NULL, params, NULL, NULL, 0);
+    step_t s = step_of (conn, res, error);
+    PQclear (res);
+    return s;
 }
 
 static step_t
@@ -599,7 +632,7 @@ commit_fast (PGconn *conn, batch_t *b, id_index_t *index, chain_t *chain,
     if (s == STEP_OK)
         s = save_head (conn, chain, error);
     if (s == STEP_OK)
-        s = insert_dead_letters (conn, b, hub_id, error);
+        s = insert_dead_letters (conn, b, hub_id, &chain->rows, error);
     if (s == STEP_OK)
         s = upsert_heartbeats (conn, b, hub_id, error);
     if (s == STEP_OK)
@@ -685,7 +718,7 @@ commit_row_by_row (PGconn *conn, batch_t *b, chain_t *chain, const char *hub_id)
     if (s == STEP_OK)
         s = save_head (conn, chain, &error);
     if (s == STEP_OK)
-        s = insert_dead_letters (conn, b, hub_id, &error);
+        s = insert_dead_letters (conn, b, hub_id, &chain->rows, &error);
     if (s == STEP_OK)
         s = upsert_heartbeats (conn, b, hub_id, &error);
     if (s == STEP_OK)

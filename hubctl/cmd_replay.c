@@ -314,7 +314,9 @@ flush (PGconn *conn, hub_link_t *link, pending_t *batch, size_t n, results_t *re
                 && codec_outbound_batch_seq (out) == seq
                 && codec_outbound_ack_count (out) == n)
                 answer = out;
-            else if (codec_outbound_kind (out) == OUTBOUND_ERROR) {
+            else if (codec_outbound_kind (out) == OUTBOUND_ERROR
+                     && (codec_outbound_batch_seq (out) == 0
+                         || codec_outbound_batch_seq (out) == seq)) {
                 const char *reason;
                 error_code_t code = codec_outbound_error (out, &reason);
                 snprintf (link->problem, sizeof link->problem,

@@ -223,6 +223,40 @@ remove_flight (sender_t *self, size_t i)
     memset (&self->flights[self->n_flights], 0, sizeof *self->flights);
 }
 
+/* Held back this long when the hub refuses a batch as a whole (more events
+   or bytes than it takes): nothing of it was stored, and resending it
+   unchanged gets the same answer until an operator lowers the adapter's
+   batch-max or raises the hub's limit. */
+#define REFUSED_BATCH_HOLD_MS 60000
+
+/* An Error: for a batch the hub refused whole (its batch_seq echoed), the
+   batch stays in the outbox and is held back instead of being resent at
+   once or after the ack timeout. */
+static void
+handle_error (sender_t *self, codec_outbound_t *msg)
+{
+    const char *reason;
+    error_code_t code = codec_outbound_error (msg, &reason);
+    uint64_t seq = codec_outbound_batch_seq (msg);
+    size_t fi = self->n_flights;
+    for (size_t i = 0; seq && i < self->n_flights; i++)
+        if (self->flights[i].batch_seq == seq)
+            fi = i;
+    if (fi == self->n_flights) {
+        log_error ("hub refused a message", "adapter=%s batch=%llu code=%s reason=%s",
+                   log_q (self->adapter_id), (unsigned long long) seq, error_code_name (code),
+                   log_q (reason));
+        return;
+    }
+    flight_t *f = &self->flights[fi];
+    f->state = FLIGHT_WAIT;
+    f->resend_at = clock_mono_ms () + REFUSED_BATCH_HOLD_MS;
+    log_error ("hub refused a batch whole; its events stay in the outbox, held back",
+               "adapter=%s batch=%llu events=%zu bytes=%zu code=%s hold_s=%d reason=%s",
+               log_q (self->adapter_id), (unsigned long long) seq, f->n, f->len,
+               error_code_name (code), REFUSED_BATCH_HOLD_MS / 1000, log_q (reason));
+}
+
 static void
 handle_ack (sender_t *self, codec_outbound_t *msg, sender_ack_fn on_ack, void *user)
 {
@@ -298,12 +332,8 @@ sender_receive (sender_t *self, sender_ack_fn on_ack, sender_task_fn on_task, vo
                 codec_outbound_task (msg, i, &task);
                 on_task (user, &task);
             }
-        else if (codec_outbound_kind (msg) == OUTBOUND_ERROR) {
-            const char *reason;
-            error_code_t code = codec_outbound_error (msg, &reason);
-            log_error ("hub refused a message", "adapter=%s code=%s reason=\"%s\"",
-                       self->adapter_id, error_code_name (code), reason);
-        }
+        else if (codec_outbound_kind (msg) == OUTBOUND_ERROR)
+            handle_error (self, msg);
         codec_outbound_destroy (&msg);
         zmq_msg_close (&m);
     }

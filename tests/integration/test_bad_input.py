@@ -191,10 +191,11 @@ def test_each_bad_event_alone(pb, db, procs, hub_client):
     assert event_count(db)[0] == len(bad_events(pb))
 
     too_many = [make_event(pb, 300 + i) for i in range(6)]
-    ack = c.request_batch(too_many)
-    assert {(a.status, a.code) for a in ack.acks} == {(pb.REJECTED, pb.LIMIT_EXCEEDED)}
-    assert "5" in ack.acks[0].reason
-    assert scalar(db, "SELECT count(*) FROM dead_letters WHERE code = 'LIMIT_EXCEEDED'") == 6
+    err = c.request_error(batch_bytes(pb, too_many, seq=4242))
+    assert (err.code, err.batch_seq) == (pb.LIMIT_EXCEEDED, 4242)
+    assert "limit 5" in err.reason
+    # one dead letter for the whole batch, none per event
+    assert scalar(db, "SELECT count(*) FROM dead_letters WHERE code = 'LIMIT_EXCEEDED'") == 1
     assert_serving(pb, c, n=5)
 
 

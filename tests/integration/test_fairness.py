@@ -86,3 +86,67 @@ def test_client_that_never_reads(pb, db, procs, hub_client):
     finally:
         mute.close()
         ctx.term()
+
+
+def rss_kib(proc):
+    """The process's resident set, KiB (/proc/PID/status VmRSS)."""
+    with open(f"/proc/{proc.pid}/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def empty_events_batch(seq, n, adapter_id=b"hostile"):
+    """AdapterMessage{batch: EventBatch{batch_seq, adapter_id, N empty events}},
+    written byte by byte from the wire format (proto/onenet.proto)."""
+    inner = (b"\x08" + varint(seq) + b"\x12" + varint(len(adapter_id)) + adapter_id
+             + b"\x22\x00" * n)
+    return b"\x0a" + varint(len(inner)) + inner
+
+
+def test_over_limit_batch_costs_nothing(pb, db, procs, hub_client):
+    """A 1 MiB frame holding 524 246 empty events (any adapter can send one)
+    is refused whole: one Error with LIMIT_EXCEEDED and its batch_seq, one
+    dead letter holding its first 4 KiB, no per-event work. Five of them in
+    a row do not delay another adapter's one-event batch (answered within
+    PROMPT_S each; it took 41-57 s when every event was refused on its
+    own), and the hub's resident memory comes back near where it was."""
+    hub = start_hub(procs, db)
+    probe_client = hub_client(hub.endpoint)
+    hostile = hub_client(hub.endpoint)
+    for i in range(3):  # warm up: the hub's buffers at their working size
+        probe(pb, probe_client, i)
+    before = rss_kib(hub)
+    frame = empty_events_batch(1, 524_246)
+    assert len(frame) <= 1_048_576
+    waits = []
+    for k in range(5):
+        hostile.send(empty_events_batch(100 + k, 524_246))
+        ev = make_event(pb, 9000 + k, adapter_id="probe")
+        t0 = time.monotonic()
+        ack = probe_client.request_batch([ev], timeout=120, adapter_id="probe")
+        waits.append(time.monotonic() - t0)
+        assert ack.acks[0].status == pb.STORED
+        err = hostile.recv(timeout=60).error
+        assert (err.code, err.batch_seq) == (pb.LIMIT_EXCEEDED, 100 + k)
+        assert err.reason.startswith("batch holds 524246 events, limit 5000: refused whole")
+    assert max(waits) < PROMPT_S, f"one-event batches took {waits} s"
+    rows = scalar(db, "SELECT count(*) FROM dead_letters WHERE sender = 'hostile'")
+    assert rows == 5
+    assert scalar(db, "SELECT max(length(payload)) FROM dead_letters"
+                      " WHERE sender = 'hostile'") == 4096
+    assert scalar(db, "SELECT count(*) FROM dead_letters") == 5
+    # memory: freed, not kept (before: 29 MB -> 240 MB after one such frame)
+    wait_until(lambda: rss_kib(hub) - before < 48 * 1024, timeout=30,
+               what=f"the hub's RSS back within 48 MiB of {before} KiB")
+    assert hub.alive()

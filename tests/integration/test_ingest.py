@@ -7,7 +7,7 @@ import subprocess
 import sys
 from collections import Counter
 
-from conftest import (HUB_ID, ROOT, Feeder, credit_code, event_count, make_event,
+from conftest import (HUB_ID, ROOT, Feeder, build_path, credit_code, free_port, event_count, make_event,
                       make_record, now_ms, outbox_count, query, scalar, start_adapter,
                       start_hub, unit_number, wait_exit, wait_until,
                       write_ndjson)
@@ -151,7 +151,8 @@ def test_ingest_basic(pb, db, procs, tmp_path):
 
 def test_duplicates_raw(pb, db, procs, hub_client):
     """The same id twice in one batch, the batch again, the id in upper
-    case, and the id with other content: one row, unchanged."""
+    case (a duplicate), and the id with other content (a conflict): one
+    row, unchanged."""
     hub = start_hub(procs, db)
     c = hub_client(hub.endpoint)
     S, D = pb.STORED, pb.DUPLICATE
@@ -174,7 +175,8 @@ def test_duplicates_raw(pb, db, procs, hub_client):
     other.case_no = "PY-RAW-CHANGED"
     other.attributes[0].integer = 999
     ack = c.request_batch([upper, other])
-    assert [a.status for a in ack.acks] == [D, D]
+    assert [(a.status, a.code) for a in ack.acks] == [(D, pb.ERROR_NONE),
+                                                      (pb.REJECTED, pb.CONFLICT)]
     assert query(db, "SELECT * FROM events") == before, "a duplicate changed the row"
 
     # a new id, first in upper case and then in lower case, in one batch
@@ -200,7 +202,8 @@ def test_duplicates_raw(pb, db, procs, hub_client):
     assert sorted(statuses) == sorted([s1, s2])
     assert sorted(statuses.values()) == [S, D]
     assert event_count(db) == (4, 4)
-    assert scalar(db, "SELECT count(*) FROM dead_letters") == 0
+    # only the conflicting copy of e1 was refused
+    assert query(db, "SELECT event_id, code FROM dead_letters") == [(e1.event_id, "CONFLICT")]
 
 
 def test_duplicates_adapter(pb, db, procs, tmp_path):
@@ -317,3 +320,39 @@ def test_event_id_reused_for_other_content_is_a_conflict(pb, db, procs, hub_clie
     code, reason, attempts = query(db, "SELECT code, reason, attempts FROM dead_letters")[0]
     assert (code, attempts) == ("CONFLICT", 2)
     assert f"content digest {stored[:16]})" in reason, (reason, stored)
+
+
+def test_event_id_twice_in_one_batch(pb, db, procs, hub_client):
+    """The same id twice in one batch: the same content (keys and attributes
+    in another order) is a DUPLICATE of the first; other content (another
+    case number, another attribute value) is REJECTED with CONFLICT,
+    counted, and kept as a dead letter; only the first is stored."""
+    import copy
+    control = f"tcp://127.0.0.1:{free_port()}"
+    hub = start_hub(procs, db, extra=("--control", control))
+    client = hub_client(hub.endpoint)
+    e = make_event(pb, 90, agency="tax", adapter_id="tax-it")
+    e.attributes.add(name="deed_tax_yuan", number=2718.44)
+    e.attributes.add(name="note", text="first")
+    same = copy.deepcopy(e)
+    same.attributes.reverse()
+    other_case = copy.deepcopy(e)
+    other_case.case_no = "PY-RAW-OTHER"
+    other_value = copy.deepcopy(e)
+    other_value.attributes[0].number = 2718.45
+    acks = client.request_batch([e, same, other_case, other_value], agency="tax").acks
+    assert [(a.status, a.code) for a in acks] == [
+        (pb.STORED, pb.ERROR_NONE), (pb.DUPLICATE, pb.ERROR_NONE),
+        (pb.REJECTED, pb.CONFLICT), (pb.REJECTED, pb.CONFLICT)]
+    assert acks[2].reason == (f"event id {e.event_id} came twice at once with other content"
+                              " (it differs in case_no): the first stands, this one is"
+                              " refused")
+    assert "(it differs in attributes)" in acks[3].reason
+    assert query(db, "SELECT case_no FROM events") == [(e.case_no,)]
+    # one dead letter per (id, code), the latest refused, counting both
+    assert query(db, "SELECT code, event_id, case_no, attempts FROM dead_letters") == [
+        ("CONFLICT", e.event_id, e.case_no, 2)]
+    r = subprocess.run([build_path("hubctl"), "--db", db, "--json", "status", "--control",
+                        control], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["hub"]["conflicts"] == 2, r.stdout

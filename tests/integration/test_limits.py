@@ -86,13 +86,13 @@ def test_message_size(pb, limited):
     while len(batch_bytes(pb, events + [make_event(pb, 2)])) <= 4096:
         events.append(make_event(pb, 2 + len(events)))
     assert len(batch_bytes(pb, events)) <= 4096 and len(events) > 5
-    # under the byte limit (the batch limit refuses its events, not the message)
+    # under the byte limit and the batch limit
     reply = c.request_batch(events[:5])
     assert [a.status for a in reply.acks] == [pb.STORED] * 5
     over = batch_bytes(pb, events + [make_event(pb, 99)], seq=10)
     assert len(over) > 4096
     err = c.request_error(over)
-    assert err.code == pb.MESSAGE_TOO_LARGE
+    assert (err.code, err.batch_seq) == (pb.MESSAGE_TOO_LARGE, 10)
     assert err.reason == f"message of {len(over)} bytes exceeds the limit of 4096 bytes"
     assert scalar(c.db, "SELECT reason FROM dead_letters WHERE code = 'MESSAGE_TOO_LARGE'") \
         == err.reason
@@ -100,15 +100,41 @@ def test_message_size(pb, limited):
 
 
 def test_batch_size(pb, limited):
-    """--max-batch-events: 5 events are stored, 6 are each refused."""
+    """--max-batch-events: 5 events are stored; a batch of 6 is refused
+    whole, with one Error naming its batch_seq and one dead letter holding
+    its bytes, before any event is looked at (the bad one among them is not
+    refused on its own)."""
     c = limited
     ack = c.request_batch([make_event(pb, 10 + i) for i in range(5)])
     assert [a.status for a in ack.acks] == [pb.STORED] * 5
-    six = [make_event(pb, 20 + i) for i in range(6)]
-    ack = c.request_batch(six)
-    assert [(a.status, a.code) for a in ack.acks] == [(pb.REJECTED, pb.LIMIT_EXCEEDED)] * 6
-    assert {a.reason for a in ack.acks} == {"batch holds 6 events, limit 5"}
+    six = [make_event(pb, 20 + i) for i in range(5)] + [pb.CaseEvent()]
+    raw = batch_bytes(pb, six, seq=77, adapter_id="land-07")
+    err = c.request_error(raw)
+    assert (err.code, err.batch_seq) == (pb.LIMIT_EXCEEDED, 77)
+    assert err.reason == ("batch holds 6 events, limit 5: refused whole, none of its "
+                          "events was stored; send at most 5 events a batch")
+    rows = query(c.db, "SELECT sender, event_id, code, reason, payload FROM dead_letters")
+    assert [r[:4] + (bytes(r[4]),) for r in rows] == [
+        ("land-07", None, "LIMIT_EXCEEDED", err.reason, raw)]
     assert event_count(c.db)[0] == 5
+    check(pb, c, make_event(pb, 30), pb.STORED)
+
+
+def test_batch_strings(pb, limited):
+    """A batch whose adapter_id or agency is over --max-string is refused
+    whole, named by the peer (its adapter id cannot be trusted)."""
+    c = limited
+    err = c.request_error(batch_bytes(pb, [make_event(pb, 40)], seq=78,
+                                      adapter_id="a" * 33))
+    assert (err.code, err.batch_seq) == (pb.LIMIT_EXCEEDED, 78)
+    assert err.reason == "the batch's adapter_id is 33 bytes, limit 32: refused whole"
+    err = c.request_error(batch_bytes(pb, [make_event(pb, 41)], seq=79, agency="b" * 40))
+    assert (err.code, err.batch_seq) == (pb.LIMIT_EXCEEDED, 79)
+    assert err.reason == "the batch's agency is 40 bytes, limit 32: refused whole"
+    senders = [r[0] for r in query(c.db, "SELECT sender FROM dead_letters ORDER BY id")]
+    assert senders[0].startswith("peer:") and senders[1] == "it-raw"
+    assert event_count(c.db)[0] == 0
+    check(pb, c, make_event(pb, 42), pb.STORED)
 
 
 def test_keys_and_attributes(pb, limited):

@@ -490,7 +490,7 @@ s_test_outbound (void)
     free (msg);
 
     //  Errors.
-    msg = codec_error_encode (ERR_MESSAGE_TOO_LARGE,
+    msg = codec_error_encode (0, ERR_MESSAGE_TOO_LARGE,
                               "message of 2000000 bytes exceeds the limit of 1048576 bytes",
                               &len);
     out = codec_outbound_decode (msg, len);
@@ -502,12 +502,25 @@ s_test_outbound (void)
                && STREQ (reason,
                          "message of 2000000 bytes exceeds the limit of 1048576 bytes"));
         CHECK (codec_outbound_ack_count (out) == 0);
+        CHECK (codec_outbound_batch_seq (out) == 0);
         CHECK (!codec_outbound_store_available (out));
     }
     codec_outbound_destroy (&out);
     free (msg);
-    for (int code = ERR_NONE; code <= ERR_SHUTTING_DOWN; code++) {
-        msg = codec_error_encode ((error_code_t) code, "r", &len);
+    //  A batch refused whole: the Error names its batch_seq.
+    msg = codec_error_encode (1764748800000123ULL, ERR_LIMIT_EXCEEDED, "batch holds 9 events",
+                              &len);
+    out = codec_outbound_decode (msg, len);
+    CHECK (out != NULL && codec_outbound_kind (out) == OUTBOUND_ERROR);
+    if (out) {
+        const char *reason = NULL;
+        CHECK (codec_outbound_error (out, &reason) == ERR_LIMIT_EXCEEDED);
+        CHECK (codec_outbound_batch_seq (out) == 1764748800000123ULL);
+    }
+    codec_outbound_destroy (&out);
+    free (msg);
+    for (int code = ERR_NONE; code <= ERR_CONFLICT; code++) {
+        msg = codec_error_encode (0, (error_code_t) code, "r", &len);
         out = codec_outbound_decode (msg, len);
         const char *reason = NULL;
         s_check (out && codec_outbound_kind (out) == OUTBOUND_ERROR
@@ -748,9 +761,79 @@ s_test_tasks (void)
     free (buf);
 }
 
+/*  Reading a batch's count, seq and sender from its bytes without decoding
+    it; bytes written by hand from the wire format, not by the encoder
+    under test.  */
+static void
+s_test_peek (void)
+{
+    batch_peek_t peek;
+    //  AdapterMessage{batch(1): EventBatch{batch_seq(1)=300, adapter_id(2)="tax-1",
+    //  agency(3)="tax", events(4) x3 (empty)}}
+    static const uint8_t three[] = {0x0a, 0x15, 0x08, 0xac, 0x02, 0x12, 0x05, 't',  'a',
+                                    'x',  '-',  '1',  0x1a, 0x03, 't',  'a',  'x',  0x22,
+                                    0x00, 0x22, 0x00, 0x22, 0x00};
+    CHECK (codec_inbound_peek (three, sizeof three, &peek));
+    CHECK (peek.is_batch && peek.n_events == 3 && peek.batch_seq == 300);
+    CHECK (peek.adapter_id_len == 5 && memcmp (peek.adapter_id, "tax-1", 5) == 0);
+    CHECK (peek.agency_len == 3 && memcmp (peek.agency, "tax", 3) == 0);
+    char err[200];
+    codec_inbound_t *in = codec_inbound_decode (three, sizeof three, err, sizeof err);
+    CHECK (in && codec_inbound_event_count (in) == 3);
+    codec_inbound_destroy (&in);
+    //  The batch given twice: protobuf-c keeps the last one; the peek too.
+    uint8_t twice[sizeof three + 4];
+    memcpy (twice, three, sizeof three);
+    memcpy (twice + sizeof three, (const uint8_t[]){0x0a, 0x02, 0x22, 0x00}, 4);
+    CHECK (codec_inbound_peek (twice, sizeof twice, &peek) && peek.n_events == 1
+           && peek.batch_seq == 0 && !peek.adapter_id);
+    in = codec_inbound_decode (twice, sizeof twice, err, sizeof err);
+    CHECK (in && codec_inbound_event_count (in) == 1 && codec_inbound_batch_seq (in) == 0);
+    codec_inbound_destroy (&in);
+    //  A heartbeat after the batch wins the oneof: not a batch.
+    static const uint8_t then_hb[] = {0x0a, 0x02, 0x22, 0x00, 0x12, 0x00};
+    CHECK (!codec_inbound_peek (then_hb, sizeof then_hb, &peek));
+    //  Garbage and a cut length: nothing claimed.
+    static const uint8_t cut[] = {0x0a, 0x40, 0x22, 0x00};
+    CHECK (!codec_inbound_peek (cut, sizeof cut, &peek) && peek.n_events == 0);
+    CHECK (!codec_inbound_peek ("", 0, &peek));
+}
+
+/*  An event with a NUL byte is kept for its dead letter as it came, not as
+    protobuf-c cut it.  */
+static void
+s_test_raw_bytes_of_refused_event (void)
+{
+    //  events[0] = CaseEvent{case_no(5)="HX\0t"} in a batch
+    static const uint8_t msg[] = {0x0a, 0x08, 0x22, 0x06, 0x2a, 0x04, 'H', 'X', 0x00, 't'};
+    char err[200];
+    codec_inbound_t *in = codec_inbound_decode (msg, sizeof msg, err, sizeof err);
+    CHECK (in != NULL);
+    if (!in)
+        return;
+    CHECK (codec_inbound_event_problem (in, 0) != NULL);
+    size_t len = 0;
+    uint8_t *bytes = codec_inbound_event_bytes (in, 0, &len);
+    CHECK (len == 6 && memcmp (bytes, msg + 4, 6) == 0);
+    free (bytes);
+    codec_inbound_destroy (&in);
+    //  A clean batch, then the batch protobuf-c keeps, whose event holds the
+    //  NUL: the problem is found in the event that is kept (not skipped
+    //  because the walk of the first one counted it as event 1).
+    static const uint8_t twice[] = {0x0a, 0x04, 0x22, 0x02, 0x2a, 0x00,
+                                    0x0a, 0x08, 0x22, 0x06, 0x2a, 0x04, 'H', 'X', 0x00, 't'};
+    in = codec_inbound_decode (twice, sizeof twice, err, sizeof err);
+    CHECK (in && codec_inbound_event_count (in) == 1);
+    if (in)
+        CHECK (codec_inbound_event_problem (in, 0) != NULL);
+    codec_inbound_destroy (&in);
+}
+
 int
 main (void)
 {
+    s_test_peek ();
+    s_test_raw_bytes_of_refused_event ();
     s_test_event_round_trip ();
     s_test_batch_of_many ();
     s_test_batch_encode_refuses ();
