@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "codec.h"
 #include "digest.h"
+#include "handshake_log.h"
 #include "control.h"
 #include "correlate.h"
 #include "id_index.h"
@@ -960,6 +961,8 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     zmq_setsockopt (self->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
     int rc = -1;
     bool control_failed = false; /* the control socket asked for could not open */
+    bool start_failed = false;   /* a thread of the hub could not start */
+    handshake_log_t *handshakes = NULL, *control_handshakes = NULL;
     store_t *store = NULL;
     if (zmq_bind (self->pipe, STORE_PIPE) != 0) {
         log_error ("could not bind the store pipe", "error=\"%s\"", zmq_strerror (errno));
@@ -978,6 +981,8 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
         if (auth_server_socket (self->router, config, AUTH_DOMAIN_INGEST) != 0)
             goto done;
     }
+    /* handshakes that fail (plaintext or a wrong server key) leave a line */
+    handshakes = handshake_log_start (ctx, self->router, "ingest", config->hub_id);
     if (zmq_bind (self->router, config->listen) != 0) {
         log_error ("could not listen", "hub=%s endpoint=%s error=\"%s\"", config->hub_id,
                    config->listen, zmq_strerror (errno));
@@ -995,11 +1000,27 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
        only need a word to stop */
     void *correlate_pipe = zmq_socket (ctx, ZMQ_PAIR);
     void *supervise_pipe = zmq_socket (ctx, ZMQ_PAIR);
-    zmq_bind (correlate_pipe, CORRELATE_PIPE);
-    zmq_bind (supervise_pipe, SUPERVISE_PIPE);
-    correlate_t *correlator = correlate_start (ctx, config, set, CORRELATE_PIPE);
-    self->correlate_pipe = correlate_pipe;
-    supervise_t *supervisor = supervise_start (ctx, config, SUPERVISE_PIPE);
+    correlate_t *correlator = NULL;
+    supervise_t *supervisor = NULL;
+    if (zmq_bind (correlate_pipe, CORRELATE_PIPE) != 0
+        || zmq_bind (supervise_pipe, SUPERVISE_PIPE) != 0) {
+        log_error ("could not bind the correlation or supervision pipe", "hub=%s error=%s",
+                   log_q (config->hub_id), log_q (zmq_strerror (errno)));
+        *terminated = 1;
+        start_failed = true;
+    }
+    else {
+        correlator = correlate_start (ctx, config, set, CORRELATE_PIPE);
+        supervisor = supervise_start (ctx, config, SUPERVISE_PIPE);
+        if (!correlator || !supervisor) {
+            log_error ("could not start the correlation or supervision thread",
+                       "hub=%s correlation=%s supervision=%s", log_q (config->hub_id),
+                       correlator ? "started" : "failed", supervisor ? "started" : "failed");
+            *terminated = 1; /* deadlines unwatched: do not take events */
+            start_failed = true;
+        }
+    }
+    self->correlate_pipe = correlator ? correlate_pipe : NULL;
     log_info ("hub listening", "hub=%s endpoint=%s workflows=%zu security=%s",
               config->hub_id, bound, workflow_set_count (set),
               self->auth ? "curve" : "NONE (insecure)");
@@ -1010,11 +1031,13 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     if (*config->control) {
         control = zmq_socket (ctx, ZMQ_REP);
         zmq_setsockopt (control, ZMQ_LINGER, &linger, sizeof linger);
+        control_handshakes = handshake_log_start (ctx, control, "control", config->hub_id);
         if ((self->auth && auth_server_socket (control, config, AUTH_DOMAIN_CONTROL) != 0)
             || zmq_bind (control, config->control) != 0) {
             log_error ("could not open the control socket",
                        "hub=%s endpoint=%s error=\"%s\"", config->hub_id, config->control,
                        zmq_strerror (errno));
+            handshake_log_stop (&control_handshakes, control);
             zmq_close (control);
             control = NULL;
             *terminated = 1; /* an operator asked for it: do not run without */
@@ -1082,13 +1105,19 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
             next_stats = clock_mono_ms () + STATS_EVERY_MS;
         }
     }
-    if (control)
+    if (control) {
+        handshake_log_stop (&control_handshakes, control);
         zmq_close (control);
+    }
     strbuf_free (&control_reply);
     rc = drain (self);
     log_stats (self);
-    zmq_send (correlate_pipe, "", 0, 0);
-    zmq_send (supervise_pipe, "", 0, 0);
+    /* a word to stop, only to a thread that runs (a PAIR with no peer
+       would wait for one forever) */
+    if (correlator)
+        zmq_send (correlate_pipe, "", 0, 0);
+    if (supervisor)
+        zmq_send (supervise_pipe, "", 0, 0);
     if (rc == 0) {
         /* after a drain timeout the database may be hanging: do not wait */
         correlate_join (&correlator);
@@ -1118,6 +1147,7 @@ done:
         strbuf_free (&self->scratch);
         strbuf_free (&self->attrs_scratch);
         strbuf_free (&self->encoding);
+        handshake_log_stop (&handshakes, self->router);
         zmq_close (self->router);
         zmq_close (self->pipe);
         auth_stop (&self->auth); /* only now that no CURVE socket is open */
@@ -1125,5 +1155,5 @@ done:
     }
     /* a control socket that could not open is a failed start, reported
        only now that everything stopped cleanly */
-    return control_failed ? -1 : rc;
+    return control_failed || start_failed ? -1 : rc;
 }

@@ -60,6 +60,7 @@ struct store {
     "accepted_at, received_at, schema_version, keys, attrs, hub_id"
 #define CHAIN_COLUMNS "chain_id, seq, prev_digest, content_digest, row_digest"
 #define LOOKUP_TRIES  5 /* lookups of stored ids per batch before giving up */
+#define COPY_PIECE    (1u << 20) /* bytes handed to PQputCopyData at a time */
 /* first key of the chain writers' advisory locks (the second: the chain
    id hashed); migrations lock a single bigint key, another key space */
 #define CHAIN_LOCK_CLASS "7020425"
@@ -214,7 +215,14 @@ copy_in (PGconn *conn, const char *sql, const char *data, size_t len, char **err
         return s == STEP_OK ? STEP_DATA_ERROR : s;
     }
     PQclear (res);
-    if (PQputCopyData (conn, data, (int) len) != 1 || PQputCopyEnd (conn, NULL) != 1)
+    /* in pieces: PQputCopyData takes an int, a transaction's rows may not fit */
+    for (size_t at = 0; at < len;) {
+        size_t piece = len - at < COPY_PIECE ? len - at : COPY_PIECE;
+        if (PQputCopyData (conn, data + at, (int) piece) != 1)
+            return STEP_CONN_ERROR;
+        at += piece;
+    }
+    if (PQputCopyEnd (conn, NULL) != 1)
         return STEP_CONN_ERROR;
     step_t s = STEP_OK;
     while ((res = PQgetResult (conn)) != NULL) {
@@ -755,7 +763,16 @@ fetch_tasks (PGconn *conn, batch_t *b)
             "coalesce((extract(epoch FROM due_at) * 1000)::bigint, 0) "
             "FROM tasks WHERE agency = $1 AND seq > $2 ORDER BY seq LIMIT 200",
             2, NULL, params, NULL, NULL, 0);
-        int n = PQresultStatus (res) == PGRES_TUPLES_OK ? PQntuples (res) : 0;
+        if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+            /* the batch is committed: its acks go out; the adapter asks
+               again with its next heartbeat */
+            log_warn ("tasks not fetched for an adapter; it will ask again",
+                      "adapter=%s agency=%s cursor=%s error=%s", log_q (h->adapter_id),
+                      log_q (h->agency), cursor, log_q (PQresultErrorMessage (res)));
+            PQclear (res);
+            continue;
+        }
+        int n = PQntuples (res);
         if (n > 0) {
             task_t *tasks = calloc ((size_t) n, sizeof *tasks);
             if (!tasks)

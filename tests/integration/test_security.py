@@ -86,12 +86,26 @@ def test_unknown_key_refused_and_logged(pb, db, procs, hub_client, keys):
     assert f"key={public}" in line and 'reason="unknown key"' in line
     assert "peer=127.0.0.1" in line and "socket=ingest" in line
 
-    # plaintext against a CURVE hub: no answer either
+    # plaintext against a CURVE hub: no answer either, and a line that says
+    # why, naming the peer (libzmq drops it before any key is seen)
     plain = hub_client(hub.endpoint)
     plain.send_batch([make_event(pb, 2)], adapter_id="land-01", agency="land")
     with pytest.raises(TimeoutError):
         plain.recv(timeout=2)
     assert query(db, "SELECT count(*) FROM events") == [(0,)]
+    line = hub.wait_for_log(r'msg="connection refused at handshake".*').group(0)
+    assert re.search(r"peer=127\.0\.0\.1:\d+ ", line), line
+    assert "socket=ingest" in line and "security mechanism mismatch: a plaintext client" in line
+
+    # a client that holds a wrong server key
+    wrong_server = zmq.curve_keypair()[0].decode()
+    misled = hub_client(hub.endpoint, curve=(wrong_server, public, secret))
+    misled.send_batch([make_event(pb, 3)], adapter_id="land-01", agency="land")
+    with pytest.raises(TimeoutError):
+        misled.recv(timeout=2)
+    line = hub.wait_for_log(r'msg="connection refused at handshake".*'
+                            r'reason="CURVE handshake failed.*').group(0)
+    assert "wrong server public key" in line and re.search(r"peer=127\.0\.0\.1:\d+ ", line)
 
 
 def test_adapter_key_speaks_only_for_its_agency(pb, db, procs, hub_client, keys):
