@@ -291,6 +291,19 @@ def test_amounts_stored_digit_for_digit(pb, db, procs, hub_client, tmp_path):
     assert '"area_m2": 84.7' in rows[record["event_id"]] and \
         '"deed_tax_yuan": 2718.44' in rows[record["event_id"]] and \
         '"loan_yuan": 300000.05' in rows[record["event_id"]], rows[record["event_id"]]
+    # and as exact numerics, one per row, for sums that must balance
+    from decimal import Decimal
+    numbers = query(db, "SELECT event_id::text, name, value FROM analytics.event_numbers"
+                        " WHERE name LIKE '%%yuan' OR name LIKE '%%m2' ORDER BY 1, 2")
+    assert sorted(numbers) == sorted([
+        (e.event_id, "area_m2", Decimal("84.7")),
+        (e.event_id, "deed_tax_yuan", Decimal("2718.44")),
+        (e.event_id, "price_yuan", Decimal("123456789012.34")),
+        (record["event_id"], "area_m2", Decimal("84.7")),
+        (record["event_id"], "deed_tax_yuan", Decimal("2718.44")),
+        (record["event_id"], "loan_yuan", Decimal("300000.05"))]), numbers
+    assert scalar(db, "SELECT sum(value) FROM analytics.event_numbers"
+                      " WHERE name = 'deed_tax_yuan'") == Decimal("5436.88")
 
 
 def test_event_id_reused_for_other_content_is_a_conflict(pb, db, procs, hub_client):
