@@ -271,7 +271,7 @@ cmd_verify (const hubctl_options_t *options, int argc, char **argv)
                 "removed (a DELETE) or inserted behind the hubs' backs, naming chain, seq\n"
                 "and event id; the first finding comes first. Prints every chain's length\n"
                 "and head digest, which an auditor may note down to compare next time.\n\n"
-                "  --limit N  print at most N findings (default %d; all are counted)\n\n"
+                "  --limit N  print at most N findings, 0 for none (default %d; all are counted)\n\n"
                 "Exit status: 0 every chain intact, 1 a finding (or the database could\n"
                 "not be read), 2 usage error.\n",
                 DEFAULT_LIMIT);
@@ -280,11 +280,17 @@ cmd_verify (const hubctl_options_t *options, int argc, char **argv)
     verify_t v = {options, DEFAULT_LIMIT, 0, json_array (), json_array (), {0}};
     strbuf_init (&v.scratch);
     for (int i = 1; i < argc; i++) {
-        if (strcmp (argv[i], "--limit") == 0 && i + 1 < argc && hubctl_count_arg (argv[i + 1]))
-            v.limit = strtol (argv[++i], NULL, 10);
+        if (strcmp (argv[i], "--limit") == 0 && i + 1 < argc
+            && (strcmp (argv[i + 1], "0") == 0 || hubctl_count_arg (argv[i + 1])))
+            v.limit = strtol (argv[++i], NULL, 10); /* 0: count only */
         else {
             json_decref (v.findings);
             json_decref (v.chains);
+            strbuf_free (&v.scratch);
+            if (strcmp (argv[i], "--limit") == 0)
+                return hubctl_usage_error ("verify", "--limit takes a count from 0 to 1000000, "
+                                                     "not '%s'",
+                                           i + 1 < argc ? argv[i + 1] : "");
             return hubctl_usage_error ("verify", "unexpected argument '%s'", argv[i]);
         }
     }
@@ -370,7 +376,7 @@ cmd_verify (const hubctl_options_t *options, int argc, char **argv)
             printf ("(%" PRId64 " events stored before the hash chain existed are not "
                     "covered)\n",
                     before);
-        else {
+        if (!intact) {
             if (v.n_findings > v.limit)
                 printf ("... and %ld more\n", v.n_findings - v.limit);
             printf ("NOT INTACT: %ld finding%s in %" PRId64 " chained events and %" PRId64

@@ -121,7 +121,13 @@ def test_verify_names_update_delete_and_insert(pg, db, procs, pb):
     assert report["intact"] is True and report["rows"] == 60 and report["unchained"] == 0
     assert [c["chain"] for c in report["chains"]] == [HUB_ID]
     assert report["chains"][0]["last_seq"] == 60
-    assert "intact: 60 events" in verify_text(db)
+    text = verify_text(db)
+    assert "intact: 60 events" in text and "NOT INTACT" not in text, text
+    # --limit 0: count only; a bad count is a usage error naming it
+    assert verify(db, "--limit", "0")["findings_total"] == 0
+    res = subprocess.run([build_path("hubctl"), "--db", str(db), "verify", "--limit", "-1"],
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "--limit takes a count from 0" in res.stderr, res
 
     conn = db.connect()
     cur = conn.cursor()
@@ -135,6 +141,9 @@ def test_verify_names_update_delete_and_insert(pg, db, procs, pb):
     assert (f["chain"], f["seq"], f["event_id"]) == (HUB_ID, 17, victim)
     text = verify_text(db, expect=1)
     assert f"changed  chain {HUB_ID} seq 17 event {victim}" in text and "NOT INTACT" in text
+    assert "intact:" not in text.replace("NOT INTACT:", "")
+    counted = verify(db, "--limit", "0", expect=1)
+    assert counted["findings_total"] == 1 and counted["findings"] == []
     # put back (same value, any spelling): intact again
     cur.execute("UPDATE events SET attrs = %s::jsonb WHERE event_id = %s", (attrs, victim))
     verify(db)
