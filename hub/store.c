@@ -61,6 +61,7 @@ struct store {
 #define CHAIN_COLUMNS "chain_id, seq, prev_digest, content_digest, row_digest"
 #define LOOKUP_TRIES  5 /* lookups of stored ids per batch before giving up */
 #define COPY_PIECE    (1u << 20) /* bytes handed to PQputCopyData at a time */
+#define PROBE_MS      2000      /* an idle store asks the database this often */
 /* first key of the chain writers' advisory locks (the second: the chain
    id hashed); migrations lock a single bigint key, another key space */
 #define CHAIN_LOCK_CLASS "7020425"
@@ -864,13 +865,15 @@ store_run (void *pipe, void *arg)
     strbuf_init (&chain.ids);
     int backoff_ms = 100;
     int64_t next_try = 0;
-    char announced = 0; /* last status told to ingest */
+    char announced = 0;   /* last status told to ingest */
+    int64_t last_ok = 0;  /* when the database last answered (monotonic ms) */
 
     while (true) {
         if (!conn && clock_mono_ms () >= next_try) {
             conn = open_session (config, &chain);
             if (conn) {
                 backoff_ms = 100;
+                last_ok = clock_mono_ms ();
                 if (announced != 'U')
                     log_info ("store available", "hub=%s", config->hub_id);
                 send_status (pipe, announced = 'U');
@@ -887,16 +890,33 @@ store_run (void *pipe, void *arg)
                                  : backoff_ms * 2;
             }
         }
-        long timeout = -1;
-        if (!conn) {
-            timeout = (long) (next_try - clock_mono_ms ());
-            if (timeout < 0)
-                timeout = 0;
-        }
+        /* idle, the database is asked every PROBE_MS whether it still
+           answers: a hub that takes no events must not report a store
+           that went away as available */
+        int64_t wake = conn ? last_ok + PROBE_MS : next_try;
+        long timeout = (long) (wake - clock_mono_ms ());
+        if (timeout < 0)
+            timeout = 0;
         zmq_pollitem_t item = {pipe, 0, ZMQ_POLLIN, 0};
         int rc = zmq_poll (&item, 1, timeout);
         if (rc < 0 && zmq_errno () != EINTR)
             break;
+        if (rc == 0 && conn && clock_mono_ms () >= last_ok + PROBE_MS) {
+            char *error = NULL;
+            if (run (conn, "SELECT 1", &error) == STEP_OK)
+                last_ok = clock_mono_ms ();
+            else {
+                log_warn ("store unavailable: the database stopped answering, "
+                          "acknowledgements stopped",
+                          "hub=%s error=%s", log_q (config->hub_id), log_q (error));
+                PQfinish (conn);
+                conn = NULL;
+                next_try = 0;
+                if (announced != 'D')
+                    send_status (pipe, announced = 'D');
+            }
+            free (error);
+        }
         if (rc <= 0)
             continue;
         batch_t *b = NULL;
@@ -907,7 +927,9 @@ store_run (void *pipe, void *arg)
             continue;
         if (!conn)
             b->outcome = BATCH_UNAVAILABLE;
-        else if (!commit_batch (conn, b, &index, &chain, config->hub_id)) {
+        else if (commit_batch (conn, b, &index, &chain, config->hub_id))
+            last_ok = clock_mono_ms ();
+        else {
             log_warn ("store unavailable: lost the PostgreSQL connection, batch not "
                       "stored, acknowledgements stopped",
                       "hub=%s rows=%zu", config->hub_id, b->n_rows);

@@ -401,3 +401,22 @@ def test_correlation_errors_by_class(pb, db, procs, hub_client):
     assert scalar(db, "SELECT count(*) FROM workflow_instances WHERE key_value = %s",
                   (unit_number(504),)) == 1
     assert scalar(db, "SELECT count(*) FROM workflow_instances") == 3
+
+
+def test_idle_hub_sees_the_database_go(pg, pb, db, procs, hub_client):
+    """A hub that takes no events still notices PostgreSQL stopping: within
+    seconds its heartbeat replies say the store is unavailable (it asks the
+    database itself while idle), and available again once it is back."""
+    hub = start_hub(procs, db, extra=["--db-retry-max-ms", "500"])
+    c = hub_client(hub.endpoint)
+    assert c.heartbeat().store_available is True
+    pg.stop()
+    try:
+        hub.wait_for_log(r'msg="store unavailable: the database stopped answering', timeout=30)
+        wait_until(lambda: c.heartbeat().store_available is False, timeout=30,
+                   what="the idle hub reporting its store unavailable")
+    finally:
+        pg.start()
+    wait_until(lambda: c.heartbeat().store_available is True, timeout=60,
+               what="the store available again")
+    assert c.request_batch([make_event(pb, 1)]).acks[0].status == pb.STORED
