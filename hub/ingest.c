@@ -262,10 +262,9 @@ reject_event (pending_t *p, item_t *item, const codec_inbound_t *msg, size_t i,
     /* log and answer with the dead letter's UTF-8-safe copies */
     dead_letter_t *d = &p->batch->dls[p->batch->n_dls - 1];
     item->reason = dupf (d->reason);
-    log_warn ("event rejected",
-              "adapter=%s agency=%s event=%s case=%s code=%s reason=\"%s\"", d->sender,
-              d->agency ? d->agency : "", d->event_id ? d->event_id : "",
-              d->case_no ? d->case_no : "", error_code_name (code), d->reason);
+    log_warn ("event rejected", "adapter=%s agency=%s event=%s case=%s code=%s reason=%s",
+              log_q (d->sender), log_q (d->agency), log_q (d->event_id), log_q (d->case_no),
+              error_code_name (code), log_q (d->reason));
 }
 
 /* With CURVE, whether the key a batch came with may send it: an adapter
@@ -433,8 +432,8 @@ handle_unreadable (ingest_t *self, const zmq_msg_t *peer, error_code_t code,
     if (!p->batch->first_at_us)
         p->batch->first_at_us = clock_mono_us ();
     self->stats.unreadable++;
-    log_warn ("message refused", "peer=%s code=%s reason=\"%s\"", sender,
-              error_code_name (code), reason);
+    log_warn ("message refused", "peer=%s code=%s reason=%s", log_q (sender),
+              error_code_name (code), log_q (reason));
 }
 
 static void
@@ -467,7 +466,8 @@ handle_heartbeat (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg,
                   "heartbeat as adapter \"%s\" of agency \"%s\" refused: the key is %s",
                   utf8_safe_copy (qa, sizeof qa, hb.adapter_id),
                   utf8_safe_copy (qg, sizeof qg, hb.agency), key_is);
-        log_warn ("heartbeat refused", "adapter=%s agency=%s reason=\"%s\"", qa, qg, why);
+        log_warn ("heartbeat refused", "adapter=%s agency=%s reason=%s",
+                  log_q (hb.adapter_id), log_q (hb.agency), log_q (why));
         size_t len;
         uint8_t *buf = codec_error_encode (ERR_AGENCY_MISMATCH, why, &len);
         send_to (self, zmq_msg_data ((zmq_msg_t *) peer), zmq_msg_size ((zmq_msg_t *) peer),
@@ -712,7 +712,7 @@ log_stats (ingest_t *self)
     log_info ("ingest stats",
               "hub=%s events=%llu stored=%llu duplicates=%llu rejected=%llu retried=%llu "
               "unreadable=%llu batches=%llu avg_commit_ms=%.2f store=%s",
-              self->config->hub_id, (unsigned long long) s->events,
+              log_q (self->config->hub_id), (unsigned long long) s->events,
               (unsigned long long) s->stored, (unsigned long long) s->duplicates,
               (unsigned long long) s->rejected, (unsigned long long) s->retried,
               (unsigned long long) s->unreadable, (unsigned long long) s->batches,
@@ -768,7 +768,7 @@ static int
 drain (ingest_t *self)
 {
     int64_t deadline = clock_mono_ms () + self->config->drain_timeout_ms;
-    log_info ("draining", "hub=%s pending_events=%zu", self->config->hub_id,
+    log_info ("draining", "hub=%s pending_events=%zu", log_q (self->config->hub_id),
               self->filling->batch->n_rows);
     while (clock_mono_ms () < deadline) {
         if (!self->inflight) {
@@ -781,7 +781,7 @@ drain (ingest_t *self)
             read_pipe (self);
     }
     log_error ("drain timed out: unacknowledged events stay with their adapters", "hub=%s",
-               self->config->hub_id);
+               log_q (self->config->hub_id));
     return -1;
 }
 
@@ -823,7 +823,8 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     bool control_failed = false; /* the control socket asked for could not open */
     store_t *store = NULL;
     if (zmq_bind (self->pipe, STORE_PIPE) != 0) {
-        log_error ("could not bind the store pipe", "error=\"%s\"", zmq_strerror (errno));
+        log_error ("could not bind the store pipe", "error=%s",
+                   log_q (zmq_strerror (errno)));
         goto done;
     }
     /* the ZAP handler must be up before a CURVE socket binds: without one,
@@ -832,16 +833,17 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
         char err[1024];
         self->auth = auth_start (ctx, config, err, sizeof err);
         if (!self->auth) {
-            log_error ("refusing to start: no authorised keys", "hub=%s error=\"%s\"",
-                       config->hub_id, err);
+            log_error ("refusing to start: no authorised keys", "hub=%s error=%s",
+                       log_q (config->hub_id), log_q (err));
             goto done;
         }
         if (auth_server_socket (self->router, config, AUTH_DOMAIN_INGEST) != 0)
             goto done;
     }
     if (zmq_bind (self->router, config->listen) != 0) {
-        log_error ("could not listen", "hub=%s endpoint=%s error=\"%s\"", config->hub_id,
-                   config->listen, zmq_strerror (errno));
+        log_error ("could not listen", "hub=%s endpoint=%s error=%s",
+                   log_q (config->hub_id), log_q (config->listen),
+                   log_q (zmq_strerror (errno)));
         goto done;
     }
     char bound[256] = "";
@@ -849,7 +851,7 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     zmq_getsockopt (self->router, ZMQ_LAST_ENDPOINT, bound, &bound_len);
     store = store_start (ctx, config, STORE_PIPE);
     if (!store) {
-        log_error ("could not start the store thread", "hub=%s", config->hub_id);
+        log_error ("could not start the store thread", "hub=%s", log_q (config->hub_id));
         goto done;
     }
     /* correlation and supervision: their own threads and connections; they
@@ -862,8 +864,8 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     self->correlate_pipe = correlate_pipe;
     supervise_t *supervisor = supervise_start (ctx, config, SUPERVISE_PIPE);
     log_info ("hub listening", "hub=%s endpoint=%s workflows=%zu security=%s",
-              config->hub_id, bound, workflow_set_count (set),
-              self->auth ? "curve" : "NONE (insecure)");
+              log_q (config->hub_id), log_q (bound), workflow_set_count (set),
+              log_q (self->auth ? "curve" : "NONE (insecure)"));
 
     void *control = NULL; /* REP socket for hubctl, when configured */
     strbuf_t control_reply;
@@ -873,17 +875,17 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
         zmq_setsockopt (control, ZMQ_LINGER, &linger, sizeof linger);
         if ((self->auth && auth_server_socket (control, config, AUTH_DOMAIN_CONTROL) != 0)
             || zmq_bind (control, config->control) != 0) {
-            log_error ("could not open the control socket",
-                       "hub=%s endpoint=%s error=\"%s\"", config->hub_id, config->control,
-                       zmq_strerror (errno));
+            log_error ("could not open the control socket", "hub=%s endpoint=%s error=%s",
+                       log_q (config->hub_id), log_q (config->control),
+                       log_q (zmq_strerror (errno)));
             zmq_close (control);
             control = NULL;
             *terminated = 1; /* an operator asked for it: do not run without */
             control_failed = true;
         }
         else
-            log_info ("control socket open", "hub=%s endpoint=%s", config->hub_id,
-                      config->control);
+            log_info ("control socket open", "hub=%s endpoint=%s", log_q (config->hub_id),
+                      log_q (config->control));
     }
     self->stats.hub_id = config->hub_id;
     self->stats.started_ms = clock_now_ms ();
@@ -914,8 +916,8 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
         if (n < 0) {
             if (zmq_errno () == EINTR)
                 continue;
-            log_error ("poll failed", "hub=%s error=\"%s\"", config->hub_id,
-                       zmq_strerror (zmq_errno ()));
+            log_error ("poll failed", "hub=%s error=%s", log_q (config->hub_id),
+                       log_q (zmq_strerror (zmq_errno ())));
             break;
         }
         if (items[0].revents & ZMQ_POLLIN)
