@@ -97,3 +97,21 @@ def test_postgresql_message_with_quotes_stays_one_field(db, procs):
     assert line["hub"] == "test-hub" and line["level"] == "warn", line
     assert hub.alive()
     assert_every_line_logfmt(hub)
+
+
+def test_overlong_line_keeps_whole_fields(pb, db, procs, hub_client):
+    """A rejection whose values, escaped, pass a line's 4 KiB (an adapter id
+    of 800 control bytes, a case number of 256): the line keeps the fields
+    that fit whole (the adapter id) and ends in truncated=true instead of
+    the case number cut inside its quotes; it still reads as logfmt."""
+    hub = start_hub(procs, db)
+    client = hub_client(hub.endpoint)
+    e = make_event(pb, 760, adapter_id="\x01" * 800, case_no="\x02" * 256,
+                   keys=[(pb.CREDIT_CODE, bad_credit_code(7))])
+    ack = client.request_batch([e], adapter_id="\x01" * 800)
+    assert ack.acks[0].status == pb.REJECTED, ack
+    line = hub.wait_for_record(lambda r: r["msg"] == "event rejected",
+                               what="the rejection line")
+    assert line["adapter"] == "\x01" * 800 and "case" not in line, line
+    assert list(line)[-1] == "truncated" and line["truncated"] == "true", line
+    assert_every_line_logfmt(hub)
