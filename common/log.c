@@ -126,6 +126,28 @@ s_msg_q (const char *msg)
     return quoted;
 }
 
+/* Fields that do not fit in a line are dropped whole, never cut inside a
+   quoted value, and the line ends in this field instead. */
+#define LOG_TRUNCATED " truncated=true"
+
+/* The end of the last whole field in line[start..end), the fields that
+   vsnprintf cut short; start - 1 (the space before them) when none is. */
+static int
+s_whole_fields (const char *line, int start, int end)
+{
+    int last = start - 1;
+    bool quoted = false;
+    for (int i = start; i < end; i++) {
+        if (quoted && line[i] == '\\')
+            i++;
+        else if (line[i] == '"')
+            quoted = !quoted;
+        else if (!quoted && line[i] == ' ')
+            last = i;
+    }
+    return last;
+}
+
 void
 log_write (log_level_t level, const char *msg, const char *fields, ...)
 {
@@ -146,16 +168,23 @@ log_write (log_level_t level, const char *msg, const char *fields, ...)
         return;
     if ((size_t) n >= sizeof line - 2)
         n = sizeof line - 2;
-    if (fields && *fields) {
+    /* room for the fields, keeping LOG_TRUNCATED and the newline */
+    int room = (int) (sizeof line - sizeof LOG_TRUNCATED) - n - 1;
+    if (fields && *fields && room > 1) {
         line[n++] = ' ';
         va_list args;
         va_start (args, fields);
-        int m = vsnprintf (line + n, sizeof line - (size_t) n - 1, fields, args);
+        int m = vsnprintf (line + n, (size_t) room, fields, args);
         va_end (args);
-        if (m > 0)
-            n += m < (int) (sizeof line - (size_t) n - 1)
-                     ? m
-                     : (int) (sizeof line - (size_t) n - 2);
+        if (m >= room) {
+            n = s_whole_fields (line, n, n + room - 1);
+            memcpy (line + n, LOG_TRUNCATED, sizeof LOG_TRUNCATED - 1);
+            n += (int) sizeof LOG_TRUNCATED - 1;
+        }
+        else if (m > 0)
+            n += m;
+        else
+            n--; /* nothing printed: no trailing space */
     }
     for (int i = 0; i < n; i++)
         if (line[i] == '\n' || line[i] == '\r')

@@ -41,7 +41,9 @@ const char *log_qn (const char *value, size_t len);
 
 /* Writes one line: msg is written through log_q, fields (a printf format,
    may be NULL) is appended verbatim. Newlines in the result are replaced by spaces, so one
-   call is always one line. Thread-safe (one write(2) per line). */
+   call is always one line. Fields past the line's 4 KiB are dropped whole (never
+   cut inside a quoted value) and the line ends in truncated=true. Thread-safe
+   (one write(2) per line). */
 void log_write (log_level_t level, const char *msg, const char *fields, ...)
     __attribute__ ((format (printf, 3, 4)));
 

@@ -68,8 +68,8 @@ auth_server_socket (void *socket, const hub_config_t *config, const char *domain
                            CURVE_KEY_Z85_LEN)
                != 0
         || zmq_setsockopt (socket, ZMQ_ZAP_DOMAIN, domain, strlen (domain)) != 0) {
-        log_error ("could not make a CURVE server socket", "socket=%s error=\"%s\"", domain,
-                   zmq_strerror (errno));
+        log_error ("could not make a CURVE server socket", "socket=%s error=%s",
+                   log_q (domain), log_q (zmq_strerror (errno)));
         return -1;
     }
     return 0;
@@ -90,21 +90,21 @@ load (auth_t *self, const char *why, strbuf_t *reply)
         /* keep the keys last read: a file being replaced by hand must not
            lock everyone out */
         log_error ("could not read the authorised keys; keeping the keys read before",
-                   "file=%s why=%s error=\"%s\" keys=%zu", self->path, why,
-                   problems.len ? problems.data : "", self->keys.n);
+                   "file=%s why=%s error=%s keys=%zu", log_q (self->path), log_q (why),
+                   log_q (problems.len ? problems.data : ""), self->keys.n);
         authorised_keys_free (&fresh);
     }
     else {
         for (char *line = problems.data, *nl; line && *line; line = nl + 1) {
             nl = strchr (line, '\n');
             *nl = '\0';
-            log_error ("authorised keys: line skipped", "problem=\"%s\"", line);
+            log_error ("authorised keys: line skipped", "problem=%s", log_q (line));
         }
         authorised_keys_free (&self->keys);
         self->keys = fresh;
         log_info ("authorised keys loaded", "file=%s why=%s keys=%zu valid=%zu skipped=%d",
-                  self->path, why, self->keys.n, authorised_keys_valid (&self->keys),
-                  skipped);
+                  log_q (self->path), log_q (why), self->keys.n,
+                  authorised_keys_valid (&self->keys), skipped);
     }
     if (reply) {
         strbuf_reset (reply);
@@ -227,21 +227,22 @@ handle_zap (auth_t *self)
         why = refusal (e, domain);
         if (!why) {
             auth_identity_format (e, user_id, sizeof user_id);
-            log_info ("connection authorised", "socket=%s peer=%s key=%s identity=\"%s\"",
-                      domain, address, key, user_id);
+            log_info ("connection authorised", "socket=%s peer=%s key=%s identity=%s",
+                      log_q (domain), log_q (address), log_q (key), log_q (user_id));
         }
         else if (e && *e->retired)
             log_warn ("connection refused",
-                      "socket=%s peer=%s key=%s reason=\"%s\" "
+                      "socket=%s peer=%s key=%s reason=%s "
                       "retired=%s",
-                      domain, address, key, why, e->retired);
+                      log_q (domain), log_q (address), log_q (key), log_q (why),
+                      log_q (e->retired));
         else
-            log_warn ("connection refused", "socket=%s peer=%s key=%s reason=\"%s\"",
-                      domain, address, key, why);
+            log_warn ("connection refused", "socket=%s peer=%s key=%s reason=%s",
+                      log_q (domain), log_q (address), log_q (key), log_q (why));
     }
     if (why && !*key)
-        log_warn ("connection refused", "socket=%s peer=%s mechanism=%s reason=\"%s\"",
-                  domain, address, mechanism, why);
+        log_warn ("connection refused", "socket=%s peer=%s mechanism=%s reason=%s",
+                  log_q (domain), log_q (address), log_q (mechanism), log_q (why));
     send_frame (self->zap, "1.0", 3, true);
     send_frame (self->zap, zmq_msg_data (&frames[1]), zmq_msg_size (&frames[1]), true);
     send_frame (self->zap, why ? "400" : "200", 3, true);
@@ -310,13 +311,13 @@ auth_start (void *ctx, const hub_config_t *config, char *err, size_t errlen)
     for (char *line = problems.data, *nl; line && *line; line = nl + 1) {
         nl = strchr (line, '\n');
         *nl = '\0';
-        log_error ("authorised keys: line skipped", "problem=\"%s\"", line);
+        log_error ("authorised keys: line skipped", "problem=%s", log_q (line));
     }
     strbuf_free (&problems);
     if (stat (self->path, &self->seen) == 0)
         self->seen_ok = true;
-    log_info ("authorised keys loaded", "file=%s why=start keys=%zu valid=%zu", self->path,
-              self->keys.n, authorised_keys_valid (&self->keys));
+    log_info ("authorised keys loaded", "file=%s why=start keys=%zu valid=%zu",
+              log_q (self->path), self->keys.n, authorised_keys_valid (&self->keys));
     int linger = 0;
     self->zap = zmq_socket (ctx, ZMQ_REP);
     self->pipe = zmq_socket (ctx, ZMQ_PAIR);

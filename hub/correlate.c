@@ -100,8 +100,9 @@ ok (PGresult *res, const char *what)
     for (char *p = s_last_error; *p; p++)
         if (*p == '\n')
             *p = ' ';
-    log_warn ("correlation statement failed", "what=\"%s\" sqlstate=%s error=\"%s\"", what,
-              s_last_sqlstate[0] ? s_last_sqlstate : "none", PQresultErrorMessage (res));
+    log_warn ("correlation statement failed", "what=%s sqlstate=%s error=%s", log_q (what),
+              log_q (s_last_sqlstate[0] ? s_last_sqlstate : "none"),
+              log_q (PQresultErrorMessage (res)));
     return false;
 }
 
@@ -267,14 +268,15 @@ page_add_key (page_t *p, const workflow_set_t *set, const key_slot_t *key, key_k
             const fold_step_t *st = &inst->steps[s];
             if (st->beyond_calendar)
                 log_warn ("deadline counted past the known calendar, weekends only",
-                          "workflow=%s %s=%s step=%s agency=%s", inst->def->name, key->kind,
-                          key->value, st->def->id, st->def->agency);
+                          "workflow=%s %s=%s step=%s agency=%s", log_q (inst->def->name),
+                          key->kind, log_q (key->value), log_q (st->def->id),
+                          log_q (st->def->agency));
             if (st->deadline_unresolved && st->required)
                 log_warn ("deadline cannot be chosen: the case lacks the attribute it "
                           "depends on",
-                          "workflow=%s %s=%s step=%s attribute=%s", inst->def->name,
-                          key->kind, key->value, st->def->id,
-                          st->def->deadline.by_attr ? st->def->deadline.by_attr : "");
+                          "workflow=%s %s=%s step=%s attribute=%s", log_q (inst->def->name),
+                          key->kind, log_q (key->value), log_q (st->def->id),
+                          log_q (st->def->deadline.by_attr));
             array_add (&p->step[S_INSTANCE], num);
             array_add (&p->step[S_STEP], st->def->id);
             array_add (&p->step[S_AGENCY], st->def->agency);
@@ -394,9 +396,10 @@ issue_tasks (PGconn *conn, page_t *p, const char *id_list)
         return false;
     for (int i = 0; i < PQntuples (res); i++)
         log_info ("task issued", "agency=%s seq=%s kind=%s workflow=%s %s=%s step=%s",
-                  PQgetvalue (res, i, 0), PQgetvalue (res, i, 1), PQgetvalue (res, i, 2),
-                  PQgetvalue (res, i, 3), PQgetvalue (res, i, 4), PQgetvalue (res, i, 5),
-                  PQgetvalue (res, i, 6));
+                  log_q (PQgetvalue (res, i, 0)), log_q (PQgetvalue (res, i, 1)),
+                  log_q (PQgetvalue (res, i, 2)), log_q (PQgetvalue (res, i, 3)),
+                  PQgetvalue (res, i, 4), log_q (PQgetvalue (res, i, 5)),
+                  log_q (PQgetvalue (res, i, 6)));
     PQclear (res);
     return true;
 }
@@ -665,8 +668,8 @@ pinned_set (correlate_t *self, PGconn *conn, const char *digest)
         if (!set)
             log_warn ("an instance's original definition no longer loads; "
                       "the current one applies",
-                      "workflow=%s digest=%s problems=\"%s\"", PQgetvalue (res, 0, 0),
-                      digest, err);
+                      "workflow=%s digest=%s problems=%s", log_q (PQgetvalue (res, 0, 0)),
+                      log_q (digest), log_q (err));
     }
     PQclear (res);
     if (set) {
@@ -677,7 +680,8 @@ pinned_set (correlate_t *self, PGconn *conn, const char *digest)
                   digest);
         self->pinned[self->n_pinned++].set = set;
         log_info ("running instances keep their original definition",
-                  "workflow=%s digest=%s", workflow_set_get (set, 0)->name, digest);
+                  "workflow=%s digest=%s", log_q (workflow_set_get (set, 0)->name),
+                  log_q (digest));
     }
     return set;
 }
@@ -916,11 +920,11 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
     if (!good || !exec_ok (conn, "COMMIT", "commit correlation")) {
         db_exec (conn, "ROLLBACK", "rollback correlation");
         log_warn ("correlation page rolled back, will retry", "hub=%s events=%d",
-                  config->hub_id, taken);
+                  log_q (config->hub_id), taken);
         return -1;
     }
     if (taken)
-        log_debug ("correlated", "hub=%s events=%d keys=%zu", config->hub_id, taken,
+        log_debug ("correlated", "hub=%s events=%d keys=%zu", log_q (config->hub_id), taken,
                    n_keys);
     return taken;
 }
@@ -970,9 +974,9 @@ replan_after_calendar_change (PGconn *conn, const hub_config_t *config, int64_t 
     if (good && exec_ok (conn, "COMMIT", "commit calendar re-plan")) {
         if (res && !PQgetisnull (res, 0, 1))
             log_info ("calendar changed: deadlines re-planned",
-                      "hub=%s first_day=%s last_day=%s instances=%s", config->hub_id,
-                      PQgetvalue (res, 0, 1), PQgetvalue (res, 0, 2),
-                      PQgetvalue (res, 0, 0));
+                      "hub=%s first_day=%s last_day=%s instances=%s",
+                      log_q (config->hub_id), log_q (PQgetvalue (res, 0, 1)),
+                      log_q (PQgetvalue (res, 0, 2)), log_q (PQgetvalue (res, 0, 0)));
     }
     else
         db_exec (conn, "ROLLBACK", "rollback calendar re-plan");
@@ -989,7 +993,8 @@ warn_calendar_coverage (PGconn *conn, const hub_config_t *config)
         log_warn ("the working-day calendar does not cover the next 60 days: deadlines "
                   "there count weekends only and are marked provisional; load the "
                   "State Council's arrangement with 'hubctl calendar import FILE'",
-                  "hub=%s missing_years=\"%s\"", config->hub_id, PQgetvalue (res, 0, 0));
+                  "hub=%s missing_years=%s", log_q (config->hub_id),
+                  log_q (PQgetvalue (res, 0, 0)));
     PQclear (res);
 }
 
@@ -1018,9 +1023,9 @@ set_aside_head (PGconn *conn, const hub_config_t *config)
         2, NULL, p, NULL, NULL, 0);
     if (ok (res, "set aside an event") && PQntuples (res))
         log_error ("event set aside: it cannot be correlated",
-                   "hub=%s event=%s agency=%s case=%s reason=\"%s\"", config->hub_id,
-                   PQgetvalue (res, 0, 0), PQgetvalue (res, 0, 1), PQgetvalue (res, 0, 2),
-                   reason);
+                   "hub=%s event=%s agency=%s case=%s reason=%s", log_q (config->hub_id),
+                   log_q (PQgetvalue (res, 0, 0)), log_q (PQgetvalue (res, 0, 1)),
+                   log_q (PQgetvalue (res, 0, 2)), log_q (reason));
     PQclear (res);
 }
 
@@ -1072,8 +1077,8 @@ correlate_run (void *pipe, void *arg)
                 continue;
             if (migrate_apply (conn, err, sizeof err) < 0
                 || calendar_sync_seed (conn, err, sizeof err) < 0) {
-                log_warn ("correlation waits for the schema", "hub=%s error=\"%s\"",
-                          config->hub_id, err);
+                log_warn ("correlation waits for the schema", "hub=%s error=%s",
+                          log_q (config->hub_id), log_q (err));
                 PQfinish (conn);
                 conn = NULL;
                 continue;
@@ -1091,7 +1096,7 @@ correlate_run (void *pipe, void *arg)
             if (fresh) {
                 if (calendar && version != calendar_version)
                     log_info ("working-day calendar reloaded", "hub=%s version=%lld",
-                              config->hub_id, (long long) version);
+                              log_q (config->hub_id), (long long) version);
                 calendar_destroy (&calendar);
                 calendar = fresh;
                 calendar_version = version;
@@ -1100,8 +1105,8 @@ correlate_run (void *pipe, void *arg)
             }
             else {
                 /* no folding on a calendar known to be stale: again in a second */
-                log_warn ("could not load the working-day calendar", "hub=%s error=\"%s\"",
-                          config->hub_id, err);
+                log_warn ("could not load the working-day calendar", "hub=%s error=%s",
+                          log_q (config->hub_id), log_q (err));
                 if (!calendar || db_lost (conn)) { /* connect again, migrations first */
                     PQfinish (conn);
                     conn = NULL;
@@ -1138,8 +1143,8 @@ correlate_run (void *pipe, void *arg)
             if (backoff_ms > 30000)
                 backoff_ms = 30000;
             log_warn ("correlation failed, will retry", "hub=%s sqlstate=%s retry_ms=%ld",
-                      config->hub_id, s_last_sqlstate[0] ? s_last_sqlstate : "none",
-                      backoff_ms);
+                      log_q (config->hub_id),
+                      log_q (s_last_sqlstate[0] ? s_last_sqlstate : "none"), backoff_ms);
         }
         else if (n < 0 && page > 1)
             page = 1; /* find the event that fails, one at a time */

@@ -10,7 +10,8 @@ static void
 on_notice (void *arg, const char *message)
 {
     const char *thread = arg;
-    log_debug ("notice from PostgreSQL", "thread=\"%s\" notice=\"%s\"", thread, message);
+    log_debug ("notice from PostgreSQL", "thread=%s notice=%s", log_q (thread),
+               log_q (message));
 }
 
 PGconn *
@@ -33,8 +34,8 @@ db_connect (const hub_config_t *config, const char *application_name)
     if (PQstatus (conn) != CONNECTION_OK) {
         char msg[512];
         snprintf (msg, sizeof msg, "%s", PQerrorMessage (conn));
-        log_warn ("could not connect to PostgreSQL", "hub=%s thread=\"%s\" error=\"%s\"",
-                  config->hub_id, application_name, msg);
+        log_warn ("could not connect to PostgreSQL", "hub=%s thread=%s error=%s",
+                  log_q (config->hub_id), log_q (application_name), log_q (msg));
         PQfinish (conn);
         return NULL;
     }
@@ -49,8 +50,8 @@ db_exec (PGconn *conn, const char *sql, const char *what)
     bool ok =
         PQresultStatus (res) == PGRES_COMMAND_OK || PQresultStatus (res) == PGRES_TUPLES_OK;
     if (!ok)
-        log_warn ("statement failed", "what=\"%s\" error=\"%s\"", what,
-                  PQresultErrorMessage (res));
+        log_warn ("statement failed", "what=%s error=%s", log_q (what),
+                  log_q (PQresultErrorMessage (res)));
     PQclear (res);
     return ok;
 }

@@ -331,10 +331,9 @@ reject_event (pending_t *p, item_t *item, const codec_inbound_t *msg, size_t i,
     /* log and answer with the dead letter's UTF-8-safe copies */
     dead_letter_t *d = &p->batch->dls[p->batch->n_dls - 1];
     item->reason = dupf (d->reason);
-    log_warn ("event rejected",
-              "adapter=%s agency=%s event=%s case=%s code=%s reason=\"%s\"", d->sender,
-              d->agency ? d->agency : "", d->event_id ? d->event_id : "",
-              d->case_no ? d->case_no : "", error_code_name (code), d->reason);
+    log_warn ("event rejected", "adapter=%s agency=%s event=%s case=%s code=%s reason=%s",
+              log_q (d->sender), log_q (d->agency), log_q (d->event_id), log_q (d->case_no),
+              error_code_name (code), log_q (d->reason));
 }
 
 /* With CURVE, whether the key a batch came with may send it: an adapter
@@ -600,7 +599,8 @@ handle_heartbeat (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg,
                   "heartbeat as adapter \"%s\" of agency \"%s\" refused: the key is %s",
                   utf8_safe_copy (qa, sizeof qa, hb.adapter_id),
                   utf8_safe_copy (qg, sizeof qg, hb.agency), key_is);
-        log_warn ("heartbeat refused", "adapter=%s agency=%s reason=\"%s\"", qa, qg, why);
+        log_warn ("heartbeat refused", "adapter=%s agency=%s reason=%s",
+                  log_q (hb.adapter_id), log_q (hb.agency), log_q (why));
         size_t len;
         uint8_t *buf = codec_error_encode (0, ERR_AGENCY_MISMATCH, why, &len);
         send_to (self, zmq_msg_data ((zmq_msg_t *) peer), zmq_msg_size ((zmq_msg_t *) peer),
@@ -852,7 +852,7 @@ log_stats (ingest_t *self)
     log_info ("ingest stats",
               "hub=%s events=%llu stored=%llu duplicates=%llu rejected=%llu retried=%llu "
               "unreadable=%llu batches=%llu avg_commit_ms=%.2f store=%s",
-              self->config->hub_id, (unsigned long long) s->events,
+              log_q (self->config->hub_id), (unsigned long long) s->events,
               (unsigned long long) s->stored, (unsigned long long) s->duplicates,
               (unsigned long long) s->rejected, (unsigned long long) s->retried,
               (unsigned long long) s->unreadable, (unsigned long long) s->batches,
@@ -908,7 +908,7 @@ static int
 drain (ingest_t *self)
 {
     int64_t deadline = clock_mono_ms () + self->config->drain_timeout_ms;
-    log_info ("draining", "hub=%s pending_events=%zu", self->config->hub_id,
+    log_info ("draining", "hub=%s pending_events=%zu", log_q (self->config->hub_id),
               self->filling->batch->n_rows);
     while (clock_mono_ms () < deadline) {
         if (!self->inflight) {
@@ -921,7 +921,7 @@ drain (ingest_t *self)
             read_pipe (self);
     }
     log_error ("drain timed out: unacknowledged events stay with their adapters", "hub=%s",
-               self->config->hub_id);
+               log_q (self->config->hub_id));
     return -1;
 }
 
@@ -965,7 +965,8 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     handshake_log_t *handshakes = NULL, *control_handshakes = NULL;
     store_t *store = NULL;
     if (zmq_bind (self->pipe, STORE_PIPE) != 0) {
-        log_error ("could not bind the store pipe", "error=\"%s\"", zmq_strerror (errno));
+        log_error ("could not bind the store pipe", "error=%s",
+                   log_q (zmq_strerror (errno)));
         goto done;
     }
     /* the ZAP handler must be up before a CURVE socket binds: without one,
@@ -974,8 +975,8 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
         char err[1024];
         self->auth = auth_start (ctx, config, err, sizeof err);
         if (!self->auth) {
-            log_error ("refusing to start: no authorised keys", "hub=%s error=\"%s\"",
-                       config->hub_id, err);
+            log_error ("refusing to start: no authorised keys", "hub=%s error=%s",
+                       log_q (config->hub_id), log_q (err));
             goto done;
         }
         if (auth_server_socket (self->router, config, AUTH_DOMAIN_INGEST) != 0)
@@ -984,8 +985,9 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     /* handshakes that fail (plaintext or a wrong server key) leave a line */
     handshakes = handshake_log_start (ctx, self->router, "ingest", config->hub_id);
     if (zmq_bind (self->router, config->listen) != 0) {
-        log_error ("could not listen", "hub=%s endpoint=%s error=\"%s\"", config->hub_id,
-                   config->listen, zmq_strerror (errno));
+        log_error ("could not listen", "hub=%s endpoint=%s error=%s",
+                   log_q (config->hub_id), log_q (config->listen),
+                   log_q (zmq_strerror (errno)));
         goto done;
     }
     char bound[256] = "";
@@ -993,7 +995,7 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     zmq_getsockopt (self->router, ZMQ_LAST_ENDPOINT, bound, &bound_len);
     store = store_start (ctx, config, STORE_PIPE);
     if (!store) {
-        log_error ("could not start the store thread", "hub=%s", config->hub_id);
+        log_error ("could not start the store thread", "hub=%s", log_q (config->hub_id));
         goto done;
     }
     /* correlation and supervision: their own threads and connections; they
@@ -1022,8 +1024,8 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     }
     self->correlate_pipe = correlator ? correlate_pipe : NULL;
     log_info ("hub listening", "hub=%s endpoint=%s workflows=%zu security=%s",
-              config->hub_id, bound, workflow_set_count (set),
-              self->auth ? "curve" : "NONE (insecure)");
+              log_q (config->hub_id), log_q (bound), workflow_set_count (set),
+              log_q (self->auth ? "curve" : "NONE (insecure)"));
 
     void *control = NULL; /* REP socket for hubctl, when configured */
     strbuf_t control_reply;
@@ -1034,9 +1036,9 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
         control_handshakes = handshake_log_start (ctx, control, "control", config->hub_id);
         if ((self->auth && auth_server_socket (control, config, AUTH_DOMAIN_CONTROL) != 0)
             || zmq_bind (control, config->control) != 0) {
-            log_error ("could not open the control socket",
-                       "hub=%s endpoint=%s error=\"%s\"", config->hub_id, config->control,
-                       zmq_strerror (errno));
+            log_error ("could not open the control socket", "hub=%s endpoint=%s error=%s",
+                       log_q (config->hub_id), log_q (config->control),
+                       log_q (zmq_strerror (errno)));
             handshake_log_stop (&control_handshakes, control);
             zmq_close (control);
             control = NULL;
@@ -1044,8 +1046,8 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
             control_failed = true;
         }
         else
-            log_info ("control socket open", "hub=%s endpoint=%s", config->hub_id,
-                      config->control);
+            log_info ("control socket open", "hub=%s endpoint=%s", log_q (config->hub_id),
+                      log_q (config->control));
     }
     self->stats.hub_id = config->hub_id;
     self->stats.started_ms = clock_now_ms ();
@@ -1076,8 +1078,8 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
         if (n < 0) {
             if (zmq_errno () == EINTR)
                 continue;
-            log_error ("poll failed", "hub=%s error=\"%s\"", config->hub_id,
-                       zmq_strerror (zmq_errno ()));
+            log_error ("poll failed", "hub=%s error=%s", log_q (config->hub_id),
+                       log_q (zmq_strerror (zmq_errno ())));
             break;
         }
         if (items[0].revents & ZMQ_POLLIN)

@@ -48,8 +48,8 @@ main (int argc, char **argv)
                  problems);
         return 2;
     }
-    log_info ("workflow definitions loaded", "dir=%s workflows=%zu", config.workflows,
-              workflow_set_count (set));
+    log_info ("workflow definitions loaded", "dir=%s workflows=%zu",
+              log_q (config.workflows), workflow_set_count (set));
 
     struct sigaction sa;
     memset (&sa, 0, sizeof sa);
@@ -59,21 +59,23 @@ main (int argc, char **argv)
     signal (SIGPIPE, SIG_IGN);
 
     log_info ("hub starting", "hub=%s listen=%s batch_max=%d batch_wait_ms=%d security=%s",
-              config.hub_id, config.listen, config.batch_max, config.batch_wait_ms,
-              config.insecure ? "NONE" : "curve");
+              log_q (config.hub_id), log_q (config.listen), config.batch_max,
+              config.batch_wait_ms, config.insecure ? "NONE" : "curve");
     if (config.insecure)
         for (int i = 0; i < 3; i++) /* three lines, so that nobody misses it */
             log_warn ("INSECURE: --insecure is set: CURVE is off, traffic is plaintext and "
                       "any local process may send events for any agency and use the "
                       "control socket; for development on loopback only",
-                      "hub=%s listen=%s control=%s", config.hub_id, config.listen,
-                      *config.control ? config.control : "none");
+                      "hub=%s listen=%s control=%s", log_q (config.hub_id),
+                      log_q (config.listen),
+                      log_q (*config.control ? config.control : "none"));
     else
         log_info ("CURVE on", "hub=%s public_key=%s secret_key_file=%s authorised_keys=%s",
-                  config.hub_id, config.keypair.public_key, config.secret_key,
-                  config.authorised_keys);
+                  log_q (config.hub_id), log_q (config.keypair.public_key),
+                  log_q (config.secret_key), log_q (config.authorised_keys));
     rc = ingest_run (&config, set, &s_terminated);
-    log_info ("hub stopped", "hub=%s clean=%s", config.hub_id, rc == 0 ? "yes" : "no");
+    log_info ("hub stopped", "hub=%s clean=%s", log_q (config.hub_id),
+              rc == 0 ? "yes" : "no");
     workflow_set_destroy (&set);
     return rc == 0 ? 0 : 1;
 }

@@ -148,7 +148,8 @@ migrate_apply (PGconn *conn, char *err, size_t errlen)
             applied = -1;
             goto unlock;
         }
-        log_info ("schema migration applied", "version=%d name=%s", m->version, m->name);
+        log_info ("schema migration applied", "version=%d name=%s", m->version,
+                  log_q (m->name));
         applied++;
     }
 unlock:

@@ -101,8 +101,8 @@ load_head (PGconn *conn, chain_t *chain, bool quiet)
         "  ORDER BY seq DESC LIMIT 1) e ON true",
         1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
-        log_error ("could not read the head of the hash chain", "chain=%s error=\"%s\"",
-                   chain->chain_id, PQresultErrorMessage (res));
+        log_error ("could not read the head of the hash chain", "chain=%s error=%s",
+                   log_q (chain->chain_id), log_q (PQresultErrorMessage (res)));
         PQclear (res);
         return false;
     }
@@ -114,12 +114,12 @@ load_head (PGconn *conn, chain_t *chain, bool quiet)
     if (newest != recorded && !quiet)
         log_error ("hash chain head and stored rows disagree; run hubctl verify",
                    "chain=%s recorded_head_seq=%" PRId64 " newest_row_seq=%" PRId64,
-                   chain->chain_id, recorded, newest);
+                   log_q (chain->chain_id), recorded, newest);
     chain->seq = col == 2 ? newest : recorded;
     memset (chain->head, 0, DIGEST_LEN);
     if (chain->seq > 0 && !digest_from_hex (PQgetvalue (res, 0, col + 1), chain->head)) {
         log_error ("the head of the hash chain is damaged", "chain=%s seq=%" PRId64,
-                   chain->chain_id, chain->seq);
+                   log_q (chain->chain_id), chain->seq);
         PQclear (res);
         return false;
     }
@@ -127,7 +127,7 @@ load_head (PGconn *conn, chain_t *chain, bool quiet)
     chain->next_seq = chain->seq;
     memcpy (chain->next_head, chain->head, DIGEST_LEN);
     if (!quiet)
-        log_info ("hash chain loaded", "chain=%s seq=%" PRId64, chain->chain_id,
+        log_info ("hash chain loaded", "chain=%s seq=%" PRId64, log_q (chain->chain_id),
                   chain->seq);
     return true;
 }
@@ -142,8 +142,8 @@ open_session (const hub_config_t *config, chain_t *chain)
         return NULL;
     char err[1024];
     if (migrate_apply (conn, err, sizeof err) < 0) {
-        log_error ("database schema not usable", "hub=%s error=\"%s\"", config->hub_id,
-                   err);
+        log_error ("database schema not usable", "hub=%s error=%s", log_q (config->hub_id),
+                   log_q (err));
         PQfinish (conn);
         return NULL;
     }
@@ -163,7 +163,7 @@ store_migrate_once (const hub_config_t *config)
     char err[1024];
     int n = migrate_apply (conn, err, sizeof err);
     if (n < 0)
-        log_error ("schema migration failed", "error=\"%s\"", err);
+        log_error ("schema migration failed", "error=%s", log_q (err));
     else
         log_info ("schema up to date", "applied=%d version=%d", n,
                   migrate_latest_version ());
@@ -443,7 +443,7 @@ find_conflicts (PGconn *conn, batch_t *b, strbuf_t *scratch, char **error)
             batch_add_dead_letter (b, "", NULL, b->row_ids[r], NULL, NULL, ERR_CONFLICT,
                                    reason, b->copy.data + start, b->row_end[r] - start);
             log_warn ("event id reused for other content: refused (CONFLICT)",
-                      "event=%s differs=\"%s\"", b->row_ids[r], differs);
+                      "event=%s differs=%s", log_q (b->row_ids[r]), log_q (differs));
             break;
         }
     }
@@ -622,8 +622,8 @@ begin_batch (PGconn *conn, const batch_t *b, chain_t *chain, char **error)
         chain->warned_ms = now;
         log_error ("another writer advances this hub's hash chain (two hubs with one hub "
                    "id?); taking turns with it",
-                   "chain=%s seq=%" PRId64 " was=%" PRId64, chain->chain_id, chain->seq,
-                   seq);
+                   "chain=%s seq=%" PRId64 " was=%" PRId64, log_q (chain->chain_id),
+                   chain->seq, seq);
     }
     return STEP_OK;
 }
@@ -711,8 +711,8 @@ commit_row_by_row (PGconn *conn, batch_t *b, chain_t *chain, const char *hub_id)
             s = run (conn, "ROLLBACK TO SAVEPOINT onenet_row", &error);
             b->row_error[r] = row_error;
             b->row_code[r] = ERR_INVALID_FIELD;
-            log_warn ("event refused by the database", "event=%s error=\"%s\"",
-                      b->row_ids[r], row_error);
+            log_warn ("event refused by the database", "event=%s error=%s",
+                      log_q (b->row_ids[r]), log_q (row_error));
             batch_add_dead_letter (b, "", NULL, b->row_ids[r], NULL, NULL,
                                    ERR_INVALID_FIELD, row_error, b->copy.data + start,
                                    b->row_end[r] - start);
@@ -733,13 +733,12 @@ commit_row_by_row (PGconn *conn, batch_t *b, chain_t *chain, const char *hub_id)
     if (s == STEP_OK)
         s = run (conn, "COMMIT", &error);
     if (s == STEP_DATA_ERROR)
-        log_error ("batch could not be stored even row by row", "error=\"%s\"",
-                   error ? error : "");
+        log_error ("batch could not be stored even row by row", "error=%s", log_q (error));
     if (s == STEP_DATA_ERROR || s == STEP_CHAIN_CONFLICT)
         run (conn, "ROLLBACK", NULL);
     if (s == STEP_CHAIN_CONFLICT)
         log_error ("another writer holds this hub's hash chain (two hubs with one hub id?)",
-                   "chain=%s error=\"%s\"", chain->chain_id, error ? error : "");
+                   "chain=%s error=%s", log_q (chain->chain_id), log_q (error));
     free (error);
     return s;
 }
@@ -814,7 +813,7 @@ commit_batch (PGconn *conn, batch_t *b, id_index_t *index, chain_t *chain,
         s = commit_fast (conn, b, index, chain, hub_id, &error);
         if (s == STEP_DATA_ERROR) {
             log_warn ("batch refused by the database, retrying row by row",
-                      "rows=%zu error=\"%s\"", b->n_rows, error ? error : "");
+                      "rows=%zu error=%s", b->n_rows, log_q (error));
             chain_rewind (chain);
             for (size_t r = 0; r < b->n_rows; r++)
                 b->row_stored[r] = false;
@@ -823,8 +822,8 @@ commit_batch (PGconn *conn, batch_t *b, id_index_t *index, chain_t *chain,
         else if (s == STEP_CHAIN_CONFLICT)
             log_error ("another writer holds this hub's hash chain (two hubs with one hub "
                        "id?); reloading its head",
-                       "chain=%s seq=%" PRId64 " error=\"%s\"", chain->chain_id,
-                       chain->next_seq, error ? error : "");
+                       "chain=%s seq=%" PRId64 " error=%s", log_q (chain->chain_id),
+                       chain->next_seq, log_q (error));
         free (error);
         if (s == STEP_CHAIN_CONFLICT) {
             chain->shared = true; /* from now on read the head under the lock */
@@ -875,13 +874,13 @@ store_run (void *pipe, void *arg)
                 backoff_ms = 100;
                 last_ok = clock_mono_ms ();
                 if (announced != 'U')
-                    log_info ("store available", "hub=%s", config->hub_id);
+                    log_info ("store available", "hub=%s", log_q (config->hub_id));
                 send_status (pipe, announced = 'U');
             }
             else {
                 if (announced != 'D') {
                     log_warn ("store unavailable, acknowledgements stopped",
-                              "hub=%s retry_ms=%d", config->hub_id, backoff_ms);
+                              "hub=%s retry_ms=%d", log_q (config->hub_id), backoff_ms);
                     send_status (pipe, announced = 'D');
                 }
                 next_try = clock_mono_ms () + backoff_ms;
@@ -932,7 +931,7 @@ store_run (void *pipe, void *arg)
         else {
             log_warn ("store unavailable: lost the PostgreSQL connection, batch not "
                       "stored, acknowledgements stopped",
-                      "hub=%s rows=%zu", config->hub_id, b->n_rows);
+                      "hub=%s rows=%zu", log_q (config->hub_id), b->n_rows);
             PQfinish (conn);
             conn = NULL;
             next_try = 0;

@@ -62,26 +62,28 @@ mark (PGconn *conn, const hub_config_t *config, bool overdue)
               "FROM marked m JOIN workflow_instances i ON i.id = m.instance_id";
     PGresult *res = PQexec (conn, sql);
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
-        log_warn ("supervision query failed", "hub=%s error=\"%s\"", config->hub_id,
-                  PQresultErrorMessage (res));
+        log_warn ("supervision query failed", "hub=%s error=%s", log_q (config->hub_id),
+                  log_q (PQresultErrorMessage (res)));
         PQclear (res);
         return -1;
     }
     int n = PQntuples (res);
     for (int i = 0; i < n; i++) {
         long long secs = atoll (PQgetvalue (res, i, 5));
+        char due[80];
+        snprintf (due, sizeof due, "%s +08", PQgetvalue (res, i, 4));
         if (overdue)
             log_warn ("step overdue (督办)",
-                      "agency=%s step=%s workflow=%s key=%s due=\"%s +08\" late_s=%lld",
-                      PQgetvalue (res, i, 0), PQgetvalue (res, i, 1),
-                      PQgetvalue (res, i, 2), PQgetvalue (res, i, 3),
-                      PQgetvalue (res, i, 4), secs);
+                      "agency=%s step=%s workflow=%s key=%s due=%s late_s=%lld",
+                      log_q (PQgetvalue (res, i, 0)), log_q (PQgetvalue (res, i, 1)),
+                      log_q (PQgetvalue (res, i, 2)), log_q (PQgetvalue (res, i, 3)),
+                      log_q (due), secs);
         else
             log_info ("step nearing its deadline",
-                      "agency=%s step=%s workflow=%s key=%s due=\"%s +08\" left_s=%lld",
-                      PQgetvalue (res, i, 0), PQgetvalue (res, i, 1),
-                      PQgetvalue (res, i, 2), PQgetvalue (res, i, 3),
-                      PQgetvalue (res, i, 4), -secs);
+                      "agency=%s step=%s workflow=%s key=%s due=%s left_s=%lld",
+                      log_q (PQgetvalue (res, i, 0)), log_q (PQgetvalue (res, i, 1)),
+                      log_q (PQgetvalue (res, i, 2)), log_q (PQgetvalue (res, i, 3)),
+                      log_q (due), -secs);
     }
     PQclear (res);
     return n;
@@ -100,17 +102,17 @@ expire_unmatched (PGconn *conn, const hub_config_t *config)
               "  AND u.key_value = due.key_value "
               "RETURNING u.agency, u.event_type, u.event_id, u.key_kind, u.key_value");
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
-        log_warn ("expiry query failed", "hub=%s error=\"%s\"", config->hub_id,
-                  PQresultErrorMessage (res));
+        log_warn ("expiry query failed", "hub=%s error=%s", log_q (config->hub_id),
+                  log_q (PQresultErrorMessage (res)));
         PQclear (res);
         return -1;
     }
     int n = PQntuples (res);
     for (int i = 0; i < n; i++)
         log_warn ("unmatched event expired: no workflow took it in time",
-                  "agency=%s event_type=%s event=%s %s=%s", PQgetvalue (res, i, 0),
-                  PQgetvalue (res, i, 1), PQgetvalue (res, i, 2), PQgetvalue (res, i, 3),
-                  PQgetvalue (res, i, 4));
+                  "agency=%s event_type=%s event=%s %s=%s", log_q (PQgetvalue (res, i, 0)),
+                  log_q (PQgetvalue (res, i, 1)), log_q (PQgetvalue (res, i, 2)),
+                  PQgetvalue (res, i, 3), log_q (PQgetvalue (res, i, 4)));
     PQclear (res);
     return n;
 }
@@ -156,9 +158,10 @@ supervise_run (void *pipe, void *arg)
                 break;
             }
             if (n + w + x > 0)
-                log_info (
-                    "supervision sweep", "hub=%s overdue=%d warnings=%d expired=%d ms=%.1f",
-                    config->hub_id, n, w, x, (double) (clock_mono_us () - t0) / 1000.0);
+                log_info ("supervision sweep",
+                          "hub=%s overdue=%d warnings=%d expired=%d ms=%.1f",
+                          log_q (config->hub_id), n, w, x,
+                          (double) (clock_mono_us () - t0) / 1000.0);
             n = n > w ? n : w;
             n = n > x ? n : x;
         } while (n >= atoi (CLAIM_LIMIT));

@@ -20,6 +20,9 @@ Fixtures:
 
 Helpers importable by tests (``from conftest import ...``):
   build_path(name), free_port(), Proc, wait_until(predicate, timeout)
+  parse_logfmt(line) -> dict, parse_log(text) -> [dict] (the programs' log
+      lines read back; Proc.log_records() and Proc.wait_for_record(pred)
+      read a process's output that way)
   start_hub(procs, db, port=None, extra=()) -> Proc (waits for "store
       available"; has .port, .endpoint), start_adapter(procs, port, outbox,
       agency=, adapter_id=, stdin=path|"pipe"|None, spool=, once=True),
@@ -93,6 +96,84 @@ def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):
         if time.monotonic() >= deadline:
             raise TimeoutError(f"{what} not reached within {timeout} s")
         time.sleep(interval)
+
+
+_LOGFMT_ESCAPES = {ord('"'): b'"', ord("\\"): b"\\", ord("t"): b"\t", ord("n"): b"\n",
+                   ord("r"): b"\r"}
+
+
+def parse_logfmt(line):
+    """The fields of one logfmt line (str or bytes, without its newline) as
+    a dict in line order, read by the rules the programs write: key=value
+    pairs separated by spaces; a value bare (no space, '"', '=' or control
+    byte), or in double quotes with \\" \\\\ \\t \\n \\r and \\xNN escapes.
+    A value's bytes are decoded as UTF-8, a byte that is not UTF-8 kept as
+    a surrogate (errors="surrogateescape"), so that value.encode("utf-8",
+    "surrogateescape") gives back exactly the bytes logged. Raises
+    ValueError on anything else, a key given twice included (a line made
+    to carry a second msg= or level= is not one line's fields)."""
+    if isinstance(line, str):
+        line = line.encode("utf-8", "surrogateescape")
+    fields, i, n = {}, 0, len(line)
+
+    def fail(why):
+        raise ValueError(f"not logfmt ({why} at byte {i}): {line!r}")
+    while i < n:
+        if line[i] == 0x20:
+            i += 1
+            continue
+        start = i
+        while i < n and line[i] not in b' ="' and line[i] >= 0x20:
+            i += 1
+        key = line[start:i].decode("utf-8", "surrogateescape")
+        if not key or i == n or line[i] != ord("="):
+            fail("expected key=")
+        i += 1
+        value = bytearray()
+        if i < n and line[i] == ord('"'):
+            i += 1
+            while True:
+                if i == n:
+                    fail("unterminated quoted value")
+                c = line[i]
+                if c == ord('"'):
+                    i += 1
+                    break
+                if c == ord("\\"):
+                    e = line[i + 1] if i + 1 < n else None
+                    if e in _LOGFMT_ESCAPES:
+                        value += _LOGFMT_ESCAPES[e]
+                        i += 2
+                    elif e == ord("x") and re.fullmatch(rb"[0-9A-Fa-f]{2}", line[i + 2:i + 4]):
+                        value.append(int(line[i + 2:i + 4], 16))
+                        i += 4
+                    else:
+                        fail("bad escape")
+                elif c < 0x20 or c == 0x7F:
+                    fail("raw control byte in a quoted value")
+                else:
+                    value.append(c)
+                    i += 1
+            if i < n and line[i] != 0x20:
+                fail("text after a closing quote")
+        else:
+            while i < n and line[i] != 0x20:
+                if line[i] in b'"=' or line[i] < 0x20 or line[i] == 0x7F:
+                    fail("'\"', '=' or a control byte in a bare value")
+                value.append(line[i])
+                i += 1
+        if key in fields:
+            fail(f"key {key} given twice")
+        fields[key] = value.decode("utf-8", "surrogateescape")
+    return fields
+
+
+def parse_log(text):
+    """Every line of TEXT (str or bytes) through parse_logfmt: a list of
+    dicts. Raises ValueError naming the first line that is not logfmt."""
+    if isinstance(text, str):
+        text = text.encode("utf-8", "surrogateescape")
+    return [parse_logfmt(line) for line in text.split(b"\n") if line]
 
 
 def with_dbname(conninfo, dbname):
@@ -324,6 +405,29 @@ class Proc:
     def log(self):
         """Everything the process wrote so far: stdout, then stderr."""
         return self.stdout() + self.stderr()
+
+    def log_records(self):
+        """The output so far (stdout, then stderr) read as logfmt lines:
+        a list of dicts (parse_log). Raises ValueError on a line that is
+        not logfmt; a line still being written is left for the next call."""
+        try:
+            data = Path(self.stdout_path).read_bytes() + Path(self.stderr_path).read_bytes()
+        except OSError:
+            data = b""
+        return parse_log(data[:data.rfind(b"\n") + 1])
+
+    def wait_for_record(self, predicate, timeout=10.0, what="a log line"):
+        """Waits until a log line (a dict, see log_records) satisfies
+        PREDICATE; returns the first that does. Fails early if the process
+        exits first."""
+        def found():
+            exited = self.popen.poll() is not None
+            hit = next((r for r in self.log_records() if predicate(r)), None)
+            if hit is None and exited:
+                raise AssertionError(f"{self.name} exited ({self.popen.returncode}) "
+                                     f"before logging {what}:\n{self.log()[-4000:]}")
+            return hit
+        return wait_until(found, timeout, what=f"{what} in {self.name}")
 
     def wait_for_log(self, pattern, timeout=10.0):
         """Wait until PATTERN (a regex) appears in the output; return the

@@ -294,9 +294,11 @@ def test_status_warns_when_the_calendar_runs_out(db, procs, tmp_path):
         assert f"calendar: WARNING: no official arrangement for " \
                f"{', '.join(map(str, missing))}" in r.stdout, r.stdout
         # and the hub said so in its log when it started
-        hub.wait_for_log(r'msg="the working-day calendar does not cover the next 60 days'
-                         r'.*missing_years="' + ", ".join(map(str, missing)) + '"',
-                         timeout=30)
+        hub.wait_for_record(
+            lambda r: r["msg"].startswith("the working-day calendar does not cover the "
+                                          "next 60 days")
+            and r["missing_years"] == ", ".join(map(str, missing)),
+            timeout=30, what="the coverage warning")
     for y in missing:
         hubctl(db, "calendar", "import",
                write_notice(tmp_path / f"{y}.json", y, [("元旦", f"{y}-01-01", True)]))

@@ -150,6 +150,52 @@ s_round_trip (const char *value, size_t len, const char *name)
 
 #define ROUND_TRIP(s) s_round_trip ((s), sizeof (s) - 1, #s)
 
+/*  A line whose fields do not fit: the fields that do are written whole,
+    the rest are dropped and the line ends in truncated=true, so it still
+    reads as logfmt. SHORT fields a=... come before two values of control
+    bytes, each near 4 KiB once escaped.  */
+static void
+s_too_long (int n_short, const char *name)
+{
+    static char control[LOG_Q_MAX];
+    memset (control, 1, sizeof control);
+    char path[] = "/tmp/test_log_XXXXXX";
+    int fd = mkstemp (path);
+    CHECK (fd >= 0);
+    fflush (stderr);
+    int saved = dup (STDERR_FILENO);
+    dup2 (fd, STDERR_FILENO);
+    if (n_short)
+        log_warn ("event rejected", "a=one b=\"two words\" case=%s reason=%s",
+                  log_qn (control, sizeof control), log_qn (control, sizeof control));
+    else
+        log_warn ("event rejected", "case=%s reason=%s", log_qn (control, sizeof control),
+                  log_qn (control, sizeof control));
+    dup2 (saved, STDERR_FILENO);
+    close (saved);
+    static char line[16384];
+    lseek (fd, 0, SEEK_SET);
+    ssize_t got = read (fd, line, sizeof line - 1);
+    close (fd);
+    unlink (path);
+    line[got > 0 ? got : 0] = '\0';
+    CHECK_MSG (got > 0 && got <= 4096 && strchr (line, '\n') == line + got - 1, name);
+    static field_t fields[16];
+    int n = s_parse (line, fields, 16);
+    CHECK_MSG (n == 5 + n_short, name);
+    if (n != 5 + n_short)
+        return;
+    CHECK_MSG (STREQ (fields[3].value, "event rejected"), name);
+    if (n_short)
+        CHECK_MSG (STREQ (fields[4].key, "a") && STREQ (fields[4].value, "one")
+                       && STREQ (fields[5].key, "b")
+                       && STREQ (fields[5].value, "two words"),
+                   name);
+    CHECK_MSG (STREQ (fields[n - 1].key, "truncated")
+                   && STREQ (fields[n - 1].value, "true"),
+               name);
+}
+
 int
 main (void)
 {
@@ -185,6 +231,10 @@ main (void)
     size_t qlen = strlen (q);
     CHECK (qlen <= LOG_Q_MAX + 5 && memcmp (q + qlen - 4, "...\"", 4) == 0);
     CHECK ((qlen - 5) % 3 == 0);
+
+    /* fields past the line's 4 KiB are dropped whole */
+    s_too_long (0, "no field fits");
+    s_too_long (2, "two short fields fit");
 
     /* the ring: LOG_Q_SLOTS values in one call stay distinct */
     const char *slots[LOG_Q_SLOTS];
