@@ -2,6 +2,7 @@
     correlation key (or the one instance asked for by its id): a header
     line, the steps with their deadlines and how late they were, and the
     events behind the instance in the order they happened. */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,14 +15,30 @@ usage (void)
     printf (
         "Usage: hubctl show KEY-or-ID\n\n"
         "Shows one case as a timeline. KEY-or-ID is a workflow instance id (digits,\n"
-        "as listed by 'hubctl workflows') or a correlation key value: a unit number,\n"
-        "a credit code, an application number ... For each instance of that key:\n"
+        "as listed by 'hubctl workflows'), a correlation key value (a unit number,\n"
+        "a credit code, an application number ...), any agency's own case number\n"
+        "(a land registry acceptance number, a tax document number ...) or an event\n"
+        "id. For each instance it finds:\n"
         "  a header   workflow, instance number, state, started, ended, definition\n"
         "  its steps  agency, required, ready, due, done, and 'late by': done - due\n"
         "             when done after its deadline, now - due when not done and past it\n"
         "  its events when they happened, agency, type, case number, event id\n"
         "Times are Beijing time. With 'hubctl --json show', one object per instance\n"
         "with \"steps\" and \"events\" arrays.\n");
+}
+
+/* True for the text form of a UUID (an event id), in either case. */
+static bool
+looks_like_uuid (const char *s)
+{
+    if (strlen (s) != 36)
+        return false;
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !isxdigit ((unsigned char) s[i]))
+            return false;
+    }
+    return true;
 }
 
 /* Explains on stderr that no instance has ARG as id or key, and what the
@@ -32,16 +49,29 @@ explain_not_found (PGconn *conn, const char *arg, bool digits)
     fprintf (stderr,
              "hubctl show: no workflow instance with %s '%s'; list them with "
              "'hubctl workflows' (filter with --key, --type, --since).\n",
-             digits ? "id or key" : "key", arg);
+             digits ? "id, key, case number or event id" : "key, case number or event id",
+             arg);
     const char *params[1] = {arg};
     PGresult *res = hubctl_query (
         conn, "look for parked events",
-        "SELECT count(*) FROM unmatched_events WHERE key_value = $1", 1, params);
+        "SELECT count(*) FROM public.unmatched_events WHERE key_value = $1", 1, params);
     if (res && strcmp (PQgetvalue (res, 0, 0), "0") != 0)
         fprintf (stderr,
                  "%s event(s) with this key are parked, waiting for their workflow to "
                  "start: see 'hubctl unmatched --key %s'.\n",
                  PQgetvalue (res, 0, 0), arg);
+    PQclear (res);
+    const char *ev_params[2] = {arg, looks_like_uuid (arg) ? arg : NULL};
+    res = hubctl_query (conn, "look for events with this case number or id",
+                        "SELECT count(*), string_agg(DISTINCT agency, ', ') "
+                        "FROM public.events WHERE case_no = $1 OR event_id = $2::uuid",
+                        2, ev_params);
+    if (res && strcmp (PQgetvalue (res, 0, 0), "0") != 0)
+        fprintf (stderr,
+                 "%s stored event(s) of %s carry this case number or event id, but no "
+                 "workflow instance holds them (yet): their workflow has not started, or "
+                 "they are not part of one; see 'hubctl unmatched'.\n",
+                 PQgetvalue (res, 0, 0), PQgetvalue (res, 0, 1));
     PQclear (res);
 }
 
@@ -159,16 +189,19 @@ cmd_show (const hubctl_options_t *options, int argc, char **argv)
     PGconn *conn = hubctl_connect (options);
     if (!conn)
         return HUBCTL_FAILURE;
-    const char *params[2] = {digits ? arg : NULL, arg};
+    const char *params[3] = {digits ? arg : NULL, arg, looks_like_uuid (arg) ? arg : NULL};
     PGresult *instances = hubctl_query (
         conn, "read the workflow instances",
         "SELECT i.id, i.workflow, i.instance_no, i.key_kind, i.key_value AS key, i.state, "
         "  to_char(i.started_at, " HUBCTL_MINUTE ") AS started, "
         "  to_char(i.ended_at, " HUBCTL_MINUTE ") AS ended, i.version, i.digest, "
         "  i.events AS event_count "
-        "FROM workflow_instances i WHERE i.id = $1::bigint OR i.key_value = $2 "
+        "FROM public.workflow_instances i WHERE i.id = $1::bigint OR i.key_value = $2 "
+        "  OR i.id IN (SELECT ie.instance_id FROM public.instance_events ie "
+        "    JOIN public.events e ON e.event_id = ie.event_id "
+        "    WHERE e.case_no = $2 OR e.event_id = $3::uuid) "
         "ORDER BY i.started_at, i.workflow, i.instance_no, i.id",
-        2, params);
+        3, params);
     int rc = HUBCTL_FAILURE;
     if (instances && PQntuples (instances) == 0)
         explain_not_found (conn, arg, digits);

@@ -171,6 +171,22 @@ main (int argc, char **argv)
     }
     int at = optind;
     const char *name = argv[at];
+    /* --json may also follow the command ('hubctl show 110 --json'): taken
+       out here, before the command reads its own options (not after "--") */
+    int kept = at + 1;
+    for (int i = at + 1; i < argc; i++) {
+        if (strcmp (argv[i], "--") == 0) {
+            while (i < argc)
+                argv[kept++] = argv[i++];
+            break;
+        }
+        if (strcmp (argv[i], "--json") == 0)
+            options.json = true;
+        else
+            argv[kept++] = argv[i];
+    }
+    argc = kept;
+    argv[argc] = NULL;
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (strcmp (commands[i].name, name) == 0) {
             optind = 0; /* each command parses its own arguments with getopt */

@@ -17,3 +17,7 @@ COMMENT ON VIEW analytics.event_numbers IS
     'every number attribute of every event, one per row, as an exact numeric';
 
 GRANT SELECT ON analytics.event_numbers TO onenet_operator, onenet_analyst;
+
+-- A case found by the number people know: hubctl show takes any agency's
+-- case number without knowing which agency gave it.
+CREATE INDEX events_case_no ON events (case_no);

@@ -156,6 +156,19 @@ def test_show_a_property_transfer_by_unit_and_by_id(pb, db, procs, hub_client):
     data = hubctl(db, "show", str(pt_id), json_out=True).data
     assert len(data) == 1 and data[0]["id"] == pt_id and data[0]["key"] == unit
 
+    # by the numbers people know: the land registry's own case number (one
+    # number for the unit's transfer and mortgage registrations: both
+    # instances), the tax bureau's (the transfer only), an event id in upper
+    # case; --json after the command as well as before
+    by_land = json.loads(hubctl(db, "show", case["accepted"].case_no, "--json").stdout)
+    assert [d["id"] for d in by_land] == [pt_id, mr_id]
+    tax = next(e for e in events if e.agency == "tax")
+    assert [d["id"] for d in hubctl(db, "show", tax.case_no, json_out=True).data] == [pt_id]
+    by_event = json.loads(hubctl(db, "show", case["filed"].event_id.upper(), "--json").stdout)
+    assert sorted(d["id"] for d in by_event) == sorted([pt_id, mr_id])
+    out = hubctl(db, "show", "彭不动产受〔2020〕第999999号", expect=1)
+    assert "no workflow instance with key, case number or event id" in out.stderr
+
 
 # ---------------------------------------------------------------- overdue
 
@@ -324,14 +337,19 @@ def test_not_found_usage_and_help(pb, db, procs, hub_client):
 
     res = hubctl(db, "show", unit_number(5400), expect=1)
     assert res.stdout == ""
-    assert f"no workflow instance with key '{unit_number(5400)}'" in res.stderr
+    assert f"no workflow instance with key, case number or event id '{unit_number(5400)}'" \
+        in res.stderr
     assert "hubctl workflows" in res.stderr
     res = hubctl(db, "show", "987654", expect=1)
-    assert "no workflow instance with id or key '987654'" in res.stderr
+    assert "no workflow instance with id, key, case number or event id '987654'" in res.stderr
     res = hubctl(db, "--json", "show", parked, expect=1)
     assert res.stdout == ""
     assert "1 event(s) with this key are parked" in res.stderr
     assert f"hubctl unmatched --key {parked}" in res.stderr
+    # by the tax bureau's own case number: stored, but in no instance yet
+    paid = dict(pt_case(pb, parked, mortgage=False))["paid"]
+    res = hubctl(db, "show", paid.case_no, expect=1)
+    assert "1 stored event(s) of tax carry this case number or event id" in res.stderr
     # a database that cannot be reached is a failure, said as such
     res = hubctl("postgresql://onenet@127.0.0.1:1/none", "overdue", expect=1)
     assert "could not connect" in res.stderr and "--db" in res.stderr
