@@ -48,7 +48,8 @@ CASES, SEED = 120, int(os.environ.get("ONENET_ANALYTICS_SEED") or 11)
 # the questions of the supervision office (issue 5) that must have an answer
 REQUIRED_EXAMPLES = {"worst-agency-last-month", "transfer-duration", "power-bottleneck",
                      "open-backlog"}
-MASKED = re.compile(r"(^|_)(name|id_no|phone)$", re.I)
+MASKED = re.compile(r"(^|_)(name|id_no|phone|address|account_no)$|^(location)$", re.I)
+PUBLIC_NAMES = re.compile(r"^(enterprise|bank)_name$", re.I)
 
 
 # ---------------------------------------------------------------- helpers
@@ -115,13 +116,17 @@ def mask(name, value):
         return value
     text = value if isinstance(value, str) else json.dumps(value)
     kind = MASKED.search(name)
-    if not kind:
+    if not kind or PUBLIC_NAMES.match(name):
         return value
-    kind = kind.group(2).lower()
+    kind = (kind.group(2) or kind.group(3)).lower()
     if kind == "name":
         return text[:1] + "*" if text else ""
     if kind == "id_no":
         return text[:6] + "********" + text[-4:] if len(text) == 18 else "*" * len(text)
+    if kind in ("address", "location"):
+        return text[:6] + "****" if len(text) > 6 else "*" * len(text)
+    if kind == "account_no":
+        return "*" * (len(text) - 4) + text[-4:] if len(text) > 4 else "*" * len(text)
     return text[:3] + "****" + text[-4:] if len(text) >= 11 else "*" * len(text)
 
 
@@ -331,18 +336,20 @@ def test_analyst_sees_personal_data_masked(county, analyst):
         "SELECT event_id, attrs FROM analytics.events")}
     assert set(seen) == set(raw)
     masked_keys = set()
-    ids, phones, names = set(), set(), set()
+    ids, phones, names, addresses, accounts = set(), set(), set(), set(), set()
     for eid, attrs in raw.items():
         want = {k: mask(k, v) for k, v in attrs.items()}
         assert seen[eid] == want, f"event {eid}: {seen[eid]} instead of {want}"
         for k, v in attrs.items():
-            if MASKED.search(k):
+            if MASKED.search(k) and not PUBLIC_NAMES.match(k):
                 masked_keys.add(k)
-                kind = MASKED.search(k).group(2)
-                {"id_no": ids, "phone": phones, "name": names}[kind].add(v)
+                m = MASKED.search(k)
+                kind = (m.group(2) or m.group(3)).lower()
+                {"id_no": ids, "phone": phones, "name": names, "address": addresses,
+                 "location": addresses, "account_no": accounts}[kind].add(v)
     # the day's personal data is there to be masked
-    assert {"buyer_name", "buyer_id_no", "phone", "seller_id_no",
-            "borrower_id_no"} <= masked_keys, masked_keys
+    assert {"buyer_name", "buyer_id_no", "phone", "seller_id_no", "borrower_id_no",
+            "address", "location", "account_no"} <= masked_keys, masked_keys
     assert all(len(i) == 18 for i in ids) and len(ids) > 20
     # nothing of it, in any value the analyst reads of events and instances:
     # each value is checked on its own (identifiers such as event UUIDs and
@@ -360,6 +367,8 @@ def test_analyst_sees_personal_data_masked(county, analyst):
         assert not leaked, f"analytics.{view} shows {leaked[:3]}"
         leaked = sorted(v for v in names if len(v) >= 2 and v in values)
         assert not leaked, f"analytics.{view} shows names {leaked[:3]}"
+        leaked = sorted(v for v in addresses | accounts if len(v) > 6 and v in values)
+        assert not leaked, f"analytics.{view} shows addresses or accounts {leaked[:3]}"
     # the id number keeps its region code and last four
     some = analyst.query("""SELECT attrs->>'buyer_id_no' AS id, attrs->>'phone' AS phone,
                                    attrs->>'buyer_name' AS name
@@ -382,12 +391,17 @@ def test_mask_functions(analyst):
         "Contact_Phone": "0954-701234", "holder_id_no": "640425870312001", "name": "",
         "legal_rep_name": "王伟", "area_m2": 96, "has_gas": True, "note": None,
         "location": "彭阳县白阳镇兴彭路12号", "id_no": 64042519870312001,
-        "enterprise_name": "彭阳县白阳兴盛商贸有限公司"}, ensure_ascii=False),))
+        "enterprise_name": "彭阳县白阳兴盛商贸有限公司", "bank_name": "中国农业银行彭阳县支行",
+        "address": "彭阳县", "mail_address": "彭阳县城阳乡杨坪村3组", "account_no": "P123456789",
+        "water_account_no": "1234"}, ensure_ascii=False),))
     assert row["m"] == {
         "buyer_name": "马*", "buyer_id_no": "640425********001X", "phone": "139****5678",
         "Contact_Phone": "095****1234", "holder_id_no": "*" * 15,
         "name": "", "legal_rep_name": "王*", "area_m2": 96, "has_gas": True, "note": None,
-        "location": "彭阳县白阳镇兴彭路12号", "id_no": "*" * 17, "enterprise_name": "彭*"}
+        "location": "彭阳县白阳镇****", "id_no": "*" * 17,
+        "enterprise_name": "彭阳县白阳兴盛商贸有限公司", "bank_name": "中国农业银行彭阳县支行",
+        "address": "***", "mail_address": "彭阳县城阳乡****", "account_no": "******6789",
+        "water_account_no": "****"}
     assert row["arr"] == [1, 2] and row["nul"] is None
     # the examples of docs/analytics.md's "Functions" section
     row, = analyst.query("""SELECT analytics.mask_attrs('{"buyer_name": "马建军",
