@@ -23,8 +23,12 @@ hubctl_connect (const hubctl_options_t *options)
         PQfinish (conn);
         return NULL;
     }
-    /* operators read Beijing time: every timestamptz prints in it */
-    PGresult *res = PQexec (conn, "SET TIME ZONE 'Asia/Shanghai'");
+    /* operators read Beijing time: every timestamptz prints in it; and the
+       onenet tables are the ones in public, whatever the role's search_path
+       says (an analyst's puts the masked views of analytics first) */
+    PGresult *res = PQexec (conn, "SET TIME ZONE 'Asia/Shanghai'; "
+                                  "SELECT pg_catalog.set_config('search_path', "
+                                  "'public, pg_catalog', false)");
     PQclear (res);
     return conn;
 }
@@ -41,6 +45,10 @@ hubctl_query (PGconn *conn, const char *what, const char *sql, int n,
     if (strstr (PQresultErrorMessage (res), "does not exist"))
         fprintf (stderr,
                  "Is this an onenet database? Apply the schema with 'hubctl migrate'.\n");
+    else if (strstr (PQresultErrorMessage (res), "permission denied"))
+        fprintf (stderr, "hubctl reads the onenet tables: connect as an operator (a role "
+                         "granted onenet_operator), not as an analyst, whose role reads the "
+                         "analytics views only.\n");
     PQclear (res);
     return NULL;
 }

@@ -653,3 +653,23 @@ def test_migration_creates_missing_role_and_reruns(county):
         admin.close()
     assert scalar(county.db, "SELECT count(*) FROM pg_roles "
                              "WHERE rolname = 'onenet_analyst'") == 1
+
+
+def test_hubctl_as_analyst_says_so(county, analyst):
+    """An analyst whose search_path puts analytics first runs hubctl verify:
+    hubctl still reads the onenet tables (not the views of the same name),
+    is refused by PostgreSQL, and says to connect as an operator, not that
+    the schema is missing."""
+    admin = county.pg.connect()
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'ALTER ROLE "{analyst.name}" SET search_path = analytics, public')
+    finally:
+        admin.close()
+    conninfo = (f"host=127.0.0.1 port={county.pg.port} dbname={county.db.dbname} "
+                f"user={analyst.name} password={analyst.password}")
+    res = subprocess.run([build_path("hubctl"), "--db", conninfo, "verify"],
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1, res
+    assert "permission denied for table" in res.stderr, res.stderr
+    assert "connect as an operator" in res.stderr and "hubctl migrate" not in res.stderr
