@@ -21,6 +21,7 @@
 #include "store.h"
 #include "supervise.h"
 #include "validate.h"
+#include "vocabulary.h"
 
 #define STORE_PIPE         "inproc://onenet-store"
 #define CORRELATE_PIPE     "inproc://onenet-correlate"
@@ -866,8 +867,9 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
               self->auth ? "curve" : "NONE (insecure)");
 
     void *control = NULL; /* REP socket for hubctl, when configured */
-    strbuf_t control_reply;
+    strbuf_t control_reply, vocabulary;
     strbuf_init (&control_reply);
+    strbuf_init (&vocabulary);
     if (*config->control) {
         control = zmq_socket (ctx, ZMQ_REP);
         zmq_setsockopt (control, ZMQ_LINGER, &linger, sizeof linger);
@@ -881,9 +883,13 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
             *terminated = 1; /* an operator asked for it: do not run without */
             control_failed = true;
         }
-        else
+        else {
             log_info ("control socket open", "hub=%s endpoint=%s", config->hub_id,
                       config->control);
+            /* the definitions and settings never change while the hub runs */
+            vocabulary_json (config, set, &vocabulary);
+            self->stats.vocabulary = vocabulary.data;
+        }
     }
     self->stats.hub_id = config->hub_id;
     self->stats.started_ms = clock_now_ms ();
@@ -946,6 +952,8 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     if (control)
         zmq_close (control);
     strbuf_free (&control_reply);
+    self->stats.vocabulary = NULL;
+    strbuf_free (&vocabulary);
     rc = drain (self);
     log_stats (self);
     zmq_send (correlate_pipe, "", 0, 0);
