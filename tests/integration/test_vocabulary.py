@@ -4,7 +4,8 @@ Against a running hub (its control socket) the listing must be exactly
 what the hub accepts: every listed type is STORED, an unlisted one is
 REJECTED and named nowhere in the list, and the hub's own refusal names
 the same list. The expectations for a few agencies are written by hand
-from workflows/*.yaml."""
+from workflows/*.yaml. docs/vocabulary.md must hold what the definitions
+give (tests/vocabulary-doc.sh regenerates it)."""
 import json
 import re
 import shutil
@@ -46,6 +47,10 @@ POLICE = ["seal.made"]
 # The hub's default agencies, sorted.
 AGENCIES = ["approval", "bank", "gas", "heat", "land", "market", "police", "power",
             "social", "tax", "water"]
+
+BEGIN = "<!-- BEGIN generated vocabulary"
+END = "<!-- END generated vocabulary -->"
+
 
 def hubctl(*args, json_out=False):
     argv = [build_path("hubctl")] + (["--json"] if json_out else []) + list(args)
@@ -167,6 +172,46 @@ def test_vocabulary_of_a_running_hub(pb, db, procs, hub_client, tmp_path):
     r = hubctl("workflows", "--vocabulary", "--control", control, "--timeout", "1")
     assert r.returncode == 1 and r.stdout == ""
     assert "does not answer" in r.stderr and "--dir" in r.stderr
+
+
+def generated_part(text):
+    """The lines between the BEGIN and END markers, without the blank lines
+    that frame them."""
+    lines = text.splitlines()
+    (begin,) = [i for i, line in enumerate(lines) if line.startswith(BEGIN)]
+    end = lines.index(END)
+    return "\n".join(lines[begin + 1:end]).strip("\n") + "\n"
+
+
+def test_doc_table_is_what_the_definitions_give(tmp_path):
+    """docs/vocabulary.md holds the Markdown listing of the shipped
+    definitions; a changed definition without a regenerated table fails."""
+    doc = (ROOT / "docs" / "vocabulary.md").read_text()
+    r = hubctl("workflows", "--vocabulary", "--markdown", "--dir", str(ROOT / "workflows"))
+    assert r.returncode == 0, r.stderr
+    assert generated_part(doc) == r.stdout, (
+        "docs/vocabulary.md is out of date: run tests/vocabulary-doc.sh")
+    assert "### `land`" in r.stdout and "| `transfer.accepted` | `property_transfer` |" \
+        in r.stdout
+    # the regeneration script agrees, and changes nothing
+    env = {"ONENET_BUILD": build_path(""), "PATH": "/usr/bin:/bin"}
+    r = subprocess.run([str(ROOT / "tests" / "vocabulary-doc.sh"), "--check"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert (ROOT / "docs" / "vocabulary.md").read_text() == doc
+
+    # a definition that names one more type gives another table
+    changed = tmp_path / "workflows"
+    shutil.copytree(ROOT / "workflows", changed)
+    pt = changed / "property_transfer.yaml"
+    pt.write_text(pt.read_text().replace(
+        "  - {agency: land, event: transfer.withdrawn}",
+        "  - {agency: land, event: transfer.withdrawn}\n"
+        "  - {agency: land, event: transfer.revoked}"))
+    r = hubctl("workflows", "--vocabulary", "--markdown", "--dir", str(changed))
+    assert r.returncode == 0, r.stderr
+    assert "| `transfer.revoked` | `property_transfer` | cancels the instance |" in r.stdout
+    assert generated_part(doc) != r.stdout
 
 
 def test_definitions_on_disk_that_a_hub_would_refuse(tmp_path):
