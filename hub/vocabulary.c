@@ -186,7 +186,8 @@ vocabulary_json (const hub_config_t *config, const workflow_set_t *set, strbuf_t
             type_list_add_refs (&list, agency, def->cancels_on, def->n_cancels_on);
         }
         extras_of (config->extra_event_types, agency, &list, NULL, NULL);
-        qsort (list.types, list.n, sizeof *list.types, compare_text);
+        if (list.n) /* qsort must not be handed NULL, even for nothing */
+            qsort (list.types, list.n, sizeof *list.types, compare_text);
         strbuf_puts (out, a ? ",{\"agency\":" : "{\"agency\":");
         strbuf_json_string (out, agency);
         strbuf_puts (out, ",\"event_types\":[");
