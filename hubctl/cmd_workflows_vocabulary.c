@@ -2,8 +2,9 @@
     and what it does in each workflow. From a running hub (its control
     socket answers "vocabulary", built from the definitions it loaded and
     its extra-event-types) or, with --dir or --hub-config, from definitions
-    on disk loaded as a hub would load them. Both go through vocabulary.h,
-    so the listing is the hub's own check, never a hand-kept list. */
+    on disk loaded as a hub would load them. Either way the hub's own code
+    (vocabulary.h) derives it from the definitions: never a hand-kept
+    list. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,9 +30,10 @@ usage (void)
         "listed in the hub's extra-event-types are stored but may do nothing; an\n"
         "agency with no types has every event refused. Sorted by agency, then event\n"
         "type.\n"
-        "  (default)     ask the running hub's control socket (its 'control' setting;\n"
-        "                default %s, or $ONENET_HUB_CONTROL): exactly what it\n"
-        "                accepts now\n"
+        "  (default)     ask the running hub (its control socket): exactly what it\n"
+        "                accepts now, with its own definitions and settings\n"
+        "  --control ENDPOINT  the hub's 'control' setting (default %s,\n"
+        "                or $ONENET_HUB_CONTROL); --timeout S to wait (default 3)\n"
         "  --dir DIR     instead, load the definitions in DIR as a hub would, with the\n"
         "                hub's default agencies and no extra-event-types (or those of\n"
         "                --hub-config): what a hub started so would accept\n"
