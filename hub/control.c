@@ -1,4 +1,5 @@
-/*  control: live figures for hubctl status and metrics, see control.h. */
+/*  control: live figures for hubctl status and metrics, and the agencies'
+    vocabulary for hubctl workflows --vocabulary; see control.h. */
 #include "control.h"
 
 #include <stdio.h>
@@ -144,8 +145,12 @@ control_answer (const hub_status_t *status, const char *request, size_t len,
         status_json (status, reply);
     else if (len == 7 && memcmp (request, "metrics", 7) == 0)
         status_prometheus (status, reply);
+    else if (len == 10 && memcmp (request, "vocabulary", 10) == 0)
+        strbuf_puts (reply, status->vocabulary ? status->vocabulary
+                                               : "{\"error\":\"no vocabulary\"}");
     else
         strbuf_puts (reply, "{\"error\":\"unknown request: ask \\\"status\\\", "
-                            "\\\"metrics\\\" or \\\"reload-keys\\\"\"}");
+                            "\\\"metrics\\\", \\\"vocabulary\\\" or "
+                            "\\\"reload-keys\\\"\"}");
     return CONTROL_ANSWERED;
 }

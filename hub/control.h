@@ -7,13 +7,17 @@
                    the batch being filled
         "metrics"  the same figures in the Prometheus text exposition
                    format (version 0.0.4), for the monitoring operators run
+        "vocabulary"  JSON: every agency's event types, and what each does
+                   in each workflow (vocabulary.h), as this hub accepts
+                   them: from its definitions and extra-event-types
         "reload-keys"  re-read the authorised-keys file now (auth.h); the
                    answer says how many keys it holds and what was skipped
     Anything else is answered {"error": "..."}. Answering costs no database
-    round trip: the figures are the ingest thread's own counters.
+    round trip: the figures are the ingest thread's own counters, and the
+    vocabulary is built once, when the socket opens.
 
     With CURVE (the default) only operator keys connect (auth.h): a
-    read-only key may ask status and metrics; commands that change
+    read-only key may ask status, metrics and vocabulary; commands that change
     something (reload-keys) need a read-write key, and a read-only one is
     answered {"error": "refused: ..."}. */
 #ifndef ONENET_CONTROL_H
@@ -49,6 +53,7 @@ typedef struct {
     double events_per_s;                   /* events read per second, last few seconds */
     size_t pending_rows;                   /* events in the batch being filled */
     bool committing;                       /* a batch is at the store now */
+    const char *vocabulary;                /* the "vocabulary" answer (vocabulary.h) */
 } hub_status_t;
 
 /* Counts one commit of us microseconds into the histogram. */
@@ -57,7 +62,7 @@ void control_count_commit (hub_status_t *status, int64_t us);
 /* What the operator asking may do. */
 typedef enum {
     CONTROL_NONE,      /* nothing (no operator identity) */
-    CONTROL_READ_ONLY, /* status and metrics */
+    CONTROL_READ_ONLY, /* status, metrics and vocabulary */
     CONTROL_READ_WRITE /* and commands */
 } control_rights_t;
 

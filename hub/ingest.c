@@ -22,6 +22,7 @@
 #include "store.h"
 #include "supervise.h"
 #include "validate.h"
+#include "vocabulary.h"
 
 #define STORE_PIPE         "inproc://onenet-store"
 #define CORRELATE_PIPE     "inproc://onenet-correlate"
@@ -1028,8 +1029,9 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
               log_q (self->auth ? "curve" : "NONE (insecure)"));
 
     void *control = NULL; /* REP socket for hubctl, when configured */
-    strbuf_t control_reply;
+    strbuf_t control_reply, vocabulary;
     strbuf_init (&control_reply);
+    strbuf_init (&vocabulary);
     if (*config->control) {
         control = zmq_socket (ctx, ZMQ_REP);
         zmq_setsockopt (control, ZMQ_LINGER, &linger, sizeof linger);
@@ -1045,9 +1047,13 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
             *terminated = 1; /* an operator asked for it: do not run without */
             control_failed = true;
         }
-        else
+        else {
             log_info ("control socket open", "hub=%s endpoint=%s", log_q (config->hub_id),
                       log_q (config->control));
+            /* the definitions and settings never change while the hub runs */
+            vocabulary_json (config, set, &vocabulary);
+            self->stats.vocabulary = vocabulary.data;
+        }
     }
     self->stats.hub_id = config->hub_id;
     self->stats.started_ms = clock_now_ms ();
@@ -1112,6 +1118,8 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
         zmq_close (control);
     }
     strbuf_free (&control_reply);
+    self->stats.vocabulary = NULL;
+    strbuf_free (&vocabulary);
     rc = drain (self);
     log_stats (self);
     /* a word to stop, only to a thread that runs (a PAIR with no peer

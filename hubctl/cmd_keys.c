@@ -39,11 +39,12 @@ usage (void)
         "add, list and retire edit the hub's authorised-keys file AUTH (--file, else\n"
         "authorised-keys in [hubctl] of --config, else $ONENET_AUTHORISED_KEYS); the\n"
         "hub re-reads it within a second. An adapter key speaks for one agency as one\n"
-        "adapter; a read-only operator key may ask status and metrics, a read-write\n"
-        "one may also give commands (reload-keys) and replay. retire keeps the line\n"
-        "with retired=TIME: the key is refused from its next connection on. reload\n"
-        "asks the hub to re-read the file now (a read-write operator key). A Z85 key\n"
-        "may start with '-': give it as --key KEY (or after --).\n\n"
+        "adapter; a read-only operator key may ask status, metrics and the\n"
+        "vocabulary, a read-write one may also give commands (reload-keys) and\n"
+        "replay. retire keeps the line with retired=TIME: the key is refused from\n"
+        "its next connection on. reload asks the hub to re-read the file now (a\n"
+        "read-write operator key). A Z85 key may start with '-': give it as\n"
+        "--key KEY (or after --).\n\n"
         "Rotation: generate a new pair; add its public key; switch the adapter to the\n"
         "new file and restart it; retire the old key. Both keys work in between.\n");
 }

@@ -1,4 +1,5 @@
-/*  hubctl workflows: list workflow instances, filtered and paged. */
+/*  hubctl workflows: list workflow instances, filtered and paged; with
+    --vocabulary, the agencies' event types (cmd_workflows_vocabulary.c). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,8 @@ usage (void)
         "Usage: hubctl workflows [--type NAME] [--state STATE] [--agency AGENCY]\n"
         "                        [--overdue] [--key VALUE] [--since DATE] [--until DATE]\n"
         "                        [--limit N] [--offset N]\n\n"
+        "       hubctl workflows --vocabulary [--markdown]\n"
+        "                        [--control ENDPOINT | --dir DIR]\n\n"
         "Lists workflow instances, newest first.\n"
         "  --type      workflow name, e.g. property_transfer\n"
         "  --state     open, suspended, completed, rejected or cancelled\n"
@@ -20,7 +23,10 @@ usage (void)
         "  --overdue   only instances with a step past its deadline, not done\n"
         "  --key       the correlation key value (unit number, credit code, ...)\n"
         "  --since, --until  started on or after / before this date (YYYY-MM-DD, Beijing)\n"
-        "  --limit N   rows per page (default 50), --offset N to page on\n");
+        "  --limit N   rows per page (default 50), --offset N to page on\n\n"
+        "With --vocabulary, lists instead every event type each agency may send and\n"
+        "what it does in each workflow, as the hub accepts them (see\n"
+        "'hubctl workflows --vocabulary --help').\n");
 }
 
 int
@@ -40,6 +46,9 @@ cmd_workflows (const hubctl_options_t *options, int argc, char **argv)
     const char *type = NULL, *state = NULL, *agency = NULL, *key = NULL, *since = NULL,
                *until = NULL, *limit = "50", *offset = "0";
     const char *overdue = "false";
+    for (int i = 1; i < argc; i++)
+        if (strcmp (argv[i], "--vocabulary") == 0)
+            return cmd_workflows_vocabulary (options, argc, argv);
     int c;
     while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {

@@ -57,6 +57,11 @@ PGresult *hubctl_query (PGconn *conn, const char *what, const char *sql, int n,
    prints as "-" in tables and null in JSON. */
 void hubctl_print (const hubctl_options_t *options, PGresult *res);
 
+/* Prints the aligned table hubctl_print prints, of cols columns named by
+   header and rows rows of cells (row-major; a NULL cell prints as "-"). */
+void hubctl_print_table (const char *const *header, int cols, const char *const *cells,
+                         int rows);
+
 /* Row r of a query result as a JSON object, and the whole result as an
    array of them: numbers, booleans and null typed, columns whose name ends
    in "_json" embedded as JSON (under the name without "_json"). */
@@ -103,6 +108,8 @@ char *hubctl_ask_hub (const hubctl_options_t *options, const char *endpoint,
 int cmd_status (const hubctl_options_t *options, int argc, char **argv);
 int cmd_metrics (const hubctl_options_t *options, int argc, char **argv);
 int cmd_workflows (const hubctl_options_t *options, int argc, char **argv);
+/* hubctl workflows --vocabulary (cmd_workflows hands it over) */
+int cmd_workflows_vocabulary (const hubctl_options_t *options, int argc, char **argv);
 int cmd_show (const hubctl_options_t *options, int argc, char **argv);
 int cmd_overdue (const hubctl_options_t *options, int argc, char **argv);
 int cmd_deadletters (const hubctl_options_t *options, int argc, char **argv);

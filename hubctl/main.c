@@ -61,7 +61,8 @@ on_ini (void *user, const char *section, const char *name, const char *value)
 static const hubctl_command_t commands[] = {
     {"status", cmd_status, "is the hub up: events/s, commit latency, adapters, backlog"},
     {"metrics", cmd_metrics, "the hub's counters and latency histogram (Prometheus text)"},
-    {"workflows", cmd_workflows, "list workflow instances (filters, paging)"},
+    {"workflows", cmd_workflows,
+     "list workflow instances; --vocabulary: what each agency may send"},
     {"show", cmd_show, "one case as a timeline: steps, deadlines, events"},
     {"overdue", cmd_overdue, "the supervision list (督办): late steps, worst first"},
     {"deadletters", cmd_deadletters, "events the hub refused, with their reasons"},

@@ -154,19 +154,37 @@ hubctl_print (const hubctl_options_t *options, PGresult *res)
         json_decref (array);
         return;
     }
+    const char **header = calloc ((size_t) cols + 1, sizeof *header);
+    const char **cells = calloc ((size_t) rows * (size_t) cols + 1, sizeof *cells);
+    if (!header || !cells)
+        abort ();
+    for (int c = 0; c < cols; c++)
+        header[c] = PQfname (res, c);
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            cells[r * cols + c] = PQgetisnull (res, r, c) ? NULL : PQgetvalue (res, r, c);
+    hubctl_print_table (header, cols, cells, rows);
+    free (header);
+    free (cells);
+}
+
+void
+hubctl_print_table (const char *const *header, int cols, const char *const *cells, int rows)
+{
     int *width = calloc ((size_t) cols + 1, sizeof *width);
     if (!width)
         abort ();
     for (int c = 0; c < cols; c++) {
-        width[c] = display_width (PQfname (res, c));
+        width[c] = display_width (header[c]);
         for (int r = 0; r < rows; r++) {
-            int w = PQgetisnull (res, r, c) ? 1 : display_width (PQgetvalue (res, r, c));
+            const char *cell = cells[r * cols + c];
+            int w = cell ? display_width (cell) : 1;
             if (w > width[c])
                 width[c] = w;
         }
     }
     for (int c = 0; c < cols; c++) {
-        print_padded (PQfname (res, c), width[c], c == cols - 1);
+        print_padded (header[c], width[c], c == cols - 1);
         fputs (c == cols - 1 ? "\n" : "  ", stdout);
     }
     for (int c = 0; c < cols; c++) {
@@ -176,8 +194,8 @@ hubctl_print (const hubctl_options_t *options, PGresult *res)
     }
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) {
-            print_padded (PQgetisnull (res, r, c) ? "-" : PQgetvalue (res, r, c), width[c],
-                          c == cols - 1);
+            const char *cell = cells[r * cols + c];
+            print_padded (cell ? cell : "-", width[c], c == cols - 1);
             fputs (c == cols - 1 ? "\n" : "  ", stdout);
         }
     printf ("(%d row%s)\n", rows, rows == 1 ? "" : "s");

@@ -223,10 +223,10 @@ main (void)
     CHECK (STREQ (log_q ("房"), "房"));
 
     /* long values are cut at a character, never inside one */
-    static char long_value[3 * LOG_Q_MAX];
-    for (size_t i = 0; i + 3 <= sizeof long_value; i += 3)
+    static char long_value[3 * LOG_Q_MAX + 1]; /* and its NUL */
+    for (size_t i = 0; i + 3 < sizeof long_value; i += 3)
         memcpy (long_value + i, "县", 3);
-    s_round_trip (long_value, sizeof long_value, "3 KiB of CJK");
+    s_round_trip (long_value, sizeof long_value - 1, "3 KiB of CJK");
     const char *q = log_q (long_value);
     size_t qlen = strlen (q);
     CHECK (qlen <= LOG_Q_MAX + 5 && memcmp (q + qlen - 4, "...\"", 4) == 0);
