@@ -725,6 +725,8 @@ codec_tasks_encode (const task_t *tasks, size_t n, size_t *len)
         items[i].payload_json = W (t->payload_json);
         items[i].ready_at_ms = t->ready_at_ms;
         items[i].due_at_ms = t->due_at_ms;
+        items[i].withdrawn = t->withdrawn;
+        items[i].withdrawn_reason = W (t->withdrawn ? t->withdrawn_reason : "");
         ptrs[i] = &items[i];
     }
     Onenet__V1__TaskBatch batch = ONENET__V1__TASK_BATCH__INIT;
@@ -841,4 +843,6 @@ codec_outbound_task (const codec_outbound_t *self, size_t i, task_t *task)
     task->payload_json = t->payload_json;
     task->ready_at_ms = t->ready_at_ms;
     task->due_at_ms = t->due_at_ms;
+    task->withdrawn = t->withdrawn;
+    task->withdrawn_reason = t->withdrawn_reason;
 }

@@ -195,6 +195,8 @@ typedef struct {
     const char *payload_json; /* the case's attributes, JSON object text */
     int64_t ready_at_ms;      /* when it arose */
     int64_t due_at_ms;        /* the step's deadline, 0 if none */
+    bool withdrawn;           /* the case no longer calls for it */
+    const char *withdrawn_reason; /* why, "" when not withdrawn */
 } task_t;
 
 uint8_t *codec_ack_encode (uint64_t batch_seq, const event_ack_t *acks, size_t n,

@@ -404,6 +404,58 @@ issue_tasks (PGconn *conn, page_t *p, const char *id_list)
     return true;
 }
 
+/* Withdraws the tasks of the page's instances that the folded case no
+   longer calls for, and reinstates those it calls for again: a task
+   stands while its step is required, ready, not done by its agency by the
+   time it became ready, and the run neither ended before that nor was
+   superseded; the same rule issue_tasks issues by. So the tasks that stand
+   are the same in every arrival order; a withdrawn one keeps its row and
+   its seq, with when and why. */
+static bool
+withdraw_tasks (PGconn *conn, const char *id_list)
+{
+    const char *tp[1] = {id_list};
+    PGresult *res = NULL;
+    if (!run_params (
+            conn,
+            "WITH judged AS (SELECT t.id, CASE "
+            "    WHEN s.instance_id IS NULL OR NOT s.required "
+            "      THEN 'the step is no longer required' "
+            "    WHEN i.state = 'superseded' "
+            "      THEN 'its run was merged into another by a refold' "
+            "    WHEN s.ready_at IS NULL THEN 'the step is no longer ready' "
+            "    WHEN s.completed_at <= s.ready_at "
+            "      THEN 'the agency had done the step before it was ready' "
+            "    WHEN i.ended_at <= s.ready_at "
+            "      THEN 'the case ended before the step was ready' END AS why "
+            "  FROM public.tasks t "
+            "  JOIN public.workflow_instances i ON i.id = t.instance_id "
+            "  LEFT JOIN public.workflow_steps s ON s.instance_id = t.instance_id "
+            "    AND s.step = t.step "
+            "  WHERE t.instance_id = ANY ($1::bigint[])) "
+            "UPDATE public.tasks t SET "
+            "  withdrawn_at = CASE WHEN j.why IS NULL THEN NULL ELSE now() END, "
+            "  withdrawn_reason = j.why "
+            "FROM judged j WHERE t.id = j.id "
+            "  AND (j.why IS NULL) <> (t.withdrawn_at IS NULL) "
+            "RETURNING t.agency, t.seq, t.kind, t.workflow, t.key_kind, t.key_value, t.step, "
+            "  t.withdrawn_reason",
+            1, tp, "withdraw tasks", &res))
+        return false;
+    for (int i = 0; i < PQntuples (res); i++) {
+        bool withdrawn = !PQgetisnull (res, i, 7);
+        log_info (withdrawn ? "task withdrawn" : "task reinstated",
+                  "agency=%s seq=%s kind=%s workflow=%s %s=%s step=%s reason=%s",
+                  log_q (PQgetvalue (res, i, 0)), log_q (PQgetvalue (res, i, 1)),
+                  log_q (PQgetvalue (res, i, 2)), log_q (PQgetvalue (res, i, 3)),
+                  PQgetvalue (res, i, 4), log_q (PQgetvalue (res, i, 5)),
+                  log_q (PQgetvalue (res, i, 6)),
+                  log_q (withdrawn ? PQgetvalue (res, i, 7) : "the case calls for it again"));
+    }
+    PQclear (res);
+    return true;
+}
+
 /* Writes the page: instances, their steps and events, breaches made or
    disproved by the new due times, surplus runs, parked events. */
 static bool
@@ -596,7 +648,13 @@ page_flush (PGconn *conn, page_t *p)
             "  overdue_at = NULL, warned_at = NULL FROM gone WHERE s.instance_id = gone.id "
             "  RETURNING 1), "
             "evs AS (DELETE FROM instance_events ie USING gone "
-            "  WHERE ie.instance_id = gone.id RETURNING 1) "
+            "  WHERE ie.instance_id = gone.id RETURNING 1), "
+            /* its tasks keep their seq, withdrawn: the run that took its
+               events issues what the case still calls for */
+            "tks AS (UPDATE tasks t SET withdrawn_at = now(), withdrawn_reason = "
+            "  'its run was merged into an earlier one when its case was read again' "
+            "  FROM gone WHERE t.instance_id = gone.id AND t.withdrawn_at IS NULL "
+            "  RETURNING 1) "
             "UPDATE breaches b SET withdrawn_at = now(), withdrawn_reason = "
             "  'the run was merged into an earlier one when its case was read again' "
             "FROM gone WHERE b.instance_id = gone.id AND b.withdrawn_at IS NULL",
@@ -619,7 +677,7 @@ page_flush (PGconn *conn, page_t *p)
             "ON CONFLICT (event_id, key_kind, key_value) DO NOTHING",
             U_COUNT + 2, up, "park unmatched events", NULL);
     if (good)
-        good = issue_tasks (conn, p, id_list);
+        good = issue_tasks (conn, p, id_list) && withdraw_tasks (conn, id_list);
     strbuf_free (&id_array);
     return good;
 }

@@ -760,8 +760,9 @@ fetch_tasks (PGconn *conn, batch_t *b)
             conn,
             "SELECT seq, agency, kind, workflow, step, key_kind, key_value, payload::text, "
             "(extract(epoch FROM ready_at) * 1000)::bigint, "
-            "coalesce((extract(epoch FROM due_at) * 1000)::bigint, 0) "
-            "FROM tasks WHERE agency = $1 AND seq > $2 ORDER BY seq LIMIT 200",
+            "coalesce((extract(epoch FROM due_at) * 1000)::bigint, 0), "
+            "withdrawn_at IS NOT NULL, coalesce(withdrawn_reason, '') "
+            "FROM public.tasks WHERE agency = $1 AND seq > $2 ORDER BY seq LIMIT 200",
             2, NULL, params, NULL, NULL, 0);
         if (PQresultStatus (res) != PGRES_TUPLES_OK) {
             /* the batch is committed: its acks go out; the adapter asks
@@ -790,6 +791,8 @@ fetch_tasks (PGconn *conn, batch_t *b)
                 t->payload_json = PQgetvalue (res, r, 7);
                 t->ready_at_ms = atoll (PQgetvalue (res, r, 8));
                 t->due_at_ms = atoll (PQgetvalue (res, r, 9));
+                t->withdrawn = *PQgetvalue (res, r, 10) == 't';
+                t->withdrawn_reason = PQgetvalue (res, r, 11);
             }
             h->tasks_msg = codec_tasks_encode (tasks, (size_t) n, &h->tasks_len);
             free (tasks);

@@ -13,14 +13,16 @@
    (NULL: all), $2 only the undelivered ones. DELIVERED is the SQL of the
    delivered column, over the boolean r.taken. */
 #define TASKS_SQL(delivered)                                                               \
-    "SELECT agency, seq, kind, workflow, key, step, created, delivered, due FROM ("        \
+    "SELECT agency, seq, kind, workflow, key, step, created, delivered, due, withdrawn "   \
+    "FROM ("                                                                               \
     "  SELECT r.agency, r.seq, r.kind, r.workflow, r.key_value AS key, r.step, "           \
     "    to_char(r.created_at, " HUBCTL_MINUTE ") AS created, " delivered                  \
     " AS delivered, "                                                                      \
-    "    to_char(r.due_at, " HUBCTL_MINUTE ") AS due "                                     \
-    "  FROM (SELECT t.*, EXISTS (SELECT 1 FROM adapters a WHERE a.agency = t.agency "      \
-    "          AND a.task_cursor >= t.seq) AS taken "                                      \
-    "        FROM tasks t WHERE $1::text IS NULL OR t.agency = $1) r "                     \
+    "    to_char(r.due_at, " HUBCTL_MINUTE ") AS due, "                                    \
+    "    r.withdrawn_reason AS withdrawn "                                                 \
+    "  FROM (SELECT t.*, EXISTS (SELECT 1 FROM public.adapters a "                         \
+    "          WHERE a.agency = t.agency AND a.task_cursor >= t.seq) AS taken "            \
+    "        FROM public.tasks t WHERE $1::text IS NULL OR t.agency = $1) r "              \
     "  WHERE NOT ($2::boolean AND r.taken) "                                               \
     "  ORDER BY r.created_at DESC, r.id DESC LIMIT $3::int) recent "                       \
     "ORDER BY agency, seq"
@@ -35,6 +37,9 @@ usage (void)
             "  created    when it was issued; due: the step's deadline then\n"
             "  delivered  yes once an adapter of the agency has taken it (its\n"
             "             task_cursor, see 'hubctl adapters', is at or past seq)\n"
+            "  withdrawn  why, when the case no longer calls for the task (a late\n"
+            "             event showed the step done before it was ready, the case\n"
+            "             ended first); it keeps its seq and is delivered marked so\n"
             "then per agency: tasks issued, the highest cursor of its adapters, and\n"
             "how many are pending.\n"
             "  --agency   only this agency's tasks\n"

@@ -65,3 +65,13 @@ AS $$
     END
     FROM (SELECT attr_value #>> '{}' AS t) AS v
 $$;
+
+-- A task the folded case no longer calls for is withdrawn, never deleted:
+-- an event that arrived late showed the agency had done the step before it
+-- was ready, or that the case ended first. The task keeps its seq (the
+-- agency's stream stays gap-free) and is delivered marked withdrawn; when
+-- a later fold calls for it again, it is reinstated.
+ALTER TABLE tasks ADD COLUMN withdrawn_at timestamptz;
+ALTER TABLE tasks ADD COLUMN withdrawn_reason text;
+COMMENT ON COLUMN tasks.withdrawn_at IS
+    'when the folded case stopped calling for the task; NULL while it stands';

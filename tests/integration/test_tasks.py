@@ -308,3 +308,73 @@ def test_every_arrival_order_gives_one_outcome_tasks_included(pb, db, procs, hub
     for agency in ("power", "water"):
         assert [r[0] for r in query(db, "SELECT seq FROM tasks WHERE agency = %s "
                                         "ORDER BY seq", (agency,))] == list(range(1, 26))
+
+
+def test_task_withdrawn_when_a_late_event_shows_the_step_done_before_it_was_ready(
+        pb, db, procs, hub_client):
+    """The power company transferred the account at 09:00, an hour before the
+    land registration (10:00), but its event arrives after the
+    registration's. On the registration the hub issues power a task (the
+    step is ready and not done, as far as it knows); the late event shows
+    the step was done before it was ready, which in occurrence order calls
+    for no task: the task is withdrawn, keeping its seq, with the reason,
+    and delivered marked withdrawn. The tasks that stand are the same as
+    for the same events delivered in the order they happened (water's
+    only)."""
+    hub = start_wf_hub(procs, db)
+    client = hub_client(hub.endpoint)
+
+    def standing(unit):
+        return query(db, "SELECT agency, kind, step, ready_at FROM tasks "
+                         "WHERE key_value = %s AND withdrawn_at IS NULL ORDER BY agency",
+                     (unit,))
+
+    early_power = {}
+    for n, unit in ((1, unit_number(7101)), (2, unit_number(7102))):
+        case = dict(pt_case(pb, unit, mortgage=False))
+        case["power"] = case_event(pb, "power", "account.transferred", unit,
+                                   bj_ms(2020, 9, 29, 9, 0), {})
+        early_power[unit] = case
+    # unit 1: in the order things happened; unit 2: power's event last
+    a, b = early_power.values()
+    send(client, [a[k] for k in ("accepted", "assessed", "paid", "power", "registered",
+                                 "water")])
+    send(client, [b[k] for k in ("accepted", "assessed", "paid", "registered")])
+    wait_drained(db)
+    assert [r[0] for r in standing(b["accepted"].keys[0].value)] == ["power", "water"]
+    send(client, [b["power"], b["water"]])
+    wait_drained(db)
+    ua, ub = (c["accepted"].keys[0].value for c in (a, b))
+    assert [r[0] for r in standing(ua)] == ["water"]
+    assert [r[:3] for r in standing(ub)] == [r[:3] for r in standing(ua)]
+    assert [r[3] for r in standing(ub)] == [r[3] for r in standing(ua)]
+    withdrawn = query(db, "SELECT agency, seq, withdrawn_reason FROM tasks "
+                          "WHERE withdrawn_at IS NOT NULL")
+    assert withdrawn == [("power", 1, "the agency had done the step before it was ready")]
+    # the power stream stays gap-free: seq 1 stays, withdrawn, and is delivered so
+    assert [r[0] for r in query(db, "SELECT seq FROM tasks WHERE agency = 'power'")] == [1]
+    hub.wait_for_log(r'msg="task withdrawn".*agency=power seq=1 ')
+    c = hub_client(hub.endpoint)
+    msg = c.pb.AdapterMessage()
+    msg.heartbeat.adapter_id = "power-it"
+    msg.heartbeat.agency = "power"
+    msg.heartbeat.takes_tasks = True
+    c.send(msg)
+    got = []
+    while not got:
+        reply = c.recv(timeout=15)
+        if reply.WhichOneof("body") == "tasks":
+            got = list(reply.tasks.tasks)
+    assert [(t.seq, t.withdrawn, t.withdrawn_reason) for t in got] == [
+        (1, True, "the agency had done the step before it was ready")]
+    # and operators see it so
+    import json
+    import subprocess
+
+    from conftest import build_path
+    r = subprocess.run([build_path("hubctl"), "--db", db, "--json", "tasks", "--agency",
+                        "power"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    listed = json.loads(r.stdout)["tasks"]
+    assert [(t["seq"], t["withdrawn"]) for t in listed] == [
+        (1, "the agency had done the step before it was ready")]

@@ -717,9 +717,11 @@ s_test_tasks (void)
     task_t in[2] = {
         {1, "power", "account.transfer", "property_transfer", "power_transferred",
          KEY_UNIT_NUMBER, "640425001002GB00123F00010001",
-         "{\"has_mortgage\":false,\"buyer_name\":\"马\"}", 1600000000000, 1600100000000},
+         "{\"has_mortgage\":false,\"buyer_name\":\"马\"}", 1600000000000, 1600100000000,
+         false, ""},
         {2, "power", "account.transfer", "property_transfer", "power_transferred",
-         KEY_UNIT_NUMBER, "640425001002GB00124F00010002", "{}", 1600000001000, 0}};
+         KEY_UNIT_NUMBER, "640425001002GB00124F00010002", "{}", 1600000001000, 0, true,
+         "the agency had done the step before it was ready"}};
     size_t len = 0;
     uint8_t *buf = codec_tasks_encode (in, 2, &len);
     codec_outbound_t *out = codec_outbound_decode (buf, len);
@@ -740,6 +742,8 @@ s_test_tasks (void)
             CHECK (STREQ (t.payload_json, in[i].payload_json));
             CHECK (t.ready_at_ms == in[i].ready_at_ms);
             CHECK (t.due_at_ms == in[i].due_at_ms);
+            CHECK (t.withdrawn == in[i].withdrawn);
+            CHECK (STREQ (t.withdrawn_reason, in[i].withdrawn_reason));
         }
         CHECK (codec_outbound_ack_count (out) == 0);
     }
