@@ -14,7 +14,9 @@
 #include "log.h"
 #include "worker.h"
 #include "migrate.h"
+#include "stmt.h"
 #include "strbuf.h"
+#include "wf_store.h"
 
 #define CLAIM_PAGE        500  /* queue rows per transaction */
 #define CALENDAR_CHECK_MS 1000 /* calendar_changes is looked at this often, idle or not */
@@ -34,99 +36,6 @@ struct correlate {
     const workflow_set_t *set;  /* definitions, read-only */
 };
 
-/* One key being folded, and the events read for it. The strings belong
-   to the page's claim result: a key of any length the hub accepted (up to
-   max-string bytes) is folded whole, never cut short. */
-typedef struct {
-    const char *kind;    /* key kind name */
-    const char *value;   /* key value */
-    size_t first, count; /* its events in the page's event array */
-} key_slot_t;
-
-/* Appends s to a PostgreSQL array literal being built in sb. */
-static void
-array_add (strbuf_t *sb, const char *s)
-{
-    strbuf_putc (sb, sb->len > 1 ? ',' : '{');
-    if (!s) {
-        strbuf_puts (sb, "NULL");
-        return;
-    }
-    strbuf_putc (sb, '"');
-    for (const char *p = s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            strbuf_putc (sb, '\\');
-        strbuf_putc (sb, *p);
-    }
-    strbuf_putc (sb, '"');
-}
-
-static const char *
-array_end (strbuf_t *sb)
-{
-    if (sb->len == 0)
-        strbuf_putc (sb, '{');
-    strbuf_putc (sb, '}');
-    return sb->data;
-}
-
-/* ms since the epoch as timestamptz text, or NULL for 0. */
-static const char *
-ts_or_null (int64_t ms, char *buf, size_t len)
-{
-    if (!ms)
-        return NULL;
-    clock_format_pg (ms, buf, len);
-    return buf;
-}
-
-/* The last statement failure of this thread, for the dead letter of an
-   event that cannot be correlated, and its SQLSTATE ("" when PostgreSQL
-   gave none: the connection failed), which decides between setting the
-   event aside and retrying. */
-static _Thread_local char s_last_error[512];
-static _Thread_local char s_last_sqlstate[6];
-
-static bool
-ok (PGresult *res, const char *what)
-{
-    ExecStatusType st = PQresultStatus (res);
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-        return true;
-    const char *state = PQresultErrorField (res, PG_DIAG_SQLSTATE);
-    snprintf (s_last_sqlstate, sizeof s_last_sqlstate, "%s", state ? state : "");
-    snprintf (s_last_error, sizeof s_last_error, "%s: %s", what,
-              PQresultErrorMessage (res));
-    for (char *p = s_last_error; *p; p++)
-        if (*p == '\n')
-            *p = ' ';
-    log_warn ("correlation statement failed", "what=%s sqlstate=%s error=%s", log_q (what),
-              log_q (s_last_sqlstate[0] ? s_last_sqlstate : "none"),
-              log_q (PQresultErrorMessage (res)));
-    return false;
-}
-
-/* True when the last failure was the data's fault (SQLSTATE class 22, data
-   exception, or 23, integrity constraint violation): the same events would
-   fail again, so the one at fault is set aside. Anything else (a lock or
-   statement timeout, a serialization failure, a deadlock, a server
-   shutting down, too many connections) is the moment's fault: retried. */
-static bool
-last_failure_is_data_error (void)
-{
-    return strncmp (s_last_sqlstate, "22", 2) == 0
-           || strncmp (s_last_sqlstate, "23", 2) == 0;
-}
-
-static bool
-exec_ok (PGconn *conn, const char *sql, const char *what)
-{
-    PGresult *res = PQexec (conn, sql);
-    bool good = ok (res, what);
-    PQclear (res);
-    return good;
-}
-
 /* Records the hub's definitions; an instance names the one it started
    under. The body stored is the bytes the hub loaded and digested, not the
    file as it may read now. */
@@ -144,542 +53,9 @@ register_definitions (PGconn *conn, const workflow_set_t *set)
                           "source_file, body) VALUES ($1, $2, $3, $4, $5) "
                           "ON CONFLICT DO NOTHING",
                           5, NULL, params, NULL, NULL, 0);
-        ok (res, "record the workflow definitions");
+        stmt_ok (res, "record the workflow definitions");
         PQclear (res);
     }
-}
-
-/* What one page's folds write, gathered as PostgreSQL array literals so
-   that the whole page goes out in a handful of set-based statements
-   instead of several per case. */
-enum {
-    I_WORKFLOW,
-    I_VERSION,
-    I_DIGEST,
-    I_KIND,
-    I_VALUE,
-    I_NO,
-    I_STATE,
-    I_STARTED,
-    I_ENDED,
-    I_START_EVENT,
-    I_ATTRS,
-    I_EVENTS,
-    I_COUNT
-};
-enum {
-    S_INSTANCE,
-    S_STEP,
-    S_AGENCY,
-    S_REQUIRED,
-    S_READY,
-    S_DUE,
-    S_WARN,
-    S_COMPLETED,
-    S_BY,
-    S_PROVISIONAL,
-    S_COUNT
-};
-enum { E_INSTANCE, E_EVENT, E_COUNT };
-enum { T_INSTANCE, T_STEP, T_KIND, T_PAYLOAD, T_COUNT };
-enum { K_WORKFLOW, K_KIND, K_VALUE, K_COUNT };
-enum { U_KIND, U_VALUE, U_EVENT, U_AGENCY, U_TYPE, U_OCCURRED, U_TTL, U_COUNT };
-
-typedef struct {
-    strbuf_t inst[I_COUNT]; /* one element per instance */
-    strbuf_t step[S_COUNT]; /* one per step; S_INSTANCE holds the instance ordinal */
-    strbuf_t ev[E_COUNT];   /* one per (instance, event); E_INSTANCE holds the ordinal */
-    strbuf_t runs[K_COUNT]; /* one per (workflow, key) the page folded */
-    strbuf_t keys[2];       /* the page's keys (kind, value) */
-    strbuf_t un[U_COUNT];   /* one per parked event */
-    strbuf_t task[T_COUNT]; /* one per step that hands its agency a task */
-    size_t n_instances;     /* instances so far */
-} page_t;
-
-static void
-page_init (page_t *p)
-{
-    memset (p, 0, sizeof *p);
-    for (int i = 0; i < I_COUNT; i++)
-        strbuf_init (&p->inst[i]);
-    for (int i = 0; i < S_COUNT; i++)
-        strbuf_init (&p->step[i]);
-    for (int i = 0; i < E_COUNT; i++)
-        strbuf_init (&p->ev[i]);
-    for (int i = 0; i < K_COUNT; i++)
-        strbuf_init (&p->runs[i]);
-    for (int i = 0; i < 2; i++)
-        strbuf_init (&p->keys[i]);
-    for (int i = 0; i < U_COUNT; i++)
-        strbuf_init (&p->un[i]);
-    for (int i = 0; i < T_COUNT; i++)
-        strbuf_init (&p->task[i]);
-}
-
-static void
-page_free (page_t *p)
-{
-    for (int i = 0; i < I_COUNT; i++)
-        strbuf_free (&p->inst[i]);
-    for (int i = 0; i < S_COUNT; i++)
-        strbuf_free (&p->step[i]);
-    for (int i = 0; i < E_COUNT; i++)
-        strbuf_free (&p->ev[i]);
-    for (int i = 0; i < K_COUNT; i++)
-        strbuf_free (&p->runs[i]);
-    for (int i = 0; i < 2; i++)
-        strbuf_free (&p->keys[i]);
-    for (int i = 0; i < U_COUNT; i++)
-        strbuf_free (&p->un[i]);
-    for (int i = 0; i < T_COUNT; i++)
-        strbuf_free (&p->task[i]);
-}
-
-/* Adds one key's fold to the page. */
-static void
-page_add_key (page_t *p, const workflow_set_t *set, const key_slot_t *key, key_kind_t kind,
-              const fold_result_t *r, const fold_event_t *events)
-{
-    char num[32], t[40];
-    array_add (&p->keys[0], key->kind);
-    array_add (&p->keys[1], key->value);
-    for (size_t i = 0; i < r->n_instances; i++) {
-        const fold_instance_t *inst = &r->instances[i];
-        size_t ordinal = ++p->n_instances;
-        array_add (&p->inst[I_WORKFLOW], inst->def->name);
-        snprintf (num, sizeof num, "%d", inst->def->version);
-        array_add (&p->inst[I_VERSION], num);
-        array_add (&p->inst[I_DIGEST], inst->def->digest_hex);
-        array_add (&p->inst[I_KIND], key->kind);
-        array_add (&p->inst[I_VALUE], key->value);
-        snprintf (num, sizeof num, "%d", inst->instance_no);
-        array_add (&p->inst[I_NO], num);
-        array_add (&p->inst[I_STATE], instance_state_name (inst->state));
-        array_add (&p->inst[I_STARTED], ts_or_null (inst->started_at_ms, t, sizeof t));
-        array_add (&p->inst[I_ENDED], ts_or_null (inst->ended_at_ms, t, sizeof t));
-        array_add (&p->inst[I_START_EVENT], events[inst->start_event].event_id);
-        char *attrs = json_dumps (inst->attrs, JSON_COMPACT | JSON_SORT_KEYS);
-        array_add (&p->inst[I_ATTRS], attrs);
-        free (attrs);
-        snprintf (num, sizeof num, "%zu", inst->n_events);
-        array_add (&p->inst[I_EVENTS], num);
-        snprintf (num, sizeof num, "%zu", ordinal);
-        for (size_t s = 0; s < inst->def->n_steps; s++) {
-            const fold_step_t *st = &inst->steps[s];
-            if (st->beyond_calendar)
-                log_warn ("deadline counted past the known calendar, weekends only",
-                          "workflow=%s %s=%s step=%s agency=%s", log_q (inst->def->name),
-                          key->kind, log_q (key->value), log_q (st->def->id),
-                          log_q (st->def->agency));
-            if (st->deadline_unresolved && st->required)
-                log_warn ("deadline cannot be chosen: the case lacks the attribute it "
-                          "depends on",
-                          "workflow=%s %s=%s step=%s attribute=%s", log_q (inst->def->name),
-                          key->kind, log_q (key->value), log_q (st->def->id),
-                          log_q (st->def->deadline.by_attr));
-            array_add (&p->step[S_INSTANCE], num);
-            array_add (&p->step[S_STEP], st->def->id);
-            array_add (&p->step[S_AGENCY], st->def->agency);
-            array_add (&p->step[S_REQUIRED], st->required ? "t" : "f");
-            array_add (&p->step[S_READY], ts_or_null (st->ready_at_ms, t, sizeof t));
-            array_add (&p->step[S_DUE], ts_or_null (st->due_at_ms, t, sizeof t));
-            array_add (&p->step[S_WARN], ts_or_null (st->warn_at_ms, t, sizeof t));
-            array_add (&p->step[S_COMPLETED],
-                       ts_or_null (st->completed_at_ms, t, sizeof t));
-            array_add (&p->step[S_BY],
-                       st->completed_by >= 0 ? events[st->completed_by].event_id : NULL);
-            array_add (&p->step[S_PROVISIONAL],
-                       st->beyond_calendar && st->due_at_ms ? "t" : "f");
-            if (st->def->task) {
-                array_add (&p->task[T_INSTANCE], num);
-                array_add (&p->task[T_STEP], st->def->id);
-                array_add (&p->task[T_KIND], st->def->task);
-                array_add (&p->task[T_PAYLOAD], st->def->payload_json);
-            }
-        }
-        for (size_t k = 0; k < inst->n_events; k++) {
-            array_add (&p->ev[E_INSTANCE], num);
-            array_add (&p->ev[E_EVENT], events[inst->events[k]].event_id);
-        }
-    }
-    /* the workflows of this key kind the fold covered: their runs that it
-       no longer makes are gone (rare: a late event merged two runs) */
-    for (size_t w = 0; w < workflow_set_count (set); w++) {
-        const workflow_def_t *def = workflow_set_get (set, w);
-        if (def->key != kind)
-            continue;
-        array_add (&p->runs[K_WORKFLOW], def->name);
-        array_add (&p->runs[K_KIND], key->kind);
-        array_add (&p->runs[K_VALUE], key->value);
-    }
-    for (size_t u = 0; u < r->n_unmatched; u++) {
-        const fold_event_t *e = &events[r->unmatched[u]];
-        snprintf (num, sizeof num, "%lld milliseconds", (long long) r->unmatched_ttl_ms[u]);
-        array_add (&p->un[U_KIND], key->kind);
-        array_add (&p->un[U_VALUE], key->value);
-        array_add (&p->un[U_EVENT], e->event_id);
-        array_add (&p->un[U_AGENCY], e->agency);
-        array_add (&p->un[U_TYPE], e->event_type);
-        array_add (&p->un[U_OCCURRED], ts_or_null (e->occurred_at_ms, t, sizeof t));
-        array_add (&p->un[U_TTL], num);
-    }
-}
-
-static bool
-run_params (PGconn *conn, const char *sql, int n, const char *const *params,
-            const char *what, PGresult **out)
-{
-    PGresult *res = PQexecParams (conn, sql, n, NULL, params, NULL, NULL, 0);
-    bool good = ok (res, what);
-    if (out && good)
-        *out = res;
-    else
-        PQclear (res);
-    return good;
-}
-
-/* Issues the tasks that steps now ready call for: one per (instance,
-   step), numbered per agency without gaps (the agency's sequence row is
-   locked until commit, in agency order, so concurrent hubs neither skip
-   nor reuse a number and never deadlock). Same transaction as the state
-   that caused them.
-
-   Which steps get one is decided on the folded state, in occurrence
-   order, not on what has arrived so far: a step gets its task when it
-   became ready before its agency did it (not done, or done later) and
-   before the instance ended. So every arrival order of the same events
-   issues the same tasks, as if the events had come in the order they
-   happened: a utility whose own event is delivered before the
-   registration still gets the task the registration gave it. */
-static bool
-issue_tasks (PGconn *conn, page_t *p, const char *id_list)
-{
-    if (p->task[T_INSTANCE].len == 0)
-        return true;
-    const char *tp[T_COUNT + 1] = {
-        id_list, array_end (&p->task[T_INSTANCE]), array_end (&p->task[T_STEP]),
-        array_end (&p->task[T_KIND]), array_end (&p->task[T_PAYLOAD])};
-    PGresult *res = NULL;
-    if (!run_params (
-            conn,
-            "WITH want AS (SELECT ($1::bigint[])[o] AS instance_id, st, kind, fields "
-            "  FROM unnest($2::int[], $3::text[], $4::text[], $5::jsonb[]) "
-            "  AS t(o, st, kind, fields)), "
-            /* the task carries the attributes its definition names, no more */
-            "need AS (SELECT s.instance_id, s.step, s.agency, s.ready_at, s.due_at, "
-            "  i.workflow, i.key_kind, i.key_value, w.kind, "
-            "  (SELECT coalesce(jsonb_object_agg(f, i.attrs -> f), '{}') "
-            "   FROM jsonb_array_elements_text(w.fields) AS f WHERE i.attrs ? f) AS attrs "
-            "  FROM want w JOIN workflow_steps s ON s.instance_id = w.instance_id "
-            "  AND s.step = w.st JOIN workflow_instances i ON i.id = s.instance_id "
-            "  WHERE s.required AND s.ready_at IS NOT NULL "
-            "  AND (s.completed_at IS NULL OR s.completed_at > s.ready_at) "
-            "  AND (i.ended_at IS NULL OR i.ended_at > s.ready_at) "
-            "  AND NOT EXISTS (SELECT 1 FROM tasks x "
-            "    WHERE x.instance_id = s.instance_id AND x.step = s.step)), "
-            "numbered AS (SELECT need.*, row_number () OVER (PARTITION BY agency "
-            "  ORDER BY ready_at, instance_id, step) AS n FROM need), "
-            "counts AS (SELECT agency, count(*) AS c FROM need GROUP BY agency), "
-            "bumped AS (INSERT INTO agency_task_sequences AS a (agency, last_seq) "
-            "  SELECT agency, c FROM counts ORDER BY agency "
-            "  ON CONFLICT (agency) DO UPDATE SET last_seq = a.last_seq + "
-            "EXCLUDED.last_seq "
-            "  RETURNING agency, last_seq) "
-            "INSERT INTO tasks (agency, seq, kind, instance_id, step, workflow, key_kind, "
-            "  key_value, payload, ready_at, due_at) "
-            "SELECT n.agency, b.last_seq - c.c + n.n, n.kind, n.instance_id, n.step, "
-            "  n.workflow, n.key_kind, n.key_value, n.attrs, n.ready_at, n.due_at "
-            "FROM numbered n JOIN bumped b ON b.agency = n.agency "
-            "JOIN counts c ON c.agency = n.agency "
-            "RETURNING agency, seq, kind, workflow, key_kind, key_value, step",
-            T_COUNT + 1, tp, "issue tasks", &res))
-        return false;
-    for (int i = 0; i < PQntuples (res); i++)
-        log_info ("task issued", "agency=%s seq=%s kind=%s workflow=%s %s=%s step=%s",
-                  log_q (PQgetvalue (res, i, 0)), log_q (PQgetvalue (res, i, 1)),
-                  log_q (PQgetvalue (res, i, 2)), log_q (PQgetvalue (res, i, 3)),
-                  PQgetvalue (res, i, 4), log_q (PQgetvalue (res, i, 5)),
-                  log_q (PQgetvalue (res, i, 6)));
-    PQclear (res);
-    return true;
-}
-
-/* Withdraws the tasks of the page's instances that the folded case no
-   longer calls for, and reinstates those it calls for again: a task
-   stands while its step is required, ready, not done by its agency by the
-   time it became ready, and the run neither ended before that nor was
-   superseded; the same rule issue_tasks issues by. So the tasks that stand
-   are the same in every arrival order; a withdrawn one keeps its row and
-   its seq, with when and why. */
-static bool
-withdraw_tasks (PGconn *conn, const char *id_list)
-{
-    const char *tp[1] = {id_list};
-    PGresult *res = NULL;
-    if (!run_params (
-            conn,
-            "WITH judged AS (SELECT t.id, CASE "
-            "    WHEN s.instance_id IS NULL OR NOT s.required "
-            "      THEN 'the step is no longer required' "
-            "    WHEN i.state = 'superseded' "
-            "      THEN 'its run was merged into another by a refold' "
-            "    WHEN s.ready_at IS NULL THEN 'the step is no longer ready' "
-            "    WHEN s.completed_at <= s.ready_at "
-            "      THEN 'the agency had done the step before it was ready' "
-            "    WHEN i.ended_at <= s.ready_at "
-            "      THEN 'the case ended before the step was ready' END AS why "
-            "  FROM public.tasks t "
-            "  JOIN public.workflow_instances i ON i.id = t.instance_id "
-            "  LEFT JOIN public.workflow_steps s ON s.instance_id = t.instance_id "
-            "    AND s.step = t.step "
-            "  WHERE t.instance_id = ANY ($1::bigint[])) "
-            "UPDATE public.tasks t SET "
-            "  withdrawn_at = CASE WHEN j.why IS NULL THEN NULL ELSE now() END, "
-            "  withdrawn_reason = j.why "
-            "FROM judged j WHERE t.id = j.id "
-            "  AND (j.why IS NULL) <> (t.withdrawn_at IS NULL) "
-            "RETURNING t.agency, t.seq, t.kind, t.workflow, t.key_kind, t.key_value, t.step, "
-            "  t.withdrawn_reason",
-            1, tp, "withdraw tasks", &res))
-        return false;
-    for (int i = 0; i < PQntuples (res); i++) {
-        bool withdrawn = !PQgetisnull (res, i, 7);
-        log_info (withdrawn ? "task withdrawn" : "task reinstated",
-                  "agency=%s seq=%s kind=%s workflow=%s %s=%s step=%s reason=%s",
-                  log_q (PQgetvalue (res, i, 0)), log_q (PQgetvalue (res, i, 1)),
-                  log_q (PQgetvalue (res, i, 2)), log_q (PQgetvalue (res, i, 3)),
-                  PQgetvalue (res, i, 4), log_q (PQgetvalue (res, i, 5)),
-                  log_q (PQgetvalue (res, i, 6)),
-                  log_q (withdrawn ? PQgetvalue (res, i, 7) : "the case calls for it again"));
-    }
-    PQclear (res);
-    return true;
-}
-
-/* Writes the page: instances, their steps and events, breaches made or
-   disproved by the new due times, surplus runs, parked events. */
-static bool
-page_flush (PGconn *conn, page_t *p)
-{
-    const char *ip[I_COUNT];
-    for (int i = 0; i < I_COUNT; i++)
-        ip[i] = array_end (&p->inst[i]);
-    /* the stored run each folded instance continues: the row whose start
-       event the instance holds (its own start first). A run whose start
-       moved earlier (an earlier start event of the same case arrived late)
-       keeps its row, its tasks and its breaches; a case that happened
-       earlier and arrived late gets a row of its own */
-    /* array_end closes a literal: once per array */
-    const char *ev_instance = array_end (&p->ev[E_INSTANCE]);
-    const char *ev_event = array_end (&p->ev[E_EVENT]);
-    const char *mp[6] = {ip[I_WORKFLOW],    ip[I_KIND],  ip[I_VALUE],
-                         ip[I_START_EVENT], ev_instance, ev_event};
-    if (!run_params (
-            conn,
-            "WITH f AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
-            "  $4::uuid[]) WITH ORDINALITY AS t(wf, k, v, se, ord)), "
-            "ev AS (SELECT * FROM unnest($5::int[], $6::uuid[]) AS t(o, e)), "
-            "pick AS (SELECT DISTINCT ON (f.ord) f.se, w.id FROM f "
-            "  JOIN ev ON ev.o = f.ord JOIN workflow_instances w ON w.workflow = f.wf "
-            "  AND w.key_kind = f.k AND w.key_value = f.v AND w.start_event = ev.e "
-            "  ORDER BY f.ord, (w.start_event = f.se) DESC, w.id) "
-            "UPDATE workflow_instances w SET start_event = pick.se FROM pick "
-            "WHERE w.id = pick.id AND w.start_event <> pick.se",
-            6, mp, "match runs to their stored rows", NULL))
-        return false;
-    /* version and digest stay those the instance started under */
-    if (!run_params (
-            conn,
-            "INSERT INTO workflow_instances (workflow, version, digest, key_kind, "
-            "key_value, instance_no, state, started_at, ended_at, start_event, attrs, "
-            "events) SELECT * FROM unnest($1::text[], $2::int[], $3::text[], "
-            "$4::text[], $5::text[], $6::int[], $7::text[], $8::timestamptz[], "
-            "$9::timestamptz[], $10::uuid[], $11::jsonb[], $12::int[]) "
-            /* a row is the run its start event began (an instance is a case,
-               its number only says where it stands among its key's runs) */
-            "ON CONFLICT (workflow, key_kind, key_value, start_event) DO UPDATE SET "
-            "instance_no = EXCLUDED.instance_no, state = EXCLUDED.state, "
-            "started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at, "
-            "attrs = EXCLUDED.attrs, events = EXCLUDED.events, updated_at = now()",
-            I_COUNT, ip, "upsert workflow instances", NULL))
-        return false;
-    /* the ids, in page order */
-    PGresult *ids = NULL;
-    const char *kp[4] = {ip[I_WORKFLOW], ip[I_KIND], ip[I_VALUE], ip[I_START_EVENT]};
-    if (!run_params (
-            conn,
-            "SELECT w.id FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[]) "
-            "WITH ORDINALITY AS t(wf, k, v, se, ord) JOIN workflow_instances w "
-            "ON w.workflow = t.wf AND w.key_kind = t.k AND w.key_value = t.v "
-            "AND w.start_event = t.se ORDER BY t.ord",
-            4, kp, "read instance ids", &ids))
-        return false;
-    strbuf_t id_array;
-    strbuf_init (&id_array);
-    for (int i = 0; i < PQntuples (ids); i++)
-        array_add (&id_array, PQgetvalue (ids, i, 0));
-    PQclear (ids);
-    const char *id_list = array_end (&id_array);
-
-    const char *sp[S_COUNT + 1];
-    sp[0] = id_list;
-    for (int i = 0; i < S_COUNT; i++)
-        sp[i + 1] = array_end (&p->step[i]);
-    const char *ep[E_COUNT + 1] = {id_list, ev_instance, ev_event};
-    const char *rp[7] = {array_end (&p->runs[K_WORKFLOW]),
-                         array_end (&p->runs[K_KIND]),
-                         array_end (&p->runs[K_VALUE]),
-                         ip[I_WORKFLOW],
-                         ip[I_KIND],
-                         ip[I_VALUE],
-                         ip[I_START_EVENT]};
-    const char *up[U_COUNT + 2];
-    for (int i = 0; i < U_COUNT; i++)
-        up[i] = array_end (&p->un[i]);
-    up[U_COUNT] = array_end (&p->keys[0]);
-    up[U_COUNT + 1] = array_end (&p->keys[1]);
-    const char *bp[1] = {id_list};
-    bool good =
-        run_params (
-            conn,
-            "INSERT INTO workflow_steps (instance_id, step, agency, required, ready_at, "
-            "due_at, warn_at, completed_at, completed_by, provisional) "
-            "SELECT ($1::bigint[])[o], s, a, r, re, du, wa, co, by, pr "
-            "FROM unnest($2::int[], $3::text[], $4::text[], $5::boolean[], "
-            "$6::timestamptz[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], "
-            "$10::uuid[], $11::boolean[]) AS t(o, s, a, r, re, du, wa, co, by, pr) "
-            "ON CONFLICT (instance_id, step) DO UPDATE SET agency = EXCLUDED.agency, "
-            "required = EXCLUDED.required, ready_at = EXCLUDED.ready_at, "
-            "completed_at = EXCLUDED.completed_at, completed_by = EXCLUDED.completed_by, "
-            "provisional = EXCLUDED.provisional, "
-            /* a mark stands while its deadline stands and the step was not
-                 in fact done in time (its event may be correlated late) */
-            "overdue_at = CASE WHEN EXCLUDED.due_at IS DISTINCT FROM workflow_steps.due_at "
-            "  OR EXCLUDED.completed_at <= EXCLUDED.due_at "
-            "  THEN NULL ELSE workflow_steps.overdue_at END, "
-            "warned_at = CASE WHEN EXCLUDED.warn_at IS DISTINCT FROM "
-            "workflow_steps.warn_at "
-            "  OR EXCLUDED.completed_at <= EXCLUDED.warn_at "
-            "  THEN NULL ELSE workflow_steps.warned_at END, "
-            "due_at = EXCLUDED.due_at, warn_at = EXCLUDED.warn_at "
-            /* a refold mostly finds the steps as they were: leave those rows be */
-            "WHERE (workflow_steps.agency, workflow_steps.required, "
-            "workflow_steps.ready_at, "
-            "  workflow_steps.due_at, workflow_steps.warn_at, workflow_steps.completed_at, "
-            "  workflow_steps.completed_by, workflow_steps.provisional) IS DISTINCT FROM "
-            "  (EXCLUDED.agency, EXCLUDED.required, EXCLUDED.ready_at, EXCLUDED.due_at, "
-            "  EXCLUDED.warn_at, EXCLUDED.completed_at, EXCLUDED.completed_by, "
-            "  EXCLUDED.provisional)",
-            S_COUNT + 1, sp, "upsert workflow steps", NULL)
-        /* a step done after its deadline is a breach even if no tick saw it
-           late; one withdrawn earlier holds again */
-        && run_params (
-            conn,
-            "INSERT INTO breaches (instance_id, step, agency, kind, due_at, "
-            "completed_at) SELECT instance_id, step, agency, 'overdue', due_at, "
-            "completed_at FROM workflow_steps WHERE instance_id = ANY ($1::bigint[]) "
-            "AND required AND completed_at > due_at "
-            "ON CONFLICT (instance_id, step, kind) DO UPDATE SET "
-            "completed_at = EXCLUDED.completed_at, due_at = EXCLUDED.due_at, "
-            "withdrawn_at = NULL, withdrawn_reason = NULL",
-            1, bp, "record late steps", NULL)
-        /* breaches follow the folded case: one whose cause is gone (the step
-           was in fact done in time, its deadline moved past now with the
-           calendar, the case ended before the deadline, the case no longer
-           needs the step) is withdrawn, kept as history out of the counts;
-           one that stands follows its step's current deadline */
-        && run_params (
-            conn,
-            "WITH why AS (SELECT b.id, CASE "
-            "  WHEN NOT s.required THEN 'the case no longer needs the step' "
-            "  WHEN b.kind = 'overdue' AND s.completed_at <= s.due_at "
-            "    THEN 'done in time' "
-            "  WHEN b.kind = 'warning' AND s.completed_at <= s.warn_at "
-            "    THEN 'done before the warning point' "
-            "  WHEN s.completed_at IS NULL AND i.ended_at IS NOT NULL "
-            "    AND (CASE b.kind WHEN 'overdue' THEN s.due_at ELSE s.warn_at END) IS NULL "
-            "    THEN 'the case ended (' || i.state || ') before the deadline' "
-            "  WHEN s.completed_at IS NULL "
-            "    AND (CASE b.kind WHEN 'overdue' THEN s.due_at ELSE s.warn_at END) > now() "
-            "    THEN 'the deadline moved to ' || to_char(s.due_at AT TIME ZONE "
-            "      'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') || ' +08' "
-            "  END AS reason "
-            "  FROM breaches b JOIN workflow_steps s ON s.instance_id = b.instance_id "
-            "  AND s.step = b.step JOIN workflow_instances i ON i.id = b.instance_id "
-            "  WHERE b.instance_id = ANY ($1::bigint[]) AND b.withdrawn_at IS NULL) "
-            "UPDATE breaches b SET withdrawn_at = now(), withdrawn_reason = why.reason "
-            "FROM why WHERE b.id = why.id AND why.reason IS NOT NULL",
-            1, bp, "withdraw disproved breaches", NULL)
-        && run_params (conn,
-                       "UPDATE breaches b SET due_at = s.due_at FROM workflow_steps s "
-                       "WHERE b.instance_id = ANY ($1::bigint[]) AND b.kind = 'overdue' "
-                       "AND b.withdrawn_at IS NULL AND s.instance_id = b.instance_id "
-                       "AND s.step = b.step AND s.due_at IS NOT NULL "
-                       "AND s.due_at <> b.due_at",
-                       1, bp, "follow moved deadlines", NULL)
-        && run_params (
-            conn,
-            "WITH n AS (SELECT ($1::bigint[])[o] AS i, e FROM "
-            "  unnest($2::int[], $3::uuid[]) AS t(o, e)), "
-            "gone AS (DELETE FROM instance_events ie "
-            "  WHERE ie.instance_id = ANY ($1::bigint[]) AND NOT EXISTS "
-            "  (SELECT 1 FROM n WHERE n.i = ie.instance_id AND n.e = ie.event_id)) "
-            "INSERT INTO instance_events (instance_id, event_id) "
-            "SELECT i, e FROM n ON CONFLICT DO NOTHING",
-            E_COUNT + 1, ep, "record instance events", NULL)
-        /* runs the fold no longer makes (a late event merged two runs)
-           are kept as superseded, never deleted: their tasks stay issued
-           (the agency's sequence keeps no hole), their clocks stop, their
-           breaches are withdrawn; a later fold that starts the run again
-           takes the row back */
-        && run_params (
-            conn,
-            "WITH made AS (SELECT * FROM unnest($4::text[], $5::text[], $6::text[], "
-            "  $7::uuid[]) AS f(wf, k, v, se)), "
-            "gone AS (UPDATE workflow_instances w SET state = 'superseded', "
-            "  ended_at = NULL, events = 0, updated_at = now() FROM unnest($1::text[], "
-            "  $2::text[], $3::text[]) AS t(wf, k, v) "
-            "  WHERE w.workflow = t.wf AND w.key_kind = t.k AND w.key_value = t.v "
-            "  AND w.state <> 'superseded' AND NOT EXISTS (SELECT 1 FROM made "
-            "    WHERE made.wf = w.workflow AND made.k = w.key_kind AND made.v = "
-            "w.key_value "
-            "    AND made.se = w.start_event) RETURNING w.id), "
-            "steps AS (UPDATE workflow_steps s SET due_at = NULL, warn_at = NULL, "
-            "  overdue_at = NULL, warned_at = NULL FROM gone WHERE s.instance_id = gone.id "
-            "  RETURNING 1), "
-            "evs AS (DELETE FROM instance_events ie USING gone "
-            "  WHERE ie.instance_id = gone.id RETURNING 1), "
-            /* its tasks keep their seq, withdrawn: the run that took its
-               events issues what the case still calls for */
-            "tks AS (UPDATE tasks t SET withdrawn_at = now(), withdrawn_reason = "
-            "  'its run was merged into an earlier one when its case was read again' "
-            "  FROM gone WHERE t.instance_id = gone.id AND t.withdrawn_at IS NULL "
-            "  RETURNING 1) "
-            "UPDATE breaches b SET withdrawn_at = now(), withdrawn_reason = "
-            "  'the run was merged into an earlier one when its case was read again' "
-            "FROM gone WHERE b.instance_id = gone.id AND b.withdrawn_at IS NULL",
-            7, rp, "supersede surplus instances", NULL)
-        /* parked events an instance took leave the list, expired or not;
-           the others stay (an expired one keeps its expired_at) */
-        && run_params (
-            conn,
-            "WITH parked AS (SELECT * FROM unnest($1::text[], $2::text[], "
-            "  $3::uuid[], $4::text[], $5::text[], $6::timestamptz[], "
-            "  $7::interval[]) AS t(k, v, e, a, ty, o, l)), "
-            "gone AS (DELETE FROM unmatched_events u USING unnest($8::text[], "
-            "  $9::text[]) AS key(k, v) WHERE u.key_kind = key.k "
-            "  AND u.key_value = key.v AND NOT EXISTS "
-            "  (SELECT 1 FROM parked WHERE parked.e = u.event_id "
-            "   AND parked.k = u.key_kind AND parked.v = u.key_value)) "
-            "INSERT INTO unmatched_events (event_id, key_kind, key_value, agency, "
-            "  event_type, occurred_at, expires_at) "
-            "SELECT e, k, v, a, ty, o, now() + l FROM parked "
-            "ON CONFLICT (event_id, key_kind, key_value) DO NOTHING",
-            U_COUNT + 2, up, "park unmatched events", NULL);
-    if (good)
-        good = issue_tasks (conn, p, id_list) && withdraw_tasks (conn, id_list);
-    strbuf_free (&id_array);
-    return good;
 }
 
 static uint64_t
@@ -746,10 +122,10 @@ pinned_set (correlate_t *self, PGconn *conn, const char *digest)
 
 /* The instances of one page's keys as stored: who started under what. */
 typedef struct {
-    correlate_t *self;     /* for the pinned-set cache */
-    PGconn *conn;          /* to load old definitions */
-    PGresult *rows;        /* key_kind, key_value, workflow, instance_no, digest */
-    const key_slot_t *key; /* the key being folded */
+    correlate_t *self;   /* for the pinned-set cache */
+    PGconn *conn;        /* to load old definitions */
+    PGresult *rows;      /* key_kind, key_value, workflow, instance_no, digest */
+    const wf_key_t *key; /* the key being folded */
 } pin_ctx_t;
 
 static const workflow_def_t *
@@ -788,8 +164,8 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
                 const fold_options_t *options, int page)
 {
     const hub_config_t *config = self->config;
-    s_last_sqlstate[0] = '\0';
-    if (!exec_ok (conn, "BEGIN", "begin correlation"))
+    stmt_forget_failure ();
+    if (!stmt_exec (conn, "BEGIN", "begin correlation"))
         return -1;
     char limit[16];
     snprintf (limit, sizeof limit, "%d", page);
@@ -807,7 +183,7 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
         "SELECT DISTINCT k.key, k.value, (SELECT count(*) FROM taken) FROM events e "
         "JOIN taken t ON t.event_id = e.event_id, jsonb_each_text(e.keys) k ORDER BY 1, 2",
         1, NULL, lp, NULL, NULL, 0);
-    if (!ok (claim, "claim correlation queue")) {
+    if (!stmt_ok (claim, "claim correlation queue")) {
         PQclear (claim);
         db_exec (conn, "ROLLBACK", "rollback correlation");
         return -1;
@@ -823,7 +199,7 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
     }
     /* keys that some workflow correlates on */
     size_t n_keys = 0;
-    key_slot_t *keys = calloc ((size_t) PQntuples (claim) + 1, sizeof *keys);
+    wf_key_t *keys = calloc ((size_t) PQntuples (claim) + 1, sizeof *keys);
     int64_t *hashes = calloc ((size_t) PQntuples (claim) + 1, sizeof *hashes);
     if (!keys || !hashes)
         abort ();
@@ -836,7 +212,7 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
             used = workflow_set_get (set, w)->key == kind;
         if (!used)
             continue;
-        key_slot_t *k = &keys[n_keys];
+        wf_key_t *k = &keys[n_keys];
         k->kind = PQgetvalue (claim, i, 0);
         k->value = PQgetvalue (claim, i, 1);
         hashes[n_keys++] = (int64_t) key_hash (k->kind, k->value);
@@ -856,18 +232,18 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
         for (size_t i = 0; i < n_keys; i++) {
             char h[24];
             snprintf (h, sizeof h, "%lld", (long long) hashes[i]);
-            array_add (&hs, h);
-            array_add (&ks, keys[i].kind);
-            array_add (&vs, keys[i].value);
+            stmt_array_add (&hs, h);
+            stmt_array_add (&ks, keys[i].kind);
+            stmt_array_add (&vs, keys[i].value);
         }
-        const char *hp[1] = {array_end (&hs)};
+        const char *hp[1] = {stmt_array_end (&hs)};
         PGresult *res = PQexecParams (conn,
                                       "SELECT count(pg_advisory_xact_lock(h)) "
                                       "FROM unnest($1::bigint[]) h",
                                       1, NULL, hp, NULL, NULL, 0);
-        good = ok (res, "lock correlation keys");
+        good = stmt_ok (res, "lock correlation keys");
         PQclear (res);
-        const char *kp[2] = {array_end (&ks), array_end (&vs)};
+        const char *kp[2] = {stmt_array_end (&ks), stmt_array_end (&vs)};
         if (good) {
             /* supervision marks parked events expired with SKIP LOCKED:
                holding the keys' waiting rows keeps it from marking (and
@@ -878,7 +254,7 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
                                 "ON u.key_kind = t.k AND u.key_value = t.v "
                                 "WHERE u.expired_at IS NULL FOR UPDATE OF u",
                                 2, NULL, kp, NULL, NULL, 0);
-            good = ok (res, "hold parked events");
+            good = stmt_ok (res, "hold parked events");
             PQclear (res);
         }
         if (good) {
@@ -891,7 +267,7 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
                 "JOIN case_keys ck ON ck.key_kind = t.k AND ck.key_value = t.v "
                 "JOIN events e ON e.event_id = ck.event_id ORDER BY 1, 2",
                 2, NULL, kp, NULL, NULL, 0);
-            good = ok (rows, "read the events of the keys");
+            good = stmt_ok (rows, "read the events of the keys");
         }
         strbuf_free (&hs);
         strbuf_free (&ks);
@@ -926,23 +302,22 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
                 keys[k].count++;
             }
         }
-        page_t out;
-        page_init (&out);
+        wf_page_t *out = wf_page_new ();
         /* the definitions the page's existing instances started under */
         strbuf_t ks, vs;
         strbuf_init (&ks);
         strbuf_init (&vs);
         for (size_t i = 0; i < n_keys; i++) {
-            array_add (&ks, keys[i].kind);
-            array_add (&vs, keys[i].value);
+            stmt_array_add (&ks, keys[i].kind);
+            stmt_array_add (&vs, keys[i].value);
         }
-        const char *kp[2] = {array_end (&ks), array_end (&vs)};
+        const char *kp[2] = {stmt_array_end (&ks), stmt_array_end (&vs)};
         pin_ctx_t pins = {self, conn, NULL, NULL};
-        good = run_params (conn,
-                           "SELECT key_kind, key_value, workflow, instance_no, digest "
-                           "FROM workflow_instances WHERE (key_kind, key_value) IN "
-                           "(SELECT * FROM unnest($1::text[], $2::text[]))",
-                           2, kp, "read instance definitions", &pins.rows);
+        good = stmt_params (conn,
+                            "SELECT key_kind, key_value, workflow, instance_no, digest "
+                            "FROM workflow_instances WHERE (key_kind, key_value) IN "
+                            "(SELECT * FROM unnest($1::text[], $2::text[]))",
+                            2, kp, "read instance definitions", &pins.rows);
         strbuf_free (&ks);
         strbuf_free (&vs);
         fold_options_t pinned_options = *options;
@@ -957,14 +332,14 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
             pins.key = &keys[i];
             fold (set, kind, events + keys[i].first, keys[i].count, calendar,
                   &pinned_options, &result);
-            page_add_key (&out, set, &keys[i], kind, &result, events + keys[i].first);
+            wf_page_add_key (out, set, &keys[i], kind, &result, events + keys[i].first);
             fold_result_free (&result);
         }
         if (good)
-            good = page_flush (conn, &out);
+            good = wf_page_flush (conn, out);
         if (pins.rows)
             PQclear (pins.rows);
-        page_free (&out);
+        wf_page_destroy (&out);
     }
     for (size_t i = 0; attrs && i < n_rows; i++)
         json_decref (attrs[i]);
@@ -975,7 +350,7 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
     free (keys);
     free (hashes);
     PQclear (claim);
-    if (!good || !exec_ok (conn, "COMMIT", "commit correlation")) {
+    if (!good || !stmt_exec (conn, "COMMIT", "commit correlation")) {
         db_exec (conn, "ROLLBACK", "rollback correlation");
         log_warn ("correlation page rolled back, will retry", "hub=%s events=%d",
                   log_q (config->hub_id), taken);
@@ -985,60 +360,6 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
         log_debug ("correlated", "hub=%s events=%d keys=%zu", log_q (config->hub_id), taken,
                    n_keys);
     return taken;
-}
-
-/* After a calendar change (calendar_changes up to version): queues for
-   refolding every instance whose counting windows may cover a changed day
-   (started before the last changed day ended, with a deadline after the
-   first began), so that open deadlines move and breaches follow within a
-   minute, whether or not the case receives another event. Done once per
-   change across all hubs: calendar_replanned, locked, holds how far. */
-static void
-replan_after_calendar_change (PGconn *conn, const hub_config_t *config, int64_t version)
-{
-    char v[24];
-    snprintf (v, sizeof v, "%lld", (long long) version);
-    if (!exec_ok (conn, "BEGIN", "begin calendar re-plan"))
-        return;
-    /* the lock first, on its own: a row locked and updated by one statement
-       is not seen by that statement's FOR UPDATE */
-    PGresult *res = PQexec (conn, "SELECT last_id FROM calendar_replanned FOR UPDATE");
-    bool good = ok (res, "lock the calendar re-plan") && PQntuples (res) == 1;
-    char last[24] = "0";
-    if (good)
-        snprintf (last, sizeof last, "%s", PQgetvalue (res, 0, 0));
-    PQclear (res);
-    res = NULL;
-    if (good && atoll (last) < version) {
-        const char *p[2] = {last, v};
-        res = PQexecParams (
-            conn,
-            "WITH ch AS (SELECT min(first_day) AS f, max(last_day) AS l "
-            "  FROM calendar_changes WHERE id > $1::bigint AND id <= $2::bigint), "
-            "q AS (INSERT INTO correlation_queue (event_id) "
-            "  SELECT DISTINCT i.start_event FROM workflow_instances i, ch "
-            "  WHERE ch.f IS NOT NULL "
-            "  AND i.started_at < ((ch.l + 1)::timestamp AT TIME ZONE 'Asia/Shanghai') "
-            "  AND EXISTS (SELECT 1 FROM workflow_steps s WHERE s.instance_id = i.id "
-            "    AND s.due_at > (ch.f::timestamp AT TIME ZONE 'Asia/Shanghai')) "
-            "  ON CONFLICT DO NOTHING RETURNING 1), "
-            "done AS (UPDATE calendar_replanned SET last_id = $2::bigint, "
-            "  replanned_at = now() RETURNING 1) "
-            "SELECT (SELECT count(*) FROM q), (SELECT f::text FROM ch), "
-            "  (SELECT l::text FROM ch), (SELECT count(*) FROM done)",
-            2, NULL, p, NULL, NULL, 0);
-        good = ok (res, "re-plan after a calendar change");
-    }
-    if (good && exec_ok (conn, "COMMIT", "commit calendar re-plan")) {
-        if (res && !PQgetisnull (res, 0, 1))
-            log_info ("calendar changed: deadlines re-planned",
-                      "hub=%s first_day=%s last_day=%s instances=%s",
-                      log_q (config->hub_id), log_q (PQgetvalue (res, 0, 1)),
-                      log_q (PQgetvalue (res, 0, 2)), log_q (PQgetvalue (res, 0, 0)));
-    }
-    else
-        db_exec (conn, "ROLLBACK", "rollback calendar re-plan");
-    PQclear (res);
 }
 
 /* Warns when the official calendar does not cover the next 60 days: their
@@ -1063,7 +384,7 @@ static void
 set_aside_head (PGconn *conn, const hub_config_t *config)
 {
     char reason[600];
-    snprintf (reason, sizeof reason, "correlation failed: %s", s_last_error);
+    snprintf (reason, sizeof reason, "correlation failed: %s", stmt_last_error ());
     const char *p[2] = {config->hub_id, reason};
     PGresult *res = PQexecParams (
         conn,
@@ -1079,7 +400,7 @@ set_aside_head (PGconn *conn, const hub_config_t *config)
         "  attempts = dead_letters.attempts + 1, last_seen = now(), replayed_at = NULL "
         "RETURNING event_id, agency, case_no",
         2, NULL, p, NULL, NULL, 0);
-    if (ok (res, "set aside an event") && PQntuples (res))
+    if (stmt_ok (res, "set aside an event") && PQntuples (res))
         log_error ("event set aside: it cannot be correlated",
                    "hub=%s event=%s agency=%s case=%s reason=%s", log_q (config->hub_id),
                    log_q (PQgetvalue (res, 0, 0)), log_q (PQgetvalue (res, 0, 1)),
@@ -1159,7 +480,7 @@ correlate_run (void *pipe, void *arg)
                 calendar = fresh;
                 calendar_version = version;
                 calendar_stale = false;
-                replan_after_calendar_change (conn, config, version);
+                wf_replan_after_calendar_change (conn, config, version);
             }
             else {
                 /* no folding on a calendar known to be stale: again in a second */
@@ -1190,7 +511,7 @@ correlate_run (void *pipe, void *arg)
             wait_ms = 0;
             continue;
         }
-        bool transient = n < 0 && !last_failure_is_data_error ();
+        bool transient = n < 0 && !stmt_last_failure_is_data_error ();
         if (n < 0 && db_lost (conn)) {
             PQfinish (conn);
             conn = NULL;
@@ -1202,7 +523,8 @@ correlate_run (void *pipe, void *arg)
                 backoff_ms = 30000;
             log_warn ("correlation failed, will retry", "hub=%s sqlstate=%s retry_ms=%ld",
                       log_q (config->hub_id),
-                      log_q (s_last_sqlstate[0] ? s_last_sqlstate : "none"), backoff_ms);
+                      log_q (*stmt_last_sqlstate () ? stmt_last_sqlstate () : "none"),
+                      backoff_ms);
         }
         else if (n < 0 && page > 1)
             page = 1; /* find the event that fails, one at a time */

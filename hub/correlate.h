@@ -6,8 +6,9 @@
     events' correlation keys in case_keys, takes a transaction-scoped
     advisory lock per key (in sorted order, so two hubs never deadlock and
     never fold the same key at once), reads every event of those keys,
-    folds them (fold.h) and writes the instances, steps, deadlines and
-    unmatched events, all in one transaction. A crash before the commit
+    folds them (fold.h) and has wf_store.h write the instances, steps,
+    deadlines, breaches, tasks and unmatched events, all in one
+    transaction. A crash before the commit
     leaves the queue rows in place; a refold is idempotent, so at-least-once
     processing gives exactly-once outcomes.
 
