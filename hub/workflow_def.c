@@ -18,6 +18,7 @@
 */
 
 #include "workflow_def.h"
+#include "workflow_load.h"
 
 #include "ident.h"
 #include "strbuf.h"
@@ -36,825 +37,6 @@
 #include <string.h>
 #include <yaml.h>
 
-#if defined(__GNUC__)
-#define WFDEF_PRINTF(f, a) __attribute__ ((format (printf, f, a)))
-#else
-#define WFDEF_PRINTF(f, a)
-#endif
-
-/*  Limits that keep a hostile or mistaken file from costing much.  */
-#define FILE_MAX_BYTES    (1024 * 1024)            //  a definition is a few kilobytes
-#define NEST_MAX          64                       //  YAML nesting depth
-#define STEPS_MAX         256                      //  steps per workflow
-#define NAME_MAX_LEN      63                       //  workflow names, step ids
-#define ATTR_NAME_MAX_LEN 64                       //  attribute names in conditions
-#define WORKING_DAYS_MAX  10000                    //  about 40 years of working days
-#define WORKING_MIN_MAX   3600000                  //  10000 days of office hours
-#define TTL_MAX_SECONDS   (INT64_C (3650) * 86400) //  ten years
-
-//  --------------------------------------------------------------------------
-//  Arena: every definition of a set lives in one, freed at once
-
-typedef struct _arena_block_t arena_block_t;
-struct _arena_block_t {
-    arena_block_t *next; //  the block allocated before this one
-    size_t size;         //  bytes of data
-    size_t used;         //  bytes of data handed out
-    max_align_t data[];  //  the memory, maximally aligned
-};
-
-typedef struct {
-    arena_block_t *head; //  the block being filled, NULL before the first
-} arena_t;
-
-/*  Aborts on allocation failure, as strbuf does.  */
-static void *
-s_xmalloc (size_t size)
-{
-    void *p = malloc (size ? size : 1);
-    if (!p) {
-        fprintf (stderr, "workflow_def: out of memory allocating %zu bytes\n", size);
-        abort ();
-    }
-    return p;
-}
-
-static void *
-s_xrealloc (void *old, size_t size)
-{
-    void *p = realloc (old, size ? size : 1);
-    if (!p) {
-        fprintf (stderr, "workflow_def: out of memory allocating %zu bytes\n", size);
-        abort ();
-    }
-    return p;
-}
-
-/*  Returns size zeroed bytes aligned for any type, valid until the arena
-    is freed.  */
-static void *
-s_arena_alloc (arena_t *arena, size_t size)
-{
-    size_t align = alignof (max_align_t);
-    size = (size + align - 1) / align * align;
-    if (size == 0)
-        size = align;
-    arena_block_t *block = arena->head;
-    if (!block || block->size - block->used < size) {
-        size_t want = size > 16384 ? size : 16384;
-        block = (arena_block_t *) s_xmalloc (sizeof (arena_block_t) + want);
-        block->next = arena->head;
-        block->size = want;
-        block->used = 0;
-        arena->head = block;
-    }
-    void *p = (char *) block->data + block->used;
-    block->used += size;
-    memset (p, 0, size);
-    return p;
-}
-
-static char *
-s_arena_strndup (arena_t *arena, const char *s, size_t len)
-{
-    char *copy = (char *) s_arena_alloc (arena, len + 1);
-    memcpy (copy, s, len);
-    copy[len] = '\0';
-    return copy;
-}
-
-static char *
-s_arena_strdup (arena_t *arena, const char *s)
-{
-    return s_arena_strndup (arena, s, strlen (s));
-}
-
-static void
-s_arena_free (arena_t *arena)
-{
-    while (arena->head) {
-        arena_block_t *next = arena->head->next;
-        free (arena->head);
-        arena->head = next;
-    }
-}
-
-//  --------------------------------------------------------------------------
-//  The YAML node tree (scratch, one per file)
-
-typedef enum { NODE_SCALAR, NODE_LIST, NODE_MAP } node_kind_t;
-
-typedef struct _node_t node_t;
-struct _node_t {
-    node_kind_t kind; //  scalar, list or mapping
-    int line;         //  1-based line where the node starts
-    int col;          //  1-based column where the node starts
-    const char *text; //  NODE_SCALAR: the value, NUL-terminated
-    bool plain;       //  NODE_SCALAR: unquoted and untagged, so typed by its form
-    node_t **items;   //  NODE_LIST: the items; NODE_MAP: key, value, key, value...
-    size_t n;         //  NODE_LIST: items; NODE_MAP: pairs (items holds 2n)
-};
-
-//  --------------------------------------------------------------------------
-//  Problems
-
-/*  One problem found while loading.  */
-typedef struct {
-    size_t file; //  index of the file in load order, SIZE_MAX for the directory
-    int line;    //  1-based line, 0 when the problem has no position
-    int col;     //  1-based column, 0 when the problem has no position
-    size_t seq;  //  order of discovery, keeps the sort stable
-    char *text;  //  the whole line, "path:line:col: what is wrong"
-} problem_t;
-
-/*  The state of one load: the set being built and the problems so far.  */
-typedef struct {
-    arena_t *arena;              //  the set's arena: what is kept
-    arena_t scratch;             //  the current file's node tree
-    problem_t *problems;         //  problems found so far
-    size_t n_problems;           //  entries in problems
-    size_t max_problems;         //  entries allocated
-    size_t file;                 //  index of the current file
-    const char *path;            //  the current file, for messages
-    const char *const *agencies; //  agency codes accepted, or NULL for any
-    size_t n_agencies;           //  entries in agencies
-    bool yaml_failed;            //  the current file's YAML could not be read
-} loader_t;
-
-/*  Records a problem at line:col of the current file (line 0: no
-    position, message as 'path: what').  */
-static void s_problem (loader_t *ld, int line, int col, const char *format, ...)
-    WFDEF_PRINTF (4, 5);
-
-static void
-s_problem (loader_t *ld, int line, int col, const char *format, ...)
-{
-    char what[WORKFLOW_ERR_LINE_MAX];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (what, sizeof what, format, args);
-    va_end (args);
-    strbuf_t sb;
-    strbuf_init (&sb);
-    if (line > 0)
-        strbuf_printf (&sb, "%s:%d:%d: %s", ld->path, line, col, what);
-    else
-        strbuf_printf (&sb, "%s: %s", ld->path, what);
-    if (ld->n_problems == ld->max_problems) {
-        ld->max_problems = ld->max_problems ? ld->max_problems * 2 : 16;
-        ld->problems =
-            (problem_t *) s_xrealloc (ld->problems, ld->max_problems * sizeof (problem_t));
-    }
-    problem_t *p = &ld->problems[ld->n_problems];
-    p->file = ld->file;
-    p->line = line;
-    p->col = col;
-    p->seq = ld->n_problems;
-    p->text = sb.data;
-    ld->n_problems++;
-}
-
-/*  Records a problem at a node's position.  */
-#define s_problem_at(ld, node, ...) s_problem ((ld), (node)->line, (node)->col, __VA_ARGS__)
-
-static int
-s_problem_compare (const void *a, const void *b)
-{
-    const problem_t *pa = (const problem_t *) a, *pb = (const problem_t *) b;
-    if (pa->file != pb->file)
-        return pa->file < pb->file ? -1 : 1;
-    if (pa->line != pb->line)
-        return pa->line < pb->line ? -1 : 1;
-    if (pa->col != pb->col)
-        return pa->col < pb->col ? -1 : 1;
-    return pa->seq < pb->seq ? -1 : pa->seq > pb->seq;
-}
-
-/*  Writes the sorted problems into err, one per line, cutting after a
-    whole line (with a count of the rest) when err is too small.  */
-static void
-s_problems_write (loader_t *ld, char *err, size_t errlen)
-{
-    qsort (ld->problems, ld->n_problems, sizeof (problem_t), s_problem_compare);
-    if (!err || errlen == 0)
-        return;
-    err[0] = '\0';
-    size_t used = 0;
-    for (size_t i = 0; i < ld->n_problems; i++) {
-        size_t len = strlen (ld->problems[i].text);
-        size_t rest = ld->n_problems - i - 1;
-        //  room for this line, its newline, and a closing count line when
-        //  more lines follow
-        char more[64] = "";
-        if (rest > 0)
-            snprintf (more, sizeof more, "... and %zu more problems", rest + 1);
-        if (used + len + 1 + (rest ? strlen (more) + 1 : 0) >= errlen) {
-            snprintf (more, sizeof more, "... and %zu more problems", ld->n_problems - i);
-            if (used + strlen (more) < errlen)
-                memcpy (err + used, more, strlen (more) + 1);
-            else
-                snprintf (err, errlen, "%s", ld->problems[i].text);
-            return;
-        }
-        memcpy (err + used, ld->problems[i].text, len);
-        used += len;
-        if (rest > 0)
-            err[used++] = '\n';
-        err[used] = '\0';
-    }
-}
-
-static void
-s_problems_free (loader_t *ld)
-{
-    for (size_t i = 0; i < ld->n_problems; i++)
-        free (ld->problems[i].text);
-    free (ld->problems);
-    ld->problems = NULL;
-    ld->n_problems = ld->max_problems = 0;
-}
-
-//  --------------------------------------------------------------------------
-//  Small helpers
-
-/*  Edit distance between two short strings (Levenshtein), capped at 99
-    for long ones, for "did you mean" hints.  */
-static int
-s_distance (const char *a, const char *b)
-{
-    size_t la = strlen (a), lb = strlen (b);
-    if (la > 64 || lb > 64)
-        return 99;
-    int row[65];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = (int) j;
-    for (size_t i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = (int) i;
-        for (size_t j = 1; j <= lb; j++) {
-            int up = row[j];
-            int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            int best = diag + cost;
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
-/*  Writes '; did you mean "x"?' into buf when some candidate is close to
-    word, else "": at most 2 edits away (and fewer than word's length), or
-    else starting with word when word has at least 4 characters
-    ("application" for "application_no").  */
-static const char *
-s_suggest (const char *word, const char *const *candidates, size_t n, char *buf,
-           size_t size)
-{
-    //  score: twice the edit distance, 5 for a prefix match; lower wins
-    int best = 6;
-    const char *pick = NULL;
-    size_t len = strlen (word);
-    for (size_t i = 0; i < n; i++) {
-        if (!candidates[i])
-            continue;
-        int d = s_distance (word, candidates[i]);
-        int score = d <= 2 && d < (int) len && d > 0 ? 2 * d : 99;
-        if (score == 99 && len >= 4 && strlen (candidates[i]) > len
-            && strncmp (candidates[i], word, len) == 0)
-            score = 5;
-        if (score < best) {
-            best = score;
-            pick = candidates[i];
-        }
-    }
-    if (pick)
-        snprintf (buf, size, "; did you mean \"%s\"?", pick);
-    else if (size)
-        buf[0] = '\0';
-    return buf;
-}
-
-/*  Counts the entries of a NULL-terminated array.  */
-static size_t
-s_count (const char *const *list)
-{
-    size_t n = 0;
-    while (list[n])
-        n++;
-    return n;
-}
-
-/*  True for a workflow name or step id: [a-z][a-z0-9_]*, at most 63.  */
-static bool
-s_name_ok (const char *s)
-{
-    size_t len = strlen (s);
-    if (len == 0 || len > NAME_MAX_LEN || !(s[0] >= 'a' && s[0] <= 'z'))
-        return false;
-    for (size_t i = 1; i < len; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-            return false;
-    return true;
-}
-
-/*  True for an attribute name: 1 to 64 characters of [A-Za-z0-9_].  */
-static bool
-s_attr_name_ok (const char *s)
-{
-    size_t len = strlen (s);
-    if (len == 0 || len > ATTR_NAME_MAX_LEN)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-              || c == '_'))
-            return false;
-    }
-    return true;
-}
-
-/*  A short description of what a node is, for "found ..." in messages:
-    'a mapping', 'a list', 'nothing', or the scalar quoted (shortened).  */
-static const char *
-s_found (const node_t *node, char *buf, size_t size)
-{
-    if (node->kind == NODE_MAP)
-        snprintf (buf, size, "a mapping");
-    else if (node->kind == NODE_LIST)
-        snprintf (buf, size, "a list");
-    else if (node->plain
-             && (!*node->text || strcmp (node->text, "~") == 0
-                 || strcmp (node->text, "null") == 0 || strcmp (node->text, "Null") == 0
-                 || strcmp (node->text, "NULL") == 0))
-        snprintf (buf, size, "nothing");
-    else {
-        char cut[48];
-        utf8_safe_copy (cut, sizeof cut, node->text);
-        snprintf (buf, size, "\"%s%s\"", cut,
-                  strlen (node->text) >= sizeof cut ? "..." : "");
-    }
-    return buf;
-}
-
-//  --------------------------------------------------------------------------
-//  YAML to nodes
-
-/*  Reads the next event; on a YAML error records it and returns false.  */
-static bool
-s_next_event (loader_t *ld, yaml_parser_t *parser, yaml_event_t *event, const char *bytes,
-              size_t len)
-{
-    if (yaml_parser_parse (parser, event))
-        return true;
-    ld->yaml_failed = true;
-    const char *problem = parser->problem ? parser->problem : "unknown error";
-    if (parser->error == YAML_READER_ERROR) {
-        //  bad encoding: libyaml gives a byte offset, not a mark
-        int line = 1, col = 1;
-        for (size_t i = 0; i < parser->problem_offset && i < len; i++) {
-            if (bytes[i] == '\n') {
-                line++;
-                col = 1;
-            }
-            else if (((unsigned char) bytes[i] & 0xC0) != 0x80)
-                col++;
-        }
-        s_problem (ld, line, col, "invalid YAML: %s", problem);
-        return false;
-    }
-    int line = (int) parser->problem_mark.line + 1;
-    int col = (int) parser->problem_mark.column + 1;
-    if (parser->context)
-        s_problem (ld, line, col, "invalid YAML: %s %s (started at line %d, column %d)",
-                   problem, parser->context, (int) parser->context_mark.line + 1,
-                   (int) parser->context_mark.column + 1);
-    else
-        s_problem (ld, line, col, "invalid YAML: %s", problem);
-    return false;
-}
-
-/*  Builds the node that event starts (event is consumed), reading the
-    events of its children. Returns NULL after recording a problem that
-    ends the file (YAML error, alias, too deep).  */
-static node_t *
-s_build_node (loader_t *ld, yaml_parser_t *parser, yaml_event_t *event, int depth,
-              const char *bytes, size_t len)
-{
-    node_t *node = (node_t *) s_arena_alloc (&ld->scratch, sizeof (node_t));
-    node->line = (int) event->start_mark.line + 1;
-    node->col = (int) event->start_mark.column + 1;
-    if (depth > NEST_MAX) {
-        s_problem_at (ld, node, "nesting is deeper than %d levels", NEST_MAX);
-        yaml_event_delete (event);
-        ld->yaml_failed = true;
-        return NULL;
-    }
-    if (event->type == YAML_ALIAS_EVENT) {
-        s_problem_at (ld, node, "aliases (*%s) are not supported in workflow definitions",
-                      (const char *) event->data.alias.anchor);
-        yaml_event_delete (event);
-        ld->yaml_failed = true;
-        return NULL;
-    }
-    if (event->type == YAML_SCALAR_EVENT) {
-        node->kind = NODE_SCALAR;
-        const char *value = (const char *) event->data.scalar.value;
-        size_t length = event->data.scalar.length;
-        const char *tag = (const char *) event->data.scalar.tag;
-        node->text = s_arena_strndup (&ld->scratch, value, length);
-        node->plain = event->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !tag;
-        //  a problem here is recorded; the node stays usable as text
-        if (memchr (value, '\0', length))
-            s_problem_at (ld, node, "text holds a NUL character");
-        else if (tag && strcmp (tag, YAML_STR_TAG) != 0 && strcmp (tag, "!") != 0)
-            s_problem_at (ld, node, "tag \"%s\" is not supported; only !!str is", tag);
-        yaml_event_delete (event);
-        return node;
-    }
-    if (event->type != YAML_SEQUENCE_START_EVENT
-        && event->type != YAML_MAPPING_START_EVENT) {
-        s_problem_at (ld, node, "invalid YAML: unexpected event");
-        yaml_event_delete (event);
-        ld->yaml_failed = true;
-        return NULL;
-    }
-    bool is_map = event->type == YAML_MAPPING_START_EVENT;
-    if (is_map && event->data.mapping_start.tag
-        && strcmp ((const char *) event->data.mapping_start.tag, YAML_MAP_TAG) != 0)
-        s_problem_at (ld, node, "tag \"%s\" is not supported on a mapping",
-                      (const char *) event->data.mapping_start.tag);
-    if (!is_map && event->data.sequence_start.tag
-        && strcmp ((const char *) event->data.sequence_start.tag, YAML_SEQ_TAG) != 0)
-        s_problem_at (ld, node, "tag \"%s\" is not supported on a list",
-                      (const char *) event->data.sequence_start.tag);
-    yaml_event_delete (event);
-    node->kind = is_map ? NODE_MAP : NODE_LIST;
-    yaml_event_type_t end = is_map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
-
-    node_t **items = NULL;
-    size_t n_items = 0, max_items = 0;
-    while (true) {
-        yaml_event_t child;
-        if (!s_next_event (ld, parser, &child, bytes, len)) {
-            free (items);
-            return NULL;
-        }
-        if (child.type == end) {
-            yaml_event_delete (&child);
-            break;
-        }
-        node_t *built = s_build_node (ld, parser, &child, depth + 1, bytes, len);
-        if (!built) {
-            free (items);
-            return NULL;
-        }
-        if (n_items == max_items) {
-            max_items = max_items ? max_items * 2 : 8;
-            items = (node_t **) s_xrealloc (items, max_items * sizeof (node_t *));
-        }
-        items[n_items++] = built;
-    }
-    node->items =
-        (node_t **) s_arena_alloc (&ld->scratch, (n_items + 1) * sizeof (node_t *));
-    if (n_items)
-        memcpy (node->items, items, n_items * sizeof (node_t *));
-    free (items);
-    node->n = is_map ? n_items / 2 : n_items;
-
-    if (is_map) {
-        for (size_t i = 0; i < node->n; i++) {
-            const node_t *key = node->items[2 * i];
-            if (key->kind != NODE_SCALAR) {
-                s_problem_at (ld, key, "mapping keys must be plain text, found %s",
-                              key->kind == NODE_MAP ? "a mapping" : "a list");
-                continue;
-            }
-            for (size_t j = 0; j < i; j++) {
-                const node_t *earlier = node->items[2 * j];
-                if (earlier->kind == NODE_SCALAR
-                    && strcmp (earlier->text, key->text) == 0) {
-                    s_problem_at (ld, key, "duplicate key \"%s\" (first at line %d)",
-                                  key->text, earlier->line);
-                    break;
-                }
-            }
-        }
-    }
-    return node;
-}
-
-/*  Parses a whole file into its root node. Returns NULL after recording a
-    problem when the YAML is bad or holds no document or more than one.  */
-static node_t *
-s_parse_yaml (loader_t *ld, const char *bytes, size_t len)
-{
-    yaml_parser_t parser;
-    if (!yaml_parser_initialize (&parser)) {
-        fprintf (stderr, "workflow_def: out of memory starting the YAML parser\n");
-        abort ();
-    }
-    yaml_parser_set_input_string (&parser, (const unsigned char *) bytes, len);
-    yaml_parser_set_encoding (&parser, YAML_UTF8_ENCODING);
-    node_t *root = NULL;
-    yaml_event_t event;
-    bool ok = s_next_event (ld, &parser, &event, bytes, len); //  stream start
-    if (ok)
-        yaml_event_delete (&event);
-    ok = ok && s_next_event (ld, &parser, &event, bytes, len);
-    if (ok && event.type == YAML_STREAM_END_EVENT) {
-        yaml_event_delete (&event);
-        s_problem (ld, 1, 1, "file holds no workflow definition");
-        ok = false;
-    }
-    else if (ok) {
-        yaml_event_delete (&event); //  document start
-        ok = s_next_event (ld, &parser, &event, bytes, len);
-        if (ok)
-            root = s_build_node (ld, &parser, &event, 0, bytes, len);
-        ok = root != NULL;
-        ok = ok && s_next_event (ld, &parser, &event, bytes, len); //  document end
-        if (ok)
-            yaml_event_delete (&event);
-        ok = ok && s_next_event (ld, &parser, &event, bytes, len);
-        if (ok) {
-            if (event.type == YAML_DOCUMENT_START_EVENT) {
-                s_problem (ld, (int) event.start_mark.line + 1,
-                           (int) event.start_mark.column + 1,
-                           "file holds more than one YAML document; "
-                           "give one workflow per file");
-                ok = false;
-            }
-            yaml_event_delete (&event);
-        }
-    }
-    yaml_parser_delete (&parser);
-    return ok ? root : NULL;
-}
-
-//  --------------------------------------------------------------------------
-//  Typed access to nodes
-
-static bool
-s_is_null (const node_t *node)
-{
-    return node->kind == NODE_SCALAR && node->plain
-           && (!*node->text || strcmp (node->text, "~") == 0
-               || strcmp (node->text, "null") == 0 || strcmp (node->text, "Null") == 0
-               || strcmp (node->text, "NULL") == 0);
-}
-
-/*  True for a plain true/false (YAML 1.2 core schema); *value receives it.  */
-static bool
-s_plain_bool (const node_t *node, bool *value)
-{
-    if (node->kind != NODE_SCALAR || !node->plain)
-        return false;
-    const char *t = node->text;
-    if (strcmp (t, "true") == 0 || strcmp (t, "True") == 0 || strcmp (t, "TRUE") == 0) {
-        *value = true;
-        return true;
-    }
-    if (strcmp (t, "false") == 0 || strcmp (t, "False") == 0 || strcmp (t, "FALSE") == 0) {
-        *value = false;
-        return true;
-    }
-    return false;
-}
-
-/*  True for a plain decimal integer that fits int64 ([-+]?[0-9]+).  */
-static bool
-s_plain_int (const node_t *node, int64_t *value)
-{
-    if (node->kind != NODE_SCALAR || !node->plain)
-        return false;
-    const char *t = node->text;
-    size_t i = (t[0] == '-' || t[0] == '+') ? 1 : 0;
-    if (!t[i])
-        return false;
-    for (size_t j = i; t[j]; j++)
-        if (t[j] < '0' || t[j] > '9')
-            return false;
-    errno = 0;
-    long long v = strtoll (t, NULL, 10);
-    if (errno == ERANGE)
-        return false;
-    *value = (int64_t) v;
-    return true;
-}
-
-/*  True for a plain number: an integer, or [-+]?(digits[.digits]|.digits)
-    with an optional exponent; *value receives it.  */
-static bool
-s_plain_number (const node_t *node, double *value)
-{
-    int64_t i;
-    if (s_plain_int (node, &i)) {
-        *value = (double) i;
-        return true;
-    }
-    if (node->kind != NODE_SCALAR || !node->plain)
-        return false;
-    const char *t = node->text;
-    size_t k = (t[0] == '-' || t[0] == '+') ? 1 : 0;
-    size_t digits = 0;
-    while (t[k] >= '0' && t[k] <= '9') {
-        k++;
-        digits++;
-    }
-    if (t[k] == '.') {
-        k++;
-        while (t[k] >= '0' && t[k] <= '9') {
-            k++;
-            digits++;
-        }
-    }
-    if (digits == 0)
-        return false;
-    if (t[k] == 'e' || t[k] == 'E') {
-        k++;
-        if (t[k] == '-' || t[k] == '+')
-            k++;
-        if (!(t[k] >= '0' && t[k] <= '9'))
-            return false;
-        while (t[k] >= '0' && t[k] <= '9')
-            k++;
-    }
-    if (t[k])
-        return false;
-    *value = strtod (t, NULL);
-    return isfinite (*value);
-}
-
-/*  The value of key in a mapping, or NULL when absent.  */
-static const node_t *
-s_get (const node_t *map, const char *key)
-{
-    if (!map || map->kind != NODE_MAP)
-        return NULL;
-    for (size_t i = 0; i < map->n; i++) {
-        const node_t *k = map->items[2 * i];
-        if (k->kind == NODE_SCALAR && strcmp (k->text, key) == 0)
-            return map->items[2 * i + 1];
-    }
-    return NULL;
-}
-
-/*  Records a problem for each key of map that is not in allowed (a
-    NULL-terminated list), with a did-you-mean hint.  */
-static void
-s_check_keys (loader_t *ld, const node_t *map, const char *const *allowed,
-              const char *where)
-{
-    size_t n_allowed = s_count (allowed);
-    for (size_t i = 0; i < map->n; i++) {
-        const node_t *key = map->items[2 * i];
-        if (key->kind != NODE_SCALAR)
-            continue;
-        bool known = false;
-        for (size_t j = 0; j < n_allowed && !known; j++)
-            known = strcmp (key->text, allowed[j]) == 0;
-        if (!known) {
-            char hint[96];
-            char shown[80];
-            utf8_safe_copy (shown, sizeof shown, key->text);
-            s_problem_at (ld, key, "unknown key \"%s\" in %s%s", shown, where,
-                          s_suggest (key->text, allowed, n_allowed, hint, sizeof hint));
-        }
-    }
-}
-
-/*  Records 'missing required key' for each of keys (NULL-terminated)
-    absent from map. Returns true when all are present.  */
-static bool
-s_require (loader_t *ld, const node_t *map, const char *const *keys, const char *where)
-{
-    bool all = true;
-    for (size_t i = 0; keys[i]; i++)
-        if (!s_get (map, keys[i])) {
-            s_problem_at (ld, map, "missing required key \"%s\" in %s", keys[i], where);
-            all = false;
-        }
-    return all;
-}
-
-/*  The text of a scalar (any scalar but null), copied into the set's
-    arena; NULL after a problem 'what must be text, found ...'.  */
-static const char *
-s_text (loader_t *ld, const node_t *node, const char *what)
-{
-    if (node->kind != NODE_SCALAR || s_is_null (node)) {
-        char found[64];
-        s_problem_at (ld, node, "%s must be text, found %s", what,
-                      s_found (node, found, sizeof found));
-        return NULL;
-    }
-    return s_arena_strdup (ld->arena, node->text);
-}
-
-/*  A whole number in [min, max]; false after a problem.  */
-static bool
-s_int_range (loader_t *ld, const node_t *node, const char *what, int64_t min, int64_t max,
-             int64_t *value)
-{
-    char found[64];
-    int64_t v;
-    if (!s_plain_int (node, &v)) {
-        s_problem_at (ld, node, "%s must be a whole number, found %s", what,
-                      s_found (node, found, sizeof found));
-        return false;
-    }
-    if (v < min) {
-        s_problem_at (ld, node, "%s must be >= %" PRId64 ", found %" PRId64, what, min, v);
-        return false;
-    }
-    if (v > max) {
-        s_problem_at (ld, node, "%s must be <= %" PRId64 ", found %" PRId64, what, max, v);
-        return false;
-    }
-    *value = v;
-    return true;
-}
-
-/*  True when node is a list; otherwise records 'what must be a list'.  */
-static bool
-s_is_list (loader_t *ld, const node_t *node, const char *what)
-{
-    if (node->kind == NODE_LIST)
-        return true;
-    char found[64];
-    if (node->kind == NODE_SCALAR && !s_is_null (node))
-        s_problem_at (ld, node, "%s must be a list, found %s; write [%s]", what,
-                      s_found (node, found, sizeof found), node->text);
-    else
-        s_problem_at (ld, node, "%s must be a list, found %s", what,
-                      s_found (node, found, sizeof found));
-    return false;
-}
-
-/*  True when node is a mapping; otherwise records a problem.  */
-static bool
-s_is_map (loader_t *ld, const node_t *node, const char *what)
-{
-    if (node->kind == NODE_MAP)
-        return true;
-    char found[64];
-    s_problem_at (ld, node, "%s must be a mapping, found %s", what,
-                  s_found (node, found, sizeof found));
-    return false;
-}
-
-/*  Checks an agency code against the known list; returns the arena copy
-    or NULL after a problem.  */
-static const char *
-s_agency (loader_t *ld, const node_t *node, const char *where)
-{
-    char what[160];
-    snprintf (what, sizeof what, "agency of %s", where);
-    const char *agency = s_text (ld, node, what);
-    if (!agency)
-        return NULL;
-    if (ld->agencies) {
-        for (size_t i = 0; i < ld->n_agencies; i++)
-            if (strcmp (ld->agencies[i], agency) == 0)
-                return agency;
-        char hint[96];
-        char shown[80];
-        utf8_safe_copy (shown, sizeof shown, agency);
-        s_problem_at (ld, node, "unknown agency \"%s\" in %s%s", shown, where,
-                      s_suggest (agency, ld->agencies, ld->n_agencies, hint, sizeof hint));
-        return NULL;
-    }
-    if (!ident_agency_code_valid (agency)) {
-        char shown[80];
-        utf8_safe_copy (shown, sizeof shown, agency);
-        s_problem_at (ld, node,
-                      "agency \"%s\" in %s is not an agency code "
-                      "(1 to 32 characters of a-z, 0-9 and _)",
-                      shown, where);
-        return NULL;
-    }
-    return agency;
-}
-
-/*  Checks an event type (or task kind) against ident_event_type_valid.  */
-static const char *
-s_event_type (loader_t *ld, const node_t *node, const char *what)
-{
-    const char *type = s_text (ld, node, what);
-    if (!type)
-        return NULL;
-    char reason[256];
-    if (!ident_event_type_valid (type, reason, sizeof reason)) {
-        s_problem_at (ld, node, "%s: %s", what, reason);
-        return NULL;
-    }
-    return type;
-}
-
 //  --------------------------------------------------------------------------
 //  Conditions
 
@@ -868,30 +50,30 @@ static bool
 s_literal (loader_t *ld, const node_t *node, const char *what, attr_value_t *out)
 {
     memset (out, 0, sizeof *out);
-    if (node->kind != NODE_SCALAR || s_is_null (node)) {
+    if (node->kind != NODE_SCALAR || wy_is_null (node)) {
         char found[64];
-        s_problem_at (ld, node, "%s must be text, a number or true/false, found %s", what,
-                      s_found (node, found, sizeof found));
+        wy_problem_at (ld, node, "%s must be text, a number or true/false, found %s", what,
+                       wy_found (node, found, sizeof found));
         return false;
     }
     bool flag;
     int64_t integer;
     double number;
-    if (s_plain_bool (node, &flag)) {
+    if (wy_plain_bool (node, &flag)) {
         out->kind = ATTR_VALUE_FLAG;
         out->flag = flag;
     }
-    else if (s_plain_int (node, &integer)) {
+    else if (wy_plain_int (node, &integer)) {
         out->kind = ATTR_VALUE_INTEGER;
         out->integer = integer;
     }
-    else if (s_plain_number (node, &number)) {
+    else if (wy_plain_number (node, &number)) {
         out->kind = ATTR_VALUE_NUMBER;
         out->number = number;
     }
     else {
         out->kind = ATTR_VALUE_TEXT;
-        out->text = s_arena_strdup (ld->arena, node->text);
+        out->text = wy_arena_strdup (ld->arena, node->text);
     }
     return true;
 }
@@ -906,34 +88,34 @@ s_condition (loader_t *ld, const node_t *node, const char *where, condition_t *o
     out->col = node->col;
     char what[200];
     snprintf (what, sizeof what, "condition of %s", where);
-    if (!s_is_map (ld, node, what))
+    if (!wy_is_map (ld, node, what))
         return false;
     if (depth > 16) {
-        s_problem_at (ld, node, "condition of %s is nested deeper than 16 levels", where);
+        wy_problem_at (ld, node, "condition of %s is nested deeper than 16 levels", where);
         return false;
     }
-    s_check_keys (ld, node, s_cond_keys, what);
-    const node_t *attr = s_get (node, "attr");
-    const node_t *not_node = s_get (node, "not");
-    const node_t *all = s_get (node, "all");
-    const node_t *any = s_get (node, "any");
+    wy_check_keys (ld, node, s_cond_keys, what);
+    const node_t *attr = wy_get (node, "attr");
+    const node_t *not_node = wy_get (node, "not");
+    const node_t *all = wy_get (node, "all");
+    const node_t *any = wy_get (node, "any");
     int forms = (attr != NULL) + (not_node != NULL) + (all != NULL) + (any != NULL);
     if (forms != 1) {
-        s_problem_at (ld, node,
-                      forms ? "condition of %s mixes attr, not, all and any; give one"
-                            : "condition of %s needs attr, not, all or any",
-                      where);
+        wy_problem_at (ld, node,
+                       forms ? "condition of %s mixes attr, not, all and any; give one"
+                             : "condition of %s needs attr, not, all or any",
+                       where);
         return false;
     }
     if (not_node || all || any) {
-        if (s_get (node, "equals") || s_get (node, "in") || s_get (node, "exists")) {
-            s_problem_at (ld, node, "condition of %s: equals, in and exists go with attr",
-                          where);
+        if (wy_get (node, "equals") || wy_get (node, "in") || wy_get (node, "exists")) {
+            wy_problem_at (ld, node, "condition of %s: equals, in and exists go with attr",
+                           where);
             return false;
         }
         if (not_node) {
             out->kind = CONDITION_NOT;
-            condition_t *child = (condition_t *) s_arena_alloc (ld->arena, sizeof *child);
+            condition_t *child = (condition_t *) wy_arena_alloc (ld->arena, sizeof *child);
             out->children = child;
             out->n_children = 1;
             return s_condition (ld, not_node, where, child, depth + 1);
@@ -941,10 +123,10 @@ s_condition (loader_t *ld, const node_t *node, const char *where, condition_t *o
         const node_t *list = all ? all : any;
         out->kind = all ? CONDITION_ALL : CONDITION_ANY;
         snprintf (what, sizeof what, "%s in condition of %s", all ? "all" : "any", where);
-        if (!s_is_list (ld, list, what))
+        if (!wy_is_list (ld, list, what))
             return false;
         condition_t *children =
-            (condition_t *) s_arena_alloc (ld->arena, (list->n + 1) * sizeof *children);
+            (condition_t *) wy_arena_alloc (ld->arena, (list->n + 1) * sizeof *children);
         bool ok = true;
         for (size_t i = 0; i < list->n; i++)
             ok = s_condition (ld, list->items[i], where, &children[i], depth + 1) && ok;
@@ -954,32 +136,33 @@ s_condition (loader_t *ld, const node_t *node, const char *where, condition_t *o
     }
     //  {attr: X, equals|in|exists: ...}
     snprintf (what, sizeof what, "attr in condition of %s", where);
-    const char *name = s_text (ld, attr, what);
+    const char *name = wy_text (ld, attr, what);
     if (!name)
         return false;
-    if (!s_attr_name_ok (name)) {
-        s_problem_at (ld, attr,
-                      "attribute name \"%s\" in condition of %s is not 1 to 64 characters "
-                      "of A-Z, a-z, 0-9 and _",
-                      name, where);
+    if (!wy_attr_name_ok (name)) {
+        wy_problem_at (ld, attr,
+                       "attribute name \"%s\" in condition of %s is not 1 to 64 characters "
+                       "of A-Z, a-z, 0-9 and _",
+                       name, where);
         return false;
     }
     out->attr = name;
-    const node_t *equals = s_get (node, "equals");
-    const node_t *in = s_get (node, "in");
-    const node_t *exists = s_get (node, "exists");
+    const node_t *equals = wy_get (node, "equals");
+    const node_t *in = wy_get (node, "in");
+    const node_t *exists = wy_get (node, "exists");
     int tests = (equals != NULL) + (in != NULL) + (exists != NULL);
     if (tests != 1) {
-        s_problem_at (ld, node,
-                      tests ? "condition on \"%s\" in %s gives more than one of equals, in "
-                              "and exists; give one"
-                            : "condition on \"%s\" in %s needs equals, in or exists",
-                      name, where);
+        wy_problem_at (ld, node,
+                       tests
+                           ? "condition on \"%s\" in %s gives more than one of equals, in "
+                             "and exists; give one"
+                           : "condition on \"%s\" in %s needs equals, in or exists",
+                       name, where);
         return false;
     }
     if (equals) {
         out->kind = CONDITION_EQUALS;
-        attr_value_t *value = (attr_value_t *) s_arena_alloc (ld->arena, sizeof *value);
+        attr_value_t *value = (attr_value_t *) wy_arena_alloc (ld->arena, sizeof *value);
         out->values = value;
         out->n_values = 1;
         snprintf (what, sizeof what, "equals in condition of %s", where);
@@ -988,14 +171,14 @@ s_condition (loader_t *ld, const node_t *node, const char *where, condition_t *o
     if (in) {
         out->kind = CONDITION_IN;
         snprintf (what, sizeof what, "in in condition of %s", where);
-        if (!s_is_list (ld, in, what))
+        if (!wy_is_list (ld, in, what))
             return false;
         if (in->n == 0) {
-            s_problem_at (ld, in, "in in condition of %s lists no values", where);
+            wy_problem_at (ld, in, "in in condition of %s lists no values", where);
             return false;
         }
         attr_value_t *values =
-            (attr_value_t *) s_arena_alloc (ld->arena, in->n * sizeof *values);
+            (attr_value_t *) wy_arena_alloc (ld->arena, in->n * sizeof *values);
         bool ok = true;
         for (size_t i = 0; i < in->n; i++)
             ok = s_literal (ld, in->items[i], what, &values[i]) && ok;
@@ -1004,11 +187,11 @@ s_condition (loader_t *ld, const node_t *node, const char *where, condition_t *o
         return ok;
     }
     out->kind = CONDITION_EXISTS;
-    if (!s_plain_bool (exists, &out->exists)) {
+    if (!wy_plain_bool (exists, &out->exists)) {
         char found[64];
-        s_problem_at (ld, exists,
-                      "exists in condition of %s must be true or false, found %s", where,
-                      s_found (exists, found, sizeof found));
+        wy_problem_at (ld, exists,
+                       "exists in condition of %s must be true or false, found %s", where,
+                       wy_found (exists, found, sizeof found));
         return false;
     }
     return true;
@@ -1021,7 +204,7 @@ s_when (loader_t *ld, const node_t *node, const char *where)
 {
     if (!node)
         return NULL;
-    condition_t *cond = (condition_t *) s_arena_alloc (ld->arena, sizeof *cond);
+    condition_t *cond = (condition_t *) wy_arena_alloc (ld->arena, sizeof *cond);
     return s_condition (ld, node, where, cond, 0) ? cond : NULL;
 }
 
@@ -1039,33 +222,33 @@ s_event_refs (loader_t *ld, const node_t *workflow, const char *key, bool is_rej
 {
     *refs = NULL;
     *n_refs = 0;
-    const node_t *list = s_get (workflow, key);
-    if (!list || !s_is_list (ld, list, key))
+    const node_t *list = wy_get (workflow, key);
+    if (!list || !wy_is_list (ld, list, key))
         return;
     event_ref_t *out =
-        (event_ref_t *) s_arena_alloc (ld->arena, (list->n + 1) * sizeof *out);
+        (event_ref_t *) wy_arena_alloc (ld->arena, (list->n + 1) * sizeof *out);
     size_t n = 0;
     for (size_t i = 0; i < list->n; i++) {
         const node_t *item = list->items[i];
         char where[64];
         snprintf (where, sizeof where, "%s entry %zu", key, i + 1);
-        if (!s_is_map (ld, item, where))
+        if (!wy_is_map (ld, item, where))
             continue;
-        s_check_keys (ld, item, is_reject ? s_reject_keys : s_ref_keys, where);
+        wy_check_keys (ld, item, is_reject ? s_reject_keys : s_ref_keys, where);
         static const char *const required[] = {"agency", "event", NULL};
-        if (!s_require (ld, item, required, where))
+        if (!wy_require (ld, item, required, where))
             continue;
         event_ref_t ref = {0};
         ref.line = item->line;
         ref.col = item->col;
-        ref.agency = s_agency (ld, s_get (item, "agency"), where);
+        ref.agency = wy_agency (ld, wy_get (item, "agency"), where);
         char what[96];
         snprintf (what, sizeof what, "event of %s", where);
-        ref.event = s_event_type (ld, s_get (item, "event"), what);
-        const node_t *when = s_get (item, "when");
+        ref.event = wy_event_type (ld, wy_get (item, "event"), what);
+        const node_t *when = wy_get (item, "when");
         ref.when = s_when (ld, when, where);
         bool ok = ref.agency && ref.event && (!when || ref.when);
-        const node_t *effect = s_get (item, "effect");
+        const node_t *effect = wy_get (item, "effect");
         if (effect) {
             if (effect->kind == NODE_SCALAR && strcmp (effect->text, "end") == 0)
                 ref.effect = REJECT_END;
@@ -1073,8 +256,8 @@ s_event_refs (loader_t *ld, const node_t *workflow, const char *key, bool is_rej
                 ref.effect = REJECT_SUSPEND;
             else {
                 char found[64];
-                s_problem_at (ld, effect, "effect of %s must be end or suspend, found %s",
-                              where, s_found (effect, found, sizeof found));
+                wy_problem_at (ld, effect, "effect of %s must be end or suspend, found %s",
+                               where, wy_found (effect, found, sizeof found));
                 ok = false;
             }
         }
@@ -1083,10 +266,10 @@ s_event_refs (loader_t *ld, const node_t *workflow, const char *key, bool is_rej
         for (size_t j = 0; j < n; j++)
             if (strcmp (out[j].agency, ref.agency) == 0
                 && strcmp (out[j].event, ref.event) == 0 && !out[j].when && !ref.when) {
-                s_problem_at (ld, item,
-                              "event \"%s\" of agency \"%s\" listed twice in %s "
-                              "(first at line %d)",
-                              ref.event, ref.agency, key, out[j].line);
+                wy_problem_at (ld, item,
+                               "event \"%s\" of agency \"%s\" listed twice in %s "
+                               "(first at line %d)",
+                               ref.event, ref.agency, key, out[j].line);
                 ok = false;
                 break;
             }
@@ -1110,14 +293,6 @@ static const char *const s_deadline_keys[] = {"working_days",
                                               NULL};
 static const char *const s_by_keys[] = {"attr", "values", "default", NULL};
 
-/*  True when a number is whole and small enough to print as an integer
-    exactly (|x| < 2^53).  */
-static bool
-s_is_whole (double x)
-{
-    return x > -9007199254740992.0 && x < 9007199254740992.0 && (double) (int64_t) x == x;
-}
-
 /*  The canonical text of a working_*_by value key: plain booleans as
     "true"/"false", plain integers in decimal, whole plain numbers in
     decimal, anything else as written. Matches s_value_text.  */
@@ -1128,20 +303,20 @@ s_choice_key (loader_t *ld, const node_t *key)
     int64_t integer;
     double number;
     char buf[64];
-    if (s_plain_bool (key, &flag))
+    if (wy_plain_bool (key, &flag))
         return flag ? "true" : "false";
-    if (s_plain_int (key, &integer)) {
+    if (wy_plain_int (key, &integer)) {
         snprintf (buf, sizeof buf, "%" PRId64, integer);
-        return s_arena_strdup (ld->arena, buf);
+        return wy_arena_strdup (ld->arena, buf);
     }
-    if (s_plain_number (key, &number)) {
-        if (s_is_whole (number))
+    if (wy_plain_number (key, &number)) {
+        if (wy_is_whole (number))
             snprintf (buf, sizeof buf, "%" PRId64, (int64_t) number);
         else
             snprintf (buf, sizeof buf, "%.17g", number);
-        return s_arena_strdup (ld->arena, buf);
+        return wy_arena_strdup (ld->arena, buf);
     }
-    return s_arena_strdup (ld->arena, key->text);
+    return wy_arena_strdup (ld->arena, key->text);
 }
 
 /*  Parses working_days_by / working_minutes_by into out.  */
@@ -1151,37 +326,37 @@ s_deadline_by (loader_t *ld, const node_t *node, const char *key, const char *st
 {
     char where[160];
     snprintf (where, sizeof where, "%s of step \"%s\"", key, step);
-    if (!s_is_map (ld, node, where))
+    if (!wy_is_map (ld, node, where))
         return false;
-    s_check_keys (ld, node, s_by_keys, where);
+    wy_check_keys (ld, node, s_by_keys, where);
     static const char *const required[] = {"attr", "values", NULL};
-    if (!s_require (ld, node, required, where))
+    if (!wy_require (ld, node, required, where))
         return false;
     char what[200];
     snprintf (what, sizeof what, "attr of %s", where);
-    const node_t *attr = s_get (node, "attr");
-    const char *name = s_text (ld, attr, what);
+    const node_t *attr = wy_get (node, "attr");
+    const char *name = wy_text (ld, attr, what);
     bool ok = name != NULL;
-    if (name && !s_attr_name_ok (name)) {
-        s_problem_at (ld, attr,
-                      "attribute name \"%s\" in %s is not 1 to 64 characters of A-Z, a-z, "
-                      "0-9 and _",
-                      name, where);
+    if (name && !wy_attr_name_ok (name)) {
+        wy_problem_at (ld, attr,
+                       "attribute name \"%s\" in %s is not 1 to 64 characters of A-Z, a-z, "
+                       "0-9 and _",
+                       name, where);
         ok = false;
     }
     out->by_attr = name;
-    const node_t *values = s_get (node, "values");
+    const node_t *values = wy_get (node, "values");
     snprintf (what, sizeof what, "values of %s", where);
-    if (!s_is_map (ld, values, what))
+    if (!wy_is_map (ld, values, what))
         return false;
     if (values->n == 0) {
-        s_problem_at (ld, values, "values of %s lists no value", where);
+        wy_problem_at (ld, values, "values of %s lists no value", where);
         return false;
     }
     deadline_choice_t *choices =
-        (deadline_choice_t *) s_arena_alloc (ld->arena, values->n * sizeof *choices);
+        (deadline_choice_t *) wy_arena_alloc (ld->arena, values->n * sizeof *choices);
     const node_t **keys =
-        (const node_t **) s_arena_alloc (&ld->scratch, values->n * sizeof (node_t *));
+        (const node_t **) wy_arena_alloc (&ld->scratch, values->n * sizeof (node_t *));
     size_t n = 0;
     for (size_t i = 0; i < values->n; i++) {
         const node_t *k = values->items[2 * i];
@@ -1192,7 +367,7 @@ s_deadline_by (loader_t *ld, const node_t *node, const char *key, const char *st
         snprintf (amount_what, sizeof amount_what, "amount for \"%s\" in %s", k->text,
                   where);
         int64_t amount;
-        if (!s_int_range (ld, v, amount_what, 0, max, &amount)) {
+        if (!wy_int_range (ld, v, amount_what, 0, max, &amount)) {
             ok = false;
             continue;
         }
@@ -1203,19 +378,19 @@ s_deadline_by (loader_t *ld, const node_t *node, const char *key, const char *st
         for (size_t j = 0; j < n; j++)
             if (strcmp (choices[j].value, choices[n].value) == 0
                 && strcmp (keys[j]->text, k->text) != 0) {
-                s_problem_at (ld, k, "value \"%s\" given twice in %s", choices[n].value,
-                              where);
+                wy_problem_at (ld, k, "value \"%s\" given twice in %s", choices[n].value,
+                               where);
                 ok = false;
             }
         n++;
     }
     out->choices = choices;
     out->n_choices = n;
-    const node_t *def = s_get (node, "default");
+    const node_t *def = wy_get (node, "default");
     if (def) {
         snprintf (what, sizeof what, "default of %s", where);
         int64_t amount;
-        if (s_int_range (ld, def, what, 0, max, &amount)) {
+        if (wy_int_range (ld, def, what, 0, max, &amount)) {
             out->has_default = true;
             out->default_amount = (int) amount;
         }
@@ -1235,55 +410,55 @@ s_deadline (loader_t *ld, const node_t *node, const char *step, deadline_spec_t 
     out->col = node->col;
     char where[128];
     snprintf (where, sizeof where, "deadline of step \"%s\"", step);
-    if (!s_is_map (ld, node, where))
+    if (!wy_is_map (ld, node, where))
         return;
-    s_check_keys (ld, node, s_deadline_keys, where);
+    wy_check_keys (ld, node, s_deadline_keys, where);
     static const char *const amounts[] = {"working_days", "working_minutes", "immediate",
                                           "working_days_by", "working_minutes_by"};
     const char *given[5];
     size_t n_given = 0;
     for (size_t i = 0; i < 5; i++)
-        if (s_get (node, amounts[i]))
+        if (wy_get (node, amounts[i]))
             given[n_given++] = amounts[i];
     if (n_given == 0) {
-        s_problem_at (ld, node,
-                      "%s gives no amount: give working_days, working_minutes, "
-                      "working_days_by, working_minutes_by or immediate",
-                      where);
+        wy_problem_at (ld, node,
+                       "%s gives no amount: give working_days, working_minutes, "
+                       "working_days_by, working_minutes_by or immediate",
+                       where);
         return;
     }
     if (n_given > 1) {
-        s_problem_at (ld, node, "%s gives both %s and %s; give only one", where, given[0],
-                      given[1]);
+        wy_problem_at (ld, node, "%s gives both %s and %s; give only one", where, given[0],
+                       given[1]);
         return;
     }
     const char *kind = given[0];
-    const node_t *value = s_get (node, kind);
+    const node_t *value = wy_get (node, kind);
     char what[192];
     snprintf (what, sizeof what, "%s of step \"%s\"", kind, step);
     int64_t amount;
     if (strcmp (kind, "working_days") == 0) {
-        if (s_int_range (ld, value, what, 0, WORKING_DAYS_MAX, &amount)) {
+        if (wy_int_range (ld, value, what, 0, WORKING_DAYS_MAX, &amount)) {
             out->unit = DEADLINE_WORKING_DAYS;
             out->amount = (int) amount;
         }
     }
     else if (strcmp (kind, "working_minutes") == 0) {
-        if (s_int_range (ld, value, what, 0, WORKING_MIN_MAX, &amount)) {
+        if (wy_int_range (ld, value, what, 0, WORKING_MIN_MAX, &amount)) {
             out->unit = DEADLINE_WORKING_MINUTES;
             out->amount = (int) amount;
         }
     }
     else if (strcmp (kind, "immediate") == 0) {
         bool flag;
-        if (s_plain_bool (value, &flag) && flag)
+        if (wy_plain_bool (value, &flag) && flag)
             out->unit = DEADLINE_IMMEDIATE;
         else {
             char found[64];
-            s_problem_at (ld, value,
-                          "immediate of step \"%s\" must be true (leave the deadline out "
-                          "for none), found %s",
-                          step, s_found (value, found, sizeof found));
+            wy_problem_at (ld, value,
+                           "immediate of step \"%s\" must be true (leave the deadline out "
+                           "for none), found %s",
+                           step, wy_found (value, found, sizeof found));
         }
     }
     else {
@@ -1292,11 +467,11 @@ s_deadline (loader_t *ld, const node_t *node, const char *step, deadline_spec_t 
                            out))
             out->unit = days ? DEADLINE_WORKING_DAYS : DEADLINE_WORKING_MINUTES;
     }
-    const node_t *from = s_get (node, "from");
+    const node_t *from = wy_get (node, "from");
     out->from = DEADLINE_FROM_READY;
     if (from) {
         snprintf (what, sizeof what, "from of step \"%s\"", step);
-        const char *text = s_text (ld, from, what);
+        const char *text = wy_text (ld, from, what);
         if (text && strcmp (text, "ready") == 0)
             out->from = DEADLINE_FROM_READY;
         else if (text && strcmp (text, "start") == 0)
@@ -1307,7 +482,7 @@ s_deadline (loader_t *ld, const node_t *node, const char *step, deadline_spec_t 
             *from_node = from;
         }
     }
-    out->when = s_when (ld, s_get (node, "when"), where);
+    out->when = s_when (ld, wy_get (node, "when"), where);
 }
 
 //  --------------------------------------------------------------------------
@@ -1331,26 +506,26 @@ s_step (loader_t *ld, const node_t *node, size_t index, step_def_t *out, step_sr
     out->col = node->col;
     char where[96];
     snprintf (where, sizeof where, "step %zu", index + 1);
-    if (!s_is_map (ld, node, where))
+    if (!wy_is_map (ld, node, where))
         return;
-    const node_t *id = s_get (node, "id");
-    if (id && id->kind == NODE_SCALAR && !s_is_null (id)) {
+    const node_t *id = wy_get (node, "id");
+    if (id && id->kind == NODE_SCALAR && !wy_is_null (id)) {
         char shown[72];
         utf8_safe_copy (shown, sizeof shown, id->text);
         snprintf (where, sizeof where, "step \"%s\"", shown);
     }
-    s_check_keys (ld, node, s_step_keys, where);
+    wy_check_keys (ld, node, s_step_keys, where);
     static const char *const required[] = {"id", "agency", "completes_on", NULL};
-    s_require (ld, node, required, where);
+    wy_require (ld, node, required, where);
     if (id) {
         char what[120];
         snprintf (what, sizeof what, "id of %s", where);
-        out->id = s_text (ld, id, what);
-        if (out->id && !s_name_ok (out->id)) {
-            s_problem_at (ld, id,
-                          "step id \"%s\" is not a name: a lower-case letter, then a-z, "
-                          "0-9 or _, at most %d characters",
-                          out->id, NAME_MAX_LEN);
+        out->id = wy_text (ld, id, what);
+        if (out->id && !wy_name_ok (out->id)) {
+            wy_problem_at (ld, id,
+                           "step id \"%s\" is not a name: a lower-case letter, then a-z, "
+                           "0-9 or _, at most %d characters",
+                           out->id, NAME_MAX_LEN);
             out->id = NULL;
         }
         src->id = out->id ? id : NULL;
@@ -1359,38 +534,38 @@ s_step (loader_t *ld, const node_t *node, size_t index, step_def_t *out, step_sr
         //  keep going under a name that cannot clash with a real id
         char fallback[32];
         snprintf (fallback, sizeof fallback, "#%zu", index + 1);
-        out->id = s_arena_strdup (ld->arena, fallback);
+        out->id = wy_arena_strdup (ld->arena, fallback);
     }
-    const node_t *title = s_get (node, "title");
+    const node_t *title = wy_get (node, "title");
     if (title) {
         char what[120];
         snprintf (what, sizeof what, "title of %s", where);
-        out->title = s_text (ld, title, what);
+        out->title = wy_text (ld, title, what);
     }
-    const node_t *agency = s_get (node, "agency");
+    const node_t *agency = wy_get (node, "agency");
     if (agency)
-        out->agency = s_agency (ld, agency, where);
+        out->agency = wy_agency (ld, agency, where);
 
-    const node_t *completes = s_get (node, "completes_on");
+    const node_t *completes = wy_get (node, "completes_on");
     char what[120];
     snprintf (what, sizeof what, "completes_on of %s", where);
-    if (completes && s_is_list (ld, completes, what)) {
+    if (completes && wy_is_list (ld, completes, what)) {
         if (completes->n == 0)
-            s_problem_at (ld, completes, "completes_on of %s lists no event", where);
-        const char **events =
-            (const char **) s_arena_alloc (ld->arena, (completes->n + 1) * sizeof (char *));
+            wy_problem_at (ld, completes, "completes_on of %s lists no event", where);
+        const char **events = (const char **) wy_arena_alloc (
+            ld->arena, (completes->n + 1) * sizeof (char *));
         size_t n = 0;
         for (size_t i = 0; i < completes->n; i++) {
             const node_t *item = completes->items[i];
-            const char *type = s_event_type (ld, item, what);
+            const char *type = wy_event_type (ld, item, what);
             if (!type)
                 continue;
             bool twice = false;
             for (size_t j = 0; j < n && !twice; j++)
                 twice = strcmp (events[j], type) == 0;
             if (twice) {
-                s_problem_at (ld, item, "event \"%s\" listed twice in completes_on of %s",
-                              type, where);
+                wy_problem_at (ld, item, "event \"%s\" listed twice in completes_on of %s",
+                               type, where);
                 continue;
             }
             events[n++] = type;
@@ -1399,14 +574,14 @@ s_step (loader_t *ld, const node_t *node, size_t index, step_def_t *out, step_sr
         out->n_completes_on = n;
     }
 
-    const node_t *after = s_get (node, "after");
+    const node_t *after = wy_get (node, "after");
     snprintf (what, sizeof what, "after of %s", where);
-    if (after && s_is_list (ld, after, what)) {
+    if (after && wy_is_list (ld, after, what)) {
         const char **names =
-            (const char **) s_arena_alloc (ld->arena, (after->n + 1) * sizeof (char *));
+            (const char **) wy_arena_alloc (ld->arena, (after->n + 1) * sizeof (char *));
         bool all_text = true;
         for (size_t i = 0; i < after->n; i++) {
-            names[i] = s_text (ld, after->items[i], what);
+            names[i] = wy_text (ld, after->items[i], what);
             all_text = all_text && names[i];
         }
         if (all_text) {
@@ -1416,39 +591,40 @@ s_step (loader_t *ld, const node_t *node, size_t index, step_def_t *out, step_sr
         }
     }
 
-    const node_t *when = s_get (node, "when");
+    const node_t *when = wy_get (node, "when");
     out->when = s_when (ld, when, where);
-    const node_t *task = s_get (node, "task");
+    const node_t *task = wy_get (node, "task");
     if (task) {
         snprintf (what, sizeof what, "task of %s", where);
-        out->task = s_event_type (ld, task, what);
+        out->task = wy_event_type (ld, task, what);
     }
     //  what of the case the task hands the agency: only the attributes named
-    const node_t *payload = s_get (node, "payload");
+    const node_t *payload = wy_get (node, "payload");
     snprintf (what, sizeof what, "payload of %s", where);
     if (payload && !task)
-        s_problem_at (ld, payload, "%s: a payload goes with a task, and %s has none", what,
-                      where);
-    if (payload && s_is_list (ld, payload, what)) {
+        wy_problem_at (ld, payload, "%s: a payload goes with a task, and %s has none", what,
+                       where);
+    if (payload && wy_is_list (ld, payload, what)) {
         const char **names =
-            (const char **) s_arena_alloc (ld->arena, (payload->n + 1) * sizeof (char *));
+            (const char **) wy_arena_alloc (ld->arena, (payload->n + 1) * sizeof (char *));
         size_t n = 0;
         for (size_t i = 0; i < payload->n; i++) {
-            const char *name = s_text (ld, payload->items[i], what);
+            const char *name = wy_text (ld, payload->items[i], what);
             if (!name)
                 continue;
-            if (!s_attr_name_ok (name)) {
-                s_problem_at (ld, payload->items[i],
-                              "%s: attribute name \"%s\" is not 1 to 64 characters of "
-                              "A-Z, a-z, 0-9 and _",
-                              what, name);
+            if (!wy_attr_name_ok (name)) {
+                wy_problem_at (ld, payload->items[i],
+                               "%s: attribute name \"%s\" is not 1 to 64 characters of "
+                               "A-Z, a-z, 0-9 and _",
+                               what, name);
                 continue;
             }
             bool twice = false;
             for (size_t j = 0; j < n && !twice; j++)
                 twice = strcmp (names[j], name) == 0;
             if (twice) {
-                s_problem_at (ld, payload->items[i], "%s: \"%s\" listed twice", what, name);
+                wy_problem_at (ld, payload->items[i], "%s: \"%s\" listed twice", what,
+                               name);
                 continue;
             }
             names[n++] = name;
@@ -1468,10 +644,10 @@ s_step (loader_t *ld, const node_t *node, size_t index, step_def_t *out, step_sr
             strbuf_json_string (&list, out->payload[i]);
         }
         strbuf_putc (&list, ']');
-        out->payload_json = s_arena_strdup (ld->arena, list.data);
+        out->payload_json = wy_arena_strdup (ld->arena, list.data);
         strbuf_free (&list);
     }
-    const node_t *deadline = s_get (node, "deadline");
+    const node_t *deadline = wy_get (node, "deadline");
     if (deadline)
         s_deadline (ld, deadline, out->id, &out->deadline, &src->from);
 }
@@ -1495,13 +671,13 @@ static const char *
 s_suggest_step (const char *word, const step_def_t *steps, size_t n,
                 const char *const *extra, char *buf, size_t size)
 {
-    size_t n_extra = extra ? s_count (extra) : 0;
-    const char **names = (const char **) s_xmalloc ((n + n_extra + 1) * sizeof (char *));
+    size_t n_extra = extra ? wy_count (extra) : 0;
+    const char **names = (const char **) wy_xmalloc ((n + n_extra + 1) * sizeof (char *));
     for (size_t i = 0; i < n; i++)
         names[i] = steps[i].id;
     for (size_t i = 0; i < n_extra; i++)
         names[n + i] = extra[i];
-    s_suggest (word, names, n + n_extra, buf, size);
+    wy_suggest (word, names, n + n_extra, buf, size);
     free (names);
     return buf;
 }
@@ -1540,8 +716,8 @@ s_cycle_visit (cycle_search_t *cs, size_t i)
                 strbuf_printf (&sb, "%s -> ", cs->steps[cs->path[p]].id);
             strbuf_puts (&sb, cs->steps[j].id);
             const node_t *entry = cs->src[i].after->items[k];
-            s_problem_at (cs->ld, entry,
-                          "cycle in after: %s (each step waits for the next)", sb.data);
+            wy_problem_at (cs->ld, entry,
+                           "cycle in after: %s (each step waits for the next)", sb.data);
             strbuf_free (&sb);
             cs->found = true;
         }
@@ -1581,20 +757,20 @@ s_resolve (loader_t *ld, workflow_def_t *wf, step_def_t *steps, step_src_t *src,
         if (src[i].id)
             for (size_t j = 0; j < i; j++)
                 if (src[j].id && strcmp (steps[i].id, steps[j].id) == 0) {
-                    s_problem_at (ld, src[i].id,
-                                  "duplicate step id \"%s\" (first defined at line %d)",
-                                  steps[i].id, src[j].id->line);
+                    wy_problem_at (ld, src[i].id,
+                                   "duplicate step id \"%s\" (first defined at line %d)",
+                                   steps[i].id, src[j].id->line);
                     break;
                 }
     for (size_t i = 0; i < n; i++) {
         step_def_t *step = &steps[i];
         size_t *index =
-            (size_t *) s_arena_alloc (ld->arena, (step->n_after + 1) * sizeof (size_t));
+            (size_t *) wy_arena_alloc (ld->arena, (step->n_after + 1) * sizeof (size_t));
         for (size_t k = 0; k < step->n_after; k++) {
             const node_t *entry = src[i].after->items[k];
             index[k] = s_step_index (steps, n, step->after[k]);
             if (index[k] == SIZE_MAX) {
-                s_problem_at (
+                wy_problem_at (
                     ld, entry, "unknown step \"%s\" in after of step \"%s\"%s",
                     step->after[k], step->id,
                     s_suggest_step (step->after[k], steps, n, NULL, hint, sizeof hint));
@@ -1602,9 +778,9 @@ s_resolve (loader_t *ld, workflow_def_t *wf, step_def_t *steps, step_src_t *src,
             }
             for (size_t m = 0; m < k; m++)
                 if (index[m] == index[k]) {
-                    s_problem_at (ld, entry,
-                                  "step \"%s\" listed twice in after of step \"%s\"",
-                                  step->after[k], step->id);
+                    wy_problem_at (ld, entry,
+                                   "step \"%s\" listed twice in after of step \"%s\"",
+                                   step->after[k], step->id);
                     index[k] = SIZE_MAX;
                     break;
                 }
@@ -1612,7 +788,7 @@ s_resolve (loader_t *ld, workflow_def_t *wf, step_def_t *steps, step_src_t *src,
         step->after_index = index;
     }
     int *color = (int *) calloc (n + 1, sizeof (int));
-    size_t *path = (size_t *) s_xmalloc ((n + 1) * sizeof (size_t));
+    size_t *path = (size_t *) wy_xmalloc ((n + 1) * sizeof (size_t));
     if (!color)
         abort ();
     cycle_search_t cs = {ld, steps, src, n, color, path, 0, false};
@@ -1629,7 +805,7 @@ s_resolve (loader_t *ld, workflow_def_t *wf, step_def_t *steps, step_src_t *src,
             continue;
         size_t j = s_step_index (steps, n, d->from_step);
         if (j == SIZE_MAX) {
-            s_problem_at (
+            wy_problem_at (
                 ld, src[i].from,
                 "deadline of step \"%s\" counts from \"%s\", which is not start, "
                 "ready or a step id%s",
@@ -1638,15 +814,15 @@ s_resolve (loader_t *ld, workflow_def_t *wf, step_def_t *steps, step_src_t *src,
             continue;
         }
         if (j == i) {
-            s_problem_at (ld, src[i].from, "deadline of step \"%s\" counts from itself",
-                          steps[i].id);
+            wy_problem_at (ld, src[i].from, "deadline of step \"%s\" counts from itself",
+                           steps[i].id);
             continue;
         }
         bool *seen = (bool *) calloc (n + 1, sizeof (bool));
         if (!seen)
             abort ();
         if (!cs.found && s_waits_for (steps, n, j, i, seen))
-            s_problem_at (
+            wy_problem_at (
                 ld, src[i].from,
                 "deadline of step \"%s\" counts from step \"%s\", which waits for "
                 "it",
@@ -1662,33 +838,33 @@ s_resolve (loader_t *ld, workflow_def_t *wf, step_def_t *steps, step_src_t *src,
             && strcmp (completes_when->text, "all") == 0)
             wf->completes_all = true;
         else if (completes_when->kind != NODE_LIST)
-            s_problem_at (ld, completes_when,
-                          "completes_when must be all or a list of step ids, found %s",
-                          s_found (completes_when, found, sizeof found));
+            wy_problem_at (ld, completes_when,
+                           "completes_when must be all or a list of step ids, found %s",
+                           wy_found (completes_when, found, sizeof found));
         else if (completes_when->n == 0)
-            s_problem_at (ld, completes_when,
-                          "completes_when lists no step; write all or name the steps");
+            wy_problem_at (ld, completes_when,
+                           "completes_when lists no step; write all or name the steps");
         else {
             size_t *index =
-                (size_t *) s_arena_alloc (ld->arena, completes_when->n * sizeof (size_t));
+                (size_t *) wy_arena_alloc (ld->arena, completes_when->n * sizeof (size_t));
             size_t m = 0;
             for (size_t k = 0; k < completes_when->n; k++) {
                 const node_t *entry = completes_when->items[k];
-                const char *id = s_text (ld, entry, "entry of completes_when");
+                const char *id = wy_text (ld, entry, "entry of completes_when");
                 if (!id)
                     continue;
                 size_t j = s_step_index (steps, n, id);
                 if (j == SIZE_MAX) {
-                    s_problem_at (ld, entry, "unknown step \"%s\" in completes_when%s", id,
-                                  s_suggest_step (id, steps, n, NULL, hint, sizeof hint));
+                    wy_problem_at (ld, entry, "unknown step \"%s\" in completes_when%s", id,
+                                   s_suggest_step (id, steps, n, NULL, hint, sizeof hint));
                     continue;
                 }
                 bool twice = false;
                 for (size_t p = 0; p < m && !twice; p++)
                     twice = index[p] == j;
                 if (twice) {
-                    s_problem_at (ld, entry, "step \"%s\" listed twice in completes_when",
-                                  id);
+                    wy_problem_at (ld, entry, "step \"%s\" listed twice in completes_when",
+                                   id);
                     continue;
                 }
                 index[m++] = j;
@@ -1729,16 +905,17 @@ s_duration (loader_t *ld, const node_t *node, const char *what, int64_t *ms)
     }
     if (!unit) {
         char found[64];
-        s_problem_at (ld, node,
-                      "%s: bad duration %s; expected a whole number followed by s, m, h or "
-                      "d, e.g. \"7d\"",
-                      what, s_found (node, found, sizeof found));
+        wy_problem_at (
+            ld, node,
+            "%s: bad duration %s; expected a whole number followed by s, m, h or "
+            "d, e.g. \"7d\"",
+            what, wy_found (node, found, sizeof found));
         return false;
     }
     int64_t seconds = strtoll (t, NULL, 10) * unit;
     if (seconds <= 0 || seconds > TTL_MAX_SECONDS) {
-        s_problem_at (ld, node, "%s must be more than 0s and at most 3650d, found \"%s\"",
-                      what, t);
+        wy_problem_at (ld, node, "%s must be more than 0s and at most 3650d, found \"%s\"",
+                       what, t);
         return false;
     }
     *ms = seconds * 1000;
@@ -1758,18 +935,18 @@ s_workflow (loader_t *ld, const node_t *root, const node_t **name_node)
 {
     if (root->kind != NODE_MAP) {
         char found[64];
-        s_problem_at (ld, root, "a workflow definition must be a mapping, found %s",
-                      s_found (root, found, sizeof found));
+        wy_problem_at (ld, root, "a workflow definition must be a mapping, found %s",
+                       wy_found (root, found, sizeof found));
         return NULL;
     }
-    workflow_def_t *wf = (workflow_def_t *) s_arena_alloc (ld->arena, sizeof *wf);
+    workflow_def_t *wf = (workflow_def_t *) wy_arena_alloc (ld->arena, sizeof *wf);
     char where[96] = "workflow";
-    const node_t *name = s_get (root, "workflow");
+    const node_t *name = wy_get (root, "workflow");
     *name_node = name;
     if (name) {
-        wf->name = s_text (ld, name, "workflow");
-        if (wf->name && !s_name_ok (wf->name)) {
-            s_problem_at (
+        wf->name = wy_text (ld, name, "workflow");
+        if (wf->name && !wy_name_ok (wf->name)) {
+            wy_problem_at (
                 ld, name,
                 "workflow name \"%s\" is not a name: a lower-case letter, then a-z, "
                 "0-9 or _, at most %d characters",
@@ -1779,77 +956,77 @@ s_workflow (loader_t *ld, const node_t *root, const node_t **name_node)
         if (wf->name)
             snprintf (where, sizeof where, "workflow \"%s\"", wf->name);
     }
-    s_check_keys (ld, root, s_workflow_keys, where);
+    wy_check_keys (ld, root, s_workflow_keys, where);
     static const char *const required[] = {"workflow",  "version", "key",
                                            "starts_on", "steps",   NULL};
-    s_require (ld, root, required, where);
+    wy_require (ld, root, required, where);
 
-    const node_t *node = s_get (root, "version");
+    const node_t *node = wy_get (root, "version");
     int64_t v;
-    if (node && s_int_range (ld, node, "version", 1, INT_MAX, &v))
+    if (node && wy_int_range (ld, node, "version", 1, INT_MAX, &v))
         wf->version = (int) v;
-    node = s_get (root, "title");
+    node = wy_get (root, "title");
     if (node)
-        wf->title = s_text (ld, node, "title");
-    node = s_get (root, "seed_items");
-    if (node && s_is_list (ld, node, "seed_items")) {
-        int *items = (int *) s_arena_alloc (ld->arena, (node->n + 1) * sizeof (int));
+        wf->title = wy_text (ld, node, "title");
+    node = wy_get (root, "seed_items");
+    if (node && wy_is_list (ld, node, "seed_items")) {
+        int *items = (int *) wy_arena_alloc (ld->arena, (node->n + 1) * sizeof (int));
         size_t n = 0;
         for (size_t i = 0; i < node->n; i++)
-            if (s_int_range (ld, node->items[i], "seed item", 1, INT_MAX, &v))
+            if (wy_int_range (ld, node->items[i], "seed item", 1, INT_MAX, &v))
                 items[n++] = (int) v;
         wf->seed_items = items;
         wf->n_seed_items = n;
     }
-    node = s_get (root, "key");
+    node = wy_get (root, "key");
     if (node) {
-        const char *key = s_text (ld, node, "key");
+        const char *key = wy_text (ld, node, "key");
         if (key && !key_kind_parse (key, &wf->key)) {
             static const char *const kinds[] = {"credit_code", "unit_number",
                                                 "project_code", "application_no",
                                                 "refund_no"};
             char hint[96];
-            s_problem_at (ld, node,
-                          "unknown key kind \"%s\"%s (expected credit_code, unit_number, "
-                          "project_code, application_no or refund_no)",
-                          key, s_suggest (key, kinds, 5, hint, sizeof hint));
+            wy_problem_at (ld, node,
+                           "unknown key kind \"%s\"%s (expected credit_code, unit_number, "
+                           "project_code, application_no or refund_no)",
+                           key, wy_suggest (key, kinds, 5, hint, sizeof hint));
         }
     }
     wf->unmatched_ttl_ms = INT64_C (7) * 86400 * 1000;
-    node = s_get (root, "unmatched_ttl");
+    node = wy_get (root, "unmatched_ttl");
     if (node)
         s_duration (ld, node, "unmatched_ttl", &wf->unmatched_ttl_ms);
     wf->warn_at = 0.75;
-    node = s_get (root, "warn_at");
+    node = wy_get (root, "warn_at");
     if (node) {
         double share;
         char found[64];
-        if (!s_plain_number (node, &share))
-            s_problem_at (ld, node, "warn_at must be a number between 0 and 1, found %s",
-                          s_found (node, found, sizeof found));
+        if (!wy_plain_number (node, &share))
+            wy_problem_at (ld, node, "warn_at must be a number between 0 and 1, found %s",
+                           wy_found (node, found, sizeof found));
         else if (!(share > 0 && share < 1))
-            s_problem_at (ld, node,
-                          "warn_at must be between 0 and 1 (both excluded), found %s",
-                          node->text);
+            wy_problem_at (ld, node,
+                           "warn_at must be between 0 and 1 (both excluded), found %s",
+                           node->text);
         else
             wf->warn_at = share;
     }
 
     s_event_refs (ld, root, "starts_on", false, &wf->starts_on, &wf->n_starts_on);
-    node = s_get (root, "starts_on");
+    node = wy_get (root, "starts_on");
     if (node && node->kind == NODE_LIST && node->n == 0)
-        s_problem_at (ld, node, "starts_on lists no event; a workflow needs one to start");
+        wy_problem_at (ld, node, "starts_on lists no event; a workflow needs one to start");
     s_event_refs (ld, root, "rejects_on", true, &wf->rejects_on, &wf->n_rejects_on);
     s_event_refs (ld, root, "reopens_on", false, &wf->reopens_on, &wf->n_reopens_on);
     s_event_refs (ld, root, "cancels_on", false, &wf->cancels_on, &wf->n_cancels_on);
 
-    node = s_get (root, "reopens_on");
+    node = wy_get (root, "reopens_on");
     if (wf->n_reopens_on) {
         bool suspends = false;
         for (size_t i = 0; i < wf->n_rejects_on; i++)
             suspends = suspends || wf->rejects_on[i].effect == REJECT_SUSPEND;
         if (!suspends)
-            s_problem_at (
+            wy_problem_at (
                 ld, node,
                 "reopens_on has nothing to reopen: no rejects_on entry has effect "
                 "suspend");
@@ -1857,30 +1034,30 @@ s_workflow (loader_t *ld, const node_t *root, const node_t **name_node)
     for (size_t i = 0; i < wf->n_starts_on; i++) {
         for (size_t j = 0; j < wf->n_cancels_on; j++)
             if (s_same_pair (&wf->starts_on[i], &wf->cancels_on[j]))
-                s_problem (
+                wy_problem (
                     ld, wf->cancels_on[j].line, wf->cancels_on[j].col,
                     "event \"%s\" of agency \"%s\" both starts (line %d) and cancels "
                     "the workflow",
                     wf->starts_on[i].event, wf->starts_on[i].agency, wf->starts_on[i].line);
         for (size_t j = 0; j < wf->n_rejects_on; j++)
             if (s_same_pair (&wf->starts_on[i], &wf->rejects_on[j]))
-                s_problem (
+                wy_problem (
                     ld, wf->rejects_on[j].line, wf->rejects_on[j].col,
                     "event \"%s\" of agency \"%s\" both starts (line %d) and rejects "
                     "the workflow",
                     wf->starts_on[i].event, wf->starts_on[i].agency, wf->starts_on[i].line);
     }
 
-    node = s_get (root, "steps");
-    if (node && s_is_list (ld, node, "steps")) {
+    node = wy_get (root, "steps");
+    if (node && wy_is_list (ld, node, "steps")) {
         if (node->n == 0)
-            s_problem_at (ld, node, "steps lists no step; a workflow needs at least one");
+            wy_problem_at (ld, node, "steps lists no step; a workflow needs at least one");
         else if (node->n > STEPS_MAX)
-            s_problem_at (ld, node, "steps lists %zu steps, more than %d", node->n,
-                          STEPS_MAX);
+            wy_problem_at (ld, node, "steps lists %zu steps, more than %d", node->n,
+                           STEPS_MAX);
         else {
             step_def_t *steps =
-                (step_def_t *) s_arena_alloc (ld->arena, node->n * sizeof (step_def_t));
+                (step_def_t *) wy_arena_alloc (ld->arena, node->n * sizeof (step_def_t));
             step_src_t *src = (step_src_t *) calloc (node->n, sizeof (step_src_t));
             if (!src)
                 abort ();
@@ -1888,7 +1065,7 @@ s_workflow (loader_t *ld, const node_t *root, const node_t **name_node)
                 s_step (ld, node->items[i], i, &steps[i], &src[i]);
             wf->steps = steps;
             wf->n_steps = node->n;
-            s_resolve (ld, wf, steps, src, s_get (root, "completes_when"));
+            s_resolve (ld, wf, steps, src, wy_get (root, "completes_when"));
             free (src);
         }
     }
@@ -1935,21 +1112,22 @@ s_read_file (loader_t *ld, const char *path, size_t *len)
 {
     FILE *file = fopen (path, "rb");
     if (!file) {
-        s_problem (ld, 0, 0, "could not open workflow definition: %s", strerror (errno));
+        wy_problem (ld, 0, 0, "could not open workflow definition: %s", strerror (errno));
         return NULL;
     }
-    char *bytes = (char *) s_xmalloc (FILE_MAX_BYTES + 1);
+    char *bytes = (char *) wy_xmalloc (FILE_MAX_BYTES + 1);
     size_t got = fread (bytes, 1, FILE_MAX_BYTES + 1, file);
     bool failed = ferror (file);
     int saved = errno;
     fclose (file);
     if (failed) {
-        s_problem (ld, 0, 0, "could not read workflow definition: %s", strerror (saved));
+        wy_problem (ld, 0, 0, "could not read workflow definition: %s", strerror (saved));
         free (bytes);
         return NULL;
     }
     if (got > FILE_MAX_BYTES) {
-        s_problem (ld, 0, 0, "workflow definition is larger than %d bytes", FILE_MAX_BYTES);
+        wy_problem (ld, 0, 0, "workflow definition is larger than %d bytes",
+                    FILE_MAX_BYTES);
         free (bytes);
         return NULL;
     }
@@ -1969,7 +1147,7 @@ s_load_file (loader_t *ld, const char *path, const char *in_memory, size_t in_me
     size_t len = in_memory_len;
     char *bytes = NULL;
     if (in_memory) {
-        bytes = (char *) s_xmalloc (len + 1);
+        bytes = (char *) wy_xmalloc (len + 1);
         memcpy (bytes, in_memory, len);
         bytes[len] = '\0';
     }
@@ -1978,15 +1156,15 @@ s_load_file (loader_t *ld, const char *path, const char *in_memory, size_t in_me
     if (!bytes)
         return NULL;
     workflow_def_t *wf = NULL;
-    node_t *root = s_parse_yaml (ld, bytes, len);
+    node_t *root = wy_parse_yaml (ld, bytes, len);
     const node_t *name = NULL;
     if (root && !ld->yaml_failed)
         wf = s_workflow (ld, root, &name);
     *name_line = name ? name->line : 1;
     *name_col = name ? name->col : 1;
     if (wf) {
-        wf->path = s_arena_strdup (ld->arena, path);
-        char *source = (char *) s_arena_alloc (ld->arena, len + 1);
+        wf->path = wy_arena_strdup (ld->arena, path);
+        char *source = (char *) wy_arena_alloc (ld->arena, len + 1);
         memcpy (source, bytes, len);
         source[len] = '\0';
         wf->source = source;
@@ -1995,7 +1173,7 @@ s_load_file (loader_t *ld, const char *path, const char *in_memory, size_t in_me
         snprintf (wf->digest_hex, sizeof wf->digest_hex, "%016" PRIx64, wf->digest);
     }
     free (bytes);
-    s_arena_free (&ld->scratch);
+    wy_arena_free (&ld->scratch);
     return wf;
 }
 
@@ -2038,7 +1216,7 @@ s_index_add (index_entry_t **entries, size_t *n, size_t *max, const char *agency
 {
     if (*n == *max) {
         *max = *max ? *max * 2 : 64;
-        *entries = (index_entry_t *) s_xrealloc (*entries, *max * sizeof (index_entry_t));
+        *entries = (index_entry_t *) wy_xrealloc (*entries, *max * sizeof (index_entry_t));
     }
     (*entries)[*n].key.agency = agency;
     (*entries)[*n].key.event = event;
@@ -2051,8 +1229,8 @@ s_index_add (index_entry_t **entries, size_t *n, size_t *max, const char *agency
 static void
 s_build_index (workflow_set_t *self)
 {
-    self->by_name =
-        (workflow_def_t **) s_xmalloc ((self->n_workflows + 1) * sizeof (workflow_def_t *));
+    self->by_name = (workflow_def_t **) wy_xmalloc ((self->n_workflows + 1)
+                                                    * sizeof (workflow_def_t *));
     if (self->n_workflows)
         memcpy (self->by_name, self->workflows,
                 self->n_workflows * sizeof (workflow_def_t *));
@@ -2094,8 +1272,8 @@ s_build_index (workflow_set_t *self)
         }
     }
     qsort (entries, n, sizeof (index_entry_t), s_entry_compare);
-    self->keys = (index_key_t *) s_xmalloc ((n + 1) * sizeof (index_key_t));
-    self->matches = (workflow_match_t *) s_xmalloc ((n + 1) * sizeof (workflow_match_t));
+    self->keys = (index_key_t *) wy_xmalloc ((n + 1) * sizeof (index_key_t));
+    self->matches = (workflow_match_t *) wy_xmalloc ((n + 1) * sizeof (workflow_match_t));
     for (size_t i = 0; i < n; i++) {
         self->keys[i] = entries[i].key;
         self->matches[i] = entries[i].match;
@@ -2118,7 +1296,7 @@ s_load_paths (const char *const *paths, size_t n, const char *in_memory,
     ld.arena = &self->arena;
     ld.agencies = known_agencies;
     ld.n_agencies = known_agencies ? n_agencies : 0;
-    self->workflows = (workflow_def_t **) s_xmalloc ((n + 1) * sizeof (workflow_def_t *));
+    self->workflows = (workflow_def_t **) wy_xmalloc ((n + 1) * sizeof (workflow_def_t *));
     for (size_t i = 0; i < n; i++) {
         ld.file = i;
         int line, col;
@@ -2129,19 +1307,19 @@ s_load_paths (const char *const *paths, size_t n, const char *in_memory,
         for (size_t j = 0; wf->name && j < self->n_workflows; j++)
             if (self->workflows[j]->name
                 && strcmp (self->workflows[j]->name, wf->name) == 0) {
-                s_problem (&ld, line, col, "workflow \"%s\" is also defined in %s",
-                           wf->name, self->workflows[j]->path);
+                wy_problem (&ld, line, col, "workflow \"%s\" is also defined in %s",
+                            wf->name, self->workflows[j]->path);
                 break;
             }
         self->workflows[self->n_workflows++] = wf;
     }
     if (ld.n_problems) {
-        s_problems_write (&ld, err, errlen);
-        s_problems_free (&ld);
+        wy_problems_write (&ld, err, errlen);
+        wy_problems_free (&ld);
         workflow_set_destroy (&self);
         return NULL;
     }
-    s_problems_free (&ld);
+    wy_problems_free (&ld);
     if (err && errlen)
         err[0] = '\0';
     s_build_index (self);
@@ -2176,12 +1354,12 @@ workflow_set_load_dir (const char *dir, const char *const *known_agencies,
             continue;
         if (n == max) {
             max = max ? max * 2 : 32;
-            names = (char **) s_xrealloc (names, max * sizeof (char *));
+            names = (char **) wy_xrealloc (names, max * sizeof (char *));
         }
         size_t dlen = strlen (dir);
         bool slash = dlen > 0 && dir[dlen - 1] == '/';
         size_t size = dlen + 1 + len + 1;
-        names[n] = (char *) s_xmalloc (size);
+        names[n] = (char *) wy_xmalloc (size);
         snprintf (names[n], size, "%s%s%s", dir, slash ? "" : "/", name);
         n++;
     }
@@ -2226,7 +1404,7 @@ workflow_set_destroy (workflow_set_t **self_p)
     if (!self_p || !*self_p)
         return;
     workflow_set_t *self = *self_p;
-    s_arena_free (&self->arena);
+    wy_arena_free (&self->arena);
     free (self->workflows);
     free (self->by_name);
     free (self->keys);
@@ -2341,182 +1519,4 @@ workflow_def_step (const workflow_def_t *workflow, const char *id, size_t *index
     if (index)
         *index = i;
     return &workflow->steps[i];
-}
-
-//  --------------------------------------------------------------------------
-//  Evaluation
-
-/*  The attribute called name, MISSING when lookup is NULL.  */
-static attr_value_t
-s_lookup (attr_lookup_fn lookup, void *user, const char *name)
-{
-    if (!lookup) {
-        attr_value_t missing = {ATTR_VALUE_MISSING, NULL, 0, 0.0, false};
-        return missing;
-    }
-    attr_value_t v = lookup (name, user);
-    if (v.kind == ATTR_VALUE_TEXT && !v.text)
-        v.kind = ATTR_VALUE_MISSING;
-    return v;
-}
-
-/*  Typed equality of an attribute and a literal (see condition_t).  */
-static bool
-s_value_equal (attr_value_t a, const attr_value_t *b)
-{
-    switch (a.kind) {
-    case ATTR_VALUE_TEXT:
-        return b->kind == ATTR_VALUE_TEXT && strcmp (a.text, b->text) == 0;
-    case ATTR_VALUE_FLAG: return b->kind == ATTR_VALUE_FLAG && a.flag == b->flag;
-    case ATTR_VALUE_INTEGER:
-        if (b->kind == ATTR_VALUE_INTEGER)
-            return a.integer == b->integer;
-        return b->kind == ATTR_VALUE_NUMBER && (double) a.integer == b->number;
-    case ATTR_VALUE_NUMBER:
-        if (b->kind == ATTR_VALUE_NUMBER)
-            return a.number == b->number;
-        return b->kind == ATTR_VALUE_INTEGER && a.number == (double) b->integer;
-    case ATTR_VALUE_MISSING: return false;
-    }
-    return false;
-}
-
-bool
-workflow_cond_eval (const condition_t *c, const attr_lookup_fn lookup, void *user)
-{
-    if (!c)
-        return true;
-    switch (c->kind) {
-    case CONDITION_EQUALS:
-    case CONDITION_IN: {
-        attr_value_t v = s_lookup (lookup, user, c->attr);
-        for (size_t i = 0; i < c->n_values; i++)
-            if (s_value_equal (v, &c->values[i]))
-                return true;
-        return false;
-    }
-    case CONDITION_EXISTS:
-        return (s_lookup (lookup, user, c->attr).kind != ATTR_VALUE_MISSING) == c->exists;
-    case CONDITION_NOT: return !workflow_cond_eval (&c->children[0], lookup, user);
-    case CONDITION_ALL:
-        for (size_t i = 0; i < c->n_children; i++)
-            if (!workflow_cond_eval (&c->children[i], lookup, user))
-                return false;
-        return true;
-    case CONDITION_ANY:
-        for (size_t i = 0; i < c->n_children; i++)
-            if (workflow_cond_eval (&c->children[i], lookup, user))
-                return true;
-        return false;
-    }
-    return false;
-}
-
-/*  The text form of a value for working_*_by (see s_choice_key); false
-    when missing.  */
-static bool
-s_value_text (attr_value_t v, char *buf, size_t size, const char **text)
-{
-    switch (v.kind) {
-    case ATTR_VALUE_TEXT: *text = v.text; return true;
-    case ATTR_VALUE_FLAG: *text = v.flag ? "true" : "false"; return true;
-    case ATTR_VALUE_INTEGER:
-        snprintf (buf, size, "%" PRId64, v.integer);
-        *text = buf;
-        return true;
-    case ATTR_VALUE_NUMBER:
-        if (!isfinite (v.number))
-            return false;
-        if (s_is_whole (v.number))
-            snprintf (buf, size, "%" PRId64, (int64_t) v.number);
-        else
-            snprintf (buf, size, "%.17g", v.number);
-        *text = buf;
-        return true;
-    case ATTR_VALUE_MISSING: return false;
-    }
-    return false;
-}
-
-deadline_resolution_t
-workflow_deadline_resolve (const step_def_t *s, attr_lookup_fn lookup, void *user,
-                           int *amount)
-{
-    assert (s);
-    const deadline_spec_t *d = &s->deadline;
-    if (d->unit == DEADLINE_NONE || !workflow_cond_eval (d->when, lookup, user))
-        return DEADLINE_NOT_APPLICABLE;
-    int result = d->unit == DEADLINE_IMMEDIATE ? 0 : d->amount;
-    if (d->by_attr) {
-        char buf[64];
-        const char *text;
-        bool matched = false;
-        if (s_value_text (s_lookup (lookup, user, d->by_attr), buf, sizeof buf, &text))
-            for (size_t i = 0; i < d->n_choices && !matched; i++)
-                if (strcmp (d->choices[i].value, text) == 0) {
-                    result = d->choices[i].amount;
-                    matched = true;
-                }
-        if (!matched) {
-            if (!d->has_default)
-                return DEADLINE_UNRESOLVED;
-            result = d->default_amount;
-        }
-    }
-    if (amount)
-        *amount = result;
-    return DEADLINE_RESOLVED;
-}
-
-int
-workflow_deadline_amount (const step_def_t *s, attr_lookup_fn lookup, void *user,
-                          bool *found)
-{
-    int amount = 0;
-    bool ok = workflow_deadline_resolve (s, lookup, user, &amount) == DEADLINE_RESOLVED;
-    if (found)
-        *found = ok;
-    return ok ? amount : 0;
-}
-
-const char *
-deadline_unit_name (deadline_unit_t unit)
-{
-    switch (unit) {
-    case DEADLINE_NONE: return "none";
-    case DEADLINE_WORKING_DAYS: return "working_days";
-    case DEADLINE_WORKING_MINUTES: return "working_minutes";
-    case DEADLINE_IMMEDIATE: return "immediate";
-    }
-    return "unknown";
-}
-
-const char *
-deadline_from_name (deadline_from_t from)
-{
-    switch (from) {
-    case DEADLINE_FROM_READY: return "ready";
-    case DEADLINE_FROM_START: return "start";
-    case DEADLINE_FROM_STEP: return "step";
-    }
-    return "unknown";
-}
-
-const char *
-reject_effect_name (reject_effect_t effect)
-{
-    return effect == REJECT_SUSPEND ? "suspend" : effect == REJECT_END ? "end" : "unknown";
-}
-
-const char *
-workflow_role_name (workflow_role_t role)
-{
-    switch (role) {
-    case WORKFLOW_ROLE_START: return "start";
-    case WORKFLOW_ROLE_STEP: return "step";
-    case WORKFLOW_ROLE_REJECT: return "reject";
-    case WORKFLOW_ROLE_REOPEN: return "reopen";
-    case WORKFLOW_ROLE_CANCEL: return "cancel";
-    }
-    return "unknown";
 }
