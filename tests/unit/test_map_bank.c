@@ -522,6 +522,22 @@ s_test_refusals (void)
     CHECK_BAD (longref, "\"txnRef\" is \"号号", "longer than 128");
 }
 
+/*  What the adapter sends for fixed records, pinned: the event ids and the
+    encoded bytes must stay the same whatever the code that builds them.  */
+static void
+s_test_pinned (void)
+{
+    char *line = s_record (NULL, NULL);
+    CHECK_PINNED (s_map, line, "e6e0eb1d-6cbf-53e9-8c36-48f639fa5f11", 199,
+                  0xb2c18feb02ef80feULL);
+    free (line);
+    line = s_record ("{\"txnType\":\"LOAN_DECIDE\",\"acctKind\":null,\"approved\":true}",
+                     "seq");
+    CHECK_PINNED (s_map, line, "05ee0283-bad8-591b-bfc6-e1b854619d10", 188,
+                  0xbdd5a0702e099eb0ULL);
+    free (line);
+}
+
 int
 main (void)
 {
@@ -539,5 +555,6 @@ main (void)
     s_test_refund ();
     s_test_derived_id ();
     s_test_refusals ();
+    s_test_pinned ();
     return s_summary ();
 }

@@ -402,6 +402,29 @@ s_test_event_with_id (void)
     CHECK (record_event_with_id (junk, sizeof junk, other, &new_len) == NULL);
 }
 
+/*  What the adapter sends for fixed records, pinned: the event ids and the
+    encoded bytes must stay the same whatever the code that builds them.  */
+static void
+s_test_pinned (void)
+{
+    const char *full =
+        "{\"case_no\":\"PY-BDC-2020-001234\",\"event_type\":\"transfer.accepted\","
+        "\"occurred_at\":\"2020-09-01T09:31:07+08:00\","
+        "\"keys\":{\"unit_number\":\"640425001002GB00123F00010001\","
+        "\"credit_code\":\"91640425MA76H1234U\"},"
+        "\"attrs\":{\"has_mortgage\":true,\"price_yuan\":389000,\"area_m2\":84.7,"
+        "\"buyer\":\"马建国\","
+        "\"registered_at\":{\"time\":\"2020-09-01T10:00:00+08:00\"}}}";
+    CHECK_PINNED (s_parse_land, full, "c0f9cc71-e6c5-5bd6-8f4c-3fa3b197733d", 265,
+                  0xfdb83a210dc9389eULL);
+    const char *with_id =
+        "{\"event_id\":\"0B0E3F4C-7A51-4D2E-9C1A-3E5F6A7B8C9D\",\"agency\":\"land\","
+        "\"case_no\":\"PY-1\",\"event_type\":\"transfer.accepted\","
+        "\"occurred_at\":\"2020-09-01T09:31:07+08:00\"}";
+    CHECK_PINNED (s_parse_land, with_id, "0b0e3f4c-7a51-4d2e-9c1a-3e5f6a7b8c9d", 93,
+                  0x844c07e4ebfa431dULL);
+}
+
 int
 main (void)
 {
@@ -409,5 +432,6 @@ main (void)
     s_test_derived_id ();
     s_test_errors ();
     s_test_event_with_id ();
+    s_test_pinned ();
     return s_summary ();
 }
