@@ -43,6 +43,14 @@ typedef struct {
     size_t n_bad, cap_bad; /* count and capacity of bad */
 } chunk_t;
 
+/* An event the hub rejected, on its way to the quarantine. */
+typedef struct {
+    int64_t seq;      /* its outbox seq */
+    const char *code; /* the hub's error code (a static name) */
+    char *event_id;   /* for messages */
+    char *reason;     /* the hub's reason */
+} reject_t;
+
 typedef struct {
     const adapter_config_t *config; /* settings */
     adapter_map_fn map;             /* the agency's mapping */
@@ -58,11 +66,18 @@ typedef struct {
     task_db_t *task_db;             /* the agency's task table, or NULL */
     int64_t input_retry_at;         /* after an outbox failure, wait until then */
     int64_t next_scan;              /* next spool scan, monotonic ms */
+    char **stuck;                   /* consumed spool files not yet moved to done/ */
+    size_t n_stuck;
+    int64_t stuck_retry_at;         /* next attempt at moving them */
     int64_t *to_remove;             /* acknowledged seqs to delete */
     size_t n_remove, cap_remove;
+    reject_t *rejects;              /* rejected events not yet quarantined */
+    size_t n_rejects, cap_rejects;
+    int64_t settle_retry_at;        /* after a failure to settle answers, 0 if none */
     uint64_t accepted, acked, rejected, refused; /* counters */
     uint64_t task_cursor;  /* the last task handed durably to the agency */
     bool unsent;           /* the outbox may hold events past cursor */
+    int64_t fetch_retry_at; /* after a failed outbox read, not before this */
     outbox_row_t *rows;    /* a batch read from the outbox (batch_max, allocated once) */
     const uint8_t **bytes; /* their encodings, for the sender */
     size_t *lens;          /* their lengths */
@@ -173,14 +188,26 @@ commit_chunk (adapter_t *self, const char *source, int64_t offset)
     chunk_t *c = &self->chunk;
     /* refused records first: if the process dies before the records below
        commit, the chunk is read again and each refusal is recorded once */
+    char err[256];
     for (size_t i = 0; i < c->n_bad; i++) {
         bad_record_t *b = &c->bad[i];
-        log_warn ("record refused", "adapter=%s agency=%s at=%s reason=\"%s\"",
-                  self->config->adapter_id, self->config->agency, b->where, b->reason);
-        outbox_quarantine_record (self->outbox, b->where, b->reason, b->record, b->len);
+        if (outbox_quarantine_record (self->outbox, b->where, b->reason, b->record, b->len,
+                                      err, sizeof err)
+            != 0) {
+            /* the chunk is read again: nothing after the refusal is taken
+               before the refusal itself is on record */
+            log_error ("refused record not quarantined, input paused",
+                       "adapter=%s agency=%s outbox=%s at=%s error=%s",
+                       log_q (self->config->adapter_id), log_q (self->config->agency),
+                       log_q (self->config->outbox), log_q (b->where), log_q (err));
+            self->input_retry_at = clock_mono_ms () + 1000;
+            return false;
+        }
+        log_warn ("record refused", "adapter=%s agency=%s at=%s reason=%s",
+                  log_q (self->config->adapter_id), log_q (self->config->agency),
+                  log_q (b->where), log_q (b->reason));
         self->refused++;
     }
-    char err[256];
     int added = outbox_put (self->outbox, c->items, c->n, source, offset, err, sizeof err);
     if (added < 0) {
         log_error ("outbox refused records, input paused",
@@ -206,6 +233,11 @@ read_stdin (adapter_t *self)
     if (n > 0)
         strbuf_append (&self->stdin_buf, buf, (size_t) n);
     else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        if (n < 0)
+            log_error ("could not read stdin, taking it as ended",
+                       "adapter=%s agency=%s lines=%llu error=%s",
+                       log_q (self->config->adapter_id), log_q (self->config->agency),
+                       (unsigned long long) self->stdin_lines, log_q (strerror (errno)));
         if (self->stdin_buf.len && self->stdin_buf.data[self->stdin_buf.len - 1] != '\n')
             strbuf_putc (&self->stdin_buf, '\n'); /* last line without newline */
         self->input_done = true;
@@ -250,41 +282,104 @@ compare_names (const void *a, const void *b)
     return strcmp (*(char *const *) a, *(char *const *) b);
 }
 
-/* Moves path into spool/sub/, creating sub/ if needed. */
-static void
+/* Moves path into spool/sub/, creating sub/ if needed. Returns false
+   (after saying why) when the file stays where it is. */
+static bool
 move_to (adapter_t *self, const char *name, const char *sub)
 {
     char dir[1024], from[1024], to[1100];
     snprintf (dir, sizeof dir, "%s/%s", self->config->spool, sub);
-    mkdir (dir, 0755);
     snprintf (from, sizeof from, "%s/%s", self->config->spool, name);
     snprintf (to, sizeof to, "%s/%s", dir, name);
-    if (rename (from, to) != 0)
-        log_error ("could not move spool file", "adapter=%s file=%s to=%s error=\"%s\"",
-                   self->config->adapter_id, from, dir, strerror (errno));
+    if (mkdir (dir, 0755) != 0 && errno != EEXIST) {
+        log_error ("could not move spool file", "adapter=%s agency=%s file=%s to=%s error=%s",
+                   log_q (self->config->adapter_id), log_q (self->config->agency),
+                   log_q (from), log_q (dir), log_q (strerror (errno)));
+        return false;
+    }
+    if (rename (from, to) != 0) {
+        log_error ("could not move spool file", "adapter=%s agency=%s file=%s to=%s error=%s",
+                   log_q (self->config->adapter_id), log_q (self->config->agency),
+                   log_q (from), log_q (dir), log_q (strerror (errno)));
+        return false;
+    }
+    return true;
+}
+
+/* True when name is a consumed file that could not be moved to done/. */
+static bool
+is_stuck (adapter_t *self, const char *name)
+{
+    for (size_t i = 0; i < self->n_stuck; i++)
+        if (strcmp (self->stuck[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* Moves the consumed files that could not be moved before, now and then:
+   until then they are skipped, never read again. */
+static void
+retry_stuck (adapter_t *self)
+{
+    if (self->n_stuck == 0 || clock_mono_ms () < self->stuck_retry_at)
+        return;
+    size_t kept = 0;
+    for (size_t i = 0; i < self->n_stuck; i++) {
+        if (move_to (self, self->stuck[i], "done"))
+            free (self->stuck[i]);
+        else
+            self->stuck[kept++] = self->stuck[i];
+    }
+    self->n_stuck = kept;
+    self->stuck_retry_at = clock_mono_ms () + 5000;
+}
+
+/* A spool file could not be read or its place not kept: log it, and take
+   no more input for a second (the file is read again from where the
+   outbox says it stopped). */
+static void
+spool_failed (adapter_t *self, const char *what, const char *path, const char *error)
+{
+    log_error (what, "adapter=%s agency=%s file=%s outbox=%s error=%s",
+               log_q (self->config->adapter_id), log_q (self->config->agency), log_q (path),
+               log_q (self->config->outbox), log_q (error));
+    self->input_retry_at = clock_mono_ms () + 1000;
 }
 
 /* Accepts one chunk of one spool file. Returns true when the file is done. */
 static bool
 read_spool_file (adapter_t *self, const char *name)
 {
-    char path[1024];
+    char path[1024], err[256];
     snprintf (path, sizeof path, "%s/%s", self->config->spool, name);
+    int64_t offset;
+    if (outbox_source_offset (self->outbox, name, &offset, err, sizeof err) != 0) {
+        /* never taken as 0: that would read the file again from its start */
+        spool_failed (self, "could not read how far the spool file was taken, will retry",
+                      path, err);
+        return false;
+    }
     FILE *f = fopen (path, "r");
     if (!f) {
-        log_error ("could not read spool file", "adapter=%s file=%s error=\"%s\"",
-                   self->config->adapter_id, path, strerror (errno));
-        move_to (self, name, "failed");
-        return true;
+        log_error ("could not read spool file", "adapter=%s agency=%s file=%s error=%s",
+                   log_q (self->config->adapter_id), log_q (self->config->agency),
+                   log_q (path), log_q (strerror (errno)));
+        if (move_to (self, name, "failed"))
+            return true;
+        self->input_retry_at = clock_mono_ms () + 1000;
+        return false;
     }
-    int64_t offset = outbox_source_offset (self->outbox, name);
     /* line numbers for messages: count the lines already consumed */
     uint64_t line_no = 0;
     int ch;
     for (int64_t i = 0; i < offset && (ch = fgetc (f)) != EOF; i++)
         if (ch == '\n')
             line_no++;
-    fseeko (f, (off_t) offset, SEEK_SET);
+    if (ferror (f) || fseeko (f, (off_t) offset, SEEK_SET) != 0) {
+        spool_failed (self, "could not read spool file, will retry", path, strerror (errno));
+        fclose (f);
+        return false;
+    }
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
@@ -294,7 +389,8 @@ read_spool_file (adapter_t *self, const char *name)
     while (lines < CHUNK_LINES) {
         len = getline (&line, &cap, f);
         if (len < 0) {
-            at_end = true;
+            /* the end, or a read error: only the end finishes the file */
+            at_end = !ferror (f);
             break;
         }
         if (line[len - 1] != '\n' && !feof (f))
@@ -306,8 +402,15 @@ read_spool_file (adapter_t *self, const char *name)
         lines++;
         pos += len;
     }
+    bool read_error = ferror (f) != 0;
+    int read_errno = errno;
     free (line);
     fclose (f);
+    if (read_error) {
+        /* what was read before the error is taken; the rest comes again */
+        spool_failed (self, "could not read spool file, will retry", path,
+                      strerror (read_errno));
+    }
     if (lines && !commit_chunk (self, name, pos)) {
         chunk_clear (&self->chunk);
         return false;
@@ -316,10 +419,23 @@ read_spool_file (adapter_t *self, const char *name)
         return false;
     /* forget the position first: a crash before the move re-reads the file,
        and its records come back as duplicates, which the hub absorbs */
-    outbox_source_done (self->outbox, name);
-    move_to (self, name, "done");
-    log_info ("spool file consumed", "adapter=%s file=%s lines=%llu",
-              self->config->adapter_id, path, (unsigned long long) (line_no + lines));
+    if (outbox_source_done (self->outbox, name, err, sizeof err) != 0) {
+        /* still named in the outbox: the file stays, to be finished again */
+        spool_failed (self, "could not record that the spool file was taken, will retry",
+                      path, err);
+        return false;
+    }
+    log_info ("spool file consumed", "adapter=%s agency=%s file=%s lines=%llu",
+              log_q (self->config->adapter_id), log_q (self->config->agency), log_q (path),
+              (unsigned long long) (line_no + lines));
+    if (!move_to (self, name, "done")) {
+        /* consumed and forgotten: it must not be read again while we run */
+        self->stuck = realloc (self->stuck, (self->n_stuck + 1) * sizeof *self->stuck);
+        if (!self->stuck || !(self->stuck[self->n_stuck] = strdup (name)))
+            abort ();
+        self->n_stuck++;
+        self->stuck_retry_at = clock_mono_ms () + 5000;
+    }
     return true;
 }
 
@@ -327,10 +443,12 @@ read_spool_file (adapter_t *self, const char *name)
 static void
 scan_spool (adapter_t *self)
 {
+    retry_stuck (self);
     DIR *dir = opendir (self->config->spool);
     if (!dir) {
-        log_error ("could not open spool directory", "adapter=%s spool=%s error=\"%s\"",
-                   self->config->adapter_id, self->config->spool, strerror (errno));
+        log_error ("could not open spool directory", "adapter=%s agency=%s spool=%s error=%s",
+                   log_q (self->config->adapter_id), log_q (self->config->agency),
+                   log_q (self->config->spool), log_q (strerror (errno)));
         self->next_scan = clock_mono_ms () + 5000;
         return;
     }
@@ -340,7 +458,7 @@ scan_spool (adapter_t *self)
     while ((de = readdir (dir)) != NULL) {
         size_t len = strlen (de->d_name);
         if (de->d_name[0] == '.' || len < 7
-            || strcmp (de->d_name + len - 7, ".ndjson") != 0)
+            || strcmp (de->d_name + len - 7, ".ndjson") != 0 || is_stuck (self, de->d_name))
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
@@ -348,7 +466,8 @@ scan_spool (adapter_t *self)
             if (!names)
                 abort ();
         }
-        names[n++] = strdup (de->d_name);
+        if (!(names[n++] = strdup (de->d_name)))
+            abort ();
     }
     closedir (dir);
     if (n > 1)
@@ -449,17 +568,79 @@ poll_db (adapter_t *self)
         clock_mono_ms () + (n == config->source_batch ? 0 : config->source_poll_ms);
 }
 
+/* Moves the events the hub rejected into quarantine. One that fails stays
+   listed (and in the outbox, where a restart would send it again and have
+   it rejected again) and is tried again later. Returns false while any
+   is left. */
+static bool
+quarantine_rejected (adapter_t *self)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < self->n_rejects; i++) {
+        reject_t *r = &self->rejects[i];
+        char err[256];
+        if (outbox_quarantine_event (self->outbox, r->seq, r->code, r->reason, err,
+                                     sizeof err)
+            == 0) {
+            free (r->event_id);
+            free (r->reason);
+            continue;
+        }
+        log_error ("rejected event not quarantined, will retry",
+                   "adapter=%s agency=%s outbox=%s event=%s error=%s",
+                   log_q (self->config->adapter_id), log_q (self->config->agency),
+                   log_q (self->config->outbox), log_q (r->event_id), log_q (err));
+        self->rejects[kept++] = *r;
+    }
+    self->n_rejects = kept;
+    return kept == 0;
+}
+
+/* Writes down the hub's answers: acknowledged events leave the outbox,
+   rejected ones move to its quarantine. On failure (disk full) they stay
+   listed and are tried again a second later; until then a restart would
+   only resend duplicates, which the hub absorbs. */
+static void
+settle_answers (adapter_t *self)
+{
+    char err[256];
+    bool ok = quarantine_rejected (self);
+    if (self->n_remove
+        && outbox_remove (self->outbox, self->to_remove, self->n_remove, err, sizeof err)
+               != 0) {
+        log_error ("acknowledged events not removed from the outbox, will retry",
+                   "adapter=%s agency=%s outbox=%s count=%zu error=%s",
+                   log_q (self->config->adapter_id), log_q (self->config->agency),
+                   log_q (self->config->outbox), self->n_remove, log_q (err));
+        ok = false;
+    }
+    else
+        self->n_remove = 0;
+    self->settle_retry_at = ok ? 0 : clock_mono_ms () + 1000;
+}
+
 static void
 on_ack (void *user, int64_t seq, const event_ack_t *ack)
 {
     adapter_t *self = user;
     if (ack->status == ACK_REJECTED) {
         log_error ("hub rejected event, quarantined",
-                   "adapter=%s agency=%s event=%s code=%s reason=\"%s\"",
-                   self->config->adapter_id, self->config->agency, ack->event_id,
-                   error_code_name (ack->code), ack->reason);
-        outbox_quarantine_event (self->outbox, seq, error_code_name (ack->code),
-                                 ack->reason);
+                   "adapter=%s agency=%s event=%s code=%s reason=%s",
+                   log_q (self->config->adapter_id), log_q (self->config->agency),
+                   log_q (ack->event_id), error_code_name (ack->code), log_q (ack->reason));
+        if (self->n_rejects == self->cap_rejects) {
+            self->cap_rejects = self->cap_rejects ? self->cap_rejects * 2 : 16;
+            self->rejects = realloc (self->rejects, self->cap_rejects * sizeof *self->rejects);
+            if (!self->rejects)
+                abort ();
+        }
+        reject_t *r = &self->rejects[self->n_rejects++];
+        r->seq = seq;
+        r->code = error_code_name (ack->code);
+        r->event_id = strdup (ack->event_id);
+        r->reason = strdup (ack->reason);
+        if (!r->event_id || !r->reason)
+            abort ();
         self->rejected++;
         return;
     }
@@ -531,11 +712,24 @@ static void
 fill_window (adapter_t *self)
 {
     size_t max = (size_t) self->config->batch_max;
+    if (clock_mono_ms () < self->fetch_retry_at)
+        return;
     while (self->unsent && sender_has_room (self->sender)) {
         /* leave room for the batch envelope */
-        size_t n =
-            outbox_fetch (self->outbox, self->cursor, max,
-                          (size_t) self->config->max_message_bytes - 1024, self->rows);
+        char err[256];
+        int got = outbox_fetch (self->outbox, self->cursor, max,
+                                (size_t) self->config->max_message_bytes - 1024, self->rows,
+                                err, sizeof err);
+        if (got < 0) {
+            /* a failed read is no "all sent": the events wait for the retry */
+            log_error ("could not read events from the outbox, will retry",
+                       "adapter=%s agency=%s outbox=%s after_seq=%lld error=%s",
+                       log_q (self->config->adapter_id), log_q (self->config->agency),
+                       log_q (self->config->outbox), (long long) self->cursor, log_q (err));
+            self->fetch_retry_at = clock_mono_ms () + 1000;
+            break;
+        }
+        size_t n = (size_t) got;
         if (n == 0) {
             self->unsent = false; /* all handed over: no query until new input */
             break;
@@ -547,8 +741,9 @@ fill_window (adapter_t *self)
         }
         if (sender_send (self->sender, self->bytes, self->lens, self->tokens, n) != 0)
             log_error ("could not encode a batch from the outbox",
-                       "adapter=%s first_seq=%lld", self->config->adapter_id,
-                       (long long) self->rows[0].seq);
+                       "adapter=%s agency=%s outbox=%s first_seq=%lld",
+                       log_q (self->config->adapter_id), log_q (self->config->agency),
+                       log_q (self->config->outbox), (long long) self->rows[0].seq);
         self->cursor = self->rows[n - 1].seq;
         for (size_t i = 0; i < n; i++)
             outbox_row_free (&self->rows[i]);
@@ -613,9 +808,21 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
             return 2;
         }
     }
-    if (*config->task_spool || self->task_db)
-        self->task_cursor =
-            (uint64_t) outbox_source_offset (self->outbox, TASK_CURSOR_SOURCE);
+    int64_t task_cursor = 0;
+    if ((*config->task_spool || self->task_db)
+        && outbox_source_offset (self->outbox, TASK_CURSOR_SOURCE, &task_cursor, err,
+                                 sizeof err)
+               != 0) {
+        /* never taken as 0: the agency would get every task again */
+        log_error ("could not read the task cursor from the outbox",
+                   "adapter=%s agency=%s outbox=%s error=%s", log_q (config->adapter_id),
+                   log_q (config->agency), log_q (config->outbox), log_q (err));
+        source_db_destroy (&self->source_db);
+        task_db_destroy (&self->task_db);
+        outbox_close (&self->outbox);
+        return 1;
+    }
+    self->task_cursor = (uint64_t) task_cursor;
     if (*config->task_spool) {
         if (mkdir (config->task_spool, 0755) != 0 && errno != EEXIST) {
             log_error ("could not create the task out-spool",
@@ -628,8 +835,17 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
             return 1;
         }
     }
-    if (from_stdin)
-        fcntl (STDIN_FILENO, F_SETFL, fcntl (STDIN_FILENO, F_GETFL) | O_NONBLOCK);
+    int flags = from_stdin ? fcntl (STDIN_FILENO, F_GETFL) : 0;
+    if (flags < 0 || (from_stdin && fcntl (STDIN_FILENO, F_SETFL, flags | O_NONBLOCK) != 0)) {
+        /* a blocking read would stop the sender while stdin is quiet */
+        log_error ("could not make stdin non-blocking", "adapter=%s agency=%s error=%s",
+                   log_q (config->adapter_id), log_q (config->agency),
+                   log_q (strerror (errno)));
+        source_db_destroy (&self->source_db);
+        task_db_destroy (&self->task_db);
+        outbox_close (&self->outbox);
+        return 1;
+    }
     chunk_init (&self->chunk);
     size_t max = (size_t) config->batch_max;
     self->rows = calloc (max, sizeof *self->rows);
@@ -641,6 +857,12 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
     self->unsent = true; /* a restart resends the backlog from seq 0 */
     strbuf_init (&self->stdin_buf);
     void *ctx = zmq_ctx_new ();
+    if (!ctx) {
+        log_error ("could not start ZeroMQ", "adapter=%s agency=%s error=%s",
+                   log_q (config->adapter_id), log_q (config->agency),
+                   log_q (zmq_strerror (errno)));
+        abort ();
+    }
     sender_options_t opt = {config->hub,
                             config->adapter_id,
                             config->agency,
@@ -697,6 +919,10 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
         }
         if (!want_input && !self->input_done && timeout > 200)
             timeout = 200; /* re-check the pause */
+        if ((self->settle_retry_at || self->fetch_retry_at > clock_mono_ms ()
+             || self->n_stuck)
+            && timeout > 200)
+            timeout = 200; /* retries after a failure */
         int n = zmq_poll (items, from_stdin && want_input ? 2 : 1, timeout);
         if (n < 0 && zmq_errno () != EINTR) {
             log_error ("poll failed", "adapter=%s error=\"%s\"", config->adapter_id,
@@ -706,25 +932,26 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
         }
         if (n > 0 && (items[0].revents & ZMQ_POLLIN)) {
             sender_receive (self->sender, on_ack, on_task, self);
-            /* on failure (disk full) they stay listed and go with the next
-               answer; until then a restart would only resend duplicates */
-            if (outbox_remove (self->outbox, self->to_remove, self->n_remove) != 0)
-                log_error ("acknowledged events not removed from the outbox, will retry",
-                           "adapter=%s outbox=%s count=%zu", config->adapter_id,
-                           config->outbox, self->n_remove);
-            else
-                self->n_remove = 0;
+            settle_answers (self);
         }
+        else if (self->settle_retry_at && clock_mono_ms () >= self->settle_retry_at)
+            settle_answers (self);
         if (n > 0 && from_stdin && want_input
             && (items[1].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
             read_stdin (self);
         /* the oldest waiting event costs a query: only for a heartbeat */
-        bool hb_due = sender_heartbeat_due (self->sender);
+        int64_t oldest = 0;
+        if (sender_heartbeat_due (self->sender)
+            && outbox_oldest_ms (self->outbox, &oldest, err, sizeof err) != 0)
+            /* the heartbeat goes without it: the hub sees no age this time */
+            log_error ("could not read the age of the oldest event in the outbox",
+                       "adapter=%s agency=%s outbox=%s error=%s", log_q (config->adapter_id),
+                       log_q (config->agency), log_q (config->outbox), log_q (err));
         heartbeat_t hb = {config->adapter_id,
                           config->agency,
                           clock_now_ms (),
                           outbox_depth (self->outbox),
-                          hb_due ? outbox_oldest_ms (self->outbox) : 0,
+                          oldest,
                           self->task_cursor,
                           *config->task_spool != '\0' || self->task_db};
         sender_tick (self->sender, &hb);
@@ -746,6 +973,14 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
     free (self->tokens);
     strbuf_free (&self->stdin_buf);
     free (self->to_remove);
+    for (size_t i = 0; i < self->n_rejects; i++) {
+        free (self->rejects[i].event_id);
+        free (self->rejects[i].reason);
+    }
+    free (self->rejects);
+    for (size_t i = 0; i < self->n_stuck; i++)
+        free (self->stuck[i]);
+    free (self->stuck);
     return rc;
 }
 

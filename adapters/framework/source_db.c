@@ -222,7 +222,13 @@ source_db_abort (source_db_t *self)
     if (self->claim)
         PQclear (self->claim);
     self->claim = NULL;
-    if (self->in_tx && self->pg.conn && PQstatus (self->pg.conn) == CONNECTION_OK)
-        PQclear (PQexec (self->pg.conn, "ROLLBACK"));
+    if (self->in_tx && self->pg.conn && PQstatus (self->pg.conn) == CONNECTION_OK) {
+        PGresult *r = PQexec (self->pg.conn, "ROLLBACK");
+        /* a rollback that fails leaves the claim open: closing the
+           connection gives the rows back instead */
+        if (PQresultStatus (r) != PGRES_COMMAND_OK)
+            agency_pg_reset (&self->pg);
+        PQclear (r);
+    }
     self->in_tx = false;
 }
