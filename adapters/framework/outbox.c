@@ -387,5 +387,6 @@ int64_t
 outbox_quarantined (outbox_t *self, char *err, size_t errlen)
 {
     int64_t n;
-    return s_scalar (self, "SELECT count(*) FROM quarantine", &n, err, errlen) == 0 ? n : -1;
+    return s_scalar (self, "SELECT count(*) FROM quarantine", &n, err, errlen) == 0 ? n
+                                                                                    : -1;
 }

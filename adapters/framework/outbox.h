@@ -65,8 +65,7 @@ int outbox_fetch (outbox_t *self, int64_t after_seq, size_t max_n, size_t max_by
 void outbox_row_free (outbox_row_t *row);
 
 /* Removes acknowledged events in one transaction. Returns 0 or -1. */
-int outbox_remove (outbox_t *self, const int64_t *seqs, size_t n, char *err,
-                   size_t errlen);
+int outbox_remove (outbox_t *self, const int64_t *seqs, size_t n, char *err, size_t errlen);
 
 /* Moves one event to quarantine with the hub's reason. Returns 0 or -1. */
 int outbox_quarantine_event (outbox_t *self, int64_t seq, const char *code,

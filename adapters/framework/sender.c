@@ -93,8 +93,8 @@ open_socket (sender_t *self)
                != 0)
         /* the hub refuses a socket without our key: it stays unanswered and
            the sender keeps retrying, so the fault is visible in the log */
-        log_error ("could not set up CURVE", "adapter=%s error=%s", log_q (self->adapter_id),
-                   log_q (err));
+        log_error ("could not set up CURVE", "adapter=%s error=%s",
+                   log_q (self->adapter_id), log_q (err));
     /* ZMTP pings: a hub that stops answering them (hung, or cut off without
        a reset) loses its connection after ack_timeout_ms, so new batches
        and resends go only to the hubs that answer; it rejoins when it
@@ -279,7 +279,8 @@ handle_ack (sender_t *self, codec_outbound_t *msg, sender_ack_fn on_ack, void *u
         f->state = FLIGHT_WAIT;
         f->resend_at = clock_mono_ms () + self->retry_ms;
         log_info ("hub asked to retry", "adapter=%s batch=%llu open=%zu retry_ms=%d",
-                  log_q (self->adapter_id), (unsigned long long) seq, f->open, self->retry_ms);
+                  log_q (self->adapter_id), (unsigned long long) seq, f->open,
+                  self->retry_ms);
         self->retry_ms = self->retry_ms * 2 > self->opt.retry_max_ms
                              ? self->opt.retry_max_ms
                              : self->retry_ms * 2;
@@ -287,7 +288,7 @@ handle_ack (sender_t *self, codec_outbound_t *msg, sender_ack_fn on_ack, void *u
 }
 
 void
-sender_receive (sender_t *self, sender_ack_fn on_ack, sender_task_fn on_task, void *user)
+sender_receive (sender_t *self, sender_ack_fn on_ack, sender_task_fn on_tasks, void *user)
 {
     while (true) {
         zmq_msg_t m;
@@ -310,12 +311,16 @@ sender_receive (sender_t *self, sender_ack_fn on_ack, sender_task_fn on_task, vo
                       log_q (self->adapter_id), zmq_msg_size (&m));
         else if (codec_outbound_kind (msg) == OUTBOUND_ACK)
             handle_ack (self, msg, on_ack, user);
-        else if (codec_outbound_kind (msg) == OUTBOUND_TASKS)
-            for (size_t i = 0; i < codec_outbound_task_count (msg); i++) {
-                task_t task;
-                codec_outbound_task (msg, i, &task);
-                on_task (user, &task);
-            }
+        else if (codec_outbound_kind (msg) == OUTBOUND_TASKS) {
+            size_t n = codec_outbound_task_count (msg);
+            task_t *tasks = calloc (n ? n : 1, sizeof *tasks);
+            if (!tasks)
+                abort ();
+            for (size_t i = 0; i < n; i++)
+                codec_outbound_task (msg, i, &tasks[i]);
+            on_tasks (user, tasks, n);
+            free (tasks);
+        }
         else if (codec_outbound_kind (msg) == OUTBOUND_ERROR) {
             const char *reason;
             error_code_t code = codec_outbound_error (msg, &reason);
@@ -334,8 +339,7 @@ reconnect (sender_t *self, const char *why)
     self->reconnects++;
     log_warn ("no answer from hub, reconnecting and resending",
               "adapter=%s why=%s in_flight=%zu reconnects=%llu", log_q (self->adapter_id),
-              log_q (why),
-              self->n_flights, (unsigned long long) self->reconnects);
+              log_q (why), self->n_flights, (unsigned long long) self->reconnects);
     zmq_close (self->socket);
     open_socket (self);
     self->hb_sent_at = 0;
@@ -362,7 +366,8 @@ sender_tick (sender_t *self, const heartbeat_t *hb)
         /* the hub answers other things but lost this batch (it restarted
            between reading and committing it): send it again */
         log_info ("batch not acknowledged, resending", "adapter=%s batch=%llu attempt=%d",
-                  log_q (self->adapter_id), (unsigned long long) f->batch_seq, f->attempts + 1);
+                  log_q (self->adapter_id), (unsigned long long) f->batch_seq,
+                  f->attempts + 1);
         transmit (self, f);
     }
     if (self->hb_sent_at && now - self->hb_sent_at >= self->opt.ack_timeout_ms

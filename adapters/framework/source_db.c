@@ -28,14 +28,14 @@ struct source_db {
 };
 
 source_db_t *
-source_db_new (const char *conninfo, const char *table, bool create, char *err,
-               size_t errlen)
+source_db_new (const char *conninfo, const char *table, bool create, int timeout_ms,
+               char *err, size_t errlen)
 {
     source_db_t *self = calloc (1, sizeof *self);
     if (!self)
         abort ();
     if (agency_pg_init (&self->pg, "source-db", conninfo, "source-table", table, create,
-                        source_db_ddl, err, errlen)
+                        source_db_ddl, timeout_ms, err, errlen)
         != 0) {
         free (self);
         return NULL;
