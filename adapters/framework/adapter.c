@@ -219,9 +219,9 @@ commit_chunk (adapter_t *self, const char *source, int64_t offset)
     int added = outbox_put (self->outbox, c->items, c->n, source, offset, err, sizeof err);
     if (added < 0) {
         log_error ("outbox refused records, input paused",
-                   "adapter=%s agency=%s outbox=%s records=%zu error=\"%s\"",
-                   self->config->adapter_id, self->config->agency, self->config->outbox,
-                   c->n, err);
+                   "adapter=%s agency=%s outbox=%s records=%zu error=%s",
+                   log_q (self->config->adapter_id), log_q (self->config->agency),
+                   log_q (self->config->outbox), c->n, log_q (err));
         self->input_retry_at = clock_mono_ms () + 1000;
         return false;
     }
@@ -1040,7 +1040,7 @@ log_stats (adapter_t *self)
     log_info ("adapter stats",
               "adapter=%s agency=%s accepted=%llu acknowledged=%llu rejected=%llu "
               "refused=%llu outbox=%llu in_flight=%zu",
-              self->config->adapter_id, self->config->agency,
+              log_q (self->config->adapter_id), log_q (self->config->agency),
               (unsigned long long) self->accepted, (unsigned long long) self->acked,
               (unsigned long long) self->rejected, (unsigned long long) self->refused,
               (unsigned long long) outbox_depth (self->outbox),
