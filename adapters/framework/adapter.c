@@ -151,10 +151,13 @@ add_bad (chunk_t *c, const char *where, const char *reason, const char *record, 
 }
 
 /* Maps one line into the chunk (or its refused list); where names it
-   ("file:line", "table onenet_outbox row 17"). Returns false for a blank
+   ("file:line", "table onenet_outbox row 17"), and from, when not NULL,
+   the n_from parts its event id is derived from instead of the record
+   (where it was read: the table and the row). Returns false for a blank
    line, which is neither. */
 static bool
-take_line (adapter_t *self, const char *line, size_t len, const char *where)
+take_line (adapter_t *self, const char *line, size_t len, const char *where,
+           const char *const *from, size_t n_from)
 {
     while (len && (line[len - 1] == '\r' || line[len - 1] == '\n'))
         len--;
@@ -167,8 +170,9 @@ take_line (adapter_t *self, const char *line, size_t len, const char *where)
     char err[320];
     size_t blen;
     int64_t now = clock_now_ms ();
-    uint8_t *bytes = self->map (line, len, self->config->agency, self->config->adapter_id,
-                                now, c->ids[c->n], &blen, err, sizeof err);
+    uint8_t *bytes = mapped_event_encode (self->map, line, len, self->config->agency,
+                                          self->config->adapter_id, now, from, n_from,
+                                          c->ids[c->n], &blen, err, sizeof err);
     if (bytes && blen > (size_t) self->config->max_message_bytes - 1024) {
         /* it could never travel: refuse it here rather than block the link */
         snprintf (err, sizeof err,
@@ -263,7 +267,7 @@ read_stdin (adapter_t *self)
             char where[40];
             snprintf (where, sizeof where, "stdin:%llu",
                       (unsigned long long) (first_line + lines + 1));
-            take_line (self, self->stdin_buf.data + pos, end - pos, where);
+            take_line (self, self->stdin_buf.data + pos, end - pos, where, NULL, 0);
             lines++;
             pos = end;
         }
@@ -409,7 +413,7 @@ read_spool_file (adapter_t *self, const char *name)
         char where[1100];
         snprintf (where, sizeof where, "%s:%llu", path,
                   (unsigned long long) (line_no + lines + 1));
-        take_line (self, line, (size_t) len, where);
+        take_line (self, line, (size_t) len, where, NULL, 0);
         lines++;
         pos += len;
     }
@@ -643,24 +647,13 @@ source_claimed (adapter_t *self, source_job_t *job, bool stopping)
         snprintf (where, sizeof where, "table %s row %lld", table, (long long) row);
         snprintf (row_text, sizeof row_text, "%lld", (long long) row);
         size_t good = c->n, bad = c->n_bad;
-        if (!take_line (self, record, len, where))
+        /* the row's own id, from the agency, the table and the row, never
+           from what the record says */
+        const char *from[2] = {table, row_text};
+        if (!take_line (self, record, len, where, from, 2))
             add_bad (c, where, "field \"record\" is empty", record, len);
-        if (c->n > good) {
-            /* the row's own id replaces the one the mapping derived */
-            const char *parts[3] = {config->agency, table, row_text};
-            size_t lens[3] = {strlen (config->agency), strlen (table), strlen (row_text)};
-            record_event_id (parts, lens, 3, job->event_ids[i]);
-            size_t blen;
-            uint8_t *bytes = record_event_with_id (c->bytes[good], c->items[good].len,
-                                                   job->event_ids[i], &blen);
-            if (!bytes)
-                abort (); /* the mapping's own encoding always decodes */
-            free (c->bytes[good]);
-            c->bytes[good] = bytes;
-            memcpy (c->ids[good], job->event_ids[i], 37);
-            c->items[good] =
-                (outbox_item_t){c->ids[good], bytes, blen, c->items[good].accepted_at_ms};
-        }
+        if (c->n > good)
+            memcpy (job->event_ids[i], c->ids[good], 37);
         else if (c->n_bad > bad) {
             job->reasons[i] = strdup (c->bad[bad].reason);
             if (!job->reasons[i])

@@ -12,11 +12,27 @@
       builds events cannot change what an adapter sends for the same input.
 
     Include after unit.h (and codec.h). A test passes its own mapping
-    function, map_fn: line -> serialized CaseEvent (or NULL and err).
+    function, map_fn: line -> serialized CaseEvent (or NULL and err), most
+    simply through map_encode, which encodes a mapping's event as the
+    adapter does.
 */
 
 #ifndef ONENET_MAP_CHECK_H
 #define ONENET_MAP_CHECK_H
+
+#include "mapped_event.h"
+
+/*  An agency mapping's event for line, encoded as the adapter encodes it
+    (mapped_event_encode, the id as the record gives it): the bytes
+    (malloc'd) and the id, or NULL with the mapping's reason in err.  */
+static inline uint8_t *
+map_encode (adapter_map_fn map, const char *line, size_t line_len, const char *agency,
+            const char *adapter_id, int64_t accepted_at_ms, char id[37], size_t *len,
+            char *err, size_t errlen)
+{
+    return mapped_event_encode (map, line, line_len, agency, adapter_id, accepted_at_ms,
+                                NULL, 0, id, len, err, errlen);
+}
 
 typedef uint8_t *(*map_fn) (const char *line, char id[37], size_t *len, char *err,
                             size_t errlen);

@@ -70,8 +70,8 @@ s_record (const char *patch, const char *drop)
 static uint8_t *
 s_map (const char *line, char id[37], size_t *len, char *err, size_t errlen)
 {
-    return bank_map (line, strlen (line), "bank", "bank-1", s_accepted, id, len, err,
-                     errlen);
+    return map_encode (bank_map, line, strlen (line), "bank", "bank-1", s_accepted, id, len,
+                       err, errlen);
 }
 
 static codec_inbound_t *
@@ -382,8 +382,8 @@ s_test_derived_id (void)
     //  only the given bytes count
     char buffer[1100];
     snprintf (buffer, sizeof buffer, "%sGARBAGE", a);
-    uint8_t *longer = bank_map (buffer, strlen (a), "bank", "bank-2", s_accepted + 5, id4,
-                                &len, err, sizeof err);
+    uint8_t *longer = map_encode (bank_map, buffer, strlen (a), "bank", "bank-2",
+                                  s_accepted + 5, id4, &len, err, sizeof err);
     CHECK (longer && STREQ (id4, id1));
     free (ba), free (bb), free (bc), free (again), free (longer);
     free (a), free (b), free (c);

@@ -50,8 +50,8 @@ static const char *s_example_mortgage =
 static uint8_t *
 s_map (const char *line, char id[37], size_t *len, char *err, size_t errlen)
 {
-    return land_map (line, strlen (line), "land", "land-1", s_accepted, id, len, err,
-                     errlen);
+    return map_encode (land_map, line, strlen (line), "land", "land-1", s_accepted, id, len,
+                       err, errlen);
 }
 
 static codec_inbound_t *
@@ -367,8 +367,8 @@ s_test_event_id (void)
     uint8_t *b1 = s_map (line, id1, &len, err, sizeof err);
     uint8_t *b2 = s_map (line, id2, &len, err, sizeof err);
     uint8_t *b3 = s_map (other, id3, &len, err, sizeof err);
-    uint8_t *b4 = land_map (line, strlen (line), "tax", "land-2", s_accepted + 5, id4, &len,
-                            err, sizeof err);
+    uint8_t *b4 = map_encode (land_map, line, strlen (line), "tax", "land-2",
+                              s_accepted + 5, id4, &len, err, sizeof err);
     CHECK (b1 && b2 && b3 && b4);
     CHECK (ident_uuid_valid (id1));
     CHECK (id1[14] == '5');                   //  a name-based (SHA-1) UUID
@@ -382,8 +382,8 @@ s_test_event_id (void)
     //  Only the given bytes count.
     char buffer[600];
     snprintf (buffer, sizeof buffer, "%sGARBAGE", line);
-    uint8_t *b5 = land_map (buffer, strlen (line), "land", "land-1", s_accepted, id5, &len,
-                            err, sizeof err);
+    uint8_t *b5 = map_encode (land_map, buffer, strlen (line), "land", "land-1", s_accepted,
+                              id5, &len, err, sizeof err);
     CHECK (b5 && STREQ (id5, id1));
     free (b1);
     free (b2);
@@ -571,7 +571,8 @@ s_test_refusals (void)
     //  The error buffer is always a terminated string, even a tiny one.
     char tiny[8];
     memset (tiny, 'x', sizeof tiny);
-    bytes = land_map ("{}", 2, "land", "land-1", s_accepted, id, &len, tiny, sizeof tiny);
+    bytes = map_encode (land_map, "{}", 2, "land", "land-1", s_accepted, id, &len, tiny,
+                        sizeof tiny);
     CHECK (bytes == NULL);
     CHECK (memchr (tiny, '\0', sizeof tiny) != NULL);
     free (bytes);

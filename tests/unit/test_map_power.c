@@ -47,8 +47,8 @@ s_accept_line (char *buf, size_t size, const char *level, bool external, bool tr
 static uint8_t *
 s_map (const char *line, char id[37], size_t *len, char *err, size_t errlen)
 {
-    return power_map (line, strlen (line), "power", "power-1", s_accepted, id, len, err,
-                      errlen);
+    return map_encode (power_map, line, strlen (line), "power", "power-1", s_accepted, id,
+                       len, err, errlen);
 }
 
 /*  A mapped event as the hub decodes it; destroy in when done.  */
@@ -281,8 +281,8 @@ s_test_ids (void)
     char buffer[512];
     snprintf (buffer, sizeof buffer, "%sGARBAGE", a);
     char ib[37] = "";
-    uint8_t *bb = power_map (buffer, strlen (a), "power", "power-2", s_accepted + 5, ib,
-                             &len, err, sizeof err);
+    uint8_t *bb = map_encode (power_map, buffer, strlen (a), "power", "power-2",
+                              s_accepted + 5, ib, &len, err, sizeof err);
     CHECK (bb != NULL && STREQ (ib, ia));
     free (bb);
 }

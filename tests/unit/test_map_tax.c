@@ -35,7 +35,8 @@ static const int64_t s_hub_now = 1599004800000;  //  2020-09-02T00:00:00Z
 static uint8_t *
 s_map (const char *line, char id[37], size_t *len, char *err, size_t errlen)
 {
-    return tax_map (line, strlen (line), "tax", "tax-1", s_accepted, id, len, err, errlen);
+    return map_encode (tax_map, line, strlen (line), "tax", "tax-1", s_accepted, id, len,
+                       err, errlen);
 }
 
 static codec_inbound_t *
@@ -426,8 +427,8 @@ s_test_refusals (void)
     char tiny[8];
     memset (tiny, 'x', sizeof tiny);
     const char *bad = "{\"WSH\":\"w\"}";
-    uint8_t *bytes = tax_map (bad, strlen (bad), "tax", "tax-1", s_accepted, id, &len, tiny,
-                              sizeof tiny);
+    uint8_t *bytes = map_encode (tax_map, bad, strlen (bad), "tax", "tax-1", s_accepted, id,
+                                 &len, tiny, sizeof tiny);
     CHECK (bytes == NULL);
     CHECK (memchr (tiny, '\0', sizeof tiny) != NULL);
     free (bytes);
