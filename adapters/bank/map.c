@@ -140,14 +140,14 @@ s_upper_code (const char *s)
     return *s != '\0';
 }
 
-uint8_t *
-bank_map (const char *line, size_t line_len, const char *agency, const char *adapter_id,
-          int64_t accepted_at_ms, char event_id[37], size_t *len, char *err, size_t errlen)
+bool
+bank_map (const char *line, size_t line_len, const char *agency, mapped_event_t *out,
+          char *err, size_t errlen)
 {
     json_t *root = record_json_object (line, line_len, err, errlen);
     if (!root)
-        return NULL;
-    uint8_t *bytes = NULL;
+        return false;
+    bool ok = false;
     char shown[80];
     err[0] = '\0';
     //  fields the format does not define are ignored, with one warning per
@@ -229,9 +229,9 @@ bank_map (const char *line, size_t line_len, const char *agency, const char *ada
         }
     }
 
-    event_key_t keys[3];
-    event_attr_t attrs[6];
-    memset (attrs, 0, sizeof attrs);
+    event_key_t *keys = out->keys;
+    event_attr_t *attrs = out->attrs;
+    memset (out->attrs, 0, sizeof out->attrs);
     char why[IDENT_ERR_MAX];
 
     const char *credit_code = s_string (root, "creditCode", 32, err, errlen);
@@ -344,27 +344,18 @@ bank_map (const char *line, size_t line_len, const char *agency, const char *ada
             goto done;
     }
     if (seq) {
-        const char *parts[] = {agency, bank_code, seq};
-        size_t lens[] = {strlen (agency), strlen (bank_code), strlen (seq)};
-        record_event_id (parts, lens, 3, event_id);
-    }
-    else {
-        const char *parts[] = {agency, line};
-        size_t lens[] = {strlen (agency), line_len};
-        record_event_id (parts, lens, 2, event_id);
+        mapped_event_id_part (out, bank_code, strlen (bank_code));
+        size_t seq_len = strlen (seq);
+        mapped_event_id_part (out, mapped_event_keep (out, seq, seq_len), seq_len);
     }
 
-    e.schema_version = ONENET_SCHEMA_VERSION;
-    e.event_id = event_id;
-    e.agency = agency;
-    e.adapter_id = adapter_id;
     e.case_no = txn_ref;
     e.event_type = t->event_type;
-    e.accepted_at_ms = accepted_at_ms;
-    e.keys = keys;
-    e.attrs = attrs;
-    bytes = codec_event_encode (&e, len);
+    out->event = e;
+    out->root = root;
+    root = NULL;
+    ok = true;
 done:
     json_decref (root);
-    return bytes;
+    return ok;
 }

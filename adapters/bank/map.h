@@ -17,17 +17,14 @@
 #define ONENET_BANK_MAP_H
 
 #include <stddef.h>
-#include <stdint.h>
+#include <stdbool.h>
 
-/* An adapter_map_fn (adapters/framework/adapter.h): maps one bank record
-   to one serialized CaseEvent for agency (normally "bank"). Returns
-   malloc'd bytes and their length and writes the event id; or returns NULL
-   and writes into err a reason naming the field and its value. The event
-   id is a UUID v5 over agency, bankCode and seq when the record has a seq,
-   else over agency and the record's bytes: a record sent twice is one
-   event. */
-uint8_t *bank_map (const char *line, size_t line_len, const char *agency,
-                   const char *adapter_id, int64_t accepted_at_ms, char event_id[37],
-                   size_t *len, char *err, size_t errlen);
+#include "mapped_event.h"
+
+/* An adapter_map_fn (adapters/framework/mapped_event.h): parses one line
+   into out. On failure returns false with a reason naming the field and
+   its value in err. */
+bool bank_map (const char *line, size_t line_len, const char *agency, mapped_event_t *out,
+               char *err, size_t errlen);
 
 #endif

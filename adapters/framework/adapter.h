@@ -22,13 +22,12 @@
 #include <stdint.h>
 
 #include "adapter_config.h"
+#include "mapped_event.h"
 
-/* An agency's mapping: one input line to one serialized CaseEvent (see
-   record_parse_ndjson for the contract). */
-typedef uint8_t *(*adapter_map_fn) (const char *line, size_t line_len, const char *agency,
-                                    const char *adapter_id, int64_t accepted_at_ms,
-                                    char event_id[37], size_t *len, char *err,
-                                    size_t errlen);
+/* An agency's mapping (adapter_map_fn, mapped_event.h) fills a case event
+   from one input line; the run loop derives the event's id — from the
+   record, or for a row of the agency's outbox table from the agency, the
+   table and the row — and encodes it once. */
 
 /* Runs until the input is done (with --once) or *terminated. Returns the
    process exit status. */

@@ -66,6 +66,9 @@ static const setting_t settings[] = {
      "the agency's task table in task-db ([schema.]name)"},
     {"db-create-tables", SET_BOOL, S (db_create_tables), "false", 0, 0,
      "create source-table and task-table (and their index) when they are missing"},
+    {"db-timeout-ms", SET_INT, S (db_timeout_ms), "10000", 100, 3600000,
+     "longest a statement in source-db or task-db may run (statement_timeout) before "
+     "it is given up and retried"},
 };
 
 /* The hub setting is one endpoint or several, separated by commas (and

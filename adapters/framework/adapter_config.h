@@ -31,6 +31,7 @@ typedef struct {
     char task_db[512];     /* agency database that takes the tasks; "" none */
     char task_table[130];  /* that table ([schema.]name) */
     bool db_create_tables; /* create the agency tables when missing */
+    int db_timeout_ms;     /* statement_timeout on the agency connections */
 
     /* CURVE (docs/security.md) */
     char hub_public_key[41]; /* the hub's public key (Z85); "" = plaintext */

@@ -24,7 +24,7 @@ s_ident_ok (const char *s, size_t n)
 int
 agency_pg_init (agency_pg_t *self, const char *setting, const char *conninfo,
                 const char *table_setting, const char *table, bool create, const char *ddl,
-                char *err, size_t errlen)
+                int timeout_ms, char *err, size_t errlen)
 {
     memset (self, 0, sizeof *self);
     self->setting = setting;
@@ -55,6 +55,7 @@ agency_pg_init (agency_pg_t *self, const char *setting, const char *conninfo,
     PQconninfoFree (opts);
     self->create = create;
     self->ddl = ddl;
+    self->timeout_ms = timeout_ms;
     return 0;
 }
 
@@ -130,11 +131,15 @@ agency_pg_conn (agency_pg_t *self, char *err, size_t errlen)
         return NULL;
     }
     agency_pg_reset (self);
-    /* a host that does not answer must not stall the adapter for minutes:
-       5 s unless the connection string says otherwise (its own keywords,
-       expanded from dbname, override the ones before it) */
-    const char *const keys[] = {"connect_timeout", "dbname", NULL};
-    const char *const values[] = {"5", self->conninfo, NULL};
+    /* a host that does not answer, or a statement stuck behind an agency
+       program's lock, must not hold this connection's worker for minutes:
+       2 s to connect and db-timeout-ms a statement, unless the connection
+       string says otherwise (its own keywords, expanded from dbname,
+       override the ones before it) */
+    char options[64];
+    snprintf (options, sizeof options, "-c statement_timeout=%d", self->timeout_ms);
+    const char *const keys[] = {"connect_timeout", "options", "dbname", NULL};
+    const char *const values[] = {AGENCY_PG_CONNECT_TIMEOUT, options, self->conninfo, NULL};
     self->conn = PQconnectdbParams (keys, values, 1);
     char what[400];
     snprintf (what, sizeof what, "could not connect to agency database \"%s\" (%s)",

@@ -48,6 +48,42 @@ prepare (outbox_t *self, sqlite3_stmt **stmt, const char *sql, char *err, size_t
     return true;
 }
 
+/* SQLite's reason for the last failure, into err. */
+static void
+s_error (outbox_t *self, char *err, size_t errlen)
+{
+    snprintf (err, errlen, "%s", sqlite3_errmsg (self->db));
+}
+
+/* Ends a failed transaction. SQLite may have rolled it back already (a
+   full disk, an I/O error); a transaction left open would refuse every
+   later BEGIN, so it is rolled back whenever one is still open. */
+static void
+s_rollback (outbox_t *self)
+{
+    if (!sqlite3_get_autocommit (self->db))
+        (void) sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Runs sql (one row, one integer column) into *out. Returns 0, or -1
+   with the reason in err. */
+static int
+s_scalar (outbox_t *self, const char *sql, int64_t *out, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2 (self->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        s_error (self, err, errlen);
+        return -1;
+    }
+    int rc = sqlite3_step (st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64 (st, 0);
+    else
+        s_error (self, err, errlen);
+    sqlite3_finalize (st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
 outbox_t *
 outbox_open (const char *path, char *err, size_t errlen)
 {
@@ -89,13 +125,13 @@ outbox_open (const char *path, char *err, size_t errlen)
         snprintf (err, errlen, "could not prepare outbox \"%s\": %s", path, perr);
         goto fail;
     }
-    sqlite3_stmt *count;
-    if (sqlite3_prepare_v2 (self->db, "SELECT count(*) FROM outbox", -1, &count, NULL)
-        == SQLITE_OK) {
-        if (sqlite3_step (count) == SQLITE_ROW)
-            self->depth = (uint64_t) sqlite3_column_int64 (count, 0);
-        sqlite3_finalize (count);
+    int64_t depth;
+    if (s_scalar (self, "SELECT count(*) FROM outbox", &depth, perr, sizeof perr) != 0) {
+        snprintf (err, errlen, "could not count the events in outbox \"%s\": %s", path,
+                  perr);
+        goto fail;
     }
+    self->depth = (uint64_t) depth;
     return self;
 fail:
     outbox_close (&self);
@@ -145,52 +181,64 @@ outbox_put (outbox_t *self, const outbox_item_t *items, size_t n, const char *so
     self->depth += (uint64_t) added;
     return added;
 rollback:
-    snprintf (err, errlen, "%s", sqlite3_errmsg (self->db));
-    sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+    s_error (self, err, errlen);
+    s_rollback (self);
     return -1;
 fail:
-    snprintf (err, errlen, "%s", sqlite3_errmsg (self->db));
+    s_error (self, err, errlen);
     return -1;
-}
-
-int64_t
-outbox_source_offset (outbox_t *self, const char *source)
-{
-    sqlite3_stmt *st;
-    int64_t offset = 0;
-    if (sqlite3_prepare_v2 (self->db, "SELECT offset FROM sources WHERE name = ?1", -1, &st,
-                            NULL)
-        != SQLITE_OK)
-        return 0;
-    sqlite3_bind_text (st, 1, source, -1, SQLITE_STATIC);
-    if (sqlite3_step (st) == SQLITE_ROW)
-        offset = sqlite3_column_int64 (st, 0);
-    sqlite3_finalize (st);
-    return offset;
 }
 
 int
-outbox_source_done (outbox_t *self, const char *source)
+outbox_source_offset (outbox_t *self, const char *source, int64_t *offset, char *err,
+                      size_t errlen)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2 (self->db, "SELECT offset FROM sources WHERE name = ?1", -1, &st,
+                            NULL)
+        != SQLITE_OK) {
+        s_error (self, err, errlen);
+        return -1;
+    }
+    sqlite3_bind_text (st, 1, source, -1, SQLITE_STATIC);
+    int rc = sqlite3_step (st);
+    if (rc == SQLITE_ROW)
+        *offset = sqlite3_column_int64 (st, 0);
+    else if (rc == SQLITE_DONE)
+        *offset = 0; /* never consumed */
+    else
+        s_error (self, err, errlen);
+    sqlite3_finalize (st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+outbox_source_done (outbox_t *self, const char *source, char *err, size_t errlen)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2 (self->db, "DELETE FROM sources WHERE name = ?1", -1, &st, NULL)
-        != SQLITE_OK)
+        != SQLITE_OK) {
+        s_error (self, err, errlen);
         return -1;
+    }
     sqlite3_bind_text (st, 1, source, -1, SQLITE_STATIC);
     int rc = sqlite3_step (st) == SQLITE_DONE ? 0 : -1;
+    if (rc != 0)
+        s_error (self, err, errlen);
     sqlite3_finalize (st);
     return rc;
 }
 
-size_t
+int
 outbox_fetch (outbox_t *self, int64_t after_seq, size_t max_n, size_t max_bytes,
-              outbox_row_t *rows)
+              outbox_row_t *rows, char *err, size_t errlen)
 {
     size_t n = 0, bytes = 0;
     sqlite3_reset (self->fetch);
     sqlite3_bind_int64 (self->fetch, 1, after_seq);
     sqlite3_bind_int64 (self->fetch, 2, (sqlite3_int64) max_n);
-    while (n < max_n && sqlite3_step (self->fetch) == SQLITE_ROW) {
+    int rc = SQLITE_DONE;
+    while (n < max_n && (rc = sqlite3_step (self->fetch)) == SQLITE_ROW) {
         size_t len = (size_t) sqlite3_column_bytes (self->fetch, 2);
         if (n > 0 && bytes + len > max_bytes)
             break;
@@ -206,8 +254,16 @@ outbox_fetch (outbox_t *self, int64_t after_seq, size_t max_n, size_t max_bytes,
             memcpy (r->bytes, sqlite3_column_blob (self->fetch, 2), len);
         bytes += len;
     }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        /* a read that failed part way is no "nothing more": give it all back */
+        s_error (self, err, errlen);
+        for (size_t i = 0; i < n; i++)
+            outbox_row_free (&rows[i]);
+        sqlite3_reset (self->fetch);
+        return -1;
+    }
     sqlite3_reset (self->fetch);
-    return n;
+    return (int) n;
 }
 
 void
@@ -218,72 +274,76 @@ outbox_row_free (outbox_row_t *row)
 }
 
 int
-outbox_remove (outbox_t *self, const int64_t *seqs, size_t n)
+outbox_remove (outbox_t *self, const int64_t *seqs, size_t n, char *err, size_t errlen)
 {
     if (n == 0)
         return 0;
-    if (sqlite3_exec (self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    if (sqlite3_exec (self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        s_error (self, err, errlen);
         return -1;
+    }
     uint64_t removed = 0;
     for (size_t i = 0; i < n; i++) {
         sqlite3_reset (self->remove);
         sqlite3_bind_int64 (self->remove, 1, seqs[i]);
-        if (sqlite3_step (self->remove) != SQLITE_DONE) {
-            sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
-            return -1;
-        }
+        if (sqlite3_step (self->remove) != SQLITE_DONE)
+            goto fail;
         removed += (uint64_t) sqlite3_changes (self->db);
     }
     /* the depth moves only with a commit: a full disk fails the commit */
-    if (sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
-        return -1;
-    }
+    if (sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
     self->depth -= removed;
     return 0;
+fail:
+    s_error (self, err, errlen);
+    s_rollback (self);
+    return -1;
 }
 
 int
-outbox_quarantine_event (outbox_t *self, int64_t seq, const char *code, const char *reason)
+outbox_quarantine_event (outbox_t *self, int64_t seq, const char *code, const char *reason,
+                         char *err, size_t errlen)
 {
-    sqlite3_stmt *st;
-    int rc = -1;
-    if (sqlite3_exec (self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    if (sqlite3_exec (self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        s_error (self, err, errlen);
         return -1;
+    }
+    sqlite3_stmt *st;
     if (sqlite3_prepare_v2 (
             self->db,
             "INSERT INTO quarantine (at_ms, source, event_id, code, reason, "
             "record) SELECT ?1, 'hub', event_id, ?2, ?3, payload FROM outbox "
             "WHERE seq = ?4",
             -1, &st, NULL)
-        == SQLITE_OK) {
-        sqlite3_bind_int64 (st, 1, clock_now_ms ());
-        sqlite3_bind_text (st, 2, code, -1, SQLITE_STATIC);
-        sqlite3_bind_text (st, 3, reason, -1, SQLITE_STATIC);
-        sqlite3_bind_int64 (st, 4, seq);
-        if (sqlite3_step (st) == SQLITE_DONE)
-            rc = 0;
-        sqlite3_finalize (st);
-    }
-    uint64_t removed = 0;
-    if (rc == 0) {
-        sqlite3_reset (self->remove);
-        sqlite3_bind_int64 (self->remove, 1, seq);
-        rc = sqlite3_step (self->remove) == SQLITE_DONE ? 0 : -1;
-        if (rc == 0)
-            removed = (uint64_t) sqlite3_changes (self->db);
-    }
-    if (rc == 0 && sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
-        self->depth -= removed;
-        return 0;
-    }
-    sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+        != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_int64 (st, 1, clock_now_ms ());
+    sqlite3_bind_text (st, 2, code, -1, SQLITE_STATIC);
+    sqlite3_bind_text (st, 3, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (st, 4, seq);
+    int rc = sqlite3_step (st);
+    sqlite3_finalize (st);
+    if (rc != SQLITE_DONE)
+        goto fail;
+    sqlite3_reset (self->remove);
+    sqlite3_bind_int64 (self->remove, 1, seq);
+    if (sqlite3_step (self->remove) != SQLITE_DONE)
+        goto fail;
+    uint64_t removed = (uint64_t) sqlite3_changes (self->db);
+    if (sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    self->depth -= removed;
+    return 0;
+fail:
+    s_error (self, err, errlen);
+    s_rollback (self);
     return -1;
 }
 
 int
 outbox_quarantine_record (outbox_t *self, const char *where, const char *reason,
-                          const char *record, size_t len)
+                          const char *record, size_t len, char *err, size_t errlen)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2 (
@@ -291,13 +351,17 @@ outbox_quarantine_record (outbox_t *self, const char *where, const char *reason,
             "INSERT OR IGNORE INTO quarantine (at_ms, source, code, reason, "
             "record) VALUES (?1, ?2, 'BAD_RECORD', ?3, ?4)",
             -1, &st, NULL)
-        != SQLITE_OK)
+        != SQLITE_OK) {
+        s_error (self, err, errlen);
         return -1;
+    }
     sqlite3_bind_int64 (st, 1, clock_now_ms ());
     sqlite3_bind_text (st, 2, where, -1, SQLITE_STATIC);
     sqlite3_bind_text (st, 3, reason, -1, SQLITE_STATIC);
     sqlite3_bind_blob (st, 4, record, (int) len, SQLITE_STATIC);
     int rc = sqlite3_step (st) == SQLITE_DONE ? 0 : -1;
+    if (rc != 0)
+        s_error (self, err, errlen);
     sqlite3_finalize (st);
     return rc;
 }
@@ -308,27 +372,21 @@ outbox_depth (outbox_t *self)
     return self->depth;
 }
 
-static int64_t
-scalar (outbox_t *self, const char *sql)
+int
+outbox_oldest_ms (outbox_t *self, int64_t *oldest_ms, char *err, size_t errlen)
 {
-    sqlite3_stmt *st;
-    int64_t v = 0;
-    if (sqlite3_prepare_v2 (self->db, sql, -1, &st, NULL) != SQLITE_OK)
+    *oldest_ms = 0;
+    if (!self->depth)
         return 0;
-    if (sqlite3_step (st) == SQLITE_ROW)
-        v = sqlite3_column_int64 (st, 0);
-    sqlite3_finalize (st);
-    return v;
+    /* min() of no rows is NULL, read as 0 */
+    return s_scalar (self, "SELECT coalesce(min(accepted_at_ms), 0) FROM outbox", oldest_ms,
+                     err, errlen);
 }
 
 int64_t
-outbox_oldest_ms (outbox_t *self)
+outbox_quarantined (outbox_t *self, char *err, size_t errlen)
 {
-    return self->depth ? scalar (self, "SELECT min(accepted_at_ms) FROM outbox") : 0;
-}
-
-uint64_t
-outbox_quarantined (outbox_t *self)
-{
-    return (uint64_t) scalar (self, "SELECT count(*) FROM quarantine");
+    int64_t n;
+    return s_scalar (self, "SELECT count(*) FROM quarantine", &n, err, errlen) == 0 ? n
+                                                                                    : -1;
 }

@@ -46,33 +46,43 @@ void outbox_close (outbox_t **self_p);
 int outbox_put (outbox_t *self, const outbox_item_t *items, size_t n, const char *source,
                 int64_t offset, char *err, size_t errlen);
 
-/* Where a source (a spool file) was consumed up to; 0 if never. */
-int64_t outbox_source_offset (outbox_t *self, const char *source);
-/* Forgets a source once it is fully consumed. */
-int outbox_source_done (outbox_t *self, const char *source);
+/* Every call below that can fail returns -1 with SQLite's reason in err
+   (and changes nothing); the caller names the outbox and the object. */
+
+/* Where a source (a spool file) was consumed up to, into *offset: 0 if
+   never. Returns 0, or -1: the position is then unknown, never 0. */
+int outbox_source_offset (outbox_t *self, const char *source, int64_t *offset, char *err,
+                          size_t errlen);
+/* Forgets a source once it is fully consumed. Returns 0 or -1. */
+int outbox_source_done (outbox_t *self, const char *source, char *err, size_t errlen);
 
 /* Reads up to max_n events with seq > after_seq, oldest first, stopping
-   before max_bytes. Returns how many rows were filled. */
-size_t outbox_fetch (outbox_t *self, int64_t after_seq, size_t max_n, size_t max_bytes,
-                     outbox_row_t *rows);
+   before max_bytes. Returns how many rows were filled (0: none after
+   after_seq), or -1 when the outbox could not be read (no row is then
+   left filled). */
+int outbox_fetch (outbox_t *self, int64_t after_seq, size_t max_n, size_t max_bytes,
+                  outbox_row_t *rows, char *err, size_t errlen);
 void outbox_row_free (outbox_row_t *row);
 
-/* Removes acknowledged events. */
-int outbox_remove (outbox_t *self, const int64_t *seqs, size_t n);
+/* Removes acknowledged events in one transaction. Returns 0 or -1. */
+int outbox_remove (outbox_t *self, const int64_t *seqs, size_t n, char *err, size_t errlen);
 
-/* Moves one event to quarantine with the hub's reason. */
+/* Moves one event to quarantine with the hub's reason. Returns 0 or -1. */
 int outbox_quarantine_event (outbox_t *self, int64_t seq, const char *code,
-                             const char *reason);
+                             const char *reason, char *err, size_t errlen);
 
 /* Records an input record refused before it became an event; the same
-   record from the same place is recorded once. */
+   record from the same place is recorded once. Returns 0 or -1. */
 int outbox_quarantine_record (outbox_t *self, const char *where, const char *reason,
-                              const char *record, size_t len);
+                              const char *record, size_t len, char *err, size_t errlen);
 
-/* Events waiting for acknowledgement, and when the oldest was accepted. */
+/* Events waiting for acknowledgement (a count kept in step with the
+   table, so it never fails). */
 uint64_t outbox_depth (outbox_t *self);
-int64_t outbox_oldest_ms (outbox_t *self);
-/* Rows in quarantine. */
-uint64_t outbox_quarantined (outbox_t *self);
+/* When the oldest waiting event was accepted, into *oldest_ms: 0 if none.
+   Returns 0 or -1. */
+int outbox_oldest_ms (outbox_t *self, int64_t *oldest_ms, char *err, size_t errlen);
+/* Rows in quarantine, or -1 with the reason in err. */
+int64_t outbox_quarantined (outbox_t *self, char *err, size_t errlen);
 
 #endif

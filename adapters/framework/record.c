@@ -11,8 +11,8 @@
 #include "codec.h"
 #include "ident.h"
 
-#define MAX_KEYS  16
-#define MAX_ATTRS 64
+#define MAX_KEYS  MAPPED_EVENT_KEYS
+#define MAX_ATTRS MAPPED_EVENT_ATTRS
 
 /* A fixed namespace for derived event ids (UUID v5). */
 static const uuid_t event_namespace = {0x6f, 0x6e, 0x65, 0x6e, 0x65, 0x74, 0x40, 0x25,
@@ -60,31 +60,6 @@ record_event_id (const char *const *parts, const size_t *lens, size_t n, char ev
     uuid_unparse_lower (out, event_id);
 }
 
-uint8_t *
-record_event_with_id (const uint8_t *bytes, size_t len, const char *event_id,
-                      size_t *out_len)
-{
-    //  codec reads a CaseEvent only inside a batch: wrap it in one
-    size_t blen;
-    uint8_t *batch = codec_batch_encode (0, "", "", &bytes, &len, 1, &blen);
-    if (!batch)
-        return NULL;
-    char err[128];
-    codec_inbound_t *in = codec_inbound_decode (batch, blen, err, sizeof err);
-    free (batch);
-    if (!in)
-        return NULL;
-    uint8_t *out = NULL;
-    if (codec_inbound_event_count (in) == 1) {
-        case_event_t e;
-        codec_inbound_event (in, 0, &e);
-        e.event_id = event_id;
-        out = codec_event_encode (&e, out_len);
-    }
-    codec_inbound_destroy (&in);
-    return out;
-}
-
 const char *
 record_json_type_name (const json_t *value)
 {
@@ -118,17 +93,16 @@ record_json_object (const char *line, size_t line_len, char *err, size_t errlen)
     return root;
 }
 
-uint8_t *
+bool
 record_parse_ndjson (const char *line, size_t line_len, const char *agency,
-                     const char *adapter_id, int64_t accepted_at_ms, char event_id[37],
-                     size_t *len, char *err, size_t errlen)
+                     mapped_event_t *out, char *err, size_t errlen)
 {
     json_t *root = record_json_object (line, line_len, err, errlen);
     if (!root)
-        return NULL;
-    uint8_t *bytes = NULL;
-    event_key_t keys[MAX_KEYS];
-    event_attr_t attrs[MAX_ATTRS];
+        return false;
+    bool ok = false;
+    event_key_t *keys = out->keys;
+    event_attr_t *attrs = out->attrs;
     case_event_t e;
     memset (&e, 0, sizeof e);
     err[0] = '\0';
@@ -244,30 +218,20 @@ record_parse_ndjson (const char *line, size_t line_len, const char *agency,
         }
         e.n_attrs++;
     }
-    if (id) {
-        if (!ident_uuid_valid (id)) {
-            snprintf (err, errlen, "field \"event_id\" is \"%.40s\", not a UUID", id);
-            goto done;
-        }
-        for (int i = 0; i < 36; i++)
-            event_id[i] = (char) (id[i] >= 'A' && id[i] <= 'F' ? id[i] + 32 : id[i]);
-        event_id[36] = '\0';
+    if (id && !ident_uuid_valid (id)) {
+        snprintf (err, errlen, "field \"event_id\" is \"%.40s\", not a UUID", id);
+        goto done;
     }
-    else {
-        /* same agency and same record bytes: same event */
-        const char *parts[2] = {agency, line};
-        size_t lens[2] = {strlen (agency), line_len};
-        record_event_id (parts, lens, 2, event_id);
-    }
-    e.schema_version = ONENET_SCHEMA_VERSION;
-    e.event_id = event_id;
-    e.agency = agency;
-    e.adapter_id = adapter_id;
-    e.accepted_at_ms = accepted_at_ms;
+    /* without an id of its own: the same agency and the same record bytes
+       are the same event (the framework derives it) */
+    out->event_id = id;
     e.keys = keys;
     e.attrs = attrs;
-    bytes = codec_event_encode (&e, len);
+    out->event = e;
+    out->root = root;
+    root = NULL;
+    ok = true;
 done:
     json_decref (root);
-    return bytes;
+    return ok;
 }

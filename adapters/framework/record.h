@@ -18,8 +18,11 @@
 #define ONENET_RECORD_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "mapped_event.h"
 
 /* A derived event id: UUID v5 in onenet's own namespace over the n parts
    joined by line feeds, e.g. {agency, record bytes} or {agency, the
@@ -38,20 +41,13 @@ const char *record_json_type_name (const json_t *value);
 void record_event_id (const char *const *parts, const size_t *lens, size_t n,
                       char event_id[37]);
 
-/* The serialized CaseEvent bytes[0..len) with its event id replaced by
-   event_id (e.g. one derived from where the record came from rather than
-   from what it says). Returns malloc'd bytes (caller frees) and sets
-   *out_len, or NULL when bytes are no CaseEvent. */
-uint8_t *record_event_with_id (const uint8_t *bytes, size_t len, const char *event_id,
-                               size_t *out_len);
-
-/* Parses one line into a serialized CaseEvent for agency and adapter_id.
-   On success returns malloc'd bytes (caller frees), sets *len and writes the
-   event id into event_id[37]. On failure returns NULL with a reason naming
-   the field in err. Correlation keys are checked here (credit code and unit
-   number check rules), before anything travels. */
-uint8_t *record_parse_ndjson (const char *line, size_t line_len, const char *agency,
-                              const char *adapter_id, int64_t accepted_at_ms,
-                              char event_id[37], size_t *len, char *err, size_t errlen);
+/* The generic format's mapping, an adapter_map_fn (mapped_event.h): parses
+   one line into out, the event id being the record's own event_id (a
+   UUID) or, without one, derived from the agency and the line's bytes. On
+   failure returns false with a reason naming the field in err.
+   Correlation keys are checked here (credit code and unit number check
+   rules), before anything travels. */
+bool record_parse_ndjson (const char *line, size_t line_len, const char *agency,
+                          mapped_event_t *out, char *err, size_t errlen);
 
 #endif

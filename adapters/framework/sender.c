@@ -59,18 +59,33 @@ xstrdup (const char *s)
     return d;
 }
 
+/* Sets an integer option of the socket; a refusal is logged with the
+   option's name (the socket still works, with ZeroMQ's default). */
+static void
+set_option (sender_t *self, int option, const char *name, int value)
+{
+    if (zmq_setsockopt (self->socket, option, &value, sizeof value) != 0)
+        log_error ("could not set a hub socket option", "adapter=%s option=%s error=%s",
+                   log_q (self->adapter_id), name, log_q (zmq_strerror (errno)));
+}
+
 static void
 open_socket (sender_t *self)
 {
     self->socket = zmq_socket (self->ctx, ZMQ_DEALER);
-    int zero = 0, one = 1, ivl = 100, ivl_max = 2000, hwm = 10000;
-    zmq_setsockopt (self->socket, ZMQ_LINGER, &zero, sizeof zero);
+    if (!self->socket) {
+        /* only when the context is gone or out of sockets: a fault here */
+        log_error ("could not open a socket to the hub", "adapter=%s error=%s",
+                   log_q (self->adapter_id), log_q (zmq_strerror (errno)));
+        abort ();
+    }
+    set_option (self, ZMQ_LINGER, "linger", 0);
     /* queue only to live connections, so a send with no hub fails fast */
-    zmq_setsockopt (self->socket, ZMQ_IMMEDIATE, &one, sizeof one);
-    zmq_setsockopt (self->socket, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
-    zmq_setsockopt (self->socket, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
-    zmq_setsockopt (self->socket, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt (self->socket, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    set_option (self, ZMQ_IMMEDIATE, "immediate", 1);
+    set_option (self, ZMQ_RECONNECT_IVL, "reconnect_ivl", 100);
+    set_option (self, ZMQ_RECONNECT_IVL_MAX, "reconnect_ivl_max", 2000);
+    set_option (self, ZMQ_SNDHWM, "sndhwm", 10000);
+    set_option (self, ZMQ_RCVHWM, "rcvhwm", 10000);
     char err[1024];
     if (*self->hub_key
         && curve_client_setup (self->socket, self->hub_key, self->secret_key, err,
@@ -78,21 +93,19 @@ open_socket (sender_t *self)
                != 0)
         /* the hub refuses a socket without our key: it stays unanswered and
            the sender keeps retrying, so the fault is visible in the log */
-        log_error ("could not set up CURVE", "adapter=%s error=\"%s\"", self->adapter_id,
-                   err);
+        log_error ("could not set up CURVE", "adapter=%s error=%s",
+                   log_q (self->adapter_id), log_q (err));
     /* ZMTP pings: a hub that stops answering them (hung, or cut off without
        a reset) loses its connection after ack_timeout_ms, so new batches
        and resends go only to the hubs that answer; it rejoins when it
        answers again */
-    int ping_ivl = self->opt.heartbeat_ms, ping_timeout = self->opt.ack_timeout_ms;
-    zmq_setsockopt (self->socket, ZMQ_HEARTBEAT_IVL, &ping_ivl, sizeof ping_ivl);
-    zmq_setsockopt (self->socket, ZMQ_HEARTBEAT_TIMEOUT, &ping_timeout,
-                    sizeof ping_timeout);
+    set_option (self, ZMQ_HEARTBEAT_IVL, "heartbeat_ivl", self->opt.heartbeat_ms);
+    set_option (self, ZMQ_HEARTBEAT_TIMEOUT, "heartbeat_timeout", self->opt.ack_timeout_ms);
     char *copy = xstrdup (self->endpoints), *save = NULL;
     for (char *ep = strtok_r (copy, ", ", &save); ep; ep = strtok_r (NULL, ", ", &save))
         if (zmq_connect (self->socket, ep) != 0)
-            log_error ("could not connect to hub", "adapter=%s endpoint=%s error=\"%s\"",
-                       self->adapter_id, ep, zmq_strerror (errno));
+            log_error ("could not connect to hub", "adapter=%s endpoint=%s error=%s",
+                       log_q (self->adapter_id), log_q (ep), log_q (zmq_strerror (errno)));
     free (copy);
 }
 
@@ -119,7 +132,7 @@ sender_new (void *zmq_ctx, const sender_options_t *options)
     char remote[512];
     if (!*self->hub_key && curve_first_remote (self->endpoints, remote, sizeof remote))
         log_warn ("INSECURE: plaintext to a hub that is not on loopback (insecure is set)",
-                  "adapter=%s endpoint=%s", self->adapter_id, remote);
+                  "adapter=%s endpoint=%s", log_q (self->adapter_id), log_q (remote));
     open_socket (self);
     return self;
 }
@@ -271,7 +284,7 @@ handle_ack (sender_t *self, codec_outbound_t *msg, sender_ack_fn on_ack, void *u
     size_t n = codec_outbound_ack_count (msg);
     if (n != f->n) {
         log_warn ("hub answered a batch with the wrong number of acks, resending",
-                  "adapter=%s batch=%llu events=%zu acks=%zu", self->adapter_id,
+                  "adapter=%s batch=%llu events=%zu acks=%zu", log_q (self->adapter_id),
                   (unsigned long long) seq, f->n, n);
         f->state = FLIGHT_WAIT;
         f->resend_at = clock_mono_ms () + self->retry_ms;
@@ -300,7 +313,8 @@ handle_ack (sender_t *self, codec_outbound_t *msg, sender_ack_fn on_ack, void *u
         f->state = FLIGHT_WAIT;
         f->resend_at = clock_mono_ms () + self->retry_ms;
         log_info ("hub asked to retry", "adapter=%s batch=%llu open=%zu retry_ms=%d",
-                  self->adapter_id, (unsigned long long) seq, f->open, self->retry_ms);
+                  log_q (self->adapter_id), (unsigned long long) seq, f->open,
+                  self->retry_ms);
         self->retry_ms = self->retry_ms * 2 > self->opt.retry_max_ms
                              ? self->opt.retry_max_ms
                              : self->retry_ms * 2;
@@ -308,12 +322,17 @@ handle_ack (sender_t *self, codec_outbound_t *msg, sender_ack_fn on_ack, void *u
 }
 
 void
-sender_receive (sender_t *self, sender_ack_fn on_ack, sender_task_fn on_task, void *user)
+sender_receive (sender_t *self, sender_ack_fn on_ack, sender_task_fn on_tasks, void *user)
 {
     while (true) {
         zmq_msg_t m;
         zmq_msg_init (&m);
         if (zmq_msg_recv (&m, self->socket, ZMQ_DONTWAIT) < 0) {
+            /* EAGAIN: all read; anything else is a fault of the socket, which
+               the ack timeout replaces */
+            if (zmq_errno () != EAGAIN && zmq_errno () != EINTR)
+                log_error ("could not read from the hub socket", "adapter=%s error=%s",
+                           log_q (self->adapter_id), log_q (zmq_strerror (zmq_errno ())));
             zmq_msg_close (&m);
             return;
         }
@@ -323,15 +342,19 @@ sender_receive (sender_t *self, sender_ack_fn on_ack, sender_task_fn on_task, vo
             codec_outbound_decode (zmq_msg_data (&m), zmq_msg_size (&m));
         if (!msg)
             log_warn ("unreadable message from hub", "adapter=%s bytes=%zu",
-                      self->adapter_id, zmq_msg_size (&m));
+                      log_q (self->adapter_id), zmq_msg_size (&m));
         else if (codec_outbound_kind (msg) == OUTBOUND_ACK)
             handle_ack (self, msg, on_ack, user);
-        else if (codec_outbound_kind (msg) == OUTBOUND_TASKS)
-            for (size_t i = 0; i < codec_outbound_task_count (msg); i++) {
-                task_t task;
-                codec_outbound_task (msg, i, &task);
-                on_task (user, &task);
-            }
+        else if (codec_outbound_kind (msg) == OUTBOUND_TASKS) {
+            size_t n = codec_outbound_task_count (msg);
+            task_t *tasks = calloc (n ? n : 1, sizeof *tasks);
+            if (!tasks)
+                abort ();
+            for (size_t i = 0; i < n; i++)
+                codec_outbound_task (msg, i, &tasks[i]);
+            on_tasks (user, tasks, n);
+            free (tasks);
+        }
         else if (codec_outbound_kind (msg) == OUTBOUND_ERROR)
             handle_error (self, msg);
         codec_outbound_destroy (&msg);
@@ -345,8 +368,8 @@ reconnect (sender_t *self, const char *why)
 {
     self->reconnects++;
     log_warn ("no answer from hub, reconnecting and resending",
-              "adapter=%s why=\"%s\" in_flight=%zu reconnects=%llu", self->adapter_id, why,
-              self->n_flights, (unsigned long long) self->reconnects);
+              "adapter=%s why=%s in_flight=%zu reconnects=%llu", log_q (self->adapter_id),
+              log_q (why), self->n_flights, (unsigned long long) self->reconnects);
     zmq_close (self->socket);
     open_socket (self);
     self->hb_sent_at = 0;
@@ -373,7 +396,8 @@ sender_tick (sender_t *self, const heartbeat_t *hb)
         /* the hub answers other things but lost this batch (it restarted
            between reading and committing it): send it again */
         log_info ("batch not acknowledged, resending", "adapter=%s batch=%llu attempt=%d",
-                  self->adapter_id, (unsigned long long) f->batch_seq, f->attempts + 1);
+                  log_q (self->adapter_id), (unsigned long long) f->batch_seq,
+                  f->attempts + 1);
         transmit (self, f);
     }
     if (self->hb_sent_at && now - self->hb_sent_at >= self->opt.ack_timeout_ms

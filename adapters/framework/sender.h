@@ -57,12 +57,13 @@ size_t sender_in_flight (const sender_t *self);
 int sender_send (sender_t *self, const uint8_t *const *events, const size_t *lens,
                  const int64_t *tokens, size_t n);
 
-/* One task from the hub, in order of seq. */
-typedef void (*sender_task_fn) (void *user, const task_t *task);
+/* The tasks of one TaskBatch from the hub, in order of seq (views into
+   the message, valid during the call). */
+typedef void (*sender_task_fn) (void *user, const task_t *tasks, size_t n);
 
 /* Reads everything the hub sent; calls on_ack once per final answer and
-   on_task once per task received. */
-void sender_receive (sender_t *self, sender_ack_fn on_ack, sender_task_fn on_task,
+   on_tasks once per TaskBatch received. */
+void sender_receive (sender_t *self, sender_ack_fn on_ack, sender_task_fn on_tasks,
                      void *user);
 
 /* Timers: resends, reconnects, heartbeats. hb describes the backlog for the

@@ -28,14 +28,14 @@ struct source_db {
 };
 
 source_db_t *
-source_db_new (const char *conninfo, const char *table, bool create, char *err,
-               size_t errlen)
+source_db_new (const char *conninfo, const char *table, bool create, int timeout_ms,
+               char *err, size_t errlen)
 {
     source_db_t *self = calloc (1, sizeof *self);
     if (!self)
         abort ();
     if (agency_pg_init (&self->pg, "source-db", conninfo, "source-table", table, create,
-                        source_db_ddl, err, errlen)
+                        source_db_ddl, timeout_ms, err, errlen)
         != 0) {
         free (self);
         return NULL;
@@ -222,7 +222,13 @@ source_db_abort (source_db_t *self)
     if (self->claim)
         PQclear (self->claim);
     self->claim = NULL;
-    if (self->in_tx && self->pg.conn && PQstatus (self->pg.conn) == CONNECTION_OK)
-        PQclear (PQexec (self->pg.conn, "ROLLBACK"));
+    if (self->in_tx && self->pg.conn && PQstatus (self->pg.conn) == CONNECTION_OK) {
+        PGresult *r = PQexec (self->pg.conn, "ROLLBACK");
+        /* a rollback that fails leaves the claim open: closing the
+           connection gives the rows back instead */
+        if (PQresultStatus (r) != PGRES_COMMAND_OK)
+            agency_pg_reset (&self->pg);
+        PQclear (r);
+    }
     self->in_tx = false;
 }

@@ -28,9 +28,10 @@ typedef struct source_db source_db_t;
    table, @I: its index). */
 extern const char source_db_ddl[];
 
-/* Checks the settings; nothing is opened yet. NULL with a reason in err. */
-source_db_t *source_db_new (const char *conninfo, const char *table, bool create, char *err,
-                            size_t errlen);
+/* Checks the settings; nothing is opened yet. timeout_ms bounds each
+   statement (agency_pg.h). NULL with a reason in err. */
+source_db_t *source_db_new (const char *conninfo, const char *table, bool create,
+                            int timeout_ms, char *err, size_t errlen);
 void source_db_destroy (source_db_t **self_p);
 
 /* The table and database, for messages: "onenet_outbox", "water_crm". */

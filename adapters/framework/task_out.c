@@ -42,6 +42,12 @@ task_out_write (const char *dir, const task_t *t, char *err, size_t errlen)
                               "workflow", t->workflow, "step", t->step, "key", key,
                               "payload", payload ? payload : json_object (), "ready_at",
                               ready, "due_at", t->due_at_ms ? due : NULL);
+    /* a task the case no longer calls for: a record, not work */
+    if (line && t->withdrawn) {
+        json_object_set_new (line, "withdrawn", json_true ());
+        json_object_set_new (line, "withdrawn_reason",
+                             json_string (t->withdrawn_reason ? t->withdrawn_reason : ""));
+    }
     char *text = line ? json_dumps (line, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref (line);
     if (!text) {
@@ -54,27 +60,45 @@ task_out_write (const char *dir, const task_t *t, char *err, size_t errlen)
               (unsigned long long) t->seq);
     snprintf (path, sizeof path, "%s/%s-task-%012llu.ndjson", dir, t->agency,
               (unsigned long long) t->seq);
-    int rc = -1;
+    /* each step that fails says which, with its errno: a task is delivered
+       only once its file and the rename are on disk */
+    const char *failed = NULL;
+    int error = 0;
     int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-        if (write_all (fd, text, strlen (text)) == 0 && write_all (fd, "\n", 1) == 0
-            && fsync (fd) == 0)
-            rc = 0;
-        close (fd);
-    }
-    if (rc == 0 && rename (tmp, path) != 0)
-        rc = -1;
-    if (rc == 0) {
-        /* the rename itself must survive power loss */
-        int dfd = open (dir, O_RDONLY | O_DIRECTORY);
-        if (dfd >= 0) {
-            fsync (dfd);
-            close (dfd);
-        }
+    if (fd < 0) {
+        failed = "could not create";
+        error = errno;
     }
     else {
-        snprintf (err, errlen, "could not write task file \"%s\": %s", path, strerror (errno));
-        unlink (tmp);
+        if (write_all (fd, text, strlen (text)) != 0 || write_all (fd, "\n", 1) != 0)
+            failed = "could not write";
+        else if (fsync (fd) != 0)
+            failed = "could not flush";
+        error = errno;
+        if (close (fd) != 0 && !failed) {
+            failed = "could not write";
+            error = errno;
+        }
+    }
+    if (!failed && rename (tmp, path) != 0) {
+        failed = "could not rename into place";
+        error = errno;
+    }
+    if (!failed) {
+        /* the rename itself must survive power loss */
+        int dfd = open (dir, O_RDONLY | O_DIRECTORY);
+        if (dfd < 0 || fsync (dfd) != 0) {
+            failed = "could not flush the directory of";
+            error = errno;
+        }
+        if (dfd >= 0)
+            close (dfd);
+    }
+    int rc = 0;
+    if (failed) {
+        snprintf (err, errlen, "%s task file \"%s\": %s", failed, path, strerror (error));
+        unlink (tmp); /* a rename already done leaves nothing there */
+        rc = -1;
     }
     free (text);
     return rc;

@@ -31,7 +31,7 @@ unknown_field_check (json_t *record, const char *const *known, size_t n_known,
             if (!s_full_warned)
                 log_warn ("more unknown fields in agency records than are listed, "
                           "further names not reported",
-                          "agency=%s listed=%d", agency, UNKNOWN_FIELD_MAX);
+                          "agency=%s listed=%d", log_q (agency), UNKNOWN_FIELD_MAX);
             s_full_warned = true;
             continue;
         }
@@ -40,8 +40,15 @@ unknown_field_check (json_t *record, const char *const *known, size_t n_known,
             abort ();
         s_n_seen++;
         warned++;
+        /* at most 80 bytes of the name, cut between characters */
+        size_t shown = strlen (name);
+        if (shown > 80) {
+            shown = 80;
+            while (shown > 0 && ((unsigned char) name[shown] & 0xC0) == 0x80)
+                shown--;
+        }
         log_warn ("unknown field in agency records, ignored (reported once per run)",
-                  "agency=%s field=\"%.80s\"", agency, name);
+                  "agency=%s field=%s", log_q (agency), log_qn (name, shown));
     }
     return warned;
 }

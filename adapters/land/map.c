@@ -159,24 +159,22 @@ s_quantity (json_t *root, const char *name, const char *what, bool *given, doubl
     return true;
 }
 
-uint8_t *
-land_map (const char *line, size_t line_len, const char *agency, const char *adapter_id,
-          int64_t accepted_at_ms, char event_id[37], size_t *len, char *err, size_t errlen)
+bool
+land_map (const char *line, size_t line_len, const char *agency, mapped_event_t *out,
+          char *err, size_t errlen)
 {
     err[0] = '\0';
     json_t *root = record_json_object (line, line_len, err, errlen);
     if (!root)
-        return NULL;
-    uint8_t *bytes = NULL;
+        return false;
+    bool ok = false;
     char clip[64];
     char event_type[IDENT_EVENT_TYPE_MAX + 1];
     char record_no_buf[32];
-    event_key_t key;
-    event_attr_t attrs[MAX_ATTRS];
+    event_attr_t *attrs = out->attrs;
     size_t n_attrs = 0;
     case_event_t e;
     memset (&e, 0, sizeof e);
-    memset (attrs, 0, sizeof attrs);
     //  fields the format does not define are ignored, with one warning per
     //  name and run (adapters/framework/unknown_field.h)
     unknown_field_check (root, s_fields, sizeof s_fields / sizeof s_fields[0], agency);
@@ -237,7 +235,7 @@ land_map (const char *line, size_t line_len, const char *agency, const char *ada
     if (json_is_integer (jrec)) {
         snprintf (record_no_buf, sizeof record_no_buf, "%lld",
                   (long long) json_integer_value (jrec));
-        record_no = record_no_buf;
+        record_no = mapped_event_keep (out, record_no_buf, strlen (record_no_buf));
     }
     else if (jrec && !json_is_null (jrec) && !json_is_string (jrec)) {
         snprintf (err, errlen, "field \"记录号\" must be a string or an integer");
@@ -318,29 +316,26 @@ land_map (const char *line, size_t line_len, const char *agency, const char *ada
 
     //  The event id: a function of 记录号 when the registry gives one, else
     //  of the record's bytes, so a record fed twice is the same event.
-    strbuf_t numbered;
-    strbuf_init (&numbered);
-    strbuf_printf (&numbered, "记录号=%s", record_no ? record_no : "");
-    const char *parts[2] = {agency, record_no ? numbered.data : line};
-    size_t lens[2] = {strlen (agency), record_no ? numbered.len : line_len};
-    record_event_id (parts, lens, 2, event_id);
-    strbuf_free (&numbered);
+    if (record_no) {
+        strbuf_t numbered;
+        strbuf_init (&numbered);
+        strbuf_printf (&numbered, "记录号=%s", record_no);
+        mapped_event_id_part (out, mapped_event_keep (out, numbered.data, numbered.len),
+                              numbered.len);
+        strbuf_free (&numbered);
+    }
 
-    key.kind = KEY_UNIT_NUMBER;
-    key.value = unit;
-    e.schema_version = ONENET_SCHEMA_VERSION;
-    e.event_id = event_id;
-    e.agency = agency;
-    e.adapter_id = adapter_id;
+    out->keys[0].kind = KEY_UNIT_NUMBER;
+    out->keys[0].value = unit;
     e.case_no = case_no;
-    e.event_type = event_type;
-    e.accepted_at_ms = accepted_at_ms;
+    e.event_type = mapped_event_keep (out, event_type, strlen (event_type));
     e.n_keys = 1;
-    e.keys = &key;
     e.n_attrs = n_attrs;
-    e.attrs = attrs;
-    bytes = codec_event_encode (&e, len);
+    out->event = e;
+    out->root = root;
+    root = NULL;
+    ok = true;
 done:
     json_decref (root);
-    return bytes;
+    return ok;
 }

@@ -15,16 +15,14 @@
 #define ONENET_LAND_MAP_H
 
 #include <stddef.h>
-#include <stdint.h>
+#include <stdbool.h>
 
-/* An adapter_map_fn (see adapter.h and record_parse_ndjson): parses one
-   registry record into a serialized CaseEvent. On success returns malloc'd
-   bytes (caller frees), sets *len and writes the event id, a UUID v5 over
-   the agency and 记录号 (or, without one, the record's bytes), into
-   event_id[37]. On failure returns NULL and writes a reason naming the
-   field and its value into err. */
-uint8_t *land_map (const char *line, size_t line_len, const char *agency,
-                   const char *adapter_id, int64_t accepted_at_ms, char event_id[37],
-                   size_t *len, char *err, size_t errlen);
+#include "mapped_event.h"
+
+/* An adapter_map_fn (adapters/framework/mapped_event.h): parses one line
+   into out. On failure returns false with a reason naming the field and
+   its value in err. */
+bool land_map (const char *line, size_t line_len, const char *agency, mapped_event_t *out,
+               char *err, size_t errlen);
 
 #endif

@@ -163,27 +163,17 @@ s_capacity (json_t *root, event_attr_t *attrs, size_t *n, char *err, size_t errl
     return true;
 }
 
-/* The event id: a version 5 UUID over the agency, a line feed and recId
-   when the record has one, else the record's bytes. */
-static void
-s_event_id (const char *agency, const char *name, size_t name_len, char event_id[37])
-{
-    const char *parts[2] = {agency, name};
-    size_t lens[2] = {strlen (agency), name_len};
-    record_event_id (parts, lens, 2, event_id);
-}
-
-uint8_t *
-power_map (const char *line, size_t line_len, const char *agency, const char *adapter_id,
-           int64_t accepted_at_ms, char event_id[37], size_t *len, char *err, size_t errlen)
+bool
+power_map (const char *line, size_t line_len, const char *agency, mapped_event_t *out,
+           char *err, size_t errlen)
 {
     err[0] = '\0';
     json_t *root = record_json_object (line, line_len, err, errlen);
     if (!root)
-        return NULL;
-    uint8_t *bytes = NULL;
-    event_key_t keys[MAX_KEYS];
-    event_attr_t attrs[MAX_ATTRS];
+        return false;
+    bool ok = false;
+    event_key_t *keys = out->keys;
+    event_attr_t *attrs = out->attrs;
     case_event_t e;
     memset (&e, 0, sizeof e);
     //  fields the format does not define are ignored, with one warning per
@@ -275,21 +265,17 @@ power_map (const char *line, size_t line_len, const char *agency, const char *ad
     const char *rec_id = s_string (root, "recId", false, err, errlen);
     if (*err)
         goto done;
+    //  the event id: over the agency and recId when the record has one,
+    //  else the record's bytes (the framework derives it)
     if (rec_id)
-        s_event_id (agency, rec_id, strlen (rec_id), event_id);
-    else
-        s_event_id (agency, line, line_len, event_id);
+        mapped_event_id_part (out, rec_id, strlen (rec_id));
 
-    e.schema_version = ONENET_SCHEMA_VERSION;
-    e.event_id = event_id;
-    e.agency = agency;
-    e.adapter_id = adapter_id;
     e.case_no = app_no;
-    e.accepted_at_ms = accepted_at_ms;
-    e.keys = keys;
-    e.attrs = attrs;
-    bytes = codec_event_encode (&e, len);
+    out->event = e;
+    out->root = root;
+    root = NULL;
+    ok = true;
 done:
     json_decref (root);
-    return bytes;
+    return ok;
 }

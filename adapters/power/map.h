@@ -23,16 +23,14 @@
 #define ONENET_POWER_MAP_H
 
 #include <stddef.h>
-#include <stdint.h>
+#include <stdbool.h>
 
-/* An adapter_map_fn (adapters/framework/adapter.h): maps one power record
-   (line_len bytes of line) to a serialized CaseEvent of agency, accepted
-   by adapter_id at accepted_at_ms. Writes the event id into event_id and
-   returns malloc'd bytes (caller frees) with their length in *len; on a
-   bad record returns NULL and writes a reason naming the field and its
-   value into err. */
-uint8_t *power_map (const char *line, size_t line_len, const char *agency,
-                    const char *adapter_id, int64_t accepted_at_ms, char event_id[37],
-                    size_t *len, char *err, size_t errlen);
+#include "mapped_event.h"
+
+/* An adapter_map_fn (adapters/framework/mapped_event.h): parses one line
+   into out. On failure returns false with a reason naming the field and
+   its value in err. */
+bool power_map (const char *line, size_t line_len, const char *agency, mapped_event_t *out,
+                char *err, size_t errlen);
 
 #endif

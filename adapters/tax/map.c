@@ -191,25 +191,16 @@ s_business (const char *ywlx, const char *ywzt, char *err, size_t errlen)
     return NULL;
 }
 
-/* Writes the UUID v5 of agency, a line feed and the name bytes. */
-static void
-s_derive_id (const char *agency, const char *name, size_t name_len, char event_id[37])
-{
-    const char *parts[2] = {agency, name};
-    size_t lens[2] = {strlen (agency), name_len};
-    record_event_id (parts, lens, 2, event_id);
-}
-
-uint8_t *
-tax_map (const char *line, size_t line_len, const char *agency, const char *adapter_id,
-         int64_t accepted_at_ms, char event_id[37], size_t *len, char *err, size_t errlen)
+bool
+tax_map (const char *line, size_t line_len, const char *agency, mapped_event_t *out,
+         char *err, size_t errlen)
 {
     json_t *root = record_json_object (line, line_len, err, errlen);
     if (!root)
-        return NULL;
-    uint8_t *bytes = NULL;
-    event_key_t keys[MAX_KEYS];
-    event_attr_t attrs[MAX_ATTRS];
+        return false;
+    bool ok = false;
+    event_key_t *keys = out->keys;
+    event_attr_t *attrs = out->attrs;
     case_event_t e;
     memset (&e, 0, sizeof e);
     err[0] = '\0';
@@ -288,19 +279,13 @@ tax_map (const char *line, size_t line_len, const char *agency, const char *adap
     if (!s_string (root, "JLH", false, NULL, &jlh, err, errlen))
         goto done;
     if (jlh)
-        s_derive_id (agency, jlh, strlen (jlh), event_id);
-    else
-        s_derive_id (agency, line, line_len, event_id);
+        mapped_event_id_part (out, jlh, strlen (jlh));
 
-    e.schema_version = ONENET_SCHEMA_VERSION;
-    e.event_id = event_id;
-    e.agency = agency;
-    e.adapter_id = adapter_id;
-    e.accepted_at_ms = accepted_at_ms;
-    e.keys = keys;
-    e.attrs = attrs;
-    bytes = codec_event_encode (&e, len);
+    out->event = e;
+    out->root = root;
+    root = NULL;
+    ok = true;
 done:
     json_decref (root);
-    return bytes;
+    return ok;
 }

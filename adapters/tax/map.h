@@ -26,15 +26,15 @@
 #ifndef ONENET_TAX_MAP_H
 #define ONENET_TAX_MAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
-/* An adapter_map_fn (adapters/framework/adapter.h): parses one line into a
-   serialized CaseEvent. On success returns malloc'd bytes (caller frees),
-   sets *len and writes the event id into event_id[37]. On failure returns
-   NULL with a reason naming the field and its value in err. */
-uint8_t *tax_map (const char *line, size_t line_len, const char *agency,
-                  const char *adapter_id, int64_t accepted_at_ms, char event_id[37],
-                  size_t *len, char *err, size_t errlen);
+#include "mapped_event.h"
+
+/* An adapter_map_fn (adapters/framework/mapped_event.h): parses one line
+   into out. On failure returns false with a reason naming the field and
+   its value in err. */
+bool tax_map (const char *line, size_t line_len, const char *agency, mapped_event_t *out,
+              char *err, size_t errlen);
 
 #endif

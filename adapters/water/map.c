@@ -75,31 +75,22 @@ s_yes_no (const char *name, const char *text, bool *flag, char *err, size_t errl
     return true;
 }
 
-/* The event id: UUID v5 over the agency and name (len bytes), lower case. */
-static void
-s_derive_id (const char *agency, const char *name, size_t len, char event_id[37])
-{
-    const char *parts[2] = {agency, name};
-    size_t lens[2] = {strlen (agency), len};
-    record_event_id (parts, lens, 2, event_id);
-}
-
 /* water_map with an error buffer of its own size, so that "*err set" is a
    reliable test however small the caller's buffer is. */
-static uint8_t *
-s_map (const char *line, size_t line_len, const char *agency, const char *adapter_id,
-       int64_t accepted_at_ms, char event_id[37], size_t *len, char *err, size_t errlen)
+static bool
+s_map (const char *line, size_t line_len, const char *agency, mapped_event_t *out,
+       char *err, size_t errlen)
 {
     err[0] = '\0';
     json_t *root = record_json_object (line, line_len, err, errlen);
     if (!root)
-        return NULL;
-    uint8_t *bytes = NULL;
-    event_key_t keys[2];
-    event_attr_t attrs[2];
+        return false;
+    bool ok = false;
+    event_key_t *keys = out->keys;
+    event_attr_t *attrs = out->attrs;
     case_event_t e;
     memset (&e, 0, sizeof e);
-    memset (attrs, 0, sizeof attrs);
+    memset (out->attrs, 0, sizeof out->attrs);
     //  fields the format does not define are ignored, with one warning per
     //  name and run (adapters/framework/unknown_field.h)
     unknown_field_check (root, s_fields, sizeof s_fields / sizeof s_fields[0], agency);
@@ -211,43 +202,30 @@ s_map (const char *line, size_t line_len, const char *agency, const char *adapte
 
     //  The id: by 流水号 (with the event type, in case the export numbers
     //  an application rather than each of its steps), else by the bytes.
+    //  (the parts are joined by line feeds: agency, serial, event type)
     if (serial) {
-        size_t slen = strlen (serial), tlen = strlen (step->event);
-        char *name = malloc (slen + 1 + tlen);
-        if (!name)
-            abort ();
-        memcpy (name, serial, slen);
-        name[slen] = '\n';
-        memcpy (name + slen + 1, step->event, tlen);
-        s_derive_id (agency, name, slen + 1 + tlen, event_id);
-        free (name);
+        mapped_event_id_part (out, serial, strlen (serial));
+        mapped_event_id_part (out, step->event, strlen (step->event));
     }
-    else
-        s_derive_id (agency, line, line_len, event_id);
 
-    e.schema_version = ONENET_SCHEMA_VERSION;
-    e.event_id = event_id;
-    e.agency = agency;
-    e.adapter_id = adapter_id;
     e.case_no = order_no;
     e.event_type = step->event;
-    e.accepted_at_ms = accepted_at_ms;
-    e.keys = keys;
-    e.attrs = attrs;
-    bytes = codec_event_encode (&e, len);
+    out->event = e;
+    out->root = root;
+    root = NULL;
+    ok = true;
 done:
     json_decref (root);
-    return bytes;
+    return ok;
 }
 
-uint8_t *
-water_map (const char *line, size_t line_len, const char *agency, const char *adapter_id,
-           int64_t accepted_at_ms, char event_id[37], size_t *len, char *err, size_t errlen)
+bool
+water_map (const char *line, size_t line_len, const char *agency, mapped_event_t *out,
+           char *err, size_t errlen)
 {
     char why[512];
-    uint8_t *bytes = s_map (line, line_len, agency, adapter_id, accepted_at_ms, event_id,
-                            len, why, sizeof why);
+    bool ok = s_map (line, line_len, agency, out, why, sizeof why);
     if (err && errlen)
-        snprintf (err, errlen, "%s", bytes ? "" : why);
-    return bytes;
+        snprintf (err, errlen, "%s", ok ? "" : why);
+    return ok;
 }

@@ -16,16 +16,14 @@
 #define ONENET_WATER_MAP_H
 
 #include <stddef.h>
-#include <stdint.h>
+#include <stdbool.h>
 
-/* An adapter_map_fn (adapters/framework/adapter.h): parses one export line
-   into a serialized CaseEvent for agency (always "water") and adapter_id.
-   On success returns malloc'd bytes (caller frees), sets *len and writes
-   the event id into event_id[37]: a UUID v5 over the agency and 流水号 when
-   the record has one, else over the agency and the line's bytes. On failure
-   returns NULL with a reason naming the field and its value in err. */
-uint8_t *water_map (const char *line, size_t line_len, const char *agency,
-                    const char *adapter_id, int64_t accepted_at_ms, char event_id[37],
-                    size_t *len, char *err, size_t errlen);
+#include "mapped_event.h"
+
+/* An adapter_map_fn (adapters/framework/mapped_event.h): parses one line
+   into out. On failure returns false with a reason naming the field and
+   its value in err. */
+bool water_map (const char *line, size_t line_len, const char *agency, mapped_event_t *out,
+                char *err, size_t errlen);
 
 #endif

@@ -15,8 +15,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     char *line = fuzz_cstring (data, size);
     char event_id[37], err[512] = "";
     size_t len;
-    uint8_t *bytes = record_parse_ndjson (line, size, FUZZ_AGENCY, "fuzz-land-1",
-                                          1767225600000LL, event_id, &len, err, sizeof err);
+    uint8_t *bytes =
+        mapped_event_encode (record_parse_ndjson, line, size, FUZZ_AGENCY, "fuzz-land-1",
+                             1767225600000LL, NULL, 0, event_id, &len, err, sizeof err);
     if (!bytes && !*err)
         abort (); /* a refusal must say why */
     if (bytes)

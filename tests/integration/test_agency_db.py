@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import (build_path, outbox_count, query, scalar, start_hub, unit_number,
-                      wait_until)
+                      wait_until, write_ndjson)
 from test_workflows import pt_case, send, start_wf_hub, wait_drained
 
 ROOT = os.environ.get("ONENET_ROOT", ".")
@@ -337,3 +337,173 @@ def test_agency_database_away_and_back(pg, db, agency_db, procs, tmp_path):
     wait_until(lambda: scalar(db, "SELECT count(*) FROM events") == 10, timeout=30,
                what="the five rows written after the database came back")
     assert scalar(agency_db, "SELECT count(*) FROM onenet_outbox WHERE status = 'sent'") == 10
+
+
+# --------------------------------------------------------------- a hung agency database
+#
+# An agency program holds a lock on one of the adapter's tables (a night
+# batch job, a DBA's ALTER TABLE): the adapter's statements on that table
+# wait. That work is done by the agency database's own threads, so the hub
+# link must go on meanwhile: events acknowledged, heartbeats answered, no
+# acknowledgement missed (no reconnect and resend), and once the lock goes
+# every task and every row arrives exactly once.
+
+RECONNECT = "reconnecting and resending"
+
+
+def lock_table(conninfo, table):
+    """A transaction of the agency's own holding TABLE locked ACCESS
+    EXCLUSIVE until it is rolled back: the connection."""
+    conn = conninfo.connect(autocommit=False)
+    with conn.cursor() as cur:
+        cur.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+    return conn
+
+
+def waiting_on(conninfo, table):
+    """Sessions waiting for a lock on TABLE (the adapter's, stuck)."""
+    return scalar(conninfo, "SELECT count(*) FROM pg_locks l JOIN pg_class c "
+                            "ON c.oid = l.relation WHERE NOT l.granted AND c.relname = %s",
+                  (table,))
+
+
+def delivered_lines(proc):
+    """How often the adapter said each task was delivered: {seq: count}."""
+    counts = {}
+    for seq in re.findall(r'msg="task delivered to the agency" .*? task=(\d+) ', proc.log()):
+        counts[int(seq)] = counts.get(int(seq), 0) + 1
+    return counts
+
+
+def register_cases(pb, client, db, units):
+    for unit in units:
+        case = dict(pt_case(pb, unit, mortgage=False))
+        send(client, [case["accepted"], case["assessed"], case["paid"],
+                      case["registered"], case["power"]])
+    wait_drained(db)
+
+
+def hub_tasks(db):
+    """The water tasks the hub issued, in order: [seq]."""
+    return [s for s, in query(db, "SELECT seq FROM tasks WHERE agency = 'water' ORDER BY seq")]
+
+
+def agency_tasks(conninfo):
+    return [s for s, in query(conninfo, "SELECT task_seq FROM onenet_task ORDER BY task_seq")]
+
+
+def test_a_locked_task_table_holds_up_neither_the_spool_nor_the_hub_link(
+        pb, db, agency_db, procs, hub_client, tmp_path):
+    for ddl in documented_ddl():
+        execute(agency_db, ddl)
+    hub = start_wf_hub(procs, db)
+    client = hub_client(hub.endpoint)
+    units = [unit_number(6200 + i) for i in range(5)]
+    register_cases(pb, client, db, units[:2])
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    adapter = procs.start(
+        [build_path("onenet-adapter-water"), "--adapter-id", "water-hang",
+         "--hub", hub.endpoint, "--outbox", str(tmp_path / "water-hang.outbox"),
+         "--spool", str(spool), "--spool-scan-ms", "50", "--task-db", agency_db,
+         "--db-timeout-ms", "2000", "--ack-timeout-ms", "1000", "--heartbeat-ms", "200",
+         "--retry-max-ms", "1000"], name="adapter-water-hang")
+    wait_until(lambda: agency_tasks(agency_db) == hub_tasks(db) == [1, 2], timeout=30,
+               what="tasks 1 and 2 in the agency's table")
+
+    lock = lock_table(agency_db, "onenet_task")
+    try:
+        register_cases(pb, client, db, units[2:])
+        wait_until(lambda: waiting_on(agency_db, "onenet_task") > 0, timeout=30,
+                   what="the adapter's task write waiting on the agency's lock")
+        # events from the spool go on to the hub and are acknowledged
+        n = 300
+        write_ndjson(spool / "a.ndjson", [water_record(i) for i in range(n)],
+                     tmp_rename=True)
+        wait_until(lambda: scalar(db, "SELECT count(*) FROM events "
+                                      "WHERE adapter_id = 'water-hang'") == n,
+                   timeout=30, what=f"{n} spool events at the hub during the hang")
+        wait_until(lambda: outbox_count(str(tmp_path / "water-hang.outbox")) == 0,
+                   timeout=30, what="every spool event acknowledged during the hang")
+        # the write gave up after db-timeout-ms (two acknowledgement
+        # timeouts) and waits again: the hang outlasted the ack timeout
+        adapter.wait_for_log(r"tasks not delivered to the agency, will retry.*"
+                             r"first_task=3 .*table=onenet_task.*statement timeout",
+                             timeout=30)
+        wait_until(lambda: waiting_on(agency_db, "onenet_task") > 0, timeout=30,
+                   what="the retry waiting on the lock again")
+        with lock.cursor() as cur:
+            cur.execute("SELECT count(*) FROM onenet_task")
+            assert cur.fetchone()[0] == 2, "no task got past the lock"
+        assert scalar(db, "SELECT task_cursor FROM adapters "
+                          "WHERE adapter_id = 'water-hang'") == 2
+        assert RECONNECT not in adapter.log(), adapter.log()[-3000:]
+        assert adapter.alive()
+    finally:
+        lock.rollback()
+        lock.close()
+
+    # the lock is gone: every task arrives, once, and the cursor follows
+    expected = hub_tasks(db)
+    assert expected[:5] == [1, 2, 3, 4, 5], expected
+    wait_until(lambda: agency_tasks(agency_db) == expected, timeout=30,
+               what=f"tasks {expected} in the agency's table")
+    wait_until(lambda: scalar(db, "SELECT task_cursor FROM adapters "
+                                  "WHERE adapter_id = 'water-hang'") == expected[-1],
+               timeout=15, what="the adapter's task cursor at the last task")
+    assert delivered_lines(adapter) == {s: 1 for s in expected}
+    rows = query(agency_db, "SELECT key_value FROM onenet_task WHERE task_seq <= 5 "
+                            "ORDER BY task_seq")
+    assert [r for r, in rows] == units
+    assert tuple(query(db, "SELECT count(*), count(DISTINCT event_id) FROM events "
+                           "WHERE adapter_id = 'water-hang'")[0]) == (300, 300)
+    assert RECONNECT not in adapter.log(), adapter.log()[-3000:]
+
+
+def test_a_locked_outbox_table_holds_up_neither_the_tasks_nor_the_hub_link(
+        pb, db, agency_db, procs, hub_client, tmp_path):
+    for ddl in documented_ddl():
+        execute(agency_db, ddl)
+    execute(agency_db, AUDIT)
+    hub = start_wf_hub(procs, db)
+    client = hub_client(hub.endpoint)
+    n = 120
+    insert_records(agency_db, [water_record(i) for i in range(n)])
+    lock = lock_table(agency_db, "onenet_outbox")
+    try:
+        adapter = start_db_adapter(procs, hub, agency_db, tmp_path, "water-stuck",
+                                   extra=("--task-db", agency_db, "--db-timeout-ms", "2000"))
+        wait_until(lambda: waiting_on(agency_db, "onenet_outbox") > 0, timeout=30,
+                   what="the adapter's claim waiting on the agency's lock")
+        # tasks go into the other table meanwhile: another connection, another thread
+        units = [unit_number(6300 + i) for i in range(3)]
+        register_cases(pb, client, db, units)
+        wait_until(lambda: agency_tasks(agency_db) == hub_tasks(db) == [1, 2, 3],
+                   timeout=30, what="the tasks in the agency's table during the hang")
+        wait_until(lambda: scalar(db, "SELECT task_cursor FROM adapters "
+                                      "WHERE adapter_id = 'water-stuck'") == 3,
+                   timeout=15, what="the adapter's task cursor at 3 during the hang")
+        adapter.wait_for_log(r"could not read the agency's outbox table, will retry.*"
+                             r"table=onenet_outbox.*statement timeout", timeout=30)
+        assert scalar(db, "SELECT count(*) FROM events WHERE adapter_id = 'water-stuck'") == 0
+        assert RECONNECT not in adapter.log(), adapter.log()[-3000:]
+    finally:
+        lock.rollback()
+        lock.close()
+
+    wait_until(lambda: scalar(agency_db, "SELECT count(*) FROM onenet_outbox "
+                                         "WHERE status = 'new'") == 0,
+               timeout=60, what="every row taken after the hang")
+    rows = query(agency_db, "SELECT status, event_id::text FROM onenet_outbox")
+    assert all(s == "sent" for s, _ in rows)
+    ids = {e for _, e in rows}
+    wait_until(lambda: scalar(db, "SELECT count(*) FROM events "
+                                  "WHERE adapter_id = 'water-stuck'") == n,
+               timeout=30, what=f"{n} events")
+    assert {e for e, in query(db, "SELECT event_id::text FROM events "
+                                  "WHERE adapter_id = 'water-stuck'")} == ids
+    sent = query(agency_db, "SELECT row_id, count(*) FROM status_audit "
+                            "WHERE status = 'sent' GROUP BY row_id")
+    assert len(sent) == n and all(c == 1 for _, c in sent)
+    assert delivered_lines(adapter) == {1: 1, 2: 1, 3: 1}
+    assert RECONNECT not in adapter.log(), adapter.log()[-3000:]

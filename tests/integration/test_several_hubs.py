@@ -217,7 +217,7 @@ def test_hub_list(db, procs, tmp_path):
                             extra=["--hub", f"{down}, {hub.endpoint}"])
     wait_exit(adapter, timeout=60)
     assert event_count(db) == (len(records), len(records))
-    assert f"hub={down}, {hub.endpoint}" in adapter.log()
+    assert f'hub="{down}, {hub.endpoint}"' in adapter.log()
 
     for bad, entry in [(f"{hub.endpoint},,{down}", 'endpoint 2 of "[^"]*" is ""'),
                        (f"{hub.endpoint},127.0.0.1:5570",

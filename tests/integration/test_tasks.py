@@ -378,3 +378,37 @@ def test_task_withdrawn_when_a_late_event_shows_the_step_done_before_it_was_read
     listed = json.loads(r.stdout)["tasks"]
     assert [(t["seq"], t["withdrawn"]) for t in listed] == [
         (1, "the agency had done the step before it was ready")]
+
+
+def test_withdrawn_task_reaches_the_agency_as_a_record_not_as_work(pb, db, procs, hub_client,
+                                                                     tmp_path):
+    """The power adapter takes a withdrawn task (the power company had done
+    the step before it was ready) into its out-spool marked withdrawn, with
+    the reason, and moves its cursor past it; the next task follows."""
+    import json
+
+    from conftest import start_adapter, wait_until
+
+    hub = start_wf_hub(procs, db)
+    client = hub_client(hub.endpoint)
+    unit, other = unit_number(7201), unit_number(7202)
+    case = dict(pt_case(pb, unit, mortgage=False))
+    early = case_event(pb, "power", "account.transferred", unit, bj_ms(2020, 9, 29, 9, 0), {})
+    send(client, [case[k] for k in ("accepted", "assessed", "paid", "registered")])
+    wait_drained(db)
+    send(client, [early])
+    wait_drained(db)
+    second = dict(pt_case(pb, other, mortgage=False))
+    send(client, [second[k] for k in ("accepted", "assessed", "paid", "registered")])
+    wait_drained(db)
+    spool = tmp_path / "power-tasks"
+    start_adapter(procs, hub.port, str(tmp_path / "power.outbox"), agency="power",
+                  adapter_id="power-wd", once=False, extra=("--task-spool", str(spool)))
+    wait_until(lambda: query(db, "SELECT task_cursor FROM adapters "
+                                 "WHERE adapter_id = 'power-wd'") == [(2,)],
+               timeout=30, what="the power adapter's cursor past both tasks")
+    first, nxt = (json.loads((spool / f"power-task-{n:012d}.ndjson").read_text())
+                  for n in (1, 2))
+    assert first["withdrawn"] is True and first["key"] == {"unit_number": unit}
+    assert first["withdrawn_reason"] == "the agency had done the step before it was ready"
+    assert "withdrawn" not in nxt and nxt["key"] == {"unit_number": other}

@@ -6,14 +6,33 @@
     - map_key, map_attr: one correlation key or attribute of it;
     - CHECK_REFUSED: a line the mapping must refuse, with the words its
       reason must hold;
-    - CHECK_UNKNOWN_IGNORED: the one rule for unknown fields.
+    - CHECK_UNKNOWN_IGNORED: the one rule for unknown fields;
+    - CHECK_PINNED: a record whose event id and encoded bytes are pinned
+      (an FNV-1a digest of the bytes), so that a change of the code that
+      builds events cannot change what an adapter sends for the same input.
 
     Include after unit.h (and codec.h). A test passes its own mapping
-    function, map_fn: line -> serialized CaseEvent (or NULL and err).
+    function, map_fn: line -> serialized CaseEvent (or NULL and err), most
+    simply through map_encode, which encodes a mapping's event as the
+    adapter does.
 */
 
 #ifndef ONENET_MAP_CHECK_H
 #define ONENET_MAP_CHECK_H
+
+#include "mapped_event.h"
+
+/*  An agency mapping's event for line, encoded as the adapter encodes it
+    (mapped_event_encode, the id as the record gives it): the bytes
+    (malloc'd) and the id, or NULL with the mapping's reason in err.  */
+static inline uint8_t *
+map_encode (adapter_map_fn map, const char *line, size_t line_len, const char *agency,
+            const char *adapter_id, int64_t accepted_at_ms, char id[37], size_t *len,
+            char *err, size_t errlen)
+{
+    return mapped_event_encode (map, line, line_len, agency, adapter_id, accepted_at_ms,
+                                NULL, 0, id, len, err, errlen);
+}
 
 typedef uint8_t *(*map_fn) (const char *line, char id[37], size_t *len, char *err,
                             size_t errlen);
@@ -110,6 +129,47 @@ s_check_unknown_ignored (map_fn map, const char *line, const char *file, int l)
     free (plain);
     free (more);
     free (extra);
+}
+
+/*  FNV-1a (64 bits) of bytes[0..len): a digest to pin encodings with.  */
+static inline uint64_t
+map_digest (const uint8_t *bytes, size_t len)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= bytes[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/*  Checks an encoded event against its pinned id, length and digest.  */
+static inline void
+s_check_pinned_bytes (const uint8_t *bytes, size_t len, const char *id, const char *want_id,
+                      size_t want_len, uint64_t want_digest, const char *file, int l)
+{
+    char got[160];
+    snprintf (got, sizeof got, "got id %s, %zu bytes, digest 0x%016llxULL", id, len,
+              (unsigned long long) (bytes ? map_digest (bytes, len) : 0));
+    s_check (bytes && !strcmp (id, want_id), "the pinned event id", got, file, l);
+    s_check (bytes && len == want_len && map_digest (bytes, len) == want_digest,
+             "the pinned encoding", got, file, l);
+}
+
+#define CHECK_PINNED(map, line, want_id, want_len, want_digest)                            \
+    s_check_pinned ((map), (line), (want_id), (want_len), (want_digest), __FILE__, __LINE__)
+
+/*  The mapping turns line into the event with the pinned id and bytes.  */
+static inline void
+s_check_pinned (map_fn map, const char *line, const char *want_id, size_t want_len,
+                uint64_t want_digest, const char *file, int l)
+{
+    char id[37] = "", err[320] = "";
+    size_t len = 0;
+    uint8_t *bytes = map (line, id, &len, err, sizeof err);
+    s_check (bytes != NULL, "the pinned record maps", err, file, l);
+    s_check_pinned_bytes (bytes, len, id, want_id, want_len, want_digest, file, l);
+    free (bytes);
 }
 
 #endif

@@ -22,6 +22,38 @@
 #define UNIT_NAME "test_outbox"
 #include "unit.h"
 
+/*  The outbox calls with an err buffer the test does not read: a failure
+    shows as -1.  */
+static char s_err[256];
+
+static int64_t
+s_oldest (outbox_t *box)
+{
+    int64_t v;
+    return outbox_oldest_ms (box, &v, s_err, sizeof s_err) == 0 ? v : -1;
+}
+
+static int64_t
+s_offset (outbox_t *box, const char *source)
+{
+    int64_t v;
+    return outbox_source_offset (box, source, &v, s_err, sizeof s_err) == 0 ? v : -1;
+}
+
+static int
+s_fetch (outbox_t *box, int64_t after, size_t max_n, size_t max_bytes, outbox_row_t *rows)
+{
+    return outbox_fetch (box, after, max_n, max_bytes, rows, s_err, sizeof s_err);
+}
+
+#define s_remove(box, seqs, n)       outbox_remove ((box), (seqs), (n), s_err, sizeof s_err)
+#define s_source_done(box, source)   outbox_source_done ((box), (source), s_err, sizeof s_err)
+#define s_quarantined(box)           outbox_quarantined ((box), s_err, sizeof s_err)
+#define s_quarantine_event(box, seq, code, reason)                                         \
+    outbox_quarantine_event ((box), (seq), (code), (reason), s_err, sizeof s_err)
+#define s_quarantine_record(box, where, reason, record, len)                              \
+    outbox_quarantine_record ((box), (where), (reason), (record), (len), s_err, sizeof s_err)
+
 static char s_dir[64];   //  temporary directory of this run
 static char s_path[128]; //  the outbox file in it
 
@@ -60,31 +92,31 @@ s_test_queue (void)
         return;
     }
     CHECK (outbox_depth (box) == 0);
-    CHECK (outbox_oldest_ms (box) == 0);
-    CHECK (outbox_quarantined (box) == 0);
+    CHECK (s_oldest (box) == 0);
+    CHECK (s_quarantined (box) == 0);
     outbox_row_t rows[8];
-    CHECK (outbox_fetch (box, 0, 8, 1 << 20, rows) == 0);
+    CHECK (s_fetch (box, 0, 8, 1 << 20, rows) == 0);
 
     //  Three, then one new among repeats (within the call and before it).
     outbox_item_t first[3] = {s_item (0, 1000), s_item (1, 2000), s_item (2, 3000)};
     CHECK (outbox_put (box, first, 3, NULL, 0, err, sizeof err) == 3);
     CHECK (outbox_depth (box) == 3);
-    CHECK (outbox_oldest_ms (box) == 1000);
+    CHECK (s_oldest (box) == 1000);
     outbox_item_t second[4] = {s_item (1, 9000), s_item (3, 4000), s_item (3, 4500),
                                s_item (0, 500)};
     CHECK (outbox_put (box, second, 4, NULL, 0, err, sizeof err) == 1);
     CHECK (outbox_depth (box) == 4);
-    CHECK (outbox_oldest_ms (box) == 1000); //  the repeat's 500 was not taken
+    CHECK (s_oldest (box) == 1000); //  the repeat's 500 was not taken
     CHECK (outbox_put (box, second, 1, NULL, 0, err, sizeof err) == 0);
     CHECK (outbox_put (box, NULL, 0, NULL, 0, err, sizeof err) == 0);
     CHECK (outbox_depth (box) == 4);
 
     //  Everything, oldest first, bytes intact.
-    size_t n = outbox_fetch (box, 0, 8, 1 << 20, rows);
+    int n = s_fetch (box, 0, 8, 1 << 20, rows);
     CHECK (n == 4);
     static const int order[4] = {0, 1, 2, 3};
     bool same = n == 4;
-    for (size_t i = 0; i < n && same; i++) {
+    for (int i = 0; i < n && same; i++) {
         if (strcmp (rows[i].event_id, s_ids[order[i]]) != 0 || rows[i].len != 100
             || memcmp (rows[i].bytes, s_payload[order[i]], 100) != 0
             || (i > 0 && rows[i].seq <= rows[i - 1].seq))
@@ -92,7 +124,7 @@ s_test_queue (void)
     }
     CHECK (same);
     int64_t seqs[4];
-    for (size_t i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++) {
         seqs[i] = rows[i].seq;
         outbox_row_free (&rows[i]);
         CHECK (rows[i].bytes == NULL);
@@ -100,44 +132,44 @@ s_test_queue (void)
     outbox_row_free (&rows[0]); //  twice is harmless
 
     //  After a seq; at most max_n; stopping before max_bytes.
-    n = outbox_fetch (box, seqs[1], 8, 1 << 20, rows);
+    n = s_fetch (box, seqs[1], 8, 1 << 20, rows);
     CHECK (n == 2 && rows[0].seq == seqs[2] && rows[1].seq == seqs[3]);
-    for (size_t i = 0; i < n; i++)
+    for (int i = 0; i < n; i++)
         outbox_row_free (&rows[i]);
     outbox_row_t two[2];
-    n = outbox_fetch (box, 0, 2, 1 << 20, two); //  exactly two slots
+    n = s_fetch (box, 0, 2, 1 << 20, two); //  exactly two slots
     CHECK (n == 2 && two[0].seq == seqs[0] && two[1].seq == seqs[1]);
-    for (size_t i = 0; i < n; i++)
+    for (int i = 0; i < n; i++)
         outbox_row_free (&two[i]);
-    n = outbox_fetch (box, 0, 8, 250, rows);
+    n = s_fetch (box, 0, 8, 250, rows);
     CHECK (n == 2);
-    for (size_t i = 0; i < n; i++)
+    for (int i = 0; i < n; i++)
         outbox_row_free (&rows[i]);
-    n = outbox_fetch (box, 0, 8, 300, rows);
+    n = s_fetch (box, 0, 8, 300, rows);
     CHECK (n == 3);
-    for (size_t i = 0; i < n; i++)
+    for (int i = 0; i < n; i++)
         outbox_row_free (&rows[i]);
     //  A first event larger than max_bytes still goes, or nothing ever would.
-    n = outbox_fetch (box, 0, 8, 10, rows);
+    n = s_fetch (box, 0, 8, 10, rows);
     CHECK (n == 1 && rows[0].seq == seqs[0]);
-    for (size_t i = 0; i < n; i++)
+    for (int i = 0; i < n; i++)
         outbox_row_free (&rows[i]);
-    CHECK (outbox_fetch (box, seqs[3], 8, 1 << 20, rows) == 0);
-    CHECK (outbox_fetch (box, 0, 0, 1 << 20, rows) == 0);
+    CHECK (s_fetch (box, seqs[3], 8, 1 << 20, rows) == 0);
+    CHECK (s_fetch (box, 0, 0, 1 << 20, rows) == 0);
 
     //  Remove the first two: depth and oldest follow.
-    CHECK (outbox_remove (box, seqs, 2) == 0);
+    CHECK (s_remove (box, seqs, 2) == 0);
     CHECK (outbox_depth (box) == 2);
-    CHECK (outbox_oldest_ms (box) == 3000);
-    n = outbox_fetch (box, 0, 8, 1 << 20, rows);
+    CHECK (s_oldest (box) == 3000);
+    n = s_fetch (box, 0, 8, 1 << 20, rows);
     CHECK (n == 2 && rows[0].seq == seqs[2]);
-    for (size_t i = 0; i < n; i++)
+    for (int i = 0; i < n; i++)
         outbox_row_free (&rows[i]);
     //  Removing again, or an unknown seq, or nothing, changes nothing.
-    CHECK (outbox_remove (box, seqs, 2) == 0);
+    CHECK (s_remove (box, seqs, 2) == 0);
     int64_t unknown = 987654;
-    CHECK (outbox_remove (box, &unknown, 1) == 0);
-    CHECK (outbox_remove (box, NULL, 0) == 0);
+    CHECK (s_remove (box, &unknown, 1) == 0);
+    CHECK (s_remove (box, NULL, 0) == 0);
     CHECK (outbox_depth (box) == 2);
 
     //  A removed id can be accepted again (the hub absorbs a repeat), and
@@ -145,12 +177,12 @@ s_test_queue (void)
     outbox_item_t again[1] = {s_item (0, 6000)};
     CHECK (outbox_put (box, again, 1, NULL, 0, err, sizeof err) == 1);
     CHECK (outbox_depth (box) == 3);
-    n = outbox_fetch (box, seqs[3], 8, 1 << 20, rows);
+    n = s_fetch (box, seqs[3], 8, 1 << 20, rows);
     CHECK (n == 1 && rows[0].seq > seqs[3] && strcmp (rows[0].event_id, s_ids[0]) == 0);
     int64_t last_seq = n ? rows[0].seq : 0;
-    for (size_t i = 0; i < n; i++)
+    for (int i = 0; i < n; i++)
         outbox_row_free (&rows[i]);
-    CHECK (outbox_remove (box, &last_seq, 1) == 0);
+    CHECK (s_remove (box, &last_seq, 1) == 0);
     CHECK (outbox_depth (box) == 2);
 
     //  Close and reopen: the same depth, oldest and rows.
@@ -162,30 +194,30 @@ s_test_queue (void)
     if (!box)
         return;
     CHECK (outbox_depth (box) == 2);
-    CHECK (outbox_oldest_ms (box) == 3000);
-    n = outbox_fetch (box, 0, 8, 1 << 20, rows);
+    CHECK (s_oldest (box) == 3000);
+    n = s_fetch (box, 0, 8, 1 << 20, rows);
     CHECK (n == 2 && rows[0].seq == seqs[2] && rows[1].seq == seqs[3]
            && memcmp (rows[1].bytes, s_payload[3], 100) == 0);
-    for (size_t i = 0; i < n; i++)
+    for (int i = 0; i < n; i++)
         outbox_row_free (&rows[i]);
     //  Seqs still increase after a reopen.
     outbox_item_t later[1] = {s_item (4, 7000)};
     CHECK (outbox_put (box, later, 1, NULL, 0, err, sizeof err) == 1);
-    n = outbox_fetch (box, seqs[3], 8, 1 << 20, rows);
+    n = s_fetch (box, seqs[3], 8, 1 << 20, rows);
     CHECK (n == 1 && rows[0].seq > last_seq);
-    for (size_t i = 0; i < n; i++)
+    for (int i = 0; i < n; i++)
         outbox_row_free (&rows[i]);
 
     //  Drain everything: depth and oldest go to zero.
-    n = outbox_fetch (box, 0, 8, 1 << 20, rows);
+    n = s_fetch (box, 0, 8, 1 << 20, rows);
     int64_t all[8];
-    for (size_t i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++) {
         all[i] = rows[i].seq;
         outbox_row_free (&rows[i]);
     }
-    CHECK (outbox_remove (box, all, n) == 0);
+    CHECK (s_remove (box, all, n) == 0);
     CHECK (outbox_depth (box) == 0);
-    CHECK (outbox_oldest_ms (box) == 0);
+    CHECK (s_oldest (box) == 0);
     outbox_close (&box);
     box = outbox_open (s_path, err, sizeof err);
     CHECK (box && outbox_depth (box) == 0);
@@ -225,12 +257,12 @@ s_test_put_atomic (void)
     CHECK (strstr (err, "disk is full (test)") != NULL);
     CHECK (outbox_depth (box) == 0);
     outbox_row_t rows[4];
-    CHECK (outbox_fetch (box, 0, 4, 1 << 20, rows) == 0);
-    CHECK (outbox_source_offset (box, "spool/a.ndjson") == 0);
+    CHECK (s_fetch (box, 0, 4, 1 << 20, rows) == 0);
+    CHECK (s_offset (box, "spool/a.ndjson") == 0);
     //  And the outbox still works afterwards.
     CHECK (outbox_put (box, items, 1, "spool/a.ndjson", 100, err, sizeof err) == 1);
     CHECK (outbox_depth (box) == 1);
-    CHECK (outbox_source_offset (box, "spool/a.ndjson") == 100);
+    CHECK (s_offset (box, "spool/a.ndjson") == 100);
     CHECK (s_exec ("DROP TRIGGER refuse"));
     CHECK (outbox_put (box, items, 3, NULL, 0, err, sizeof err) == 2);
     CHECK (outbox_depth (box) == 3);
@@ -250,43 +282,43 @@ s_test_sources (void)
     CHECK (box != NULL);
     if (!box)
         return;
-    CHECK (outbox_source_offset (box, "spool/a.ndjson") == 0);
+    CHECK (s_offset (box, "spool/a.ndjson") == 0);
     outbox_item_t items[2] = {s_item (0, 1000), s_item (1, 2000)};
     CHECK (outbox_put (box, items, 2, "spool/a.ndjson", 120, err, sizeof err) == 2);
-    CHECK (outbox_source_offset (box, "spool/a.ndjson") == 120);
-    CHECK (outbox_source_offset (box, "spool/b.ndjson") == 0);
+    CHECK (s_offset (box, "spool/a.ndjson") == 120);
+    CHECK (s_offset (box, "spool/b.ndjson") == 0);
     //  Only repeats, or nothing at all: the offset still advances.
     CHECK (outbox_put (box, items, 2, "spool/a.ndjson", 240, err, sizeof err) == 0);
-    CHECK (outbox_source_offset (box, "spool/a.ndjson") == 240);
+    CHECK (s_offset (box, "spool/a.ndjson") == 240);
     CHECK (outbox_put (box, NULL, 0, "spool/a.ndjson", 360, err, sizeof err) == 0);
-    CHECK (outbox_source_offset (box, "spool/a.ndjson") == 360);
+    CHECK (s_offset (box, "spool/a.ndjson") == 360);
     //  Another source is independent; a NULL source leaves offsets alone.
     outbox_item_t more[1] = {s_item (2, 3000)};
     CHECK (outbox_put (box, more, 1, "spool/彭阳 b.ndjson", 1LL << 40, err, sizeof err)
            == 1);
-    CHECK (outbox_source_offset (box, "spool/彭阳 b.ndjson") == 1LL << 40);
+    CHECK (s_offset (box, "spool/彭阳 b.ndjson") == 1LL << 40);
     CHECK (outbox_put (box, NULL, 0, NULL, 999, err, sizeof err) == 0);
-    CHECK (outbox_source_offset (box, "spool/a.ndjson") == 360);
+    CHECK (s_offset (box, "spool/a.ndjson") == 360);
 
     outbox_close (&box);
     box = outbox_open (s_path, err, sizeof err);
     CHECK (box != NULL);
     if (!box)
         return;
-    CHECK (outbox_source_offset (box, "spool/a.ndjson") == 360);
-    CHECK (outbox_source_offset (box, "spool/彭阳 b.ndjson") == 1LL << 40);
+    CHECK (s_offset (box, "spool/a.ndjson") == 360);
+    CHECK (s_offset (box, "spool/彭阳 b.ndjson") == 1LL << 40);
     CHECK (outbox_depth (box) == 3);
 
     //  Done forgets it; forgetting an unknown one is fine.
-    CHECK (outbox_source_done (box, "spool/a.ndjson") == 0);
-    CHECK (outbox_source_offset (box, "spool/a.ndjson") == 0);
-    CHECK (outbox_source_offset (box, "spool/彭阳 b.ndjson") == 1LL << 40);
-    CHECK (outbox_source_done (box, "spool/never.ndjson") == 0);
+    CHECK (s_source_done (box, "spool/a.ndjson") == 0);
+    CHECK (s_offset (box, "spool/a.ndjson") == 0);
+    CHECK (s_offset (box, "spool/彭阳 b.ndjson") == 1LL << 40);
+    CHECK (s_source_done (box, "spool/never.ndjson") == 0);
     //  The events themselves stay.
     CHECK (outbox_depth (box) == 3);
     outbox_close (&box);
     box = outbox_open (s_path, err, sizeof err);
-    CHECK (box && outbox_source_offset (box, "spool/a.ndjson") == 0);
+    CHECK (box && s_offset (box, "spool/a.ndjson") == 0);
     outbox_close (&box);
     s_remove_files ();
 }
@@ -339,23 +371,23 @@ s_test_quarantine (void)
     outbox_item_t items[3] = {s_item (0, 1000), s_item (1, 2000), s_item (2, 3000)};
     CHECK (outbox_put (box, items, 3, NULL, 0, err, sizeof err) == 3);
     outbox_row_t rows[4];
-    size_t n = outbox_fetch (box, 0, 4, 1 << 20, rows);
+    int n = s_fetch (box, 0, 4, 1 << 20, rows);
     CHECK (n == 3);
     int64_t seqs[3] = {0, 0, 0};
-    for (size_t i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++) {
         seqs[i] = rows[i].seq;
         outbox_row_free (&rows[i]);
     }
 
-    CHECK (outbox_quarantine_event (box, seqs[0], "INVALID_KEY",
+    CHECK (s_quarantine_event (box, seqs[0], "INVALID_KEY",
                                     "credit code \"9135\": length 4, expected 18")
            == 0);
     CHECK (outbox_depth (box) == 2);
-    CHECK (outbox_quarantined (box) == 1);
-    CHECK (outbox_oldest_ms (box) == 2000);
-    n = outbox_fetch (box, 0, 4, 1 << 20, rows);
+    CHECK (s_quarantined (box) == 1);
+    CHECK (s_oldest (box) == 2000);
+    n = s_fetch (box, 0, 4, 1 << 20, rows);
     CHECK (n == 2 && rows[0].seq == seqs[1]);
-    for (size_t i = 0; i < n; i++)
+    for (int i = 0; i < n; i++)
         outbox_row_free (&rows[i]);
 
     char source[128], event_id[40], code[40], reason[256];
@@ -372,10 +404,10 @@ s_test_quarantine (void)
 
     //  A record refused before it became an event.
     static const char bad[] = "{\"case_no\": 12, \"彭阳\"";
-    CHECK (outbox_quarantine_record (box, "spool/a.ndjson:12", "not JSON: ...", bad,
+    CHECK (s_quarantine_record (box, "spool/a.ndjson:12", "not JSON: ...", bad,
                                      sizeof bad - 1)
            == 0);
-    CHECK (outbox_quarantined (box) == 2);
+    CHECK (s_quarantined (box) == 2);
     CHECK (outbox_depth (box) == 2);
     CHECK (s_quarantine_row (2, source, event_id, code, reason, record, &record_len,
                              &id_null));
@@ -386,10 +418,10 @@ s_test_quarantine (void)
     CHECK (record_len == (int) sizeof bad - 1 && memcmp (record, bad, sizeof bad - 1) == 0);
 
     //  Quarantining an event twice, or one that is not there, moves nothing.
-    (void) outbox_quarantine_event (box, seqs[0], "INVALID_KEY", "again");
-    (void) outbox_quarantine_event (box, 987654, "INVALID_KEY", "nothing");
+    (void) s_quarantine_event (box, seqs[0], "INVALID_KEY", "again");
+    (void) s_quarantine_event (box, 987654, "INVALID_KEY", "nothing");
     CHECK (outbox_depth (box) == 2);
-    CHECK (outbox_quarantined (box) == 2);
+    CHECK (s_quarantined (box) == 2);
 
     //  Survives a reopen.
     outbox_close (&box);
@@ -397,7 +429,7 @@ s_test_quarantine (void)
     CHECK (box != NULL);
     if (!box)
         return;
-    CHECK (outbox_quarantined (box) == 2);
+    CHECK (s_quarantined (box) == 2);
     CHECK (outbox_depth (box) == 2);
     //  The quarantined id may be accepted again (a corrected resend).
     outbox_item_t retry[1] = {s_item (0, 8000)};
@@ -431,6 +463,51 @@ s_test_open_errors (void)
     s_remove_files ();
 }
 
+/*  A read or write that fails is an error, never "nothing there": with the
+    tables gone from under an open outbox (another connection dropped
+    them), a fetch is no empty queue, a source's position is no 0, and the
+    writes fail, each with SQLite's reason.  */
+static void
+s_test_failures_are_errors (void)
+{
+    char err[256] = "";
+    outbox_t *box = outbox_open (s_path, err, sizeof err);
+    CHECK_MSG (box != NULL, err);
+    if (!box)
+        return;
+    outbox_item_t items[2] = {s_item (0, 1000), s_item (1, 2000)};
+    CHECK (outbox_put (box, items, 2, "spool/a.ndjson", 100, err, sizeof err) == 2);
+    sqlite3 *other;
+    CHECK (sqlite3_open (s_path, &other) == SQLITE_OK);
+    CHECK (sqlite3_exec (other, "DROP TABLE outbox; DROP TABLE sources; DROP TABLE quarantine",
+                         NULL, NULL, NULL)
+           == SQLITE_OK);
+    sqlite3_close (other);
+    outbox_row_t rows[4];
+    s_err[0] = '\0';
+    CHECK (s_fetch (box, 0, 4, 1 << 20, rows) == -1);
+    CHECK_MSG (strstr (s_err, "no such table") != NULL, s_err);
+    int64_t offset = 12345;
+    err[0] = '\0';
+    CHECK (outbox_source_offset (box, "spool/a.ndjson", &offset, err, sizeof err) == -1);
+    CHECK_MSG (strstr (err, "no such table") != NULL, err);
+    CHECK (offset == 12345); //  left alone, not 0
+    CHECK (s_source_done (box, "spool/a.ndjson") == -1);
+    int64_t seq = 1;
+    CHECK (s_remove (box, &seq, 1) == -1);
+    CHECK (outbox_depth (box) == 2); //  nothing was removed
+    CHECK (s_quarantine_event (box, 1, "INVALID_KEY", "bad") == -1);
+    CHECK (s_quarantine_record (box, "spool/a.ndjson:3", "not JSON", "{", 1) == -1);
+    CHECK (s_oldest (box) == -1);
+    CHECK (s_quarantined (box) == -1);
+    //  a transaction that failed is not left open: the next one can begin
+    CHECK (outbox_put (box, items, 1, NULL, 0, err, sizeof err) == -1);
+    CHECK (outbox_put (box, items, 1, NULL, 0, err, sizeof err) == -1);
+    CHECK_MSG (strstr (err, "no such table") != NULL, err);
+    outbox_close (&box);
+    s_remove_files ();
+}
+
 /*  An event with an empty payload (an all-default CaseEvent serializes to
     no bytes) is stored and read back. Runs in a child: reading back a
     zero-length blob must not pass a NULL pointer to memcpy, which UBSan
@@ -450,7 +527,7 @@ s_test_empty_payload (void)
         if (outbox_put (box, &item, 1, NULL, 0, err, sizeof err) != 1)
             _exit (11);
         outbox_row_t row;
-        if (outbox_fetch (box, 0, 1, 1 << 20, &row) != 1)
+        if (s_fetch (box, 0, 1, 1 << 20, &row) != 1)
             _exit (12);
         int rc = row.len == 0 && row.bytes != NULL && strcmp (row.event_id, s_ids[0]) == 0
                      ? 0
@@ -486,6 +563,7 @@ main (void)
     s_test_sources ();
     s_test_quarantine ();
     s_test_open_errors ();
+    s_test_failures_are_errors ();
     s_test_empty_payload ();
 
     s_remove_files ();
