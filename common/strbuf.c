@@ -88,17 +88,25 @@ strbuf_printf (strbuf_t *sb, const char *fmt, ...)
     va_end (args);
 }
 
+int
+strbuf_double_digits (double v)
+{
+    char buf[40];
+    for (int digits = 15; digits < 17; digits++) {
+        snprintf (buf, sizeof buf, "%.*g", digits, v);
+        if (strtod (buf, NULL) == v)
+            return digits;
+    }
+    return 17;
+}
+
 void
 strbuf_put_double (strbuf_t *sb, double v)
 {
     /* 15 significant digits round-trip every decimal of up to 15 digits;
        a double that needs more (a computed value) gets 16 or 17 */
     char buf[40];
-    for (int digits = 15; digits <= 17; digits++) {
-        snprintf (buf, sizeof buf, "%.*g", digits, v);
-        if (strtod (buf, NULL) == v)
-            break;
-    }
+    snprintf (buf, sizeof buf, "%.*g", strbuf_double_digits (v), v);
     strbuf_puts (sb, buf);
 }
 

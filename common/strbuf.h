@@ -33,6 +33,9 @@ void strbuf_json_string (strbuf_t *sb, const char *s);
    amount an agency wrote with up to 15 significant digits is stored digit
    for digit. */
 void strbuf_put_double (strbuf_t *sb, double v);
+/* Significant digits (15, 16 or 17) of the shortest %g form that reads
+   back as v: 15 for every decimal of up to 15 digits. */
+int strbuf_double_digits (double v);
 /* Appends len bytes of s escaped for COPY ... FROM STDIN text format
    (backslash, tab, newline, carriage return). */
 void strbuf_copy_field (strbuf_t *sb, const char *s, size_t len);

@@ -61,7 +61,8 @@ handshake_log_reason (unsigned event, unsigned value, char *buf, size_t len)
         snprintf (buf, len, "refused by the key check (ZAP status %u)", value);
         return buf;
     }
-    snprintf (buf, len, "handshake failed: %s", strerror ((int) value));
+    snprintf (buf, len, "the connection broke off during the handshake (%s)",
+              strerror ((int) value));
     return buf;
 }
 

@@ -2,10 +2,12 @@
     mapped_event.h. */
 #include "mapped_event.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "record.h"
+#include "strbuf.h"
 
 void
 mapped_event_init (mapped_event_t *self)
@@ -87,6 +89,29 @@ s_event_id (const mapped_event_t *m, const char *agency, const char *line, size_
     record_event_id (parts, lens, n, event_id);
 }
 
+/* Whether every number attribute of the event is one the hub will store
+   digit for digit: a decimal of at most 15 significant digits (an amount
+   to the fen up to 9 999 999 999 999.99 yuan) reads back as itself; one
+   that needs more (a value with more digits than a double holds, or the
+   noise of a computed one) would come out changed, so the record is
+   refused, naming the attribute, instead of stored with other digits. */
+static bool
+s_numbers_exact (const mapped_event_t *m, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < m->event.n_attrs; i++) {
+        const event_attr_t *a = &m->attrs[i];
+        if (a->type != ATTR_NUMBER || strbuf_double_digits (a->number) <= 15)
+            continue;
+        snprintf (err, errlen,
+                  "field \"%s\": the number %.17g has more than 15 significant digits "
+                  "and would not be stored exactly; the agency must send at most 15 "
+                  "(amounts to the fen up to 9999999999999.99)",
+                  a->name, a->number);
+        return false;
+    }
+    return true;
+}
+
 uint8_t *
 mapped_event_encode (adapter_map_fn map, const char *line, size_t line_len,
                      const char *agency, const char *adapter_id, int64_t accepted_at_ms,
@@ -98,7 +123,7 @@ mapped_event_encode (adapter_map_fn map, const char *line, size_t line_len,
     if (errlen)
         err[0] = '\0';
     uint8_t *bytes = NULL;
-    if (map (line, line_len, agency, &m, err, errlen)) {
+    if (map (line, line_len, agency, &m, err, errlen) && s_numbers_exact (&m, err, errlen)) {
         s_event_id (&m, agency, line, line_len, from, n_from, event_id);
         case_event_t e = m.event;
         e.schema_version = ONENET_SCHEMA_VERSION;

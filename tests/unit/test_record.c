@@ -9,6 +9,7 @@
 */
 
 #include "record.h"
+#include "strbuf.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -402,6 +403,45 @@ s_test_row_id (void)
     free (row);
 }
 
+/*  A number the hub could not store digit for digit (more than 15
+    significant digits) refuses the record, naming the field; the largest
+    amount to the fen that fits (15 digits) goes through unchanged.  */
+static void
+s_test_numbers_exact (void)
+{
+    static const char *const fmt =
+        "{\"case_no\":\"c1\",\"event_type\":\"deed_tax.paid\","
+        "\"occurred_at\":\"2020-09-01T09:31:07+08:00\",\"attrs\":{\"deed_tax_yuan\":%s}}";
+    char line[300], id[37], err[400] = "";
+    size_t len = 0;
+    snprintf (line, sizeof line, fmt, "12345678901234567.89");
+    uint8_t *bytes =
+        mapped_event_encode (record_parse_ndjson, line, strlen (line), "tax", "tax-1",
+                             s_accepted, NULL, 0, id, &len, err, sizeof err);
+    CHECK (!bytes);
+    CHECK_MSG (strstr (err, "field \"deed_tax_yuan\"")
+                   && strstr (err, "more than 15 significant digits"),
+               err);
+    free (bytes);
+    snprintf (line, sizeof line, fmt, "9999999999999.99");
+    bytes = mapped_event_encode (record_parse_ndjson, line, strlen (line), "tax", "tax-1",
+                                 s_accepted, NULL, 0, id, &len, err, sizeof err);
+    CHECK_MSG (bytes, err);
+    case_event_t e;
+    codec_inbound_t *in = bytes ? s_decode (bytes, len, &e) : NULL;
+    const event_attr_t *tax = in ? map_attr (&e, "deed_tax_yuan") : NULL;
+    CHECK (tax && tax->type == ATTR_NUMBER);
+    if (tax) {
+        strbuf_t sb;
+        strbuf_init (&sb);
+        strbuf_put_double (&sb, tax->number);
+        CHECK_MSG (STREQ (sb.data, "9999999999999.99"), sb.data);
+        strbuf_free (&sb);
+    }
+    codec_inbound_destroy (&in);
+    free (bytes);
+}
+
 /*  What the adapter sends for fixed records, pinned: the event ids and the
     encoded bytes must stay the same whatever the code that builds them.  */
 static void
@@ -433,6 +473,7 @@ main (void)
     s_test_derived_id ();
     s_test_errors ();
     s_test_row_id ();
+    s_test_numbers_exact ();
     s_test_pinned ();
     return s_summary ();
 }

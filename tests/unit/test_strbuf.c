@@ -384,6 +384,10 @@ s_test_put_double (void)
         CHECK (strtod (sb.data, NULL) == cases[i].v);
         strbuf_free (&sb);
     }
+    CHECK (strbuf_double_digits (2718.44) == 15);
+    CHECK (strbuf_double_digits (9999999999999.99) == 15);
+    CHECK (strbuf_double_digits (0.1 + 0.2) == 17);
+    CHECK (strbuf_double_digits (12345678901234567.89) > 15);
 }
 
 /*  Runs every group, prints the summary; exit status 1 on any failure.  */
