@@ -232,3 +232,14 @@ hub_config_security (hub_config_t *config)
     }
     return true;
 }
+
+workflow_set_t *
+hub_config_load_workflows (const hub_config_t *config, const char *dir, char *problems,
+                           size_t len)
+{
+    const char *agencies[HUB_MAX_AGENCIES];
+    for (size_t i = 0; i < config->n_agencies; i++)
+        agencies[i] = config->agency_list[i];
+    return workflow_set_load_dir (dir ? dir : config->workflows, agencies, config->n_agencies,
+                                  problems, len);
+}

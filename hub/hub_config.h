@@ -12,6 +12,7 @@
 
 #include "calendar.h"
 #include "curve_key.h"
+#include "workflow_def.h"
 
 #define HUB_MAX_AGENCIES 64
 
@@ -55,6 +56,12 @@ typedef struct {
    then flags. Returns 0 to run, 1 when --help/--version was printed, 2 on a
    usage or config error (already reported on stderr). */
 int hub_config_load (hub_config_t *config, int argc, char **argv);
+
+/* The workflow definitions in dir (NULL: the workflows setting), loaded
+   as the hub loads them: every agency code checked against the agencies
+   setting. NULL with every problem written into problems. */
+workflow_set_t *hub_config_load_workflows (const hub_config_t *config, const char *dir,
+                                           char *problems, size_t len);
 
 /* Checks the security settings and reads the hub's key pair: CURVE
    (secret-key and authorised-keys set, the key file private to its owner)

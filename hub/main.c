@@ -37,12 +37,8 @@ main (int argc, char **argv)
         return store_migrate_once (&config) == 0 ? 0 : 1;
 
     /* every definition must be valid before the hub serves anything */
-    const char *agencies[HUB_MAX_AGENCIES];
-    for (size_t i = 0; i < config.n_agencies; i++)
-        agencies[i] = config.agency_list[i];
     static char problems[65536];
-    workflow_set_t *set = workflow_set_load_dir (
-        config.workflows, agencies, config.n_agencies, problems, sizeof problems);
+    workflow_set_t *set = hub_config_load_workflows (&config, NULL, problems, sizeof problems);
     if (!set) {
         fprintf (stderr, "onenet-hub: refusing to start: bad workflow definitions\n%s\n",
                  problems);

@@ -72,12 +72,8 @@ vocabulary_from_disk (const char *dir, const char *hub_config, strbuf_t *out)
                  hub_config ? " of " : "", hub_config ? hub_config : "");
         return false;
     }
-    const char *agencies[HUB_MAX_AGENCIES];
-    for (size_t i = 0; i < config.n_agencies; i++)
-        agencies[i] = config.agency_list[i];
     static char problems[65536];
-    workflow_set_t *set = workflow_set_load_dir (
-        config.workflows, agencies, config.n_agencies, problems, sizeof problems);
+    workflow_set_t *set = hub_config_load_workflows (&config, NULL, problems, sizeof problems);
     if (!set) {
         fprintf (stderr,
                  "hubctl workflows: cannot load the workflow definitions in %s (a hub "

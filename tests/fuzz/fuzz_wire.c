@@ -43,12 +43,9 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
     if (hub_config_load (&config, 1, args) != 0)
         abort ();
     log_init ("fuzz_wire", LOG_ERROR);
-    const char *agencies[HUB_MAX_AGENCIES];
-    for (size_t i = 0; i < config.n_agencies; i++)
-        agencies[i] = config.agency_list[i];
     char err[4096];
-    flows = workflow_set_load_dir (ONENET_SOURCE_DIR "/workflows", agencies,
-                                   config.n_agencies, err, sizeof err);
+    flows = hub_config_load_workflows (&config, ONENET_SOURCE_DIR "/workflows", err,
+                                       sizeof err);
     if (!flows) {
         fprintf (stderr, "fuzz_wire: the shipped workflows do not load:\n%s\n", err);
         abort ();

@@ -574,13 +574,9 @@ s_test_utf8 (void)
 static void
 s_test_event_type (void)
 {
-    char *agencies[HUB_MAX_AGENCIES];
-    for (size_t i = 0; i < s_config.n_agencies; i++)
-        agencies[i] = s_config.agency_list[i];
     char err[4096];
     workflow_set_t *set =
-        workflow_set_load_dir (UNIT_WORKFLOW_DIR, (const char *const *) agencies,
-                               s_config.n_agencies, err, sizeof err);
+        hub_config_load_workflows (&s_config, UNIT_WORKFLOW_DIR, err, sizeof err);
     CHECK_MSG (set != NULL, err);
     if (!set)
         return;

@@ -30,12 +30,8 @@ static hub_config_t s_config; //  the hub's defaults
 static workflow_set_t *
 s_load (const hub_config_t *config, const char *dir)
 {
-    const char *agencies[HUB_MAX_AGENCIES];
-    for (size_t i = 0; i < config->n_agencies; i++)
-        agencies[i] = config->agency_list[i];
     static char err[16384];
-    workflow_set_t *set = workflow_set_load_dir (dir, agencies, config->n_agencies, err,
-                                                 sizeof err);
+    workflow_set_t *set = hub_config_load_workflows (config, dir, err, sizeof err);
     CHECK_MSG (set != NULL, err);
     return set;
 }
