@@ -35,7 +35,7 @@ struct http {
     struct MHD_Daemon *daemon;  /* libmicrohttpd, with its threads */
     atomic_bool started;        /* MHD_start_daemon returned */
     bool loopback;              /* bound to a loopback address */
-    char start_error[256];      /* what libmicrohttpd said while starting */
+    char start_error[512];      /* what libmicrohttpd said while starting */
 
     pthread_mutex_t stats_lock; /* guards stats */
     hub_status_t stats;         /* the ingest thread's figures, as last published */
