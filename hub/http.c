@@ -20,13 +20,18 @@
 #include "db.h"
 #include "log.h"
 #include "strbuf.h"
+#include "supervision_page.h"
 
 #define TOKEN_MAX         256
 #define TOKEN_MIN         16
 #define TOKEN_COOKIE      "onenet_token"
 #define TOKEN_CHECK_MS    1000   /* the token file is looked at again at most this often */
 #define STATEMENT_TIMEOUT "2000" /* ms a gauge query may take */
-#define REFUSALS_PER_MIN  20     /* refused requests logged a minute, at most */
+#define PAGE_TIMEOUT      "5000" /* ms a query of the supervision page may take */
+#define PAGE_SECURITY                                                                      \
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; " \
+    "frame-ancestors 'none'"
+#define REFUSALS_PER_MIN 20 /* refused requests logged a minute, at most */
 
 struct http {
     const hub_config_t *config; /* settings, read-only */
@@ -46,6 +51,9 @@ struct http {
     bool db_ok;              /* that read succeeded */
     char db_error[512];      /* why it did not */
     strbuf_t db_gauges;      /* the gauges' text, when db_ok */
+
+    pthread_mutex_t page_lock; /* guards the supervision page's connection */
+    PGconn *page_db;           /* acting as onenet_analyst, NULL when closed */
 
     pthread_mutex_t token_lock; /* guards the token */
     char token[TOKEN_MAX + 1];  /* "" without a token file */
@@ -548,6 +556,81 @@ serve_healthz (http_t *self, struct MHD_Connection *c, bool details)
     return reply_text (c, MHD_HTTP_SERVICE_UNAVAILABLE, text);
 }
 
+/* ---------------------------------------------------------------- /supervision */
+
+/* The page's session: connected as the hub's login, then acting as
+   onenet_analyst for good, so that it reads the analytics views and
+   nothing else (personal data masked). NULL with the reason in why. */
+static PGconn *
+page_connect (http_t *self, char *why, size_t whylen)
+{
+    PGconn *conn =
+        db_connect_why (self->config, "onenet-hub supervision page", true, why, whylen);
+    if (!conn)
+        return NULL;
+    PGresult *res = PQexec (conn, "SET ROLE onenet_analyst; "
+                                  "SET statement_timeout = " PAGE_TIMEOUT "; "
+                                  "SET default_transaction_read_only = on; "
+                                  "SET TIME ZONE 'Asia/Shanghai'");
+    if (PQresultStatus (res) != PGRES_COMMAND_OK) {
+        snprintf (why, whylen, "the page's session cannot act as onenet_analyst: %s",
+                  PQresultErrorMessage (res));
+        db_one_line (why);
+        log_warn ("supervision page: no analyst session", "hub=%s error=%s",
+                  log_q (self->config->hub_id), log_q (why));
+        PQclear (res);
+        PQfinish (conn);
+        return NULL;
+    }
+    PQclear (res);
+    return conn;
+}
+
+static enum MHD_Result
+reply_page (struct MHD_Connection *c, unsigned int status, const strbuf_t *html)
+{
+    return reply (c, status, "text/html; charset=utf-8", html->data ? html->data : "",
+                  html->len, "Content-Security-Policy", PAGE_SECURITY, "Referrer-Policy",
+                  "no-referrer", "X-Frame-Options", "DENY", NULL);
+}
+
+static enum MHD_Result
+serve_supervision (http_t *self, struct MHD_Connection *c, bool case_page)
+{
+    strbuf_t html;
+    strbuf_init (&html);
+    char why[600] = "";
+    bool ok = false;
+    pthread_mutex_lock (&self->page_lock);
+    if (!self->page_db)
+        self->page_db = page_connect (self, why, sizeof why);
+    if (self->page_db) {
+        if (case_page)
+            ok = supervision_case (
+                self->page_db, self->set, self->config->hub_id,
+                MHD_lookup_connection_value (c, MHD_GET_ARGUMENT_KIND, "q"), &html, why,
+                sizeof why);
+        else
+            ok = supervision_overview (self->page_db, self->set, self->config->hub_id,
+                                       &html, why, sizeof why);
+        if (!ok) {
+            log_warn ("supervision page: query failed", "hub=%s error=%s",
+                      log_q (self->config->hub_id), log_q (why));
+            if (db_lost (self->page_db)) {
+                PQfinish (self->page_db);
+                self->page_db = NULL;
+            }
+        }
+    }
+    pthread_mutex_unlock (&self->page_lock);
+    if (!ok)
+        supervision_unavailable (self->config->hub_id, why, &html);
+    enum MHD_Result rc =
+        reply_page (c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, &html);
+    strbuf_free (&html);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- requests */
 
 /* Appends s percent-encoded for a query string. */
@@ -638,10 +721,10 @@ refuse (http_t *self, struct MHD_Connection *c, const char *url, auth_t auth)
 {
     const char *why = auth == AUTH_WRONG ? "wrong token" : "no token";
     log_refusal (self, c, url, why);
-    char text[200];
+    char text[300];
     snprintf (text, sizeof text,
               "401 %s: give the token of http-token-file as \"Authorization: Bearer "
-              "TOKEN\" (docs/security.md)\n",
+              "TOKEN\", or open the address once with ?token=TOKEN (docs/security.md)\n",
               why);
     return reply (c, MHD_HTTP_UNAUTHORIZED, "text/plain; charset=utf-8", text,
                   strlen (text), "WWW-Authenticate", "Bearer realm=\"onenet\"", NULL);
@@ -663,20 +746,31 @@ answer (void *cls, struct MHD_Connection *c, const char *url, const char *method
                       "Allow", "GET, HEAD", NULL);
     bool healthz = !strcmp (url, "/healthz");
     bool metrics = !strcmp (url, "/metrics");
-    if (!healthz && !metrics)
+    bool overview = !strcmp (url, "/supervision") || !strcmp (url, "/supervision/");
+    bool case_page = !strcmp (url, "/supervision/case");
+    if (!healthz && !metrics && !overview && !case_page)
         return reply_text (c, MHD_HTTP_NOT_FOUND,
-                           "404 not found: the hub serves /metrics and /healthz\n");
+                           "404 not found: the hub serves /metrics, /healthz and "
+                           "/supervision\n");
     auth_t auth = authenticate (self, c);
     if (auth == AUTH_QUERY)
         return take_token_from_query (
             c, url, MHD_lookup_connection_value (c, MHD_GET_ARGUMENT_KIND, "token"));
     if (healthz)
         return serve_healthz (self, c, self->loopback || auth == AUTH_OK);
-    if (!self->loopback && auth != AUTH_OK)
+    if (metrics) {
+        if (auth == AUTH_WRONG || (!self->loopback && auth != AUTH_OK))
+            return refuse (self, c, url, auth);
+        return serve_metrics (self, c);
+    }
+    /* the supervision page: always the token, on loopback too */
+    if (!*self->config->http_token_file)
+        return reply_text (c, MHD_HTTP_FORBIDDEN,
+                           "403 the supervision page is off: it needs the hub's "
+                           "http-token-file setting (docs/security.md)\n");
+    if (auth != AUTH_OK)
         return refuse (self, c, url, auth);
-    if (auth == AUTH_WRONG)
-        return refuse (self, c, url, auth);
-    return serve_metrics (self, c);
+    return serve_supervision (self, c, case_page);
 }
 
 /* ---------------------------------------------------------------- life */
@@ -712,6 +806,7 @@ http_start (const hub_config_t *config, const workflow_set_t *set, store_t *stor
     pthread_mutex_init (&self->stats_lock, NULL);
     pthread_mutex_init (&self->db_lock, NULL);
     pthread_mutex_init (&self->token_lock, NULL);
+    pthread_mutex_init (&self->page_lock, NULL);
     pthread_mutex_init (&self->log_lock, NULL);
     strbuf_init (&self->db_gauges);
     self->stats.hub_id = config->hub_id;
@@ -768,11 +863,14 @@ http_stop (http_t **self_p)
         MHD_stop_daemon (self->daemon);
     if (self->db)
         PQfinish (self->db);
+    if (self->page_db)
+        PQfinish (self->page_db);
     strbuf_free (&self->db_gauges);
     memset (self->token, 0, sizeof self->token);
     pthread_mutex_destroy (&self->stats_lock);
     pthread_mutex_destroy (&self->db_lock);
     pthread_mutex_destroy (&self->token_lock);
+    pthread_mutex_destroy (&self->page_lock);
     pthread_mutex_destroy (&self->log_lock);
     free (self);
     *self_p = NULL;

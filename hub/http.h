@@ -1,4 +1,5 @@
-/*  http: the hub's HTTP endpoint (libmicrohttpd), for monitoring.
+/*  http: the hub's HTTP endpoint (libmicrohttpd), for monitoring and the
+    supervision office.
 
     Off unless the `http` setting names ADDR:PORT. Served by libmicrohttpd's
     own threads (one per connection), so a slow client or a slow database
@@ -11,11 +12,16 @@
                        HTTP_DB_REFRESH_MS; Prometheus text format 0.0.4
         GET /healthz   200 "ok" when the store thread's last database round
                        trip is recent, else 503 and the reason on one line
+        GET /supervision, /supervision/case?q=
+                       the supervision page (supervision_page.h), read over
+                       a session of its own acting as onenet_analyst
 
     Who may ask (docs/security.md): bound to a loopback address, /metrics
     and /healthz are open; bound to any other address, the token file
     (`http-token-file`) is required at start and /metrics needs the token
-    (/healthz stays open, without PostgreSQL's message). The
+    (/healthz stays open, without PostgreSQL's message). The supervision
+    page needs the token wherever it is bound, and is off (403) without a
+    token file. The
     token comes as "Authorization: Bearer TOKEN", as the cookie
     onenet_token, or once as ?token= (answered with that cookie and a
     redirect to the same address without it). */

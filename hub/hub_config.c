@@ -22,7 +22,8 @@ static const setting_t settings[] = {
     {"http", SET_STRING, S (http), "", 0, 0,
      "ADDR:PORT of the HTTP endpoint (/metrics, /healthz, /supervision); default: off"},
     {"http-token-file", SET_STRING, S (http_token_file), "", 0, 0,
-     "file holding the bearer token of the HTTP endpoint (mode 0600)"},
+     "bearer token file of the HTTP endpoint (mode 0600): needed off loopback and for "
+     "/supervision"},
     {"db", SET_STRING, S (db), "", 0, 0,
      "PostgreSQL connection string (default: PG* environment)"},
     {"hub-id", SET_STRING, S (hub_id), "", 0, 0, "name of this hub (default: host-pid)"},

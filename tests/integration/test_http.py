@@ -231,9 +231,9 @@ def test_gauges_match_a_scenario_counted_by_hand(pb, db, procs, hub_client, tmp_
                timeout=30, interval=0.5, what="the backlog drained")
 
 
-def build_scenario(pb, db, procs, hub_client, tmp_path):
-    """A hub (with --http) holding four cases and some adapters, dead
-    letters and tasks; see test_gauges_match_a_scenario_counted_by_hand."""
+def build_scenario(pb, db, procs, hub_client, tmp_path, extra=()):
+    """A hub (with --http, and EXTRA) holding four cases and some adapters,
+    dead letters and tasks; see test_gauges_match_a_scenario_counted_by_hand."""
     subprocess.run([build_path("onenet-hub"), "--db", db, "--migrate-only"],
                    check=True, timeout=60, capture_output=True)
     today = datetime.datetime.now(BJ).date()
@@ -245,7 +245,7 @@ def build_scenario(pb, db, procs, hub_client, tmp_path):
     wf = copy_workflows(tmp_path)
     (wf / "http_check.yaml").write_text(HTTP_CHECK, encoding="utf-8")
     hub = http_hub(procs, db, extra=("--workflows", str(wf), "--supervise-interval-ms", "200",
-                                     "--office-hours", "00:00-12:00,12:00-24:00"))
+                                     "--office-hours", "00:00-12:00,12:00-24:00", *extra))
     client = hub_client(hub.endpoint)
     stored = 0
     # case 1: a 2020 transfer accepted, nothing since
