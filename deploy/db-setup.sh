@@ -9,7 +9,9 @@
 #   1. creates the owner login role (the migrator) and the database it owns;
 #   2. creates the group roles onenet_hub, onenet_operator and
 #      onenet_analyst (NOLOGIN) and one login role per --hub, --operator
-#      and --analyst, each a member of its group;
+#      and --analyst, each a member of its group (a hub login is also a
+#      member of onenet_analyst: the hub's supervision page reads as that
+#      role, so that it sees personal data masked);
 #   3. runs `hubctl migrate` as the owner, which creates the tables and
 #      grants each group exactly what it needs (hub/sql/004, 005).
 # Safe to run again: what exists is kept, passwords are (re)set, missing
@@ -111,7 +113,10 @@ SQL
 # 2. groups, then login roles in them (before the migrations, so that the
 #    owner needs no CREATEROLE)
 for g in onenet_hub onenet_operator onenet_analyst; do ensure_role "$g" NOLOGIN; done
-for r in "${hubs[@]}"; do ensure_role "$r" LOGIN onenet_hub; done
+for r in "${hubs[@]}"; do
+  ensure_role "$r" LOGIN onenet_hub
+  admin -d postgres -v r="$r" <<<'GRANT onenet_analyst TO :"r";'
+done
 for r in "${operators[@]}"; do ensure_role "$r" LOGIN onenet_operator; done
 for r in "${analysts[@]}"; do ensure_role "$r" LOGIN onenet_analyst; done
 # 3. the schema, created by the owner: this session switches to the owner

@@ -10,13 +10,17 @@
 # Note: installing postgresql-15 on Debian creates (and may start) the
 # system cluster "15/main" on port 5432. onenet does not use it: demos and
 # tests run private clusters through deploy/pg-embedded.sh.
+#
+# Likewise, prometheus is installed for its promtool (the tests check the
+# hub's /metrics with it); Debian also enables the Prometheus server on
+# port 9090, which onenet does not use.
 set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config
   libzmq3-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
   libjansson-dev libinih-dev libsqlite3-dev uuid-dev libyaml-dev libpq-dev
-  libssl-dev
+  libssl-dev libmicrohttpd-dev
   postgresql-15 postgresql-client-15
   python3 python3-pytest python3-pytest-timeout python3-psycopg2 python3-zmq
   python3-protobuf
@@ -24,6 +28,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   systemd python3-matplotlib
   chromium fonts-noto-cjk
+  prometheus
 )
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }

@@ -51,18 +51,36 @@ status_json (const hub_status_t *s, strbuf_t *out)
     strbuf_puts (out, "]}");
 }
 
-static void
-counter (strbuf_t *out, const char *name, const char *help, const char *hub_id,
-         unsigned long long value)
+void
+control_label_value (strbuf_t *out, const char *value)
 {
-    strbuf_printf (out, "# HELP %s %s\n# TYPE %s counter\n%s{hub=\"%s\"} %llu\n", name,
-                   help, name, name, hub_id, value);
+    for (const char *p = value ? value : ""; *p; p++) {
+        if (*p == '\\')
+            strbuf_puts (out, "\\\\");
+        else if (*p == '"')
+            strbuf_puts (out, "\\\"");
+        else if (*p == '\n')
+            strbuf_puts (out, "\\n");
+        else
+            strbuf_putc (out, *p);
+    }
 }
 
 static void
-status_prometheus (const hub_status_t *s, strbuf_t *out)
+counter (strbuf_t *out, const char *name, const char *help, const char *hub,
+         unsigned long long value)
 {
-    const char *h = s->hub_id;
+    strbuf_printf (out, "# HELP %s %s\n# TYPE %s counter\n%s{hub=\"%s\"} %llu\n", name,
+                   help, name, name, hub, value);
+}
+
+void
+control_prometheus (const hub_status_t *s, strbuf_t *out)
+{
+    strbuf_t hub; /* the hub id as a label value */
+    strbuf_init (&hub);
+    control_label_value (&hub, s->hub_id);
+    const char *h = hub.data ? hub.data : "";
     counter (out, "onenet_events_received_total", "Events read from adapters.", h,
              s->events);
     counter (out, "onenet_events_stored_total", "Events acknowledged STORED.", h,
@@ -109,6 +127,7 @@ status_prometheus (const hub_status_t *s, strbuf_t *out)
                    (double) s->commit_us / 1e6);
     strbuf_printf (out, "onenet_batch_commit_seconds_count{hub=\"%s\"} %llu\n", h,
                    (unsigned long long) s->batches);
+    strbuf_free (&hub);
 }
 
 /* The requests that change something, and need a read-write key. */
@@ -144,7 +163,7 @@ control_answer (const hub_status_t *status, const char *request, size_t len,
     if (len == 6 && memcmp (request, "status", 6) == 0)
         status_json (status, reply);
     else if (len == 7 && memcmp (request, "metrics", 7) == 0)
-        status_prometheus (status, reply);
+        control_prometheus (status, reply);
     else if (len == 10 && memcmp (request, "vocabulary", 10) == 0)
         strbuf_puts (reply, status->vocabulary ? status->vocabulary
                                                : "{\"error\":\"no vocabulary\"}");

@@ -59,6 +59,14 @@ typedef struct {
 /* Counts one commit of us microseconds into the histogram. */
 void control_count_commit (hub_status_t *status, int64_t us);
 
+/* Appends the figures in the Prometheus text exposition format (0.0.4):
+   what "metrics" answers, and what the HTTP endpoint's /metrics begins with. */
+void control_prometheus (const hub_status_t *status, strbuf_t *out);
+
+/* Appends value escaped as a Prometheus label value (between the quotes):
+   backslash, double quote and newline as \\, \" and \n. */
+void control_label_value (strbuf_t *out, const char *value);
+
 /* What the operator asking may do. */
 typedef enum {
     CONTROL_NONE,      /* nothing (no operator identity) */

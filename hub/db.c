@@ -15,7 +15,8 @@ on_notice (void *arg, const char *message)
 }
 
 PGconn *
-db_connect (const hub_config_t *config, const char *application_name)
+db_connect_why (const hub_config_t *config, const char *application_name, bool quiet,
+                char *why, size_t whylen)
 {
     /* defaults first: anything in the configured string overrides them */
     const char *keys[] = {"connect_timeout",
@@ -34,13 +35,22 @@ db_connect (const hub_config_t *config, const char *application_name)
     if (PQstatus (conn) != CONNECTION_OK) {
         char msg[512];
         snprintf (msg, sizeof msg, "%s", PQerrorMessage (conn));
-        log_warn ("could not connect to PostgreSQL", "hub=%s thread=%s error=%s",
-                  log_q (config->hub_id), log_q (application_name), log_q (msg));
+        if (!quiet)
+            log_warn ("could not connect to PostgreSQL", "hub=%s thread=%s error=%s",
+                      log_q (config->hub_id), log_q (application_name), log_q (msg));
+        if (why && whylen)
+            snprintf (why, whylen, "%s", msg);
         PQfinish (conn);
         return NULL;
     }
     PQsetNoticeProcessor (conn, on_notice, (void *) application_name);
     return conn;
+}
+
+PGconn *
+db_connect (const hub_config_t *config, const char *application_name)
+{
+    return db_connect_why (config, application_name, false, NULL, 0);
 }
 
 bool
@@ -54,6 +64,28 @@ db_exec (PGconn *conn, const char *sql, const char *what)
                   log_q (PQresultErrorMessage (res)));
     PQclear (res);
     return ok;
+}
+
+char *
+db_one_line (char *s)
+{
+    char *out = s;
+    bool space = true; /* drops leading white space */
+    for (const char *p = s; *p; p++) {
+        if (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') {
+            if (!space)
+                *out++ = ' ';
+            space = true;
+        }
+        else {
+            *out++ = *p;
+            space = false;
+        }
+    }
+    if (out > s && out[-1] == ' ')
+        out--;
+    *out = '\0';
+    return s;
 }
 
 bool

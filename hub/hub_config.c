@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "curve_key.h"
+#include "http.h"
 #include "ident.h"
 #include "log.h"
 #include "settings.h"
@@ -18,6 +19,11 @@ static const setting_t settings[] = {
      "ZeroMQ endpoint adapters connect to"},
     {"control", SET_STRING, S (control), "", 0, 0,
      "endpoint of the control socket hubctl status/metrics ask (default: none)"},
+    {"http", SET_STRING, S (http), "", 0, 0,
+     "ADDR:PORT of the HTTP endpoint (/metrics, /healthz, /supervision); default: off"},
+    {"http-token-file", SET_STRING, S (http_token_file), "", 0, 0,
+     "bearer token file of the HTTP endpoint (mode 0600): needed off loopback and for "
+     "/supervision"},
     {"db", SET_STRING, S (db), "", 0, 0,
      "PostgreSQL connection string (default: PG* environment)"},
     {"hub-id", SET_STRING, S (hub_id), "", 0, 0, "name of this hub (default: host-pid)"},
@@ -205,9 +211,36 @@ hub_config_security (hub_config_t *config)
 {
     if (config->migrate_only)
         return true; /* binds nothing */
+    if (*config->http) {
+        /* the HTTP endpoint: loopback, or the token required everywhere */
+        http_address_t address;
+        char err[1024], token[300];
+        if (!http_address_parse (config->http, &address, err, sizeof err)) {
+            fprintf (stderr, "onenet-hub: %s\n", err);
+            return false;
+        }
+        if (!address.loopback && !*config->http_token_file) {
+            fprintf (stderr,
+                     "onenet-hub: refusing to serve HTTP on %s without http-token-file: "
+                     "only a loopback address (127.0.0.1, [::1], localhost) may serve "
+                     "/metrics without a token (docs/security.md)\n",
+                     config->http);
+            return false;
+        }
+        if (*config->http_token_file
+            && !http_token_read (config->http_token_file, token, sizeof token, err,
+                                 sizeof err)) {
+            fprintf (stderr, "onenet-hub: refusing to start: %s\n", err);
+            return false;
+        }
+        memset (token, 0, sizeof token);
+    }
     if (config->insecure) {
-        const char *endpoints[] = {config->listen, config->control};
-        for (size_t i = 0; i < 2; i++)
+        char http_endpoint[300];
+        snprintf (http_endpoint, sizeof http_endpoint, "tcp://%s", config->http);
+        const char *endpoints[] = {config->listen, config->control,
+                                   *config->http ? http_endpoint : ""};
+        for (size_t i = 0; i < 3; i++)
             if (*endpoints[i] && !curve_endpoint_local (endpoints[i])) {
                 fprintf (stderr,
                          "onenet-hub: refusing --insecure: %s is not a loopback endpoint; "

@@ -20,6 +20,8 @@ typedef struct {
     char listen[256];           /* ZeroMQ endpoint the ingest ROUTER binds */
     char db[1024];              /* libpq connection string; "" = PG* environment */
     char control[256];          /* ZeroMQ endpoint of the control socket ("" = none) */
+    char http[256];             /* ADDR:PORT of the HTTP endpoint ("" = none) */
+    char http_token_file[512];  /* the HTTP endpoint's bearer token file ("" = none) */
     char hub_id[64];            /* this hub's name in logs and rows */
     char log_level[16];         /* debug, info, warn, error */
     char agencies[1024];        /* comma-separated agency codes the hub accepts */

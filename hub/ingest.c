@@ -15,6 +15,7 @@
 #include "codec.h"
 #include "digest.h"
 #include "handshake_log.h"
+#include "http.h"
 #include "control.h"
 #include "correlate.h"
 #include "id_index.h"
@@ -80,6 +81,7 @@ typedef struct {
     pending_t *inflight;        /* the one at the store, NULL when it is idle */
     bool store_up;              /* last status from the store thread */
     stats_t stats;              /* since start */
+    http_t *http;               /* the HTTP endpoint, NULL when off */
     strbuf_t scratch;           /* JSON of one event's keys */
     strbuf_t attrs_scratch;     /* JSON of one event's attributes */
     strbuf_t encoding;          /* one event's canonical encoding (common/digest) */
@@ -811,6 +813,17 @@ complete (ingest_t *self)
     self->inflight = NULL;
 }
 
+/* Fills in the figures that are read, not counted, and hands them to the
+   HTTP endpoint. */
+static void
+publish_stats (ingest_t *self)
+{
+    self->stats.store_up = self->store_up;
+    self->stats.pending_rows = self->filling->batch->n_rows;
+    self->stats.committing = self->inflight != NULL;
+    http_publish (self->http, &self->stats);
+}
+
 /* Reads the store's answer: a batch pointer or a status byte. */
 static void
 read_pipe (ingest_t *self)
@@ -819,10 +832,13 @@ read_pipe (ingest_t *self)
     int n = zmq_recv (self->pipe, &b, sizeof b, ZMQ_DONTWAIT);
     if (n == 1) {
         self->store_up = *(char *) &b == 'U';
+        publish_stats (self);
         return;
     }
-    if (n == (int) sizeof b && self->inflight && self->inflight->batch == b)
+    if (n == (int) sizeof b && self->inflight && self->inflight->batch == b) {
         complete (self);
+        publish_stats (self);
+    }
 }
 
 /* True when the filling batch holds batch_max entries. Dead letters and
@@ -876,9 +892,7 @@ answer_control (ingest_t *self, void *control, strbuf_t *reply)
         zmq_msg_init (&req);
         zmq_msg_recv (&req, control, 0);
     }
-    self->stats.store_up = self->store_up;
-    self->stats.pending_rows = self->filling->batch->n_rows;
-    self->stats.committing = self->inflight != NULL;
+    publish_stats (self);
     /* an operator key's rights; without CURVE (loopback only) anyone may write */
     auth_identity_t id;
     control_rights_t rights = CONTROL_READ_WRITE;
@@ -963,6 +977,7 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     int rc = -1;
     bool control_failed = false; /* the control socket asked for could not open */
     bool start_failed = false;   /* a thread of the hub could not start */
+    bool http_failed = false;    /* the HTTP endpoint asked for could not open */
     handshake_log_t *handshakes = NULL, *control_handshakes = NULL;
     store_t *store = NULL;
     if (zmq_bind (self->pipe, STORE_PIPE) != 0) {
@@ -1057,6 +1072,22 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     }
     self->stats.hub_id = config->hub_id;
     self->stats.started_ms = clock_now_ms ();
+    if (*config->http && !*terminated) {
+        char err[1024];
+        self->http = http_start (config, set, store, err, sizeof err);
+        if (!self->http) {
+            log_error ("could not open the HTTP endpoint", "hub=%s address=%s error=%s",
+                       log_q (config->hub_id), log_q (config->http), log_q (err));
+            *terminated = 1; /* an operator asked for it: do not run without */
+            http_failed = true;
+        }
+        else {
+            log_info ("HTTP endpoint open", "hub=%s address=%s token=%s",
+                      log_q (config->hub_id), log_q (config->http),
+                      log_q (*config->http_token_file ? "required" : "none (loopback)"));
+            publish_stats (self);
+        }
+    }
     int64_t next_stats = clock_mono_ms () + STATS_EVERY_MS;
     int64_t rate_at = clock_mono_ms (); /* events/s: sampled once a second */
     uint64_t rate_events = 0;
@@ -1107,6 +1138,7 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
                                        / (double) (now - rate_at);
             rate_events = self->stats.events;
             rate_at = now;
+            publish_stats (self);
         }
         if (clock_mono_ms () >= next_stats) {
             log_stats (self);
@@ -1122,6 +1154,7 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     strbuf_free (&vocabulary);
     rc = drain (self);
     log_stats (self);
+    http_stop (&self->http); /* before the store it asks goes */
     /* a word to stop, only to a thread that runs (a PAIR with no peer
        would wait for one forever) */
     if (correlator)
@@ -1165,5 +1198,5 @@ done:
     }
     /* a control socket that could not open is a failed start, reported
        only now that everything stopped cleanly */
-    return control_failed || start_failed ? -1 : rc;
+    return control_failed || start_failed || http_failed ? -1 : rc;
 }

@@ -36,6 +36,7 @@
 #include "store.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,40 @@
 struct store {
     worker_t *worker;           /* the thread and its pipe */
     const hub_config_t *config; /* settings, read-only */
+    pthread_mutex_t lock;       /* guards health, which other threads read */
+    store_health_t health;      /* as store_health reports it */
 };
+
+/* The database answered a round trip (a commit, a probe, a new session). */
+static void
+health_ok (store_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    self->health.connected = true;
+    self->health.last_ok_ms = clock_mono_ms ();
+    self->health.error[0] = '\0';
+    pthread_mutex_unlock (&self->lock);
+}
+
+/* The session is gone, or could not be opened: why, on one line. */
+static void
+health_down (store_t *self, const char *why)
+{
+    pthread_mutex_lock (&self->lock);
+    self->health.connected = false;
+    snprintf (self->health.error, sizeof self->health.error, "%s",
+              why && *why ? why : "no answer");
+    db_one_line (self->health.error);
+    pthread_mutex_unlock (&self->lock);
+}
+
+void
+store_health (store_t *self, store_health_t *out)
+{
+    pthread_mutex_lock (&self->lock);
+    *out = self->health;
+    pthread_mutex_unlock (&self->lock);
+}
 
 #define EVENT_COLUMNS                                                                      \
     "event_id, agency, adapter_id, case_no, event_type, occurred_at, "                     \
@@ -135,19 +169,22 @@ load_head (PGconn *conn, chain_t *chain, bool quiet)
 /* Connects, checks the schema (migrating it when this role may) and loads
    the chain head. NULL when unavailable. */
 static PGconn *
-open_session (const hub_config_t *config, chain_t *chain)
+open_session (const hub_config_t *config, chain_t *chain, char *why, size_t whylen)
 {
-    PGconn *conn = db_connect (config, "onenet-hub store");
+    PGconn *conn = db_connect_why (config, "onenet-hub store", false, why, whylen);
     if (!conn)
         return NULL;
     char err[1024];
     if (migrate_apply (conn, err, sizeof err) < 0) {
         log_error ("database schema not usable", "hub=%s error=%s", log_q (config->hub_id),
                    log_q (err));
+        snprintf (why, whylen, "database schema not usable: %.400s", err);
         PQfinish (conn);
         return NULL;
     }
     if (!load_head (conn, chain, false)) {
+        snprintf (why, whylen, "could not read the head of the hash chain %s",
+                  chain->chain_id);
         PQfinish (conn);
         return NULL;
     }
@@ -872,15 +909,18 @@ store_run (void *pipe, void *arg)
 
     while (true) {
         if (!conn && clock_mono_ms () >= next_try) {
-            conn = open_session (config, &chain);
+            char why[512] = "";
+            conn = open_session (config, &chain, why, sizeof why);
             if (conn) {
                 backoff_ms = 100;
                 last_ok = clock_mono_ms ();
+                health_ok (self);
                 if (announced != 'U')
                     log_info ("store available", "hub=%s", log_q (config->hub_id));
                 send_status (pipe, announced = 'U');
             }
             else {
+                health_down (self, why);
                 if (announced != 'D') {
                     log_warn ("store unavailable, acknowledgements stopped",
                               "hub=%s retry_ms=%d", log_q (config->hub_id), backoff_ms);
@@ -905,9 +945,12 @@ store_run (void *pipe, void *arg)
             break;
         if (rc == 0 && conn && clock_mono_ms () >= last_ok + PROBE_MS) {
             char *error = NULL;
-            if (run (conn, "SELECT 1", &error) == STEP_OK)
+            if (run (conn, "SELECT 1", &error) == STEP_OK) {
                 last_ok = clock_mono_ms ();
+                health_ok (self);
+            }
             else {
+                health_down (self, error);
                 log_warn ("store unavailable: the database stopped answering, "
                           "acknowledgements stopped",
                           "hub=%s error=%s", log_q (config->hub_id), log_q (error));
@@ -929,9 +972,12 @@ store_run (void *pipe, void *arg)
             continue;
         if (!conn)
             b->outcome = BATCH_UNAVAILABLE;
-        else if (commit_batch (conn, b, &index, &chain, config->hub_id))
+        else if (commit_batch (conn, b, &index, &chain, config->hub_id)) {
             last_ok = clock_mono_ms ();
+            health_ok (self);
+        }
         else {
+            health_down (self, PQerrorMessage (conn));
             log_warn ("store unavailable: lost the PostgreSQL connection, batch not "
                       "stored, acknowledgements stopped",
                       "hub=%s rows=%zu", log_q (config->hub_id), b->n_rows);
@@ -957,8 +1003,11 @@ store_start (void *zmq_ctx, const hub_config_t *config, const char *pipe_endpoin
     if (!self)
         return NULL;
     self->config = config;
+    pthread_mutex_init (&self->lock, NULL);
+    snprintf (self->health.error, sizeof self->health.error, "not connected yet");
     self->worker = worker_start (zmq_ctx, pipe_endpoint, store_run, self);
     if (!self->worker) {
+        pthread_mutex_destroy (&self->lock);
         free (self);
         return NULL;
     }
@@ -971,6 +1020,7 @@ store_join (store_t **self_p)
     if (!*self_p)
         return;
     worker_join (&(*self_p)->worker);
+    pthread_mutex_destroy (&(*self_p)->lock);
     free (*self_p);
     *self_p = NULL;
 }

@@ -23,10 +23,24 @@
 
 typedef struct store store_t;
 
+/* Whether the store can commit, as its thread last found out: read by
+   other threads (the HTTP endpoint's /healthz) at any time. */
+typedef struct {
+    bool connected;     /* the thread holds a working session */
+    int64_t last_ok_ms; /* monotonic ms (clock_mono_ms) of the last round trip that
+                           succeeded: a commit, an idle probe or a new session;
+                           0 when there was none yet */
+    char error[512];    /* why the last one failed, on one line ("" after a success) */
+} store_health_t;
+
 /* Starts the store thread; it connects a PAIR socket to pipe_endpoint,
    which the caller has bound already. Returns NULL if the thread cannot
    start. */
 store_t *store_start (void *zmq_ctx, const hub_config_t *config, const char *pipe_endpoint);
+
+/* Copies the store's health into out; safe from any thread while the
+   store runs. */
+void store_health (store_t *self, store_health_t *out);
 
 /* Waits for the store thread to finish (after a stop message). */
 void store_join (store_t **self_p);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agency_names.h"
 #include "hubctl.h"
 
 /* to_char format of times: Beijing time (the session's time zone, see
@@ -46,25 +47,11 @@
 #define STR_(x)      #x
 #define STR(x)       STR_ (x)
 
-/* The agencies and workflows by their codes, for people. Codes not listed
-   show as they are. */
+/* The workflows by their codes, for people (the agencies: agency_names.h).
+   Codes not listed show as they are. */
 typedef struct {
     const char *code, *name;
 } label_t;
-
-static const label_t agency_names[] = {
-    {"tax", "税务局"},
-    {"land", "不动产登记中心"},
-    {"power", "供电公司"},
-    {"water", "供水公司"},
-    {"gas", "燃气公司"},
-    {"heat", "供热公司"},
-    {"bank", "银行"},
-    {"market", "市场监管局"},
-    {"police", "公安局"},
-    {"social", "人社局"},
-    {"approval", "行政审批服务局"},
-};
 
 static const label_t workflow_names[] = {
     {"property_transfer", "不动产转移登记与水电气暖同步过户"},
@@ -94,8 +81,7 @@ lookup (const label_t *labels, size_t n, const char *code)
     return NULL;
 }
 
-#define AGENCY_NAME(code)                                                                  \
-    lookup (agency_names, sizeof agency_names / sizeof *agency_names, code)
+#define AGENCY_NAME(code) agency_name_zh (code)
 #define WORKFLOW_NAME(code)                                                                \
     lookup (workflow_names, sizeof workflow_names / sizeof *workflow_names, code)
 
