@@ -847,7 +847,7 @@ section_on_time (FILE *out, const report_t *rep)
             fprintf (out, "%s", name);
         if (is_bank (agency)) {
             fputs ("（", out);
-            esc_n (out, bank ? bank : BANK_UNNAMED, 13);
+            esc_n (out, bank ? bank : BANK_UNNAMED, 15);
             fputs ("）", out);
         }
         if (name)
