@@ -284,9 +284,13 @@ def start_up(pb, code, licence, seal, invoice, social, bank=None):
     return out
 
 
-def account(pb, code, t, bank_name, case_no):
-    return event(pb, "bank", "account.opened", code, t,
-                 {"bank_name": bank_name, "account_kind": "basic"}, case_no)
+def account(pb, code, t, bank, case_no):
+    """The basic account opened at BANK: a name (attribute bank_name), or a
+    (bankCode, branch) pair as the banks' own record format gives it."""
+    attrs = ({"bank_code": bank[0], "branch": bank[1]} if isinstance(bank, tuple)
+             else {"bank_name": bank})
+    return event(pb, "bank", "account.opened", code, t, {**attrs, "account_kind": "basic"},
+                 case_no)
 
 
 def september_events(pb):
@@ -321,11 +325,13 @@ def september_events(pb):
         # Completed Wed 9 11:00: 26 h, 1 working day.
         *start_up(pb, E1, (2020, 9, 8, 9, 0), (2020, 9, 8, 10, 0), (2020, 9, 9, 10, 0),
                   (2020, 9, 9, 10, 0), ((2020, 9, 9, 11, 0), ABC, "ABC-PY-20200909-000001")),
-        # E2: licence Tue 15; the account at 中国工商银行彭阳支行 Thu 17 10:00,
-        # 10 hours late (due 24:00 Wed 16); the rest on time. Completed Thu
-        # 17 10:00: 49 h, 2 working days.
+        # E2: licence Tue 15; the account at 中国工商银行彭阳支行 (named by the
+        # bank's code and branch, as the bank adapter maps its records) Thu
+        # 17 10:00, 10 hours late (due 24:00 Wed 16); the rest on time.
+        # Completed Thu 17 10:00: 49 h, 2 working days.
         *start_up(pb, E2, (2020, 9, 15, 9, 0), (2020, 9, 15, 10, 0), (2020, 9, 16, 10, 0),
-                  (2020, 9, 16, 10, 0), ((2020, 9, 17, 10, 0), ICBC, "ICBC-PY-20200917-000002")),
+                  (2020, 9, 16, 10, 0),
+                  ((2020, 9, 17, 10, 0), ("ICBC", "彭阳支行"), "ICBC-PY-20200917-000002")),
         # E3: licence Tue 22; no account in September (due 24:00 Wed 23): 7
         # days overdue at the month end, and no event names its bank by then.
         *start_up(pb, E3, (2020, 9, 22, 9, 0), (2020, 9, 22, 10, 0), (2020, 9, 23, 10, 0),
