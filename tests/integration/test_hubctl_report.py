@@ -797,6 +797,17 @@ def test_report_escapes_text_and_handles_edges(db, tmp_path):
     query(db, """INSERT INTO breaches (instance_id, step, agency, kind, due_at)
         VALUES (%s, %s, %s, 'overdue', '2021-03-10 17:00+08') RETURNING 1""",
           (iid, STEP, AGENCY))
+    # b's breach stands (done late); a's and c's were withdrawn, before and
+    # after the month end: disproved, they count nowhere
+    query(db, """INSERT INTO breaches (instance_id, step, agency, kind, due_at, completed_at,
+                                       withdrawn_at, withdrawn_reason)
+        VALUES (%(i)s, 'b', %(a)s, 'overdue', '2021-03-05 17:00+08', '2021-03-09 10:00+08',
+                NULL, NULL),
+               (%(i)s, 'a', %(a)s, 'overdue', '2021-03-05 17:00+08', NULL,
+                '2021-03-06 10:00+08', 'done in time'),
+               (%(i)s, 'c', 'tax', 'overdue', '2021-03-10 17:00+08', NULL,
+                '2021-04-06 10:00+08', 'done in time')
+        RETURNING 1""", {"i": iid, "a": AGENCY})
 
     # and a tax refund of January 2021, completed: tax met 1 deadline of 2 then
     jid = scalar(db, """INSERT INTO workflow_instances
@@ -834,6 +845,8 @@ def test_report_escapes_text_and_handles_edges(db, tmp_path):
     assert worst[0][8] == "21天7小时" and worst[1][8] == "3天17小时"
     assert worst[0][6] == "2021-03-10 17:00" and worst[0][3] == "—"   # no event, no case no.
     assert page.rows["breaches-table"][0][0] == AGENCY
+    assert page.rows["breaches-table"][0][1:6] == ["2", "1", "1", "0", "21天7小时"]
+    assert len(page.rows["breaches-table"]) == 2      # the agency and the total
     # the trend: October 2020 to March 2021
     assert page.trend[AGENCY][6] == "33.3%" and page.trend[AGENCY][1:6] == ["—"] * 5
     assert page.trend["tax"][1:7] == ["—", "—", "—", "50.0%", "—", "100.0%"]
