@@ -272,6 +272,61 @@ ident_unit_number_valid (const char *unit, char *err, size_t errlen)
 }
 
 //  --------------------------------------------------------------------------
+//  True when code is a valid investment project code (2016 structure).
+
+bool
+ident_project_code_valid (const char *code, char *err, size_t errlen)
+{
+    static const char what[] = "project code";
+    if (!code)
+        return s_fail (err, errlen, what, NULL, "%s", "");
+    size_t length = strlen (code);
+    if (length != IDENT_PROJECT_CODE_LEN)
+        return s_fail (err, errlen, what, code,
+                       "length %zu, expected %d (YYYY-AAAAAA-II-TT-NNNNNN)", length,
+                       IDENT_PROJECT_CODE_LEN);
+
+    //  The parts, by 0-based start and end (exclusive); each is followed
+    //  by a hyphen, except the last.
+    static const struct {
+        int start;
+        int end;
+        const char *part;
+    } parts[] = {
+        {0, 4, "year, positions 1-4"},
+        {5, 11, "administrative division, positions 6-11"},
+        {12, 14, "industry code, positions 13-14"},
+        {15, 17, "project type, positions 16-17"},
+        {18, 24, "serial number, positions 19-24"},
+    };
+    char desc[16];
+    for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++) {
+        for (int i = parts[p].start; i < parts[p].end; i++)
+            if (!s_is_digit (code[i]))
+                return s_fail (
+                    err, errlen, what, code, "%s at position %d is not a digit (%s)",
+                    s_describe (code[i], desc, sizeof desc), i + 1, parts[p].part);
+        int hyphen = parts[p].end;
+        if (hyphen < IDENT_PROJECT_CODE_LEN && code[hyphen] != '-')
+            return s_fail (err, errlen, what, code,
+                           "%s at position %d is not a hyphen (after the %.*s)",
+                           s_describe (code[hyphen], desc, sizeof desc), hyphen + 1,
+                           (int) strcspn (parts[p].part, ","), parts[p].part);
+    }
+    int year = (code[0] - '0') * 1000 + (code[1] - '0') * 100 + (code[2] - '0') * 10
+               + (code[3] - '0');
+    if (year < 2015 || year > 2099)
+        return s_fail (err, errlen, what, code,
+                       "year %.4s (positions 1-4) is not between 2015 and 2099", code);
+    if (code[15] != '0' || code[16] < '1' || code[16] > '3')
+        return s_fail (err, errlen, what, code,
+                       "project type \"%.2s\" (positions 16-17) is not 01 (approval, "
+                       "审批), 02 (verification, 核准) or 03 (filing, 备案)",
+                       code + 15);
+    return true;
+}
+
+//  --------------------------------------------------------------------------
 //  Copies the administrative division of a unit number or credit code.
 
 bool

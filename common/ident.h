@@ -11,6 +11,9 @@
       GB 32100-2015    unified social credit code (统一社会信用代码)
       GB/T 37346-2019  real-estate unit code (不动产单元代码)
       GB 11643-1999    citizen identity number (公民身份号码)
+      investment project code (投资项目代码) of the national online platform
+                       for investment project approval and supervision
+                       (全国投资项目在线审批监管平台), its 2016 structure
 */
 
 #ifndef ONENET_IDENT_H_INCLUDED
@@ -26,6 +29,7 @@ extern "C" {
 /*  Lengths of the fixed-length identifiers, without the terminating NUL.  */
 #define IDENT_CREDIT_CODE_LEN 18
 #define IDENT_UNIT_NUMBER_LEN 28
+#define IDENT_PROJECT_CODE_LEN 24
 #define IDENT_CITIZEN_ID_LEN  18
 #define IDENT_UUID_LEN        36
 #define IDENT_EVENT_TYPE_MAX  64
@@ -65,6 +69,27 @@ void ident_credit_code_make (const char body17[17], char out[19]);
              then an 8-digit unit number, which is 00000000 for W
     On false, writes a reason into err naming the position and the part.  */
 bool ident_unit_number_valid (const char *unit, char *err, size_t errlen);
+
+/*  True when code is an investment project code (投资项目代码) of the
+    structure the national online platform issued from 2016, exactly 24
+    characters YYYY-AAAAAA-II-TT-NNNNNN:
+      1-4    year the code was issued, 2015 to 2099
+      5      '-'
+      6-11   administrative division, 6 digits
+      12     '-'
+      13-14  industry code, 2 digits
+      15     '-'
+      16-17  project type: 01 审批 (approval), 02 核准 (verification),
+             03 备案 (filing)
+      18     '-'
+      19-24  serial number, 6 digits
+    No check character is verified: the 2016 structure has none. GB/T
+    40058-2021 codes carry one whose algorithm is not checked here (see
+    docs/protocol.md, section 4.6). On false, writes a reason into err
+    naming the position and the part, e.g. project code "2020-6404...":
+    character 'A' at position 9 is not a digit (administrative division,
+    positions 6-11).  */
+bool ident_project_code_valid (const char *code, char *err, size_t errlen);
 
 /*  Copies the 6-digit administrative division of a valid unit number
     (positions 1-6) or of a valid credit code (positions 3-8) into out,

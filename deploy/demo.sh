@@ -20,9 +20,13 @@
 # name, then renamed); onenet-adapter-land, -tax, -power, -water and -bank
 # read their agencies' formats, onenet-adapter the generic format of the
 # market regulator, police, social insurance, gas, heating and approval
-# bureau. Each adapter hands the hub's tasks to its agency through an
+# bureau, and of the power and water companies' acknowledgements of
+# construction projects, which their own formats have no record for (a
+# second adapter each, power-generic and water-generic, taking no tasks).
+# Each agency's adapter hands the hub's tasks to its agency through an
 # out-spool. The utilities (power, water, gas, heat) deliver last, as
-# answers to the account transfer tasks the registrations made. When every
+# answers to the account transfer tasks the registrations made and to the
+# construction projects' notices. When every
 # record is answered and every task delivered, it
 # prints what happened: events stored, workflows completed and open, steps
 # overdue by agency, tasks delivered per agency, records rejected and why,
@@ -90,7 +94,10 @@ say "simulating $cases cases a day of Pengyang county (640425) from $date, $days
 
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 endpoint=tcp://127.0.0.1:$port
-agencies=(tax land bank market police social approval power water gas heat)
+# an adapter per agency, and a second, generic one for the power and water
+# companies (feed <agency>-generic)
+agencies=(tax land bank market police social approval power water gas heat
+          power-generic water-generic)
 # CURVE keys (docs/security.md): one pair for the hub, one per adapter, and
 # the hub's authorised-keys file saying which agency each adapter speaks for
 keys=$day/keys
@@ -100,7 +107,7 @@ auth=$keys/authorised-keys
 hub_public=$(build/hubctl keys generate "$keys/hub.key")
 for a in "${agencies[@]}"; do
   public=$(build/hubctl keys generate "$keys/$a-demo.key")
-  build/hubctl keys add --file "$auth" --role adapter --agency "$a" --adapter "$a-demo" \
+  build/hubctl keys add --file "$auth" --role adapter --agency "${a%-generic}" --adapter "$a-demo" \
     --key "$public" >/dev/null
 done
 say "starting onenet-hub on $endpoint (CURVE; $((${#agencies[@]})) adapter keys authorised)"
@@ -116,19 +123,23 @@ done
 started=$("${PSQL[@]}" -At -c "SELECT now()")
 
 first=(tax land bank market police social approval)
-utilities=(power water gas heat)
+utilities=(power water gas heat power-generic water-generic)
 adapter_pids=()
 mkdir -p "$day/tasks"
 start_adapter() {
-  local a=$1 program
-  if [[ -x build/onenet-adapter-$a ]]; then
+  local a=$1 program tasks=()
+  if [[ $a == *-generic ]]; then
+    program=(build/onenet-adapter --agency "${a%-generic}")   # no tasks: the agency's own takes them
+  elif [[ -x build/onenet-adapter-$a ]]; then
     program=(build/onenet-adapter-"$a")   # the agency's own record format
+    tasks=(--task-spool "$day/tasks/$a")
   else
     program=(build/onenet-adapter --agency "$a")   # the generic format
+    tasks=(--task-spool "$day/tasks/$a")
   fi
   "${program[@]}" --adapter-id "$a-demo" --hub "$endpoint" \
     --hub-public-key "$hub_public" --secret-key "$keys/$a-demo.key" \
-    --outbox "$day/$a.outbox" --spool "$day/spool/$a" --task-spool "$day/tasks/$a" \
+    --outbox "$day/$a.outbox" --spool "$day/spool/$a" "${tasks[@]}" \
     --heartbeat-ms 500 >"$day/logs/adapter-$a.log" 2>&1 &
   adapter_pids+=($!)
   pids+=($!)

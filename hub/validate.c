@@ -58,7 +58,7 @@ check_keys (const hub_config_t *config, const case_event_t *e, verdict_t *v)
                        config->max_keys);
     for (size_t i = 0; i < e->n_keys; i++) {
         const event_key_t *k = &e->keys[i];
-        char err[200];
+        char err[IDENT_ERR_MAX];
         if (k->kind < KEY_CREDIT_CODE || k->kind > KEY_REFUND_NO)
             return reject (v, ERR_INVALID_KEY, "correlation key %zu has unknown kind %d",
                            i + 1, (int) k->kind);
@@ -76,6 +76,9 @@ check_keys (const hub_config_t *config, const case_event_t *e, verdict_t *v)
             return reject (v, ERR_INVALID_KEY, "%s", err);
         if (k->kind == KEY_UNIT_NUMBER
             && !ident_unit_number_valid (k->value, err, sizeof err))
+            return reject (v, ERR_INVALID_KEY, "%s", err);
+        if (k->kind == KEY_PROJECT_CODE
+            && !ident_project_code_valid (k->value, err, sizeof err))
             return reject (v, ERR_INVALID_KEY, "%s", err);
     }
     return true;

@@ -8,7 +8,9 @@ delivered per agency, records rejected at the adapters and why, and a check
 line. Exit status 0 when everything matches the expectations, 1 otherwise.
 
 Usage: county_report.py --db CONNINFO --expect FILE --run DIR
-  DIR holds <agency>.outbox and tasks/<agency>/ for each agency (deploy/demo.sh).
+  DIR holds <feed>.outbox for each file the simulator wrote (an agency's, or
+  the power or water company's second, generic one) and tasks/<agency>/ for
+  each agency (deploy/demo.sh).
 """
 
 import argparse
@@ -143,7 +145,8 @@ def main():
 
     print("records rejected at the adapters (quarantine), by kind and field")
     rejected = collections.defaultdict(collections.Counter)
-    for agency in AGENCIES:
+    feeds = list(want["records"])  # the agencies, and power-generic, water-generic
+    for agency in feeds:
         groups = collections.OrderedDict()
         for source, code, reason in quarantine(os.path.join(args.run, agency + ".outbox")):
             kind, field = classify(reason) if code == "BAD_RECORD" else (code, None)
@@ -151,9 +154,9 @@ def main():
             groups.setdefault((kind, field), []).append((source, reason))
         for (kind, field), rows in groups.items():
             source, reason = rows[0]
-            print(f"  {agency:8} {len(rows):3} {kind:20} {pad(field or '', 12)} e.g. "
+            print(f"  {agency:13} {len(rows):3} {kind:20} {pad(field or '', 12)} e.g. "
                   f"{os.path.basename(source)}: {reason[:110]}")
-    for agency in AGENCIES:
+    for agency in feeds:
         check(f"records rejected at the {agency} adapter, by kind",
               dict(sorted(rejected[agency].items())),
               dict(sorted(want["rejected_by_kind"].get(agency, {}).items())))

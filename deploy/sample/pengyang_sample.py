@@ -3,7 +3,7 @@
 in its own format, as NDJSON.
 
 Starts --cases cases on each of --days working days from --date, of all
-twelve workflows/*.yaml and their variants, with the events, keys and
+thirteen workflows/*.yaml and their variants, with the events, keys and
 attributes the definitions expect, in office hours of working days
 (data/calendar/cn-workdays.csv). Writes one file per agency: the land
 registry, tax bureau, power company, water company and banks in their own
@@ -11,15 +11,21 @@ record formats (docs/adapters/{land,tax,power,water,bank}.md: their field
 names, codes, case numbers and time layouts, each record with the agency
 system's own record id), the other six agencies (market, police, social,
 gas, heat, approval) in the generic format (docs/adapters/generic.md).
-Each file is written under a temporary name (.NAME.tmp) and renamed when
-complete, as the agency systems do: --out DIR gives DIR/<agency>.ndjson,
---spool DIR drops DIR/<agency>/pengyang-<agency>-<date>.ndjson into each
-agency adapter's spool directory.
+The power and water companies' formats have no record for acknowledging
+a construction project's notice (construction_approval): those events go
+in a second file of each, the feeds power-generic and water-generic, in
+the generic format, for a second adapter of theirs (onenet-adapter --agency
+power or water) that takes no tasks. Each file is written under a
+temporary name (.NAME.tmp) and renamed when complete, as the agency systems
+do: --out DIR gives DIR/<feed>.ndjson, --spool DIR drops
+DIR/<feed>/pengyang-<feed>-<date>.ndjson into each adapter's spool
+directory (a feed is an agency, or one of the two above).
 
 Most cases meet every deadline as the hub counts it; about one in twenty
 stops part-way and about one in eight of those with deadlines has one agency
-late, so some events fall days or weeks after --date (pick a day months in
-the past). A few events come before an earlier one of their case, a few
+late (one in three construction projects, most often at the planning
+permit), so some events fall days, weeks or, for construction projects,
+months after --date (pick a day months in the past). A few events come before an earlier one of their case, a few
 lines are repeated verbatim and a few bank account closures belong to no
 case, on purpose. Identifiers carry valid check characters. --malformed K
 adds K broken records to each agency's file, of these kinds in turn, as far
@@ -29,16 +35,18 @@ invalid_unit_number (ownership code), unknown_vocabulary (a business code
 or stage the mapping does not know). Same arguments, same output.
 
 --expect FILE also writes, as a JSON object, what the adapters and the hub
-should make of it: per agency file its format, lines, events, repeated and
-malformed records ("records"); every malformed record with its agency,
+should make of it: per feed file its agency, format, lines, events, repeated
+and malformed records ("records"); every malformed record with its agency,
 line, kind and the field its refusal names ("rejected", counted by agency
 and kind in "rejected_by_kind"); the distinct events the hub should store
 ("events"); workflow instances by workflow and final state ("workflows");
-overdue steps by agency ("overdue_steps"); account transfer tasks per
-agency ("tasks": one for each utility step of a transfer whose
-registration happened, unless the utility did it before the registration:
-the same in any delivery order); events that stay unmatched ("unmatched");
-and per case ("cases", in case order) its correlation key, fate (on_time,
+overdue steps by agency ("overdue_steps"); tasks per agency ("tasks": an
+account transfer for each utility step of a transfer whose registration
+happened, and a connection.prepare for each utility of a construction
+project once it was filed or its planning permit applied for, unless the
+utility did it before: the same in any delivery order); events that stay
+unmatched ("unmatched"); and per case ("cases", in case order) its
+correlation key, fate (on_time,
 late, stuck), late step, events, its tasks as (agency, step) pairs and,
 per workflow instance, its state (completed, open, rejected), start, end,
 number of events and overdue (agency, step) pairs. It changes nothing
@@ -46,7 +54,8 @@ in the record files (tests/integration/test_county_day.py,
 deploy/sample/county_report.py).
 
 --format generic writes every agency's file in the generic format instead,
-for feeding onenet-adapter alone (tests/integration/test_ingest.py).
+for feeding onenet-adapter alone (tests/integration/test_ingest.py): one
+file per agency, the power and water acknowledgements in their agency's.
 
 Usage: pengyang_sample.py --date 2020-09-01 [--days N] [--cases 200]
                           (--out DIR | --spool DIR) [--format own|generic]
@@ -119,12 +128,20 @@ class Case(list):
         super().__init__()
         self.key = (key_kind, key_value)
         self.flows = []  # (workflow, starts, completes, rejects): sets of indexes
+        self.tasks = []  # (index of the event that does a task's step, indexes it waits for)
+        self.late_share = LATE  # share of such cases that have one agency late
+        self.late_step = None  # the event that is late when one is (None: any)
 
     def add(self, agency, case_no, event_type, keys, attrs, gap=(0, 0), after=(), due=None,
             step=None):
         self.append(Event(agency, case_no, event_type, keys, attrs, gap, tuple(after), due,
                           step))
         return len(self) - 1
+
+    def task(self, i, ready_after):
+        """Event i does the step of a task the hub issues once every event of
+        ready_after happened (the step's prerequisites)."""
+        self.tasks.append((i, tuple(ready_after)))
 
     def flow(self, workflow, starts, completes=None, rejects=()):
         """The case makes an instance of workflow once an event of starts
@@ -286,7 +303,10 @@ def schedule(day, case, fate, first_day=0):
     order, late = list(range(len(case))), None
     if fate == "late":
         fate = "on_time"
-        for i in rng.sample(order, len(order)):
+        candidates = rng.sample(order, len(order))
+        if case.late_step is not None:
+            candidates.insert(0, case.late_step)
+        for i in candidates:
             waiting = dependents(case, i)
             rest = [j for j in order if j != i and j not in waiting]
             if case[i].due and rest:
@@ -410,11 +430,11 @@ def property_transfer(day):
     utilities = [("power", "PYGD-GH"), ("water", "PYSW-G")] + \
         [("gas", "PYRQ-G")] * has_gas + [("heat", "PYGR-G")] * has_heating
     for agency, prefix in rng.sample(utilities, len(utilities)):
-        c.add(agency, day.case(agency, prefix), "account.transferred", unit,
-              {"account_no": "%s%09d" % (agency[0].upper(), rng.randint(0, 10 ** 9 - 1)),
-               "new_holder_name": buyer, "phone": phone},
-              mins(5, 60), after=[registered], due=(1, "days", "ready"),
-              step=("property_transfer", agency + "_transferred"))
+        c.task(c.add(agency, day.case(agency, prefix), "account.transferred", unit,
+                     {"account_no": "%s%09d" % (agency[0].upper(), rng.randint(0, 10 ** 9 - 1)),
+                      "new_holder_name": buyer, "phone": phone},
+                     mins(5, 60), after=[registered], due=(1, "days", "ready"),
+                     step=("property_transfer", agency + "_transferred")), [registered])
     c.flow("property_transfer", [accepted],
            [i for i, e in enumerate(c) if e.type != "mortgage.accepted"])
     if mortgage:
@@ -636,6 +656,99 @@ def tax_refund(day):
     return c
 
 
+# project_type (workflows/construction_approval.yaml): the project code's
+# positions 16-17, and the working days allowed for the 立项 decision from
+# acceptance (备案: the day the information is received)
+PROJECT_TYPES = {"approval": ("01", 20), "verification": ("02", 20), "filing": ("03", 0)}
+PROJECT_KINDS = [("47", "厂房"), ("51", "仓储物流中心"), ("70", "商住小区"), ("13", "农产品加工"),
+                 ("83", "学校教学楼"), ("84", "卫生院综合楼")]  # industry code, what is built
+# the utilities told of a construction project (seed item 28), in the order
+# they answer, and the prefix of their work orders
+PROJECT_UTILITIES = [("power", "PYGD-XM"), ("water", "PYSW-XM"), ("gas", "PYRQ-XM"),
+                     ("heat", "PYGR-XM")]
+
+
+def construction_project(day):
+    """工程建设项目审批 (items 5, 6, 26, 28): 立项 (备案 on receipt, or an
+    审批 / 核准 accepted and decided within 20 working days), the planning
+    permit within 20 working days of its application, the drawing review
+    within 15 (large) or 10 working days where it is required, the
+    construction permit within 7 working days of its complete application;
+    the power, water, gas and heat companies acknowledge the project's
+    notice within a working day of the filing (备案 projects) or of the
+    planning application (the others). The approval bureau's events share
+    its case number; when one agency is late, it is most often the planning
+    permit."""
+    rng = day.rng
+    ptype = day.variant("project_type", ["filing", "verification", "approval"], [6, 2, 2])
+    type_code, decision_days = PROJECT_TYPES[ptype]
+    industry, what = rng.choice(PROJECT_KINDS)
+    code = "%d-%s-%s-%s-%06d" % (day.date.year, DIVISION, industry, type_code,
+                                 day.next("project"))
+    key = {"project_code": code}
+    applicant = day.enterprise()[1]
+    scale = day.variant("project_scale", ["large", "medium", "small"], [2, 4, 4])
+    review = scale != "small" or day.variant("drawing_review", [True, False], [6, 4])
+    town = rng.randrange(len(TOWNS))
+    attrs = {"project_type": ptype, "project_name": "彭阳县%s%s" % (TOWNS[town], what),
+             "project_address": day.address(town), "applicant_name": applicant,
+             "project_scale": scale, "drawing_review_required": review,
+             "investment_yuan": rng.choice([3, 8, 15, 40, 120]) * 1000000}
+    case_no = day.case("approval", "PYSP-GC")
+    c = Case("project_code", code)
+    step = "construction_approval"
+
+    def planning_application():
+        return c.add("approval", case_no, "planning_permit.applied", key,
+                     {"building_area_m2": rng.randint(8, 400) * 50}, wdays(1, 10),
+                     after=[approved])
+
+    def utilities_told(ready_after):  # each answers the hub's task (item 28)
+        for agency, prefix in PROJECT_UTILITIES:
+            c.task(c.add(agency, day.case(agency, prefix), "project.acknowledged", key,
+                         {"account_manager_name": day.person()[0]}, mins(5, 90),
+                         after=ready_after, due=(1, "days", "ready"),
+                         step=(step, agency + "_acknowledged")), ready_after)
+
+    if ptype == "filing":  # told at the filing, before the planning application
+        start = approved = c.add("approval", case_no, "project.filed", key, attrs,
+                                 due=(0, "days", "start"), step=(step, "project_approved"))
+        utilities_told([approved])
+        applied = planning_application()
+    else:  # told when the planning permit is applied for
+        start = c.add("approval", case_no, "project.accepted", key, attrs)
+        approved = c.add("approval", case_no, "project.approved", key,
+                         {"approval_no": "彭审批发〔%d〕%d号" % (day.date.year, rng.randint(10, 300))},
+                         wdays(2, 15), after=[start], due=(decision_days, "days", "start"),
+                         step=(step, "project_approved"))
+        applied = planning_application()
+        utilities_told([approved, applied])
+    planning = c.add("approval", case_no, "planning_permit.issued", key,
+                     {"planning_permit_no": "建字第%s%d%05d号" % (DIVISION, day.date.year,
+                                                              day.next("approval"))},
+                     wdays(2, 15), after=[approved, applied], due=(20, "days", "ready"),
+                     step=(step, "planning_issued"))
+    waits = [planning]
+    if review:
+        submitted = c.add("approval", case_no, "drawing_review.submitted", key, {},
+                          wdays(1, 8), after=[planning])
+        waits.append(c.add("approval", case_no, "drawing_review.passed", key,
+                           {"certificate_no": "宁施审%d-%05d" % (day.date.year, rng.randint(1, 9999))},
+                           wdays(2, 9), after=[submitted],
+                           due=(15 if scale == "large" else 10, "days", "ready"),
+                           step=(step, "drawing_reviewed")))
+    applied_cp = c.add("approval", case_no, "construction_permit.applied", key, {},
+                       wdays(0.5, 4), after=waits)
+    c.add("approval", case_no, "construction_permit.issued", key,
+          # not as 18 digits in a row: analysts' checks take those for an id number
+          {"construction_permit_no": "%s-%s-%04d" % (DIVISION, day.ymd, rng.randint(1, 9999))},
+          wdays(1, 5), after=[applied_cp] + waits, due=(7, "days", "ready"),
+          step=(step, "construction_issued"))
+    c.flow(step, [start])
+    c.late_share, c.late_step = 0.3, planning
+    return c
+
+
 def account_closure(day):
     """A general account closed for reasons of its own: relevant to
     deregistration, which never starts, so it stays unmatched on purpose."""
@@ -652,7 +765,7 @@ SCENARIOS = [(property_transfer, 22), (enterprise_startup, 12), (power_connectio
              (lambda day: utility_connection(day, "water"), 7), (land_registration, 11),
              (lambda day: utility_connection(day, "gas"), 5),
              (enterprise_deregistration, 4), (lambda day: utility_connection(day, "heat"), 3),
-             (account_closure, 1)]
+             (construction_project, 3), (account_closure, 1)]
 
 
 # -- each agency's own record format -------------------------------------------
@@ -823,6 +936,22 @@ FORMATS = {
 }
 GENERIC = Format(generic_record, "case_no", "occurred_at", "event_type",
                  {"credit_code": "credit_code", "unit_number": "unit_number"})
+# Event types an agency's own format has no record for (docs/adapters/power.md,
+# water.md): the power and water companies acknowledge a construction
+# project's notice (construction_approval, seed item 28) through onenet-adapter,
+# a second adapter of theirs that reads a second file in the generic format,
+# the feed <agency>-generic.
+GENERIC_ONLY = {"power": {"project.acknowledged"}, "water": {"project.acknowledged"}}
+
+
+def feeds_of(fmt):
+    """Each file the simulator writes (a feed) and the agency that sends it:
+    one per agency, and with fmt "own" the <agency>-generic feeds of
+    GENERIC_ONLY."""
+    feeds = {a: a for a in AGENCIES}
+    if fmt == "own":
+        feeds.update((a + "-generic", a) for a in GENERIC_ONLY)
+    return feeds
 # made-up values of each agency's vocabulary field that its mapping does not know
 UNKNOWN_WORDS = {"办理环节": "审核中", "YWLX": "SB", "busiType": "CANCEL", "节点": "踏勘",
                  "txnType": "ACCT_FREEZE"}
@@ -895,20 +1024,22 @@ def iso_date(text):
 
 
 def tasks_due(case, events):
-    """[agency, step] of each account transfer task the hub issues for
-    case, whose events (index, office second) happened: one for each
-    utility step of a property transfer once the registration happened,
-    unless the utility's own event happened before it (the step was done
-    before it became ready). Decided on the case as it happened, so the
-    same whatever order the events are delivered in."""
+    """[agency, step] of each task the hub issues for case, whose events
+    (index, office second) happened: one for each step of case.tasks whose
+    prerequisites happened, unless the agency's own event happened before
+    the last of them (the step was done before it became ready). Account
+    transfers of a property transfer once the registration happened;
+    connection.prepare for the utilities of a construction project once it
+    is filed or its planning permit applied for. Decided on the case as it
+    happened, so the same whatever order the events are delivered in."""
     at = dict(events)
-    registered = [at[i] for i, e in enumerate(case)
-                  if e.agency == "land" and e.type == "transfer.registered" and i in at]
-    if not any(f[0] == "property_transfer" for f in case.flows) or not registered:
-        return []
-    return sorted([e.agency, e.step[1]] for i, e in enumerate(case)
-                  if e.type == "account.transferred"
-                  and (i not in at or at[i] > registered[0]))
+    due = []
+    for i, ready_after in case.tasks:
+        if all(a in at for a in ready_after):
+            ready = max(at[a] for a in ready_after)
+            if i not in at or at[i] > ready:
+                due.append([case[i].agency, case[i].step[1]])
+    return sorted(due)
 
 
 def write_atomically(path, lines):
@@ -969,7 +1100,7 @@ def main():
             case = scenario(day)
             draw = day.rng.random()
             fate = "stuck" if draw < STUCK and len(case) > 1 else \
-                "late" if draw < STUCK + LATE else "on_time"
+                "late" if draw < STUCK + case.late_share else "on_time"
             events, fate, late = schedule(day, case, fate, d)
             fates[fate] += 1
             for i, t in events:
@@ -992,12 +1123,20 @@ def main():
         serials[name] += 1
         return serials[name]
 
-    formats = {a: FORMATS[a] if a in FORMATS and args.format == "own" else GENERIC
-               for a in AGENCIES}
-    formatted = {a: [formats[a].record(r, serial) for r in day.records[a]] for a in AGENCIES}
+    feeds = feeds_of(args.format)
+    formats = {f: FORMATS[a] if f == a and a in FORMATS and args.format == "own" else GENERIC
+               for f, a in feeds.items()}
+
+    def carries(feed, agency, record):
+        """Whether the feed gets the record: the agency's own file does,
+        unless its format has no record for the event type."""
+        side = args.format == "own" and record["event_type"] in GENERIC_ONLY.get(agency, ())
+        return feed != agency if side else feed == agency
+    rows = {f: [r for r in day.records[a] if carries(f, a, r)] for f, a in feeds.items()}
+    formatted = {f: [formats[f].record(r, serial) for r in rows[f]] for f in feeds}
     # a line is (text, None) or, for a broken one, (text, (kind, field))
-    lines = {a: [(json.dumps(r, ensure_ascii=False), None) for r in formatted[a]]
-             for a in AGENCIES}
+    lines = {f: [(json.dumps(r, ensure_ascii=False), None) for r in formatted[f]]
+             for f in feeds}
     repeated = collections.Counter()
     for _ in range(total // 50):  # an agency system that sends a record again
         agency = day.rng.choice([a for a in AGENCIES if lines[a]])
@@ -1021,23 +1160,24 @@ def main():
 
     name = "pengyang-%s-" + args.date.isoformat() + ".ndjson"
     rejected, records = [], {}
-    for agency in AGENCIES:
-        texts = [text for text, _ in lines[agency]]
+    for feed, agency in feeds.items():
+        texts = [text for text, _ in lines[feed]]
         if args.out:
             os.makedirs(args.out, exist_ok=True)
-            write_atomically(os.path.join(args.out, agency + ".ndjson"), texts)
+            write_atomically(os.path.join(args.out, feed + ".ndjson"), texts)
         if args.spool:
-            os.makedirs(os.path.join(args.spool, agency), exist_ok=True)
-            write_atomically(os.path.join(args.spool, agency, name % agency), texts)
-        broken = [(n + 1, bad) for n, (_, bad) in enumerate(lines[agency]) if bad]
-        rejected += [{"agency": agency, "line": n, "kind": kind, "field": field}
+            os.makedirs(os.path.join(args.spool, feed), exist_ok=True)
+            write_atomically(os.path.join(args.spool, feed, name % feed), texts)
+        broken = [(n + 1, bad) for n, (_, bad) in enumerate(lines[feed]) if bad]
+        rejected += [{"agency": feed, "line": n, "kind": kind, "field": field}
                      for n, (kind, field) in broken]
-        records[agency] = {"format": "generic" if formats[agency] is GENERIC else agency,
-                           "lines": len(texts), "events": len(formatted[agency]),
-                           "repeated": repeated[agency], "malformed": len(broken)}
-        print("%-8s %-7s %5d lines: %5d events, %2d repeated, %2d malformed"
-              % (agency, records[agency]["format"], len(texts), len(formatted[agency]),
-                 repeated[agency], len(broken)), file=sys.stderr)
+        records[feed] = {"agency": agency,
+                         "format": "generic" if formats[feed] is GENERIC else agency,
+                         "lines": len(texts), "events": len(formatted[feed]),
+                         "repeated": repeated[feed], "malformed": len(broken)}
+        print("%-14s %-7s %5d lines: %5d events, %2d repeated, %2d malformed"
+              % (feed, records[feed]["format"], len(texts), len(formatted[feed]),
+                 repeated[feed], len(broken)), file=sys.stderr)
     print("%d cases over %d day(s): %d on time, %d with one agency late, %d stopped "
           "part-way; %d records out of order, %d repeated, %d malformed"
           % (total, args.days, fates["on_time"], fates["late"], fates["stuck"], moved,

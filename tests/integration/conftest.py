@@ -612,6 +612,14 @@ def unit_number(n=0):
     return "640425001002GB%05dF%08d" % (n % 100000, 10001 + n // 100000)
 
 
+def project_code(n=0, kind="03", year=2020):
+    """A valid investment project code (2016 structure) of a Pengyang
+    (640425) project in industry 47, different for every N below a
+    million: YYYY-640425-47-TT-NNNNNN, KIND the project type TT (01 审批,
+    02 核准, 03 备案)."""
+    return "%04d-640425-47-%s-%06d" % (year, kind, n % 1000000)
+
+
 def new_id():
     return str(uuid.uuid4())
 

@@ -7,7 +7,10 @@ become of every record and case. The agency's own adapter program
 (onenet-adapter-land, -tax, -power, -water, -bank; onenet-adapter for the
 rest) delivers each file from a spool directory to a hub, which correlates
 the events into workflow instances, supervises their deadlines and issues
-tasks, which the adapters write to their agencies' out-spools.
+tasks, which the adapters write to their agencies' out-spools. The power
+and water companies' acknowledgements of construction projects, which
+their own formats have no record for, come in a second file of each in the
+generic format, through a second adapter of theirs (onenet-adapter).
 
 The day ends with exactly the counts the generator says it produced:
 
@@ -20,7 +23,10 @@ The day ends with exactly the counts the generator says it produced:
 - every task the hub issued is in its agency's out-spool exactly once,
   numbered 1..N per agency, and the tasks are the simulator's, case by
   case, in every delivery order (an account transfer task for each utility
-  step once the registration happened, unless the utility did it before).
+  step once the registration happened, unless the utility did it before;
+  a connection.prepare task for each utility once a construction project
+  was filed or, for the others, its planning permit applied for, carrying
+  the project's address and applicant and nothing else).
 
 And for every generated case:
 
@@ -36,8 +42,9 @@ And for every generated case:
   belong to no case: those stay parked as unmatched.
 
 And every workflow of workflows/*.yaml is exercised; tasks went to the
-utilities for the account transfers of property transfers, one per step,
-each for a step that became ready before it was done.
+utilities for the account transfers of property transfers and for the
+construction projects, one per step, each for a step that became ready
+before it was done.
 
 The adapters deliver at once, or one agency after the other in two orders
 (see test_county_day). ONENET_CDAY="DATE,CASES,SEED" simulates another day.
@@ -60,6 +67,7 @@ from test_workflows import start_wf_hub, wait_drained
 
 sys.path.insert(0, str(ROOT / "deploy" / "sample"))
 from county_report import classify, quarantine, task_files  # noqa: E402
+from pengyang_sample import feeds_of  # noqa: E402
 
 # Another day for exploring: ONENET_CDAY="DATE,CASES,SEED" (e.g. "2020-09-25,400,9"),
 # DATE a working day.
@@ -68,8 +76,19 @@ CASES, SEED, MALFORMED = int(CASES), int(SEED), 5
 AGENCIES = ("tax", "land", "power", "water", "bank", "market", "police", "social",
             "gas", "heat", "approval")
 OWN_FORMAT = ("tax", "land", "power", "water", "bank")  # onenet-adapter-<agency>
+# each file the generator writes and the agency that sends it: the agencies,
+# and the power and water companies' acknowledgements of construction
+# projects, which their own formats have no record for, in the generic
+# format for a second adapter of theirs (onenet-adapter)
+FEEDS = feeds_of("own")
 ISO = 'YYYY-MM-DD"T"HH24:MI:SS"+08:00"'  # to_char of Beijing time, as the generator writes
-TASK_STEPS = {"power_transferred", "water_transferred", "gas_transferred", "heat_transferred"}
+# the tasks the definitions issue: (kind, workflow, key kind) -> steps
+TASK_STEPS = {
+    ("account.transfer", "property_transfer", "unit_number"):
+        {"power_transferred", "water_transferred", "gas_transferred", "heat_transferred"},
+    ("connection.prepare", "construction_approval", "project_code"):
+        {"power_acknowledged", "water_acknowledged", "gas_acknowledged", "heat_acknowledged"},
+}
 
 
 def shipped_workflows():
@@ -103,6 +122,16 @@ def generate(tmp_path):
         assert rec["format"] == (agency if agency in OWN_FORMAT else "generic")
         # a few malformed records in every file, several kinds across the day
         assert rec["malformed"] == MALFORMED, (agency, rec)
+    for feed, agency in FEEDS.items():
+        if feed == agency:
+            continue
+        lines = (out / f"{feed}.ndjson").read_text(encoding="utf-8").splitlines()
+        rec = summary["records"][feed]
+        assert (rec["agency"], rec["format"], rec["malformed"], rec["repeated"]) == \
+            (agency, "generic", 0, 0), (feed, rec)
+        assert len(lines) == rec["events"], (feed, rec)
+        assert all(json.loads(line)["event_type"] == "project.acknowledged"
+                   for line in lines), feed
     kinds = {r["kind"] for r in summary["rejected"]}
     assert kinds == {"unparseable", "missing_field", "invalid_credit_code",
                      "invalid_unit_number", "unknown_vocabulary"}, kinds
@@ -125,44 +154,47 @@ def supervised(db):
                timeout=30, interval=0.1, what="supervision to mark every passed deadline")
 
 
-def deliver(procs, hub, tmp_path, records, agency, once=False, generic=False):
-    """Drops the agency's file into its spool directory and starts its
+def deliver(procs, hub, tmp_path, records, feed, once=False, generic=False):
+    """Drops the feed's file into its spool directory and starts its
     adapter: the agency's own program for the five agencies with a format of
     their own (onenet-adapter for all with generic, records written with
-    --format generic), taking the hub's tasks into its out-spool. once: the
-    adapter exits when it has delivered the file."""
-    spool = tmp_path / "spool" / agency
+    --format generic, and for the <agency>-generic feeds), taking the hub's
+    tasks into the agency's out-spool (the agency's own adapter only).
+    once: the adapter exits when it has delivered the file."""
+    agency = FEEDS.get(feed, feed)
+    spool = tmp_path / "spool" / feed
     spool.mkdir(parents=True)
     # the agency system writes under a name the adapter ignores, then renames
-    tmp = spool / f".{agency}-{DATE}.ndjson.tmp"
-    tmp.write_bytes((records / f"{agency}.ndjson").read_bytes())
-    tmp.rename(spool / f"{agency}-{DATE}.ndjson")
+    tmp = spool / f".{feed}-{DATE}.ndjson.tmp"
+    tmp.write_bytes((records / f"{feed}.ndjson").read_bytes())
+    tmp.rename(spool / f"{feed}-{DATE}.ndjson")
     (tmp_path / "tasks").mkdir(exist_ok=True)
-    own = agency in OWN_FORMAT and not generic
+    own = feed in OWN_FORMAT and not generic
     return start_adapter(
-        procs, hub.port, str(tmp_path / f"{agency}.outbox"), agency=agency,
-        adapter_id=f"{agency}-cday", spool=str(spool), once=once,
-        extra=("--task-spool", str(tmp_path / "tasks" / agency)),
+        procs, hub.port, str(tmp_path / f"{feed}.outbox"), agency=agency,
+        adapter_id=f"{feed}-cday", spool=str(spool), once=once,
+        extra=("--task-spool", str(tmp_path / "tasks" / agency)) if feed == agency else (),
         program=f"onenet-adapter-{agency}" if own else "onenet-adapter")
 
 
-def delivered(adapter, tmp_path, agency):
+def delivered(adapter, tmp_path, feed):
     """Waits until the adapter read its file to the end and the hub
     acknowledged every record it sent."""
-    outbox = tmp_path / f"{agency}.outbox"
+    outbox = tmp_path / f"{feed}.outbox"
 
     def done():
-        assert adapter.alive(), f"{agency} adapter exited:\n{adapter.log()[-4000:]}"
-        return (not list((tmp_path / "spool" / agency).glob("*.ndjson"))
+        assert adapter.alive(), f"{feed} adapter exited:\n{adapter.log()[-4000:]}"
+        return (not list((tmp_path / "spool" / feed).glob("*.ndjson"))
                 and outbox.exists() and outbox_count(outbox) == 0)
-    wait_until(done, timeout=60, interval=0.1, what=f"the {agency} records delivered")
+    wait_until(done, timeout=60, interval=0.1, what=f"the {feed} records delivered")
 
 
 @pytest.mark.parametrize("delivery", ["together", "forward", "reverse"])
 def test_county_day(db, procs, tmp_path, delivery):
-    """together: the eleven adapters deliver at once. forward and reverse:
-    one agency after the other, each correlated and supervised before the
-    next, in the order of AGENCIES (the land registry before the utilities)
+    """together: the thirteen adapters (eleven agencies', and the power and
+    water companies' generic ones) deliver at once. forward and reverse:
+    one file after the other, each correlated and supervised before the
+    next, in the order of FEEDS (the land registry before the utilities)
     or reversed (the utilities, banks and tax bureau before the land
     registry and the market regulator that start most cases: many events
     wait parked for their case). The outcome, tasks included, is the same
@@ -175,11 +207,11 @@ def test_county_day(db, procs, tmp_path, delivery):
     hub = start_wf_hub(procs, db)
     adapters = {}
     if delivery == "together":
-        adapters = {a: deliver(procs, hub, tmp_path, records, a) for a in AGENCIES}
+        adapters = {f: deliver(procs, hub, tmp_path, records, f) for f in FEEDS}
         for agency, adapter in adapters.items():
             delivered(adapter, tmp_path, agency)
     else:
-        for agency in AGENCIES if delivery == "forward" else reversed(AGENCIES):
+        for agency in list(FEEDS) if delivery == "forward" else reversed(list(FEEDS)):
             adapters[agency] = deliver(procs, hub, tmp_path, records, agency)
             delivered(adapters[agency], tmp_path, agency)
             wait_drained(db, timeout=60)
@@ -188,7 +220,7 @@ def test_county_day(db, procs, tmp_path, delivery):
 
     # the malformed records refused at the adapters, each at its line, for its reason
     problems = []
-    for agency in AGENCIES:
+    for agency in FEEDS:
         rows = quarantine(str(tmp_path / f"{agency}.outbox"))
         expected = {r["line"]: r for r in summary["rejected"] if r["agency"] == agency}
         got = {}
@@ -222,8 +254,11 @@ def test_county_day(db, procs, tmp_path, delivery):
     n_events = sum(len(c["events"]) for c in cases)
     assert n_events == summary["events"]
     assert scalar(db, "SELECT count(*) FROM events") == n_events
+    by_agency = collections.Counter()
+    for r in summary["records"].values():
+        by_agency[r["agency"]] += r["events"]
     assert dict(query(db, "SELECT agency, count(*) FROM events GROUP BY 1")) == \
-        {a: r["events"] for a, r in summary["records"].items() if r["events"]}
+        {a: n for a, n in by_agency.items() if n}
 
     wait_drained(db, timeout=60)
     supervised(db)
@@ -263,6 +298,10 @@ def test_county_day(db, procs, tmp_path, delivery):
         for name, t in files:
             if name != f"{agency}-task-{t['task_seq']:012d}.ndjson":
                 problems.append(f"task {t['task_seq']} of {agency} in file {name}")
+            # a construction project's notice: where and whose, nothing else
+            if t["kind"] == "connection.prepare" and \
+                    sorted(t["payload"]) != ["applicant_name", "project_address"]:
+                problems.append(f"task {t['task_seq']} of {agency}: payload {t['payload']}")
         if len(files) != summary["tasks"].get(agency, 0):
             problems.append(f"{delivery}: {len(files)} tasks delivered to {agency}, "
                             f"the simulator expected {summary['tasks'].get(agency, 0)}")
@@ -392,7 +431,8 @@ def day_problems(db, cases, delivery):
     if unknown:
         problems.append(f"expected instances of workflows not shipped: {sorted(unknown)}")
 
-    # -- tasks: account transfers for the utilities (seed item 28)
+    # -- tasks for the utilities (seed item 28): account transfers, and the
+    # construction projects' notices
     tasks = query(db, """
         SELECT t.agency, t.seq, t.kind, t.workflow, t.step, t.key_kind, t.key_value,
                t.ready_at, s.agency, s.required, s.ready_at, i.workflow, i.key_value
@@ -404,8 +444,7 @@ def day_problems(db, cases, delivery):
          i_wf, i_key) in tasks:
         seqs[agency].append(seq)
         where = f"task {agency}#{seq} ({wf}/{step} {kkind}={kvalue})"
-        if (kind, wf, kkind) != ("account.transfer", "property_transfer", "unit_number") \
-                or step not in TASK_STEPS:
+        if step not in TASK_STEPS.get((kind, wf, kkind), ()):
             problems.append(f"{where}: kind {kind}")
         if s_agency != agency or not required or s_ready is None or s_ready != ready \
                 or i_wf != wf or i_key != kvalue:
@@ -468,9 +507,10 @@ def test_simulated_days(tmp_path):
             assert "09:00" <= hhmm < "12:00" or "14:30" <= hhmm < "17:30", e
     again = run(tmp_path / "b")
     assert again == want
-    for agency in AGENCIES:
-        files = [p.name for p in (tmp_path / "a" / agency).iterdir()]
-        assert files == [f"pengyang-{agency}-2020-09-30.ndjson"], files
-        text = (tmp_path / "a" / agency / files[0]).read_text(encoding="utf-8")
-        assert len(text.splitlines()) == want["records"][agency]["lines"]
-        assert text == (tmp_path / "b" / agency / files[0]).read_text(encoding="utf-8")
+    assert sorted(p.name for p in (tmp_path / "a").iterdir() if p.is_dir()) == sorted(FEEDS)
+    for feed in FEEDS:
+        files = [p.name for p in (tmp_path / "a" / feed).iterdir()]
+        assert files == [f"pengyang-{feed}-2020-09-30.ndjson"], files
+        text = (tmp_path / "a" / feed / files[0]).read_text(encoding="utf-8")
+        assert len(text.splitlines()) == want["records"][feed]["lines"]
+        assert text == (tmp_path / "b" / feed / files[0]).read_text(encoding="utf-8")

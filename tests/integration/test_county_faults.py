@@ -47,7 +47,7 @@ import pytest
 
 from conftest import (ROOT, build_path, event_count, free_port, outbox_count, query, scalar,
                       wait_until)
-from test_county_day import AGENCIES, OWN_FORMAT, day_problems, supervised
+from test_county_day import FEEDS, OWN_FORMAT, day_problems, supervised
 from test_workflows import start_wf_hub, wait_drained
 
 CASES, STREAM_S = (int(x) for x in
@@ -60,9 +60,11 @@ ACK_TIMEOUT_MS = 1000
 
 def county_feed(out_dir, cases=CASES, date=DATE, seed=SEED, malformed=MALFORMED):
     """What the county sends and through which programs: runs the county-day
-    generator into OUT_DIR; returns (records by agency as lists of lines,
-    the expectations, the adapter program per agency). The one place to
-    change when an agency gets its own record format and program."""
+    generator into OUT_DIR; returns (records by feed as lists of lines, the
+    expectations, the adapter program per feed). A feed is an agency, or
+    the power or water company's second, generic file (FEEDS). The one
+    place to change when an agency gets its own record format and
+    program."""
     records, expect = out_dir / "records", out_dir / "expect.json"
     res = subprocess.run(
         [sys.executable, str(ROOT / "deploy/sample/pengyang_sample.py"), "--date", date,
@@ -70,34 +72,37 @@ def county_feed(out_dir, cases=CASES, date=DATE, seed=SEED, malformed=MALFORMED)
          "--out", str(records), "--expect", str(expect)],
         capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
-    lines = {a: (records / f"{a}.ndjson").read_text(encoding="utf-8").splitlines(True)
-             for a in AGENCIES}
-    programs = {a: build_path(f"onenet-adapter-{a}") if a in OWN_FORMAT
-                else build_path("onenet-adapter") for a in AGENCIES}
+    lines = {f: (records / f"{f}.ndjson").read_text(encoding="utf-8").splitlines(True)
+             for f in FEEDS}
+    programs = {f: build_path(f"onenet-adapter-{f}") if f in OWN_FORMAT
+                else build_path("onenet-adapter") for f in FEEDS}
     return lines, json.loads(expect.read_text(encoding="utf-8")), programs
 
 
 class Link:
-    """One agency's adapter: a spool it reads, an outbox, a task spool, and
-    the processes that ran it (a restart adds one)."""
+    """One feed's adapter: a spool it reads, an outbox, a task spool (the
+    agency's own adapter only: an <agency>-generic feed's takes no tasks),
+    and the processes that ran it (a restart adds one)."""
 
-    def __init__(self, procs, tmp_path, agency, program, hubs, outbox=None):
-        self.procs, self.agency, self.program, self.hubs = procs, agency, program, hubs
-        self.spool = tmp_path / "spool" / agency
-        self.tasks = tmp_path / "tasks" / agency
-        self.outbox = str(outbox or tmp_path / f"{agency}.outbox")
+    def __init__(self, procs, tmp_path, feed, program, hubs, outbox=None):
+        self.procs, self.feed, self.program, self.hubs = procs, feed, program, hubs
+        self.agency = FEEDS.get(feed, feed)
+        self.spool = tmp_path / "spool" / feed
+        self.tasks = tmp_path / "tasks" / feed
+        self.outbox = str(outbox or tmp_path / f"{feed}.outbox")
         self.spool.mkdir(parents=True)
         self.tasks.parent.mkdir(exist_ok=True)
         self.runs = []
 
     def start(self):
-        argv = [self.program, "--agency", self.agency, "--adapter-id", f"{self.agency}-faults",
+        argv = [self.program, "--agency", self.agency, "--adapter-id", f"{self.feed}-faults",
                 "--hub", ",".join(self.hubs), "--outbox", self.outbox,
                 "--spool", str(self.spool), "--spool-scan-ms", "100",
-                "--task-spool", str(self.tasks),
                 "--ack-timeout-ms", str(ACK_TIMEOUT_MS), "--heartbeat-ms", "200",
                 "--retry-max-ms", "1000"]
-        self.runs.append(self.procs.start(argv, name=f"adapter-{self.agency}.{len(self.runs)}"))
+        if self.feed == self.agency:
+            argv += ["--task-spool", str(self.tasks)]
+        self.runs.append(self.procs.start(argv, name=f"adapter-{self.feed}.{len(self.runs)}"))
         return self.runs[-1]
 
     @property
@@ -113,7 +118,7 @@ class Link:
 
     def idle(self):
         """Every spool file consumed and every event acknowledged."""
-        assert self.proc.alive(), f"adapter {self.agency} exited:\n{self.proc.log()[-3000:]}"
+        assert self.proc.alive(), f"adapter {self.feed} exited:\n{self.proc.log()[-3000:]}"
         return (not list(self.spool.glob("*.ndjson")) and os.path.exists(self.outbox)
                 and outbox_count(self.outbox) == 0)
 
@@ -122,7 +127,7 @@ class Link:
 
 
 class Stream(threading.Thread):
-    """Drops each agency's records into its spool in SLICES slices, evenly
+    """Drops each feed's records into its spool in SLICES slices, evenly
     over SECONDS. With hold_at=K, slice K and the rest wait for release():
     a test can be sure the stream is not over when it injects a fault."""
 
@@ -144,12 +149,12 @@ class Stream(threading.Thread):
                 if i == self.hold_at:
                     self._gate.wait()
                     t0 = time.monotonic() - self.seconds * i / self.slices
-                for agency, link in self.links.items():
-                    lines = self.lines[agency]
+                for feed, link in self.links.items():
+                    lines = self.lines[feed]
                     part = lines[len(lines) * i // self.slices:
                                  len(lines) * (i + 1) // self.slices]
                     if part:
-                        link.drop(f"{agency}-{i:05d}", part)
+                        link.drop(f"{feed}-{i:05d}", part)
                 self.dropped = i + 1
                 time.sleep(max(0.0, t0 + self.seconds * (i + 1) / self.slices
                                - time.monotonic()))
@@ -245,7 +250,7 @@ def test_county_under_faults(pg, db, procs, tmp_path):
     lines, expect, programs = county_feed(tmp_path)
     cases, n_malformed = expect["cases"], len(expect["rejected"])
     hub = start_wf_hub(procs, db)
-    links = {a: Link(procs, tmp_path, a, programs[a], [hub.endpoint]) for a in AGENCIES}
+    links = {f: Link(procs, tmp_path, f, programs[f], [hub.endpoint]) for f in FEEDS}
     for link in links.values():
         link.start()
     n_events = sum(len(c["events"]) for c in cases)
@@ -309,7 +314,7 @@ def test_county_under_faults(pg, db, procs, tmp_path):
           f"after {t_delivered - t0:.1f} s")
     assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems[:40])
     for link in links.values():
-        assert link.proc.alive(), f"adapter {link.agency} died:\n{link.proc.log()[-3000:]}"
+        assert link.proc.alive(), f"adapter {link.feed} died:\n{link.proc.log()[-3000:]}"
     assert ctx["hub"].terminate() == 0, ctx["hub"].log()[-3000:]
 
 

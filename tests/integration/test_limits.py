@@ -140,9 +140,9 @@ def test_batch_strings(pb, limited):
 def test_keys_and_attributes(pb, limited):
     """--max-keys and --max-attrs: at the limit stored, one more refused."""
     c = limited
-    two = [(pb.UNIT_NUMBER, unit_number(30)), (pb.PROJECT_CODE, "P-30")]
+    two = [(pb.UNIT_NUMBER, unit_number(30)), (pb.APPLICATION_NO, "A-30")]
     check(pb, c, make_event(pb, 30, keys=two), pb.STORED)
-    three = two + [(pb.APPLICATION_NO, "A-31")]
+    three = two + [(pb.REFUND_NO, "R-31")]
     rejected(pb, c, make_event(pb, 31, keys=three), pb.LIMIT_EXCEEDED,
              r"3 correlation keys, limit 2")
 
@@ -175,7 +175,7 @@ def test_string_lengths(pb, limited, field):
             e.event_type = "transfer." + "x" * (length - 9)
         elif field == "key":
             del e.keys[:]
-            e.keys.add(kind=pb.PROJECT_CODE, value="P" * length)
+            e.keys.add(kind=pb.APPLICATION_NO, value="P" * length)
         elif field == "attribute name":
             e.attributes.add(name="n" * length, integer=1)
         else:
@@ -188,7 +188,7 @@ def test_string_lengths(pb, limited, field):
                  r'event_type "transfer\.x{23}" is not known for agency "land"; .*')
     else:
         check(pb, c, event(40, limit), pb.STORED)
-    name = {"key": "project_code", "text": 'attribute "note"'}.get(field, field)
+    name = {"key": "application_no", "text": 'attribute "note"'}.get(field, field)
     rejected(pb, c, event(41, limit + 1), pb.LIMIT_EXCEEDED,
              re.escape(f"{name} is {limit + 1} bytes, limit {limit}"))
 
@@ -287,7 +287,7 @@ LONG_KEY_WORKFLOW = """\
 workflow: long_keys
 version: 1
 title: long keys
-key: project_code
+key: application_no
 starts_on:
   - {agency: land, event: transfer.accepted}
 steps:
@@ -304,9 +304,9 @@ completes_when: all
 
 def test_long_keys_correlate_whole(pb, db, procs, hub_client, tmp_path):
     """A correlation key as long as the protocol allows (1 024 bytes) is
-    folded whole: two events whose project codes differ only in the last
-    byte make two instances, each with its full key, and the one that gets
-    its registration completes. A key one byte longer is refused, even
+    folded whole: two events whose application numbers differ only in the
+    last byte make two instances, each with its full key, and the one that
+    gets its registration completes. A key one byte longer is refused, even
     with a larger --max-string."""
     wf = tmp_path / "wf"
     wf.mkdir()
@@ -314,14 +314,14 @@ def test_long_keys_correlate_whole(pb, db, procs, hub_client, tmp_path):
     hub = start_hub(procs, db, extra=["--max-string", "3000", "--workflows", str(wf)])
     c = hub_client(hub.endpoint)
     c.db = db
-    stem = secrets.token_hex(512)[:1023]       # incompressible, as real codes are
+    stem = secrets.token_hex(512)[:1023]       # incompressible, as real numbers are
     a, b = stem + "A", stem + "B"
     for i, (key, etype) in enumerate([(a, "transfer.accepted"), (b, "transfer.accepted"),
                                       (a, "transfer.registered")]):
-        check(pb, c, make_event(pb, 40 + i, keys=[(pb.PROJECT_CODE, key)],
+        check(pb, c, make_event(pb, 40 + i, keys=[(pb.APPLICATION_NO, key)],
                                 event_type=etype), pb.STORED)
-    rejected(pb, c, make_event(pb, 43, keys=[(pb.PROJECT_CODE, a + "X")]),
-             pb.LIMIT_EXCEEDED, r"project_code is 1025 bytes, limit 1024 for a key")
+    rejected(pb, c, make_event(pb, 43, keys=[(pb.APPLICATION_NO, a + "X")]),
+             pb.LIMIT_EXCEEDED, r"application_no is 1025 bytes, limit 1024 for a key")
     wait_until(lambda: scalar(db, "SELECT count(*) FROM correlation_queue") == 0,
                timeout=60, what="an empty correlation queue")
     rows = sorted((len(k), k[-1], state, n) for k, state, n in query(

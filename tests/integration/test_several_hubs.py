@@ -16,7 +16,7 @@ import time
 
 from conftest import (build_path, event_count, free_port, make_record, query, scalar,
                       start_adapter, start_hub, wait_exit, wait_until, write_ndjson)
-from test_county_day import AGENCIES, ISO, day_problems, supervised
+from test_county_day import FEEDS, ISO, day_problems, supervised
 from test_county_faults import (ACK_TIMEOUT_MS, Link, Stream, all_tasks_written,
                                 check_tasks, county_feed, stored)
 from test_workflows import wait_drained
@@ -71,8 +71,8 @@ def test_two_hubs_one_database(db, procs, tmp_path):
     lines, expect, programs = county_feed(tmp_path, cases=CASES)
     cases = expect["cases"]
     hub_a, hub_b = start_hubs(procs, db, ["hub-a", "hub-b"])
-    links = {a: Link(procs, tmp_path, a, programs[a], [hub_a.endpoint, hub_b.endpoint])
-             for a in AGENCIES}
+    links = {f: Link(procs, tmp_path, f, programs[f], [hub_a.endpoint, hub_b.endpoint])
+             for f in FEEDS}
     for link in links.values():
         link.start()
     n_events = sum(len(c["events"]) for c in cases)

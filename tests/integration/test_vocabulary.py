@@ -40,8 +40,18 @@ TAX = ["credit_grade.shared", "deed_tax.assessed", "deed_tax.paid",
 BANK = ["account.closed", "account.opened", "loan.applied", "loan.decided",
         "mortgage.filed", "refund.received"]
 # power: power_connection (connection.accepted, connection.completed),
-# property_transfer (account.transferred).
-POWER = ["account.transferred", "connection.accepted", "connection.completed"]
+# property_transfer (account.transferred), construction_approval
+# (project.acknowledged).
+POWER = ["account.transferred", "connection.accepted", "connection.completed",
+         "project.acknowledged"]
+# approval: construction_approval (project.accepted, .approved, .filed,
+# .rejected, .withdrawn; planning_permit, drawing_review and
+# construction_permit, each .applied or .submitted and .issued or .passed),
+# and the utilities' connections (permit.issued).
+APPROVAL = ["construction_permit.applied", "construction_permit.issued",
+            "drawing_review.passed", "drawing_review.submitted", "permit.issued",
+            "planning_permit.applied", "planning_permit.issued", "project.accepted",
+            "project.approved", "project.filed", "project.rejected", "project.withdrawn"]
 # police: enterprise_startup's seal_made step.
 POLICE = ["seal.made"]
 # The hub's default agencies, sorted.
@@ -81,6 +91,7 @@ def test_vocabulary_of_a_running_hub(pb, db, procs, hub_client, tmp_path):
     assert types_of(v, "bank") == BANK
     assert types_of(v, "power") == POWER
     assert types_of(v, "police") == POLICE
+    assert types_of(v, "approval") == APPROVAL
     for agency in v["agencies"]:
         names = [t["event_type"] for t in agency["event_types"]]
         assert names == sorted(names) and len(set(names)) == len(names)
@@ -109,6 +120,15 @@ def test_vocabulary_of_a_running_hub(pb, db, procs, hub_client, tmp_path):
         ("bank_tax_credit_loan", "start", None, None, grades),
         ("bank_tax_credit_loan", "step", "grade_shared", None, None),
         ("bank_tax_credit_loan", "reject", None, "end", f"not ({grades})")]
+    # by hand from construction_approval.yaml: the planning application is
+    # also the moment a project that is not filed is pushed to the utilities
+    assert uses_of(v, "approval", "planning_permit.applied") == [
+        ("construction_approval", "step", "planning_applied", None, None),
+        ("construction_approval", "step", "notice_at_planning", None,
+         'not (project_type = "filing")')]
+    assert uses_of(v, "approval", "project.filed") == [
+        ("construction_approval", "start", None, None, None),
+        ("construction_approval", "step", "project_approved", None, None)]
     assert uses_of(v, "land", "survey.done") == []
     (survey,) = [t for a in v["agencies"] if a["agency"] == "land"
                  for t in a["event_types"] if t["event_type"] == "survey.done"]

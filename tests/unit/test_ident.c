@@ -267,6 +267,79 @@ s_test_unit_number (void)
     CHECK (!ident_unit_number_valid ("640425001002GB00123G00010001", NULL, 0));
 }
 
+/*  Investment project codes (2016 structure): valid ones of each project
+    type and the ends of the year range, and one fault in each part.  */
+static void
+s_test_project_code (void)
+{
+    //  issued 2020 in Pengyang (640425), industry 47, 审批 / 核准 / 备案
+    CHECK_OK (ident_project_code_valid, "2020-640425-47-01-000123");
+    CHECK_OK (ident_project_code_valid, "2020-640425-47-02-000124");
+    CHECK_OK (ident_project_code_valid, "2020-640425-44-03-000201");
+    CHECK_OK (ident_project_code_valid, "2015-110105-00-03-000000");
+    CHECK_OK (ident_project_code_valid, "2099-650000-99-01-999999");
+
+    CHECK_BAD (ident_project_code_valid, NULL, "project code is missing");
+    CHECK_BAD (ident_project_code_valid, "", "project code \"\": length 0, expected 24");
+    CHECK_BAD (ident_project_code_valid, "2020-640425-47-01-00012",
+               "project code \"2020-640425-47-01-00012\": length 23, expected 24 "
+               "(YYYY-AAAAAA-II-TT-NNNNNN)");
+    CHECK_BAD (ident_project_code_valid, "2020-640425-47-01-0001234",
+               "length 25, expected 24");
+    //  without its hyphens: 20 characters
+    CHECK_BAD (ident_project_code_valid, "20206404254701000123", "length 20, expected 24");
+
+    //  one fault in each part, and at each hyphen
+    CHECK_BAD (ident_project_code_valid, "202O-640425-47-01-000123",
+               "character 'O' at position 4 is not a digit (year, positions 1-4)");
+    CHECK_BAD (ident_project_code_valid, "2020_640425-47-01-000123",
+               "character '_' at position 5 is not a hyphen (after the year)");
+    CHECK_BAD (ident_project_code_valid, "2020-6404A5-47-01-000123",
+               "character 'A' at position 10 is not a digit (administrative division, "
+               "positions 6-11)");
+    CHECK_BAD (ident_project_code_valid, "2020-640425 47-01-000123",
+               "character ' ' at position 12 is not a hyphen (after the administrative "
+               "division)");
+    CHECK_BAD (ident_project_code_valid, "2020-640425-4E-01-000123",
+               "character 'E' at position 14 is not a digit (industry code, "
+               "positions 13-14)");
+    CHECK_BAD (ident_project_code_valid, "2020-640425-47/01-000123",
+               "character '/' at position 15 is not a hyphen (after the industry code)");
+    CHECK_BAD (ident_project_code_valid, "2020-640425-47-0l-000123",
+               "character 'l' at position 17 is not a digit (project type, "
+               "positions 16-17)");
+    CHECK_BAD (ident_project_code_valid, "2020-640425-47-01+000123",
+               "character '+' at position 18 is not a hyphen (after the project type)");
+    CHECK_BAD (ident_project_code_valid, "2020-640425-47-01-00012X",
+               "character 'X' at position 24 is not a digit (serial number, "
+               "positions 19-24)");
+    //  the first fault is named when there are several
+    CHECK_BAD (ident_project_code_valid, "2020-64042X-4X-01-00012X", "position 11 ");
+
+    //  year out of range
+    CHECK_BAD (ident_project_code_valid, "2014-640425-47-01-000123",
+               "year 2014 (positions 1-4) is not between 2015 and 2099");
+    CHECK_BAD (ident_project_code_valid, "2100-640425-47-01-000123",
+               "year 2100 (positions 1-4)");
+    CHECK_BAD (ident_project_code_valid, "0000-640425-47-01-000123", "year 0000");
+
+    //  project type other than 01, 02, 03
+    CHECK_BAD (ident_project_code_valid, "2020-640425-47-04-000123",
+               "project type \"04\" (positions 16-17) is not 01 (approval, 审批), "
+               "02 (verification, 核准) or 03 (filing, 备案)");
+    CHECK_BAD (ident_project_code_valid, "2020-640425-47-00-000123", "project type \"00\"");
+    CHECK_BAD (ident_project_code_valid, "2020-640425-47-11-000123", "project type \"11\"");
+
+    //  a full-width hyphen (U+FF0D, 3 bytes) is not a hyphen; at the right
+    //  length it is named by its first byte
+    CHECK_BAD (ident_project_code_valid,
+               "2020\xef\xbc\x8d"
+               "640425-47-01-0001",
+               "byte 0xEF at position 5 is not a hyphen (after the year)");
+    CHECK (!ident_project_code_valid ("2020-640425-47-04-000123", NULL, 0));
+    CHECK (ident_project_code_valid ("2020-640425-47-03-000123", NULL, 0));
+}
+
 /*  Division taken from a unit number or a credit code, and refusals.  */
 static void
 s_test_admin_division (void)
@@ -385,6 +458,7 @@ main (void)
 {
     s_test_credit_code ();
     s_test_unit_number ();
+    s_test_project_code ();
     s_test_admin_division ();
     s_test_uuid ();
     s_test_citizen_id ();

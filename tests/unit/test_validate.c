@@ -337,7 +337,7 @@ s_test_keys (void)
     CHECK_FAIL (e, "land", ERR_INVALID_KEY, "correlation key 1", "unknown kind 9");
     keys[0] = (event_key_t){KEY_NONE, "x"};
     CHECK_FAIL (e, "land", ERR_INVALID_KEY, "correlation key 1", "unknown kind 0");
-    keys[0] = (event_key_t){KEY_PROJECT_CODE, "P-1"};
+    keys[0] = (event_key_t){KEY_PROJECT_CODE, "2020-640425-47-03-000001"};
     keys[1] = (event_key_t){(key_kind_t) -3, "x"};
     e.n_keys = 2;
     CHECK_FAIL (e, "land", ERR_INVALID_KEY, "correlation key 2", "unknown kind -3");
@@ -359,6 +359,14 @@ s_test_keys (void)
     CHECK_FAIL (e, "land", ERR_INVALID_KEY, "unit number", "position 13");
     keys[0] = (event_key_t){KEY_UNIT_NUMBER, "640425001002GB00123W00010001"};
     CHECK_FAIL (e, "land", ERR_INVALID_KEY, "unit number", NULL);
+    keys[0] = (event_key_t){KEY_PROJECT_CODE, "2020-640425-47-04-000123"};
+    CHECK_FAIL (e, "land", ERR_INVALID_KEY, "project code \"2020-640425-47-04-000123\"",
+                "project type \"04\" (positions 16-17)");
+    keys[0] = (event_key_t){KEY_PROJECT_CODE, "2020-6404A5-47-01-000123"};
+    CHECK_FAIL (e, "land", ERR_INVALID_KEY, "project code",
+                "position 10 is not a digit (administrative division, positions 6-11)");
+    keys[0] = (event_key_t){KEY_PROJECT_CODE, "P-1"};
+    CHECK_FAIL (e, "land", ERR_INVALID_KEY, "project code", "length 3, expected 24");
     keys[0] = (event_key_t){KEY_CREDIT_CODE, ""};
     CHECK_FAIL (e, "land", ERR_MISSING_FIELD, "credit_code", NULL);
     keys[0] = (event_key_t){KEY_APPLICATION_NO, ""};

@@ -196,6 +196,7 @@ s_test_shipped (void)
         int version; //  raised when its meaning changed (docs/workflows.md)
     } expect[] = {
         {"bank_tax_credit_loan", KEY_CREDIT_CODE, 3, 1},
+        {"construction_approval", KEY_PROJECT_CODE, 12, 1},
         {"enterprise_deregistration", KEY_CREDIT_CODE, 3, 1},
         {"enterprise_startup", KEY_CREDIT_CODE, 5, 1},
         {"gas_connection", KEY_APPLICATION_NO, 3, 1},
@@ -347,6 +348,58 @@ s_test_shipped (void)
     s = s_step (set, "water_connection", "permit_issued");
     CHECK (s && workflow_cond_eval (s->when, s_lookup, ext));
     CHECK (s && !workflow_cond_eval (s->when, s_lookup, no_ext));
+
+    //  Construction approval (items 5, 6, 28; county settings): 立项 by
+    //  project type, 20 for 审批 and 核准, 0 for 备案, nothing guessed for
+    //  an unknown type; the drawing review by scale with a default of 15,
+    //  only where required; the construction permit 7 days from ready.
+    s = s_step (set, "construction_approval", "project_approved");
+    attr_row_t filing[] = {{"project_type", s_text ("filing")}, {NULL, s_flag (false)}};
+    attr_row_t verification[] = {{"project_type", s_text ("verification")},
+                                 {NULL, s_flag (false)}};
+    attr_row_t approval[] = {{"project_type", s_text ("approval")}, {NULL, s_flag (false)}};
+    CHECK_DEADLINE (s, filing, DEADLINE_RESOLVED, 0);
+    CHECK_DEADLINE (s, verification, DEADLINE_RESOLVED, 20);
+    CHECK_DEADLINE (s, approval, DEADLINE_RESOLVED, 20);
+    CHECK_DEADLINE (s, NULL, DEADLINE_UNRESOLVED, 0);
+    CHECK (s && s->deadline.from == DEADLINE_FROM_START && s->n_completes_on == 2);
+    s = s_step (set, "construction_approval", "planning_applied");
+    CHECK (s && s->deadline.unit == DEADLINE_NONE);
+    s = s_step (set, "construction_approval", "planning_issued");
+    CHECK (s && s->deadline.amount == 20 && s->deadline.from == DEADLINE_FROM_READY
+           && s->n_after == 2);
+    s = s_step (set, "construction_approval", "drawing_reviewed");
+    attr_row_t large[] = {{"project_scale", s_text ("large")}, {NULL, s_flag (false)}};
+    attr_row_t small_unreviewed[] = {{"project_scale", s_text ("small")},
+                                     {"drawing_review_required", s_flag (false)},
+                                     {NULL, s_flag (false)}};
+    CHECK_DEADLINE (s, large, DEADLINE_RESOLVED, 15);
+    CHECK_DEADLINE (s, NULL, DEADLINE_RESOLVED, 15);
+    CHECK (s && workflow_cond_eval (s->when, s_lookup, large));
+    CHECK (s && workflow_cond_eval (s->when, s_lookup, NULL));
+    CHECK (s && !workflow_cond_eval (s->when, s_lookup, small_unreviewed));
+    s = s_step (set, "construction_approval", "construction_issued");
+    CHECK (s && s->deadline.amount == 7 && s->n_after == 3);
+    //  the utilities: told at the filing, or at the planning application
+    s = s_step (set, "construction_approval", "notice_at_planning");
+    CHECK (s && !workflow_cond_eval (s->when, s_lookup, filing));
+    CHECK (s && workflow_cond_eval (s->when, s_lookup, verification));
+    CHECK (s && workflow_cond_eval (s->when, s_lookup, NULL));
+    static const char *const utilities[] = {"power", "water", "gas", "heat"};
+    for (size_t i = 0; i < 4; i++) {
+        char id[32];
+        snprintf (id, sizeof id, "%s_acknowledged", utilities[i]);
+        s = s_step (set, "construction_approval", id);
+        CHECK_MSG (s && strcmp (s->agency, utilities[i]) == 0 && s->task
+                       && strcmp (s->task, "connection.prepare") == 0,
+                   id);
+        CHECK_MSG (s && s->n_payload == 2 && strcmp (s->payload[0], "project_address") == 0
+                       && strcmp (s->payload[1], "applicant_name") == 0,
+                   id);
+        CHECK_MSG (s && s->n_after == 2 && strcmp (s->after[1], "notice_at_planning") == 0,
+                   id);
+        CHECK_DEADLINE (s, NULL, DEADLINE_RESOLVED, 1);
+    }
 
     //  Enterprise start-up: 1 working day (item 1), the seal half a day =
     //  180 working minutes (item 2).
