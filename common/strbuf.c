@@ -249,3 +249,16 @@ utf8_valid (const char *s)
     }
     return true;
 }
+
+void
+strbuf_url_encode (strbuf_t *sb, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
+            || *p == '-' || *p == '_' || *p == '.' || *p == '~')
+            strbuf_putc (sb, (char) *p);
+        else
+            strbuf_printf (sb, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
+    }
+}

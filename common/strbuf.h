@@ -26,6 +26,9 @@ void strbuf_puts (strbuf_t *sb, const char *s);
 void strbuf_putc (strbuf_t *sb, char c);
 void strbuf_printf (strbuf_t *sb, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
+/* Appends s percent-encoded for a URL's query string (RFC 3986: every byte
+   but A-Z a-z 0-9 - _ . ~ as %XX). */
+void strbuf_url_encode (strbuf_t *sb, const char *s);
 /* Appends s as a quoted JSON string ("a\"b"), escaping controls. */
 void strbuf_json_string (strbuf_t *sb, const char *s);
 /* Appends a finite double as the shortest decimal that reads back as the

@@ -633,20 +633,6 @@ serve_supervision (http_t *self, struct MHD_Connection *c, bool case_page)
 
 /* ---------------------------------------------------------------- requests */
 
-/* Appends s percent-encoded for a query string. */
-static void
-url_encode (strbuf_t *out, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
-            || *p == '-' || *p == '_' || *p == '.' || *p == '~')
-            strbuf_putc (out, (char) *p);
-        else
-            strbuf_printf (out, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
-    }
-}
-
 static enum MHD_Result
 add_arg (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
@@ -655,10 +641,10 @@ add_arg (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
     if (!strcmp (key, "token"))
         return MHD_YES;
     strbuf_putc (query, query->len ? '&' : '?');
-    url_encode (query, key);
+    strbuf_url_encode (query, key);
     if (value) {
         strbuf_putc (query, '=');
-        url_encode (query, value);
+        strbuf_url_encode (query, value);
     }
     return MHD_YES;
 }

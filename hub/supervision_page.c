@@ -55,20 +55,6 @@ html_escape (strbuf_t *out, const char *s)
         }
 }
 
-/* Appends s percent-encoded, for a query string. */
-static void
-url_arg (strbuf_t *out, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
-            || *p == '-' || *p == '_' || *p == '.' || *p == '~')
-            strbuf_putc (out, (char) *p);
-        else
-            strbuf_printf (out, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
-    }
-}
-
 /* A query as the analyst; NULL with the message in err when it failed. */
 static PGresult *
 run (PGconn *conn, const char *sql, int n, const char *const *params, char *err,
@@ -185,7 +171,7 @@ case_link (strbuf_t *out, const char *q, const char *text)
     strbuf_puts (out, "<a href=\"/supervision/case?q=");
     strbuf_t arg;
     strbuf_init (&arg);
-    url_arg (&arg, q);
+    strbuf_url_encode (&arg, q);
     html_escape (out, arg.data ? arg.data : "");
     strbuf_free (&arg);
     strbuf_puts (out, "\">");

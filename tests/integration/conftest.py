@@ -671,6 +671,23 @@ TYPICAL_EVENT_TYPE = {"land": "transfer.accepted", "tax": "deed_tax.paid",
                       "bank": "loan.applied"}
 
 
+def set_attributes(event, attrs):
+    """Replaces EVENT's attributes with ATTRS (name -> value), each typed by
+    its Python type: bool a flag, int an integer, float a number, anything
+    else text."""
+    del event.attributes[:]
+    for name, value in (attrs or {}).items():
+        if isinstance(value, bool):
+            event.attributes.add(name=name, flag=value)
+        elif isinstance(value, int):
+            event.attributes.add(name=name, integer=value)
+        elif isinstance(value, float):
+            event.attributes.add(name=name, number=value)
+        else:
+            event.attributes.add(name=name, text=str(value))
+    return event
+
+
 def make_event(pb, i=0, agency="land", adapter_id="it-raw", **fields):
     """A valid CaseEvent; FIELDS override (keys: list of (KeyKind, value))."""
     keys = fields.pop("keys", [(pb.UNIT_NUMBER, unit_number(i))])

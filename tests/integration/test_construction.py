@@ -31,8 +31,8 @@ import json
 import os
 import sqlite3
 
-from conftest import (make_event, project_code, query, scalar, start_adapter, wait_exit,
-                      wait_until, write_ndjson)
+from conftest import (make_event, project_code, query, scalar, set_attributes, start_adapter,
+                      wait_exit, wait_until, write_ndjson)
 from test_workflows import send, start_wf_hub, wait_drained
 
 BJ = datetime.timezone(datetime.timedelta(hours=8))
@@ -56,15 +56,7 @@ def event(pb, agency, event_type, code, when, attrs=None, case_no=None):
                    keys=[(pb.PROJECT_CODE, code)], event_type=event_type,
                    occurred_at_ms=ms(when),
                    case_no=case_no or f"PY-{agency.upper()}-{code[-6:]}")
-    del e.attributes[:]
-    for name, value in (attrs or {}).items():
-        if isinstance(value, bool):
-            e.attributes.add(name=name, flag=value)
-        elif isinstance(value, int):
-            e.attributes.add(name=name, integer=value)
-        else:
-            e.attributes.add(name=name, text=str(value))
-    return e
+    return set_attributes(e, attrs)
 
 
 def project_attrs(project_type, **more):

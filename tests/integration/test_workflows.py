@@ -26,7 +26,7 @@ import subprocess
 import threading
 
 from conftest import (ROOT, build_path, free_port, make_event, new_id, now_ms, query,
-                      scalar, start_hub, unit_number, wait_exit, wait_until)
+                      scalar, set_attributes, start_hub, unit_number, wait_exit, wait_until)
 
 BJ = datetime.timezone(datetime.timedelta(hours=8))
 UTC = datetime.timezone.utc
@@ -61,17 +61,7 @@ def case_event(pb, agency, event_type, unit, occurred_ms, attrs=None, event_id=N
                    case_no=f"PY-{agency.upper()}-{unit[-12:]}")
     if event_id:
         e.event_id = event_id
-    del e.attributes[:]
-    for name, value in (attrs or {}).items():
-        if isinstance(value, bool):
-            e.attributes.add(name=name, flag=value)
-        elif isinstance(value, int):
-            e.attributes.add(name=name, integer=value)
-        elif isinstance(value, float):
-            e.attributes.add(name=name, number=value)
-        else:
-            e.attributes.add(name=name, text=str(value))
-    return e
+    return set_attributes(e, attrs)
 
 
 def copy_event(pb, e):

@@ -390,6 +390,17 @@ s_test_put_double (void)
     CHECK (strbuf_double_digits (12345678901234567.89) > 15);
 }
 
+/*  Query-string encoding: every byte but the unreserved ones as %XX.  */
+static void
+s_test_url_encode (void)
+{
+    strbuf_t sb;
+    strbuf_init (&sb);
+    strbuf_url_encode (&sb, "彭阳 a&b=c/~x_y.z-1");
+    CHECK_BUF (&sb, "%E5%BD%AD%E9%98%B3%20a%26b%3Dc%2F~x_y.z-1");
+    strbuf_free (&sb);
+}
+
 /*  Runs every group, prints the summary; exit status 1 on any failure.  */
 int
 main (void)
@@ -400,5 +411,6 @@ main (void)
     s_test_copy_field ();
     s_test_copy_bytea ();
     s_test_put_double ();
+    s_test_url_encode ();
     return s_summary ();
 }
