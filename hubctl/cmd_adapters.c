@@ -62,6 +62,10 @@ cmd_adapters (const hubctl_options_t *options, int argc, char **argv)
     PGconn *conn = hubctl_connect (options);
     if (!conn)
         return HUBCTL_FAILURE;
+    if (!hubctl_known (conn, "adapters", "--agency", HUBCTL_KNOWN_AGENCY, agency)) {
+        PQfinish (conn);
+        return HUBCTL_USAGE;
+    }
     const char *params[1] = {agency};
     /* stale: a boolean for scripts, a marker people see in a table */
     const char *sql = options->json ? ADAPTERS_SQL ("l.silent_s > " STALE_SECONDS)

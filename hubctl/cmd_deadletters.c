@@ -27,22 +27,6 @@ usage (void)
         "Times are Beijing time.\n");
 }
 
-/* True when text is YYYY-MM-DD naming a date that exists. */
-static bool
-date_valid (const char *text)
-{
-    int y, m, d;
-    char tail;
-    if (strlen (text) != 10 || text[4] != '-' || text[7] != '-')
-        return false;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && !isdigit ((unsigned char) text[i]))
-            return false;
-    if (sscanf (text, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3)
-        return false;
-    return calendar_date_valid (y, m, d);
-}
-
 int
 cmd_deadletters (const hubctl_options_t *options, int argc, char **argv)
 {
@@ -81,15 +65,19 @@ cmd_deadletters (const hubctl_options_t *options, int argc, char **argv)
     }
     if (optind < argc)
         return hubctl_usage_error ("deadletters", "unexpected argument '%s'", argv[optind]);
-    if (since && !date_valid (since))
-        return hubctl_usage_error ("deadletters", "--since '%s' is not a date (YYYY-MM-DD)",
-                                   since);
+    if (since && !hubctl_date_ok ("deadletters", "--since", since))
+        return HUBCTL_USAGE;
     if (!hubctl_count_arg (limit))
         return hubctl_usage_error ("deadletters", "--limit '%s' is not a positive number",
                                    limit);
     PGconn *conn = hubctl_connect (options);
     if (!conn)
         return HUBCTL_FAILURE;
+    if (!hubctl_known (conn, "deadletters", "--code", HUBCTL_KNOWN_CODE, *code ? code : NULL)
+        || !hubctl_known (conn, "deadletters", "--agency", HUBCTL_KNOWN_AGENCY, agency)) {
+        PQfinish (conn);
+        return HUBCTL_USAGE;
+    }
     const char *params[5] = {*code ? code : NULL, agency, since, pending, limit};
     /* tables say yes/no; scripts get a boolean and the time */
     const char *sql =

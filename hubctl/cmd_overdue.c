@@ -57,6 +57,11 @@ cmd_overdue (const hubctl_options_t *options, int argc, char **argv)
     PGconn *conn = hubctl_connect (options);
     if (!conn)
         return HUBCTL_FAILURE;
+    if (!hubctl_known (conn, "overdue", "--agency", HUBCTL_KNOWN_AGENCY, agency)
+        || !hubctl_known (conn, "overdue", "--workflow", HUBCTL_KNOWN_WORKFLOW, workflow)) {
+        PQfinish (conn);
+        return HUBCTL_USAGE;
+    }
     const char *params[3] = {agency, workflow, limit};
     PGresult *steps = hubctl_query (
         conn, "list the overdue steps",

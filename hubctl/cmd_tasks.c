@@ -76,6 +76,10 @@ cmd_tasks (const hubctl_options_t *options, int argc, char **argv)
     PGconn *conn = hubctl_connect (options);
     if (!conn)
         return HUBCTL_FAILURE;
+    if (!hubctl_known (conn, "tasks", "--agency", HUBCTL_KNOWN_AGENCY, agency)) {
+        PQfinish (conn);
+        return HUBCTL_USAGE;
+    }
     const char *params[3] = {agency, pending, limit};
     /* delivered: a boolean for scripts, yes/no in a table */
     const char *sql = options->json

@@ -67,6 +67,10 @@ cmd_unmatched (const hubctl_options_t *options, int argc, char **argv)
     PGconn *conn = hubctl_connect (options);
     if (!conn)
         return HUBCTL_FAILURE;
+    if (!hubctl_known (conn, "unmatched", "--agency", HUBCTL_KNOWN_AGENCY, agency)) {
+        PQfinish (conn);
+        return HUBCTL_USAGE;
+    }
     const char *params[4] = {state, agency, key, limit};
     PGresult *res = hubctl_query (
         conn, "list the unmatched events",

@@ -71,9 +71,18 @@ cmd_workflows (const hubctl_options_t *options, int argc, char **argv)
         || (strcmp (offset, "0") != 0 && !hubctl_count_arg (offset)))
         return hubctl_usage_error ("workflows", "--limit must be positive and --offset "
                                                 "not negative");
+    if ((since && !hubctl_date_ok ("workflows", "--since", since))
+        || (until && !hubctl_date_ok ("workflows", "--until", until)))
+        return HUBCTL_USAGE;
     PGconn *conn = hubctl_connect (options);
     if (!conn)
         return HUBCTL_FAILURE;
+    if (!hubctl_known (conn, "workflows", "--type", HUBCTL_KNOWN_WORKFLOW, type)
+        || !hubctl_known (conn, "workflows", "--state", HUBCTL_KNOWN_STATE, state)
+        || !hubctl_known (conn, "workflows", "--agency", HUBCTL_KNOWN_AGENCY, agency)) {
+        PQfinish (conn);
+        return HUBCTL_USAGE;
+    }
     const char *params[9] = {type,  state, agency, overdue, key,
                              since, until, limit,  offset};
     PGresult *res = hubctl_query (

@@ -76,6 +76,28 @@ bool hubctl_count_arg (const char *text);
 int hubctl_usage_error (const char *command, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
 
+/* True when value (of option, e.g. "--since") is a date YYYY-MM-DD that
+   exists; else prints a usage error for command and the caller returns
+   HUBCTL_USAGE. Checked here, so PostgreSQL's datestyle never answers. */
+bool hubctl_date_ok (const char *command, const char *option, const char *value);
+
+/* The kinds of value an option may be checked against, with the database's
+   known values listed when one is not. */
+typedef enum {
+    HUBCTL_KNOWN_STATE,    /* an instance state: open, suspended, ... */
+    HUBCTL_KNOWN_WORKFLOW, /* a workflow some hub ran with */
+    HUBCTL_KNOWN_AGENCY,   /* of an event, adapter, task, dead letter, definition */
+    HUBCTL_KNOWN_CODE      /* a dead letter's code */
+} hubctl_known_t;
+
+/* True when value is known to the database as kind; else prints a usage
+   error for command naming option and listing the known values, and the
+   caller returns HUBCTL_USAGE. A NULL value (option not given) is fine;
+   so is one the database cannot be asked about (the query's own error
+   follows). */
+bool hubctl_known (PGconn *conn, const char *command, const char *option,
+                   hubctl_known_t kind, const char *value);
+
 /* True when argv holds -h or --help. */
 bool hubctl_wants_help (int argc, char **argv);
 

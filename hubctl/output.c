@@ -8,6 +8,9 @@
 
 #include "hubctl.h"
 
+#include "calendar.h"
+#include "strbuf.h"
+
 PGconn *
 hubctl_connect (const hubctl_options_t *options)
 {
@@ -221,4 +224,77 @@ hubctl_wants_help (int argc, char **argv)
         if (!strcmp (argv[i], "--help") || !strcmp (argv[i], "-h"))
             return true;
     return false;
+}
+
+bool
+hubctl_date_ok (const char *command, const char *option, const char *value)
+{
+    int y, m, d;
+    char tail;
+    bool ok = value && strlen (value) == 10 && value[4] == '-' && value[7] == '-';
+    for (int i = 0; ok && i < 10; i++)
+        if (i != 4 && i != 7 && (value[i] < '0' || value[i] > '9'))
+            ok = false;
+    ok = ok && sscanf (value, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3
+         && calendar_date_valid (y, m, d);
+    if (!ok)
+        hubctl_usage_error (command, "%s takes a date YYYY-MM-DD (Beijing), not '%s'", option,
+                            value ? value : "");
+    return ok;
+}
+
+bool
+hubctl_known (PGconn *conn, const char *command, const char *option, hubctl_known_t kind,
+              const char *value)
+{
+    static const char *const sql[] = {
+        [HUBCTL_KNOWN_STATE] = "SELECT unnest (ARRAY['open', 'suspended', 'completed', "
+                               "'rejected', 'cancelled', 'superseded'])",
+        [HUBCTL_KNOWN_WORKFLOW] = "SELECT DISTINCT workflow FROM public.workflow_definitions "
+                                  "ORDER BY 1",
+        /* the distinct agencies of events by their index, one probe each */
+        [HUBCTL_KNOWN_AGENCY] =
+            "WITH RECURSIVE a AS (SELECT min (agency) AS agency FROM public.events "
+            "  UNION ALL SELECT (SELECT min (agency) FROM public.events e "
+            "  WHERE e.agency > a.agency) FROM a WHERE a.agency IS NOT NULL) "
+            "SELECT agency FROM a WHERE agency IS NOT NULL "
+            "UNION SELECT agency FROM public.adapters "
+            "UNION SELECT agency FROM public.agency_task_sequences "
+            "UNION SELECT agency FROM public.dead_letters WHERE agency IS NOT NULL "
+            /* and every agency a definition the hubs ran with names */
+            "UNION SELECT (regexp_matches (body, 'agency:\\s*([a-z][a-z0-9_]*)', 'g'))[1] "
+            "FROM public.workflow_definitions ORDER BY 1",
+        /* the protocol's codes, the hub's own, and any a dead letter has */
+        [HUBCTL_KNOWN_CODE] = "SELECT unnest (ARRAY['MALFORMED', 'UNSUPPORTED_VERSION', "
+                              "'MISSING_FIELD', 'INVALID_FIELD', 'UNKNOWN_AGENCY', "
+                              "'AGENCY_MISMATCH', 'LIMIT_EXCEEDED', 'INVALID_KEY', "
+                              "'TIME_OUT_OF_RANGE', 'MESSAGE_TOO_LARGE', 'CONFLICT', "
+                              "'CORRELATION_FAILED']) "
+                              "UNION SELECT code FROM public.dead_letters ORDER BY 1"};
+    static const char *const what[] = {[HUBCTL_KNOWN_STATE] = "instance states",
+                                       [HUBCTL_KNOWN_WORKFLOW] = "workflows",
+                                       [HUBCTL_KNOWN_AGENCY] = "agencies",
+                                       [HUBCTL_KNOWN_CODE] = "dead-letter codes"};
+    if (!value)
+        return true;
+    PGresult *res = PQexec (conn, sql[kind]);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        PQclear (res);
+        return true;
+    }
+    bool found = false;
+    strbuf_t list;
+    strbuf_init (&list);
+    for (int r = 0; r < PQntuples (res); r++) {
+        const char *v = PQgetvalue (res, r, 0);
+        found = found || strcmp (v, value) == 0;
+        strbuf_printf (&list, "%s%s", r ? ", " : "", v);
+    }
+    if (!found)
+        hubctl_usage_error (command, "%s '%s' is not one of the %s the database knows: %s",
+                            option, value, what[kind],
+                            PQntuples (res) ? list.data : "(none yet)");
+    strbuf_free (&list);
+    PQclear (res);
+    return found;
 }

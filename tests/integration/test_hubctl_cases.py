@@ -358,9 +358,26 @@ def test_not_found_usage_and_help(pb, db, procs, hub_client):
                  ["overdue", "--bogus"], ["overdue", "--limit", "0"],
                  ["overdue", "--limit", "ten"], ["overdue", "extra"],
                  ["adapters", "--bogus"], ["adapters", "extra"],
-                 ["tasks", "--bogus"], ["tasks", "--limit", "-3"], ["tasks", "--agency"]):
+                 ["tasks", "--bogus"], ["tasks", "--limit", "-3"], ["tasks", "--agency"],
+                 ["workflows", "--since", "2020-13-01"], ["workflows", "--until", "yesterday"],
+                 ["deadletters", "--since", "2021-02-29"]):
         res = hubctl(db, *argv, expect=2)
         assert res.stdout == "" and f"hubctl {argv[0]} --help" in res.stderr, argv
+    # a value the database does not know is a usage error that lists the
+    # known ones, not an empty list
+    for argv, listed in ((["workflows", "--state", "opne"], "open, suspended, completed"),
+                         (["workflows", "--type", "property_transfr"], "property_transfer"),
+                         (["workflows", "--agency", "lnad"], "land, market"),
+                         (["overdue", "--agency", "lnad"], "land"),
+                         (["overdue", "--workflow", "x"], "property_transfer"),
+                         (["tasks", "--agency", "lnad"], "tax"),
+                         (["unmatched", "--agency", "lnad"], "land"),
+                         (["adapters", "--agency", "lnad"], "land"),
+                         (["deadletters", "--code", "NOPE"], "INVALID_KEY")):
+        res = hubctl(db, *argv, expect=2)
+        assert res.stdout == "" and f"'{argv[2]}' is not one of the" in res.stderr, argv
+        assert listed in res.stderr and f"hubctl {argv[0]} --help" in res.stderr, res.stderr
+    assert hubctl(db, "workflows", "--state", "open", "--agency", "tax").returncode == 0
     for command in ("show", "overdue", "adapters", "tasks"):
         # help needs no database
         res = hubctl("postgresql://onenet@127.0.0.1:1/none", command, "--help")
