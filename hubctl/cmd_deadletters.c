@@ -67,9 +67,8 @@ cmd_deadletters (const hubctl_options_t *options, int argc, char **argv)
         return hubctl_usage_error ("deadletters", "unexpected argument '%s'", argv[optind]);
     if (since && !hubctl_date_ok ("deadletters", "--since", since))
         return HUBCTL_USAGE;
-    if (!hubctl_count_arg (limit))
-        return hubctl_usage_error ("deadletters", "--limit '%s' is not a positive number",
-                                   limit);
+    if (!hubctl_count_ok ("deadletters", "--limit", limit, 1))
+        return HUBCTL_USAGE;
     PGconn *conn = hubctl_connect (options);
     if (!conn)
         return HUBCTL_FAILURE;

@@ -51,9 +51,8 @@ cmd_overdue (const hubctl_options_t *options, int argc, char **argv)
     }
     if (optind < argc)
         return hubctl_usage_error ("overdue", "unexpected argument '%s'", argv[optind]);
-    if (!hubctl_count_arg (limit))
-        return hubctl_usage_error ("overdue", "--limit must be a positive number, not '%s'",
-                                   limit);
+    if (!hubctl_count_ok ("overdue", "--limit", limit, 1))
+        return HUBCTL_USAGE;
     PGconn *conn = hubctl_connect (options);
     if (!conn)
         return HUBCTL_FAILURE;

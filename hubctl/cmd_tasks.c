@@ -70,9 +70,8 @@ cmd_tasks (const hubctl_options_t *options, int argc, char **argv)
     }
     if (optind < argc)
         return hubctl_usage_error ("tasks", "unexpected argument '%s'", argv[optind]);
-    if (!hubctl_count_arg (limit))
-        return hubctl_usage_error ("tasks", "--limit must be a positive number, not '%s'",
-                                   limit);
+    if (!hubctl_count_ok ("tasks", "--limit", limit, 1))
+        return HUBCTL_USAGE;
     PGconn *conn = hubctl_connect (options);
     if (!conn)
         return HUBCTL_FAILURE;

@@ -57,9 +57,8 @@ cmd_unmatched (const hubctl_options_t *options, int argc, char **argv)
     if (expired && parked)
         return hubctl_usage_error ("unmatched", "give --expired or --parked, not both "
                                                 "(neither lists all)");
-    if (!hubctl_count_arg (limit))
-        return hubctl_usage_error ("unmatched", "--limit '%s' is not a positive number",
-                                   limit);
+    if (!hubctl_count_ok ("unmatched", "--limit", limit, 1))
+        return HUBCTL_USAGE;
     if (expired)
         state = "expired";
     else if (parked)

@@ -287,10 +287,11 @@ cmd_verify (const hubctl_options_t *options, int argc, char **argv)
             json_decref (v.findings);
             json_decref (v.chains);
             strbuf_free (&v.scratch);
-            if (strcmp (argv[i], "--limit") == 0)
-                return hubctl_usage_error ("verify", "--limit takes a count from 0 to 1000000, "
-                                                     "not '%s'",
-                                           i + 1 < argc ? argv[i + 1] : "");
+            if (strcmp (argv[i], "--limit") == 0) {
+                /* the valid counts were taken above: this one is not */
+                hubctl_count_ok ("verify", "--limit", i + 1 < argc ? argv[i + 1] : "", 0);
+                return HUBCTL_USAGE;
+            }
             return hubctl_usage_error ("verify", "unexpected argument '%s'", argv[i]);
         }
     }

@@ -67,10 +67,9 @@ cmd_workflows (const hubctl_options_t *options, int argc, char **argv)
     }
     if (optind < argc)
         return hubctl_usage_error ("workflows", "unexpected argument '%s'", argv[optind]);
-    if (!hubctl_count_arg (limit)
-        || (strcmp (offset, "0") != 0 && !hubctl_count_arg (offset)))
-        return hubctl_usage_error ("workflows", "--limit must be positive and --offset "
-                                                "not negative");
+    if (!hubctl_count_ok ("workflows", "--limit", limit, 1)
+        || !hubctl_count_ok ("workflows", "--offset", offset, 0))
+        return HUBCTL_USAGE;
     if ((since && !hubctl_date_ok ("workflows", "--since", since))
         || (until && !hubctl_date_ok ("workflows", "--until", until)))
         return HUBCTL_USAGE;

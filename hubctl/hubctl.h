@@ -71,6 +71,11 @@ json_t *hubctl_rows_json (PGresult *res);
 /* True when text is a whole number from 1 to 1 000 000 (a --limit). */
 bool hubctl_count_arg (const char *text);
 
+/* True when value is a count for option (from min, 0 or 1, to 1 000 000);
+   else prints the one message every command gives for a bad count and the
+   caller returns HUBCTL_USAGE. */
+bool hubctl_count_ok (const char *command, const char *option, const char *value, int min);
+
 /* Prints a usage error for command (with "Try 'hubctl COMMAND --help'")
    and returns HUBCTL_USAGE. */
 int hubctl_usage_error (const char *command, const char *fmt, ...)

@@ -298,3 +298,13 @@ hubctl_known (PGconn *conn, const char *command, const char *option, hubctl_know
     PQclear (res);
     return found;
 }
+
+bool
+hubctl_count_ok (const char *command, const char *option, const char *value, int min)
+{
+    bool ok = value && (hubctl_count_arg (value) || (min == 0 && strcmp (value, "0") == 0));
+    if (!ok)
+        hubctl_usage_error (command, "%s takes a whole number from %d to 1000000, not '%s'",
+                            option, min, value ? value : "");
+    return ok;
+}

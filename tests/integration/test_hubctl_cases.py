@@ -378,6 +378,11 @@ def test_not_found_usage_and_help(pb, db, procs, hub_client):
         assert res.stdout == "" and f"'{argv[2]}' is not one of the" in res.stderr, argv
         assert listed in res.stderr and f"hubctl {argv[0]} --help" in res.stderr, res.stderr
     assert hubctl(db, "workflows", "--state", "open", "--agency", "tax").returncode == 0
+    # one message for a bad count, whichever command
+    for command in ("workflows", "overdue", "tasks", "unmatched", "deadletters"):
+        res = hubctl(db, command, "--limit", "ten", expect=2)
+        assert f"hubctl {command}: --limit takes a whole number from 1 to 1000000, not 'ten'" \
+            in res.stderr, res.stderr
     for command in ("show", "overdue", "adapters", "tasks"):
         # help needs no database
         res = hubctl("postgresql://onenet@127.0.0.1:1/none", command, "--help")

@@ -127,7 +127,7 @@ def test_verify_names_update_delete_and_insert(pg, db, procs, pb):
     assert verify(db, "--limit", "0")["findings_total"] == 0
     res = subprocess.run([build_path("hubctl"), "--db", str(db), "verify", "--limit", "-1"],
                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
-    assert res.returncode == 2 and "--limit takes a count from 0" in res.stderr, res
+    assert res.returncode == 2 and "--limit takes a whole number from 0 to 1000000, not '-1'" in res.stderr, res
 
     conn = db.connect()
     cur = conn.cursor()
