@@ -302,10 +302,22 @@ cmd_start() { # [PORT]
   fi
 
   log "starting PostgreSQL on 127.0.0.1:$port ($DATA)"
-  if ! as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$LOGFILE" -w -t 120 start >&2; then
+  # Right after a crash (kill) the kernel may still be tearing down the
+  # dead server's sockets and shared memory; a postmaster that dies at once
+  # then gets two more tries, a second apart.
+  local attempt
+  for attempt in 1 2 3; do
+    if as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$LOGFILE" -w -t 120 start >&2; then
+      break
+    fi
     show_log_tail
-    die "PostgreSQL did not start"
-  fi
+    ((attempt < 3)) || die "PostgreSQL did not start"
+    log "PostgreSQL did not start (attempt $attempt of 3), trying again"
+    if pid=$(pid_of_postmaster) && ! alive "$pid"; then
+      as_pg rm -f "$DATA/postmaster.pid"
+    fi
+    sleep 1
+  done
 
   pw=$(conninfo_password)
   if [[ "$(psql_admin "$pw" "$port" -tAc \
