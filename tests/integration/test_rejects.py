@@ -1,7 +1,7 @@
 """What the adapters refuse is seen at the centre: each adapter reports its
 quarantine with its heartbeats (counts by code, and every quarantined row
 once, at most 5 a heartbeat), the hub keeps it in adapters and
-adapter_rejects.
+adapter_rejects, and operators read it with `hubctl rejects`.
 
 - an adapter fed 14 records, 6 of them refused by it (counted by hand
   below) and 1 whose event type the hub does not know (REJECTED with
@@ -9,7 +9,7 @@ adapter_rejects.
   the 7 rows exactly once, with the place, code and reason of the adapter's
   quarantine, even when the adapter is SIGKILLed half way and restarted
   with its report mark lost (every row sent again: none doubled, none
-  lost);
+  lost); `hubctl rejects` lists them (filters, --json);
 - with --once the adapter exits only once its quarantine is reported;
 - a hub checks each sample of a heartbeat on its own: a bad one (a code
   that is not a code, a reason over 512 bytes, bytes that are not UTF-8) is
@@ -155,6 +155,42 @@ def test_rejects_reach_the_hub_once_across_a_restart(pg, db, procs, tmp_path):
     row, = query(db, "SELECT quarantined, quarantined_refused, quarantined_rejected, "
                      "quarantined_by_code FROM adapters WHERE adapter_id = 'land-it'")
     assert row == (7, 6, 1, {"BAD_RECORD": 6, "INVALID_FIELD": 1})
+
+    # hubctl rejects: the totals, then the rows newest first
+    r = hubctl(db, "rejects")
+    assert r.returncode == 0, r.stderr
+    totals, _, listing = r.stdout.partition("Records and events refused at the adapters")
+    assert "land-it" in totals and "BAD_RECORD 6, INVALID_FIELD 1" in totals
+    for _, place, code, _ in rows:
+        assert place in listing, place
+    assert "(7 rows)" in listing
+    r = hubctl(db, "--json", "rejects")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["adapters"] == [{
+        "adapter_id": "land-it", "agency": "land", "quarantined": 7, "refused": 6,
+        "rejected": 1, "by_code": {"BAD_RECORD": 6, "INVALID_FIELD": 1}, "reported": 7,
+        "last_heartbeat": out["adapters"][0]["last_heartbeat"]}]
+    got = out["rejects"]
+    assert sorted(x["seq"] for x in got) == [i for i, *_ in rows]
+    assert [x["seq"] for x in got] == sorted((x["seq"] for x in got), reverse=True)
+    assert {x["place"]: (x["code"], x["reason"], x["event_id"]) for x in got} == {
+        p: (c, cut(reason), unknown_id if c != "BAD_RECORD" else None)
+        for _, p, c, reason in rows}
+    assert all(x["hub_id"] == "test-hub" for x in got)
+    r = hubctl(db, "--json", "rejects", "--limit", "2", "--agency", "land")
+    assert [x["seq"] for x in json.loads(r.stdout)["rejects"]] == [rows[-1][0], rows[-2][0]]
+    r = hubctl(db, "--json", "rejects", "--agency", "water")
+    assert json.loads(r.stdout) == {"adapters": [], "rejects": []}
+    r = hubctl(db, "--json", "rejects", "--adapter", "land-it", "--since",
+               (datetime.datetime.now(BJ) + datetime.timedelta(days=1)).strftime("%Y-%m-%d"))
+    assert len(json.loads(r.stdout)["adapters"]) == 1
+    assert json.loads(r.stdout)["rejects"] == []
+    for bad in (["--since", "2020-02-30"], ["--limit", "0"], ["extra"]):
+        r = hubctl(db, "rejects", *bad)
+        assert r.returncode == 2 and "hubctl rejects --help" in r.stderr, (bad, r.stderr)
+    r = hubctl(db, "--help")
+    assert "rejects" in r.stdout
 
 
 def test_once_exits_after_the_quarantine_is_reported(db, procs, tmp_path):
