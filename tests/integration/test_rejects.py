@@ -1,7 +1,8 @@
 """What the adapters refuse is seen at the centre: each adapter reports its
 quarantine with its heartbeats (counts by code, and every quarantined row
 once, at most 5 a heartbeat), the hub keeps it in adapters and
-adapter_rejects, and operators read it with `hubctl rejects`.
+adapter_rejects, and operators read it with `hubctl rejects` and
+/metrics.
 
 - an adapter fed 14 records, 6 of them refused by it (counted by hand
   below) and 1 whose event type the hub does not know (REJECTED with
@@ -9,7 +10,8 @@ adapter_rejects, and operators read it with `hubctl rejects`.
   the 7 rows exactly once, with the place, code and reason of the adapter's
   quarantine, even when the adapter is SIGKILLed half way and restarted
   with its report mark lost (every row sent again: none doubled, none
-  lost); `hubctl rejects` lists them (filters, --json);
+  lost); `hubctl rejects` lists them (filters, --json), /metrics shows
+  onenet_adapter_quarantined and its codes;
 - with --once the adapter exits only once its quarantine is reported;
 - a hub checks each sample of a heartbeat on its own: a bad one (a code
   that is not a code, a reason over 512 bytes, bytes that are not UTF-8) is
@@ -30,7 +32,7 @@ import psycopg2
 from conftest import (SANITIZER_RE, bad_credit_code, build_path, make_record, now_ms, query,
                       scalar, start_adapter, start_hub, wait_events, wait_exit, wait_until,
                       write_ndjson)
-from test_http import http_hub, scrape, value
+from test_http import http_hub, promtool, scrape, value
 
 BJ = datetime.timezone(datetime.timedelta(hours=8))
 
@@ -191,6 +193,17 @@ def test_rejects_reach_the_hub_once_across_a_restart(pg, db, procs, tmp_path):
         assert r.returncode == 2 and "hubctl rejects --help" in r.stderr, (bad, r.stderr)
     r = hubctl(db, "--help")
     assert "rejects" in r.stdout
+
+    # /metrics
+    def gauges():
+        _, s = scrape(hub.http_port)
+        return (value(s, "onenet_adapter_quarantined", agency="land", adapter="land-it"),
+                value(s, "onenet_adapter_quarantined_by_code", agency="land",
+                      adapter="land-it", code="BAD_RECORD"),
+                value(s, "onenet_adapter_quarantined_by_code", agency="land",
+                      adapter="land-it", code="INVALID_FIELD"))
+    wait_until(lambda: gauges() == (7, 6, 1), timeout=30, what="the quarantine gauges")
+    promtool(scrape(hub.http_port)[0])
 
 
 def test_once_exits_after_the_quarantine_is_reported(db, procs, tmp_path):
