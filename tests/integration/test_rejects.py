@@ -1,8 +1,8 @@
 """What the adapters refuse is seen at the centre: each adapter reports its
 quarantine with its heartbeats (counts by code, and every quarantined row
 once, at most 5 a heartbeat), the hub keeps it in adapters and
-adapter_rejects, and operators read it with `hubctl rejects` and
-/metrics.
+adapter_rejects, and operators read it with `hubctl rejects`, /metrics and
+the monthly report.
 
 - an adapter fed 14 records, 6 of them refused by it (counted by hand
   below) and 1 whose event type the hub does not know (REJECTED with
@@ -11,7 +11,8 @@ adapter_rejects, and operators read it with `hubctl rejects` and
   quarantine, even when the adapter is SIGKILLed half way and restarted
   with its report mark lost (every row sent again: none doubled, none
   lost); `hubctl rejects` lists them (filters, --json), /metrics shows
-  onenet_adapter_quarantined and its codes;
+  onenet_adapter_quarantined and its codes, and the monthly report counts
+  them by agency and code, made by an analyst's login as well;
 - with --once the adapter exits only once its quarantine is reported;
 - a hub checks each sample of a heartbeat on its own: a bad one (a code
   that is not a code, a reason over 512 bytes, bytes that are not UTF-8) is
@@ -204,6 +205,64 @@ def test_rejects_reach_the_hub_once_across_a_restart(pg, db, procs, tmp_path):
                       adapter="land-it", code="INVALID_FIELD"))
     wait_until(lambda: gauges() == (7, 6, 1), timeout=30, what="the quarantine gauges")
     promtool(scrape(hub.http_port)[0])
+
+    # the monthly report, as an operator and as an analyst: by agency and code
+    month = query(db, "SELECT to_char(min(rejected_at) AT TIME ZONE 'Asia/Shanghai', "
+                      "'YYYY-MM') FROM adapter_rejects")[0][0]
+    assert month == query(db, "SELECT to_char(max(rejected_at) AT TIME ZONE "
+                              "'Asia/Shanghai', 'YYYY-MM') FROM adapter_rejects")[0][0]
+    name, password = "analyst_rj_" + secrets.token_hex(4), secrets.token_urlsafe(18)
+    admin = pg.connect()
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE ROLE "{name}" LOGIN PASSWORD %s IN ROLE onenet_analyst',
+                        (password,))
+        figures = []
+        for who, conninfo in (("operator", db),
+                              ("analyst", f"postgresql://{name}:{password}@127.0.0.1:"
+                                          f"{pg.port}/{db.dbname}")):
+            r = hubctl(conninfo, "--json", "report", "--month", month)
+            assert r.returncode == 0, (who, r.stderr)
+            figures.append(json.loads(r.stdout)["refused_at_agencies"])
+            page = tmp_path / f"{who}.html"
+            r = hubctl(conninfo, "report", "--month", month, "--output", str(page))
+            assert r.returncode == 0, (who, r.stderr)
+            text = page.read_text(encoding="utf-8")
+            assert 'id="refused-table"' in text
+            assert 'data-agency="land" data-code="BAD_RECORD"' in text
+            # the analyst's page holds no reason: no value a record held
+            assert "unheard_of" not in text and "PY-BDC-2020-000100" not in text
+        with analyst_conn(pg, name, password, db.dbname) as conn, conn.cursor() as cur:
+            try:
+                cur.execute("SELECT reason FROM public.adapter_rejects")
+                raise AssertionError("an analyst read the reasons")
+            except psycopg2.errors.InsufficientPrivilege:
+                pass
+    finally:
+        with admin.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE usename = %s", (name,))
+            cur.execute(f'DROP ROLE IF EXISTS "{name}"')
+        admin.close()
+    assert figures[0] == figures[1]
+    assert [(f["agency"], f["code"], f["kind"], f["records"], f["adapters"])
+            for f in figures[0]] == [("land", "BAD_RECORD", "refused", 6, 1),
+                                     ("land", "INVALID_FIELD", "rejected", 1, 1)]
+    assert figures[0][0]["fields"] == ["case_no", "keys.credit_code", "occurred_at"]
+    assert figures[0][1]["fields"] == ["event_type"]
+
+
+class analyst_conn:
+    def __init__(self, pg, name, password, dbname):
+        self.conn = psycopg2.connect(host="127.0.0.1", port=pg.port, dbname=dbname, user=name,
+                                     password=password, connect_timeout=10)
+        self.conn.autocommit = True
+
+    def __enter__(self):
+        return self.conn
+
+    def __exit__(self, *exc):
+        self.conn.close()
 
 
 def test_once_exits_after_the_quarantine_is_reported(db, procs, tmp_path):
