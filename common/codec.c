@@ -23,6 +23,11 @@ struct codec_inbound {
     event_attr_t *attrs;  /* attribute views of all events */
     size_t *key_at;       /* index into keys where event i starts */
     size_t *attr_at;      /* index into attrs where event i starts */
+    /* a heartbeat's quarantine report */
+    quarantine_count_t *counts; /* views of its counts by code */
+    reject_sample_t *samples;   /* views of its samples */
+    char **count_problem;       /* per count: a string field not whole, or NULL */
+    char **sample_problem;      /* per sample: the same */
 };
 
 struct codec_outbound {
@@ -257,6 +262,52 @@ s_check_batch_strings (codec_inbound_t *self, const uint8_t *p, const uint8_t *e
     }
 }
 
+/* Checks the string fields of a heartbeat's counts and samples as they
+   came (the heartbeat given twice: the last one, as protobuf-c keeps). */
+static void
+s_check_heartbeat_strings (codec_inbound_t *self, const uint8_t *p, const uint8_t *end)
+{
+    const ProtobufCMessageDescriptor *hb = &onenet__v1__heartbeat__descriptor;
+    uint32_t hb_id = protobuf_c_message_descriptor_get_field_by_name (
+                         &onenet__v1__adapter_message__descriptor, "heartbeat")
+                         ->id;
+    uint32_t counts_id =
+        protobuf_c_message_descriptor_get_field_by_name (hb, "quarantined_by_code")->id;
+    uint32_t rejects_id = protobuf_c_message_descriptor_get_field_by_name (hb, "rejects")->id;
+    Onenet__V1__Heartbeat *h = self->msg->heartbeat;
+    char problem[300], path[48];
+    uint32_t number;
+    const uint8_t *value, *last = NULL;
+    size_t n, last_len = 0, ci = 0, ri = 0;
+    while (s_next_field (&p, end, &number, &value, &n))
+        if (number == hb_id) {
+            last = value;
+            last_len = n;
+        }
+    if (!last)
+        return;
+    const uint8_t *q = last, *qend = last + last_len, *v;
+    size_t m;
+    while (s_next_field (&q, qend, &number, &v, &m)) {
+        if (number == counts_id && ci < h->n_quarantined_by_code) {
+            snprintf (path, sizeof path, "quarantined_by_code[%zu]", ci);
+            if (!s_strings_whole (&onenet__v1__quarantine_count__descriptor, v, v + m, path,
+                                  problem, sizeof problem, 0)
+                && !(self->count_problem[ci] = strdup (problem)))
+                abort ();
+            ci++;
+        }
+        else if (number == rejects_id && ri < h->n_rejects) {
+            snprintf (path, sizeof path, "rejects[%zu]", ri);
+            if (!s_strings_whole (&onenet__v1__reject_sample__descriptor, v, v + m, path,
+                                  problem, sizeof problem, 0)
+                && !(self->sample_problem[ri] = strdup (problem)))
+                abort ();
+            ri++;
+        }
+    }
+}
+
 /* Reads a varint field's value or a length-delimited field's bytes at *p:
    like s_next_field, but hands varints over too (wire type in *wire). */
 static bool
@@ -359,6 +410,25 @@ codec_inbound_decode (const void *data, size_t len, char *err, size_t errlen)
     if (!self)
         abort ();
     self->msg = msg;
+    if (msg->body_case == ONENET__V1__ADAPTER_MESSAGE__BODY_HEARTBEAT) {
+        Onenet__V1__Heartbeat *h = msg->heartbeat;
+        self->counts = calloc (h->n_quarantined_by_code + 1, sizeof *self->counts);
+        self->samples = calloc (h->n_rejects + 1, sizeof *self->samples);
+        self->count_problem = calloc (h->n_quarantined_by_code + 1, sizeof (char *));
+        self->sample_problem = calloc (h->n_rejects + 1, sizeof (char *));
+        if (!self->counts || !self->samples || !self->count_problem || !self->sample_problem)
+            abort ();
+        for (size_t i = 0; i < h->n_quarantined_by_code; i++) {
+            self->counts[i].code = h->quarantined_by_code[i]->code;
+            self->counts[i].count = h->quarantined_by_code[i]->count;
+        }
+        for (size_t i = 0; i < h->n_rejects; i++) {
+            const Onenet__V1__RejectSample *r = h->rejects[i];
+            self->samples[i] = (reject_sample_t){r->seq,    r->place,          r->code,
+                                                 r->reason, r->rejected_at_ms, r->event_id};
+        }
+        s_check_heartbeat_strings (self, data, (const uint8_t *) data + len);
+    }
     if (msg->body_case == ONENET__V1__ADAPTER_MESSAGE__BODY_BATCH) {
         Onenet__V1__EventBatch *b = msg->batch;
         self->event_problem = calloc (b->n_events + 1, sizeof (char *));
@@ -427,6 +497,16 @@ codec_inbound_destroy (codec_inbound_t **self_p)
     free (self->event_raw);
     free (self->event_raw_len);
     free (self->batch_problem);
+    if (self->count_problem)
+        for (size_t i = 0; i < self->msg->heartbeat->n_quarantined_by_code; i++)
+            free (self->count_problem[i]);
+    if (self->sample_problem)
+        for (size_t i = 0; i < self->msg->heartbeat->n_rejects; i++)
+            free (self->sample_problem[i]);
+    free (self->count_problem);
+    free (self->sample_problem);
+    free (self->counts);
+    free (self->samples);
     onenet__v1__adapter_message__free_unpacked (self->msg, NULL);
     free (self->keys);
     free (self->attrs);
@@ -537,6 +617,28 @@ codec_inbound_heartbeat (const codec_inbound_t *self, heartbeat_t *hb)
     hb->oldest_unacked_ms = h->oldest_unacked_ms;
     hb->task_cursor = h->task_cursor;
     hb->takes_tasks = h->takes_tasks;
+    hb->quarantine_counted = h->quarantine_counted;
+    hb->quarantined = h->quarantined;
+    hb->n_quarantine_codes = h->n_quarantined_by_code;
+    hb->quarantine_codes = self->counts;
+    hb->n_rejects = h->n_rejects;
+    hb->rejects = self->samples;
+}
+
+const char *
+codec_inbound_reject_problem (const codec_inbound_t *self, size_t i)
+{
+    return self->sample_problem && i < self->msg->heartbeat->n_rejects
+               ? self->sample_problem[i]
+               : NULL;
+}
+
+const char *
+codec_inbound_count_problem (const codec_inbound_t *self, size_t i)
+{
+    return self->count_problem && i < self->msg->heartbeat->n_quarantined_by_code
+               ? self->count_problem[i]
+               : NULL;
 }
 
 /* protobuf-c wants char * for strings it will only read while packing. */
@@ -639,10 +741,45 @@ codec_heartbeat_encode (const heartbeat_t *hb, size_t *len)
     h.oldest_unacked_ms = hb->oldest_unacked_ms;
     h.task_cursor = hb->task_cursor;
     h.takes_tasks = hb->takes_tasks;
+    h.quarantine_counted = hb->quarantine_counted;
+    h.quarantined = hb->quarantined;
+    size_t nc = hb->n_quarantine_codes, nr = hb->n_rejects;
+    Onenet__V1__QuarantineCount *counts = calloc (nc + 1, sizeof *counts);
+    Onenet__V1__QuarantineCount **count_ptrs = calloc (nc + 1, sizeof *count_ptrs);
+    Onenet__V1__RejectSample *samples = calloc (nr + 1, sizeof *samples);
+    Onenet__V1__RejectSample **sample_ptrs = calloc (nr + 1, sizeof *sample_ptrs);
+    if (!counts || !count_ptrs || !samples || !sample_ptrs)
+        abort ();
+    for (size_t i = 0; i < nc; i++) {
+        onenet__v1__quarantine_count__init (&counts[i]);
+        counts[i].code = W (hb->quarantine_codes[i].code);
+        counts[i].count = hb->quarantine_codes[i].count;
+        count_ptrs[i] = &counts[i];
+    }
+    for (size_t i = 0; i < nr; i++) {
+        const reject_sample_t *r = &hb->rejects[i];
+        onenet__v1__reject_sample__init (&samples[i]);
+        samples[i].seq = r->seq;
+        samples[i].place = W (r->place);
+        samples[i].code = W (r->code);
+        samples[i].reason = W (r->reason);
+        samples[i].rejected_at_ms = r->rejected_at_ms;
+        samples[i].event_id = W (r->event_id);
+        sample_ptrs[i] = &samples[i];
+    }
+    h.n_quarantined_by_code = nc;
+    h.quarantined_by_code = count_ptrs;
+    h.n_rejects = nr;
+    h.rejects = sample_ptrs;
     AdapterMessage msg = ONENET__V1__ADAPTER_MESSAGE__INIT;
     msg.body_case = ONENET__V1__ADAPTER_MESSAGE__BODY_HEARTBEAT;
     msg.heartbeat = &h;
-    return pack_message (&msg.base, len);
+    uint8_t *buf = pack_message (&msg.base, len);
+    free (counts);
+    free (count_ptrs);
+    free (samples);
+    free (sample_ptrs);
+    return buf;
 }
 
 /* --- hub -> adapter ---------------------------------------------------- */
@@ -677,12 +814,13 @@ codec_ack_encode (uint64_t batch_seq, const event_ack_t *acks, size_t n, size_t 
 
 uint8_t *
 codec_heartbeat_reply_encode (int64_t hub_time_ms, const char *hub_id, bool store_available,
-                              size_t *len)
+                              uint64_t rejects_stored_up_to, size_t *len)
 {
     Onenet__V1__HeartbeatReply r = ONENET__V1__HEARTBEAT_REPLY__INIT;
     r.hub_time_ms = hub_time_ms;
     r.hub_id = W (hub_id);
     r.store_available = store_available;
+    r.rejects_stored_up_to = rejects_stored_up_to;
     HubMessage msg = ONENET__V1__HUB_MESSAGE__INIT;
     msg.body_case = ONENET__V1__HUB_MESSAGE__BODY_HEARTBEAT;
     msg.heartbeat = &r;
@@ -808,6 +946,14 @@ codec_outbound_store_available (const codec_outbound_t *self)
 {
     return self->msg->body_case == ONENET__V1__HUB_MESSAGE__BODY_HEARTBEAT
            && self->msg->heartbeat->store_available;
+}
+
+uint64_t
+codec_outbound_rejects_stored (const codec_outbound_t *self)
+{
+    return self->msg->body_case == ONENET__V1__HUB_MESSAGE__BODY_HEARTBEAT
+               ? self->msg->heartbeat->rejects_stored_up_to
+               : 0;
 }
 
 error_code_t

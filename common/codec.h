@@ -96,6 +96,30 @@ typedef struct {
     const char *reason;   /* human-readable reason, "" when none */
 } event_ack_t;
 
+/* Limits of the quarantine report a heartbeat carries (docs/protocol.md). */
+#define REJECT_SAMPLES_MAX     5   /* samples per heartbeat */
+#define REJECT_PLACE_MAX       256 /* bytes of a sample's place */
+#define REJECT_REASON_MAX      512 /* bytes of a sample's reason */
+#define REJECT_CODE_MAX        32  /* bytes of a code ([A-Z_]) */
+#define REJECT_EVENT_ID_MAX    64  /* bytes of a sample's event id */
+#define QUARANTINE_CODES_MAX   32  /* codes counted per heartbeat */
+
+/* How many quarantine rows an adapter holds with one code. */
+typedef struct {
+    const char *code; /* BAD_RECORD, or the hub's error code name */
+    uint64_t count;   /* rows */
+} quarantine_count_t;
+
+/* One quarantine row, reported with a heartbeat. */
+typedef struct {
+    uint64_t seq;           /* its number in the adapter's quarantine */
+    const char *place;      /* file:line, "table T row N", "event <id>" */
+    const char *code;       /* BAD_RECORD, or the hub's error code name */
+    const char *reason;     /* why, naming the field */
+    int64_t rejected_at_ms; /* when it was quarantined */
+    const char *event_id;   /* the event a hub rejected, "" for a record */
+} reject_sample_t;
+
 typedef struct {
     const char *adapter_id;    /* adapter instance reporting */
     const char *agency;        /* its agency */
@@ -104,6 +128,12 @@ typedef struct {
     int64_t oldest_unacked_ms; /* accepted_at of the oldest of them, 0 if none */
     uint64_t task_cursor;      /* last task seq handed durably to the agency */
     bool takes_tasks;          /* the adapter delivers tasks */
+    bool quarantine_counted;   /* the quarantine counts below are known */
+    uint64_t quarantined;      /* rows in its quarantine */
+    size_t n_quarantine_codes; /* the same by code */
+    const quarantine_count_t *quarantine_codes;
+    size_t n_rejects;          /* quarantine rows not yet confirmed by a hub */
+    const reject_sample_t *rejects;
 } heartbeat_t;
 
 const char *key_kind_name (key_kind_t kind); /* "credit_code", ... */
@@ -158,7 +188,14 @@ const char *codec_inbound_batch_problem (const codec_inbound_t *self);
    they came when it has a problem (a NUL byte protobuf-c cut at, bad
    UTF-8), else re-serialized. Returns malloc'd bytes, caller frees. */
 uint8_t *codec_inbound_event_bytes (const codec_inbound_t *self, size_t i, size_t *len);
+/* Fills a view of the heartbeat, its counts and samples included; valid
+   while self lives. */
 void codec_inbound_heartbeat (const codec_inbound_t *self, heartbeat_t *hb);
+/* What is wrong with the bytes of the heartbeat's sample i, or of its
+   count i, as they came (a NUL byte, bytes that are not UTF-8), naming
+   the field ("rejects[2].reason is not valid UTF-8"), or NULL. */
+const char *codec_inbound_reject_problem (const codec_inbound_t *self, size_t i);
+const char *codec_inbound_count_problem (const codec_inbound_t *self, size_t i);
 
 /* Serializes one CaseEvent. Returns malloc'd bytes, caller frees. */
 uint8_t *codec_event_encode (const case_event_t *event, size_t *len);
@@ -201,8 +238,11 @@ typedef struct {
 
 uint8_t *codec_ack_encode (uint64_t batch_seq, const event_ack_t *acks, size_t n,
                            size_t *len);
+/* rejects_stored_up_to: 0, or the highest sample seq of the heartbeat
+   answered that is committed (protocol.md). */
 uint8_t *codec_heartbeat_reply_encode (int64_t hub_time_ms, const char *hub_id,
-                                       bool store_available, size_t *len);
+                                       bool store_available, uint64_t rejects_stored_up_to,
+                                       size_t *len);
 /* An Error; batch_seq is the refused batch's, 0 for a message with none. */
 uint8_t *codec_error_encode (uint64_t batch_seq, error_code_t code, const char *reason,
                              size_t *len);
@@ -216,6 +256,8 @@ uint64_t codec_outbound_batch_seq (const codec_outbound_t *self);
 size_t codec_outbound_ack_count (const codec_outbound_t *self);
 void codec_outbound_ack (const codec_outbound_t *self, size_t i, event_ack_t *ack);
 bool codec_outbound_store_available (const codec_outbound_t *self);
+/* A HeartbeatReply's rejects_stored_up_to (0 for anything else). */
+uint64_t codec_outbound_rejects_stored (const codec_outbound_t *self);
 error_code_t codec_outbound_error (const codec_outbound_t *self, const char **reason);
 size_t codec_outbound_task_count (const codec_outbound_t *self);
 /* Fills a view of task i; valid while self lives. */

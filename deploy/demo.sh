@@ -198,6 +198,26 @@ for _ in $(seq 150); do
   sleep 0.2
 done
 sleep 1.5 # a supervision tick, and a heartbeat from each adapter with its (empty) backlog
+# and each adapter's quarantine reported to the hub (5 rows a heartbeat):
+# the hub holds as many rows of it, and its last heartbeat counted them all
+reported() {
+  /usr/bin/python3 - "$day" "$conninfo" "${agencies[@]}" <<'PY'
+import sqlite3, sys
+import psycopg2
+day, conninfo, feeds = sys.argv[1], sys.argv[2], sys.argv[3:]
+with psycopg2.connect(conninfo) as conn, conn.cursor() as cur:
+    for a in feeds:
+        db = sqlite3.connect(f"file:{day}/{a}.outbox?mode=ro", uri=True, timeout=5)
+        local = db.execute("select count(*) from quarantine").fetchone()[0]
+        db.close()
+        cur.execute("SELECT (SELECT count(*) FROM adapter_rejects WHERE adapter_id = %s), "
+                    "(SELECT quarantined FROM adapters WHERE adapter_id = %s)",
+                    (f"{a}-demo", f"{a}-demo"))
+        if cur.fetchone() != (local, local):
+            sys.exit(1)
+PY
+}
+for _ in $(seq 150); do reported && break; sleep 0.2; done
 for pid in "${adapter_pids[@]}"; do kill -TERM "$pid"; wait "$pid" || true; done
 
 say "what the hub stored (events since $started)"
@@ -220,6 +240,10 @@ FROM unmatched_events GROUP BY 1, 2 ORDER BY 1, 2;
 \pset title 'adapters (last heartbeat)'
 SELECT adapter_id, agency, outbox_depth, last_heartbeat::timestamp(0) AS last_heartbeat
 FROM adapters ORDER BY 1;
+\pset title 'refused at the adapters (their quarantines, as reported to the hub)'
+SELECT a.agency, a.adapter_id, a.quarantined, a.quarantined_by_code::text AS by_code,
+       (SELECT count(*) FROM adapter_rejects r WHERE r.adapter_id = a.adapter_id) AS reported
+FROM adapters a WHERE a.quarantined > 0 ORDER BY 1, 2;
 \pset title 'refused by the hub (dead letters)'
 SELECT code, count(*) AS events, min(reason) AS example FROM dead_letters
 WHERE last_seen >= '$started' GROUP BY 1 ORDER BY 2 DESC;

@@ -58,9 +58,18 @@ free_items (batch_t *self)
     }
     self->n_dls = 0;
     for (size_t i = 0; i < self->n_hbs; i++) {
-        free (self->hbs[i].adapter_id);
-        free (self->hbs[i].agency);
-        free (self->hbs[i].tasks_msg);
+        heartbeat_row_t *h = &self->hbs[i];
+        free (h->adapter_id);
+        free (h->agency);
+        free (h->tasks_msg);
+        free (h->codes_json);
+        for (size_t k = 0; k < h->n_rejects; k++) {
+            free (h->rejects[k].place);
+            free (h->rejects[k].code);
+            free (h->rejects[k].reason);
+            free (h->rejects[k].event_id);
+        }
+        free (h->rejects);
     }
     self->n_hbs = 0;
     for (size_t i = 0; i < self->n_rows; i++) {
@@ -162,8 +171,36 @@ batch_add_dead_letter (batch_t *self, const char *sender, const char *agency,
     }
 }
 
-void
-batch_add_heartbeat (batch_t *self, const heartbeat_t *hb, const void *peer,
+/* Adds sample r to the row unless one with its seq is there; false when
+   the row is full. */
+static bool
+add_reject (heartbeat_row_t *row, const reject_sample_t *r)
+{
+    size_t at = 0;
+    while (at < row->n_rejects && row->rejects[at].seq < r->seq)
+        at++;
+    if (at < row->n_rejects && row->rejects[at].seq == r->seq)
+        return true; /* sent again before the first was answered */
+    if (row->n_rejects == BATCH_REJECTS_PER_ADAPTER)
+        return false;
+    if (!row->rejects)
+        row->rejects = xrealloc (NULL, BATCH_REJECTS_PER_ADAPTER * sizeof *row->rejects);
+    memmove (&row->rejects[at + 1], &row->rejects[at],
+             (row->n_rejects - at) * sizeof *row->rejects);
+    row->rejects[at] = (reject_row_t){r->seq,
+                                      xstrdup (r->place),
+                                      xstrdup (r->code),
+                                      xstrdup (r->reason),
+                                      r->rejected_at_ms,
+                                      r->event_id && *r->event_id ? xstrdup (r->event_id)
+                                                                  : NULL};
+    row->n_rejects++;
+    return true;
+}
+
+heartbeat_row_t *
+batch_add_heartbeat (batch_t *self, const heartbeat_t *hb, const reject_sample_t *samples,
+                     size_t n, uint64_t mark, bool owe_reply, const void *peer,
                      size_t peer_len)
 {
     heartbeat_row_t *row = NULL;
@@ -179,8 +216,8 @@ batch_add_heartbeat (batch_t *self, const heartbeat_t *hb, const void *peer,
             self->hbs = xrealloc (self->hbs, self->cap_hbs * sizeof *self->hbs);
         }
         row = &self->hbs[self->n_hbs++];
+        memset (row, 0, sizeof *row);
         row->adapter_id = xstrdup (hb->adapter_id);
-        row->tasks_msg = NULL;
     }
     row->agency = xstrdup (hb->agency);
     row->outbox_depth = hb->outbox_depth;
@@ -189,4 +226,12 @@ batch_add_heartbeat (batch_t *self, const heartbeat_t *hb, const void *peer,
     row->takes_tasks = hb->takes_tasks;
     row->peer_len = peer_len < sizeof row->peer ? peer_len : sizeof row->peer;
     memcpy (row->peer, peer, row->peer_len);
+    /* the mark covers this heartbeat's samples only when all of them fit */
+    bool all = true;
+    for (size_t i = 0; i < n; i++)
+        all = add_reject (row, &samples[i]) && all;
+    if (all && mark > row->rejects_mark)
+        row->rejects_mark = mark;
+    row->reply_owed = row->reply_owed || owe_reply;
+    return row;
 }

@@ -29,6 +29,21 @@ typedef struct {
     size_t payload_len; /* bytes in payload */
 } dead_letter_t;
 
+/* One quarantine row an adapter reported (validated by ingest; owned). */
+typedef struct {
+    uint64_t seq;           /* its number in the adapter's quarantine */
+    char *place;            /* file:line, table row, event id */
+    char *code;             /* BAD_RECORD, or the hub's code */
+    char *reason;           /* why */
+    int64_t rejected_at_ms; /* when the adapter quarantined it */
+    char *event_id;         /* the event a hub rejected, NULL for a record */
+} reject_row_t;
+
+/* Samples one adapter's heartbeats may bring into one batch, at most: the
+   hub takes REJECT_SAMPLES_MAX of each heartbeat; an adapter heartbeats
+   far less often than a batch commits. */
+#define BATCH_REJECTS_PER_ADAPTER 64
+
 /* The newest heartbeat of one adapter in this batch. */
 typedef struct {
     char *adapter_id;          /* adapter instance */
@@ -41,6 +56,17 @@ typedef struct {
     size_t peer_len;           /* bytes in peer */
     uint8_t *tasks_msg;        /* filled by store: an encoded TaskBatch to send, or NULL */
     size_t tasks_len;          /* bytes in tasks_msg */
+    /* its quarantine: the counts of the newest heartbeat that had them */
+    bool counted;              /* the counts below are known */
+    uint64_t quarantined;      /* rows in the adapter's quarantine */
+    uint64_t refused;          /* of them BAD_RECORD: refused by the adapter */
+    uint64_t rejected;         /* of them with a hub's code: events a hub rejected */
+    char *codes_json;          /* {"BAD_RECORD": 3, ...} (owned), NULL when not counted */
+    reject_row_t *rejects;     /* samples of all its heartbeats in this batch, by seq */
+    size_t n_rejects;
+    uint64_t rejects_mark;     /* the highest sample seq taken (stored or refused) */
+    bool reply_owed;           /* a heartbeat with samples waits for the commit */
+    bool rejects_failed;       /* filled by store: the samples were not stored */
 } heartbeat_row_t;
 
 typedef enum {
@@ -87,8 +113,14 @@ void batch_add_dead_letter (batch_t *self, const char *sender, const char *agenc
                             const char *event_type, error_code_t code, const char *reason,
                             const void *payload, size_t payload_len);
 /* Records a heartbeat heard from peer, replacing an earlier one of the
-   same adapter. */
-void batch_add_heartbeat (batch_t *self, const heartbeat_t *hb, const void *peer,
-                          size_t peer_len);
+   same adapter; its counts replace the earlier ones when hb has them. The
+   n samples (already validated), with mark, the highest seq of hb's
+   samples that were looked at, join those of the adapter's earlier
+   heartbeats in this batch; owe_reply: answer it after the commit.
+   Returns the row. */
+heartbeat_row_t *batch_add_heartbeat (batch_t *self, const heartbeat_t *hb,
+                                      const reject_sample_t *samples, size_t n,
+                                      uint64_t mark, bool owe_reply, const void *peer,
+                                      size_t peer_len);
 
 #endif

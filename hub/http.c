@@ -297,29 +297,33 @@ reply_text (struct MHD_Connection *c, unsigned int status, const char *text)
 /* ---------------------------------------------------------------- /metrics */
 
 /* The business gauges' query: one row per sample, (family, agency,
-   adapter, value), counted as hubctl counts them (overdue, tasks). */
+   adapter, value, code), counted as hubctl counts them (overdue, tasks). */
 static const char GAUGES_SQL[] =
-    "SELECT 'overdue', s.agency, NULL, count(*)::text FROM workflow_steps s "
+    "SELECT 'overdue', s.agency, NULL, count(*)::text, NULL FROM workflow_steps s "
     "  WHERE s.required AND s.completed_at IS NULL AND s.due_at < now() GROUP BY s.agency "
-    "UNION ALL SELECT 'warning', s.agency, NULL, count(*)::text FROM workflow_steps s "
+    "UNION ALL SELECT 'warning', s.agency, NULL, count(*)::text, NULL FROM workflow_steps s "
     "  WHERE s.required AND s.completed_at IS NULL AND s.warn_at <= now() "
     "    AND s.due_at >= now() GROUP BY s.agency "
     "UNION ALL SELECT 'heartbeat', a.agency, a.adapter_id, "
-    "  round(extract(epoch FROM now() - a.last_heartbeat), 3)::text FROM adapters a "
-    "UNION ALL SELECT 'outbox', a.agency, a.adapter_id, a.outbox_depth::text "
+    "  round(extract(epoch FROM now() - a.last_heartbeat), 3)::text, NULL FROM adapters a "
+    "UNION ALL SELECT 'outbox', a.agency, a.adapter_id, a.outbox_depth::text, NULL "
     "  FROM adapters a "
-    "UNION ALL SELECT 'queue', NULL, NULL, count(*)::text FROM correlation_queue "
+    "UNION ALL SELECT 'quarantined', a.agency, a.adapter_id, a.quarantined::text, NULL "
+    "  FROM adapters a WHERE a.quarantined IS NOT NULL "
+    "UNION ALL SELECT 'quarantined_code', a.agency, a.adapter_id, c.value, c.key "
+    "  FROM adapters a CROSS JOIN LATERAL jsonb_each_text(a.quarantined_by_code) c "
+    "UNION ALL SELECT 'queue', NULL, NULL, count(*)::text, NULL FROM correlation_queue "
     "UNION ALL SELECT 'queue_oldest', NULL, NULL, "
-    "  coalesce(round(extract(epoch FROM now() - min(enqueued_at)), 3), 0)::text "
+    "  coalesce(round(extract(epoch FROM now() - min(enqueued_at)), 3), 0)::text, NULL "
     "  FROM correlation_queue "
-    "UNION ALL SELECT 'dead', NULL, NULL, count(*)::text FROM dead_letters "
-    "UNION ALL SELECT 'dead_24h', NULL, NULL, count(*)::text FROM dead_letters "
+    "UNION ALL SELECT 'dead', NULL, NULL, count(*)::text, NULL FROM dead_letters "
+    "UNION ALL SELECT 'dead_24h', NULL, NULL, count(*)::text, NULL FROM dead_letters "
     "  WHERE first_seen >= now() - interval '24 hours' "
     "UNION ALL SELECT 'tasks', t.agency, NULL, "
-    "  count(*) FILTER (WHERE t.seq > coalesce(c.cursor, 0))::text "
+    "  count(*) FILTER (WHERE t.seq > coalesce(c.cursor, 0))::text, NULL "
     "  FROM tasks t LEFT JOIN (SELECT agency, max(task_cursor) AS cursor FROM adapters "
     "    GROUP BY agency) c ON c.agency = t.agency GROUP BY t.agency "
-    "ORDER BY 1, 2, 3";
+    "ORDER BY 1, 2, 3, 5";
 
 static void
 family (strbuf_t *out, const char *name, const char *help)
@@ -327,9 +331,10 @@ family (strbuf_t *out, const char *name, const char *help)
     strbuf_printf (out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
 }
 
+/* One sample; code (a label after adapter) may be NULL. */
 static void
-sample (strbuf_t *out, const char *name, const char *agency, const char *adapter,
-        const char *value)
+sample_code (strbuf_t *out, const char *name, const char *agency, const char *adapter,
+             const char *code, const char *value)
 {
     strbuf_puts (out, name);
     if (agency) {
@@ -341,9 +346,21 @@ sample (strbuf_t *out, const char *name, const char *agency, const char *adapter
             control_label_value (out, adapter);
             strbuf_putc (out, '"');
         }
+        if (code) {
+            strbuf_puts (out, ",code=\"");
+            control_label_value (out, code);
+            strbuf_putc (out, '"');
+        }
         strbuf_putc (out, '}');
     }
     strbuf_printf (out, " %s\n", value);
+}
+
+static void
+sample (strbuf_t *out, const char *name, const char *agency, const char *adapter,
+        const char *value)
+{
+    sample_code (out, name, agency, adapter, NULL, value);
 }
 
 /* One gauge by agency: every agency the hub accepts (0 when the database
@@ -406,13 +423,20 @@ gauges_text (http_t *self, PGresult *res, strbuf_t *out)
          "Seconds since the adapter's last heartbeat was recorded."},
         {"outbox", "onenet_adapter_outbox_depth",
          "Events the adapter had not had answered, at its last heartbeat."},
+        {"quarantined", "onenet_adapter_quarantined",
+         "Records the adapter refused and events a hub rejected, kept in its quarantine, "
+         "at its last heartbeat that counted them."},
+        {"quarantined_code", "onenet_adapter_quarantined_by_code",
+         "The same by code: BAD_RECORD (refused by the adapter) or the hub's code."},
     };
     for (size_t f = 0; f < sizeof per_adapter / sizeof *per_adapter; f++) {
         family (out, per_adapter[f].name, per_adapter[f].help);
         for (int r = 0; r < PQntuples (res); r++)
             if (!strcmp (PQgetvalue (res, r, 0), per_adapter[f].key))
-                sample (out, per_adapter[f].name, PQgetvalue (res, r, 1),
-                        PQgetvalue (res, r, 2), PQgetvalue (res, r, 3));
+                sample_code (out, per_adapter[f].name, PQgetvalue (res, r, 1),
+                             PQgetvalue (res, r, 2),
+                             PQgetisnull (res, r, 4) ? NULL : PQgetvalue (res, r, 4),
+                             PQgetvalue (res, r, 3));
     }
     family (out, "onenet_correlation_backlog",
             "Stored events not yet correlated (rows in correlation_queue).");

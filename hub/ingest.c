@@ -581,6 +581,150 @@ send_to (ingest_t *self, const uint8_t *peer, size_t peer_len, uint8_t *buf, siz
     free (buf);
 }
 
+/* A quarantine code: [A-Z0-9_], 1 to REJECT_CODE_MAX bytes. */
+static bool
+reject_code_valid (const char *code)
+{
+    size_t n = strlen (code);
+    if (n == 0 || n > REJECT_CODE_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(isupper ((unsigned char) code[i]) || isdigit ((unsigned char) code[i])
+              || code[i] == '_'))
+            return false;
+    return true;
+}
+
+/* The latest instant a sample may name (9999-12-31 UTC). */
+#define REJECT_AT_MAX_MS 253402300799999LL
+
+/* Why sample i of a heartbeat cannot be stored (into why), or NULL. */
+static const char *
+reject_problem (const codec_inbound_t *msg, size_t i, const reject_sample_t *r, char *why,
+                size_t whylen)
+{
+    const char *wire = codec_inbound_reject_problem (msg, i);
+    if (wire)
+        return wire;
+    char q[80];
+    if (r->seq == 0 || r->seq > INT64_MAX)
+        snprintf (why, whylen, "rejects[%zu].seq %llu is out of range", i,
+                  (unsigned long long) r->seq);
+    else if (!reject_code_valid (r->code))
+        snprintf (why, whylen,
+                  "rejects[%zu].code \"%s\" is not a code (A-Z, 0-9, _; at most %d bytes)",
+                  i, utf8_safe_copy (q, sizeof q, r->code), REJECT_CODE_MAX);
+    else if (!*r->place || strlen (r->place) > REJECT_PLACE_MAX)
+        snprintf (why, whylen, "rejects[%zu].place is %zu bytes, expected 1 to %d", i,
+                  strlen (r->place), REJECT_PLACE_MAX);
+    else if (!*r->reason || strlen (r->reason) > REJECT_REASON_MAX)
+        snprintf (why, whylen, "rejects[%zu].reason is %zu bytes, expected 1 to %d", i,
+                  strlen (r->reason), REJECT_REASON_MAX);
+    else if (strlen (r->event_id) > REJECT_EVENT_ID_MAX)
+        snprintf (why, whylen, "rejects[%zu].event_id is %zu bytes, more than %d", i,
+                  strlen (r->event_id), REJECT_EVENT_ID_MAX);
+    else if (r->rejected_at_ms <= 0 || r->rejected_at_ms > REJECT_AT_MAX_MS)
+        snprintf (why, whylen, "rejects[%zu].rejected_at_ms %lld is not a time", i,
+                  (long long) r->rejected_at_ms);
+    else
+        return NULL;
+    return why;
+}
+
+static int
+by_seq (const void *a, const void *b)
+{
+    const reject_sample_t *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The quarantine report of a heartbeat into its row: the counts when the
+   adapter counted (each code checked; a bad one is left out), and the
+   samples, at most REJECT_SAMPLES_MAX of the lowest seq. A sample that
+   breaks a rule is logged and left out; the reply still confirms it
+   (resent, it would break the rule again). Returns true when the heartbeat
+   carried samples, so its reply waits for the commit. */
+static bool
+add_heartbeat (ingest_t *self, const zmq_msg_t *peer, const codec_inbound_t *msg,
+               const heartbeat_t *hb)
+{
+    size_t n = hb->n_rejects;
+    reject_sample_t *taken = calloc (n + 1, sizeof *taken);
+    if (!taken)
+        abort ();
+    if (n)
+        memcpy (taken, hb->rejects, n * sizeof *taken);
+    qsort (taken, n, sizeof *taken, by_seq);
+    if (n > REJECT_SAMPLES_MAX)
+        n = REJECT_SAMPLES_MAX; /* the rest come again with the next heartbeats */
+    uint64_t mark = n ? taken[n - 1].seq : 0;
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t at = 0; /* its index as sent, for the problem of its bytes */
+        while (at < hb->n_rejects && hb->rejects[at].seq != taken[i].seq)
+            at++;
+        char why[200];
+        const char *problem = reject_problem (msg, at, &taken[i], why, sizeof why);
+        if (problem)
+            log_warn ("adapter's quarantine sample not stored",
+                      "adapter=%s agency=%s seq=%llu reason=%s", log_q (hb->adapter_id),
+                      log_q (hb->agency), (unsigned long long) taken[i].seq,
+                      log_q (problem));
+        else
+            taken[kept++] = taken[i];
+    }
+    heartbeat_row_t *row =
+        batch_add_heartbeat (self->filling->batch, hb, taken, kept, mark, n > 0,
+                             zmq_msg_data ((zmq_msg_t *) peer),
+                             zmq_msg_size ((zmq_msg_t *) peer));
+    free (taken);
+    if (hb->quarantine_counted) {
+        strbuf_t js;
+        strbuf_init (&js);
+        strbuf_putc (&js, '{');
+        uint64_t refused = 0, rejected = 0;
+        size_t codes = 0;
+        for (size_t i = 0; i < hb->n_quarantine_codes && codes < QUARANTINE_CODES_MAX;
+             i++) {
+            const quarantine_count_t *c = &hb->quarantine_codes[i];
+            const char *wire = codec_inbound_count_problem (msg, i);
+            bool twice = false;
+            for (size_t k = 0; k < i && !twice; k++)
+                twice = strcmp (hb->quarantine_codes[k].code, c->code) == 0;
+            const char *why = wire;
+            if (!why && !reject_code_valid (c->code))
+                why = "not a code (A-Z, 0-9, _; at most 32 bytes)";
+            else if (!why && twice)
+                why = "the code is counted twice";
+            else if (!why && c->count > INT64_MAX)
+                why = "the count is out of range";
+            if (why) {
+                log_warn ("adapter's quarantine count not stored",
+                          "adapter=%s agency=%s code=%s reason=%s", log_q (hb->adapter_id),
+                          log_q (hb->agency), log_q (c->code), log_q (why));
+                continue;
+            }
+            strbuf_printf (&js, "%s\"%s\":%llu", codes++ ? "," : "", c->code,
+                           (unsigned long long) c->count);
+            if (strcmp (c->code, "BAD_RECORD") == 0)
+                refused = c->count;
+            else
+                rejected += c->count;
+        }
+        strbuf_putc (&js, '}');
+        row->counted = true;
+        row->quarantined = hb->quarantined > INT64_MAX ? INT64_MAX : hb->quarantined;
+        row->refused = refused;
+        row->rejected = rejected;
+        free (row->codes_json);
+        row->codes_json = strdup (js.data);
+        if (!row->codes_json)
+            abort ();
+        strbuf_free (&js);
+    }
+    return n > 0;
+}
+
 static void
 handle_heartbeat (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg,
                   const auth_identity_t *id)
@@ -614,14 +758,18 @@ handle_heartbeat (ingest_t *self, const zmq_msg_t *peer, codec_inbound_t *msg,
     if (*hb.adapter_id && strlen (hb.adapter_id) <= (size_t) self->config->max_string
         && utf8_valid (hb.adapter_id) && utf8_valid (hb.agency)
         && strlen (hb.agency) <= (size_t) self->config->max_string) {
-        batch_add_heartbeat (self->filling->batch, &hb, zmq_msg_data ((zmq_msg_t *) peer),
-                             zmq_msg_size ((zmq_msg_t *) peer));
+        bool wait = add_heartbeat (self, peer, msg, &hb);
         if (!self->filling->batch->first_at_us)
             self->filling->batch->first_at_us = clock_mono_us ();
+        if (wait) {
+            /* answered once its samples are committed (complete) */
+            codec_inbound_destroy (&msg);
+            return;
+        }
     }
     size_t len;
     uint8_t *buf = codec_heartbeat_reply_encode (clock_now_ms (), self->config->hub_id,
-                                                 self->store_up, &len);
+                                                 self->store_up, 0, &len);
     send_to (self, zmq_msg_data ((zmq_msg_t *) peer), zmq_msg_size ((zmq_msg_t *) peer),
              buf, len);
     codec_inbound_destroy (&msg);
@@ -800,6 +948,17 @@ complete (ingest_t *self)
         send_to (self, r->peer, r->peer_len, buf, len);
     }
     free (acks);
+    /* the heartbeats that carried quarantine samples: what is now stored */
+    for (size_t i = 0; i < b->n_hbs; i++) {
+        heartbeat_row_t *h = &b->hbs[i];
+        if (!h->reply_owed)
+            continue;
+        size_t len;
+        uint64_t mark = committed && !h->rejects_failed ? h->rejects_mark : 0;
+        uint8_t *buf = codec_heartbeat_reply_encode (clock_now_ms (), self->config->hub_id,
+                                                     committed, mark, &len);
+        send_to (self, h->peer, h->peer_len, buf, len);
+    }
     /* tasks for adapters that asked with their heartbeat */
     for (size_t i = 0; committed && i < b->n_hbs; i++)
         if (b->hbs[i].tasks_msg) {

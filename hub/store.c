@@ -553,30 +553,116 @@ insert_dead_letters (PGconn *conn, batch_t *b, const char *hub_id, strbuf_t *js,
     return s;
 }
 
+/* The quarantine samples of one adapter's heartbeats, each stored once
+   (a sample sent again finds its row). Under a savepoint: should the
+   database refuse them, the heartbeat still commits, and the reply tells
+   the adapter that nothing was stored, so it sends them again. */
+static step_t
+insert_rejects (PGconn *conn, heartbeat_row_t *h, const char *hub_id, char **failure)
+{
+    strbuf_t js;
+    strbuf_init (&js);
+    strbuf_putc (&js, '[');
+    for (size_t i = 0; i < h->n_rejects; i++) {
+        const reject_row_t *r = &h->rejects[i];
+        strbuf_printf (&js, "%s{\"seq\":%llu,\"at\":%lld,\"place\":", i ? "," : "",
+                       (unsigned long long) r->seq, (long long) r->rejected_at_ms);
+        strbuf_json_string (&js, r->place);
+        strbuf_puts (&js, ",\"code\":");
+        strbuf_json_string (&js, r->code);
+        strbuf_puts (&js, ",\"reason\":");
+        strbuf_json_string (&js, r->reason);
+        if (r->event_id) {
+            strbuf_puts (&js, ",\"event_id\":");
+            strbuf_json_string (&js, r->event_id);
+        }
+        strbuf_putc (&js, '}');
+    }
+    strbuf_putc (&js, ']');
+    char *error = NULL;
+    step_t s = run (conn, "SAVEPOINT onenet_rejects", &error);
+    if (s == STEP_OK) {
+        const char *params[4] = {h->adapter_id, h->agency, hub_id, js.data};
+        PGresult *res = PQexecParams (
+            conn,
+            "INSERT INTO adapter_rejects (adapter_id, agency, seq, place, code, reason, "
+            "  event_id, rejected_at, hub_id) "
+            "SELECT $1, $2, r.seq, r.place, r.code, r.reason, r.event_id, "
+            "  timestamptz 'epoch' + r.at * interval '1 millisecond', $3 "
+            "FROM jsonb_to_recordset($4::jsonb) AS r(seq bigint, at bigint, place text, "
+            "  code text, reason text, event_id text) "
+            "ON CONFLICT (adapter_id, place, code, rejected_at) DO NOTHING",
+            4, NULL, params, NULL, NULL, 0);
+        s = step_of (conn, res, &error);
+        PQclear (res);
+        if (s == STEP_OK)
+            s = run (conn, "RELEASE SAVEPOINT onenet_rejects", &error);
+        else if (s == STEP_DATA_ERROR) {
+            log_error ("adapter's quarantine samples not stored; it will send them again",
+                       "adapter=%s agency=%s samples=%zu error=%s", log_q (h->adapter_id),
+                       log_q (h->agency), h->n_rejects, log_q (error));
+            h->rejects_failed = true;
+            free (error);
+            error = NULL;
+            s = run (conn, "ROLLBACK TO SAVEPOINT onenet_rejects", &error);
+        }
+    }
+    if (s != STEP_OK && failure && !*failure) {
+        *failure = error;
+        error = NULL;
+    }
+    free (error);
+    strbuf_free (&js);
+    return s;
+}
+
 static step_t
 upsert_heartbeats (PGconn *conn, batch_t *b, const char *hub_id, char **error)
 {
     for (size_t i = 0; i < b->n_hbs; i++) {
         heartbeat_row_t *h = &b->hbs[i];
-        char depth[24], oldest[40], cursor[24];
+        char depth[24], oldest[40], cursor[24], total[24], refused[24], rejected[24];
         snprintf (depth, sizeof depth, "%llu", (unsigned long long) h->outbox_depth);
         snprintf (cursor, sizeof cursor, "%llu", (unsigned long long) h->task_cursor);
+        snprintf (total, sizeof total, "%llu", (unsigned long long) h->quarantined);
+        snprintf (refused, sizeof refused, "%llu", (unsigned long long) h->refused);
+        snprintf (rejected, sizeof rejected, "%llu", (unsigned long long) h->rejected);
         clock_format_pg (h->oldest_unacked_ms, oldest, sizeof oldest);
-        const char *params[6] = {h->adapter_id, h->agency,
-                                 depth,         h->oldest_unacked_ms ? oldest : NULL,
-                                 cursor,        hub_id};
+        /* counts not known this time: the ones stored stay */
+        const char *params[10] = {h->adapter_id,
+                                  h->agency,
+                                  depth,
+                                  h->oldest_unacked_ms ? oldest : NULL,
+                                  cursor,
+                                  hub_id,
+                                  h->counted ? total : NULL,
+                                  h->counted ? refused : NULL,
+                                  h->counted ? rejected : NULL,
+                                  h->counted ? h->codes_json : NULL};
         PGresult *res = PQexecParams (
             conn,
             "INSERT INTO adapters (adapter_id, agency, last_heartbeat, outbox_depth, "
-            "oldest_unacked, task_cursor, hub_id) VALUES ($1, $2, now(), $3, $4, $5, $6) "
+            "oldest_unacked, task_cursor, hub_id, quarantined, quarantined_refused, "
+            "quarantined_rejected, quarantined_by_code) "
+            "VALUES ($1, $2, now(), $3, $4, $5, $6, $7, $8, $9, $10::jsonb) "
             "ON CONFLICT (adapter_id) DO UPDATE SET agency = EXCLUDED.agency, "
             "last_heartbeat = EXCLUDED.last_heartbeat, outbox_depth = "
             "EXCLUDED.outbox_depth, "
             "oldest_unacked = EXCLUDED.oldest_unacked, task_cursor = EXCLUDED.task_cursor, "
-            "hub_id = EXCLUDED.hub_id",
-            6, NULL, params, NULL, NULL, 0);
+            "hub_id = EXCLUDED.hub_id, "
+            "quarantined = coalesce(EXCLUDED.quarantined, adapters.quarantined), "
+            "quarantined_refused = coalesce(EXCLUDED.quarantined_refused, "
+            "  adapters.quarantined_refused), "
+            "quarantined_rejected = coalesce(EXCLUDED.quarantined_rejected, "
+            "  adapters.quarantined_rejected), "
+            "quarantined_by_code = coalesce(EXCLUDED.quarantined_by_code, "
+            "  adapters.quarantined_by_code)",
+            10, NULL, params, NULL, NULL, 0);
         step_t s = step_of (conn, res, error);
         PQclear (res);
+        h->rejects_failed = false;
+        if (s == STEP_OK && h->n_rejects)
+            s = insert_rejects (conn, h, hub_id, error);
         if (s != STEP_OK)
             return s;
     }

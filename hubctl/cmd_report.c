@@ -62,6 +62,12 @@
       suspended at the month end (the last of their refusal-for-correction
       and reopening events by then was a refusal), and with a step overdue
       at the month end.
+    - Records refused at the agencies: the rows the agencies' adapters
+      quarantined within the month (by when the adapter quarantined them)
+      and reported to a hub by the time of the report, by agency and code:
+      BAD_RECORD for a record the adapter could not map, else the code of
+      the hub that rejected the event (analytics.adapter_rejects: the
+      field a reason names, never the reason, which may quote a value).
     What the hub does not keep history of is read as it stands now: whether
     a step is required, and its deadline (a calendar change re-plans it, a
     case suspended later loses the deadlines of its open steps). */
@@ -304,6 +310,18 @@ static const char SQL_BACKLOG[] =
     "  count(*) FILTER (WHERE overdue) AS with_overdue_steps, "
     "  " MINUTE ("min(started_at)") " AS oldest, " ISO ("min(started_at)") " AS oldest_iso "
     "FROM op GROUP BY workflow ORDER BY open_instances DESC, workflow";
+
+/* Records refused at the agencies in the month ($1: its first day), by
+   agency and code, the fields their reasons name. */
+static const char SQL_REFUSED[] =
+    "SELECT agency, code, min(kind) AS kind, count(*) AS records, "
+    "  count(DISTINCT adapter_id) AS adapters, "
+    "  string_agg(DISTINCT field, ', ' ORDER BY field) AS fields "
+    "FROM analytics.adapter_rejects "
+    "WHERE rejected_at > ($1::date::timestamp AT TIME ZONE 'Asia/Shanghai') "
+    "  AND rejected_at <= (($1::date + interval '1 month')::timestamp "
+    "    AT TIME ZONE 'Asia/Shanghai') "
+    "GROUP BY agency, code ORDER BY agency, count(*) DESC, code";
 
 static const char SQL_DEFINITIONS[] =
     "SELECT workflow, version, digest, body FROM analytics.workflow_definitions "
@@ -692,7 +710,7 @@ typedef struct {
     char months[TREND_MONTHS][16]; /* "YYYY-MM", oldest first, the month last */
     definitions_t defs;
     PGresult *defs_res, *summary, *agencies, *breaches, *worst, *trend, *durations,
-        *backlog;
+        *backlog, *refused;
 } report_t;
 
 static bool
@@ -1201,6 +1219,67 @@ section_backlog (FILE *out, const report_t *rep)
     fputs ("<td></td></tr>\n</tbody></table></section>\n", out);
 }
 
+/* BAD_RECORD: the adapter could not map the record; any other code is
+   the hub's, which rejected the event. */
+static const char *
+refusal_meaning (const char *code)
+{
+    return same (code, "BAD_RECORD")
+               ? "适配器拒收：记录无法读取或字段不合格 (refused by the adapter: unreadable, "
+                 "or a field missing or failing its check)"
+               : "中心拒收 (rejected by the hub)";
+}
+
+static void
+section_refused (FILE *out, const report_t *rep)
+{
+    PGresult *f = rep->refused;
+    int n = PQntuples (f);
+    fputs ("<section id=\"refused\"><h2>八、各部门拒收记录 <span class=\"en\">(Records "
+           "refused at the agencies)</span></h2>\n",
+           out);
+    if (n == 0) {
+        fputs ("<p class=\"empty\">本月各部门没有拒收记录。(No record was refused at the "
+               "agencies this month.)</p></section>\n",
+               out);
+        return;
+    }
+    fputs ("<table id=\"refused-table\"><thead><tr><th>部门 (agency)</th>"
+           "<th>原因代码 (code)</th><th>说明 (meaning)</th><th class=\"n\">条数 "
+           "(records)</th><th>涉及字段 (fields)</th></tr></thead><tbody>\n",
+           out);
+    long total = 0;
+    for (int r = 0; r < n; r++) {
+        fputs ("<tr", out);
+        agency_attrs (out, val (f, r, "agency"), NULL);
+        fputs (" data-code=\"", out);
+        esc (out, val (f, r, "code"));
+        fputs ("\"><td>", out);
+        /* by agency only: an adapter's refusal names no bank */
+        const char *agency = val (f, r, "agency"), *name = AGENCY_NAME (agency);
+        if (name)
+            fprintf (out, "%s <span class=\"code\">(", name);
+        esc (out, agency);
+        fputs (name ? ")</span></td>" : "</td>", out);
+        td (out, val (f, r, "code"), false);
+        td (out, refusal_meaning (val (f, r, "code")), false);
+        total += num (f, r, "records");
+        td_long (out, num (f, r, "records"));
+        td (out, val (f, r, "fields"), false);
+        fputs ("</tr>\n", out);
+    }
+    fprintf (out,
+             "<tr class=\"total\"><td>合计 (total)</td><td></td><td></td>"
+             "<td class=\"n\">%ld</td><td></td></tr>\n</tbody></table>\n",
+             total);
+    fputs ("<p class=\"note\">各部门适配器未能转换而隔离、或被中心拒收的记录，"
+           "按适配器隔离的时间计入月份，以随心跳上报中心者为准；记录内容不离开部门。"
+           "(Records the agencies' adapters could not map, or whose events the hub "
+           "rejected, in the month they were set aside, as the adapters reported them "
+           "to the hub; the records themselves stay at the agencies.)</p></section>\n",
+           out);
+}
+
 static bool
 no_data (const report_t *rep)
 {
@@ -1236,6 +1315,7 @@ write_html (FILE *out, const report_t *rep)
     section_trend (out, rep);
     section_durations (out, rep);
     section_backlog (out, rep);
+    section_refused (out, rep);
     fputs ("<footer>\n<p><b>口径说明 (Definitions)</b></p>\n<ul>\n<li>"
            "月末快照 (month-end snapshot)：全部数字截至本月末（北京时间最后一日24:00），"
            "月末以后办结的环节仍按未办结计，月末以后受理的案件不计入；"
@@ -1257,6 +1337,11 @@ write_html (FILE *out, const report_t *rep)
            "环节名称取自案件所依据的流程定义；部门案号为该环节所属部门的案号，"
            "无则为受理事件的案号。(Step titles from the case's definition; the agency's "
            "own case number of the step's agency, else of the first event.)</li>\n<li>"
+           "拒收记录 (refused records)：各部门适配器隔离区中的记录，按隔离时间计入月份；"
+           "BAD_RECORD 为适配器无法转换的记录，其余代码为中心拒收的事件。"
+           "(Records set aside at the agencies, in the month they were set aside; "
+           "BAD_RECORD: the adapter could not map the record; any other code: the hub "
+           "rejected the event.)</li>\n<li>"
            "数据来源 (source)：onenet 数据库 analytics 视图 "
            "(views of the analytics schema, docs/analytics.md)。</li>\n"
            "</ul>\n</footer>\n</body>\n</html>\n",
@@ -1445,6 +1530,29 @@ json_report (const report_t *rep)
         json_array_append_new (backlog, o);
     }
     set (root, "backlog", backlog);
+
+    json_t *refused = json_array ();
+    PGresult *f = rep->refused;
+    for (int r = 0; r < PQntuples (f); r++) {
+        json_t *o = json_object (), *fields = json_array ();
+        const char *agency = val (f, r, "agency"), *name = AGENCY_NAME (agency);
+        set (o, "agency", json_string (agency));
+        set (o, "agency_name", name ? json_string (name) : json_null ());
+        set (o, "code", j_text (f, r, "code"));
+        set (o, "kind", j_text (f, r, "kind"));
+        set (o, "records", j_int (f, r, "records"));
+        set (o, "adapters", j_int (f, r, "adapters"));
+        const char *list = val (f, r, "fields");
+        for (const char *p = list; p && *p;) {
+            const char *comma = strstr (p, ", ");
+            size_t len = comma ? (size_t) (comma - p) : strlen (p);
+            json_array_append_new (fields, json_stringn (p, len));
+            p = comma ? comma + 2 : p + len;
+        }
+        set (o, "fields", fields);
+        json_array_append_new (refused, o);
+    }
+    set (root, "refused_at_agencies", refused);
     return root;
 }
 
@@ -1471,7 +1579,8 @@ usage (void)
         "that month as a bar chart, breaches by agency, the %d worst cases (with step\n"
         "titles and the agencies' own case numbers), the on-time rate of the month and\n"
         "the %d before it, end-to-end durations (p50/p90) of the cases completed that\n"
-        "month, and the open backlog by age.\n"
+        "month, the open backlog by age, and the records the agencies' adapters\n"
+        "refused that month, by agency and code.\n"
         "Every figure is a snapshot as of the end of the month (24:00 of its last day,\n"
         "Beijing time): made again later, the page is the same but for its 'generated'\n"
         "line. For a month not over yet, as of now. Deadlines at 00:00 show as 24:00 of\n"
@@ -1537,6 +1646,10 @@ run_queries (PGconn *conn, report_t *rep)
         ok = (*queries[i].res =
                   hubctl_query (conn, queries[i].what, queries[i].sql, 2, params))
              != NULL;
+    ok = ok
+         && (rep->refused = hubctl_query (conn, "read the records refused at the agencies",
+                                          SQL_REFUSED, 1, params))
+                != NULL;
     free (roles);
     return ok;
 }
@@ -1604,7 +1717,7 @@ cmd_report (const hubctl_options_t *options, int argc, char **argv)
         }
     }
     PGresult *all[] = {rep.summary, rep.agencies,  rep.breaches, rep.worst,
-                       rep.trend,   rep.durations, rep.backlog};
+                       rep.trend,   rep.durations, rep.backlog,  rep.refused};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         PQclear (all[i]);
     definitions_free (&rep.defs);

@@ -140,6 +140,7 @@ int cmd_workflows_vocabulary (const hubctl_options_t *options, int argc, char **
 int cmd_show (const hubctl_options_t *options, int argc, char **argv);
 int cmd_overdue (const hubctl_options_t *options, int argc, char **argv);
 int cmd_deadletters (const hubctl_options_t *options, int argc, char **argv);
+int cmd_rejects (const hubctl_options_t *options, int argc, char **argv);
 int cmd_replay (const hubctl_options_t *options, int argc, char **argv);
 int cmd_unmatched (const hubctl_options_t *options, int argc, char **argv);
 int cmd_tasks (const hubctl_options_t *options, int argc, char **argv);

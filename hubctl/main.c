@@ -66,6 +66,7 @@ static const hubctl_command_t commands[] = {
     {"show", cmd_show, "one case as a timeline: steps, deadlines, events"},
     {"overdue", cmd_overdue, "the supervision list (督办): late steps, worst first"},
     {"deadletters", cmd_deadletters, "events the hub refused, with their reasons"},
+    {"rejects", cmd_rejects, "records the agencies' adapters refused (their quarantines)"},
     {"replay", cmd_replay, "hand refused or set-aside events to the hub again"},
     {"unmatched", cmd_unmatched, "parked and expired events no workflow took"},
     {"tasks", cmd_tasks, "tasks per agency, and how far each adapter has taken them"},

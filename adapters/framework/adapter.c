@@ -90,6 +90,18 @@ typedef struct {
     const uint8_t **bytes;  /* their encodings, for the sender */
     size_t *lens;           /* their lengths */
     int64_t *tokens;        /* their outbox seqs */
+    /* the quarantine, as the heartbeats report it */
+    int64_t reported;       /* quarantine id up to which a hub confirmed storing it */
+    int64_t mark_retry_at;  /* after a failure to save that mark, not before this */
+    bool counted;           /* counts read for the last heartbeat */
+    uint64_t quarantined;   /* rows in the quarantine then */
+    size_t n_codes;         /* codes then */
+    outbox_code_count_t codes[QUARANTINE_CODES_MAX];
+    quarantine_count_t code_views[QUARANTINE_CODES_MAX];
+    size_t n_samples;       /* rows past the mark then, at most REJECT_SAMPLES_MAX */
+    outbox_reject_t samples[REJECT_SAMPLES_MAX];
+    reject_sample_t sample_views[REJECT_SAMPLES_MAX];
+    int64_t once_deadline;  /* --once: when to stop waiting for the report, 0: not yet */
 } adapter_t;
 
 static void
@@ -994,6 +1006,87 @@ on_tasks (void *user, const task_t *tasks, size_t n)
     deliver_tasks (self);
 }
 
+/* ---- the quarantine, reported to the hub -------------------------------------- */
+
+/* Reads what the next heartbeat reports of the quarantine: the counts by
+   code, and the rows past the mark a hub has confirmed, oldest first. What
+   cannot be read is left out this time (and logged); the heartbeat goes. */
+static void
+read_quarantine (adapter_t *self)
+{
+    const adapter_config_t *config = self->config;
+    char err[256];
+    self->counted = outbox_quarantine_counts (self->outbox, self->codes, QUARANTINE_CODES_MAX,
+                                              &self->n_codes, &self->quarantined, err,
+                                              sizeof err)
+                    == 0;
+    if (!self->counted)
+        log_error ("could not count the quarantine in the outbox",
+                   "adapter=%s agency=%s outbox=%s error=%s", log_q (config->adapter_id),
+                   log_q (config->agency), log_q (config->outbox), log_q (err));
+    for (size_t i = 0; i < self->n_codes; i++)
+        self->code_views[i] = (quarantine_count_t){self->codes[i].code, self->codes[i].count};
+    int n = outbox_quarantine_after (self->outbox, self->reported, self->samples,
+                                     REJECT_SAMPLES_MAX, err, sizeof err);
+    if (n < 0)
+        log_error ("could not read the quarantine in the outbox",
+                   "adapter=%s agency=%s outbox=%s error=%s", log_q (config->adapter_id),
+                   log_q (config->agency), log_q (config->outbox), log_q (err));
+    self->n_samples = n < 0 ? 0 : (size_t) n;
+    for (size_t i = 0; i < self->n_samples; i++) {
+        const outbox_reject_t *r = &self->samples[i];
+        self->sample_views[i] =
+            (reject_sample_t){(uint64_t) r->id, r->place, r->code, r->reason, r->at_ms,
+                              r->event_id};
+    }
+}
+
+/* A hub confirmed storing the quarantine up to a row: the mark moves, in
+   the outbox first (a restart then starts from it; a mark not saved only
+   has the rows sent again, which the hub absorbs). */
+static void
+note_reported (adapter_t *self)
+{
+    int64_t stored = (int64_t) sender_rejects_stored (self->sender);
+    if (stored <= self->reported || clock_mono_ms () < self->mark_retry_at)
+        return;
+    char err[256];
+    if (outbox_set_reported_mark (self->outbox, stored, err, sizeof err) != 0) {
+        log_error ("quarantine report mark not saved, the rows will be reported again",
+                   "adapter=%s agency=%s outbox=%s mark=%lld error=%s",
+                   log_q (self->config->adapter_id), log_q (self->config->agency),
+                   log_q (self->config->outbox), (long long) stored, log_q (err));
+        self->mark_retry_at = clock_mono_ms () + 1000;
+        return;
+    }
+    log_debug ("quarantine reported to the hub", "adapter=%s agency=%s up_to=%lld",
+               log_q (self->config->adapter_id), log_q (self->config->agency),
+               (long long) stored);
+    self->reported = stored;
+}
+
+/* --once: true when the quarantine has been reported up to its newest row
+   (or the wait for it is over: a hub that does not confirm reports). */
+static bool
+quarantine_reported (adapter_t *self)
+{
+    outbox_reject_t row;
+    char err[256];
+    int n = outbox_quarantine_after (self->outbox, self->reported, &row, 1, err, sizeof err);
+    if (n == 0)
+        return true;
+    int64_t now = clock_mono_ms ();
+    if (!self->once_deadline)
+        self->once_deadline = now + self->config->drain_timeout_ms;
+    if (now < self->once_deadline)
+        return false;
+    log_warn ("quarantine not all reported to the hub; the rest goes with the next run",
+              "adapter=%s agency=%s outbox=%s reported_up_to=%lld",
+              log_q (self->config->adapter_id), log_q (self->config->agency),
+              log_q (self->config->outbox), (long long) self->reported);
+    return true;
+}
+
 /* Hands unsent outbox events to the sender while the window has room. */
 static void
 fill_window (adapter_t *self)
@@ -1168,6 +1261,13 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
         return 1;
     }
     self->task_cursor = (uint64_t) task_cursor;
+    if (outbox_reported_mark (self->outbox, &self->reported, err, sizeof err) != 0) {
+        /* from 0: the rows go again, and the hub stores each once */
+        log_error ("could not read the quarantine report mark from the outbox",
+                   "adapter=%s agency=%s outbox=%s error=%s", log_q (config->adapter_id),
+                   log_q (config->agency), log_q (config->outbox), log_q (err));
+        self->reported = 0;
+    }
     if (*config->task_spool && mkdir (config->task_spool, 0755) != 0 && errno != EEXIST) {
         log_error ("could not create the task out-spool",
                    "adapter=%s agency=%s task_spool=%s error=%s",
@@ -1258,7 +1358,8 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
             break;
         if (config->once && (from_stdin ? self->input_done : self->spool_empty)
             && !source_busy && outbox_depth (self->outbox) == 0
-            && sender_in_flight (self->sender) == 0)
+            && sender_in_flight (self->sender) == 0 && self->n_rejects == 0
+            && quarantine_reported (self))
             break;
         bool want_input =
             !drain_deadline && !self->input_done && now >= self->input_retry_at
@@ -1317,7 +1418,10 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
         if (n > 0 && (items[0].revents & ZMQ_POLLIN)) {
             sender_receive (self->sender, on_ack, on_tasks, self);
             settle_answers (self);
+            note_reported (self);
         }
+        else if (self->mark_retry_at && clock_mono_ms () >= self->mark_retry_at)
+            note_reported (self);
         else if (self->settle_retry_at && clock_mono_ms () >= self->settle_retry_at)
             settle_answers (self);
         if (n > 0 && stdin_item >= 0
@@ -1330,22 +1434,31 @@ adapter_run (const adapter_config_t *config, adapter_map_fn map,
         if (n > 0 && task_item >= 0 && (items[task_item].revents & ZMQ_POLLIN)
             && (job = agency_worker_take (self->task_worker)))
             task_job_back (self, job);
-        /* the oldest waiting event costs a query: only for a heartbeat */
+        /* the oldest waiting event and the quarantine cost queries: only
+           for a heartbeat */
         int64_t oldest = 0;
-        if (sender_heartbeat_due (self->sender)
-            && outbox_oldest_ms (self->outbox, &oldest, err, sizeof err) != 0)
+        bool due = sender_heartbeat_due (self->sender);
+        if (due && outbox_oldest_ms (self->outbox, &oldest, err, sizeof err) != 0)
             /* the heartbeat goes without it: the hub sees no age this time */
             log_error ("could not read the age of the oldest event in the outbox",
                        "adapter=%s agency=%s outbox=%s error=%s",
                        log_q (config->adapter_id), log_q (config->agency),
                        log_q (config->outbox), log_q (err));
-        heartbeat_t hb = {config->adapter_id,
-                          config->agency,
-                          clock_now_ms (),
-                          outbox_depth (self->outbox),
-                          oldest,
-                          self->task_cursor,
-                          *config->task_spool != '\0' || self->task_db};
+        if (due)
+            read_quarantine (self);
+        heartbeat_t hb = {.adapter_id = config->adapter_id,
+                          .agency = config->agency,
+                          .sent_at_ms = clock_now_ms (),
+                          .outbox_depth = outbox_depth (self->outbox),
+                          .oldest_unacked_ms = oldest,
+                          .task_cursor = self->task_cursor,
+                          .takes_tasks = *config->task_spool != '\0' || self->task_db,
+                          .quarantine_counted = due && self->counted,
+                          .quarantined = self->quarantined,
+                          .n_quarantine_codes = due ? self->n_codes : 0,
+                          .quarantine_codes = self->code_views,
+                          .n_rejects = due ? self->n_samples : 0,
+                          .rejects = self->sample_views};
         sender_tick (self->sender, &hb);
         if (clock_mono_ms () >= next_stats) {
             log_stats (self);

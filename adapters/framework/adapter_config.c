@@ -32,8 +32,8 @@ static const setting_t settings[] = {
      "directory where the hub's tasks for this agency are written (default: take none)"},
     {"log-level", SET_STRING, S (log_level), "info", 0, 0, "debug, info, warn or error"},
     {"once", SET_BOOL, S (once), "false", 0, 0,
-     "exit once the input (stdin, or every spool file) is consumed and every event "
-     "acknowledged"},
+     "exit once the input (stdin, or every spool file) is consumed, every event "
+     "acknowledged and the quarantine reported"},
     {"batch-max", SET_INT, S (batch_max), "500", 1, 5000, "events per batch"},
     {"window", SET_INT, S (window), "8", 1, 256, "batches in flight"},
     {"ack-timeout-ms", SET_INT, S (ack_timeout_ms), "5000", 50, 600000,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "strbuf.h"
 
 struct outbox {
     sqlite3 *db;              /* the database file */
@@ -36,7 +37,44 @@ static const char *schema =
     "  WHERE event_id IS NULL;"
     "CREATE TABLE IF NOT EXISTS sources ("
     "  name TEXT PRIMARY KEY,"
-    "  offset INTEGER NOT NULL);";
+    "  offset INTEGER NOT NULL);"
+    /* the quarantine's rows by code, kept in step by triggers (whoever
+       adds or clears rows), so that a heartbeat reads a few rows instead
+       of counting the quarantine */
+    "CREATE TABLE IF NOT EXISTS quarantine_counts ("
+    "  code TEXT PRIMARY KEY,"
+    "  n INTEGER NOT NULL);"
+    "CREATE TRIGGER IF NOT EXISTS quarantine_counted AFTER INSERT ON quarantine BEGIN"
+    "  INSERT OR IGNORE INTO quarantine_counts (code, n) VALUES (NEW.code, 0);"
+    "  UPDATE quarantine_counts SET n = n + 1 WHERE code = NEW.code;"
+    "END;"
+    "CREATE TRIGGER IF NOT EXISTS quarantine_uncounted AFTER DELETE ON quarantine BEGIN"
+    "  UPDATE quarantine_counts SET n = n - 1 WHERE code = OLD.code;"
+    "END;"
+    "CREATE TRIGGER IF NOT EXISTS quarantine_recounted AFTER UPDATE OF code ON quarantine"
+    "  BEGIN"
+    "  UPDATE quarantine_counts SET n = n - 1 WHERE code = OLD.code;"
+    "  INSERT OR IGNORE INTO quarantine_counts (code, n) VALUES (NEW.code, 0);"
+    "  UPDATE quarantine_counts SET n = n + 1 WHERE code = NEW.code;"
+    "END;"
+    /* marks the adapter keeps: how far the hub has confirmed the quarantine */
+    "CREATE TABLE IF NOT EXISTS marks ("
+    "  name TEXT PRIMARY KEY,"
+    "  value INTEGER NOT NULL);";
+
+/* The mark of the quarantine rows a hub has confirmed storing. */
+#define REPORTED_MARK "quarantine-reported"
+
+/* Counts the quarantine again when its counts do not add up (an outbox
+   from before they were kept): once, at open. */
+static const char recount[] =
+    "BEGIN IMMEDIATE;"
+    "DELETE FROM quarantine_counts"
+    "  WHERE (SELECT coalesce(sum(n), 0) FROM quarantine_counts)"
+    "     <> (SELECT count(*) FROM quarantine);"
+    "INSERT OR IGNORE INTO quarantine_counts (code, n)"
+    "  SELECT code, count(*) FROM quarantine GROUP BY code;"
+    "COMMIT;";
 
 static bool
 prepare (outbox_t *self, sqlite3_stmt **stmt, const char *sql, char *err, size_t errlen)
@@ -101,7 +139,9 @@ outbox_open (const char *path, char *err, size_t errlen)
     if (sqlite3_exec (self->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL,
                       NULL, &msg)
             != SQLITE_OK
-        || sqlite3_exec (self->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+        || sqlite3_exec (self->db, schema, NULL, NULL, &msg) != SQLITE_OK
+        || sqlite3_exec (self->db, recount, NULL, NULL, &msg) != SQLITE_OK) {
+        s_rollback (self);
         snprintf (err, errlen, "could not set up outbox \"%s\": %s", path,
                   msg ? msg : sqlite3_errmsg (self->db));
         sqlite3_free (msg);
@@ -389,4 +429,137 @@ outbox_quarantined (outbox_t *self, char *err, size_t errlen)
     int64_t n;
     return s_scalar (self, "SELECT count(*) FROM quarantine", &n, err, errlen) == 0 ? n
                                                                                     : -1;
+}
+
+/* Copies text into out (size bytes) as valid UTF-8, cut at a character
+   when longer. */
+static void
+s_bounded (char *out, size_t size, const unsigned char *text)
+{
+    utf8_safe_copy (out, size, text ? (const char *) text : "");
+}
+
+/* The same for a place ("<path>:<line>"): a long one keeps its end, the
+   file's name and the line, after "...". */
+static void
+s_tail (char *out, size_t size, const unsigned char *text)
+{
+    const char *t = text ? (const char *) text : "";
+    size_t len = strlen (t);
+    char tail[1024];
+    if (size > sizeof tail)
+        size = sizeof tail;
+    if (len < size) {
+        s_bounded (out, size, (const unsigned char *) t);
+        return;
+    }
+    const char *from = t + len - (size - 4);
+    while ((*(const unsigned char *) from & 0xC0) == 0x80)
+        from++; /* not inside a character */
+    snprintf (tail, size, "...%s", from);
+    s_bounded (out, size, (const unsigned char *) tail);
+}
+
+int
+outbox_quarantine_counts (outbox_t *self, outbox_code_count_t *counts, size_t max,
+                          size_t *n, uint64_t *total, char *err, size_t errlen)
+{
+    *n = 0;
+    *total = 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2 (self->db,
+                            "SELECT code, n FROM quarantine_counts WHERE n > 0 ORDER BY code",
+                            -1, &st, NULL)
+        != SQLITE_OK) {
+        s_error (self, err, errlen);
+        return -1;
+    }
+    int rc;
+    while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
+        uint64_t count = (uint64_t) sqlite3_column_int64 (st, 1);
+        *total += count;
+        if (*n < max) {
+            s_bounded (counts[*n].code, sizeof counts[*n].code, sqlite3_column_text (st, 0));
+            counts[*n].count = count;
+            (*n)++;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        s_error (self, err, errlen);
+        *n = 0;
+        *total = 0;
+    }
+    sqlite3_finalize (st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+outbox_quarantine_after (outbox_t *self, int64_t after_id, outbox_reject_t *rows,
+                         size_t max, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2 (self->db,
+                            "SELECT id, source, event_id, code, reason, at_ms FROM quarantine "
+                            "WHERE id > ?1 ORDER BY id LIMIT ?2",
+                            -1, &st, NULL)
+        != SQLITE_OK) {
+        s_error (self, err, errlen);
+        return -1;
+    }
+    sqlite3_bind_int64 (st, 1, after_id);
+    sqlite3_bind_int64 (st, 2, (sqlite3_int64) max);
+    int n = 0, rc = SQLITE_DONE;
+    while ((size_t) n < max && (rc = sqlite3_step (st)) == SQLITE_ROW) {
+        outbox_reject_t *r = &rows[n++];
+        r->id = sqlite3_column_int64 (st, 0);
+        const unsigned char *event_id = sqlite3_column_text (st, 2);
+        s_bounded (r->event_id, sizeof r->event_id, event_id);
+        if (event_id) {
+            /* an event the hub rejected: where it was read is not kept */
+            char place[sizeof r->place];
+            snprintf (place, sizeof place, "event %s", r->event_id);
+            s_bounded (r->place, sizeof r->place, (const unsigned char *) place);
+        }
+        else
+            s_tail (r->place, sizeof r->place, sqlite3_column_text (st, 1));
+        s_bounded (r->code, sizeof r->code, sqlite3_column_text (st, 3));
+        s_bounded (r->reason, sizeof r->reason, sqlite3_column_text (st, 4));
+        r->at_ms = sqlite3_column_int64 (st, 5);
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        s_error (self, err, errlen);
+        n = -1;
+    }
+    sqlite3_finalize (st);
+    return n;
+}
+
+int
+outbox_reported_mark (outbox_t *self, int64_t *mark, char *err, size_t errlen)
+{
+    return s_scalar (self,
+                     "SELECT coalesce((SELECT value FROM marks WHERE name = '" REPORTED_MARK
+                     "'), 0)",
+                     mark, err, errlen);
+}
+
+int
+outbox_set_reported_mark (outbox_t *self, int64_t mark, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2 (self->db,
+                            "INSERT INTO marks (name, value) VALUES ('" REPORTED_MARK
+                            "', ?1) ON CONFLICT (name) DO UPDATE SET value = "
+                            "max(value, excluded.value)",
+                            -1, &st, NULL)
+        != SQLITE_OK) {
+        s_error (self, err, errlen);
+        return -1;
+    }
+    sqlite3_bind_int64 (st, 1, mark);
+    int rc = sqlite3_step (st) == SQLITE_DONE ? 0 : -1;
+    if (rc != 0)
+        s_error (self, err, errlen);
+    sqlite3_finalize (st);
+    return rc;
 }

@@ -85,4 +85,39 @@ int outbox_oldest_ms (outbox_t *self, int64_t *oldest_ms, char *err, size_t errl
 /* Rows in quarantine, or -1 with the reason in err. */
 int64_t outbox_quarantined (outbox_t *self, char *err, size_t errlen);
 
+/* ---- the quarantine as heartbeats report it to the hub ---------------- */
+
+/* Quarantine rows with one code. */
+typedef struct {
+    char code[33];  /* BAD_RECORD, or the hub's code */
+    uint64_t count; /* rows */
+} outbox_code_count_t;
+
+/* Reads the rows in quarantine by code (counts kept by triggers, so a few
+   rows are read, the quarantine is not counted): up to max codes into
+   counts (*n of them), every row into *total. Returns 0 or -1. */
+int outbox_quarantine_counts (outbox_t *self, outbox_code_count_t *counts, size_t max,
+                              size_t *n, uint64_t *total, char *err, size_t errlen);
+
+/* One quarantine row as a heartbeat carries it: every text valid UTF-8,
+   cut at a character to the size the protocol allows. */
+typedef struct {
+    int64_t id;         /* its number in the quarantine, increasing */
+    char place[257];    /* file:line, "table T row N", or "event <event id>" */
+    char code[33];      /* BAD_RECORD, or the hub's code */
+    char reason[513];   /* why */
+    int64_t at_ms;      /* when it was quarantined */
+    char event_id[65];  /* the event the hub rejected, "" for a record */
+} outbox_reject_t;
+
+/* Reads up to max quarantine rows with id > after_id, oldest first.
+   Returns how many, or -1. */
+int outbox_quarantine_after (outbox_t *self, int64_t after_id, outbox_reject_t *rows,
+                             size_t max, char *err, size_t errlen);
+
+/* The quarantine id up to which a hub has confirmed storing the rows
+   (0: none yet), and its update (never moved back). Return 0 or -1. */
+int outbox_reported_mark (outbox_t *self, int64_t *mark, char *err, size_t errlen);
+int outbox_set_reported_mark (outbox_t *self, int64_t mark, char *err, size_t errlen);
+
 #endif

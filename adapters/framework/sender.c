@@ -48,6 +48,7 @@ struct sender {
     int64_t hb_sent_at;   /* monotonic ms of the unanswered heartbeat, 0 if none */
     int retry_ms;         /* current RETRY backoff */
     uint64_t reconnects;  /* sockets replaced so far */
+    uint64_t rejects_stored; /* the highest quarantine row a hub confirmed storing */
 };
 
 static char *
@@ -357,6 +358,9 @@ sender_receive (sender_t *self, sender_ack_fn on_ack, sender_task_fn on_tasks, v
         }
         else if (codec_outbound_kind (msg) == OUTBOUND_ERROR)
             handle_error (self, msg);
+        else if (codec_outbound_kind (msg) == OUTBOUND_HEARTBEAT
+                 && codec_outbound_rejects_stored (msg) > self->rejects_stored)
+            self->rejects_stored = codec_outbound_rejects_stored (msg);
         codec_outbound_destroy (&msg);
         zmq_msg_close (&m);
     }
@@ -442,4 +446,10 @@ sender_next_timeout (const sender_t *self)
             next = t;
     }
     return next <= now ? 0 : (long) (next - now);
+}
+
+uint64_t
+sender_rejects_stored (const sender_t *self)
+{
+    return self->rejects_stored;
 }

@@ -74,6 +74,11 @@ void sender_tick (sender_t *self, const heartbeat_t *hb);
    backlog worth measuring. */
 bool sender_heartbeat_due (const sender_t *self);
 
+/* The highest quarantine row (RejectSample.seq) a hub has confirmed
+   storing, from the replies to heartbeats that carried samples; 0: none
+   yet. */
+uint64_t sender_rejects_stored (const sender_t *self);
+
 /* Milliseconds until sender_tick has something to do (for the poll). */
 long sender_next_timeout (const sender_t *self);
 

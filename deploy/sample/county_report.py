@@ -7,10 +7,16 @@ prints: workflows completed and open, steps overdue by agency, tasks
 delivered per agency, records rejected at the adapters and why, and a check
 line. Exit status 0 when everything matches the expectations, 1 otherwise.
 
-Usage: county_report.py --db CONNINFO --expect FILE --run DIR
+The records rejected are counted from what the adapters reported to the hub
+with their heartbeats (the hub's adapter_rejects and adapters tables), and
+checked against each adapter's own quarantine: the hub must hold every row
+of it, once.
+
+Usage: county_report.py --db CONNINFO --expect FILE --run DIR [--adapter-id FORMAT]
   DIR holds <feed>.outbox for each file the simulator wrote (an agency's, or
   the power or water company's second, generic one) and tasks/<agency>/ for
-  each agency (deploy/demo.sh).
+  each agency (deploy/demo.sh). FORMAT names each feed's adapter
+  (default "{feed}-demo", as deploy/demo.sh starts them).
 """
 
 import argparse
@@ -66,6 +72,32 @@ def quarantine(outbox):
         conn.close()
 
 
+def reported(cur, adapter_id):
+    """(place, code, reason) of the rows the adapter reported to the hub, in
+    its quarantine's order, and the quarantine's size its last heartbeat
+    counted (None when none did)."""
+    cur.execute("SELECT place, code, reason FROM adapter_rejects WHERE adapter_id = %s "
+                "ORDER BY seq", (adapter_id,))
+    rows = cur.fetchall()
+    cur.execute("SELECT quarantined FROM adapters WHERE adapter_id = %s", (adapter_id,))
+    counted = cur.fetchone()
+    return rows, counted[0] if counted else None
+
+
+def holds_once(hub_rows, local):
+    """True when the hub's rows (place, code, reason) are the adapter's
+    quarantine rows (source, code, reason), each once and in order, as its
+    heartbeats report them: the reason cut at 512 bytes, and for an event
+    a hub rejected (source "hub") the place naming the event."""
+    if len(hub_rows) != len(local):
+        return False
+    for (place, code, reason), (source, local_code, local_reason) in zip(hub_rows, local):
+        cut = local_reason.encode("utf-8")[:512].decode("utf-8", "ignore")
+        if (code, reason) != (local_code, cut) or (source != "hub" and place != source):
+            return False
+    return True
+
+
 def task_files(directory):
     """The tasks in an adapter's out-spool: a list of (file name, task)."""
     if not os.path.isdir(directory):
@@ -84,6 +116,8 @@ def main():
     parser.add_argument("--expect", required=True, help="pengyang_sample.py --expect FILE")
     parser.add_argument("--run", required=True,
                         help="directory with <agency>.outbox and tasks/<agency>/")
+    parser.add_argument("--adapter-id", default="{feed}-demo",
+                        help="each feed's adapter id, {feed} replaced (default %(default)s)")
     args = parser.parse_args()
     with open(args.expect, encoding="utf-8") as f:
         want = json.load(f)
@@ -108,6 +142,8 @@ def main():
         issued = dict(cur.fetchall())
         cur.execute("SELECT count(*) FROM dead_letters")
         dead = cur.fetchone()[0]
+        feeds = list(want["records"])  # the agencies, and power-generic, water-generic
+        at_hub = {feed: reported(cur, args.adapter_id.format(feed=feed)) for feed in feeds}
 
     print("workflows (一网通办)              completed   open  other   expected")
     for wf in sorted(set(workflows) | set(want["workflows"])):
@@ -143,12 +179,17 @@ def main():
         check(f"tasks delivered to {agency}", len(files), issued.get(agency, 0))
         check(f"tasks delivered to {agency}", len(files), expected)
 
-    print("records rejected at the adapters (quarantine), by kind and field")
+    print("records rejected at the adapters (reported to the hub), by kind and field")
     rejected = collections.defaultdict(collections.Counter)
-    feeds = list(want["records"])  # the agencies, and power-generic, water-generic
     for agency in feeds:
         groups = collections.OrderedDict()
-        for source, code, reason in quarantine(os.path.join(args.run, agency + ".outbox")):
+        rows, counted = at_hub[agency]
+        local = quarantine(os.path.join(args.run, agency + ".outbox"))
+        if counted != len(local) or not holds_once(rows, local):
+            wrong.append(f"the hub holds {len(rows)} rows of the {agency} adapter's "
+                         f"quarantine (its heartbeat counted {counted}), which holds "
+                         f"{len(local)}")
+        for source, code, reason in rows:
             kind, field = classify(reason) if code == "BAD_RECORD" else (code, None)
             rejected[agency][kind] += 1
             groups.setdefault((kind, field), []).append((source, reason))
@@ -172,7 +213,7 @@ def main():
             print("  " + line)
         return 1
     print(f"check: as the simulator expected: {events} events stored, "
-          f"{sum(kinds.values())} records rejected "
+          f"{sum(kinds.values())} records rejected at the adapters and reported to the hub "
           f"({', '.join(f'{kinds[k]} {k}' for k in BROKEN if kinds[k])}), "
           f"{sum(sum(c.values()) for c in workflows.values())} workflow instances in their "
           f"expected states, {sum(n for _, n, _ in overdue)} overdue steps, "

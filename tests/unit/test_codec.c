@@ -426,6 +426,100 @@ s_test_heartbeat (void)
     free (msg);
 }
 
+/*  A heartbeat's quarantine report: counts by code and samples, every
+    field back as sent, Chinese text and a reason at its full 512 bytes
+    included; and a sample whose reason is not UTF-8, or holds a NUL byte,
+    named by the problem of its bytes (written by hand: the encoder takes
+    C strings).  */
+static void
+s_test_heartbeat_quarantine (void)
+{
+    char reason[REJECT_REASON_MAX + 1];
+    memset (reason, 'r', REJECT_REASON_MAX);
+    reason[REJECT_REASON_MAX] = '\0';
+    quarantine_count_t counts[] = {{"BAD_RECORD", 30}, {"INVALID_KEY", 2}, {"", 0}};
+    reject_sample_t samples[] = {
+        {7, "pengyang-land-2020-09-01.ndjson:12", "BAD_RECORD",
+         "field \"unit_number\" is \"6404251010\": 28 characters expected", 1598923867123,
+         ""},
+        {8, "table onenet_outbox row 17", "BAD_RECORD", "字段 \"申请人\" 缺失", 1, ""},
+        {UINT64_MAX, "event 0f8fad5b-d9cb-469f-a165-70867728950e", "INVALID_KEY", reason,
+         INT64_MAX, "0f8fad5b-d9cb-469f-a165-70867728950e"},
+    };
+    heartbeat_t hb = {.adapter_id = "land-1",
+                      .agency = "land",
+                      .sent_at_ms = 1598923867000,
+                      .quarantine_counted = true,
+                      .quarantined = 32,
+                      .n_quarantine_codes = 3,
+                      .quarantine_codes = counts,
+                      .n_rejects = 3,
+                      .rejects = samples};
+    size_t len;
+    uint8_t *msg = codec_heartbeat_encode (&hb, &len);
+    char err[256] = "";
+    codec_inbound_t *in = codec_inbound_decode (msg, len, err, sizeof err);
+    CHECK (in != NULL);
+    if (in) {
+        heartbeat_t got;
+        codec_inbound_heartbeat (in, &got);
+        CHECK (got.quarantine_counted && got.quarantined == 32);
+        CHECK (got.n_quarantine_codes == 3 && got.n_rejects == 3);
+        for (size_t i = 0; i < 3 && i < got.n_quarantine_codes; i++) {
+            CHECK (STREQ (got.quarantine_codes[i].code, counts[i].code));
+            CHECK (got.quarantine_codes[i].count == counts[i].count);
+            CHECK (codec_inbound_count_problem (in, i) == NULL);
+        }
+        for (size_t i = 0; i < 3 && i < got.n_rejects; i++) {
+            const reject_sample_t *r = &got.rejects[i];
+            CHECK (r->seq == samples[i].seq);
+            CHECK (STREQ (r->place, samples[i].place));
+            CHECK (STREQ (r->code, samples[i].code));
+            CHECK (STREQ (r->reason, samples[i].reason));
+            CHECK (r->rejected_at_ms == samples[i].rejected_at_ms);
+            CHECK (STREQ (r->event_id, samples[i].event_id));
+            CHECK (codec_inbound_reject_problem (in, i) == NULL);
+        }
+        CHECK (codec_inbound_reject_problem (in, 3) == NULL);
+    }
+    codec_inbound_destroy (&in);
+    free (msg);
+
+    //  Without a report: nothing counted, no samples (an adapter from
+    //  before the quarantine was reported sends this).
+    heartbeat_t plain = {.adapter_id = "land-1", .agency = "land"};
+    msg = codec_heartbeat_encode (&plain, &len);
+    in = codec_inbound_decode (msg, len, err, sizeof err);
+    CHECK (in != NULL);
+    if (in) {
+        heartbeat_t got;
+        codec_inbound_heartbeat (in, &got);
+        CHECK (!got.quarantine_counted && got.quarantined == 0);
+        CHECK (got.n_quarantine_codes == 0 && got.n_rejects == 0);
+    }
+    codec_inbound_destroy (&in);
+    free (msg);
+
+    //  AdapterMessage{heartbeat(2): Heartbeat{adapter_id(1)="a", rejects(11) x2:
+    //  RejectSample{seq(1)=1, reason(4)="x\xff"}, RejectSample{seq(1)=2,
+    //  place(2)="p\0q"}}}
+    static const uint8_t bad[] = {0x12, 0x14, 0x0a, 0x01, 'a',  0x5a, 0x06, 0x08,
+                                  0x01, 0x22, 0x02, 'x',  0xff, 0x5a, 0x07, 0x08,
+                                  0x02, 0x12, 0x03, 'p',  0x00, 'q'};
+    in = codec_inbound_decode (bad, sizeof bad, err, sizeof err);
+    CHECK (in != NULL);
+    if (in) {
+        heartbeat_t got;
+        codec_inbound_heartbeat (in, &got);
+        CHECK (got.n_rejects == 2);
+        const char *p0 = codec_inbound_reject_problem (in, 0);
+        const char *p1 = codec_inbound_reject_problem (in, 1);
+        CHECK (p0 && STREQ (p0, "rejects[0].reason is not valid UTF-8"));
+        CHECK (p1 && strstr (p1, "rejects[1].place holds a NUL byte") == p1);
+    }
+    codec_inbound_destroy (&in);
+}
+
 /*  Acknowledgements, heartbeat replies and errors, hub to adapter.  */
 static void
 s_test_outbound (void)
@@ -472,7 +566,7 @@ s_test_outbound (void)
     free (msg);
 
     //  Heartbeat replies, with the store up and down.
-    msg = codec_heartbeat_reply_encode (1598923867000, "hub-1", true, &len);
+    msg = codec_heartbeat_reply_encode (1598923867000, "hub-1", true, 0, &len);
     out = codec_outbound_decode (msg, len);
     CHECK (out != NULL && codec_outbound_kind (out) == OUTBOUND_HEARTBEAT);
     if (out) {
@@ -481,11 +575,21 @@ s_test_outbound (void)
     }
     codec_outbound_destroy (&out);
     free (msg);
-    msg = codec_heartbeat_reply_encode (0, NULL, false, &len);
+    msg = codec_heartbeat_reply_encode (0, NULL, false, 0, &len);
     out = codec_outbound_decode (msg, len);
     CHECK (out != NULL && codec_outbound_kind (out) == OUTBOUND_HEARTBEAT);
-    if (out)
+    if (out) {
         CHECK (!codec_outbound_store_available (out));
+        CHECK (codec_outbound_rejects_stored (out) == 0);
+    }
+    codec_outbound_destroy (&out);
+    free (msg);
+
+    //  The reply to a heartbeat that carried quarantine samples.
+    msg = codec_heartbeat_reply_encode (1598923867000, "hub-1", true, 9007199254740993ULL,
+                                        &len);
+    out = codec_outbound_decode (msg, len);
+    CHECK (out != NULL && codec_outbound_rejects_stored (out) == 9007199254740993ULL);
     codec_outbound_destroy (&out);
     free (msg);
 
@@ -750,7 +854,11 @@ s_test_tasks (void)
     codec_outbound_destroy (&out);
     free (buf);
 
-    heartbeat_t hb = {"power-1", "power", 1, 0, 0, 42, true};
+    heartbeat_t hb = {.adapter_id = "power-1",
+                      .agency = "power",
+                      .sent_at_ms = 1,
+                      .task_cursor = 42,
+                      .takes_tasks = true};
     buf = codec_heartbeat_encode (&hb, &len);
     char err[256];
     codec_inbound_t *msg = codec_inbound_decode (buf, len, err, sizeof err);
@@ -842,6 +950,7 @@ main (void)
     s_test_batch_of_many ();
     s_test_batch_encode_refuses ();
     s_test_heartbeat ();
+    s_test_heartbeat_quarantine ();
     s_test_outbound ();
     s_test_inbound_bad ();
     s_test_names ();

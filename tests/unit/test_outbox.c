@@ -439,6 +439,100 @@ s_test_quarantine (void)
     s_remove_files ();
 }
 
+/*  The quarantine as heartbeats report it: counts by code kept by the
+    triggers (rows added, cleared by an operator, an outbox from before
+    the counts recounted at open), rows after a mark, and the mark.  */
+static void
+s_test_quarantine_report (void)
+{
+    char err[256] = "";
+    outbox_t *box = outbox_open (s_path, err, sizeof err);
+    CHECK (box != NULL);
+    if (!box)
+        return;
+    outbox_item_t items[2] = {s_item (0, 1000), s_item (1, 2000)};
+    CHECK (outbox_put (box, items, 2, NULL, 0, err, sizeof err) == 2);
+    outbox_row_t rows[2];
+    int n = s_fetch (box, 0, 2, 1 << 20, rows);
+    CHECK (n == 2);
+    int64_t seq0 = n > 0 ? rows[0].seq : 0;
+    for (int i = 0; i < n; i++)
+        outbox_row_free (&rows[i]);
+    //  a long path keeps its end; a reason over 512 bytes is cut
+    char where[400], reason[700];
+    memset (where, 'd', sizeof where);
+    memcpy (where + sizeof where - 15, "/in.ndjson:123", 15);
+    memset (reason, 'r', sizeof reason - 1);
+    reason[sizeof reason - 1] = '\0';
+    CHECK (s_quarantine_record (box, where, reason, "x", 1) == 0);
+    CHECK (s_quarantine_record (box, "in.ndjson:7", "not JSON: \xff", "{", 1) == 0);
+    CHECK (s_quarantine_event (box, seq0, "INVALID_KEY", "unit number \"1\"") == 0);
+
+    outbox_code_count_t counts[4];
+    size_t nc = 0;
+    uint64_t total = 0;
+    CHECK (outbox_quarantine_counts (box, counts, 4, &nc, &total, err, sizeof err) == 0);
+    CHECK (total == 3 && nc == 2);
+    CHECK (nc == 2 && STREQ (counts[0].code, "BAD_RECORD") && counts[0].count == 2);
+    CHECK (nc == 2 && STREQ (counts[1].code, "INVALID_KEY") && counts[1].count == 1);
+    //  more codes than room: the total still counts them all
+    CHECK (outbox_quarantine_counts (box, counts, 1, &nc, &total, err, sizeof err) == 0);
+    CHECK (total == 3 && nc == 1);
+
+    outbox_reject_t r[4];
+    CHECK (outbox_quarantine_after (box, 0, r, 4, err, sizeof err) == 3);
+    CHECK (r[0].id == 1 && strlen (r[0].place) <= 256);
+    CHECK (strncmp (r[0].place, "...", 3) == 0);
+    CHECK (strlen (r[0].place) >= 14
+           && STREQ (r[0].place + strlen (r[0].place) - 14, "/in.ndjson:123"));
+    CHECK (strlen (r[0].reason) == 512 && STREQ (r[0].code, "BAD_RECORD"));
+    CHECK (STREQ (r[0].event_id, "") && r[0].at_ms > 0);
+    CHECK (STREQ (r[1].place, "in.ndjson:7") && STREQ (r[1].reason, "not JSON: \\xFF"));
+    CHECK (STREQ (r[2].place, "event 0f8fad5b-d9cb-469f-a165-70867728950e"));
+    CHECK (STREQ (r[2].event_id, s_ids[0]) && STREQ (r[2].code, "INVALID_KEY"));
+    CHECK (outbox_quarantine_after (box, 2, r, 4, err, sizeof err) == 1 && r[0].id == 3);
+    CHECK (outbox_quarantine_after (box, 3, r, 4, err, sizeof err) == 0);
+
+    //  the mark: 0 at first, never moved back
+    int64_t mark = -1;
+    CHECK (outbox_reported_mark (box, &mark, err, sizeof err) == 0 && mark == 0);
+    CHECK (outbox_set_reported_mark (box, 2, err, sizeof err) == 0);
+    CHECK (outbox_set_reported_mark (box, 1, err, sizeof err) == 0);
+    CHECK (outbox_reported_mark (box, &mark, err, sizeof err) == 0 && mark == 2);
+    outbox_close (&box);
+
+    //  an operator clears a row; an outbox from before the counts (their
+    //  table gone) is recounted at open
+    sqlite3 *db = NULL;
+    CHECK (sqlite3_open (s_path, &db) == SQLITE_OK);
+    CHECK (sqlite3_exec (db, "DELETE FROM quarantine WHERE id = 2", NULL, NULL, NULL)
+           == SQLITE_OK);
+    sqlite3_close (db);
+    box = outbox_open (s_path, err, sizeof err);
+    CHECK (box != NULL);
+    if (!box)
+        return;
+    CHECK (outbox_quarantine_counts (box, counts, 4, &nc, &total, err, sizeof err) == 0);
+    CHECK (total == 2 && nc == 2 && counts[0].count == 1);
+    outbox_close (&box);
+    CHECK (sqlite3_open (s_path, &db) == SQLITE_OK);
+    CHECK (sqlite3_exec (db,
+                         "DROP TRIGGER quarantine_counted; DROP TRIGGER quarantine_uncounted; "
+                         "DROP TRIGGER quarantine_recounted; DROP TABLE quarantine_counts",
+                         NULL, NULL, NULL)
+           == SQLITE_OK);
+    sqlite3_close (db);
+    box = outbox_open (s_path, err, sizeof err);
+    CHECK (box != NULL);
+    if (!box)
+        return;
+    CHECK (outbox_quarantine_counts (box, counts, 4, &nc, &total, err, sizeof err) == 0);
+    CHECK (total == 2 && nc == 2);
+    CHECK (outbox_reported_mark (box, &mark, err, sizeof err) == 0 && mark == 2);
+    outbox_close (&box);
+    s_remove_files ();
+}
+
 /*  Opening what cannot be an outbox.  */
 static void
 s_test_open_errors (void)
@@ -562,6 +656,7 @@ main (void)
     s_test_put_atomic ();
     s_test_sources ();
     s_test_quarantine ();
+    s_test_quarantine_report ();
     s_test_open_errors ();
     s_test_failures_are_errors ();
     s_test_empty_payload ();
