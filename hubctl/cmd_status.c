@@ -56,7 +56,8 @@ status_usage (void)
 static void
 metrics_usage (void)
 {
-    printf ("Usage: hubctl metrics [--control ENDPOINT] [--timeout S]\n\n"
+    printf ("Usage: hubctl metrics [--control ENDPOINT] [--timeout S]\n"
+            "       (with 'hubctl --json metrics': the counters as one JSON object)\n\n"
             "Prints the hub's counters and commit latency histogram in the Prometheus\n"
             "text exposition format, as a scraper (e.g. a textfile collector) takes it.\n");
 }
@@ -73,8 +74,9 @@ cmd_metrics (const hubctl_options_t *options, int argc, char **argv)
     if (at < 0 || at < argc)
         return hubctl_usage_error ("metrics", "expected only --control and --timeout");
     char err[1024];
-    char *answer =
-        hubctl_ask_hub (options, control, "metrics", timeout_ms, err, sizeof err);
+    /* with --json, the same counters as the hub's status object */
+    char *answer = hubctl_ask_hub (options, control, options->json ? "status" : "metrics",
+                                   timeout_ms, err, sizeof err);
     if (!answer) {
         fprintf (stderr,
                  "hubctl metrics: %s; is it running with 'control = %s' (or --control)? "
@@ -83,6 +85,8 @@ cmd_metrics (const hubctl_options_t *options, int argc, char **argv)
         return HUBCTL_FAILURE;
     }
     fputs (answer, stdout);
+    if (options->json)
+        putchar ('\n');
     free (answer);
     return HUBCTL_OK;
 }

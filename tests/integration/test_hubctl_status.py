@@ -45,6 +45,9 @@ def test_status_and_metrics_from_a_running_hub(pb, db, procs, hub_client):
     counts = [int(c) for _, c in buckets]
     assert buckets[-1][0] == "+Inf" and counts == sorted(counts)   # cumulative
     assert "# TYPE onenet_batch_commit_seconds histogram" in r.stdout
+    # the same counters as JSON, after the command as well
+    j = json.loads(hubctl(db, "metrics", "--control", control, "--json").stdout)
+    assert j["stored"] == len(events) and j["duplicates"] == 2, j
 
     # the hub gone: status says so and fails, the database part still answers
     hub.kill()
