@@ -10,6 +10,12 @@
 # Note: installing postgresql-15 on Debian creates (and may start) the
 # system cluster "15/main" on port 5432. onenet does not use it: demos and
 # tests run private clusters through deploy/pg-embedded.sh.
+#
+# patroni and etcd-server are for the high-availability cluster that
+# deploy/ha-local.sh runs on one machine (tests/integration/test_ha.py).
+# Under systemd Debian also starts the package's own etcd on
+# 127.0.0.1:2379; ha-local.sh does not use it (it runs its own etcd and
+# Patroni nodes on free ports).
 set -euo pipefail
 
 PACKAGES=(
@@ -24,6 +30,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   systemd python3-matplotlib
   chromium fonts-noto-cjk
+  patroni etcd-server etcd-client python3-etcd python3-yaml
 )
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
