@@ -383,6 +383,14 @@ def check_everything(ha, stream, t_fault, label):
                          stderr=subprocess.STDOUT, text=True, timeout=300)
     assert res.returncode == 0 and re.search(r"^intact: ", res.stdout, re.M), res.stdout[-3000:]
 
+    # hubctl hubs, through the same multi-host conninfo: both hubs are
+    # connected to the new primary
+    names = [h.name for h in stream.hubs]
+    wait_until(lambda: all(h["connected"] for h in hubctl_hubs(db).values()
+                           if h["hub_id"] in ("ha-hub-a", "ha-hub-b"))
+               and {"ha-hub-a", "ha-hub-b"} <= hubctl_hubs(db).keys(), 120, interval=0.5,
+               what=f"both hubs ({names}) connected in hubctl hubs")
+
     # the figures
     firsts = [p.first_ack_after(t_fault) for p in stream.probers]
     assert all(firsts), f"a hub acknowledged nothing after the fault: {firsts}"
@@ -485,3 +493,81 @@ def test_failover_primary_frozen(ha, pb, procs, hub_client, tmp_path):
     assert ha.members()[old][0] != "leader"
     assert max(figures["first_ack_after_fault_s"].values()) < 150
 
+
+# ---------------------------------------------------------------- hubctl hubs
+
+def hubctl_hubs(db, *args):
+    res = subprocess.run([build_path("hubctl"), "--db", db, "--json", "hubs", *args],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    return {h["hub_id"]: h for h in json.loads(res.stdout)}
+
+
+def test_hubctl_hubs(pb, db, procs, hub_client):
+    """hubctl hubs lists every hub sharing the database from the database
+    alone: connected now (and its threads), what it stored and in the last
+    minute, its correlation backlog and the adapters it heard; a killed hub
+    shows as not connected, and one silent for more than a day only with
+    --all."""
+    hub_a = start_hub(procs, db, extra=("--hub-id", "hub-east"))
+    hub_b = start_hub(procs, db, extra=("--hub-id", "hub-west"))
+    ca, cb = hub_client(hub_a.endpoint), hub_client(hub_b.endpoint)
+    for i in range(3):
+        assert {a.status for a in ca.request_batch(
+            [make_event(pb, i * 10 + k) for k in range(10)]).acks} == {pb.STORED}
+    assert {a.status for a in cb.request_batch(
+        [make_event(pb, 100 + k) for k in range(7)]).acks} == {pb.STORED}
+    ca.heartbeat(adapter_id="land-east")
+
+    def both_up():
+        hubs = hubctl_hubs(db)
+        return hubs if all(hubs.get(h, {}).get("connected") for h in ("hub-east", "hub-west")) \
+            and all(set(hubs[h]["threads"].split(",")) >= {"store", "correlate", "supervise"}
+                    for h in ("hub-east", "hub-west")) \
+            and hubs["hub-east"]["adapters"] == 1 else None
+    hubs = wait_until(both_up, 30, interval=0.2, what="both hubs connected in hubctl hubs")
+    east, west = hubs["hub-east"], hubs["hub-west"]
+    assert (east["events"], east["events_last_minute"]) == (30, 30), east
+    assert (west["events"], west["events_last_minute"]) == (7, 7), west
+    assert east["stored_ago"] <= 60 and east["last_stored"].endswith("Z"), east
+    assert east["adapters"] == 1 and west["adapters"] == 0
+    assert east["heard_ago"] <= 60 and west["last_heartbeat"] is None
+    assert east["connections"] >= 3 and isinstance(east["backlog"], int)
+
+    # the backlog is what waits for correlation: hold it with a lock
+    wait_until(lambda: all(h["backlog"] == 0 for h in hubctl_hubs(db).values()), 60,
+               interval=0.2, what="everything correlated")
+    conn = db.connect(autocommit=False)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("LOCK TABLE workflow_instances IN EXCLUSIVE MODE")
+            assert {a.status for a in cb.request_batch(
+                [make_event(pb, 200 + k) for k in range(5)]).acks} == {pb.STORED}
+            hubs = hubctl_hubs(db)
+            assert hubs["hub-west"]["backlog"] == 5, hubs["hub-west"]
+            assert hubs["hub-west"]["oldest_queued"] >= 0
+    finally:
+        conn.rollback()
+        conn.close()
+    wait_until(lambda: hubctl_hubs(db)["hub-west"]["backlog"] == 0, 60, interval=0.2,
+               what="the backlog correlated")
+
+    # a killed hub: its connections go, its record stays
+    hub_b.kill(signal.SIGKILL)
+    hubs = wait_until(lambda: (lambda h: h if not h["hub-west"]["connected"] else None)(
+        hubctl_hubs(db)), 60, interval=0.2, what="hub-west shown as not connected")
+    assert hubs["hub-west"]["events"] == 12 and hubs["hub-east"]["connected"]
+
+    # a hub silent for more than a day is left out without --all
+    query(db, "UPDATE chain_heads SET updated_at = now() - interval '2 days' "
+              "WHERE chain_id = 'hub-west' RETURNING chain_id")
+    assert "hub-west" not in hubctl_hubs(db)
+    assert "hub-west" in hubctl_hubs(db, "--all")
+
+    table = subprocess.run([build_path("hubctl"), "--db", db, "hubs"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=60)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split()[:3] == ["hub_id", "connected", "connections"], lines
+    assert re.match(r"hub-east\s+yes\s+\d+\s+correlate,store,supervise\s", lines[2]), lines
+    assert "as seen by the primary" in table.stderr, table.stderr
