@@ -11,7 +11,10 @@ the synchronous standby, the hubs find it by themselves, and in the end
 every acknowledged event is stored exactly once, every record of the
 adapters too, correlation went on on the new primary, and hubctl verify
 finds the hash chains intact. The time from the fault to the first
-acknowledgement after it is printed (docs/ha.md quotes it).
+acknowledgement after it is printed (docs/ha.md quotes it). A redelivered
+event whose first COMMIT was cut off is answered DUPLICATE only once a
+standby has it. Every shipped Patroni YAML passes patroni --validate-config.
+hubctl hubs is tested here too (on the session's plain cluster).
 
 Patroni, etcd and PostgreSQL come from deploy/install-deps.sh: when they
 are missing these tests fail, they never skip. ONENET_HA_RECORDS (records
@@ -29,6 +32,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
@@ -493,6 +497,66 @@ def test_failover_primary_frozen(ha, pb, procs, hub_client, tmp_path):
     assert ha.members()[old][0] != "leader"
     assert max(figures["first_ack_after_fault_s"].values()) < 150
 
+
+
+@pytest.mark.timeout(600)
+def test_duplicate_waits_for_the_standby(ha, pb, procs, hub_client):
+    """An event whose COMMIT was cut off while it waited for the
+    synchronous standby is committed on the primary alone. Sent again, it
+    is found stored, and its DUPLICATE is answered only once a standby has
+    it, like a STORED: the hub's commit waits for the standby (wait event
+    SyncRep) until the frozen standbys continue, and then the event is on
+    every standby."""
+    ha.wait_healthy()
+    db = ha.create_db()
+    hub = start_hub(procs, db, timeout=120, extra=("--hub-id", "ha-dup"))
+    c = hub_client(hub.endpoint)
+    assert c.request_batch([make_event(pb, 1)]).acks[0].status == pb.STORED
+    leader = ha.primary()
+    standbys = [n for n in ha.members() if n != leader]
+    frozen = [pid for n in standbys for pid in ha.postgres_pids(n)]
+
+    def waiting_store():
+        rows = query(db, "SELECT pid FROM pg_stat_activity WHERE application_name = "
+                         "'onenet-hub store (ha-dup)' AND wait_event = 'SyncRep'")
+        return rows[0][0] if rows else None
+
+    event = make_event(pb, 2)
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        seq = c.send_batch([event])
+        pid = wait_until(waiting_store, 60, interval=0.1, what="the commit waiting for a standby")
+        query(db, "SELECT pg_terminate_backend(%s)", (pid,))
+        reply = c.recv(timeout=60)
+        assert reply.ack.batch_seq == seq and reply.ack.acks[0].status == pb.RETRY, reply
+        # committed here alone, all the same
+        assert scalar(db, "SELECT count(*) FROM events WHERE event_id = %s",
+                      (event.event_id,)) == 1
+
+        seq = c.send_batch([event])
+        wait_until(lambda: waiting_store() not in (None, pid), 60, interval=0.1,
+                   what="the duplicate's commit waiting for a standby")
+        assert not c.sock.poll(0), "the duplicate was answered before any standby had it"
+    finally:
+        for p in frozen:
+            try:
+                os.kill(p, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+    reply = c.recv(timeout=60)
+    assert reply.ack.batch_seq == seq and reply.ack.acks[0].status == pb.DUPLICATE, reply
+    # and every standby has it (replayed: synchronous_commit waits for the
+    # flush, the replay follows)
+    ha.wait_healthy()
+    env = ha.env()
+    for n in (n for n, (role, _, _) in ha.members().items() if role != "leader"):
+        i = int(n[1:])
+        on_standby = Conninfo(f"postgresql://onenet:{urlsplit(db).password}@127.0.0.{10 + i}:"
+                              f"{env[f'PG_PORT_{i}']}/{db.dbname}")
+        wait_until(lambda: scalar(on_standby, "SELECT count(*) FROM events WHERE event_id = %s",
+                                  (event.event_id,)) == 1, 60, interval=0.2,
+                   what=f"the event on standby {n}")
 
 # ---------------------------------------------------------------- hubctl hubs
 
