@@ -122,7 +122,7 @@ load_env() {
 }
 
 patronictl_() { # ARGS...: patronictl against node 1's configuration
-  as_user patronictl -c "$DIR/n1/patroni.yml" "$@"
+  as_user timeout 120 patronictl -c "$DIR/n1/patroni.yml" "$@"
 }
 
 # The members as "NAME ROLE STATE LAG" lines, from any node's REST API
@@ -384,10 +384,16 @@ cmd_stop() {
 
 cmd_status() {
   load_env
-  if ! patronictl_ list >&2; then
+  local pid
+  if ! { pid=$(pid_in "$DIR/etcd/etcd.pid") && alive "$pid"; }; then
+    log "not running (etcd is down)"
+    exit 3
+  fi
+  # patronictl retries for minutes when etcd does not answer
+  if ! as_user timeout 30 patronictl -c "$DIR/n1/patroni.yml" list >&2; then
     members >&2 || true
   fi
-  [[ -n "$(primary_name 2>/dev/null || true)" ]] || exit 3
+  [[ -n "$(primary_name 2>/dev/null || true)" ]] || { log "no running primary"; exit 3; }
 }
 
 cmd_failover() { # [NODE]
