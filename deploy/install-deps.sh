@@ -14,6 +14,11 @@
 # Likewise, prometheus is installed for its promtool (the tests check the
 # hub's /metrics with it); Debian also enables the Prometheus server on
 # port 9090, which onenet does not use.
+# patroni and etcd-server are for the high-availability cluster that
+# deploy/ha-local.sh runs on one machine (tests/integration/test_ha.py).
+# Under systemd Debian also starts the package's own etcd on
+# 127.0.0.1:2379; ha-local.sh does not use it (it runs its own etcd and
+# Patroni nodes on free ports).
 set -euo pipefail
 
 PACKAGES=(
@@ -29,6 +34,7 @@ PACKAGES=(
   systemd python3-matplotlib
   chromium fonts-noto-cjk
   prometheus
+  patroni etcd-server etcd-client python3-etcd python3-yaml
 )
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }

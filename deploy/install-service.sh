@@ -120,6 +120,18 @@ for unit in "$src"/deploy/systemd/*.service; do
     changed=1
   fi
 done
+# hubctl's manual page and bash completion (rewritten when they differ)
+dir /usr/local/share/man/man1 0755 root:root
+dir /usr/local/share/bash-completion/completions 0755 root:root
+for pair in "deploy/hubctl/hubctl.1:/usr/local/share/man/man1/hubctl.1" \
+            "deploy/hubctl/hubctl.bash:/usr/local/share/bash-completion/completions/hubctl"; do
+  from=$src/${pair%%:*} to=${pair#*:}
+  if ! cmp -s "$from" "$root$to"; then
+    install -m 0644 "$from" "$root$to"
+    say "installed $to"
+  fi
+done
+
 for prog in onenet-hub onenet-adapter; do
   [[ -x $bindir/$prog ]] || say "warning: $bindir/$prog is not installed yet (cmake --install build)"
 done

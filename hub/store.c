@@ -751,6 +751,31 @@ begin_batch (PGconn *conn, const batch_t *b, chain_t *chain, char **error)
     return STEP_OK;
 }
 
+/* An event answered DUPLICATE must be as safe as one answered STORED. The
+   row found may have been committed by a transaction whose COMMIT never
+   returned: its connection was lost while the commit waited for the
+   synchronous standby, so it is committed on this server alone (and a
+   failover now would take it away). A transaction that writes no WAL does
+   not wait for the standby at its commit; one that does waits until the
+   standby has everything up to its own commit record, the earlier commit
+   included. The fast path's COPY happens to write WAL before the unique
+   index refuses a stored id, but the row-by-row path looks ids up first
+   and writes nothing for a duplicate. So a batch with a duplicate always
+   writes a (transactional) logical decoding message, a WAL record that
+   changes no table, and its COMMIT returns only once the standby has the
+   duplicates too. */
+static step_t
+settle_duplicates (PGconn *conn, const batch_t *b, char **error)
+{
+    bool any = false;
+    for (size_t r = 0; r < b->n_rows && !any; r++)
+        any = !b->row_stored[r] && !b->row_error[r];
+    if (!any)
+        return STEP_OK;
+    return run (conn, "SELECT pg_catalog.pg_logical_emit_message(true, 'onenet', 'duplicate')",
+                error);
+}
+
 /* The fast path: the whole batch in one transaction. */
 static step_t
 commit_fast (PGconn *conn, batch_t *b, id_index_t *index, chain_t *chain,
@@ -767,6 +792,8 @@ commit_fast (PGconn *conn, batch_t *b, id_index_t *index, chain_t *chain,
         s = insert_dead_letters (conn, b, hub_id, &chain->rows, error);
     if (s == STEP_OK)
         s = upsert_heartbeats (conn, b, hub_id, error);
+    if (s == STEP_OK)
+        s = settle_duplicates (conn, b, error);
     if (s == STEP_OK)
         s = run (conn, "COMMIT", error);
     else if (s != STEP_CONN_ERROR)
@@ -853,6 +880,8 @@ commit_row_by_row (PGconn *conn, batch_t *b, chain_t *chain, const char *hub_id)
         s = insert_dead_letters (conn, b, hub_id, &chain->rows, &error);
     if (s == STEP_OK)
         s = upsert_heartbeats (conn, b, hub_id, &error);
+    if (s == STEP_OK)
+        s = settle_duplicates (conn, b, &error);
     if (s == STEP_OK)
         s = run (conn, "COMMIT", &error);
     if (s == STEP_DATA_ERROR)

@@ -147,6 +147,7 @@ int cmd_tasks (const hubctl_options_t *options, int argc, char **argv);
 int cmd_calendar (const hubctl_options_t *options, int argc, char **argv);
 int cmd_migrate (const hubctl_options_t *options, int argc, char **argv);
 int cmd_adapters (const hubctl_options_t *options, int argc, char **argv);
+int cmd_hubs (const hubctl_options_t *options, int argc, char **argv);
 int cmd_report (const hubctl_options_t *options, int argc, char **argv);
 int cmd_keys (const hubctl_options_t *options, int argc, char **argv);
 int cmd_verify (const hubctl_options_t *options, int argc, char **argv);

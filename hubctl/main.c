@@ -71,6 +71,7 @@ static const hubctl_command_t commands[] = {
     {"unmatched", cmd_unmatched, "parked and expired events no workflow took"},
     {"tasks", cmd_tasks, "tasks per agency, and how far each adapter has taken them"},
     {"adapters", cmd_adapters, "agency links: last heartbeat and backlog"},
+    {"hubs", cmd_hubs, "every hub on this database: connected, storing, backlog"},
     {"calendar", cmd_calendar, "show a month of working days; add or override a day"},
     {"migrate", cmd_migrate, "apply the schema migrations this hubctl carries"},
     {"report", cmd_report, "the monthly supervision report as a self-contained HTML page"},
