@@ -55,6 +55,7 @@ static pthread_once_t s_once = PTHREAD_ONCE_INIT;
 static pthread_t s_thread;
 static watch_t s_watch[WATCH_SLOTS];
 static bool s_running, s_stop;
+static int s_start_error; /* pthread_create's, when the watch did not start */
 
 /* Bytes received so far on a TCP socket; false when it is not TCP. */
 static bool
@@ -172,11 +173,10 @@ watch_start (void)
     pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
     pthread_cond_init (&s_wake, &attr);
     pthread_condattr_destroy (&attr);
-    s_running = pthread_create (&s_thread, NULL, watch_run, NULL) == 0;
+    s_start_error = pthread_create (&s_thread, NULL, watch_run, NULL);
+    s_running = s_start_error == 0;
     if (s_running)
         atexit (watch_stop);
-    else
-        log_error ("could not start the database connection watch", "%s", "");
 }
 
 /* libpq calls this when the connection is freed (PQfinish): the slot and
@@ -204,8 +204,18 @@ static void
 watch (PGconn *conn, const hub_config_t *config, const char *thread)
 {
     pthread_once (&s_once, watch_start);
+    if (!s_running) {
+        pthread_mutex_lock (&s_lock);
+        static bool said;
+        if (!said)
+            log_error ("could not start the database connection watch", "hub=%s error=%s",
+                       log_q (config->hub_id), log_q (strerror (s_start_error)));
+        said = true;
+        pthread_mutex_unlock (&s_lock);
+        return;
+    }
     unsigned long long rx;
-    if (!s_running || PQsocket (conn) < 0 || !bytes_received (PQsocket (conn), &rx))
+    if (PQsocket (conn) < 0 || !bytes_received (PQsocket (conn), &rx))
         return;
     if (!PQregisterEventProc (conn, on_event, "onenet-watch", NULL))
         return;
