@@ -31,7 +31,7 @@ PACKAGES=(
   python3-protobuf
   valgrind sudo procps util-linux
   clang libclang-rt-14-dev
-  systemd python3-matplotlib
+  systemd python3-matplotlib groff-base
   chromium fonts-noto-cjk
   prometheus
   patroni etcd-server etcd-client python3-etcd python3-yaml
