@@ -554,9 +554,15 @@ def test_duplicate_waits_for_the_standby(ha, pb, procs, hub_client):
         i = int(n[1:])
         on_standby = Conninfo(f"postgresql://onenet:{urlsplit(db).password}@127.0.0.{10 + i}:"
                               f"{env[f'PG_PORT_{i}']}/{db.dbname}")
-        wait_until(lambda: scalar(on_standby, "SELECT count(*) FROM events WHERE event_id = %s",
-                                  (event.event_id,)) == 1, 60, interval=0.2,
-                   what=f"the event on standby {n}")
+        def replayed():
+            # a standby that has not yet replayed the test database's
+            # creation refuses the connection ("does not exist"): not yet
+            try:
+                return scalar(on_standby, "SELECT count(*) FROM events WHERE event_id = %s",
+                              (event.event_id,)) == 1
+            except psycopg2.OperationalError:
+                return False
+        wait_until(replayed, 60, interval=0.2, what=f"the event on standby {n}")
 
 # ---------------------------------------------------------------- hubctl hubs
 
