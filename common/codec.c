@@ -213,6 +213,24 @@ s_field_whole (const ProtobufCMessageDescriptor *desc, uint32_t number,
     return true;
 }
 
+/* The bytes of the last occurrence of length-delimited field id in a
+   message's bytes [p, end), NULL when it has none: a message field given
+   twice is not merged by protobuf-c (1.4), the last one replaces the
+   others, so that is the one the decoded message holds. */
+static const uint8_t *
+s_last_field (const uint8_t *p, const uint8_t *end, uint32_t id, size_t *len)
+{
+    uint32_t number;
+    const uint8_t *value, *last = NULL;
+    size_t n;
+    while (s_next_field (&p, end, &number, &value, &n))
+        if (number == id) {
+            last = value;
+            *len = n;
+        }
+    return last;
+}
+
 /* Checks the string fields of a batch's bytes: each event's own, and the
    batch's. A batch field given twice is not merged by protobuf-c (1.4): the
    last one replaces the others, so only the last one is walked. */
@@ -229,13 +247,8 @@ s_check_batch_strings (codec_inbound_t *self, const uint8_t *p, const uint8_t *e
     unsigned seen[32] = {0};
     char problem[300];
     uint32_t number;
-    const uint8_t *value, *last = NULL;
-    size_t n, last_len = 0;
-    while (s_next_field (&p, end, &number, &value, &n))
-        if (number == batch_id) {
-            last = value;
-            last_len = n;
-        }
+    size_t last_len;
+    const uint8_t *last = s_last_field (p, end, batch_id, &last_len);
     if (!last)
         return;
     const uint8_t *q = last, *qend = last + last_len, *v;
@@ -277,13 +290,8 @@ s_check_heartbeat_strings (codec_inbound_t *self, const uint8_t *p, const uint8_
     Onenet__V1__Heartbeat *h = self->msg->heartbeat;
     char problem[300], path[48];
     uint32_t number;
-    const uint8_t *value, *last = NULL;
-    size_t n, last_len = 0, ci = 0, ri = 0;
-    while (s_next_field (&p, end, &number, &value, &n))
-        if (number == hb_id) {
-            last = value;
-            last_len = n;
-        }
+    size_t last_len, ci = 0, ri = 0;
+    const uint8_t *last = s_last_field (p, end, hb_id, &last_len);
     if (!last)
         return;
     const uint8_t *q = last, *qend = last + last_len, *v;
