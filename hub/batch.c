@@ -61,7 +61,6 @@ free_items (batch_t *self)
         heartbeat_row_t *h = &self->hbs[i];
         free (h->adapter_id);
         free (h->agency);
-        free (h->tasks_msg);
         free (h->codes_json);
         for (size_t k = 0; k < h->n_rejects; k++) {
             free (h->rejects[k].place);

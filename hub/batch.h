@@ -54,8 +54,6 @@ typedef struct {
     bool takes_tasks;          /* it delivers tasks: send those after task_cursor */
     uint8_t peer[256];         /* ROUTER routing id it spoke from */
     size_t peer_len;           /* bytes in peer */
-    uint8_t *tasks_msg;        /* filled by store: an encoded TaskBatch to send, or NULL */
-    size_t tasks_len;          /* bytes in tasks_msg */
     /* its quarantine: the counts of the newest heartbeat that had them */
     bool counted;              /* the counts below are known */
     uint64_t quarantined;      /* rows in the adapter's quarantine */

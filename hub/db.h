@@ -1,7 +1,7 @@
 /*  db: what every hub thread needs to talk to PostgreSQL.
 
-    Each hub thread (store, correlate, supervise) has its own connection;
-    none is shared. Every statement that carries a value from outside is
+    Each hub thread (store, correlate, supervise, dispatch) has its own
+    connection; none is shared. Every statement that carries a value from outside is
     parameterised. */
 #ifndef ONENET_DB_H
 #define ONENET_DB_H

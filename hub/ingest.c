@@ -18,6 +18,7 @@
 #include "http.h"
 #include "control.h"
 #include "correlate.h"
+#include "dispatch.h"
 #include "id_index.h"
 #include "log.h"
 #include "store.h"
@@ -28,6 +29,7 @@
 #define STORE_PIPE         "inproc://onenet-store"
 #define CORRELATE_PIPE     "inproc://onenet-correlate"
 #define SUPERVISE_PIPE     "inproc://onenet-supervise"
+#define DISPATCH_PIPE      "inproc://onenet-dispatch"
 #define DEAD_LETTER_PREFIX 4096 /* bytes of an unreadable message kept */
 #define STATS_EVERY_MS     10000
 
@@ -76,6 +78,8 @@ typedef struct {
     void *pipe;                 /* PAIR to the store thread */
     void *correlate_pipe;       /* PAIR to the correlation thread: "B" = ingest is busy */
     int64_t busy_told_ms;       /* when the correlator was last told */
+    void *dispatch_pipe;        /* PAIR to the task thread, NULL when it did not start */
+    size_t tasks_asked;         /* task requests the dispatch thread has not answered */
     pending_t slots[2];         /* the two batches that alternate */
     pending_t *filling;         /* the one being filled */
     pending_t *inflight;        /* the one at the store, NULL when it is idle */
@@ -839,7 +843,7 @@ read_one (ingest_t *self)
 
 /* Hands the filling batch to the store; the other slot becomes the filling one. */
 static void
-dispatch (ingest_t *self)
+hand_to_store (ingest_t *self)
 {
     pending_t *p = self->filling;
     batch_t *b = p->batch;
@@ -859,6 +863,41 @@ xcalloc_ack_ids (size_t count)
     if (!p)
         abort ();
     return p;
+}
+
+/* Asks the dispatch thread for the tasks after an adapter's cursor. */
+static void
+ask_tasks (ingest_t *self, const heartbeat_row_t *h)
+{
+    if (!self->dispatch_pipe)
+        return;
+    if (self->tasks_asked >= DISPATCH_MAX_OUTSTANDING) {
+        log_debug ("task request not queued: the dispatch thread is behind",
+                   "adapter=%s agency=%s", log_q (h->adapter_id), log_q (h->agency));
+        return; /* the adapter asks again with its next heartbeat */
+    }
+    task_request_t *req =
+        task_request_new (h->peer, h->peer_len, h->adapter_id, h->agency, h->task_cursor);
+    if (zmq_send (self->dispatch_pipe, &req, sizeof req, ZMQ_DONTWAIT) != (int) sizeof req) {
+        task_request_free (&req);
+        return;
+    }
+    self->tasks_asked++;
+}
+
+/* Sends the tasks the dispatch thread read for one adapter, if any. */
+static void
+read_dispatch (ingest_t *self)
+{
+    task_request_t *req = NULL;
+    if (zmq_recv (self->dispatch_pipe, &req, sizeof req, ZMQ_DONTWAIT) != (int) sizeof req)
+        return;
+    self->tasks_asked--;
+    if (req->tasks_msg) {
+        send_to (self, req->peer, req->peer_len, req->tasks_msg, req->tasks_len);
+        req->tasks_msg = NULL; /* send_to freed it */
+    }
+    task_request_free (&req);
 }
 
 /* The store gave a batch back: answer everything it owed. */
@@ -959,13 +998,11 @@ complete (ingest_t *self)
                                                      committed, mark, &len);
         send_to (self, h->peer, h->peer_len, buf, len);
     }
-    /* tasks for adapters that asked with their heartbeat */
+    /* tasks for adapters that asked with their heartbeat: read by the
+       dispatch thread, sent when it answers (ask_tasks, read_dispatch) */
     for (size_t i = 0; committed && i < b->n_hbs; i++)
-        if (b->hbs[i].tasks_msg) {
-            send_to (self, b->hbs[i].peer, b->hbs[i].peer_len, b->hbs[i].tasks_msg,
-                     b->hbs[i].tasks_len);
-            b->hbs[i].tasks_msg = NULL; /* send_to freed it */
-        }
+        if (b->hbs[i].takes_tasks)
+            ask_tasks (self, &b->hbs[i]);
     log_debug ("batch done", "rows=%zu dead_letters=%zu committed=%s commit_ms=%.2f",
                b->n_rows, b->n_dls, committed ? "yes" : "no", b->commit_us / 1000.0);
     pending_clear (p);
@@ -1077,6 +1114,23 @@ answer_control (ingest_t *self, void *control, strbuf_t *reply)
     zmq_send (control, reply->data, reply->len, 0);
 }
 
+/* Sends the tasks still being read for adapters, waiting a few seconds at
+   most. Returns false when the dispatch thread did not answer them all. */
+static bool
+finish_tasks (ingest_t *self)
+{
+    int64_t deadline = clock_mono_ms () + 5000;
+    while (self->tasks_asked > 0 && clock_mono_ms () < deadline) {
+        zmq_pollitem_t item = {self->dispatch_pipe, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll (&item, 1, (long) (deadline - clock_mono_ms ())) > 0)
+            read_dispatch (self);
+    }
+    if (self->tasks_asked > 0)
+        log_warn ("task reads still running at stop; their adapters ask again",
+                  "hub=%s requests=%zu", log_q (self->config->hub_id), self->tasks_asked);
+    return self->tasks_asked == 0;
+}
+
 /* Commits and answers what was read, waiting at most drain_timeout_ms. */
 static int
 drain (ingest_t *self)
@@ -1088,7 +1142,7 @@ drain (ingest_t *self)
         if (!self->inflight) {
             if (pending_empty (self->filling))
                 return 0;
-            dispatch (self);
+            hand_to_store (self);
         }
         zmq_pollitem_t item = {self->pipe, 0, ZMQ_POLLIN, 0};
         if (zmq_poll (&item, 1, (long) (deadline - clock_mono_ms ())) > 0)
@@ -1198,6 +1252,20 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
         }
     }
     self->correlate_pipe = correlator ? correlate_pipe : NULL;
+    /* tasks for the adapters: read off the commit path */
+    void *dispatch_pipe = zmq_socket (ctx, ZMQ_PAIR);
+    dispatch_t *dispatcher = NULL;
+    if (!start_failed) {
+        if (zmq_bind (dispatch_pipe, DISPATCH_PIPE) == 0)
+            dispatcher = dispatch_start (ctx, config, DISPATCH_PIPE);
+        if (!dispatcher) {
+            log_error ("could not start the task dispatch thread", "hub=%s error=%s",
+                       log_q (config->hub_id), log_q (zmq_strerror (errno)));
+            *terminated = 1; /* tasks would never reach the agencies */
+            start_failed = true;
+        }
+    }
+    self->dispatch_pipe = dispatcher ? dispatch_pipe : NULL;
     log_info ("hub listening", "hub=%s endpoint=%s workflows=%zu security=%s",
               log_q (config->hub_id), log_q (bound), workflow_set_count (set),
               log_q (self->auth ? "curve" : "NONE (insecure)"));
@@ -1254,8 +1322,12 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
         /* stop reading adapters when the next batch is full and the store busy:
            ZeroMQ's queues then push back on the senders */
         bool accept = !(self->inflight && filling_full (self));
-        zmq_pollitem_t items[3] = {{self->pipe, 0, ZMQ_POLLIN, 0}};
-        int n_items = 1, at_control = -1, at_router = -1;
+        zmq_pollitem_t items[4] = {{self->pipe, 0, ZMQ_POLLIN, 0}};
+        int n_items = 1, at_control = -1, at_router = -1, at_dispatch = -1;
+        if (self->dispatch_pipe) {
+            at_dispatch = n_items;
+            items[n_items++] = (zmq_pollitem_t){self->dispatch_pipe, 0, ZMQ_POLLIN, 0};
+        }
         if (control) {
             at_control = n_items;
             items[n_items++] = (zmq_pollitem_t){control, 0, ZMQ_POLLIN, 0};
@@ -1282,15 +1354,17 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
             read_pipe (self);
         if (at_control >= 0 && (items[at_control].revents & ZMQ_POLLIN))
             answer_control (self, control, &control_reply);
+        if (at_dispatch >= 0 && (items[at_dispatch].revents & ZMQ_POLLIN))
+            read_dispatch (self);
         /* read until the socket is empty or the batch is full; a full batch
            goes at once if the store is idle, else reading pauses (above) */
         if (at_router >= 0 && (items[at_router].revents & ZMQ_POLLIN))
             while (!filling_full (self) && read_one (self))
                 ;
         if (!self->inflight && filling_full (self))
-            dispatch (self);
+            hand_to_store (self);
         if (!self->inflight && batch_due (self, clock_mono_us ()))
-            dispatch (self);
+            hand_to_store (self);
         if (clock_mono_ms () - rate_at >= 1000) {
             int64_t now = clock_mono_ms ();
             self->stats.events_per_s = (double) (self->stats.events - rate_events) * 1000.0
@@ -1312,6 +1386,7 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     self->stats.vocabulary = NULL;
     strbuf_free (&vocabulary);
     rc = drain (self);
+    bool tasks_answered = finish_tasks (self);
     log_stats (self);
     http_stop (&self->http); /* before the store it asks goes */
     /* a word to stop, only to a thread that runs (a PAIR with no peer
@@ -1328,6 +1403,14 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     self->correlate_pipe = NULL;
     zmq_close (correlate_pipe);
     zmq_close (supervise_pipe);
+    if (dispatcher) {
+        zmq_send (dispatch_pipe, "", 0, 0);
+        if (tasks_answered)
+            dispatch_join (&dispatcher);
+        /* else it is stuck in PostgreSQL: leave it, exit anyway */
+    }
+    self->dispatch_pipe = NULL;
+    zmq_close (dispatch_pipe);
 
 done:
     if (store) {

@@ -895,64 +895,6 @@ commit_row_by_row (PGconn *conn, batch_t *b, chain_t *chain, const char *hub_id)
     return s;
 }
 
-/* For each heartbeat of an adapter that delivers tasks, reads its agency's
-   tasks after the cursor it reported and encodes them for ingest to send.
-   Read after the commit; a task the adapter already has is skipped there. */
-static void
-fetch_tasks (PGconn *conn, batch_t *b)
-{
-    for (size_t i = 0; i < b->n_hbs; i++) {
-        heartbeat_row_t *h = &b->hbs[i];
-        if (!h->takes_tasks)
-            continue;
-        char cursor[24];
-        snprintf (cursor, sizeof cursor, "%llu", (unsigned long long) h->task_cursor);
-        const char *params[2] = {h->agency, cursor};
-        PGresult *res = PQexecParams (
-            conn,
-            "SELECT seq, agency, kind, workflow, step, key_kind, key_value, payload::text, "
-            "(extract(epoch FROM ready_at) * 1000)::bigint, "
-            "coalesce((extract(epoch FROM due_at) * 1000)::bigint, 0), "
-            "withdrawn_at IS NOT NULL, coalesce(withdrawn_reason, '') "
-            "FROM public.tasks WHERE agency = $1 AND seq > $2 ORDER BY seq LIMIT 200",
-            2, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus (res) != PGRES_TUPLES_OK) {
-            /* the batch is committed: its acks go out; the adapter asks
-               again with its next heartbeat */
-            log_warn ("tasks not fetched for an adapter; it will ask again",
-                      "adapter=%s agency=%s cursor=%s error=%s", log_q (h->adapter_id),
-                      log_q (h->agency), cursor, log_q (PQresultErrorMessage (res)));
-            PQclear (res);
-            continue;
-        }
-        int n = PQntuples (res);
-        if (n > 0) {
-            task_t *tasks = calloc ((size_t) n, sizeof *tasks);
-            if (!tasks)
-                abort ();
-            for (int r = 0; r < n; r++) {
-                task_t *t = &tasks[r];
-                t->seq = strtoull (PQgetvalue (res, r, 0), NULL, 10);
-                t->agency = PQgetvalue (res, r, 1);
-                t->kind = PQgetvalue (res, r, 2);
-                t->workflow = PQgetvalue (res, r, 3);
-                t->step = PQgetvalue (res, r, 4);
-                if (!key_kind_parse (PQgetvalue (res, r, 5), &t->key_kind))
-                    t->key_kind = KEY_NONE;
-                t->key_value = PQgetvalue (res, r, 6);
-                t->payload_json = PQgetvalue (res, r, 7);
-                t->ready_at_ms = atoll (PQgetvalue (res, r, 8));
-                t->due_at_ms = atoll (PQgetvalue (res, r, 9));
-                t->withdrawn = *PQgetvalue (res, r, 10) == 't';
-                t->withdrawn_reason = PQgetvalue (res, r, 11);
-            }
-            h->tasks_msg = codec_tasks_encode (tasks, (size_t) n, &h->tasks_len);
-            free (tasks);
-        }
-        PQclear (res);
-    }
-}
-
 /* Commits one batch; returns false if the connection was lost. */
 static bool
 commit_batch (PGconn *conn, batch_t *b, id_index_t *index, chain_t *chain,
@@ -990,7 +932,6 @@ commit_batch (PGconn *conn, batch_t *b, id_index_t *index, chain_t *chain,
         chain->seq = chain->next_seq;
         memcpy (chain->head, chain->next_head, DIGEST_LEN);
         b->outcome = BATCH_COMMITTED;
-        fetch_tasks (conn, b);
         return true;
     }
     chain_rewind (chain);

@@ -1,8 +1,9 @@
 /*  worker: one hub thread and the inproc pipe it is told things over.
 
-    The hub's threads (store, correlate, supervise) share no state with
-    ingest: each gets the far end of an inproc PAIR socket that ingest has
-    bound, and everything (batches, "stop", "busy") travels over it. This
+    The hub's threads (store, correlate, supervise, dispatch) share no
+    state with ingest: each gets the far end of an inproc PAIR socket that
+    ingest has bound, and everything (batches, task requests, "stop",
+    "busy") travels over it. This
     module starts such a thread with its pipe connected, and joins it. */
 #ifndef ONENET_WORKER_H
 #define ONENET_WORKER_H

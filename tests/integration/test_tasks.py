@@ -5,7 +5,7 @@ transaction as the workflow state that caused it."""
 import datetime
 import threading
 
-from conftest import query, scalar, unit_number
+from conftest import query, scalar, unit_number, wait_until
 from test_workflows import bj_ms, case_event, pt_case, send, start_wf_hub, wait_drained
 
 BJ = datetime.timezone(datetime.timedelta(hours=8))
@@ -412,3 +412,49 @@ def test_withdrawn_task_reaches_the_agency_as_a_record_not_as_work(pb, db, procs
     assert first["withdrawn"] is True and first["key"] == {"unit_number": unit}
     assert first["withdrawn_reason"] == "the agency had done the step before it was ready"
     assert "withdrawn" not in nxt and nxt["key"] == {"unit_number": other}
+
+
+def test_a_task_read_that_waits_holds_up_no_acknowledgement(pb, db, procs, hub_client):
+    """Tasks are read off the commit path. While another session holds the
+    tasks table (a long report, a VACUUM FULL), an adapter's heartbeat
+    asking for its tasks makes that read wait; meanwhile another adapter's
+    events are still stored and acknowledged at once, and the waiting
+    adapter gets its task as soon as the table is free."""
+    hub = start_wf_hub(procs, db)
+    client = hub_client(hub.endpoint)
+    case = dict(pt_case(pb, unit_number(7201), mortgage=False))
+    send(client, [case[k] for k in ("accepted", "assessed", "paid", "registered")])
+    wait_drained(db)
+    assert query(db, "SELECT seq, step FROM tasks WHERE agency = 'power'") == [
+        (1, "power_transferred")]
+
+    locker = db.connect(autocommit=False)
+    try:
+        with locker.cursor() as cur:
+            cur.execute("LOCK TABLE public.tasks IN ACCESS EXCLUSIVE MODE")
+        power = hub_client(hub.endpoint)
+        msg = pb.AdapterMessage()
+        msg.heartbeat.adapter_id = "power-it"
+        msg.heartbeat.agency = "power"
+        msg.heartbeat.takes_tasks = True
+        power.send(msg)
+        assert power.recv(timeout=15).WhichOneof("body") == "heartbeat"
+        # the hub's read of power's tasks now waits for the lock
+        wait_until(lambda: scalar(
+            db, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                "WHERE c.relname = 'tasks' AND NOT l.granted") >= 1,
+            timeout=15, what="the hub's task read waiting for the lock")
+        other = hub_client(hub.endpoint)
+        event = case_event(pb, "land", "seizure.accepted", unit_number(7202),
+                           bj_ms(2020, 9, 30, 9, 0))
+        ack = other.request_batch([event], timeout=5)
+        assert pb.AckStatus.Name(ack.acks[0].status) == "STORED"
+    finally:
+        locker.rollback()
+        locker.close()
+    got = []
+    while not got:
+        reply = power.recv(timeout=15)
+        if reply.WhichOneof("body") == "tasks":
+            got = list(reply.tasks.tasks)
+    assert [(t.seq, t.step) for t in got] == [(1, "power_transferred")]
