@@ -19,6 +19,7 @@
 #include "control.h"
 #include "correlate.h"
 #include "dispatch.h"
+#include "event_row.h"
 #include "id_index.h"
 #include "log.h"
 #include "store.h"
@@ -292,32 +293,8 @@ append_row (ingest_t *self, batch_t *b, const case_event_t *e, const char *id_lo
     if (digest_event (&d, &self->encoding, content, why, whylen) < 0)
         return false;
 
-    strbuf_t *sb = &b->copy;
     batch_begin_row (b, id_lower);
-    strbuf_append (sb, id_lower, 36);
-    strbuf_putc (sb, '\t');
-    strbuf_copy_field (sb, e->agency, strlen (e->agency));
-    strbuf_putc (sb, '\t');
-    strbuf_copy_field (sb, e->adapter_id, strlen (e->adapter_id));
-    strbuf_putc (sb, '\t');
-    strbuf_copy_field (sb, e->case_no, strlen (e->case_no));
-    strbuf_putc (sb, '\t');
-    strbuf_copy_field (sb, e->event_type, strlen (e->event_type));
-    strbuf_putc (sb, '\t');
-    strbuf_puts (sb, occurred);
-    strbuf_putc (sb, '\t');
-    strbuf_puts (sb, e->accepted_at_ms ? accepted : "\\N");
-    strbuf_putc (sb, '\t');
-    strbuf_puts (sb, received_pg);
-    strbuf_putc (sb, '\t');
-    strbuf_puts (sb, version);
-    strbuf_putc (sb, '\t');
-    strbuf_copy_field (sb, keys->data, keys->len);
-    strbuf_putc (sb, '\t');
-    strbuf_copy_field (sb, attrs->data, attrs->len);
-    strbuf_putc (sb, '\t');
-    strbuf_copy_field (sb, self->config->hub_id, strlen (self->config->hub_id));
-    strbuf_putc (sb, '\n');
+    event_row_append (&b->copy, &d);
     batch_end_row (b, content);
     return true;
 }

@@ -46,6 +46,7 @@
 #include "clock.h"
 #include "db.h"
 #include "digest.h"
+#include "event_row.h"
 #include "id_index.h"
 #include "log.h"
 #include "worker.h"
@@ -89,9 +90,6 @@ store_health (store_t *self, store_health_t *out)
     pthread_mutex_unlock (&self->lock);
 }
 
-#define EVENT_COLUMNS                                                                      \
-    "event_id, agency, adapter_id, case_no, event_type, occurred_at, "                     \
-    "accepted_at, received_at, schema_version, keys, attrs, hub_id"
 #define CHAIN_COLUMNS "chain_id, seq, prev_digest, content_digest, row_digest"
 #define LOOKUP_TRIES  5 /* lookups of stored ids per batch before giving up */
 #define COPY_PIECE    (1u << 20) /* bytes handed to PQputCopyData at a time */
@@ -316,7 +314,7 @@ static step_t
 copy_chained (PGconn *conn, chain_t *chain, char **error, char *sqlstate)
 {
     step_t s =
-        copy_in (conn, "COPY events (" EVENT_COLUMNS ", " CHAIN_COLUMNS ") FROM STDIN",
+        copy_in (conn, "COPY events (" EVENT_ROW_COLUMNS ", " CHAIN_COLUMNS ") FROM STDIN",
                  chain->rows.data, chain->rows.len, error, sqlstate);
     if (s == STEP_OK)
         s = copy_in (conn, "COPY correlation_queue (event_id) FROM STDIN", chain->ids.data,
@@ -373,27 +371,6 @@ find_new_rows (PGconn *conn, batch_t *b, id_index_t *index, strbuf_t *scratch, c
     return s;
 }
 
-/* Field i (0-based) of a COPY text row [row, end), unescaped, appended to
-   out (the row was written by strbuf_copy_field: \\, \t, \n, \r). */
-static void
-copy_row_field (const char *row, const char *end, int i, strbuf_t *out)
-{
-    for (; i > 0 && row < end; row++)
-        if (*row == '\t')
-            i--;
-    for (; row < end && *row != '\t' && *row != '\n'; row++) {
-        if (*row == '\\' && row + 1 < end) {
-            row++;
-            strbuf_putc (out, *row == 't'   ? '\t'
-                              : *row == 'n' ? '\n'
-                              : *row == 'r' ? '\r'
-                                            : *row);
-        }
-        else
-            strbuf_putc (out, *row);
-    }
-}
-
 /* The rows that were not stored because their id was (redeliveries) are
    compared with what is stored, on what the agency said: agency, case
    number, event type, occurred_at, schema version, keys and attributes
@@ -406,9 +383,16 @@ copy_row_field (const char *row, const char *end, int i, strbuf_t *out)
 static step_t
 find_conflicts (PGconn *conn, batch_t *b, strbuf_t *scratch, char **error)
 {
-    static const char *const names[] = {
-        "id", "agency",         NULL,   "case_no", "event_type", "occurred_at", NULL,
-        NULL, "schema_version", "keys", "attrs"};
+    /* what the agency said, by the names the statement below reads */
+    static const char *const names[EVENT_ROW_FIELDS] = {
+        [EVENT_ROW_EVENT_ID] = "id",
+        [EVENT_ROW_AGENCY] = "agency",
+        [EVENT_ROW_CASE_NO] = "case_no",
+        [EVENT_ROW_EVENT_TYPE] = "event_type",
+        [EVENT_ROW_OCCURRED_AT] = "occurred_at",
+        [EVENT_ROW_SCHEMA_VERSION] = "schema_version",
+        [EVENT_ROW_KEYS] = "keys",
+        [EVENT_ROW_ATTRS] = "attrs"};
     strbuf_reset (scratch);
     strbuf_putc (scratch, '[');
     size_t n = 0;
@@ -420,15 +404,15 @@ find_conflicts (PGconn *conn, batch_t *b, strbuf_t *scratch, char **error)
         const char *row = b->copy.data + (r ? b->row_end[r - 1] : 0);
         const char *end = b->copy.data + b->row_end[r];
         strbuf_puts (scratch, n++ ? ",{" : "{");
-        for (int f = 0, k = 0; f < (int) (sizeof names / sizeof *names); f++) {
+        for (int f = 0, k = 0; f < EVENT_ROW_FIELDS; f++) {
             if (!names[f])
                 continue;
             strbuf_reset (&field);
-            copy_row_field (row, end, f, &field);
+            event_row_field (row, end, (event_row_field_t) f, &field);
             strbuf_puts (scratch, k++ ? "," : "");
             strbuf_json_string (scratch, names[f]);
             strbuf_putc (scratch, ':');
-            if (f == 9 || f == 10)
+            if (f == EVENT_ROW_KEYS || f == EVENT_ROW_ATTRS)
                 strbuf_append (scratch, field.data, field.len); /* JSON already */
             else
                 strbuf_json_string (scratch, field.data ? field.data : "");
