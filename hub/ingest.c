@@ -17,20 +17,12 @@
 #include "handshake_log.h"
 #include "http.h"
 #include "control.h"
-#include "correlate.h"
 #include "dispatch.h"
 #include "event_row.h"
 #include "id_index.h"
 #include "log.h"
-#include "store.h"
-#include "supervise.h"
 #include "validate.h"
-#include "vocabulary.h"
 
-#define STORE_PIPE         "inproc://onenet-store"
-#define CORRELATE_PIPE     "inproc://onenet-correlate"
-#define SUPERVISE_PIPE     "inproc://onenet-supervise"
-#define DISPATCH_PIPE      "inproc://onenet-dispatch"
 #define DEAD_LETTER_PREFIX 4096 /* bytes of an unreadable message kept */
 #define STATS_EVERY_MS     10000
 
@@ -71,7 +63,7 @@ typedef struct {
 /* Counters, logged every STATS_EVERY_MS and answered on the control socket. */
 typedef hub_status_t stats_t;
 
-typedef struct {
+struct ingest {
     const hub_config_t *config; /* settings */
     auth_t *auth;               /* the ZAP handler; NULL when insecure */
     const workflow_set_t *set;  /* workflow definitions: the agencies' event types */
@@ -90,7 +82,10 @@ typedef struct {
     strbuf_t scratch;           /* JSON of one event's keys */
     strbuf_t attrs_scratch;     /* JSON of one event's attributes */
     strbuf_t encoding;          /* one event's canonical encoding (common/digest) */
-} ingest_t;
+    void *control;              /* REP socket for hubctl, NULL when none */
+    handshake_log_t *handshakes; /* failed handshakes on the router, logged */
+    char endpoint[256];         /* where the router listens, as bound */
+};
 
 static void *
 grow (void *p, size_t *cap, size_t need, size_t size)
@@ -1130,15 +1125,15 @@ drain (ingest_t *self)
     return -1;
 }
 
-int
-ingest_run (const hub_config_t *config, const workflow_set_t *set,
-            volatile sig_atomic_t *terminated)
+ingest_t *
+ingest_new (void *ctx, const hub_config_t *config, const workflow_set_t *set, auth_t *auth)
 {
-    ingest_t self_;
-    ingest_t *self = &self_;
-    memset (self, 0, sizeof *self);
+    ingest_t *self = calloc (1, sizeof *self);
+    if (!self)
+        abort ();
     self->config = config;
     self->set = set;
+    self->auth = auth;
     strbuf_init (&self->scratch);
     strbuf_init (&self->attrs_scratch);
     strbuf_init (&self->encoding);
@@ -1147,10 +1142,9 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
         id_index_init (&self->slots[i].index);
     }
     self->filling = &self->slots[0];
+    self->stats.hub_id = config->hub_id;
 
-    void *ctx = zmq_ctx_new ();
     self->router = zmq_socket (ctx, ZMQ_ROUTER);
-    self->pipe = zmq_socket (ctx, ZMQ_PAIR);
     /* libzmq drops a peer that sends a frame beyond this; below it, the hub
        answers MESSAGE_TOO_LARGE itself and records the attempt */
     int64_t hard_max = (int64_t) config->max_message_bytes * 4;
@@ -1164,134 +1158,50 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
     zmq_setsockopt (self->router, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt (self->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt (self->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    int rc = -1;
-    bool control_failed = false; /* the control socket asked for could not open */
-    bool start_failed = false;   /* a thread of the hub could not start */
-    bool http_failed = false;    /* the HTTP endpoint asked for could not open */
-    handshake_log_t *handshakes = NULL, *control_handshakes = NULL;
-    store_t *store = NULL;
-    if (zmq_bind (self->pipe, STORE_PIPE) != 0) {
-        log_error ("could not bind the store pipe", "error=%s",
-                   log_q (zmq_strerror (errno)));
-        goto done;
-    }
-    /* the ZAP handler must be up before a CURVE socket binds: without one,
-       libzmq would let any key in */
-    if (!config->insecure) {
-        char err[1024];
-        self->auth = auth_start (ctx, config, err, sizeof err);
-        if (!self->auth) {
-            log_error ("refusing to start: no authorised keys", "hub=%s error=%s",
-                       log_q (config->hub_id), log_q (err));
-            goto done;
-        }
-        if (auth_server_socket (self->router, config, AUTH_DOMAIN_INGEST) != 0)
-            goto done;
+    if (auth && auth_server_socket (self->router, config, AUTH_DOMAIN_INGEST) != 0) {
+        ingest_destroy (&self);
+        return NULL;
     }
     /* handshakes that fail (plaintext or a wrong server key) leave a line */
-    handshakes = handshake_log_start (ctx, self->router, "ingest", config->hub_id);
+    self->handshakes = handshake_log_start (ctx, self->router, "ingest", config->hub_id);
     if (zmq_bind (self->router, config->listen) != 0) {
         log_error ("could not listen", "hub=%s endpoint=%s error=%s",
                    log_q (config->hub_id), log_q (config->listen),
                    log_q (zmq_strerror (errno)));
-        goto done;
+        ingest_destroy (&self);
+        return NULL;
     }
-    char bound[256] = "";
-    size_t bound_len = sizeof bound;
-    zmq_getsockopt (self->router, ZMQ_LAST_ENDPOINT, bound, &bound_len);
-    store = store_start (ctx, config, STORE_PIPE);
-    if (!store) {
-        log_error ("could not start the store thread", "hub=%s", log_q (config->hub_id));
-        goto done;
-    }
-    /* correlation and supervision: their own threads and connections; they
-       only need a word to stop */
-    void *correlate_pipe = zmq_socket (ctx, ZMQ_PAIR);
-    void *supervise_pipe = zmq_socket (ctx, ZMQ_PAIR);
-    correlate_t *correlator = NULL;
-    supervise_t *supervisor = NULL;
-    if (zmq_bind (correlate_pipe, CORRELATE_PIPE) != 0
-        || zmq_bind (supervise_pipe, SUPERVISE_PIPE) != 0) {
-        log_error ("could not bind the correlation or supervision pipe", "hub=%s error=%s",
-                   log_q (config->hub_id), log_q (zmq_strerror (errno)));
-        *terminated = 1;
-        start_failed = true;
-    }
-    else {
-        correlator = correlate_start (ctx, config, set, CORRELATE_PIPE);
-        supervisor = supervise_start (ctx, config, SUPERVISE_PIPE);
-        if (!correlator || !supervisor) {
-            log_error ("could not start the correlation or supervision thread",
-                       "hub=%s correlation=%s supervision=%s", log_q (config->hub_id),
-                       correlator ? "started" : "failed", supervisor ? "started" : "failed");
-            *terminated = 1; /* deadlines unwatched: do not take events */
-            start_failed = true;
-        }
-    }
-    self->correlate_pipe = correlator ? correlate_pipe : NULL;
-    /* tasks for the adapters: read off the commit path */
-    void *dispatch_pipe = zmq_socket (ctx, ZMQ_PAIR);
-    dispatch_t *dispatcher = NULL;
-    if (!start_failed) {
-        if (zmq_bind (dispatch_pipe, DISPATCH_PIPE) == 0)
-            dispatcher = dispatch_start (ctx, config, DISPATCH_PIPE);
-        if (!dispatcher) {
-            log_error ("could not start the task dispatch thread", "hub=%s error=%s",
-                       log_q (config->hub_id), log_q (zmq_strerror (errno)));
-            *terminated = 1; /* tasks would never reach the agencies */
-            start_failed = true;
-        }
-    }
-    self->dispatch_pipe = dispatcher ? dispatch_pipe : NULL;
-    log_info ("hub listening", "hub=%s endpoint=%s workflows=%zu security=%s",
-              log_q (config->hub_id), log_q (bound), workflow_set_count (set),
-              log_q (self->auth ? "curve" : "NONE (insecure)"));
+    size_t len = sizeof self->endpoint;
+    zmq_getsockopt (self->router, ZMQ_LAST_ENDPOINT, self->endpoint, &len);
+    return self;
+}
 
-    void *control = NULL; /* REP socket for hubctl, when configured */
-    strbuf_t control_reply, vocabulary;
-    strbuf_init (&control_reply);
-    strbuf_init (&vocabulary);
-    if (*config->control) {
-        control = zmq_socket (ctx, ZMQ_REP);
-        zmq_setsockopt (control, ZMQ_LINGER, &linger, sizeof linger);
-        control_handshakes = handshake_log_start (ctx, control, "control", config->hub_id);
-        if ((self->auth && auth_server_socket (control, config, AUTH_DOMAIN_CONTROL) != 0)
-            || zmq_bind (control, config->control) != 0) {
-            log_error ("could not open the control socket", "hub=%s endpoint=%s error=%s",
-                       log_q (config->hub_id), log_q (config->control),
-                       log_q (zmq_strerror (errno)));
-            handshake_log_stop (&control_handshakes, control);
-            zmq_close (control);
-            control = NULL;
-            *terminated = 1; /* an operator asked for it: do not run without */
-            control_failed = true;
-        }
-        else {
-            log_info ("control socket open", "hub=%s endpoint=%s", log_q (config->hub_id),
-                      log_q (config->control));
-            /* the definitions and settings never change while the hub runs */
-            vocabulary_json (config, set, &vocabulary);
-            self->stats.vocabulary = vocabulary.data;
-        }
-    }
-    self->stats.hub_id = config->hub_id;
+const char *
+ingest_endpoint (const ingest_t *self)
+{
+    return self->endpoint;
+}
+
+void
+ingest_attach (ingest_t *self, const ingest_links_t *links)
+{
+    self->pipe = links->store_pipe;
+    self->correlate_pipe = links->correlate_pipe;
+    self->dispatch_pipe = links->dispatch_pipe;
+    self->control = links->control;
+    self->http = links->http;
+    self->stats.vocabulary = links->vocabulary;
     self->stats.started_ms = clock_now_ms ();
-    if (*config->http && !*terminated) {
-        char err[1024];
-        self->http = http_start (config, set, store, err, sizeof err);
-        if (!self->http) {
-            log_error ("could not open the HTTP endpoint", "hub=%s address=%s error=%s",
-                       log_q (config->hub_id), log_q (config->http), log_q (err));
-            *terminated = 1; /* an operator asked for it: do not run without */
-            http_failed = true;
-        }
-        else {
-            log_info ("HTTP endpoint open", "hub=%s address=%s token=%s",
-                      log_q (config->hub_id), log_q (config->http),
-                      log_q (*config->http_token_file ? "required" : "none (loopback)"));
-            publish_stats (self);
-        }
-    }
+    if (self->http)
+        publish_stats (self);
+}
+
+int
+ingest_serve (ingest_t *self, volatile sig_atomic_t *terminated)
+{
+    const hub_config_t *config = self->config;
+    strbuf_t control_reply;
+    strbuf_init (&control_reply);
     int64_t next_stats = clock_mono_ms () + STATS_EVERY_MS;
     int64_t rate_at = clock_mono_ms (); /* events/s: sampled once a second */
     uint64_t rate_events = 0;
@@ -1305,9 +1215,9 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
             at_dispatch = n_items;
             items[n_items++] = (zmq_pollitem_t){self->dispatch_pipe, 0, ZMQ_POLLIN, 0};
         }
-        if (control) {
+        if (self->control) {
             at_control = n_items;
-            items[n_items++] = (zmq_pollitem_t){control, 0, ZMQ_POLLIN, 0};
+            items[n_items++] = (zmq_pollitem_t){self->control, 0, ZMQ_POLLIN, 0};
         }
         if (accept) {
             at_router = n_items;
@@ -1329,10 +1239,10 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
         }
         if (items[0].revents & ZMQ_POLLIN)
             read_pipe (self);
-        if (at_control >= 0 && (items[at_control].revents & ZMQ_POLLIN))
-            answer_control (self, control, &control_reply);
         if (at_dispatch >= 0 && (items[at_dispatch].revents & ZMQ_POLLIN))
             read_dispatch (self);
+        if (at_control >= 0 && (items[at_control].revents & ZMQ_POLLIN))
+            answer_control (self, self->control, &control_reply);
         /* read until the socket is empty or the batch is full; a full batch
            goes at once if the store is idle, else reading pauses (above) */
         if (at_router >= 0 && (items[at_router].revents & ZMQ_POLLIN))
@@ -1355,67 +1265,47 @@ ingest_run (const hub_config_t *config, const workflow_set_t *set,
             next_stats = clock_mono_ms () + STATS_EVERY_MS;
         }
     }
-    if (control) {
-        handshake_log_stop (&control_handshakes, control);
-        zmq_close (control);
-    }
     strbuf_free (&control_reply);
-    self->stats.vocabulary = NULL;
-    strbuf_free (&vocabulary);
-    rc = drain (self);
-    bool tasks_answered = finish_tasks (self);
+    self->control = NULL; /* the caller closes it; hubctl gets no answer while draining */
+    int rc = drain (self);
+    finish_tasks (self);
     log_stats (self);
-    http_stop (&self->http); /* before the store it asks goes */
-    /* a word to stop, only to a thread that runs (a PAIR with no peer
-       would wait for one forever) */
-    if (correlator)
-        zmq_send (correlate_pipe, "", 0, 0);
-    if (supervisor)
-        zmq_send (supervise_pipe, "", 0, 0);
-    if (rc == 0) {
-        /* after a drain timeout the database may be hanging: do not wait */
-        correlate_join (&correlator);
-        supervise_join (&supervisor);
-    }
-    self->correlate_pipe = NULL;
-    zmq_close (correlate_pipe);
-    zmq_close (supervise_pipe);
-    if (dispatcher) {
-        zmq_send (dispatch_pipe, "", 0, 0);
-        if (tasks_answered)
-            dispatch_join (&dispatcher);
-        /* else it is stuck in PostgreSQL: leave it, exit anyway */
-    }
-    self->dispatch_pipe = NULL;
-    zmq_close (dispatch_pipe);
+    self->http = NULL; /* the caller stops it */
+    self->stats.vocabulary = NULL;
+    return rc;
+}
 
-done:
-    if (store) {
-        if (rc == 0 || !self->inflight) {
-            zmq_send (self->pipe, "", 0, 0);
-            store_join (&store);
-        }
-        /* else the store thread is stuck in PostgreSQL: leave it, exit anyway */
+bool
+ingest_committing (const ingest_t *self)
+{
+    return self->inflight != NULL;
+}
+
+bool
+ingest_tasks_pending (const ingest_t *self)
+{
+    return self->tasks_asked > 0;
+}
+
+void
+ingest_destroy (ingest_t **self_p)
+{
+    ingest_t *self = *self_p;
+    if (!self)
+        return;
+    for (int i = 0; i < 2; i++) {
+        pending_clear (&self->slots[i]);
+        batch_destroy (&self->slots[i].batch);
+        id_index_free (&self->slots[i].index);
+        free (self->slots[i].replies);
+        free (self->slots[i].items);
+        free (self->slots[i].row_item);
     }
-    if (!store) {
-        for (int i = 0; i < 2; i++) {
-            pending_clear (&self->slots[i]);
-            batch_destroy (&self->slots[i].batch);
-            id_index_free (&self->slots[i].index);
-            free (self->slots[i].replies);
-            free (self->slots[i].items);
-            free (self->slots[i].row_item);
-        }
-        strbuf_free (&self->scratch);
-        strbuf_free (&self->attrs_scratch);
-        strbuf_free (&self->encoding);
-        handshake_log_stop (&handshakes, self->router);
-        zmq_close (self->router);
-        zmq_close (self->pipe);
-        auth_stop (&self->auth); /* only now that no CURVE socket is open */
-        zmq_ctx_term (ctx);
-    }
-    /* a control socket that could not open is a failed start, reported
-       only now that everything stopped cleanly */
-    return control_failed || start_failed || http_failed ? -1 : rc;
+    strbuf_free (&self->scratch);
+    strbuf_free (&self->attrs_scratch);
+    strbuf_free (&self->encoding);
+    handshake_log_stop (&self->handshakes, self->router);
+    zmq_close (self->router);
+    free (self);
+    *self_p = NULL;
 }

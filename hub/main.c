@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "hub_config.h"
-#include "ingest.h"
+#include "hub.h"
 #include "log.h"
 #include "store.h"
 #include "workflow_def.h"
@@ -69,7 +69,7 @@ main (int argc, char **argv)
         log_info ("CURVE on", "hub=%s public_key=%s secret_key_file=%s authorised_keys=%s",
                   log_q (config.hub_id), log_q (config.keypair.public_key),
                   log_q (config.secret_key), log_q (config.authorised_keys));
-    rc = ingest_run (&config, set, &s_terminated);
+    rc = hub_run (&config, set, &s_terminated);
     log_info ("hub stopped", "hub=%s clean=%s", log_q (config.hub_id),
               rc == 0 ? "yes" : "no");
     workflow_set_destroy (&set);
