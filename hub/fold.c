@@ -310,6 +310,11 @@ fold_workflow (fold_ctx_t *ctx, const workflow_def_t *def)
         }
         if (!relevant)
             continue;
+        /* a definition that records events between its cases: one that
+           finds no running instance and starts none is only stored (the
+           enterprise's invoices years after its start-up) */
+        if (def->record_between_cases && !(starts && (!n_live || new_case)))
+            continue;
         ctx->relevant[i] = true;
         if (def->unmatched_ttl_ms > ctx->ttl[i])
             ctx->ttl[i] = def->unmatched_ttl_ms;
