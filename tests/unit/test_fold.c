@@ -1191,6 +1191,18 @@ s_test_startup (void)
     }
     s_run_free (&run);
 
+    //  an event at the application's very instant joins it, whichever
+    //  event id sorts first
+    fold_event_t tie[2];
+    tie[0] = s_ev (811, "market", "licence.issued", "2020-09-18 16:00", NULL);
+    tie[1] = s_ev (812, "market", "startup.accepted", "2020-09-18 16:00", NULL);
+    s_fold (&run, KEY_CREDIT_CODE, tie, 2);
+    su = s_inst (&run, "enterprise_startup", 1);
+    CHECK (su && su->n_events == 2 && run.r.n_unmatched == 0);
+    if (su)
+        CHECK_AT (s_step (su, "licence_issued")->completed_at_ms, "2020-09-18 16:00");
+    s_run_free (&run);
+
     //  without the application nothing opens and nothing waits
     s_fold (&run, KEY_CREDIT_CODE, ev + 2, 8);
     CHECK (run.r.n_instances == 0);
