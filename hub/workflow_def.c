@@ -880,8 +880,8 @@ s_resolve (loader_t *ld, workflow_def_t *wf, step_def_t *steps, step_src_t *src,
 //  A workflow
 
 static const char *const s_workflow_keys[] = {
-    "workflow",   "version",       "title",          "seed_items", "key",
-    "starts_on",  "unmatched_ttl", "warn_at",        "steps",      "rejects_on",
+    "workflow",   "version",       "title",          "seed_items",    "key",
+    "starts_on",  "unmatched_ttl", "warn_at",        "steps",         "rejects_on",
     "reopens_on", "cancels_on",    "completes_when", "between_cases", NULL};
 
 /*  Parses a duration "<n>s|m|h|d" into ms; false after a problem.  */

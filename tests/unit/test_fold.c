@@ -1143,17 +1143,20 @@ s_test_startup (void)
 {
     fold_event_t ev[10];
     //  an invoice before the application: no part of the case
-    ev[0] = s_ev (801, "tax", "invoice.issued", "2020-09-18 15:00", "{\"ukey_issued\":true}");
+    ev[0] =
+        s_ev (801, "tax", "invoice.issued", "2020-09-18 15:00", "{\"ukey_issued\":true}");
     ev[1] = s_ev (802, "market", "startup.accepted", "2020-09-18 16:00", NULL); //  Friday
     ev[2] = s_ev (803, "market", "licence.issued", "2020-09-21 10:00", NULL);   //  Monday
     ev[3] = s_ev (804, "police", "seal.made", "2020-09-21 11:00", NULL);
     ev[4] = s_ev (805, "bank", "account.opened", "2020-09-21 09:30",
                   "{\"account_kind\":\"basic\"}");
-    ev[5] = s_ev (806, "tax", "invoice.issued", "2020-09-21 11:30", "{\"ukey_issued\":true}");
+    ev[5] =
+        s_ev (806, "tax", "invoice.issued", "2020-09-21 11:30", "{\"ukey_issued\":true}");
     ev[6] = s_ev (807, "social", "registered", "2020-09-21 14:40", NULL);
     ev[7] = s_ev (808, "social", "employment.registered", "2020-09-21 15:00", NULL);
     //  a year later: a replacement UKey with invoices, a general account
-    ev[8] = s_ev (809, "tax", "invoice.issued", "2021-09-22 10:00", "{\"ukey_issued\":true}");
+    ev[8] =
+        s_ev (809, "tax", "invoice.issued", "2021-09-22 10:00", "{\"ukey_issued\":true}");
     ev[9] = s_ev (810, "bank", "account.opened", "2021-10-08 10:00",
                   "{\"account_kind\":\"general\"}");
     run_t run;
@@ -1168,7 +1171,8 @@ s_test_startup (void)
         //  1 working day from Friday 16:00: 24:00 of Monday 21
         CHECK_AT (s_step (su, "licence_issued")->due_at_ms, "2020-09-22 00:00");
         CHECK_AT (s_step (su, "employment_registered")->due_at_ms, "2020-09-22 00:00");
-        CHECK_AT (s_step (su, "employment_registered")->completed_at_ms, "2020-09-21 15:00");
+        CHECK_AT (s_step (su, "employment_registered")->completed_at_ms,
+                  "2020-09-21 15:00");
         //  the seal: 180 working minutes from the licence at 10:00, 120
         //  to 12:00 and 60 from 14:30
         CHECK_AT (s_step (su, "seal_made")->due_at_ms, "2020-09-21 15:30");
@@ -1241,7 +1245,8 @@ s_test_deregistration (void)
     fold_event_t ev[3];
     ev[0] = s_ev (901, "market", "deregistration.accepted", "2020-09-21 09:00", clean);
     ev[1] = s_ev (902, "tax", "deregistration.cleared", "2020-09-21 10:30", NULL);
-    ev[2] = s_ev (903, "bank", "account.closed", "2020-09-10 10:00", NULL); //  11 days before
+    ev[2] =
+        s_ev (903, "bank", "account.closed", "2020-09-10 10:00", NULL); //  11 days before
     run_t run;
     s_fold (&run, KEY_CREDIT_CODE, ev, 3);
     const fold_instance_t *dr = s_inst (&run, "enterprise_deregistration", 1);

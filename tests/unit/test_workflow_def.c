@@ -503,8 +503,9 @@ s_test_shipped (void)
     //  between its cases; a deregistration parks them (bank closures).
     const workflow_def_t *startup = workflow_set_find (set, "enterprise_startup");
     attr_row_t basic[] = {{"account_kind", s_text ("basic")}, {NULL, s_flag (false)}};
-    CHECK (startup
-           && workflow_event_starts (startup, "market", "startup.accepted", s_lookup, NULL));
+    CHECK (
+        startup
+        && workflow_event_starts (startup, "market", "startup.accepted", s_lookup, NULL));
     CHECK (startup
            && !workflow_event_starts (startup, "bank", "account.opened", s_lookup, basic));
     CHECK (startup
@@ -512,8 +513,9 @@ s_test_shipped (void)
     CHECK (startup && startup->record_between_cases);
     const workflow_def_t *dereg = workflow_set_find (set, "enterprise_deregistration");
     CHECK (dereg && !dereg->record_between_cases);
-    CHECK (dereg
-           && !workflow_event_starts (dereg, "tax", "deregistration.cleared", s_lookup, NULL));
+    CHECK (
+        dereg
+        && !workflow_event_starts (dereg, "tax", "deregistration.cleared", s_lookup, NULL));
     workflow_set_destroy (&set);
     CHECK (set == NULL);
     workflow_set_destroy (&set);
