@@ -310,18 +310,26 @@ fold_workflow (fold_ctx_t *ctx, const workflow_def_t *def)
         }
         if (!relevant)
             continue;
-        ctx->relevant[i] = true;
-        if (def->unmatched_ttl_ms > ctx->ttl[i])
-            ctx->ttl[i] = def->unmatched_ttl_ms;
+        /* a definition that records events between its cases: one that
+           finds no running instance and starts none is only stored (the
+           enterprise's invoices years after its start-up), never listed;
+           it joins only a start at the very same instant */
+        bool record = def->record_between_cases && !(starts && (!n_live || new_case));
+        if (!record) {
+            ctx->relevant[i] = true;
+            if (def->unmatched_ttl_ms > ctx->ttl[i])
+                ctx->ttl[i] = def->unmatched_ttl_ms;
+        }
         if (n_live && !new_case)
             continue; /* its definition has no use for it: left unmatched */
         if (starts) {
             fold_instance_t *inst = new_instance (ctx, def, (int) i, ++number);
             apply (ctx, inst, (int) i);
             /* early events join when they came within the TTL before the start */
+            int64_t window =
+                inst->def->record_between_cases ? 0 : inst->def->unmatched_ttl_ms;
             for (size_t w = 0; w < n_waiting; w++)
-                if (inst->started_at_ms - ctx->events[waiting[w]].occurred_at_ms
-                        <= inst->def->unmatched_ttl_ms
+                if (inst->started_at_ms - ctx->events[waiting[w]].occurred_at_ms <= window
                     && concerns (ctx, inst->set, waiting[w], inst->def)
                     && only_steps (ctx, inst->set, waiting[w], inst->def))
                     apply (ctx, inst, waiting[w]);

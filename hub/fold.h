@@ -32,7 +32,11 @@
       differ); otherwise, and for early refusals or withdrawals, it stays
       unmatched. Only event times decide: how long the event has waited
       in the hub (its listing as expired) never does, so every arrival
-      order joins the same events;
+      order joins the same events. A workflow with between_cases: record
+      neither parks nor lists such events: they are stored and join only an
+      instance that starts at the same instant (occurred_at ties sort by
+      event id), no later one (an enterprise's invoices years after its
+      start-up);
     - an instance completes when every required step (those whose when
       holds on the instance's attributes) is done, or the steps listed in
       completes_when; it ends at the latest of their completion times.

@@ -880,9 +880,9 @@ s_resolve (loader_t *ld, workflow_def_t *wf, step_def_t *steps, step_src_t *src,
 //  A workflow
 
 static const char *const s_workflow_keys[] = {
-    "workflow",   "version",       "title",          "seed_items", "key",
-    "starts_on",  "unmatched_ttl", "warn_at",        "steps",      "rejects_on",
-    "reopens_on", "cancels_on",    "completes_when", NULL};
+    "workflow",   "version",       "title",          "seed_items",    "key",
+    "starts_on",  "unmatched_ttl", "warn_at",        "steps",         "rejects_on",
+    "reopens_on", "cancels_on",    "completes_when", "between_cases", NULL};
 
 /*  Parses a duration "<n>s|m|h|d" into ms; false after a problem.  */
 static bool
@@ -996,6 +996,20 @@ s_workflow (loader_t *ld, const node_t *root, const node_t **name_node)
     node = wy_get (root, "unmatched_ttl");
     if (node)
         s_duration (ld, node, "unmatched_ttl", &wf->unmatched_ttl_ms);
+    node = wy_get (root, "between_cases");
+    if (node) {
+        char found[64];
+        if (node->kind == NODE_SCALAR && strcmp (node->text, "record") == 0)
+            wf->record_between_cases = true;
+        else if (node->kind != NODE_SCALAR || strcmp (node->text, "park") != 0)
+            wy_problem_at (ld, node, "between_cases must be park or record, found %s",
+                           wy_found (node, found, sizeof found));
+        const node_t *ttl = wy_get (root, "unmatched_ttl");
+        if (wf->record_between_cases && ttl)
+            wy_problem_at (ld, ttl,
+                           "unmatched_ttl has no use with between_cases: record (no event "
+                           "waits for a start); leave it out");
+    }
     wf->warn_at = 0.75;
     node = wy_get (root, "warn_at");
     if (node) {

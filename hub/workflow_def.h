@@ -203,6 +203,9 @@ typedef struct {
     const event_ref_t *starts_on;  //  events that may create an instance
     size_t n_starts_on;            //  entries in starts_on, at least 1
     int64_t unmatched_ttl_ms;      //  how long an unmatched event is parked, > 0
+    bool record_between_cases;     //  between_cases: record: an event that finds no
+                                   //  running instance is only stored (joins no later
+                                   //  one, not listed unmatched); false: parked
     double warn_at;                //  share of the allowed time before a warning, (0, 1)
     const step_def_t *steps;       //  the steps in file order
     size_t n_steps;                //  entries in steps, at least 1

@@ -47,7 +47,9 @@ project once it was filed or its planning permit applied for, unless the
 utility did it before: the same in any delivery order); events that stay
 unmatched ("unmatched"); and per case ("cases", in case order) its
 correlation key, fate (on_time,
-late, stuck), late step, events, its tasks as (agency, step) pairs and,
+late, stuck), late step, events, the events about its key that belong to
+no case and are only recorded ("recorded": a replacement tax UKey a year
+after a start-up), its tasks as (agency, step) pairs and,
 per workflow instance, its state (completed, open, rejected), start, end,
 number of events and overdue (agency, step) pairs. It changes nothing
 in the record files (tests/integration/test_county_day.py,
@@ -131,6 +133,7 @@ class Case(list):
         self.tasks = []  # (index of the event that does a task's step, indexes it waits for)
         self.late_share = LATE  # share of such cases that have one agency late
         self.late_step = None  # the event that is late when one is (None: any)
+        self.recorded = []  # (Event, working days after the start): no part of a case
 
     def add(self, agency, case_no, event_type, keys, attrs, gap=(0, 0), after=(), due=None,
             step=None):
@@ -552,21 +555,28 @@ def utility_connection(day, agency):
 
 
 def enterprise_startup(day):
-    """Licence, then the seal within half a day; basic account, invoices with
-    the UKey and social insurance in parallel: all 1 working day from the start."""
+    """The application accepted at the one window (the start, item 1); the
+    licence, then the seal within half a day of it; the basic account, the
+    invoices with the UKey, social insurance and employment registration in
+    parallel: all 1 working day from the application. The first start-up
+    also gets a replacement UKey with invoices a year later: recorded, no
+    part of any case."""
     rng = day.rng
     code, name = day.enterprise()
     key = {"credit_code": code}
     rep, rep_id, phone = day.person()
     bank_name, bank_case = day.bank()
     c = Case("credit_code", code)
-    licence = c.add("market", day.case("market", "PYSJ-DJ"), "licence.issued", key,
+    applied = c.add("market", day.case("market", "PYSJ-KB"), "startup.accepted", key,
                     {"enterprise_name": name, "legal_rep_name": rep, "legal_rep_id_no": rep_id,
+                     "phone": phone, "window": "彭阳县政务服务中心企业开办专窗"})
+    licence = c.add("market", day.case("market", "PYSJ-DJ"), "licence.issued", key,
+                    {"enterprise_name": name,
                      "registered_capital_yuan": rng.choice([100000, 500000, 1000000, 3000000]),
-                     "address": day.address()}, due=(1, "days", "start"),
-                    step=("enterprise_startup", "licence_issued"))
+                     "address": day.address()}, mins(10, 60), after=[applied],
+                    due=(1, "days", "start"), step=("enterprise_startup", "licence_issued"))
     c.add("police", day.case("police", "PYGA-YZ"), "seal.made", key,
-          {"enterprise_name": name, "seal_count": rng.choice([3, 4, 5])}, mins(20, 120),
+          {"enterprise_name": name, "seal_count": rng.choice([3, 4, 5])}, mins(20, 90),
           after=[licence], due=(180, "minutes", "ready"),
           step=("enterprise_startup", "seal_made"))
     parallel = [("bank", bank_case, "account.opened",
@@ -576,33 +586,67 @@ def enterprise_startup(day):
                  {"enterprise_name": name, "invoice_kind": rng.choice(["vat_ordinary", "vat_special"]),
                   "invoice_count": rng.choice([25, 50, 100]), "ukey_issued": True}),
                 ("social", day.case("social", "PYSB-CB"), "registered",
-                 {"enterprise_name": name, "insured_count": rng.randint(1, 12)})]
+                 {"enterprise_name": name, "insured_count": rng.randint(1, 12)}),
+                ("social", day.case("social", "PYSB-YG"), "employment.registered",
+                 {"enterprise_name": name, "employee_count": rng.randint(1, 12)})]
     steps = {"account.opened": "account_opened", "invoice.issued": "invoice_issued",
-             "registered": "social_registered"}
-    for agency, case_no, event_type, attrs in rng.sample(parallel, 3):
-        c.add(agency, case_no, event_type, key, attrs, mins(10, 90), due=(1, "days", "start"),
-              step=("enterprise_startup", steps[event_type]))
-    c.flow("enterprise_startup", [i for i, e in enumerate(c) if e.agency != "police"])
+             "registered": "social_registered", "employment.registered": "employment_registered"}
+    for agency, case_no, event_type, attrs in rng.sample(parallel, 4):
+        c.add(agency, case_no, event_type, key, attrs, mins(10, 45), after=[applied],
+              due=(1, "days", "start"), step=("enterprise_startup", steps[event_type]))
+    c.flow("enterprise_startup", [applied])
+    if day.variant("ukey_replaced", [True, False], [0, 1]):
+        c.recorded.append((Event("tax", day.case("tax", ""), "invoice.issued", key,
+                                 {"enterprise_name": name, "invoice_kind": "vat_ordinary",
+                                  "invoice_count": 50, "ukey_issued": True, "reason": "ukey_replaced"},
+                                 (0, 0), (), None, None), 250))
     return c
 
 
 def enterprise_deregistration(day):
-    """Tax clearance first (its immediate deadline counts from itself, so it
-    cannot be late here), then the bank account and the market registration."""
+    """The application accepted on the one-network platform (the start, item
+    54), stating the taxpayer's standing; the tax clearance, due immediately
+    from it for a clean taxpayer, the social-security closure, the bank
+    accounts, then the registration after the clearance. Simplified
+    deregistration (简易注销, the first such case and then one in four): the
+    notice is published, ends 20 days later (14 working days here), and the
+    registration is due 3 working days after its end; no tax clearance."""
     rng = day.rng
     code, name = day.enterprise()
     key = {"credit_code": code}
     bank_name, bank_case = day.bank()
+    simplified = day.variant("simplified", [True, False], [1, 3])
+    clean = rng.random() < 0.85
     c = Case("credit_code", code)
-    cleared = c.add("tax", day.case("tax", ""), "deregistration.cleared", key,
-                    {"enterprise_name": name, "no_arrears": rng.random() < 0.85})
-    closed = ("bank", bank_case, "account.closed", key,
-              {"bank_name": bank_name, "account_kind": "basic"}, wdays(0.05, 1))
-    deregistered = ("market", day.case("market", "PYSJ-ZX"), "deregistered", key,
-                    {"enterprise_name": name, "reason": "决议解散"}, wdays(0.05, 1), [cleared])
-    for event in rng.sample([closed, deregistered], 2):
-        c.add(*event)
-    c.flow("enterprise_deregistration", [i for i, e in enumerate(c) if e.agency != "bank"])
+    case_no = day.case("market", "PYSJ-ZX")
+    attrs = {"enterprise_name": name, "reason": "决议解散", "simplified": simplified,
+             "tax_inspection": False, "tax_arrears": not clean,
+             "invoices_outstanding": False}
+    applied = c.add("market", case_no, "deregistration.accepted", key, attrs)
+    parallel = [("social", day.case("social", "PYSB-ZX"), "insurance.closed", key,
+                 {"enterprise_name": name}, wdays(0.05, 1), [applied]),
+                ("bank", bank_case, "account.closed", key,
+                 {"bank_name": bank_name, "account_kind": "basic"}, wdays(0.05, 1), [applied])]
+    if simplified:
+        published = c.add("market", case_no, "notice.published", key,
+                          {"notice_days": 20}, mins(5, 60), after=[applied])
+        ended = c.add("market", case_no, "notice.ended", key, {"objections": 0},
+                      wdays(14, 14), after=[published])
+        for event in rng.sample(parallel, 2):
+            c.add(*event)
+        c.add("market", case_no, "deregistered", key, {"enterprise_name": name},
+              wdays(0.05, 2), after=[ended], due=(3, "days", ended),
+              step=("enterprise_deregistration", "deregistered"))
+    else:
+        cleared = c.add("tax", day.case("tax", ""), "deregistration.cleared", key,
+                        {"enterprise_name": name, "no_arrears": clean}, mins(5, 50),
+                        after=[applied], due=(60, "minutes", "start") if clean else None,
+                        step=("enterprise_deregistration", "tax_cleared"))
+        for event in rng.sample(parallel, 2):
+            c.add(*event)
+        c.add("market", case_no, "deregistered", key, {"enterprise_name": name},
+              wdays(0.05, 1), after=[cleared])
+    c.flow("enterprise_deregistration", [applied])
     return c
 
 
@@ -1108,9 +1152,18 @@ def main():
                 day.records[e.agency].append({"case_no": e.case_no, "event_type": e.type,
                                               "occurred_at": day.clock(t), "keys": e.keys,
                                               "attrs": e.attrs})
+            recorded = []  # events about the case's key long after it: no part of it
+            for e, later in case.recorded:
+                at = day.clock(events[0][1] + later * DAY)
+                day.records[e.agency].append({"case_no": e.case_no, "event_type": e.type,
+                                              "occurred_at": at, "keys": e.keys,
+                                              "attrs": e.attrs})
+                recorded.append({"agency": e.agency, "event_type": e.type,
+                                 "case_no": e.case_no, "occurred_at": at})
             due = tasks_due(case, events)
             expected.append(dict(expectation(case, [(i, day.clock(t)) for i, t in events],
-                                             fate, late), case=n, tasks=due))
+                                             fate, late), case=n, tasks=due,
+                                 recorded=recorded))
             tasks.update(agency for agency, _ in due)
 
     total = len(expected)

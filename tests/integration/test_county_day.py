@@ -39,7 +39,9 @@ And for every generated case:
   has run out);
 - each instance started and ended when its events say, and holds them;
 - every event is in an instance, except the bank account closures that
-  belong to no case: those stay parked as unmatched.
+  belong to no case: those stay parked as unmatched; and the replacement
+  tax UKey a year after a start-up, which is stored, in no instance and
+  not unmatched (the start-up records the events between its cases).
 
 And every workflow of workflows/*.yaml is exercised; tasks went to the
 utilities for the account transfers of property transfers and for the
@@ -251,7 +253,7 @@ def test_county_day(db, procs, tmp_path, delivery):
     assert scalar(db, "SELECT count(*) FROM dead_letters") == 0, \
         query(db, "SELECT agency, case_no, code, reason FROM dead_letters")
     # every distinct good record stored once (repeated lines are duplicates)
-    n_events = sum(len(c["events"]) for c in cases)
+    n_events = sum(len(c["events"]) + len(c["recorded"]) for c in cases)
     assert n_events == summary["events"]
     assert scalar(db, "SELECT count(*) FROM events") == n_events
     by_agency = collections.Counter()
@@ -320,7 +322,7 @@ def day_problems(db, cases, delivery):
     summary of counts). Tasks are checked case by case against the
     simulator's, whatever the DELIVERY order (it only names the run)."""
     problems = []
-    n_events = sum(len(c["events"]) for c in cases)
+    n_events = sum(len(c["events"]) + len(c["recorded"]) for c in cases)
     # -- the database, by key
     instances = collections.defaultdict(list)   # (kind, value) -> [(id, workflow, no, state)]
     times = {}                                   # id -> (started_at, ended_at, events)
@@ -353,6 +355,7 @@ def day_problems(db, cases, delivery):
         event_ids[(agency, case_no, etype, occurred)].append(eid)
 
     seen_workflows = collections.Counter()
+    recorded_total = 0
     fates = collections.Counter(c["fate"] for c in cases)
     for case in cases:
         key = (case["key"]["kind"], case["key"]["value"])
@@ -418,7 +421,23 @@ def day_problems(db, cases, delivery):
             expect = sorted((e["agency"], e["event_type"], False) for e in case["events"])
             if parked != expect:
                 bad_case(f"unmatched {parked}, expected {expect}")
+        # a replacement UKey a year after a start-up: stored, in no
+        # instance, not waiting for one (between_cases: record)
+        for e in case.get("recorded", []):
+            ids = event_ids.get((e["agency"], e["case_no"], e["event_type"], e["occurred_at"]))
+            if not ids:
+                bad_case(f"recorded event {e['agency']} {e['event_type']} not stored")
+            elif set(ids) & in_instance:
+                bad_case(f"recorded event {e['agency']} {e['event_type']} {e['occurred_at']} "
+                         f"joined an instance")
+            elif unmatched.get(key) and want:
+                bad_case(f"recorded event {e['agency']} {e['event_type']} is unmatched: "
+                         f"{unmatched[key]}")
+        recorded_total += len(case.get("recorded", []))
 
+    if not recorded_total:
+        problems.append("the generated day has no event recorded outside its case "
+                        "(a replacement UKey a year after a start-up)")
     # no instance for any key that no case has
     keys = {(c["key"]["kind"], c["key"]["value"]) for c in cases}
     for key, rows in instances.items():

@@ -253,7 +253,7 @@ def test_county_under_faults(pg, db, procs, tmp_path):
     links = {f: Link(procs, tmp_path, f, programs[f], [hub.endpoint]) for f in FEEDS}
     for link in links.values():
         link.start()
-    n_events = sum(len(c["events"]) for c in cases)
+    n_events = sum(len(c["events"]) + len(c["recorded"]) for c in cases)
     stream = Stream(links, lines, STREAM_S, slices=max(10, STREAM_S * 2))
     t0 = time.monotonic()
     stream.start()

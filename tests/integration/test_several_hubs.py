@@ -75,7 +75,7 @@ def test_two_hubs_one_database(db, procs, tmp_path):
              for f in FEEDS}
     for link in links.values():
         link.start()
-    n_events = sum(len(c["events"]) for c in cases)
+    n_events = sum(len(c["events"]) + len(c["recorded"]) for c in cases)
     # the last quarter waits until hub A is killed: the kill is mid-stream
     stream = Stream(links, lines, STREAM_S, slices=STREAM_S * 2, hold_at=STREAM_S * 3 // 2)
     t0 = time.monotonic()

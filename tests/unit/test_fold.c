@@ -25,6 +25,9 @@
     5. two runs of one workflow for one key,
     6. power connection deadlines chosen by connection_class,
     7. events relevant to no workflow of the key,
+    8. an enterprise start-up from its application, and the events about
+       the enterprise before and a year after it (recorded, not parked),
+    9. a deregistration's immediate tax clearance from the application,
     and an "immediate" deadline and many instances of one key.
 */
 
@@ -1133,6 +1136,132 @@ s_test_immediate_and_many (void)
 }
 
 //  --------------------------------------------------------------------------
+//  8. Enterprise start-up from its application; events between cases
+
+static void
+s_test_startup (void)
+{
+    fold_event_t ev[10];
+    //  an invoice before the application: no part of the case
+    ev[0] =
+        s_ev (801, "tax", "invoice.issued", "2020-09-18 15:00", "{\"ukey_issued\":true}");
+    ev[1] = s_ev (802, "market", "startup.accepted", "2020-09-18 16:00", NULL); //  Friday
+    ev[2] = s_ev (803, "market", "licence.issued", "2020-09-21 10:00", NULL);   //  Monday
+    ev[3] = s_ev (804, "police", "seal.made", "2020-09-21 11:00", NULL);
+    ev[4] = s_ev (805, "bank", "account.opened", "2020-09-21 09:30",
+                  "{\"account_kind\":\"basic\"}");
+    ev[5] =
+        s_ev (806, "tax", "invoice.issued", "2020-09-21 11:30", "{\"ukey_issued\":true}");
+    ev[6] = s_ev (807, "social", "registered", "2020-09-21 14:40", NULL);
+    ev[7] = s_ev (808, "social", "employment.registered", "2020-09-21 15:00", NULL);
+    //  a year later: a replacement UKey with invoices, a general account
+    ev[8] =
+        s_ev (809, "tax", "invoice.issued", "2021-09-22 10:00", "{\"ukey_issued\":true}");
+    ev[9] = s_ev (810, "bank", "account.opened", "2021-10-08 10:00",
+                  "{\"account_kind\":\"general\"}");
+    run_t run;
+    s_fold (&run, KEY_CREDIT_CODE, ev, 10);
+    CHECK (s_count (&run, "enterprise_startup") == 1);
+    CHECK (run.r.n_unmatched == 0);
+    const fold_instance_t *su = s_inst (&run, "enterprise_startup", 1);
+    CHECK (su && su->state == INSTANCE_COMPLETED && su->n_events == 7);
+    if (su) {
+        CHECK_AT (su->started_at_ms, "2020-09-18 16:00");
+        CHECK_AT (su->ended_at_ms, "2020-09-21 15:00");
+        //  1 working day from Friday 16:00: 24:00 of Monday 21
+        CHECK_AT (s_step (su, "licence_issued")->due_at_ms, "2020-09-22 00:00");
+        CHECK_AT (s_step (su, "employment_registered")->due_at_ms, "2020-09-22 00:00");
+        CHECK_AT (s_step (su, "employment_registered")->completed_at_ms,
+                  "2020-09-21 15:00");
+        //  the seal: 180 working minutes from the licence at 10:00, 120
+        //  to 12:00 and 60 from 14:30
+        CHECK_AT (s_step (su, "seal_made")->due_at_ms, "2020-09-21 15:30");
+        CHECK_AT (s_step (su, "invoice_issued")->completed_at_ms, "2020-09-21 11:30");
+    }
+    for (int id = 801; id <= 810; id++)
+        CHECK (!s_unmatched (&run, id, NULL));
+    CHECK (!s_joined (&run, 801) && !s_joined (&run, 809) && !s_joined (&run, 810));
+    s_run_free (&run);
+
+    //  the licence on Tuesday, two working days after the application
+    ev[2] = s_ev (803, "market", "licence.issued", "2020-09-22 10:00", NULL);
+    ev[3] = s_ev (804, "police", "seal.made", "2020-09-22 11:00", NULL);
+    s_fold (&run, KEY_CREDIT_CODE, ev + 1, 7);
+    su = s_inst (&run, "enterprise_startup", 1);
+    CHECK (su && su->state == INSTANCE_COMPLETED);
+    if (su) {
+        CHECK_AT (s_step (su, "licence_issued")->due_at_ms, "2020-09-22 00:00");
+        CHECK_AT (s_step (su, "licence_issued")->completed_at_ms, "2020-09-22 10:00");
+    }
+    s_run_free (&run);
+
+    //  an event at the application's very instant joins it, whichever
+    //  event id sorts first
+    fold_event_t tie[2];
+    tie[0] = s_ev (811, "market", "licence.issued", "2020-09-18 16:00", NULL);
+    tie[1] = s_ev (812, "market", "startup.accepted", "2020-09-18 16:00", NULL);
+    s_fold (&run, KEY_CREDIT_CODE, tie, 2);
+    su = s_inst (&run, "enterprise_startup", 1);
+    CHECK (su && su->n_events == 2 && run.r.n_unmatched == 0);
+    if (su)
+        CHECK_AT (s_step (su, "licence_issued")->completed_at_ms, "2020-09-18 16:00");
+    s_run_free (&run);
+
+    //  without the application nothing opens and nothing waits
+    s_fold (&run, KEY_CREDIT_CODE, ev + 2, 8);
+    CHECK (run.r.n_instances == 0);
+    CHECK (run.r.n_unmatched == 0);
+    s_run_free (&run);
+
+    //  every order of seven of them, the application among them, folds alike
+    const int subset[7] = {0, 1, 2, 3, 5, 7, 8};
+    int order[10], perm[7] = {0, 1, 2, 3, 4, 5, 6};
+    for (int i = 0; i < 7; i++)
+        order[i] = subset[i];
+    char *first = s_fold_canonical (KEY_CREDIT_CODE, ev, order, 7);
+    CHECK (strstr (first, "enterprise_startup#1 open") != NULL);
+    int orders = 1, differing = 0;
+    while (s_next_permutation (perm, 7)) {
+        for (int i = 0; i < 7; i++)
+            order[i] = subset[perm[i]];
+        char *text = s_fold_canonical (KEY_CREDIT_CODE, ev, order, 7);
+        differing += strcmp (text, first) != 0;
+        free (text);
+        orders++;
+    }
+    CHECK (orders == 5040);
+    CHECK (differing == 0);
+    free (first);
+}
+
+//  --------------------------------------------------------------------------
+//  9. Deregistration: the tax clearance immediate from the application
+
+static void
+s_test_deregistration (void)
+{
+    const char *clean = "{\"tax_inspection\":false,\"tax_arrears\":false,"
+                        "\"invoices_outstanding\":false}";
+    fold_event_t ev[3];
+    ev[0] = s_ev (901, "market", "deregistration.accepted", "2020-09-21 09:00", clean);
+    ev[1] = s_ev (902, "tax", "deregistration.cleared", "2020-09-21 10:30", NULL);
+    ev[2] =
+        s_ev (903, "bank", "account.closed", "2020-09-10 10:00", NULL); //  11 days before
+    run_t run;
+    s_fold (&run, KEY_CREDIT_CODE, ev, 3);
+    const fold_instance_t *dr = s_inst (&run, "enterprise_deregistration", 1);
+    CHECK (dr && dr->state == INSTANCE_OPEN && dr->n_events == 3);
+    CHECK (run.r.n_unmatched == 0);
+    if (dr) {
+        //  immediate: the 60 working minutes of the options, from the application
+        CHECK_AT (s_step (dr, "tax_cleared")->due_at_ms, "2020-09-21 10:00");
+        CHECK (!s_step (dr, "notice_ended")->required);
+        CHECK (s_step (dr, "deregistered")->due_at_ms == 0);
+    }
+    s_run_free (&run);
+}
+
+//  --------------------------------------------------------------------------
 
 int
 main (void)
@@ -1160,6 +1289,8 @@ main (void)
     s_test_power_connection ();
     s_test_irrelevant ();
     s_test_immediate_and_many ();
+    s_test_startup ();
+    s_test_deregistration ();
 
     for (size_t i = 0; i < s_pool_n; i++)
         json_decref (s_pool[i]);

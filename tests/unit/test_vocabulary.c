@@ -210,7 +210,16 @@ s_test_shipped (void)
     json_t *seal = s_type (v, "police", "seal.made");
     json_t *use = json_array_get (json_object_get (seal, "uses"), 0);
     CHECK (STREQ (s_text (use, "title"), "印章刻制"));
-    CHECK (json_integer_value (json_object_get (use, "version")) == 1);
+    CHECK (json_integer_value (json_object_get (use, "version")) == 2); //  start-up v2
+    //  the market's types: start-up application and licence; deregistration
+    //  application, simplified notice published and ended, deregistered
+    CHECK (json_array_size (json_object_get (s_agency (v, "market"), "event_types")) == 6);
+    CHECK_MSG (STREQ (s_uses (v, "market", "startup.accepted", buf, sizeof buf),
+                      "enterprise_startup start (null) (null) | "
+                      "enterprise_startup step accepted (null)"),
+               buf);
+    //  social security: insured registration, employment registration, closure
+    CHECK (json_array_size (json_object_get (s_agency (v, "social"), "event_types")) == 3);
     //  property_transfer is at version 2
     use = json_array_get (json_object_get (s_type (v, "land", "transfer.accepted"), "uses"),
                           0);

@@ -197,8 +197,8 @@ s_test_shipped (void)
     } expect[] = {
         {"bank_tax_credit_loan", KEY_CREDIT_CODE, 3, 1},
         {"construction_approval", KEY_PROJECT_CODE, 12, 1},
-        {"enterprise_deregistration", KEY_CREDIT_CODE, 3, 1},
-        {"enterprise_startup", KEY_CREDIT_CODE, 5, 1},
+        {"enterprise_deregistration", KEY_CREDIT_CODE, 7, 2},
+        {"enterprise_startup", KEY_CREDIT_CODE, 7, 2},
         {"gas_connection", KEY_APPLICATION_NO, 3, 1},
         {"heating_connection", KEY_APPLICATION_NO, 3, 1},
         {"instant_registration", KEY_UNIT_NUMBER, 2, 2},
@@ -409,6 +409,10 @@ s_test_shipped (void)
     CHECK_DEADLINE (s, NULL, DEADLINE_RESOLVED, 180);
     s = s_step (set, "enterprise_startup", "licence_issued");
     CHECK (s && s->deadline.unit == DEADLINE_WORKING_DAYS && s->deadline.amount == 1);
+    CHECK (s && s->deadline.from == DEADLINE_FROM_START);
+    s = s_step (set, "enterprise_startup", "employment_registered");
+    CHECK (s && strcmp (s->agency, "social") == 0 && s->deadline.amount == 1
+           && s->deadline.from == DEADLINE_FROM_START);
 
     //  Mortgage 2 days, instant registrations immediate, changes 1 day
     //  (item 31).
@@ -426,11 +430,28 @@ s_test_shipped (void)
 
     //  Deregistration: immediate only for a clean taxpayer (item 54).
     s = s_step (set, "enterprise_deregistration", "tax_cleared");
-    attr_row_t clean[] = {{"no_arrears", s_flag (true)}, {NULL, s_flag (false)}};
+    CHECK (s && s->deadline.from == DEADLINE_FROM_START);
+    attr_row_t clean[] = {{"tax_inspection", s_flag (false)},
+                          {"tax_arrears", s_flag (false)},
+                          {"invoices_outstanding", s_flag (false)},
+                          {NULL, s_flag (false)}};
+    attr_row_t arrears[] = {{"tax_inspection", s_flag (false)},
+                            {"tax_arrears", s_flag (true)},
+                            {"invoices_outstanding", s_flag (false)},
+                            {NULL, s_flag (false)}};
+    attr_row_t untold[] = {{"tax_inspection", s_flag (false)},
+                           {"tax_arrears", s_flag (false)},
+                           {NULL, s_flag (false)}};
     CHECK_DEADLINE (s, clean, DEADLINE_RESOLVED, 0);
+    CHECK_DEADLINE (s, arrears, DEADLINE_NOT_APPLICABLE, 0);
+    CHECK_DEADLINE (s, untold, DEADLINE_NOT_APPLICABLE, 0);
     CHECK_DEADLINE (s, NULL, DEADLINE_NOT_APPLICABLE, 0);
+    //  the registration: 3 working days from the end of a simplified
+    //  deregistration's notice; the ordinary path has none (no such step)
     s = s_step (set, "enterprise_deregistration", "deregistered");
-    CHECK_DEADLINE (s, NULL, DEADLINE_NOT_APPLICABLE, 0);
+    CHECK (s && s->deadline.from == DEADLINE_FROM_STEP
+           && strcmp (s->deadline.from_step, "notice_ended") == 0);
+    CHECK_DEADLINE (s, NULL, DEADLINE_RESOLVED, 3);
 
     //  Routing: what an (agency, event type) does.
     const workflow_def_t *out[4];
@@ -478,14 +499,23 @@ s_test_shipped (void)
     CHECK (loan && loan->n_rejects_on == 1
            && workflow_cond_eval (loan->rejects_on[0].when, s_lookup, grade_c)
            && !workflow_cond_eval (loan->rejects_on[0].when, s_lookup, grade_a));
+    //  A start-up opens at its application only, and records the events
+    //  between its cases; a deregistration parks them (bank closures).
     const workflow_def_t *startup = workflow_set_find (set, "enterprise_startup");
     attr_row_t basic[] = {{"account_kind", s_text ("basic")}, {NULL, s_flag (false)}};
-    attr_row_t general[] = {{"account_kind", s_text ("general")}, {NULL, s_flag (false)}};
-    CHECK (startup
-           && workflow_event_starts (startup, "bank", "account.opened", s_lookup, basic));
     CHECK (
         startup
-        && !workflow_event_starts (startup, "bank", "account.opened", s_lookup, general));
+        && workflow_event_starts (startup, "market", "startup.accepted", s_lookup, NULL));
+    CHECK (startup
+           && !workflow_event_starts (startup, "bank", "account.opened", s_lookup, basic));
+    CHECK (startup
+           && !workflow_event_starts (startup, "market", "licence.issued", s_lookup, NULL));
+    CHECK (startup && startup->record_between_cases);
+    const workflow_def_t *dereg = workflow_set_find (set, "enterprise_deregistration");
+    CHECK (dereg && !dereg->record_between_cases);
+    CHECK (
+        dereg
+        && !workflow_event_starts (dereg, "tax", "deregistration.cleared", s_lookup, NULL));
     workflow_set_destroy (&set);
     CHECK (set == NULL);
     workflow_set_destroy (&set);
@@ -531,6 +561,16 @@ s_test_broken (void)
     //  The base itself loads.
     workflow_set_t *set = s_load_text (BASE, err, sizeof err);
     CHECK_MSG (set != NULL, err);
+    CHECK (set && !workflow_set_get (set, 0)->record_between_cases);
+    //  between_cases: park is the default, record is read
+    workflow_set_t *rec = s_load_text (BASE "between_cases: record\n", err, sizeof err);
+    CHECK_MSG (rec != NULL, err);
+    CHECK (rec && workflow_set_get (rec, 0)->record_between_cases);
+    workflow_set_destroy (&rec);
+    rec = s_load_text (BASE "unmatched_ttl: 3d\nbetween_cases: park\n", err, sizeof err);
+    CHECK_MSG (rec != NULL, err);
+    CHECK (rec && !workflow_set_get (rec, 0)->record_between_cases);
+    workflow_set_destroy (&rec);
     //  From the same bytes in memory (as a hub reads a stored definition
     //  back): the same workflow, the same digest, the bytes kept whole.
     workflow_set_t *mem = workflow_set_load_bytes ("stored[1]", BASE, strlen (BASE),
@@ -697,6 +737,12 @@ s_test_broken (void)
         {BASE "unmatched_ttl: 7x\n", "15:16", "unmatched_ttl: bad duration \"7x\""},
         {BASE "unmatched_ttl: 7\n", "15:16", "unmatched_ttl: bad duration \"7\""},
         {BASE "unmatched_ttl: 0d\n", "15:16", "unmatched_ttl must be more than 0s"},
+        {BASE "between_cases: drop\n", "15:16",
+         "between_cases must be park or record, found \"drop\""},
+        {BASE "between_cases: [record]\n", "15:16", "between_cases must be park or record"},
+        {BASE "unmatched_ttl: 7d\nbetween_cases: record\n", "15:16",
+         "unmatched_ttl has no use with between_cases: record"},
+        {BASE "between_cases: recrod\n", "15:16", "found \"recrod\""},
         //  events, effects, reopening
         {BASE "rejects_on: [{agency: land, event: transfer.rejected, effect: pause}]\n",
          "15:63", "effect of rejects_on entry 1 must be end or suspend, found \"pause\""},
