@@ -22,12 +22,14 @@
 
 /* The namespace of derived event ids: the same one the generic adapter
    uses (adapters/framework/record.c), 6f6e656e-6574-4025-8640-425020200001. */
-/* 登记类型: registration type -> event type prefix (and change_kind). */
+/* 登记类型: registration type -> event type prefix, and the attribute that
+   tells apart the kinds seed item 31 gives different time limits. */
 typedef struct {
-    const char *name;        /* the registry's 登记类型 */
-    const char *prefix;      /* event type before the dot */
-    const char *change_kind; /* change_kind attribute, NULL when none */
-    const char *action;      /* action attribute (查封 or 解封), NULL when none */
+    const char *name;   /* the registry's 登记类型 */
+    const char *prefix; /* event type before the dot */
+    const char *attr;   /* attribute set by the type alone (change_kind, action,
+                           mortgage_kind), NULL when none */
+    const char *value;  /* its value */
 } land_type_t;
 
 /* Every field of the format (docs/adapters/land.md); others are ignored. */
@@ -35,22 +37,82 @@ static const char *const s_fields[] = {
     "业务编号", "登记类型",    "办理环节",     "不动产单元号", "发生时间",
     "是否抵押", "是否通燃气",  "是否集中供暖", "权利人",       "权利人证件号",
     "变更类型", "记录号",      "面积",         "抵押权人",     "被担保债权数额",
-    "债务人",   "债务人证件号"};
+    "债务人",   "债务人证件号", "登记原因"};
 
+/* Seed item 31 (docs/adapters/land.md has the whole table): 查（解）封,
+   异议, 注销 at once; 纯身份信息和地址 changes, transfers on a court's or an
+   arbitration commission's legal document, 补换证 in 1 working day; 抵押权
+   in 2; 首次, 转移, 预告 and the other general registrations and 在建建筑物
+   抵押 in 4. A 变更登记's change_kind comes from 变更类型 (s_change_kinds),
+   a 转移登记's transfer_basis from 登记原因 (s_transfer_reasons). */
 static const land_type_t s_types[] = {
     {"转移登记", "transfer", NULL, NULL},
     {"抵押登记", "mortgage", NULL, NULL},
-    {"查封登记", "seizure", NULL, "查封"},
-    {"解封登记", "seizure", NULL, "解封"}, //  a release: the same seizure.* events
+    {"在建建筑物抵押登记", "mortgage", "mortgage_kind", "construction"},
+    {"查封登记", "seizure", "action", "查封"},
+    {"解封登记", "seizure", "action", "解封"}, //  a release: the same seizure.* events
     {"异议登记", "objection", NULL, NULL},
     {"注销登记", "cancellation", NULL, NULL},
-    {"变更登记", "change", "change", NULL},
-    {"更正登记", "change", "court_order", NULL},
-    {"换证", "change", "certificate_replacement", NULL},
+    {"变更登记", "change", NULL, NULL},
+    {"更正登记", "change", "change_kind", "correction"},
+    {"换证", "change", "change_kind", "certificate_replacement"},
+    {"换证登记", "change", "change_kind", "certificate_replacement"},
+    {"补证登记", "change", "change_kind", "certificate_replacement"},
+    {"首次登记", "first_registration", NULL, NULL},
+    {"预告登记", "advance_notice", NULL, NULL},
 };
 #define TYPE_LIST                                                                          \
-    "转移登记, 抵押登记, 查封登记, 解封登记, 异议登记, "               \
-    "注销登记, 变更登记, 更正登记, 换证"
+    "转移登记, 抵押登记, 在建建筑物抵押登记, 查封登记, 解封登记, 异议登记, "  \
+    "注销登记, 变更登记, 更正登记, 换证, 换证登记, 补证登记, 首次登记, 预告登记"
+
+/* A name of the registry's and the attribute value it gives. */
+typedef struct {
+    const char *name;  /* the registry's 变更类型 or 登记原因 */
+    const char *value; /* change_kind or transfer_basis */
+} land_kind_t;
+
+/* 变更类型 of a 变更登记: what changed. Item 31's 1 working day is for a
+   change of the holder's identity or address only ("纯身份信息和地址发生
+   变化的变更登记"); any other change is a general registration (4 days).
+   Without 变更类型 the record does not say which: change_kind unspecified. */
+static const land_kind_t s_change_kinds[] = {
+    {"姓名变更", "identity_or_address"},     {"名称变更", "identity_or_address"},
+    {"证件种类变更", "identity_or_address"}, {"证件号码变更", "identity_or_address"},
+    {"住址变更", "identity_or_address"},     {"坐落变更", "identity_or_address"},
+    {"面积变更", "other"},                   {"用途变更", "other"},
+    {"权利期限变更", "other"},               {"界址变更", "other"},
+    {"共有方式变更", "other"},               {"其他变更", "other"},
+};
+#define CHANGE_LIST                                                                        \
+    "姓名变更, 名称变更, 证件种类变更, 证件号码变更, 住址变更, 坐落变更, "     \
+    "面积变更, 用途变更, 权利期限变更, 界址变更, 共有方式变更, 其他变更"
+
+/* 登记原因 of a 转移登记: a transfer on a court's or an arbitration
+   commission's effective legal document ("依人民法院和仲裁委员会生效法律文书
+   办理转移登记") has 1 working day; any other transfer 4. Without 登记原因:
+   an ordinary transfer, as before the field existed. */
+static const land_kind_t s_transfer_reasons[] = {
+    {"法院判决", "legal_document"}, {"法院裁定", "legal_document"},
+    {"法院调解", "legal_document"}, {"仲裁裁决", "legal_document"},
+    {"仲裁调解", "legal_document"}, {"买卖", "ordinary"},
+    {"赠与", "ordinary"},           {"继承", "ordinary"},
+    {"受遗赠", "ordinary"},         {"互换", "ordinary"},
+    {"分割", "ordinary"},           {"合并", "ordinary"},
+    {"作价出资", "ordinary"},       {"其他", "ordinary"},
+};
+#define REASON_LIST                                                                        \
+    "法院判决, 法院裁定, 法院调解, 仲裁裁决, 仲裁调解, 买卖, 赠与, 继承, "     \
+    "受遗赠, 互换, 分割, 合并, 作价出资, 其他"
+
+/* The value of name in kinds (n entries), NULL when it is not there. */
+static const char *
+s_kind (const land_kind_t *kinds, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp (kinds[i].name, name) == 0)
+            return kinds[i].value;
+    return NULL;
+}
 
 /* 办理环节: stage -> event type suffix. */
 typedef struct {
@@ -226,11 +288,46 @@ land_map (const char *line, size_t line_len, const char *agency, mapped_event_t 
     }
 
     //  Optional fields
-    const char *owner, *owner_id, *change_type, *record_no, *mortgagee, *debtor, *debtor_id;
+    const char *owner, *owner_id, *change_type, *reason, *record_no, *mortgagee, *debtor,
+        *debtor_id;
     if (!s_text (root, "权利人", false, &owner, err, errlen)
         || !s_text (root, "权利人证件号", false, &owner_id, err, errlen)
-        || !s_text (root, "变更类型", false, &change_type, err, errlen))
+        || !s_text (root, "变更类型", false, &change_type, err, errlen)
+        || !s_text (root, "登记原因", false, &reason, err, errlen))
         goto done;
+    //  The kind item 31 times differently: by the type alone, or for a
+    //  change by 变更类型 and for a transfer by 登记原因. An unknown kind is
+    //  refused: a guess would give the case another deadline.
+    const char *kind_attr = type->attr, *kind_value = type->value;
+    char case_clip[96];
+    if (strcmp (type_name, "变更登记") == 0) {
+        kind_attr = "change_kind";
+        kind_value = "unspecified";
+        if (change_type
+            && !(kind_value = s_kind (s_change_kinds,
+                                      sizeof s_change_kinds / sizeof s_change_kinds[0],
+                                      change_type))) {
+            snprintf (err, errlen,
+                      "field \"变更类型\" is \"%s\" in 变更登记 %s, not a known kind of "
+                      "change (" CHANGE_LIST ")",
+                      s_clip (change_type, clip, sizeof clip),
+                      s_clip (case_no, case_clip, sizeof case_clip));
+            goto done;
+        }
+    }
+    else if (strcmp (type_name, "转移登记") == 0 && reason) {
+        kind_attr = "transfer_basis";
+        kind_value = s_kind (s_transfer_reasons,
+                             sizeof s_transfer_reasons / sizeof s_transfer_reasons[0], reason);
+        if (!kind_value) {
+            snprintf (err, errlen,
+                      "field \"登记原因\" is \"%s\" in 转移登记 %s, not a known reason for "
+                      "a transfer (" REASON_LIST ")",
+                      s_clip (reason, clip, sizeof clip),
+                      s_clip (case_no, case_clip, sizeof case_clip));
+            goto done;
+        }
+    }
     json_t *jrec = json_object_get (root, "记录号");
     if (json_is_integer (jrec)) {
         snprintf (record_no_buf, sizeof record_no_buf, "%lld",
@@ -276,12 +373,9 @@ land_map (const char *line, size_t line_len, const char *agency, mapped_event_t 
         (event_attr_t){.name = "registration_type", .type = ATTR_TEXT, .text = type_name};
     attrs[n_attrs++] =
         (event_attr_t){.name = "stage", .type = ATTR_TEXT, .text = stage_name};
-    if (type->change_kind)
-        attrs[n_attrs++] = (event_attr_t){
-            .name = "change_kind", .type = ATTR_TEXT, .text = type->change_kind};
-    if (type->action)
+    if (kind_attr)
         attrs[n_attrs++] =
-            (event_attr_t){.name = "action", .type = ATTR_TEXT, .text = type->action};
+            (event_attr_t){.name = kind_attr, .type = ATTR_TEXT, .text = kind_value};
     for (size_t i = 0; i < 3; i++)
         if (flag_given[i])
             attrs[n_attrs++] = (event_attr_t){
@@ -298,6 +392,9 @@ land_map (const char *line, size_t line_len, const char *agency, mapped_event_t 
     if (change_type)
         attrs[n_attrs++] =
             (event_attr_t){.name = "change_type", .type = ATTR_TEXT, .text = change_type};
+    if (reason)
+        attrs[n_attrs++] = (event_attr_t){
+            .name = "registration_reason", .type = ATTR_TEXT, .text = reason};
     if (mortgagee)
         attrs[n_attrs++] =
             (event_attr_t){.name = "bank_name", .type = ATTR_TEXT, .text = mortgagee};

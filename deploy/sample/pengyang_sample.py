@@ -472,23 +472,29 @@ def mortgage_registration(day):
 
 def land_registration(day):
     """Done at once (item 31): seizure or its release, objection, cancellation;
-    in 1 working day: a change of identity or address, a transfer by court
-    order, a new certificate (change_kind)."""
+    in 1 working day: a change of identity or address, a replacement or a
+    reissued certificate (补换证, change_kind)."""
     kind, attrs, due = day.variant("land", [
         ("seizure", {"action": "查封", "applicant": "彭阳县人民法院"}, (60, "minutes", "ready")),
-        ("change", {"change_kind": "change", "change_type": "住址变更"}, (1, "days", "ready")),
+        ("change", {"change_kind": "identity_or_address", "change_type": "住址变更"},
+         (1, "days", "ready")),
         ("seizure", {"action": "解封", "applicant": "彭阳县人民法院"}, (60, "minutes", "ready")),
-        ("change", {"change_kind": "court_order", "change_type": "依法院判决更正"},
+        ("change", {"change_kind": "certificate_replacement", "change_type": "证书遗失补证"},
          (1, "days", "ready")),
         ("objection", {"action": "异议登记"}, (60, "minutes", "ready")),
         ("change", {"change_kind": "certificate_replacement", "change_type": "证书损坏换证"},
          (1, "days", "ready")),
-        ("cancellation", {"action": "注销登记"}, (60, "minutes", "ready"))],
-        [12, 12, 8, 5, 4, 8, 12])  # 60: the hub's immediate-minutes
+        ("cancellation", {"action": "注销登记"}, (60, "minutes", "ready")),
+        # 首次登记、预告登记等一般登记: 4 working days (general_registration)
+        ("first_registration", {"action": "首次登记"}, (4, "days", "ready")),
+        ("advance_notice", {"action": "预告登记"}, (4, "days", "ready"))],
+        [12, 12, 8, 5, 4, 8, 12, 3, 3])  # 60: the hub's immediate-minutes
     unit, _, _ = day.property()
     holder, holder_id, _ = day.person()
     land = day.case("land", "")
-    workflow = "land_change_registration" if kind == "change" else "instant_registration"
+    workflow = ("land_change_registration" if kind == "change" else
+                "general_registration" if kind in ("first_registration", "advance_notice")
+                else "instant_registration")
     c = Case("unit_number", unit["unit_number"])
     accepted = c.add("land", land, kind + ".accepted", unit,
                      dict(attrs, holder_name=holder, holder_id_no=holder_id))
@@ -822,9 +828,9 @@ SCENARIOS = [(property_transfer, 22), (enterprise_startup, 12), (power_connectio
 # derives the event id from it; a line repeated verbatim repeats the id.
 
 LAND_TYPES = {"transfer": "转移登记", "mortgage": "抵押登记", "seizure": "查封登记",
-              "objection": "异议登记", "cancellation": "注销登记"}
-LAND_CHANGES = {"change": "变更登记", "court_order": "更正登记",
-                "certificate_replacement": "换证"}
+              "objection": "异议登记", "cancellation": "注销登记",
+              "first_registration": "首次登记", "advance_notice": "预告登记"}
+LAND_CHANGES = {"identity_or_address": "变更登记", "certificate_replacement": "换证"}
 TAX_CODES = {"deed_tax.assessed": ("QS", "HD"), "deed_tax.paid": ("QS", "JS"),
              "invoice.issued": ("FP", "KJ"), "deregistration.cleared": ("ZX", "QJ"),
              "credit_grade.shared": ("XY", "GX"), "refund.approved": ("TK", "SP")}
@@ -843,7 +849,8 @@ def beijing(occurred_at):
 def land_record(r, serial):
     prefix, stage = r["event_type"].split(".")
     a = r["attrs"]
-    kind = LAND_CHANGES[a["change_kind"]] if prefix == "change" else \
+    kind = ("补证登记" if a.get("change_type", "").endswith("补证") else
+            LAND_CHANGES[a["change_kind"]]) if prefix == "change" else \
         "解封登记" if a.get("action") == "解封" else LAND_TYPES[prefix]
     rec = {"业务编号": r["case_no"], "登记类型": kind,
            # the registry books (登簿) a transfer or mortgage, and closes (办结)

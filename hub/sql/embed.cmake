@@ -1,5 +1,6 @@
 # Turns the schema migrations (hub/sql/NNN_name.sql) into a C array so the
-# hub binary carries its own schema. Invoked by CMake with OUT and FILES (paths joined by "|").
+# hub binary carries its own schema. Invoked by CMake with OUT, ROOT (the repository) and
+# FILES (paths joined by "|").
 set(body "/* generated from hub/sql by embed.cmake: do not edit */\n#include \"migrate.h\"\n\n")
 set(entries "")
 string(REPLACE "|" ";" FILES "${FILES}")
@@ -7,7 +8,21 @@ foreach(f ${FILES})
   get_filename_component(name ${f} NAME_WE)
   string(REGEX MATCH "^[0-9]+" version ${name})
   string(REGEX REPLACE "^0+([0-9])" "\\1" version ${version})
-  file(READ ${f} hex HEX)
+  # a migration may name a data file of the repository as @FILE:path@ (e.g.
+  # 011_seed_items.sql loads data/seed_items.tsv): its contents go in its place
+  file(READ ${f} text)
+  string(REGEX MATCHALL "@FILE:[A-Za-z0-9_./-]+@" markers "${text}")
+  if(markers)
+    foreach(marker ${markers})
+      string(REGEX REPLACE "^@FILE:(.*)@$" "\\1" path "${marker}")
+      file(READ ${ROOT}/${path} data)
+      string(REPLACE "${marker}" "${data}" text "${text}")
+    endforeach()
+    file(WRITE ${OUT}.sql "${text}")
+    file(READ ${OUT}.sql hex HEX)
+  else()
+    file(READ ${f} hex HEX)
+  endif()
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
   string(APPEND body "static const char sql_${version}[] = {${hex}0x00};\n")
   string(APPEND entries "  {${version}, \"${name}\", sql_${version}},\n")

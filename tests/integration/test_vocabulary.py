@@ -19,12 +19,14 @@ EXTRAS = "land:survey.done,tax:invoice.voided"
 # land: instant_registration (seizure, objection, cancellation: accepted
 # starts and completes "accepted", registered completes "registered",
 # rejected rejects, withdrawn cancels), land_change_registration (change.*),
+# general_registration (first_registration.*, advance_notice.*),
 # mortgage_registration (mortgage.*), property_transfer (transfer.*; and
 # mortgage.registered for its mortgage_registered step); survey.done is
 # the hub's extra-event-types.
 LAND = sorted(
     [f"{kind}.{what}" for kind in ("seizure", "objection", "cancellation", "change",
-                                   "mortgage", "transfer")
+                                   "mortgage", "transfer", "first_registration",
+                                   "advance_notice")
      for what in ("accepted", "registered", "rejected", "withdrawn")]
     + ["survey.done"])
 # tax: bank_tax_credit_loan (credit_grade.shared), property_transfer

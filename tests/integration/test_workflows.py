@@ -284,7 +284,7 @@ def test_order_independence(pb, db, procs, hub_client):
     # the values, computed by hand on the 2020 calendar
     pt = instance(ref, "property_transfer")
     assert pt[5] == "completed"
-    assert pt[1] == 2 and pt[3] == "unit_number" and pt[10] == n_events
+    assert pt[1] == 3 and pt[3] == "unit_number" and pt[10] == n_events
     assert pt[6] == iso(bj_ms(2020, 9, 28, 9, 30))
     assert pt[7] == iso(bj_ms(2020, 9, 29, 16, 0))       # the last step done
     assert pt[8] == "accepted"
@@ -571,12 +571,12 @@ def test_early_event_parked(pb, db, procs, hub_client, tmp_path):
 
 
 def test_definition_change_keeps_running_instance(pb, db, procs, hub_client, tmp_path):
-    """An instance started under property_transfer version 1 (4 working
+    """An instance started under property_transfer the shipped version (4 working
     days, 14d TTL, an early deed-tax payment joined) keeps what it started
-    under when the hub restarts with version 2 (10 working days, 30m TTL)
+    under when the hub restarts with the next version (10 working days, 30m TTL)
     and a new event of the case is correlated: issue 3, "each instance
     records the definition version it started under; changing a definition
-    never rewrites running instances". A new case starts under version 2."""
+    never rewrites running instances". A new case starts under the next version."""
     hub = start_wf_hub(procs, db)
     client = hub_client(hub.endpoint)
     unit, unit_b = unit_number(58001), unit_number(58002)
@@ -594,12 +594,13 @@ def test_definition_change_keeps_running_instance(pb, db, procs, hub_client, tmp
     hub.terminate()
 
     def v2(text):
-        text = re.sub(r"(?m)^version: 2 .*$", "version: 3", text)
+        text = re.sub(r"(?m)^version: 3 .*$", "version: 4", text)
         text = re.sub(r"(?m)^unmatched_ttl: 14d", "unmatched_ttl: 30m", text)
-        return text.replace("deadline: {working_days: 4, from: start}",
-                            "deadline: {working_days: 10, from: start}")
+        text = re.sub(r"(?m)^(\s+ordinary): 4\b", r"\1: 10", text)
+        return re.sub(r"(?m)^(\s+default): 4\b", r"\1: 10", text)
     wf = copy_workflows(tmp_path, {"property_transfer.yaml": v2})
-    assert "working_days: 10" in (wf / "property_transfer.yaml").read_text()
+    changed = (wf / "property_transfer.yaml").read_text()
+    assert "ordinary: 10" in changed and "default: 10" in changed and "version: 4" in changed
     hub = start_wf_hub(procs, db, extra=("--workflows", str(wf)))
     client = hub_client(hub.endpoint)
     send(client, [case_event(pb, "tax", "deed_tax.assessed", unit, t + 2 * 3600_000)],
@@ -609,21 +610,21 @@ def test_definition_change_keeps_running_instance(pb, db, procs, hub_client, tmp
     wait_drained(db)
 
     new = dump_key(db, unit_b)
-    assert instance(new, "property_transfer")[1] == 3
+    assert instance(new, "property_transfer")[1] == 4
     assert steps_by_id(new, "property_transfer")["registered"][6] == iso(bj_ms(2020, 11, 17))
 
     after = dump_key(db, unit)
     pt = instance(after, "property_transfer")
     problems = []
-    if pt[1] != 2:
-        problems.append(f"version recorded {pt[1]}, started under 2")
+    if pt[1] != 3:
+        problems.append(f"version recorded {pt[1]}, started under 3")
     reg = steps_by_id(after, "property_transfer")["registered"]
     if reg[6] != iso(bj_ms(2020, 11, 7)):
-        problems.append(f"registered due_at {reg[6]}: recomputed with version 3's "
+        problems.append(f"registered due_at {reg[6]}: recomputed with version 4's "
                         f"10 working days (started under 4: {iso(bj_ms(2020, 11, 7))})")
     if ("property_transfer", 1, paid.event_id) not in after["instance_events"]:
-        problems.append("the early deed-tax payment that joined under version 2 "
-                        "(14d TTL) was dropped from the instance under version 3 (30m TTL)")
+        problems.append("the early deed-tax payment that joined under version 3 "
+                        "(14d TTL) was dropped from the instance under version 4 (30m TTL)")
     paid_step = steps_by_id(after, "property_transfer")["deed_tax_paid"]
     if paid_step[8] is None:
         problems.append("step deed_tax_paid is no longer completed")

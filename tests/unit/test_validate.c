@@ -600,9 +600,9 @@ s_test_event_type (void)
     CHECK (!validate_event_type (&s_config, set, &e, &v));
     CHECK (v.code == ERR_INVALID_FIELD);
     CHECK_MSG (strstr (v.reason, "event_type \"deed_tax.paid\" is not known for agency "
-                                 "\"land\"; known: cancellation.accepted, "
-                                 "cancellation.registered, cancellation.rejected, "
-                                 "cancellation.withdrawn, change.accepted")
+                                 "\"land\"; known: advance_notice.accepted, "
+                                 "advance_notice.registered, advance_notice.rejected, "
+                                 "advance_notice.withdrawn, cancellation.accepted")
                    != NULL,
                v.reason);
     CHECK_MSG (strstr (v.reason, "transfer.withdrawn") != NULL, v.reason);

@@ -220,13 +220,14 @@ s_test_shipped (void)
                buf);
     //  social security: insured registration, employment registration, closure
     CHECK (json_array_size (json_object_get (s_agency (v, "social"), "event_types")) == 3);
-    //  property_transfer is at version 2
+    //  property_transfer is at version 3
     use = json_array_get (json_object_get (s_type (v, "land", "transfer.accepted"), "uses"),
                           0);
-    CHECK (json_integer_value (json_object_get (use, "version")) == 2);
+    CHECK (json_integer_value (json_object_get (use, "version")) == 3);
     //  the land registry's types, counted in the files: 4 per instant
-    //  registration kind (3 kinds), 4 each for change, mortgage, transfer
-    CHECK (json_array_size (json_object_get (s_agency (v, "land"), "event_types")) == 24);
+    //  registration kind (3 kinds), 4 each for change, mortgage, transfer,
+    //  first registration and advance notice
+    CHECK (json_array_size (json_object_get (s_agency (v, "land"), "event_types")) == 32);
     //  deed tax is the tax bureau's, not the land registry's
     CHECK (s_type (v, "land", "deed_tax.paid") == NULL);
     CHECK (s_type (v, "tax", "deed_tax.paid") != NULL);

@@ -200,12 +200,13 @@ s_test_shipped (void)
         {"enterprise_deregistration", KEY_CREDIT_CODE, 7, 2},
         {"enterprise_startup", KEY_CREDIT_CODE, 7, 2},
         {"gas_connection", KEY_APPLICATION_NO, 3, 1},
+        {"general_registration", KEY_UNIT_NUMBER, 2, 1},
         {"heating_connection", KEY_APPLICATION_NO, 3, 1},
         {"instant_registration", KEY_UNIT_NUMBER, 2, 2},
-        {"land_change_registration", KEY_UNIT_NUMBER, 2, 2},
-        {"mortgage_registration", KEY_UNIT_NUMBER, 3, 2},
+        {"land_change_registration", KEY_UNIT_NUMBER, 2, 3},
+        {"mortgage_registration", KEY_UNIT_NUMBER, 3, 3},
         {"power_connection", KEY_APPLICATION_NO, 3, 1},
-        {"property_transfer", KEY_UNIT_NUMBER, 10, 2},
+        {"property_transfer", KEY_UNIT_NUMBER, 10, 3},
         {"tax_refund", KEY_REFUND_NO, 2, 1},
         {"water_connection", KEY_APPLICATION_NO, 3, 1},
     };
@@ -253,13 +254,20 @@ s_test_shipped (void)
     CHECK (workflow_digest ("", 0) == UINT64_C (0xcbf29ce484222325));
     CHECK (workflow_digest ("a", 1) == UINT64_C (0xaf63dc4c8601ec8c));
 
-    //  Property transfer: registration within 4 working days of the start
-    //  (item 31); utility transfers pushed as tasks after it (item 28).
+    //  Property transfer: registration within 4 working days of the start,
+    //  1 on a court's or an arbitration commission's legal document (item
+    //  31); utility transfers pushed as tasks after it (item 28).
     const step_def_t *s = s_step (set, "property_transfer", "registered");
-    CHECK (s && s->deadline.unit == DEADLINE_WORKING_DAYS && s->deadline.amount == 4);
+    CHECK (s && s->deadline.unit == DEADLINE_WORKING_DAYS && s->deadline.by_attr
+           && strcmp (s->deadline.by_attr, "transfer_basis") == 0);
     CHECK (s && s->deadline.from == DEADLINE_FROM_START);
     CHECK (s && s->n_after == 2);
     CHECK_DEADLINE (s, NULL, DEADLINE_RESOLVED, 4);
+    attr_row_t by_judgment[] = {{"transfer_basis", s_text ("legal_document")},
+                                {NULL, s_flag (false)}};
+    attr_row_t by_sale[] = {{"transfer_basis", s_text ("ordinary")}, {NULL, s_flag (false)}};
+    CHECK_DEADLINE (s, by_judgment, DEADLINE_RESOLVED, 1);
+    CHECK_DEADLINE (s, by_sale, DEADLINE_RESOLVED, 4);
     s = s_step (set, "property_transfer", "power_transferred");
     CHECK (s && s->task && strcmp (s->task, "account.transfer") == 0);
     CHECK (s && strcmp (s->agency, "power") == 0);
@@ -417,7 +425,12 @@ s_test_shipped (void)
     //  Mortgage 2 days, instant registrations immediate, changes 1 day
     //  (item 31).
     s = s_step (set, "mortgage_registration", "registered");
-    CHECK (s && s->deadline.unit == DEADLINE_WORKING_DAYS && s->deadline.amount == 2);
+    CHECK (s && s->deadline.unit == DEADLINE_WORKING_DAYS && s->deadline.by_attr
+           && strcmp (s->deadline.by_attr, "mortgage_kind") == 0);
+    CHECK_DEADLINE (s, NULL, DEADLINE_RESOLVED, 2);
+    attr_row_t building[] = {{"mortgage_kind", s_text ("construction")},
+                             {NULL, s_flag (false)}};
+    CHECK_DEADLINE (s, building, DEADLINE_RESOLVED, 4); //  在建建筑物抵押: 4
     const workflow_def_t *mr = workflow_set_find (set, "mortgage_registration");
     CHECK (mr && !mr->completes_all && mr->n_completes_when == 1
            && mr->completes_when[0] == 2);
@@ -426,7 +439,23 @@ s_test_shipped (void)
     CHECK_DEADLINE (s, NULL, DEADLINE_RESOLVED, 0);
     CHECK (s && s->n_completes_on == 3);
     s = s_step (set, "land_change_registration", "registered");
-    CHECK (s && s->deadline.unit == DEADLINE_WORKING_DAYS && s->deadline.amount == 1);
+    CHECK (s && s->deadline.unit == DEADLINE_WORKING_DAYS && s->deadline.by_attr
+           && strcmp (s->deadline.by_attr, "change_kind") == 0);
+    static const struct {
+        const char *kind; //  change_kind
+        int days;         //  item 31's limit
+    } changes[] = {{"identity_or_address", 1}, {"certificate_replacement", 1},
+                   {"other", 4},               {"correction", 4},
+                   {"unspecified", 4},         {"court_order", 4}};
+    for (size_t i = 0; i < sizeof changes / sizeof changes[0]; i++) {
+        attr_row_t attrs[] = {{"change_kind", s_text (changes[i].kind)},
+                              {NULL, s_flag (false)}};
+        CHECK_DEADLINE (s, attrs, DEADLINE_RESOLVED, changes[i].days);
+    }
+    CHECK_DEADLINE (s, NULL, DEADLINE_RESOLVED, 4);
+    s = s_step (set, "general_registration", "registered");
+    CHECK (s && s->deadline.unit == DEADLINE_WORKING_DAYS && s->deadline.amount == 4
+           && s->deadline.from == DEADLINE_FROM_START);
 
     //  Deregistration: immediate only for a clean taxpayer (item 54).
     s = s_step (set, "enterprise_deregistration", "tax_cleared");
