@@ -36,9 +36,58 @@ struct correlate {
     const workflow_set_t *set;  /* definitions, read-only */
 };
 
+/* Writes the outline of one recorded definition (definition_steps): its
+   title, seed items and steps with their titles, as the loader read them,
+   in one statement; a definition that has its rows keeps them. */
+static void
+record_outline (PGconn *conn, const workflow_def_t *d)
+{
+    strbuf_t steps, items;
+    strbuf_init (&steps);
+    strbuf_init (&items);
+    strbuf_putc (&items, '{');
+    for (size_t i = 0; i < d->n_seed_items; i++)
+        strbuf_printf (&items, "%s%d", i ? "," : "", d->seed_items[i]);
+    strbuf_putc (&items, '}');
+    strbuf_putc (&steps, '[');
+    for (size_t i = 0; i < d->n_steps; i++) {
+        const step_def_t *st = &d->steps[i];
+        strbuf_printf (&steps, "%s{\"step_no\":%zu,\"step\":", i ? "," : "", i + 1);
+        strbuf_json_string (&steps, st->id);
+        strbuf_puts (&steps, ",\"step_title\":");
+        if (st->title)
+            strbuf_json_string (&steps, st->title);
+        else
+            strbuf_puts (&steps, "null");
+        strbuf_puts (&steps, ",\"agency\":");
+        strbuf_json_string (&steps, st->agency);
+        strbuf_putc (&steps, '}');
+    }
+    strbuf_putc (&steps, ']');
+    char version[16];
+    snprintf (version, sizeof version, "%d", d->version);
+    const char *params[6] = {d->name, version, d->digest_hex, d->title, items.data,
+                             steps.data};
+    PGresult *res = PQexecParams (
+        conn,
+        "INSERT INTO public.definition_steps (workflow, version, digest, workflow_title, "
+        "  seed_items, step_no, step, step_title, agency) "
+        "SELECT $1, $2::integer, $3, $4, $5::integer[], s.step_no, s.step, s.step_title, "
+        "  s.agency FROM jsonb_to_recordset($6::jsonb) AS s(step_no integer, step text, "
+        "  step_title text, agency text) "
+        "ON CONFLICT DO NOTHING",
+        6, NULL, params, NULL, NULL, 0);
+    stmt_ok (res, "record a workflow definition's steps");
+    PQclear (res);
+    strbuf_free (&steps);
+    strbuf_free (&items);
+}
+
 /* Records the hub's definitions; an instance names the one it started
    under. The body stored is the bytes the hub loaded and digested, not the
-   file as it may read now. */
+   file as it may read now. With each, its outline (record_outline); and
+   the outline of any stored definition that has none yet (recorded before
+   the outlines were), read back from its stored bytes. */
 static void
 register_definitions (PGconn *conn, const workflow_set_t *set)
 {
@@ -55,7 +104,35 @@ register_definitions (PGconn *conn, const workflow_set_t *set)
                           5, NULL, params, NULL, NULL, 0);
         stmt_ok (res, "record the workflow definitions");
         PQclear (res);
+        record_outline (conn, d);
     }
+    PGresult *old = PQexec (
+        conn, "SELECT d.workflow, d.version, d.digest, d.body FROM workflow_definitions d "
+              "WHERE NOT EXISTS (SELECT 1 FROM public.definition_steps s "
+              "  WHERE s.workflow = d.workflow AND s.version = d.version "
+              "    AND s.digest = d.digest)");
+    int n_old = stmt_ok (old, "find definitions without their steps") ? PQntuples (old) : 0;
+    for (int r = 0; r < n_old; r++) {
+        char label[200], err[2048];
+        snprintf (label, sizeof label, "workflow_definitions[%s]", PQgetvalue (old, r, 2));
+        workflow_set_t *stored =
+            workflow_set_load_bytes (label, PQgetvalue (old, r, 3),
+                                     (size_t) PQgetlength (old, r, 3), NULL, 0, err,
+                                     sizeof err);
+        const workflow_def_t *d = stored ? workflow_set_get (stored, 0) : NULL;
+        if (d && strcmp (d->name, PQgetvalue (old, r, 0)) == 0
+            && d->version == atoi (PQgetvalue (old, r, 1))
+            && strcmp (d->digest_hex, PQgetvalue (old, r, 2)) == 0)
+            record_outline (conn, d);
+        else
+            log_warn ("a stored definition's steps are not listed: it no longer loads",
+                      "workflow=%s version=%s digest=%s problems=%s",
+                      log_q (PQgetvalue (old, r, 0)), log_q (PQgetvalue (old, r, 1)),
+                      log_q (PQgetvalue (old, r, 2)),
+                      log_q (stored ? "its name, version or digest differs" : err));
+        workflow_set_destroy (&stored);
+    }
+    PQclear (old);
 }
 
 static uint64_t

@@ -13,8 +13,8 @@
 --
 -- analytics.workflow_step_titles lists, for every definition a hub ran
 -- with (analytics.workflow_definitions, migration 009), the workflow's
--- title and seed items and each step's id and title, read from the stored
--- definition itself: the titles are written in the definition files only.
+-- title and seed items and each step's id, title and agency
+-- (definition_steps, below).
 --
 -- Applied once per database, in one transaction (see hub/migrate.c).
 
@@ -46,62 +46,27 @@ FROM regexp_split_to_table($tsv$@FILE:data/seed_items.tsv@$tsv$, E'\n')
      WITH ORDINALITY AS t(line, n)
 WHERE n > 1 AND line <> '';
 
--- The outline of one definition file: its title, its seed items and its
--- steps in order with their titles. It reads the YAML the way the shipped
--- definitions are written (docs/workflows.md): top-level `title:` and
--- `seed_items: [...]`, and under `steps:` one `- id:` per step, block style
--- (its `title:` on a line of its own) or flow style (`- {id: x, title: y}`).
--- A title written another way shows as NULL; the hub's own loader
--- (hub/workflow_yaml.c) remains what decides whether a definition is valid.
-CREATE FUNCTION analytics.definition_outline(body text)
-RETURNS TABLE (workflow_title text, seed_items integer[], step_no integer, step text,
-               step_title text)
-LANGUAGE plpgsql IMMUTABLE STRICT AS $fn$
-DECLARE
-    line    text;
-    in_steps boolean := false;
-    m       text[];
-    wtitle  text;
-    items   integer[];
-    ids     text[] := '{}';
-    titles  text[] := '{}';
-BEGIN
-    FOREACH line IN ARRAY string_to_array(body, E'\n') LOOP
-        line := regexp_replace(line, E'\r$', '');
-        IF line ~ '^[A-Za-z_]+:' THEN                    -- a top-level key
-            in_steps := line ~ '^steps:';
-            m := regexp_match(line, '^title:\s*(.*?)\s*(#.*)?$');
-            IF m IS NOT NULL THEN
-                wtitle := btrim(m[1], '"''');
-            END IF;
-            m := regexp_match(line, '^seed_items:\s*\[([0-9,\s]*)\]');
-            IF m IS NOT NULL THEN
-                items := string_to_array(regexp_replace(m[1], '\s', '', 'g'), ',')::integer[];
-            END IF;
-        ELSIF in_steps THEN
-            m := regexp_match(line, '^\s*-\s*\{?\s*id:\s*([a-z][a-z0-9_]*)');
-            IF m IS NOT NULL THEN
-                ids := ids || m[1];
-                m := regexp_match(line, '\{.*[{,]\s*title:\s*([^,}]*?)\s*[,}]');
-                titles := titles || btrim(m[1], '"''');
-            ELSIF cardinality(ids) > 0 AND titles[cardinality(ids)] IS NULL THEN
-                m := regexp_match(line, '^\s+title:\s*(.*?)\s*(#.*)?$');
-                IF m IS NOT NULL THEN
-                    titles[cardinality(ids)] := btrim(m[1], '"''');
-                END IF;
-            END IF;
-        END IF;
-    END LOOP;
-    IF cardinality(ids) = 0 THEN
-        RETURN QUERY SELECT wtitle, items, NULL::integer, NULL::text, NULL::text;
-    END IF;
-    FOR i IN 1 .. cardinality(ids) LOOP
-        RETURN QUERY SELECT wtitle, items, i, ids[i], titles[i];
-    END LOOP;
-END
-$fn$;
-COMMENT ON FUNCTION analytics.definition_outline(text) IS
-    'a workflow definition''s title, seed items and steps with their titles';
+-- The outline of every definition a hub ran with: the workflow's title and
+-- seed items and each step in file order with its title and agency. The
+-- hub writes it when it records a definition, from what its own loader
+-- read (hub/workflow_yaml.c), and at start for any stored definition that
+-- has none yet (one recorded before this migration): the titles are
+-- written in the definition files only, and nothing else parses them.
+CREATE TABLE definition_steps (
+    workflow       text    NOT NULL,
+    version        integer NOT NULL,
+    digest         text    NOT NULL,
+    workflow_title text,              -- title: of the file, NULL when it has none
+    seed_items     integer[] NOT NULL, -- seed_items: of the file
+    step_no        integer NOT NULL,  -- 1, 2, ... in file order
+    step           text    NOT NULL,  -- the step's id
+    step_title     text,              -- its title:, NULL when it has none
+    agency         text    NOT NULL,  -- the agency that acts
+    PRIMARY KEY (workflow, version, digest, step_no),
+    FOREIGN KEY (workflow, version, digest) REFERENCES workflow_definitions
+);
+COMMENT ON TABLE definition_steps IS
+    'every recorded definition''s title, seed items and steps with their titles, as the hub read them';
 
 -- The analysts' schema holds views only (migration 004): the table as it is.
 CREATE VIEW analytics.seed_items AS
@@ -111,15 +76,13 @@ COMMENT ON VIEW analytics.seed_items IS
     'the seed''s 105 measures: text, departments, limits, and the workflows that implement each';
 
 CREATE VIEW analytics.workflow_step_titles AS
-SELECT d.workflow, d.version, d.digest, o.workflow_title, o.seed_items, o.step_no, o.step,
-       o.step_title
-FROM analytics.workflow_definitions d
-CROSS JOIN LATERAL analytics.definition_outline(d.body) o;
+SELECT workflow, version, digest, workflow_title, seed_items, step_no, step, step_title,
+       agency
+FROM public.definition_steps;
 COMMENT ON VIEW analytics.workflow_step_titles IS
     'every stored definition''s workflow title, seed items, and each step with its title';
 
-GRANT SELECT ON public.seed_items TO onenet_operator;
+GRANT SELECT ON public.seed_items, public.definition_steps TO onenet_operator;
+GRANT SELECT, INSERT ON public.definition_steps TO onenet_hub;
 GRANT SELECT ON analytics.seed_items, analytics.workflow_step_titles
     TO onenet_operator, onenet_analyst;
-REVOKE EXECUTE ON FUNCTION analytics.definition_outline(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION analytics.definition_outline(text) TO onenet_operator, onenet_analyst;

@@ -102,7 +102,7 @@ def test_show_a_property_transfer_by_unit_and_by_id(pb, db, procs, hub_client):
     # the table: a header per instance, its steps, its events
     out = hubctl(db, "show", unit).stdout
     assert f"property_transfer #1 (id {pt_id})  state completed  started 2020-09-28 09:30" \
-        "  ended 2020-10-12 10:00  definition v2  unit_number " + unit in out
+        "  ended 2020-10-12 10:00  definition v3  unit_number " + unit in out
     assert f"mortgage_registration #1 (id {mr_id})  state completed" in out
     assert out.index("property_transfer #1") < out.index("mortgage_registration #1")
     pt_steps, pt_events, mr_steps, mr_events = tables(out)

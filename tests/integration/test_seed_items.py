@@ -9,7 +9,7 @@ import psycopg2
 import pytest
 import yaml
 
-from conftest import ROOT, query, start_hub
+from conftest import ROOT, query, start_hub, wait_until
 
 TSV = ROOT / "data" / "seed_items.tsv"
 DOC = ROOT / "docs" / "workflows.md"
@@ -144,3 +144,60 @@ def test_analyst_reads_seed_items_and_titles(migrated_analyst):
     with analyst.cursor() as cur:
         with pytest.raises(psycopg2.errors.InsufficientPrivilege):
             cur.execute("SELECT count(*) FROM public.seed_items")
+
+
+ODD_LAYOUT = """\
+# Titles written in ways YAML allows and the shipped files do not use:
+# flow mappings with the title first, a quoted title with a '#', a folded
+# block scalar, a step without a title.
+workflow: odd_layout
+version: 1
+title: "核查 # 不是注释"
+seed_items:
+  - 31
+  - 32
+key: unit_number
+starts_on: [{agency: land, event: check.requested}]
+unmatched_ttl: 1h
+steps:
+  - {title: 受理, agency: land, id: requested, completes_on: [check.requested]}
+  - agency: water
+    title: >-
+      水表
+      核查
+    completes_on: [meter.inspected]
+    after: [requested]
+    id: inspected
+  - {id: closed, agency: land, completes_on: [check.closed], after: [inspected]}
+completes_when: all
+"""
+
+
+def test_titles_are_what_the_hub_read_and_come_back_for_old_definitions(db, procs, tmp_path):
+    """The titles view holds what the hub's own loader read, whatever the
+    layout of the file; and a stored definition whose outline is missing
+    (recorded before the outlines were) gets it back when a hub starts."""
+    wf = tmp_path / "wf"
+    wf.mkdir()
+    (wf / "odd_layout.yaml").write_text(ODD_LAYOUT, encoding="utf-8")
+    hub = start_hub(procs, db, extra=("--workflows", str(wf)))
+    want = [("核查 # 不是注释", [31, 32], 1, "requested", "受理", "land"),
+            ("核查 # 不是注释", [31, 32], 2, "inspected", "水表 核查", "water"),
+            ("核查 # 不是注释", [31, 32], 3, "closed", None, "land")]
+    sql = ("SELECT workflow_title, seed_items, step_no, step, step_title, agency "
+           "FROM public.definition_steps WHERE workflow = 'odd_layout' ORDER BY step_no")
+    wait_until(lambda: query(db, sql) == want, timeout=30,
+               what="the odd layout's steps recorded as the loader read them")
+    hub.terminate()
+    # as if recorded before there were outlines: the next hub writes them
+    query(db, "DELETE FROM public.definition_steps RETURNING 1")
+    hub = start_hub(procs, db, extra=("--workflows", str(wf)))
+    wait_until(lambda: query(db, sql) == want, timeout=30,
+               what="the outline written again at start")
+    hub.terminate()
+    # a stored definition the hub does not run with gets its outline too
+    query(db, "DELETE FROM public.definition_steps RETURNING 1")
+    hub = start_hub(procs, db)  # the shipped definitions, not odd_layout
+    wait_until(lambda: query(db, sql) == want, timeout=30,
+               what="the outline of a stored definition the hub does not run with")
+    hub.terminate()
