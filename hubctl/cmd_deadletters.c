@@ -114,7 +114,7 @@ cmd_deadletters (const hubctl_options_t *options, int argc, char **argv)
         hubctl_page_query (conn, "list the dead letters", sql, 4, params, NULL, &page);
     int rc = HUBCTL_FAILURE;
     if (res) {
-        hubctl_print_page (options, res, &page, NULL);
+        hubctl_print_page (options, res, &page, NULL, NULL, NULL);
         PQclear (res);
         rc = HUBCTL_OK;
     }

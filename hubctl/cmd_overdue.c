@@ -102,16 +102,9 @@ cmd_overdue (const hubctl_options_t *options, int argc, char **argv)
             2, params);
     int rc = HUBCTL_FAILURE;
     if (by_agency) {
-        json_t *extra = NULL;
-        if (options->json) {
-            extra = json_object ();
-            json_object_set_new (extra, "by_agency", hubctl_rows_json (by_agency));
-        }
-        hubctl_print_page (options, steps, &page, extra);
-        if (!options->json && !agency) {
-            printf ("\nBy agency:\n");
-            hubctl_print (options, by_agency);
-        }
+        /* for one agency the table's footer is its summary */
+        hubctl_print_page (options, steps, &page, "by_agency", by_agency,
+                           agency ? NULL : "By agency:");
         rc = HUBCTL_OK;
     }
     PQclear (steps);

@@ -116,16 +116,14 @@ cmd_rejects (const hubctl_options_t *options, int argc, char **argv)
                : NULL;
     int rc = HUBCTL_FAILURE;
     if (rows && options->json) {
-        json_t *extra = json_object ();
-        json_object_set_new (extra, "adapters", hubctl_rows_json (totals));
-        hubctl_print_page (options, rows, &page, extra);
+        hubctl_print_page (options, rows, &page, "adapters", totals, NULL);
         rc = HUBCTL_OK;
     }
     else if (rows) {
         printf ("Quarantined at the adapters (their last heartbeats):\n");
         hubctl_print (options, totals);
         printf ("\nRecords and events refused at the adapters, newest first:\n");
-        hubctl_print_page (options, rows, &page, NULL);
+        hubctl_print_page (options, rows, &page, NULL, NULL, NULL);
         if (PQntuples (totals) == 0)
             fprintf (stderr,
                      "No adapter%s has sent a heartbeat to a hub on this database yet.\n",

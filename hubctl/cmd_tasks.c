@@ -105,16 +105,7 @@ cmd_tasks (const hubctl_options_t *options, int argc, char **argv)
                           1, params);
     int rc = HUBCTL_FAILURE;
     if (by_agency) {
-        json_t *extra = NULL;
-        if (options->json) {
-            extra = json_object ();
-            json_object_set_new (extra, "by_agency", hubctl_rows_json (by_agency));
-        }
-        hubctl_print_page (options, tasks, &page, extra);
-        if (!options->json) {
-            printf ("\nBy agency:\n");
-            hubctl_print (options, by_agency);
-        }
+        hubctl_print_page (options, tasks, &page, "by_agency", by_agency, "By agency:");
         rc = HUBCTL_OK;
     }
     PQclear (tasks);

@@ -94,7 +94,7 @@ cmd_unmatched (const hubctl_options_t *options, int argc, char **argv)
         hubctl_page_query (conn, "list the unmatched events", sql, 3, params, NULL, &page);
     int rc = HUBCTL_FAILURE;
     if (res) {
-        hubctl_print_page (options, res, &page, NULL);
+        hubctl_print_page (options, res, &page, NULL, NULL, NULL);
         PQclear (res);
         rc = HUBCTL_OK;
     }

@@ -123,10 +123,12 @@ PGresult *hubctl_page_snapshot (PGconn *conn);
 
 /* Prints a page: the table and a footer ("rows 51–100 of 234; next:
    --offset 100"), or with json one object {"total", "offset", "limit",
-   "next_offset" (null on the last page), "rows": [...]} followed by the
-   members of extra (NULL for none; stolen), e.g. a summary "by_agency". */
+   "next_offset" (null on the last page), "rows": [...]}. A summary of
+   all pages (NULL for none) follows: in JSON as an array under name, in
+   a table under title (NULL: not in the table). */
 void hubctl_print_page (const hubctl_options_t *options, PGresult *res,
-                        const hubctl_page_t *page, json_t *extra);
+                        const hubctl_page_t *page, const char *name, PGresult *summary,
+                        const char *title);
 
 /* Prints a usage error for command (with "Try 'hubctl COMMAND --help'")
    and returns HUBCTL_USAGE. */

@@ -369,8 +369,8 @@ hubctl_page_query (PGconn *conn, const char *what, const char *sql, int n,
 }
 
 void
-hubctl_print_page (const hubctl_options_t *options, PGresult *res,
-                   const hubctl_page_t *page, json_t *extra)
+hubctl_print_page (const hubctl_options_t *options, PGresult *res, const hubctl_page_t *page,
+                   const char *name, PGresult *summary, const char *title)
 {
     long offset = atol (page->offset), next = offset + page->rows;
     bool more = page->rows > 0 && next < page->total;
@@ -381,25 +381,26 @@ hubctl_print_page (const hubctl_options_t *options, PGresult *res,
         json_object_set_new (out, "limit", json_integer (atol (page->limit)));
         json_object_set_new (out, "next_offset", more ? json_integer (next) : json_null ());
         json_object_set_new (out, "rows", hubctl_rows_json (res));
-        if (extra)
-            json_object_update (out, extra);
-        json_decref (extra);
+        if (name && summary)
+            json_object_set_new (out, name, hubctl_rows_json (summary));
         json_dumpf (out, stdout, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
         putchar ('\n');
         json_decref (out);
         return;
     }
-    json_decref (extra);
     hubctl_print (options, res);
     if (page->rows > 0)
         printf ("rows %ld–%ld of %ld", offset + 1, next, page->total);
     else if (page->total > 0)
         printf ("no rows from --offset %ld: %ld in all", offset, page->total);
-    else
-        return; /* nothing matches: "(0 rows)" says it */
     if (more)
         printf ("; next: --offset %ld", next);
-    putchar ('\n');
+    if (page->total > 0)
+        putchar ('\n'); /* nothing matches: "(0 rows)" says it */
+    if (title && summary) {
+        printf ("\n%s\n", title);
+        hubctl_print (options, summary);
+    }
 }
 
 json_t *
