@@ -38,8 +38,9 @@ usage (void)
         "  --since DATE   only refused (last) on or after this date (YYYY-MM-DD, Beijing)\n"
         "  --pending      only those not replayed yet\n"
         HUBCTL_PAGE_HELP ("50")
-        "Times are Beijing time. With 'hubctl --json deadletters': the page object (see\n"
-        "docs/operations.md), times ISO 8601, the whole reason, replayed true or false.\n");
+        "Times are Beijing time. With 'hubctl --json deadletters': one page as JSON\n"
+        "('man hubctl', LISTS AND JSON), times ISO 8601, the whole reason, replayed\n"
+        "true or false.\n");
 }
 
 int

@@ -45,9 +45,9 @@ usage (void)
         "  --workflow  only this workflow, e.g. property_transfer\n"
         HUBCTL_PAGE_HELP ("100")
         "The summary by agency counts every overdue step, not only the page's.\n"
-        "Times are Beijing time. With 'hubctl --json overdue': the page object (see\n"
-        "docs/operations.md) with the steps as \"rows\", then \"by_agency\"; times ISO\n"
-        "8601, overdue_seconds and worst_seconds in seconds.\n");
+        "Times are Beijing time. With 'hubctl --json overdue': one page as JSON ('man\n"
+        "hubctl', LISTS AND JSON), the steps as \"rows\", then \"by_agency\"; times\n"
+        "ISO 8601, overdue_seconds and worst_seconds in seconds.\n");
 }
 
 int

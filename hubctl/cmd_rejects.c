@@ -34,8 +34,8 @@ usage (void)
         "  --since DATE   only rows quarantined on or after this date (YYYY-MM-DD,\n"
         "                 Beijing)\n"
         HUBCTL_PAGE_HELP ("50")
-        "With 'hubctl --json rejects': the page object (see docs/operations.md) with\n"
-        "the rows as \"rows\", then the totals as \"adapters\"; times ISO 8601.\n"
+        "With 'hubctl --json rejects': one page as JSON ('man hubctl', LISTS AND\n"
+        "JSON), the rows as \"rows\", then the totals as \"adapters\"; times ISO 8601.\n"
         "Times are Beijing time.\n");
 }
 

@@ -44,8 +44,8 @@ usage (void)
             "  --limit N  the N most recent tasks (default 50), listed by agency and\n"
             "             number; --offset N skips the N most recent (the footer names\n"
             "             the next page's --offset)\n"
-            "Times are Beijing time. With 'hubctl --json tasks': the page object (see\n"
-            "docs/operations.md) with the tasks as \"rows\", then \"by_agency\"; times\n"
+            "Times are Beijing time. With 'hubctl --json tasks': one page as JSON ('man\n"
+            "hubctl', LISTS AND JSON), the tasks as \"rows\", then \"by_agency\"; times\n"
             "ISO 8601, delivered true or false.\n");
 }
 

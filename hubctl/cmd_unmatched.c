@@ -38,8 +38,8 @@ usage (void)
         "  --key VALUE  only events parked under this key value (unit number, ...)\n"
         HUBCTL_PAGE_HELP ("50")
         "Times are Beijing time; expired is '-' while the event is still parked. With\n"
-        "'hubctl --json unmatched': the page object (see docs/operations.md), times ISO\n"
-        "8601, expired null while parked.\n");
+        "'hubctl --json unmatched': one page as JSON ('man hubctl', LISTS AND JSON),\n"
+        "times ISO 8601, expired null while parked.\n");
 }
 
 int
