@@ -10,18 +10,20 @@
    this, it is down or cannot reach any hub. */
 #define STALE_SECONDS "30"
 
-/* The adapters ($1: only this agency, NULL: all). STALE is the SQL of the
-   stale column, over l.silent_s. */
-#define ADAPTERS_SQL(stale)                                                                \
+/* The adapters ($1: only this agency, NULL: all). TIME formats an instant,
+   AGE a duration (in seconds for JSON, whose keys then end in _seconds:
+   SILENT and WAITING name the two), STALE is the SQL of the stale column
+   over l.silent_s. */
+#define ADAPTERS_SQL(TIME, AGE, silent, waiting, stale)                                    \
     "SELECT a.adapter_id, a.agency, "                                                      \
-    "  to_char(a.last_heartbeat, " HUBCTL_MINUTE ") AS last_heartbeat, "                   \
-    "  (SELECT " HUBCTL_HUMAN " FROM (SELECT l.silent_s AS secs) x) AS silent_for, "       \
-    "  a.outbox_depth, (SELECT " HUBCTL_HUMAN " FROM (SELECT l.waiting_s AS secs) x) "     \
-    "  AS oldest_waiting, a.task_cursor, a.hub_id, " stale " AS stale "                    \
+    "  " TIME ("a.last_heartbeat") " AS last_heartbeat, "                                  \
+    "  " AGE ("l.silent_s") " AS " silent ", a.outbox_depth, "                             \
+    "  " AGE ("l.waiting_s") " AS " waiting ", a.task_cursor, a.hub_id, "                  \
+    "  " stale " AS stale "                                                                \
     "FROM adapters a CROSS JOIN LATERAL (SELECT "                                          \
-    "  floor(extract(epoch FROM now() - a.last_heartbeat))::bigint AS silent_s, "          \
-    "  CASE WHEN a.outbox_depth > 0 THEN greatest(0, floor(extract(epoch FROM "            \
-    "    now() - a.oldest_unacked)))::bigint END AS waiting_s) l "                         \
+    "  " HUBCTL_SECONDS_SINCE ("a.last_heartbeat") " AS silent_s, "                        \
+    "  CASE WHEN a.outbox_depth > 0 THEN greatest(0, "                                     \
+    "    " HUBCTL_SECONDS_SINCE ("a.oldest_unacked") ") END AS waiting_s) l "              \
     "WHERE $1::text IS NULL OR a.agency = $1 "                                             \
     "ORDER BY a.agency, a.adapter_id"
 
@@ -39,7 +41,8 @@ usage (void)
             "  stale           STALE when silent for more than " STALE_SECONDS " s: the\n"
             "                  adapter is down or cannot reach any hub\n"
             "  --agency        only the adapters of this agency\n"
-            "With 'hubctl --json adapters', stale is true or false.\n");
+            "With 'hubctl --json adapters': last_heartbeat ISO 8601, silent_seconds and\n"
+            "oldest_waiting_seconds in seconds, stale true or false.\n");
 }
 
 int
@@ -68,9 +71,13 @@ cmd_adapters (const hubctl_options_t *options, int argc, char **argv)
     }
     const char *params[1] = {agency};
     /* stale: a boolean for scripts, a marker people see in a table */
-    const char *sql = options->json ? ADAPTERS_SQL ("l.silent_s > " STALE_SECONDS)
-                                    : ADAPTERS_SQL ("CASE WHEN l.silent_s > " STALE_SECONDS
-                                                    " THEN 'STALE' ELSE '' END");
+    const char *sql =
+        options->json ? ADAPTERS_SQL (HUBCTL_ISO, HUBCTL_SECONDS_OF, "silent_seconds",
+                                      "oldest_waiting_seconds", "l.silent_s > " STALE_SECONDS)
+                      : ADAPTERS_SQL (HUBCTL_MINUTE_OF, HUBCTL_HUMAN_OF, "silent_for",
+                                      "oldest_waiting",
+                                      "CASE WHEN l.silent_s > " STALE_SECONDS
+                                      " THEN 'STALE' ELSE '' END");
     PGresult *res = hubctl_query (conn, "list the adapters", sql, 1, params);
     int rc = HUBCTL_FAILURE;
     if (res) {

@@ -15,10 +15,10 @@
    default hub id starts a new chain each time. */
 #define RECENT "interval '1 day'"
 
-/* TS and AGO are the SQL of a time column and its age in seconds (ts is
-   a timestamptz, ago a bigint); FLAG the SQL of the connected column over
+/* TS formats a time column, AGO its age (for JSON in seconds, the column's
+   name then ending in SUFFIX); FLAG is the SQL of the connected column over
    c.connections. */
-#define HUBS_SQL(TS, AGO, FLAG)                                                            \
+#define HUBS_SQL(TS, AGO, suffix, FLAG)                                                    \
     "WITH act AS ("                                                                        \
     "  SELECT substring(application_name FROM '^onenet-hub ([a-z]+) ') AS thread, "       \
     "    substring(application_name FROM '^onenet-hub [a-z]+ \\((.*?)\\)?$') AS id, "      \
@@ -49,18 +49,17 @@
     "    WHERE a.id = i.hub_id OR (a.cut AND left(i.hub_id, length(a.id)) = a.id)) c "    \
     "  WHERE i.hub_id IS NOT NULL) "                                                       \
     "SELECT hub_id, " FLAG " AS connected, connections, threads, "                         \
-    "  " TS ("stored") " AS last_stored, " AGO ("stored") " AS stored_ago, "               \
+    "  " TS ("stored") " AS last_stored, " AGO ("stored") " AS stored_ago" suffix ", "     \
     "  last_minute AS events_last_minute, events, backlog, "                               \
-    "  " AGO ("oldest") " AS oldest_queued, adapters, "                                    \
-    "  " TS ("heard") " AS last_heartbeat, " AGO ("heard") " AS heard_ago "                \
+    "  " AGO ("oldest") " AS oldest_queued" suffix ", adapters, "                          \
+    "  " TS ("heard") " AS last_heartbeat, " AGO ("heard") " AS heard_ago" suffix " "      \
     "FROM hubs WHERE $1 OR connections > 0 "                                               \
     "  OR greatest(stored, heard) > now() - " RECENT " "                                   \
     "ORDER BY connections > 0 DESC, greatest(stored, heard) DESC NULLS LAST, hub_id"
 
-#define SECONDS(col) "floor(extract(epoch FROM now() - " col "))::bigint"
-#define HUMAN(col)   "(SELECT " HUBCTL_HUMAN " FROM (SELECT " SECONDS (col) " AS secs) x)"
-#define LOCAL(col)   "to_char(" col ", 'YYYY-MM-DD HH24:MI:SS')"
-#define ISO(col)     "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+/* An age in seconds, and for people */
+#define SECONDS(col) HUBCTL_SECONDS_SINCE (col)
+#define HUMAN(col)   HUBCTL_HUMAN_OF (SECONDS (col))
 
 static void
 usage (void)
@@ -83,8 +82,9 @@ usage (void)
             "                      the default hub id makes a new one each time)\n"
             "Connections are those to the server hubctl reached: give hubctl the same\n"
             "multi-host conninfo as the hubs, with target_session_attrs=read-write, so\n"
-            "that it asks the primary. With 'hubctl --json hubs' times are UTC (ISO 8601)\n"
-            "and ages are seconds.\n");
+            "that it asks the primary. With 'hubctl --json hubs' times are ISO 8601 with\n"
+            "their offset and the ages seconds (stored_ago_seconds, oldest_queued_seconds,\n"
+            "heard_ago_seconds).\n");
 }
 
 int
@@ -109,8 +109,8 @@ cmd_hubs (const hubctl_options_t *options, int argc, char **argv)
         return HUBCTL_FAILURE;
     const char *params[1] = {all ? "true" : "false"};
     const char *sql =
-        options->json ? HUBS_SQL (ISO, SECONDS, "connections > 0")
-                      : HUBS_SQL (LOCAL, HUMAN,
+        options->json ? HUBS_SQL (HUBCTL_ISO, SECONDS, "_seconds", "connections > 0")
+                      : HUBS_SQL (HUBCTL_SECOND_OF, HUMAN, "",
                                   "CASE WHEN connections > 0 THEN 'yes' ELSE 'no' END");
     PGresult *res = hubctl_query (conn, "list the hubs", sql, 1, params);
     int rc = HUBCTL_FAILURE;

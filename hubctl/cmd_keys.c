@@ -230,10 +230,8 @@ keys_list (const hubctl_options_t *options, int argc, char **argv)
                                                         : json_null ());
             json_object_set_new (
                 o, "name", e->role != KEY_ADAPTER ? json_string (e->name) : json_null ());
-            json_object_set_new (o, "added",
-                                 *e->added ? json_string (e->added) : json_null ());
-            json_object_set_new (o, "retired",
-                                 *e->retired ? json_string (e->retired) : json_null ());
+            json_object_set_new (o, "added", hubctl_instant_json (e->added));
+            json_object_set_new (o, "retired", hubctl_instant_json (e->retired));
             json_object_set_new (o, "line", json_integer (e->line));
             json_array_append_new (arr, o);
         }

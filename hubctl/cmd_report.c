@@ -106,11 +106,6 @@
 /* An instant to the minute, Beijing time. */
 #define MINUTE(t) "to_char((" t ") AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI')"
 
-/* An instant as ISO 8601 with its offset (Beijing time, +08:00). */
-#define ISO(t)                                                                             \
-    "to_char((" t ") AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD\"T\"HH24:MI:SS') || "       \
-    "'+08:00'"
-
 /* The bank an event names, given as e with bank code names bc joined:
    bank_name, else the bank adapter's bank_code (by name when known) and
    branch. */
@@ -214,9 +209,9 @@ static const char SQL_SUMMARY[] =
     "  (SELECT count(*) FROM du) AS completed, "
     "  (SELECT count(*) FROM op) AS open_at_end, "
     "  (SELECT " DUE24 ("asof") " FROM rm) AS as_of, "
-    "  (SELECT " ISO ("asof") " FROM rm) AS as_of_iso, "
+    "  (SELECT " HUBCTL_ISO ("asof") " FROM rm) AS as_of_iso, "
     "  (SELECT asof = m_end FROM rm) AS month_over, "
-    "  " MINUTE ("now()") " AS generated, " ISO ("now()") " AS generated_iso "
+    "  " MINUTE ("now()") " AS generated, " HUBCTL_ISO ("now()") " AS generated_iso "
     "FROM (SELECT " STATUS_COUNTS " FROM st WHERE month = $1::date) s";
 
 /* Per agency (and bank) of the report's month, worst on-time rate first. */
@@ -249,8 +244,8 @@ static const char SQL_BREACHES[] =
 static const char SQL_WORST[] =
     CTES
     "SELECT w.workflow, w.digest, w.key_value, w.agency, w.bank, w.step, w.status, "
-    "  " DUE24 ("w.due_at") " AS due, " ISO ("w.due_at") " AS due_iso, "
-    "  " MINUTE ("w.done_at") " AS done, " ISO ("w.done_at") " AS done_iso, "
+    "  " DUE24 ("w.due_at") " AS due, " HUBCTL_ISO ("w.due_at") " AS due_iso, "
+    "  " MINUTE ("w.done_at") " AS done, " HUBCTL_ISO ("w.done_at") " AS done_iso, "
     "  floor(extract(epoch FROM coalesce(w.done_at, w.asof) - w.due_at))::bigint "
     "    AS late_secs, "
     "  cn.case_no, cn.agency AS case_no_agency "
@@ -308,7 +303,7 @@ static const char SQL_BACKLOG[] =
     "    AS age_3_to_7d, "
     "  count(*) FILTER (WHERE age >= interval '7 days') AS age_over_7d, "
     "  count(*) FILTER (WHERE overdue) AS with_overdue_steps, "
-    "  " MINUTE ("min(started_at)") " AS oldest, " ISO ("min(started_at)") " AS oldest_iso "
+    "  " MINUTE ("min(started_at)") " AS oldest, " HUBCTL_ISO ("min(started_at)") " AS oldest_iso "
     "FROM op GROUP BY workflow ORDER BY open_instances DESC, workflow";
 
 /* Records refused at the agencies in the month ($1: its first day), by

@@ -24,7 +24,8 @@ usage (void)
         "             when done after its deadline, now - due when not done and past it\n"
         "  its events when they happened, agency, type, case number, event id\n"
         "Times are Beijing time. With 'hubctl --json show', one object per instance\n"
-        "with \"steps\" and \"events\" arrays.\n");
+        "with \"steps\" and \"events\" arrays; times ISO 8601, late_by_seconds in\n"
+        "seconds.\n");
 }
 
 /* True for the text form of a UUID (an event id), in either case. */
@@ -77,48 +78,64 @@ explain_not_found (PGconn *conn, const char *arg, bool digits)
 
 /* The steps of instance ID with their deadlines and how late they were:
    done - due when done after it, now - due when not done and past it.
+   TIME formats an instant, LATE the lateness (a duration, named LATE_BY);
    REQUIRED is the SQL of the required column, DUE_NOTE what follows the
    due time (a deadline counted past the official calendar is provisional). */
-#define STEPS_SQL(required, due_note, extra)                                               \
+#define STEPS_SQL(TIME, LATE, late_by, required, due_note, extra)                          \
     "SELECT s.step, s.agency, " required " AS required, "                                  \
-    "  to_char(s.ready_at, " HUBCTL_MINUTE ") AS ready, to_char(s.due_at, " HUBCTL_MINUTE  \
-    ")" due_note " AS due, "                                                               \
-    "  to_char(s.completed_at, " HUBCTL_MINUTE ") AS done, "                               \
-    "  (SELECT " HUBCTL_HUMAN " FROM (SELECT CASE "                                        \
-    "    WHEN coalesce(s.completed_at, now()) > s.due_at THEN floor(extract(epoch FROM "   \
-    "    coalesce(s.completed_at, now()) - s.due_at))::bigint END AS secs) x) "            \
-    "  AS late_by" extra " "                                                               \
+    "  " TIME ("s.ready_at") " AS ready, " TIME ("s.due_at") due_note " AS due, "          \
+    "  " TIME ("s.completed_at") " AS done, "                                              \
+    "  " LATE ("CASE WHEN coalesce(s.completed_at, now()) > s.due_at THEN floor(extract("  \
+                "epoch FROM coalesce(s.completed_at, now()) - s.due_at))::bigint END")     \
+    "  AS " late_by extra " "                                                              \
     "FROM workflow_steps s WHERE s.instance_id = $1::bigint "                              \
     "ORDER BY s.ready_at NULLS LAST, s.due_at NULLS LAST, s.step"
 
-/* The steps of instance ID: required is a boolean in JSON, yes/no in tables. */
+/* The steps of instance ID: required is a boolean in JSON, yes/no in tables;
+   times ISO 8601 and the lateness in seconds in JSON. */
 static PGresult *
 query_steps (PGconn *conn, const char *id, bool json)
 {
     const char *params[1] = {id};
     const char *sql =
-        json ? STEPS_SQL ("s.required", "", ", s.provisional AS due_provisional")
-             : STEPS_SQL ("CASE WHEN s.required THEN 'yes' ELSE 'no' END",
+        json ? STEPS_SQL (HUBCTL_ISO, HUBCTL_SECONDS_OF, "late_by_seconds", "s.required", "",
+                          ", s.provisional AS due_provisional")
+             : STEPS_SQL (HUBCTL_MINUTE_OF, HUBCTL_HUMAN_OF, "late_by",
+                          "CASE WHEN s.required THEN 'yes' ELSE 'no' END",
                           " || CASE WHEN s.provisional THEN ' (provisional)' ELSE '' END",
                           "");
     return hubctl_query (conn, "read the steps of the instance", sql, 1, params);
 }
 
-/* The events of instance ID, in the order they happened. */
+/* The events of instance ID, in the order they happened; TIME formats an
+   instant. */
+#define EVENTS_SQL(TIME)                                                                   \
+    "SELECT " TIME ("e.occurred_at") " AS occurred, e.agency, "                            \
+    "  e.event_type, e.case_no, e.event_id "                                               \
+    "FROM instance_events ie JOIN events e ON e.event_id = ie.event_id "                   \
+    "WHERE ie.instance_id = $1::bigint "                                                   \
+    "ORDER BY e.occurred_at, e.event_id"
+
 static PGresult *
-query_events (PGconn *conn, const char *id)
+query_events (PGconn *conn, const char *id, bool json)
 {
     const char *params[1] = {id};
     return hubctl_query (conn, "read the events of the instance",
-                         "SELECT to_char(e.occurred_at, " HUBCTL_MINUTE
-                         ") AS occurred, e.agency, "
-                         "  e.event_type, e.case_no, e.event_id "
-                         "FROM instance_events ie JOIN events e ON "
-                         "e.event_id = ie.event_id "
-                         "WHERE ie.instance_id = $1::bigint "
-                         "ORDER BY e.occurred_at, e.event_id",
-                         1, params);
+                         json ? EVENTS_SQL (HUBCTL_ISO) : EVENTS_SQL (HUBCTL_MINUTE_OF), 1,
+                         params);
 }
+
+/* The instances of a key ($2), an instance id ($1) or the case number or
+   event id of one of their events ($2, $3); TIME formats an instant. */
+#define INSTANCES_SQL(TIME)                                                                \
+    "SELECT i.id, i.workflow, i.instance_no, i.key_kind, i.key_value AS key, i.state, "    \
+    "  " TIME ("i.started_at") " AS started, " TIME ("i.ended_at") " AS ended, "           \
+    "  i.version, i.digest, i.events AS event_count "                                      \
+    "FROM public.workflow_instances i WHERE i.id = $1::bigint OR i.key_value = $2 "        \
+    "  OR i.id IN (SELECT ie.instance_id FROM public.instance_events ie "                  \
+    "    JOIN public.events e ON e.event_id = ie.event_id "                                \
+    "    WHERE e.case_no = $2 OR e.event_id = $3::uuid) "                                  \
+    "ORDER BY i.started_at, i.workflow, i.instance_no, i.id"
 
 /* The value of column NAME in row R, "-" when NULL. */
 static const char *
@@ -137,7 +154,7 @@ show_instance (const hubctl_options_t *options, PGconn *conn, PGresult *instance
 {
     const char *id = PQgetvalue (instances, r, 0);
     PGresult *steps = query_steps (conn, id, options->json);
-    PGresult *events = steps ? query_events (conn, id) : NULL;
+    PGresult *events = steps ? query_events (conn, id, options->json) : NULL;
     if (!steps || !events) {
         PQclear (steps);
         return false;
@@ -190,18 +207,10 @@ cmd_show (const hubctl_options_t *options, int argc, char **argv)
     if (!conn)
         return HUBCTL_FAILURE;
     const char *params[3] = {digits ? arg : NULL, arg, looks_like_uuid (arg) ? arg : NULL};
-    PGresult *instances = hubctl_query (
-        conn, "read the workflow instances",
-        "SELECT i.id, i.workflow, i.instance_no, i.key_kind, i.key_value AS key, i.state, "
-        "  to_char(i.started_at, " HUBCTL_MINUTE ") AS started, "
-        "  to_char(i.ended_at, " HUBCTL_MINUTE ") AS ended, i.version, i.digest, "
-        "  i.events AS event_count "
-        "FROM public.workflow_instances i WHERE i.id = $1::bigint OR i.key_value = $2 "
-        "  OR i.id IN (SELECT ie.instance_id FROM public.instance_events ie "
-        "    JOIN public.events e ON e.event_id = ie.event_id "
-        "    WHERE e.case_no = $2 OR e.event_id = $3::uuid) "
-        "ORDER BY i.started_at, i.workflow, i.instance_no, i.id",
-        3, params);
+    PGresult *instances =
+        hubctl_query (conn, "read the workflow instances",
+                      options->json ? INSTANCES_SQL (HUBCTL_ISO) : INSTANCES_SQL (HUBCTL_MINUTE_OF),
+                      3, params);
     int rc = HUBCTL_FAILURE;
     if (instances && PQntuples (instances) == 0)
         explain_not_found (conn, arg, digits);

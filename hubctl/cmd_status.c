@@ -40,6 +40,50 @@ parse (const char *command, int argc, char **argv, const char *default_control,
     return optind;
 }
 
+/* The adapters, by agency; TIME formats an instant, SILENT names the
+   seconds since each was heard. */
+#define ADAPTERS_SQL(TIME, silent)                                                         \
+    "SELECT adapter_id, agency, " TIME ("last_heartbeat") " AS last_heartbeat, "           \
+    "  " HUBCTL_SECONDS_SINCE ("last_heartbeat") " AS " silent ", outbox_depth, "          \
+    "  task_cursor FROM adapters ORDER BY agency, adapter_id"
+
+/* The hub's figures (its control socket's status object) as hubctl --json
+   prints them: durations in seconds under names ending in _seconds
+   (uptime_s, commit_avg_ms and the histogram's le_ms converted), the rest
+   as the hub gave them. Returns a new object. */
+static json_t *
+hub_json (json_t *hub)
+{
+    json_t *out = json_object (), *value;
+    const char *key;
+    json_object_foreach (hub, key, value)
+    {
+        if (!strcmp (key, "uptime_s"))
+            json_object_set (out, "uptime_seconds", value);
+        else if (!strcmp (key, "commit_avg_ms"))
+            json_object_set_new (out, "commit_avg_seconds",
+                                 json_real (json_number_value (value) / 1000.0));
+        else if (!strcmp (key, "commit_ms_histogram") && json_is_array (value)) {
+            json_t *buckets = json_array (), *b;
+            size_t i;
+            json_array_foreach (value, i, b)
+            {
+                json_t *le = json_object_get (b, "le_ms");
+                json_array_append_new (
+                    buckets,
+                    json_pack ("{s:o, s:O}", "le_seconds",
+                               json_is_number (le) ? json_real (json_number_value (le) / 1000.0)
+                                                   : json_null (),
+                               "count", json_object_get (b, "count")));
+            }
+            json_object_set_new (out, "commit_seconds_histogram", buckets);
+        }
+        else
+            json_object_set (out, key, value);
+    }
+    return out;
+}
+
 static void
 status_usage (void)
 {
@@ -57,7 +101,8 @@ static void
 metrics_usage (void)
 {
     printf ("Usage: hubctl metrics [--control ENDPOINT] [--timeout S]\n"
-            "       (with 'hubctl --json metrics': the counters as one JSON object)\n\n"
+            "       (with 'hubctl --json metrics': the counters as one JSON object,\n"
+            "       durations in seconds under names ending in _seconds)\n\n"
             "Prints the hub's counters and commit latency histogram in the Prometheus\n"
             "text exposition format, as a scraper (e.g. a textfile collector) takes it.\n");
 }
@@ -84,9 +129,16 @@ cmd_metrics (const hubctl_options_t *options, int argc, char **argv)
                  err, control);
         return HUBCTL_FAILURE;
     }
-    fputs (answer, stdout);
-    if (options->json)
+    json_t *figures = options->json ? json_loads (answer, 0, NULL) : NULL;
+    if (figures) {
+        json_t *out = hub_json (figures);
+        json_dumpf (out, stdout, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
         putchar ('\n');
+        json_decref (out);
+        json_decref (figures);
+    }
+    else
+        fputs (answer, stdout);
     free (answer);
     return HUBCTL_OK;
 }
@@ -114,18 +166,15 @@ cmd_status (const hubctl_options_t *options, int argc, char **argv)
     PGconn *conn = hubctl_connect (options);
     PGresult *adapters = NULL, *backlog = NULL;
     if (conn) {
-        adapters = hubctl_query (
-            conn, "read the adapters",
-            "SELECT adapter_id, agency, to_char(last_heartbeat, 'YYYY-MM-DD HH24:MI:SS') "
-            "AS last_heartbeat, extract(epoch FROM now() - last_heartbeat)::bigint "
-            "AS silent_s, outbox_depth, task_cursor FROM adapters ORDER BY agency, "
-            "adapter_id",
-            0, NULL);
+        adapters = hubctl_query (conn, "read the adapters",
+                                 options->json ? ADAPTERS_SQL (HUBCTL_ISO, "silent_seconds")
+                                               : ADAPTERS_SQL (HUBCTL_SECOND_OF, "silent_s"),
+                                 0, NULL);
         backlog = hubctl_query (
             conn, "read the backlog",
             "SELECT (SELECT count(*) FROM correlation_queue) AS correlation_queue, "
             "(SELECT coalesce(extract(epoch FROM now() - min(enqueued_at))::bigint, 0) "
-            " FROM correlation_queue) AS correlation_lag_s, "
+            " FROM correlation_queue) AS correlation_lag_seconds, "
             "(SELECT count(*) FROM dead_letters WHERE last_seen > now() - interval '1 "
             "day') "
             " AS refused_last_day, "
@@ -143,7 +192,7 @@ cmd_status (const hubctl_options_t *options, int argc, char **argv)
         rc = HUBCTL_FAILURE;
     if (options->json) {
         json_t *out = json_object ();
-        json_object_set_new (out, "hub", hub ? json_incref (hub) : json_null ());
+        json_object_set_new (out, "hub", hub ? hub_json (hub) : json_null ());
         json_object_set_new (db, "reachable", json_boolean (adapters && backlog));
         if (backlog) {
             json_t *row = hubctl_row_json (backlog, 0);

@@ -8,12 +8,24 @@
 
 #include "hubctl.h"
 
+/* The unmatched events ($1 'expired' or 'parked', NULL: both; $2 agency;
+   $3 key), most recently parked first; TIME formats an instant. */
+#define UNMATCHED_SQL(TIME)                                                                \
+    "SELECT u.event_id, u.key_kind, u.key_value AS key, u.agency, u.event_type, "          \
+    "  " TIME ("u.occurred_at") " AS occurred, " TIME ("u.parked_at") " AS parked, "       \
+    "  " TIME ("u.expires_at") " AS expires, " TIME ("u.expired_at") " AS expired "        \
+    "FROM unmatched_events u "                                                             \
+    "WHERE ($1::text IS NULL OR ($1 = 'expired') = (u.expired_at IS NOT NULL)) "           \
+    "AND ($2::text IS NULL OR u.agency = $2) "                                             \
+    "AND ($3::text IS NULL OR u.key_value = $3) "                                          \
+    "ORDER BY u.parked_at DESC, u.event_id, u.key_kind"
+
 static void
 usage (void)
 {
     printf (
         "Usage: hubctl unmatched [--expired | --parked] [--agency AGENCY] [--key VALUE]\n"
-        "                        [--limit N]\n\n"
+        "                        [--limit N] [--offset N]\n\n"
         "Lists events that a workflow cares about but that no workflow instance has\n"
         "taken, most recently parked first. An event joins the instance for its key\n"
         "whose start occurred within the workflow's time to live of the event, whenever\n"
@@ -24,8 +36,10 @@ usage (void)
         "  --expired    only those that have waited longer\n"
         "  --agency A   only events of this agency\n"
         "  --key VALUE  only events parked under this key value (unit number, ...)\n"
-        "  --limit N    at most N rows (default 50)\n"
-        "Times are Beijing time; expired is '-' while the event is still parked.\n");
+        HUBCTL_PAGE_HELP ("50")
+        "Times are Beijing time; expired is '-' while the event is still parked. With\n"
+        "'hubctl --json unmatched': one page as JSON ('man hubctl', LISTS AND JSON),\n"
+        "times ISO 8601, expired null while parked.\n");
 }
 
 int
@@ -35,10 +49,11 @@ cmd_unmatched (const hubctl_options_t *options, int argc, char **argv)
                                    {"parked", no_argument, NULL, 'p'},
                                    {"agency", required_argument, NULL, 'a'},
                                    {"key", required_argument, NULL, 'k'},
-                                   {"limit", required_argument, NULL, 'l'},
+                                   HUBCTL_PAGE_OPTIONS,
                                    {"help", no_argument, NULL, 'h'},
                                    {NULL, 0, NULL, 0}};
-    const char *agency = NULL, *key = NULL, *limit = "50", *state = NULL;
+    const char *agency = NULL, *key = NULL, *state = NULL;
+    hubctl_page_t page = {.limit = "50", .offset = "0"};
     bool expired = false, parked = false;
     int c;
     while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1) {
@@ -47,7 +62,8 @@ cmd_unmatched (const hubctl_options_t *options, int argc, char **argv)
         case 'p': parked = true; break;
         case 'a': agency = optarg; break;
         case 'k': key = optarg; break;
-        case 'l': limit = optarg; break;
+        case 'l': page.limit = optarg; break;
+        case 'f': page.offset = optarg; break;
         case 'h': usage (); return HUBCTL_OK;
         default: fprintf (stderr, "Try 'hubctl unmatched --help'.\n"); return HUBCTL_USAGE;
         }
@@ -57,7 +73,7 @@ cmd_unmatched (const hubctl_options_t *options, int argc, char **argv)
     if (expired && parked)
         return hubctl_usage_error ("unmatched", "give --expired or --parked, not both "
                                                 "(neither lists all)");
-    if (!hubctl_count_ok ("unmatched", "--limit", limit, 1))
+    if (!hubctl_page_ok ("unmatched", &page))
         return HUBCTL_USAGE;
     if (expired)
         state = "expired";
@@ -70,27 +86,15 @@ cmd_unmatched (const hubctl_options_t *options, int argc, char **argv)
         PQfinish (conn);
         return HUBCTL_USAGE;
     }
-    const char *params[4] = {state, agency, key, limit};
-    PGresult *res = hubctl_query (
-        conn, "list the unmatched events",
-        "SELECT u.event_id, u.key_kind, u.key_value AS key, u.agency, u.event_type, "
-        "  to_char(u.occurred_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS') "
-        "    AS occurred, "
-        "  to_char(u.parked_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS') "
-        "    AS parked, "
-        "  to_char(u.expires_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS') "
-        "    AS expires, "
-        "  to_char(u.expired_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS') "
-        "    AS expired "
-        "FROM unmatched_events u "
-        "WHERE ($1::text IS NULL OR ($1 = 'expired') = (u.expired_at IS NOT NULL)) "
-        "AND ($2::text IS NULL OR u.agency = $2) "
-        "AND ($3::text IS NULL OR u.key_value = $3) "
-        "ORDER BY u.parked_at DESC, u.event_id, u.key_kind LIMIT $4::int",
-        4, params);
+    const char *params[3] = {state, agency, key};
+    /* times to the second for people, ISO 8601 for scripts */
+    const char *sql =
+        options->json ? UNMATCHED_SQL (HUBCTL_ISO) : UNMATCHED_SQL (HUBCTL_SECOND_OF);
+    PGresult *res =
+        hubctl_page_query (conn, "list the unmatched events", sql, 3, params, NULL, &page);
     int rc = HUBCTL_FAILURE;
     if (res) {
-        hubctl_print (options, res);
+        hubctl_print_page (options, res, &page, NULL, NULL, NULL);
         PQclear (res);
         rc = HUBCTL_OK;
     }

@@ -68,6 +68,12 @@ void hubctl_print_table (const char *const *header, int cols, const char *const 
 json_t *hubctl_row_json (PGresult *res, int r);
 json_t *hubctl_rows_json (PGresult *res);
 
+/* An instant given as RFC 3339 text ("2026-12-01T09:00:00Z", as the
+   authorised-keys file holds them) as JSON the way HUBCTL_ISO prints
+   instants from the database: Beijing time, "2026-12-01T17:00:00+08:00".
+   NULL or "" is null; text that is no such instant stays as it is. */
+json_t *hubctl_instant_json (const char *text);
+
 /* True when text is a whole number from 1 to 1 000 000 (a --limit). */
 bool hubctl_count_arg (const char *text);
 
@@ -75,6 +81,54 @@ bool hubctl_count_arg (const char *text);
    else prints the one message every command gives for a bad count and the
    caller returns HUBCTL_USAGE. */
 bool hubctl_count_ok (const char *command, const char *option, const char *value, int min);
+
+/* A page of a list: every paged command takes --limit N and --offset N,
+   reports how many rows match in all and where the next page starts. */
+typedef struct {
+    const char *limit;  /* --limit as given: rows per page, 1 to 1 000 000 */
+    const char *offset; /* --offset as given: matching rows skipped, 0 to 1 000 000 */
+    long total;         /* the rows matching the filter, all pages (hubctl_page_query) */
+    int rows;           /* the rows on this page */
+} hubctl_page_t;
+
+/* The getopt_long entries of --limit ('l') and --offset ('f'), and their
+   lines of a command's --help (DEFAULT: the default --limit, a literal). */
+#define HUBCTL_PAGE_OPTIONS                                                                \
+    {"limit", required_argument, NULL, 'l'}, {"offset", required_argument, NULL, 'f'}
+#define HUBCTL_PAGE_HELP(default)                                                          \
+    "  --limit N      at most N rows (default " default ")\n"                              \
+    "  --offset N     skip the first N rows (default 0); the footer names the\n"           \
+    "                 --offset of the next page\n"
+
+/* True when page's --limit and --offset are counts; else prints the one
+   message every command gives for a bad count and the caller returns
+   HUBCTL_USAGE. */
+bool hubctl_page_ok (const char *command, const hubctl_page_t *page);
+
+/* Runs one page of a list. sql gives every matching row in order with
+   params $1..$n; the page is sql's rows from page->offset, at most
+   page->limit of them, reordered by then_order (SQL over the page's
+   columns) unless NULL. page->total is set from a count over the same sql,
+   in the same snapshot, so it holds when the page is past the end (zero
+   rows): a transaction of its own, or the caller's when one is open.
+   Returns NULL after printing the error (naming what). */
+PGresult *hubctl_page_query (PGconn *conn, const char *what, const char *sql, int n,
+                             const char *const *params, const char *then_order,
+                             hubctl_page_t *page);
+
+/* Begins the read-only snapshot a command reads a page and its summaries
+   in (hubctl_page_query then leaves it open). Returns the result to clear,
+   or NULL after printing the error. */
+PGresult *hubctl_page_snapshot (PGconn *conn);
+
+/* Prints a page: the table and a footer ("rows 51–100 of 234; next:
+   --offset 100"), or with json one object {"total", "offset", "limit",
+   "next_offset" (null on the last page), "rows": [...]}. A summary of
+   all pages (NULL for none) follows: in JSON as an array under name, in
+   a table under title (NULL: not in the table). */
+void hubctl_print_page (const hubctl_options_t *options, PGresult *res,
+                        const hubctl_page_t *page, const char *name, PGresult *summary,
+                        const char *title);
 
 /* Prints a usage error for command (with "Try 'hubctl COMMAND --help'")
    and returns HUBCTL_USAGE. */
@@ -120,16 +174,36 @@ char *hubctl_ask_hub (const hubctl_options_t *options, const char *endpoint,
 
 /* SQL pieces the commands share. HUBCTL_MINUTE: the to_char format of
    times, Beijing time (the session's time zone, see hubctl_connect) to the
-   minute. HUBCTL_HUMAN: a number of seconds, column secs, for people ("2d
-   3h", "5h 12m", "4m 10s", "12s"; NULL when negative or NULL), used as
-   (SELECT HUBCTL_HUMAN FROM (SELECT <seconds> AS secs) x). */
-#define HUBCTL_MINUTE "'YYYY-MM-DD HH24:MI'"
+   minute; HUBCTL_MINUTE_OF(t) and HUBCTL_SECOND_OF(t): instant t so, in
+   tables (SQL serving tables and JSON takes one of them or HUBCTL_ISO as
+   a parameter). HUBCTL_HUMAN: a number of seconds, column secs, for
+   people ("2d 3h", "5h 12m", "4m 10s", "12s"; NULL when negative or
+   NULL), used as (SELECT HUBCTL_HUMAN FROM (SELECT <seconds> AS secs) x). */
+#define HUBCTL_MINUTE       "'YYYY-MM-DD HH24:MI'"
+#define HUBCTL_MINUTE_OF(t) "to_char(" t ", " HUBCTL_MINUTE ")"
+#define HUBCTL_SECOND_OF(t) "to_char(" t ", 'YYYY-MM-DD HH24:MI:SS')"
 #define HUBCTL_HUMAN                                                                       \
     "CASE WHEN secs < 0 THEN NULL "                                                        \
     "WHEN secs >= 86400 THEN (secs / 86400) || 'd ' || (mod(secs, 86400) / 3600) || 'h' "  \
     "WHEN secs >= 3600 THEN (secs / 3600) || 'h ' || (mod(secs, 3600) / 60) || 'm' "       \
     "WHEN secs >= 60 THEN (secs / 60) || 'm ' || mod(secs, 60) || 's' "                    \
     "ELSE secs || 's' END"
+
+/* The SQL of an instant t (a timestamptz) for JSON: ISO 8601 with its
+   offset, Beijing time to the second ("2020-09-02T17:30:00+08:00"); NULL
+   stays NULL. Every time hubctl --json prints comes from here. */
+#define HUBCTL_ISO(t)                                                                      \
+    "to_char((" t ") AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+08:00\"')"
+
+/* The SQL of the whole seconds from instant t to now (a bigint; negative
+   when t is ahead): ages, lags and delays in JSON, under a key ending in
+   _seconds. */
+#define HUBCTL_SECONDS_SINCE(t) "floor(extract(epoch FROM now() - (" t ")))::bigint"
+
+/* A duration secs (SQL of a bigint of seconds) in tables, "2d 3h", and in
+   JSON, the number: SQL serving both takes one of them as a parameter. */
+#define HUBCTL_HUMAN_OF(secs)   "(SELECT " HUBCTL_HUMAN " FROM (SELECT " secs " AS secs) x)"
+#define HUBCTL_SECONDS_OF(secs) secs
 
 /* The subcommands, each in its own cmd_*.c file. */
 int cmd_status (const hubctl_options_t *options, int argc, char **argv);

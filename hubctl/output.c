@@ -4,11 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <wchar.h>
 
 #include "hubctl.h"
 
 #include "calendar.h"
+#include "clock.h"
 #include "strbuf.h"
 
 PGconn *
@@ -307,4 +309,114 @@ hubctl_count_ok (const char *command, const char *option, const char *value, int
         hubctl_usage_error (command, "%s takes a whole number from %d to 1000000, not '%s'",
                             option, min, value ? value : "");
     return ok;
+}
+
+bool
+hubctl_page_ok (const char *command, const hubctl_page_t *page)
+{
+    return hubctl_count_ok (command, "--limit", page->limit, 1)
+           && hubctl_count_ok (command, "--offset", page->offset, 0);
+}
+
+PGresult *
+hubctl_page_snapshot (PGconn *conn)
+{
+    return hubctl_query (conn, "start a read-only transaction",
+                         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
+}
+
+PGresult *
+hubctl_page_query (PGconn *conn, const char *what, const char *sql, int n,
+                   const char *const *params, const char *then_order, hubctl_page_t *page)
+{
+    /* the count and the page from one snapshot: a row stored between the
+       two must not shift the page against its total (a caller that began
+       a transaction, for a summary of the same snapshot, ends it) */
+    bool own = PQtransactionStatus (conn) == PQTRANS_IDLE;
+    PGresult *res = own ? hubctl_page_snapshot (conn) : NULL;
+    if (own && !res)
+        return NULL;
+    PQclear (res);
+    strbuf_t q;
+    strbuf_init (&q);
+    strbuf_printf (&q, "SELECT count(*) FROM (%s) AS matching", sql);
+    res = hubctl_query (conn, what, q.data, n, params);
+    if (res) {
+        page->total = atol (PQgetvalue (res, 0, 0));
+        PQclear (res);
+        const char **all = calloc ((size_t) n + 2, sizeof *all);
+        if (!all)
+            abort ();
+        memcpy (all, params, (size_t) n * sizeof *all);
+        all[n] = page->limit;
+        all[n + 1] = page->offset;
+        strbuf_reset (&q);
+        if (then_order)
+            strbuf_printf (&q,
+                           "SELECT * FROM (%s LIMIT $%d::int OFFSET $%d::int) AS page "
+                           "ORDER BY %s",
+                           sql, n + 1, n + 2, then_order);
+        else
+            strbuf_printf (&q, "%s LIMIT $%d::int OFFSET $%d::int", sql, n + 1, n + 2);
+        res = hubctl_query (conn, what, q.data, n + 2, all);
+        free (all);
+    }
+    strbuf_free (&q);
+    if (own)
+        PQclear (PQexec (conn, "COMMIT"));
+    page->rows = res ? PQntuples (res) : 0;
+    return res;
+}
+
+void
+hubctl_print_page (const hubctl_options_t *options, PGresult *res, const hubctl_page_t *page,
+                   const char *name, PGresult *summary, const char *title)
+{
+    long offset = atol (page->offset), next = offset + page->rows;
+    bool more = page->rows > 0 && next < page->total;
+    if (options->json) {
+        json_t *out = json_object ();
+        json_object_set_new (out, "total", json_integer (page->total));
+        json_object_set_new (out, "offset", json_integer (offset));
+        json_object_set_new (out, "limit", json_integer (atol (page->limit)));
+        json_object_set_new (out, "next_offset", more ? json_integer (next) : json_null ());
+        json_object_set_new (out, "rows", hubctl_rows_json (res));
+        if (name && summary)
+            json_object_set_new (out, name, hubctl_rows_json (summary));
+        json_dumpf (out, stdout, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
+        putchar ('\n');
+        json_decref (out);
+        return;
+    }
+    hubctl_print (options, res);
+    if (page->rows > 0)
+        printf ("rows %ld–%ld of %ld", offset + 1, next, page->total);
+    else if (page->total > 0)
+        printf ("no rows from --offset %ld: %ld in all", offset, page->total);
+    if (more)
+        printf ("; next: --offset %ld", next);
+    if (page->total > 0)
+        putchar ('\n'); /* nothing matches: "(0 rows)" says it */
+    if (title && summary) {
+        printf ("\n%s\n", title);
+        hubctl_print (options, summary);
+    }
+}
+
+json_t *
+hubctl_instant_json (const char *text)
+{
+    int64_t ms;
+    if (!text || !*text)
+        return json_null ();
+    if (!clock_parse_rfc3339 (text, &ms))
+        return json_string (text);
+    /* Beijing time has had no daylight saving since 1991: +08:00 */
+    time_t beijing = (time_t) (ms / 1000 - (ms % 1000 < 0)) + 8 * 3600;
+    struct tm tm;
+    char iso[40];
+    if (!gmtime_r (&beijing, &tm)
+        || !strftime (iso, sizeof iso, "%Y-%m-%dT%H:%M:%S+08:00", &tm))
+        return json_string (text);
+    return json_string (iso);
 }

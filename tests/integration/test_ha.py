@@ -599,9 +599,9 @@ def test_hubctl_hubs(pb, db, procs, hub_client):
     east, west = hubs["hub-east"], hubs["hub-west"]
     assert (east["events"], east["events_last_minute"]) == (30, 30), east
     assert (west["events"], west["events_last_minute"]) == (7, 7), west
-    assert east["stored_ago"] <= 60 and east["last_stored"].endswith("Z"), east
+    assert east["stored_ago_seconds"] <= 60 and east["last_stored"].endswith("+08:00"), east
     assert east["adapters"] == 1 and west["adapters"] == 0
-    assert east["heard_ago"] <= 60 and west["last_heartbeat"] is None
+    assert east["heard_ago_seconds"] <= 60 and west["last_heartbeat"] is None
     assert east["connections"] >= 3 and isinstance(east["backlog"], int)
 
     # the backlog is what waits for correlation: hold it with a lock
@@ -615,7 +615,7 @@ def test_hubctl_hubs(pb, db, procs, hub_client):
                 [make_event(pb, 200 + k) for k in range(5)]).acks} == {pb.STORED}
             hubs = hubctl_hubs(db)
             assert hubs["hub-west"]["backlog"] == 5, hubs["hub-west"]
-            assert hubs["hub-west"]["oldest_queued"] >= 0
+            assert hubs["hub-west"]["oldest_queued_seconds"] >= 0
     finally:
         conn.rollback()
         conn.close()

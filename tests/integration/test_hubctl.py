@@ -54,20 +54,21 @@ def test_workflows_filters_and_json(pb, db, procs, hub_client):
     assert r.returncode == 0, r.stderr
     assert done in r.stdout and stuck in r.stdout and "(2 rows)" in r.stdout
 
-    rows = json.loads(hubctl(db, "workflows", "--state", "completed", json_out=True).stdout)
+    rows = json.loads(hubctl(db, "workflows", "--state", "completed",
+                             json_out=True).stdout)["rows"]
     assert [r["key"] for r in rows] == [done]
     assert rows[0]["workflow"] == "property_transfer" and rows[0]["overdue_steps"] == 0
 
-    rows = json.loads(hubctl(db, "workflows", "--overdue", json_out=True).stdout)
+    rows = json.loads(hubctl(db, "workflows", "--overdue", json_out=True).stdout)["rows"]
     assert {r["key"] for r in rows} == {stuck}     # 2020: its registration is long overdue
-    rows = json.loads(hubctl(db, "workflows", "--key", done, json_out=True).stdout)
+    rows = json.loads(hubctl(db, "workflows", "--key", done, json_out=True).stdout)["rows"]
     assert len(rows) == 1 and rows[0]["state"] == "completed"
     rows = json.loads(hubctl(db, "workflows", "--agency", "land", "--since", "2020-09-28",
-                             "--until", "2020-09-29", json_out=True).stdout)
+                             "--until", "2020-09-29", json_out=True).stdout)["rows"]
     assert {r["key"] for r in rows} == {done, stuck}
-    rows = json.loads(hubctl(db, "workflows", "--limit", "1", "--offset", "1",
+    page = json.loads(hubctl(db, "workflows", "--limit", "1", "--offset", "1",
                              json_out=True).stdout)
-    assert len(rows) == 1
+    assert len(page["rows"]) == 1 and (page["total"], page["next_offset"]) == (2, None)
 
 
 def test_config_file_gives_the_database_and_flags_win(db, tmp_path):

@@ -46,6 +46,11 @@ def bj_minute(dt):
     return None if dt is None else dt.astimezone(BJ).strftime("%Y-%m-%d %H:%M")
 
 
+def bj_iso(dt):
+    """A timestamptz from psycopg2 as hubctl --json prints it: ISO 8601, Beijing."""
+    return None if dt is None else dt.astimezone(BJ).replace(microsecond=0).isoformat()
+
+
 def human(seconds):
     """A duration as hubctl prints it ("2d 3h", "5h 12m", "4m 10s", "12s")."""
     s = int(seconds)
@@ -132,19 +137,22 @@ def test_show_a_property_transfer_by_unit_and_by_id(pb, db, procs, hub_client):
          (mr_id, "mortgage_registration", 1, "completed")]
     pt = data[0]
     assert pt["key"] == unit and pt["key_kind"] == "unit_number" and pt["version"] == 2
-    assert pt["started"] == "2020-09-28 09:30" and pt["ended"] == "2020-10-12 10:00"
+    assert pt["started"] == "2020-09-28T09:30:00+08:00"
+    assert pt["ended"] == "2020-10-12T10:00:00+08:00"
     steps = {s["step"]: s for s in pt["steps"]}
     assert set(steps) == {r[0] for r in query(
         db, "SELECT step FROM workflow_steps WHERE instance_id = %s", (pt_id,))}
-    assert steps["water_transferred"]["late_by"] == late
+    assert steps["water_transferred"]["late_by_seconds"] == \
+        int((water_done - water_due).total_seconds())
+    assert steps["water_transferred"]["due"] == bj_iso(water_due)
     assert steps["water_transferred"]["required"] is True
     assert steps["gas_transferred"]["required"] is False
     assert steps["gas_transferred"]["due"] is None
-    assert steps["registered"]["late_by"] is None
+    assert steps["registered"]["late_by_seconds"] is None
     assert steps["registered"]["agency"] == "land"
     in_order = sorted(events, key=lambda e: e.occurred_at_ms)
     assert [e["event_id"] for e in pt["events"]] == [e.event_id for e in in_order]
-    assert pt["events"][0] == {"occurred": "2020-09-28 09:30", "agency": "land",
+    assert pt["events"][0] == {"occurred": "2020-09-28T09:30:00+08:00", "agency": "land",
                                "event_type": "transfer.accepted",
                                "case_no": case["accepted"].case_no,
                                "event_id": case["accepted"].event_id}
@@ -204,42 +212,46 @@ def test_overdue_lists_late_steps_worst_first(pb, db, procs, hub_client):
         [("land", "1"), ("power", "1"), ("water", "1")]     # the worst of equals first
     assert summary[0]["worst"] == listed[0]["overdue_for"]
 
-    # JSON: the list and the summary
+    # JSON: the page of steps and the summary
     data = hubctl(db, "overdue", json_out=True).data
-    assert set(data) == {"steps", "by_agency"}
+    assert list(data) == ["total", "offset", "limit", "next_offset", "rows", "by_agency"]
+    assert (data["total"], data["offset"], data["limit"], data["next_offset"]) == \
+        (3, 0, 100, None)
     assert [(s["agency"], s["key"], s["step"], s["instance"], s["workflow"])
-            for s in data["steps"]] == [
+            for s in data["rows"]] == [
         ("land", old, "registered", old_id, "property_transfer"),
         ("power", new, "power_transferred", new_id, "property_transfer"),
         ("water", new, "water_transferred", new_id, "property_transfer")]
-    assert data["steps"][1]["due"] == bj_minute(due[(new, "power_transferred")])
-    assert re.fullmatch(HUMAN_RE, data["steps"][0]["overdue_for"])
+    assert data["rows"][1]["due"] == bj_iso(due[(new, "power_transferred")])
+    assert data["rows"][0]["overdue_seconds"] > 59 * 86400     # accepted 60 days earlier
     by_agency = {a["agency"]: a for a in data["by_agency"]}
     assert {a: v["overdue_steps"] for a, v in by_agency.items()} == \
         {"land": 1, "power": 1, "water": 1}
     assert data["by_agency"][0]["agency"] == "land"
-    assert by_agency["land"]["worst"] == data["steps"][0]["overdue_for"]
+    # one snapshot: the worst of land is its one step, to the second
+    assert by_agency["land"]["worst_seconds"] == data["rows"][0]["overdue_seconds"]
 
     # one agency: its steps only, no summary table
     out = hubctl(db, "overdue", "--agency", "power").stdout
     assert [[r["step"] for r in t] for t in tables(out)] == [["power_transferred"]]
     assert "By agency:" not in out
     data = hubctl(db, "overdue", "--agency", "water", json_out=True).data
-    assert [s["step"] for s in data["steps"]] == ["water_transferred"]
+    assert [s["step"] for s in data["rows"]] == ["water_transferred"]
     assert [a["agency"] for a in data["by_agency"]] == ["water"]
     # the limit cuts the list, not the counts
     out = hubctl(db, "overdue", "--limit", "1").stdout
-    assert "The 1 worst of 3 overdue steps" in out
+    assert "rows 1–1 of 3; next: --offset 1" in out
     data = hubctl(db, "overdue", "--limit", "1", json_out=True).data
-    assert [s["key"] for s in data["steps"]] == [old]
+    assert [s["key"] for s in data["rows"]] == [old] and data["next_offset"] == 1
     assert sum(a["overdue_steps"] for a in data["by_agency"]) == 3
     data = hubctl(db, "overdue", "--workflow", "power_connection", json_out=True).data
-    assert data == {"steps": [], "by_agency": []}
+    assert data == {"total": 0, "offset": 0, "limit": 100, "next_offset": None, "rows": [],
+                    "by_agency": []}
     # a step done (late) leaves the list
     send(client, [new_case["power"]])
     wait_drained(db)
     data = hubctl(db, "overdue", json_out=True).data
-    assert [s["step"] for s in data["steps"]] == ["registered", "water_transferred"]
+    assert [s["step"] for s in data["rows"]] == ["registered", "water_transferred"]
 
 
 # ---------------------------------------------------------------- adapters, tasks
@@ -281,8 +293,10 @@ def test_adapters_and_tasks_delivered_or_pending(pb, db, procs, hub_client, tmp_
     assert set(by_id) == {"power-tasks", "water-old"}
     assert by_id["power-tasks"]["stale"] is False and by_id["water-old"]["stale"] is True
     assert by_id["power-tasks"]["task_cursor"] == 3 and by_id["power-tasks"]["outbox_depth"] == 0
-    assert by_id["power-tasks"]["oldest_waiting"] is None
-    assert by_id["water-old"]["silent_for"] == "2h 5m"
+    assert by_id["power-tasks"]["oldest_waiting_seconds"] is None
+    # inserted 2 h 5 min and 3 h before now, read a moment later
+    assert 7500 <= by_id["water-old"]["silent_seconds"] < 7500 + 60
+    assert 10800 <= by_id["water-old"]["oldest_waiting_seconds"] < 10800 + 60
     assert by_id["power-tasks"]["hub_id"] == "test-hub"
     data = hubctl(db, "adapters", "--agency", "water", json_out=True).data
     assert [a["adapter_id"] for a in data] == ["water-old"]
@@ -301,28 +315,29 @@ def test_adapters_and_tasks_delivered_or_pending(pb, db, procs, hub_client, tmp_
         {"agency": "power", "issued": "3", "cursor": "3", "pending": "0", "adapters": "1"},
         {"agency": "water", "issued": "3", "cursor": "1", "pending": "2", "adapters": "1"}]
     data = hubctl(db, "tasks", json_out=True).data
-    assert set(data) == {"tasks", "by_agency"}
-    assert [(t["agency"], t["seq"], t["delivered"]) for t in data["tasks"]] == [
+    assert list(data) == ["total", "offset", "limit", "next_offset", "rows", "by_agency"]
+    assert (data["total"], data["next_offset"]) == (6, None)
+    assert [(t["agency"], t["seq"], t["delivered"]) for t in data["rows"]] == [
         ("power", 1, True), ("power", 2, True), ("power", 3, True),
         ("water", 1, True), ("water", 2, False), ("water", 3, False)]
-    first = data["tasks"][0]
+    first = data["rows"][0]
     assert first["kind"] == "account.transfer" and first["workflow"] == "property_transfer"
     assert first["key"] == units[0] and first["step"] == "power_transferred"
-    assert first["due"] == bj_minute(scalar(
+    assert first["due"] == bj_iso(scalar(
         db, "SELECT due_at FROM tasks WHERE agency = 'power' AND seq = 1"))
     assert data["by_agency"] == [
         {"agency": "power", "issued": 3, "cursor": 3, "pending": 0, "adapters": 1},
         {"agency": "water", "issued": 3, "cursor": 1, "pending": 2, "adapters": 1}]
     # only the pending ones; one agency; the most recent N
     data = hubctl(db, "tasks", "--pending", json_out=True).data
-    assert [(t["agency"], t["seq"]) for t in data["tasks"]] == [("water", 2), ("water", 3)]
+    assert [(t["agency"], t["seq"]) for t in data["rows"]] == [("water", 2), ("water", 3)]
     listed, _ = tables(hubctl(db, "tasks", "--pending").stdout)
     assert [(r["agency"], r["seq"], r["delivered"]) for r in listed] == \
         [("water", "2", "no"), ("water", "3", "no")]
     data = hubctl(db, "tasks", "--agency", "power", "--pending", json_out=True).data
-    assert data["tasks"] == [] and [a["agency"] for a in data["by_agency"]] == ["power"]
+    assert data["rows"] == [] and [a["agency"] for a in data["by_agency"]] == ["power"]
     data = hubctl(db, "tasks", "--agency", "water", "--limit", "2", json_out=True).data
-    assert [t["seq"] for t in data["tasks"]] == [2, 3]
+    assert [t["seq"] for t in data["rows"]] == [2, 3]
 
 
 # ---------------------------------------------------------------- errors, usage

@@ -180,6 +180,8 @@ def test_deadletters_and_replay(pb, db, procs, hub_client, tmp_path):
     tomorrow = today + datetime.timedelta(days=1)
     assert len(hubctl(db, "deadletters", "--since", tomorrow.isoformat()).rows) == 0
     js = hubctl(db, "deadletters", "--code", "UNKNOWN_AGENCY", json_out=True).json
+    assert (js["total"], js["offset"], js["next_offset"]) == (2, 0, None)
+    js = js["rows"]
     assert len(js) == 2 and all(isinstance(o["id"], int) for o in js)
     assert all(o["replayed"] is False and o["replayed_at"] is None for o in js)
     assert {o["event_id"] for o in js} == set(ids)
@@ -382,7 +384,7 @@ def test_unmatched(pb, db, procs, hub_client):
     assert len(hubctl(db, "unmatched", "--expired").rows) == 0
     assert len(hubctl(db, "unmatched", "--agency", "land").rows) == 0
     assert len(hubctl(db, "unmatched", "--agency", "tax", "--key", unit).rows) == 1
-    js = hubctl(db, "unmatched", json_out=True).json
+    js = hubctl(db, "unmatched", json_out=True).json["rows"]
     assert [(o["event_id"], o["key"], o["expired"]) for o in js] == [
         (paid.event_id, unit, None)]
     hubctl(db, "unmatched", "--expired", "--parked", expect=2)
@@ -402,7 +404,7 @@ def test_unmatched(pb, db, procs, hub_client):
     run = hubctl(db, "unmatched", "--expired")
     assert [r["event_id"] for r in run.rows] == [paid.event_id] and run.rows[0]["expired"] != "-"
     assert hubctl(db, "unmatched", "--parked").rows == []
-    assert hubctl(db, "unmatched", "--expired", json_out=True).json[0]["expired"]
+    assert hubctl(db, "unmatched", "--expired", json_out=True).json["rows"][0]["expired"]
     assert hub.alive()
 
 

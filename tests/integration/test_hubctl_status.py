@@ -30,7 +30,9 @@ def test_status_and_metrics_from_a_running_hub(pb, db, procs, hub_client):
     assert hub_part["hub_id"] == "test-hub" and hub_part["store_available"] is True
     assert hub_part["events"] == len(events) + 2
     assert hub_part["stored"] == len(events) and hub_part["duplicates"] == 2
-    assert sum(b["count"] for b in hub_part["commit_ms_histogram"]) == hub_part["batches"]
+    assert sum(b["count"] for b in hub_part["commit_seconds_histogram"]) == hub_part["batches"]
+    assert hub_part["commit_seconds_histogram"][-1]["le_seconds"] is None
+    assert isinstance(hub_part["uptime_seconds"], int) and "uptime_s" not in hub_part
     assert status["database"]["reachable"] is True
     assert status["database"]["correlation_queue"] == 0
 

@@ -174,7 +174,8 @@ def test_rejects_reach_the_hub_once_across_a_restart(pg, db, procs, tmp_path):
         "adapter_id": "land-it", "agency": "land", "quarantined": 7, "refused": 6,
         "rejected": 1, "by_code": {"BAD_RECORD": 6, "INVALID_FIELD": 1}, "reported": 7,
         "last_heartbeat": out["adapters"][0]["last_heartbeat"]}]
-    got = out["rejects"]
+    got = out["rows"]
+    assert (out["total"], out["next_offset"]) == (7, None)
     assert sorted(x["seq"] for x in got) == [i for i, *_ in rows]
     assert [x["seq"] for x in got] == sorted((x["seq"] for x in got), reverse=True)
     assert {x["place"]: (x["code"], x["reason"], x["event_id"]) for x in got} == {
@@ -182,13 +183,14 @@ def test_rejects_reach_the_hub_once_across_a_restart(pg, db, procs, tmp_path):
         for _, p, c, reason in rows}
     assert all(x["hub_id"] == "test-hub" for x in got)
     r = hubctl(db, "--json", "rejects", "--limit", "2", "--agency", "land")
-    assert [x["seq"] for x in json.loads(r.stdout)["rejects"]] == [rows[-1][0], rows[-2][0]]
+    assert [x["seq"] for x in json.loads(r.stdout)["rows"]] == [rows[-1][0], rows[-2][0]]
     r = hubctl(db, "--json", "rejects", "--agency", "water")
-    assert json.loads(r.stdout) == {"adapters": [], "rejects": []}
+    assert json.loads(r.stdout) == {"total": 0, "offset": 0, "limit": 50, "next_offset": None,
+                                    "rows": [], "adapters": []}
     r = hubctl(db, "--json", "rejects", "--adapter", "land-it", "--since",
                (datetime.datetime.now(BJ) + datetime.timedelta(days=1)).strftime("%Y-%m-%d"))
     assert len(json.loads(r.stdout)["adapters"]) == 1
-    assert json.loads(r.stdout)["rejects"] == []
+    assert json.loads(r.stdout)["rows"] == []
     for bad in (["--since", "2020-02-30"], ["--limit", "0"], ["extra"]):
         r = hubctl(db, "rejects", *bad)
         assert r.returncode == 2 and "hubctl rejects --help" in r.stderr, (bad, r.stderr)

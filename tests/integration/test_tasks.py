@@ -375,7 +375,7 @@ def test_task_withdrawn_when_a_late_event_shows_the_step_done_before_it_was_read
     r = subprocess.run([build_path("hubctl"), "--db", db, "--json", "tasks", "--agency",
                         "power"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    listed = json.loads(r.stdout)["tasks"]
+    listed = json.loads(r.stdout)["rows"]
     assert [(t["seq"], t["withdrawn"]) for t in listed] == [
         (1, "the agency had done the step before it was ready")]
 
