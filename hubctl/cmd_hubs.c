@@ -69,7 +69,7 @@ usage (void)
             "  hub_id              its hub-id setting\n"
             "  connected           yes when it has a connection to this server now\n"
             "  connections,threads its connections and their threads (store, correlate,\n"
-            "                      supervise)\n"
+            "                      supervise, dispatch)\n"
             "  last_stored         when it last stored events (Beijing time), and how\n"
             "  stored_ago          long ago that was\n"
             "  events_last_minute  events it stored in the last minute\n"

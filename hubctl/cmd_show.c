@@ -19,13 +19,14 @@ usage (void)
         "a credit code, an application number ...), any agency's own case number\n"
         "(a land registry acceptance number, a tax document number ...) or an event\n"
         "id. For each instance it finds:\n"
-        "  a header   workflow, instance number, state, started, ended, definition\n"
-        "  its steps  agency, required, ready, due, done, and 'late by': done - due\n"
+        "  a header   workflow, instance number, state, started, ended, definition,\n"
+        "             and the workflow's title from its definition on a line below\n"
+        "  its steps  title, agency, required, ready, due, done, and 'late by': done - due\n"
         "             when done after its deadline, now - due when not done and past it\n"
         "  its events when they happened, agency, type, case number, event id\n"
-        "Times are Beijing time. With 'hubctl --json show', one object per instance\n"
-        "with \"steps\" and \"events\" arrays; times ISO 8601, late_by_seconds in\n"
-        "seconds.\n");
+        "Times are Beijing time. With 'hubctl --json show', one object per instance,\n"
+        "with its \"title\" and \"steps\" and \"events\" arrays; times ISO 8601,\n"
+        "late_by_seconds in seconds; a title is null when the definition has none.\n");
 }
 
 /* True for the text form of a UUID (an event id), in either case. */
@@ -82,13 +83,16 @@ explain_not_found (PGconn *conn, const char *arg, bool digits)
    REQUIRED is the SQL of the required column, DUE_NOTE what follows the
    due time (a deadline counted past the official calendar is provisional). */
 #define STEPS_SQL(TIME, LATE, late_by, required, due_note, extra)                          \
-    "SELECT s.step, s.agency, " required " AS required, "                                  \
+    "SELECT s.step, t.step_title AS title, s.agency, " required " AS required, "           \
     "  " TIME ("s.ready_at") " AS ready, " TIME ("s.due_at") due_note " AS due, "          \
     "  " TIME ("s.completed_at") " AS done, "                                              \
     "  " LATE ("CASE WHEN coalesce(s.completed_at, now()) > s.due_at THEN floor(extract("  \
                 "epoch FROM coalesce(s.completed_at, now()) - s.due_at))::bigint END")     \
     "  AS " late_by extra " "                                                              \
-    "FROM workflow_steps s WHERE s.instance_id = $1::bigint "                              \
+    "FROM workflow_steps s JOIN workflow_instances i ON i.id = s.instance_id "            \
+    "LEFT JOIN public.definition_steps t ON t.workflow = i.workflow "                      \
+    "  AND t.version = i.version AND t.digest = i.digest AND t.step = s.step "             \
+    "WHERE s.instance_id = $1::bigint "                                                    \
     "ORDER BY s.ready_at NULLS LAST, s.due_at NULLS LAST, s.step"
 
 /* The steps of instance ID: required is a boolean in JSON, yes/no in tables;
@@ -130,7 +134,9 @@ query_events (PGconn *conn, const char *id, bool json)
 #define INSTANCES_SQL(TIME)                                                                \
     "SELECT i.id, i.workflow, i.instance_no, i.key_kind, i.key_value AS key, i.state, "    \
     "  " TIME ("i.started_at") " AS started, " TIME ("i.ended_at") " AS ended, "           \
-    "  i.version, i.digest, i.events AS event_count "                                      \
+    "  i.version, i.digest, i.events AS event_count, "                                     \
+    "  (SELECT t.workflow_title FROM public.definition_steps t WHERE t.workflow = "        \
+    "   i.workflow AND t.version = i.version AND t.digest = i.digest LIMIT 1) AS title "   \
     "FROM public.workflow_instances i WHERE i.id = $1::bigint OR i.key_value = $2 "        \
     "  OR i.id IN (SELECT ie.instance_id FROM public.instance_events ie "                  \
     "    JOIN public.events e ON e.event_id = ie.event_id "                                \
@@ -171,6 +177,8 @@ show_instance (const hubctl_options_t *options, PGconn *conn, PGresult *instance
                 field (instances, r, "state"), field (instances, r, "started"),
                 field (instances, r, "ended"), field (instances, r, "version"),
                 field (instances, r, "key_kind"), field (instances, r, "key"));
+        if (!PQgetisnull (instances, r, PQfnumber (instances, "title")))
+            printf ("%s\n", field (instances, r, "title"));
         printf ("\nSteps:\n");
         hubctl_print (options, steps);
         printf ("\nEvents:\n");

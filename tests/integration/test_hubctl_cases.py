@@ -16,6 +16,7 @@ checked, its tables read and its --json parsed.
 import datetime
 import json
 import re
+import unicodedata
 import subprocess
 
 from conftest import (SANITIZER_RE, build_path, query, scalar, start_adapter, unit_number,
@@ -66,7 +67,8 @@ def human(seconds):
 def tables(text):
     """The tables in hubctl's output, in order: each a list of rows, each a
     dict of column name to the text shown. Columns are found from the
-    dashes under the header (the values here are ASCII)."""
+    dashes under the header, in terminal columns: a wide (Chinese)
+    character takes two, as hubctl pads it."""
     lines = text.splitlines()
     found = []
     for i, line in enumerate(lines):
@@ -76,7 +78,9 @@ def tables(text):
         ends = starts[1:] + [None]
 
         def cells(row):
-            return [row[a:b].strip() for a, b in zip(starts, ends)]
+            shown = "".join(c + "\0" if unicodedata.east_asian_width(c) in "WF" else c
+                            for c in row)   # one slot per terminal column
+            return [shown[a:b].replace("\0", "").strip() for a, b in zip(starts, ends)]
         names = cells(lines[i - 1])
         rows = []
         for row in lines[i + 1:]:
@@ -108,6 +112,7 @@ def test_show_a_property_transfer_by_unit_and_by_id(pb, db, procs, hub_client):
     out = hubctl(db, "show", unit).stdout
     assert f"property_transfer #1 (id {pt_id})  state completed  started 2020-09-28 09:30" \
         "  ended 2020-10-12 10:00  definition v3  unit_number " + unit in out
+    assert f"  definition v3  unit_number {unit}\n不动产转移登记与水电气暖同步过户\n" in out
     assert f"mortgage_registration #1 (id {mr_id})  state completed" in out
     assert out.index("property_transfer #1") < out.index("mortgage_registration #1")
     pt_steps, pt_events, mr_steps, mr_events = tables(out)
@@ -118,7 +123,7 @@ def test_show_a_property_transfer_by_unit_and_by_id(pb, db, procs, hub_client):
     assert re.fullmatch(HUMAN_RE, late)
     steps = {r["step"]: r for r in pt_steps}
     assert steps["water_transferred"] == {
-        "step": "water_transferred", "agency": "water", "required": "yes",
+        "step": "water_transferred", "title": "供水过户", "agency": "water", "required": "yes",
         "ready": "2020-09-29 10:00", "due": bj_minute(water_due), "done": "2020-10-12 10:00",
         "late_by": late}
     assert steps["power_transferred"]["late_by"] == "-"      # done in time
@@ -136,7 +141,8 @@ def test_show_a_property_transfer_by_unit_and_by_id(pb, db, procs, hub_client):
         [(pt_id, "property_transfer", 1, "completed"),
          (mr_id, "mortgage_registration", 1, "completed")]
     pt = data[0]
-    assert pt["key"] == unit and pt["key_kind"] == "unit_number" and pt["version"] == 2
+    assert pt["key"] == unit and pt["key_kind"] == "unit_number" and pt["version"] == 3
+    assert pt["title"] == "不动产转移登记与水电气暖同步过户"
     assert pt["started"] == "2020-09-28T09:30:00+08:00"
     assert pt["ended"] == "2020-10-12T10:00:00+08:00"
     steps = {s["step"]: s for s in pt["steps"]}
@@ -146,6 +152,7 @@ def test_show_a_property_transfer_by_unit_and_by_id(pb, db, procs, hub_client):
         int((water_done - water_due).total_seconds())
     assert steps["water_transferred"]["due"] == bj_iso(water_due)
     assert steps["water_transferred"]["required"] is True
+    assert steps["water_transferred"]["title"] == "供水过户"
     assert steps["gas_transferred"]["required"] is False
     assert steps["gas_transferred"]["due"] is None
     assert steps["registered"]["late_by_seconds"] is None
