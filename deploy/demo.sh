@@ -176,7 +176,7 @@ delivered() {
   done
   waiting "$@" && { echo "demo: records still unacknowledged after 120 s; see $day/logs" >&2; exit 1; }
   for _ in $(seq 300); do
-    [[ $("${PSQL[@]}" -At -c "SELECT count(*) FROM correlation_queue") == 0 ]] && return 0
+    [[ $("${PSQL[@]}" -At -c "SELECT count(*) FROM correlation_backlog") == 0 ]] && return 0
     sleep 0.2
   done
 }

@@ -34,7 +34,31 @@ struct correlate {
     size_t n_pinned;            /* entries in pinned */
     const hub_config_t *config; /* settings, read-only */
     const workflow_set_t *set;  /* definitions, read-only */
+    char suspect[40];           /* the event of the last one-event page, "" when none */
 };
+
+/* What a page claims, up to $1 events, in the transaction that folds
+   them: the rows of correlation_queue (replays, re-plans) when it has
+   any; otherwise the next events of one hash chain after its progress
+   (correlation_progress, migration 012), which moves past them. Chains
+   take turns: the one whose progress moved longest ago first. A chain
+   another correlator holds is skipped, as are queue rows it holds. */
+#define CLAIM_CTE                                                                          \
+    "WITH q AS (SELECT event_id FROM correlation_queue ORDER BY enqueued_at "            \
+    "  LIMIT $1 FOR UPDATE SKIP LOCKED), "                                               \
+    "qtaken AS (DELETE FROM correlation_queue x USING q WHERE x.event_id = q.event_id "  \
+    "  RETURNING x.event_id), "                                                          \
+    "c AS (SELECT p.chain_id, p.seq FROM correlation_progress p "                        \
+    "  JOIN chain_heads h ON h.chain_id = p.chain_id "                                   \
+    "  WHERE h.seq > p.seq AND NOT EXISTS (SELECT 1 FROM q) "                            \
+    "  ORDER BY p.updated_at, p.chain_id LIMIT 1 FOR UPDATE OF p SKIP LOCKED), "         \
+    "fresh AS (SELECT e.event_id, e.seq FROM c, LATERAL (SELECT event_id, seq "          \
+    "  FROM events WHERE chain_id = c.chain_id AND seq > c.seq ORDER BY seq "            \
+    "  LIMIT $1) e), "                                                                   \
+    "moved AS (UPDATE correlation_progress p SET seq = f.last, updated_at = now() "      \
+    "  FROM (SELECT max(seq) AS last FROM fresh) f, c "                                  \
+    "  WHERE p.chain_id = c.chain_id AND f.last IS NOT NULL RETURNING p.chain_id), "     \
+    "taken AS (SELECT event_id FROM qtaken UNION ALL SELECT event_id FROM fresh) "
 
 /* Writes the outline of one recorded definition (definition_steps): its
    title, seed items and steps with their titles, as the loader read them,
@@ -230,8 +254,8 @@ pin_definition (void *user, const workflow_def_t *current, int instance_no,
 
 #define PAGE_STALE_CALENDAR (-2) /* correlate_page: reload the calendar, then retry */
 
-/* Processes one page of the queue in one transaction. Returns the number
-   of queue rows taken (0 when empty), -1 after a failure, or
+/* Processes one page (CLAIM_CTE) in one transaction. Returns the number
+   of events taken (0 when none waits), -1 after a failure, or
    PAGE_STALE_CALENDAR when the calendar changed since calendar_version
    (both rolled back). The check comes after the claim: a re-plan queued
    after a calendar change is never folded on the calendar before it. */
@@ -242,23 +266,27 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
 {
     const hub_config_t *config = self->config;
     stmt_forget_failure ();
+    self->suspect[0] = '\0';
     if (!stmt_exec (conn, "BEGIN", "begin correlation"))
         return -1;
     char limit[16];
     snprintf (limit, sizeof limit, "%d", page);
     const char *lp[1] = {limit};
+    /* the first row counts the page (and names its first event), the
+       others are its distinct keys */
     PGresult *claim = PQexecParams (
         conn,
-        "WITH page AS (SELECT event_id FROM correlation_queue ORDER BY enqueued_at "
-        "  LIMIT $1 FOR UPDATE SKIP LOCKED), "
-        "taken AS (DELETE FROM correlation_queue q USING page "
-        "  WHERE q.event_id = page.event_id RETURNING q.event_id), "
+        CLAIM_CTE ", "
         "keyed AS (INSERT INTO case_keys (key_kind, key_value, event_id) "
         "  SELECT k.key, k.value, e.event_id FROM events e "
         "  JOIN taken t ON t.event_id = e.event_id, jsonb_each_text(e.keys) k "
         "  ON CONFLICT DO NOTHING) "
-        "SELECT DISTINCT k.key, k.value, (SELECT count(*) FROM taken) FROM events e "
-        "JOIN taken t ON t.event_id = e.event_id, jsonb_each_text(e.keys) k ORDER BY 1, 2",
+        "SELECT NULL, NULL, (SELECT count(*) FROM taken), "
+        "  (SELECT min(event_id::text) FROM taken), 0 AS n "
+        "UNION ALL SELECT * FROM (SELECT DISTINCT k.key, k.value, 0::bigint, NULL, 1 "
+        "  FROM events e JOIN taken t ON t.event_id = e.event_id, "
+        "  jsonb_each_text(e.keys) k) ks "
+        "ORDER BY 5, 1, 2",
         1, NULL, lp, NULL, NULL, 0);
     if (!stmt_ok (claim, "claim correlation queue")) {
         PQclear (claim);
@@ -266,6 +294,8 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
         return -1;
     }
     int taken = PQntuples (claim) ? atoi (PQgetvalue (claim, 0, 2)) : 0;
+    snprintf (self->suspect, sizeof self->suspect, "%s",
+              taken == 1 ? PQgetvalue (claim, 0, 3) : "");
     if (taken) {
         int64_t version = calendar_sync_version (conn);
         if (version != calendar_version) {
@@ -280,7 +310,7 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
     int64_t *hashes = calloc ((size_t) PQntuples (claim) + 1, sizeof *hashes);
     if (!keys || !hashes)
         abort ();
-    for (int i = 0; i < PQntuples (claim); i++) {
+    for (int i = 1; i < PQntuples (claim); i++) { /* row 0 counts the page */
         key_kind_t kind;
         if (!key_kind_parse (PQgetvalue (claim, i, 0), &kind))
             continue;
@@ -454,35 +484,43 @@ warn_calendar_coverage (PGconn *conn, const hub_config_t *config)
     PQclear (res);
 }
 
-/* Takes the oldest queued event out of correlation and files it as a dead
-   letter (CORRELATION_FAILED) with the error: one event the correlator
-   cannot handle must not stop every other. */
+/* Takes the event that failed alone (self->suspect) out of correlation:
+   out of correlation_queue, or past it in its chain's progress when it is
+   the chain's next event, and files it as a dead letter
+   (CORRELATION_FAILED) with the error: one event the correlator cannot
+   handle must not stop every other. */
 static void
-set_aside_head (PGconn *conn, const hub_config_t *config)
+set_aside (correlate_t *self, PGconn *conn)
 {
+    const hub_config_t *config = self->config;
+    if (!*self->suspect)
+        return;
     char reason[600];
     snprintf (reason, sizeof reason, "correlation failed: %s", stmt_last_error ());
-    const char *p[2] = {config->hub_id, reason};
+    const char *p[3] = {config->hub_id, reason, self->suspect};
     PGresult *res = PQexecParams (
         conn,
-        "WITH head AS (SELECT event_id FROM correlation_queue ORDER BY enqueued_at "
-        "  LIMIT 1 FOR UPDATE SKIP LOCKED), "
-        "gone AS (DELETE FROM correlation_queue q USING head "
-        "  WHERE q.event_id = head.event_id RETURNING q.event_id) "
+        "WITH gone AS (DELETE FROM correlation_queue WHERE event_id = $3::uuid "
+        "  RETURNING event_id), "
+        "moved AS (UPDATE correlation_progress p SET seq = e.seq, updated_at = now() "
+        "  FROM events e WHERE e.event_id = $3::uuid AND p.chain_id = e.chain_id "
+        "    AND p.seq = e.seq - 1 RETURNING e.event_id) "
         "INSERT INTO dead_letters (hub_id, sender, agency, event_id, case_no, event_type, "
         "  code, reason) "
         "SELECT $1, e.adapter_id, e.agency, e.event_id::text, e.case_no, e.event_type, "
-        "  'CORRELATION_FAILED', $2 FROM gone JOIN events e ON e.event_id = gone.event_id "
+        "  'CORRELATION_FAILED', $2 FROM events e WHERE e.event_id = $3::uuid "
+        "  AND (EXISTS (SELECT 1 FROM gone) OR EXISTS (SELECT 1 FROM moved)) "
         "ON CONFLICT (event_id, code) WHERE event_id IS NOT NULL DO UPDATE SET "
         "  attempts = dead_letters.attempts + 1, last_seen = now(), replayed_at = NULL "
         "RETURNING event_id, agency, case_no",
-        2, NULL, p, NULL, NULL, 0);
+        3, NULL, p, NULL, NULL, 0);
     if (stmt_ok (res, "set aside an event") && PQntuples (res))
         log_error ("event set aside: it cannot be correlated",
                    "hub=%s event=%s agency=%s case=%s reason=%s", log_q (config->hub_id),
                    log_q (PQgetvalue (res, 0, 0)), log_q (PQgetvalue (res, 0, 1)),
                    log_q (PQgetvalue (res, 0, 2)), log_q (reason));
     PQclear (res);
+    self->suspect[0] = '\0';
 }
 
 static void
@@ -519,7 +557,7 @@ correlate_run (void *pipe, void *arg)
         if (stop)
             break;
         /* ingest first: while it is saturated, take one page a second and
-           catch up when it eases (the lag shows as correlation_queue's age) */
+           catch up when it eases (the lag shows as correlation_backlog's age) */
         int64_t now = clock_mono_ms ();
         if (now < busy_until && now - last_page_ms < 1000) {
             wait_ms = (long) (busy_until - now);
@@ -606,7 +644,7 @@ correlate_run (void *pipe, void *arg)
         else if (n < 0 && page > 1)
             page = 1; /* find the event that fails, one at a time */
         else if (n < 0)
-            set_aside_head (conn, config);
+            set_aside (self, conn);
         else {
             page = CLAIM_PAGE;
             backoff_ms = 0;

@@ -312,10 +312,10 @@ static const char GAUGES_SQL[] =
     "  FROM adapters a WHERE a.quarantined IS NOT NULL "
     "UNION ALL SELECT 'quarantined_code', a.agency, a.adapter_id, c.value, c.key "
     "  FROM adapters a CROSS JOIN LATERAL jsonb_each_text(a.quarantined_by_code) c "
-    "UNION ALL SELECT 'queue', NULL, NULL, count(*)::text, NULL FROM correlation_queue "
+    "UNION ALL SELECT 'queue', NULL, NULL, count(*)::text, NULL FROM correlation_backlog "
     "UNION ALL SELECT 'queue_oldest', NULL, NULL, "
     "  coalesce(round(extract(epoch FROM now() - min(enqueued_at)), 3), 0)::text, NULL "
-    "  FROM correlation_queue "
+    "  FROM correlation_backlog "
     "UNION ALL SELECT 'dead', NULL, NULL, count(*)::text, NULL FROM dead_letters "
     "UNION ALL SELECT 'dead_24h', NULL, NULL, count(*)::text, NULL FROM dead_letters "
     "  WHERE first_seen >= now() - interval '24 hours' "
@@ -439,7 +439,7 @@ gauges_text (http_t *self, PGresult *res, strbuf_t *out)
                              PQgetvalue (res, r, 3));
     }
     family (out, "onenet_correlation_backlog",
-            "Stored events not yet correlated (rows in correlation_queue).");
+            "Stored events not yet correlated (rows of correlation_backlog).");
     sample (out, "onenet_correlation_backlog", NULL, NULL, single (res, "queue"));
     family (out, "onenet_correlation_backlog_oldest_seconds",
             "Age of the oldest event waiting for correlation; 0 when none waits.");

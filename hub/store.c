@@ -2,11 +2,12 @@
 
     Each batch is one transaction. Usually:
         COPY events FROM STDIN                   -- the batch's accepted events
-        COPY correlation_queue FROM STDIN        -- their ids
         INSERT INTO chain_heads ... ON CONFLICT  -- the chain's new head
         INSERT INTO dead_letters ...             -- what validation refused
         INSERT INTO adapters ... ON CONFLICT     -- heartbeats
         COMMIT
+    Nothing is queued for correlation: the correlator takes each chain's
+    events after the last one it correlated (correlate.c).
     Every row COPYed joins this hub's hash chain (docs/schema.md, "Hash
     chain"): the ingest thread digested each row's content when it built
     the row (batch.h), so the store only links it to its predecessor and
@@ -109,7 +110,6 @@ typedef struct {
     int64_t next_seq;              /* the same after the open transaction */
     uint8_t next_head[DIGEST_LEN]; /* ... */
     strbuf_t rows;                 /* scratch: chained COPY rows */
-    strbuf_t ids;                  /* scratch: ids for correlation_queue */
 } chain_t;
 
 /* Why a step failed; STEP_CHAIN_CONFLICT: another writer of this chain. */
@@ -275,7 +275,7 @@ copy_in (PGconn *conn, const char *sql, const char *data, size_t len, char **err
 }
 
 /* Appends row r of the batch to chain->rows with its chain columns, as the
-   row after the tentative head, and its id to chain->ids. */
+   row after the tentative head. */
 static void
 chain_row (chain_t *chain, const batch_t *b, size_t r)
 {
@@ -295,8 +295,6 @@ chain_row (chain_t *chain, const batch_t *b, size_t r)
     strbuf_putc (&chain->rows, '\t');
     strbuf_copy_bytea (&chain->rows, link, DIGEST_LEN);
     strbuf_putc (&chain->rows, '\n');
-    strbuf_append (&chain->ids, b->row_ids[r], 36);
-    strbuf_putc (&chain->ids, '\n');
     chain->next_seq = seq;
     memcpy (chain->next_head, link, DIGEST_LEN);
 }
@@ -309,17 +307,14 @@ chain_rewind (chain_t *chain)
     memcpy (chain->next_head, chain->head, DIGEST_LEN);
 }
 
-/* COPYs the chained rows and their ids; the caller holds a savepoint. */
+/* COPYs the chained rows; the caller holds a savepoint. Nothing is
+   queued for correlation: the correlator takes a chain's events after its
+   progress (migration 012). */
 static step_t
 copy_chained (PGconn *conn, chain_t *chain, char **error, char *sqlstate)
 {
-    step_t s =
-        copy_in (conn, "COPY events (" EVENT_ROW_COLUMNS ", " CHAIN_COLUMNS ") FROM STDIN",
-                 chain->rows.data, chain->rows.len, error, sqlstate);
-    if (s == STEP_OK)
-        s = copy_in (conn, "COPY correlation_queue (event_id) FROM STDIN", chain->ids.data,
-                     chain->ids.len, error, sqlstate);
-    return s;
+    return copy_in (conn, "COPY events (" EVENT_ROW_COLUMNS ", " CHAIN_COLUMNS ") FROM STDIN",
+                    chain->rows.data, chain->rows.len, error, sqlstate);
 }
 
 /* Records the tentative head in chain_heads (same transaction). */
@@ -658,11 +653,10 @@ static step_t
 insert_marked (PGconn *conn, batch_t *b, chain_t *chain, char **error, char *sqlstate)
 {
     strbuf_reset (&chain->rows);
-    strbuf_reset (&chain->ids);
     for (size_t r = 0; r < b->n_rows; r++)
         if (b->row_stored[r])
             chain_row (chain, b, r);
-    if (chain->ids.len == 0)
+    if (chain->rows.len == 0)
         return STEP_OK;
     return copy_chained (conn, chain, error, sqlstate);
 }
@@ -941,7 +935,6 @@ store_run (void *pipe, void *arg)
     id_index_init (&index);
     chain_t chain = {.chain_id = config->hub_id};
     strbuf_init (&chain.rows);
-    strbuf_init (&chain.ids);
     int backoff_ms = 100;
     int64_t next_try = 0;
     char announced = 0;   /* last status told to ingest */
@@ -1031,7 +1024,6 @@ store_run (void *pipe, void *arg)
     }
     id_index_free (&index);
     strbuf_free (&chain.rows);
-    strbuf_free (&chain.ids);
     if (conn)
         PQfinish (conn);
 }

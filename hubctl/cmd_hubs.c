@@ -29,9 +29,8 @@
     "    AND application_name NOT LIKE 'onenet-hub watch %'), "                           \
     "ids AS (SELECT chain_id AS hub_id FROM chain_heads "                                  \
     "  UNION SELECT hub_id FROM adapters UNION SELECT id FROM act WHERE id <> ''), "       \
-    "q AS (SELECT e.hub_id, count(*) AS backlog, min(q.enqueued_at) AS oldest "            \
-    "  FROM correlation_queue q JOIN events e ON e.event_id = q.event_id "                 \
-    "  GROUP BY e.hub_id), "                                                               \
+    "q AS (SELECT q.hub_id, count(*) AS backlog, min(q.enqueued_at) AS oldest "            \
+    "  FROM correlation_backlog q GROUP BY q.hub_id), "                                    \
     "ad AS (SELECT hub_id, count(*) AS adapters, max(last_heartbeat) AS heard "            \
     "  FROM adapters GROUP BY hub_id), "                                                   \
     "hubs AS (SELECT i.hub_id, coalesce(c.connections, 0) AS connections, c.threads, "     \

@@ -172,9 +172,9 @@ cmd_status (const hubctl_options_t *options, int argc, char **argv)
                                  0, NULL);
         backlog = hubctl_query (
             conn, "read the backlog",
-            "SELECT (SELECT count(*) FROM correlation_queue) AS correlation_queue, "
+            "SELECT (SELECT count(*) FROM correlation_backlog) AS correlation_queue, "
             "(SELECT coalesce(extract(epoch FROM now() - min(enqueued_at))::bigint, 0) "
-            " FROM correlation_queue) AS correlation_lag_seconds, "
+            " FROM correlation_backlog) AS correlation_lag_seconds, "
             "(SELECT count(*) FROM dead_letters WHERE last_seen > now() - interval '1 "
             "day') "
             " AS refused_last_day, "

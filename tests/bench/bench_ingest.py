@@ -74,7 +74,7 @@ def wait_correlated(conninfo):
     conn.autocommit = True
     with conn.cursor() as cur:
         while True:
-            cur.execute("SELECT count(*) FROM correlation_queue")
+            cur.execute("SELECT count(*) FROM correlation_backlog")
             if cur.fetchone()[0] == 0:
                 break
             time.sleep(0.05)

@@ -190,7 +190,7 @@ def main():
             if time.monotonic() >= next_minute:
                 minute_to = datetime.datetime.now(datetime.timezone.utc)
                 lat = latency(cur, minute_from, minute_to)
-                cur.execute("SELECT count(*) FROM correlation_queue")
+                cur.execute("SELECT count(*) FROM correlation_backlog")
                 backlog = cur.fetchone()[0]
                 snap = [sample(n, p) for n, p in procs]
                 minutes.append({"minute": len(minutes) + 1, "latency": lat,
@@ -211,7 +211,7 @@ def main():
         while True:
             cur.execute("SELECT count(*), count(DISTINCT event_id) FROM events")
             rows, distinct = cur.fetchone()
-            cur.execute("SELECT count(*) FROM correlation_queue")
+            cur.execute("SELECT count(*) FROM correlation_backlog")
             backlog = cur.fetchone()[0]
             if (rows >= fed and backlog == 0) or time.monotonic() > deadline:
                 break

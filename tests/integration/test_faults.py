@@ -375,7 +375,7 @@ def test_correlation_errors_by_class(pb, db, procs, hub_client):
     wait_until(lambda: retries() >= 3, timeout=60, what="three retries of the locked case")
     assert scalar(db, "SELECT count(*) FROM dead_letters") == 0, \
         query(db, "SELECT code, reason FROM dead_letters")
-    assert scalar(db, "SELECT count(*) FROM correlation_queue") == 2
+    assert scalar(db, "SELECT count(*) FROM correlation_backlog") == 2
     execute = db.connect()
     try:
         with execute.cursor() as cur:
@@ -392,7 +392,7 @@ def test_correlation_errors_by_class(pb, db, procs, hub_client):
     bad, good = make_event(pb, 503), make_event(pb, 504)
     ack = c.request_batch([bad, good])
     assert [a.status for a in ack.acks] == [pb.STORED, pb.STORED]
-    wait_until(lambda: scalar(db, "SELECT count(*) FROM correlation_queue") == 0,
+    wait_until(lambda: scalar(db, "SELECT count(*) FROM correlation_backlog") == 0,
                timeout=60, what="an empty correlation queue")
     assert query(db, "SELECT event_id, code FROM dead_letters") == [
         (bad.event_id, "CORRELATION_FAILED")]

@@ -375,7 +375,7 @@ def check_everything(ha, stream, t_fault, label):
 
     # correlation continued on the new primary: the queue drains, and every
     # event, those stored after the fault included, is in its instance
-    wait_until(lambda: scalar(db, "SELECT count(*) FROM correlation_queue") == 0, 180,
+    wait_until(lambda: scalar(db, "SELECT count(*) FROM correlation_backlog") == 0, 180,
                interval=0.2, what="an empty correlation queue")
     uncorrelated = scalar(db, "SELECT count(*) FROM events e WHERE NOT EXISTS "
                               "(SELECT 1 FROM instance_events i WHERE i.event_id = e.event_id)")

@@ -119,7 +119,7 @@ def parse_table(text):
 
 
 def wait_drained(db, timeout=30.0):
-    wait_until(lambda: scalar(db, "SELECT count(*) FROM correlation_queue") == 0,
+    wait_until(lambda: scalar(db, "SELECT count(*) FROM correlation_backlog") == 0,
                timeout, interval=0.05, what="an empty correlation queue")
 
 

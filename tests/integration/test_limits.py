@@ -322,7 +322,7 @@ def test_long_keys_correlate_whole(pb, db, procs, hub_client, tmp_path):
                                 event_type=etype), pb.STORED)
     rejected(pb, c, make_event(pb, 43, keys=[(pb.APPLICATION_NO, a + "X")]),
              pb.LIMIT_EXCEEDED, r"application_no is 1025 bytes, limit 1024 for a key")
-    wait_until(lambda: scalar(db, "SELECT count(*) FROM correlation_queue") == 0,
+    wait_until(lambda: scalar(db, "SELECT count(*) FROM correlation_backlog") == 0,
                timeout=60, what="an empty correlation queue")
     rows = sorted((len(k), k[-1], state, n) for k, state, n in query(
         db, "SELECT key_value, state, events FROM workflow_instances"))

@@ -82,7 +82,7 @@ def test_by_hand_section_runs_as_written(run_dir):
             cur.execute("SELECT count(*) FROM workflow_instances WHERE key_kind = "
                         "'unit_number'")
             instances = cur.fetchone()[0]
-            cur.execute("SELECT count(*) FROM correlation_queue")
+            cur.execute("SELECT count(*) FROM correlation_backlog")
             return instances > 0 and cur.fetchone()[0] == 0
     wait_until(correlated, timeout=120, what="the land registry's cases correlated")
     land_log = open(f"{run_dir}/land.log", encoding="utf-8").read()

@@ -61,7 +61,7 @@ def test_hub_and_adapters_are_valgrind_clean_while_correlating(procs, db, tmp_pa
     for adapter in adapters:
         wait_exit(adapter, timeout=300)
     total = 4 * cases
-    wait_until(lambda: scalar(db, "SELECT count(*) FROM correlation_queue") == 0
+    wait_until(lambda: scalar(db, "SELECT count(*) FROM correlation_backlog") == 0
                and scalar(db, "SELECT count(*) FROM events") == total,
                timeout=300, what="events stored and correlated under valgrind")
     # every case became one instance holding its land and tax events

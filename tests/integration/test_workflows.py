@@ -124,7 +124,7 @@ def send(client, events, expect=("STORED",), agency="", adapter_id="it-raw"):
 
 
 def queue_depth(db):
-    return scalar(db, "SELECT count(*) FROM correlation_queue")
+    return scalar(db, "SELECT count(*) FROM correlation_backlog")
 
 
 def wait_drained(db, timeout=30.0):
@@ -977,7 +977,7 @@ def test_correlation_survives_hub_kill(pb, db, procs, hub_client):
     try:
         with conn.cursor() as cur:
             def depth():
-                cur.execute("SELECT count(*) FROM correlation_queue")
+                cur.execute("SELECT count(*) FROM correlation_backlog")
                 return cur.fetchone()[0]
 
             def in_transaction():
