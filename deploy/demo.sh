@@ -22,7 +22,9 @@
 # market regulator, police, social insurance, gas, heating and approval
 # bureau, and of the power and water companies' acknowledgements of
 # construction projects, which their own formats have no record for (a
-# second adapter each, power-generic and water-generic, taking no tasks).
+# second adapter each, power-generic and water-generic, taking no tasks;
+# power-generic also carries the low-voltage connections with external
+# works that the power company's county outlets report).
 # Each agency's adapter hands the hub's tasks to its agency through an
 # out-spool. The utilities (power, water, gas, heat) deliver last, as
 # answers to the account transfer tasks the registrations made and to the

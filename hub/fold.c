@@ -366,12 +366,13 @@ settle (fold_ctx_t *ctx, fold_instance_t *inst)
         st->ready_at_ms =
             st->required ? ready : 0; /* a step the case lacks is never ready */
         int amount = 0;
-        deadline_resolution_t res = workflow_deadline_resolve (
-            &def->steps[s], fold_json_lookup, inst->attrs, &amount);
+        const deadline_spec_t *d = NULL; /* the alternative whose when holds */
+        deadline_resolution_t res = workflow_deadline_choose (
+            &def->steps[s], fold_json_lookup, inst->attrs, &amount, &d);
+        st->deadline = d;
         st->deadline_unresolved = res == DEADLINE_UNRESOLVED;
         if (res != DEADLINE_RESOLVED || !st->required)
             continue;
-        const deadline_spec_t *d = &def->steps[s].deadline;
         int64_t base = d->from == DEADLINE_FROM_START ? inst->clock_at_ms
                        : d->from == DEADLINE_FROM_READY
                            ? ready

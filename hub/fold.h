@@ -76,15 +76,17 @@ typedef enum {
 } instance_state_t;
 
 typedef struct {
-    const step_def_t *def;    /* the step's definition */
-    bool required;            /* its when holds on the instance attributes */
-    int64_t ready_at_ms;      /* prerequisites all done (0: not yet, or not required) */
-    int64_t due_at_ms;        /* deadline (0: none, or its clock has not started) */
-    int64_t warn_at_ms;       /* warning point (0: none) */
-    int64_t completed_at_ms;  /* occurred_at of the completing event (0: not done) */
-    int completed_by;         /* index of that event in the fold's events, -1 */
-    bool deadline_unresolved; /* chosen by an attribute the case lacks */
-    bool beyond_calendar;     /* counted past the known calendar (weekends only) */
+    const step_def_t *def;   /* the step's definition */
+    bool required;           /* its when holds on the instance attributes */
+    int64_t ready_at_ms;     /* prerequisites all done (0: not yet, or not required) */
+    int64_t due_at_ms;       /* deadline (0: none, or its clock has not started) */
+    int64_t warn_at_ms;      /* warning point (0: none) */
+    int64_t completed_at_ms; /* occurred_at of the completing event (0: not done) */
+    int completed_by;        /* index of that event in the fold's events, -1 */
+    const deadline_spec_t *deadline; /* the deadline (alternative) whose when holds on
+                                        the instance attributes, or NULL for none */
+    bool deadline_unresolved;        /* chosen by an attribute the case lacks */
+    bool beyond_calendar;            /* counted past the known calendar (weekends only) */
 } fold_step_t;
 
 typedef struct {

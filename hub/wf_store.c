@@ -138,7 +138,7 @@ wf_page_add_key (wf_page_t *p, const workflow_set_t *set, const wf_key_t *key,
                           "depends on",
                           "workflow=%s %s=%s step=%s attribute=%s", log_q (inst->def->name),
                           key->kind, log_q (key->value), log_q (st->def->id),
-                          log_q (st->def->deadline.by_attr));
+                          log_q (st->deadline->by_attr));
             stmt_array_add (&p->step[S_INSTANCE], num);
             stmt_array_add (&p->step[S_STEP], st->def->id);
             stmt_array_add (&p->step[S_AGENCY], st->def->agency);

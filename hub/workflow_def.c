@@ -283,6 +283,14 @@ s_event_refs (loader_t *ld, const node_t *workflow, const char *key, bool is_rej
 //  --------------------------------------------------------------------------
 //  Deadlines
 
+/*  Where the parts of a step were written, for the resolution pass.  */
+typedef struct {
+    const node_t *id;    //  its id value, or NULL
+    const node_t *after; //  its after list, or NULL
+    const node_t **from; //  per deadline (alternative): its from when that names a
+                         //  step, or NULL
+} step_src_t;
+
 static const char *const s_deadline_keys[] = {"working_days",
                                               "working_minutes",
                                               "immediate",
@@ -400,16 +408,15 @@ s_deadline_by (loader_t *ld, const node_t *node, const char *key, const char *st
     return ok;
 }
 
-/*  Parses a step's deadline into out. from: names a step: its node goes
+/*  Parses one deadline of step (the deadline, or one alternative of a
+    list, as where names it) into out. from: names a step: its node goes
     to *from_node for the resolution pass.  */
 static void
-s_deadline (loader_t *ld, const node_t *node, const char *step, deadline_spec_t *out,
-            const node_t **from_node)
+s_deadline (loader_t *ld, const node_t *node, const char *step, const char *where,
+            deadline_spec_t *out, const node_t **from_node)
 {
     out->line = node->line;
     out->col = node->col;
-    char where[128];
-    snprintf (where, sizeof where, "deadline of step \"%s\"", step);
     if (!wy_is_map (ld, node, where))
         return;
     wy_check_keys (ld, node, s_deadline_keys, where);
@@ -485,19 +492,61 @@ s_deadline (loader_t *ld, const node_t *node, const char *step, deadline_spec_t 
     out->when = s_when (ld, wy_get (node, "when"), where);
 }
 
+/*  Parses a step's deadline into out->deadlines: one map, or a list of
+    alternatives tried in order, the first whose when holds applying. An
+    alternative after one without when could never apply: a problem, as
+    is an empty list. The from nodes go to src->from, one per
+    alternative.  */
+static void
+s_deadlines (loader_t *ld, const node_t *node, const char *step, step_def_t *out,
+             step_src_t *src)
+{
+    char where[160];
+    if (node->kind != NODE_LIST) {
+        deadline_spec_t *d = (deadline_spec_t *) wy_arena_alloc (ld->arena, sizeof *d);
+        src->from = (const node_t **) wy_arena_alloc (&ld->scratch, sizeof (node_t *));
+        snprintf (where, sizeof where, "deadline of step \"%s\"", step);
+        s_deadline (ld, node, step, where, d, &src->from[0]);
+        out->deadlines = d;
+        out->n_deadlines = 1;
+        return;
+    }
+    out->deadline_list = true;
+    if (node->n == 0) {
+        wy_problem_at (ld, node,
+                       "deadline of step \"%s\" lists no alternative (leave the deadline "
+                       "out for none)",
+                       step);
+        return;
+    }
+    deadline_spec_t *d =
+        (deadline_spec_t *) wy_arena_alloc (ld->arena, node->n * sizeof (deadline_spec_t));
+    src->from =
+        (const node_t **) wy_arena_alloc (&ld->scratch, node->n * sizeof (node_t *));
+    size_t always = SIZE_MAX; //  the first alternative without when
+    for (size_t i = 0; i < node->n; i++) {
+        const node_t *alt = node->items[i];
+        snprintf (where, sizeof where, "alternative %zu of the deadline of step \"%s\"",
+                  i + 1, step);
+        if (always != SIZE_MAX)
+            wy_problem_at (ld, alt,
+                           "%s can never apply: alternative %zu (line %d) has no when, so "
+                           "it always applies; put the alternatives with a when first",
+                           where, always + 1, d[always].line);
+        s_deadline (ld, alt, step, where, &d[i], &src->from[i]);
+        if (alt->kind == NODE_MAP && !wy_get (alt, "when") && always == SIZE_MAX)
+            always = i;
+    }
+    out->deadlines = d;
+    out->n_deadlines = node->n;
+}
+
 //  --------------------------------------------------------------------------
 //  Steps
 
 static const char *const s_step_keys[] = {"id",       "title", "agency", "completes_on",
                                           "after",    "when",  "task",   "payload",
                                           "deadline", NULL};
-
-/*  Where the parts of a step were written, for the resolution pass.  */
-typedef struct {
-    const node_t *id;    //  its id value, or NULL
-    const node_t *after; //  its after list, or NULL
-    const node_t *from;  //  its deadline's from, when that names a step
-} step_src_t;
 
 static void
 s_step (loader_t *ld, const node_t *node, size_t index, step_def_t *out, step_src_t *src)
@@ -649,7 +698,7 @@ s_step (loader_t *ld, const node_t *node, size_t index, step_def_t *out, step_sr
     }
     const node_t *deadline = wy_get (node, "deadline");
     if (deadline)
-        s_deadline (ld, deadline, out->id, &out->deadline, &src->from);
+        s_deadlines (ld, deadline, out->id, out, src);
 }
 
 //  --------------------------------------------------------------------------
@@ -745,6 +794,44 @@ s_waits_for (const step_def_t *steps, size_t n, size_t from, size_t target, bool
     return false;
 }
 
+/*  Resolves the from: step of deadline d of step i (written at node
+    from, NULL when from is not a step) to its index; a step that does not
+    exist, the step itself and a step that waits for step i are problems
+    (the last only when the graph has no cycle, found being false).  */
+static void
+s_resolve_from (loader_t *ld, const step_def_t *steps, size_t n, size_t i,
+                deadline_spec_t *d, const node_t *from, bool found, char *hint,
+                size_t hint_size)
+{
+    static const char *const from_words[] = {"start", "ready", NULL};
+    if (d->from != DEADLINE_FROM_STEP || !from)
+        return;
+    size_t j = s_step_index (steps, n, d->from_step);
+    if (j == SIZE_MAX) {
+        wy_problem_at (
+            ld, from,
+            "deadline of step \"%s\" counts from \"%s\", which is not start, "
+            "ready or a step id%s",
+            steps[i].id, d->from_step,
+            s_suggest_step (d->from_step, steps, n, from_words, hint, hint_size));
+        return;
+    }
+    if (j == i) {
+        wy_problem_at (ld, from, "deadline of step \"%s\" counts from itself", steps[i].id);
+        return;
+    }
+    bool *seen = (bool *) calloc (n + 1, sizeof (bool));
+    if (!seen)
+        abort ();
+    if (!found && s_waits_for (steps, n, j, i, seen))
+        wy_problem_at (ld, from,
+                       "deadline of step \"%s\" counts from step \"%s\", which waits for "
+                       "it",
+                       steps[i].id, d->from_step);
+    free (seen);
+    d->from_step_index = j;
+}
+
 /*  Resolves after, from and completes_when, and checks duplicates and
     cycles.  */
 static void
@@ -798,38 +885,10 @@ s_resolve (loader_t *ld, workflow_def_t *wf, step_def_t *steps, step_src_t *src,
     free (path);
     free (color);
 
-    static const char *const from_words[] = {"start", "ready", NULL};
-    for (size_t i = 0; i < n; i++) {
-        deadline_spec_t *d = &steps[i].deadline;
-        if (d->from != DEADLINE_FROM_STEP || !src[i].from)
-            continue;
-        size_t j = s_step_index (steps, n, d->from_step);
-        if (j == SIZE_MAX) {
-            wy_problem_at (
-                ld, src[i].from,
-                "deadline of step \"%s\" counts from \"%s\", which is not start, "
-                "ready or a step id%s",
-                steps[i].id, d->from_step,
-                s_suggest_step (d->from_step, steps, n, from_words, hint, sizeof hint));
-            continue;
-        }
-        if (j == i) {
-            wy_problem_at (ld, src[i].from, "deadline of step \"%s\" counts from itself",
-                           steps[i].id);
-            continue;
-        }
-        bool *seen = (bool *) calloc (n + 1, sizeof (bool));
-        if (!seen)
-            abort ();
-        if (!cs.found && s_waits_for (steps, n, j, i, seen))
-            wy_problem_at (
-                ld, src[i].from,
-                "deadline of step \"%s\" counts from step \"%s\", which waits for "
-                "it",
-                steps[i].id, d->from_step);
-        free (seen);
-        d->from_step_index = j;
-    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t a = 0; a < steps[i].n_deadlines; a++)
+            s_resolve_from (ld, steps, n, i, (deadline_spec_t *) &steps[i].deadlines[a],
+                            src[i].from[a], cs.found, hint, sizeof hint);
 
     wf->completes_all = true;
     if (completes_when) {

@@ -129,8 +129,9 @@ typedef struct {
     int amount;        //  working days or minutes for that value, >= 0
 } deadline_choice_t;
 
-/*  A step's deadline. Exactly one way of giving the amount is used: a
-    fixed amount, a choice by attribute (by_attr not NULL), or immediate.  */
+/*  One deadline of a step, or one alternative of a list of them. Exactly
+    one way of giving the amount is used: a fixed amount, a choice by
+    attribute (by_attr not NULL), or immediate.  */
 typedef struct {
     deadline_unit_t unit;             //  days, minutes, immediate, or none
     int amount;                       //  fixed amount in unit, when by_attr is NULL
@@ -170,26 +171,30 @@ typedef struct {
 /*  One step of a workflow: an agency's action, done when one of its
     completes_on events arrives.  */
 typedef struct {
-    const char *id;                  //  [a-z][a-z0-9_]*, unique in the workflow
-    const char *title;               //  human title, or NULL
-    const char *agency;              //  the agency that acts (and receives the task)
-    const char *const *completes_on; //  event types of agency that complete the step
-    size_t n_completes_on;           //  entries in completes_on, at least 1
-    const char *const *after;        //  ids of the prerequisite steps
-    const size_t *after_index;       //  their indexes in the workflow's steps
-    size_t n_after;                  //  entries in after and after_index
-    const condition_t *when;         //  on instance attributes: the step exists only when
-                                     //  this holds; NULL for always
-    const char *task;                //  task kind issued to agency when the step is ready,
-                                     //  or NULL for none
-    const char *const *payload;      //  instance attributes the task carries (the agency
-                                     //  receives these and nothing else of the case)
-    size_t n_payload;                //  entries in payload
-    const char *payload_json;        //  payload as a JSON array of names ("[]" when
-                                     //  empty); NULL without a task
-    deadline_spec_t deadline;        //  the step's deadline (unit DEADLINE_NONE for none)
-    int line;                        //  where the step is defined, 1-based
-    int col;                         //  column of that position, 1-based
+    const char *id;                   //  [a-z][a-z0-9_]*, unique in the workflow
+    const char *title;                //  human title, or NULL
+    const char *agency;               //  the agency that acts (and receives the task)
+    const char *const *completes_on;  //  event types of agency that complete the step
+    size_t n_completes_on;            //  entries in completes_on, at least 1
+    const char *const *after;         //  ids of the prerequisite steps
+    const size_t *after_index;        //  their indexes in the workflow's steps
+    size_t n_after;                   //  entries in after and after_index
+    const condition_t *when;          //  on instance attributes: the step exists only when
+                                      //  this holds; NULL for always
+    const char *task;                 //  task kind issued to agency when the step is ready,
+                                      //  or NULL for none
+    const char *const *payload;       //  instance attributes the task carries (the agency
+                                      //  receives these and nothing else of the case)
+    size_t n_payload;                 //  entries in payload
+    const char *payload_json;         //  payload as a JSON array of names ("[]" when
+                                      //  empty); NULL without a task
+    const deadline_spec_t *deadlines; //  the step's deadline: one, or the alternatives of
+                                      //  a list in file order, the first whose when holds
+                                      //  applying; NULL for none
+    size_t n_deadlines;               //  entries in deadlines (0: no deadline)
+    bool deadline_list;               //  the deadline was written as a list
+    int line;                         //  where the step is defined, 1-based
+    int col;                          //  column of that position, 1-based
 } step_def_t;
 
 /*  One workflow definition, as read from one file.  */
@@ -349,14 +354,23 @@ const step_def_t *workflow_def_step (const workflow_def_t *workflow, const char 
     per attribute test in the tree.  */
 bool workflow_cond_eval (const condition_t *c, const attr_lookup_fn lookup, void *user);
 
-/*  Resolves step s's deadline for the attributes lookup returns: checks
-    the deadline's when, then takes its fixed amount or the amount that
-    the by_attr value chooses (an attribute is compared as text: a flag as
-    "true" or "false", an integer in decimal, a number in decimal when it
-    is whole), falling back to the default. On DEADLINE_RESOLVED writes
-    the amount into *amount (may be NULL): working days or working minutes
-    by s->deadline.unit, 0 for DEADLINE_IMMEDIATE (whose budget is the
-    hub's configuration).  */
+/*  Resolves step s's deadline for the attributes lookup returns: takes
+    the first of s->deadlines whose when holds (none holding, or none
+    defined: DEADLINE_NOT_APPLICABLE), then its fixed amount or the amount
+    that the by_attr value chooses (an attribute is compared as text: a
+    flag as "true" or "false", an integer in decimal, a number in decimal
+    when it is whole), falling back to the default; a value with no amount
+    and no default is DEADLINE_UNRESOLVED (the alternatives after it are
+    not tried: its when chose it). Writes the alternative taken into *spec
+    (may be NULL; NULL when none applies). On DEADLINE_RESOLVED writes the
+    amount into *amount (may be NULL): working days or working minutes by
+    (*spec)->unit, 0 for DEADLINE_IMMEDIATE (whose budget is the hub's
+    configuration). Cost: one condition per alternative tried.  */
+deadline_resolution_t workflow_deadline_choose (const step_def_t *s, attr_lookup_fn lookup,
+                                                void *user, int *amount,
+                                                const deadline_spec_t **spec);
+
+/*  workflow_deadline_choose without the alternative taken.  */
 deadline_resolution_t workflow_deadline_resolve (const step_def_t *s, attr_lookup_fn lookup,
                                                  void *user, int *amount);
 

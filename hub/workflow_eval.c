@@ -105,14 +105,11 @@ s_value_text (attr_value_t v, char *buf, size_t size, const char **text)
     return false;
 }
 
-deadline_resolution_t
-workflow_deadline_resolve (const step_def_t *s, attr_lookup_fn lookup, void *user,
-                           int *amount)
+/*  The amount of alternative d for the attributes: see
+    workflow_deadline_choose.  */
+static deadline_resolution_t
+s_deadline_amount (const deadline_spec_t *d, attr_lookup_fn lookup, void *user, int *amount)
 {
-    assert (s);
-    const deadline_spec_t *d = &s->deadline;
-    if (d->unit == DEADLINE_NONE || !workflow_cond_eval (d->when, lookup, user))
-        return DEADLINE_NOT_APPLICABLE;
     int result = d->unit == DEADLINE_IMMEDIATE ? 0 : d->amount;
     if (d->by_attr) {
         char buf[64];
@@ -133,6 +130,31 @@ workflow_deadline_resolve (const step_def_t *s, attr_lookup_fn lookup, void *use
     if (amount)
         *amount = result;
     return DEADLINE_RESOLVED;
+}
+
+deadline_resolution_t
+workflow_deadline_choose (const step_def_t *s, attr_lookup_fn lookup, void *user,
+                          int *amount, const deadline_spec_t **spec)
+{
+    assert (s);
+    if (spec)
+        *spec = NULL;
+    for (size_t i = 0; i < s->n_deadlines; i++) {
+        const deadline_spec_t *d = &s->deadlines[i];
+        if (d->unit == DEADLINE_NONE || !workflow_cond_eval (d->when, lookup, user))
+            continue;
+        if (spec)
+            *spec = d;
+        return s_deadline_amount (d, lookup, user, amount);
+    }
+    return DEADLINE_NOT_APPLICABLE;
+}
+
+deadline_resolution_t
+workflow_deadline_resolve (const step_def_t *s, attr_lookup_fn lookup, void *user,
+                           int *amount)
+{
+    return workflow_deadline_choose (s, lookup, user, amount, NULL);
 }
 
 int

@@ -131,7 +131,7 @@ class Case(list):
         self.key = (key_kind, key_value)
         self.flows = []  # (workflow, starts, completes, rejects): sets of indexes
         self.tasks = []  # (index of the event that does a task's step, indexes it waits for)
-        self.late_share = LATE  # share of such cases that have one agency late
+        self.late_share = LATE  # share of such cases that have one agency late (1: always)
         self.late_step = None  # the event that is late when one is (None: any)
         self.recorded = []  # (Event, working days after the start): no part of a case
 
@@ -172,6 +172,7 @@ class Day:
         except OSError:
             print("no %s: weekends only" % CALENDAR, file=sys.stderr)
         self.days = [date]  # day 0 is --date, then the working days after it
+        self.side = set()  # case numbers whose records go to their agency's generic feed
 
     def next(self, counter):
         self.seq[counter] += 1
@@ -392,6 +393,13 @@ def property_transfer(day):
     rate = 0.03 if not first_home else 0.01 if area <= 90 else 0.015
     deed_tax = round(price * rate, 2)
     mortgage = day.variant("mortgage", [True, False], [3, 7])
+    # 登记原因: most transfers are sales; one on a court's judgment or an
+    # arbitration commission's award (依人民法院和仲裁委员会生效法律文书, item
+    # 31) is registered in 1 working day, not 4
+    reason = day.variant("transfer_reason", ["买卖", "法院判决", "仲裁裁决", "继承"],
+                         [80, 8, 4, 8])
+    basis = {"transfer_basis": "legal_document" if reason in ("法院判决", "仲裁裁决")
+             else "ordinary", "registration_reason": reason}
     # A flat in the county seat may have gas and district heating: its
     # transfer.accepted says so (the registry's 是否通燃气 and 是否集中供暖),
     # and the hub asks the gas and heat companies for the account transfer too.
@@ -402,7 +410,7 @@ def property_transfer(day):
                      {"buyer_name": buyer, "buyer_id_no": buyer_id, "phone": phone,
                       "seller_name": seller, "seller_id_no": seller_id, "location": location,
                       "area_m2": area, "price_yuan": price, "has_mortgage": mortgage,
-                      "has_gas": has_gas, "has_heating": has_heating})
+                      "has_gas": has_gas, "has_heating": has_heating, **basis})
     assessed = c.add("tax", tax, "deed_tax.assessed", unit,
                      {"buyer_name": buyer, "buyer_id_no": buyer_id, "taxable_price_yuan": price,
                       "deed_tax_rate": rate, "deed_tax_yuan": deed_tax, "first_home": first_home},
@@ -412,8 +420,10 @@ def property_transfer(day):
                   "payment_channel": rng.choice(["counter", "pos", "wechat"])},
                  mins(3, 30), after=[assessed])
     registered = c.add("land", land, "transfer.registered", unit,
-                       {"certificate_no": day.certificate()}, mins(20, 150),
-                       after=[accepted, paid], due=(4, "days", "start"),
+                       {"certificate_no": day.certificate(), **basis}, mins(20, 150),
+                       after=[accepted, paid],
+                       due=(1 if basis["transfer_basis"] == "legal_document" else 4, "days",
+                            "start"),
                        step=("property_transfer", "registered"))
     if mortgage:
         bank_name, bank_case = day.bank()
@@ -446,13 +456,20 @@ def property_transfer(day):
 
 
 def mortgage_registration(day):
-    """A mortgage on its own, filed at the bank (item 29) or at the registry."""
+    """A mortgage on its own, filed at the bank (item 29) or at the registry:
+    2 working days, 4 for a building under construction (在建建筑物抵押登记,
+    item 31; the first such case is late)."""
     rng = day.rng
     unit, _, _ = day.property()
     borrower, borrower_id, _ = day.person()
     bank_name, bank_case = day.bank()
     loan = rng.choice([50000, 100000, 150000, 200000, 300000])
+    construction, late = day.variant("mortgage_kind", [(False, False), (True, True),
+                                                       (True, False)], [80, 0, 20])
+    kind = {"mortgage_kind": "construction"} if construction else {}
     c = Case("unit_number", unit["unit_number"])
+    if late:
+        c.late_share = 1.0
     if day.variant("mortgage_at_bank", [True, False], [7, 3]):
         c.add("bank", bank_case, "mortgage.filed", unit,
               {"bank_name": bank_name, "borrower_name": borrower, "borrower_id_no": borrower_id,
@@ -460,11 +477,13 @@ def mortgage_registration(day):
     land = day.case("land", "")
     accepted = c.add("land", land, "mortgage.accepted", unit,
                      {"bank_name": bank_name, "loan_yuan": loan, "borrower_name": borrower,
-                      "borrower_id_no": borrower_id},
+                      "borrower_id_no": borrower_id, **kind},
                      mins(10, 120))
     registered = c.add("land", land, "mortgage.registered", unit,
-                       {"certificate_no": day.certificate("不动产证明"), "loan_yuan": loan},
-                       wdays(0.1, 1.5), after=[accepted], due=(2, "days", "start"),
+                       {"certificate_no": day.certificate("不动产证明"), "loan_yuan": loan,
+                        **kind},
+                       wdays(0.1, 3 if construction else 1.5), after=[accepted],
+                       due=(4 if construction else 2, "days", "start"),
                        step=("mortgage_registration", "registered"))
     c.flow("mortgage_registration", range(accepted + 1), [registered])
     return c
@@ -473,22 +492,38 @@ def mortgage_registration(day):
 def land_registration(day):
     """Done at once (item 31): seizure or its release, objection, cancellation;
     in 1 working day: a change of identity or address, a replacement or a
-    reissued certificate (补换证, change_kind)."""
-    kind, attrs, due = day.variant("land", [
-        ("seizure", {"action": "查封", "applicant": "彭阳县人民法院"}, (60, "minutes", "ready")),
+    reissued certificate (补换证, change_kind); in 4 (a general registration):
+    another change (用途变更), a correction (更正登记), 首次登记 and 预告登记. The
+    first time through, one case each of 首次登记, 预告登记, a replaced
+    certificate, another change and a correction is late (the variants
+    marked so), the others on time."""
+    kind, attrs, due, late = day.variant("land", [
+        ("seizure", {"action": "查封", "applicant": "彭阳县人民法院"}, (60, "minutes", "ready"),
+         False),
         ("change", {"change_kind": "identity_or_address", "change_type": "住址变更"},
-         (1, "days", "ready")),
-        ("seizure", {"action": "解封", "applicant": "彭阳县人民法院"}, (60, "minutes", "ready")),
+         (1, "days", "ready"), False),
+        ("first_registration", {"action": "首次登记"}, (4, "days", "ready"), True),
+        ("change", {"change_kind": "other", "change_type": "用途变更"}, (4, "days", "ready"),
+         False),
         ("change", {"change_kind": "certificate_replacement", "change_type": "证书遗失补证"},
-         (1, "days", "ready")),
-        ("objection", {"action": "异议登记"}, (60, "minutes", "ready")),
+         (1, "days", "ready"), True),
+        ("change", {"change_kind": "correction"}, (4, "days", "ready"), False),
+        ("advance_notice", {"action": "预告登记"}, (4, "days", "ready"), True),
+        ("seizure", {"action": "解封", "applicant": "彭阳县人民法院"}, (60, "minutes", "ready"),
+         False),
         ("change", {"change_kind": "certificate_replacement", "change_type": "证书损坏换证"},
-         (1, "days", "ready")),
-        ("cancellation", {"action": "注销登记"}, (60, "minutes", "ready")),
+         (1, "days", "ready"), False),
+        ("objection", {"action": "异议登记"}, (60, "minutes", "ready"), False),
+        ("cancellation", {"action": "注销登记"}, (60, "minutes", "ready"), False),
         # 首次登记、预告登记等一般登记: 4 working days (general_registration)
-        ("first_registration", {"action": "首次登记"}, (4, "days", "ready")),
-        ("advance_notice", {"action": "预告登记"}, (4, "days", "ready"))],
-        [12, 12, 8, 5, 4, 8, 12, 3, 3])  # 60: the hub's immediate-minutes
+        ("first_registration", {"action": "首次登记"}, (4, "days", "ready"), False),
+        ("advance_notice", {"action": "预告登记"}, (4, "days", "ready"), False),
+        ("change", {"change_kind": "other", "change_type": "界址变更"}, (4, "days", "ready"),
+         True),
+        ("change", {"change_kind": "correction"}, (4, "days", "ready"), True),
+        ("change", {"change_kind": "other", "change_type": "面积变更"}, (4, "days", "ready"),
+         False)],
+        [12, 12, 0, 3, 0, 2, 0, 8, 8, 4, 12, 3, 3, 0, 0, 2])  # 60: the hub's immediate-minutes
     unit, _, _ = day.property()
     holder, holder_id, _ = day.person()
     land = day.case("land", "")
@@ -496,10 +531,13 @@ def land_registration(day):
                 "general_registration" if kind in ("first_registration", "advance_notice")
                 else "instant_registration")
     c = Case("unit_number", unit["unit_number"])
+    if late:
+        c.late_share = 1.0
     accepted = c.add("land", land, kind + ".accepted", unit,
                      dict(attrs, holder_name=holder, holder_id_no=holder_id))
     c.add("land", land, kind + ".registered", unit, attrs,
-          mins(5, 50) if due[1] == "minutes" else wdays(0.05, 0.9), after=[accepted], due=due,
+          mins(5, 50) if due[1] == "minutes" else wdays(0.05, 0.9 if due[0] == 1 else 3),
+          after=[accepted], due=due,
           step=(workflow, "registered"))
     c.flow(workflow, [accepted])
     return c
@@ -538,10 +576,23 @@ def power_connection(day):
         keys["project_code"] = "%d-%s-44-03-%06d" % (day.date.year, DIVISION, day.next("project"))
     name, _, phone = day.person()
     external = cls == "low_voltage_external" or (cls != "low_voltage" and rng.random() < 0.4)
-    return connection(day, "power", case, keys,
-                      {"connection_class": cls, "capacity_kva": rng.randint(low, high),
-                       "external_works": external, "applicant_name": name, "phone": phone,
-                       "address": day.address()}, allowed, "国网彭阳县供电公司")
+    works = cls == "low_voltage" and day.variant("low_voltage_works", [None, "late", "on_time"],
+                                                 [85, 0, 15])
+    if works:
+        # The power company's second system (its county service outlets)
+        # reports a low-voltage connection with external works as class
+        # low_voltage and external_works true, in the generic format through
+        # the feed power-generic: due in 5 working days (item 18), not 2.
+        # The first such case is late.
+        external, allowed = True, 5
+        day.side.add(case)
+    c = connection(day, "power", case, keys,
+                   {"connection_class": cls, "capacity_kva": rng.randint(low, high),
+                    "external_works": external, "applicant_name": name, "phone": phone,
+                    "address": day.address()}, allowed, "国网彭阳县供电公司")
+    if works == "late":
+        c.late_share = 1.0
+    return c
 
 
 def utility_connection(day, agency):
@@ -830,7 +881,8 @@ SCENARIOS = [(property_transfer, 22), (enterprise_startup, 12), (power_connectio
 LAND_TYPES = {"transfer": "转移登记", "mortgage": "抵押登记", "seizure": "查封登记",
               "objection": "异议登记", "cancellation": "注销登记",
               "first_registration": "首次登记", "advance_notice": "预告登记"}
-LAND_CHANGES = {"identity_or_address": "变更登记", "certificate_replacement": "换证"}
+LAND_CHANGES = {"identity_or_address": "变更登记", "other": "变更登记",
+                "certificate_replacement": "换证", "correction": "更正登记"}
 TAX_CODES = {"deed_tax.assessed": ("QS", "HD"), "deed_tax.paid": ("QS", "JS"),
              "invoice.issued": ("FP", "KJ"), "deregistration.cleared": ("ZX", "QJ"),
              "credit_grade.shared": ("XY", "GX"), "refund.approved": ("TK", "SP")}
@@ -851,7 +903,8 @@ def land_record(r, serial):
     a = r["attrs"]
     kind = ("补证登记" if a.get("change_type", "").endswith("补证") else
             LAND_CHANGES[a["change_kind"]]) if prefix == "change" else \
-        "解封登记" if a.get("action") == "解封" else LAND_TYPES[prefix]
+        "解封登记" if a.get("action") == "解封" else \
+        "在建建筑物抵押登记" if a.get("mortgage_kind") == "construction" else LAND_TYPES[prefix]
     rec = {"业务编号": r["case_no"], "登记类型": kind,
            # the registry books (登簿) a transfer or mortgage, and closes (办结)
            # the registrations done at once or in a day
@@ -873,6 +926,8 @@ def land_record(r, serial):
         rec["面积"] = a["area_m2"]
     if "change_type" in a:
         rec["变更类型"] = a["change_type"]
+    if "registration_reason" in a:
+        rec["登记原因"] = a["registration_reason"]
     # a mortgage: the bank (抵押权人), the loan (被担保债权数额) and the borrower
     for attr, field in (("bank_name", "抵押权人"), ("loan_yuan", "被担保债权数额"),
                         ("borrower_name", "债务人"), ("borrower_id_no", "债务人证件号")):
@@ -991,7 +1046,8 @@ GENERIC = Format(generic_record, "case_no", "occurred_at", "event_type",
 # water.md): the power and water companies acknowledge a construction
 # project's notice (construction_approval, seed item 28) through onenet-adapter,
 # a second adapter of theirs that reads a second file in the generic format,
-# the feed <agency>-generic.
+# the feed <agency>-generic. The power company's county outlets report
+# low-voltage connections with external works there too (Day.side).
 GENERIC_ONLY = {"power": {"project.acknowledged"}, "water": {"project.acknowledged"}}
 
 
@@ -1150,7 +1206,9 @@ def main():
                 day.rng.choices([s for s, _ in SCENARIOS], [w for _, w in SCENARIOS])[0]
             case = scenario(day)
             draw = day.rng.random()
-            fate = "stuck" if draw < STUCK and len(case) > 1 else \
+            # a case made to be late (late_share 1) never stops part-way
+            fate = "late" if case.late_share >= 1 else \
+                "stuck" if draw < STUCK and len(case) > 1 else \
                 "late" if draw < STUCK + case.late_share else "on_time"
             events, fate, late = schedule(day, case, fate, d)
             fates[fate] += 1
@@ -1189,8 +1247,10 @@ def main():
 
     def carries(feed, agency, record):
         """Whether the feed gets the record: the agency's own file does,
-        unless its format has no record for the event type."""
-        side = args.format == "own" and record["event_type"] in GENERIC_ONLY.get(agency, ())
+        unless its format has no record for the event type or the case is
+        one its second system reports (Day.side)."""
+        side = args.format == "own" and agency in GENERIC_ONLY and (
+            record["event_type"] in GENERIC_ONLY[agency] or record["case_no"] in day.side)
         return feed != agency if side else feed == agency
     rows = {f: [r for r in day.records[a] if carries(f, a, r)] for f, a in feeds.items()}
     formatted = {f: [formats[f].record(r, serial) for r in rows[f]] for f in feeds}

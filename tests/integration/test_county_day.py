@@ -132,8 +132,16 @@ def generate(tmp_path):
         assert (rec["agency"], rec["format"], rec["malformed"], rec["repeated"]) == \
             (agency, "generic", 0, 0), (feed, rec)
         assert len(lines) == rec["events"], (feed, rec)
-        assert all(json.loads(line)["event_type"] == "project.acknowledged"
-                   for line in lines), feed
+        # the acknowledgements of construction projects, and in the power
+        # company's feed its outlets' low-voltage connections with external
+        # works (connection_class low_voltage, external_works true)
+        for line in lines:
+            r = json.loads(line)
+            assert r["event_type"] == "project.acknowledged" or (
+                feed == "power-generic"
+                and r["event_type"] in ("connection.accepted", "connection.completed")
+                and r["attrs"]["connection_class"] == "low_voltage"
+                and r["attrs"]["external_works"] is True), (feed, r)
     kinds = {r["kind"] for r in summary["rejected"]}
     assert kinds == {"unparseable", "missing_field", "invalid_credit_code",
                      "invalid_unit_number", "unknown_vocabulary"}, kinds

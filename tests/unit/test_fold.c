@@ -1033,6 +1033,42 @@ s_test_power_connection (void)
     }
     s_run_free (&run);
 
+    //  connection_class low_voltage with external works in the acceptance
+    //  (seed item 18, 有外线工程的不超过5个工作日): the first alternative of
+    //  connected's deadline, 5 working days from Fri 2020-09-25 10:00 —
+    //  09-27 (make-up Sunday), 09-28, 09-29, 09-30, then the holiday to
+    //  10-08, 10-09 -> 24:00 of 10-09; the permit's 3 (09-27, 09-28,
+    //  09-29) fall before it. Without external works the class gives 2:
+    //  09-27, 09-28 -> 24:00 of 09-28.
+    for (int external = 0; external < 2; external++) {
+        fold_event_t lv =
+            s_ev (430 + external, "power", "connection.accepted", "2020-09-25 10:00",
+                  external ? "{\"connection_class\": \"low_voltage\", "
+                             "\"external_works\": true}"
+                           : "{\"connection_class\": \"low_voltage\", "
+                             "\"external_works\": false}");
+        run_t lv_run;
+        s_fold (&lv_run, KEY_APPLICATION_NO, &lv, 1);
+        const fold_instance_t *inst = s_inst (&lv_run, "power_connection", 1);
+        CHECK (inst != NULL);
+        if (inst) {
+            const fold_step_t *connected = s_step (inst, "connected");
+            const fold_step_t *permit = s_step (inst, "permit_issued");
+            CHECK (permit->required == (external == 1));
+            CHECK (!connected->deadline_unresolved);
+            CHECK (connected->deadline == &connected->def->deadlines[external ? 0 : 1]);
+            if (external) {
+                CHECK_AT (permit->due_at_ms, "2020-09-30 00:00");
+                CHECK_AT (connected->due_at_ms, "2020-10-10 00:00");
+            }
+            else {
+                CHECK (permit->due_at_ms == 0);
+                CHECK_AT (connected->due_at_ms, "2020-09-29 00:00");
+            }
+        }
+        s_run_free (&lv_run);
+    }
+
     //  The power company's events under a unit number are no one's business.
     s_fold (&run, KEY_UNIT_NUMBER, ev, 3);
     CHECK (run.r.n_instances == 0);

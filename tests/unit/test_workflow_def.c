@@ -205,7 +205,7 @@ s_test_shipped (void)
         {"instant_registration", KEY_UNIT_NUMBER, 2, 2},
         {"land_change_registration", KEY_UNIT_NUMBER, 2, 3},
         {"mortgage_registration", KEY_UNIT_NUMBER, 3, 3},
-        {"power_connection", KEY_APPLICATION_NO, 3, 1},
+        {"power_connection", KEY_APPLICATION_NO, 3, 2},
         {"property_transfer", KEY_UNIT_NUMBER, 10, 3},
         {"tax_refund", KEY_REFUND_NO, 2, 1},
         {"water_connection", KEY_APPLICATION_NO, 3, 1},
@@ -258,21 +258,22 @@ s_test_shipped (void)
     //  1 on a court's or an arbitration commission's legal document (item
     //  31); utility transfers pushed as tasks after it (item 28).
     const step_def_t *s = s_step (set, "property_transfer", "registered");
-    CHECK (s && s->deadline.unit == DEADLINE_WORKING_DAYS && s->deadline.by_attr
-           && strcmp (s->deadline.by_attr, "transfer_basis") == 0);
-    CHECK (s && s->deadline.from == DEADLINE_FROM_START);
+    CHECK (s && s->deadlines[0].unit == DEADLINE_WORKING_DAYS && s->deadlines[0].by_attr
+           && strcmp (s->deadlines[0].by_attr, "transfer_basis") == 0);
+    CHECK (s && s->deadlines[0].from == DEADLINE_FROM_START);
     CHECK (s && s->n_after == 2);
     CHECK_DEADLINE (s, NULL, DEADLINE_RESOLVED, 4);
     attr_row_t by_judgment[] = {{"transfer_basis", s_text ("legal_document")},
                                 {NULL, s_flag (false)}};
-    attr_row_t by_sale[] = {{"transfer_basis", s_text ("ordinary")}, {NULL, s_flag (false)}};
+    attr_row_t by_sale[] = {{"transfer_basis", s_text ("ordinary")},
+                            {NULL, s_flag (false)}};
     CHECK_DEADLINE (s, by_judgment, DEADLINE_RESOLVED, 1);
     CHECK_DEADLINE (s, by_sale, DEADLINE_RESOLVED, 4);
     s = s_step (set, "property_transfer", "power_transferred");
     CHECK (s && s->task && strcmp (s->task, "account.transfer") == 0);
     CHECK (s && strcmp (s->agency, "power") == 0);
     CHECK (s && s->n_after == 1 && strcmp (s->after[0], "registered") == 0);
-    CHECK (s && s->deadline.from == DEADLINE_FROM_READY);
+    CHECK (s && s->deadlines[0].from == DEADLINE_FROM_READY);
     //  a utility's task carries the buyer's details and nothing else
     CHECK (s && s->n_payload == 3 && strcmp (s->payload[0], "buyer_name") == 0
            && strcmp (s->payload[1], "buyer_id_no") == 0
@@ -294,12 +295,44 @@ s_test_shipped (void)
     s = s_step (set, "property_transfer", "accepted");
     CHECK (s && s->when == NULL && workflow_cond_eval (s->when, s_lookup, NULL));
 
-    //  Power connection: the class chooses 2/5/10/25/40 (item 18); the
-    //  permit (3 days, item 20) exists only with external works.
+    //  Power connection: the class chooses 2/5/10/25/40 (item 18), a
+    //  low_voltage class with external works 5 (the first alternative);
+    //  the permit (3 days, item 20) exists only with external works.
     s = s_step (set, "power_connection", "connected");
-    CHECK (s && s->deadline.by_attr
-           && strcmp (s->deadline.by_attr, "connection_class") == 0);
-    CHECK (s && s->deadline.from == DEADLINE_FROM_START && !s->deadline.has_default);
+    CHECK (s && s->deadline_list && s->n_deadlines == 2);
+    CHECK (s && s->n_deadlines == 2 && s->deadlines[0].when && !s->deadlines[0].by_attr
+           && s->deadlines[0].amount == 5 && s->deadlines[0].from == DEADLINE_FROM_START);
+    CHECK (s && s->n_deadlines == 2 && !s->deadlines[1].when && s->deadlines[1].by_attr
+           && strcmp (s->deadlines[1].by_attr, "connection_class") == 0);
+    CHECK (s && s->n_deadlines == 2 && s->deadlines[1].from == DEADLINE_FROM_START
+           && !s->deadlines[1].has_default);
+    //  class, external works, working days (seed item 18's words)
+    static const struct {
+        const char *cls;
+        bool external;
+        int days;
+    } with_works[] = {{"low_voltage", false, 2}, //  无外线工程的不超过2个工作日
+                      {"low_voltage", true, 5}, //  有外线工程的不超过5个工作日
+                      {"low_voltage_external", true, 5},
+                      {"low_voltage_transformer", true, 10}, //  变压器更换 10
+                      {"high_voltage_single", true, 25},
+                      {"high_voltage_dual", true, 40}};
+    for (size_t i = 0; i < sizeof with_works / sizeof with_works[0]; i++) {
+        attr_row_t attrs[] = {{"connection_class", s_text (with_works[i].cls)},
+                              {"external_works", s_flag (with_works[i].external)},
+                              {NULL, s_flag (false)}};
+        CHECK_DEADLINE (s, attrs, DEADLINE_RESOLVED, with_works[i].days);
+        const deadline_spec_t *taken = NULL;
+        CHECK (s
+               && workflow_deadline_choose (s, s_lookup, attrs, NULL, &taken)
+                      == DEADLINE_RESOLVED
+               && taken == &s->deadlines[i == 1 ? 0 : 1]);
+    }
+    //  external works given as text is no flag: the class alone decides
+    attr_row_t lv_text[] = {{"connection_class", s_text ("low_voltage")},
+                            {"external_works", s_text ("true")},
+                            {NULL, s_flag (false)}};
+    CHECK_DEADLINE (s, lv_text, DEADLINE_RESOLVED, 2);
     static const struct {
         const char *cls;
         int days;
@@ -323,7 +356,7 @@ s_test_shipped (void)
     bool found = true;
     CHECK (s && workflow_deadline_amount (s, s_lookup, odd_class, &found) == 0 && !found);
     const step_def_t *permit = s_step (set, "power_connection", "permit_issued");
-    CHECK (permit && permit->deadline.amount == 3
+    CHECK (permit && permit->deadlines[0].amount == 3
            && strcmp (permit->agency, "approval") == 0);
     attr_row_t lv[] = {{"connection_class", s_text ("low_voltage")},
                        {NULL, s_flag (false)}};
@@ -370,11 +403,11 @@ s_test_shipped (void)
     CHECK_DEADLINE (s, verification, DEADLINE_RESOLVED, 20);
     CHECK_DEADLINE (s, approval, DEADLINE_RESOLVED, 20);
     CHECK_DEADLINE (s, NULL, DEADLINE_UNRESOLVED, 0);
-    CHECK (s && s->deadline.from == DEADLINE_FROM_START && s->n_completes_on == 2);
+    CHECK (s && s->deadlines[0].from == DEADLINE_FROM_START && s->n_completes_on == 2);
     s = s_step (set, "construction_approval", "planning_applied");
-    CHECK (s && s->deadline.unit == DEADLINE_NONE);
+    CHECK (s && s->n_deadlines == 0);
     s = s_step (set, "construction_approval", "planning_issued");
-    CHECK (s && s->deadline.amount == 20 && s->deadline.from == DEADLINE_FROM_READY
+    CHECK (s && s->deadlines[0].amount == 20 && s->deadlines[0].from == DEADLINE_FROM_READY
            && s->n_after == 2);
     s = s_step (set, "construction_approval", "drawing_reviewed");
     attr_row_t large[] = {{"project_scale", s_text ("large")}, {NULL, s_flag (false)}};
@@ -387,7 +420,7 @@ s_test_shipped (void)
     CHECK (s && workflow_cond_eval (s->when, s_lookup, NULL));
     CHECK (s && !workflow_cond_eval (s->when, s_lookup, small_unreviewed));
     s = s_step (set, "construction_approval", "construction_issued");
-    CHECK (s && s->deadline.amount == 7 && s->n_after == 3);
+    CHECK (s && s->deadlines[0].amount == 7 && s->n_after == 3);
     //  the utilities: told at the filing, or at the planning application
     s = s_step (set, "construction_approval", "notice_at_planning");
     CHECK (s && !workflow_cond_eval (s->when, s_lookup, filing));
@@ -412,21 +445,23 @@ s_test_shipped (void)
     //  Enterprise start-up: 1 working day (item 1), the seal half a day =
     //  180 working minutes (item 2).
     s = s_step (set, "enterprise_startup", "seal_made");
-    CHECK (s && s->deadline.unit == DEADLINE_WORKING_MINUTES && s->deadline.amount == 180);
+    CHECK (s && s->deadlines[0].unit == DEADLINE_WORKING_MINUTES
+           && s->deadlines[0].amount == 180);
     CHECK (s && strcmp (s->agency, "police") == 0);
     CHECK_DEADLINE (s, NULL, DEADLINE_RESOLVED, 180);
     s = s_step (set, "enterprise_startup", "licence_issued");
-    CHECK (s && s->deadline.unit == DEADLINE_WORKING_DAYS && s->deadline.amount == 1);
-    CHECK (s && s->deadline.from == DEADLINE_FROM_START);
+    CHECK (s && s->deadlines[0].unit == DEADLINE_WORKING_DAYS
+           && s->deadlines[0].amount == 1);
+    CHECK (s && s->deadlines[0].from == DEADLINE_FROM_START);
     s = s_step (set, "enterprise_startup", "employment_registered");
-    CHECK (s && strcmp (s->agency, "social") == 0 && s->deadline.amount == 1
-           && s->deadline.from == DEADLINE_FROM_START);
+    CHECK (s && strcmp (s->agency, "social") == 0 && s->deadlines[0].amount == 1
+           && s->deadlines[0].from == DEADLINE_FROM_START);
 
     //  Mortgage 2 days, instant registrations immediate, changes 1 day
     //  (item 31).
     s = s_step (set, "mortgage_registration", "registered");
-    CHECK (s && s->deadline.unit == DEADLINE_WORKING_DAYS && s->deadline.by_attr
-           && strcmp (s->deadline.by_attr, "mortgage_kind") == 0);
+    CHECK (s && s->deadlines[0].unit == DEADLINE_WORKING_DAYS && s->deadlines[0].by_attr
+           && strcmp (s->deadlines[0].by_attr, "mortgage_kind") == 0);
     CHECK_DEADLINE (s, NULL, DEADLINE_RESOLVED, 2);
     attr_row_t building[] = {{"mortgage_kind", s_text ("construction")},
                              {NULL, s_flag (false)}};
@@ -435,18 +470,21 @@ s_test_shipped (void)
     CHECK (mr && !mr->completes_all && mr->n_completes_when == 1
            && mr->completes_when[0] == 2);
     s = s_step (set, "instant_registration", "registered");
-    CHECK (s && s->deadline.unit == DEADLINE_IMMEDIATE);
+    CHECK (s && s->deadlines[0].unit == DEADLINE_IMMEDIATE);
     CHECK_DEADLINE (s, NULL, DEADLINE_RESOLVED, 0);
     CHECK (s && s->n_completes_on == 3);
     s = s_step (set, "land_change_registration", "registered");
-    CHECK (s && s->deadline.unit == DEADLINE_WORKING_DAYS && s->deadline.by_attr
-           && strcmp (s->deadline.by_attr, "change_kind") == 0);
+    CHECK (s && s->deadlines[0].unit == DEADLINE_WORKING_DAYS && s->deadlines[0].by_attr
+           && strcmp (s->deadlines[0].by_attr, "change_kind") == 0);
     static const struct {
         const char *kind; //  change_kind
         int days;         //  item 31's limit
-    } changes[] = {{"identity_or_address", 1}, {"certificate_replacement", 1},
-                   {"other", 4},               {"correction", 4},
-                   {"unspecified", 4},         {"court_order", 4}};
+    } changes[] = {{"identity_or_address", 1},
+                   {"certificate_replacement", 1},
+                   {"other", 4},
+                   {"correction", 4},
+                   {"unspecified", 4},
+                   {"court_order", 4}};
     for (size_t i = 0; i < sizeof changes / sizeof changes[0]; i++) {
         attr_row_t attrs[] = {{"change_kind", s_text (changes[i].kind)},
                               {NULL, s_flag (false)}};
@@ -454,12 +492,12 @@ s_test_shipped (void)
     }
     CHECK_DEADLINE (s, NULL, DEADLINE_RESOLVED, 4);
     s = s_step (set, "general_registration", "registered");
-    CHECK (s && s->deadline.unit == DEADLINE_WORKING_DAYS && s->deadline.amount == 4
-           && s->deadline.from == DEADLINE_FROM_START);
+    CHECK (s && s->deadlines[0].unit == DEADLINE_WORKING_DAYS && s->deadlines[0].amount == 4
+           && s->deadlines[0].from == DEADLINE_FROM_START);
 
     //  Deregistration: immediate only for a clean taxpayer (item 54).
     s = s_step (set, "enterprise_deregistration", "tax_cleared");
-    CHECK (s && s->deadline.from == DEADLINE_FROM_START);
+    CHECK (s && s->deadlines[0].from == DEADLINE_FROM_START);
     attr_row_t clean[] = {{"tax_inspection", s_flag (false)},
                           {"tax_arrears", s_flag (false)},
                           {"invoices_outstanding", s_flag (false)},
@@ -478,8 +516,8 @@ s_test_shipped (void)
     //  the registration: 3 working days from the end of a simplified
     //  deregistration's notice; the ordinary path has none (no such step)
     s = s_step (set, "enterprise_deregistration", "deregistered");
-    CHECK (s && s->deadline.from == DEADLINE_FROM_STEP
-           && strcmp (s->deadline.from_step, "notice_ended") == 0);
+    CHECK (s && s->deadlines[0].from == DEADLINE_FROM_STEP
+           && strcmp (s->deadlines[0].from_step, "notice_ended") == 0);
     CHECK_DEADLINE (s, NULL, DEADLINE_RESOLVED, 3);
 
     //  Routing: what an (agency, event type) does.
@@ -756,6 +794,43 @@ s_test_broken (void)
                                    "        attr: cls\n        values: {a: 2}\n"
                                    "        defualt: 3\n",
          "18:9", "did you mean \"default\"?"},
+        //  deadlines as a list of alternatives
+        {BASE_HEAD BASE_REGISTERED "    deadline: []\n", "14:15",
+         "deadline of step \"registered\" lists no alternative (leave the deadline out "
+         "for none)"},
+        {BASE_HEAD BASE_REGISTERED "    deadline:\n"
+                                   "      - working_days: 4\n"
+                                   "      - working_days: 1\n"
+                                   "        when: {attr: urgent, equals: true}\n",
+         "16:9",
+         "alternative 2 of the deadline of step \"registered\" can never apply: "
+         "alternative 1 (line 15) has no when, so it always applies"},
+        {BASE_HEAD BASE_REGISTERED
+         "    deadline:\n"
+         "      - {working_days: 1, when: {attr: a, exists: true}}\n"
+         "      - {working_minutes: 30}\n"
+         "      - {immediate: true}\n",
+         "17:9",
+         "alternative 3 of the deadline of step \"registered\" can never apply: "
+         "alternative 2 (line 16) has no when"},
+        {BASE_HEAD BASE_REGISTERED "    deadline:\n      - 4\n", "15:9",
+         "alternative 1 of the deadline of step \"registered\" must be a mapping, found "
+         "\"4\""},
+        {BASE_HEAD BASE_REGISTERED "    deadline:\n"
+                                   "      - {when: {attr: a, exists: true}, from: start}\n",
+         "15:9", "alternative 1 of the deadline of step \"registered\" gives no amount"},
+        {BASE_HEAD BASE_REGISTERED
+         "    deadline:\n"
+         "      - {when: {attr: a, exists: true}, working_days: 1}\n"
+         "      - {working_days: 2, from: acepted}\n",
+         "16:33",
+         "deadline of step \"registered\" counts from \"acepted\", which is not start, "
+         "ready "
+         "or a step id; did you mean \"accepted\"?"},
+        {BASE_HEAD BASE_REGISTERED
+         "    deadline:\n"
+         "      - {when: {atr: a, exists: true}, working_days: 1}\n",
+         "15:17", "alternative 1 of the deadline of step \"registered\""},
         //  workflow-level values
         {BASE "warn_at: 1.5\n", "15:10",
          "warn_at must be between 0 and 1 (both excluded), found 1.5"},
@@ -1040,10 +1115,11 @@ s_test_deadlines_by (void)
                                            "        default: 7\n"
                                            "      from: accepted\n");
     const step_def_t *s = set ? s_step (set, "demo", "registered") : NULL;
-    CHECK (s && s->deadline.from == DEADLINE_FROM_STEP && s->deadline.from_step_index == 0
-           && strcmp (s->deadline.from_step, "accepted") == 0);
-    CHECK (s && s->deadline.n_choices == 2 && s->deadline.has_default
-           && s->deadline.default_amount == 7);
+    CHECK (s && s->deadlines[0].from == DEADLINE_FROM_STEP
+           && s->deadlines[0].from_step_index == 0
+           && strcmp (s->deadlines[0].from_step, "accepted") == 0);
+    CHECK (s && s->deadlines[0].n_choices == 2 && s->deadlines[0].has_default
+           && s->deadlines[0].default_amount == 7);
     attr_row_t a[] = {{"cls", s_text ("a")}, {NULL, s_flag (false)}};
     attr_row_t b[] = {{"cls", s_text ("b")}, {NULL, s_flag (false)}};
     attr_row_t c[] = {{"cls", s_text ("c")}, {NULL, s_flag (false)}};
@@ -1060,7 +1136,8 @@ s_test_deadlines_by (void)
         "        attr: size\n"
         "        values: {1: 30, 2: 60, true: 90, \"x y\": 15, 2.5: 45}\n");
     s = set ? s_step (set, "demo", "registered") : NULL;
-    CHECK (s && s->deadline.unit == DEADLINE_WORKING_MINUTES && !s->deadline.has_default);
+    CHECK (s && s->deadlines[0].unit == DEADLINE_WORKING_MINUTES
+           && !s->deadlines[0].has_default);
     attr_row_t i1[] = {{"size", s_int (1)}, {NULL, s_flag (false)}};
     attr_row_t n2[] = {{"size", s_num (2.0)}, {NULL, s_flag (false)}};
     attr_row_t t2[] = {{"size", s_text ("2")}, {NULL, s_flag (false)}};
@@ -1088,12 +1165,75 @@ s_test_deadlines_by (void)
     attr_row_t urgent[] = {{"urgent", s_flag (true)}, {NULL, s_flag (false)}};
     CHECK_DEADLINE (s, urgent, DEADLINE_RESOLVED, 3);
     CHECK_DEADLINE (s, NULL, DEADLINE_NOT_APPLICABLE, 0);
-    CHECK (s && s->deadline.from == DEADLINE_FROM_START);
+    CHECK (s && s->deadlines[0].from == DEADLINE_FROM_START);
     s = set ? s_step (set, "demo", "accepted") : NULL;
-    CHECK (s && s->deadline.unit == DEADLINE_NONE);
+    CHECK (s && s->n_deadlines == 0);
     CHECK_DEADLINE (s, NULL, DEADLINE_NOT_APPLICABLE, 0);
     bool found = true;
     CHECK (s && workflow_deadline_amount (s, s_lookup, NULL, &found) == 0 && !found);
+    workflow_set_destroy (&set);
+
+    //  Alternatives: the first whose when holds applies, each with its own
+    //  unit and clock; one chosen by an attribute the case lacks is a
+    //  finding, not a reason to try the next.
+    set = s_with_deadline ("      - when: {attr: urgent, equals: true}\n"
+                           "        working_minutes: 90\n"
+                           "      - when: {attr: cls, exists: true}\n"
+                           "        working_days_by: {attr: cls, values: {a: 2}}\n"
+                           "        from: start\n"
+                           "      - working_days: 7\n"
+                           "        from: accepted\n");
+    s = set ? s_step (set, "demo", "registered") : NULL;
+    CHECK (s && s->deadline_list && s->n_deadlines == 3);
+    CHECK (s && s->n_deadlines == 3 && s->deadlines[0].unit == DEADLINE_WORKING_MINUTES
+           && s->deadlines[0].from == DEADLINE_FROM_READY);
+    CHECK (s && s->n_deadlines == 3 && s->deadlines[1].from == DEADLINE_FROM_START
+           && s->deadlines[1].line == 17);
+    CHECK (s && s->n_deadlines == 3 && s->deadlines[2].from == DEADLINE_FROM_STEP
+           && s->deadlines[2].from_step_index == 0 && s->deadlines[2].when == NULL);
+    attr_row_t urgent_a[] = {
+        {"urgent", s_flag (true)}, {"cls", s_text ("a")}, {NULL, s_flag (false)}};
+    attr_row_t not_urgent_a[] = {
+        {"urgent", s_flag (false)}, {"cls", s_text ("a")}, {NULL, s_flag (false)}};
+    attr_row_t cls_b[] = {{"cls", s_text ("b")}, {NULL, s_flag (false)}};
+    CHECK_DEADLINE (s, urgent_a, DEADLINE_RESOLVED, 90);
+    CHECK_DEADLINE (s, not_urgent_a, DEADLINE_RESOLVED, 2);
+    CHECK_DEADLINE (s, cls_b, DEADLINE_UNRESOLVED, 0);
+    CHECK_DEADLINE (s, NULL, DEADLINE_RESOLVED, 7);
+    const deadline_spec_t *taken = NULL;
+    if (s) {
+        CHECK (workflow_deadline_choose (s, s_lookup, urgent_a, NULL, &taken)
+                   == DEADLINE_RESOLVED
+               && taken == &s->deadlines[0]);
+        CHECK (workflow_deadline_choose (s, s_lookup, cls_b, NULL, &taken)
+                   == DEADLINE_UNRESOLVED
+               && taken == &s->deadlines[1]);
+        CHECK (workflow_deadline_choose (s, s_lookup, NULL, NULL, &taken)
+                   == DEADLINE_RESOLVED
+               && taken == &s->deadlines[2]);
+    }
+    workflow_set_destroy (&set);
+
+    //  Every alternative with a when, none holding: no deadline. A list
+    //  of one is the map.
+    set = s_with_deadline ("      - {when: {attr: urgent, equals: true}, working_days: 1}\n"
+                           "      - {when: {attr: cls, in: [a, b]}, immediate: true}\n");
+    s = set ? s_step (set, "demo", "registered") : NULL;
+    attr_row_t cls_a[] = {{"cls", s_text ("a")}, {NULL, s_flag (false)}};
+    CHECK_DEADLINE (s, urgent, DEADLINE_RESOLVED, 1);
+    CHECK_DEADLINE (s, cls_a, DEADLINE_RESOLVED, 0);
+    CHECK_DEADLINE (s, cls_b, DEADLINE_RESOLVED, 0);
+    CHECK_DEADLINE (s, NULL, DEADLINE_NOT_APPLICABLE, 0);
+    if (s) {
+        CHECK (workflow_deadline_choose (s, s_lookup, NULL, NULL, &taken)
+                   == DEADLINE_NOT_APPLICABLE
+               && taken == NULL);
+    }
+    workflow_set_destroy (&set);
+    set = s_with_deadline ("      - working_days: 3\n");
+    s = set ? s_step (set, "demo", "registered") : NULL;
+    CHECK (s && s->deadline_list && s->n_deadlines == 1 && s->deadlines[0].amount == 3);
+    CHECK_DEADLINE (s, NULL, DEADLINE_RESOLVED, 3);
     workflow_set_destroy (&set);
 
     CHECK (strcmp (deadline_unit_name (DEADLINE_WORKING_DAYS), "working_days") == 0);
