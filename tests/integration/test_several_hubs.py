@@ -10,12 +10,15 @@ restarted: the other hub carries the rest, nothing is lost and nothing is
 stored, correlated or delivered twice.
 """
 
+import json
 import re
 import signal
+import subprocess
 import time
 
-from conftest import (build_path, event_count, free_port, make_record, query, scalar,
-                      start_adapter, start_hub, wait_exit, wait_until, write_ndjson)
+from conftest import (build_path, event_count, free_port, make_record, new_id, query, scalar,
+                      start_adapter, start_hub, unit_number, wait_exit, wait_until,
+                      write_ndjson)
 from test_county_day import FEEDS, ISO, day_problems, supervised
 from test_county_faults import (ACK_TIMEOUT_MS, Link, Stream, all_tasks_written,
                                 check_tasks, county_feed, stored)
@@ -227,3 +230,48 @@ def test_hub_list(db, procs, tmp_path):
                          "--outbox", str(tmp_path / "b.outbox")], name="adapter-bad-hub")
         wait_exit(p, timeout=10, expect=2)
         assert re.search(entry, p.stderr()), p.stderr()
+
+
+def test_a_gone_hubs_stored_events_are_correlated_by_another(db, procs):
+    """Correlation follows each hub's hash chain (docs/schema.md,
+    "correlation_progress"). A hub that stored events and died before it
+    correlated them leaves them after its chain's progress; no hub ever
+    runs again with its id, and another hub correlates them all the same:
+    a chain belongs to no correlator. Here the gone hub's three events of
+    one property transfer are written as it would have (chain 'gone-hub',
+    numbers 1 to 3, its head), and a hub with another id starts."""
+    subprocess.run([build_path("onenet-hub"), "--db", db, "--migrate-only"], check=True,
+                   timeout=60, capture_output=True)
+    unit = unit_number(93001)
+    zero = "decode(repeat('00', 32), 'hex')"
+    for seq, (agency, etype, case_no, attrs) in enumerate((
+            ("land", "transfer.accepted", "PY-BDC-93001", {"has_mortgage": False}),
+            ("tax", "deed_tax.assessed", "PY-TAX-93001", {}),
+            ("tax", "deed_tax.paid", "PY-TAX-93001", {})), 1):
+        query(db, f"""INSERT INTO events (event_id, agency, adapter_id, case_no, event_type,
+                          occurred_at, received_at, schema_version, keys, attrs, hub_id,
+                          chain_id, seq, prev_digest, content_digest, row_digest)
+                      VALUES (%s, %s, 'gone-adapter', %s, %s,
+                          timestamptz '2020-09-28 09:00+08' + %s * interval '1 hour',
+                          now(), 1, %s, %s, 'gone-hub', 'gone-hub', %s,
+                          {zero}, {zero}, {zero}) RETURNING 1""",
+              (new_id(), agency, case_no, etype, seq, json.dumps({"unit_number": unit}),
+               json.dumps(attrs), seq))
+    query(db, f"""INSERT INTO chain_heads (chain_id, seq, row_digest)
+                  VALUES ('gone-hub', 3, {zero}) RETURNING 1""")
+    # the new chain got its progress at 0 with its head: all three wait
+    assert query(db, "SELECT seq FROM correlation_progress WHERE chain_id = 'gone-hub'") \
+        == [(0,)]
+    assert scalar(db, "SELECT count(*) FROM correlation_backlog WHERE hub_id = 'gone-hub'") \
+        == 3
+    start_hub(procs, db, extra=("--hub-id", "other-hub"))
+    wait_until(lambda: scalar(db, "SELECT count(*) FROM correlation_backlog") == 0,
+               timeout=60, what="the gone hub's events correlated by the other hub")
+    assert query(db, "SELECT seq FROM correlation_progress WHERE chain_id = 'gone-hub'") \
+        == [(3,)]
+    assert query(db, """SELECT workflow, state, events FROM workflow_instances
+                        WHERE key_value = %s""", (unit,)) == [("property_transfer", "open", 3)]
+    steps = dict(query(db, """SELECT s.step, s.completed_at IS NOT NULL
+                              FROM workflow_steps s JOIN workflow_instances i
+                              ON i.id = s.instance_id WHERE i.key_value = %s""", (unit,)))
+    assert steps["accepted"] and steps["deed_tax_paid"] and not steps["registered"]
