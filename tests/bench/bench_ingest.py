@@ -43,7 +43,7 @@ import uuid
 
 import psycopg2
 
-from benchlib import (Hub, children_cpu, fresh_db, load_average, mib, postmaster_pid,
+from benchlib import (Hub, RabbitBroker, children_cpu, fresh_db, load_average, mib, postmaster_pid,
                       proc_cpu, proc_memory, tree_cpu, with_db)
 
 COLUMNS = ("event_id, agency, adapter_id, case_no, event_type, occurred_at, "
@@ -208,6 +208,33 @@ def copy_rate(conninfo, chunks, n_rows, pm_pid):
     return n_rows / seconds, cpu
 
 
+def rabbit_run(build, conninfo, broker, quorum, publishers, events, pm_pid, rate=0):
+    """The broker design (onenet-bench-rabbit): PUBLISHERS x EVENTS events
+    published with confirms to a durable (or quorum) queue of BROKER, one
+    consumer COPYing them into events- and correlation_queue-shaped tables.
+    Returns (its JSON result, CPU seconds of it, the broker and
+    PostgreSQL)."""
+    conn = scratch_table(conninfo, "rabbit_target")
+    scratch_table(conninfo, "rabbit_queue", like="correlation_queue").close()
+    argv = [os.path.join(build, "onenet-bench-rabbit"), "--port", str(broker.port),
+            "--db", conninfo, "--table", "rabbit_target", "--queue-table", "rabbit_queue",
+            "--publishers", str(publishers), "--events", str(events), "--cases"]
+    if quorum:
+        argv.append("--quorum")
+    if rate:
+        argv += ["--rate", str(rate)]
+    c0, b0, p0 = children_cpu(), tree_cpu(broker.pid), tree_cpu(pm_pid)
+    res = subprocess.run(argv, stdout=subprocess.PIPE, text=True, timeout=3600)
+    used = children_cpu() - c0 + tree_cpu(broker.pid) - b0 + tree_cpu(pm_pid) - p0
+    if res.returncode != 0:
+        raise RuntimeError(f"onenet-bench-rabbit failed ({res.returncode}), see its messages")
+    out = json.loads(res.stdout)
+    drop_checked(conn, "rabbit_target", publishers * events)
+    conn = psycopg2.connect(conninfo)
+    drop_checked(conn, "rabbit_queue", publishers * events)
+    return out, used
+
+
 def naive_rate(build, conninfo, rows_path, n_rows, connections, pm_pid):
     """One INSERT and one commit per event over CONNECTIONS connections.
     Returns (events/s, CPU seconds of the client and of PostgreSQL)."""
@@ -327,7 +354,7 @@ def memory_run(args, admin, workdir):
     return marks, (rss, hwm)
 
 
-DESIGNS = ("hub", "copy", "naive")
+DESIGNS = ("hub", "copy", "naive", "rabbit", "rabbit_quorum")
 
 
 def main():
@@ -352,9 +379,16 @@ def main():
                     help="events through one hub for the memory figures (0 skips)")
     ap.add_argument("--copy-chunk", type=int, default=2000,
                     help="rows per COPY transaction (the hub's default batch_max)")
+    ap.add_argument("--rabbit-queues", default="classic,quorum",
+                    help="queue kinds of the RabbitMQ design (classic, quorum); empty "
+                         "leaves it out")
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
     args.sweep_rates = [int(r) for r in args.sweep_rates.split(",") if r.strip()]
+    args.rabbit_queues = [q.strip() for q in args.rabbit_queues.split(",") if q.strip()]
+    for q in args.rabbit_queues:
+        if q not in ("classic", "quorum"):
+            ap.error(f"--rabbit-queues: unknown queue kind {q!r} (classic, quorum)")
 
     workdir = tempfile.mkdtemp(prefix="onenet-bench.")
     admin = psycopg2.connect(args.db)
@@ -418,9 +452,30 @@ def main():
             cpu["naive"].append(used * total / min(args.naive_events, total))
         return f"naive {rate:,.0f} ev/s"
 
-    runners = {"hub": run_hub, "copy": run_copy, "naive": run_naive}
-    order = list(DESIGNS)
-    if True:
+    def rabbit_runner(design, quorum):
+        def run(counted, rnd):
+            out, used = rabbit_run(args.build, conninfo, broker, quorum, args.senders,
+                                   args.events, pm_pid)
+            if counted:
+                rates[design].append(out["rate"])
+                cpu[design].append(used)
+            return f"{design} {out['rate']:,.0f} ev/s"
+        return run
+
+    runners = {"hub": run_hub, "copy": run_copy, "naive": run_naive,
+               "rabbit": rabbit_runner("rabbit", False),
+               "rabbit_quorum": rabbit_runner("rabbit_quorum", True)}
+    order = ["hub", "copy", "naive"]
+    broker = None
+    if args.rabbit_queues:
+        if not os.path.exists(os.path.join(args.build, "onenet-bench-rabbit")):
+            raise SystemExit("onenet-bench-rabbit was not built (librabbitmq-dev missing?); "
+                             "--rabbit-queues '' leaves the broker design out")
+        broker = RabbitBroker()
+        print(f"RabbitMQ node {broker.node} on 127.0.0.1:{broker.port}", flush=True)
+        order += ["rabbit" if q == "classic" else "rabbit_quorum" for q in args.rabbit_queues]
+    peer_lat = {}
+    try:
         for rnd in range(args.rounds + 1):
             counted = rnd > 0            # round 0 warms up and is not counted
             fresh_db(admin, "onenet_bench")
@@ -445,6 +500,17 @@ def main():
                 ratios.append(rates["hub"][-1] / rates["copy"][-1])
             print(f"  {'round ' + str(rnd) if counted else 'warm-up'}: " + ", ".join(said)
                   + (f"; hub / COPY {ratios[-1]:.2f}" if counted else ""), flush=True)
+        # the broker design's latency at the same offered rate as the hub's
+        if broker:
+            fresh_db(admin, "onenet_bench")
+            Hub(args.build, conninfo, workdir).stop()
+            for design in order[3:]:
+                peer_lat[design], _ = rabbit_run(
+                    args.build, conninfo, broker, design == "rabbit_quorum", 1,
+                    args.latency_rate * args.latency_seconds, pm_pid, rate=args.latency_rate)
+    finally:
+        if broker:
+            broker.stop()
 
     # latency at a fixed offered rate, on a fresh database
     fresh_db(admin, "onenet_bench")
@@ -495,6 +561,8 @@ def main():
         "naive_connections": args.naive_connections,
         "hub_over_naive": med(rates["hub"]) / med(rates["naive"]),
         "hub_peak_rss_kib_under_load": max(hub_peaks),
+        "peer_latency": {d: {k: v[k] for k in ("p50_ms", "p99_ms", "max_ms", "rate")}
+                         for d, v in peer_lat.items()},
         "load_sweep": points,
         "memory_marks": [{"events": m[0], "rss_kib": m[1], "hwm_kib": m[2]} for m in marks],
         "memory_settled": {"rss_kib": settled[0], "hwm_kib": settled[1]} if settled else None,
@@ -511,7 +579,9 @@ def main():
               f"{f['cpu_s_per_100k']:>15.2f}   " + ", ".join(f"{r:,.0f}" for r in rates[d]))
     print(f"hub / COPY per round: {', '.join(f'{r:.2f}' for r in ratios)}; median "
           f"{med(ratios):.2f}  (target >= 0.7)")
-    print(f"hub / naive {figures['hub_over_naive']:.1f}x")
+    print(f"hub / naive {figures['hub_over_naive']:.1f}x"
+          + "".join(f"; hub / {d} {med(rates['hub']) / med(rates[d]):.2f}x"
+                    for d in ("rabbit", "rabbit_quorum") if rates[d]))
     print(f"correlated into workflows        {figures['correlated_events_per_s']:>10,.0f} ev/s   "
           f"ratio {figures['correlated_events_per_s'] / copy_med:.2f}")
     if adapter_rates:
@@ -519,6 +589,9 @@ def main():
               f"ratio {figures['adapters_over_copy']:.2f}")
     print(f"hub latency at {args.latency_rate}/s offered    p50 {lat['p50_ms']:.2f} ms  "
           f"p99 {lat['p99_ms']:.2f} ms  max {lat['max_ms']:.2f} ms  (target p99 <= 10 ms)")
+    for d, v in peer_lat.items():
+        print(f"{d} latency at {args.latency_rate}/s offered (publish -> commit)  p50 "
+              f"{v['p50_ms']:.2f} ms  p99 {v['p99_ms']:.2f} ms  max {v['max_ms']:.2f} ms")
     print(f"hub peak RSS under load          {mib(max(hub_peaks)):>10.1f} MiB  "
           f"(rounds: {', '.join(f'{mib(p):.1f}' for p in hub_peaks)})")
     print(f"load average: before {' '.join(f'{x:.2f}' for x in load_before)}, after "
