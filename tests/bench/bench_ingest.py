@@ -54,11 +54,14 @@ CHAIN_COLUMNS = "chain_id, seq, prev_digest, content_digest, row_digest"
 ALL_COLUMNS = f"{COLUMNS}, {CHAIN_COLUMNS}"
 
 
-def run_senders(build, endpoint, senders, events, tag, rate=0, batch=500, window=8):
+def run_senders(build, endpoint, senders, events, tag, rate=0, batch=500, window=8,
+                unit_bases=None, extra=()):
     """K senders of EVENTS each. Each encodes all its batches first, then
     says "ready"; once all are ready they are started together, and the
     time is from the first send of any to the last acknowledgement of any
-    (the senders' own CLOCK_MONOTONIC times). Returns (seconds, results)."""
+    (the senders' own CLOCK_MONOTONIC times). Sender i's cases start at
+    unit number UNIT_BASES[i] (default i * EVENTS); EXTRA are more sender
+    options. Returns (seconds, results)."""
     procs = []
     try:
         for i in range(senders):
@@ -66,7 +69,8 @@ def run_senders(build, endpoint, senders, events, tag, rate=0, batch=500, window
             argv = [os.path.join(build, "onenet-bench-sender"), "--hub", endpoint,
                     "--events", str(events), "--adapter-id", f"{tag}-{i}",
                     "--batch", str(batch), "--window", str(window), "--cases",
-                    "--unit-base", str(i * events), "--wait-go"]
+                    "--unit-base", str(unit_bases[i] if unit_bases else i * events),
+                    "--wait-go", *extra]
             if rate:
                 argv += ["--rate", str(rate)]
             procs.append(subprocess.Popen(argv, stdin=subprocess.PIPE,
