@@ -423,6 +423,18 @@ def main():
             wall, _ = run_senders(args.build, hub.endpoint, args.senders, args.events,
                                   f"r{rnd}")
             used = children_cpu() - c0 + proc_cpu(hub.pid) - h0 + tree_cpu(pm_pid) - p0
+            nonlocal chunks
+            if chunks is None:
+                # the rows the senders' events became, which the other
+                # designs then write (before the adapters add theirs)
+                conn = psycopg2.connect(conninfo)
+                with conn.cursor() as cur, open(rows_path, "w") as f:
+                    cur.copy_expert(f"COPY (SELECT {ALL_COLUMNS} FROM events "
+                                    "ORDER BY seq) TO STDOUT", f)
+                conn.close()
+                chunks, n = copy_chunks(rows_path, args.copy_chunk)
+                if n != total:
+                    raise RuntimeError(f"hub stored {n} rows, {total} sent")
             wait_correlated(conninfo)
             corr = total / (time.monotonic() - t0)
             if files:
@@ -491,15 +503,6 @@ def main():
             said = []
             for design in turn:
                 said.append(runners[design](counted, rnd))
-                if chunks is None:
-                    conn = psycopg2.connect(conninfo)
-                    with conn.cursor() as cur, open(rows_path, "w") as f:
-                        cur.copy_expert(f"COPY (SELECT {ALL_COLUMNS} FROM events "
-                                        "ORDER BY seq) TO STDOUT", f)
-                    conn.close()
-                    chunks, n = copy_chunks(rows_path, args.copy_chunk)
-                    if n != total:
-                        raise RuntimeError(f"hub stored {n} rows, {total} sent")
             if counted:
                 ratios.append(rates["hub"][-1] / rates["copy"][-1])
             print(f"  {'round ' + str(rnd) if counted else 'warm-up'}: " + ", ".join(said)
