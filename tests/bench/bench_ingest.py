@@ -1,31 +1,41 @@
 #!/usr/bin/env python3
-"""onenet ingest benchmark: the hub against PostgreSQL COPY of the same rows.
+"""onenet ingest benchmark: the hub against PostgreSQL COPY of what it writes.
 
-Measures, side by side in one run and on one database:
-  (a) COPY of event rows into a table shaped like `events` (same columns,
-      same indexes) — PostgreSQL's fastest load path, the yardstick;
+Measures, side by side in one run and on one database, in rounds that run
+the designs in an order rotated per round (a warm-up round first, not
+counted):
+  (a) the yardstick: COPY of every column the hub writes per event (the
+      hash chain's included) into a table shaped like `events`, and of the
+      event ids into one shaped like `correlation_queue`, one transaction
+      per --copy-chunk rows (the hub's batch_max), as the hub commits;
   (b) events sent by several senders through onenet-hub, durably committed
-      and acknowledged (protocol-level senders, no adapter outbox);
-  (c) the same through real onenet-adapter processes (NDJSON parse, fsync'ed
-      SQLite outbox, send, acknowledgement, outbox delete);
-  (d) send-to-acknowledgement latency at a fixed offered rate (5 000/s);
-  (e) correlation: how fast the hub's correlator turns the stored events
+      and acknowledged (protocol-level senders, no adapter outbox); the
+      senders encode everything first and start together, and the time is
+      from the first send to the last acknowledgement;
+  (c) the same hub then takes NDJSON records from real onenet-adapter
+      processes (parse, fsync'ed SQLite outbox, send, acknowledgement);
+  (d) correlation: how fast the hub's correlator turns the stored events
       into workflow instances, timed from the first send until the queue is
-      empty. The senders send whole property-transfer cases (land, tax,
-      power and water events sharing a unit number);
-  (f) the naive design: the same rows stored with one INSERT and one commit
+      empty (whole property-transfer cases: land, tax, power and water
+      events sharing a unit number);
+  (e) the naive design: the same rows stored with one INSERT and one commit
       per event over 8 connections (onenet-bench-naive, C and libpq);
-  (g) throughput and p50/p99 latency against offered load (one paced
-      sender per rate), drawn into an SVG whose path is printed;
-  (h) the hub's memory: peak VmRSS while the rounds run, and VmRSS/VmHWM
-      after every quarter of a million events through one hub process.
-Each throughput figure is repeated --rounds times, interleaved, and the
-median is reported with the ratio to the median COPY rate. The rows COPY'd
-(and INSERTed one by one) are exactly the rows the hub stored in its first
+  (f) the broker design, with a classic and a quorum queue: the same events
+      published with confirms to RabbitMQ, one consumer COPYing batches into
+      PostgreSQL, committing, then acknowledging (onenet-bench-rabbit), on
+      a private node;
+and for each design the CPU seconds per 100 000 events (its clients, the
+hub or the broker, and all of PostgreSQL). Then send-to-durable latency at a
+fixed offered rate (5 000/s) for the hub and the broker designs,
+throughput and p50/p99 latency against offered load (one paced sender per
+rate) drawn into an SVG, and the hub's memory over a million events.
+Every rate is the median of the counted rounds; the rows COPY'd and
+INSERTed one by one are exactly the rows the hub stored in the warm-up
 round.
 
 Usage: tests/bench/run.sh [--events N] [--senders K] [--rounds R] ...
-(run.sh builds, starts a private PostgreSQL and calls this script).
+(run.sh installs the broker, builds, starts a private PostgreSQL and calls
+this script).
 """
 import argparse
 import io
