@@ -43,6 +43,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -398,6 +399,10 @@ def main():
                          "leaves it out")
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
+    # SIGTERM (and SIGINT, which background jobs ignore) unwind through the
+    # finally blocks that stop the hubs, the broker and the databases
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     args.sweep_rates = [int(r) for r in args.sweep_rates.split(",") if r.strip()]
     args.rabbit_queues = [q.strip() for q in args.rabbit_queues.split(",") if q.strip()]
     for q in args.rabbit_queues:

@@ -39,6 +39,7 @@ Usage (CONNINFO of an admin database, e.g. from deploy/pg-embedded.sh):
 import argparse
 import os
 import re
+import signal
 import statistics
 import sys
 import tempfile
@@ -255,6 +256,10 @@ def main():
                     help="new whole cases (6 events) on the hot key and on a fresh key per round")
     ap.add_argument("--due", type=int, default=1000)
     args = ap.parse_args()
+    # SIGTERM (and SIGINT, which background jobs ignore) unwind through the
+    # finally blocks that stop the hubs, the broker and the databases
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.join % args.senders or args.join > args.small or args.large < args.join * (
             args.rounds + 1):
         ap.error("--join must be a multiple of --senders, at most --small, and --large at "

@@ -80,7 +80,13 @@ class Hub:
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(timeout=30)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                # stuck (a correlation statement that does not end): no
+                # hub is left behind
+                self.proc.kill()
+                self.proc.wait()
         self.log.close()
 
 
