@@ -39,6 +39,7 @@ Usage (CONNINFO of an admin database, e.g. from deploy/pg-embedded.sh):
 import argparse
 import os
 import re
+import shutil
 import signal
 import statistics
 import sys
@@ -370,6 +371,7 @@ def main():
         for name in dbs:
             with admin.cursor() as cur:
                 cur.execute(f"DROP DATABASE IF EXISTS onenet_scale_{name} WITH (FORCE)")
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
