@@ -1,37 +1,49 @@
 #!/usr/bin/env python3
-"""onenet ingest benchmark: the hub against PostgreSQL COPY of the same rows.
+"""onenet ingest benchmark: the hub against PostgreSQL COPY of what it writes.
 
-Measures, side by side in one run and on one database:
-  (a) COPY of event rows into a table shaped like `events` (same columns,
-      same indexes) — PostgreSQL's fastest load path, the yardstick;
+Measures, side by side in one run and on one database, in rounds that run
+the designs in an order rotated per round (a warm-up round first, not
+counted):
+  (a) the yardstick: COPY of every column the hub writes per event (the
+      hash chain's included) into a table shaped like `events`, and of the
+      event ids into one shaped like `correlation_queue`, one transaction
+      per --copy-chunk rows (the hub's batch_max), as the hub commits;
   (b) events sent by several senders through onenet-hub, durably committed
-      and acknowledged (protocol-level senders, no adapter outbox);
-  (c) the same through real onenet-adapter processes (NDJSON parse, fsync'ed
-      SQLite outbox, send, acknowledgement, outbox delete);
-  (d) send-to-acknowledgement latency at a fixed offered rate (5 000/s);
-  (e) correlation: how fast the hub's correlator turns the stored events
+      and acknowledged (protocol-level senders, no adapter outbox); the
+      senders encode everything first and start together, and the time is
+      from the first send to the last acknowledgement;
+  (c) the same hub then takes NDJSON records from real onenet-adapter
+      processes (parse, fsync'ed SQLite outbox, send, acknowledgement);
+  (d) correlation: how fast the hub's correlator turns the stored events
       into workflow instances, timed from the first send until the queue is
-      empty. The senders send whole property-transfer cases (land, tax,
-      power and water events sharing a unit number);
-  (f) the naive design: the same rows stored with one INSERT and one commit
+      empty (whole property-transfer cases: land, tax, power and water
+      events sharing a unit number);
+  (e) the naive design: the same rows stored with one INSERT and one commit
       per event over 8 connections (onenet-bench-naive, C and libpq);
-  (g) throughput and p50/p99 latency against offered load (one paced
-      sender per rate), drawn into an SVG whose path is printed;
-  (h) the hub's memory: peak VmRSS while the rounds run, and VmRSS/VmHWM
-      after every quarter of a million events through one hub process.
-Each throughput figure is repeated --rounds times, interleaved, and the
-median is reported with the ratio to the median COPY rate. The rows COPY'd
-(and INSERTed one by one) are exactly the rows the hub stored in its first
+  (f) the broker design, with a classic and a quorum queue: the same events
+      published with confirms to RabbitMQ, one consumer COPYing batches into
+      PostgreSQL, committing, then acknowledging (onenet-bench-rabbit), on
+      a private node;
+and for each design the CPU seconds per 100 000 events (its clients, the
+hub or the broker, and all of PostgreSQL). Then send-to-durable latency at a
+fixed offered rate (5 000/s) for the hub and the broker designs,
+throughput and p50/p99 latency against offered load (one paced sender per
+rate) drawn into an SVG, and the hub's memory over a million events.
+Every rate is the median of the counted rounds; the rows COPY'd and
+INSERTed one by one are exactly the rows the hub stored in the warm-up
 round.
 
 Usage: tests/bench/run.sh [--events N] [--senders K] [--rounds R] ...
-(run.sh builds, starts a private PostgreSQL and calls this script).
+(run.sh installs the broker, builds, starts a private PostgreSQL and calls
+this script).
 """
 import argparse
+import io
 import json
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -42,29 +54,57 @@ import uuid
 
 import psycopg2
 
-from benchlib import Hub, fresh_db, mib, proc_memory, with_db
+from benchlib import (Hub, RabbitBroker, children_cpu, fresh_db, load_average, mib, postmaster_pid,
+                      proc_cpu, proc_memory, tree_cpu, with_db)
 
 COLUMNS = ("event_id, agency, adapter_id, case_no, event_type, occurred_at, "
            "accepted_at, received_at, schema_version, keys, attrs, hub_id")
+# what the hub writes into events per event (hub/store.c): the columns
+# above and the hash chain's; stored_at is the column default, now()
+CHAIN_COLUMNS = "chain_id, seq, prev_digest, content_digest, row_digest"
+ALL_COLUMNS = f"{COLUMNS}, {CHAIN_COLUMNS}"
 
 
-def run_senders(build, endpoint, senders, events, tag, rate=0, batch=500, window=8):
+def run_senders(build, endpoint, senders, events, tag, rate=0, batch=500, window=8,
+                unit_bases=None, extra=()):
+    """K senders of EVENTS each. Each encodes all its batches first, then
+    says "ready"; once all are ready they are started together, and the
+    time is from the first send of any to the last acknowledgement of any
+    (the senders' own CLOCK_MONOTONIC times). Sender i's cases start at
+    unit number UNIT_BASES[i] (default i * EVENTS); EXTRA are more sender
+    options. Returns (seconds, results)."""
     procs = []
-    for i in range(senders):
-        # whole property-transfer cases (six events of four agencies per unit)
-        argv = [os.path.join(build, "onenet-bench-sender"), "--hub", endpoint,
-                "--events", str(events), "--adapter-id", f"{tag}-{i}",
-                "--batch", str(batch), "--window", str(window), "--cases",
-                "--unit-base", str(i * events)]
-        if rate:
-            argv += ["--rate", str(rate)]
-        procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, text=True))
-    t0 = time.monotonic()
-    results = [json.loads(p.communicate()[0]) for p in procs]
-    wall = time.monotonic() - t0
+    try:
+        for i in range(senders):
+            # whole property-transfer cases (six events of four agencies per unit)
+            argv = [os.path.join(build, "onenet-bench-sender"), "--hub", endpoint,
+                    "--events", str(events), "--adapter-id", f"{tag}-{i}",
+                    "--batch", str(batch), "--window", str(window), "--cases",
+                    "--unit-base", str(unit_bases[i] if unit_bases else i * events),
+                    "--wait-go", *extra]
+            if rate:
+                argv += ["--rate", str(rate)]
+            procs.append(subprocess.Popen(argv, stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, text=True))
+        for p in procs:
+            line = p.stdout.readline()
+            if line.strip() != "ready":
+                raise RuntimeError(f"sender {p.args[6]} did not get ready: {line!r}")
+        for p in procs:
+            p.stdin.write("go\n")
+            p.stdin.close()
+        results = [json.loads(p.stdout.read()) for p in procs]
+        for p in procs:
+            p.wait()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
     for p, r in zip(procs, results):
         if p.returncode != 0 or r["stored"] != events:
-            raise RuntimeError(f"sender failed: {r}")
+            raise RuntimeError(f"sender {p.args[6]} failed: {r}")
+    wall = (max(r["end_us"] for r in results) - min(r["start_us"] for r in results)) / 1e6
     return wall, results
 
 
@@ -122,50 +162,108 @@ def run_adapters(build, endpoint, files, workdir, tag):
     return time.monotonic() - t0
 
 
-def scratch_table(conninfo, name):
-    """An empty table shaped like `events` (same columns, same indexes)."""
+def scratch_table(conninfo, name, like="events"):
+    """An empty table shaped like LIKE (same columns, defaults, constraints
+    and indexes)."""
     conn = psycopg2.connect(conninfo)
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {name}")
-        cur.execute(f"CREATE TABLE {name} (LIKE events INCLUDING ALL)")
+        cur.execute(f"CREATE TABLE {name} (LIKE {like} INCLUDING ALL)")
     return conn
 
 
 def drop_checked(conn, name, n_rows):
+    conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(f"SELECT count(*) FROM {name}")
         stored = cur.fetchone()[0]
         cur.execute(f"DROP TABLE {name}")
-    conn.commit()
     conn.close()
     if stored != n_rows:
         raise RuntimeError(f"{name}: {stored} rows stored, {n_rows} expected")
 
 
-def copy_rate(conninfo, rows_path, n_rows):
+def copy_chunks(rows_path, chunk):
+    """The exported rows in chunks of CHUNK rows: (event rows, queue rows)
+    as bytes, the queue rows being the chunk's event ids."""
+    with open(rows_path, "rb") as f:
+        lines = f.readlines()
+    chunks = []
+    for i in range(0, len(lines), chunk):
+        part = lines[i:i + chunk]
+        chunks.append((b"".join(part), b"".join(line[:36] + b"\n" for line in part)))
+    return chunks, len(lines)
+
+
+def copy_rate(conninfo, chunks, n_rows, pm_pid):
+    """The yardstick: what the hub writes per event, with PostgreSQL's
+    fastest load path. Each chunk (the hub's batch_max rows) is one
+    transaction of COPY into an events-shaped table (every column the hub
+    writes, the chain's included) and COPY of the ids into a
+    correlation_queue-shaped table, as the hub commits a batch. Returns
+    (rows/s, CPU seconds of this client and of PostgreSQL)."""
     conn = scratch_table(conninfo, "copy_target")
+    scratch_table(conninfo, "copy_queue", like="correlation_queue").close()
     conn.autocommit = False
+    cpu0, pg0 = time.thread_time(), tree_cpu(pm_pid)
     t0 = time.monotonic()
-    with conn.cursor() as cur, open(rows_path) as f:
-        cur.copy_expert(f"COPY copy_target ({COLUMNS}) FROM STDIN", f)
-    conn.commit()
+    with conn.cursor() as cur:
+        for rows, ids in chunks:
+            cur.copy_expert(f"COPY copy_target ({ALL_COLUMNS}) FROM STDIN", io.BytesIO(rows),
+                            size=1 << 20)
+            cur.copy_expert("COPY copy_queue (event_id) FROM STDIN", io.BytesIO(ids),
+                            size=1 << 20)
+            conn.commit()
     seconds = time.monotonic() - t0
+    cpu = time.thread_time() - cpu0 + tree_cpu(pm_pid) - pg0
     drop_checked(conn, "copy_target", n_rows)
-    return n_rows / seconds
+    conn = psycopg2.connect(conninfo)
+    drop_checked(conn, "copy_queue", n_rows)
+    return n_rows / seconds, cpu
 
 
-def naive_rate(build, conninfo, rows_path, n_rows, connections):
-    """One INSERT and one commit per event over CONNECTIONS connections."""
+def rabbit_run(build, conninfo, broker, quorum, publishers, events, pm_pid, rate=0):
+    """The broker design (onenet-bench-rabbit): PUBLISHERS x EVENTS events
+    published with confirms to a durable (or quorum) queue of BROKER, one
+    consumer COPYing them into events- and correlation_queue-shaped tables.
+    Returns (its JSON result, CPU seconds of it, the broker and
+    PostgreSQL)."""
+    conn = scratch_table(conninfo, "rabbit_target")
+    scratch_table(conninfo, "rabbit_queue", like="correlation_queue").close()
+    argv = [os.path.join(build, "onenet-bench-rabbit"), "--port", str(broker.port),
+            "--db", conninfo, "--table", "rabbit_target", "--queue-table", "rabbit_queue",
+            "--publishers", str(publishers), "--events", str(events), "--cases"]
+    if quorum:
+        argv.append("--quorum")
+    if rate:
+        argv += ["--rate", str(rate)]
+    c0, b0, p0 = children_cpu(), tree_cpu(broker.pid), tree_cpu(pm_pid)
+    res = subprocess.run(argv, stdout=subprocess.PIPE, text=True, timeout=3600)
+    used = children_cpu() - c0 + tree_cpu(broker.pid) - b0 + tree_cpu(pm_pid) - p0
+    if res.returncode != 0:
+        raise RuntimeError(f"onenet-bench-rabbit failed ({res.returncode}), see its messages")
+    out = json.loads(res.stdout)
+    drop_checked(conn, "rabbit_target", publishers * events)
+    conn = psycopg2.connect(conninfo)
+    drop_checked(conn, "rabbit_queue", publishers * events)
+    return out, used
+
+
+def naive_rate(build, conninfo, rows_path, n_rows, connections, pm_pid):
+    """One INSERT and one commit per event over CONNECTIONS connections.
+    Returns (events/s, CPU seconds of the client and of PostgreSQL)."""
     conn = scratch_table(conninfo, "naive_target")
+    cpu0, pg0 = children_cpu(), tree_cpu(pm_pid)
     out = subprocess.run(
         [os.path.join(build, "onenet-bench-naive"), "--db", conninfo, "--rows", rows_path,
-         "--table", "naive_target", "--columns", COLUMNS, "--connections",
+         "--table", "naive_target", "--columns", ALL_COLUMNS, "--connections",
          str(connections), "--limit", str(n_rows)],
         stdout=subprocess.PIPE, text=True, check=True).stdout
+    cpu = children_cpu() - cpu0 + tree_cpu(pm_pid) - pg0
     res = json.loads(out)
     drop_checked(conn, "naive_target", res["events"])
-    return res["rate"]
+    return res["rate"], cpu
 
 
 class MemoryWatch:
@@ -271,6 +369,9 @@ def memory_run(args, admin, workdir):
     return marks, (rss, hwm)
 
 
+DESIGNS = ("hub", "copy", "naive", "rabbit", "rabbit_quorum")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", required=True)
@@ -291,52 +392,147 @@ def main():
     ap.add_argument("--plot", help="SVG of the load sweep (default: BUILD/bench-load.svg)")
     ap.add_argument("--memory-events", type=int, default=1000000,
                     help="events through one hub for the memory figures (0 skips)")
+    ap.add_argument("--copy-chunk", type=int, default=2000,
+                    help="rows per COPY transaction (the hub's default batch_max)")
+    ap.add_argument("--rabbit-queues", default="classic,quorum",
+                    help="queue kinds of the RabbitMQ design (classic, quorum); empty "
+                         "leaves it out")
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
+    # SIGTERM (and SIGINT, which background jobs ignore) unwind through the
+    # finally blocks that stop the hubs, the broker and the databases
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     args.sweep_rates = [int(r) for r in args.sweep_rates.split(",") if r.strip()]
+    args.rabbit_queues = [q.strip() for q in args.rabbit_queues.split(",") if q.strip()]
+    for q in args.rabbit_queues:
+        if q not in ("classic", "quorum"):
+            ap.error(f"--rabbit-queues: unknown queue kind {q!r} (classic, quorum)")
 
     workdir = tempfile.mkdtemp(prefix="onenet-bench.")
     admin = psycopg2.connect(args.db)
     admin.autocommit = True
+    pm_pid = postmaster_pid(admin)
     total = args.events * args.senders
-    hub_rates, copy_rates, adapter_rates, corr_rates = [], [], [], []
-    naive_rates, hub_peaks = [], []
+    # per design: rates and CPU seconds of the counted rounds
+    rates = {d: [] for d in DESIGNS}
+    cpu = {d: [] for d in DESIGNS}
+    adapter_rates, corr_rates, hub_peaks, ratios = [], [], [], []
     rows_path = os.path.join(workdir, "rows.copy")
     files = ndjson_files(workdir, args.senders, args.adapter_events) \
         if args.adapter_events else []
+    conninfo = with_db(args.db, "onenet_bench")
+    chunks = None
+    load_before = load_average()
     print(f"onenet ingest benchmark: {args.senders} senders x {args.events} events, "
-          f"{args.rounds} rounds, work dir {workdir}", flush=True)
-    for rnd in range(args.rounds):
-        fresh_db(admin, "onenet_bench")
-        conninfo = with_db(args.db, "onenet_bench")
+          f"1 warm-up round + {args.rounds} rounds, work dir {workdir}; "
+          f"load average {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}",
+          flush=True)
+
+    def run_hub(counted, rnd):
         hub = Hub(args.build, conninfo, workdir)
         watch = MemoryWatch(hub.pid)
         try:
+            c0, h0, p0 = children_cpu(), proc_cpu(hub.pid), tree_cpu(pm_pid)
             t0 = time.monotonic()
             wall, _ = run_senders(args.build, hub.endpoint, args.senders, args.events,
                                   f"r{rnd}")
-            hub_rates.append(total / wall)
-            wait_correlated(conninfo)
-            corr_rates.append(total / (time.monotonic() - t0))
-            if rnd == 0:
+            used = children_cpu() - c0 + proc_cpu(hub.pid) - h0 + tree_cpu(pm_pid) - p0
+            nonlocal chunks
+            if chunks is None:
+                # the rows the senders' events became, which the other
+                # designs then write (before the adapters add theirs)
                 conn = psycopg2.connect(conninfo)
                 with conn.cursor() as cur, open(rows_path, "w") as f:
-                    cur.copy_expert(f"COPY (SELECT {COLUMNS} FROM events) TO STDOUT", f)
+                    cur.copy_expert(f"COPY (SELECT {ALL_COLUMNS} FROM events "
+                                    "ORDER BY seq) TO STDOUT", f)
                 conn.close()
-            copy_rates.append(copy_rate(conninfo, rows_path, total))
-            naive_rates.append(naive_rate(args.build, conninfo, rows_path,
-                                          min(args.naive_events, total),
-                                          args.naive_connections))
+                chunks, n = copy_chunks(rows_path, args.copy_chunk)
+                if n != total:
+                    raise RuntimeError(f"hub stored {n} rows, {total} sent")
+            wait_correlated(conninfo)
+            corr = total / (time.monotonic() - t0)
             if files:
-                wall = run_adapters(args.build, hub.endpoint, files, workdir, f"a{rnd}")
-                adapter_rates.append(len(files) * args.adapter_events / wall)
+                wall_a = run_adapters(args.build, hub.endpoint, files, workdir, f"a{rnd}")
         finally:
-            hub_peaks.append(watch.stop())
+            peak = watch.stop()
             hub.stop()
-        print(f"  round {rnd + 1}: hub {hub_rates[-1]:,.0f} ev/s, correlated "
-              f"{corr_rates[-1]:,.0f} ev/s, COPY {copy_rates[-1]:,.0f} rows/s, "
-              f"naive {naive_rates[-1]:,.0f} ev/s, hub peak RSS {mib(hub_peaks[-1]):.1f} MiB"
-              + (f", adapters {adapter_rates[-1]:,.0f} ev/s" if files else ""), flush=True)
+        if counted:
+            rates["hub"].append(total / wall)
+            cpu["hub"].append(used)
+            corr_rates.append(corr)
+            hub_peaks.append(peak)
+            if files:
+                adapter_rates.append(len(files) * args.adapter_events / wall_a)
+        return f"hub {total / wall:,.0f} ev/s (correlated {corr:,.0f} ev/s" + \
+            (f", adapters {len(files) * args.adapter_events / wall_a:,.0f} ev/s)" if files
+             else ")")
+
+    def run_copy(counted, rnd):
+        rate, used = copy_rate(conninfo, chunks, total, pm_pid)
+        if counted:
+            rates["copy"].append(rate)
+            cpu["copy"].append(used)
+        return f"COPY {rate:,.0f} rows/s"
+
+    def run_naive(counted, rnd):
+        rate, used = naive_rate(args.build, conninfo, rows_path,
+                                min(args.naive_events, total), args.naive_connections, pm_pid)
+        if counted:
+            rates["naive"].append(rate)
+            cpu["naive"].append(used * total / min(args.naive_events, total))
+        return f"naive {rate:,.0f} ev/s"
+
+    def rabbit_runner(design, quorum):
+        def run(counted, rnd):
+            out, used = rabbit_run(args.build, conninfo, broker, quorum, args.senders,
+                                   args.events, pm_pid)
+            if counted:
+                rates[design].append(out["rate"])
+                cpu[design].append(used)
+            return f"{design} {out['rate']:,.0f} ev/s"
+        return run
+
+    runners = {"hub": run_hub, "copy": run_copy, "naive": run_naive,
+               "rabbit": rabbit_runner("rabbit", False),
+               "rabbit_quorum": rabbit_runner("rabbit_quorum", True)}
+    order = ["hub", "copy", "naive"]
+    broker = None
+    if args.rabbit_queues:
+        if not os.path.exists(os.path.join(args.build, "onenet-bench-rabbit")):
+            raise SystemExit("onenet-bench-rabbit was not built (librabbitmq-dev missing?); "
+                             "--rabbit-queues '' leaves the broker design out")
+        broker = RabbitBroker()
+        print(f"RabbitMQ node {broker.node} on 127.0.0.1:{broker.port}", flush=True)
+        order += ["rabbit" if q == "classic" else "rabbit_quorum" for q in args.rabbit_queues]
+    peer_lat = {}
+    try:
+        for rnd in range(args.rounds + 1):
+            counted = rnd > 0            # round 0 warms up and is not counted
+            fresh_db(admin, "onenet_bench")
+            Hub(args.build, conninfo, workdir).stop()    # the schema, for LIKE events
+            # round r starts with design r mod n; the warm-up with the hub,
+            # whose stored rows the others then write
+            turn = order[(rnd - 1) % len(order):] + order[:(rnd - 1) % len(order)] \
+                if counted else order
+            said = []
+            for design in turn:
+                said.append(runners[design](counted, rnd))
+            if counted:
+                ratios.append(rates["hub"][-1] / rates["copy"][-1])
+            print(f"  {'round ' + str(rnd) if counted else 'warm-up'}: " + ", ".join(said)
+                  + (f"; hub / COPY {ratios[-1]:.2f}" if counted else ""), flush=True)
+        # the broker design's latency at the same offered rate as the hub's
+        if broker:
+            fresh_db(admin, "onenet_bench")
+            Hub(args.build, conninfo, workdir).stop()
+            for design in order[3:]:
+                peer_lat[design], _ = rabbit_run(
+                    args.build, conninfo, broker, design == "rabbit_quorum", 1,
+                    args.latency_rate * args.latency_seconds, pm_pid, rate=args.latency_rate)
+    finally:
+        if broker:
+            broker.stop()
 
     # latency at a fixed offered rate, on a fresh database
     fresh_db(admin, "onenet_bench")
@@ -359,43 +555,69 @@ def main():
         marks, settled = memory_run(args, admin, workdir)
 
     med = statistics.median
+    copy_med = med(rates["copy"])
+    load_after = load_average()
     figures = {
         "events_per_round": total,
-        "copy_rows_per_s": med(copy_rates),
-        "hub_events_per_s": med(hub_rates),
-        "hub_over_copy": med(hub_rates) / med(copy_rates),
+        "rounds": args.rounds,
+        "copy_chunk_rows": args.copy_chunk,
+        "load_average_before": load_before,
+        "load_average_after": load_after,
+        "designs": {d: {"per_s": med(rates[d]), "rounds_per_s": rates[d],
+                        "over_copy": med(rates[d]) / copy_med,
+                        "cpu_s_per_100k": med(cpu[d]) / total * 100000,
+                        "rounds_cpu_s": cpu[d]} for d in DESIGNS if rates[d]},
+        "hub_over_copy_rounds": ratios,
+        "hub_over_copy_median_of_rounds": med(ratios),
+        "copy_rows_per_s": copy_med,
+        "hub_events_per_s": med(rates["hub"]),
+        "hub_over_copy": med(rates["hub"]) / copy_med,
         "correlated_events_per_s": med(corr_rates),
         "adapters_events_per_s": med(adapter_rates) if adapter_rates else None,
-        "adapters_over_copy": med(adapter_rates) / med(copy_rates) if adapter_rates else None,
+        "adapters_over_copy": med(adapter_rates) / copy_med if adapter_rates else None,
         "latency_offered_per_s": args.latency_rate,
         "latency_p50_ms": lat["p50_ms"],
         "latency_p99_ms": lat["p99_ms"],
         "latency_max_ms": lat["max_ms"],
-        "naive_events_per_s": med(naive_rates),
+        "naive_events_per_s": med(rates["naive"]),
         "naive_connections": args.naive_connections,
-        "hub_over_naive": med(hub_rates) / med(naive_rates),
-        "naive_over_copy": med(naive_rates) / med(copy_rates),
+        "hub_over_naive": med(rates["hub"]) / med(rates["naive"]),
         "hub_peak_rss_kib_under_load": max(hub_peaks),
+        "peer_latency": {d: {k: v[k] for k in ("p50_ms", "p99_ms", "max_ms", "rate")}
+                         for d, v in peer_lat.items()},
         "load_sweep": points,
         "memory_marks": [{"events": m[0], "rss_kib": m[1], "hwm_kib": m[2]} for m in marks],
         "memory_settled": {"rss_kib": settled[0], "hwm_kib": settled[1]} if settled else None,
     }
+    names = {"copy": "COPY, every column the hub writes",
+             "hub": "hub, durable + acknowledged",
+             "naive": f"naive: INSERT+commit, {args.naive_connections} conns",
+             "rabbit": "RabbitMQ classic queue -> COPY",
+             "rabbit_quorum": "RabbitMQ quorum queue -> COPY"}
     print()
-    print(f"COPY into events-shaped table    {figures['copy_rows_per_s']:>10,.0f} rows/s (median)")
-    print(f"hub, durable + acknowledged      {figures['hub_events_per_s']:>10,.0f} ev/s   "
-          f"ratio {figures['hub_over_copy']:.2f}  (target >= 0.5)")
-    print(f"naive: INSERT+commit per event   {figures['naive_events_per_s']:>10,.0f} ev/s   "
-          f"ratio {figures['naive_over_copy']:.2f}  ({args.naive_connections} connections; "
-          f"hub / naive {figures['hub_over_naive']:.1f}x)")
+    print(f"{'design':<38} {'median/s':>10} {'/ COPY':>7} {'CPU s per 100k':>15}   rounds")
+    for d, f in figures["designs"].items():
+        print(f"{names[d]:<38} {f['per_s']:>10,.0f} {f['over_copy']:>7.2f} "
+              f"{f['cpu_s_per_100k']:>15.2f}   " + ", ".join(f"{r:,.0f}" for r in rates[d]))
+    print(f"hub / COPY per round: {', '.join(f'{r:.2f}' for r in ratios)}; median "
+          f"{med(ratios):.2f}  (target >= 0.7)")
+    print(f"hub / naive {figures['hub_over_naive']:.1f}x"
+          + "".join(f"; hub / {d} {med(rates['hub']) / med(rates[d]):.2f}x"
+                    for d in ("rabbit", "rabbit_quorum") if rates[d]))
     print(f"correlated into workflows        {figures['correlated_events_per_s']:>10,.0f} ev/s   "
-          f"ratio {figures['correlated_events_per_s'] / figures['copy_rows_per_s']:.2f}")
+          f"ratio {figures['correlated_events_per_s'] / copy_med:.2f}")
     if adapter_rates:
         print(f"real adapters (outbox) -> hub    {figures['adapters_events_per_s']:>10,.0f} ev/s   "
               f"ratio {figures['adapters_over_copy']:.2f}")
-    print(f"latency at {args.latency_rate}/s offered        p50 {lat['p50_ms']:.2f} ms  "
+    print(f"hub latency at {args.latency_rate}/s offered    p50 {lat['p50_ms']:.2f} ms  "
           f"p99 {lat['p99_ms']:.2f} ms  max {lat['max_ms']:.2f} ms  (target p99 <= 10 ms)")
+    for d, v in peer_lat.items():
+        print(f"{d} latency at {args.latency_rate}/s offered (publish -> commit)  p50 "
+              f"{v['p50_ms']:.2f} ms  p99 {v['p99_ms']:.2f} ms  max {v['max_ms']:.2f} ms")
     print(f"hub peak RSS under load          {mib(max(hub_peaks)):>10.1f} MiB  "
           f"(rounds: {', '.join(f'{mib(p):.1f}' for p in hub_peaks)})")
+    print(f"load average: before {' '.join(f'{x:.2f}' for x in load_before)}, after "
+          f"{' '.join(f'{x:.2f}' for x in load_after)} (1, 5, 15 min; {os.cpu_count()} cores)")
     if marks:
         print(f"hub RSS after {marks[-1][0]:,} events     {mib(marks[-1][1]):>10.1f} MiB  "
               f"(after {marks[1][0]:,}: {mib(marks[1][1]):.1f} MiB; correlated: "

@@ -2,14 +2,23 @@
 
     Sends N synthetic case events (valid ids, keys and attributes) to a hub
     (with --cases, whole property transfers: six events of land, tax, power
-    and water sharing a unit number, as a county produces them)
+    and water sharing a unit number, as a county produces them; with
+    --skip-start the five after transfer.accepted, for cases already open;
+    unit numbers go from --unit-base in steps of --unit-stride, 0 keeping
+    every case on one unit)
     over a DEALER socket, in batches, with a window of batches in flight,
     optionally paced at a fixed rate, and measures for every event the time
     from its batch's send to its acknowledgement. It has no outbox: it
-    measures the hub, not the adapter's disk. Prints one JSON line:
+    measures the hub, not the adapter's disk. Every batch is encoded before
+    the clock starts. With --wait-go it then prints "ready" and waits for a
+    line on standard input, so that several senders start together once all
+    of them have encoded. Prints one JSON line:
         {"events":..,"seconds":..,"rate":..,"p50_ms":..,"p99_ms":..,
-         "max_ms":..,"stored":..,"duplicate":..,"rejected":..,"retry":..}
-    Used by tests/bench/bench_ingest.sh. */
+         "max_ms":..,"stored":..,"duplicate":..,"rejected":..,"retry":..,
+         "start_us":..,"end_us":..}
+    start_us and end_us are CLOCK_MONOTONIC microseconds of the first send
+    and the last acknowledgement, comparable between processes.
+    Used by tests/bench/bench_ingest.py. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +49,9 @@ usage (void)
 {
     fprintf (stderr,
              "usage: onenet-bench-sender --hub ENDPOINT [--events N] [--rate EV_PER_S]\n"
-             "       [--batch N] [--window N] [--agency A] [--adapter-id ID] [--cases]\n");
+             "       [--batch N] [--window N] [--agency A] [--adapter-id ID] [--cases]\n"
+             "       [--unit-base N] [--unit-stride S] [--skip-start]\n"
+             "       [--no-mortgage] [--wait-go]\n");
 }
 
 int
@@ -50,12 +61,19 @@ main (int argc, char **argv)
     long events = 100000, rate = 0, batch = 500, window = 8;
     int cases = 0;      /* --cases: events form property-transfer cases */
     long unit_base = 0; /* --unit-base: first unit number, so senders do not share cases */
+    int wait_go = 0;    /* --wait-go: "ready", then wait for a line on stdin */
+    long unit_stride = 1; /* --unit-stride: unit numbers base, base + S, ... (0: one unit) */
+    int no_mortgage = 0;  /* --no-mortgage: has_mortgage false throughout */
+    int skip_start = 0;   /* --skip-start: cases without transfer.accepted, which joins
+                             instances that are already open */
     static struct option opts[] = {
         {"hub", required_argument, 0, 'h'},        {"events", required_argument, 0, 'n'},
         {"rate", required_argument, 0, 'r'},       {"batch", required_argument, 0, 'b'},
         {"window", required_argument, 0, 'w'},     {"agency", required_argument, 0, 'a'},
         {"adapter-id", required_argument, 0, 'i'}, {"cases", no_argument, 0, 'c'},
-        {"unit-base", required_argument, 0, 'u'},  {0, 0, 0, 0}};
+        {"unit-base", required_argument, 0, 'u'},  {"wait-go", no_argument, 0, 'g'},
+        {"unit-stride", required_argument, 0, 's'}, {"skip-start", no_argument, 0, 'k'},
+        {"no-mortgage", no_argument, 0, 'm'},      {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -68,10 +86,14 @@ main (int argc, char **argv)
         case 'i': adapter_id = optarg; break;
         case 'c': cases = 1; break;
         case 'u': unit_base = atol (optarg); break;
+        case 'g': wait_go = 1; break;
+        case 's': unit_stride = atol (optarg); break;
+        case 'k': skip_start = 1; break;
+        case 'm': no_mortgage = 1; break;
         default: usage (); return 2;
         }
     }
-    if (!hub || events <= 0 || batch <= 0 || window <= 0) {
+    if (!hub || events <= 0 || batch <= 0 || window <= 0 || unit_stride < 0) {
         usage ();
         return 2;
     }
@@ -99,9 +121,10 @@ main (int argc, char **argv)
                 {"land", "transfer.accepted"},    {"tax", "deed_tax.assessed"},
                 {"tax", "deed_tax.paid"},         {"land", "transfer.registered"},
                 {"power", "account.transferred"}, {"water", "account.transferred"}};
-            long unit_no = unit_base + (cases ? made / 6 : made);
-            const char *ev_agency = cases ? steps[made % 6][0] : agency;
-            const char *ev_type = cases ? steps[made % 6][1] : "transfer.accepted";
+            long per_case = skip_start ? 5 : 6, step = made % per_case + (skip_start ? 1 : 0);
+            long unit_no = unit_base + (cases ? made / per_case : made) * unit_stride;
+            const char *ev_agency = cases ? steps[step][0] : agency;
+            const char *ev_type = cases ? steps[step][1] : "transfer.accepted";
             snprintf (unit, sizeof unit, "640425%03ld%03ldGB%05ldF%08ld",
                       (unit_no / 1000) % 1000, unit_no % 1000, unit_no % 100000,
                       unit_no % 100000000);
@@ -109,7 +132,7 @@ main (int argc, char **argv)
             event_attr_t attrs[3] = {
                 {.name = "transfer_kind", .type = ATTR_TEXT, .text = "二手房买卖"},
                 {.name = "deed_tax_yuan", .type = ATTR_NUMBER, .number = 12345.5},
-                {.name = "has_mortgage", .type = ATTR_FLAG, .flag = made % 3 == 0}};
+                {.name = "has_mortgage", .type = ATTR_FLAG, .flag = !no_mortgage && made % 3 == 0}};
             case_event_t e = {.schema_version = 1,
                               .event_id = id,
                               .agency = ev_agency,
@@ -117,7 +140,7 @@ main (int argc, char **argv)
                               .case_no = case_no,
                               .event_type = ev_type,
                               .occurred_at_ms = now_ms - 3600000 + made % 3600000
-                                                + (cases ? (made % 6) * 60000 : 0),
+                                                + (cases ? step * 60000 : 0),
                               .accepted_at_ms = now_ms,
                               .n_keys = 1,
                               .keys = &key,
@@ -147,6 +170,15 @@ main (int argc, char **argv)
     double *lat = calloc ((size_t) events, sizeof *lat);
     size_t n_lat = 0, next = 0, open = 0;
     uint64_t count[5] = {0};
+    if (wait_go) {
+        char line[16];
+        printf ("ready\n");
+        fflush (stdout);
+        if (!fgets (line, sizeof line, stdin)) {
+            fprintf (stderr, "bench: standard input closed before the start\n");
+            return 1;
+        }
+    }
     int64_t t0 = clock_mono_us ();
     while (n_lat < (size_t) events) {
         /* send while the window and the pace allow */
@@ -198,16 +230,18 @@ main (int argc, char **argv)
         }
         zmq_msg_close (&m);
     }
-    double seconds = (double) (clock_mono_us () - t0) / 1e6;
+    int64_t t1 = clock_mono_us ();
+    double seconds = (double) (t1 - t0) / 1e6;
     qsort (lat, n_lat, sizeof *lat, cmp_double);
     printf (
         "{\"events\":%ld,\"seconds\":%.3f,\"rate\":%.0f,\"p50_ms\":%.2f,\"p99_ms\":%.2f,"
         "\"max_ms\":%.2f,\"stored\":%llu,\"duplicate\":%llu,\"rejected\":%llu,"
-        "\"retry\":%llu}\n",
+        "\"retry\":%llu,\"start_us\":%lld,\"end_us\":%lld}\n",
         events, seconds, (double) events / seconds, lat[n_lat / 2],
         lat[(size_t) ((double) n_lat * 0.99)], lat[n_lat - 1],
         (unsigned long long) count[1], (unsigned long long) count[2],
-        (unsigned long long) count[3], (unsigned long long) count[4]);
+        (unsigned long long) count[3], (unsigned long long) count[4], (long long) t0,
+        (long long) t1);
     for (size_t b = 0; b < n_batches; b++)
         free (msgs[b]);
     free (msgs);
