@@ -5,9 +5,10 @@ Measures, side by side in one run and on one database, in rounds that run
 the designs in an order rotated per round (a warm-up round first, not
 counted):
   (a) the yardstick: COPY of every column the hub writes per event (the
-      hash chain's included) into a table shaped like `events`, and of the
-      event ids into one shaped like `correlation_queue`, one transaction
-      per --copy-chunk rows (the hub's batch_max), as the hub commits;
+      hash chain's included) into a table shaped like `events`, one
+      transaction per --copy-chunk rows (the hub's batch_max), as the hub
+      commits (the hub writes nothing else per event: correlation follows
+      the hash chain, docs/schema.md);
   (b) events sent by several senders through onenet-hub, durably committed
       and acknowledged (protocol-level senders, no adapter outbox); the
       senders encode everything first and start together, and the time is
@@ -15,7 +16,7 @@ counted):
   (c) the same hub then takes NDJSON records from real onenet-adapter
       processes (parse, fsync'ed SQLite outbox, send, acknowledgement);
   (d) correlation: how fast the hub's correlator turns the stored events
-      into workflow instances, timed from the first send until the queue is
+      into workflow instances, timed from the first send until the backlog is
       empty (whole property-transfer cases: land, tax, power and water
       events sharing a unit number);
   (e) the naive design: the same rows stored with one INSERT and one commit
@@ -185,14 +186,10 @@ def drop_checked(conn, name, n_rows):
 
 
 def copy_chunks(rows_path, chunk):
-    """The exported rows in chunks of CHUNK rows: (event rows, queue rows)
-    as bytes, the queue rows being the chunk's event ids."""
+    """The exported rows in chunks of CHUNK rows, as bytes."""
     with open(rows_path, "rb") as f:
         lines = f.readlines()
-    chunks = []
-    for i in range(0, len(lines), chunk):
-        part = lines[i:i + chunk]
-        chunks.append((b"".join(part), b"".join(line[:36] + b"\n" for line in part)))
+    chunks = [b"".join(lines[i:i + chunk]) for i in range(0, len(lines), chunk)]
     return chunks, len(lines)
 
 
@@ -200,39 +197,32 @@ def copy_rate(conninfo, chunks, n_rows, pm_pid):
     """The yardstick: what the hub writes per event, with PostgreSQL's
     fastest load path. Each chunk (the hub's batch_max rows) is one
     transaction of COPY into an events-shaped table (every column the hub
-    writes, the chain's included) and COPY of the ids into a
-    correlation_queue-shaped table, as the hub commits a batch. Returns
+    writes, the chain's included), as the hub commits a batch. Returns
     (rows/s, CPU seconds of this client and of PostgreSQL)."""
     conn = scratch_table(conninfo, "copy_target")
-    scratch_table(conninfo, "copy_queue", like="correlation_queue").close()
     conn.autocommit = False
     cpu0, pg0 = time.thread_time(), tree_cpu(pm_pid)
     t0 = time.monotonic()
     with conn.cursor() as cur:
-        for rows, ids in chunks:
+        for rows in chunks:
             cur.copy_expert(f"COPY copy_target ({ALL_COLUMNS}) FROM STDIN", io.BytesIO(rows),
-                            size=1 << 20)
-            cur.copy_expert("COPY copy_queue (event_id) FROM STDIN", io.BytesIO(ids),
                             size=1 << 20)
             conn.commit()
     seconds = time.monotonic() - t0
     cpu = time.thread_time() - cpu0 + tree_cpu(pm_pid) - pg0
     drop_checked(conn, "copy_target", n_rows)
-    conn = psycopg2.connect(conninfo)
-    drop_checked(conn, "copy_queue", n_rows)
     return n_rows / seconds, cpu
 
 
 def rabbit_run(build, conninfo, broker, quorum, publishers, events, pm_pid, rate=0):
     """The broker design (onenet-bench-rabbit): PUBLISHERS x EVENTS events
     published with confirms to a durable (or quorum) queue of BROKER, one
-    consumer COPYing them into events- and correlation_queue-shaped tables.
-    Returns (its JSON result, CPU seconds of it, the broker and
-    PostgreSQL)."""
+    consumer COPYing them into an events-shaped table (what the hub writes
+    per event, but the chain). Returns (its JSON result, CPU seconds of it,
+    the broker and PostgreSQL)."""
     conn = scratch_table(conninfo, "rabbit_target")
-    scratch_table(conninfo, "rabbit_queue", like="correlation_queue").close()
     argv = [os.path.join(build, "onenet-bench-rabbit"), "--port", str(broker.port),
-            "--db", conninfo, "--table", "rabbit_target", "--queue-table", "rabbit_queue",
+            "--db", conninfo, "--table", "rabbit_target",
             "--publishers", str(publishers), "--events", str(events), "--cases"]
     if quorum:
         argv.append("--quorum")
@@ -245,8 +235,6 @@ def rabbit_run(build, conninfo, broker, quorum, publishers, events, pm_pid, rate
         raise RuntimeError(f"onenet-bench-rabbit failed ({res.returncode}), see its messages")
     out = json.loads(res.stdout)
     drop_checked(conn, "rabbit_target", publishers * events)
-    conn = psycopg2.connect(conninfo)
-    drop_checked(conn, "rabbit_queue", publishers * events)
     return out, used
 
 

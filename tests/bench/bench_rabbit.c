@@ -7,8 +7,9 @@
     flight each. One consumer takes them with a prefetch of --prefetch,
     gathers what has arrived (up to --batch messages), decodes them, COPYs
     them in one transaction into an events-shaped table (the event
-    columns; the broker design keeps no hash chain) and their ids into a
-    correlation_queue-shaped table, commits, and then acknowledges them to
+    columns; the broker design keeps no hash chain), with --queue-table
+    also their ids into a correlation_queue-shaped table, commits, and
+    then acknowledges them to
     the broker at once (basic.ack multiple). An event is durable in the
     database at that commit: the latency of each event is from its publish
     to that commit, as the hub's is from the send to the acknowledgement
@@ -368,7 +369,8 @@ consume (void *arg)
               "COPY %s (event_id, agency, adapter_id, case_no, event_type, occurred_at, "
               "accepted_at, received_at, schema_version, keys, attrs, hub_id) FROM STDIN",
               o->table);
-    snprintf (queue_sql, sizeof queue_sql, "COPY %s (event_id) FROM STDIN", o->queue_table);
+    snprintf (queue_sql, sizeof queue_sql, "COPY %s (event_id) FROM STDIN",
+              o->queue_table ? o->queue_table : "");
     strbuf_t rows, ids, js;
     strbuf_init (&rows);
     strbuf_init (&ids);
@@ -411,7 +413,8 @@ consume (void *arg)
         if (c->failed || n == 0)
             continue;
         if (!exec_ok (db, "BEGIN") || !copy_in (db, copy_sql, &rows)
-            || !copy_in (db, queue_sql, &ids) || !exec_ok (db, "COMMIT")) {
+            || (o->queue_table && !copy_in (db, queue_sql, &ids))
+            || !exec_ok (db, "COMMIT")) {
             c->failed = true;
             break;
         }
@@ -485,7 +488,7 @@ static void
 usage (void)
 {
     fprintf (stderr,
-             "usage: onenet-bench-rabbit --port PORT --db CONNINFO --table T --queue-table Q\n"
+             "usage: onenet-bench-rabbit --port PORT --db CONNINFO --table T [--queue-table Q]\n"
              "       [--host H] [--queue NAME] [--quorum] [--publishers K] [--events N]\n"
              "       [--rate EV_PER_S] [--window N] [--prefetch N] [--batch N] [--cases]\n"
              "       [--wait-go]\n");
@@ -527,7 +530,7 @@ main (int argc, char **argv)
         default: usage (); return 2;
         }
     }
-    if (!o.port || !o.conninfo || !o.table || !o.queue_table || o.publishers <= 0
+    if (!o.port || !o.conninfo || !o.table || o.publishers <= 0
         || o.events <= 0 || o.window <= 0 || o.prefetch <= 0 || o.prefetch > 65535
         || o.batch <= 0) {
         usage ();
