@@ -13,8 +13,10 @@ notice and its registration is due 3 working days after the notice ends.
 Every due time is counted by hand on data/calendar (2020: Sunday 09-27 a
 make-up working day, 10-01..10-08 off)."""
 import random
+from datetime import datetime, timezone
 
-from conftest import credit_code, make_event, query, scalar, set_attributes, wait_until
+from conftest import (credit_code, make_event, new_id, query, scalar, set_attributes,
+                      start_adapter, start_hub, wait_exit, wait_until, write_ndjson)
 from test_workflows import bj_ms, diff_dumps, dump_key, iso, send, start_wf_hub, wait_drained
 
 CLEAN = {"tax_inspection": False, "tax_arrears": False, "invoices_outstanding": False}
@@ -269,3 +271,61 @@ def test_simplified_deregistration_waits_for_its_notice(pb, db, procs, hub_clien
     assert (agency, step) == ("market", "deregistered")
     assert iso(round(due.timestamp() * 1000)) == at(2020, 10, 1, 0, 0)
     assert overdue(db, b) == []
+
+
+def test_startup_and_deregistration_through_the_adapters(db, procs, tmp_path):
+    """The same rules through the real adapters. The market regulator has
+    no system of its own format: its records go through the generic
+    adapter (onenet-adapter --agency market). The tax bureau's clearance
+    comes through onenet-adapter-tax in the 金税 export (YWLX ZX, YWZT QJ).
+
+    Start-up: application Friday 2020-09-18 16:00, licence Tuesday 09-22
+    10:00. One working day after Friday is Monday 09-21: due 24:00 Monday
+    (2020-09-21 16:00 UTC); the licence is a day late, overdue.
+    Deregistration: application Monday 09-21 09:00 of a qualifying
+    taxpayer (no inspection, arrears or outstanding invoices); the
+    clearance is due at 10:00 (60 working minutes of office hours from
+    09:00) and comes at 10:01 (FSSJ 20200921100100): overdue."""
+    hub = start_hub(procs, db)
+    startup_code, dereg_code = credit_code(84001), credit_code(84002)
+
+    def market(case_no, etype, when, code, attrs):
+        return {"event_id": new_id(), "case_no": case_no, "event_type": etype,
+                "occurred_at": when, "keys": {"credit_code": code}, "attrs": attrs}
+    market_path = write_ndjson(tmp_path / "market.ndjson", [
+        market("PYSJ-KB-084001", "startup.accepted", "2020-09-18T16:00:00+08:00",
+               startup_code, {"enterprise_name": "彭阳县红河川商贸有限公司"}),
+        market("PYSJ-DJ-084001", "licence.issued", "2020-09-22T10:00:00+08:00",
+               startup_code, {}),
+        market("PYSJ-ZX-084002", "deregistration.accepted", "2020-09-21T09:00:00+08:00",
+               dereg_code, {"simplified": False, **CLEAN})])
+    tax_path = tmp_path / "tax.ndjson"
+    tax_path.write_text(
+        '{"SWJG_DM":"16404250000","WSH":"PYSW2020092100884","YWLX":"ZX","YWZT":"QJ",'
+        f'"NSRSBH":"{dereg_code}","BDCDYH":null,"FSSJ":"20200921100100","JE":null,'
+        '"XYDJ":null,"TKH":null,"UKEY":null,"WQS":"Y","JLH":"SW-JL-084002"}\n',
+        encoding="utf-8")
+    adapters = [
+        start_adapter(procs, hub.port, str(tmp_path / "market.outbox"), agency="market",
+                      adapter_id="market-generic-it", stdin=market_path),
+        start_adapter(procs, hub.port, str(tmp_path / "tax.outbox"), agency="tax",
+                      adapter_id="tax-it", stdin=str(tax_path),
+                      program="onenet-adapter-tax")]
+    for a in adapters:
+        wait_exit(a, timeout=60)
+    wait_drained(db)
+    assert scalar(db, "SELECT count(*) FROM events") == 4
+
+    monday_end = datetime(2020, 9, 21, 16, 0, tzinfo=timezone.utc)
+    wait_until(lambda: len(overdue(db, startup_code)) == 1 and len(overdue(db, dereg_code)) == 1,
+               timeout=30, what="the late licence and the late clearance overdue")
+    (agency, step, due, done), = overdue(db, startup_code)
+    assert (agency, step, due) == ("market", "licence_issued", monday_end)
+    assert done == datetime(2020, 9, 22, 2, 0, tzinfo=timezone.utc)
+    (agency, step, due, done), = overdue(db, dereg_code)
+    assert (agency, step) == ("tax", "tax_cleared")
+    assert due == datetime(2020, 9, 21, 2, 0, tzinfo=timezone.utc)      # 10:00 +08
+    assert done == datetime(2020, 9, 21, 2, 1, tzinfo=timezone.utc)     # 10:01 +08
+    # the start-up's other steps wait, each due with the licence
+    st = steps(db, startup_code, "enterprise_startup")
+    assert st["account_opened"][2] == at(2020, 9, 22, 0, 0) and st["account_opened"][3] is None
