@@ -334,10 +334,15 @@ wf_page_flush (PGconn *conn, wf_page_t *p)
             "WITH f AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
             "  $4::uuid[]) WITH ORDINALITY AS t(wf, k, v, se, ord)), "
             "ev AS (SELECT * FROM unnest($5::int[], $6::uuid[]) AS t(o, e)), "
-            "pick AS (SELECT DISTINCT ON (f.ord) f.se, w.id FROM f "
-            "  JOIN ev ON ev.o = f.ord JOIN workflow_instances w ON w.workflow = f.wf "
-            "  AND w.key_kind = f.k AND w.key_value = f.v AND w.start_event = ev.e "
-            "  ORDER BY f.ord, (w.start_event = f.se) DESC, w.id) "
+            /* each instance's events first, so that every pair finds its row
+               by the whole unique key: joined on the key alone, a hot key's
+               runs would meet every row of the key (quadratic) */
+            "fe AS MATERIALIZED (SELECT f.ord, f.wf, f.k, f.v, f.se, ev.e FROM f "
+            "  JOIN ev ON ev.o = f.ord), "
+            "pick AS (SELECT DISTINCT ON (fe.ord) fe.se, w.id FROM fe "
+            "  JOIN workflow_instances w ON w.workflow = fe.wf AND w.key_kind = fe.k "
+            "  AND w.key_value = fe.v AND w.start_event = fe.e "
+            "  ORDER BY fe.ord, (w.start_event = fe.se) DESC, w.id) "
             "UPDATE workflow_instances w SET start_event = pick.se FROM pick "
             "WHERE w.id = pick.id AND w.start_event <> pick.se",
             6, mp, "match runs to their stored rows", NULL))
@@ -381,13 +386,9 @@ wf_page_flush (PGconn *conn, wf_page_t *p)
     for (int i = 0; i < S_COUNT; i++)
         sp[i + 1] = stmt_array_end (&p->step[i]);
     const char *ep[E_COUNT + 1] = {id_list, ev_instance, ev_event};
-    const char *rp[7] = {stmt_array_end (&p->runs[K_WORKFLOW]),
+    const char *rp[4] = {stmt_array_end (&p->runs[K_WORKFLOW]),
                          stmt_array_end (&p->runs[K_KIND]),
-                         stmt_array_end (&p->runs[K_VALUE]),
-                         ip[I_WORKFLOW],
-                         ip[I_KIND],
-                         ip[I_VALUE],
-                         ip[I_START_EVENT]};
+                         stmt_array_end (&p->runs[K_VALUE]), id_list};
     const char *up[U_COUNT + 2];
     for (int i = 0; i < U_COUNT; i++)
         up[i] = stmt_array_end (&p->un[i]);
@@ -489,16 +490,15 @@ wf_page_flush (PGconn *conn, wf_page_t *p)
            takes the row back */
         && stmt_params (
             conn,
-            "WITH made AS (SELECT * FROM unnest($4::text[], $5::text[], $6::text[], "
-            "  $7::uuid[]) AS f(wf, k, v, se)), "
-            "gone AS (UPDATE workflow_instances w SET state = 'superseded', "
+            /* the rows the fold made are the ids read above (one per made
+               run, by the unique key): a hashed id list, not a per-row
+               search of the made runs */
+            "WITH gone AS (UPDATE workflow_instances w SET state = 'superseded', "
             "  ended_at = NULL, events = 0, updated_at = now() FROM unnest($1::text[], "
             "  $2::text[], $3::text[]) AS t(wf, k, v) "
             "  WHERE w.workflow = t.wf AND w.key_kind = t.k AND w.key_value = t.v "
-            "  AND w.state <> 'superseded' AND NOT EXISTS (SELECT 1 FROM made "
-            "    WHERE made.wf = w.workflow AND made.k = w.key_kind AND made.v = "
-            "w.key_value "
-            "    AND made.se = w.start_event) RETURNING w.id), "
+            "  AND w.state <> 'superseded' AND w.id <> ALL ($4::bigint[]) "
+            "  RETURNING w.id), "
             "steps AS (UPDATE workflow_steps s SET due_at = NULL, warn_at = NULL, "
             "  overdue_at = NULL, warned_at = NULL FROM gone WHERE s.instance_id = gone.id "
             "  RETURNING 1), "
@@ -513,7 +513,7 @@ wf_page_flush (PGconn *conn, wf_page_t *p)
             "UPDATE breaches b SET withdrawn_at = now(), withdrawn_reason = "
             "  'the run was merged into an earlier one when its case was read again' "
             "FROM gone WHERE b.instance_id = gone.id AND b.withdrawn_at IS NULL",
-            7, rp, "supersede surplus instances", NULL)
+            4, rp, "supersede surplus instances", NULL)
         /* parked events an instance took leave the list, expired or not;
            the others stay (an expired one keeps its expired_at) */
         && stmt_params (
