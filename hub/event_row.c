@@ -3,6 +3,55 @@
 
 #include <string.h>
 
+#include "clock.h"
+
+void
+event_row_keys_json (strbuf_t *js, const case_event_t *e)
+{
+    strbuf_reset (js);
+    strbuf_putc (js, '{');
+    for (size_t k = 0; k < e->n_keys; k++) {
+        if (k)
+            strbuf_putc (js, ',');
+        strbuf_json_string (js, key_kind_name (e->keys[k].kind));
+        strbuf_putc (js, ':');
+        strbuf_json_string (js, e->keys[k].value);
+    }
+    strbuf_putc (js, '}');
+}
+
+void
+event_row_attr_value_json (strbuf_t *js, const event_attr_t *at)
+{
+    char ts[40];
+    switch (at->type) {
+    case ATTR_TEXT: strbuf_json_string (js, at->text); break;
+    case ATTR_INTEGER: strbuf_printf (js, "%lld", (long long) at->integer); break;
+    case ATTR_NUMBER: strbuf_put_double (js, at->number); break;
+    case ATTR_FLAG: strbuf_puts (js, at->flag ? "true" : "false"); break;
+    case ATTR_TIME:
+        clock_format_utc (at->time_ms, ts, sizeof ts);
+        strbuf_json_string (js, ts);
+        break;
+    default: strbuf_puts (js, "null");
+    }
+}
+
+void
+event_row_attrs_json (strbuf_t *js, const case_event_t *e)
+{
+    strbuf_reset (js);
+    strbuf_putc (js, '{');
+    for (size_t a = 0; a < e->n_attrs; a++) {
+        if (a)
+            strbuf_putc (js, ',');
+        strbuf_json_string (js, e->attrs[a].name);
+        strbuf_putc (js, ':');
+        event_row_attr_value_json (js, &e->attrs[a]);
+    }
+    strbuf_putc (js, '}');
+}
+
 static void
 field (strbuf_t *sb, const char *s, char sep)
 {

@@ -6,12 +6,14 @@
     (to compare a redelivery with what is stored). The hash-chain columns
     follow these in the store's COPY (store.c). The content digest is
     computed over the same field texts (common/digest.h), so one
-    digest_event_t describes both. */
+    digest_event_t describes both. The keys and attributes columns are
+    JSON written here too, as docs/schema.md ("events") describes them. */
 #ifndef ONENET_EVENT_ROW_H
 #define ONENET_EVENT_ROW_H
 
 #include <stddef.h>
 
+#include "codec.h"
 #include "digest.h"
 #include "strbuf.h"
 
@@ -35,6 +37,18 @@ typedef enum {
     EVENT_ROW_HUB_ID,
     EVENT_ROW_FIELDS /* how many */
 } event_row_field_t;
+
+/* Writes e's keys into js (reset first): one JSON object, key kind to
+   value, in the order the event gives them. */
+void event_row_keys_json (strbuf_t *js, const case_event_t *e);
+
+/* Writes e's typed attributes into js (reset first): one JSON object,
+   name to value; a time as ISO 8601 UTC text. */
+void event_row_attrs_json (strbuf_t *js, const case_event_t *e);
+
+/* Appends one attribute's value as event_row_attrs_json writes it (so
+   that two values compare as text). */
+void event_row_attr_value_json (strbuf_t *js, const event_attr_t *at);
 
 /* Appends e as one row ending in a newline: every text escaped for COPY,
    a NULL accepted_at as \N. */

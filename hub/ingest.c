@@ -146,58 +146,6 @@ add_reply (pending_t *p, const zmq_msg_t *peer)
     return r;
 }
 
-/* Writes an event's keys (as one JSON object, kind to value) into js. */
-static void
-keys_json (strbuf_t *js, const case_event_t *e)
-{
-    strbuf_reset (js);
-    strbuf_putc (js, '{');
-    for (size_t k = 0; k < e->n_keys; k++) {
-        if (k)
-            strbuf_putc (js, ',');
-        strbuf_json_string (js, key_kind_name (e->keys[k].kind));
-        strbuf_putc (js, ':');
-        strbuf_json_string (js, e->keys[k].value);
-    }
-    strbuf_putc (js, '}');
-}
-
-/* Appends one attribute's value as JSON; docs/schema.md, "events", says
-   how each type appears. */
-static void
-attr_value_json (strbuf_t *js, const event_attr_t *at)
-{
-    char ts[40];
-    switch (at->type) {
-    case ATTR_TEXT: strbuf_json_string (js, at->text); break;
-    case ATTR_INTEGER: strbuf_printf (js, "%lld", (long long) at->integer); break;
-    case ATTR_NUMBER: strbuf_put_double (js, at->number); break;
-    case ATTR_FLAG: strbuf_puts (js, at->flag ? "true" : "false"); break;
-    case ATTR_TIME:
-        clock_format_utc (at->time_ms, ts, sizeof ts);
-        strbuf_json_string (js, ts);
-        break;
-    default: strbuf_puts (js, "null");
-    }
-}
-
-/* Writes an event's typed attributes (one JSON object, name to value)
-   into js. */
-static void
-attrs_json (strbuf_t *js, const case_event_t *e)
-{
-    strbuf_reset (js);
-    strbuf_putc (js, '{');
-    for (size_t a = 0; a < e->n_attrs; a++) {
-        if (a)
-            strbuf_putc (js, ',');
-        strbuf_json_string (js, e->attrs[a].name);
-        strbuf_putc (js, ':');
-        attr_value_json (js, &e->attrs[a]);
-    }
-    strbuf_putc (js, '}');
-}
-
 /* Whether two valid events (names unique: validation refuses a repeated
    key kind or attribute name) say the same, compared as the store compares
    a redelivery with what it holds (jsonb: order does not matter): agency,
@@ -243,8 +191,8 @@ same_said (const case_event_t *a, const case_event_t *b, char *differs, size_t l
         }
         strbuf_reset (&va);
         strbuf_reset (&vb);
-        attr_value_json (&va, &a->attrs[i]);
-        attr_value_json (&vb, &b->attrs[j]);
+        event_row_attr_value_json (&va, &a->attrs[i]);
+        event_row_attr_value_json (&vb, &b->attrs[j]);
         attrs = va.len == vb.len && memcmp (va.data, vb.data, va.len) == 0;
     }
     strbuf_free (&va);
@@ -270,8 +218,8 @@ append_row (ingest_t *self, batch_t *b, const case_event_t *e, const char *id_lo
         clock_format_pg (e->accepted_at_ms, accepted, sizeof accepted);
     snprintf (version, sizeof version, "%u", e->schema_version);
     strbuf_t *keys = &self->scratch, *attrs = &self->attrs_scratch;
-    keys_json (keys, e);
-    attrs_json (attrs, e);
+    event_row_keys_json (keys, e);
+    event_row_attrs_json (attrs, e);
     digest_event_t d = {id_lower,
                         e->agency,
                         e->adapter_id,

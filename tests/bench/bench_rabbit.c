@@ -43,6 +43,7 @@
 
 #include "clock.h"
 #include "codec.h"
+#include "event_row.h"
 #include "strbuf.h"
 
 typedef struct {
@@ -222,49 +223,6 @@ out:
     return NULL;
 }
 
-/* An event's keys and attributes as the hub writes them (hub/ingest.c). */
-static void
-keys_json (strbuf_t *js, const case_event_t *e)
-{
-    strbuf_reset (js);
-    strbuf_putc (js, '{');
-    for (size_t k = 0; k < e->n_keys; k++) {
-        if (k)
-            strbuf_putc (js, ',');
-        strbuf_json_string (js, key_kind_name (e->keys[k].kind));
-        strbuf_putc (js, ':');
-        strbuf_json_string (js, e->keys[k].value);
-    }
-    strbuf_putc (js, '}');
-}
-
-static void
-attrs_json (strbuf_t *js, const case_event_t *e)
-{
-    char ts[40];
-    strbuf_reset (js);
-    strbuf_putc (js, '{');
-    for (size_t a = 0; a < e->n_attrs; a++) {
-        const event_attr_t *at = &e->attrs[a];
-        if (a)
-            strbuf_putc (js, ',');
-        strbuf_json_string (js, at->name);
-        strbuf_putc (js, ':');
-        switch (at->type) {
-        case ATTR_TEXT: strbuf_json_string (js, at->text); break;
-        case ATTR_INTEGER: strbuf_printf (js, "%lld", (long long) at->integer); break;
-        case ATTR_NUMBER: strbuf_put_double (js, at->number); break;
-        case ATTR_FLAG: strbuf_puts (js, at->flag ? "true" : "false"); break;
-        case ATTR_TIME:
-            clock_format_utc (at->time_ms, ts, sizeof ts);
-            strbuf_json_string (js, ts);
-            break;
-        default: strbuf_puts (js, "null");
-        }
-    }
-    strbuf_putc (js, '}');
-}
-
 /* Appends the COPY row of the one event of message body (and its id to
    ids); false (said why) when it does not decode. */
 static bool
@@ -296,10 +254,10 @@ add_row (strbuf_t *rows, strbuf_t *ids, strbuf_t *js, const void *body, size_t l
     }
     strbuf_printf (rows, "\t%s\t%s\t%s\t%u\t", occurred, e.accepted_at_ms ? accepted : "\\N",
                    received, e.schema_version);
-    keys_json (js, &e);
+    event_row_keys_json (js, &e);
     strbuf_copy_field (rows, js->data, js->len);
     strbuf_putc (rows, '\t');
-    attrs_json (js, &e);
+    event_row_attrs_json (js, &e);
     strbuf_copy_field (rows, js->data, js->len);
     strbuf_puts (rows, "\tbench-rabbit\n");
     codec_inbound_destroy (&in);
