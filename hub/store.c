@@ -113,7 +113,17 @@ typedef struct {
 } chain_t;
 
 /* Why a step failed; STEP_CHAIN_CONFLICT: another writer of this chain. */
-typedef enum { STEP_OK, STEP_DATA_ERROR, STEP_CONN_ERROR, STEP_CHAIN_CONFLICT } step_t;
+/* How a statement ended. STEP_TRANSIENT: the database undid the
+   transaction for reasons of its own (a deadlock, a serialization
+   failure, a lock or statement timeout): nothing is wrong with the
+   events, the batch is answered RETRY and comes again. */
+typedef enum {
+    STEP_OK,
+    STEP_DATA_ERROR,
+    STEP_CONN_ERROR,
+    STEP_CHAIN_CONFLICT,
+    STEP_TRANSIENT
+} step_t;
 
 /* Loads the committed head of the chain: the head recorded in
    chain_heads, or the newest row of the chain in events when that is
@@ -226,7 +236,42 @@ step_of (PGconn *conn, PGresult *res, char **error)
     if (state && strcmp (state, "23505") == 0 && constraint
         && strcmp (constraint, "events_chain_seq") == 0)
         return STEP_CHAIN_CONFLICT;
+    if (state
+        && (strncmp (state, "40", 2) == 0 || strcmp (state, "55P03") == 0
+            || strcmp (state, "57014") == 0))
+        return STEP_TRANSIENT;
     return STEP_DATA_ERROR;
+}
+
+typedef struct {
+    const char *id;
+    size_t row;
+} row_ref_t;
+
+static int
+by_event_id (const void *a, const void *b)
+{
+    return strcmp (((const row_ref_t *) a)->id, ((const row_ref_t *) b)->id);
+}
+
+/* The batch's rows in event id order (malloc'd). Every transaction of
+   every hub inserts its ids in this one order: two hubs storing the same
+   redelivered events wait for each other on the unique index at most in
+   one direction, never in a cycle (a deadlock). */
+static size_t *
+rows_by_id (const batch_t *b)
+{
+    row_ref_t *refs = calloc (b->n_rows + 1, sizeof *refs);
+    size_t *order = calloc (b->n_rows + 1, sizeof *order);
+    if (!refs || !order)
+        abort ();
+    for (size_t r = 0; r < b->n_rows; r++)
+        refs[r] = (row_ref_t){b->row_ids[r], r};
+    qsort (refs, b->n_rows, sizeof *refs, by_event_id);
+    for (size_t r = 0; r < b->n_rows; r++)
+        order[r] = refs[r].row;
+    free (refs);
+    return order;
 }
 
 static step_t
@@ -653,9 +698,11 @@ static step_t
 insert_marked (PGconn *conn, batch_t *b, chain_t *chain, char **error, char *sqlstate)
 {
     strbuf_reset (&chain->rows);
-    for (size_t r = 0; r < b->n_rows; r++)
-        if (b->row_stored[r])
-            chain_row (chain, b, r);
+    size_t *order = rows_by_id (b);
+    for (size_t k = 0; k < b->n_rows; k++)
+        if (b->row_stored[order[k]])
+            chain_row (chain, b, order[k]);
+    free (order);
     if (chain->rows.len == 0)
         return STEP_OK;
     return copy_chained (conn, chain, error, sqlstate);
@@ -816,7 +863,9 @@ commit_row_by_row (PGconn *conn, batch_t *b, chain_t *chain, const char *hub_id)
     if (!stored)
         abort ();
     step_t s = begin_batch (conn, b, chain, &error);
-    for (size_t r = 0; s == STEP_OK && r < b->n_rows; r++) {
+    size_t *order = rows_by_id (b);
+    for (size_t k = 0; s == STEP_OK && k < b->n_rows; k++) {
+        size_t r = order[k];
         size_t start = r ? b->row_end[r - 1] : 0;
         char *row_error = NULL;
         int64_t seq = chain->next_seq;
@@ -848,6 +897,7 @@ commit_row_by_row (PGconn *conn, batch_t *b, chain_t *chain, const char *hub_id)
         else
             free (row_error);
     }
+    free (order);
     memcpy (b->row_stored, stored, b->n_rows * sizeof *stored);
     free (stored);
     if (s == STEP_OK)
@@ -864,7 +914,7 @@ commit_row_by_row (PGconn *conn, batch_t *b, chain_t *chain, const char *hub_id)
         s = run (conn, "COMMIT", &error);
     if (s == STEP_DATA_ERROR)
         log_error ("batch could not be stored even row by row", "error=%s", log_q (error));
-    if (s == STEP_DATA_ERROR || s == STEP_CHAIN_CONFLICT)
+    if (s == STEP_DATA_ERROR || s == STEP_CHAIN_CONFLICT || s == STEP_TRANSIENT)
         run (conn, "ROLLBACK", NULL);
     if (s == STEP_CHAIN_CONFLICT)
         log_error ("another writer holds this hub's hash chain (two hubs with one hub id?)",
@@ -899,6 +949,10 @@ commit_batch (PGconn *conn, batch_t *b, id_index_t *index, chain_t *chain,
                        "id?); reloading its head",
                        "chain=%s seq=%" PRId64 " error=%s", log_q (chain->chain_id),
                        chain->next_seq, log_q (error));
+        if (s == STEP_TRANSIENT)
+            log_warn ("batch undone by the database (a deadlock or a timeout), its events "
+                      "are answered RETRY and come again",
+                      "rows=%zu error=%s", b->n_rows, log_q (error));
         free (error);
         if (s == STEP_CHAIN_CONFLICT) {
             chain->shared = true; /* from now on read the head under the lock */

@@ -172,7 +172,11 @@ def test_startup_every_arrival_order(pb, db, procs, hub_client):
             wait_drained(db)
         wait_until(lambda: overdue(db, code), timeout=30, what=f"{name}: the licence overdue")
         d = dump_key(db, code, labels)
-        # the digest and attributes are the same text; drop the event ids' order
+        # warnings (预警) are raised in wall-clock time for a step the
+        # supervision sweep sees open past its warning point: with a gap
+        # between deliveries, whether one is raised depends on when the sweep
+        # ran, not on the events; the comparison is of everything else
+        d["breaches"] = [b for b in d["breaches"] if b[4] != "warning"]
         dumps[name] = d
     ref = dumps["forward"]
     for name, d in dumps.items():

@@ -420,3 +420,53 @@ def test_idle_hub_sees_the_database_go(pg, pb, db, procs, hub_client):
     wait_until(lambda: c.heartbeat().store_available is True, timeout=60,
                what="the store available again")
     assert c.request_batch([make_event(pb, 1)]).acks[0].status == pb.STORED
+
+
+STORE_FAULT_TRIGGER = """
+CREATE TABLE test_store_faults (case_no text PRIMARY KEY, sqlstate text NOT NULL);
+CREATE FUNCTION test_store_fault() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE s text;
+BEGIN
+    SELECT f.sqlstate INTO s FROM test_store_faults f WHERE f.case_no = NEW.case_no;
+    IF s IS NOT NULL THEN
+        RAISE EXCEPTION 'injected fault for %', NEW.case_no USING ERRCODE = s;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER test_store_fault BEFORE INSERT ON events
+    FOR EACH ROW EXECUTE FUNCTION test_store_fault();
+"""
+
+
+def test_store_retries_a_deadlock_and_refuses_only_bad_data(pb, db, procs, hub_client):
+    """The store refuses an event only when the database refuses its data.
+    A deadlock (40P01), as two hubs storing the same redelivered events can
+    meet, undoes the batch: its events are answered RETRY, nothing is
+    dead-lettered, and once the cause is gone the resent batch is stored.
+    A data error (22023) for one event of a batch refuses that event alone;
+    the others are stored. Faults are injected by a trigger on events for
+    one case number."""
+    hub = start_hub(procs, db)
+    conn = db.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(STORE_FAULT_TRIGGER)
+            cur.execute("INSERT INTO test_store_faults VALUES ('PY-DEADLOCK', '40P01')")
+            cur.execute("INSERT INTO test_store_faults VALUES ('PY-BAD-DATA', '22023')")
+    finally:
+        conn.close()
+    c = hub_client(hub.endpoint)
+    locked = [make_event(pb, 601, case_no="PY-DEADLOCK"), make_event(pb, 602)]
+    ack = c.request_batch(locked)
+    assert [pb.AckStatus.Name(a.status) for a in ack.acks] == ["RETRY", "RETRY"]
+    assert scalar(db, "SELECT count(*) FROM dead_letters") == 0
+    assert scalar(db, "SELECT count(*) FROM events") == 0
+    hub.wait_for_log(r'msg="batch undone by the database')
+    query(db, "DELETE FROM test_store_faults WHERE case_no = 'PY-DEADLOCK' RETURNING 1")
+    ack = c.request_batch(locked)
+    assert [pb.AckStatus.Name(a.status) for a in ack.acks] == ["STORED", "STORED"]
+
+    bad, good = make_event(pb, 603, case_no="PY-BAD-DATA"), make_event(pb, 604)
+    ack = c.request_batch([bad, good])
+    assert [pb.AckStatus.Name(a.status) for a in ack.acks] == ["REJECTED", "STORED"]
+    assert query(db, "SELECT event_id FROM dead_letters") == [(bad.event_id,)]
