@@ -262,3 +262,14 @@ strbuf_url_encode (strbuf_t *sb, const char *s)
             strbuf_printf (sb, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
     }
 }
+
+char *
+str_dup (const char *s)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup (s);
+    if (!d)
+        abort ();
+    return d;
+}

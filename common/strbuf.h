@@ -29,6 +29,9 @@ void strbuf_printf (strbuf_t *sb, const char *fmt, ...)
 /* Appends s percent-encoded for a URL's query string (RFC 3986: every byte
    but A-Z a-z 0-9 - _ . ~ as %XX). */
 void strbuf_url_encode (strbuf_t *sb, const char *s);
+/* A malloc'd copy of s, NULL for NULL; aborts when memory runs out (the
+   hub and the adapters do not carry on without it). */
+char *str_dup (const char *s);
 /* Appends s as a quoted JSON string ("a\"b"), escaping controls. */
 void strbuf_json_string (strbuf_t *sb, const char *s);
 /* Appends a finite double as the shortest decimal that reads back as the

@@ -13,24 +13,13 @@ xrealloc (void *p, size_t n)
     return q;
 }
 
-static char *
-xstrdup (const char *s)
-{
-    if (!s)
-        return NULL;
-    char *d = strdup (s);
-    if (!d)
-        abort ();
-    return d;
-}
-
 /* A copy that is valid UTF-8 and at most 1 KiB: dead letters keep what the
    wire said, and the wire may say anything. */
 static char *
 safe_dup (const char *s)
 {
     char buf[1024];
-    return xstrdup (utf8_safe_copy (buf, sizeof buf, s));
+    return str_dup (utf8_safe_copy (buf, sizeof buf, s));
 }
 
 batch_t *
@@ -187,11 +176,11 @@ add_reject (heartbeat_row_t *row, const reject_sample_t *r)
     memmove (&row->rejects[at + 1], &row->rejects[at],
              (row->n_rejects - at) * sizeof *row->rejects);
     row->rejects[at] = (reject_row_t){r->seq,
-                                      xstrdup (r->place),
-                                      xstrdup (r->code),
-                                      xstrdup (r->reason),
+                                      str_dup (r->place),
+                                      str_dup (r->code),
+                                      str_dup (r->reason),
                                       r->rejected_at_ms,
-                                      r->event_id && *r->event_id ? xstrdup (r->event_id)
+                                      r->event_id && *r->event_id ? str_dup (r->event_id)
                                                                   : NULL};
     row->n_rejects++;
     return true;
@@ -216,9 +205,9 @@ batch_add_heartbeat (batch_t *self, const heartbeat_t *hb, const reject_sample_t
         }
         row = &self->hbs[self->n_hbs++];
         memset (row, 0, sizeof *row);
-        row->adapter_id = xstrdup (hb->adapter_id);
+        row->adapter_id = str_dup (hb->adapter_id);
     }
-    row->agency = xstrdup (hb->agency);
+    row->agency = str_dup (hb->agency);
     row->outbox_depth = hb->outbox_depth;
     row->oldest_unacked_ms = hb->oldest_unacked_ms;
     row->task_cursor = hb->task_cursor;

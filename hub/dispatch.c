@@ -12,6 +12,7 @@
 #include "codec.h"
 #include "db.h"
 #include "log.h"
+#include "strbuf.h"
 #include "worker.h"
 
 /* Tasks sent per answer at most; the adapter's next heartbeat asks on. */
@@ -27,15 +28,6 @@ struct dispatch {
     const hub_config_t *config; /* settings, read-only */
 };
 
-static char *
-xstrdup (const char *s)
-{
-    char *d = strdup (s ? s : "");
-    if (!d)
-        abort ();
-    return d;
-}
-
 task_request_t *
 task_request_new (const uint8_t *peer, size_t peer_len, const char *adapter_id,
                   const char *agency, uint64_t cursor)
@@ -47,8 +39,8 @@ task_request_new (const uint8_t *peer, size_t peer_len, const char *adapter_id,
         peer_len = sizeof self->peer;
     memcpy (self->peer, peer, peer_len);
     self->peer_len = peer_len;
-    self->adapter_id = xstrdup (adapter_id);
-    self->agency = xstrdup (agency);
+    self->adapter_id = str_dup (adapter_id ? adapter_id : "");
+    self->agency = str_dup (agency ? agency : "");
     self->cursor = cursor;
     return self;
 }

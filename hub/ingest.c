@@ -21,6 +21,7 @@
 #include "event_row.h"
 #include "id_index.h"
 #include "log.h"
+#include "strbuf.h"
 #include "validate.h"
 
 #define DEAD_LETTER_PREFIX 4096 /* bytes of an unreadable message kept */
@@ -100,15 +101,6 @@ grow (void *p, size_t *cap, size_t need, size_t size)
         abort ();
     *cap = cap2;
     return q;
-}
-
-static char *
-dupf (const char *s)
-{
-    char *d = strdup (s);
-    if (!d)
-        abort ();
-    return d;
 }
 
 static void
@@ -257,7 +249,7 @@ reject_event (pending_t *p, item_t *item, const codec_inbound_t *msg, size_t i,
     free (bytes);
     /* log and answer with the dead letter's UTF-8-safe copies */
     dead_letter_t *d = &p->batch->dls[p->batch->n_dls - 1];
-    item->reason = dupf (d->reason);
+    item->reason = str_dup (d->reason);
     log_warn ("event rejected", "adapter=%s agency=%s event=%s case=%s code=%s reason=%s",
               log_q (d->sender), log_q (d->agency), log_q (d->event_id), log_q (d->case_no),
               error_code_name (code), log_q (d->reason));
@@ -428,7 +420,7 @@ handle_refused (ingest_t *self, const zmq_msg_t *peer, uint64_t batch_seq,
     reply_t *r = add_reply (p, peer);
     r->batch_seq = batch_seq;
     r->error = code;
-    r->error_reason = dupf (reason);
+    r->error_reason = str_dup (reason);
     char peer_name[80];
     /* no adapter id can be trusted from unreadable bytes: name the peer */
     snprintf (peer_name, sizeof peer_name, "peer:");

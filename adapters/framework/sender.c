@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "curve_key.h"
+#include "strbuf.h"
 #include "log.h"
 
 typedef enum {
@@ -54,10 +55,7 @@ struct sender {
 static char *
 xstrdup (const char *s)
 {
-    char *d = strdup (s ? s : "");
-    if (!d)
-        abort ();
-    return d;
+    return str_dup (s ? s : "");
 }
 
 /* Sets an integer option of the socket; a refusal is logged with the

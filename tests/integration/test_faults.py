@@ -334,20 +334,27 @@ def test_adapter_sigterm(db, procs, tmp_path):
     print(f"stored {k}, of which {left} after the restart")
 
 
-FAULT_TRIGGER = """
-CREATE TABLE test_faults (key_value text PRIMARY KEY, sqlstate text NOT NULL);
-CREATE FUNCTION test_fault() RETURNS trigger LANGUAGE plpgsql AS $$
+def fault_trigger(name, column, on):
+    """SQL that makes a table NAME (COLUMN, sqlstate) and a trigger on the
+    table ON raising the listed SQLSTATE for a row whose COLUMN is listed:
+    a fault injected for one case, not for every row."""
+    return f"""
+CREATE TABLE {name} ({column} text PRIMARY KEY, sqlstate text NOT NULL);
+CREATE FUNCTION {name}_raise() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE s text;
 BEGIN
-    SELECT f.sqlstate INTO s FROM test_faults f WHERE f.key_value = NEW.key_value;
+    SELECT f.sqlstate INTO s FROM {name} f WHERE f.{column} = NEW.{column};
     IF s IS NOT NULL THEN
-        RAISE EXCEPTION 'injected fault for %', NEW.key_value USING ERRCODE = s;
+        RAISE EXCEPTION 'injected fault for %', NEW.{column} USING ERRCODE = s;
     END IF;
     RETURN NEW;
 END $$;
-CREATE TRIGGER test_fault BEFORE INSERT OR UPDATE ON workflow_instances
-    FOR EACH ROW EXECUTE FUNCTION test_fault();
+CREATE TRIGGER {name} BEFORE INSERT OR UPDATE ON {on}
+    FOR EACH ROW EXECUTE FUNCTION {name}_raise();
 """
+
+
+FAULT_TRIGGER = fault_trigger("test_faults", "key_value", "workflow_instances")
 
 
 def test_correlation_errors_by_class(pb, db, procs, hub_client):
@@ -422,20 +429,7 @@ def test_idle_hub_sees_the_database_go(pg, pb, db, procs, hub_client):
     assert c.request_batch([make_event(pb, 1)]).acks[0].status == pb.STORED
 
 
-STORE_FAULT_TRIGGER = """
-CREATE TABLE test_store_faults (case_no text PRIMARY KEY, sqlstate text NOT NULL);
-CREATE FUNCTION test_store_fault() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE s text;
-BEGIN
-    SELECT f.sqlstate INTO s FROM test_store_faults f WHERE f.case_no = NEW.case_no;
-    IF s IS NOT NULL THEN
-        RAISE EXCEPTION 'injected fault for %', NEW.case_no USING ERRCODE = s;
-    END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER test_store_fault BEFORE INSERT ON events
-    FOR EACH ROW EXECUTE FUNCTION test_store_fault();
-"""
+STORE_FAULT_TRIGGER = fault_trigger("test_store_faults", "case_no", "events")
 
 
 def test_store_retries_a_deadlock_and_refuses_only_bad_data(pb, db, procs, hub_client):
