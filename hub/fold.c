@@ -171,9 +171,11 @@ apply (fold_ctx_t *ctx, fold_instance_t *inst, int i)
             break;
         case WORKFLOW_ROLE_REJECT:
             if (holds && live) {
-                if (m[k].ref->effect == REJECT_SUSPEND)
+                if (m[k].ref->effect == REJECT_SUSPEND) {
+                    if (inst->state == INSTANCE_OPEN)
+                        inst->suspended_at_ms = e->occurred_at_ms;
                     inst->state = INSTANCE_SUSPENDED;
-                else {
+                } else {
                     inst->state = INSTANCE_REJECTED;
                     inst->ended_at_ms = e->occurred_at_ms;
                 }
@@ -182,6 +184,7 @@ apply (fold_ctx_t *ctx, fold_instance_t *inst, int i)
         case WORKFLOW_ROLE_REOPEN:
             if (holds && inst->state == INSTANCE_SUSPENDED) {
                 inst->state = INSTANCE_OPEN;
+                inst->suspended_at_ms = 0;
                 inst->clock_at_ms = e->occurred_at_ms;
             }
             break;
@@ -379,13 +382,18 @@ settle (fold_ctx_t *ctx, fold_instance_t *inst)
                            : inst->steps[d->from_step_index].completed_at_ms;
         if (!base)
             continue;
-        /* a step not done in an instance that stopped running: a suspended
-           or completed case runs no clock for it; a case withdrawn or
-           refused keeps a deadline that passed while it ran (the agency was
-           late before the case ended), and loses one that had not */
-        bool ended = inst->state == INSTANCE_CANCELLED || inst->state == INSTANCE_REJECTED;
+        /* a step not done in an instance that stopped running: a completed
+           case runs no clock for it; a case withdrawn, refused or suspended
+           for a correction keeps a deadline that passed while it ran (the
+           agency was late before the case stopped), and loses one that had
+           not, whenever the stopping event reached the hub */
+        int64_t stopped_at = inst->state == INSTANCE_CANCELLED
+                                     || inst->state == INSTANCE_REJECTED
+                                 ? inst->ended_at_ms
+                             : inst->state == INSTANCE_SUSPENDED ? inst->suspended_at_ms
+                                                                 : 0;
         bool stopped = !running && !st->completed_at_ms;
-        if (stopped && !ended)
+        if (stopped && !stopped_at)
             continue;
         bool beyond = false;
         if (d->unit == DEADLINE_WORKING_DAYS)
@@ -399,10 +407,11 @@ settle (fold_ctx_t *ctx, fold_instance_t *inst)
                 &beyond);
         st->beyond_calendar = beyond;
         st->warn_at_ms = base + (int64_t) ((double) (st->due_at_ms - base) * def->warn_at);
-        if (stopped && st->warn_at_ms >= inst->ended_at_ms)
-            st->warn_at_ms = 0;
-        if (stopped && st->due_at_ms >= inst->ended_at_ms) {
+        /* the warning goes with its deadline: a case withdrawn before the
+           deadline carries neither, whenever its warning point fell */
+        if (stopped && st->due_at_ms >= stopped_at) {
             st->due_at_ms = 0;
+            st->warn_at_ms = 0;
             st->beyond_calendar = false;
         }
     }

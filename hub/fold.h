@@ -96,6 +96,7 @@ typedef struct {
     instance_state_t state;    /* where it stands */
     int64_t started_at_ms;     /* occurred_at of its start event */
     int64_t ended_at_ms;       /* completed, rejected or cancelled at (0: not ended) */
+    int64_t suspended_at_ms;   /* suspended at, while suspended (0: not suspended) */
     int64_t clock_at_ms;       /* deadlines counted "from start" start here: the start,
                                    or the latest reopening (a correction restarts the
                                    time limit, 补正后重新计算) */

@@ -45,7 +45,7 @@ mark (PGconn *conn, const hub_config_t *config, bool overdue)
               "FROM marked m JOIN workflow_instances i ON i.id = m.instance_id"
             : "WITH due AS (SELECT instance_id, step FROM workflow_steps "
               "  WHERE warn_at <= now() AND completed_at IS NULL AND warned_at IS NULL "
-              "    AND overdue_at IS NULL AND warn_at IS NOT NULL AND required "
+              "    AND warn_at IS NOT NULL AND required "
               "  ORDER BY warn_at LIMIT " CLAIM_LIMIT " FOR UPDATE SKIP LOCKED), "
               "marked AS (UPDATE workflow_steps s SET warned_at = now() FROM due "
               "  WHERE s.instance_id = due.instance_id AND s.step = due.step "
@@ -79,7 +79,7 @@ mark (PGconn *conn, const hub_config_t *config, bool overdue)
                       log_q (PQgetvalue (res, i, 2)), log_q (PQgetvalue (res, i, 3)),
                       log_q (due), secs);
         else
-            log_info ("step nearing its deadline",
+            log_info ("step past its warning point (预警)",
                       "agency=%s step=%s workflow=%s key=%s due=%s left_s=%lld",
                       log_q (PQgetvalue (res, i, 0)), log_q (PQgetvalue (res, i, 1)),
                       log_q (PQgetvalue (res, i, 2)), log_q (PQgetvalue (res, i, 3)),

@@ -427,17 +427,23 @@ wf_page_flush (PGconn *conn, wf_page_t *p)
             "  EXCLUDED.warn_at, EXCLUDED.completed_at, EXCLUDED.completed_by, "
             "  EXCLUDED.provisional)",
             S_COUNT + 1, sp, "upsert workflow steps", NULL)
-        /* a step done after its deadline is a breach even if no tick saw it
-           late; one withdrawn earlier holds again */
+        /* a step done after its deadline is a breach, and one done after
+           its warning point was warned of, even if no tick saw it open then
+           (its events came late, or all at once): what the case says, not
+           when the hub heard it; one withdrawn earlier holds again */
         && stmt_params (
             conn,
             "INSERT INTO breaches (instance_id, step, agency, kind, due_at, "
-            "completed_at) SELECT instance_id, step, agency, 'overdue', due_at, "
-            "completed_at FROM workflow_steps WHERE instance_id = ANY ($1::bigint[]) "
-            "AND required AND completed_at > due_at "
+            "completed_at) SELECT s.instance_id, s.step, s.agency, p.kind, s.due_at, "
+            "s.completed_at FROM workflow_steps s CROSS JOIN LATERAL (VALUES "
+            "  ('overdue', s.due_at), ('warning', s.warn_at)) AS p(kind, at) "
+            "WHERE s.instance_id = ANY ($1::bigint[]) AND s.required "
+            "AND s.due_at IS NOT NULL AND s.completed_at > p.at "
             "ON CONFLICT (instance_id, step, kind) DO UPDATE SET "
             "completed_at = EXCLUDED.completed_at, due_at = EXCLUDED.due_at, "
-            "withdrawn_at = NULL, withdrawn_reason = NULL",
+            "withdrawn_at = NULL, withdrawn_reason = NULL "
+            "WHERE (breaches.completed_at, breaches.due_at, breaches.withdrawn_at) "
+            "  IS DISTINCT FROM (EXCLUDED.completed_at, EXCLUDED.due_at, NULL)",
             1, bp, "record late steps", NULL)
         /* breaches follow the folded case: one whose cause is gone (the step
            was in fact done in time, its deadline moved past now with the
@@ -455,6 +461,9 @@ wf_page_flush (PGconn *conn, wf_page_t *p)
             "  WHEN s.completed_at IS NULL AND i.ended_at IS NOT NULL "
             "    AND (CASE b.kind WHEN 'overdue' THEN s.due_at ELSE s.warn_at END) IS NULL "
             "    THEN 'the case ended (' || i.state || ') before the deadline' "
+            "  WHEN s.completed_at IS NULL AND i.state = 'suspended' "
+            "    AND (CASE b.kind WHEN 'overdue' THEN s.due_at ELSE s.warn_at END) IS NULL "
+            "    THEN 'the case was suspended for a correction before the deadline' "
             "  WHEN s.completed_at IS NULL "
             "    AND (CASE b.kind WHEN 'overdue' THEN s.due_at ELSE s.warn_at END) > now() "
             "    THEN 'the deadline moved to ' || to_char(s.due_at AT TIME ZONE "
@@ -468,7 +477,7 @@ wf_page_flush (PGconn *conn, wf_page_t *p)
             1, bp, "withdraw disproved breaches", NULL)
         && stmt_params (conn,
                         "UPDATE breaches b SET due_at = s.due_at FROM workflow_steps s "
-                        "WHERE b.instance_id = ANY ($1::bigint[]) AND b.kind = 'overdue' "
+                        "WHERE b.instance_id = ANY ($1::bigint[]) "
                         "AND b.withdrawn_at IS NULL AND s.instance_id = b.instance_id "
                         "AND s.step = b.step AND s.due_at IS NOT NULL "
                         "AND s.due_at <> b.due_at",

@@ -98,6 +98,17 @@ def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):
         time.sleep(interval)
 
 
+def wait_supervised(db, timeout=30.0):
+    """Supervision caught up: every required step not done whose deadline
+    or warning point has passed is marked (overdue and warned of)."""
+    wait_until(lambda: scalar(db, """SELECT count(*) FROM workflow_steps
+                                     WHERE required AND completed_at IS NULL
+                                       AND ((due_at < now() AND overdue_at IS NULL)
+                                         OR (warn_at < now() AND warned_at IS NULL))""")
+               == 0, timeout=timeout, interval=0.1,
+               what="supervision to mark every passed deadline and warning point")
+
+
 _LOGFMT_ESCAPES = {ord('"'): b'"', ord("\\"): b"\\", ord("t"): b"\t", ord("n"): b"\n",
                    ord("r"): b"\r"}
 

@@ -64,7 +64,8 @@ import time
 
 import pytest
 
-from conftest import ROOT, outbox_count, query, scalar, start_adapter, wait_until
+from conftest import (ROOT, outbox_count, query, scalar, start_adapter, wait_supervised,
+                      wait_until)
 from test_workflows import start_wf_hub, wait_drained
 
 sys.path.insert(0, str(ROOT / "deploy" / "sample"))
@@ -157,11 +158,8 @@ def describe(case):
 
 
 def supervised(db):
-    """Supervision caught up: every passed deadline of an undone step is marked."""
-    wait_until(lambda: scalar(db, """SELECT count(*) FROM workflow_steps
-                                     WHERE due_at < now() AND overdue_at IS NULL
-                                       AND completed_at IS NULL AND required""") == 0,
-               timeout=30, interval=0.1, what="supervision to mark every passed deadline")
+    """Supervision caught up (conftest.wait_supervised)."""
+    wait_supervised(db)
 
 
 def deliver(procs, hub, tmp_path, records, feed, once=False, generic=False):

@@ -40,7 +40,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 
 from conftest import (ROOT, SANITIZER_RE, HubClient, ProcGroup, build_path, credit_code,
-                      make_event, query, scalar, unit_number, wait_until)
+                      make_event, query, scalar, unit_number, wait_supervised, wait_until)
 from test_analytics import analyst, county  # noqa: F401  (fixtures: the populated database)
 from test_analytics import percentile_cont
 from test_workflows import bj_ms, send, start_wf_hub, wait_drained
@@ -358,13 +358,9 @@ def october_events(pb):
 
 
 def caught_up(db):
-    """Every event correlated, and every passed deadline of an undone step
-    marked by supervision."""
+    """Every event correlated, and supervision caught up."""
     wait_drained(db, timeout=60)
-    wait_until(lambda: scalar(db, """SELECT count(*) FROM workflow_steps
-                                     WHERE due_at < now() AND overdue_at IS NULL
-                                       AND completed_at IS NULL AND required""") == 0,
-               timeout=60, interval=0.1, what="supervision to mark every passed deadline")
+    wait_supervised(db, timeout=60)
 
 
 class Built:

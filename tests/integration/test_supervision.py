@@ -7,7 +7,8 @@
   one that holds again is reinstated, and a new one appears.
 - A withdrawal delivered days late withdraws the breaches of the steps
   whose deadline had not passed when the case was withdrawn; one that had
-  passed stays.
+  passed stays. The same for a refusal for correction (suspension), and
+  the same breaches when the events come all at once.
 - A calendar year with no official arrangement: deadlines counted into it
   are provisional; `hubctl calendar import` of the State Council's notice
   makes them final and re-plans them.
@@ -18,7 +19,7 @@ import datetime
 import json
 import subprocess
 
-from conftest import build_path, query, scalar, unit_number, wait_until
+from conftest import build_path, query, scalar, unit_number, wait_supervised, wait_until
 from test_workflows import bj_ms, case_event, pt_case, send, start_wf_hub, wait_drained
 
 BJ = datetime.timezone(datetime.timedelta(hours=8))
@@ -95,9 +96,11 @@ def test_calendar_change_replans_open_and_closed_cases(pb, db, procs, hub_client
     due, marked, standing, withdrawn = registration(db, c)
     assert (due, standing, withdrawn) == (bj(2020, 11, 10), bj(2020, 11, 10), [])
     assert registration(db, b) == (bj(2020, 11, 12), False, None, [])
-    # the withdrawn breach leaves the counts, and stays as history
-    assert scalar(db, "SELECT count(*) FROM analytics.breaches WHERE key_value = %s "
-                      "AND step = 'registered'", (a,)) == 0
+    # the withdrawn breach leaves the counts, and stays as history; A's
+    # warning stands: the warning point, 3/4 of Mon 2 Nov 09:00 .. Tue 10
+    # Nov 00:00, is Sun 8 Nov 02:15, and A was registered Mon 9 Nov 10:00
+    assert query(db, "SELECT kind, due_at FROM analytics.breaches WHERE key_value = %s "
+                     "AND step = 'registered'", (a,)) == [("warning", bj(2020, 11, 10))]
     assert query(db, "SELECT step, withdrawn_reason FROM analytics.breaches_withdrawn "
                      "WHERE key_value = %s", (a,)) == [("registered", "done in time")]
     hub.wait_for_log(r'msg="calendar changed: deadlines re-planned".*first_day=2020-11-04',
@@ -155,10 +158,22 @@ def test_deadline_moved_past_now_withdraws_the_breach(pb, db, procs, hub_client)
     assert due == midnight(2) and not marked
     assert withdrawn == [f"the deadline moved to {(today + datetime.timedelta(days=2))} "
                          f"00:00 +08"], withdrawn
-    # no overdue breach is counted; a warning (预警) may stand, as the step
-    # is open past its new warning point when the sweep runs
+    # no overdue breach is counted; the warning point (预警) moved to 3/4 of
+    # today-6 10:00 .. today+2 00:00 (182 h): today 02:30. Past it, the
+    # warning stands, following the new deadline; before it, the warning
+    # recorded against the old deadline is withdrawn with the overdue one
+    warn = midnight(0) + datetime.timedelta(hours=2, minutes=30)
+    assert query(db, "SELECT s.warn_at FROM workflow_steps s JOIN workflow_instances i "
+                     "ON i.id = s.instance_id WHERE i.key_value = %s "
+                     "AND s.step = 'registered'", (unit,)) == [(warn,)]
     assert scalar(db, "SELECT count(*) FROM analytics.breaches WHERE key_value = %s "
                       "AND kind = 'overdue'", (unit,)) == 0
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if abs((now - warn).total_seconds()) > 60:   # not at the turn of 02:30
+        want = [("warning", midnight(2))] if now > warn else []
+        wait_until(lambda: query(db, "SELECT kind, due_at FROM analytics.breaches "
+                                     "WHERE key_value = %s", (unit,)) == want,
+                   timeout=30, what=f"the standing warnings {want}")
 
 
 def test_late_withdrawal_withdraws_breaches(pb, db, procs, hub_client):
@@ -178,12 +193,14 @@ def test_late_withdrawal_withdraws_breaches(pb, db, procs, hub_client):
         wait_drained(db)
 
         def utilities_overdue():
-            return sorted(a for a, in query(db, """
-                SELECT b.agency FROM breaches b JOIN workflow_instances i
-                  ON i.id = b.instance_id WHERE i.key_value = %s AND b.kind = 'overdue'
+            return sorted(query(db, """
+                SELECT b.agency, b.kind FROM breaches b JOIN workflow_instances i
+                  ON i.id = b.instance_id WHERE i.key_value = %s
                   AND b.withdrawn_at IS NULL""", (unit,)))
-        wait_until(lambda: utilities_overdue() == ["power", "water"], timeout=30,
-                   what="power and water overdue")
+        marked = [("power", "overdue"), ("power", "warning"),
+                  ("water", "overdue"), ("water", "warning")]
+        wait_until(lambda: utilities_overdue() == marked, timeout=30,
+                   what="power and water overdue, and warned of")
         send(client, [case_event(pb, "land", "transfer.withdrawn", unit,
                                  bj_ms(*withdrawn_at))])
         wait_drained(db)
@@ -191,14 +208,58 @@ def test_late_withdrawal_withdraws_breaches(pb, db, procs, hub_client):
                                     "key_value = %s", (unit,)),
                          utilities_overdue(),
                          sorted(query(db, """
-                SELECT b.agency, b.withdrawn_reason FROM breaches b
+                SELECT b.agency, b.kind, b.withdrawn_reason FROM breaches b
                 JOIN workflow_instances i ON i.id = b.instance_id
                 WHERE i.key_value = %s AND b.withdrawn_at IS NOT NULL""", (unit,))))
     before, after = results[unit_number(61020)], results[unit_number(61021)]
-    assert before == ("cancelled", [], [
-        ("power", "the case ended (cancelled) before the deadline"),
-        ("water", "the case ended (cancelled) before the deadline")]), before
-    assert after == ("cancelled", ["power", "water"], []), after
+    why = "the case ended (cancelled) before the deadline"
+    assert before == ("cancelled", [], [(a, k, why) for a, k in marked]), before
+    assert after == ("cancelled", marked, []), after
+
+
+def test_suspension_keeps_only_breaches_of_the_time_it_ran(pb, db, procs, hub_client):
+    """Transfers accepted Mon 2 Nov 2020 09:00: registration due Sat 7 Nov
+    00:00 (Tue 3 .. Fri 6), its warning point 3/4 of the way (111 h):
+    Thu 5 Nov 20:15. The registry refuses each for correction (suspends
+    it) at a different time, delivered after supervision has marked both
+    points: Wed 4 Nov (before both: both withdrawn), Fri 6 Nov (after the
+    warning point, before the deadline: the warning goes with its deadline,
+    both withdrawn), Tue 10 Nov (after the deadline: both stand). The same events at once, on other units, give the same
+    standing breaches and none to withdraw."""
+    hub = start_wf_hub(procs, db)
+    client = hub_client(hub.endpoint)
+    refusals = {"wed": (2020, 11, 4, 10, 0), "fri": (2020, 11, 6, 10, 0),
+                "tue": (2020, 11, 10, 10, 0)}
+    why = "the case was suspended for a correction before the deadline"
+    expect = {"wed": ([], [("overdue", why), ("warning", why)]),
+              "fri": ([], [("overdue", why), ("warning", why)]),
+              "tue": ([("overdue",), ("warning",)], [])}
+
+    def breaches(unit):
+        rows = query(db, """SELECT b.kind, b.withdrawn_reason FROM breaches b
+                            JOIN workflow_instances i ON i.id = b.instance_id
+                            WHERE i.key_value = %s AND b.step = 'registered'
+                            ORDER BY b.kind""", (unit,))
+        return ([(k,) for k, w in rows if w is None], [(k, w) for k, w in rows if w])
+
+    for n, (name, when) in enumerate(refusals.items()):
+        apart, together = unit_number(61040 + n), unit_number(61050 + n)
+        accepted = [case_event(pb, "land", "transfer.accepted", u, bj_ms(2020, 11, 2, 9, 0),
+                               {"has_mortgage": False}) for u in (apart, together)]
+        refused = [case_event(pb, "land", "transfer.rejected", u, bj_ms(*when),
+                              {"reason": "材料不全"}) for u in (apart, together)]
+        send(client, [accepted[0]], agency="land")
+        wait_drained(db)
+        wait_until(lambda: breaches(apart)[0] == [("overdue",), ("warning",)], timeout=30,
+                   what=f"{name}: the registration overdue and warned of")
+        send(client, [refused[0]], agency="land")
+        send(client, [refused[1], accepted[1]], agency="land")
+        wait_drained(db)
+        wait_supervised(db)
+        assert breaches(apart) == expect[name], (name, breaches(apart))
+        assert breaches(together) == (expect[name][0], []), (name, breaches(together))
+        assert scalar(db, "SELECT count(DISTINCT state) FROM workflow_instances "
+                          "WHERE key_value IN (%s, %s)", (apart, together)) == 1
 
 
 def write_notice(path, year, days):
