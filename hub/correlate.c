@@ -225,20 +225,33 @@ pinned_set (correlate_t *self, PGconn *conn, const char *digest)
 typedef struct {
     correlate_t *self;   /* for the pinned-set cache */
     PGconn *conn;        /* to load old definitions */
-    PGresult *rows;      /* key_kind, key_value, workflow, instance_no, digest */
-    const wf_key_t *key; /* the key being folded */
+    PGresult *rows;      /* read_pins: ..., workflow, instance_no, digest, key ordinal */
+    long ordinal;        /* the key being folded: its place in the page's keys, from 1 */
 } pin_ctx_t;
 
+/* The stored run instance_no of current's workflow on the key being folded
+   (read_pins orders the rows by key and number: a binary search, so a key
+   with thousands of runs costs no more than its runs' count times a log). */
 static const workflow_def_t *
 pin_definition (void *user, const workflow_def_t *current, int instance_no,
                 const workflow_set_t **set)
 {
     pin_ctx_t *ctx = user;
-    for (int i = 0; i < PQntuples (ctx->rows); i++) {
-        if (atoi (PQgetvalue (ctx->rows, i, 3)) != instance_no
-            || strcmp (PQgetvalue (ctx->rows, i, 2), current->name) != 0
-            || strcmp (PQgetvalue (ctx->rows, i, 0), ctx->key->kind) != 0
-            || strcmp (PQgetvalue (ctx->rows, i, 1), ctx->key->value) != 0)
+    int lo = 0, hi = PQntuples (ctx->rows);
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        long o = atol (PQgetvalue (ctx->rows, mid, 5));
+        if (o < ctx->ordinal
+            || (o == ctx->ordinal && atoi (PQgetvalue (ctx->rows, mid, 3)) < instance_no))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (int i = lo; i < PQntuples (ctx->rows); i++) {
+        if (atol (PQgetvalue (ctx->rows, i, 5)) != ctx->ordinal
+            || atoi (PQgetvalue (ctx->rows, i, 3)) != instance_no)
+            break;
+        if (strcmp (PQgetvalue (ctx->rows, i, 2), current->name) != 0)
             continue;
         const char *digest = PQgetvalue (ctx->rows, i, 4);
         if (strcmp (digest, current->digest_hex) == 0)
@@ -250,6 +263,116 @@ pin_definition (void *user, const workflow_def_t *current, int instance_no,
         return def;
     }
     return NULL;
+}
+
+/* Which keys of the page fold from their settled point (fold.h): those
+   whose stored point was computed under the definitions the hub runs and
+   that every event of the page for the key follows. The others fold their
+   whole history (a late event, new definitions, no point yet). */
+static bool
+choose_resumes (PGconn *conn, const workflow_set_t *set, wf_key_t *keys, size_t n_keys,
+                const char *const kp[2])
+{
+    PGresult *res = NULL;
+    if (!stmt_params (conn,
+                      "SELECT (extract(epoch FROM c.settled_at) * 1000)::bigint, "
+                      "  c.runs::text, c.definitions "
+                      "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(k, v, o) "
+                      "LEFT JOIN key_checkpoints c ON c.key_kind = t.k AND c.key_value = t.v "
+                      "ORDER BY t.o",
+                      2, kp, "read settled points", &res))
+        return false;
+    for (size_t i = 0; i < n_keys && i < (size_t) PQntuples (res); i++) {
+        wf_key_t *k = &keys[i];
+        if (PQgetisnull (res, (int) i, 0))
+            continue;
+        key_kind_t kind;
+        key_kind_parse (k->kind, &kind);
+        char *defs = wf_definitions_of_kind (set, kind);
+        int64_t settled = atoll (PQgetvalue (res, (int) i, 0));
+        if (strcmp (defs, PQgetvalue (res, (int) i, 2)) == 0 && k->claimed_ms > settled) {
+            k->runs = json_loads (PQgetvalue (res, (int) i, 1), 0, NULL);
+            k->resume = json_is_object (k->runs);
+            k->settled_ms = settled;
+        }
+        free (defs);
+    }
+    PQclear (res);
+    return true;
+}
+
+/* The lowest run number a resumed key's fold may make, less one. */
+static int
+runs_floor (const workflow_set_t *set, const wf_key_t *k)
+{
+    if (!k->resume)
+        return 0;
+    int floor = -1;
+    for (size_t w = 0; w < workflow_set_count (set); w++) {
+        const workflow_def_t *def = workflow_set_get (set, w);
+        int n = json_object_get (k->runs, def->name) ? wf_key_runs_before (k, def) : -1;
+        if (n >= 0 && (floor < 0 || n < floor))
+            floor = n;
+    }
+    return floor < 0 ? 0 : floor;
+}
+
+/* Reads the stored runs a fold may pin to their definition (pin_definition):
+   every run of a key that folds whole; the runs numbered past a resumed
+   key's settled point. A resumed key with such a run under another
+   definition than the current one folds whole instead: its settled point
+   was judged on the current definitions. */
+static bool
+read_pins (PGconn *conn, const workflow_set_t *set, wf_key_t *keys, size_t n_keys,
+           PGresult **rows)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        strbuf_t ks, vs, ns;
+        strbuf_init (&ks);
+        strbuf_init (&vs);
+        strbuf_init (&ns);
+        for (size_t i = 0; i < n_keys; i++) {
+            char n[16];
+            snprintf (n, sizeof n, "%d", runs_floor (set, &keys[i]));
+            stmt_array_add (&ks, keys[i].kind);
+            stmt_array_add (&vs, keys[i].value);
+            stmt_array_add (&ns, n);
+        }
+        const char *p[3] = {stmt_array_end (&ks), stmt_array_end (&vs), stmt_array_end (&ns)};
+        bool good = stmt_params (
+            conn,
+            "SELECT w.key_kind, w.key_value, w.workflow, w.instance_no, w.digest, t.o "
+            "FROM unnest($1::text[], $2::text[], $3::int[]) WITH ORDINALITY AS t(k, v, n, o) "
+            "JOIN workflow_instances w ON w.key_kind = t.k AND w.key_value = t.v "
+            "  AND w.instance_no > t.n ORDER BY t.o, w.instance_no",
+            3, p, "read instance definitions", rows);
+        strbuf_free (&ks);
+        strbuf_free (&vs);
+        strbuf_free (&ns);
+        if (!good)
+            return false;
+        bool again = false;
+        for (int r = 0; r < PQntuples (*rows); r++) {
+            wf_key_t *k = &keys[atoll (PQgetvalue (*rows, r, 5)) - 1];
+            const workflow_def_t *def = workflow_set_find (set, PQgetvalue (*rows, r, 2));
+            if (!k->resume || !def || atoi (PQgetvalue (*rows, r, 3)) <= wf_key_runs_before (k, def)
+                || strcmp (PQgetvalue (*rows, r, 4), def->digest_hex) == 0)
+                continue;
+            k->resume = false;
+            again = true;
+        }
+        if (!again || attempt == 1)
+            return true;
+        PQclear (*rows); /* read again: those keys need every run */
+        *rows = NULL;
+    }
+    return true;
+}
+
+static int
+runs_before (void *user, const workflow_def_t *def)
+{
+    return wf_key_runs_before (user, def);
 }
 
 #define PAGE_STALE_CALENDAR (-2) /* correlate_page: reload the calendar, then retry */
@@ -277,15 +400,16 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
     PGresult *claim = PQexecParams (
         conn,
         CLAIM_CTE ", "
-        "keyed AS (INSERT INTO case_keys (key_kind, key_value, event_id) "
-        "  SELECT k.key, k.value, e.event_id FROM events e "
+        "keyed AS (INSERT INTO case_keys (key_kind, key_value, occurred_at, event_id) "
+        "  SELECT k.key, k.value, e.occurred_at, e.event_id FROM events e "
         "  JOIN taken t ON t.event_id = e.event_id, jsonb_each_text(e.keys) k "
         "  ON CONFLICT DO NOTHING) "
         "SELECT NULL, NULL, (SELECT count(*) FROM taken), "
         "  (SELECT min(event_id::text) FROM taken), 0 AS n "
-        "UNION ALL SELECT * FROM (SELECT DISTINCT k.key, k.value, 0::bigint, NULL, 1 "
+        "UNION ALL SELECT * FROM (SELECT k.key, k.value, "
+        "  min((extract(epoch FROM e.occurred_at) * 1000)::bigint), NULL, 1 "
         "  FROM events e JOIN taken t ON t.event_id = e.event_id, "
-        "  jsonb_each_text(e.keys) k) ks "
+        "  jsonb_each_text(e.keys) k GROUP BY k.key, k.value) ks "
         "ORDER BY 5, 1, 2",
         1, NULL, lp, NULL, NULL, 0);
     if (!stmt_ok (claim, "claim correlation queue")) {
@@ -322,10 +446,12 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
         wf_key_t *k = &keys[n_keys];
         k->kind = PQgetvalue (claim, i, 0);
         k->value = PQgetvalue (claim, i, 1);
+        k->claimed_ms = atoll (PQgetvalue (claim, i, 2));
         hashes[n_keys++] = (int64_t) key_hash (k->kind, k->value);
     }
     bool good = true;
     PGresult *rows = NULL;
+    PGresult *pin_rows = NULL; /* read_pins */
     fold_event_t *events = NULL;
     json_t **attrs = NULL;
     size_t n_rows = 0;
@@ -351,6 +477,9 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
         good = stmt_ok (res, "lock correlation keys");
         PQclear (res);
         const char *kp[2] = {stmt_array_end (&ks), stmt_array_end (&vs)};
+        if (good)
+            good = choose_resumes (conn, set, keys, n_keys, kp)
+                   && read_pins (conn, set, keys, n_keys, &pin_rows);
         if (good) {
             /* supervision marks parked events expired with SKIP LOCKED:
                holding the keys' waiting rows keeps it from marking (and
@@ -365,16 +494,31 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
             PQclear (res);
         }
         if (good) {
+            /* a key whose settled point the page's events all follow:
+               only the events after it */
+            strbuf_t as;
+            strbuf_init (&as);
+            for (size_t i = 0; i < n_keys; i++) {
+                char t[40];
+                stmt_array_add (&as, keys[i].resume
+                                         ? stmt_ts_or_null (keys[i].settled_ms, t, sizeof t)
+                                         : "-infinity");
+            }
+            const char *ep[3] = {kp[0], kp[1], stmt_array_end (&as)};
             rows = PQexecParams (
                 conn,
-                "SELECT t.k, t.v, e.event_id, e.agency, e.event_type, "
+                "SELECT t.o, e.event_id, e.agency, e.event_type, "
                 "  (extract(epoch FROM e.occurred_at) * 1000)::bigint, e.attrs::text, "
                 "  e.case_no "
-                "FROM unnest($1::text[], $2::text[]) AS t(k, v) "
+                "FROM unnest($1::text[], $2::text[], $3::timestamptz[]) WITH ORDINALITY "
+                "  AS t(k, v, a, o) "
                 "JOIN case_keys ck ON ck.key_kind = t.k AND ck.key_value = t.v "
-                "JOIN events e ON e.event_id = ck.event_id ORDER BY 1, 2",
-                2, NULL, kp, NULL, NULL, 0);
+                /* after it as the fold sees times, in whole milliseconds */
+                "  AND ck.occurred_at >= t.a + interval '500 microseconds' "
+                "JOIN events e ON e.event_id = ck.event_id ORDER BY 1",
+                3, NULL, ep, NULL, NULL, 0);
             good = stmt_ok (rows, "read the events of the keys");
+            strbuf_free (&as);
         }
         strbuf_free (&hs);
         strbuf_free (&ks);
@@ -389,20 +533,17 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
         size_t k = 0;
         for (size_t i = 0; i < n_rows; i++) {
             fold_event_t *e = &events[i];
-            snprintf (e->event_id, sizeof e->event_id, "%s", PQgetvalue (rows, (int) i, 2));
-            e->agency = PQgetvalue (rows, (int) i, 3);
-            e->event_type = PQgetvalue (rows, (int) i, 4);
-            e->case_no = PQgetvalue (rows, (int) i, 7);
-            e->occurred_at_ms = atoll (PQgetvalue (rows, (int) i, 5));
-            attrs[i] = json_loads (PQgetvalue (rows, (int) i, 6), 0, NULL);
+            snprintf (e->event_id, sizeof e->event_id, "%s", PQgetvalue (rows, (int) i, 1));
+            e->agency = PQgetvalue (rows, (int) i, 2);
+            e->event_type = PQgetvalue (rows, (int) i, 3);
+            e->case_no = PQgetvalue (rows, (int) i, 6);
+            e->occurred_at_ms = atoll (PQgetvalue (rows, (int) i, 4));
+            attrs[i] = json_loads (PQgetvalue (rows, (int) i, 5), 0, NULL);
             if (!attrs[i])
                 attrs[i] = json_object ();
             e->attrs = attrs[i];
-            /* rows come ordered by key: find each key's run */
-            while (k < n_keys
-                   && (strcmp (keys[k].kind, PQgetvalue (rows, (int) i, 0)) != 0
-                       || strcmp (keys[k].value, PQgetvalue (rows, (int) i, 1)) != 0))
-                k++;
+            /* rows come ordered by the key's place in keys: each key's run */
+            k = (size_t) atoll (PQgetvalue (rows, (int) i, 0)) - 1;
             if (k < n_keys) {
                 if (!keys[k].count)
                     keys[k].first = i;
@@ -411,22 +552,7 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
         }
         wf_page_t *out = wf_page_new ();
         /* the definitions the page's existing instances started under */
-        strbuf_t ks, vs;
-        strbuf_init (&ks);
-        strbuf_init (&vs);
-        for (size_t i = 0; i < n_keys; i++) {
-            stmt_array_add (&ks, keys[i].kind);
-            stmt_array_add (&vs, keys[i].value);
-        }
-        const char *kp[2] = {stmt_array_end (&ks), stmt_array_end (&vs)};
-        pin_ctx_t pins = {self, conn, NULL, NULL};
-        good = stmt_params (conn,
-                            "SELECT key_kind, key_value, workflow, instance_no, digest "
-                            "FROM workflow_instances WHERE (key_kind, key_value) IN "
-                            "(SELECT * FROM unnest($1::text[], $2::text[]))",
-                            2, kp, "read instance definitions", &pins.rows);
-        strbuf_free (&ks);
-        strbuf_free (&vs);
+        pin_ctx_t pins = {self, conn, pin_rows, 0};
         fold_options_t pinned_options = *options;
         pinned_options.pin = pin_definition;
         pinned_options.pin_user = &pins;
@@ -436,7 +562,10 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
             key_kind_t kind;
             key_kind_parse (keys[i].kind, &kind);
             fold_result_t result;
-            pins.key = &keys[i];
+            pins.ordinal = (long) i + 1;
+            pinned_options.resume_after_ms = keys[i].resume ? keys[i].settled_ms : 0;
+            pinned_options.runs_before = keys[i].resume ? runs_before : NULL;
+            pinned_options.runs_user = &keys[i];
             fold (set, kind, events + keys[i].first, keys[i].count, calendar,
                   &pinned_options, &result);
             wf_page_add_key (out, set, &keys[i], kind, &result, events + keys[i].first);
@@ -444,9 +573,14 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
         }
         if (good)
             good = wf_page_flush (conn, out);
-        if (pins.rows)
-            PQclear (pins.rows);
         wf_page_destroy (&out);
+    }
+    if (pin_rows)
+        PQclear (pin_rows);
+    size_t n_resumed = 0; /* keys folded from their settled point */
+    for (size_t i = 0; i < n_keys; i++) {
+        n_resumed += keys[i].resume;
+        json_decref (keys[i].runs);
     }
     for (size_t i = 0; attrs && i < n_rows; i++)
         json_decref (attrs[i]);
@@ -464,8 +598,8 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
         return -1;
     }
     if (taken)
-        log_debug ("correlated", "hub=%s events=%d keys=%zu", log_q (config->hub_id), taken,
-                   n_keys);
+        log_debug ("correlated", "hub=%s events=%d keys=%zu resumed=%zu",
+                   log_q (config->hub_id), taken, n_keys, n_resumed);
     return taken;
 }
 
@@ -533,7 +667,8 @@ correlate_run (void *pipe, void *arg)
     int64_t calendar_version = 0; /* the calendar_changes id it includes */
     bool calendar_stale = false;  /* a page (or a check) saw a newer calendar */
     int64_t calendar_checked = 0; /* when calendar_changes was last looked at */
-    fold_options_t options = {config->immediate_minutes, config->office_hours, NULL, NULL};
+    fold_options_t options = {config->immediate_minutes, config->office_hours, NULL, NULL, 0,
+                              NULL, NULL};
     long wait_ms = 0;
     int page = CLAIM_PAGE;    /* queue rows per transaction; 1 while hunting a failure */
     long backoff_ms = 0;      /* after a transient failure: the wait before the retry */

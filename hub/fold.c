@@ -80,6 +80,7 @@ typedef struct {
     bool *relevant;                /* per event: some workflow of the key cares */
     bool *joined;                  /* per event: some instance took it */
     int64_t *ttl;                  /* per event: longest TTL among its workflows */
+    int *quiet;                    /* per event: workflows settled just after it */
 } fold_ctx_t;
 
 static fold_instance_t *
@@ -260,10 +261,30 @@ running (const fold_instance_t *inst)
     return inst->state == INSTANCE_OPEN || inst->state == INSTANCE_SUSPENDED;
 }
 
+/* True when nothing before the instant of event i can change after it
+   (fold.h, settled points): def has no running instance, and no waiting
+   event a start after that instant could take. Waiting events are in
+   time order, so the last one decides. */
+static bool
+settled (const fold_ctx_t *ctx, const workflow_def_t *def, size_t i, const int *waiting,
+         size_t n_waiting, size_t n_live)
+{
+    if (n_live)
+        return false;
+    if (!n_waiting)
+        return true;
+    int64_t window = def->record_between_cases ? 0 : def->unmatched_ttl_ms;
+    return ctx->events[i].occurred_at_ms - ctx->events[waiting[n_waiting - 1]].occurred_at_ms
+           >= window;
+}
+
 static void
 fold_workflow (fold_ctx_t *ctx, const workflow_def_t *def)
 {
-    int number = 0; /* instances so far */
+    /* instances so far: those started before the settled point resumed from */
+    int number = ctx->options->runs_before
+                     ? ctx->options->runs_before (ctx->options->runs_user, def)
+                     : 0;
     int *waiting = xcalloc (ctx->n, sizeof *waiting);
     size_t n_waiting = 0;
     /* the running (open or suspended) instances, by index in
@@ -271,7 +292,12 @@ fold_workflow (fold_ctx_t *ctx, const workflow_def_t *def)
        cost does not grow with the key's finished runs */
     size_t *live = xcalloc (ctx->n, sizeof *live);
     size_t n_live = 0;
-    for (size_t i = 0; i < ctx->n; i++) {
+    for (size_t i = 0; i <= ctx->n; i++) {
+        /* the state just after the previous event */
+        if (i && settled (ctx, def, i - 1, waiting, n_waiting, n_live))
+            ctx->quiet[i - 1]++;
+        if (i == ctx->n)
+            break;
         const fold_event_t *e = &ctx->events[i];
         fold_instance_t *all = ctx->result->instances;
         /* the running instance that owns the event's case number, else the
@@ -433,14 +459,44 @@ fold (const workflow_set_t *set, key_kind_t kind, fold_event_t *events, size_t n
                       0,
                       xcalloc (n, sizeof (bool)),
                       xcalloc (n, sizeof (bool)),
-                      xcalloc (n, sizeof (int64_t))};
+                      xcalloc (n, sizeof (int64_t)),
+                      xcalloc (n, sizeof (int))};
+    int workflows = 0; /* of this key kind */
     for (size_t w = 0; w < workflow_set_count (set); w++) {
         const workflow_def_t *def = workflow_set_get (set, w);
-        if (def->key == kind)
+        if (def->key == kind) {
             fold_workflow (&ctx, def);
+            workflows++;
+        }
     }
     for (size_t i = 0; i < result->n_instances; i++)
         settle (&ctx, &result->instances[i]);
+    /* the latest settled point: every workflow settled just after an
+       event, and the next event later (one at the same instant sorts
+       either side of it); failing one, the point resumed from */
+    size_t point = n;
+    for (size_t i = n; i-- > 0 && point == n;)
+        if (ctx.quiet[i] == workflows
+            && (i + 1 == n || events[i + 1].occurred_at_ms > events[i].occurred_at_ms))
+            point = i;
+    result->settled_runs = xcalloc (workflow_set_count (set), sizeof (int));
+    result->settled_at_ms = point < n ? events[point].occurred_at_ms
+                            : options->runs_before ? options->resume_after_ms
+                                                   : 0;
+    for (size_t w = 0; w < workflow_set_count (set) && result->settled_at_ms; w++) {
+        const workflow_def_t *def = workflow_set_get (set, w);
+        if (def->key != kind)
+            continue;
+        int runs = options->runs_before ? options->runs_before (options->runs_user, def)
+                                        : 0;
+        /* the runs started by then are those whose start event is */
+        for (size_t i = 0; i < result->n_instances && point < n; i++) {
+            const fold_instance_t *inst = &result->instances[i];
+            if (strcmp (inst->def->name, def->name) == 0 && (size_t) inst->start_event <= point)
+                runs++;
+        }
+        result->settled_runs[w] = runs;
+    }
     result->unmatched = xcalloc (n, sizeof *result->unmatched);
     result->unmatched_ttl_ms = xcalloc (n, sizeof *result->unmatched_ttl_ms);
     for (size_t i = 0; i < n; i++)
@@ -451,6 +507,7 @@ fold (const workflow_set_t *set, key_kind_t kind, fold_event_t *events, size_t n
     free (ctx.relevant);
     free (ctx.joined);
     free (ctx.ttl);
+    free (ctx.quiet);
 }
 
 void
@@ -464,5 +521,6 @@ fold_result_free (fold_result_t *result)
     free (result->instances);
     free (result->unmatched);
     free (result->unmatched_ttl_ms);
+    free (result->settled_runs);
     memset (result, 0, sizeof *result);
 }

@@ -6,8 +6,9 @@
     the definitions. That is what makes correlation independent of arrival
     order and of redelivery: any permutation of the same events, with any
     duplicates, folds to the same instances, step times and deadlines. The
-    hub refolds a key whenever a new event for it is correlated; a case has
-    tens of events, so a refold costs microseconds.
+    hub refolds a key whenever a new event for it is correlated: from its
+    settled point (below) when the new events follow it, so that a key
+    with years of history costs what its current case costs.
 
     Rules, in occurrence order, for each workflow whose key kind is the
     key's:
@@ -45,7 +46,20 @@
     prerequisites are all done (ready), or when a named step completed; its
     due time is the end of the Nth working day after that (or N working
     minutes of office hours), on the working-day calendar; the warning
-    point is warn_at of the way there. */
+    point is warn_at of the way there.
+
+    Settled points. An event only ever joins a running instance, and a
+    waiting event only an instance that starts within its window (the TTL,
+    or the same instant for a workflow that records between cases). So at
+    an instant after which no workflow of the key has a running instance
+    nor a waiting event that a later start could still take, everything
+    before it is final: no event that occurs later can change it. fold()
+    reports the latest such instant (settled_at_ms) with how many runs each
+    workflow had started by then; a later fold of only the events after
+    it, numbering runs on from those counts (options->runs_before), makes
+    exactly the instances and unmatched events the whole history would
+    make after it. The hub keeps one per key and folds a key's long history
+    only when an event occurs before its settled point. */
 #ifndef ONENET_FOLD_H
 #define ONENET_FOLD_H
 
@@ -113,11 +127,18 @@ typedef struct {
 typedef const workflow_def_t *(*fold_pin_fn) (void *user, const workflow_def_t *current,
                                               int instance_no, const workflow_set_t **set);
 
+/* How many runs of def's workflow the key started by the settled point a
+   fold resumes from (the events up to it are not given). */
+typedef int (*fold_runs_fn) (void *user, const workflow_def_t *def);
+
 typedef struct {
     int64_t immediate_minutes; /* the budget of an "immediate" deadline */
     office_hours_t hours;      /* office hours for working-minute deadlines */
     fold_pin_fn pin;           /* definition pinning, or NULL: current definitions */
     void *pin_user;            /* passed to pin */
+    int64_t resume_after_ms;   /* the settled point the events follow (0: all given) */
+    fold_runs_fn runs_before;  /* with resume_after_ms: runs by then, per workflow */
+    void *runs_user;           /* passed to runs_before */
 } fold_options_t;
 
 typedef struct {
@@ -127,6 +148,9 @@ typedef struct {
     int64_t
         *unmatched_ttl_ms; /* per unmatched event: the longest TTL among its workflows */
     size_t n_unmatched;    /* entries in unmatched */
+    int64_t settled_at_ms; /* the latest settled point (see above), 0 for none */
+    int *settled_runs;     /* per workflow of the set (set order): runs started by
+                              settled_at_ms; 0 for workflows of other key kinds */
 } fold_result_t;
 
 /* Folds events (any order; sorted in place by occurred_at, event_id) of key

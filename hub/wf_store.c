@@ -8,6 +8,7 @@
 #include "db.h"
 #include "log.h"
 #include "stmt.h"
+#include "strbuf.h"
 
 /* What one page's folds write, gathered as PostgreSQL array literals so
    that the whole page goes out in a handful of set-based statements
@@ -42,7 +43,9 @@ enum {
 };
 enum { E_INSTANCE, E_EVENT, E_COUNT };
 enum { T_INSTANCE, T_STEP, T_KIND, T_PAYLOAD, T_COUNT };
-enum { K_WORKFLOW, K_KIND, K_VALUE, K_COUNT };
+enum { K_WORKFLOW, K_KIND, K_VALUE, K_AFTER_NO, K_COUNT };
+enum { Y_KIND, Y_VALUE, Y_AFTER, Y_COUNT };
+enum { C_KIND, C_VALUE, C_SETTLED, C_RUNS, C_DEFS, C_COUNT };
 enum { U_KIND, U_VALUE, U_EVENT, U_AGENCY, U_TYPE, U_OCCURRED, U_TTL, U_COUNT };
 
 struct wf_page {
@@ -50,7 +53,8 @@ struct wf_page {
     strbuf_t step[S_COUNT]; /* one per step; S_INSTANCE holds the instance ordinal */
     strbuf_t ev[E_COUNT];   /* one per (instance, event); E_INSTANCE holds the ordinal */
     strbuf_t runs[K_COUNT]; /* one per (workflow, key) the page folded */
-    strbuf_t keys[2];       /* the page's keys (kind, value) */
+    strbuf_t keys[Y_COUNT]; /* the page's keys (kind, value, what was read after) */
+    strbuf_t settled[C_COUNT]; /* per key: its settled point after the fold */
     strbuf_t un[U_COUNT];   /* one per parked event */
     strbuf_t task[T_COUNT]; /* one per step that hands its agency a task */
     size_t n_instances;     /* instances so far */
@@ -68,8 +72,10 @@ page_init (wf_page_t *p)
         strbuf_init (&p->ev[i]);
     for (int i = 0; i < K_COUNT; i++)
         strbuf_init (&p->runs[i]);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < Y_COUNT; i++)
         strbuf_init (&p->keys[i]);
+    for (int i = 0; i < C_COUNT; i++)
+        strbuf_init (&p->settled[i]);
     for (int i = 0; i < U_COUNT; i++)
         strbuf_init (&p->un[i]);
     for (int i = 0; i < T_COUNT; i++)
@@ -87,12 +93,36 @@ page_free (wf_page_t *p)
         strbuf_free (&p->ev[i]);
     for (int i = 0; i < K_COUNT; i++)
         strbuf_free (&p->runs[i]);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < Y_COUNT; i++)
         strbuf_free (&p->keys[i]);
+    for (int i = 0; i < C_COUNT; i++)
+        strbuf_free (&p->settled[i]);
     for (int i = 0; i < U_COUNT; i++)
         strbuf_free (&p->un[i]);
     for (int i = 0; i < T_COUNT; i++)
         strbuf_free (&p->task[i]);
+}
+
+char *
+wf_definitions_of_kind (const workflow_set_t *set, key_kind_t kind)
+{
+    strbuf_t b;
+    strbuf_init (&b);
+    for (size_t w = 0; w < workflow_set_count (set); w++) {
+        const workflow_def_t *def = workflow_set_get (set, w);
+        if (def->key == kind)
+            strbuf_printf (&b, "%s%s@%s", b.len ? "," : "", def->name, def->digest_hex);
+    }
+    return b.data ? b.data : str_dup ("");
+}
+
+int
+wf_key_runs_before (const wf_key_t *key, const workflow_def_t *def)
+{
+    if (!key->resume)
+        return 0;
+    json_t *n = json_object_get (key->runs, def->name);
+    return json_is_integer (n) ? (int) json_integer_value (n) : 0;
 }
 
 /* Adds one key's fold to the page. */
@@ -101,8 +131,30 @@ wf_page_add_key (wf_page_t *p, const workflow_set_t *set, const wf_key_t *key,
                  key_kind_t kind, const fold_result_t *r, const fold_event_t *events)
 {
     char num[32], t[40];
-    stmt_array_add (&p->keys[0], key->kind);
-    stmt_array_add (&p->keys[1], key->value);
+    stmt_array_add (&p->keys[Y_KIND], key->kind);
+    stmt_array_add (&p->keys[Y_VALUE], key->value);
+    stmt_array_add (&p->keys[Y_AFTER],
+                    key->resume ? stmt_ts_or_null (key->settled_ms, t, sizeof t)
+                                : "-infinity");
+    /* the settled point the fold found (or resumed from): none drops the
+       key's, as a fold of its whole history found none */
+    stmt_array_add (&p->settled[C_KIND], key->kind);
+    stmt_array_add (&p->settled[C_VALUE], key->value);
+    stmt_array_add (&p->settled[C_SETTLED],
+                    stmt_ts_or_null (r->settled_at_ms, t, sizeof t));
+    json_t *runs = json_object ();
+    for (size_t w = 0; w < workflow_set_count (set); w++) {
+        const workflow_def_t *def = workflow_set_get (set, w);
+        if (def->key == kind)
+            json_object_set_new (runs, def->name, json_integer (r->settled_runs[w]));
+    }
+    char *runs_text = json_dumps (runs, JSON_COMPACT | JSON_SORT_KEYS);
+    stmt_array_add (&p->settled[C_RUNS], runs_text);
+    free (runs_text);
+    json_decref (runs);
+    char *defs = wf_definitions_of_kind (set, kind);
+    stmt_array_add (&p->settled[C_DEFS], defs);
+    free (defs);
     for (size_t i = 0; i < r->n_instances; i++) {
         const fold_instance_t *inst = &r->instances[i];
         size_t ordinal = ++p->n_instances;
@@ -176,6 +228,10 @@ wf_page_add_key (wf_page_t *p, const workflow_set_t *set, const wf_key_t *key,
         stmt_array_add (&p->runs[K_WORKFLOW], def->name);
         stmt_array_add (&p->runs[K_KIND], key->kind);
         stmt_array_add (&p->runs[K_VALUE], key->value);
+        /* the runs before a settled point the fold resumed from are not
+           its to judge */
+        snprintf (num, sizeof num, "%d", wf_key_runs_before (key, def));
+        stmt_array_add (&p->runs[K_AFTER_NO], num);
     }
     for (size_t u = 0; u < r->n_unmatched; u++) {
         const fold_event_t *e = &events[r->unmatched[u]];
@@ -360,7 +416,13 @@ wf_page_flush (PGconn *conn, wf_page_t *p)
             "ON CONFLICT (workflow, key_kind, key_value, start_event) DO UPDATE SET "
             "instance_no = EXCLUDED.instance_no, state = EXCLUDED.state, "
             "started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at, "
-            "attrs = EXCLUDED.attrs, events = EXCLUDED.events, updated_at = now()",
+            "attrs = EXCLUDED.attrs, events = EXCLUDED.events, updated_at = now() "
+            /* a refold mostly finds its runs as they were: leave those be */
+            "WHERE (workflow_instances.instance_no, workflow_instances.state, "
+            "  workflow_instances.started_at, workflow_instances.ended_at, "
+            "  workflow_instances.attrs, workflow_instances.events) IS DISTINCT FROM "
+            "  (EXCLUDED.instance_no, EXCLUDED.state, EXCLUDED.started_at, "
+            "  EXCLUDED.ended_at, EXCLUDED.attrs, EXCLUDED.events)",
             I_COUNT, ip, "upsert workflow instances", NULL))
         return false;
     /* the ids, in page order */
@@ -386,14 +448,18 @@ wf_page_flush (PGconn *conn, wf_page_t *p)
     for (int i = 0; i < S_COUNT; i++)
         sp[i + 1] = stmt_array_end (&p->step[i]);
     const char *ep[E_COUNT + 1] = {id_list, ev_instance, ev_event};
-    const char *rp[4] = {stmt_array_end (&p->runs[K_WORKFLOW]),
+    const char *rp[5] = {stmt_array_end (&p->runs[K_WORKFLOW]),
                          stmt_array_end (&p->runs[K_KIND]),
-                         stmt_array_end (&p->runs[K_VALUE]), id_list};
-    const char *up[U_COUNT + 2];
+                         stmt_array_end (&p->runs[K_VALUE]), id_list,
+                         stmt_array_end (&p->runs[K_AFTER_NO])};
+    const char *up[U_COUNT + Y_COUNT];
     for (int i = 0; i < U_COUNT; i++)
         up[i] = stmt_array_end (&p->un[i]);
-    up[U_COUNT] = stmt_array_end (&p->keys[0]);
-    up[U_COUNT + 1] = stmt_array_end (&p->keys[1]);
+    for (int i = 0; i < Y_COUNT; i++)
+        up[U_COUNT + i] = stmt_array_end (&p->keys[i]);
+    const char *cp[C_COUNT];
+    for (int i = 0; i < C_COUNT; i++)
+        cp[i] = stmt_array_end (&p->settled[i]);
     const char *bp[1] = {id_list};
     bool good =
         stmt_params (
@@ -504,8 +570,9 @@ wf_page_flush (PGconn *conn, wf_page_t *p)
                search of the made runs */
             "WITH gone AS (UPDATE workflow_instances w SET state = 'superseded', "
             "  ended_at = NULL, events = 0, updated_at = now() FROM unnest($1::text[], "
-            "  $2::text[], $3::text[]) AS t(wf, k, v) "
-            "  WHERE w.workflow = t.wf AND w.key_kind = t.k AND w.key_value = t.v "
+            "  $2::text[], $3::text[], $5::int[]) AS t(wf, k, v, n) "
+            "  WHERE w.key_kind = t.k AND w.key_value = t.v AND w.instance_no > t.n "
+            "  AND w.workflow = t.wf "
             "  AND w.state <> 'superseded' AND w.id <> ALL ($4::bigint[]) "
             "  RETURNING w.id), "
             "steps AS (UPDATE workflow_steps s SET due_at = NULL, warn_at = NULL, "
@@ -522,7 +589,7 @@ wf_page_flush (PGconn *conn, wf_page_t *p)
             "UPDATE breaches b SET withdrawn_at = now(), withdrawn_reason = "
             "  'the run was merged into an earlier one when its case was read again' "
             "FROM gone WHERE b.instance_id = gone.id AND b.withdrawn_at IS NULL",
-            4, rp, "supersede surplus instances", NULL)
+            5, rp, "supersede surplus instances", NULL)
         /* parked events an instance took leave the list, expired or not;
            the others stay (an expired one keeps its expired_at) */
         && stmt_params (
@@ -531,15 +598,34 @@ wf_page_flush (PGconn *conn, wf_page_t *p)
             "  $3::uuid[], $4::text[], $5::text[], $6::timestamptz[], "
             "  $7::interval[]) AS t(k, v, e, a, ty, o, l)), "
             "gone AS (DELETE FROM unmatched_events u USING unnest($8::text[], "
-            "  $9::text[]) AS key(k, v) WHERE u.key_kind = key.k "
-            "  AND u.key_value = key.v AND NOT EXISTS "
+            "  $9::text[], $10::timestamptz[]) AS key(k, v, a) WHERE u.key_kind = key.k "
+            "  AND u.key_value = key.v "
+            /* a fold that resumed from a settled point judges only what
+               occurred after it (in whole milliseconds, as folds see it) */
+            "  AND u.occurred_at >= key.a + interval '500 microseconds' AND NOT EXISTS "
             "  (SELECT 1 FROM parked WHERE parked.e = u.event_id "
             "   AND parked.k = u.key_kind AND parked.v = u.key_value)) "
             "INSERT INTO unmatched_events (event_id, key_kind, key_value, agency, "
             "  event_type, occurred_at, expires_at) "
             "SELECT e, k, v, a, ty, o, now() + l FROM parked "
             "ON CONFLICT (event_id, key_kind, key_value) DO NOTHING",
-            U_COUNT + 2, up, "park unmatched events", NULL);
+            U_COUNT + Y_COUNT, up, "park unmatched events", NULL)
+        /* the keys' settled points, for the next fold to resume from */
+        && stmt_params (
+            conn,
+            "WITH c AS (SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], "
+            "  $4::jsonb[], $5::text[]) AS t(k, v, s, r, d)), "
+            "gone AS (DELETE FROM key_checkpoints x USING c WHERE c.s IS NULL "
+            "  AND x.key_kind = c.k AND x.key_value = c.v) "
+            "INSERT INTO key_checkpoints (key_kind, key_value, settled_at, runs, "
+            "  definitions) SELECT k, v, s, r, d FROM c WHERE s IS NOT NULL "
+            "ON CONFLICT (key_kind, key_value) DO UPDATE SET settled_at = "
+            "  EXCLUDED.settled_at, runs = EXCLUDED.runs, definitions = "
+            "  EXCLUDED.definitions, updated_at = now() "
+            "WHERE (key_checkpoints.settled_at, key_checkpoints.runs, "
+            "  key_checkpoints.definitions) IS DISTINCT FROM (EXCLUDED.settled_at, "
+            "  EXCLUDED.runs, EXCLUDED.definitions)",
+            C_COUNT, cp, "record settled points", NULL);
     if (good)
         good = issue_tasks (conn, p, id_list) && withdraw_tasks (conn, id_list);
     strbuf_free (&id_array);

@@ -4,7 +4,9 @@
     hands each key's result to a page here; wf_page_flush then writes the
     whole page in a handful of set-based statements, in the caller's
     transaction: the instances (a run matched to its row by its start
-    event; surplus runs kept as superseded), their steps with due and
+    event; surplus runs kept as superseded), the key's settled point (a
+    fold that resumed from one writes only what follows it), their steps
+    with due and
     warning times, their events, the breaches the new due times disprove
     (withdrawn, kept as history), the parked events, and the tasks the
     folded case calls for (issued once per step, numbered per agency
@@ -18,6 +20,7 @@
 #ifndef ONENET_WF_STORE_H
 #define ONENET_WF_STORE_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,7 +36,19 @@ typedef struct {
     const char *kind;    /* key kind name */
     const char *value;   /* key value */
     size_t first, count; /* its events in the page's event array */
+    int64_t claimed_ms;  /* the earliest occurred_at among the page's events of it */
+    bool resume;         /* only the events after its settled point were read */
+    int64_t settled_ms;  /* with resume: the settled point (fold.h) */
+    json_t *runs;        /* with resume: runs started by then, per workflow (owned) */
 } wf_key_t;
+
+/* The definitions the settled points of keys of this kind were computed
+   under ("workflow@digest,..."; the caller frees): a settled point holds
+   only while they stay the same. */
+char *wf_definitions_of_kind (const workflow_set_t *set, key_kind_t kind);
+
+/* With key->resume: the runs of def's workflow by the settled point. */
+int wf_key_runs_before (const wf_key_t *key, const workflow_def_t *def);
 
 typedef struct wf_page wf_page_t;
 

@@ -120,8 +120,9 @@ def seed_open(conninfo, lo, hi, stride=1):
             "row_digest": "NULL"})
         cur.execute(f"INSERT INTO events ({cols}) SELECT {sel} FROM seed s, events t "
                     "WHERE t.event_id = %s", (tmpl_event,))
-        cur.execute("INSERT INTO case_keys (key_kind, key_value, event_id) "
-                    "SELECT 'unit_number', unit, eid FROM seed")
+        cur.execute("INSERT INTO case_keys (key_kind, key_value, occurred_at, event_id) "
+                    "SELECT 'unit_number', s.unit, e.occurred_at, s.eid FROM seed s "
+                    "JOIN events e ON e.event_id = s.eid")
         cols, sel = copy_select(cur, "workflow_instances",
                                 {"key_value": "s.unit", "start_event": "s.eid"}, skip=("id",))
         cur.execute(f"INSERT INTO workflow_instances ({cols}) SELECT {sel} FROM seed s, "
@@ -170,9 +171,9 @@ def seed_hot(conninfo, history):
             f"\"has_mortgage\": false}}', 'seed' "
             f"FROM generate_series(0, %s - 1) c, generate_series(0, 5) s",
             (cases, unit(HOT_UNIT), cases))
-        cur.execute("INSERT INTO case_keys (key_kind, key_value, event_id) "
-                    "SELECT 'unit_number', keys->>'unit_number', event_id FROM events "
-                    "WHERE adapter_id = 'seed-hot'")
+        cur.execute("INSERT INTO case_keys (key_kind, key_value, occurred_at, event_id) "
+                    "SELECT 'unit_number', keys->>'unit_number', occurred_at, event_id "
+                    "FROM events WHERE adapter_id = 'seed-hot'")
     conn.commit()
     conn.close()
     return cases * len(STEPS)

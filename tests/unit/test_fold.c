@@ -28,6 +28,10 @@
     8. an enterprise start-up from its application, and the events about
        the enterprise before and a year after it (recorded, not parked),
     9. a deregistration's immediate tax clearance from the application,
+    10. settled points: for every prefix of generated histories (a unit's
+       years of cases of every fate, an enterprise's years of invoices), a
+       fold resumed from the prefix's settled point makes what the whole
+       history makes after it, and the prefix what it makes before it,
     and an "immediate" deadline and many instances of one key.
 */
 
@@ -246,17 +250,21 @@ s_cmp_inst (const void *a, const void *b)
 }
 
 /*  Everything a fold says, by event id (never by fold index), instances in
-    (workflow, number) order, unmatched events by id. The caller frees.  */
+    (workflow, number) order, unmatched events by id; only the instances
+    started, and the unmatched events that occurred, in (lo, hi]. The
+    caller frees.  */
 static char *
-s_canonical (const run_t *run)
+s_canonical_range (const run_t *run, int64_t lo, int64_t hi)
 {
     text_t t = {NULL, 0, 0};
     const fold_result_t *r = &run->r;
     const fold_instance_t **order = calloc (r->n_instances + 1, sizeof *order);
+    size_t n_order = 0;
     for (size_t i = 0; i < r->n_instances; i++)
-        order[i] = &r->instances[i];
-    qsort (order, r->n_instances, sizeof *order, s_cmp_inst);
-    for (size_t i = 0; i < r->n_instances; i++) {
+        if (r->instances[i].started_at_ms > lo && r->instances[i].started_at_ms <= hi)
+            order[n_order++] = &r->instances[i];
+    qsort (order, n_order, sizeof *order, s_cmp_inst);
+    for (size_t i = 0; i < n_order; i++) {
         const fold_instance_t *inst = order[i];
         char *attrs = json_dumps (inst->attrs, JSON_COMPACT | JSON_SORT_KEYS);
         s_add (&t, "%s#%d %s start=%lld end=%lld by=%s attrs=%s events=", inst->def->name,
@@ -281,19 +289,30 @@ s_canonical (const run_t *run)
     free (order);
     char (*lines)[80] = calloc (r->n_unmatched + 1, sizeof *lines);
     const char **ptrs = calloc (r->n_unmatched + 1, sizeof *ptrs);
+    size_t n_un = 0;
     for (size_t u = 0; u < r->n_unmatched; u++) {
-        snprintf (lines[u], sizeof lines[u], "%s ttl=%lld", s_eid (run, r->unmatched[u]),
-                  (long long) r->unmatched_ttl_ms[u]);
-        ptrs[u] = lines[u];
+        int64_t at = run->ev[r->unmatched[u]].occurred_at_ms;
+        if (at <= lo || at > hi)
+            continue;
+        snprintf (lines[n_un], sizeof lines[n_un], "%s ttl=%lld",
+                  s_eid (run, r->unmatched[u]), (long long) r->unmatched_ttl_ms[u]);
+        ptrs[n_un] = lines[n_un];
+        n_un++;
     }
-    qsort (ptrs, r->n_unmatched, sizeof *ptrs, s_cmp_strp);
+    qsort (ptrs, n_un, sizeof *ptrs, s_cmp_strp);
     s_add (&t, "unmatched:");
-    for (size_t u = 0; u < r->n_unmatched; u++)
+    for (size_t u = 0; u < n_un; u++)
         s_add (&t, " %s", ptrs[u]);
     s_add (&t, "\n");
     free (ptrs);
     free (lines);
     return t.data;
+}
+
+static char *
+s_canonical (const run_t *run)
+{
+    return s_canonical_range (run, INT64_MIN, INT64_MAX);
 }
 
 /*  Folds events in the given order and returns the canonical form.  */
@@ -1299,6 +1318,226 @@ s_test_deregistration (void)
 
 //  --------------------------------------------------------------------------
 
+//  --------------------------------------------------------------------------
+//  10. Settled points: a fold resumed from one makes what the whole does
+
+/*  Case numbers of the generated histories (fold_event_t borrows them).  */
+static char s_case_no[512][24];
+static size_t s_case_no_n;
+
+static const char *
+s_case_number (const char *prefix, int n)
+{
+    if (s_case_no_n == sizeof s_case_no / sizeof s_case_no[0])
+        abort ();
+    char *b = s_case_no[s_case_no_n++];
+    snprintf (b, sizeof s_case_no[0], "%s-%d", prefix, n);
+    return b;
+}
+
+/*  Event id at time at_ms (the local text is only a placeholder).  */
+static fold_event_t
+s_ev_at (int id, const char *agency, const char *type, int64_t at_ms, const char *attrs,
+         const char *case_no)
+{
+    fold_event_t e = s_ev (id, agency, type, "2020-01-01 00:00", attrs);
+    e.occurred_at_ms = at_ms;
+    e.case_no = case_no;
+    return e;
+}
+
+/*  Runs started by the settled point of the prefix fold (user).  */
+static int
+s_runs_from (void *user, const workflow_def_t *def)
+{
+    const fold_result_t *r = user;
+    for (size_t w = 0; w < workflow_set_count (s_set); w++)
+        if (strcmp (workflow_set_get (s_set, w)->name, def->name) == 0)
+            return r->settled_runs[w];
+    return 0;
+}
+
+/*  For every prefix (in time order) of a history whose fold has a settled
+    point S that the rest of the history follows: what the prefix says
+    up to S is what the whole says up to S, and a fold of only the events
+    after S, resumed from the prefix's runs, says what the whole says
+    after S, down to the next settled point. Returns the prefixes checked.  */
+static int
+s_check_resume (key_kind_t kind, const fold_event_t *history, size_t n)
+{
+    run_t all;
+    s_fold (&all, kind, history, n); //  all.ev: sorted
+    int checked = 0;
+    for (size_t l = 1; l < n; l++) {
+        run_t pre;
+        s_fold (&pre, kind, all.ev, l);
+        int64_t at = pre.r.settled_at_ms;
+        if (!at || all.ev[l].occurred_at_ms <= at) {
+            s_run_free (&pre);
+            continue;
+        }
+        size_t first = 0;
+        while (all.ev[first].occurred_at_ms <= at)
+            first++;
+        fold_options_t o = s_options;
+        o.resume_after_ms = at;
+        o.runs_before = s_runs_from;
+        o.runs_user = &pre.r;
+        run_t res;
+        res.n = n - first;
+        res.ev = calloc (res.n, sizeof *res.ev);
+        memcpy (res.ev, all.ev + first, res.n * sizeof *res.ev);
+        fold (s_set, kind, res.ev, res.n, s_cn, &o, &res.r);
+        char *want_before = s_canonical_range (&all, INT64_MIN, at);
+        char *got_before = s_canonical_range (&pre, INT64_MIN, at);
+        char *want_after = s_canonical_range (&all, at, INT64_MAX);
+        char *got_after = s_canonical_range (&res, at, INT64_MAX);
+        CHECK_MSG (strcmp (want_before, got_before) == 0, got_before);
+        CHECK_MSG (strcmp (want_after, got_after) == 0, got_after);
+        CHECK (res.r.settled_at_ms == all.r.settled_at_ms);
+        for (size_t w = 0; w < workflow_set_count (s_set); w++)
+            CHECK (res.r.settled_runs[w] == all.r.settled_runs[w]);
+        free (want_before);
+        free (got_before);
+        free (want_after);
+        free (got_after);
+        s_run_free (&res);
+        s_run_free (&pre);
+        checked++;
+    }
+    s_run_free (&all);
+    return checked;
+}
+
+/*  A unit's years: cases of every fate, some overlapping, some with an
+    early event, stray utility events between cases.  */
+static size_t
+s_unit_history (fold_event_t *ev, size_t cap, int *next_id)
+{
+    size_t n = 0;
+    int64_t t = s_bj ("2020-03-02 09:00");
+    for (int c = 0; c < 14 && n + 12 < cap; c++) {
+        static const int64_t gaps[] = {2 * HOUR_MS, DAY_MS, 5 * DAY_MS, 40 * DAY_MS};
+        t += gaps[s_random () % 4];
+        const char *no = s_case_number ("SL", c);
+        bool mortgage = s_random () % 3 == 0;
+        int fate = (int) (s_random () % 5); //  0-1 done, 2 withdrawn, 3 refused+reopened, 4 open
+        if (s_random () % 4 == 0) //  assessed before the acceptance, within the TTL
+            ev[n++] = s_ev_at ((*next_id)++, "tax", "deed_tax.assessed", t - HOUR_MS, NULL,
+                               NULL);
+        ev[n++] = s_ev_at ((*next_id)++, "land", "transfer.accepted", t,
+                           mortgage ? "{\"has_mortgage\": true}" : "{\"has_mortgage\": false}",
+                           no);
+        ev[n++] = s_ev_at ((*next_id)++, "tax", "deed_tax.paid", t + DAY_MS, NULL, NULL);
+        if (fate == 2) {
+            ev[n++] = s_ev_at ((*next_id)++, "land", "transfer.withdrawn", t + 2 * DAY_MS,
+                               NULL, no);
+            continue;
+        }
+        if (fate == 3) {
+            ev[n++] = s_ev_at ((*next_id)++, "land", "transfer.rejected", t + 2 * HOUR_MS,
+                               NULL, no);
+            ev[n++] = s_ev_at ((*next_id)++, "land", "transfer.accepted", t + 3 * DAY_MS,
+                               "{\"corrected\": true}", no);
+        }
+        if (mortgage)
+            ev[n++] = s_ev_at ((*next_id)++, "bank", "mortgage.filed", t + DAY_MS + HOUR_MS,
+                               NULL, NULL);
+        if (fate == 4)
+            continue;
+        ev[n++] = s_ev_at ((*next_id)++, "land", "transfer.registered", t + 4 * DAY_MS, NULL,
+                           no);
+        ev[n++] = s_ev_at ((*next_id)++, "power", "account.transferred", t + 5 * DAY_MS,
+                           NULL, NULL);
+        ev[n++] = s_ev_at ((*next_id)++, "water", "account.transferred", t + 6 * DAY_MS,
+                           NULL, NULL);
+        if (s_random () % 5 == 0) //  a stray utility event long after
+            ev[n++] = s_ev_at ((*next_id)++, "water", "account.transferred",
+                               t + 20 * DAY_MS, NULL, NULL);
+    }
+    return n;
+}
+
+/*  An enterprise's years: a start-up, invoices and accounts for two years
+    (recorded between cases), a deregistration.  */
+static size_t
+s_enterprise_history (fold_event_t *ev, size_t cap, int *next_id)
+{
+    size_t n = 0;
+    int64_t t = s_bj ("2020-09-18 16:00");
+    ev[n++] = s_ev_at ((*next_id)++, "market", "startup.accepted", t, NULL,
+                       s_case_number ("KB", 1));
+    ev[n++] = s_ev_at ((*next_id)++, "market", "licence.issued", t + 18 * HOUR_MS, NULL,
+                       NULL);
+    ev[n++] = s_ev_at ((*next_id)++, "police", "seal.made", t + 19 * HOUR_MS, NULL, NULL);
+    ev[n++] = s_ev_at ((*next_id)++, "bank", "account.opened", t + 17 * HOUR_MS,
+                       "{\"account_kind\":\"basic\"}", NULL);
+    ev[n++] = s_ev_at ((*next_id)++, "tax", "invoice.issued", t + 20 * HOUR_MS,
+                       "{\"ukey_issued\":true}", NULL);
+    ev[n++] = s_ev_at ((*next_id)++, "social", "registered", t + 21 * HOUR_MS, NULL, NULL);
+    ev[n++] = s_ev_at ((*next_id)++, "social", "employment.registered", t + 22 * HOUR_MS,
+                       NULL, NULL);
+    for (int k = 0; k < 30 && n + 6 < cap; k++) {
+        t += (int64_t) (1 + s_random () % 40) * DAY_MS;
+        ev[n++] = s_ev_at ((*next_id)++, "tax", "invoice.issued", t, "{\"ukey_issued\":true}",
+                           NULL);
+        if (s_random () % 6 == 0)
+            ev[n++] = s_ev_at ((*next_id)++, "bank", "account.opened", t + HOUR_MS,
+                               "{\"account_kind\":\"general\"}", NULL);
+    }
+    t += 10 * DAY_MS;
+    ev[n++] = s_ev_at ((*next_id)++, "market", "deregistration.accepted", t,
+                       "{\"tax_inspection\":false,\"tax_arrears\":false,"
+                       "\"invoices_outstanding\":false}",
+                       s_case_number ("ZX", 1));
+    ev[n++] = s_ev_at ((*next_id)++, "tax", "deregistration.cleared", t + HOUR_MS, NULL, NULL);
+    ev[n++] = s_ev_at ((*next_id)++, "tax", "invoice.issued", t + 3 * DAY_MS,
+                       "{\"ukey_issued\":true}", NULL);
+    return n;
+}
+
+static void
+s_test_settled_points (void)
+{
+    fold_event_t ev[160];
+    int next_id = 10000;
+    int checked = 0;
+    for (int h = 0; h < 6; h++) {
+        size_t n = s_unit_history (ev, 160, &next_id);
+        checked += s_check_resume (KEY_UNIT_NUMBER, ev, n);
+    }
+    int unit_checked = checked;
+    size_t n = s_enterprise_history (ev, 160, &next_id);
+    int enterprise_checked = s_check_resume (KEY_CREDIT_CODE, ev, n);
+    //  not vacuous: many prefixes of both kinds had a settled point
+    CHECK (unit_checked >= 40);
+    CHECK (enterprise_checked >= 20);
+
+    //  no settled point while a case runs; none resumed from, none found
+    fold_event_t open[2];
+    open[0] = s_ev (1001, "land", "transfer.accepted", "2020-09-25 10:00",
+                    "{\"has_mortgage\": false}");
+    open[1] = s_ev (1002, "tax", "deed_tax.assessed", "2020-09-25 14:00", NULL);
+    run_t run;
+    s_fold (&run, KEY_UNIT_NUMBER, open, 2);
+    CHECK (run.r.settled_at_ms == 0);
+    s_run_free (&run);
+    //  a completed case settles at its last event; an event at that same
+    //  instant could still sort before it, so only a later one follows it
+    fold_event_t done[N_CASE];
+    s_case (done, true);
+    s_fold (&run, KEY_UNIT_NUMBER, done, N_CASE);
+    CHECK_AT (run.r.settled_at_ms, "2020-10-10 11:00");
+    s_run_free (&run);
+    //  a parked event holds the point until its TTL has passed in event time
+    fold_event_t parked[N_CASE + 1];
+    s_case (parked, false);
+    parked[N_CASE] = s_ev (1003, "water", "account.transferred", "2020-10-12 09:00", NULL);
+    s_fold (&run, KEY_UNIT_NUMBER, parked, N_CASE + 1);
+    CHECK_AT (run.r.settled_at_ms, "2020-10-10 11:00");
+    s_run_free (&run);
+}
+
 int
 main (void)
 {
@@ -1327,6 +1566,7 @@ main (void)
     s_test_immediate_and_many ();
     s_test_startup ();
     s_test_deregistration ();
+    s_test_settled_points ();
 
     for (size_t i = 0; i < s_pool_n; i++)
         json_decref (s_pool[i]);

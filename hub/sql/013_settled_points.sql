@@ -1,0 +1,46 @@
+-- 013: a key's long history is folded once, not on every new event.
+--
+-- A key's instances are a pure function of its events (hub/fold.h), so
+-- every correlated event used to refold the key's whole history: a unit
+-- resold for years, or a credit code with years of invoices, cost all of
+-- its past on each new event. An event only ever joins a running instance,
+-- and a waiting event only an instance that starts within its window; at
+-- an instant after which the key has neither, everything before it is
+-- final. key_checkpoints keeps, per key, the latest such instant the last
+-- fold found (its settled point) and how many runs each workflow had
+-- started by then; the next fold reads only the events after it, and the
+-- whole history again only when an event occurs before it, or when the
+-- definitions of the key's kind changed.
+--
+-- case_keys is read by key and time: its key becomes (key_kind,
+-- key_value, occurred_at, event_id), the same size as before. Runs are
+-- read by key past a number, parked events by key: indexes for both.
+--
+-- Applied once per database, in one transaction (see hub/migrate.c).
+
+CREATE TABLE key_checkpoints (
+    key_kind    text        NOT NULL,
+    key_value   text        NOT NULL,
+    settled_at  timestamptz NOT NULL,          -- nothing before it can change
+    runs        jsonb       NOT NULL,          -- per workflow: runs started by then
+    definitions text        NOT NULL,          -- "workflow@digest,..." it was judged under
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (key_kind, key_value)
+);
+COMMENT ON TABLE key_checkpoints IS
+    'per correlation key, the instant before which its folded state is final: the next fold starts there';
+
+ALTER TABLE case_keys ADD COLUMN occurred_at timestamptz;
+UPDATE case_keys c SET occurred_at = e.occurred_at FROM events e WHERE e.event_id = c.event_id;
+-- a key row whose event is gone (none should be) is of no use to a fold
+DELETE FROM case_keys WHERE occurred_at IS NULL;
+ALTER TABLE case_keys ALTER COLUMN occurred_at SET NOT NULL;
+ALTER TABLE case_keys DROP CONSTRAINT case_keys_pkey;
+ALTER TABLE case_keys ADD PRIMARY KEY (key_kind, key_value, occurred_at, event_id);
+
+DROP INDEX workflow_instances_key;
+CREATE INDEX workflow_instances_key ON workflow_instances (key_kind, key_value, instance_no);
+CREATE INDEX unmatched_events_key ON unmatched_events (key_kind, key_value, occurred_at);
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON key_checkpoints TO onenet_hub;
+GRANT SELECT ON key_checkpoints TO onenet_operator;
