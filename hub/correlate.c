@@ -301,22 +301,6 @@ choose_resumes (PGconn *conn, const workflow_set_t *set, wf_key_t *keys, size_t 
     return true;
 }
 
-/* The lowest run number a resumed key's fold may make, less one. */
-static int
-runs_floor (const workflow_set_t *set, const wf_key_t *k)
-{
-    if (!k->resume)
-        return 0;
-    int floor = -1;
-    for (size_t w = 0; w < workflow_set_count (set); w++) {
-        const workflow_def_t *def = workflow_set_get (set, w);
-        int n = json_object_get (k->runs, def->name) ? wf_key_runs_before (k, def) : -1;
-        if (n >= 0 && (floor < 0 || n < floor))
-            floor = n;
-    }
-    return floor < 0 ? 0 : floor;
-}
-
 /* Reads the stored runs a fold may pin to their definition (pin_definition):
    every run of a key that folds whole; the runs numbered past a resumed
    key's settled point. A resumed key with such a run under another
@@ -327,36 +311,53 @@ read_pins (PGconn *conn, const workflow_set_t *set, wf_key_t *keys, size_t n_key
            PGresult **rows)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
-        strbuf_t ks, vs, ns;
+        /* one row per key and workflow of its kind: the runs past its
+           settled point (all of them for a key that folds whole) */
+        strbuf_t ks, vs, ws, ns, os;
         strbuf_init (&ks);
         strbuf_init (&vs);
+        strbuf_init (&ws);
         strbuf_init (&ns);
+        strbuf_init (&os);
         for (size_t i = 0; i < n_keys; i++) {
-            char n[16];
-            snprintf (n, sizeof n, "%d", runs_floor (set, &keys[i]));
-            stmt_array_add (&ks, keys[i].kind);
-            stmt_array_add (&vs, keys[i].value);
-            stmt_array_add (&ns, n);
+            key_kind_t kind;
+            key_kind_parse (keys[i].kind, &kind);
+            for (size_t w = 0; w < workflow_set_count (set); w++) {
+                const workflow_def_t *def = workflow_set_get (set, w);
+                if (def->key != kind)
+                    continue;
+                char n[16], o[24];
+                snprintf (n, sizeof n, "%d", wf_key_runs_before (&keys[i], def));
+                snprintf (o, sizeof o, "%zu", i + 1);
+                stmt_array_add (&ks, keys[i].kind);
+                stmt_array_add (&vs, keys[i].value);
+                stmt_array_add (&ws, def->name);
+                stmt_array_add (&ns, n);
+                stmt_array_add (&os, o);
+            }
         }
-        const char *p[3] = {stmt_array_end (&ks), stmt_array_end (&vs), stmt_array_end (&ns)};
+        const char *p[5] = {stmt_array_end (&ks), stmt_array_end (&vs), stmt_array_end (&ws),
+                            stmt_array_end (&ns), stmt_array_end (&os)};
         bool good = stmt_params (
             conn,
             "SELECT w.key_kind, w.key_value, w.workflow, w.instance_no, w.digest, t.o "
-            "FROM unnest($1::text[], $2::text[], $3::int[]) WITH ORDINALITY AS t(k, v, n, o) "
+            "FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[]) "
+            "  AS t(k, v, wf, n, o) "
             "JOIN workflow_instances w ON w.key_kind = t.k AND w.key_value = t.v "
-            "  AND w.instance_no > t.n ORDER BY t.o, w.instance_no",
-            3, p, "read instance definitions", rows);
+            "  AND w.workflow = t.wf AND w.instance_no > t.n ORDER BY t.o, w.instance_no",
+            5, p, "read instance definitions", rows);
         strbuf_free (&ks);
         strbuf_free (&vs);
+        strbuf_free (&ws);
         strbuf_free (&ns);
+        strbuf_free (&os);
         if (!good)
             return false;
         bool again = false;
         for (int r = 0; r < PQntuples (*rows); r++) {
             wf_key_t *k = &keys[atoll (PQgetvalue (*rows, r, 5)) - 1];
             const workflow_def_t *def = workflow_set_find (set, PQgetvalue (*rows, r, 2));
-            if (!k->resume || !def || atoi (PQgetvalue (*rows, r, 3)) <= wf_key_runs_before (k, def)
-                || strcmp (PQgetvalue (*rows, r, 4), def->digest_hex) == 0)
+            if (!k->resume || !def || strcmp (PQgetvalue (*rows, r, 4), def->digest_hex) == 0)
                 continue;
             k->resume = false;
             again = true;

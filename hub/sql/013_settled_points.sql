@@ -13,8 +13,9 @@
 -- definitions of the key's kind changed.
 --
 -- case_keys is read by key and time: its key becomes (key_kind,
--- key_value, occurred_at, event_id), the same size as before. Runs are
--- read by key past a number, parked events by key: indexes for both.
+-- key_value, occurred_at, event_id), the same size as before. A key's runs
+-- of a workflow are read past a number, parked events by key: indexes for
+-- both.
 --
 -- Applied once per database, in one transaction (see hub/migrate.c).
 
@@ -39,8 +40,16 @@ ALTER TABLE case_keys DROP CONSTRAINT case_keys_pkey;
 ALTER TABLE case_keys ADD PRIMARY KEY (key_kind, key_value, occurred_at, event_id);
 
 DROP INDEX workflow_instances_key;
-CREATE INDEX workflow_instances_key ON workflow_instances (key_kind, key_value, instance_no);
+CREATE INDEX workflow_instances_key
+    ON workflow_instances (key_kind, key_value, workflow, instance_no);
 CREATE INDEX unmatched_events_key ON unmatched_events (key_kind, key_value, occurred_at);
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON key_checkpoints TO onenet_hub;
 GRANT SELECT ON key_checkpoints TO onenet_operator;
+
+-- Supervision warns of every step past its warning point and not done,
+-- overdue or not (a late step was warned of too): its partial index no
+-- longer leaves out the steps marked overdue.
+DROP INDEX workflow_steps_warn;
+CREATE INDEX workflow_steps_warn ON workflow_steps (warn_at)
+    WHERE completed_at IS NULL AND warned_at IS NULL AND warn_at IS NOT NULL AND required;

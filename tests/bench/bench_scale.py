@@ -299,6 +299,14 @@ def main():
               f"{time.monotonic() - t0:.1f} s", flush=True)
 
         per_sender = args.join // args.senders
+        # the hot and fresh keys' cases are sales of one unit, one after the
+        # other a minute apart (each done within 50 s), every round's after
+        # the last round's and after the hot key's history, all in the past
+        first_sale = int(time.time() * 1000) - 23 * 3600_000
+
+        def resales(rnd):
+            return ("--time-base-ms", str(first_sale + rnd * (args.hot_cases + 10) * 60_000),
+                    "--case-spacing-ms", "60000")
         rates = {k: [] for k in ("small", "large", "hot", "fresh")}
         for rnd in range(args.rounds + 1):
             counted = rnd > 0
@@ -319,9 +327,9 @@ def main():
                           ("--skip-start", "--no-mortgage", "--unit-stride",
                            str(args.large // args.join))),
                 "hot": (dbs["hot"], 1, args.hot_cases * 6, [HOT_UNIT],
-                        ("--unit-stride", "0", "--no-mortgage")),
+                        ("--unit-stride", "0", "--no-mortgage") + resales(rnd)),
                 "fresh": (dbs["hot"], 1, args.hot_cases * 6, [FRESH_UNIT + rnd],
-                          ("--unit-stride", "0", "--no-mortgage")),
+                          ("--unit-stride", "0", "--no-mortgage") + resales(rnd)),
             }
             order = list(loads)
             order = order[rnd % 4:] + order[:rnd % 4]

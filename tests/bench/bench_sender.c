@@ -5,7 +5,9 @@
     and water sharing a unit number, as a county produces them; with
     --skip-start the five after transfer.accepted, for cases already open;
     unit numbers go from --unit-base in steps of --unit-stride, 0 keeping
-    every case on one unit)
+    every case on one unit; with --case-spacing-ms the cases follow each
+    other from --time-base-ms, each under its own case number, as the sales
+    of one unit do, where by default they overlap)
     over a DEALER socket, in batches, with a window of batches in flight,
     optionally paced at a fixed rate, and measures for every event the time
     from its batch's send to its acknowledgement. It has no outbox: it
@@ -51,7 +53,7 @@ usage (void)
              "usage: onenet-bench-sender --hub ENDPOINT [--events N] [--rate EV_PER_S]\n"
              "       [--batch N] [--window N] [--agency A] [--adapter-id ID] [--cases]\n"
              "       [--unit-base N] [--unit-stride S] [--skip-start]\n"
-             "       [--no-mortgage] [--wait-go]\n");
+             "       [--no-mortgage] [--case-spacing-ms MS --time-base-ms MS] [--wait-go]\n");
 }
 
 int
@@ -66,6 +68,8 @@ main (int argc, char **argv)
     int no_mortgage = 0;  /* --no-mortgage: has_mortgage false throughout */
     int skip_start = 0;   /* --skip-start: cases without transfer.accepted, which joins
                              instances that are already open */
+    long spacing_ms = 0;  /* --case-spacing-ms: case k starts at the base + k x this */
+    long long base_ms = 0; /* --time-base-ms: when the first case starts */
     static struct option opts[] = {
         {"hub", required_argument, 0, 'h'},        {"events", required_argument, 0, 'n'},
         {"rate", required_argument, 0, 'r'},       {"batch", required_argument, 0, 'b'},
@@ -73,7 +77,8 @@ main (int argc, char **argv)
         {"adapter-id", required_argument, 0, 'i'}, {"cases", no_argument, 0, 'c'},
         {"unit-base", required_argument, 0, 'u'},  {"wait-go", no_argument, 0, 'g'},
         {"unit-stride", required_argument, 0, 's'}, {"skip-start", no_argument, 0, 'k'},
-        {"no-mortgage", no_argument, 0, 'm'},      {0, 0, 0, 0}};
+        {"no-mortgage", no_argument, 0, 'm'},      {"case-spacing-ms", required_argument, 0, 'p'},
+        {"time-base-ms", required_argument, 0, 't'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -90,10 +95,13 @@ main (int argc, char **argv)
         case 's': unit_stride = atol (optarg); break;
         case 'k': skip_start = 1; break;
         case 'm': no_mortgage = 1; break;
+        case 'p': spacing_ms = atol (optarg); break;
+        case 't': base_ms = atoll (optarg); break;
         default: usage (); return 2;
         }
     }
-    if (!hub || events <= 0 || batch <= 0 || window <= 0 || unit_stride < 0) {
+    if (!hub || events <= 0 || batch <= 0 || window <= 0 || unit_stride < 0
+        || spacing_ms < 0 || (spacing_ms && (!cases || !base_ms))) {
         usage ();
         return 2;
     }
@@ -114,14 +122,18 @@ main (int argc, char **argv)
             uuid_t u;
             uuid_generate_random (u);
             uuid_unparse_lower (u, id);
-            snprintf (case_no, sizeof case_no, "PY-BDC-%s-%08ld", adapter_id, made);
+            long per_case = skip_start ? 5 : 6, step = made % per_case + (skip_start ? 1 : 0);
+            if (spacing_ms) /* the land registry's case number, one per case */
+                snprintf (case_no, sizeof case_no, "PY-BDC-%s-C%08ld", adapter_id,
+                          made / per_case);
+            else
+                snprintf (case_no, sizeof case_no, "PY-BDC-%s-%08ld", adapter_id, made);
             /* a case: land accepts, tax assesses and collects, land registers,
                power and water transfer the accounts */
             static const char *const steps[6][2] = {
                 {"land", "transfer.accepted"},    {"tax", "deed_tax.assessed"},
                 {"tax", "deed_tax.paid"},         {"land", "transfer.registered"},
                 {"power", "account.transferred"}, {"water", "account.transferred"}};
-            long per_case = skip_start ? 5 : 6, step = made % per_case + (skip_start ? 1 : 0);
             long unit_no = unit_base + (cases ? made / per_case : made) * unit_stride;
             const char *ev_agency = cases ? steps[step][0] : agency;
             const char *ev_type = cases ? steps[step][1] : "transfer.accepted";
@@ -139,8 +151,11 @@ main (int argc, char **argv)
                               .adapter_id = adapter_id,
                               .case_no = case_no,
                               .event_type = ev_type,
-                              .occurred_at_ms = now_ms - 3600000 + made % 3600000
-                                                + (cases ? step * 60000 : 0),
+                              .occurred_at_ms =
+                                  spacing_ms ? base_ms + (made / per_case) * spacing_ms
+                                                   + step * 10000
+                                             : now_ms - 3600000 + made % 3600000
+                                                   + (cases ? step * 60000 : 0),
                               .accepted_at_ms = now_ms,
                               .n_keys = 1,
                               .keys = &key,
