@@ -9,10 +9,13 @@ months late, an event at the settled instant itself) makes the hub fold
 the whole history again. Whatever the path, the unit's instances, steps,
 events, parked events, breaches and settled point are those of a second
 unit that received the same events in one batch; the expected settled
-points and run counts come from the scenario."""
+points and run counts come from the scenario. An enterprise's year of
+invoices after its start-up likewise: each invoice is the credit code's
+new settled point."""
 import re
 
-from conftest import query, unit_number, wait_supervised
+from conftest import credit_code, query, unit_number, wait_supervised
+from test_enterprise import ev, start_up
 from test_workflows import (bj_ms, case_event, copy_event, diff_dumps, dump_key, send,
                             start_wf_hub, wait_drained)
 
@@ -130,3 +133,52 @@ def test_resold_unit_folds_from_its_settled_point(pb, db, procs, hub_client):
     assert as_ms(settled) == first + 4 * 21 * DAY + DAY + 6 * 3600_000, settled
     assert runs["property_transfer"] == 5, runs
     assert "tie" in [u[0] for u in a["unmatched"]], a["unmatched"]
+
+
+def test_enterprise_invoices_fold_from_the_settled_point(pb, db, procs, hub_client):
+    """A start-up completed Monday 2020-09-21 15:00, then an invoice every
+    week for a year, each delivered on its own: an invoice finds no running
+    start-up and is recorded, so each one's instant is the credit code's
+    new settled point, and each is folded from the last. The start-up and
+    the recorded invoices are those of a second code that got it all at
+    once."""
+    hub = start_wf_hub(procs, db, extra=("--log-level", "debug"))
+    client = hub_client(hub.endpoint)
+    code, other = credit_code(83001), credit_code(83002)
+    events = start_up(pb, code)
+    send(client, events)
+    wait_drained(db)
+    start = bj_ms(2020, 9, 28, 10, 0)
+    for k in range(52):
+        t = start + k * 7 * DAY
+        invoice = ev(pb, "tax", "invoice.issued", code, (2020, 1, 1, 0, 0),
+                     {"ukey_issued": False})
+        invoice.occurred_at_ms = t
+        send(client, [invoice])
+        wait_drained(db)
+        events.append(invoice)
+        rows = query(db, "SELECT settled_at, runs FROM key_checkpoints WHERE key_kind = "
+                         "'credit_code' AND key_value = %s", (code,))
+        assert rows and as_ms(rows[0][0]) == t, (k, rows)
+        assert rows[0][1]["enterprise_startup"] == 1, rows
+    resumed = [int(m) for m in re.findall(r'msg="correlated" .*resumed=(\d+)', hub.log())]
+    assert resumed.count(1) >= 52, resumed
+    copies = []
+    for e in events:
+        c = copy_event(pb, e)
+        c.event_id = f"{e.event_id[:-6]}{int(e.event_id[-6:], 16) ^ 0xa5a5a5:06x}"
+        del c.keys[:]
+        c.keys.add(kind=pb.CREDIT_CODE, value=other)
+        copies.append(c)
+    send(client, copies)
+    wait_drained(db)
+    wait_supervised(db)
+
+    def outcome(key):
+        return (query(db, "SELECT workflow, instance_no, state, started_at, ended_at, events "
+                          "FROM workflow_instances WHERE key_value = %s ORDER BY 1, 2", (key,)),
+                query(db, "SELECT count(*) FROM unmatched_events WHERE key_value = %s", (key,)),
+                query(db, "SELECT settled_at, runs FROM key_checkpoints "
+                          "WHERE key_value = %s", (key,)))
+    assert outcome(code) == outcome(other)
+    assert outcome(code)[0][0][:3] == ("enterprise_startup", 1, "completed")
