@@ -265,37 +265,50 @@ pin_definition (void *user, const workflow_def_t *current, int instance_no,
     return NULL;
 }
 
-/* Which keys of the page fold from their settled point (fold.h): those
-   whose stored point was computed under the definitions the hub runs and
+/* Which keys of the page fold from a settled point (fold.h): from the
+   latest one of the key, computed under the definitions the hub runs,
    that every event of the page for the key follows. The others fold their
-   whole history (a late event, new definitions, no point yet). */
+   whole history (no such point: a new key, new definitions, an event
+   older than every point kept). */
 static bool
 choose_resumes (PGconn *conn, const workflow_set_t *set, wf_key_t *keys, size_t n_keys,
                 const char *const kp[2])
 {
+    strbuf_t bs, ds;
+    strbuf_init (&bs);
+    strbuf_init (&ds);
+    for (size_t i = 0; i < n_keys; i++) {
+        char t[40];
+        key_kind_t kind;
+        key_kind_parse (keys[i].kind, &kind);
+        char *defs = wf_definitions_of_kind (set, kind);
+        stmt_array_add (&bs, stmt_ts_or_null (keys[i].claimed_ms, t, sizeof t));
+        stmt_array_add (&ds, defs);
+        free (defs);
+    }
+    const char *p[4] = {kp[0], kp[1], stmt_array_end (&bs), stmt_array_end (&ds)};
     PGresult *res = NULL;
-    if (!stmt_params (conn,
-                      "SELECT (extract(epoch FROM c.settled_at) * 1000)::bigint, "
-                      "  c.runs::text, c.definitions "
-                      "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(k, v, o) "
-                      "LEFT JOIN key_checkpoints c ON c.key_kind = t.k AND c.key_value = t.v "
-                      "ORDER BY t.o",
-                      2, kp, "read settled points", &res))
+    bool good = stmt_params (
+        conn,
+        "SELECT (extract(epoch FROM c.settled_at) * 1000)::bigint, c.runs::text "
+        "FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]) "
+        "  WITH ORDINALITY AS t(k, v, b, d, o) "
+        "LEFT JOIN LATERAL (SELECT x.settled_at, x.runs FROM key_checkpoints x "
+        "  WHERE x.key_kind = t.k AND x.key_value = t.v AND x.settled_at < t.b "
+        "  AND x.definitions = t.d ORDER BY x.settled_at DESC LIMIT 1) c ON true "
+        "ORDER BY t.o",
+        4, p, "read settled points", &res);
+    strbuf_free (&bs);
+    strbuf_free (&ds);
+    if (!good)
         return false;
     for (size_t i = 0; i < n_keys && i < (size_t) PQntuples (res); i++) {
         wf_key_t *k = &keys[i];
         if (PQgetisnull (res, (int) i, 0))
             continue;
-        key_kind_t kind;
-        key_kind_parse (k->kind, &kind);
-        char *defs = wf_definitions_of_kind (set, kind);
-        int64_t settled = atoll (PQgetvalue (res, (int) i, 0));
-        if (strcmp (defs, PQgetvalue (res, (int) i, 2)) == 0 && k->claimed_ms > settled) {
-            k->runs = json_loads (PQgetvalue (res, (int) i, 1), 0, NULL);
-            k->resume = json_is_object (k->runs);
-            k->settled_ms = settled;
-        }
-        free (defs);
+        k->runs = json_loads (PQgetvalue (res, (int) i, 1), 0, NULL);
+        k->resume = json_is_object (k->runs);
+        k->settled_ms = atoll (PQgetvalue (res, (int) i, 0));
     }
     PQclear (res);
     return true;

@@ -471,32 +471,41 @@ fold (const workflow_set_t *set, key_kind_t kind, fold_event_t *events, size_t n
     }
     for (size_t i = 0; i < result->n_instances; i++)
         settle (&ctx, &result->instances[i]);
-    /* the latest settled point: every workflow settled just after an
-       event, and the next event later (one at the same instant sorts
-       either side of it); failing one, the point resumed from */
-    size_t point = n;
-    for (size_t i = n; i-- > 0 && point == n;)
-        if (ctx.quiet[i] == workflows
-            && (i + 1 == n || events[i + 1].occurred_at_ms > events[i].occurred_at_ms))
-            point = i;
-    result->settled_runs = xcalloc (workflow_set_count (set), sizeof (int));
-    result->settled_at_ms = point < n ? events[point].occurred_at_ms
-                            : options->runs_before ? options->resume_after_ms
-                                                   : 0;
-    for (size_t w = 0; w < workflow_set_count (set) && result->settled_at_ms; w++) {
-        const workflow_def_t *def = workflow_set_get (set, w);
-        if (def->key != kind)
+    /* the settled points: every workflow settled just after an event, and
+       the next event later (one at the same instant sorts either side of
+       it); the runs each workflow started by then, counted in one pass
+       (each workflow's instances are in the order they started) */
+    size_t n_wf = workflow_set_count (set);
+    int *runs = xcalloc (n_wf, sizeof (int));
+    for (size_t w = 0; w < n_wf; w++)
+        if (workflow_set_get (set, w)->key == kind && options->runs_before)
+            runs[w] = options->runs_before (options->runs_user, workflow_set_get (set, w));
+    size_t *next = xcalloc (n_wf, sizeof (size_t)); /* per workflow: instances counted */
+    result->settled_at_ms = xcalloc (n, sizeof (int64_t));
+    result->settled_runs = xcalloc (n * n_wf, sizeof (int));
+    for (size_t i = 0; i < n; i++) {
+        if (ctx.quiet[i] != workflows
+            || (i + 1 < n && events[i + 1].occurred_at_ms == events[i].occurred_at_ms))
             continue;
-        int runs = options->runs_before ? options->runs_before (options->runs_user, def)
-                                        : 0;
-        /* the runs started by then are those whose start event is */
-        for (size_t i = 0; i < result->n_instances && point < n; i++) {
-            const fold_instance_t *inst = &result->instances[i];
-            if (strcmp (inst->def->name, def->name) == 0 && (size_t) inst->start_event <= point)
-                runs++;
+        for (size_t w = 0; w < n_wf; w++) {
+            const workflow_def_t *def = workflow_set_get (set, w);
+            if (def->key != kind)
+                continue;
+            for (; next[w] < result->n_instances; next[w]++) {
+                const fold_instance_t *inst = &result->instances[next[w]];
+                if (strcmp (inst->def->name, def->name) != 0)
+                    continue;
+                if ((size_t) inst->start_event > i)
+                    break;
+                runs[w]++;
+            }
         }
-        result->settled_runs[w] = runs;
+        result->settled_at_ms[result->n_settled] = events[i].occurred_at_ms;
+        memcpy (result->settled_runs + result->n_settled * n_wf, runs, n_wf * sizeof (int));
+        result->n_settled++;
     }
+    free (runs);
+    free (next);
     result->unmatched = xcalloc (n, sizeof *result->unmatched);
     result->unmatched_ttl_ms = xcalloc (n, sizeof *result->unmatched_ttl_ms);
     for (size_t i = 0; i < n; i++)
@@ -521,6 +530,7 @@ fold_result_free (fold_result_t *result)
     free (result->instances);
     free (result->unmatched);
     free (result->unmatched_ttl_ms);
+    free (result->settled_at_ms);
     free (result->settled_runs);
     memset (result, 0, sizeof *result);
 }

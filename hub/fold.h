@@ -54,12 +54,14 @@
     an instant after which no workflow of the key has a running instance
     nor a waiting event that a later start could still take, everything
     before it is final: no event that occurs later can change it. fold()
-    reports the latest such instant (settled_at_ms) with how many runs each
-    workflow had started by then; a later fold of only the events after
-    it, numbering runs on from those counts (options->runs_before), makes
+    reports every such instant among its events (the instant of an event
+    after which the next event is later), with how many runs each workflow
+    had started by then; a later fold of only the events after one of them,
+    numbering runs on from those counts (options->runs_before), makes
     exactly the instances and unmatched events the whole history would
-    make after it. The hub keeps one per key and folds a key's long history
-    only when an event occurs before its settled point. */
+    make after it. A point stays valid while no event that occurred at or
+    before it is added, whatever is added after it: the hub keeps a few
+    per key and folds a late event from the latest point before it. */
 #ifndef ONENET_FOLD_H
 #define ONENET_FOLD_H
 
@@ -148,9 +150,11 @@ typedef struct {
     int64_t
         *unmatched_ttl_ms; /* per unmatched event: the longest TTL among its workflows */
     size_t n_unmatched;    /* entries in unmatched */
-    int64_t settled_at_ms; /* the latest settled point (see above), 0 for none */
-    int *settled_runs;     /* per workflow of the set (set order): runs started by
-                              settled_at_ms; 0 for workflows of other key kinds */
+    size_t n_settled;       /* settled points among the events (see above) */
+    int64_t *settled_at_ms; /* their instants, in time order */
+    int *settled_runs;      /* per point, per workflow of the set (set order, so
+                               point p's run counts start at p x the set's count):
+                               runs started by then; 0 for other key kinds */
 } fold_result_t;
 
 /* Folds events (any order; sorted in place by occurred_at, event_id) of key

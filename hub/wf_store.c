@@ -46,6 +46,7 @@ enum { T_INSTANCE, T_STEP, T_KIND, T_PAYLOAD, T_COUNT };
 enum { K_WORKFLOW, K_KIND, K_VALUE, K_AFTER_NO, K_COUNT };
 enum { Y_KIND, Y_VALUE, Y_AFTER, Y_COUNT };
 enum { C_KIND, C_VALUE, C_SETTLED, C_RUNS, C_DEFS, C_COUNT };
+enum { Q_KIND, Q_VALUE, Q_AFTER, Q_DEFS, Q_COUNT };
 enum { U_KIND, U_VALUE, U_EVENT, U_AGENCY, U_TYPE, U_OCCURRED, U_TTL, U_COUNT };
 
 struct wf_page {
@@ -54,7 +55,8 @@ struct wf_page {
     strbuf_t ev[E_COUNT];   /* one per (instance, event); E_INSTANCE holds the ordinal */
     strbuf_t runs[K_COUNT]; /* one per (workflow, key) the page folded */
     strbuf_t keys[Y_COUNT]; /* the page's keys (kind, value, what was read after) */
-    strbuf_t settled[C_COUNT]; /* per key: its settled point after the fold */
+    strbuf_t settled[C_COUNT]; /* per settled point the page's folds found */
+    strbuf_t folded[Q_COUNT];  /* per key: what its points after are replaced */
     strbuf_t un[U_COUNT];   /* one per parked event */
     strbuf_t task[T_COUNT]; /* one per step that hands its agency a task */
     size_t n_instances;     /* instances so far */
@@ -76,6 +78,8 @@ page_init (wf_page_t *p)
         strbuf_init (&p->keys[i]);
     for (int i = 0; i < C_COUNT; i++)
         strbuf_init (&p->settled[i]);
+    for (int i = 0; i < Q_COUNT; i++)
+        strbuf_init (&p->folded[i]);
     for (int i = 0; i < U_COUNT; i++)
         strbuf_init (&p->un[i]);
     for (int i = 0; i < T_COUNT; i++)
@@ -97,6 +101,8 @@ page_free (wf_page_t *p)
         strbuf_free (&p->keys[i]);
     for (int i = 0; i < C_COUNT; i++)
         strbuf_free (&p->settled[i]);
+    for (int i = 0; i < Q_COUNT; i++)
+        strbuf_free (&p->folded[i]);
     for (int i = 0; i < U_COUNT; i++)
         strbuf_free (&p->un[i]);
     for (int i = 0; i < T_COUNT; i++)
@@ -136,24 +142,34 @@ wf_page_add_key (wf_page_t *p, const workflow_set_t *set, const wf_key_t *key,
     stmt_array_add (&p->keys[Y_AFTER],
                     key->resume ? stmt_ts_or_null (key->settled_ms, t, sizeof t)
                                 : "-infinity");
-    /* the settled point the fold found (or resumed from): none drops the
-       key's, as a fold of its whole history found none */
-    stmt_array_add (&p->settled[C_KIND], key->kind);
-    stmt_array_add (&p->settled[C_VALUE], key->value);
-    stmt_array_add (&p->settled[C_SETTLED],
-                    stmt_ts_or_null (r->settled_at_ms, t, sizeof t));
-    json_t *runs = json_object ();
-    for (size_t w = 0; w < workflow_set_count (set); w++) {
-        const workflow_def_t *def = workflow_set_get (set, w);
-        if (def->key == kind)
-            json_object_set_new (runs, def->name, json_integer (r->settled_runs[w]));
-    }
-    char *runs_text = json_dumps (runs, JSON_COMPACT | JSON_SORT_KEYS);
-    stmt_array_add (&p->settled[C_RUNS], runs_text);
-    free (runs_text);
-    json_decref (runs);
+    /* the key's settled points: those after the one the fold resumed from
+       (all, for a fold of the whole history) are the fold's */
     char *defs = wf_definitions_of_kind (set, kind);
-    stmt_array_add (&p->settled[C_DEFS], defs);
+    stmt_array_add (&p->folded[Q_KIND], key->kind);
+    stmt_array_add (&p->folded[Q_VALUE], key->value);
+    stmt_array_add (&p->folded[Q_AFTER], key->resume
+                                              ? stmt_ts_or_null (key->settled_ms, t, sizeof t)
+                                              : "-infinity");
+    stmt_array_add (&p->folded[Q_DEFS], defs);
+    size_t n_wf = workflow_set_count (set);
+    for (size_t s = 0; s < r->n_settled; s++) {
+        json_t *runs = json_object ();
+        for (size_t w = 0; w < n_wf; w++) {
+            const workflow_def_t *def = workflow_set_get (set, w);
+            if (def->key == kind)
+                json_object_set_new (runs, def->name,
+                                     json_integer (r->settled_runs[s * n_wf + w]));
+        }
+        char *runs_text = json_dumps (runs, JSON_COMPACT | JSON_SORT_KEYS);
+        stmt_array_add (&p->settled[C_KIND], key->kind);
+        stmt_array_add (&p->settled[C_VALUE], key->value);
+        stmt_array_add (&p->settled[C_SETTLED],
+                        stmt_ts_or_null (r->settled_at_ms[s], t, sizeof t));
+        stmt_array_add (&p->settled[C_RUNS], runs_text);
+        stmt_array_add (&p->settled[C_DEFS], defs);
+        free (runs_text);
+        json_decref (runs);
+    }
     free (defs);
     for (size_t i = 0; i < r->n_instances; i++) {
         const fold_instance_t *inst = &r->instances[i];
@@ -460,6 +476,9 @@ wf_page_flush (PGconn *conn, wf_page_t *p)
     const char *cp[C_COUNT];
     for (int i = 0; i < C_COUNT; i++)
         cp[i] = stmt_array_end (&p->settled[i]);
+    const char *qp[Q_COUNT];
+    for (int i = 0; i < Q_COUNT; i++)
+        qp[i] = stmt_array_end (&p->folded[i]);
     const char *bp[1] = {id_list};
     bool good =
         stmt_params (
@@ -610,22 +629,40 @@ wf_page_flush (PGconn *conn, wf_page_t *p)
             "SELECT e, k, v, a, ty, o, now() + l FROM parked "
             "ON CONFLICT (event_id, key_kind, key_value) DO NOTHING",
             U_COUNT + Y_COUNT, up, "park unmatched events", NULL)
-        /* the keys' settled points, for the next fold to resume from */
+        /* the keys' settled points, for the next fold to resume from: the
+           fold's replace those after the point it resumed from (a late
+           event may have unsettled them) and any judged under other
+           definitions; then a key keeps its 8 latest and, further back,
+           the earliest of each span of time doubling from the newest (1-2
+           minutes before it, 2-4, 4-8, ...): a late event of any age finds
+           one before it, about as far back as it is late */
+        && stmt_params (conn,
+                        "DELETE FROM key_checkpoints x USING unnest($1::text[], $2::text[], "
+                        "  $3::timestamptz[], $4::text[]) AS t(k, v, a, d) "
+                        "WHERE x.key_kind = t.k AND x.key_value = t.v "
+                        "  AND (x.settled_at > t.a OR x.definitions <> t.d)",
+                        Q_COUNT, qp, "replace settled points", NULL)
+        && stmt_params (conn,
+                        "INSERT INTO key_checkpoints (key_kind, key_value, settled_at, runs, "
+                        "  definitions) SELECT * FROM unnest($1::text[], $2::text[], "
+                        "  $3::timestamptz[], $4::jsonb[], $5::text[]) "
+                        "ON CONFLICT (key_kind, key_value, settled_at) DO NOTHING",
+                        C_COUNT, cp, "record settled points", NULL)
         && stmt_params (
             conn,
-            "WITH c AS (SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], "
-            "  $4::jsonb[], $5::text[]) AS t(k, v, s, r, d)), "
-            "gone AS (DELETE FROM key_checkpoints x USING c WHERE c.s IS NULL "
-            "  AND x.key_kind = c.k AND x.key_value = c.v) "
-            "INSERT INTO key_checkpoints (key_kind, key_value, settled_at, runs, "
-            "  definitions) SELECT k, v, s, r, d FROM c WHERE s IS NOT NULL "
-            "ON CONFLICT (key_kind, key_value) DO UPDATE SET settled_at = "
-            "  EXCLUDED.settled_at, runs = EXCLUDED.runs, definitions = "
-            "  EXCLUDED.definitions, updated_at = now() "
-            "WHERE (key_checkpoints.settled_at, key_checkpoints.runs, "
-            "  key_checkpoints.definitions) IS DISTINCT FROM (EXCLUDED.settled_at, "
-            "  EXCLUDED.runs, EXCLUDED.definitions)",
-            C_COUNT, cp, "record settled points", NULL);
+            "WITH r AS (SELECT c.key_kind, c.key_value, c.settled_at, "
+            "  row_number() OVER (PARTITION BY c.key_kind, c.key_value "
+            "    ORDER BY c.settled_at DESC) AS rn, "
+            "  max(c.settled_at) OVER (PARTITION BY c.key_kind, c.key_value) AS newest "
+            "  FROM key_checkpoints c JOIN unnest($1::text[], $2::text[]) AS t(k, v) "
+            "  ON c.key_kind = t.k AND c.key_value = t.v), "
+            "b AS (SELECT r.*, row_number() OVER (PARTITION BY key_kind, key_value, "
+            "  floor(log(2.0, greatest(extract(epoch FROM newest - settled_at) / 60, 1))) "
+            "  ORDER BY settled_at) AS nb FROM r) "
+            "DELETE FROM key_checkpoints c USING b WHERE c.key_kind = b.key_kind "
+            "AND c.key_value = b.key_value AND c.settled_at = b.settled_at "
+            "AND b.rn > 8 AND b.nb > 1",
+            2, qp, "thin settled points", NULL);
     if (good)
         good = issue_tasks (conn, p, id_list) && withdraw_tasks (conn, id_list);
     strbuf_free (&id_array);

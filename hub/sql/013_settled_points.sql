@@ -6,11 +6,12 @@
 -- its past on each new event. An event only ever joins a running instance,
 -- and a waiting event only an instance that starts within its window; at
 -- an instant after which the key has neither, everything before it is
--- final. key_checkpoints keeps, per key, the latest such instant the last
--- fold found (its settled point) and how many runs each workflow had
--- started by then; the next fold reads only the events after it, and the
--- whole history again only when an event occurs before it, or when the
--- definitions of the key's kind changed.
+-- final. key_checkpoints keeps, per key, a few such instants its folds
+-- fold found (its settled points) and how many runs each workflow had
+-- started by each; the next fold reads only the events after the latest
+-- point its events all follow, and the whole history only when none does
+-- (an event older than every point kept), or when the definitions of the
+-- key's kind changed.
 --
 -- case_keys is read by key and time: its key becomes (key_kind,
 -- key_value, occurred_at, event_id), the same size as before. A key's runs
@@ -26,10 +27,10 @@ CREATE TABLE key_checkpoints (
     runs        jsonb       NOT NULL,          -- per workflow: runs started by then
     definitions text        NOT NULL,          -- "workflow@digest,..." it was judged under
     updated_at  timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (key_kind, key_value)
+    PRIMARY KEY (key_kind, key_value, settled_at)
 );
 COMMENT ON TABLE key_checkpoints IS
-    'per correlation key, the instant before which its folded state is final: the next fold starts there';
+    'per correlation key, instants before which its folded state is final: a fold starts from the latest its events follow';
 
 ALTER TABLE case_keys ADD COLUMN occurred_at timestamptz;
 UPDATE case_keys c SET occurred_at = e.occurred_at FROM events e WHERE e.event_id = c.event_id;

@@ -4,9 +4,10 @@ A unit resold every few weeks: after each completed sale the key's
 settled point (key_checkpoints) is the instant of the sale's last event,
 with the number of runs started by then, and the next sale's events are
 folded from there (the hub's debug log counts the keys it resumed). An
-event that occurred before the settled point (a withdrawal delivered
-months late, an event at the settled instant itself) makes the hub fold
-the whole history again. Whatever the path, the unit's instances, steps,
+event that occurred before the latest settled point (a withdrawal
+delivered months late, an event at the settled instant itself) is folded
+from the latest point before it, one older than every point with the
+whole history. Whatever the path, the unit's instances, steps,
 events, parked events, breaches and settled point are those of a second
 unit that received the same events in one batch; the expected settled
 points and run counts come from the scenario. An enterprise's year of
@@ -44,9 +45,18 @@ def sale(pb, unit, k, start_ms, steps=("accepted", "assessed", "paid", "register
 
 
 def checkpoint(db, unit):
+    """The unit's latest settled point and its runs."""
     rows = query(db, "SELECT settled_at, runs FROM key_checkpoints WHERE key_kind = "
-                     "'unit_number' AND key_value = %s", (unit,))
+                     "'unit_number' AND key_value = %s ORDER BY settled_at DESC LIMIT 1",
+                 (unit,))
     return (rows[0][0], rows[0][1]) if rows else (None, None)
+
+
+def last_resumed(hub):
+    """Whether the hub's last correlation page folded its key from a
+    settled point (its debug log)."""
+    pages = re.findall(r'msg="correlated" .*resumed=(\d+)', hub.log())
+    return int(pages[-1]) if pages else None
 
 
 def as_ms(ts):
@@ -82,30 +92,43 @@ def test_resold_unit_folds_from_its_settled_point(pb, db, procs, hub_client):
     assert checkpoint(db, hot)[1]["property_transfer"] == 6
 
     # sale 3 withdrawn 90 minutes after its acceptance (after its deed tax
-    # was assessed, before it was paid), delivered months late:
-    # before the settled point, so the whole history is folded again. Sale
-    # 3 is cancelled before its registration; its later events find no
-    # running case
+    # was assessed, before it was paid), delivered months late: before the
+    # latest settled point, so the key is folded from the latest one before
+    # it, sale 2's end, and the points after it are replaced. Sale 3 is
+    # cancelled before its registration; its later events find no running
+    # case
     withdrawal = case_event(pb, "land", "transfer.withdrawn", hot,
                             first + 3 * 21 * DAY + 90 * 60_000)
     withdrawal.case_no = f"PY-LAND-{hot[-8:]}-3"
     send(client, [withdrawal])
     wait_drained(db)
     sent.append(("sale3.withdrawn", withdrawal))
+    assert last_resumed(hub) == 1
     states = [s for s, in query(db, "SELECT state FROM workflow_instances WHERE key_value = "
                                     "%s AND workflow = 'property_transfer' AND state <> "
                                     "'superseded' ORDER BY instance_no", (hot,))]
     assert states[3] == "cancelled", states
     # an event at the settled instant itself (sale 6's water transfer) may
-    # sort before it: folded whole. Its id sorts after the water transfer's:
-    # it finds sale 6 completed and waits (parked) for a next case within
-    # the TTL, so sale 6's end is no longer settled; sale 5's end is
+    # sort before it: folded from the point before, sale 5's end. Its id
+    # sorts after the water transfer's: it finds sale 6 completed and waits
+    # (parked) for a next case within the TTL, so sale 6's end is no longer
+    # settled; sale 5's end is the latest point
     tie = case_event(pb, "power", "account.transferred", hot,
                      first + 5 * 21 * DAY + DAY + 6 * 3600_000,
                      event_id="ffffffff-ffff-4fff-bfff-ffffffffffff")
     send(client, [tie])
     wait_drained(db)
     sent.append(("tie", tie))
+    assert last_resumed(hub) == 1
+    # a power transfer an hour before the first sale was accepted: older
+    # than every settled point (the first sale's end is the first), the
+    # whole history is folded. It waits for the first sale and joins it
+    # when it starts (within the TTL)
+    early = case_event(pb, "power", "account.transferred", hot, first - 3600_000)
+    send(client, [early])
+    wait_drained(db)
+    sent.append(("early", early))
+    assert last_resumed(hub) == 0
 
     # the same events at once on another unit: one outcome
     labels_hot = {e.event_id: label for label, e in sent}
@@ -133,6 +156,7 @@ def test_resold_unit_folds_from_its_settled_point(pb, db, procs, hub_client):
     assert as_ms(settled) == first + 4 * 21 * DAY + DAY + 6 * 3600_000, settled
     assert runs["property_transfer"] == 5, runs
     assert "tie" in [u[0] for u in a["unmatched"]], a["unmatched"]
+    assert ("property_transfer", 1, "early") in a["instance_events"], a["instance_events"]
 
 
 def test_enterprise_invoices_fold_from_the_settled_point(pb, db, procs, hub_client):
@@ -158,11 +182,20 @@ def test_enterprise_invoices_fold_from_the_settled_point(pb, db, procs, hub_clie
         wait_drained(db)
         events.append(invoice)
         rows = query(db, "SELECT settled_at, runs FROM key_checkpoints WHERE key_kind = "
-                         "'credit_code' AND key_value = %s", (code,))
+                         "'credit_code' AND key_value = %s ORDER BY settled_at DESC LIMIT 1",
+                     (code,))
         assert rows and as_ms(rows[0][0]) == t, (k, rows)
         assert rows[0][1]["enterprise_startup"] == 1, rows
     resumed = [int(m) for m in re.findall(r'msg="correlated" .*resumed=(\d+)', hub.log())]
     assert resumed.count(1) >= 52, resumed
+    # of the 53 points, the 8 latest and the earliest of each doubling span
+    # of time further back (a week before the newest is 2^13.3 minutes, a
+    # year 2^19): a few, the start-up's end (its last event, the employment
+    # registration Monday 15:00) among them
+    kept, earliest = query(db, "SELECT count(*), min(settled_at) FROM key_checkpoints "
+                               "WHERE key_value = %s", (code,))[0]
+    assert 9 <= kept <= 14, kept
+    assert as_ms(earliest) == bj_ms(2020, 9, 21, 15, 0), earliest
     copies = []
     for e in events:
         c = copy_event(pb, e)
@@ -179,6 +212,6 @@ def test_enterprise_invoices_fold_from_the_settled_point(pb, db, procs, hub_clie
                           "FROM workflow_instances WHERE key_value = %s ORDER BY 1, 2", (key,)),
                 query(db, "SELECT count(*) FROM unmatched_events WHERE key_value = %s", (key,)),
                 query(db, "SELECT settled_at, runs FROM key_checkpoints "
-                          "WHERE key_value = %s", (key,)))
+                          "WHERE key_value = %s ORDER BY settled_at DESC LIMIT 1", (key,)))
     assert outcome(code) == outcome(other)
     assert outcome(code)[0][0][:3] == ("enterprise_startup", 1, "completed")
