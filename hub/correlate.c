@@ -315,7 +315,7 @@ choose_resumes (PGconn *conn, const workflow_set_t *set, wf_key_t *keys, size_t 
 }
 
 /* Reads the stored runs a fold may pin to their definition (pin_definition):
-   every run of a key that folds whole; the runs numbered past a resumed
+   every run of a key that folds whole; the runs started after a resumed
    key's settled point. A resumed key with such a run under another
    definition than the current one folds whole instead: its settled point
    was judged on the current definitions. */
@@ -324,46 +324,32 @@ read_pins (PGconn *conn, const workflow_set_t *set, wf_key_t *keys, size_t n_key
            PGresult **rows)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
-        /* one row per key and workflow of its kind: the runs past its
-           settled point (all of them for a key that folds whole) */
-        strbuf_t ks, vs, ws, ns, os;
+        /* the runs started after each key's settled point (all of a key
+           that folds whole): those a fold may make again */
+        strbuf_t ks, vs, as;
         strbuf_init (&ks);
         strbuf_init (&vs);
-        strbuf_init (&ws);
-        strbuf_init (&ns);
-        strbuf_init (&os);
+        strbuf_init (&as);
         for (size_t i = 0; i < n_keys; i++) {
-            key_kind_t kind;
-            key_kind_parse (keys[i].kind, &kind);
-            for (size_t w = 0; w < workflow_set_count (set); w++) {
-                const workflow_def_t *def = workflow_set_get (set, w);
-                if (def->key != kind)
-                    continue;
-                char n[16], o[24];
-                snprintf (n, sizeof n, "%d", wf_key_runs_before (&keys[i], def));
-                snprintf (o, sizeof o, "%zu", i + 1);
-                stmt_array_add (&ks, keys[i].kind);
-                stmt_array_add (&vs, keys[i].value);
-                stmt_array_add (&ws, def->name);
-                stmt_array_add (&ns, n);
-                stmt_array_add (&os, o);
-            }
+            char t[40];
+            stmt_array_add (&ks, keys[i].kind);
+            stmt_array_add (&vs, keys[i].value);
+            stmt_array_add (&as, keys[i].resume
+                                     ? stmt_ts_or_null (keys[i].settled_ms, t, sizeof t)
+                                     : "-infinity");
         }
-        const char *p[5] = {stmt_array_end (&ks), stmt_array_end (&vs), stmt_array_end (&ws),
-                            stmt_array_end (&ns), stmt_array_end (&os)};
+        const char *p[3] = {stmt_array_end (&ks), stmt_array_end (&vs), stmt_array_end (&as)};
         bool good = stmt_params (
             conn,
             "SELECT w.key_kind, w.key_value, w.workflow, w.instance_no, w.digest, t.o "
-            "FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[]) "
-            "  AS t(k, v, wf, n, o) "
+            "FROM unnest($1::text[], $2::text[], $3::timestamptz[]) WITH ORDINALITY "
+            "  AS t(k, v, a, o) "
             "JOIN workflow_instances w ON w.key_kind = t.k AND w.key_value = t.v "
-            "  AND w.workflow = t.wf AND w.instance_no > t.n ORDER BY t.o, w.instance_no",
-            5, p, "read instance definitions", rows);
+            "  AND w.started_at > t.a ORDER BY t.o, w.instance_no",
+            3, p, "read instance definitions", rows);
         strbuf_free (&ks);
         strbuf_free (&vs);
-        strbuf_free (&ws);
-        strbuf_free (&ns);
-        strbuf_free (&os);
+        strbuf_free (&as);
         if (!good)
             return false;
         bool again = false;

@@ -43,7 +43,7 @@ enum {
 };
 enum { E_INSTANCE, E_EVENT, E_COUNT };
 enum { T_INSTANCE, T_STEP, T_KIND, T_PAYLOAD, T_COUNT };
-enum { K_WORKFLOW, K_KIND, K_VALUE, K_AFTER_NO, K_COUNT };
+enum { K_WORKFLOW, K_KIND, K_VALUE, K_AFTER, K_COUNT };
 enum { Y_KIND, Y_VALUE, Y_AFTER, Y_COUNT };
 enum { C_KIND, C_VALUE, C_SETTLED, C_RUNS, C_DEFS, C_COUNT };
 enum { Q_KIND, Q_VALUE, Q_AFTER, Q_DEFS, Q_COUNT };
@@ -244,10 +244,11 @@ wf_page_add_key (wf_page_t *p, const workflow_set_t *set, const wf_key_t *key,
         stmt_array_add (&p->runs[K_WORKFLOW], def->name);
         stmt_array_add (&p->runs[K_KIND], key->kind);
         stmt_array_add (&p->runs[K_VALUE], key->value);
-        /* the runs before a settled point the fold resumed from are not
-           its to judge */
-        snprintf (num, sizeof num, "%d", wf_key_runs_before (key, def));
-        stmt_array_add (&p->runs[K_AFTER_NO], num);
+        /* the runs started by a settled point the fold resumed from are
+           not its to judge */
+        stmt_array_add (&p->runs[K_AFTER], key->resume
+                                               ? stmt_ts_or_null (key->settled_ms, t, sizeof t)
+                                               : "-infinity");
     }
     for (size_t u = 0; u < r->n_unmatched; u++) {
         const fold_event_t *e = &events[r->unmatched[u]];
@@ -407,13 +408,12 @@ wf_page_flush (PGconn *conn, wf_page_t *p)
             "  $4::uuid[]) WITH ORDINALITY AS t(wf, k, v, se, ord)), "
             "ev AS (SELECT * FROM unnest($5::int[], $6::uuid[]) AS t(o, e)), "
             /* each instance's events first, so that every pair finds its row
-               by the whole unique key: joined on the key alone, a hot key's
-               runs would meet every row of the key (quadratic) */
+               by the unique (start event, workflow): joined on the key, a
+               hot key's runs would meet every row of the key (quadratic) */
             "fe AS MATERIALIZED (SELECT f.ord, f.wf, f.k, f.v, f.se, ev.e FROM f "
             "  JOIN ev ON ev.o = f.ord), "
             "pick AS (SELECT DISTINCT ON (fe.ord) fe.se, w.id FROM fe "
-            "  JOIN workflow_instances w ON w.workflow = fe.wf AND w.key_kind = fe.k "
-            "  AND w.key_value = fe.v AND w.start_event = fe.e "
+            "  JOIN workflow_instances w ON w.start_event = fe.e AND w.workflow = fe.wf "
             "  ORDER BY fe.ord, (w.start_event = fe.se) DESC, w.id) "
             "UPDATE workflow_instances w SET start_event = pick.se FROM pick "
             "WHERE w.id = pick.id AND w.start_event <> pick.se",
@@ -429,7 +429,7 @@ wf_page_flush (PGconn *conn, wf_page_t *p)
             "$9::timestamptz[], $10::uuid[], $11::jsonb[], $12::int[]) "
             /* a row is the run its start event began (an instance is a case,
                its number only says where it stands among its key's runs) */
-            "ON CONFLICT (workflow, key_kind, key_value, start_event) DO UPDATE SET "
+            "ON CONFLICT (start_event, workflow) DO UPDATE SET "
             "instance_no = EXCLUDED.instance_no, state = EXCLUDED.state, "
             "started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at, "
             "attrs = EXCLUDED.attrs, events = EXCLUDED.events, updated_at = now() "
@@ -443,14 +443,15 @@ wf_page_flush (PGconn *conn, wf_page_t *p)
         return false;
     /* the ids, in page order */
     PGresult *ids = NULL;
-    const char *kp[4] = {ip[I_WORKFLOW], ip[I_KIND], ip[I_VALUE], ip[I_START_EVENT]};
+    const char *kp[2] = {ip[I_WORKFLOW], ip[I_START_EVENT]};
     if (!stmt_params (
             conn,
-            "SELECT w.id FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[]) "
-            "WITH ORDINALITY AS t(wf, k, v, se, ord) JOIN workflow_instances w "
-            "ON w.workflow = t.wf AND w.key_kind = t.k AND w.key_value = t.v "
-            "AND w.start_event = t.se ORDER BY t.ord",
-            4, kp, "read instance ids", &ids))
+            /* by start event and workflow alone: named by its key too, a
+               run could be looked for among a hot key's thousands */
+            "SELECT w.id FROM unnest($1::text[], $2::uuid[]) WITH ORDINALITY "
+            "AS t(wf, se, ord) JOIN workflow_instances w ON w.start_event = t.se "
+            "AND w.workflow = t.wf ORDER BY t.ord",
+            2, kp, "read instance ids", &ids))
         return false;
     strbuf_t id_array;
     strbuf_init (&id_array);
@@ -467,7 +468,7 @@ wf_page_flush (PGconn *conn, wf_page_t *p)
     const char *rp[5] = {stmt_array_end (&p->runs[K_WORKFLOW]),
                          stmt_array_end (&p->runs[K_KIND]),
                          stmt_array_end (&p->runs[K_VALUE]), id_list,
-                         stmt_array_end (&p->runs[K_AFTER_NO])};
+                         stmt_array_end (&p->runs[K_AFTER])};
     const char *up[U_COUNT + Y_COUNT];
     for (int i = 0; i < U_COUNT; i++)
         up[i] = stmt_array_end (&p->un[i]);
@@ -589,9 +590,9 @@ wf_page_flush (PGconn *conn, wf_page_t *p)
                search of the made runs */
             "WITH gone AS (UPDATE workflow_instances w SET state = 'superseded', "
             "  ended_at = NULL, events = 0, updated_at = now() FROM unnest($1::text[], "
-            "  $2::text[], $3::text[], $5::int[]) AS t(wf, k, v, n) "
-            "  WHERE w.key_kind = t.k AND w.key_value = t.v AND w.workflow = t.wf "
-            "  AND w.instance_no > t.n "
+            "  $2::text[], $3::text[], $5::timestamptz[]) AS t(wf, k, v, a) "
+            "  WHERE w.key_kind = t.k AND w.key_value = t.v AND w.started_at > t.a "
+            "  AND w.workflow = t.wf "
             "  AND w.state <> 'superseded' AND w.id <> ALL ($4::bigint[]) "
             "  RETURNING w.id), "
             "steps AS (UPDATE workflow_steps s SET due_at = NULL, warn_at = NULL, "

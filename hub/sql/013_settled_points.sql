@@ -15,8 +15,7 @@
 --
 -- case_keys is read by key and time: its key becomes (key_kind,
 -- key_value, occurred_at, event_id), the same size as before. A key's runs
--- of a workflow are read past a number, parked events by key: indexes for
--- both.
+-- are read from an instant, parked events by key: indexes for both.
 --
 -- Applied once per database, in one transaction (see hub/migrate.c).
 
@@ -41,8 +40,12 @@ ALTER TABLE case_keys DROP CONSTRAINT case_keys_pkey;
 ALTER TABLE case_keys ADD PRIMARY KEY (key_kind, key_value, occurred_at, event_id);
 
 DROP INDEX workflow_instances_key;
-CREATE INDEX workflow_instances_key
-    ON workflow_instances (key_kind, key_value, workflow, instance_no);
+CREATE INDEX workflow_instances_key ON workflow_instances (key_kind, key_value, started_at);
+-- A run is the one its start event began in its workflow (the event's key
+-- for the workflow's key kind is the run's key): found by those two alone,
+-- a run never competes with a hot key's thousands of runs for an index.
+CREATE UNIQUE INDEX workflow_instances_start ON workflow_instances (start_event, workflow);
+DROP INDEX workflow_instances_case;
 CREATE INDEX unmatched_events_key ON unmatched_events (key_kind, key_value, occurred_at);
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON key_checkpoints TO onenet_hub;
