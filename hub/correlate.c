@@ -34,6 +34,7 @@ struct correlate {
     size_t n_pinned;            /* entries in pinned */
     const hub_config_t *config; /* settings, read-only */
     const workflow_set_t *set;  /* definitions, read-only */
+    char *definitions[KEY_REFUND_NO + 1]; /* per key kind: wf_definitions_of_kind */
     char suspect[40];           /* the event of the last one-event page, "" when none */
 };
 
@@ -271,20 +272,15 @@ pin_definition (void *user, const workflow_def_t *current, int instance_no,
    whole history (no such point: a new key, new definitions, an event
    older than every point kept). */
 static bool
-choose_resumes (PGconn *conn, const workflow_set_t *set, wf_key_t *keys, size_t n_keys,
-                const char *const kp[2])
+choose_resumes (PGconn *conn, wf_key_t *keys, size_t n_keys, const char *const kp[2])
 {
     strbuf_t bs, ds;
     strbuf_init (&bs);
     strbuf_init (&ds);
     for (size_t i = 0; i < n_keys; i++) {
         char t[40];
-        key_kind_t kind;
-        key_kind_parse (keys[i].kind, &kind);
-        char *defs = wf_definitions_of_kind (set, kind);
         stmt_array_add (&bs, stmt_ts_or_null (keys[i].claimed_ms, t, sizeof t));
-        stmt_array_add (&ds, defs);
-        free (defs);
+        stmt_array_add (&ds, keys[i].definitions);
     }
     const char *p[4] = {kp[0], kp[1], stmt_array_end (&bs), stmt_array_end (&ds)};
     PGresult *res = NULL;
@@ -334,9 +330,7 @@ read_pins (PGconn *conn, const workflow_set_t *set, wf_key_t *keys, size_t n_key
             char t[40];
             stmt_array_add (&ks, keys[i].kind);
             stmt_array_add (&vs, keys[i].value);
-            stmt_array_add (&as, keys[i].resume
-                                     ? stmt_ts_or_null (keys[i].settled_ms, t, sizeof t)
-                                     : "-infinity");
+            stmt_array_add (&as, wf_key_after (&keys[i], t, sizeof t));
         }
         const char *p[3] = {stmt_array_end (&ks), stmt_array_end (&vs), stmt_array_end (&as)};
         bool good = stmt_params (
@@ -445,6 +439,8 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
             continue;
         wf_key_t *k = &keys[n_keys];
         k->kind = PQgetvalue (claim, i, 0);
+        k->kind_id = kind;
+        k->definitions = self->definitions[kind];
         k->value = PQgetvalue (claim, i, 1);
         k->claimed_ms = atoll (PQgetvalue (claim, i, 2));
         hashes[n_keys++] = (int64_t) key_hash (k->kind, k->value);
@@ -478,7 +474,7 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
         PQclear (res);
         const char *kp[2] = {stmt_array_end (&ks), stmt_array_end (&vs)};
         if (good)
-            good = choose_resumes (conn, set, keys, n_keys, kp)
+            good = choose_resumes (conn, keys, n_keys, kp)
                    && read_pins (conn, set, keys, n_keys, &pin_rows);
         if (good) {
             /* supervision marks parked events expired with SKIP LOCKED:
@@ -500,9 +496,7 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
             strbuf_init (&as);
             for (size_t i = 0; i < n_keys; i++) {
                 char t[40];
-                stmt_array_add (&as, keys[i].resume
-                                         ? stmt_ts_or_null (keys[i].settled_ms, t, sizeof t)
-                                         : "-infinity");
+                stmt_array_add (&as, wf_key_after (&keys[i], t, sizeof t));
             }
             const char *ep[3] = {kp[0], kp[1], stmt_array_end (&as)};
             rows = PQexecParams (
@@ -513,8 +507,7 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
                 "FROM unnest($1::text[], $2::text[], $3::timestamptz[]) WITH ORDINALITY "
                 "  AS t(k, v, a, o) "
                 "JOIN case_keys ck ON ck.key_kind = t.k AND ck.key_value = t.v "
-                /* after it as the fold sees times, in whole milliseconds */
-                "  AND ck.occurred_at >= t.a + interval '500 microseconds' "
+                "  AND " WF_FOLLOWS ("ck.occurred_at", "t.a") " "
                 "JOIN events e ON e.event_id = ck.event_id ORDER BY 1",
                 3, NULL, ep, NULL, NULL, 0);
             good = stmt_ok (rows, "read the events of the keys");
@@ -559,16 +552,13 @@ correlate_page (correlate_t *self, PGconn *conn, const workflow_set_t *set,
         for (size_t i = 0; i < n_keys && good; i++) {
             if (!keys[i].count)
                 continue;
-            key_kind_t kind;
-            key_kind_parse (keys[i].kind, &kind);
             fold_result_t result;
             pins.ordinal = (long) i + 1;
-            pinned_options.resume_after_ms = keys[i].resume ? keys[i].settled_ms : 0;
             pinned_options.runs_before = keys[i].resume ? runs_before : NULL;
             pinned_options.runs_user = &keys[i];
-            fold (set, kind, events + keys[i].first, keys[i].count, calendar,
+            fold (set, keys[i].kind_id, events + keys[i].first, keys[i].count, calendar,
                   &pinned_options, &result);
-            wf_page_add_key (out, set, &keys[i], kind, &result, events + keys[i].first);
+            wf_page_add_key (out, set, &keys[i], &result, events + keys[i].first);
             fold_result_free (&result);
         }
         if (good)
@@ -667,7 +657,7 @@ correlate_run (void *pipe, void *arg)
     int64_t calendar_version = 0; /* the calendar_changes id it includes */
     bool calendar_stale = false;  /* a page (or a check) saw a newer calendar */
     int64_t calendar_checked = 0; /* when calendar_changes was last looked at */
-    fold_options_t options = {config->immediate_minutes, config->office_hours, NULL, NULL, 0,
+    fold_options_t options = {config->immediate_minutes, config->office_hours, NULL, NULL,
                               NULL, NULL};
     long wait_ms = 0;
     int page = CLAIM_PAGE;    /* queue rows per transaction; 1 while hunting a failure */
@@ -798,6 +788,13 @@ correlate_run (void *pipe, void *arg)
         PQfinish (conn);
 }
 
+static void
+correlate_free_definitions (correlate_t *self)
+{
+    for (int k = 0; k <= KEY_REFUND_NO; k++)
+        free (self->definitions[k]);
+}
+
 correlate_t *
 correlate_start (void *zmq_ctx, const hub_config_t *config, const workflow_set_t *set,
                  const char *pipe_endpoint)
@@ -807,8 +804,11 @@ correlate_start (void *zmq_ctx, const hub_config_t *config, const workflow_set_t
         return NULL;
     self->config = config;
     self->set = set;
+    for (int k = 0; k <= KEY_REFUND_NO; k++)
+        self->definitions[k] = wf_definitions_of_kind (set, (key_kind_t) k);
     self->worker = worker_start (zmq_ctx, pipe_endpoint, correlate_run, self);
     if (!self->worker) {
+        correlate_free_definitions (self);
         free (self);
         return NULL;
     }
@@ -821,6 +821,7 @@ correlate_join (correlate_t **self_p)
     if (!*self_p)
         return;
     worker_join (&(*self_p)->worker);
+    correlate_free_definitions (*self_p);
     free (*self_p);
     *self_p = NULL;
 }

@@ -138,8 +138,8 @@ typedef struct {
     office_hours_t hours;      /* office hours for working-minute deadlines */
     fold_pin_fn pin;           /* definition pinning, or NULL: current definitions */
     void *pin_user;            /* passed to pin */
-    int64_t resume_after_ms;   /* the settled point the events follow (0: all given) */
-    fold_runs_fn runs_before;  /* with resume_after_ms: runs by then, per workflow */
+    fold_runs_fn runs_before;  /* resuming from a settled point the events follow:
+                                  the runs by then, per workflow (NULL: all given) */
     void *runs_user;           /* passed to runs_before */
 } fold_options_t;
 

@@ -44,9 +44,9 @@ enum {
 enum { E_INSTANCE, E_EVENT, E_COUNT };
 enum { T_INSTANCE, T_STEP, T_KIND, T_PAYLOAD, T_COUNT };
 enum { K_WORKFLOW, K_KIND, K_VALUE, K_AFTER, K_COUNT };
-enum { Y_KIND, Y_VALUE, Y_AFTER, Y_COUNT };
+/* per key; the first three are what parked events are judged by */
+enum { Y_KIND, Y_VALUE, Y_AFTER, Y_DEFS, Y_COUNT };
 enum { C_KIND, C_VALUE, C_SETTLED, C_RUNS, C_DEFS, C_COUNT };
-enum { Q_KIND, Q_VALUE, Q_AFTER, Q_DEFS, Q_COUNT };
 enum { U_KIND, U_VALUE, U_EVENT, U_AGENCY, U_TYPE, U_OCCURRED, U_TTL, U_COUNT };
 
 struct wf_page {
@@ -54,9 +54,8 @@ struct wf_page {
     strbuf_t step[S_COUNT]; /* one per step; S_INSTANCE holds the instance ordinal */
     strbuf_t ev[E_COUNT];   /* one per (instance, event); E_INSTANCE holds the ordinal */
     strbuf_t runs[K_COUNT]; /* one per (workflow, key) the page folded */
-    strbuf_t keys[Y_COUNT]; /* the page's keys (kind, value, what was read after) */
+    strbuf_t keys[Y_COUNT]; /* the page's keys: kind, value, read after, definitions */
     strbuf_t settled[C_COUNT]; /* per settled point the page's folds found */
-    strbuf_t folded[Q_COUNT];  /* per key: what its points after are replaced */
     strbuf_t un[U_COUNT];   /* one per parked event */
     strbuf_t task[T_COUNT]; /* one per step that hands its agency a task */
     size_t n_instances;     /* instances so far */
@@ -78,8 +77,6 @@ page_init (wf_page_t *p)
         strbuf_init (&p->keys[i]);
     for (int i = 0; i < C_COUNT; i++)
         strbuf_init (&p->settled[i]);
-    for (int i = 0; i < Q_COUNT; i++)
-        strbuf_init (&p->folded[i]);
     for (int i = 0; i < U_COUNT; i++)
         strbuf_init (&p->un[i]);
     for (int i = 0; i < T_COUNT; i++)
@@ -101,8 +98,6 @@ page_free (wf_page_t *p)
         strbuf_free (&p->keys[i]);
     for (int i = 0; i < C_COUNT; i++)
         strbuf_free (&p->settled[i]);
-    for (int i = 0; i < Q_COUNT; i++)
-        strbuf_free (&p->folded[i]);
     for (int i = 0; i < U_COUNT; i++)
         strbuf_free (&p->un[i]);
     for (int i = 0; i < T_COUNT; i++)
@@ -122,6 +117,12 @@ wf_definitions_of_kind (const workflow_set_t *set, key_kind_t kind)
     return b.data ? b.data : str_dup ("");
 }
 
+const char *
+wf_key_after (const wf_key_t *key, char *buf, size_t size)
+{
+    return key->resume ? stmt_ts_or_null (key->settled_ms, buf, size) : "-infinity";
+}
+
 int
 wf_key_runs_before (const wf_key_t *key, const workflow_def_t *def)
 {
@@ -134,23 +135,17 @@ wf_key_runs_before (const wf_key_t *key, const workflow_def_t *def)
 /* Adds one key's fold to the page. */
 void
 wf_page_add_key (wf_page_t *p, const workflow_set_t *set, const wf_key_t *key,
-                 key_kind_t kind, const fold_result_t *r, const fold_event_t *events)
+                 const fold_result_t *r, const fold_event_t *events)
 {
-    char num[32], t[40];
+    char num[32], t[40], after_buf[40];
+    key_kind_t kind = key->kind_id;
+    const char *after = wf_key_after (key, after_buf, sizeof after_buf);
     stmt_array_add (&p->keys[Y_KIND], key->kind);
     stmt_array_add (&p->keys[Y_VALUE], key->value);
-    stmt_array_add (&p->keys[Y_AFTER],
-                    key->resume ? stmt_ts_or_null (key->settled_ms, t, sizeof t)
-                                : "-infinity");
+    stmt_array_add (&p->keys[Y_AFTER], after);
+    stmt_array_add (&p->keys[Y_DEFS], key->definitions);
     /* the key's settled points: those after the one the fold resumed from
        (all, for a fold of the whole history) are the fold's */
-    char *defs = wf_definitions_of_kind (set, kind);
-    stmt_array_add (&p->folded[Q_KIND], key->kind);
-    stmt_array_add (&p->folded[Q_VALUE], key->value);
-    stmt_array_add (&p->folded[Q_AFTER], key->resume
-                                              ? stmt_ts_or_null (key->settled_ms, t, sizeof t)
-                                              : "-infinity");
-    stmt_array_add (&p->folded[Q_DEFS], defs);
     size_t n_wf = workflow_set_count (set);
     for (size_t s = 0; s < r->n_settled; s++) {
         json_t *runs = json_object ();
@@ -166,11 +161,10 @@ wf_page_add_key (wf_page_t *p, const workflow_set_t *set, const wf_key_t *key,
         stmt_array_add (&p->settled[C_SETTLED],
                         stmt_ts_or_null (r->settled_at_ms[s], t, sizeof t));
         stmt_array_add (&p->settled[C_RUNS], runs_text);
-        stmt_array_add (&p->settled[C_DEFS], defs);
+        stmt_array_add (&p->settled[C_DEFS], key->definitions);
         free (runs_text);
         json_decref (runs);
     }
-    free (defs);
     for (size_t i = 0; i < r->n_instances; i++) {
         const fold_instance_t *inst = &r->instances[i];
         size_t ordinal = ++p->n_instances;
@@ -246,9 +240,7 @@ wf_page_add_key (wf_page_t *p, const workflow_set_t *set, const wf_key_t *key,
         stmt_array_add (&p->runs[K_VALUE], key->value);
         /* the runs started by a settled point the fold resumed from are
            not its to judge */
-        stmt_array_add (&p->runs[K_AFTER], key->resume
-                                               ? stmt_ts_or_null (key->settled_ms, t, sizeof t)
-                                               : "-infinity");
+        stmt_array_add (&p->runs[K_AFTER], after);
     }
     for (size_t u = 0; u < r->n_unmatched; u++) {
         const fold_event_t *e = &events[r->unmatched[u]];
@@ -469,17 +461,17 @@ wf_page_flush (PGconn *conn, wf_page_t *p)
                          stmt_array_end (&p->runs[K_KIND]),
                          stmt_array_end (&p->runs[K_VALUE]), id_list,
                          stmt_array_end (&p->runs[K_AFTER])};
-    const char *up[U_COUNT + Y_COUNT];
+    const char *kp_all[Y_COUNT];
+    for (int i = 0; i < Y_COUNT; i++)
+        kp_all[i] = stmt_array_end (&p->keys[i]);
+    const char *up[U_COUNT + Y_DEFS];
     for (int i = 0; i < U_COUNT; i++)
         up[i] = stmt_array_end (&p->un[i]);
-    for (int i = 0; i < Y_COUNT; i++)
-        up[U_COUNT + i] = stmt_array_end (&p->keys[i]);
+    for (int i = 0; i < Y_DEFS; i++)
+        up[U_COUNT + i] = kp_all[i];
     const char *cp[C_COUNT];
     for (int i = 0; i < C_COUNT; i++)
         cp[i] = stmt_array_end (&p->settled[i]);
-    const char *qp[Q_COUNT];
-    for (int i = 0; i < Q_COUNT; i++)
-        qp[i] = stmt_array_end (&p->folded[i]);
     const char *bp[1] = {id_list};
     bool good =
         stmt_params (
@@ -622,14 +614,14 @@ wf_page_flush (PGconn *conn, wf_page_t *p)
             "  AND u.key_value = key.v "
             /* a fold that resumed from a settled point judges only what
                occurred after it (in whole milliseconds, as folds see it) */
-            "  AND u.occurred_at >= key.a + interval '500 microseconds' AND NOT EXISTS "
+            "  AND " WF_FOLLOWS ("u.occurred_at", "key.a") " AND NOT EXISTS "
             "  (SELECT 1 FROM parked WHERE parked.e = u.event_id "
             "   AND parked.k = u.key_kind AND parked.v = u.key_value)) "
             "INSERT INTO unmatched_events (event_id, key_kind, key_value, agency, "
             "  event_type, occurred_at, expires_at) "
             "SELECT e, k, v, a, ty, o, now() + l FROM parked "
             "ON CONFLICT (event_id, key_kind, key_value) DO NOTHING",
-            U_COUNT + Y_COUNT, up, "park unmatched events", NULL)
+            U_COUNT + Y_DEFS, up, "park unmatched events", NULL)
         /* the keys' settled points, for the next fold to resume from: the
            fold's replace those after the point it resumed from (a late
            event may have unsettled them) and any judged under other
@@ -642,7 +634,7 @@ wf_page_flush (PGconn *conn, wf_page_t *p)
                         "  $3::timestamptz[], $4::text[]) AS t(k, v, a, d) "
                         "WHERE x.key_kind = t.k AND x.key_value = t.v "
                         "  AND (x.settled_at > t.a OR x.definitions <> t.d)",
-                        Q_COUNT, qp, "replace settled points", NULL)
+                        Y_COUNT, kp_all, "replace settled points", NULL)
         && stmt_params (conn,
                         "INSERT INTO key_checkpoints (key_kind, key_value, settled_at, runs, "
                         "  definitions) SELECT * FROM unnest($1::text[], $2::text[], "
@@ -663,7 +655,7 @@ wf_page_flush (PGconn *conn, wf_page_t *p)
             "DELETE FROM key_checkpoints c USING b WHERE c.key_kind = b.key_kind "
             "AND c.key_value = b.key_value AND c.settled_at = b.settled_at "
             "AND b.rn > 8 AND b.nb > 1",
-            2, qp, "thin settled points", NULL);
+            2, kp_all, "thin settled points", NULL);
     if (good)
         good = issue_tasks (conn, p, id_list) && withdraw_tasks (conn, id_list);
     strbuf_free (&id_array);

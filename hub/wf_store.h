@@ -33,14 +33,24 @@
    to the page's claim result: a key of any length the hub accepted (up to
    max-string bytes) is folded whole, never cut short. */
 typedef struct {
-    const char *kind;    /* key kind name */
-    const char *value;   /* key value */
-    size_t first, count; /* its events in the page's event array */
-    int64_t claimed_ms;  /* the earliest occurred_at among the page's events of it */
-    bool resume;         /* only the events after its settled point were read */
-    int64_t settled_ms;  /* with resume: the settled point (fold.h) */
-    json_t *runs;        /* with resume: runs started by then, per workflow (owned) */
+    const char *kind;        /* key kind name */
+    key_kind_t kind_id;      /* the same, parsed */
+    const char *value;       /* key value */
+    const char *definitions; /* wf_definitions_of_kind for its kind (borrowed) */
+    size_t first, count;     /* its events in the page's event array */
+    int64_t claimed_ms;      /* the earliest occurred_at among the page's events of it */
+    bool resume;             /* only the events after its settled point were read */
+    int64_t settled_ms;      /* with resume: the settled point (fold.h) */
+    json_t *runs;            /* with resume: runs started by then, per workflow (owned) */
 } wf_key_t;
+
+/* SQL: "the time COL follows the instant POINT" as folds see times, in
+   whole milliseconds (a timestamp that rounds to POINT does not). */
+#define WF_FOLLOWS(col, point) col " >= " point " + interval '500 microseconds'"
+
+/* The instant a key's events were read after, as a timestamptz literal in
+   buf: its settled point, or -infinity for a fold of its whole history. */
+const char *wf_key_after (const wf_key_t *key, char *buf, size_t size);
 
 /* The definitions the settled points of keys of this kind were computed
    under ("workflow@digest,..."; the caller frees): a settled point holds
@@ -57,7 +67,7 @@ void wf_page_destroy (wf_page_t **p_p);
 
 /* Adds one key's fold (its result r over its events) to the page. */
 void wf_page_add_key (wf_page_t *p, const workflow_set_t *set, const wf_key_t *key,
-                      key_kind_t kind, const fold_result_t *r, const fold_event_t *events);
+                      const fold_result_t *r, const fold_event_t *events);
 
 /* Writes the page. False when a statement failed (see stmt.h). */
 bool wf_page_flush (PGconn *conn, wf_page_t *p);

@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "codec.h"
 #include "hubctl.h"
+#include "strbuf.h"
 #include "ident.h"
 
 #define DEFAULT_HUB       "tcp://127.0.0.1:5570"
@@ -84,17 +85,6 @@ typedef struct {
     int unanswered;     /* NO_ANSWER */
 } results_t;
 
-static char *
-dup (const char *s)
-{
-    if (!s)
-        return NULL;
-    char *copy = strdup (s);
-    if (!copy)
-        abort ();
-    return copy;
-}
-
 static void
 results_add (results_t *r, const char *id, const char *event_id, const char *code,
              const char *outcome, const char *reason)
@@ -106,7 +96,8 @@ results_add (results_t *r, const char *id, const char *event_id, const char *cod
             abort ();
     }
     r->rows[r->n++] =
-        (result_t){atoll (id), dup (event_id), dup (code), dup (outcome), dup (reason)};
+        (result_t){atoll (id), str_dup (event_id), str_dup (code), str_dup (outcome),
+                   str_dup (reason)};
     if (!strcmp (outcome, "STORED") || !strcmp (outcome, "DUPLICATE")
         || !strcmp (outcome, "REQUEUED"))
         r->replayed++;

@@ -1378,7 +1378,6 @@ s_check_from (key_kind_t kind, const run_t *all, const point_t *p)
     if (first == all->n)
         return;
     fold_options_t o = s_options;
-    o.resume_after_ms = at;
     o.runs_before = s_runs_from;
     o.runs_user = (void *) p;
     run_t res;
